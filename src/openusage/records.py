@@ -1,0 +1,64 @@
+"""The shared vocabulary every layer speaks: usage records, sources, chunks and skip reasons.
+
+Readers produce these, the store persists them, nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+
+class SkipReason(enum.StrEnum):
+    """Why a line that could have held usage was not counted."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_UTF8 = "not_utf8"
+    WRONG_SHAPE = "wrong_shape"
+
+
+class UsageRecord(NamedTuple):
+    """One copy of one model call, as found in one file.
+
+    `call_key` identifies the call across copies (forks, echoes, subagent files); the counts are
+    part of it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none.
+    `model` is the model named by the record itself, None when the reader must fall back to config.
+    A NamedTuple, not a dataclass: readers build hundreds of thousands of these on the hot path.
+    """
+
+    call_key: str
+    ts: float | None
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One file a provider reads, and the session every call in it belongs to."""
+
+    path: Path
+    session: str
+
+
+@dataclass(slots=True)
+class Chunk:
+    """What a reader found between an offset and the end of a file.
+
+    `records` and `skipped` come from complete lines, which end at `end_offset`. The bytes after it are
+    a last line without its newline: `tail_records` / `tail_skipped` are what that line holds now. A
+    cache consumes only up to `end_offset` and reads the tail again next time, so a line that is still
+    being written is never half-counted, and a complete line without a final newline still counts.
+    """
+
+    records: list[UsageRecord] = field(default_factory=list)
+    end_offset: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    zero_records: int = 0
+    tail_records: list[UsageRecord] = field(default_factory=list)
+    tail_skipped: dict[str, int] = field(default_factory=dict)
+    tail_zero_records: int = 0

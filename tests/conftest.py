@@ -1,0 +1,30 @@
+"""Every test runs with its own HOME, settings, cache and Kimi homes under tmp_path.
+
+Nothing a test does can read or write the developer's real ~/.kimi, ~/.config or cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("OPENUSAGE_CONFIG", str(tmp_path / "settings.json"))
+    monkeypatch.setenv("OPENUSAGE_CACHE_DIR", str(tmp_path / "cache"))
+    for var in ("KIMI_SHARE_DIR", "KIMI_CODE_HOME", "OPENUSAGE_NOW", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    # Keep the interpreter's own directory on PATH, but no `kimi` binary unless a test adds one.
+    bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "kimi").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(bin_dirs))
+    yield home
