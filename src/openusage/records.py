@@ -62,3 +62,39 @@ class Chunk:
     tail_records: list[UsageRecord] = field(default_factory=list)
     tail_skipped: dict[str, int] = field(default_factory=dict)
     tail_zero_records: int = 0
+
+
+# -- what the store answers, for the snapshot -------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Totals:
+    calls: int
+    copies: int
+    sessions: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTotals:
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiagnostics:
+    files_read: int
+    skipped: dict[str, int]
+    zero_records: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    found: bool
+    unreadable: int
+    default_model: str

@@ -1,0 +1,5 @@
+"""`python -m openusage` runs the command line."""
+
+from openusage.cli import main
+
+main()

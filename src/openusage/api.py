@@ -1,0 +1,101 @@
+"""The calls every front end uses: which accounts there are, and a snapshot of each.
+
+The CLI, and later the dashboard and exporters, call these and nothing below them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from openusage import paths, scan
+from openusage.errors import UsageInputError
+from openusage.providers import PROVIDERS, provider_by_id
+from openusage.providers.base import Account, Detection, FileProvider
+from openusage.settings import Settings, load_settings
+from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
+from openusage.store import MEMORY, Store
+from openusage.windows import windows
+
+Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectReport:
+    settings: Settings
+    detections: tuple[Detection, ...]
+    accounts: tuple[Account, ...]
+
+
+def detect(env: Mapping[str, str]) -> DetectReport:
+    """What each provider found on this machine, and the accounts that result with the settings."""
+    settings = load_settings(paths.settings_path(env), [p.id for p in PROVIDERS])
+    detections = tuple(provider.detect(env) for provider in PROVIDERS)
+    return DetectReport(settings, detections, _accounts(settings, detections))
+
+
+def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Account, ...]:
+    configured = {account.id: account for account in settings.accounts}
+    accounts: list[Account] = []
+    if settings.auto_detect:
+        for detection in detections:
+            if detection.account is not None:
+                accounts.append(configured.pop(detection.account.id, detection.account))
+    accounts.extend(configured.values())
+    return tuple(accounts)
+
+
+def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = None, use_cache: bool = True,
+             progress: scan.Progress | None = None, notice: Notice | None = None) -> SnapshotSet:
+    """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`."""
+    accounts = list(detect(env).accounts)
+    if account_id is not None:
+        accounts = [account for account in accounts if account.id == account_id]
+        if not accounts:
+            known = ", ".join(a.id for a in detect(env).accounts) or "none detected or configured"
+            raise UsageInputError(f"no account {account_id!r} (accounts: {known})")
+    store = Store(paths.cache_path(env) if use_cache else MEMORY, notice=notice)
+    try:
+        snapshots = tuple(_account_snapshot(store, account, env, now, progress) for account in accounts)
+    finally:
+        store.close()
+    return SnapshotSet(now, snapshots)
+
+
+def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], now: datetime,
+                      progress: scan.Progress | None) -> Snapshot:
+    provider = provider_by_id(account.provider)
+    assert provider is not None  # settings only accept registered providers
+    scan.refresh(store, provider, account, env, progress=progress)
+    return build_snapshot(account.id, _info(provider), _figures(store, account.id, now))
+
+
+def _figures(store: Store, account_id: str, now: datetime) -> AccountFigures:
+    window = windows(now)
+    state = store.account_state(account_id)
+    default_model = state.default_model if state else ""
+    return AccountFigures(
+        found=bool(state and state.found),
+        totals=store.totals(account_id),
+        sessions_today=store.sessions_between(account_id, window.today_start, window.today_end),
+        sessions_7d=store.sessions_between(account_id, window.week_start, None),
+        models=tuple(store.model_totals(account_id, default_model)),
+        daily=tuple(store.daily(account_id)),
+        files=store.file_diagnostics(account_id),
+        files_unreadable=state.unreadable if state else 0,
+    )
+
+
+def _info(provider: FileProvider) -> ProviderInfo:
+    return ProviderInfo(provider.id, provider.title, provider.upstream_provider, provider.missing_message)
+
+
+def demo_home(root: Path, now: datetime) -> dict[str, str]:
+    """An environment whose Kimi home is a generated sample, for `openusage --demo`."""
+    from openusage.demo import write_demo_home
+
+    write_demo_home(root / "kimi", now)
+    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "PATH": "",
+            "OPENUSAGE_CONFIG": str(root / "settings.json"), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

@@ -1,0 +1,132 @@
+"""The `openusage` command: options → a query → the api → a renderer; errors → one line + exit code.
+
+No parsing, no SQL, no arithmetic here. rich is imported only by the commands that draw, so
+`openusage snapshot --json` stays lean.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from openusage import __version__, api
+from openusage.errors import OpenUsageError
+from openusage.windows import current_time
+
+SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json."
+
+
+def _notice(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _progress(json_output: bool) -> Any:
+    if json_output or not sys.stderr.isatty():
+        return None
+    from openusage.render.progress import ScanProgress
+
+    return ScanProgress()
+
+
+def _dashboard(env: Mapping[str, str], now: datetime, *, account: str | None, use_cache: bool) -> None:
+    from openusage.render.tile import render_dashboard, render_nothing_detected
+
+    result = api.snapshot(env, now, account_id=account, use_cache=use_cache, progress=_progress(False),
+                          notice=_notice)
+    console = _console()
+    if result.snapshots:
+        render_dashboard(result, console)
+    else:
+        from openusage.paths import settings_path
+
+        render_nothing_detected(console, settings_path(env))
+
+
+class _Group(click.Group):
+    """Converts errors once, for every command: a named error is one line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OpenUsageError as exc:
+            click.echo(f"openusage: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            ctx.exit(0)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last line of defence: a user sees one line, never a traceback
+            if os.environ.get("OPENUSAGE_DEBUG"):
+                raise
+            click.echo(f"openusage: internal error: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(70)
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="openusage")
+@click.option("--demo", is_flag=True, help="Show the dashboard over a generated sample Kimi home.")
+@click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+@click.pass_context
+def cli(ctx: click.Context, demo: bool, no_cache: bool) -> None:
+    """How much you use your AI coding agents, read from their own local files.
+
+    With no command: a tile for every detected or configured account. Set KIMI_SHARE_DIR to read a
+    Kimi CLI home other than ~/.kimi; add accounts in settings.json (OPENUSAGE_CONFIG names another file).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    now = current_time()
+    if demo:
+        with tempfile.TemporaryDirectory(prefix="openusage-demo-") as tmp:
+            _dashboard(api.demo_home(Path(tmp), now), now, account=None, use_cache=False)
+        return
+    _dashboard(os.environ, now, account=None, use_cache=not no_cache)
+
+
+@cli.command()
+@click.option("--json", "json_output", is_flag=True, help="Print the openusage.detect/1 JSON document.")
+def detect(json_output: bool) -> None:
+    """Show what was detected and why (binary, sessions dir, config file) and the resulting accounts."""
+    report = api.detect(os.environ)
+    if json_output:
+        from openusage.render.jsonout import detect_document, dumps
+
+        click.echo(dumps(detect_document(report)), nl=False)
+        return
+    from openusage.render.detect import render_detect
+
+    render_detect(report, _console())
+
+
+@cli.command()
+@click.option("--json", "json_output", is_flag=True, help="Print the openusage.snapshot/1 JSON document.")
+@click.option("--account", metavar="ID", help="Only this account (see `openusage detect`).")
+@click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+def snapshot(json_output: bool, account: str | None, no_cache: bool) -> None:
+    """Every account's usage now: tiles, or with --json the stable machine-readable form."""
+    now = current_time()
+    if not json_output:
+        _dashboard(os.environ, now, account=account, use_cache=not no_cache)
+        return
+    from openusage.render.jsonout import dumps, snapshot_document
+
+    result = api.snapshot(os.environ, now, account_id=account, use_cache=not no_cache, notice=_notice)
+    click.echo(dumps(snapshot_document(result)), nl=False)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="openusage")

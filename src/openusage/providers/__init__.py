@@ -1,0 +1,12 @@
+"""The one registry of providers: a static tuple, in the order their tiles are shown."""
+
+from __future__ import annotations
+
+from openusage.providers.base import FileProvider
+from openusage.providers.kimi_cli.provider import KimiCliProvider
+
+PROVIDERS: tuple[FileProvider, ...] = (KimiCliProvider(),)
+
+
+def provider_by_id(provider_id: str) -> FileProvider | None:
+    return next((p for p in PROVIDERS if p.id == provider_id), None)

@@ -1,0 +1,1 @@
+"""The Kimi CLI provider (`~/.kimi`): sessions, tokens and models from its wire.jsonl files."""

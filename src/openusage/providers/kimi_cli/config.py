@@ -1,0 +1,56 @@
+"""The model Kimi CLI calls when a record names none: the user's configured default.
+
+Only `model`, `default_model` and `models.<alias>.model` are read. Provider sections hold API keys:
+nothing else from these files is returned, printed, logged or cached.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+FALLBACK_MODEL = "kimi-for-coding"
+
+
+def default_model(config_paths: list[Path]) -> str:
+    """The fallback chain: legacy JSON `model`, then `default_model` through `[models.<alias>].model`
+    (TOML first, it is the current format; then the same keys in JSON), then `kimi-for-coding`."""
+    documents = [(path, _load(path)) for path in config_paths]
+    for path, doc in documents:
+        if path.suffix != ".toml":
+            model = doc.get("model")
+            if isinstance(model, str) and model:
+                return model
+    ordered = sorted(documents, key=lambda item: item[0].suffix != ".toml")
+    for _path, doc in ordered:
+        resolved = _resolve_alias(doc)
+        if resolved:
+            return resolved
+    return FALLBACK_MODEL
+
+
+def _resolve_alias(doc: dict[str, Any]) -> str | None:
+    alias = doc.get("default_model")
+    models = doc.get("models")
+    if not isinstance(alias, str) or not alias or not isinstance(models, dict):
+        return None
+    entry = models.get(alias)
+    if not isinstance(entry, dict):
+        return None
+    model = entry.get("model")
+    return model if isinstance(model, str) and model else None
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """A config file that is missing or broken resolves nothing; it is the user's agent's file, not ours."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return {}
+    try:
+        doc: Any = tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}

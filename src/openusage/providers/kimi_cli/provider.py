@@ -1,0 +1,59 @@
+"""Kimi CLI as a provider: wires the locator, the config reader and the wire reader together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from openusage.providers.base import Account, Detection, Fact, Walk
+from openusage.providers.kimi_cli import config, locate, state, wire
+from openusage.records import Chunk, Source
+
+
+class KimiCliProvider:
+    id = "kimi_cli"
+    title = "Kimi CLI"
+    upstream_provider = "moonshot"
+    missing_message = "Kimi CLI sessions directory not found"
+    state_files: tuple[str, ...] = (state.STATE_NAME,)
+
+    def detect(self, env: Mapping[str, str]) -> Detection:
+        root = locate.kimi_root(env)
+        sessions = root / "sessions"
+        configs = [root / "config.toml", root / "config.json"]
+        binary = locate.find_binary(env)
+        facts = (
+            Fact("root", f"{root}" + (" (KIMI_SHARE_DIR)" if env.get("KIMI_SHARE_DIR") else ""), root.is_dir()),
+            Fact("sessions dir", str(sessions), sessions.is_dir()),
+            *(Fact("config file", str(path), path.is_file()) for path in configs),
+            Fact("binary", binary or "kimi not on PATH", binary is not None),
+        )
+        found = any(fact.found for fact in facts[1:])
+        account = Account(id=self.id, provider=self.id) if found else None
+        return Detection(self.id, self.title, account, facts)
+
+    def _root(self, env: Mapping[str, str]) -> Path:
+        return locate.kimi_root(env)
+
+    def sessions_dir(self, account: Account, env: Mapping[str, str]) -> Path:
+        override = account.extra.get("sessions_dir")
+        return locate.expand(override, env) if override else self._root(env) / "sessions"
+
+    def config_paths(self, account: Account, env: Mapping[str, str]) -> list[Path]:
+        override = account.extra.get("config_path")
+        if override:
+            return [locate.expand(override, env)]
+        root = self._root(env)
+        return [root / "config.toml", root / "config.json"]
+
+    def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
+        return locate.walk_sessions(self.sessions_dir(account, env))
+
+    def read(self, source: Source, offset: int) -> Chunk:
+        return wire.read_wire(source.path, offset)
+
+    def session_ranks(self, session_dirs: Mapping[str, list[Path]]) -> dict[str, int]:
+        return {name: min(state.fork_depth(d) for d in dirs) for name, dirs in session_dirs.items()}
+
+    def default_model(self, account: Account, env: Mapping[str, str]) -> str:
+        return config.default_model(self.config_paths(account, env))

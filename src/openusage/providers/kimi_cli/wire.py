@@ -1,0 +1,183 @@
+"""Kimi CLI's wire.jsonl bytes → usage records: the hot path.
+
+Most of a wire file is tool output and thinking text. Only lines holding the key `"token_usage"` can
+be usage, so the file is memory-mapped and searched for that key with a SIMD substring search; only
+those lines are decoded. Inside a JSON string a quote is escaped (`\\"`), so tool output that merely
+mentions token_usage never matches the quoted key. Memory stays bounded by the longest usage line:
+lines are sliced out of the map one at a time and mapped pages already scanned are released.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import stringzilla
+
+from openusage.records import Chunk, SkipReason, UsageRecord
+
+MARKER = b'"token_usage"'
+COUNT_FIELDS = ("input_other", "output", "input_cache_read", "input_cache_creation")
+# A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
+MAX_COUNT = 2**53 - 1
+# 10000-01-01T00:00:00Z: the spec's "before the year 10000".
+MAX_TIMESTAMP = 253402300800.0
+# Release scanned pages of big files every so many bytes, so RSS does not grow with the file.
+RELEASE_EVERY = 32 * 1024 * 1024
+_PAGE = mmap.PAGESIZE
+
+_NOT_USAGE = None
+
+
+def _count(value: Any) -> int:
+    if type(value) is int and 0 < value <= MAX_COUNT:
+        return value
+    return 0
+
+
+def valid_timestamp(value: Any) -> float | None:
+    if type(value) is int or type(value) is float:
+        ts = float(value)
+        if math.isfinite(ts) and 0 < ts < MAX_TIMESTAMP:
+            return ts
+    return None
+
+
+class _Tally:
+    """What one pass over some lines found; the reader fills two, for complete lines and the tail."""
+
+    __slots__ = ("records", "skipped", "zero")
+
+    def __init__(self) -> None:
+        self.records: list[UsageRecord] = []
+        self.skipped: dict[str, int] = {}
+        self.zero = 0
+
+    def skip(self, reason: SkipReason) -> None:
+        self.skipped[reason.value] = self.skipped.get(reason.value, 0) + 1
+
+
+def parse_line(line: bytes, tally: _Tally) -> None:
+    """Decode one candidate line and add what it is to `tally`."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            tally.skip(SkipReason.NOT_UTF8)
+        else:
+            tally.skip(SkipReason.INVALID_JSON)
+        return
+    if type(obj) is not dict:
+        tally.skip(SkipReason.WRONG_SHAPE)
+        return
+    message = obj.get("message")
+    if type(message) is not dict:
+        tally.skip(SkipReason.WRONG_SHAPE)
+        return
+    kind = "top"
+    event: dict[str, Any] = message
+    while event.get("type") == "SubagentEvent":
+        payload = event.get("payload")
+        inner = payload.get("event") if type(payload) is dict else None
+        if type(inner) is not dict:
+            tally.skip(SkipReason.WRONG_SHAPE)
+            return
+        event = inner
+        kind = "wrapped"
+    if event.get("type") != "StatusUpdate":
+        return  # another record that merely holds a token_usage key: not usage, not broken
+    payload = event.get("payload")
+    if type(payload) is not dict:
+        tally.skip(SkipReason.WRONG_SHAPE)
+        return
+    usage = payload.get("token_usage")
+    if usage is None:
+        return  # a context-only status update
+    if type(usage) is not dict:
+        tally.skip(SkipReason.WRONG_SHAPE)
+        return
+    inp = _count(usage.get("input_other"))
+    out = _count(usage.get("output"))
+    cr = _count(usage.get("input_cache_read"))
+    cw = _count(usage.get("input_cache_creation"))
+    if not (inp or out or cr or cw):
+        tally.zero += 1
+        return
+    raw_ts = obj.get("timestamp")
+    model = payload.get("model")
+    if type(model) is not str or not model:
+        model = None
+    message_id = payload.get("message_id")
+    if type(message_id) is str and message_id:
+        key = f"m\x1f{message_id}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}"
+    else:
+        raw = "" if "timestamp" not in obj else orjson.dumps(raw_ts).decode()
+        key = f"t\x1f{kind}\x1f{raw}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}\x1f{model or ''}"
+    tally.records.append(UsageRecord(key, valid_timestamp(raw_ts), model, inp, out, cr, cw))
+
+
+def read_wire(path: Path, offset: int) -> Chunk:
+    """Read `path` from byte `offset` (a line start) to its end."""
+    chunk = Chunk(end_offset=offset)
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= offset:
+            return chunk
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            _scan(data, offset, size, chunk)
+    return chunk
+
+
+def _scan(data: mmap.mmap, offset: int, size: int, chunk: Chunk) -> None:
+    complete_end = data.rfind(b"\n", offset, size) + 1
+    if complete_end == 0:
+        complete_end = offset
+    body = _Tally()
+    view = memoryview(data)
+    text = stringzilla.Str(view)  # zero-copy: SIMD search straight over the mapped pages
+    try:
+        _scan_lines(data, text, offset, complete_end, body)
+    finally:
+        del text  # the Str holds the view's buffer; both must go before the map can close
+        view.release()
+    chunk.records = body.records
+    chunk.skipped = body.skipped
+    chunk.zero_records = body.zero
+    chunk.end_offset = complete_end
+    if complete_end < size:
+        tail_line = data[complete_end:size]
+        if MARKER in tail_line:
+            tail = _Tally()
+            parse_line(tail_line, tail)
+            chunk.tail_records = tail.records
+            chunk.tail_skipped = tail.skipped
+            chunk.tail_zero_records = tail.zero
+
+
+def _scan_lines(data: mmap.mmap, text: Any, offset: int, complete_end: int, body: _Tally) -> None:
+    find = text.find
+    pos = offset
+    released = offset - offset % _PAGE
+    while True:
+        hit = find(MARKER, pos, complete_end)
+        if hit < 0:
+            break
+        start = data.rfind(b"\n", pos, hit) + 1 or pos
+        end = data.find(b"\n", hit, complete_end)
+        parse_line(data[start:end], body)
+        pos = end + 1
+        if pos - released > RELEASE_EVERY:
+            released = _release(data, released, pos)
+
+
+def _release(data: mmap.mmap, released: int, pos: int) -> int:
+    upto = pos - pos % _PAGE
+    if upto > released and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, released, upto - released)
+    return upto

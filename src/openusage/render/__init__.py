@@ -1,0 +1,1 @@
+"""Renderers: snapshots in, terminal tiles and other output forms out (no files, no SQL)."""

@@ -1,0 +1,77 @@
+"""Snapshots and detections as the stable JSON documents scripts read (`openusage.snapshot/1`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from openusage.api import DetectReport
+from openusage.snapshot import Snapshot, SnapshotSet
+
+SNAPSHOT_SCHEMA = "openusage.snapshot/1"
+DETECT_SCHEMA = "openusage.detect/1"
+
+
+def snapshot_document(snapshot_set: SnapshotSet) -> dict[str, Any]:
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "generated_at": snapshot_set.generated_at_iso,
+        "snapshots": [_snapshot(s) for s in snapshot_set.snapshots],
+    }
+
+
+def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "account_id": snapshot.account_id,
+        "provider_id": snapshot.provider_id,
+        "status": snapshot.status,
+        "message": snapshot.message,
+        "metrics": {
+            name: {"used": m.used, "unit": m.unit, "window": m.window} for name, m in snapshot.metrics.items()
+        },
+        "models": [
+            {
+                "model": row.model,
+                "upstream_provider": row.upstream_provider,
+                "input_tokens": row.input_tokens,
+                "output_tokens": row.output_tokens,
+                "cache_read_tokens": row.cache_read_tokens,
+                "cache_write_tokens": row.cache_write_tokens,
+                "total_tokens": row.total_tokens,
+                "requests": row.requests,
+            }
+            for row in snapshot.models
+        ],
+        "daily_series": {
+            name: [{"date": point.date, "value": point.value} for point in points]
+            for name, points in snapshot.daily_series.items()
+        },
+        "diagnostics": snapshot.diagnostics,
+    }
+
+
+def detect_document(report: DetectReport) -> dict[str, Any]:
+    return {
+        "schema": DETECT_SCHEMA,
+        "settings_file": str(report.settings.path),
+        "settings_file_exists": report.settings.path.is_file(),
+        "auto_detect": report.settings.auto_detect,
+        "providers": [
+            {
+                "provider_id": d.provider,
+                "title": d.title,
+                "detected": d.account is not None,
+                "facts": [{"what": f.what, "value": f.value, "found": f.found} for f in d.facts],
+            }
+            for d in report.detections
+        ],
+        "accounts": [
+            {"id": a.id, "provider_id": a.provider, "origin": a.origin, "extra": dict(a.extra)}
+            for a in report.accounts
+        ],
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"

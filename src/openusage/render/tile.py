@@ -1,0 +1,275 @@
+"""The terminal dashboard: one rich tile per Snapshot, and the panel shown when nothing was found.
+
+Owns every layout decision of the default `openusage` view (status line, Sessions and Tokens rows,
+per-model table, the 14-day chart, the diagnostics footnote). It takes snapshots only: it never reads
+a file, runs SQL or counts anything, it formats figures that arrive computed. Colour is left to the
+Console (rich colours only a terminal and honours NO_COLOR), so nothing here forces it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from openusage.snapshot import DailyPoint, ModelRow, Snapshot, SnapshotSet
+
+CHART_DAYS = 14
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+# A terminal that cannot encode the blocks (LANG=C, some CI logs) still gets a readable ramp.
+ASCII_BLOCKS = "_.:-=+*#"
+# Each day is drawn this many cells wide: 14 single cells are too narrow to hold the date labels.
+CELL = 2
+# Wider terminals get a wider tile, but past this a tile is mostly empty space.
+MAX_TILE_WIDTH = 100
+
+_BORDER = {"ok": "cyan", "unknown": "yellow", "error": "red"}
+_UNITS = ((1_000, "K"), (1_000_000, "M"), (1_000_000_000, "B"), (1_000_000_000_000, "T"))
+
+
+def compact(n: int) -> str:
+    """999, 1.2K, 12.3K, 123K, 4.1M, 2.3B: never more than four digits, so columns stay narrow."""
+    if n < 0:
+        return "-" + compact(-n)
+    if n < 1000:
+        return str(n)
+    for size, suffix in _UNITS:
+        scaled = n / size
+        text = f"{scaled:.1f}" if scaled < 99.95 else f"{scaled:.0f}"
+        # 999_950 rounds to "1000K": the next unit up says it in fewer digits.
+        if float(text) < 1000:
+            return text + suffix
+    size, suffix = _UNITS[-1]
+    return f"{n / size:.0f}{suffix}"
+
+
+def sparkline(values: Sequence[int], *, ascii_only: bool = False) -> str:
+    """One character per value; zero gets the lowest block and any non-zero value at least the next."""
+    blocks = ASCII_BLOCKS if ascii_only else SPARK_BLOCKS
+    top = len(blocks) - 1
+    peak = max(values, default=0)
+    chars = []
+    for value in values:
+        level = 0 if value <= 0 or peak <= 0 else max(1, math.ceil(value * top / peak))
+        chars.append(blocks[level])
+    return "".join(chars)
+
+
+def render_dashboard(snapshot_set: SnapshotSet, console: Console) -> None:
+    """Print one tile per snapshot, in the order given."""
+    end = _utc_day(snapshot_set.generated_at)
+    width = min(console.width, MAX_TILE_WIDTH)
+    ascii_only = console.options.ascii_only
+    for snapshot in snapshot_set.snapshots:
+        console.print(_tile(snapshot, end=end, width=width, ascii_only=ascii_only))
+
+
+def render_nothing_detected(console: Console, settings_path: Path) -> None:
+    """Say that no account was found, and every way to point openusage at data."""
+    bullet = "-" if console.options.ascii_only else "•"
+    example = (
+        '      {"accounts": [{"id": "kimi_cli", "provider": "kimi_cli",\n'
+        '                     "extra": {"sessions_dir": "~/.kimi/sessions"}}]}'
+    )
+    # Text objects rather than markup strings: a path or the JSON example may contain "[".
+    body = Text.assemble(
+        ("No account was detected or configured.", "bold"),
+        "\n\nopenusage reads Kimi CLI's own session files. To point it at data:\n",
+        f"  {bullet} install and run Kimi CLI; it keeps its sessions in ",
+        ("~/.kimi", "bold"),
+        "\n",
+        f"  {bullet} or set ",
+        ("KIMI_SHARE_DIR", "bold"),
+        " to the Kimi data directory to read\n",
+        f"  {bullet} or add an account to ",
+        (str(settings_path), "bold"),
+        ":\n",
+        (example, "dim"),
+        "\n",
+        f"  {bullet} or try ",
+        ("openusage --demo", "bold"),
+        " to see the dashboard over sample data",
+    )
+    panel = Panel(
+        body,
+        title=Text("openusage", style="bold"),
+        title_align="left",
+        border_style="yellow",
+        width=min(console.width, MAX_TILE_WIDTH),
+    )
+    console.print(panel)
+
+
+def _tile(snapshot: Snapshot, *, end: date, width: int, ascii_only: bool) -> Panel:
+    parts: list[RenderableType] = [_status_line(snapshot)]
+    # An unknown or failed account usually has no figures at all; rows of zeros would only be noise.
+    if snapshot.status == "ok" or snapshot.models:
+        parts += [Text(), _figures(snapshot), Text()]
+        if snapshot.models:
+            parts.append(_models_table(snapshot.models))
+        else:
+            parts.append(Text("No model calls recorded yet.", style="dim"))
+        parts += [Text(), _chart(snapshot, end=end, ascii_only=ascii_only)]
+    footnote = _footnote(snapshot)
+    if footnote is not None:
+        parts += [Text(), footnote]
+    return Panel(
+        Group(*parts),
+        title=_title(snapshot, ascii_only=ascii_only),
+        title_align="left",
+        border_style=_BORDER.get(snapshot.status, "cyan"),
+        width=width,
+        padding=(0, 1),
+    )
+
+
+def _title(snapshot: Snapshot, *, ascii_only: bool) -> Text:
+    title = Text(snapshot.title or snapshot.provider_id, style="bold")
+    # Two accounts of one provider would otherwise draw two tiles with the same name.
+    if snapshot.account_id != snapshot.provider_id:
+        title.append(" - " if ascii_only else " · ")
+        title.append(snapshot.account_id)
+    return title
+
+
+def _status_line(snapshot: Snapshot) -> Text:
+    if snapshot.status == "ok":
+        sessions = _used(snapshot, "total_sessions")
+        tokens = _used(snapshot, "total_tokens")
+        return Text.assemble(
+            (f"{sessions:,}", "bold"),
+            f" {_noun(sessions, 'session')}, ",
+            (compact(tokens), "bold"),
+            " tokens",
+        )
+    style = "red" if snapshot.status == "error" else "yellow"
+    return Text(snapshot.message or f"status: {snapshot.status}", style=style)
+
+
+def _figures(snapshot: Snapshot) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row(
+        "Sessions",
+        _pairs(
+            (f"{_used(snapshot, 'total_sessions'):,}", "all"),
+            (f"{_used(snapshot, 'sessions_today'):,}", "today"),
+            (f"{_used(snapshot, 'sessions_7d'):,}", "7d"),
+        ),
+    )
+    grid.add_row(
+        "Tokens",
+        _pairs(
+            (compact(_used(snapshot, "total_tokens")), "total"),
+            (compact(_used(snapshot, "total_input_tokens")), "in"),
+            (compact(_used(snapshot, "total_output_tokens")), "out"),
+            (compact(_used(snapshot, "total_cache_read")), "cache r"),
+            (compact(_used(snapshot, "total_cache_write")), "cache w"),
+        ),
+    )
+    return grid
+
+
+def _pairs(*pairs: tuple[str, str]) -> Text:
+    text = Text()
+    for index, (value, label) in enumerate(pairs):
+        if index:
+            text.append("   ")
+        text.append(value, style="bold")
+        text.append(f" {label}", style="dim")
+    return text
+
+
+def _models_table(models: Sequence[ModelRow]) -> Table:
+    # Right padding only: with the box's blank divider that leaves two-space gaps, which at 80 columns
+    # gives the model name the room of "kimi-k2-turbo-preview" beside all five figures.
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold"
+    )
+    # Only the names may shrink (rich narrows wrappable columns first): an ellipsized model name is still
+    # recognisable, a cut number is not. Names have no spaces, so "wrapping" them ellipsizes them.
+    table.add_column("Model", overflow="ellipsis", min_width=8)
+    table.add_column("Provider", overflow="ellipsis", min_width=5, style="dim")
+    for header in ("Input", "Output", "Cache r", "Cache w", "Reqs"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in models:
+        table.add_row(
+            row.model,
+            row.upstream_provider,
+            compact(row.input_tokens),
+            compact(row.output_tokens),
+            compact(row.cache_read_tokens),
+            compact(row.cache_write_tokens),
+            f"{row.requests:,}",
+        )
+    return table
+
+
+def _chart(snapshot: Snapshot, *, end: date, ascii_only: bool) -> Group:
+    days = [end - timedelta(days=offset) for offset in range(CHART_DAYS - 1, -1, -1)]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(style="dim", no_wrap=True)
+    tokens = _window(snapshot.daily_series.get("tokens", ()), days)
+    grid.add_row("Tokens/day", _spark(tokens, "cyan", ascii_only), f"max {compact(max(tokens))}")
+    if "sessions" in snapshot.daily_series:
+        sessions = _window(snapshot.daily_series["sessions"], days)
+        grid.add_row("Sessions/day", _spark(sessions, "magenta", ascii_only), f"max {max(sessions):,}")
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    grid.add_row("", Text(first + last.rjust(CHART_DAYS * CELL - len(first)), style="dim"), "")
+    heading = Text(f"Last {CHART_DAYS} days (UTC)", style="dim")
+    return Group(heading, grid)
+
+
+def _spark(values: Sequence[int], style: str, ascii_only: bool) -> Text:
+    line = "".join(char * CELL for char in sparkline(values, ascii_only=ascii_only))
+    return Text(line, style=style)
+
+
+def _window(points: Sequence[DailyPoint], days: Sequence[date]) -> list[int]:
+    by_day = {point.date: point.value for point in points}
+    return [by_day.get(day.isoformat(), 0) for day in days]
+
+
+def _footnote(snapshot: Snapshot) -> Text | None:
+    skipped = _diagnostic(snapshot, "lines_skipped")
+    unreadable = _diagnostic(snapshot, "files_unreadable")
+    parts = []
+    if skipped:
+        parts.append(f"{skipped:,} {_noun(skipped, 'line')} skipped")
+    if unreadable:
+        parts.append(f"{unreadable:,} {_noun(unreadable, 'file')} unreadable")
+    if not parts:
+        return None
+    return Text(", ".join(parts) + " (see snapshot --json)", style="dim")
+
+
+def _used(snapshot: Snapshot, key: str) -> int:
+    metric = snapshot.metrics.get(key)
+    return metric.used if metric is not None else 0
+
+
+def _diagnostic(snapshot: Snapshot, key: str) -> int:
+    value = snapshot.diagnostics.get(key, 0)
+    # A diagnostic may be broken down by reason; the footnote only needs the total.
+    return sum(value.values()) if isinstance(value, dict) else value
+
+
+def _noun(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
+
+
+def _utc_day(moment: datetime) -> date:
+    # A naive clock is taken as UTC, never as local time: the daily series are UTC days.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()

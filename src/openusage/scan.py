@@ -1,0 +1,216 @@
+"""The incremental loop: compare every file with what the store remembers, read only what is new.
+
+Per file the store keeps its identity (device, inode, size, mtime, ctime), the offset just past the
+last complete line consumed, and hashes of the first block and of the last consumed block. A file
+whose identity is unchanged is not opened. A grown file whose consumed bytes still hash the same is
+read from its offset. Anything else (shrunk, replaced, rewritten in place) is read from the start and
+its old rows dropped, in the same transaction. Files are read in worker processes when there is
+enough to read to pay for starting them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Protocol
+
+from openusage.providers import provider_by_id
+from openusage.providers.base import Account, FileProvider
+from openusage.records import AccountState, Chunk, Source
+from openusage.store import FileState, FileUpdate, Store
+
+FINGERPRINT_BLOCK = 4096
+# Below this many bytes to read, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+
+Identity = tuple[int, int, int, int, int]
+
+
+class Progress(Protocol):
+    def start(self, files: int, total_bytes: int) -> None: ...
+
+    def advance(self, files: int, done_bytes: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    provider: str
+    source: Source
+    offset: int
+    size: int
+    identity: Identity
+    previous: FileState | None
+    restart: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    chunk: Chunk | None  # None: the file could not be read
+    head_hash: bytes
+    tail_hash: bytes
+    restarted: bool  # read from the start: every old row of the file goes
+
+
+def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping[str, str],
+            progress: Progress | None = None) -> None:
+    """Bring the store's rows for `account` up to date with the files on disk."""
+    walk = provider.walk(account, env)
+    default_model = provider.default_model(account, env)
+    with store.write():
+        if not walk.found:
+            store.forget_account(account.id)
+            store.set_account(account.id, AccountState(False, 0, default_model))
+            return
+        unreadable = walk.unreadable
+        known = store.file_states(account.id)
+        jobs: list[_Job] = []
+        for source in walk.sources:
+            key = str(source.path)
+            previous = known.pop(key, None)
+            try:
+                info = os.stat(source.path)
+            except OSError:
+                unreadable += 1
+                if previous is not None:
+                    store.drop_file(previous.id)
+                continue
+            identity: Identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            job = _plan(provider.id, source, identity, previous)
+            if job is not None:
+                jobs.append(job)
+        for gone in known.values():
+            store.drop_file(gone.id)
+        for job, result in _run(jobs, progress):
+            unreadable += _apply(store, account.id, job, result)
+        _refresh_sessions(store, provider, account.id, walk.session_dirs)
+        store.rebuild_dirty_calls(account.id)
+        store.set_account(account.id, AccountState(True, unreadable, default_model))
+
+
+def _plan(provider: str, source: Source, identity: Identity, previous: FileState | None) -> _Job | None:
+    """What to read of one file: nothing, its new bytes, or all of it."""
+    size = identity[2]
+    if previous is None or previous.session != source.session:
+        return _Job(provider, source, 0, size, identity, previous, restart=True)
+    if previous.identity == identity:
+        return None
+    same_file = previous.identity[:2] == identity[:2]
+    if not same_file or size < previous.offset:
+        return _Job(provider, source, 0, size, identity, previous, restart=True)
+    # Grown or touched: the worker checks the consumed bytes' fingerprint before trusting the offset.
+    return _Job(provider, source, previous.offset, size, identity, previous, restart=False)
+
+
+def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _Result]]:
+    total = sum(job.size - job.offset for job in jobs)
+    if progress is not None:
+        progress.start(len(jobs), total)
+    done_files = done_bytes = 0
+    workers = min(os.cpu_count() or 1, 2 if total < 4 * PARALLEL_MIN_BYTES else os.cpu_count() or 1)
+    if total < PARALLEL_MIN_BYTES or len(jobs) < 2 or workers < 2:
+        results: Iterator[_Result] = map(_read_job, jobs)
+        pool = None
+    else:
+        # Biggest first, so no worker is left with one huge file at the end.
+        jobs = sorted(jobs, key=lambda job: job.offset - job.size)
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+        results = pool.map(_read_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
+    try:
+        for job, result in zip(jobs, results, strict=True):
+            done_files += 1
+            done_bytes += job.size - job.offset
+            if progress is not None:
+                progress.advance(done_files, done_bytes)
+            yield job, result
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if progress is not None:
+            progress.finish()
+
+
+def _read_job(job: _Job) -> _Result:
+    """Runs in a worker process: verify the consumed bytes, then read the new ones."""
+    provider = provider_by_id(job.provider)
+    assert provider is not None  # jobs are only planned for registered providers
+    offset = job.offset
+    try:
+        if offset and job.previous is not None:
+            head, tail = fingerprint(job.source.path, offset)
+            if head != job.previous.head_hash or tail != job.previous.tail_hash:
+                offset = 0  # rewritten in place under the same offset: read it all again
+        chunk = provider.read(job.source, offset)
+        head_hash, tail_hash = fingerprint(job.source.path, chunk.end_offset)
+    except OSError:
+        return _Result(None, b"", b"", restarted=False)
+    return _Result(chunk, head_hash, tail_hash, restarted=offset == 0)
+
+
+def fingerprint(path: Path, offset: int) -> tuple[bytes, bytes]:
+    """Hashes of the first block and of the last block before `offset`: enough to notice a file whose
+    consumed bytes were rewritten, without reading all of them again."""
+    if offset <= 0:
+        return b"", b""
+    with open(path, "rb") as handle:
+        head = handle.read(min(FINGERPRINT_BLOCK, offset))
+        start = max(0, offset - FINGERPRINT_BLOCK)
+        handle.seek(start)
+        tail = handle.read(offset - start)
+    return hashlib.blake2b(head, digest_size=16).digest(), hashlib.blake2b(tail, digest_size=16).digest()
+
+
+def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
+    """Write one file's result; returns 1 when the file could not be read."""
+    chunk = result.chunk
+    if chunk is None:
+        if job.previous is not None:
+            store.drop_file(job.previous.id)
+        return 1
+    update = FileUpdate(
+        account=account, path=str(job.source.path), session=job.source.session, identity=job.identity,
+        offset=chunk.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
+        records=chunk.records, skipped=chunk.skipped, zero=chunk.zero_records,
+        tail_records=chunk.tail_records, tail_skipped=chunk.tail_skipped, tail_zero=chunk.tail_zero_records,
+    )
+    store.apply(update, job.previous, restart=result.restarted)
+    return 0
+
+
+def _refresh_sessions(store: Store, provider: FileProvider, account: str,
+                      session_dirs: Mapping[str, list[Path]]) -> None:
+    """Re-rank only the sessions whose state files changed since the last run."""
+    known = store.session_signatures(account)
+    changed: dict[str, list[Path]] = {}
+    signatures: dict[str, str] = {}
+    was_known: set[str] = set()
+    for session, dirs in session_dirs.items():
+        signature = _state_signature(dirs, provider.state_files)
+        previous = known.pop(session, None)
+        if previous is None or previous[1] != signature:
+            changed[session] = dirs
+            signatures[session] = signature
+            if previous is not None:
+                was_known.add(session)
+    for session, rank in provider.session_ranks(changed).items():
+        store.set_session(account, session, rank, signatures[session], known=session in was_known)
+    store.drop_sessions(account, known.keys())
+
+
+def _state_signature(dirs: list[Path], state_files: tuple[str, ...]) -> str:
+    parts = []
+    for directory in dirs:
+        for name in state_files:
+            try:
+                info = os.stat(directory / name)
+            except OSError:
+                parts.append(f"{directory}/{name}:-")
+                continue
+            parts.append(f"{directory}/{name}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}")
+    return "|".join(parts)

@@ -1,0 +1,408 @@
+"""SQLite: the cache of what every file held, and every query the snapshot needs. The only SQL.
+
+One row per usage record copy (`records`), per file state (`files`, with the offset consumed and a
+fingerprint of the consumed bytes), per session rank (`sessions`). From them `calls` holds one row per
+model call of an account: its owner session (lowest rank, then smallest name), its earliest valid
+time, its model and counts. `calls` is maintained incrementally: whatever a refresh touches marks its
+call keys dirty and only those are recomputed, so figures come from the same rules cold or warm.
+The same code runs on an in-memory database for `--no-cache`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from openusage.errors import CacheError
+from openusage.records import AccountState, FileDiagnostics, ModelTotals, Totals, UsageRecord
+
+SCHEMA_VERSION = 1
+MEMORY = ":memory:"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL, path TEXT NOT NULL, session TEXT NOT NULL,
+    dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
+    offset INTEGER NOT NULL, head_hash BLOB, tail_hash BLOB,
+    skipped TEXT NOT NULL, zero INTEGER NOT NULL,
+    tail_skipped TEXT NOT NULL, tail_zero INTEGER NOT NULL,
+    UNIQUE(account, path));
+CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
+CREATE TABLE IF NOT EXISTS records(
+    file_id INTEGER NOT NULL, call_key TEXT NOT NULL, ts REAL, model TEXT,
+    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
+    cache_write INTEGER NOT NULL, tail INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_file ON records(file_id, tail);
+CREATE INDEX IF NOT EXISTS records_by_key ON records(call_key);
+CREATE TABLE IF NOT EXISTS sessions(
+    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, signature TEXT NOT NULL,
+    PRIMARY KEY(account, session)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS calls(
+    account TEXT NOT NULL, call_key TEXT NOT NULL, session TEXT NOT NULL, ts REAL, model TEXT,
+    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
+    cache_write INTEGER NOT NULL, copies INTEGER NOT NULL,
+    PRIMARY KEY(account, call_key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls(account, ts, session);
+CREATE TABLE IF NOT EXISTS accounts(
+    account TEXT PRIMARY KEY, found INTEGER NOT NULL, unreadable INTEGER NOT NULL,
+    default_model TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+# Recompute the calls whose keys are in `dirty`: one row per key, owned by the holder of lowest rank.
+_REBUILD_CALLS = """
+INSERT INTO calls(account, call_key, session, ts, model, input, output, cache_read, cache_write, copies)
+SELECT :account, call_key, session, ts, model, input, output, cache_read, cache_write, copies FROM (
+    SELECT r.call_key, f.session,
+           MIN(r.ts) OVER key AS ts, MIN(r.model) OVER key AS model,
+           r.input, r.output, r.cache_read, r.cache_write, COUNT(*) OVER key AS copies,
+           ROW_NUMBER() OVER (PARTITION BY r.call_key ORDER BY COALESCE(s.rank, 0), f.session) AS nth
+    FROM {source}
+    JOIN files f ON f.id = r.file_id AND f.account = :account
+    LEFT JOIN sessions s ON s.account = :account AND s.session = f.session
+    WINDOW key AS (PARTITION BY r.call_key))
+WHERE nth = 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    id: int
+    path: str
+    session: str
+    identity: tuple[int, int, int, int, int]  # dev, ino, size, mtime_ns, ctime_ns
+    offset: int
+    head_hash: bytes | None
+    tail_hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpdate:
+    """What a refresh learned about one file, to be written in the refresh's transaction."""
+
+    account: str
+    path: str
+    session: str
+    identity: tuple[int, int, int, int, int]
+    offset: int
+    head_hash: bytes
+    tail_hash: bytes
+    records: list[UsageRecord]
+    skipped: dict[str, int]
+    zero: int
+    tail_records: list[UsageRecord]
+    tail_skipped: dict[str, int]
+    tail_zero: int
+
+
+class Store:
+    """One SQLite connection and every statement openusage runs."""
+
+    def __init__(self, path: Path | str, notice: Callable[[str], None] | None = None) -> None:
+        self.path = str(path)
+        self._notice = notice or (lambda _message: None)
+        self.conn = self._open()
+
+    # -- opening, migrations, corruption -------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        if self.path == MEMORY:
+            return self._prepare(sqlite3.connect(MEMORY, isolation_level=None))
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
+        except sqlite3.DatabaseError as exc:
+            aside = f"{self.path}.corrupt-{int(time.time())}"
+            self._notice(f"openusage: the cache {self.path} was unreadable ({exc}); moved it to {aside}")
+            _move_aside(self.path, aside)
+            try:
+                return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
+            except sqlite3.Error as again:
+                raise CacheError(f"cannot create the cache {self.path}: {again}") from again
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
+
+    def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        if self.path != MEMORY:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        version = _schema_version(conn)
+        if version != SCHEMA_VERSION:
+            if version is not None:
+                self._notice(f"openusage: cache schema {version} is not {SCHEMA_VERSION}; rebuilding it")
+            _reset(conn)
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS dirty(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
+        return conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One refresh = one write transaction, taken before reading file states so that two
+        processes never scan the same bytes against stale states: the second waits, then finds
+        nothing to do."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- file states ----------------------------------------------------------------------------------
+    def file_states(self, account: str) -> dict[str, FileState]:
+        rows = self.conn.execute(
+            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash"
+            " FROM files WHERE account = ?",
+            (account,),
+        )
+        return {
+            row[1]: FileState(row[0], row[1], row[2], (row[3], row[4], row[5], row[6], row[7]), row[8],
+                              row[9], row[10])
+            for row in rows
+        }
+
+    def drop_file(self, file_id: int) -> None:
+        self._mark_dirty_file(file_id, tail_only=False)
+        self.conn.execute("DELETE FROM records WHERE file_id = ?", (file_id,))
+        self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def apply(self, update: FileUpdate, previous: FileState | None, *, restart: bool) -> None:
+        """Write what was read from a file. `restart`: it was read from the start, so every old row
+        of it goes; otherwise only its old tail rows go (the tail was read again)."""
+        conn = self.conn
+        if previous is None:
+            cursor = conn.execute(
+                "INSERT INTO files(account, path, session, offset, skipped, zero, tail_skipped, tail_zero)"
+                " VALUES (?, ?, ?, 0, '{}', 0, '{}', 0)",
+                (update.account, update.path, update.session),
+            )
+            file_id = int(cursor.lastrowid or 0)
+            skipped, zero = update.skipped, update.zero
+        else:
+            file_id = previous.id
+            self._mark_dirty_file(file_id, tail_only=not restart)
+            if restart:
+                conn.execute("DELETE FROM records WHERE file_id = ?", (file_id,))
+                skipped, zero = update.skipped, update.zero
+            else:
+                conn.execute("DELETE FROM records WHERE file_id = ? AND tail = 1", (file_id,))
+                old_skipped, old_zero = conn.execute(
+                    "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
+                ).fetchone()
+                skipped = _add_counts(json.loads(old_skipped), update.skipped)
+                zero = old_zero + update.zero
+        dev, ino, size, mtime_ns, ctime_ns = update.identity
+        conn.execute(
+            "UPDATE files SET session = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
+            " offset = ?, head_hash = ?, tail_hash = ?, skipped = ?, zero = ?, tail_skipped = ?,"
+            " tail_zero = ? WHERE id = ?",
+            (update.session, dev, ino, size, mtime_ns, ctime_ns, update.offset, update.head_hash,
+             update.tail_hash, json.dumps(skipped, sort_keys=True), zero,
+             json.dumps(update.tail_skipped, sort_keys=True), update.tail_zero, file_id),
+        )
+        self._insert_records(file_id, update.records, tail=0)
+        self._insert_records(file_id, update.tail_records, tail=1)
+
+    def _insert_records(self, file_id: int, records: list[UsageRecord], *, tail: int) -> None:
+        if not records:
+            return
+        self.conn.executemany(
+            "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, tail)"
+            f" VALUES ({file_id}, ?, ?, ?, ?, ?, ?, ?, {tail})",
+            records,
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO dirty(call_key) VALUES (?)", ((record[0],) for record in records)
+        )
+
+    def touch_file(self, file_id: int, identity: tuple[int, int, int, int, int]) -> None:
+        """Same bytes, new metadata (a `touch`, a copy back in place): remember the new identity."""
+        dev, ino, size, mtime_ns, ctime_ns = identity
+        self.conn.execute(
+            "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?",
+            (dev, ino, size, mtime_ns, ctime_ns, file_id),
+        )
+
+    def _mark_dirty_file(self, file_id: int, *, tail_only: bool) -> None:
+        condition = " AND tail = 1" if tail_only else ""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO dirty(call_key) SELECT call_key FROM records"
+            f" WHERE file_id = ?{condition}",
+            (file_id,),
+        )
+
+    # -- sessions -------------------------------------------------------------------------------------
+    def session_signatures(self, account: str) -> dict[str, tuple[int, str]]:
+        rows = self.conn.execute(
+            "SELECT session, rank, signature FROM sessions WHERE account = ?", (account,)
+        )
+        return {session: (rank, signature) for session, rank, signature in rows}
+
+    def set_session(self, account: str, session: str, rank: int, signature: str, *, known: bool) -> None:
+        """`known`: the session was ranked before, so the calls it holds may change owner now."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sessions(account, session, rank, signature) VALUES (?, ?, ?, ?)",
+            (account, session, rank, signature),
+        )
+        if known:
+            self._mark_dirty_session(account, session)
+
+    def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
+        for session in sessions:
+            self._mark_dirty_session(account, session)
+            self.conn.execute("DELETE FROM sessions WHERE account = ? AND session = ?", (account, session))
+
+    def _mark_dirty_session(self, account: str, session: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO dirty(call_key) SELECT r.call_key FROM records r"
+            " JOIN files f ON f.id = r.file_id WHERE f.account = ? AND f.session = ?",
+            (account, session),
+        )
+
+    # -- calls ----------------------------------------------------------------------------------------
+    def rebuild_dirty_calls(self, account: str) -> None:
+        conn = self.conn
+        dirty = conn.execute("SELECT COUNT(*) FROM dirty").fetchone()[0]
+        if dirty:
+            total = conn.execute("SELECT COUNT(*) FROM calls WHERE account = ?", (account,)).fetchone()[0]
+            if dirty * 4 >= total:
+                # Most keys changed (a cold scan): rebuilding everything beats a join per key.
+                conn.execute("DELETE FROM calls WHERE account = ?", (account,))
+                conn.execute(_REBUILD_CALLS.format(source="records r"), {"account": account})
+            else:
+                conn.execute(
+                    "DELETE FROM calls WHERE account = ? AND call_key IN (SELECT call_key FROM dirty)",
+                    (account,),
+                )
+                conn.execute(
+                    _REBUILD_CALLS.format(source="dirty d JOIN records r ON r.call_key = d.call_key"),
+                    {"account": account},
+                )
+        conn.execute("DELETE FROM dirty")
+
+    # -- accounts -------------------------------------------------------------------------------------
+    def set_account(self, account: str, state: AccountState) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO accounts(account, found, unreadable, default_model) VALUES (?, ?, ?, ?)",
+            (account, int(state.found), state.unreadable, state.default_model),
+        )
+
+    def account_state(self, account: str) -> AccountState | None:
+        row = self.conn.execute(
+            "SELECT found, unreadable, default_model FROM accounts WHERE account = ?", (account,)
+        ).fetchone()
+        return AccountState(bool(row[0]), row[1], row[2]) if row else None
+
+    def forget_account(self, account: str) -> None:
+        """The account's sessions directory is gone: nothing of it may stay in the figures."""
+        for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (account,)).fetchall():
+            self.drop_file(file_id)
+        self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
+        self.conn.execute("DELETE FROM calls WHERE account = ?", (account,))
+        self.conn.execute("DELETE FROM dirty")
+
+    # -- queries for the snapshot ---------------------------------------------------------------------
+    def totals(self, account: str) -> Totals:
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(copies), 0), COUNT(DISTINCT session), COALESCE(SUM(input), 0),"
+            " COALESCE(SUM(output), 0), COALESCE(SUM(cache_read), 0), COALESCE(SUM(cache_write), 0)"
+            " FROM calls WHERE account = ?",
+            (account,),
+        ).fetchone()
+        return Totals(*row)
+
+    def sessions_between(self, account: str, start: float, end: float | None) -> int:
+        """Distinct owning sessions with a call in [start, end); `end` None means no upper bound."""
+        upper = " AND ts < ?" if end is not None else ""
+        params: tuple[object, ...] = (account, start) if end is None else (account, start, end)
+        row = self.conn.execute(
+            f"SELECT COUNT(DISTINCT session) FROM calls WHERE account = ? AND ts >= ?{upper}", params
+        ).fetchone()
+        return int(row[0])
+
+    def model_totals(self, account: str, default_model: str) -> list[ModelTotals]:
+        rows = self.conn.execute(
+            "SELECT COALESCE(model, ?) AS m, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write),"
+            " COUNT(*) FROM calls WHERE account = ? GROUP BY m",
+            (default_model, account),
+        )
+        return [ModelTotals(*row) for row in rows]
+
+    def daily(self, account: str, offset_seconds: int = 0) -> list[tuple[int, int, int]]:
+        """(day number since the epoch, distinct sessions, input+output tokens) per day that has calls,
+        for days that start `offset_seconds` after UTC midnight (0 = UTC days)."""
+        rows = self.conn.execute(
+            "SELECT CAST((ts + ?) / 86400 AS INTEGER) AS day, COUNT(DISTINCT session),"
+            " SUM(input + output) FROM calls WHERE account = ? AND ts IS NOT NULL GROUP BY day ORDER BY day",
+            (offset_seconds, account),
+        )
+        return [(int(day), int(sessions), int(tokens)) for day, sessions, tokens in rows]
+
+    def file_diagnostics(self, account: str) -> FileDiagnostics:
+        files = 0
+        zero = 0
+        skipped: dict[str, int] = {}
+        for body, body_zero, tail, tail_zero in self.conn.execute(
+            "SELECT skipped, zero, tail_skipped, tail_zero FROM files WHERE account = ?", (account,)
+        ):
+            files += 1
+            zero += body_zero + tail_zero
+            if body != "{}":
+                skipped = _add_counts(skipped, json.loads(body))
+            if tail != "{}":
+                skipped = _add_counts(skipped, json.loads(tail))
+        return FileDiagnostics(files, skipped, zero)
+
+
+def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for key, value in b.items():
+        merged[key] = merged.get(key, 0) + value
+    return merged
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not exists:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        return int(row[0]) if row else None
+    except ValueError:
+        return None
+
+
+def _reset(conn: sqlite3.Connection) -> None:
+    """Older or unknown schema: the cache is only a cache, so rebuild it rather than guess."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _schema_version(conn) != SCHEMA_VERSION:  # another process may have rebuilt it meanwhile
+            tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                if not table.startswith("sqlite_"):
+                    conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _move_aside(path: str, aside: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(path + suffix)
+        if source.exists():
+            source.replace(aside + suffix)

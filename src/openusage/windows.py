@@ -1,0 +1,46 @@
+"""Time windows: the current day, the last 7 x 24 hours, and day buckets, all from one injectable clock."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from openusage.errors import UsageInputError
+
+DAY = 86400.0
+WEEK = 7 * DAY
+NOW_VARIABLE = "OPENUSAGE_NOW"
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    now: float
+    today_start: float
+    today_end: float
+    week_start: float
+
+
+def windows(now: datetime) -> Windows:
+    """Windows for `now` (timezone-aware): today is the current UTC day."""
+    utc = now.astimezone(UTC)
+    today = datetime(utc.year, utc.month, utc.day, tzinfo=UTC).timestamp()
+    stamp = utc.timestamp()
+    return Windows(stamp, today, today + DAY, stamp - WEEK)
+
+
+def day_to_date(day_number: int) -> date:
+    """Day number since the epoch (UTC) → calendar date."""
+    return date(1970, 1, 1) + timedelta(days=day_number)
+
+
+def current_time(environ: dict[str, str] | None = None) -> datetime:
+    """Now, or the instant `OPENUSAGE_NOW` names (ISO-8601; for reproducible reports and tests)."""
+    value = (environ if environ is not None else os.environ).get(NOW_VARIABLE, "")
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageInputError(f"{NOW_VARIABLE}={value!r} is not an ISO-8601 instant") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
