@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
 
+from openusage.fold import Call, Copy, call_rows, fold
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider
 from openusage.records import AccountState, Chunk, Source
@@ -87,11 +86,34 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
                 jobs.append(job)
         for gone in known.values():
             store.drop_file(gone.id)
+        ranks = _refresh_sessions(store, provider, account.id, walk.session_dirs)
+        calls: dict[str, Call] = {}
         for job, result in _run(jobs, progress):
             unreadable += _apply(store, account.id, job, result)
-        _refresh_sessions(store, provider, account.id, walk.session_dirs)
-        store.rebuild_dirty_calls(account.id)
+            if not store.persistent and result.chunk is not None:
+                fold(_copies(result.chunk, job.source.session, ranks.get(job.source.session, 0)), calls)
+        if store.persistent:
+            _refold(store, account.id)
+        else:
+            store.replace_calls(account.id, call_rows(account.id, calls), None)
         store.set_account(account.id, AccountState(True, unreadable, default_model))
+
+
+def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
+    for records in (chunk.records, chunk.tail_records):
+        for key, ts, model, inp, out, cr, cw in records:
+            yield key, ts, model, inp, out, cr, cw, session, rank
+
+
+def _refold(store: Store, account: str) -> None:
+    """Re-fold the calls whose copies changed; when most did, re-fold everything in one pass."""
+    keys: set[str] | None = store.take_dirty()
+    if not keys:
+        return
+    if len(keys) * 4 >= store.call_count(account):
+        keys = None
+    calls = fold(store.copies(account, keys))
+    store.replace_calls(account, call_rows(account, calls), keys)
 
 
 def _plan(provider: str, source: Source, identity: Identity, previous: FileState | None) -> _Job | None:
@@ -120,6 +142,10 @@ def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _R
     else:
         # Biggest first, so no worker is left with one huge file at the end.
         jobs = sorted(jobs, key=lambda job: job.offset - job.size)
+        # Imported here: multiprocessing costs ~40 ms to import, and warm runs never need it.
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
         results = pool.map(_read_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
     try:
@@ -184,8 +210,8 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
 
 
 def _refresh_sessions(store: Store, provider: FileProvider, account: str,
-                      session_dirs: Mapping[str, list[Path]]) -> None:
-    """Re-rank only the sessions whose state files changed since the last run."""
+                      session_dirs: Mapping[str, list[Path]]) -> dict[str, int]:
+    """Re-rank only the sessions whose state files changed since the last run; returns the new ranks."""
     known = store.session_signatures(account)
     changed: dict[str, list[Path]] = {}
     signatures: dict[str, str] = {}
@@ -198,9 +224,11 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
             signatures[session] = signature
             if previous is not None:
                 was_known.add(session)
-    for session, rank in provider.session_ranks(changed).items():
+    ranks = provider.session_ranks(changed)
+    for session, rank in ranks.items():
         store.set_session(account, session, rank, signatures[session], known=session in was_known)
     store.drop_sessions(account, known.keys())
+    return ranks
 
 
 def _state_signature(dirs: list[Path], state_files: tuple[str, ...]) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openusage.errors import CacheError
+from openusage.fold import Copy
 from openusage.records import AccountState, FileDiagnostics, ModelTotals, Totals, UsageRecord
 
 SCHEMA_VERSION = 1
@@ -55,22 +56,6 @@ CREATE TABLE IF NOT EXISTS accounts(
     default_model TEXT NOT NULL) WITHOUT ROWID;
 """
 
-# Recompute the calls whose keys are in `dirty`: one row per key, owned by the holder of lowest rank.
-_REBUILD_CALLS = """
-INSERT INTO calls(account, call_key, session, ts, model, input, output, cache_read, cache_write, copies)
-SELECT :account, call_key, session, ts, model, input, output, cache_read, cache_write, copies FROM (
-    SELECT r.call_key, f.session,
-           MIN(r.ts) OVER key AS ts, MIN(r.model) OVER key AS model,
-           r.input, r.output, r.cache_read, r.cache_write, COUNT(*) OVER key AS copies,
-           ROW_NUMBER() OVER (PARTITION BY r.call_key ORDER BY COALESCE(s.rank, 0), f.session) AS nth
-    FROM {source}
-    JOIN files f ON f.id = r.file_id AND f.account = :account
-    LEFT JOIN sessions s ON s.account = :account AND s.session = f.session
-    WINDOW key AS (PARTITION BY r.call_key))
-WHERE nth = 1
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class FileState:
     id: int
@@ -106,7 +91,11 @@ class Store:
 
     def __init__(self, path: Path | str, notice: Callable[[str], None] | None = None) -> None:
         self.path = str(path)
+        # In memory (--no-cache) nothing is read twice, so record copies are folded as they are read
+        # and never stored; on disk every copy is kept so that a later refresh can re-fold any call.
+        self.persistent = self.path != MEMORY
         self._notice = notice or (lambda _message: None)
+        self._dirty: set[str] = set()
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
@@ -137,7 +126,6 @@ class Store:
             if version is not None:
                 self._notice(f"openusage: cache schema {version} is not {SCHEMA_VERSION}; rebuilding it")
             _reset(conn)
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS dirty(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
         return conn
 
     def close(self) -> None:
@@ -212,16 +200,14 @@ class Store:
         self._insert_records(file_id, update.tail_records, tail=1)
 
     def _insert_records(self, file_id: int, records: list[UsageRecord], *, tail: int) -> None:
-        if not records:
+        if not records or not self.persistent:
             return
         self.conn.executemany(
             "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, tail)"
             f" VALUES ({file_id}, ?, ?, ?, ?, ?, ?, ?, {tail})",
             records,
         )
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO dirty(call_key) VALUES (?)", ((record[0],) for record in records)
-        )
+        self._dirty.update(record[0] for record in records)
 
     def touch_file(self, file_id: int, identity: tuple[int, int, int, int, int]) -> None:
         """Same bytes, new metadata (a `touch`, a copy back in place): remember the new identity."""
@@ -233,11 +219,8 @@ class Store:
 
     def _mark_dirty_file(self, file_id: int, *, tail_only: bool) -> None:
         condition = " AND tail = 1" if tail_only else ""
-        self.conn.execute(
-            "INSERT OR IGNORE INTO dirty(call_key) SELECT call_key FROM records"
-            f" WHERE file_id = ?{condition}",
-            (file_id,),
-        )
+        rows = self.conn.execute(f"SELECT call_key FROM records WHERE file_id = ?{condition}", (file_id,))
+        self._dirty.update(row[0] for row in rows)
 
     # -- sessions -------------------------------------------------------------------------------------
     def session_signatures(self, account: str) -> dict[str, tuple[int, str]]:
@@ -261,32 +244,49 @@ class Store:
             self.conn.execute("DELETE FROM sessions WHERE account = ? AND session = ?", (account, session))
 
     def _mark_dirty_session(self, account: str, session: str) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO dirty(call_key) SELECT r.call_key FROM records r"
-            " JOIN files f ON f.id = r.file_id WHERE f.account = ? AND f.session = ?",
+        rows = self.conn.execute(
+            "SELECT r.call_key FROM records r JOIN files f ON f.id = r.file_id WHERE f.account = ? AND f.session = ?",
             (account, session),
         )
+        self._dirty.update(row[0] for row in rows)
 
     # -- calls ----------------------------------------------------------------------------------------
-    def rebuild_dirty_calls(self, account: str) -> None:
-        conn = self.conn
-        dirty = conn.execute("SELECT COUNT(*) FROM dirty").fetchone()[0]
-        if dirty:
-            total = conn.execute("SELECT COUNT(*) FROM calls WHERE account = ?", (account,)).fetchone()[0]
-            if dirty * 4 >= total:
-                # Most keys changed (a cold scan): rebuilding everything beats a join per key.
-                conn.execute("DELETE FROM calls WHERE account = ?", (account,))
-                conn.execute(_REBUILD_CALLS.format(source="records r"), {"account": account})
-            else:
-                conn.execute(
-                    "DELETE FROM calls WHERE account = ? AND call_key IN (SELECT call_key FROM dirty)",
-                    (account,),
-                )
-                conn.execute(
-                    _REBUILD_CALLS.format(source="dirty d JOIN records r ON r.call_key = d.call_key"),
-                    {"account": account},
-                )
-        conn.execute("DELETE FROM dirty")
+    def take_dirty(self) -> set[str]:
+        """The call keys whose copies changed since the last call; the caller re-folds them."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    def call_count(self, account: str) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM calls WHERE account = ?", (account,)).fetchone()[0])
+
+    def copies(self, account: str, keys: set[str] | None) -> Iterator[Copy]:
+        """Every stored copy of the given calls (all calls when `keys` is None), with its session's rank."""
+        query = (
+            "SELECT r.call_key, r.ts, r.model, r.input, r.output, r.cache_read, r.cache_write, f.session,"
+            " COALESCE(s.rank, 0) FROM records r JOIN files f ON f.id = r.file_id"
+            " LEFT JOIN sessions s ON s.account = f.account AND s.session = f.session WHERE f.account = ?"
+        )
+        if keys is None:
+            yield from self.conn.execute(query, (account,))
+            return
+        self._load_keys(keys)
+        yield from self.conn.execute(query + " AND r.call_key IN (SELECT call_key FROM keys)", (account,))
+
+    def replace_calls(self, account: str, rows: Iterable[tuple[object, ...]], keys: set[str] | None) -> None:
+        """Drop the given calls (all of the account's when `keys` is None) and write `rows` instead."""
+        if keys is None:
+            self.conn.execute("DELETE FROM calls WHERE account = ?", (account,))
+        else:
+            self._load_keys(keys)
+            self.conn.execute(
+                "DELETE FROM calls WHERE account = ? AND call_key IN (SELECT call_key FROM keys)", (account,)
+            )
+        self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _load_keys(self, keys: set[str]) -> None:
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS keys(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.conn.execute("DELETE FROM keys")
+        self.conn.executemany("INSERT INTO keys VALUES (?)", ((key,) for key in keys))
 
     # -- accounts -------------------------------------------------------------------------------------
     def set_account(self, account: str, state: AccountState) -> None:
@@ -307,7 +307,7 @@ class Store:
             self.drop_file(file_id)
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
         self.conn.execute("DELETE FROM calls WHERE account = ?", (account,))
-        self.conn.execute("DELETE FROM dirty")
+        self._dirty.clear()
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def totals(self, account: str) -> Totals:
