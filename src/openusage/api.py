@@ -17,7 +17,6 @@ from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
 from openusage.store import MEMORY, Store
-from openusage.windows import windows
 
 Notice = Callable[[str], None]
 
@@ -68,24 +67,16 @@ def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], no
                       progress: scan.Progress | None) -> Snapshot:
     provider = provider_by_id(account.provider)
     assert provider is not None  # settings only accept registered providers
-    scan.refresh(store, provider, account, env, progress=progress)
-    return build_snapshot(account.id, _info(provider), _figures(store, account.id, now))
-
-
-def _figures(store: Store, account_id: str, now: datetime) -> AccountFigures:
-    window = windows(now)
-    state = store.account_state(account_id)
-    default_model = state.default_model if state else ""
-    return AccountFigures(
+    calls = scan.refresh(store, provider, account, env, progress=progress)
+    state = store.account_state(account.id)
+    figures = AccountFigures(
         found=bool(state and state.found),
-        totals=store.totals(account_id),
-        sessions_today=store.sessions_between(account_id, window.today_start, window.today_end),
-        sessions_7d=store.sessions_between(account_id, window.week_start, None),
-        models=tuple(store.model_totals(account_id, default_model)),
-        daily=tuple(store.daily(account_id)),
-        files=store.file_diagnostics(account_id),
+        calls=calls,
+        default_model=state.default_model if state else "",
+        files=store.file_diagnostics(account.id),
         files_unreadable=state.unreadable if state else 0,
     )
+    return build_snapshot(account.id, _info(provider), figures, now)
 
 
 def _info(provider: FileProvider) -> ProviderInfo:

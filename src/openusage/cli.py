@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -90,6 +89,8 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool) -> None:
         return
     now = current_time()
     if demo:
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="openusage-demo-") as tmp:
             _dashboard(api.demo_home(Path(tmp), now), now, account=None, use_cache=False)
         return

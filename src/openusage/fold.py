@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from openusage.records import CallRow
+
 # key, ts, model, input, output, cache_read, cache_write, session, rank
 Copy = tuple[str, float | None, str | None, int, int, int, int, str, int]
 
@@ -50,6 +52,11 @@ def fold(copies: Iterable[Copy], calls: dict[str, Call] | None = None) -> dict[s
 
 
 def call_rows(account: str, calls: dict[str, Call]) -> Iterator[tuple[object, ...]]:
-    """Calls as the store's `calls` rows: account, key, session, ts, model, counts, copies."""
+    """Calls as the store's `calls` rows: account, key, then the CallRow fields."""
     for key, c in calls.items():
         yield account, key, c.session, c.ts, c.model, c.input, c.output, c.cache_read, c.cache_write, c.copies
+
+
+def as_call_rows(calls: dict[str, Call]) -> Iterator[CallRow]:
+    for c in calls.values():
+        yield c.session, c.ts, c.model, c.input, c.output, c.cache_read, c.cache_write, c.copies

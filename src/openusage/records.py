@@ -65,25 +65,9 @@ class Chunk:
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Totals:
-    calls: int
-    copies: int
-    sessions: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class ModelTotals:
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    requests: int
+# One model call after folding its copies: session, ts, model (None: the account's default),
+# input, output, cache_read, cache_write, copies.
+CallRow = tuple[str, float | None, str | None, int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,18 @@ enough to read to pay for starting them.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from openusage.fold import Call, Copy, call_rows, fold
+import stringzilla
+
+from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider
-from openusage.records import AccountState, Chunk, Source
+from openusage.records import AccountState, CallRow, Chunk, Source
 from openusage.store import FileState, FileUpdate, Store
 
 FINGERPRINT_BLOCK = 4096
@@ -58,15 +59,15 @@ class _Result:
 
 
 def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping[str, str],
-            progress: Progress | None = None) -> None:
-    """Bring the store's rows for `account` up to date with the files on disk."""
+            progress: Progress | None = None) -> Iterable[CallRow]:
+    """Bring the store's rows for `account` up to date with the files on disk; returns its calls."""
     walk = provider.walk(account, env)
     default_model = provider.default_model(account, env)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
             store.set_account(account.id, AccountState(False, 0, default_model))
-            return
+            return ()
         unreadable = walk.unreadable
         known = store.file_states(account.id)
         jobs: list[_Job] = []
@@ -92,11 +93,11 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             unreadable += _apply(store, account.id, job, result)
             if not store.persistent and result.chunk is not None:
                 fold(_copies(result.chunk, job.source.session, ranks.get(job.source.session, 0)), calls)
-        if store.persistent:
-            _refold(store, account.id)
-        else:
-            store.replace_calls(account.id, call_rows(account.id, calls), None)
         store.set_account(account.id, AccountState(True, unreadable, default_model))
+        if not store.persistent:
+            return list(as_call_rows(calls))
+        _refold(store, account.id)
+    return store.call_rows(account.id)
 
 
 def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
@@ -189,7 +190,13 @@ def fingerprint(path: Path, offset: int) -> tuple[bytes, bytes]:
         start = max(0, offset - FINGERPRINT_BLOCK)
         handle.seek(start)
         tail = handle.read(offset - start)
-    return hashlib.blake2b(head, digest_size=16).digest(), hashlib.blake2b(tail, digest_size=16).digest()
+    return _hash(head), _hash(tail)
+
+
+def _hash(block: bytes) -> bytes:
+    # 64 bits of a fast hash plus the length: a changed block goes unnoticed with odds of 2**-64.
+    digest: int = stringzilla.hash(block)
+    return digest.to_bytes(8, "little") + len(block).to_bytes(4, "little")
 
 
 def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:

@@ -6,11 +6,12 @@ A missing file means the defaults; anything present must be right, or the user h
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from openusage.errors import SettingsError
 from openusage.providers.base import Account
@@ -31,10 +32,12 @@ def load_settings(path: Path, known_providers: Collection[str]) -> Settings:
     except OSError as exc:
         raise SettingsError(f"settings file {path}: cannot be read: {exc.strerror or exc}") from exc
     try:
-        doc = json.loads(raw)
+        raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"settings file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise SettingsError(
             f"settings file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc

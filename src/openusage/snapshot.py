@@ -1,17 +1,19 @@
-"""The snapshot: what every front end shows for one account, built from store aggregates.
+"""The snapshot: what every front end shows for one account, built from its calls and a clock.
 
-Pure: no files, no SQL. `build_snapshot` turns the store's figures for one account and a clock into
-the metrics, per-model rows and daily series the renderers draw and the JSON carries.
+Pure: no files, no SQL. `build_snapshot` folds one account's calls (one row per model call, already
+de-duplicated and attributed) into the metrics, per-model rows and daily series the renderers draw and
+the JSON carries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from openusage.records import FileDiagnostics, ModelTotals, Totals
-from openusage.windows import day_to_date
+from openusage.records import CallRow, FileDiagnostics
+from openusage.windows import DAY, Windows, day_to_date, windows
 
 Status = Literal["ok", "unknown", "error"]
 
@@ -71,14 +73,11 @@ class SnapshotSet:
 
 @dataclass(frozen=True, slots=True)
 class AccountFigures:
-    """Everything the store answered for one account, with the windows they were asked for."""
+    """What the store holds for one account: its calls, and what reading its files ran into."""
 
     found: bool
-    totals: Totals
-    sessions_today: int
-    sessions_7d: int
-    models: tuple[ModelTotals, ...]
-    daily: tuple[tuple[int, int, int], ...]  # (UTC day number, sessions, input+output tokens)
+    calls: Iterable[CallRow]
+    default_model: str
     files: FileDiagnostics
     files_unreadable: int
 
@@ -91,33 +90,87 @@ class ProviderInfo:
     missing_message: str
 
 
-def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures) -> Snapshot:
-    totals = figures.totals
+@dataclass(slots=True)
+class _Sums:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    calls: int = 0
+
+    def add(self, inp: int, out: int, cache_read: int, cache_write: int) -> None:
+        self.input += inp
+        self.output += out
+        self.cache_read += cache_read
+        self.cache_write += cache_write
+        self.calls += 1
+
+
+@dataclass(slots=True)
+class _Aggregate:
+    totals: _Sums = field(default_factory=_Sums)
+    copies: int = 0
+    sessions: set[str] = field(default_factory=set)
+    today: set[str] = field(default_factory=set)
+    week: set[str] = field(default_factory=set)
+    models: dict[str, _Sums] = field(default_factory=dict)
+    day_sessions: dict[int, set[str]] = field(default_factory=dict)
+    day_tokens: dict[int, int] = field(default_factory=dict)
+
+
+def aggregate(calls: Iterable[CallRow], window: Windows, default_model: str) -> _Aggregate:
+    """One pass over the calls: totals, distinct sessions (all, today, 7 d), per model, per UTC day."""
+    agg = _Aggregate()
+    totals, models = agg.totals, agg.models
+    for session, ts, model, inp, out, cache_read, cache_write, copies in calls:
+        totals.add(inp, out, cache_read, cache_write)
+        agg.copies += copies
+        agg.sessions.add(session)
+        name = model or default_model
+        sums = models.get(name)
+        if sums is None:
+            sums = models[name] = _Sums()
+        sums.add(inp, out, cache_read, cache_write)
+        if ts is None:
+            continue  # no valid time: counts everywhere but on no day and in no window
+        if window.today_start <= ts < window.today_end:
+            agg.today.add(session)
+        if ts >= window.week_start:
+            agg.week.add(session)
+        day = int(ts // DAY)
+        agg.day_sessions.setdefault(day, set()).add(session)
+        agg.day_tokens[day] = agg.day_tokens.get(day, 0) + inp + out
+    return agg
+
+
+def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures, now: datetime) -> Snapshot:
+    agg = aggregate(figures.calls, windows(now), figures.default_model)
+    totals = agg.totals
     metrics = {
-        "total_sessions": Metric(totals.sessions, "sessions", "all-time"),
-        "sessions_today": Metric(figures.sessions_today, "sessions", "today"),
-        "sessions_7d": Metric(figures.sessions_7d, "sessions", "7d"),
-        "total_input_tokens": Metric(totals.input_tokens, "tokens", "all-time"),
-        "total_output_tokens": Metric(totals.output_tokens, "tokens", "all-time"),
-        "total_cache_read": Metric(totals.cache_read_tokens, "tokens", "all-time"),
-        "total_cache_write": Metric(totals.cache_write_tokens, "tokens", "all-time"),
-        "total_tokens": Metric(totals.input_tokens + totals.output_tokens, "tokens", "all-time"),
+        "total_sessions": Metric(len(agg.sessions), "sessions", "all-time"),
+        "sessions_today": Metric(len(agg.today), "sessions", "today"),
+        "sessions_7d": Metric(len(agg.week), "sessions", "7d"),
+        "total_input_tokens": Metric(totals.input, "tokens", "all-time"),
+        "total_output_tokens": Metric(totals.output, "tokens", "all-time"),
+        "total_cache_read": Metric(totals.cache_read, "tokens", "all-time"),
+        "total_cache_write": Metric(totals.cache_write, "tokens", "all-time"),
+        "total_tokens": Metric(totals.input + totals.output, "tokens", "all-time"),
     }
     rows = [
-        ModelRow(m.model, provider.upstream_provider, m.input_tokens, m.output_tokens, m.cache_read_tokens,
-                 m.cache_write_tokens, m.requests)
-        for m in figures.models
+        ModelRow(name, provider.upstream_provider, m.input, m.output, m.cache_read, m.cache_write, m.calls)
+        for name, m in agg.models.items()
     ]
     rows.sort(key=lambda row: (-row.total_tokens, row.model))
-    dates = [day_to_date(day).isoformat() for day, _, _ in figures.daily]
+    days = sorted(agg.day_sessions)
+    dates = [day_to_date(day).isoformat() for day in days]
     daily = {
-        "sessions": tuple(DailyPoint(d, sessions) for d, (_, sessions, _) in zip(dates, figures.daily, strict=True)),
-        "tokens": tuple(DailyPoint(d, tokens) for d, (_, _, tokens) in zip(dates, figures.daily, strict=True)),
+        "sessions": tuple(DailyPoint(d, len(agg.day_sessions[day])) for d, day in zip(dates, days, strict=True)),
+        "tokens": tuple(DailyPoint(d, agg.day_tokens[day]) for d, day in zip(dates, days, strict=True)),
     }
     diagnostics: dict[str, int | dict[str, int]] = {
         "files_read": figures.files.files_read,
         "records_counted": totals.calls,
-        "duplicate_records": totals.copies - totals.calls,
+        "duplicate_records": agg.copies - totals.calls,
         "zero_records": figures.files.zero_records,
         "lines_skipped": sum(figures.files.skipped.values()),
         "skipped_by_reason": dict(sorted(figures.files.skipped.items())),
@@ -128,7 +181,7 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         message = provider.missing_message
     else:
         status = "ok"
-        message = f"{totals.sessions} sessions, {compact_number(metrics['total_tokens'].used)} tokens"
+        message = f"{len(agg.sessions)} sessions, {compact_number(totals.input + totals.output)} tokens"
     return Snapshot(account_id, provider.id, provider.title, status, message, metrics, tuple(rows), daily,
                     diagnostics)
 

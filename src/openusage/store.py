@@ -20,7 +20,7 @@ from pathlib import Path
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
-from openusage.records import AccountState, FileDiagnostics, ModelTotals, Totals, UsageRecord
+from openusage.records import AccountState, CallRow, FileDiagnostics, UsageRecord
 
 SCHEMA_VERSION = 1
 MEMORY = ":memory:"
@@ -50,7 +50,6 @@ CREATE TABLE IF NOT EXISTS calls(
     input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
     cache_write INTEGER NOT NULL, copies INTEGER NOT NULL,
     PRIMARY KEY(account, call_key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS calls_by_time ON calls(account, ts, session);
 CREATE TABLE IF NOT EXISTS accounts(
     account TEXT PRIMARY KEY, found INTEGER NOT NULL, unreadable INTEGER NOT NULL,
     default_model TEXT NOT NULL) WITHOUT ROWID;
@@ -310,41 +309,11 @@ class Store:
         self._dirty.clear()
 
     # -- queries for the snapshot ---------------------------------------------------------------------
-    def totals(self, account: str) -> Totals:
-        row = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(copies), 0), COUNT(DISTINCT session), COALESCE(SUM(input), 0),"
-            " COALESCE(SUM(output), 0), COALESCE(SUM(cache_read), 0), COALESCE(SUM(cache_write), 0)"
-            " FROM calls WHERE account = ?",
+    def call_rows(self, account: str) -> Iterator[CallRow]:
+        return self.conn.execute(
+            "SELECT session, ts, model, input, output, cache_read, cache_write, copies FROM calls WHERE account = ?",
             (account,),
-        ).fetchone()
-        return Totals(*row)
-
-    def sessions_between(self, account: str, start: float, end: float | None) -> int:
-        """Distinct owning sessions with a call in [start, end); `end` None means no upper bound."""
-        upper = " AND ts < ?" if end is not None else ""
-        params: tuple[object, ...] = (account, start) if end is None else (account, start, end)
-        row = self.conn.execute(
-            f"SELECT COUNT(DISTINCT session) FROM calls WHERE account = ? AND ts >= ?{upper}", params
-        ).fetchone()
-        return int(row[0])
-
-    def model_totals(self, account: str, default_model: str) -> list[ModelTotals]:
-        rows = self.conn.execute(
-            "SELECT COALESCE(model, ?) AS m, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write),"
-            " COUNT(*) FROM calls WHERE account = ? GROUP BY m",
-            (default_model, account),
         )
-        return [ModelTotals(*row) for row in rows]
-
-    def daily(self, account: str, offset_seconds: int = 0) -> list[tuple[int, int, int]]:
-        """(day number since the epoch, distinct sessions, input+output tokens) per day that has calls,
-        for days that start `offset_seconds` after UTC midnight (0 = UTC days)."""
-        rows = self.conn.execute(
-            "SELECT CAST((ts + ?) / 86400 AS INTEGER) AS day, COUNT(DISTINCT session),"
-            " SUM(input + output) FROM calls WHERE account = ? AND ts IS NOT NULL GROUP BY day ORDER BY day",
-            (offset_seconds, account),
-        )
-        return [(int(day), int(sessions), int(tokens)) for day, sessions, tokens in rows]
 
     def file_diagnostics(self, account: str) -> FileDiagnostics:
         files = 0

@@ -6,10 +6,10 @@ nothing else from these files is returned, printed, logged or cached.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 FALLBACK_MODEL = "kimi-for-coding"
 
@@ -50,7 +50,12 @@ def _load(path: Path) -> dict[str, Any]:
     except OSError:
         return {}
     try:
-        doc: Any = tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else json.loads(raw)
+        if path.suffix == ".toml":
+            import tomllib  # only users with a TOML config pay for the import
+
+            doc: Any = tomllib.loads(raw.decode("utf-8"))
+        else:
+            doc = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return {}
     return doc if isinstance(doc, dict) else {}

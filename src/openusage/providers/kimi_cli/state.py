@@ -7,8 +7,9 @@ fewest prefixes, so the fork depth is the rank the store orders holders by.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+import orjson
 
 FORK_PREFIXES = ("Fork: ", "Undo: ")
 STATE_NAME = "state.json"
@@ -17,8 +18,8 @@ STATE_NAME = "state.json"
 def fork_depth(session_dir: Path) -> int:
     """0 when there is no state file, no title, or an unreadable one."""
     try:
-        doc = json.loads((session_dir / STATE_NAME).read_bytes())
-    except (OSError, ValueError, UnicodeDecodeError):
+        doc = orjson.loads((session_dir / STATE_NAME).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
         return 0
     title = doc.get("custom_title") if isinstance(doc, dict) else None
     if not isinstance(title, str):
