@@ -181,7 +181,8 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         message = provider.missing_message
     else:
         status = "ok"
-        message = f"{len(agg.sessions)} sessions, {compact_number(totals.input + totals.output)} tokens"
+        count = len(agg.sessions)
+        message = f"{count} session{'' if count == 1 else 's'}, {compact_number(totals.input + totals.output)} tokens"
     return Snapshot(account_id, provider.id, provider.title, status, message, metrics, tuple(rows), daily,
                     diagnostics)
 
