@@ -1,0 +1,259 @@
+"""The cache gives exactly the figures of a cold scan, whatever happened to the files between runs.
+
+Each test warms the cache, changes the Kimi home the way Kimi CLI, a user or the file system can,
+then checks that the next cached run equals a `--no-cache` run field for field, and that the change
+is really visible in the figures (so a cache that ignored it would fail).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from kimi_home import (
+    GROUP,
+    KimiHome,
+    Session,
+    at,
+    env_for,
+    invoke,
+    line,
+    run_snapshot,
+    sessions,
+    status_update,
+    tokens,
+    uid,
+    used,
+)
+
+T = at("2026-11-19T10:00:00Z")
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "generated_at"}
+
+
+def cached_equals_cold(env: dict[str, str | None]) -> dict[str, Any]:
+    """The cached run (using whatever the cache holds) and a cold run agree; returns the snapshot."""
+    cached = run_snapshot(env)
+    cold = run_snapshot(env, "--no-cache")
+    assert comparable(cached) == comparable(cold)
+    return dict(cold["snapshots"][0])
+
+
+def make_home(tmp_path: Path) -> tuple[KimiHome, Session, dict[str, str | None]]:
+    home = KimiHome(tmp_path / "kimi")
+    session = home.session(uid("1"), title="Plan")
+    session.usage(T, (100, 10, 1000, 0), "chatcmpl-1")
+    session.usage(T + 60, (200, 20, 2000, 0), "chatcmpl-2")
+    return home, session, env_for(home.root)
+
+
+def test_appended_lines_are_read_and_counted(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+    session.usage(T + 120, (5, 1, 0, 0), "chatcmpl-3")
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (305, 31, 3000, 0)
+    assert snap["diagnostics"]["records_counted"] == 3
+
+
+def test_partial_last_line_counts_only_once_complete(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    full = line(T + 120, status_update((7, 3, 0, 0), mid="chatcmpl-3")).encode()
+    with session.path.open("ab") as f:
+        f.write(full[:40])  # Kimi CLI is still writing this line
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (300, 30, 3000, 0)
+    assert snap["diagnostics"]["lines_skipped"] == 0  # no "token_usage" key in the first 40 bytes yet
+    with session.path.open("ab") as f:
+        f.write(full[40:80])
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (300, 30, 3000, 0)
+    with session.path.open("ab") as f:
+        f.write(full[80:] + b"\n")
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (307, 33, 3000, 0)
+    assert snap["diagnostics"]["lines_skipped"] == 0
+
+
+def test_complete_line_without_newline_counts_and_then_grows(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    with session.path.open("ab") as f:
+        f.write(line(T + 120, status_update((7, 3, 0, 0), mid="chatcmpl-3")).encode())
+    assert tokens(cached_equals_cold(env)) == (307, 33, 3000, 0)
+    with session.path.open("ab") as f:
+        f.write(b"\n")
+    session.usage(T + 180, (1, 1, 0, 0), "chatcmpl-4")
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (308, 34, 3000, 0)
+    assert snap["diagnostics"]["records_counted"] == 4
+
+
+def test_truncated_file_is_read_again_from_the_start(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    kept = session.path.read_bytes().splitlines(keepends=True)[:2]  # header + first record
+    session.path.write_bytes(b"".join(kept))
+    assert tokens(cached_equals_cold(env)) == (100, 10, 1000, 0)
+
+
+def test_rewrite_in_place_with_same_size_and_mtime_is_noticed(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    info = session.path.stat()
+    data = session.path.read_bytes()
+    changed = data.replace(b'"input_other": 100', b'"input_other": 900')
+    assert len(changed) == len(data)
+    assert changed != data
+    with session.path.open("r+b") as f:  # same inode, same size
+        f.write(changed)
+    os.utime(session.path, ns=(info.st_atime_ns, info.st_mtime_ns))  # and the old mtime
+    assert tokens(cached_equals_cold(env)) == (1100, 30, 3000, 0)
+
+
+def test_grown_file_whose_old_bytes_changed_is_read_again(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    data = session.path.read_bytes().replace(b'"output": 20', b'"output": 90')
+    session.path.write_bytes(data)
+    session.usage(T + 120, (1, 1, 0, 0), "chatcmpl-3")
+    assert tokens(cached_equals_cold(env)) == (301, 101, 3000, 0)
+
+
+def test_replaced_file_is_read_again(tmp_path: Path) -> None:
+    home, session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    replacement = tmp_path / "new.jsonl"
+    replacement.write_text(line(T, status_update((1, 2, 3, 4), mid="chatcmpl-9")) + "\n")
+    replacement.replace(session.path)  # new inode, as an editor or a sync tool would do
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (1, 2, 3, 4)
+    assert home.root.is_dir()
+
+
+def test_deleted_session_disappears(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    other = home.session(uid("2"))
+    other.usage(T, (1, 1, 0, 0), "chatcmpl-x")
+    assert sessions(cached_equals_cold(env))[0] == 2
+    shutil.rmtree(other.dir)
+    snap = cached_equals_cold(env)
+    assert sessions(snap)[0] == 1
+    assert tokens(snap) == (300, 30, 3000, 0)
+
+
+def test_fork_appearing_after_its_source_was_cached(tmp_path: Path) -> None:
+    home, session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    fork = home.fork(session, uid("0"), "Fork: Plan")  # sorts first, but is a fork
+    fork.usage(T + 300, (1, 1, 0, 0), "chatcmpl-own")
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (301, 31, 3000, 0)
+    assert snap["diagnostics"]["duplicate_records"] == 2
+    assert sessions(snap)[0] == 2
+
+
+def test_untitled_copy_that_sorts_first_takes_over_the_calls(tmp_path: Path) -> None:
+    home, session, env = make_home(tmp_path)
+    session.title(None)
+    cached_equals_cold(env)
+    home.fork(session, uid("0"), "Copy")  # no Fork: prefix, smaller name: owns the copied calls
+    snap = cached_equals_cold(env)
+    assert sessions(snap)[0] == 1  # the calls moved; the original owns none now
+    assert tokens(snap) == (300, 30, 3000, 0)
+
+
+def test_title_change_between_runs_moves_ownership(tmp_path: Path) -> None:
+    home, session, env = make_home(tmp_path)
+    fork = home.fork(session, uid("0"), "Fork: Plan")
+    fork.usage(T + 300, (1, 1, 0, 0), "chatcmpl-own")
+    session.usage(T + 400, (1, 1, 0, 0), "chatcmpl-late")
+    snap = cached_equals_cold(env)
+    assert snap["daily_series"]["sessions"] == [{"date": "2026-11-19", "value": 2}]
+    session.title("Undo: Fork: Plan")  # renamed: now deeper than the fork
+    fork.title("Plan")
+    after = cached_equals_cold(env)
+    assert sessions(after)[0] == 2
+    assert tokens(after) == tokens(snap)
+
+
+def test_config_change_between_runs_changes_the_model(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    assert [m["model"] for m in cached_equals_cold(env)["models"]] == ["kimi-for-coding"]
+    home.config_toml('default_model = "k2"\n[models.k2]\nprovider = "moonshot"\nmodel = "kimi-k2-turbo-preview"\n')
+    assert [m["model"] for m in cached_equals_cold(env)["models"]] == ["kimi-k2-turbo-preview"]
+
+
+def test_sessions_dir_removed_after_caching(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    home.config_json({"default_model": ""})  # keeps the account detected once sessions/ is gone
+    cached_equals_cold(env)
+    shutil.rmtree(home.sessions)
+    snap = cached_equals_cold(env)
+    assert snap["status"] == "unknown"
+    assert used(snap, "total_tokens") == 0
+
+
+def test_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    _home, _session, env = make_home(tmp_path)
+    cache = Path(os.environ["OPENUSAGE_CACHE_DIR"])
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "cache.sqlite3").write_bytes(b"this is not a database" * 100)
+    result = invoke(["snapshot", "--json"], env)
+    assert result.exit_code == 0
+    assert "moved it to" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert list(cache.glob("cache.sqlite3.corrupt-*"))
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+
+
+def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
+    _home, _session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+        conn.execute("DELETE FROM calls")  # an old cache with other contents
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+
+
+def test_nothing_is_written_inside_the_kimi_home(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    before = sorted((p, p.stat().st_mtime_ns) for p in home.root.rglob("*"))
+    cached_equals_cold(env)
+    after = sorted((p, p.stat().st_mtime_ns) for p in home.root.rglob("*"))
+    assert before == after
+
+
+def test_dangling_wire_symlink_counts_as_unreadable(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    broken = home.sessions / GROUP / uid("2")
+    broken.mkdir(parents=True)
+    (broken / "wire.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
+    snap = cached_equals_cold(env)
+    assert snap["diagnostics"]["files_unreadable"] == 1
+    assert tokens(snap) == (300, 30, 3000, 0)
+
+
+def test_two_processes_on_one_cache_agree(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    for n in range(2, 40):
+        s = home.session(uid(f"{n:x}"[-1]) + f"-{n}")
+        for k in range(50):
+            s.usage(T + k, (n, k, 0, 0), f"chatcmpl-{n}-{k}")
+    full_env = {**os.environ, **{k: v for k, v in env.items() if v is not None}}
+    command = [sys.executable, "-m", "openusage", "snapshot", "--json"]
+    procs = [subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
+    docs = [comparable(json.loads(out)) for out, _err in outputs]
+    cold = comparable(run_snapshot(env, "--no-cache"))
+    assert all(doc == cold for doc in docs)
