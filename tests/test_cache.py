@@ -257,3 +257,24 @@ def test_two_processes_on_one_cache_agree(tmp_path: Path) -> None:
     docs = [comparable(json.loads(out)) for out, _err in outputs]
     cold = comparable(run_snapshot(env, "--no-cache"))
     assert all(doc == cold for doc in docs)
+
+
+def test_unusable_cache_dir_falls_back_to_reading_without_it(tmp_path: Path) -> None:
+    _home, _session, env = make_home(tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache directory should be")
+    env["OPENUSAGE_CACHE_DIR"] = str(blocker / "cache")
+    result = invoke(["snapshot", "--json"], env)
+    assert result.exit_code == 0
+    assert "reading without the cache" in result.stderr
+    assert json.loads(result.stdout)["snapshots"][0]["metrics"]["total_input_tokens"]["used"] == 300
+
+
+def test_sessions_path_that_is_a_file_is_an_error_status(tmp_path: Path) -> None:
+    root = tmp_path / "kimi"
+    root.mkdir()
+    (root / "config.json").write_text("{}")
+    (root / "sessions").write_text("not a directory")
+    snap = cached_equals_cold(env_for(root))
+    assert snap["status"] == "error"
+    assert "is not a directory" in snap["message"]

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from openusage import paths, scan
-from openusage.errors import UsageInputError
+from openusage.errors import CacheError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
@@ -55,26 +55,48 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
         if not accounts:
             known = ", ".join(a.id for a in detect(env).accounts) or "none detected or configured"
             raise UsageInputError(f"no account {account_id!r} (accounts: {known})")
-    store = Store(paths.cache_path(env) if use_cache else MEMORY, notice=notice)
+    tell = notice or (lambda _message: None)
+    store = _open_store(env, use_cache, tell)
+    snapshots: list[Snapshot] = []
     try:
-        snapshots = tuple(_account_snapshot(store, account, env, now, progress) for account in accounts)
+        for account in accounts:
+            try:
+                snapshots.append(_account_snapshot(store, account, env, now, progress))
+            except CacheError as exc:
+                if not store.persistent:
+                    raise
+                # The figures do not need the cache: read this and every further account without it.
+                tell(f"openusage: {exc}; reading without the cache")
+                store.close()
+                store = Store(MEMORY)
+                snapshots.append(_account_snapshot(store, account, env, now, progress))
     finally:
         store.close()
-    return SnapshotSet(now, snapshots)
+    return SnapshotSet(now, tuple(snapshots))
+
+
+def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store:
+    if not use_cache:
+        return Store(MEMORY)
+    try:
+        return Store(paths.cache_path(env), notice=tell)
+    except CacheError as exc:
+        tell(f"openusage: {exc}; reading without the cache")
+        return Store(MEMORY)
 
 
 def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], now: datetime,
                       progress: scan.Progress | None) -> Snapshot:
     provider = provider_by_id(account.provider)
     assert provider is not None  # settings only accept registered providers
-    calls = scan.refresh(store, provider, account, env, progress=progress)
-    state = store.account_state(account.id)
+    refreshed = scan.refresh(store, provider, account, env, progress=progress)
     figures = AccountFigures(
-        found=bool(state and state.found),
-        calls=calls,
-        default_model=state.default_model if state else "",
+        found=refreshed.found,
+        problem=refreshed.problem,
+        calls=refreshed.calls,
+        default_model=refreshed.default_model,
         files=store.file_diagnostics(account.id),
-        files_unreadable=state.unreadable if state else 0,
+        files_unreadable=refreshed.unreadable,
     )
     return build_snapshot(account.id, _info(provider), figures, now)
 

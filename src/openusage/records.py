@@ -6,6 +6,7 @@ Readers produce these, the store persists them, nothing here does I/O.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -78,7 +79,11 @@ class FileDiagnostics:
 
 
 @dataclass(frozen=True, slots=True)
-class AccountState:
+class Refreshed:
+    """One account after a refresh: its calls, and what reading its files ran into."""
+
+    calls: Iterable[CallRow]
     found: bool
+    problem: str | None
     unreadable: int
     default_model: str

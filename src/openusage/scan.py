@@ -11,7 +11,7 @@ enough to read to pay for starting them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -21,7 +21,7 @@ import stringzilla
 from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider
-from openusage.records import AccountState, CallRow, Chunk, Source
+from openusage.records import Chunk, Refreshed, Source
 from openusage.store import FileState, FileUpdate, Store
 
 FINGERPRINT_BLOCK = 4096
@@ -59,15 +59,14 @@ class _Result:
 
 
 def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping[str, str],
-            progress: Progress | None = None) -> Iterable[CallRow]:
+            progress: Progress | None = None) -> Refreshed:
     """Bring the store's rows for `account` up to date with the files on disk; returns its calls."""
     walk = provider.walk(account, env)
     default_model = provider.default_model(account, env)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
-            store.set_account(account.id, AccountState(False, 0, default_model))
-            return ()
+            return Refreshed((), False, walk.problem, 0, default_model)
         unreadable = walk.unreadable
         known = store.file_states(account.id)
         jobs: list[_Job] = []
@@ -93,11 +92,10 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             unreadable += _apply(store, account.id, job, result)
             if not store.persistent and result.chunk is not None:
                 fold(_copies(result.chunk, job.source.session, ranks.get(job.source.session, 0)), calls)
-        store.set_account(account.id, AccountState(True, unreadable, default_model))
         if not store.persistent:
-            return list(as_call_rows(calls))
+            return Refreshed(list(as_call_rows(calls)), True, None, unreadable, default_model)
         _refold(store, account.id)
-    return store.call_rows(account.id)
+    return Refreshed(store.call_rows(account.id), True, None, unreadable, default_model)
 
 
 def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:

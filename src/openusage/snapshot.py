@@ -68,7 +68,7 @@ class SnapshotSet:
 
     @property
     def generated_at_iso(self) -> str:
-        return self.generated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return self.generated_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,7 @@ class AccountFigures:
     """What the store holds for one account: its calls, and what reading its files ran into."""
 
     found: bool
+    problem: str | None  # why an existing sessions directory could not be read
     calls: Iterable[CallRow]
     default_model: str
     files: FileDiagnostics
@@ -176,8 +177,11 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         "skipped_by_reason": dict(sorted(figures.files.skipped.items())),
         "files_unreadable": figures.files_unreadable,
     }
-    if not figures.found:
-        status: Status = "unknown"
+    if figures.problem is not None:
+        status: Status = "error"
+        message = figures.problem
+    elif not figures.found:
+        status = "unknown"
         message = provider.missing_message
     else:
         status = "ok"

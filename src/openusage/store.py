@@ -20,9 +20,9 @@ from pathlib import Path
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
-from openusage.records import AccountState, CallRow, FileDiagnostics, UsageRecord
+from openusage.records import CallRow, FileDiagnostics, UsageRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MEMORY = ":memory:"
 
 _SCHEMA = """
@@ -50,9 +50,6 @@ CREATE TABLE IF NOT EXISTS calls(
     input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
     cache_write INTEGER NOT NULL, copies INTEGER NOT NULL,
     PRIMARY KEY(account, call_key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS accounts(
-    account TEXT PRIMARY KEY, found INTEGER NOT NULL, unreadable INTEGER NOT NULL,
-    default_model TEXT NOT NULL) WITHOUT ROWID;
 """
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +98,8 @@ class Store:
     def _open(self) -> sqlite3.Connection:
         if self.path == MEMORY:
             return self._prepare(sqlite3.connect(MEMORY, isolation_level=None))
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
         except sqlite3.DatabaseError as exc:
             aside = f"{self.path}.corrupt-{int(time.time())}"
@@ -112,7 +109,7 @@ class Store:
                 return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
             except sqlite3.Error as again:
                 raise CacheError(f"cannot create the cache {self.path}: {again}") from again
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
 
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
@@ -135,13 +132,16 @@ class Store:
         """One refresh = one write transaction, taken before reading file states so that two
         processes never scan the same bytes against stale states: the second waits, then finds
         nothing to do."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
     # -- file states ----------------------------------------------------------------------------------
     def file_states(self, account: str) -> dict[str, FileState]:
@@ -288,18 +288,6 @@ class Store:
         self.conn.executemany("INSERT INTO keys VALUES (?)", ((key,) for key in keys))
 
     # -- accounts -------------------------------------------------------------------------------------
-    def set_account(self, account: str, state: AccountState) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO accounts(account, found, unreadable, default_model) VALUES (?, ?, ?, ?)",
-            (account, int(state.found), state.unreadable, state.default_model),
-        )
-
-    def account_state(self, account: str) -> AccountState | None:
-        row = self.conn.execute(
-            "SELECT found, unreadable, default_model FROM accounts WHERE account = ?", (account,)
-        ).fetchone()
-        return AccountState(bool(row[0]), row[1], row[2]) if row else None
-
     def forget_account(self, account: str) -> None:
         """The account's sessions directory is gone: nothing of it may stay in the figures."""
         for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (account,)).fetchall():

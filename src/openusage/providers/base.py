@@ -50,7 +50,8 @@ class Walk:
     sources: list[Source] = field(default_factory=list)
     session_dirs: dict[str, list[Path]] = field(default_factory=dict)
     unreadable: int = 0
-    found: bool = True  # False when the sessions directory itself does not exist
+    found: bool = True  # False when the sessions directory does not exist or cannot be used
+    problem: str | None = None  # why a sessions directory that exists cannot be used
 
 
 class FileProvider(Protocol):

@@ -43,11 +43,16 @@ def walk_sessions(sessions_dir: Path) -> Walk:
     walk = Walk()
     try:
         root_stat = sessions_dir.stat()
-    except OSError:
+    except FileNotFoundError:
         walk.found = False
+        return walk
+    except OSError as exc:
+        walk.found = False
+        walk.problem = f"cannot read {sessions_dir}: {exc.strerror or exc}"
         return walk
     if not sessions_dir.is_dir():
         walk.found = False
+        walk.problem = f"{sessions_dir} is not a directory"
         return walk
     seen: set[tuple[int, int]] = {(root_stat.st_dev, root_stat.st_ino)}
     _walk_dir(sessions_dir, (), seen, walk)
