@@ -6,9 +6,9 @@ The CLI, and later the dashboard and exporters, call these and nothing below the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from openusage import paths, scan
 from openusage.errors import CacheError, UsageInputError
@@ -21,8 +21,7 @@ from openusage.store import MEMORY, Store
 Notice = Callable[[str], None]
 
 
-@dataclass(frozen=True, slots=True)
-class DetectReport:
+class DetectReport(NamedTuple):
     settings: Settings
     detections: tuple[Detection, ...]
     accounts: tuple[Account, ...]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,15 +37,13 @@ class UsageRecord(NamedTuple):
     cache_write_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """One file a provider reads, and the session every call in it belongs to."""
 
     path: Path
     session: str
 
 
-@dataclass(slots=True)
 class Chunk:
     """What a reader found between an offset and the end of a file.
 
@@ -56,13 +53,17 @@ class Chunk:
     being written is never half-counted, and a complete line without a final newline still counts.
     """
 
-    records: list[UsageRecord] = field(default_factory=list)
-    end_offset: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    zero_records: int = 0
-    tail_records: list[UsageRecord] = field(default_factory=list)
-    tail_skipped: dict[str, int] = field(default_factory=dict)
-    tail_zero_records: int = 0
+    __slots__ = ("end_offset", "records", "skipped", "tail_records", "tail_skipped", "tail_zero_records",
+                 "zero_records")
+
+    def __init__(self, end_offset: int = 0) -> None:
+        self.records: list[UsageRecord] = []
+        self.end_offset = end_offset
+        self.skipped: dict[str, int] = {}
+        self.zero_records = 0
+        self.tail_records: list[UsageRecord] = []
+        self.tail_skipped: dict[str, int] = {}
+        self.tail_zero_records = 0
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------
@@ -71,15 +72,13 @@ class Chunk:
 CallRow = tuple[str, float | None, str | None, int, int, int, int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class FileDiagnostics:
+class FileDiagnostics(NamedTuple):
     files_read: int
     skipped: dict[str, int]
     zero_records: int
 
 
-@dataclass(frozen=True, slots=True)
-class Refreshed:
+class Refreshed(NamedTuple):
     """One account after a refresh: its calls, and what reading its files ran into."""
 
     calls: Iterable[CallRow]

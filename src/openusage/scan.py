@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import stringzilla
 
@@ -39,8 +38,7 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Job:
+class _Job(NamedTuple):
     provider: str
     source: Source
     offset: int
@@ -50,8 +48,7 @@ class _Job:
     restart: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Result:
+class _Result(NamedTuple):
     chunk: Chunk | None  # None: the file could not be read
     head_hash: bytes
     tail_hash: bytes

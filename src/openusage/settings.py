@@ -1,4 +1,4 @@
-"""settings.json → frozen dataclasses. Every error names the file and the line/column or key path.
+"""settings.json → immutable records. Every error names the file and the line/column or key path.
 
 Shape: `{"auto_detect": true, "accounts": [{"id": "...", "provider": "kimi_cli", "extra": {...}}]}`.
 A missing file means the defaults; anything present must be right, or the user hears exactly where not.
@@ -7,9 +7,8 @@ A missing file means the defaults; anything present must be right, or the user h
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -17,8 +16,7 @@ from openusage.errors import SettingsError
 from openusage.providers.base import Account
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     path: Path
     auto_detect: bool = True
     accounts: tuple[Account, ...] = ()

@@ -8,9 +8,8 @@ the JSON carries.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from openusage.records import CallRow, FileDiagnostics
 from openusage.windows import DAY, Windows, day_to_date, windows
@@ -18,15 +17,13 @@ from openusage.windows import DAY, Windows, day_to_date, windows
 Status = Literal["ok", "unknown", "error"]
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
     used: int
     unit: str
     window: str
 
 
-@dataclass(frozen=True, slots=True)
-class ModelRow:
+class ModelRow(NamedTuple):
     model: str
     upstream_provider: str
     input_tokens: int
@@ -40,27 +37,24 @@ class ModelRow:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
 
-@dataclass(frozen=True, slots=True)
-class DailyPoint:
+class DailyPoint(NamedTuple):
     date: str  # ISO date of the bucket, e.g. "2026-11-20"
     value: int
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     account_id: str
     provider_id: str
     title: str
     status: Status
     message: str
-    metrics: dict[str, Metric] = field(default_factory=dict)
-    models: tuple[ModelRow, ...] = ()
-    daily_series: dict[str, tuple[DailyPoint, ...]] = field(default_factory=dict)
-    diagnostics: dict[str, int | dict[str, int]] = field(default_factory=dict)
+    metrics: dict[str, Metric]
+    models: tuple[ModelRow, ...]
+    daily_series: dict[str, tuple[DailyPoint, ...]]
+    diagnostics: dict[str, int | dict[str, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotSet:
+class SnapshotSet(NamedTuple):
     """Every account's snapshot, as of one moment."""
 
     generated_at: datetime
@@ -71,8 +65,7 @@ class SnapshotSet:
         return self.generated_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class AccountFigures:
+class AccountFigures(NamedTuple):
     """What the store holds for one account: its calls, and what reading its files ran into."""
 
     found: bool
@@ -83,21 +76,18 @@ class AccountFigures:
     files_unreadable: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderInfo:
+class ProviderInfo(NamedTuple):
     id: str
     title: str
     upstream_provider: str
     missing_message: str
 
 
-@dataclass(slots=True)
 class _Sums:
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    calls: int = 0
+    __slots__ = ("cache_read", "cache_write", "calls", "input", "output")
+
+    def __init__(self) -> None:
+        self.input = self.output = self.cache_read = self.cache_write = self.calls = 0
 
     def add(self, inp: int, out: int, cache_read: int, cache_write: int) -> None:
         self.input += inp
@@ -107,16 +97,18 @@ class _Sums:
         self.calls += 1
 
 
-@dataclass(slots=True)
 class _Aggregate:
-    totals: _Sums = field(default_factory=_Sums)
-    copies: int = 0
-    sessions: set[str] = field(default_factory=set)
-    today: set[str] = field(default_factory=set)
-    week: set[str] = field(default_factory=set)
-    models: dict[str, _Sums] = field(default_factory=dict)
-    day_sessions: dict[int, set[str]] = field(default_factory=dict)
-    day_tokens: dict[int, int] = field(default_factory=dict)
+    __slots__ = ("copies", "day_sessions", "day_tokens", "models", "sessions", "today", "totals", "week")
+
+    def __init__(self) -> None:
+        self.totals = _Sums()
+        self.copies = 0
+        self.sessions: set[str] = set()
+        self.today: set[str] = set()
+        self.week: set[str] = set()
+        self.models: dict[str, _Sums] = {}
+        self.day_sessions: dict[int, set[str]] = {}
+        self.day_tokens: dict[int, int] = {}
 
 
 def aggregate(calls: Iterable[CallRow], window: Windows, default_model: str) -> _Aggregate:

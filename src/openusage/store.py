@@ -15,8 +15,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
@@ -52,8 +52,7 @@ CREATE TABLE IF NOT EXISTS calls(
     PRIMARY KEY(account, call_key)) WITHOUT ROWID;
 """
 
-@dataclass(frozen=True, slots=True)
-class FileState:
+class FileState(NamedTuple):
     id: int
     path: str
     session: str
@@ -63,8 +62,7 @@ class FileState:
     tail_hash: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class FileUpdate:
+class FileUpdate(NamedTuple):
     """What a refresh learned about one file, to be written in the refresh's transaction."""
 
     account: str

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from openusage.errors import UsageInputError
 
@@ -13,8 +13,7 @@ WEEK = 7 * DAY
 NOW_VARIABLE = "OPENUSAGE_NOW"
 
 
-@dataclass(frozen=True, slots=True)
-class Windows:
+class Windows(NamedTuple):
     now: float
     today_start: float
     today_end: float

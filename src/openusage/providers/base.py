@@ -9,25 +9,25 @@ file provider gets the cache without writing any of it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 from openusage.records import Chunk, Source
 
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
-@dataclass(frozen=True, slots=True)
-class Account:
+
+class Account(NamedTuple):
     """One tile: a provider reading one place. `extra` holds the provider's own path overrides."""
 
     id: str
     provider: str
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = _NO_EXTRA
     origin: str = "detected"  # "detected" or "configured"
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """One thing detection looked at, for `openusage detect`: what, where, and whether it was there."""
 
     what: str
@@ -35,23 +35,24 @@ class Fact:
     found: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Detection:
+class Detection(NamedTuple):
     provider: str
     title: str
     account: Account | None
     facts: tuple[Fact, ...]
 
 
-@dataclass(slots=True)
 class Walk:
     """The files of one account, the session directories they belong to, and what could not be read."""
 
-    sources: list[Source] = field(default_factory=list)
-    session_dirs: dict[str, list[Path]] = field(default_factory=dict)
-    unreadable: int = 0
-    found: bool = True  # False when the sessions directory does not exist or cannot be used
-    problem: str | None = None  # why a sessions directory that exists cannot be used
+    __slots__ = ("found", "problem", "session_dirs", "sources", "unreadable")
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self.session_dirs: dict[str, list[Path]] = {}
+        self.unreadable = 0
+        self.found = True  # False when the sessions directory does not exist or cannot be used
+        self.problem: str | None = None  # why a sessions directory that exists cannot be used
 
 
 class FileProvider(Protocol):
