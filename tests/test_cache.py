@@ -278,3 +278,12 @@ def test_sessions_path_that_is_a_file_is_an_error_status(tmp_path: Path) -> None
     snap = cached_equals_cold(env_for(root))
     assert snap["status"] == "error"
     assert "is not a directory" in snap["message"]
+
+
+def test_damaged_stored_summary_is_recomputed(tmp_path: Path) -> None:
+    _home, _session, env = make_home(tmp_path)
+    cached_equals_cold(env)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("UPDATE summaries SET body = x'00ff'").rowcount == 1
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)

@@ -17,6 +17,8 @@ from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
 from openusage.store import MEMORY, Store
+from openusage.summary import count_windows
+from openusage.windows import windows
 
 Notice = Callable[[str], None]
 
@@ -89,15 +91,17 @@ def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], no
     provider = provider_by_id(account.provider)
     assert provider is not None  # settings only accept registered providers
     refreshed = scan.refresh(store, provider, account, env, progress=progress)
+    window = windows(now)
     figures = AccountFigures(
         found=refreshed.found,
         problem=refreshed.problem,
-        calls=refreshed.calls,
+        summary=refreshed.summary,
+        windows=count_windows(refreshed.calls_since(window.week_start), window),
         default_model=refreshed.default_model,
         files=store.file_diagnostics(account.id),
         files_unreadable=refreshed.unreadable,
     )
-    return build_snapshot(account.id, _info(provider), figures, now)
+    return build_snapshot(account.id, _info(provider), figures)
 
 
 def _info(provider: FileProvider) -> ProviderInfo:

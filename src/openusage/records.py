@@ -6,7 +6,6 @@ Readers produce these, the store persists them, nothing here does I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -76,13 +75,3 @@ class FileDiagnostics(NamedTuple):
     files_read: int
     skipped: dict[str, int]
     zero_records: int
-
-
-class Refreshed(NamedTuple):
-    """One account after a refresh: its calls, and what reading its files ran into."""
-
-    calls: Iterable[CallRow]
-    found: bool
-    problem: str | None
-    unreadable: int
-    default_model: str

@@ -11,7 +11,8 @@ enough to read to pay for starting them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -20,8 +21,9 @@ import stringzilla
 from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider
-from openusage.records import Chunk, Refreshed, Source
+from openusage.records import Chunk, Source
 from openusage.store import FileState, FileUpdate, Store
+from openusage.summary import Summary, decode, encode, summarize
 
 FINGERPRINT_BLOCK = 4096
 # Below this many bytes to read, starting worker processes costs more than it saves.
@@ -55,15 +57,26 @@ class _Result(NamedTuple):
     restarted: bool  # read from the start: every old row of the file goes
 
 
+class Refreshed(NamedTuple):
+    """One account after a refresh: the summary of its calls, and what reading its files ran into."""
+
+    summary: Summary
+    calls_since: Callable[[float], Iterable[tuple[str, float | None]]]  # (session, ts) at or after a time
+    found: bool
+    problem: str | None
+    unreadable: int
+    default_model: str
+
+
 def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping[str, str],
             progress: Progress | None = None) -> Refreshed:
-    """Bring the store's rows for `account` up to date with the files on disk; returns its calls."""
+    """Bring the store's rows for `account` up to date with the files on disk and summarize them."""
     walk = provider.walk(account, env)
     default_model = provider.default_model(account, env)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
-            return Refreshed((), False, walk.problem, 0, default_model)
+            return Refreshed(summarize(()), lambda _since: (), False, walk.problem, 0, default_model)
         unreadable = walk.unreadable
         known = store.file_states(account.id)
         jobs: list[_Job] = []
@@ -83,16 +96,32 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
                 jobs.append(job)
         for gone in known.values():
             store.drop_file(gone.id)
-        ranks = _refresh_sessions(store, provider, account.id, walk.session_dirs)
+        ranks, sessions_changed = _refresh_sessions(store, provider, account.id, walk.session_dirs)
+        changed = bool(jobs or known or sessions_changed)
         calls: dict[str, Call] = {}
         for job, result in _run(jobs, progress):
             unreadable += _apply(store, account.id, job, result)
             if not store.persistent and result.chunk is not None:
                 fold(_copies(result.chunk, job.source.session, ranks.get(job.source.session, 0)), calls)
         if not store.persistent:
-            return Refreshed(list(as_call_rows(calls)), True, None, unreadable, default_model)
+            rows = list(as_call_rows(calls))
+            return Refreshed(summarize(rows), lambda _since: ((r[0], r[1]) for r in rows), True, None,
+                             unreadable, default_model)
         _refold(store, account.id)
-    return Refreshed(store.call_rows(account.id), True, None, unreadable, default_model)
+        summary = _cached_summary(store, account.id, changed)
+    return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, default_model)
+
+
+def _cached_summary(store: Store, account: str, changed: bool) -> Summary:
+    """The stored summary while nothing changed; otherwise a new one from every call, stored."""
+    if not changed:
+        blob = store.summary(account)
+        cached = decode(blob) if blob is not None else None
+        if cached is not None:
+            return cached
+    summary = summarize(store.call_rows(account))
+    store.set_summary(account, encode(summary))
+    return summary
 
 
 def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
@@ -212,8 +241,10 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
 
 
 def _refresh_sessions(store: Store, provider: FileProvider, account: str,
-                      session_dirs: Mapping[str, list[Path]]) -> dict[str, int]:
-    """Re-rank only the sessions whose state files changed since the last run; returns the new ranks."""
+                      session_dirs: Mapping[str, list[Path]]) -> tuple[dict[str, int], bool]:
+    """Re-rank only the sessions whose state files changed since the last run.
+
+    Returns the new ranks, and whether any session was re-ranked, added or dropped."""
     known = store.session_signatures(account)
     changed: dict[str, list[Path]] = {}
     signatures: dict[str, str] = {}
@@ -230,7 +261,7 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
     for session, rank in ranks.items():
         store.set_session(account, session, rank, signatures[session], known=session in was_known)
     store.drop_sessions(account, known.keys())
-    return ranks
+    return ranks, bool(ranks or known)
 
 
 def _state_signature(dirs: list[Path], state_files: tuple[str, ...]) -> str:

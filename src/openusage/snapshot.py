@@ -1,18 +1,18 @@
-"""The snapshot: what every front end shows for one account, built from its calls and a clock.
+"""The snapshot: what every front end shows for one account.
 
-Pure: no files, no SQL. `build_snapshot` folds one account's calls (one row per model call, already
-de-duplicated and attributed) into the metrics, per-model rows and daily series the renderers draw and
-the JSON carries.
+Pure: no files, no SQL. `build_snapshot` turns one account's summary (totals, models, days of its
+de-duplicated calls) and window counts into the metrics, per-model rows and daily series the
+renderers draw and the JSON carries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
-from openusage.records import CallRow, FileDiagnostics
-from openusage.windows import DAY, Windows, day_to_date, windows
+from openusage.records import FileDiagnostics
+from openusage.summary import Summary, WindowCounts
+from openusage.windows import day_to_date
 
 Status = Literal["ok", "unknown", "error"]
 
@@ -66,11 +66,13 @@ class SnapshotSet(NamedTuple):
 
 
 class AccountFigures(NamedTuple):
-    """What the store holds for one account: its calls, and what reading its files ran into."""
+    """What the store answered for one account: its summary and window counts, and what reading its
+    files ran into."""
 
     found: bool
     problem: str | None  # why an existing sessions directory could not be read
-    calls: Iterable[CallRow]
+    summary: Summary
+    windows: WindowCounts
     default_model: str
     files: FileDiagnostics
     files_unreadable: int
@@ -83,104 +85,65 @@ class ProviderInfo(NamedTuple):
     missing_message: str
 
 
-class _Sums:
-    __slots__ = ("cache_read", "cache_write", "calls", "input", "output")
-
-    def __init__(self) -> None:
-        self.input = self.output = self.cache_read = self.cache_write = self.calls = 0
-
-    def add(self, inp: int, out: int, cache_read: int, cache_write: int) -> None:
-        self.input += inp
-        self.output += out
-        self.cache_read += cache_read
-        self.cache_write += cache_write
-        self.calls += 1
-
-
-class _Aggregate:
-    __slots__ = ("copies", "day_sessions", "day_tokens", "models", "sessions", "today", "totals", "week")
-
-    def __init__(self) -> None:
-        self.totals = _Sums()
-        self.copies = 0
-        self.sessions: set[str] = set()
-        self.today: set[str] = set()
-        self.week: set[str] = set()
-        self.models: dict[str, _Sums] = {}
-        self.day_sessions: dict[int, set[str]] = {}
-        self.day_tokens: dict[int, int] = {}
-
-
-def aggregate(calls: Iterable[CallRow], window: Windows, default_model: str) -> _Aggregate:
-    """One pass over the calls: totals, distinct sessions (all, today, 7 d), per model, per UTC day."""
-    agg = _Aggregate()
-    totals, models = agg.totals, agg.models
-    for session, ts, model, inp, out, cache_read, cache_write, copies in calls:
-        totals.add(inp, out, cache_read, cache_write)
-        agg.copies += copies
-        agg.sessions.add(session)
-        name = model or default_model
-        sums = models.get(name)
-        if sums is None:
-            sums = models[name] = _Sums()
-        sums.add(inp, out, cache_read, cache_write)
-        if ts is None:
-            continue  # no valid time: counts everywhere but on no day and in no window
-        if window.today_start <= ts < window.today_end:
-            agg.today.add(session)
-        if ts >= window.week_start:
-            agg.week.add(session)
-        day = int(ts // DAY)
-        agg.day_sessions.setdefault(day, set()).add(session)
-        agg.day_tokens[day] = agg.day_tokens.get(day, 0) + inp + out
-    return agg
-
-
-def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures, now: datetime) -> Snapshot:
-    agg = aggregate(figures.calls, windows(now), figures.default_model)
-    totals = agg.totals
+def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures) -> Snapshot:
+    summary = figures.summary
     metrics = {
-        "total_sessions": Metric(len(agg.sessions), "sessions", "all-time"),
-        "sessions_today": Metric(len(agg.today), "sessions", "today"),
-        "sessions_7d": Metric(len(agg.week), "sessions", "7d"),
-        "total_input_tokens": Metric(totals.input, "tokens", "all-time"),
-        "total_output_tokens": Metric(totals.output, "tokens", "all-time"),
-        "total_cache_read": Metric(totals.cache_read, "tokens", "all-time"),
-        "total_cache_write": Metric(totals.cache_write, "tokens", "all-time"),
-        "total_tokens": Metric(totals.input + totals.output, "tokens", "all-time"),
+        "total_sessions": Metric(summary.sessions, "sessions", "all-time"),
+        "sessions_today": Metric(figures.windows.today, "sessions", "today"),
+        "sessions_7d": Metric(figures.windows.week, "sessions", "7d"),
+        "total_input_tokens": Metric(summary.input, "tokens", "all-time"),
+        "total_output_tokens": Metric(summary.output, "tokens", "all-time"),
+        "total_cache_read": Metric(summary.cache_read, "tokens", "all-time"),
+        "total_cache_write": Metric(summary.cache_write, "tokens", "all-time"),
+        "total_tokens": Metric(summary.input + summary.output, "tokens", "all-time"),
     }
-    rows = [
-        ModelRow(name, provider.upstream_provider, m.input, m.output, m.cache_read, m.cache_write, m.calls)
-        for name, m in agg.models.items()
-    ]
+    return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
+                    _model_rows(summary, provider.upstream_provider, figures.default_model),
+                    _daily(summary), _diagnostics(summary, figures))
+
+
+def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:
+    if figures.problem is not None:
+        return "error", figures.problem
+    if not figures.found:
+        return "unknown", provider.missing_message
+    count = figures.summary.sessions
+    tokens = compact_number(figures.summary.input + figures.summary.output)
+    return "ok", f"{count} session{'' if count == 1 else 's'}, {tokens} tokens"
+
+
+def _model_rows(summary: Summary, upstream: str, default_model: str) -> tuple[ModelRow, ...]:
+    """Calls that named no model land on the account's default; a call naming the default by name
+    lands on the same row."""
+    merged: dict[str, list[int]] = {}
+    for m in summary.models:
+        name = m.model or default_model
+        sums = merged.setdefault(name, [0, 0, 0, 0, 0])
+        for index, value in enumerate((m.input, m.output, m.cache_read, m.cache_write, m.calls)):
+            sums[index] += value
+    rows = [ModelRow(name, upstream, *sums) for name, sums in merged.items()]
     rows.sort(key=lambda row: (-row.total_tokens, row.model))
-    days = sorted(agg.day_sessions)
-    dates = [day_to_date(day).isoformat() for day in days]
-    daily = {
-        "sessions": tuple(DailyPoint(d, len(agg.day_sessions[day])) for d, day in zip(dates, days, strict=True)),
-        "tokens": tuple(DailyPoint(d, agg.day_tokens[day]) for d, day in zip(dates, days, strict=True)),
+    return tuple(rows)
+
+
+def _daily(summary: Summary) -> dict[str, tuple[DailyPoint, ...]]:
+    dates = [(day_to_date(day).isoformat(), sessions, tokens) for day, sessions, tokens in summary.daily]
+    return {
+        "sessions": tuple(DailyPoint(date, sessions) for date, sessions, _ in dates),
+        "tokens": tuple(DailyPoint(date, tokens) for date, _, tokens in dates),
     }
-    diagnostics: dict[str, int | dict[str, int]] = {
+
+
+def _diagnostics(summary: Summary, figures: AccountFigures) -> dict[str, int | dict[str, int]]:
+    return {
         "files_read": figures.files.files_read,
-        "records_counted": totals.calls,
-        "duplicate_records": agg.copies - totals.calls,
+        "records_counted": summary.calls,
+        "duplicate_records": summary.copies - summary.calls,
         "zero_records": figures.files.zero_records,
         "lines_skipped": sum(figures.files.skipped.values()),
         "skipped_by_reason": dict(sorted(figures.files.skipped.items())),
         "files_unreadable": figures.files_unreadable,
     }
-    if figures.problem is not None:
-        status: Status = "error"
-        message = figures.problem
-    elif not figures.found:
-        status = "unknown"
-        message = provider.missing_message
-    else:
-        status = "ok"
-        count = len(agg.sessions)
-        message = f"{count} session{'' if count == 1 else 's'}, {compact_number(totals.input + totals.output)} tokens"
-    return Snapshot(account_id, provider.id, provider.title, status, message, metrics, tuple(rows), daily,
-                    diagnostics)
 
 
 def compact_number(value: int) -> str:

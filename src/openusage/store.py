@@ -22,7 +22,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import CallRow, FileDiagnostics, UsageRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MEMORY = ":memory:"
 
 _SCHEMA = """
@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS calls(
     input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
     cache_write INTEGER NOT NULL, copies INTEGER NOT NULL,
     PRIMARY KEY(account, call_key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls(account, ts, session);
+CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
 class FileState(NamedTuple):
@@ -285,6 +287,14 @@ class Store:
         self.conn.execute("DELETE FROM keys")
         self.conn.executemany("INSERT INTO keys VALUES (?)", ((key,) for key in keys))
 
+    # -- summaries ------------------------------------------------------------------------------------
+    def summary(self, account: str) -> bytes | None:
+        row = self.conn.execute("SELECT body FROM summaries WHERE account = ?", (account,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def set_summary(self, account: str, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO summaries(account, body) VALUES (?, ?)", (account, body))
+
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:
         """The account's sessions directory is gone: nothing of it may stay in the figures."""
@@ -292,9 +302,16 @@ class Store:
             self.drop_file(file_id)
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
         self.conn.execute("DELETE FROM calls WHERE account = ?", (account,))
+        self.conn.execute("DELETE FROM summaries WHERE account = ?", (account,))
         self._dirty.clear()
 
     # -- queries for the snapshot ---------------------------------------------------------------------
+    def calls_since(self, account: str, since: float) -> Iterator[tuple[str, float | None]]:
+        """(session, ts) of the calls at or after `since`, from the time index."""
+        return self.conn.execute(
+            "SELECT session, ts FROM calls WHERE account = ? AND ts >= ?", (account, since)
+        )
+
     def call_rows(self, account: str) -> Iterator[CallRow]:
         return self.conn.execute(
             "SELECT session, ts, model, input, output, cache_read, cache_write, copies FROM calls WHERE account = ?",
