@@ -21,7 +21,6 @@ import stringzilla
 from openusage.records import Chunk, SkipReason, UsageRecord
 
 MARKER = b'"token_usage"'
-COUNT_FIELDS = ("input_other", "output", "input_cache_read", "input_cache_creation")
 # A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
 MAX_COUNT = 2**53 - 1
 # 10000-01-01T00:00:00Z: the spec's "before the year 10000".
@@ -30,16 +29,10 @@ MAX_TIMESTAMP = 253402300800.0
 RELEASE_EVERY = 32 * 1024 * 1024
 _PAGE = mmap.PAGESIZE
 
-_NOT_USAGE = None
-
-
-def _count(value: Any) -> int:
-    if type(value) is int and 0 < value <= MAX_COUNT:
-        return value
-    return 0
 
 
 def valid_timestamp(value: Any) -> float | None:
+    """A number (not a boolean), finite, after the epoch and before the year 10000; else None."""
     if type(value) is int or type(value) is float:
         ts = float(value)
         if math.isfinite(ts) and 0 < ts < MAX_TIMESTAMP:
@@ -73,6 +66,25 @@ def parse_line(line: bytes, tally: _Tally) -> None:
         else:
             tally.skip(SkipReason.INVALID_JSON)
         return
+    # Fast path: a well-formed top-level StatusUpdate, which almost every candidate line is. Anything
+    # else (a wrapped echo, a wrong shape, another type) raises or falls through to `_classify`.
+    try:
+        message = obj["message"]
+        if message["type"] == "StatusUpdate":
+            payload = message["payload"]
+            usage = payload["token_usage"]
+            if usage is None:
+                return  # a context-only status update
+            if type(usage) is dict:
+                _add_usage(obj, payload, usage, "top", tally)
+                return
+    except (KeyError, TypeError):
+        pass
+    _classify(obj, tally)
+
+
+def _classify(obj: Any, tally: _Tally) -> None:
+    """The careful path: unwrap SubagentEvents and name what is wrong with a line that is not usage."""
     if type(obj) is not dict:
         tally.skip(SkipReason.WRONG_SHAPE)
         return
@@ -102,10 +114,25 @@ def parse_line(line: bytes, tally: _Tally) -> None:
     if type(usage) is not dict:
         tally.skip(SkipReason.WRONG_SHAPE)
         return
-    inp = _count(usage.get("input_other"))
-    out = _count(usage.get("output"))
-    cr = _count(usage.get("input_cache_read"))
-    cw = _count(usage.get("input_cache_creation"))
+    _add_usage(obj, payload, usage, kind, tally)
+
+
+def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, Any], kind: str,
+               tally: _Tally) -> None:
+    # Inlined count checks: this runs once per usage record. Not an int (bool, float, str, null),
+    # negative, or beyond MAX_COUNT: 0.
+    inp = usage.get("input_other")
+    if type(inp) is not int or not 0 < inp <= MAX_COUNT:
+        inp = 0
+    out = usage.get("output")
+    if type(out) is not int or not 0 < out <= MAX_COUNT:
+        out = 0
+    cr = usage.get("input_cache_read")
+    if type(cr) is not int or not 0 < cr <= MAX_COUNT:
+        cr = 0
+    cw = usage.get("input_cache_creation")
+    if type(cw) is not int or not 0 < cw <= MAX_COUNT:
+        cw = 0
     if not (inp or out or cr or cw):
         tally.zero += 1
         return
