@@ -1,0 +1,832 @@
+"""python -m bench: time openusage against `cat` on one corpus, in one run, and check its answers agree.
+
+Scenarios, interleaved round by round (a, b, c, d, e, a, b, ...) so drift hits them alike:
+  a  `cat` of every wire.jsonl to /dev/null (one xargs, few cat processes): the read limit
+  b  `openusage snapshot --json --no-cache`: the cold scan
+  c  `openusage snapshot --json` with an empty cache directory: the first run
+  d  the same with the cache primed and nothing changed: the warm run
+  e  the same after appending ~1 MB of new turns to 10 wire files (the append is not timed)
+then the many-files corpus (100k tiny sessions): a primed warm run, to show that warm time follows
+the number of files. Each run is a subprocess; its wall time and the peak RSS of its process tree
+(`os.wait4`) are recorded. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import corpus as gen
+
+DEFAULT_ROOT = Path(os.environ.get("OPENUSAGE_BENCH_DIR", "/tmp/openusage-bench"))
+APPEND_JOURNAL = "bench-appends.json"
+SCENARIOS = {
+    "a": "cat of all wire.jsonl (read limit)",
+    "b": "cold: snapshot --json --no-cache",
+    "c": "first run, empty cache",
+    "d": "warm, nothing changed",
+    "e": "warm after appends",
+}
+MIB = 1024 * 1024
+
+Json = dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring one process tree.
+
+
+@dataclass(slots=True)
+class Run:
+    wall: float
+    rss_mib: float
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+# The bench process itself is big (corpus pools, outputs), and a child forked from it inherits its
+# peak RSS across exec (Linux keeps `maxrss` over execve), which would inflate every figure. So every
+# measured command is spawned by a small launcher interpreter (~10 MiB: the floor of the figures),
+# which times it and reads its rusage with wait4.
+_LAUNCHER = r"""
+import json, os, sys, time
+for line in sys.stdin:
+    req = json.loads(line)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, req["stdin"], os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+        (os.POSIX_SPAWN_OPEN, 2, req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    started = time.perf_counter()
+    try:
+        pid = os.posix_spawnp(req["cmd"][0], req["cmd"], req["env"], file_actions=actions)
+    except OSError as exc:
+        print(json.dumps({"wall": 0.0, "maxrss_kib": 0, "status": 127, "error": str(exc)}), flush=True)
+        continue
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    reply = {"wall": wall, "maxrss_kib": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status)}
+    print(json.dumps(reply), flush=True)
+"""
+
+
+class Launcher:
+    """A long-lived small process that spawns, times and reaps the measured commands."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def run(
+        self,
+        cmd: Sequence[str],
+        env: dict[str, str] | None = None,
+        stdin: Path | None = None,
+        capture: bool = True,
+    ) -> Run:
+        out = self.work / "run.stdout"
+        err = self.work / "run.stderr"
+        request = {
+            "cmd": list(cmd),
+            "env": dict(os.environ if env is None else env),
+            "stdin": str(stdin or os.devnull),
+            "stdout": str(out) if capture else os.devnull,
+            "stderr": str(err),
+        }
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("bench: the launcher process died")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise SystemExit(f"bench: cannot run {cmd[0]}: {reply['error']}")
+        stdout = out.read_bytes() if capture else b""
+        return Run(reply["wall"], reply["maxrss_kib"] / 1024.0, reply["status"], stdout, err.read_bytes())
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@dataclass
+class Series:
+    """The timed runs of one scenario."""
+
+    key: str
+    title: str
+    times: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)
+
+    def add(self, run: Run) -> None:
+        self.times.append(run.wall)
+        self.rss.append(run.rss_mib)
+
+    def median(self) -> float:
+        return statistics.median(self.times) if self.times else float("nan")
+
+    def as_json(self) -> Json:
+        return {
+            "title": self.title,
+            "times_s": [round(t, 4) for t in self.times],
+            "median_s": round(self.median(), 4) if self.times else None,
+            "min_s": round(min(self.times), 4) if self.times else None,
+            "rss_mib": [round(r, 1) for r in self.rss],
+            "peak_rss_mib": round(max(self.rss), 1) if self.rss else None,
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# The corpus on disk.
+
+
+def find_wire_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, _dirs, files in os.walk(root / "sessions"):
+        if "wire.jsonl" in files:
+            found.append(Path(dirpath) / "wire.jsonl")
+    found.sort()
+    return found
+
+
+def corpus_stats(root: Path, wires: list[Path]) -> Json:
+    sessions_dir = root / "sessions"
+    sessions = sum(
+        1 for group in sessions_dir.iterdir() if group.is_dir() for s in group.iterdir() if s.is_dir()
+    )
+    sizes = [p.stat().st_size for p in wires]
+    manifest = gen.read_manifest(root)
+    stats: Json = {
+        "path": str(root),
+        "sessions": sessions,
+        "wire_files": len(wires),
+        "wire_bytes": sum(sizes),
+        "largest_file_bytes": max(sizes, default=0),
+    }
+    if manifest is not None:
+        stats["generator"] = {"params": manifest["params"], "stats": manifest["stats"]}
+    return stats
+
+
+def restore_appends(root: Path) -> None:
+    """Undo an interrupted scenario e: cut the appended files back to their sizes before the append."""
+    journal = root / APPEND_JOURNAL
+    if not journal.exists():
+        return
+    sizes: dict[str, int] = json.loads(journal.read_text())
+    for name, size in sizes.items():
+        path = Path(name)
+        if path.exists() and path.stat().st_size > size:
+            os.truncate(path, size)
+    journal.unlink()
+
+
+def ensure_corpus(
+    directory: Path, params: gen.Params, log: Callable[[str], None], given: bool = False
+) -> Path:
+    """A DIR the user named is used as it is when it holds a Kimi home (sessions/); else one is generated
+    there. A default DIR (named after the parameters) is regenerated when its manifest differs."""
+    manifest = gen.read_manifest(directory)
+    if given and (directory / "sessions").is_dir():
+        restore_appends(directory)
+        return directory
+    wanted = {k: v for k, v in asdict(params).items() if k != "now"}  # `now` only sets expected figures
+    have = {k: v for k, v in (manifest or {}).get("params", {}).items() if k != "now"}
+    if manifest is not None and have == wanted:
+        restore_appends(directory)
+        return directory
+    if manifest is None and (directory / "sessions").is_dir():
+        restore_appends(directory)
+        log(f"using the existing Kimi home at {directory} (no generator manifest)")
+        return directory
+    if manifest is not None:
+        log(f"{directory} holds a corpus made with other parameters: regenerating it")
+        gen.remove_tree(directory)
+    elif directory.exists() and any(directory.iterdir()):
+        raise SystemExit(
+            f"bench: {directory} exists, is not empty and holds no Kimi home: refusing to write there"
+        )
+    kind = "tiny" if params.tiny else "full"
+    log(f"generating a {kind} corpus at {directory} ({params.sessions:,} sessions, seed {params.seed}) ...")
+    manifest = gen.generate(directory, params, progress=sys.stderr.isatty())
+    mib = manifest["stats"]["wire_bytes"] / MIB
+    log(f"  done in {manifest['stats']['seconds']:.1f} s ({mib:,.0f} MiB)")
+    return directory
+
+
+def default_corpus_dir(params: gen.Params) -> Path:
+    if params.tiny:
+        name = f"tiny-n{params.sessions}-seed{params.seed}-v{params.version}"
+    else:
+        sub = "" if params.subagents else "-nosub"
+        name = f"corpus-s{params.sessions}-m{params.size_mb:g}-seed{params.seed}{sub}-v{params.version}"
+    return DEFAULT_ROOT / name
+
+
+# --------------------------------------------------------------------------------------------------
+# Output comparison.
+
+
+def normalise(output: bytes) -> Any:
+    """The snapshot document without `generated_at` (anywhere), or None when it is not JSON."""
+    try:
+        doc = json.loads(output)
+    except ValueError:
+        return None
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "generated_at"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(doc)
+
+
+def differences(a: Any, b: Any, path: str = "$", limit: int = 8) -> list[str]:
+    found: list[str] = []
+
+    def walk(x: Any, y: Any, where: str) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y), key=str):
+                if key not in x or key not in y:
+                    found.append(f"{where}.{key}: only in {'second' if key not in x else 'first'}")
+                else:
+                    walk(x[key], y[key], f"{where}.{key}")
+        elif isinstance(x, list) and isinstance(y, list):
+            if len(x) != len(y):
+                found.append(f"{where}: {len(x)} items vs {len(y)}")
+            for i, (u, v) in enumerate(zip(x, y, strict=False)):
+                walk(u, v, f"{where}[{i}]")
+        elif x != y:
+            found.append(f"{where}: {x!r} vs {y!r}")
+
+    walk(a, b, path)
+    return found
+
+
+@dataclass
+class Agreement:
+    """Do outputs that must be equal agree? Keeps the first disagreement of each kind."""
+
+    compared: int = 0
+    mismatches: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def check(self, label: str, a: Any, b: Any) -> None:
+        self.compared += 1
+        if a is None or b is None:
+            self.mismatches += 1
+            self.first = self.first or [f"{label}: output is not JSON"]
+            return
+        diff = differences(a, b)
+        if diff:
+            self.mismatches += 1
+            if not self.first:
+                self.first = [f"{label}: {d}" for d in diff]
+
+    def as_json(self) -> Json:
+        return {
+            "compared": self.compared,
+            "agree": self.mismatches == 0,
+            "mismatches": self.mismatches,
+            "first_differences": self.first,
+        }
+
+
+def ground_truth(doc: Any, manifest: Json | None, now: str | None) -> Json:
+    """Compare the kimi_cli snapshot with the figures the generator knows it wrote."""
+    if manifest is None or "expected" not in manifest:
+        return {"checked": False, "reason": "no generator manifest"}
+    expected = manifest["expected"]
+    if now != manifest["params"]["now"]:
+        return {"checked": False, "reason": "the clock is not pinned to the manifest's instant"}
+    snapshots = doc.get("snapshots", []) if isinstance(doc, dict) else []
+    kimi = next((s for s in snapshots if s.get("provider_id") == "kimi_cli"), None)
+    if kimi is None:
+        return {"checked": True, "agree": False, "differences": ["no kimi_cli snapshot in the output"]}
+    got = {
+        "metrics": {name: kimi.get("metrics", {}).get(name, {}).get("used") for name in expected["metrics"]},
+        "models": kimi.get("models"),
+        "daily_series": kimi.get("daily_series"),
+    }
+    want = {k: expected[k] for k in ("metrics", "models", "daily_series")}
+    diff = differences(got, want, limit=12)
+    return {"checked": True, "agree": not diff, "differences": diff}
+
+
+# --------------------------------------------------------------------------------------------------
+# Machine.
+
+
+def machine_info() -> Json:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": affinity,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "python_executable": sys.executable,
+    }
+
+
+def openusage_command(arg: str | None) -> list[str]:
+    if arg:
+        return shlex.split(arg)
+    script = Path(sys.executable).parent / "openusage"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "openusage"]
+
+
+def source_revision() -> str | None:
+    """The git commit of the openusage being measured, when it runs from a checkout."""
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import openusage, os; print(os.path.dirname(openusage.__file__))"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        rev = subprocess.run(
+            ["git", "-C", probe.stdout.strip(), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev.stdout.strip() or None
+
+
+# --------------------------------------------------------------------------------------------------
+# The benchmark.
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.cmd = openusage_command(args.openusage_cmd)
+        self.work = Path(tempfile.mkdtemp(prefix="openusage-bench-run-"))
+        self.home = self.work / "home"
+        self.home.mkdir()
+        self.launcher = Launcher(self.work)
+        self.now: str | None = None if args.no_pin_clock else args.now
+        self.series = {key: Series(key, title) for key, title in SCENARIOS.items()}
+        self.bcd = Agreement()
+        self.e_vs_cold = Agreement()
+        self.max_rss_any = 0.0
+        self.reference: Any = None
+        self.have_reference = False
+        self.first_output: Any = None
+        self.cache_seq = 0
+        self.appender: gen.Generator | None = None
+
+    def log(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    # -- environment and runs
+
+    def env(self, root: Path, cache: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        for var in ("KIMI_CODE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "OPENUSAGE_NOW"):
+            env.pop(var, None)
+        env.update(
+            HOME=str(self.home),  # no other agent's real files are found by auto-detection
+            KIMI_SHARE_DIR=str(root),
+            OPENUSAGE_CONFIG=str(self.work / "no-settings.json"),
+            OPENUSAGE_CACHE_DIR=str(cache),
+        )
+        if self.now is not None:
+            env["OPENUSAGE_NOW"] = self.now
+        return env
+
+    def fresh_cache(self) -> Path:
+        self.cache_seq += 1
+        path = self.work / f"cache-{self.cache_seq}"
+        path.mkdir()
+        return path
+
+    def openusage(self, root: Path, cache: Path, *extra: str) -> Run:
+        run = self.launcher.run([*self.cmd, "snapshot", "--json", *extra], env=self.env(root, cache))
+        self.max_rss_any = max(self.max_rss_any, run.rss_mib)
+        if run.returncode != 0:
+            tail = run.stderr.decode(errors="replace").strip().splitlines()[-15:]
+            raise SystemExit(
+                f"bench: {' '.join(self.cmd)} snapshot --json {' '.join(extra)} exited {run.returncode}:\n  "
+                + "\n  ".join(tail)
+            )
+        return run
+
+    def cat(self, list_file: Path) -> Run:
+        run = self.launcher.run(["xargs", "-0", "-s", "1000000", "cat"], stdin=list_file, capture=False)
+        if run.returncode != 0:
+            raise SystemExit(f"bench: cat failed: {run.stderr.decode(errors='replace')[-500:]}")
+        return run
+
+    # -- scenarios
+
+    def run_main(self, root: Path, wires: list[Path]) -> None:
+        args = self.args
+        list_file = self.work / "wire-files.list"
+        list_file.write_bytes(b"\0".join(os.fsencode(p) for p in wires) + b"\0")
+        only = set(args.only)
+        self.log("warming the page cache (cat, untimed) ...")
+        self.cat(list_file)
+        cache_d = self.fresh_cache()
+        cache_e = self.fresh_cache()
+        d_dirty = e_dirty = True
+        targets = self.append_targets(wires, args.append_files)
+        per_file = max(1, args.append_kb * 1024 // max(1, len(targets)))
+        manifest = gen.read_manifest(root)
+        start = gen.parse_instant(manifest["params"]["end"]) if manifest else time.time() - 3600.0
+        for rep in range(args.repeat):
+            if "a" in only:
+                self.record("a", rep, self.cat(list_file))
+            if "b" in only:
+                run = self.openusage(root, self.fresh_cache(), "--no-cache")
+                self.record("b", rep, run)
+                self.compare_bcd("b", rep, run)
+            if "c" in only:
+                cache = self.fresh_cache()
+                run = self.openusage(root, cache)
+                self.record("c", rep, run)
+                self.compare_bcd("c", rep, run)
+                shutil.rmtree(cache, ignore_errors=True)
+            if "d" in only:
+                if d_dirty:
+                    self.compare_bcd("d-prime", rep, self.openusage(root, cache_d))
+                    d_dirty = False
+                run = self.openusage(root, cache_d)
+                self.record("d", rep, run)
+                self.compare_bcd("d", rep, run)
+            if "e" in only:
+                if e_dirty:
+                    self.openusage(root, cache_e)
+                self.append(root, targets, per_file, rep, start)
+                try:
+                    run = self.openusage(root, cache_e)
+                    self.record("e", rep, run)
+                    cold = self.openusage(root, self.fresh_cache(), "--no-cache")
+                    self.e_vs_cold.check(
+                        f"e round {rep + 1} vs --no-cache", normalise(run.stdout), normalise(cold.stdout)
+                    )
+                finally:
+                    restore_appends(root)
+                d_dirty = e_dirty = True
+
+    def record(self, key: str, rep: int, run: Run) -> None:
+        self.series[key].add(run)
+        self.log(
+            f"  round {rep + 1}/{self.args.repeat}  {key}  {run.wall:8.3f} s  {run.rss_mib:7.1f} MiB  "
+            f"{SCENARIOS[key]}"
+        )
+
+    def compare_bcd(self, label: str, rep: int, run: Run) -> None:
+        doc = normalise(run.stdout)
+        if not self.have_reference:
+            self.have_reference = True
+            self.reference = doc
+            self.first_output = doc
+            if doc is None:
+                self.bcd.check(f"{label} round {rep + 1}", None, None)
+            return
+        self.bcd.check(f"{label} round {rep + 1} vs first output", self.reference, doc)
+
+    def append_targets(self, wires: list[Path], count: int) -> list[Path]:
+        rng = random.Random(self.args.seed * 31 + 7)
+        candidates = []
+        for path in wires:
+            if "subagents" in path.parts:
+                continue
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - 1))
+                if f.read(1) == b"\n":
+                    candidates.append(path)
+        return rng.sample(candidates, min(count, len(candidates)))
+
+    def append(self, root: Path, targets: list[Path], per_file: int, rep: int, start: float) -> None:
+        if self.appender is None:
+            self.appender = gen.Generator(self.args.seed + 1000)
+        journal = {str(p): p.stat().st_size for p in targets}
+        (root / APPEND_JOURNAL).write_text(json.dumps(journal))
+        end = gen.parse_instant(self.now) - 1.0 if self.now else time.time()
+        for i, path in enumerate(targets):
+            seed = self.args.seed * 1_000_003 + rep * 101 + i
+            begin = min(start + rep * 120.0 + i, end - 600.0)
+            self.appender.append_activity(path, per_file, seed, begin, end)
+
+    def run_many_files(self) -> Json:
+        args = self.args
+        params = gen.Params(
+            sessions=args.many_files, size_mb=0.0, seed=args.seed, subagents=False, tiny=True, now=args.now
+        )
+        given = args.many_files_corpus is not None
+        root = ensure_corpus(args.many_files_corpus or default_corpus_dir(params), params, self.log, given)
+        wires = find_wire_files(root)
+        stats = corpus_stats(root, wires)
+        list_file = self.work / "tiny-files.list"
+        list_file.write_bytes(b"\0".join(os.fsencode(p) for p in wires) + b"\0")
+        self.log(f"many files: {len(wires):,} wire files, {stats['wire_bytes'] / MIB:,.1f} MiB")
+        self.cat(list_file)
+        cat = Series("a", "cat")
+        for _ in range(args.repeat):
+            cat.add(self.cat(list_file))
+        cache = self.fresh_cache()
+        first = self.openusage(root, cache)
+        self.log(f"  first run (empty cache) {first.wall:.3f} s, {first.rss_mib:.1f} MiB")
+        warm = Series("d", "warm, nothing changed")
+        agreement = Agreement()
+        first_doc = normalise(first.stdout)
+        for rep in range(args.repeat):
+            run = self.openusage(root, cache)
+            warm.add(run)
+            agreement.check(f"warm round {rep + 1} vs first run", first_doc, normalise(run.stdout))
+            self.log(f"  round {rep + 1}/{args.repeat}  warm  {run.wall:8.3f} s  {run.rss_mib:7.1f} MiB")
+        return {
+            "corpus": stats,
+            "cat": cat.as_json(),
+            "first_run_s": round(first.wall, 4),
+            "first_run_rss_mib": round(first.rss_mib, 1),
+            "warm": warm.as_json(),
+            "peak_rss_mib": round(max([first.rss_mib, *warm.rss]), 1),
+            "warm_equals_first": agreement.as_json(),
+            "ground_truth": ground_truth(first_doc, gen.read_manifest(root), self.now),
+        }
+
+    def startup(self) -> float:
+        times = [self.launcher.run([sys.executable, "-c", "pass"]).wall for _ in range(5)]
+        return statistics.median(times)
+
+    def rss_floor(self) -> float:
+        """The peak RSS reported for a trivial command: what the launcher itself adds to every figure."""
+        return self.launcher.run(["true"]).rss_mib
+
+
+# --------------------------------------------------------------------------------------------------
+# Report.
+
+
+def evaluate_targets(series: dict[str, Series], main_rss: float, many_rss: float | None) -> list[Json]:
+    a = series["a"].median() if series["a"].times else None
+    rows: list[Json] = []
+
+    def row(name: str, measured: float | None, limit: float, unit: str) -> None:
+        ok = None if measured is None or math.isnan(measured) else measured <= limit
+        rows.append({"target": name, "limit": limit, "measured": measured, "unit": unit, "pass": ok})
+
+    def ratio(key: str) -> float | None:
+        return series[key].median() / a if a and series[key].times else None
+
+    row("b/a cold scan vs cat", ratio("b"), 1.0, "x")
+    row("c/a first run vs cat", ratio("c"), 1.3, "x")
+    row("d warm, nothing changed", series["d"].median() if series["d"].times else None, 0.15, "s")
+    row("e warm after 1 MB appended", series["e"].median() if series["e"].times else None, 0.25, "s")
+    row("peak RSS, any run on the main corpus", main_rss or None, 80.0, "MiB")
+    if many_rss is not None:
+        row("peak RSS, any many-files run", many_rss, 80.0, "MiB")
+    return rows
+
+
+def _print_truth(label: str, gt: Json) -> None:
+    if gt.get("checked"):
+        print(f"         {label}: {'yes' if gt['agree'] else 'NO'}")
+        for line in gt["differences"]:
+            print(f"           {line}")
+    else:
+        print(f"         {label}: not checked ({gt.get('reason')})")
+
+
+def print_report(doc: Json) -> None:
+    m = doc["machine"]
+    c = doc["corpus"]
+    settings = doc["settings"]
+    print()
+    print(f"machine  {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gib']} GiB")
+    print(
+        f"python   {m['python']} ({m['python_executable']}); openusage: {' '.join(doc['command'])}"
+        + (f" @ {doc['revision']}" if doc.get("revision") else "")
+    )
+    print(
+        f"corpus   {c['path']}: {c['sessions']:,} sessions, {c['wire_files']:,} wire files, "
+        f"{c['wire_bytes']:,} bytes ({c['wire_bytes'] / MIB:,.1f} MiB)"
+    )
+    gstats = c.get("generator", {}).get("stats")
+    if gstats:
+        counts = gstats["counts"]
+        print(
+            f"         usage lines {counts['usage_lines']:,} (distinct calls {gstats['calls']:,}), "
+            f"forks {gstats['forks']:,}, longest line {counts['max_line'] / MIB:.1f} MiB"
+        )
+    print(
+        f"clock    OPENUSAGE_NOW={settings['now'] or '(not pinned)'}; repeat {settings['repeat']}; "
+        f"append {settings['append_kb']} KiB over {settings['append_files']} files"
+    )
+    print(
+        f"startup  python -c pass: {doc['python_startup_s'] * 1000:.0f} ms; "
+        f"RSS floor (launcher, `true`): {doc['rss_floor_mib']:.1f} MiB"
+    )
+    print()
+    print(f"{'':3}{'scenario':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'ratio to a':>12}")
+    a = doc["scenarios"]["a"]["median_s"]
+    for key, s in doc["scenarios"].items():
+        if s["median_s"] is None:
+            continue
+        ratio = f"{s['median_s'] / a:.2f}x" if a and key != "a" else ""
+        print(
+            f"{key:3}{s['title']:38}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['peak_rss_mib']:>8.1f} MiB"
+            f"{ratio:>12}"
+        )
+    mf = doc.get("many_files")
+    if mf:
+        warm = mf["warm"]
+        files = mf["corpus"]["wire_files"]
+        print(
+            f"{'mf':3}{f'warm, {files:,} tiny files':38}{warm['median_s']:>9.3f}s{warm['min_s']:>9.3f}s"
+            f"{warm['peak_rss_mib']:>8.1f} MiB"
+        )
+        print(
+            f"{'':3}{'  (first run there':38}{mf['first_run_s']:>9.3f}s; "
+            f"cat {mf['cat']['median_s']:.3f} s for {mf['corpus']['wire_bytes'] / MIB:,.1f} MiB)"
+        )
+    print()
+    agree = doc["agreement"]
+    bcd = agree["b_c_d_identical"]
+    print(
+        f"outputs  b, c, d identical (minus generated_at): {'yes' if bcd['agree'] else 'NO'} "
+        f"({bcd['compared']} comparisons)"
+    )
+    for line in bcd["first_differences"]:
+        print(f"           {line}")
+    e = agree["e_matches_no_cache"]
+    if e["compared"]:
+        print(
+            f"         e equals a --no-cache run after the appends: {'yes' if e['agree'] else 'NO'} "
+            f"({e['compared']} comparisons)"
+        )
+        for line in e["first_differences"]:
+            print(f"           {line}")
+    _print_truth("figures equal the generator's ground truth", agree["ground_truth"])
+    if mf:
+        same = mf["warm_equals_first"]
+        print(f"         many files: warm equals first run: {'yes' if same['agree'] else 'NO'}")
+        for line in same["first_differences"]:
+            print(f"           {line}")
+        _print_truth("many files: figures equal the ground truth", mf["ground_truth"])
+    print()
+    print("targets (issue 8)")
+    for t in doc["targets"]:
+        verdict = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
+        measured = "-" if t["measured"] is None else f"{t['measured']:.3f} {t['unit']}"
+        print(f"  {verdict}  {t['target']:34} {measured:>14}   (limit {t['limit']} {t['unit']})")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    p.add_argument("--corpus", type=Path, help="a Kimi home to use, or where to generate one")
+    p.add_argument("--size-mb", type=float, default=1024.0)
+    p.add_argument("--sessions", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--subagents", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--many-files", type=int, default=100_000, help="tiny sessions in the many-files corpus")
+    p.add_argument("--many-files-corpus", type=Path, help="where the many-files corpus lives")
+    p.add_argument("--skip-many-files", action="store_true")
+    p.add_argument("--append-kb", type=int, default=1024, help="KiB appended per round of e, in total")
+    p.add_argument("--append-files", type=int, default=10)
+    p.add_argument("--only", default="abcde", help="the scenarios to run, e.g. 'ade'")
+    p.add_argument(
+        "--openusage-cmd", help="the command to measure (default: openusage beside sys.executable)"
+    )
+    p.add_argument("--now", default=gen.DEFAULT_NOW, help="OPENUSAGE_NOW for every run (the corpus clock)")
+    p.add_argument("--no-pin-clock", action="store_true", help="let openusage use the real time")
+    args = p.parse_args(argv)
+    if args.repeat < 1 or not set(args.only) <= set(SCENARIOS):
+        p.error("--repeat must be at least 1 and --only a subset of 'abcde'")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    try:
+        probe = bench.launcher.run([*bench.cmd, "--help"])
+        if probe.returncode != 0:
+            bench.log(f"bench: `{' '.join(bench.cmd)} --help` exited {probe.returncode}:")
+            bench.log(probe.stderr.decode(errors="replace")[-2000:])
+            return 2
+        params = gen.Params(args.sessions, args.size_mb, args.seed, args.subagents, False, now=args.now)
+        root = ensure_corpus(
+            args.corpus or default_corpus_dir(params), params, bench.log, args.corpus is not None
+        )
+        wires = find_wire_files(root)
+        stats = corpus_stats(root, wires)
+        bench.log(
+            f"corpus {root}: {len(wires):,} wire files, {stats['wire_bytes'] / MIB:,.1f} MiB; "
+            f"measuring {' '.join(bench.cmd)}"
+        )
+        bench.run_main(root, wires)
+        main_rss = bench.max_rss_any
+        many = None if args.skip_many_files or args.many_files <= 0 else bench.run_many_files()
+        manifest = gen.read_manifest(root)
+        doc: Json = {
+            "schema": "openusage.bench/1",
+            "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "argv": sys.argv[1:] if argv is None else list(argv),
+            "command": bench.cmd,
+            "revision": source_revision(),
+            "machine": machine_info(),
+            "python_startup_s": round(bench.startup(), 4),
+            "rss_floor_mib": round(bench.rss_floor(), 1),
+            "corpus": stats,
+            "settings": {
+                "repeat": args.repeat,
+                "now": bench.now,
+                "append_kb": args.append_kb,
+                "append_files": args.append_files,
+                "scenarios": args.only,
+            },
+            "scenarios": {k: s.as_json() for k, s in bench.series.items()},
+            "many_files": many,
+        }
+        a = bench.series["a"].median() if bench.series["a"].times else None
+        doc["ratios"] = {
+            f"{k}/a": round(bench.series[k].median() / a, 3) if a and bench.series[k].times else None
+            for k in "bcde"
+        }
+        doc["peak_rss_any_openusage_mib"] = round(bench.max_rss_any, 1)
+        doc["targets"] = evaluate_targets(bench.series, main_rss, many["peak_rss_mib"] if many else None)
+        doc["agreement"] = {
+            "b_c_d_identical": bench.bcd.as_json(),
+            "e_matches_no_cache": bench.e_vs_cold.as_json(),
+            "ground_truth": ground_truth(bench.first_output, manifest, bench.now)
+            if bench.first_output is not None
+            else {"checked": False, "reason": "no b, c or d output"},
+        }
+        print_report(doc)
+        if args.json:
+            args.json.write_text(json.dumps(doc, indent=2) + "\n")
+            print(f"\nwrote {args.json}")
+        return 0
+    finally:
+        bench.launcher.close()
+        shutil.rmtree(bench.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
