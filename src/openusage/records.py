@@ -6,7 +6,6 @@ Readers produce these, the store persists them, nothing here does I/O.
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import NamedTuple
 
 
@@ -36,11 +35,17 @@ class UsageRecord(NamedTuple):
     cache_write_tokens: int
 
 
-class Source(NamedTuple):
-    """One file a provider reads, and the session every call in it belongs to."""
+# dev, ino, size, mtime_ns, ctime_ns: a file unchanged in all five is not opened again.
+Identity = tuple[int, int, int, int, int]
 
-    path: Path
+
+class Source(NamedTuple):
+    """One file a provider reads, the session every call in it belongs to, and its identity when the
+    walk saw it. Paths are plain strings: pathlib costs microseconds per object, times every file."""
+
+    path: str
     session: str
+    identity: Identity
 
 
 class Chunk:

@@ -13,23 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import stringzilla
 
 from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
 from openusage.providers import provider_by_id
-from openusage.providers.base import Account, FileProvider
-from openusage.records import Chunk, Source
-from openusage.store import FileState, FileUpdate, Store
+from openusage.providers.base import Account, FileProvider, Walk
+from openusage.records import Chunk, Identity, Source
+from openusage.store import ROW_IDENTITY, ROW_SESSION, FileState, FileUpdate, Store
 from openusage.summary import Summary, decode, encode, summarize
 
 FINGERPRINT_BLOCK = 4096
 # Below this many bytes to read, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
-Identity = tuple[int, int, int, int, int]
 
 
 class Progress(Protocol):
@@ -78,25 +76,17 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             store.forget_account(account.id)
             return Refreshed(summarize(()), lambda _since: (), False, walk.problem, 0, default_model)
         unreadable = walk.unreadable
-        known = store.file_states(account.id)
+        known = store.file_rows(account.id)
         jobs: list[_Job] = []
         for source in walk.sources:
-            key = str(source.path)
-            previous = known.pop(key, None)
-            try:
-                info = os.stat(source.path)
-            except OSError:
-                unreadable += 1
-                if previous is not None:
-                    store.drop_file(previous.id)
+            row = known.pop(source.path, None)
+            # The warm path: one tuple comparison per file, no object built for an unchanged one.
+            if row is not None and row[ROW_IDENTITY] == source.identity and row[ROW_SESSION] == source.session:
                 continue
-            identity: Identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-            job = _plan(provider.id, source, identity, previous)
-            if job is not None:
-                jobs.append(job)
+            jobs.append(_plan(provider.id, source, None if row is None else FileState.from_row(row)))
         for gone in known.values():
-            store.drop_file(gone.id)
-        ranks, sessions_changed = _refresh_sessions(store, provider, account.id, walk.session_dirs)
+            store.drop_file(gone[1])
+        ranks, sessions_changed = _refresh_sessions(store, provider, account.id, walk)
         changed = bool(jobs or known or sessions_changed)
         calls: dict[str, Call] = {}
         for job, result in _run(jobs, progress):
@@ -141,13 +131,12 @@ def _refold(store: Store, account: str) -> None:
     store.replace_calls(account, call_rows(account, calls), keys)
 
 
-def _plan(provider: str, source: Source, identity: Identity, previous: FileState | None) -> _Job | None:
-    """What to read of one file: nothing, its new bytes, or all of it."""
+def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
+    """What to read of a new or changed file: its new bytes, or all of it."""
+    identity = source.identity
     size = identity[2]
     if previous is None or previous.session != source.session:
         return _Job(provider, source, 0, size, identity, previous, restart=True)
-    if previous.identity == identity:
-        return None
     same_file = previous.identity[:2] == identity[:2]
     if not same_file or size < previous.offset:
         return _Job(provider, source, 0, size, identity, previous, restart=True)
@@ -204,7 +193,7 @@ def _read_job(job: _Job) -> _Result:
     return _Result(chunk, head_hash, tail_hash, restarted=offset == 0)
 
 
-def fingerprint(path: Path, offset: int) -> tuple[bytes, bytes]:
+def fingerprint(path: str, offset: int) -> tuple[bytes, bytes]:
     """Hashes of the first block and of the last block before `offset`: enough to notice a file whose
     consumed bytes were rewritten, without reading all of them again."""
     if offset <= 0:
@@ -231,7 +220,7 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
             store.drop_file(job.previous.id)
         return 1
     update = FileUpdate(
-        account=account, path=str(job.source.path), session=job.source.session, identity=job.identity,
+        account=account, path=job.source.path, session=job.source.session, identity=job.identity,
         offset=chunk.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
         records=chunk.records, skipped=chunk.skipped, zero=chunk.zero_records,
         tail_records=chunk.tail_records, tail_skipped=chunk.tail_skipped, tail_zero=chunk.tail_zero_records,
@@ -241,18 +230,19 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
 
 
 def _refresh_sessions(store: Store, provider: FileProvider, account: str,
-                      session_dirs: Mapping[str, list[Path]]) -> tuple[dict[str, int], bool]:
+                      walk: Walk) -> tuple[dict[str, int], bool]:
     """Re-rank only the sessions whose state files changed since the last run.
 
     Returns the new ranks, and whether any session was re-ranked, added or dropped."""
     known = store.session_signatures(account)
-    changed: dict[str, list[Path]] = {}
+    changed: dict[str, list[str]] = {}
     signatures: dict[str, str] = {}
     was_known: set[str] = set()
-    for session, dirs in session_dirs.items():
-        signature = _state_signature(dirs, provider.state_files)
+    walked_signatures = walk.signatures
+    for session, dirs in walk.session_dirs.items():
+        signature = walked_signatures.get(session, "-")  # "-": no state file
         previous = known.pop(session, None)
-        if previous is None or previous[1] != signature:
+        if previous is None or previous != signature:
             changed[session] = dirs
             signatures[session] = signature
             if previous is not None:
@@ -262,16 +252,3 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
         store.set_session(account, session, rank, signatures[session], known=session in was_known)
     store.drop_sessions(account, known.keys())
     return ranks, bool(ranks or known)
-
-
-def _state_signature(dirs: list[Path], state_files: tuple[str, ...]) -> str:
-    parts = []
-    for directory in dirs:
-        for name in state_files:
-            try:
-                info = os.stat(directory / name)
-            except OSError:
-                parts.append(f"{directory}/{name}:-")
-                continue
-            parts.append(f"{directory}/{name}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}")
-    return "|".join(parts)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
@@ -54,6 +54,11 @@ CREATE INDEX IF NOT EXISTS calls_by_time ON calls(account, ts, session);
 CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
+# In a `file_rows` row, (path, id, session, identity, offset, head, tail), where the identity stands.
+ROW_IDENTITY = 3
+ROW_SESSION = 2
+
+
 class FileState(NamedTuple):
     id: int
     path: str
@@ -62,6 +67,11 @@ class FileState(NamedTuple):
     offset: int
     head_hash: bytes | None
     tail_hash: bytes | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> FileState:
+        path, file_id, session, identity, offset, head, tail = row
+        return cls(file_id, path, session, identity, offset, head, tail)
 
 
 class FileUpdate(NamedTuple):
@@ -144,17 +154,15 @@ class Store:
             raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
     # -- file states ----------------------------------------------------------------------------------
-    def file_states(self, account: str) -> dict[str, FileState]:
+    def file_rows(self, account: str) -> dict[str, tuple[Any, ...]]:
+        """Every file of the account by path, as raw rows (see FileState.from_row): a warm run compares
+        100,000 of these, so no object is built for them."""
         rows = self.conn.execute(
-            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash"
+            "SELECT path, id, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash"
             " FROM files WHERE account = ?",
             (account,),
         )
-        return {
-            row[1]: FileState(row[0], row[1], row[2], (row[3], row[4], row[5], row[6], row[7]), row[8],
-                              row[9], row[10])
-            for row in rows
-        }
+        return {row[0]: (row[0], row[1], row[2], row[3:8], row[8], row[9], row[10]) for row in rows}
 
     def drop_file(self, file_id: int) -> None:
         self._mark_dirty_file(file_id, tail_only=False)
@@ -222,11 +230,8 @@ class Store:
         self._dirty.update(row[0] for row in rows)
 
     # -- sessions -------------------------------------------------------------------------------------
-    def session_signatures(self, account: str) -> dict[str, tuple[int, str]]:
-        rows = self.conn.execute(
-            "SELECT session, rank, signature FROM sessions WHERE account = ?", (account,)
-        )
-        return {session: (rank, signature) for session, rank, signature in rows}
+    def session_signatures(self, account: str) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
 
     def set_session(self, account: str, session: str, rank: int, signature: str, *, known: bool) -> None:
         """`known`: the session was ranked before, so the calls it holds may change owner now."""
@@ -319,19 +324,16 @@ class Store:
         )
 
     def file_diagnostics(self, account: str) -> FileDiagnostics:
-        files = 0
-        zero = 0
+        files, zero = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(zero + tail_zero), 0) FROM files WHERE account = ?", (account,)
+        ).fetchone()
         skipped: dict[str, int] = {}
-        for body, body_zero, tail, tail_zero in self.conn.execute(
-            "SELECT skipped, zero, tail_skipped, tail_zero FROM files WHERE account = ?", (account,)
+        for body, tail in self.conn.execute(
+            "SELECT skipped, tail_skipped FROM files WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')",
+            (account,),
         ):
-            files += 1
-            zero += body_zero + tail_zero
-            if body != "{}":
-                skipped = _add_counts(skipped, json.loads(body))
-            if tail != "{}":
-                skipped = _add_counts(skipped, json.loads(tail))
-        return FileDiagnostics(files, skipped, zero)
+            skipped = _add_counts(_add_counts(skipped, json.loads(body)), json.loads(tail))
+        return FileDiagnostics(int(files), skipped, int(zero))
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -9,7 +9,6 @@ file provider gets the cache without writing any of it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
@@ -43,13 +42,15 @@ class Detection(NamedTuple):
 
 
 class Walk:
-    """The files of one account, the session directories they belong to, and what could not be read."""
+    """The files of one account, its session directories with a signature of their state files (a
+    changed signature means the session's rank must be read again), and what could not be read."""
 
-    __slots__ = ("found", "problem", "session_dirs", "sources", "unreadable")
+    __slots__ = ("found", "problem", "session_dirs", "signatures", "sources", "unreadable")
 
     def __init__(self) -> None:
         self.sources: list[Source] = []
-        self.session_dirs: dict[str, list[Path]] = {}
+        self.session_dirs: dict[str, list[str]] = {}
+        self.signatures: dict[str, str] = {}
         self.unreadable = 0
         self.found = True  # False when the sessions directory does not exist or cannot be used
         self.problem: str | None = None  # why a sessions directory that exists cannot be used
@@ -62,7 +63,6 @@ class FileProvider(Protocol):
     title: str
     upstream_provider: str
     missing_message: str
-    state_files: tuple[str, ...]  # names, in a session directory, whose change may change its rank
 
     def detect(self, env: Mapping[str, str]) -> Detection: ...
 
@@ -70,7 +70,7 @@ class FileProvider(Protocol):
 
     def read(self, source: Source, offset: int) -> Chunk: ...
 
-    def session_ranks(self, session_dirs: Mapping[str, list[Path]]) -> dict[str, int]:
+    def session_ranks(self, session_dirs: Mapping[str, list[str]]) -> dict[str, int]:
         """Owner-session rank per session (lower owns a shared call; ties go to the smaller name)."""
         ...
 

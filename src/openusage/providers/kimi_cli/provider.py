@@ -15,7 +15,6 @@ class KimiCliProvider:
     title = "Kimi CLI"
     upstream_provider = "moonshot"
     missing_message = "Kimi CLI sessions directory not found"
-    state_files: tuple[str, ...] = (state.STATE_NAME,)
 
     def detect(self, env: Mapping[str, str]) -> Detection:
         root = locate.kimi_root(env)
@@ -52,7 +51,7 @@ class KimiCliProvider:
     def read(self, source: Source, offset: int) -> Chunk:
         return wire.read_wire(source.path, offset)
 
-    def session_ranks(self, session_dirs: Mapping[str, list[Path]]) -> dict[str, int]:
+    def session_ranks(self, session_dirs: Mapping[str, list[str]]) -> dict[str, int]:
         return {name: min(state.fork_depth(d) for d in dirs) for name, dirs in session_dirs.items()}
 
     def default_model(self, account: Account, env: Mapping[str, str]) -> str:

@@ -7,7 +7,7 @@ fewest prefixes, so the fork depth is the rank the store orders holders by.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import orjson
 
@@ -15,10 +15,11 @@ FORK_PREFIXES = ("Fork: ", "Undo: ")
 STATE_NAME = "state.json"
 
 
-def fork_depth(session_dir: Path) -> int:
+def fork_depth(session_dir: str) -> int:
     """0 when there is no state file, no title, or an unreadable one."""
     try:
-        doc = orjson.loads((session_dir / STATE_NAME).read_bytes())
+        with open(os.path.join(session_dir, STATE_NAME), "rb") as handle:
+            doc = orjson.loads(handle.read())
     except (OSError, orjson.JSONDecodeError):
         return 0
     title = doc.get("custom_title") if isinstance(doc, dict) else None

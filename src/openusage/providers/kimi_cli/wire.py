@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import mmap
 import os
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -149,7 +148,7 @@ def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, An
     tally.records.append(UsageRecord(key, valid_timestamp(raw_ts), model, inp, out, cr, cw))
 
 
-def read_wire(path: Path, offset: int) -> Chunk:
+def read_wire(path: str, offset: int) -> Chunk:
     """Read `path` from byte `offset` (a line start) to its end."""
     chunk = Chunk(end_offset=offset)
     with open(path, "rb") as handle:
