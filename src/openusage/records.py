@@ -39,6 +39,13 @@ class UsageRecord(NamedTuple):
 Identity = tuple[int, int, int, int, int]
 
 
+def file_key(identity: Identity, session: str) -> str:
+    """A file's identity and session as one string: the cache compares these for every file on
+    every run, and strings come out of SQLite and compare faster than rebuilt tuples."""
+    dev, ino, size, mtime_ns, ctime_ns = identity
+    return f"{dev}:{ino}:{size}:{mtime_ns}:{ctime_ns}|{session}"
+
+
 class Source(NamedTuple):
     """One file a provider reads, the session every call in it belongs to, and its identity when the
     walk saw it. Paths are plain strings: pathlib costs microseconds per object, times every file."""

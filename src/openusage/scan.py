@@ -20,8 +20,8 @@ import stringzilla
 from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
-from openusage.records import Chunk, Identity, Source
-from openusage.store import ROW_IDENTITY, ROW_SESSION, FileState, FileUpdate, Store
+from openusage.records import Chunk, Identity, Source, file_key
+from openusage.store import FileState, FileUpdate, Store
 from openusage.summary import Summary, decode, encode, summarize
 
 FINGERPRINT_BLOCK = 4096
@@ -75,17 +75,18 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
         if not walk.found:
             store.forget_account(account.id)
             return Refreshed(summarize(()), lambda _since: (), False, walk.problem, 0, default_model)
-        unreadable = walk.unreadable
-        known = store.file_rows(account.id)
+        known = store.file_keys(account.id)
         jobs: list[_Job] = []
         for source in walk.sources:
-            row = known.pop(source.path, None)
-            # The warm path: one tuple comparison per file, no object built for an unchanged one.
-            if row is not None and row[ROW_IDENTITY] == source.identity and row[ROW_SESSION] == source.session:
+            key = known.pop(source.path, None)
+            # The warm path: one string comparison per file, nothing built for an unchanged one.
+            if key is not None and key == file_key(source.identity, source.session):
                 continue
-            jobs.append(_plan(provider.id, source, None if row is None else FileState.from_row(row)))
-        for gone in known.values():
-            store.drop_file(gone[1])
+            previous = store.file_state(account.id, source.path) if key is not None else None
+            jobs.append(_plan(provider.id, source, previous))
+        unreadable = walk.unreadable  # complete now that the walk is consumed
+        for gone in known:
+            store.drop_path(account.id, gone)
         ranks, sessions_changed = _refresh_sessions(store, provider, account.id, walk)
         changed = bool(jobs or known or sessions_changed)
         calls: dict[str, Call] = {}

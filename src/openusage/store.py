@@ -16,20 +16,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
-from openusage.records import CallRow, FileDiagnostics, UsageRecord
+from openusage.records import CallRow, FileDiagnostics, UsageRecord, file_key
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MEMORY = ":memory:"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
     id INTEGER PRIMARY KEY,
-    account TEXT NOT NULL, path TEXT NOT NULL, session TEXT NOT NULL,
+    account TEXT NOT NULL, path TEXT NOT NULL, session TEXT NOT NULL, key TEXT NOT NULL,
     dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
     offset INTEGER NOT NULL, head_hash BLOB, tail_hash BLOB,
     skipped TEXT NOT NULL, zero INTEGER NOT NULL,
@@ -54,11 +54,6 @@ CREATE INDEX IF NOT EXISTS calls_by_time ON calls(account, ts, session);
 CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
-# In a `file_rows` row, (path, id, session, identity, offset, head, tail), where the identity stands.
-ROW_IDENTITY = 3
-ROW_SESSION = 2
-
-
 class FileState(NamedTuple):
     id: int
     path: str
@@ -68,10 +63,6 @@ class FileState(NamedTuple):
     head_hash: bytes | None
     tail_hash: bytes | None
 
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> FileState:
-        path, file_id, session, identity, offset, head, tail = row
-        return cls(file_id, path, session, identity, offset, head, tail)
 
 
 class FileUpdate(NamedTuple):
@@ -154,15 +145,24 @@ class Store:
             raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
     # -- file states ----------------------------------------------------------------------------------
-    def file_rows(self, account: str) -> dict[str, tuple[Any, ...]]:
-        """Every file of the account by path, as raw rows (see FileState.from_row): a warm run compares
-        100,000 of these, so no object is built for them."""
-        rows = self.conn.execute(
-            "SELECT path, id, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash"
-            " FROM files WHERE account = ?",
-            (account,),
-        )
-        return {row[0]: (row[0], row[1], row[2], row[3:8], row[8], row[9], row[10]) for row in rows}
+    def file_keys(self, account: str) -> dict[str, str]:
+        """path → `records.file_key` of every file of the account, as they were last read."""
+        return dict(self.conn.execute("SELECT path, key FROM files WHERE account = ?", (account,)))
+
+    def file_state(self, account: str, path: str) -> FileState | None:
+        row = self.conn.execute(
+            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash"
+            " FROM files WHERE account = ? AND path = ?",
+            (account, path),
+        ).fetchone()
+        if row is None:
+            return None
+        return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10])
+
+    def drop_path(self, account: str, path: str) -> None:
+        row = self.conn.execute("SELECT id FROM files WHERE account = ? AND path = ?", (account, path)).fetchone()
+        if row is not None:
+            self.drop_file(row[0])
 
     def drop_file(self, file_id: int) -> None:
         self._mark_dirty_file(file_id, tail_only=False)
@@ -173,14 +173,21 @@ class Store:
         """Write what was read from a file. `restart`: it was read from the start, so every old row
         of it goes; otherwise only its old tail rows go (the tail was read again)."""
         conn = self.conn
+        dev, ino, size, mtime_ns, ctime_ns = update.identity
+        key = file_key(update.identity, update.session)
         if previous is None:
             cursor = conn.execute(
-                "INSERT INTO files(account, path, session, offset, skipped, zero, tail_skipped, tail_zero)"
-                " VALUES (?, ?, ?, 0, '{}', 0, '{}', 0)",
-                (update.account, update.path, update.session),
+                "INSERT INTO files(account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
+                " head_hash, tail_hash, skipped, zero, tail_skipped, tail_zero)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (update.account, update.path, update.session, key, dev, ino, size, mtime_ns, ctime_ns,
+                 update.offset, update.head_hash, update.tail_hash, _counts_json(update.skipped), update.zero,
+                 _counts_json(update.tail_skipped), update.tail_zero),
             )
             file_id = int(cursor.lastrowid or 0)
-            skipped, zero = update.skipped, update.zero
+            self._insert_records(file_id, update.records, tail=0)
+            self._insert_records(file_id, update.tail_records, tail=1)
+            return
         else:
             file_id = previous.id
             self._mark_dirty_file(file_id, tail_only=not restart)
@@ -194,14 +201,13 @@ class Store:
                 ).fetchone()
                 skipped = _add_counts(json.loads(old_skipped), update.skipped)
                 zero = old_zero + update.zero
-        dev, ino, size, mtime_ns, ctime_ns = update.identity
         conn.execute(
-            "UPDATE files SET session = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
+            "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
             " offset = ?, head_hash = ?, tail_hash = ?, skipped = ?, zero = ?, tail_skipped = ?,"
             " tail_zero = ? WHERE id = ?",
-            (update.session, dev, ino, size, mtime_ns, ctime_ns, update.offset, update.head_hash,
-             update.tail_hash, json.dumps(skipped, sort_keys=True), zero,
-             json.dumps(update.tail_skipped, sort_keys=True), update.tail_zero, file_id),
+            (update.session, key, dev, ino, size, mtime_ns, ctime_ns, update.offset, update.head_hash,
+             update.tail_hash, _counts_json(skipped), zero, _counts_json(update.tail_skipped), update.tail_zero,
+             file_id),
         )
         self._insert_records(file_id, update.records, tail=0)
         self._insert_records(file_id, update.tail_records, tail=1)
@@ -215,14 +221,6 @@ class Store:
             records,
         )
         self._dirty.update(record[0] for record in records)
-
-    def touch_file(self, file_id: int, identity: tuple[int, int, int, int, int]) -> None:
-        """Same bytes, new metadata (a `touch`, a copy back in place): remember the new identity."""
-        dev, ino, size, mtime_ns, ctime_ns = identity
-        self.conn.execute(
-            "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?",
-            (dev, ino, size, mtime_ns, ctime_ns, file_id),
-        )
 
     def _mark_dirty_file(self, file_id: int, *, tail_only: bool) -> None:
         condition = " AND tail = 1" if tail_only else ""
@@ -334,6 +332,10 @@ class Store:
         ):
             skipped = _add_counts(_add_counts(skipped, json.loads(body)), json.loads(tail))
         return FileDiagnostics(int(files), skipped, int(zero))
+
+
+def _counts_json(counts: dict[str, int]) -> str:
+    return json.dumps(counts, sort_keys=True) if counts else "{}"
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -8,7 +8,7 @@ file provider gets the cache without writing any of it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
@@ -48,7 +48,8 @@ class Walk:
     __slots__ = ("found", "problem", "session_dirs", "signatures", "sources", "unreadable")
 
     def __init__(self) -> None:
-        self.sources: list[Source] = []
+        # Consumed once, first: session_dirs, signatures and unreadable are complete only after it.
+        self.sources: Iterator[Source] = iter(())
         self.session_dirs: dict[str, list[str]] = {}
         self.signatures: dict[str, str] = {}
         self.unreadable = 0

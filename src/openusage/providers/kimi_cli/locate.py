@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from openusage.providers.base import Walk
@@ -44,9 +44,10 @@ def find_binary(env: Mapping[str, str], name: str = "kimi") -> str | None:
 def walk_sessions(sessions_dir: Path) -> Walk:
     """Every wire.jsonl under `sessions_dir`, with its identity, and each session's state signature.
 
-    One `scandir` per directory and one `stat` per wire.jsonl and state.json: nothing else per file,
-    so a warm run over 100,000 sessions stays cheap. Only symlinked directories are stat'ed for loop
-    detection; a real directory's identity is its `d_ino` on the root's device.
+    `walk.sources` is a generator: the caller compares each file with the cache as the walk finds it,
+    so no list of every file is built. One `scandir` per directory and one `stat` per wire.jsonl and
+    state.json; only symlinked directories are stat'ed for loop detection (a real directory's
+    identity is its `d_ino` on the root's device).
     """
     walk = Walk()
     root = str(sessions_dir)
@@ -63,11 +64,17 @@ def walk_sessions(sessions_dir: Path) -> Walk:
         walk.found = False
         walk.problem = f"{root} is not a directory"
         return walk
-    device = info.st_dev
-    seen: set[tuple[int, int]] = {(device, info.st_ino)}
-    pending: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+    walk.sources = _sources(walk, root, info)
+    return walk
+
+
+def _sources(walk: Walk, root: str, root_info: os.stat_result) -> Iterator[Source]:
+    device = root_info.st_dev
+    seen: set[tuple[int, int]] = {(device, root_info.st_ino)}
+    # (directory, depth below sessions/, its session, the session's directory); depth 2 is a session.
+    pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, root)]
     while pending:
-        directory, rel = pending.pop()
+        directory, depth, session, session_dir = pending.pop()
         try:
             with os.scandir(directory) as entries:
                 children = list(entries)
@@ -75,37 +82,33 @@ def walk_sessions(sessions_dir: Path) -> Walk:
             walk.unreadable += 1
             continue
         for entry in children:
+            name = entry.name
             try:
-                if entry.is_dir():
+                if name == WIRE_NAME and not entry.is_dir():
+                    info = entry.stat()
+                    _add_session_dir(walk, session, session_dir)
+                    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+                    yield Source(entry.path, session, identity)
+                elif name == STATE_NAME and depth == 2 and not entry.is_dir():
+                    _add_signature(walk, session, entry.stat())
+                elif entry.is_dir():
                     if entry.is_symlink():
                         target = entry.stat()
-                        identity = (target.st_dev, target.st_ino)
+                        identity_key = (target.st_dev, target.st_ino)
                     else:
-                        identity = (device, entry.inode())
-                    if identity not in seen:
-                        seen.add(identity)
-                        pending.append((entry.path, (*rel, entry.name)))
-                elif entry.name == WIRE_NAME:
-                    _add_wire(walk, entry, rel, directory)
-                elif entry.name == STATE_NAME and len(rel) == 2:
-                    _add_signature(walk, rel[1], entry)
+                        identity_key = (device, entry.inode())
+                    if identity_key in seen:
+                        continue
+                    seen.add(identity_key)
+                    if depth < 2:  # a group, then a session: the session is the directory at depth 2
+                        pending.append((entry.path, depth + 1, name, entry.path))
+                    else:
+                        pending.append((entry.path, depth + 1, session, session_dir))
             except OSError:
                 walk.unreadable += 1
-    return walk
 
 
-def _add_wire(walk: Walk, entry: os.DirEntry[str], rel: tuple[str, ...], directory: str) -> None:
-    info = entry.stat()
-    if len(rel) >= 2:
-        session = rel[1]
-        session_dir = directory if len(rel) == 2 else directory.rsplit(os.sep, len(rel) - 2)[0]
-    else:
-        # A wire.jsonl directly under sessions/ or a group: not Kimi's layout, but its usage is real.
-        session = rel[-1] if rel else WIRE_NAME
-        session_dir = directory
-    walk.sources.append(
-        Source(entry.path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
-    )
+def _add_session_dir(walk: Walk, session: str, session_dir: str) -> None:
     dirs = walk.session_dirs.get(session)
     if dirs is None:
         walk.session_dirs[session] = [session_dir]
@@ -113,9 +116,8 @@ def _add_wire(walk: Walk, entry: os.DirEntry[str], rel: tuple[str, ...], directo
         dirs.append(session_dir)
 
 
-def _add_signature(walk: Walk, session: str, entry: os.DirEntry[str]) -> None:
+def _add_signature(walk: Walk, session: str, info: os.stat_result) -> None:
     """What state.json looked like: when this changes, the session's fork depth is read again."""
-    info = entry.stat()
     signature = f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
     previous = walk.signatures.get(session)
     walk.signatures[session] = signature if previous is None else f"{previous}|{signature}"
