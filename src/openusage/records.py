@@ -17,22 +17,13 @@ class SkipReason(enum.StrEnum):
     WRONG_SHAPE = "wrong_shape"
 
 
-class UsageRecord(NamedTuple):
-    """One copy of one model call, as found in one file.
-
-    `call_key` identifies the call across copies (forks, echoes, subagent files); the counts are
-    part of it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none.
-    `model` is the model named by the record itself, None when the reader must fall back to config.
-    A NamedTuple, not a dataclass: readers build hundreds of thousands of these on the hot path.
-    """
-
-    call_key: str
-    ts: float | None
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
+# One copy of one model call, as found in one file:
+#   (call_key, ts, model, input, output, cache_read, cache_write)
+# `call_key` identifies the call across copies (forks, echoes, subagent files); the counts are part of
+# it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none. `model` is the model
+# the record names, None when the account's configured default applies. A plain tuple: readers build
+# one per usage line, and even a NamedTuple's constructor costs a Python-level call.
+UsageRecord = tuple[str, float | None, str | None, int, int, int, int]
 
 
 # dev, ino, size, mtime_ns, ctime_ns: a file unchanged in all five is not opened again.

@@ -9,7 +9,6 @@ lines are sliced out of the map one at a time and mapped pages already scanned a
 
 from __future__ import annotations
 
-import math
 import mmap
 import os
 from typing import Any
@@ -28,15 +27,6 @@ MAX_TIMESTAMP = 253402300800.0
 RELEASE_EVERY = 32 * 1024 * 1024
 _PAGE = mmap.PAGESIZE
 
-
-
-def valid_timestamp(value: Any) -> float | None:
-    """A number (not a boolean), finite, after the epoch and before the year 10000; else None."""
-    if type(value) is int or type(value) is float:
-        ts = float(value)
-        if math.isfinite(ts) and 0 < ts < MAX_TIMESTAMP:
-            return ts
-    return None
 
 
 class _Tally:
@@ -136,6 +126,11 @@ def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, An
         tally.zero += 1
         return
     raw_ts = obj.get("timestamp")
+    # A valid time is a number (not a boolean), after the epoch and before the year 10000; the chained
+    # comparison is False for NaN and infinity too. Inlined: it runs once per usage record.
+    ts: float | None = None
+    if type(raw_ts) is float or type(raw_ts) is int:
+        ts = float(raw_ts) if 0 < raw_ts < MAX_TIMESTAMP else None
     model = payload.get("model")
     if type(model) is not str or not model:
         model = None
@@ -145,7 +140,7 @@ def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, An
     else:
         raw = "" if "timestamp" not in obj else orjson.dumps(raw_ts).decode()
         key = f"t\x1f{kind}\x1f{raw}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}\x1f{model or ''}"
-    tally.records.append(UsageRecord(key, valid_timestamp(raw_ts), model, inp, out, cr, cw))
+    tally.records.append((key, ts, model, inp, out, cr, cw))
 
 
 def read_wire(path: str, offset: int) -> Chunk:
