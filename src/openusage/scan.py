@@ -27,6 +27,8 @@ from openusage.summary import Summary, decode, encode, summarize
 FINGERPRINT_BLOCK = 4096
 # Below this many bytes to read, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+BATCH_MIN_BYTES = 4 * 1024 * 1024
+BATCHES_PER_WORKER = 12
 
 
 
@@ -146,35 +148,70 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
 
 
 def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _Result]]:
+    """Read every job's file, in this process or, when there is enough to read, in worker processes;
+    results come back as they are ready (in no particular order: nothing downstream depends on it)."""
     total = sum(job.size - job.offset for job in jobs)
     if progress is not None:
         progress.start(len(jobs), total)
-    done_files = done_bytes = 0
-    workers = min(os.cpu_count() or 1, 2 if total < 4 * PARALLEL_MIN_BYTES else os.cpu_count() or 1)
+    workers = os.cpu_count() or 1
     if total < PARALLEL_MIN_BYTES or len(jobs) < 2 or workers < 2:
-        results: Iterator[_Result] = map(_read_job, jobs)
-        pool = None
+        results: Iterator[tuple[_Job, _Result]] = ((job, _read_job(job)) for job in jobs)
     else:
-        # Biggest first, so no worker is left with one huge file at the end.
-        jobs = sorted(jobs, key=lambda job: job.offset - job.size)
-        # Imported here: multiprocessing costs ~40 ms to import, and warm runs never need it.
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
-        results = pool.map(_read_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
+        results = _run_in_workers(jobs, workers, total)
+    done_files = done_bytes = 0
     try:
-        for job, result in zip(jobs, results, strict=True):
+        for job, result in results:
             done_files += 1
             done_bytes += job.size - job.offset
             if progress is not None:
                 progress.advance(done_files, done_bytes)
             yield job, result
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
         if progress is not None:
             progress.finish()
+
+
+def _run_in_workers(jobs: list[_Job], workers: int, total: int) -> Iterator[tuple[_Job, _Result]]:
+    # Imported here: multiprocessing costs ~40 ms to import, and warm runs never need it.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    batches = _batches(jobs, max(BATCH_MIN_BYTES, total // (workers * BATCHES_PER_WORKER)))
+    # fork: the workers inherit the imported reader, so they start in milliseconds.
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        futures = {pool.submit(_read_batch, batch): batch for batch in batches}
+        done = []
+        try:
+            # Collect first, fold after: on two cores a parent folding alongside two readers only
+            # slows them down (measured in bench/).
+            for future in as_completed(futures):
+                done.append((futures[future], future.result()))
+        finally:
+            for future in futures:
+                future.cancel()
+    for batch, results in done:
+        yield from zip(batch, results, strict=True)
+
+
+def _batches(jobs: list[_Job], target: int) -> list[list[_Job]]:
+    """Jobs grouped into batches of about `target` bytes, biggest files first, so that the workers
+    finish together and the parent gets results to fold while they are still reading."""
+    batches: list[list[_Job]] = []
+    batch: list[_Job] = []
+    size = 0
+    for job in sorted(jobs, key=lambda job: job.offset - job.size):
+        batch.append(job)
+        size += job.size - job.offset
+        if size >= target:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _read_batch(batch: list[_Job]) -> list[_Result]:
+    return [_read_job(job) for job in batch]
 
 
 def _read_job(job: _Job) -> _Result:
