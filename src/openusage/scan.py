@@ -78,6 +78,9 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             store.forget_account(account.id)
             return Refreshed(summarize(()), lambda _since: (), False, walk.problem, 0, default_model)
         known = store.file_keys(account.id)
+        # Nothing cached yet for this account (or no cache at all): every copy passes through memory
+        # now, so fold them here instead of writing them and reading them all back.
+        fold_here = not store.persistent or not known
         jobs: list[_Job] = []
         for source in walk.sources:
             key = known.pop(source.path, None)
@@ -89,19 +92,27 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
         unreadable = walk.unreadable  # complete now that the walk is consumed
         for gone in known:
             store.drop_path(account.id, gone)
-        ranks, sessions_changed = _refresh_sessions(store, provider, account.id, walk)
+        sessions_changed = _refresh_sessions(store, provider, account.id, walk)
         changed = bool(jobs or known or sessions_changed)
         calls: dict[str, Call] = {}
+        rank_of = store.session_ranks(account.id) if fold_here else {}
         for job, result in _run(jobs, progress):
             unreadable += _apply(store, account.id, job, result)
-            if not store.persistent and result.chunk is not None:
-                fold(_copies(result.chunk, job.source.session, ranks.get(job.source.session, 0)), calls)
-        if not store.persistent:
+            if fold_here and result.chunk is not None:
+                fold(_copies(result.chunk, job.source.session, rank_of.get(job.source.session, 0)), calls)
+        store.flush_records()
+        if fold_here:
             rows = list(as_call_rows(calls))
-            return Refreshed(summarize(rows), lambda _since: ((r[0], r[1]) for r in rows), True, None,
-                             unreadable, default_model)
-        _refold(store, account.id)
-        summary = _cached_summary(store, account.id, changed)
+            summary = summarize(rows)
+            if not store.persistent:
+                return Refreshed(summary, lambda _since: ((r[0], r[1]) for r in rows), True, None,
+                                 unreadable, default_model)
+            store.take_dirty()  # every changed key was folded above
+            store.replace_calls(account.id, call_rows(account.id, calls), None)
+            store.set_summary(account.id, encode(summary))
+        else:
+            _refold(store, account.id)
+            summary = _cached_summary(store, account.id, changed)
     return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, default_model)
 
 
@@ -268,10 +279,9 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
 
 
 def _refresh_sessions(store: Store, provider: FileProvider, account: str,
-                      walk: Walk) -> tuple[dict[str, int], bool]:
-    """Re-rank only the sessions whose state files changed since the last run.
-
-    Returns the new ranks, and whether any session was re-ranked, added or dropped."""
+                      walk: Walk) -> bool:
+    """Re-rank only the sessions whose state files changed since the last run; True when any session
+    was re-ranked, added or dropped."""
     known = store.session_signatures(account)
     changed: dict[str, list[str]] = {}
     signatures: dict[str, str] = {}
@@ -285,8 +295,8 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
             signatures[session] = signature
             if previous is not None:
                 was_known.add(session)
-    ranks = provider.session_ranks(changed)
+    ranks = provider.session_ranks(changed)  # reads state.json of the changed sessions only
     for session, rank in ranks.items():
         store.set_session(account, session, rank, signatures[session], known=session in was_known)
     store.drop_sessions(account, known.keys())
-    return ranks, bool(ranks or known)
+    return bool(ranks or known)

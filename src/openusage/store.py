@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,7 +23,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import CallRow, FileDiagnostics, UsageRecord, file_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MEMORY = ":memory:"
 
 _SCHEMA = """
@@ -50,7 +51,6 @@ CREATE TABLE IF NOT EXISTS calls(
     input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
     cache_write INTEGER NOT NULL, copies INTEGER NOT NULL,
     PRIMARY KEY(account, call_key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS calls_by_time ON calls(account, ts, session);
 CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
@@ -93,6 +93,7 @@ class Store:
         self.persistent = self.path != MEMORY
         self._notice = notice or (lambda _message: None)
         self._dirty: set[str] = set()
+        self._pending: list[tuple[object, ...]] = []  # record rows waiting for flush_records()
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
@@ -215,12 +216,20 @@ class Store:
     def _insert_records(self, file_id: int, records: list[UsageRecord], *, tail: int) -> None:
         if not records or not self.persistent:
             return
-        self.conn.executemany(
-            "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, tail)"
-            f" VALUES ({file_id}, ?, ?, ?, ?, ?, ?, ?, {tail})",
-            records,
-        )
+        self._pending.extend((file_id, *record, tail) for record in records)
         self._dirty.update(record[0] for record in records)
+
+    def flush_records(self) -> None:
+        """Write the records applied since the last flush, in call-key order: the key index then grows
+        at its end instead of at random pages, several times faster for a first run."""
+        if self._pending:
+            self._pending.sort(key=itemgetter(1))
+            self.conn.executemany(
+                "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, tail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._pending,
+            )
+            self._pending = []
 
     def _mark_dirty_file(self, file_id: int, *, tail_only: bool) -> None:
         condition = " AND tail = 1" if tail_only else ""
@@ -228,6 +237,9 @@ class Store:
         self._dirty.update(row[0] for row in rows)
 
     # -- sessions -------------------------------------------------------------------------------------
+    def session_ranks(self, account: str) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT session, rank FROM sessions WHERE account = ?", (account,)))
+
     def session_signatures(self, account: str) -> dict[str, str]:
         return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
 
@@ -283,7 +295,8 @@ class Store:
             self.conn.execute(
                 "DELETE FROM calls WHERE account = ? AND call_key IN (SELECT call_key FROM keys)", (account,)
             )
-        self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        ordered = sorted(rows, key=itemgetter(1))  # key order: the primary key b-tree grows at its end
+        self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ordered)
 
     def _load_keys(self, keys: set[str]) -> None:
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS keys(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
@@ -310,7 +323,8 @@ class Store:
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def calls_since(self, account: str, since: float) -> Iterator[tuple[str, float | None]]:
-        """(session, ts) of the calls at or after `since`, from the time index."""
+        """(session, ts) of the calls at or after `since`. A scan, not an index: scanning 50,000 calls
+        costs ~10 ms, less than keeping a time index up to date on every write."""
         return self.conn.execute(
             "SELECT session, ts FROM calls WHERE account = ? AND ts >= ?", (account, since)
         )
