@@ -22,7 +22,7 @@ from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.records import Chunk, Identity, Source, file_key
 from openusage.store import FileState, FileUpdate, Store
-from openusage.summary import Summary, decode, encode, summarize
+from openusage.summary import Ledger, Summary
 
 FINGERPRINT_BLOCK = 4096
 # Below this many bytes to read, starting worker processes costs more than it saves.
@@ -76,7 +76,7 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
-            return Refreshed(summarize(()), lambda _since: (), False, walk.problem, 0, default_model)
+            return Refreshed(Ledger().summary(), lambda _since: (), False, walk.problem, 0, default_model)
         known = store.file_keys(account.id)
         # Nothing cached yet for this account (or no cache at all): every copy passes through memory
         # now, so fold them here instead of writing them and reading them all back.
@@ -92,8 +92,7 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
         unreadable = walk.unreadable  # complete now that the walk is consumed
         for gone in known:
             store.drop_path(account.id, gone)
-        sessions_changed = _refresh_sessions(store, provider, account.id, walk)
-        changed = bool(jobs or known or sessions_changed)
+        _refresh_sessions(store, provider, account.id, walk)
         calls: dict[str, Call] = {}
         rank_of = store.session_ranks(account.id) if fold_here else {}
         for job, result in _run(jobs, progress):
@@ -103,29 +102,17 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
         store.flush_records()
         if fold_here:
             rows = list(as_call_rows(calls))
-            summary = summarize(rows)
+            ledger = Ledger.of(rows)
             if not store.persistent:
-                return Refreshed(summary, lambda _since: ((r[0], r[1]) for r in rows), True, None,
+                return Refreshed(ledger.summary(), lambda _since: ((r[0], r[1]) for r in rows), True, None,
                                  unreadable, default_model)
             store.take_dirty()  # every changed key was folded above
             store.replace_calls(account.id, call_rows(account.id, calls), None)
-            store.set_summary(account.id, encode(summary))
+            store.set_summary(account.id, ledger.encode())
         else:
-            _refold(store, account.id)
-            summary = _cached_summary(store, account.id, changed)
+            ledger = _refold(store, account.id)
+    summary = ledger.summary()
     return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, default_model)
-
-
-def _cached_summary(store: Store, account: str, changed: bool) -> Summary:
-    """The stored summary while nothing changed; otherwise a new one from every call, stored."""
-    if not changed:
-        blob = store.summary(account)
-        cached = decode(blob) if blob is not None else None
-        if cached is not None:
-            return cached
-    summary = summarize(store.call_rows(account))
-    store.set_summary(account, encode(summary))
-    return summary
 
 
 def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
@@ -134,15 +121,29 @@ def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
             yield key, ts, model, inp, out, cr, cw, session, rank
 
 
-def _refold(store: Store, account: str) -> None:
-    """Re-fold the calls whose copies changed; when most did, re-fold everything in one pass."""
+def _refold(store: Store, account: str) -> Ledger:
+    """Re-fold the calls whose copies changed and update the ledger with them: their old versions go
+    out, their new ones come in. When most calls changed, or the stored ledger cannot be read,
+    everything is re-folded and counted again."""
     keys: set[str] | None = store.take_dirty()
+    blob = store.summary(account)
+    ledger = Ledger.decode(blob) if blob is not None else None
     if not keys:
-        return
-    if len(keys) * 4 >= store.call_count(account):
-        keys = None
-    calls = fold(store.copies(account, keys))
-    store.replace_calls(account, call_rows(account, calls), keys)
+        if ledger is None:
+            ledger = Ledger.of(store.call_rows(account))
+            store.set_summary(account, ledger.encode())
+        return ledger
+    if ledger is None or len(keys) * 4 >= store.call_count(account):
+        calls = fold(store.copies(account, None))
+        ledger = Ledger.of(as_call_rows(calls))
+        store.replace_calls(account, call_rows(account, calls), None)
+    else:
+        ledger.add(store.calls_for_keys(account, keys), sign=-1)
+        calls = fold(store.copies(account, keys))
+        ledger.add(as_call_rows(calls))
+        store.replace_calls(account, call_rows(account, calls), keys)
+    store.set_summary(account, ledger.encode())
+    return ledger
 
 
 def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
@@ -279,9 +280,9 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
 
 
 def _refresh_sessions(store: Store, provider: FileProvider, account: str,
-                      walk: Walk) -> bool:
-    """Re-rank only the sessions whose state files changed since the last run; True when any session
-    was re-ranked, added or dropped."""
+                      walk: Walk) -> None:
+    """Re-rank only the sessions whose state files changed since the last run (their calls are
+    marked for re-folding by the store)."""
     known = store.session_signatures(account)
     changed: dict[str, list[str]] = {}
     signatures: dict[str, str] = {}
@@ -299,4 +300,3 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
     for session, rank in ranks.items():
         store.set_session(account, session, rank, signatures[session], known=session in was_known)
     store.drop_sessions(account, known.keys())
-    return bool(ranks or known)

@@ -322,6 +322,15 @@ class Store:
         self._dirty.clear()
 
     # -- queries for the snapshot ---------------------------------------------------------------------
+    def calls_for_keys(self, account: str, keys: set[str]) -> list[CallRow]:
+        """The stored calls with these keys, as they are before a re-fold replaces them."""
+        self._load_keys(keys)
+        return self.conn.execute(
+            "SELECT session, ts, model, input, output, cache_read, cache_write, copies FROM calls"
+            " WHERE account = ? AND call_key IN (SELECT call_key FROM keys)",
+            (account,),
+        ).fetchall()
+
     def calls_since(self, account: str, since: float) -> Iterator[tuple[str, float | None]]:
         """(session, ts) of the calls at or after `since`. A scan, not an index: scanning 50,000 calls
         costs ~10 ms, less than keeping a time index up to date on every write."""

@@ -2,7 +2,8 @@
 window counts that do.
 
 The summary (totals, per model, sessions, UTC days) changes only when the calls change, so the cache
-keeps it encoded beside the calls and a warm run with nothing new reads it instead of every call.
+keeps it as a ledger beside the calls: a warm run with nothing new reads it instead of every call, and
+a refresh updates it with just the calls it re-folded.
 The window counts (sessions today, in the last 7 x 24 h) depend on "now" and are counted from the
 calls at or after the 7-day start, which the cache answers from an index. Pure: no files, no SQL.
 """
@@ -17,7 +18,7 @@ import orjson
 from openusage.records import CallRow
 from openusage.windows import DAY, Windows
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 
 
 class ModelSums(NamedTuple):
@@ -46,42 +47,98 @@ class WindowCounts(NamedTuple):
     week: int
 
 
-def summarize(calls: Iterable[CallRow]) -> Summary:
-    """One pass over every call of an account."""
-    n = copies = inp = out = cr = cw = 0
-    sessions: set[str] = set()
-    models: dict[str | None, list[int]] = {}
-    day_sessions: dict[int, set[str]] = {}
-    day_tokens: dict[int, int] = {}
-    for session, ts, model, i, o, r, w, c in calls:
-        n += 1
-        copies += c
-        inp += i
-        out += o
-        cr += r
-        cw += w
-        sessions.add(session)
-        sums = models.get(model)
-        if sums is None:
-            models[model] = [i, o, r, w, 1]
-        else:
-            sums[0] += i
-            sums[1] += o
-            sums[2] += r
-            sums[3] += w
-            sums[4] += 1
-        if ts is not None:  # no valid time: counts everywhere but on no day
+class Ledger:
+    """The summary as counts that calls can be added to and taken from, exactly: sums, and how many
+    calls each session has overall and on each day (so a session leaves a count when its last call
+    does). The cache keeps it encoded; a refresh takes away the calls it re-folds and adds their new
+    versions, instead of summarizing every call again."""
+
+    __slots__ = ("days", "models", "sessions", "totals")
+
+    def __init__(self) -> None:
+        self.totals = [0, 0, 0, 0, 0, 0]  # calls, copies, input, output, cache_read, cache_write
+        self.sessions: dict[str, int] = {}  # session -> calls
+        self.models: dict[str | None, list[int]] = {}  # model -> [input, output, cache_read, cache_write, calls]
+        self.days: dict[int, tuple[list[int], dict[str, int]]] = {}  # UTC day -> ([input+output], session -> calls)
+
+    @classmethod
+    def of(cls, calls: Iterable[CallRow]) -> Ledger:
+        ledger = cls()
+        ledger.add(calls)
+        return ledger
+
+    def add(self, calls: Iterable[CallRow], sign: int = 1) -> None:
+        """Count `calls` in (sign 1) or out (sign -1)."""
+        totals, sessions, models, days = self.totals, self.sessions, self.models, self.days
+        for session, ts, model, i, o, r, w, c in calls:
+            totals[0] += sign
+            totals[1] += sign * c
+            totals[2] += sign * i
+            totals[3] += sign * o
+            totals[4] += sign * r
+            totals[5] += sign * w
+            _bump(sessions, session, sign)
+            sums = models.get(model)
+            if sums is None:
+                sums = models[model] = [0, 0, 0, 0, 0]
+            sums[0] += sign * i
+            sums[1] += sign * o
+            sums[2] += sign * r
+            sums[3] += sign * w
+            sums[4] += sign
+            if not sums[4]:
+                del models[model]
+            if ts is None:
+                continue  # no valid time: counts everywhere but on no day
             day = int(ts // DAY)
-            day_set = day_sessions.get(day)
-            if day_set is None:
-                day_sessions[day] = {session}
-                day_tokens[day] = i + o
-            else:
-                day_set.add(session)
-                day_tokens[day] += i + o
-    model_rows = tuple(ModelSums(m, *sums) for m, sums in models.items())
-    daily = tuple((day, len(day_sessions[day]), day_tokens[day]) for day in sorted(day_sessions))
-    return Summary(n, copies, len(sessions), inp, out, cr, cw, model_rows, daily)
+            entry = days.get(day)
+            if entry is None:
+                entry = days[day] = ([0], {})
+            entry[0][0] += sign * (i + o)
+            _bump(entry[1], session, sign)
+            if not entry[1]:
+                del days[day]
+
+    def summary(self) -> Summary:
+        calls, copies, inp, out, cr, cw = self.totals
+        models = tuple(ModelSums(m, *sums) for m, sums in self.models.items())
+        daily = tuple((day, len(self.days[day][1]), self.days[day][0][0]) for day in sorted(self.days))
+        return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily)
+
+    def encode(self) -> bytes:
+        return orjson.dumps({
+            "v": SUMMARY_VERSION,
+            "totals": self.totals,
+            "sessions": self.sessions,
+            "models": [[m, *sums] for m, sums in self.models.items()],
+            "days": [[day, tokens[0], per_session] for day, (tokens, per_session) in self.days.items()],
+        })
+
+    @classmethod
+    def decode(cls, blob: bytes) -> Ledger | None:
+        """None for a blob of another version or shape: the caller rebuilds the ledger."""
+        try:
+            doc = orjson.loads(blob)
+            if doc["v"] != SUMMARY_VERSION:
+                return None
+            ledger = cls()
+            ledger.totals = [int(n) for n in doc["totals"]]
+            ledger.sessions = {str(k): int(v) for k, v in doc["sessions"].items()}
+            ledger.models = {m[0]: [int(n) for n in m[1:]] for m in doc["models"]}
+            ledger.days = {int(d): ([int(t)], {str(k): int(v) for k, v in s.items()}) for d, t, s in doc["days"]}
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
+            return None
+        if len(ledger.totals) != 6 or any(len(sums) != 5 for sums in ledger.models.values()):
+            return None
+        return ledger
+
+
+def _bump(counts: dict[str, int], key: str, sign: int) -> None:
+    left = counts.get(key, 0) + sign
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def count_windows(recent: Iterable[tuple[str, float | None]], window: Windows) -> WindowCounts:
@@ -99,21 +156,3 @@ def count_windows(recent: Iterable[tuple[str, float | None]], window: Windows) -
         if window.today_start <= ts < window.today_end:
             today.add(session)
     return WindowCounts(len(today), len(week))
-
-
-def encode(summary: Summary) -> bytes:
-    fields = [*summary[:7], [list(m) for m in summary.models], [list(d) for d in summary.daily]]
-    return orjson.dumps([SUMMARY_VERSION, fields])
-
-
-def decode(blob: bytes) -> Summary | None:
-    """None for a blob of another version or shape: the caller recomputes it."""
-    try:
-        version, fields = orjson.loads(blob)
-        if version != SUMMARY_VERSION:
-            return None
-        calls, copies, sessions, inp, out, cr, cw, models, daily = fields
-        return Summary(calls, copies, sessions, inp, out, cr, cw, tuple(ModelSums(*m) for m in models),
-                       tuple((d, s, t) for d, s, t in daily))
-    except (orjson.JSONDecodeError, TypeError, ValueError):
-        return None

@@ -1,0 +1,63 @@
+"""The ledger behind cached summaries: calls counted out leave exactly what counting the rest gives."""
+
+from __future__ import annotations
+
+import random
+
+from openusage.records import CallRow
+from openusage.summary import Ledger, Summary
+
+DAY = 86400.0
+
+
+def random_calls(rng: random.Random, n: int) -> list[CallRow]:
+    calls: list[CallRow] = []
+    for _ in range(n):
+        ts = None if rng.random() < 0.1 else 1_790_000_000 + rng.randrange(20) * DAY + rng.random() * DAY
+        model = rng.choice([None, "kimi-k2", "kimi-k2-thinking"])
+        calls.append((f"s{rng.randrange(12)}", ts, model, rng.randrange(5000), rng.randrange(900),
+                      rng.randrange(90000), rng.randrange(3), 1 + rng.randrange(3)))
+    return calls
+
+
+def canonical(summary: Summary) -> Summary:
+    return summary._replace(models=tuple(sorted(summary.models, key=lambda m: str(m.model))))
+
+
+def test_counting_calls_out_equals_counting_the_rest() -> None:
+    rng = random.Random(7)
+    for _ in range(50):
+        calls = random_calls(rng, rng.randrange(1, 80))
+        gone = [c for c in calls if rng.random() < 0.4]
+        kept = [c for c in calls if c not in gone]
+        ledger = Ledger.of(calls)
+        ledger.add(gone, sign=-1)
+        assert canonical(ledger.summary()) == canonical(Ledger.of(kept).summary())
+
+
+def test_a_session_leaves_the_counts_with_its_last_call() -> None:
+    a1 = ("a", 1_790_000_000.0, None, 1, 1, 0, 0, 1)
+    a2 = ("a", 1_790_000_000.0 + DAY, None, 2, 2, 0, 0, 1)
+    b1 = ("b", 1_790_000_000.0, "m", 3, 3, 0, 0, 2)
+    ledger = Ledger.of([a1, a2, b1])
+    assert ledger.summary().sessions == 2
+    ledger.add([a1, a2], sign=-1)
+    summary = ledger.summary()
+    assert summary.sessions == 1
+    assert summary.daily == ((20717, 1, 6),)
+    assert [m.model for m in summary.models] == ["m"]
+    assert (summary.calls, summary.copies) == (1, 2)
+
+
+def test_encoded_ledger_reads_back_the_same() -> None:
+    calls = random_calls(random.Random(3), 60)
+    ledger = Ledger.of(calls)
+    again = Ledger.decode(ledger.encode())
+    assert again is not None
+    assert canonical(again.summary()) == canonical(ledger.summary())
+
+
+def test_unreadable_ledger_is_none() -> None:
+    assert Ledger.decode(b"\x00\xff") is None
+    assert Ledger.decode(b'{"v": 999}') is None
+    assert Ledger.decode(b'{"v": 2, "totals": [1], "sessions": {}, "models": [], "days": []}') is None
