@@ -6,6 +6,7 @@ Readers produce these, the store persists them, nothing here does I/O.
 from __future__ import annotations
 
 import enum
+import mmap
 from typing import NamedTuple
 
 
@@ -25,6 +26,9 @@ class SkipReason(enum.StrEnum):
 # one per usage line, and even a NamedTuple's constructor costs a Python-level call.
 UsageRecord = tuple[str, float | None, str | None, int, int, int, int]
 
+
+# A file's bytes as a reader sees them: read whole when small, memory-mapped when large.
+Buffer = bytes | mmap.mmap
 
 # dev, ino, size, mtime_ns, ctime_ns: a file unchanged in all five is not opened again.
 Identity = tuple[int, int, int, int, int]

@@ -10,8 +10,10 @@ enough to read to pay for starting them.
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple, Protocol
 
@@ -20,11 +22,12 @@ import stringzilla
 from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
-from openusage.records import Chunk, Identity, Source, file_key
+from openusage.records import Buffer, Chunk, Identity, Source, file_key
 from openusage.store import FileState, FileUpdate, Store
 from openusage.summary import Ledger, Summary
 
 FINGERPRINT_BLOCK = 4096
+SMALL_FILE = 1024 * 1024  # read whole below this size, memory-map above
 # Below this many bytes to read, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 BATCH_MIN_BYTES = 4 * 1024 * 1024
@@ -55,6 +58,7 @@ class _Result(NamedTuple):
     head_hash: bytes
     tail_hash: bytes
     restarted: bool  # read from the start: every old row of the file goes
+    identity: Identity  # as the file was when read
 
 
 class Refreshed(NamedTuple):
@@ -99,7 +103,7 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             unreadable += _apply(store, account.id, job, result)
             if fold_here and result.chunk is not None:
                 fold(_copies(result.chunk, job.source.session, rank_of.get(job.source.session, 0)), calls)
-        store.flush_records()
+        store.flush()
         if fold_here:
             rows = list(as_call_rows(calls))
             ledger = Ledger.of(rows)
@@ -192,17 +196,14 @@ def _run_in_workers(jobs: list[_Job], workers: int, total: int) -> Iterator[tupl
     # fork: the workers inherit the imported reader, so they start in milliseconds.
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         futures = {pool.submit(_read_batch, batch): batch for batch in batches}
-        done = []
         try:
-            # Collect first, fold after: on two cores a parent folding alongside two readers only
-            # slows them down (measured in bench/).
+            # Each batch is folded as soon as it is back, so memory holds a few batches' records,
+            # never every file's at once (100,000 small sessions would otherwise take hundreds of MB).
             for future in as_completed(futures):
-                done.append((futures[future], future.result()))
+                yield from zip(futures[future], future.result(), strict=True)
         finally:
             for future in futures:
                 future.cancel()
-    for batch, results in done:
-        yield from zip(batch, results, strict=True)
 
 
 def _batches(jobs: list[_Job], target: int) -> list[list[_Job]]:
@@ -227,33 +228,45 @@ def _read_batch(batch: list[_Job]) -> list[_Result]:
 
 
 def _read_job(job: _Job) -> _Result:
-    """Runs in a worker process: verify the consumed bytes, then read the new ones."""
+    """Runs in a worker process: open the file once, verify the consumed bytes, parse the new ones."""
     provider = provider_by_id(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
-    offset = job.offset
     try:
-        if offset and job.previous is not None:
-            head, tail = fingerprint(job.source.path, offset)
-            if head != job.previous.head_hash or tail != job.previous.tail_hash:
+        with _file_bytes(job.source.path) as (data, info):
+            size = len(data)
+            offset = job.offset
+            previous = job.previous
+            if offset and previous is not None and (
+                offset > size or fingerprint(data, offset) != (previous.head_hash, previous.tail_hash)
+            ):
                 offset = 0  # rewritten in place under the same offset: read it all again
-        chunk = provider.read(job.source, offset)
-        head_hash, tail_hash = fingerprint(job.source.path, chunk.end_offset)
-    except OSError:
-        return _Result(None, b"", b"", restarted=False)
-    return _Result(chunk, head_hash, tail_hash, restarted=offset == 0)
+            chunk = provider.parse(data, offset, size)
+            head_hash, tail_hash = fingerprint(data, chunk.end_offset)
+    except (OSError, ValueError):  # ValueError: mmap of a file truncated under us
+        return _Result(None, b"", b"", restarted=False, identity=job.identity)
+    identity = (info.st_dev, info.st_ino, size, info.st_mtime_ns, info.st_ctime_ns)
+    return _Result(chunk, head_hash, tail_hash, restarted=offset == 0, identity=identity)
 
 
-def fingerprint(path: str, offset: int) -> tuple[bytes, bytes]:
+@contextmanager
+def _file_bytes(path: str) -> Iterator[tuple[Buffer, os.stat_result]]:
+    """A file's bytes: read whole when small (one syscall, no page faults), mapped when large (no
+    copy, and the reader releases pages as it goes)."""
+    with open(path, "rb", buffering=0) as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_size <= SMALL_FILE:
+            yield handle.read(), info
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data, info
+
+
+def fingerprint(data: Buffer, offset: int) -> tuple[bytes, bytes]:
     """Hashes of the first block and of the last block before `offset`: enough to notice a file whose
     consumed bytes were rewritten, without reading all of them again."""
     if offset <= 0:
         return b"", b""
-    with open(path, "rb") as handle:
-        head = handle.read(min(FINGERPRINT_BLOCK, offset))
-        start = max(0, offset - FINGERPRINT_BLOCK)
-        handle.seek(start)
-        tail = handle.read(offset - start)
-    return _hash(head), _hash(tail)
+    return _hash(data[: min(FINGERPRINT_BLOCK, offset)]), _hash(data[max(0, offset - FINGERPRINT_BLOCK) : offset])
 
 
 def _hash(block: bytes) -> bytes:
@@ -285,18 +298,18 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
     marked for re-folding by the store)."""
     known = store.session_signatures(account)
     changed: dict[str, list[str]] = {}
-    signatures: dict[str, str] = {}
+    signatures: dict[str, int] = {}
     was_known: set[str] = set()
     walked_signatures = walk.signatures
-    for session, dirs in walk.session_dirs.items():
-        signature = walked_signatures.get(session, "-")  # "-": no state file
+    for session, holder in walk.session_dirs.items():
+        signature = walked_signatures.get(session, 0)  # 0: no state file
         previous = known.pop(session, None)
         if previous is None or previous != signature:
-            changed[session] = dirs
+            holders = [holder, *walk.more_session_dirs.get(session, ())]
+            changed[session] = [os.path.join(h, session) for h in holders]
             signatures[session] = signature
             if previous is not None:
                 was_known.add(session)
     ranks = provider.session_ranks(changed)  # reads state.json of the changed sessions only
-    for session, rank in ranks.items():
-        store.set_session(account, session, rank, signatures[session], known=session in was_known)
+    store.set_sessions(account, [(session, rank, signatures[session]) for session, rank in ranks.items()], was_known)
     store.drop_sessions(account, known.keys())

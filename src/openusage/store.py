@@ -23,7 +23,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import CallRow, FileDiagnostics, UsageRecord, file_key
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MEMORY = ":memory:"
 
 _SCHEMA = """
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS records(
 CREATE INDEX IF NOT EXISTS records_by_file ON records(file_id, tail);
 CREATE INDEX IF NOT EXISTS records_by_key ON records(call_key);
 CREATE TABLE IF NOT EXISTS sessions(
-    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, signature TEXT NOT NULL,
+    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, signature INTEGER NOT NULL,
     PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS calls(
     account TEXT NOT NULL, call_key TEXT NOT NULL, session TEXT NOT NULL, ts REAL, model TEXT,
@@ -93,7 +93,9 @@ class Store:
         self.persistent = self.path != MEMORY
         self._notice = notice or (lambda _message: None)
         self._dirty: set[str] = set()
-        self._pending: list[tuple[object, ...]] = []  # record rows waiting for flush_records()
+        self._pending: list[tuple[object, ...]] = []  # record rows waiting for flush()
+        self._new_files: list[tuple[object, ...]] = []  # file rows waiting for flush()
+        self._next_id: int | None = None
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
@@ -136,6 +138,7 @@ class Store:
         nothing to do."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            self._next_id = None  # ids are handed out under the write lock, from what is committed
             try:
                 yield
             except BaseException:
@@ -177,15 +180,15 @@ class Store:
         dev, ino, size, mtime_ns, ctime_ns = update.identity
         key = file_key(update.identity, update.session)
         if previous is None:
-            cursor = conn.execute(
-                "INSERT INTO files(account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
-                " head_hash, tail_hash, skipped, zero, tail_skipped, tail_zero)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (update.account, update.path, update.session, key, dev, ino, size, mtime_ns, ctime_ns,
+            if self._next_id is None:
+                self._next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0])
+            file_id = self._next_id
+            self._next_id += 1
+            self._new_files.append(
+                (file_id, update.account, update.path, update.session, key, dev, ino, size, mtime_ns, ctime_ns,
                  update.offset, update.head_hash, update.tail_hash, _counts_json(update.skipped), update.zero,
-                 _counts_json(update.tail_skipped), update.tail_zero),
+                 _counts_json(update.tail_skipped), update.tail_zero)
             )
-            file_id = int(cursor.lastrowid or 0)
             self._insert_records(file_id, update.records, tail=0)
             self._insert_records(file_id, update.tail_records, tail=1)
             return
@@ -219,9 +222,18 @@ class Store:
         self._pending.extend((file_id, *record, tail) for record in records)
         self._dirty.update(record[0] for record in records)
 
-    def flush_records(self) -> None:
-        """Write the records applied since the last flush, in call-key order: the key index then grows
-        at its end instead of at random pages, several times faster for a first run."""
+    def flush(self) -> None:
+        """Write the new files and the records applied since the last flush, in one statement each.
+        Records go in call-key order: the key index then grows at its end instead of at random pages,
+        several times faster for a first run."""
+        if self._new_files:
+            self.conn.executemany(
+                "INSERT INTO files(id, account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
+                " head_hash, tail_hash, skipped, zero, tail_skipped, tail_zero)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._new_files,
+            )
+            self._new_files = []
         if self._pending:
             self._pending.sort(key=itemgetter(1))
             self.conn.executemany(
@@ -240,16 +252,17 @@ class Store:
     def session_ranks(self, account: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT session, rank FROM sessions WHERE account = ?", (account,)))
 
-    def session_signatures(self, account: str) -> dict[str, str]:
+    def session_signatures(self, account: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
 
-    def set_session(self, account: str, session: str, rank: int, signature: str, *, known: bool) -> None:
-        """`known`: the session was ranked before, so the calls it holds may change owner now."""
-        self.conn.execute(
+    def set_sessions(self, account: str, rows: list[tuple[str, int, int]], known: set[str]) -> None:
+        """(session, rank, signature) rows; the calls held by `known` sessions (ranked before) may
+        change owner now, so they are re-folded."""
+        self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, signature) VALUES (?, ?, ?, ?)",
-            (account, session, rank, signature),
+            ((account, session, rank, signature) for session, rank, signature in rows),
         )
-        if known:
+        for session in known:
             self._mark_dirty_session(account, session)
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:

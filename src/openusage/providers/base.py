@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from openusage.records import Chunk, Source
+from openusage.records import Buffer, Chunk, Source
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -45,13 +45,15 @@ class Walk:
     """The files of one account, its session directories with a signature of their state files (a
     changed signature means the session's rank must be read again), and what could not be read."""
 
-    __slots__ = ("found", "problem", "session_dirs", "signatures", "sources", "unreadable")
+    __slots__ = ("found", "more_session_dirs", "problem", "session_dirs", "signatures", "sources", "unreadable")
 
     def __init__(self) -> None:
         # Consumed once, first: session_dirs, signatures and unreadable are complete only after it.
         self.sources: Iterator[Source] = iter(())
-        self.session_dirs: dict[str, list[str]] = {}
-        self.signatures: dict[str, str] = {}
+        # session -> the directory holding its directory (its group); more_ for a name in two groups.
+        self.session_dirs: dict[str, str] = {}
+        self.more_session_dirs: dict[str, list[str]] = {}
+        self.signatures: dict[str, int] = {}  # session -> signature of its state file(s)
         self.unreadable = 0
         self.found = True  # False when the sessions directory does not exist or cannot be used
         self.problem: str | None = None  # why a sessions directory that exists cannot be used
@@ -69,10 +71,14 @@ class FileProvider(Protocol):
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk: ...
 
-    def read(self, source: Source, offset: int) -> Chunk: ...
+    def parse(self, data: Buffer, start: int, end: int) -> Chunk:
+        """The usage in `data[start:end]` of one of its files; `start` is a line start. Pure: scan.py
+        opens, maps, fingerprints and caches; the provider only turns bytes into records."""
+        ...
 
     def session_ranks(self, session_dirs: Mapping[str, list[str]]) -> dict[str, int]:
-        """Owner-session rank per session (lower owns a shared call; ties go to the smaller name)."""
+        """Owner-session rank per session (lower owns a shared call; ties go to the smaller name).
+        `session_dirs`: session -> its directories (usually one)."""
         ...
 
     def default_model(self, account: Account, env: Mapping[str, str]) -> str: ...

@@ -71,10 +71,11 @@ def walk_sessions(sessions_dir: Path) -> Walk:
 def _sources(walk: Walk, root: str, root_info: os.stat_result) -> Iterator[Source]:
     device = root_info.st_dev
     seen: set[tuple[int, int]] = {(device, root_info.st_ino)}
-    # (directory, depth below sessions/, its session, the session's directory); depth 2 is a session.
-    pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, root)]
+    # (directory, depth below sessions/, its session, the directory holding the session's directory);
+    # depth 2 is a session. The holder is shared by all of a group's sessions: one string, not one each.
+    pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, os.path.dirname(root))]
     while pending:
-        directory, depth, session, session_dir = pending.pop()
+        directory, depth, session, holder = pending.pop()
         try:
             with os.scandir(directory) as entries:
                 children = list(entries)
@@ -86,7 +87,7 @@ def _sources(walk: Walk, root: str, root_info: os.stat_result) -> Iterator[Sourc
             try:
                 if name == WIRE_NAME and not entry.is_dir():
                     info = entry.stat()
-                    _add_session_dir(walk, session, session_dir)
+                    _add_session_dir(walk, session, holder)
                     identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
                     yield Source(entry.path, session, identity)
                 elif name == STATE_NAME and depth == 2 and not entry.is_dir():
@@ -101,23 +102,24 @@ def _sources(walk: Walk, root: str, root_info: os.stat_result) -> Iterator[Sourc
                         continue
                     seen.add(identity_key)
                     if depth < 2:  # a group, then a session: the session is the directory at depth 2
-                        pending.append((entry.path, depth + 1, name, entry.path))
+                        pending.append((entry.path, depth + 1, name, directory))
                     else:
-                        pending.append((entry.path, depth + 1, session, session_dir))
+                        pending.append((entry.path, depth + 1, session, holder))
             except OSError:
                 walk.unreadable += 1
 
 
-def _add_session_dir(walk: Walk, session: str, session_dir: str) -> None:
-    dirs = walk.session_dirs.get(session)
-    if dirs is None:
-        walk.session_dirs[session] = [session_dir]
-    elif session_dir not in dirs:
-        dirs.append(session_dir)
+def _add_session_dir(walk: Walk, session: str, holder: str) -> None:
+    known = walk.session_dirs.get(session)
+    if known is None:
+        walk.session_dirs[session] = holder
+    elif known != holder:  # the same session name in two groups: rare, kept apart
+        walk.more_session_dirs.setdefault(session, []).append(holder)
 
 
 def _add_signature(walk: Walk, session: str, info: os.stat_result) -> None:
-    """What state.json looked like: when this changes, the session's fork depth is read again."""
-    signature = f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    """What state.json looked like: when this changes, the session's fork depth is read again. A hash
+    of ints is stable across processes (only str and bytes hashes are salted) and costs 32 bytes."""
+    signature = hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
     previous = walk.signatures.get(session)
-    walk.signatures[session] = signature if previous is None else f"{previous}|{signature}"
+    walk.signatures[session] = signature if previous is None else hash((previous, signature))

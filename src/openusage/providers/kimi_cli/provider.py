@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, Walk
 from openusage.providers.kimi_cli import config, locate, state, wire
-from openusage.records import Chunk, Source
+from openusage.records import Buffer, Chunk
 
 
 class KimiCliProvider:
@@ -48,8 +48,8 @@ class KimiCliProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return locate.walk_sessions(self.sessions_dir(account, env))
 
-    def read(self, source: Source, offset: int) -> Chunk:
-        return wire.read_wire(source.path, offset)
+    def parse(self, data: Buffer, start: int, end: int) -> Chunk:
+        return wire.parse_wire(data, start, end)
 
     def session_ranks(self, session_dirs: Mapping[str, list[str]]) -> dict[str, int]:
         return {name: min(state.fork_depth(d) for d in dirs) for name, dirs in session_dirs.items()}

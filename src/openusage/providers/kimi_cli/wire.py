@@ -1,22 +1,22 @@
 """Kimi CLI's wire.jsonl bytes → usage records: the hot path.
 
 Most of a wire file is tool output and thinking text. Only lines holding the key `"token_usage"` can
-be usage, so the file is memory-mapped and searched for that key with a SIMD substring search; only
-those lines are decoded. Inside a JSON string a quote is escaped (`\\"`), so tool output that merely
-mentions token_usage never matches the quoted key. Memory stays bounded by the longest usage line:
-lines are sliced out of the map one at a time and mapped pages already scanned are released.
+be usage, so the file's bytes (read, or memory-mapped when large, by scan.py) are searched for that
+key with a SIMD substring search; only those lines are decoded. Inside a JSON string a quote is
+escaped (`\\"`), so tool output that merely mentions token_usage never matches the quoted key. Memory
+stays bounded by the longest usage line: lines are sliced out one at a time, and mapped pages already
+scanned are released.
 """
 
 from __future__ import annotations
 
 import mmap
-import os
 from typing import Any
 
 import orjson
 import stringzilla
 
-from openusage.records import Chunk, SkipReason, UsageRecord
+from openusage.records import Buffer, Chunk, SkipReason, UsageRecord
 
 MARKER = b'"token_usage"'
 # A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
@@ -143,25 +143,21 @@ def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, An
     tally.records.append((key, ts, model, inp, out, cr, cw))
 
 
-def read_wire(path: str, offset: int) -> Chunk:
-    """Read `path` from byte `offset` (a line start) to its end."""
+def parse_wire(data: Buffer, offset: int, size: int) -> Chunk:
+    """The usage in `data[offset:size]`; `offset` is a line start."""
     chunk = Chunk(end_offset=offset)
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size <= offset:
-            return chunk
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            _scan(data, offset, size, chunk)
+    if size > offset:
+        _scan(data, offset, size, chunk)
     return chunk
 
 
-def _scan(data: mmap.mmap, offset: int, size: int, chunk: Chunk) -> None:
+def _scan(data: Buffer, offset: int, size: int, chunk: Chunk) -> None:
     complete_end = data.rfind(b"\n", offset, size) + 1
     if complete_end == 0:
         complete_end = offset
     body = _Tally()
     view = memoryview(data)
-    text = stringzilla.Str(view)  # zero-copy: SIMD search straight over the mapped pages
+    text = stringzilla.Str(view)  # zero-copy: SIMD search straight over the bytes or mapped pages
     try:
         _scan_lines(data, text, offset, complete_end, body)
     finally:
@@ -181,7 +177,7 @@ def _scan(data: mmap.mmap, offset: int, size: int, chunk: Chunk) -> None:
             chunk.tail_zero_records = tail.zero
 
 
-def _scan_lines(data: mmap.mmap, text: Any, offset: int, complete_end: int, body: _Tally) -> None:
+def _scan_lines(data: Buffer, text: Any, offset: int, complete_end: int, body: _Tally) -> None:
     find = text.find
     pos = offset
     released = offset - offset % _PAGE
@@ -193,7 +189,7 @@ def _scan_lines(data: mmap.mmap, text: Any, offset: int, complete_end: int, body
         end = data.find(b"\n", hit, complete_end)
         parse_line(data[start:end], body)
         pos = end + 1
-        if pos - released > RELEASE_EVERY:
+        if pos - released > RELEASE_EVERY and isinstance(data, mmap.mmap):
             released = _release(data, released, pos)
 
 
