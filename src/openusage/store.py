@@ -24,6 +24,7 @@ from openusage.fold import Copy
 from openusage.records import CallRow, FileDiagnostics, UsageRecord, file_key
 
 SCHEMA_VERSION = 6
+FLUSH_EVERY = 8192  # pending file or record rows written at once
 MEMORY = ":memory:"
 
 _SCHEMA = """
@@ -191,6 +192,8 @@ class Store:
             )
             self._insert_records(file_id, update.records, tail=0)
             self._insert_records(file_id, update.tail_records, tail=1)
+            if len(self._new_files) >= FLUSH_EVERY or len(self._pending) >= FLUSH_EVERY:
+                self.flush()  # bounded memory on a first run over many files
             return
         else:
             file_id = previous.id
