@@ -16,12 +16,14 @@ def random_calls(rng: random.Random, n: int) -> list[CallRow]:
         ts = None if rng.random() < 0.1 else 1_790_000_000 + rng.randrange(20) * DAY + rng.random() * DAY
         model = rng.choice([None, "kimi-k2", "kimi-k2-thinking"])
         calls.append((f"s{rng.randrange(12)}", ts, model, rng.randrange(5000), rng.randrange(900),
-                      rng.randrange(90000), rng.randrange(3), 1 + rng.randrange(3)))
+                      rng.randrange(90000), rng.randrange(3), 1 + rng.randrange(3),
+                      rng.choice([None, "turn", "session"])))
     return calls
 
 
 def canonical(summary: Summary) -> Summary:
-    return summary._replace(models=tuple(sorted(summary.models, key=lambda m: str(m.model))))
+    return summary._replace(models=tuple(sorted(summary.models, key=lambda m: str(m.model))),
+                            scopes=tuple(sorted(summary.scopes, key=lambda s: str(s[0]))))
 
 
 def test_counting_calls_out_equals_counting_the_rest() -> None:
@@ -36,9 +38,9 @@ def test_counting_calls_out_equals_counting_the_rest() -> None:
 
 
 def test_a_session_leaves_the_counts_with_its_last_call() -> None:
-    a1 = ("a", 1_790_000_000.0, None, 1, 1, 0, 0, 1)
-    a2 = ("a", 1_790_000_000.0 + DAY, None, 2, 2, 0, 0, 1)
-    b1 = ("b", 1_790_000_000.0, "m", 3, 3, 0, 0, 2)
+    a1 = ("a", 1_790_000_000.0, None, 1, 1, 0, 0, 1, None)
+    a2 = ("a", 1_790_000_000.0 + DAY, None, 2, 2, 0, 0, 1, "turn")
+    b1 = ("b", 1_790_000_000.0, "m", 3, 3, 0, 0, 2, "session")
     ledger = Ledger.of([a1, a2, b1])
     assert ledger.summary().sessions == 2
     ledger.add([a1, a2], sign=-1)
@@ -47,6 +49,7 @@ def test_a_session_leaves_the_counts_with_its_last_call() -> None:
     assert summary.daily == ((20717, 1, 6),)
     assert [m.model for m in summary.models] == ["m"]
     assert (summary.calls, summary.copies) == (1, 2)
+    assert summary.scopes == (("session", 1, 6),)
 
 
 def test_encoded_ledger_reads_back_the_same() -> None:
@@ -60,4 +63,4 @@ def test_encoded_ledger_reads_back_the_same() -> None:
 def test_unreadable_ledger_is_none() -> None:
     assert Ledger.decode(b"\x00\xff") is None
     assert Ledger.decode(b'{"v": 999}') is None
-    assert Ledger.decode(b'{"v": 2, "totals": [1], "sessions": {}, "models": [], "days": []}') is None
+    assert Ledger.decode(b'{"v": 3, "totals": [1], "sessions": {}, "models": [], "days": [], "scopes": []}') is None

@@ -97,7 +97,7 @@ def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], no
         problem=refreshed.problem,
         summary=refreshed.summary,
         windows=count_windows(refreshed.calls_since(window.week_start), window),
-        default_model=refreshed.default_model,
+        resolve_model=refreshed.resolve_model,
         files=store.file_diagnostics(account.id),
         files_unreadable=refreshed.unreadable,
     )
@@ -105,7 +105,8 @@ def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], no
 
 
 def _info(provider: FileProvider) -> ProviderInfo:
-    return ProviderInfo(provider.id, provider.title, provider.upstream_provider, provider.missing_message)
+    return ProviderInfo(provider.id, provider.title, provider.upstream_provider, provider.missing_message,
+                        provider.scopes, provider.compaction_scope)
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:

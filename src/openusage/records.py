@@ -19,12 +19,14 @@ class SkipReason(enum.StrEnum):
 
 
 # One copy of one model call, as found in one file:
-#   (call_key, ts, model, input, output, cache_read, cache_write)
+#   (call_key, ts, model, input, output, cache_read, cache_write, scope, marked)
 # `call_key` identifies the call across copies (forks, echoes, subagent files); the counts are part of
-# it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none. `model` is the model
-# the record names, None when the account's configured default applies. A plain tuple: readers build
-# one per usage line, and even a NamedTuple's constructor costs a Python-level call.
-UsageRecord = tuple[str, float | None, str | None, int, int, int, int]
+# it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none. `model` is what the
+# record says of its model, resolved against the config by the provider when the snapshot is built
+# (None: nothing, the configured default applies). `scope` is the provider's kind of call (Kimi Code's
+# usageScope; None where a provider has none). `marked` is 1 when a `forked` marker follows the copy in
+# its file. A plain tuple: readers build one per usage line, and even a NamedTuple costs a Python call.
+UsageRecord = tuple[str, float | None, str | None, int, int, int, int, str | None, int]
 
 
 # A file's bytes as a reader sees them: read whole when small, memory-mapped when large.
@@ -59,10 +61,10 @@ class Chunk:
     being written is never half-counted, and a complete line without a final newline still counts.
     """
 
-    __slots__ = ("end_offset", "records", "skipped", "tail_records", "tail_skipped", "tail_zero_records",
-                 "zero_records")
+    __slots__ = ("end_offset", "marker_seen", "records", "skipped", "state", "tail_records", "tail_skipped",
+                 "tail_zero_records", "zero_records")
 
-    def __init__(self, end_offset: int = 0) -> None:
+    def __init__(self, end_offset: int = 0, state: bytes | None = None) -> None:
         self.records: list[UsageRecord] = []
         self.end_offset = end_offset
         self.skipped: dict[str, int] = {}
@@ -70,12 +72,24 @@ class Chunk:
         self.tail_records: list[UsageRecord] = []
         self.tail_skipped: dict[str, int] = {}
         self.tail_zero_records = 0
+        # What the reader needs to resume at end_offset (Kimi Code: the last model per alias), and
+        # whether a `forked` marker came in these lines: then every earlier record of the file is marked.
+        self.state = state
+        self.marker_seen = False
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------
-# One model call after folding its copies: session, ts, model (None: the account's default),
-# input, output, cache_read, cache_write, copies.
-CallRow = tuple[str, float | None, str | None, int, int, int, int, int]
+# One model call after folding its copies: session, ts, model (as the records say; see UsageRecord),
+# input, output, cache_read, cache_write, copies, scope.
+CallRow = tuple[str, float | None, str | None, int, int, int, int, int, str | None]
+
+
+class SessionInfo(NamedTuple):
+    """What a session's state file says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes) and
+    the session it was forked from (Kimi Code: forkedFrom), if any."""
+
+    rank: int
+    parent: str | None
 
 
 class FileDiagnostics(NamedTuple):

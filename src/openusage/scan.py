@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol
 
 import stringzilla
 
-from openusage.fold import Call, Copy, as_call_rows, call_rows, fold
+from openusage.fold import Call, Copy, ancestry, as_call_rows, call_rows, fold, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.records import Buffer, Chunk, Identity, Source, file_key
@@ -69,18 +69,18 @@ class Refreshed(NamedTuple):
     found: bool
     problem: str | None
     unreadable: int
-    default_model: str
+    resolve_model: Callable[[str | None], str]
 
 
 def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping[str, str],
             progress: Progress | None = None) -> Refreshed:
     """Bring the store's rows for `account` up to date with the files on disk and summarize them."""
     walk = provider.walk(account, env)
-    default_model = provider.default_model(account, env)
+    resolve_model = provider.model_resolver(account, env)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
-            return Refreshed(Ledger().summary(), lambda _since: (), False, walk.problem, 0, default_model)
+            return Refreshed(Ledger().summary(), lambda _since: (), False, walk.problem, 0, resolve_model)
         known = store.file_keys(account.id)
         # Nothing cached yet for this account (or no cache at all): every copy passes through memory
         # now, so fold them here instead of writing them and reading them all back.
@@ -99,33 +99,36 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
         _refresh_sessions(store, provider, account.id, walk)
         calls: dict[str, Call] = {}
         rank_of = store.session_ranks(account.id) if fold_here else {}
+        ancestors = ancestry(store.session_parents(account.id))
         for job, result in _run(jobs, progress):
             unreadable += _apply(store, account.id, job, result)
             if fold_here and result.chunk is not None:
-                fold(_copies(result.chunk, job.source.session, rank_of.get(job.source.session, 0)), calls)
+                copies = _copies(result.chunk, job.source.session, rank_of.get(job.source.session, 0))
+                fold(copies, calls, keep_holders=bool(ancestors))
         store.flush()
         if fold_here:
+            settle(calls.values(), ancestors)
             rows = list(as_call_rows(calls))
             ledger = Ledger.of(rows)
             if not store.persistent:
                 return Refreshed(ledger.summary(), lambda _since: ((r[0], r[1]) for r in rows), True, None,
-                                 unreadable, default_model)
+                                 unreadable, resolve_model)
             store.take_dirty()  # every changed key was folded above
             store.replace_calls(account.id, call_rows(account.id, calls), None)
             store.set_summary(account.id, ledger.encode())
         else:
-            ledger = _refold(store, account.id)
+            ledger = _refold(store, account.id, ancestors)
     summary = ledger.summary()
-    return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, default_model)
+    return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, resolve_model)
 
 
 def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
     for records in (chunk.records, chunk.tail_records):
-        for key, ts, model, inp, out, cr, cw in records:
-            yield key, ts, model, inp, out, cr, cw, session, rank
+        for key, ts, model, inp, out, cr, cw, scope, marked in records:
+            yield key, ts, model, inp, out, cr, cw, scope, marked, session, rank
 
 
-def _refold(store: Store, account: str) -> Ledger:
+def _refold(store: Store, account: str, ancestors: Mapping[str, frozenset[str]]) -> Ledger:
     """Re-fold the calls whose copies changed and update the ledger with them: their old versions go
     out, their new ones come in. When most calls changed, or the stored ledger cannot be read,
     everything is re-folded and counted again."""
@@ -138,12 +141,14 @@ def _refold(store: Store, account: str) -> Ledger:
             store.set_summary(account, ledger.encode())
         return ledger
     if ledger is None or len(keys) * 4 >= store.call_count(account):
-        calls = fold(store.copies(account, None))
+        calls = fold(store.copies(account, None), keep_holders=bool(ancestors))
+        settle(calls.values(), ancestors)
         ledger = Ledger.of(as_call_rows(calls))
         store.replace_calls(account, call_rows(account, calls), None)
     else:
         ledger.add(store.calls_for_keys(account, keys), sign=-1)
-        calls = fold(store.copies(account, keys))
+        calls = fold(store.copies(account, keys), keep_holders=bool(ancestors))
+        settle(calls.values(), ancestors)
         ledger.add(as_call_rows(calls))
         store.replace_calls(account, call_rows(account, calls), keys)
     store.set_summary(account, ledger.encode())
@@ -240,7 +245,8 @@ def _read_job(job: _Job) -> _Result:
                 offset > size or fingerprint(data, offset) != (previous.head_hash, previous.tail_hash)
             ):
                 offset = 0  # rewritten in place under the same offset: read it all again
-            chunk = provider.parse(data, offset, size)
+            state = previous.state if offset and previous is not None else None
+            chunk = provider.parse(job.source, data, offset, size, state)
             head_hash, tail_hash = fingerprint(data, chunk.end_offset)
     except (OSError, ValueError):  # ValueError: mmap of a file truncated under us
         return _Result(None, b"", b"", restarted=False, identity=job.identity)
@@ -287,6 +293,7 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
         offset=chunk.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
         records=chunk.records, skipped=chunk.skipped, zero=chunk.zero_records,
         tail_records=chunk.tail_records, tail_skipped=chunk.tail_skipped, tail_zero=chunk.tail_zero_records,
+        state=chunk.state, marker_seen=chunk.marker_seen,
     )
     store.apply(update, job.previous, restart=result.restarted)
     return 0
@@ -310,6 +317,6 @@ def _refresh_sessions(store: Store, provider: FileProvider, account: str,
             signatures[session] = signature
             if previous is not None:
                 was_known.add(session)
-    ranks = provider.session_ranks(changed)  # reads state.json of the changed sessions only
-    store.set_sessions(account, [(session, rank, signatures[session]) for session, rank in ranks.items()], was_known)
+    infos = provider.session_info(changed)  # reads the state files of the changed sessions only
+    store.set_sessions(account, [(session, info, signatures[session]) for session, info in infos.items()], was_known)
     store.drop_sessions(account, known.keys())

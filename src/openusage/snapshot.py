@@ -7,6 +7,7 @@ renderers draw and the JSON carries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
@@ -73,7 +74,7 @@ class AccountFigures(NamedTuple):
     problem: str | None  # why an existing sessions directory could not be read
     summary: Summary
     windows: WindowCounts
-    default_model: str
+    resolve_model: Callable[[str | None], str]
     files: FileDiagnostics
     files_unreadable: int
 
@@ -83,6 +84,8 @@ class ProviderInfo(NamedTuple):
     title: str
     upstream_provider: str
     missing_message: str
+    scopes: tuple[str, ...]  # the kinds of call its records name; () for none
+    compaction_scope: str | None
 
 
 def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures) -> Snapshot:
@@ -97,9 +100,19 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         "total_cache_write": Metric(summary.cache_write, "tokens", "all-time"),
         "total_tokens": Metric(summary.input + summary.output, "tokens", "all-time"),
     }
+    scopes = {scope: (calls, tokens) for scope, calls, tokens in summary.scopes}
+    if provider.compaction_scope is not None:
+        calls, tokens = scopes.get(provider.compaction_scope, (0, 0))
+        metrics["compaction_calls"] = Metric(calls, "calls", "all-time")
+        metrics["compaction_tokens"] = Metric(tokens, "tokens", "all-time")
+    diagnostics = _diagnostics(summary, figures)
+    if provider.scopes:
+        by_scope = {scope: scopes.get(scope, (0, 0))[0] for scope in provider.scopes}
+        by_scope["none"] = sum(calls for scope, (calls, _) in scopes.items() if scope not in provider.scopes)
+        diagnostics["records_by_scope"] = by_scope
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
-                    _model_rows(summary, provider.upstream_provider, figures.default_model),
-                    _daily(summary), _diagnostics(summary, figures))
+                    _model_rows(summary, provider.upstream_provider, figures.resolve_model),
+                    _daily(summary), diagnostics)
 
 
 def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:
@@ -112,12 +125,12 @@ def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, st
     return "ok", f"{count} session{'' if count == 1 else 's'}, {tokens} tokens"
 
 
-def _model_rows(summary: Summary, upstream: str, default_model: str) -> tuple[ModelRow, ...]:
-    """Calls that named no model land on the account's default; a call naming the default by name
-    lands on the same row."""
+def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None], str]) -> tuple[ModelRow, ...]:
+    """Each recorded model resolved with the account's config; records that resolve to the same name
+    share a row."""
     merged: dict[str, list[int]] = {}
     for m in summary.models:
-        name = m.model or default_model
+        name = resolve(m.model)
         sums = merged.setdefault(name, [0, 0, 0, 0, 0])
         for index, value in enumerate((m.input, m.output, m.cache_read, m.cache_write, m.calls)):
             sums[index] += value

@@ -21,9 +21,9 @@ from typing import NamedTuple
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
-from openusage.records import CallRow, FileDiagnostics, UsageRecord, file_key
+from openusage.records import CallRow, FileDiagnostics, SessionInfo, UsageRecord, file_key
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 FLUSH_EVERY = 8192  # pending file or record rows written at once
 MEMORY = ":memory:"
 
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS files(
     id INTEGER PRIMARY KEY,
     account TEXT NOT NULL, path TEXT NOT NULL, session TEXT NOT NULL, key TEXT NOT NULL,
     dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
-    offset INTEGER NOT NULL, head_hash BLOB, tail_hash BLOB,
+    offset INTEGER NOT NULL, head_hash BLOB, tail_hash BLOB, state BLOB,
     skipped TEXT NOT NULL, zero INTEGER NOT NULL,
     tail_skipped TEXT NOT NULL, tail_zero INTEGER NOT NULL,
     UNIQUE(account, path));
@@ -41,16 +41,16 @@ CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
 CREATE TABLE IF NOT EXISTS records(
     file_id INTEGER NOT NULL, call_key TEXT NOT NULL, ts REAL, model TEXT,
     input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
-    cache_write INTEGER NOT NULL, tail INTEGER NOT NULL);
+    cache_write INTEGER NOT NULL, scope TEXT, marked INTEGER NOT NULL, tail INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS records_by_file ON records(file_id, tail);
 CREATE INDEX IF NOT EXISTS records_by_key ON records(call_key);
 CREATE TABLE IF NOT EXISTS sessions(
-    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, signature INTEGER NOT NULL,
+    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
     PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS calls(
     account TEXT NOT NULL, call_key TEXT NOT NULL, session TEXT NOT NULL, ts REAL, model TEXT,
     input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
-    cache_write INTEGER NOT NULL, copies INTEGER NOT NULL,
+    cache_write INTEGER NOT NULL, copies INTEGER NOT NULL, scope TEXT,
     PRIMARY KEY(account, call_key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
@@ -63,6 +63,7 @@ class FileState(NamedTuple):
     offset: int
     head_hash: bytes | None
     tail_hash: bytes | None
+    state: bytes | None  # the reader's resume state at `offset`
 
 
 
@@ -82,6 +83,8 @@ class FileUpdate(NamedTuple):
     tail_records: list[UsageRecord]
     tail_skipped: dict[str, int]
     tail_zero: int
+    state: bytes | None  # the reader's resume state at `offset`
+    marker_seen: bool  # a `forked` marker in the new lines: every earlier record of the file is marked
 
 
 class Store:
@@ -156,13 +159,13 @@ class Store:
 
     def file_state(self, account: str, path: str) -> FileState | None:
         row = self.conn.execute(
-            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash"
+            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state"
             " FROM files WHERE account = ? AND path = ?",
             (account, path),
         ).fetchone()
         if row is None:
             return None
-        return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10])
+        return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10], row[11])
 
     def drop_path(self, account: str, path: str) -> None:
         row = self.conn.execute("SELECT id FROM files WHERE account = ? AND path = ?", (account, path)).fetchone()
@@ -187,8 +190,8 @@ class Store:
             self._next_id += 1
             self._new_files.append(
                 (file_id, update.account, update.path, update.session, key, dev, ino, size, mtime_ns, ctime_ns,
-                 update.offset, update.head_hash, update.tail_hash, _counts_json(update.skipped), update.zero,
-                 _counts_json(update.tail_skipped), update.tail_zero)
+                 update.offset, update.head_hash, update.tail_hash, update.state, _counts_json(update.skipped),
+                 update.zero, _counts_json(update.tail_skipped), update.tail_zero)
             )
             self._insert_records(file_id, update.records, tail=0)
             self._insert_records(file_id, update.tail_records, tail=1)
@@ -210,12 +213,14 @@ class Store:
                 zero = old_zero + update.zero
         conn.execute(
             "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
-            " offset = ?, head_hash = ?, tail_hash = ?, skipped = ?, zero = ?, tail_skipped = ?,"
+            " offset = ?, head_hash = ?, tail_hash = ?, state = ?, skipped = ?, zero = ?, tail_skipped = ?,"
             " tail_zero = ? WHERE id = ?",
             (update.session, key, dev, ino, size, mtime_ns, ctime_ns, update.offset, update.head_hash,
-             update.tail_hash, _counts_json(skipped), zero, _counts_json(update.tail_skipped), update.tail_zero,
-             file_id),
+             update.tail_hash, update.state, _counts_json(skipped), zero, _counts_json(update.tail_skipped),
+             update.tail_zero, file_id),
         )
+        if update.marker_seen and not restart:
+            self._mark_earlier_records(file_id)
         self._insert_records(file_id, update.records, tail=0)
         self._insert_records(file_id, update.tail_records, tail=1)
 
@@ -232,19 +237,25 @@ class Store:
         if self._new_files:
             self.conn.executemany(
                 "INSERT INTO files(id, account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
-                " head_hash, tail_hash, skipped, zero, tail_skipped, tail_zero)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " head_hash, tail_hash, state, skipped, zero, tail_skipped, tail_zero)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._new_files,
             )
             self._new_files = []
         if self._pending:
             self._pending.sort(key=itemgetter(1))
             self.conn.executemany(
-                "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, tail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, scope,"
+                " marked, tail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._pending,
             )
             self._pending = []
+
+    def _mark_earlier_records(self, file_id: int) -> None:
+        """A `forked` marker arrived after these records: they are now copies followed by a marker."""
+        rows = self.conn.execute("SELECT call_key FROM records WHERE file_id = ? AND marked = 0", (file_id,))
+        self._dirty.update(row[0] for row in rows)
+        self.conn.execute("UPDATE records SET marked = 1 WHERE file_id = ? AND marked = 0", (file_id,))
 
     def _mark_dirty_file(self, file_id: int, *, tail_only: bool) -> None:
         condition = " AND tail = 1" if tail_only else ""
@@ -255,15 +266,19 @@ class Store:
     def session_ranks(self, account: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT session, rank FROM sessions WHERE account = ?", (account,)))
 
+    def session_parents(self, account: str) -> dict[str, str | None]:
+        """Every session of the account with the session it was forked from (None: none recorded)."""
+        return dict(self.conn.execute("SELECT session, parent FROM sessions WHERE account = ?", (account,)))
+
     def session_signatures(self, account: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
 
-    def set_sessions(self, account: str, rows: list[tuple[str, int, int]], known: set[str]) -> None:
-        """(session, rank, signature) rows; the calls held by `known` sessions (ranked before) may
+    def set_sessions(self, account: str, rows: list[tuple[str, SessionInfo, int]], known: set[str]) -> None:
+        """(session, info, signature) rows; the calls held by `known` sessions (ranked before) may
         change owner now, so they are re-folded."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO sessions(account, session, rank, signature) VALUES (?, ?, ?, ?)",
-            ((account, session, rank, signature) for session, rank, signature in rows),
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature) VALUES (?, ?, ?, ?, ?)",
+            ((account, session, info.rank, info.parent, signature) for session, info, signature in rows),
         )
         for session in known:
             self._mark_dirty_session(account, session)
@@ -292,8 +307,8 @@ class Store:
     def copies(self, account: str, keys: set[str] | None) -> Iterator[Copy]:
         """Every stored copy of the given calls (all calls when `keys` is None), with its session's rank."""
         query = (
-            "SELECT r.call_key, r.ts, r.model, r.input, r.output, r.cache_read, r.cache_write, f.session,"
-            " COALESCE(s.rank, 0) FROM records r JOIN files f ON f.id = r.file_id"
+            "SELECT r.call_key, r.ts, r.model, r.input, r.output, r.cache_read, r.cache_write, r.scope, r.marked,"
+            " f.session, COALESCE(s.rank, 0) FROM records r JOIN files f ON f.id = r.file_id"
             " LEFT JOIN sessions s ON s.account = f.account AND s.session = f.session WHERE f.account = ?"
         )
         if keys is None:
@@ -312,7 +327,7 @@ class Store:
                 "DELETE FROM calls WHERE account = ? AND call_key IN (SELECT call_key FROM keys)", (account,)
             )
         ordered = sorted(rows, key=itemgetter(1))  # key order: the primary key b-tree grows at its end
-        self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ordered)
+        self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ordered)
 
     def _load_keys(self, keys: set[str]) -> None:
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS keys(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
@@ -342,7 +357,7 @@ class Store:
         """The stored calls with these keys, as they are before a re-fold replaces them."""
         self._load_keys(keys)
         return self.conn.execute(
-            "SELECT session, ts, model, input, output, cache_read, cache_write, copies FROM calls"
+            "SELECT session, ts, model, input, output, cache_read, cache_write, copies, scope FROM calls"
             " WHERE account = ? AND call_key IN (SELECT call_key FROM keys)",
             (account,),
         ).fetchall()
@@ -356,7 +371,8 @@ class Store:
 
     def call_rows(self, account: str) -> Iterator[CallRow]:
         return self.conn.execute(
-            "SELECT session, ts, model, input, output, cache_read, cache_write, copies FROM calls WHERE account = ?",
+            "SELECT session, ts, model, input, output, cache_read, cache_write, copies, scope FROM calls"
+            " WHERE account = ?",
             (account,),
         )
 

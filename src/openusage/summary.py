@@ -18,7 +18,7 @@ import orjson
 from openusage.records import CallRow
 from openusage.windows import DAY, Windows
 
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 
 
 class ModelSums(NamedTuple):
@@ -40,6 +40,7 @@ class Summary(NamedTuple):
     cache_write: int
     models: tuple[ModelSums, ...]
     daily: tuple[tuple[int, int, int], ...]  # (UTC day number, distinct sessions, input + output)
+    scopes: tuple[tuple[str | None, int, int], ...]  # (scope, calls, input + output) per kind of call
 
 
 class WindowCounts(NamedTuple):
@@ -53,13 +54,14 @@ class Ledger:
     does). The cache keeps it encoded; a refresh takes away the calls it re-folds and adds their new
     versions, instead of summarizing every call again."""
 
-    __slots__ = ("days", "models", "sessions", "totals")
+    __slots__ = ("days", "models", "scopes", "sessions", "totals")
 
     def __init__(self) -> None:
         self.totals = [0, 0, 0, 0, 0, 0]  # calls, copies, input, output, cache_read, cache_write
         self.sessions: dict[str, int] = {}  # session -> calls
         self.models: dict[str | None, list[int]] = {}  # model -> [input, output, cache_read, cache_write, calls]
         self.days: dict[int, tuple[list[int], dict[str, int]]] = {}  # UTC day -> ([input+output], session -> calls)
+        self.scopes: dict[str | None, list[int]] = {}  # scope -> [calls, input + output]
 
     @classmethod
     def of(cls, calls: Iterable[CallRow]) -> Ledger:
@@ -69,8 +71,8 @@ class Ledger:
 
     def add(self, calls: Iterable[CallRow], sign: int = 1) -> None:
         """Count `calls` in (sign 1) or out (sign -1)."""
-        totals, sessions, models, days = self.totals, self.sessions, self.models, self.days
-        for session, ts, model, i, o, r, w, c in calls:
+        totals, sessions, models, days, scopes = self.totals, self.sessions, self.models, self.days, self.scopes
+        for session, ts, model, i, o, r, w, c, scope in calls:
             totals[0] += sign
             totals[1] += sign * c
             totals[2] += sign * i
@@ -88,6 +90,13 @@ class Ledger:
             sums[4] += sign
             if not sums[4]:
                 del models[model]
+            kind = scopes.get(scope)
+            if kind is None:
+                kind = scopes[scope] = [0, 0]
+            kind[0] += sign
+            kind[1] += sign * (i + o)
+            if not kind[0]:
+                del scopes[scope]
             if ts is None:
                 continue  # no valid time: counts everywhere but on no day
             day = int(ts // DAY)
@@ -103,7 +112,8 @@ class Ledger:
         calls, copies, inp, out, cr, cw = self.totals
         models = tuple(ModelSums(m, *sums) for m, sums in self.models.items())
         daily = tuple((day, len(self.days[day][1]), self.days[day][0][0]) for day in sorted(self.days))
-        return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily)
+        scopes = tuple((scope, n, tokens) for scope, (n, tokens) in self.scopes.items())
+        return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily, scopes)
 
     def encode(self) -> bytes:
         return orjson.dumps({
@@ -112,6 +122,7 @@ class Ledger:
             "sessions": self.sessions,
             "models": [[m, *sums] for m, sums in self.models.items()],
             "days": [[day, tokens[0], per_session] for day, (tokens, per_session) in self.days.items()],
+            "scopes": [[scope, *sums] for scope, sums in self.scopes.items()],
         })
 
     @classmethod
@@ -126,6 +137,7 @@ class Ledger:
             ledger.sessions = {str(k): int(v) for k, v in doc["sessions"].items()}
             ledger.models = {m[0]: [int(n) for n in m[1:]] for m in doc["models"]}
             ledger.days = {int(d): ([int(t)], {str(k): int(v) for k, v in s.items()}) for d, t, s in doc["days"]}
+            ledger.scopes = {s[0]: [int(s[1]), int(s[2])] for s in doc["scopes"]}
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
         if len(ledger.totals) != 6 or any(len(sums) != 5 for sums in ledger.models.values()):

@@ -8,11 +8,11 @@ file provider gets the cache without writing any of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from openusage.records import Buffer, Chunk, Source
+from openusage.records import Buffer, Chunk, SessionInfo, Source
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -66,19 +66,26 @@ class FileProvider(Protocol):
     title: str
     upstream_provider: str
     missing_message: str
+    scopes: tuple[str, ...]  # the kinds of call its records name (Kimi Code: usageScope); () for none
+    compaction_scope: str | None  # the scope of context-compaction calls, shown apart on the tile
 
-    def detect(self, env: Mapping[str, str]) -> Detection: ...
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        """`detailed`: also count what is there (for `openusage detect`; every other command skips it)."""
+        ...
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk: ...
 
-    def parse(self, data: Buffer, start: int, end: int) -> Chunk:
-        """The usage in `data[start:end]` of one of its files; `start` is a line start. Pure: scan.py
-        opens, maps, fingerprints and caches; the provider only turns bytes into records."""
+    def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
+        """The usage in `data[start:end]` of `source`; `start` is a line start and `state` what the
+        previous chunk ended with (None from the start of the file). Pure: scan.py opens, maps,
+        fingerprints and caches; the provider only turns bytes into records."""
         ...
 
-    def session_ranks(self, session_dirs: Mapping[str, list[str]]) -> dict[str, int]:
-        """Owner-session rank per session (lower owns a shared call; ties go to the smaller name).
-        `session_dirs`: session -> its directories (usually one)."""
+    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        """Rank and parent of each session, from its state file. `session_dirs`: session -> its
+        directories (usually one)."""
         ...
 
-    def default_model(self, account: Account, env: Mapping[str, str]) -> str: ...
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+        """Turns what a record says of its model into the model's name, with the account's config."""
+        ...

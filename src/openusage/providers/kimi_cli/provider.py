@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, Walk
 from openusage.providers.kimi_cli import config, locate, state, wire
-from openusage.records import Buffer, Chunk
+from openusage.records import Buffer, Chunk, SessionInfo, Source
 
 
 class KimiCliProvider:
@@ -16,7 +16,10 @@ class KimiCliProvider:
     upstream_provider = "moonshot"
     missing_message = "Kimi CLI sessions directory not found"
 
-    def detect(self, env: Mapping[str, str]) -> Detection:
+    scopes: tuple[str, ...] = ()
+    compaction_scope: str | None = None  # Kimi CLI records no usage for its compaction call
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = locate.kimi_root(env)
         sessions = root / "sessions"
         configs = [root / "config.toml", root / "config.json"]
@@ -48,11 +51,13 @@ class KimiCliProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return locate.walk_sessions(self.sessions_dir(account, env))
 
-    def parse(self, data: Buffer, start: int, end: int) -> Chunk:
+    def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
         return wire.parse_wire(data, start, end)
 
-    def session_ranks(self, session_dirs: Mapping[str, list[str]]) -> dict[str, int]:
-        return {name: min(state.fork_depth(d) for d in dirs) for name, dirs in session_dirs.items()}
+    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}
 
-    def default_model(self, account: Account, env: Mapping[str, str]) -> str:
-        return config.default_model(self.config_paths(account, env))
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+        """A record's own model when it names one, else the configured default."""
+        default = config.default_model(self.config_paths(account, env))
+        return lambda model: model or default

@@ -140,7 +140,7 @@ def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, An
     else:
         raw = "" if "timestamp" not in obj else orjson.dumps(raw_ts).decode()
         key = f"t\x1f{kind}\x1f{raw}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}\x1f{model or ''}"
-    tally.records.append((key, ts, model, inp, out, cr, cw))
+    tally.records.append((key, ts, model, inp, out, cr, cw, None, 0))
 
 
 def parse_wire(data: Buffer, offset: int, size: int) -> Chunk:
