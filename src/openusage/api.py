@@ -29,10 +29,11 @@ class DetectReport(NamedTuple):
     accounts: tuple[Account, ...]
 
 
-def detect(env: Mapping[str, str]) -> DetectReport:
-    """What each provider found on this machine, and the accounts that result with the settings."""
+def detect(env: Mapping[str, str], *, detailed: bool = False) -> DetectReport:
+    """What each provider found on this machine, and the accounts that result with the settings.
+    `detailed` also counts sessions (for `openusage detect`; a snapshot does not need it)."""
     settings = load_settings(paths.settings_path(env), [p.id for p in PROVIDERS])
-    detections = tuple(provider.detect(env) for provider in PROVIDERS)
+    detections = tuple(provider.detect(env, detailed=detailed) for provider in PROVIDERS)
     return DetectReport(settings, detections, _accounts(settings, detections))
 
 

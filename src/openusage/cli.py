@@ -101,7 +101,7 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool) -> None:
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.detect/1 JSON document.")
 def detect(json_output: bool) -> None:
     """Show what was detected and why (binary, sessions dir, config file) and the resulting accounts."""
-    report = api.detect(os.environ)
+    report = api.detect(os.environ, detailed=True)
     if json_output:
         from openusage.render.jsonout import detect_document, dumps
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from openusage.providers.base import FileProvider
 from openusage.providers.kimi_cli.provider import KimiCliProvider
+from openusage.providers.kimi_code.provider import KimiCodeProvider
 
-PROVIDERS: tuple[FileProvider, ...] = (KimiCliProvider(),)
+PROVIDERS: tuple[FileProvider, ...] = (KimiCliProvider(), KimiCodeProvider())
 
 
 def provider_by_id(provider_id: str) -> FileProvider | None:

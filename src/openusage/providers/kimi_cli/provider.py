@@ -7,7 +7,11 @@ from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, Walk
 from openusage.providers.kimi_cli import config, locate, state, wire
+from openusage.providers.walk import count_sessions, walk_sessions
 from openusage.records import Buffer, Chunk, SessionInfo, Source
+
+
+MIGRATED_MARKER = ".migrated-to-kimi-code"
 
 
 class KimiCliProvider:
@@ -24,13 +28,18 @@ class KimiCliProvider:
         sessions = root / "sessions"
         configs = [root / "config.toml", root / "config.json"]
         binary = locate.find_binary(env)
+        count = f" ({count_sessions(sessions)} sessions)" if detailed and sessions.is_dir() else ""
+        migrated = root / MIGRATED_MARKER
         facts = (
             Fact("root", f"{root}" + (" (KIMI_SHARE_DIR)" if env.get("KIMI_SHARE_DIR") else ""), root.is_dir()),
-            Fact("sessions dir", str(sessions), sessions.is_dir()),
+            Fact("sessions dir", f"{sessions}{count}", sessions.is_dir()),
             *(Fact("config file", str(path), path.is_file()) for path in configs),
             Fact("binary", binary or "kimi not on PATH", binary is not None),
         )
         found = any(fact.found for fact in facts[1:])
+        if migrated.exists():
+            # Kimi Code's installer copied the conversations, not the usage: this history still counts, once.
+            facts = (*facts, Fact("migrated to Kimi Code", f"{migrated} (history here still counted, once)", True))
         account = Account(id=self.id, provider=self.id) if found else None
         return Detection(self.id, self.title, account, facts)
 
@@ -49,7 +58,7 @@ class KimiCliProvider:
         return [root / "config.toml", root / "config.json"]
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return locate.walk_sessions(self.sessions_dir(account, env))
+        return walk_sessions(self.sessions_dir(account, env))
 
     def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
         return wire.parse_wire(data, start, end)

@@ -11,8 +11,9 @@ import os
 
 import orjson
 
+from openusage.providers.walk import STATE_NAME
+
 FORK_PREFIXES = ("Fork: ", "Undo: ")
-STATE_NAME = "state.json"
 
 
 def fork_depth(session_dir: str) -> int:

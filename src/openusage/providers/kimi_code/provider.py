@@ -1,0 +1,70 @@
+"""Kimi Code as a provider: wires the locator, the config and the journal reader together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from openusage.providers.base import Account, Detection, Fact, Walk
+from openusage.providers.kimi_cli.locate import expand
+from openusage.providers.kimi_code import config, journal, state
+from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.records import Buffer, Chunk, SessionInfo, Source
+
+HOME_VARIABLE = "KIMI_CODE_HOME"
+
+
+def code_root(env: Mapping[str, str]) -> Path:
+    """`$KIMI_CODE_HOME` when set and not empty (as Kimi Code itself reads it), else `~/.kimi-code`."""
+    home = env.get(HOME_VARIABLE, "")
+    return expand(home, env) if home else Path(env.get("HOME") or Path.home()) / ".kimi-code"
+
+
+class KimiCodeProvider:
+    id = "kimi_code"
+    title = "Kimi Code"
+    upstream_provider = "moonshot"
+    missing_message = "Kimi Code sessions directory not found"
+    scopes: tuple[str, ...] = ("turn", "session")
+    compaction_scope: str | None = "session"  # usageScope "session" is the full-compaction call
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        root = code_root(env)
+        sessions = root / "sessions"
+        config_file = root / "config.toml"
+        found = sessions.is_dir()
+        count = f" ({count_sessions(sessions)} sessions)" if detailed and found else ""
+        facts = (
+            Fact("root", f"{root}" + (f" ({HOME_VARIABLE})" if env.get(HOME_VARIABLE) else ""), root.is_dir()),
+            Fact("sessions dir", f"{sessions}{count}", found),
+            Fact("config file", str(config_file), config_file.is_file()),
+        )
+        registered = found or config_file.is_file()
+        return Detection(self.id, self.title, Account(self.id, self.id) if registered else None, facts)
+
+    def _home(self, account: Account, env: Mapping[str, str]) -> Path:
+        home = account.extra.get("home")
+        return expand(home, env) if home else code_root(env)
+
+    def sessions_dir(self, account: Account, env: Mapping[str, str]) -> Path:
+        override = account.extra.get("sessions_dir")
+        return expand(override, env) if override else self._home(account, env) / "sessions"
+
+    def config_path(self, account: Account, env: Mapping[str, str]) -> Path:
+        override = account.extra.get("config_path")
+        return expand(override, env) if override else self._home(account, env) / "config.toml"
+
+    def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
+        return walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+
+    def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
+        agent = os.path.basename(os.path.dirname(source.path))  # part of a record's identity
+        return journal.parse_journal(data, start, end, state, agent)
+
+    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
+                for name, dirs in session_dirs.items()}
+
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+        return config.model_resolver(self.config_path(account, env))
