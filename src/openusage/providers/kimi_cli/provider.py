@@ -10,7 +10,6 @@ from openusage.providers.kimi_cli import config, locate, state, wire
 from openusage.providers.walk import count_sessions, walk_sessions
 from openusage.records import Buffer, Chunk, SessionInfo, Source
 
-
 MIGRATED_MARKER = ".migrated-to-kimi-code"
 
 
