@@ -175,6 +175,14 @@ def _figures(snapshot: Snapshot) -> Table:
             (compact(_used(snapshot, "total_cache_write")), "cache w"),
         ),
     )
+    if "compaction_calls" in snapshot.metrics:
+        # Kimi Code records its context-compaction calls (usageScope "session"); peers drop them.
+        calls = _used(snapshot, "compaction_calls")
+        tokens = _used(snapshot, "compaction_tokens")
+        total = _used(snapshot, "total_tokens")
+        share = f"{100 * tokens / total:.0f}% of tokens" if total else "0% of tokens"
+        grid.add_row("Compaction", _pairs((f"{calls:,}", _noun(calls, "call")), (compact(tokens), "tokens"),
+                                          (share, "")))
     return grid
 
 
