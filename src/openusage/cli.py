@@ -82,8 +82,9 @@ class _Group(click.Group):
 def cli(ctx: click.Context, demo: bool, no_cache: bool) -> None:
     """How much you use your AI coding agents, read from their own local files.
 
-    With no command: a tile for every detected or configured account. Set KIMI_SHARE_DIR to read a
-    Kimi CLI home other than ~/.kimi; add accounts in settings.json (OPENUSAGE_CONFIG names another file).
+    With no command: a tile for every detected or configured account. KIMI_SHARE_DIR and KIMI_CODE_HOME
+    point at Kimi CLI and Kimi Code homes other than ~/.kimi and ~/.kimi-code; add accounts in
+    settings.json (OPENUSAGE_CONFIG names another file).
     """
     if ctx.invoked_subcommand is not None:
         return
