@@ -8,7 +8,8 @@ Scenarios, interleaved round by round (a, b, c, d, e, a, b, ...) so drift hits t
   e  the same after appending ~1 MB of new turns to 10 wire files (the append is not timed)
 then the many-files corpus (100k tiny sessions): a primed warm run, to show that warm time follows
 the number of files. Each run is a subprocess; its wall time and the peak RSS of its process tree
-(`os.wait4`) are recorded. See bench/README.md.
+(`os.wait4`) are recorded. `--provider kimi_code` does the same on a Kimi Code home (bench.corpus_code)
+given as KIMI_CODE_HOME. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import corpus as gen
+from bench import corpus_code
 
 DEFAULT_ROOT = Path(os.environ.get("OPENUSAGE_BENCH_DIR", "/tmp/openusage-bench"))
 APPEND_JOURNAL = "bench-appends.json"
@@ -44,8 +46,11 @@ SCENARIOS = {
     "e": "warm after appends",
 }
 MIB = 1024 * 1024
+PROVIDERS = ("kimi_cli", "kimi_code")
+FAKE_KEYS = (b"sk-bench-not-a-real-key", corpus_code.FAKE_KEY.encode())  # what no output may show
 
 Json = dict[str, Any]
+Params = gen.Params | corpus_code.Params
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,12 +212,27 @@ def restore_appends(root: Path) -> None:
     journal.unlink()
 
 
-def ensure_corpus(
-    directory: Path, params: gen.Params, log: Callable[[str], None], given: bool = False
-) -> Path:
+def provider_of(params: Params) -> str:
+    return "kimi_code" if isinstance(params, corpus_code.Params) else "kimi_cli"
+
+
+def manifest_provider(manifest: Json | None) -> str | None:
+    """Which agent's home a generated corpus imitates (manifests before bench.corpus_code: Kimi CLI)."""
+    if manifest is None:
+        return None
+    return str(manifest.get("provider", "kimi_cli"))
+
+
+def ensure_corpus(directory: Path, params: Params, log: Callable[[str], None], given: bool = False) -> Path:
     """A DIR the user named is used as it is when it holds a Kimi home (sessions/); else one is generated
     there. A default DIR (named after the parameters) is regenerated when its manifest differs."""
     manifest = gen.read_manifest(directory)
+    wanted_provider = provider_of(params)
+    if manifest is not None and manifest_provider(manifest) != wanted_provider:
+        raise SystemExit(
+            f"bench: {directory} holds a generated {manifest_provider(manifest)} corpus, "
+            f"not a {wanted_provider} one (see --provider)"
+        )
     if given and (directory / "sessions").is_dir():
         restore_appends(directory)
         return directory
@@ -232,21 +252,39 @@ def ensure_corpus(
         raise SystemExit(
             f"bench: {directory} exists, is not empty and holds no Kimi home: refusing to write there"
         )
-    kind = "tiny" if params.tiny else "full"
+    kind = ("tiny" if params.tiny else "full") + (
+        " Kimi Code" if wanted_provider == "kimi_code" else " Kimi CLI"
+    )
     log(f"generating a {kind} corpus at {directory} ({params.sessions:,} sessions, seed {params.seed}) ...")
-    manifest = gen.generate(directory, params, progress=sys.stderr.isatty())
+    if isinstance(params, corpus_code.Params):
+        manifest = corpus_code.generate(directory, params, progress=sys.stderr.isatty())
+    else:
+        manifest = gen.generate(directory, params, progress=sys.stderr.isatty())
     mib = manifest["stats"]["wire_bytes"] / MIB
     log(f"  done in {manifest['stats']['seconds']:.1f} s ({mib:,.0f} MiB)")
     return directory
 
 
-def default_corpus_dir(params: gen.Params) -> Path:
+def default_corpus_dir(params: Params) -> Path:
+    prefix = "code-" if isinstance(params, corpus_code.Params) else ""  # Kimi Code corpora: code-...
     if params.tiny:
-        name = f"tiny-n{params.sessions}-seed{params.seed}-v{params.version}"
+        name = f"{prefix}tiny-n{params.sessions}-seed{params.seed}-v{params.version}"
     else:
         sub = "" if params.subagents else "-nosub"
-        name = f"corpus-s{params.sessions}-m{params.size_mb:g}-seed{params.seed}{sub}-v{params.version}"
+        name = (
+            f"{prefix}corpus-s{params.sessions}-m{params.size_mb:g}-seed{params.seed}{sub}-v{params.version}"
+        )
     return DEFAULT_ROOT / name
+
+
+def make_params(args: argparse.Namespace, tiny: bool = False) -> Params:
+    """The corpus parameters for the provider measured (the many-files corpus when `tiny`)."""
+    cls = corpus_code.Params if args.provider == "kimi_code" else gen.Params
+    if tiny:
+        return cls(
+            sessions=args.many_files, size_mb=0.0, seed=args.seed, subagents=False, tiny=True, now=args.now
+        )
+    return cls(args.sessions, args.size_mb, args.seed, args.subagents, False, now=args.now)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -327,6 +365,8 @@ def ground_truth(doc: Any, manifest: Json | None, now: str | None) -> Json:
     """Compare the kimi_cli snapshot with the figures the generator knows it wrote."""
     if manifest is None or "expected" not in manifest:
         return {"checked": False, "reason": "no generator manifest"}
+    if manifest_provider(manifest) == "kimi_code":
+        return ground_truth_code(doc, manifest, now)
     expected = manifest["expected"]
     if now != manifest["params"]["now"]:
         return {"checked": False, "reason": "the clock is not pinned to the manifest's instant"}
@@ -342,6 +382,69 @@ def ground_truth(doc: Any, manifest: Json | None, now: str | None) -> Json:
     want = {k: expected[k] for k in ("metrics", "models", "daily_series")}
     diff = differences(got, want, limit=12)
     return {"checked": True, "agree": not diff, "differences": diff}
+
+
+CORE_METRICS = ("total_input_tokens", "total_output_tokens", "total_cache_read", "total_cache_write")
+CORE_DIAGNOSTICS = ("records_counted", "duplicate_records", "records_by_scope")
+
+
+def ground_truth_code(doc: Any, manifest: Json, now: str | None) -> Json:
+    """Compare the kimi_code snapshot with the generator's figures. Core: the four token totals,
+    records counted, copies folded and calls by scope (clock-free). Extended, when the clock is pinned:
+    sessions all / today / 7 d, compaction, per-model rows (the llm.request model) and daily series."""
+    expected = manifest["expected"]
+    snapshots = doc.get("snapshots", []) if isinstance(doc, dict) else []
+    code = next((s for s in snapshots if isinstance(s, dict) and s.get("provider_id") == "kimi_code"), None)
+    if code is None:
+        found = [s.get("provider_id") for s in snapshots if isinstance(s, dict)]
+        return {
+            "checked": True,
+            "agree": False,
+            "core_agree": False,
+            "differences": [
+                f"no kimi_code snapshot in the output (providers there: {found or 'none'}): "
+                "this openusage does not read Kimi Code homes (KIMI_CODE_HOME) yet, "
+                "or did not detect this one"
+            ],
+        }
+    metrics = code.get("metrics") or {}
+    diagnostics = code.get("diagnostics") or {}
+
+    def used(name: str) -> Any:
+        metric = metrics.get(name)
+        return metric.get("used") if isinstance(metric, dict) else None
+
+    got_core = {
+        "metrics": {name: used(name) for name in CORE_METRICS},
+        "diagnostics": {name: diagnostics.get(name) for name in CORE_DIAGNOSTICS},
+    }
+    want_core = {
+        "metrics": {name: expected["metrics"][name] for name in CORE_METRICS},
+        "diagnostics": {name: expected["diagnostics"][name] for name in CORE_DIAGNOSTICS},
+    }
+    core = differences(got_core, want_core, limit=12)
+    if code.get("status") != "ok":
+        core.insert(0, f"kimi_code status {code.get('status')!r}: {code.get('message')}")
+    result: Json = {"checked": True, "core_agree": not core, "differences": core}
+    if now != manifest["params"]["now"]:
+        result["agree"] = not core
+        result["extended"] = {"checked": False, "reason": "the clock is not pinned to the manifest's instant"}
+        return result
+    rest = [name for name in expected["metrics"] if name not in CORE_METRICS]
+    got_ext = {
+        "metrics": {name: used(name) for name in rest},
+        "models": code.get("models"),
+        "daily_series": code.get("daily_series"),
+    }
+    want_ext = {
+        "metrics": {name: expected["metrics"][name] for name in rest},
+        "models": expected["models"],
+        "daily_series": expected["daily_series"],
+    }
+    ext = differences(got_ext, want_ext, limit=12)
+    result["extended"] = {"checked": True, "agree": not ext, "differences": ext}
+    result["agree"] = not core and not ext
+    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -429,7 +532,8 @@ class Bench:
         self.have_reference = False
         self.first_output: Any = None
         self.cache_seq = 0
-        self.appender: gen.Generator | None = None
+        self.appender: gen.Generator | corpus_code.Generator | None = None
+        self.leaks: list[str] = []  # outputs that showed a config secret
 
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -440,12 +544,14 @@ class Bench:
         env = dict(os.environ)
         for var in ("KIMI_CODE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "OPENUSAGE_NOW"):
             env.pop(var, None)
+        env.pop("KIMI_SHARE_DIR", None)
         env.update(
             HOME=str(self.home),  # no other agent's real files are found by auto-detection
-            KIMI_SHARE_DIR=str(root),
             OPENUSAGE_CONFIG=str(self.work / "no-settings.json"),
             OPENUSAGE_CACHE_DIR=str(cache),
         )
+        # Only the measured provider's home is set: the other one is not detected (HOME is empty).
+        env["KIMI_CODE_HOME" if self.args.provider == "kimi_code" else "KIMI_SHARE_DIR"] = str(root)
         if self.now is not None:
             env["OPENUSAGE_NOW"] = self.now
         return env
@@ -532,6 +638,8 @@ class Bench:
         )
 
     def compare_bcd(self, label: str, rep: int, run: Run) -> None:
+        if any(key in run.stdout for key in FAKE_KEYS) and len(self.leaks) < 5:
+            self.leaks.append(f"{label} round {rep + 1}")
         doc = normalise(run.stdout)
         if not self.have_reference:
             self.have_reference = True
@@ -539,14 +647,27 @@ class Bench:
             self.first_output = doc
             if doc is None:
                 self.bcd.check(f"{label} round {rep + 1}", None, None)
+            self.announce(doc)
             return
         self.bcd.check(f"{label} round {rep + 1} vs first output", self.reference, doc)
+
+    def announce(self, doc: Any) -> None:
+        """Say at once when the measured provider is missing from the output (work in progress)."""
+        snapshots = doc.get("snapshots", []) if isinstance(doc, dict) else []
+        ids = [s.get("provider_id") for s in snapshots if isinstance(s, dict)]
+        if self.args.provider not in ids:
+            self.log(
+                f"bench: NOTE the output has no {self.args.provider} snapshot (providers: {ids or 'none'}); "
+                "timings go on, the ground truth check will fail"
+            )
 
     def append_targets(self, wires: list[Path], count: int) -> list[Path]:
         rng = random.Random(self.args.seed * 31 + 7)
         candidates = []
         for path in wires:
-            if "subagents" in path.parts:
+            if "subagents" in path.parts:  # Kimi CLI: the main wire files only
+                continue
+            if self.args.provider == "kimi_code" and path.parent.name != "main":  # Kimi Code: agents/main
                 continue
             with open(path, "rb") as f:
                 f.seek(max(0, path.stat().st_size - 1))
@@ -556,7 +677,8 @@ class Bench:
 
     def append(self, root: Path, targets: list[Path], per_file: int, rep: int, start: float) -> None:
         if self.appender is None:
-            self.appender = gen.Generator(self.args.seed + 1000)
+            code = self.args.provider == "kimi_code"
+            self.appender = (corpus_code.Generator if code else gen.Generator)(self.args.seed + 1000)
         journal = {str(p): p.stat().st_size for p in targets}
         (root / APPEND_JOURNAL).write_text(json.dumps(journal))
         end = gen.parse_instant(self.now) - 1.0 if self.now else time.time()
@@ -567,9 +689,7 @@ class Bench:
 
     def run_many_files(self) -> Json:
         args = self.args
-        params = gen.Params(
-            sessions=args.many_files, size_mb=0.0, seed=args.seed, subagents=False, tiny=True, now=args.now
-        )
+        params = make_params(args, tiny=True)
         given = args.many_files_corpus is not None
         root = ensure_corpus(args.many_files_corpus or default_corpus_dir(params), params, self.log, given)
         wires = find_wire_files(root)
@@ -638,12 +758,48 @@ def evaluate_targets(series: dict[str, Series], main_rss: float, many_rss: float
 
 
 def _print_truth(label: str, gt: Json) -> None:
-    if gt.get("checked"):
+    if not gt.get("checked"):
+        print(f"         {label}: not checked ({gt.get('reason')})")
+        return
+    if "core_agree" not in gt:
         print(f"         {label}: {'yes' if gt['agree'] else 'NO'}")
         for line in gt["differences"]:
             print(f"           {line}")
-    else:
-        print(f"         {label}: not checked ({gt.get('reason')})")
+        return
+    # Kimi Code: the clock-free core (totals, calls, copies, scopes), then the rest.
+    print(f"         {label}, totals / calls / copies / scopes: {'yes' if gt['core_agree'] else 'NO'}")
+    for line in gt["differences"]:
+        print(f"           {line}")
+    ext = gt.get("extended")
+    if ext is None:
+        return
+    if not ext.get("checked"):
+        print(f"         {label}, sessions / models / daily: not checked ({ext.get('reason')})")
+        return
+    print(f"         {label}, sessions / models / daily: {'yes' if ext['agree'] else 'NO'}")
+    for line in ext["differences"]:
+        print(f"           {line}")
+
+
+def _print_corpus(provider: str, c: Json) -> None:
+    print(
+        f"corpus   {provider} home {c['path']}: {c['sessions']:,} sessions, {c['wire_files']:,} wire files, "
+        f"{c['wire_bytes']:,} bytes ({c['wire_bytes'] / MIB:,.1f} MiB)"
+    )
+    gstats = c.get("generator", {}).get("stats")
+    if not gstats:
+        return
+    counts = gstats["counts"]
+    print(
+        f"         usage lines {counts['usage_lines']:,} (distinct calls {gstats['calls']:,}), "
+        f"forks {gstats['forks']:,}, longest line {counts['max_line'] / MIB:.1f} MiB"
+    )
+    scopes = gstats.get("calls_by_scope")
+    if scopes:
+        print(
+            f"         calls by scope: turn {scopes['turn']:,}, session (compaction) {scopes['session']:,}; "
+            f"copies folded {gstats['duplicate_records']:,}; all-zero lines {counts['zero_usage_lines']:,}"
+        )
 
 
 def print_report(doc: Json) -> None:
@@ -656,17 +812,7 @@ def print_report(doc: Json) -> None:
         f"python   {m['python']} ({m['python_executable']}); openusage: {' '.join(doc['command'])}"
         + (f" @ {doc['revision']}" if doc.get("revision") else "")
     )
-    print(
-        f"corpus   {c['path']}: {c['sessions']:,} sessions, {c['wire_files']:,} wire files, "
-        f"{c['wire_bytes']:,} bytes ({c['wire_bytes'] / MIB:,.1f} MiB)"
-    )
-    gstats = c.get("generator", {}).get("stats")
-    if gstats:
-        counts = gstats["counts"]
-        print(
-            f"         usage lines {counts['usage_lines']:,} (distinct calls {gstats['calls']:,}), "
-            f"forks {gstats['forks']:,}, longest line {counts['max_line'] / MIB:.1f} MiB"
-        )
+    _print_corpus(doc.get("provider", "kimi_cli"), c)
     print(
         f"clock    OPENUSAGE_NOW={settings['now'] or '(not pinned)'}; repeat {settings['repeat']}; "
         f"append {settings['append_kb']} KiB over {settings['append_files']} files"
@@ -716,6 +862,10 @@ def print_report(doc: Json) -> None:
         for line in e["first_differences"]:
             print(f"           {line}")
     _print_truth("figures equal the generator's ground truth", agree["ground_truth"])
+    leaks = agree.get("no_secret_in_output")
+    if leaks is not None:
+        shown = "none" if leaks["agree"] else "SHOWN in " + ", ".join(leaks["leaked_in"])
+        print(f"         config secrets in the output: {shown}")
     if mf:
         same = mf["warm_equals_first"]
         print(f"         many files: warm equals first run: {'yes' if same['agree'] else 'NO'}")
@@ -723,7 +873,7 @@ def print_report(doc: Json) -> None:
             print(f"           {line}")
         _print_truth("many files: figures equal the ground truth", mf["ground_truth"])
     print()
-    print("targets (issue 8)")
+    print("targets (issue 8" + (", for Kimi Code by issue 9)" if doc.get("provider") == "kimi_code" else ")"))
     for t in doc["targets"]:
         verdict = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
         measured = "-" if t["measured"] is None else f"{t['measured']:.3f} {t['unit']}"
@@ -736,6 +886,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
+    )
+    p.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default="kimi_cli",
+        help="which agent's home to measure: kimi_cli (KIMI_SHARE_DIR) or kimi_code (KIMI_CODE_HOME)",
     )
     p.add_argument("--corpus", type=Path, help="a Kimi home to use, or where to generate one")
     p.add_argument("--size-mb", type=float, default=1024.0)
@@ -770,7 +926,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.log(f"bench: `{' '.join(bench.cmd)} --help` exited {probe.returncode}:")
             bench.log(probe.stderr.decode(errors="replace")[-2000:])
             return 2
-        params = gen.Params(args.sessions, args.size_mb, args.seed, args.subagents, False, now=args.now)
+        params = make_params(args)
         root = ensure_corpus(
             args.corpus or default_corpus_dir(params), params, bench.log, args.corpus is not None
         )
@@ -786,6 +942,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = gen.read_manifest(root)
         doc: Json = {
             "schema": "openusage.bench/1",
+            "provider": args.provider,
             "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "argv": sys.argv[1:] if argv is None else list(argv),
             "command": bench.cmd,
@@ -814,6 +971,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc["agreement"] = {
             "b_c_d_identical": bench.bcd.as_json(),
             "e_matches_no_cache": bench.e_vs_cold.as_json(),
+            "no_secret_in_output": {"agree": not bench.leaks, "leaked_in": bench.leaks},
             "ground_truth": ground_truth(bench.first_output, manifest, bench.now)
             if bench.first_output is not None
             else {"checked": False, "reason": "no b, c or d output"},

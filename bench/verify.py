@@ -2,6 +2,8 @@
 
     python -m bench.verify CORPUS_DIR
 
+(A Kimi Code corpus, made by `bench.corpus_code`, is handed to `bench.verify_code`.)
+
 Reads every line of every `wire.jsonl` with the standard `json` module (slow, thorough), and shares
 no code with the generator: it re-derives the snapshot figures from the files with the rules of
 `kimi-cli-format.md` (one count per call key, owner = fewest Fork:/Undo: prefixes then smallest
@@ -250,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root: Path = args.corpus
     manifest = json.loads((root / "bench-corpus.json").read_text())
+    if manifest.get("provider") == "kimi_code":  # a Kimi Code corpus (bench.corpus_code): its own rules
+        from bench import verify_code
+
+        return verify_code.main([str(root), *(["--skip-forks"] if args.skip_forks else [])])
     sessions_root = root / "sessions"
     report = Report()
     calls: dict[Any, CallState] = {}
