@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 import stringzilla
 
-from openusage.records import Buffer, Chunk, SkipReason, UsageRecord
+from openusage.providers.lines import NOT_JSON, Tally, decode
+from openusage.records import Buffer, Chunk, SkipReason
 
 MARKER = b'"token_usage"'
 # A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
@@ -29,31 +30,10 @@ _PAGE = mmap.PAGESIZE
 
 
 
-class _Tally:
-    """What one pass over some lines found; the reader fills two, for complete lines and the tail."""
-
-    __slots__ = ("records", "skipped", "zero")
-
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
-        self.skipped: dict[str, int] = {}
-        self.zero = 0
-
-    def skip(self, reason: SkipReason) -> None:
-        self.skipped[reason.value] = self.skipped.get(reason.value, 0) + 1
-
-
-def parse_line(line: bytes, tally: _Tally) -> None:
+def parse_line(line: bytes, tally: Tally) -> None:
     """Decode one candidate line and add what it is to `tally`."""
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            tally.skip(SkipReason.NOT_UTF8)
-        else:
-            tally.skip(SkipReason.INVALID_JSON)
+    obj = decode(line, tally)
+    if obj is NOT_JSON:
         return
     # Fast path: a well-formed top-level StatusUpdate, which almost every candidate line is. Anything
     # else (a wrapped echo, a wrong shape, another type) raises or falls through to `_classify`.
@@ -72,7 +52,7 @@ def parse_line(line: bytes, tally: _Tally) -> None:
     _classify(obj, tally)
 
 
-def _classify(obj: Any, tally: _Tally) -> None:
+def _classify(obj: Any, tally: Tally) -> None:
     """The careful path: unwrap SubagentEvents and name what is wrong with a line that is not usage."""
     if type(obj) is not dict:
         tally.skip(SkipReason.WRONG_SHAPE)
@@ -107,7 +87,7 @@ def _classify(obj: Any, tally: _Tally) -> None:
 
 
 def _add_usage(obj: dict[str, Any], payload: dict[str, Any], usage: dict[str, Any], kind: str,
-               tally: _Tally) -> None:
+               tally: Tally) -> None:
     # Inlined count checks: this runs once per usage record. Not an int (bool, float, str, null),
     # negative, or beyond MAX_COUNT: 0.
     inp = usage.get("input_other")
@@ -155,7 +135,7 @@ def _scan(data: Buffer, offset: int, size: int, chunk: Chunk) -> None:
     complete_end = data.rfind(b"\n", offset, size) + 1
     if complete_end == 0:
         complete_end = offset
-    body = _Tally()
+    body = Tally()
     view = memoryview(data)
     text = stringzilla.Str(view)  # zero-copy: SIMD search straight over the bytes or mapped pages
     try:
@@ -170,14 +150,14 @@ def _scan(data: Buffer, offset: int, size: int, chunk: Chunk) -> None:
     if complete_end < size:
         tail_line = data[complete_end:size]
         if MARKER in tail_line:
-            tail = _Tally()
+            tail = Tally()
             parse_line(tail_line, tail)
             chunk.tail_records = tail.records
             chunk.tail_skipped = tail.skipped
             chunk.tail_zero_records = tail.zero
 
 
-def _scan_lines(data: Buffer, text: Any, offset: int, complete_end: int, body: _Tally) -> None:
+def _scan_lines(data: Buffer, text: Any, offset: int, complete_end: int, body: Tally) -> None:
     find = text.find
     pos = offset
     released = offset - offset % _PAGE

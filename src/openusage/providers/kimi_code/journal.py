@@ -18,6 +18,7 @@ import orjson
 import stringzilla
 
 from openusage.providers.kimi_code.config import UNRESOLVED
+from openusage.providers.lines import NOT_JSON, Tally, decode
 from openusage.records import Buffer, Chunk, SkipReason, UsageRecord
 
 USAGE = b'"usage.record"'
@@ -66,21 +67,6 @@ class _State:
         return UNRESOLVED + (alias if isinstance(alias, str) else "")
 
 
-class _Lines:
-    """What one pass found: records, skips, zero records, and whether a `forked` marker came."""
-
-    __slots__ = ("marker", "records", "skipped", "zero")
-
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
-        self.skipped: dict[str, int] = {}
-        self.zero = 0
-        self.marker = False
-
-    def skip(self, reason: SkipReason) -> None:
-        self.skipped[reason.value] = self.skipped.get(reason.value, 0) + 1
-
-
 def parse_journal(data: Buffer, offset: int, size: int, state: bytes | None, agent: str) -> Chunk:
     """The usage in `data[offset:size]` of the journal of agent directory `agent`."""
     resume = _State(state)
@@ -88,7 +74,7 @@ def parse_journal(data: Buffer, offset: int, size: int, state: bytes | None, age
     if size <= offset:
         return chunk
     complete_end = data.rfind(b"\n", offset, size) + 1 or offset
-    body = _Lines()
+    body = Tally()
     view = memoryview(data)
     text = stringzilla.Str(view)
     try:
@@ -103,7 +89,7 @@ def parse_journal(data: Buffer, offset: int, size: int, state: bytes | None, age
     if complete_end < size:
         tail_line = data[complete_end:size]
         if any(needle in tail_line for needle in NEEDLES):
-            tail = _Lines()
+            tail = Tally()
             _line(tail_line, tail, resume.copy(), agent)  # the tail is read again next time: state not kept
             chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = tail.records, tail.skipped, tail.zero
             if tail.marker:
@@ -112,7 +98,7 @@ def parse_journal(data: Buffer, offset: int, size: int, state: bytes | None, age
     return chunk
 
 
-def _scan(data: Buffer, text: Any, offset: int, end: int, lines: _Lines, state: _State, agent: str) -> None:
+def _scan(data: Buffer, text: Any, offset: int, end: int, lines: Tally, state: _State, agent: str) -> None:
     find = text.find
     # The next hit of each needle; a line is handled once even if it holds several of them.
     hits = [find(needle, offset, end) for needle in NEEDLES]
@@ -131,16 +117,9 @@ def _scan(data: Buffer, text: Any, offset: int, end: int, lines: _Lines, state: 
                 hits[index] = find(NEEDLES[index], pos, end)
 
 
-def _line(line: bytes, lines: _Lines, state: _State, agent: str) -> None:
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            lines.skip(SkipReason.NOT_UTF8)
-        else:
-            lines.skip(SkipReason.INVALID_JSON)
+def _line(line: bytes, lines: Tally, state: _State, agent: str) -> None:
+    obj = decode(line, lines)
+    if obj is NOT_JSON:
         return
     if type(obj) is not dict:
         lines.skip(SkipReason.WRONG_SHAPE)
@@ -160,7 +139,7 @@ def _line(line: bytes, lines: _Lines, state: _State, agent: str) -> None:
         lines.marker = True
 
 
-def _usage(obj: dict[str, Any], lines: _Lines, state: _State, agent: str) -> None:
+def _usage(obj: dict[str, Any], lines: Tally, state: _State, agent: str) -> None:
     usage = obj.get("usage")
     if type(usage) is not dict:
         lines.skip(SkipReason.WRONG_SHAPE)
