@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from openusage.render.tile import compact, render_dashboard, render_nothing_detected, sparkline
+from openusage.render.tile import render_dashboard, render_nothing_detected, sparkline
 from openusage.snapshot import DailyPoint, Metric, ModelRow, Snapshot, SnapshotSet
+from openusage.snapshot import compact_number as compact
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

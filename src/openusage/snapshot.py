@@ -159,9 +159,21 @@ def _diagnostics(summary: Summary, figures: AccountFigures) -> dict[str, int | d
     }
 
 
-def compact_number(value: int) -> str:
-    """1234 → 1.2K, 4_100_000 → 4.1M: the figure a person reads at a glance."""
-    for threshold, suffix in ((1_000_000_000_000, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
-        if abs(value) >= threshold:
-            return f"{value / threshold:.1f}{suffix}"
-    return str(value)
+_UNITS = ((1_000, "K"), (1_000_000, "M"), (1_000_000_000, "B"), (1_000_000_000_000, "T"))
+
+
+def compact_number(n: int) -> str:
+    """999, 1.2K, 12.3K, 123K, 4.1M, 2.3B: the figure a person reads at a glance, never more than four
+    digits, so the status message and the tile's columns stay narrow."""
+    if n < 0:
+        return "-" + compact_number(-n)
+    if n < 1000:
+        return str(n)
+    for size, suffix in _UNITS:
+        scaled = n / size
+        text = f"{scaled:.1f}" if scaled < 99.95 else f"{scaled:.0f}"
+        # 999_950 rounds to "1000K": the next unit up says it in fewer digits.
+        if float(text) < 1000:
+            return text + suffix
+    size, suffix = _UNITS[-1]
+    return f"{n / size:.0f}{suffix}"

@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from openusage.snapshot import DailyPoint, ModelRow, Snapshot, SnapshotSet
+from openusage.snapshot import DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 
 CHART_DAYS = 14
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -31,25 +31,6 @@ CELL = 2
 MAX_TILE_WIDTH = 100
 
 _BORDER = {"ok": "cyan", "unknown": "yellow", "error": "red"}
-_UNITS = ((1_000, "K"), (1_000_000, "M"), (1_000_000_000, "B"), (1_000_000_000_000, "T"))
-
-
-def compact(n: int) -> str:
-    """999, 1.2K, 12.3K, 123K, 4.1M, 2.3B: never more than four digits, so columns stay narrow."""
-    if n < 0:
-        return "-" + compact(-n)
-    if n < 1000:
-        return str(n)
-    for size, suffix in _UNITS:
-        scaled = n / size
-        text = f"{scaled:.1f}" if scaled < 99.95 else f"{scaled:.0f}"
-        # 999_950 rounds to "1000K": the next unit up says it in fewer digits.
-        if float(text) < 1000:
-            return text + suffix
-    size, suffix = _UNITS[-1]
-    return f"{n / size:.0f}{suffix}"
-
-
 def sparkline(values: Sequence[int], *, ascii_only: bool = False) -> str:
     """One character per value; zero gets the lowest block and any non-zero value at least the next."""
     blocks = ASCII_BLOCKS if ascii_only else SPARK_BLOCKS
@@ -146,7 +127,7 @@ def _status_line(snapshot: Snapshot) -> Text:
         return Text.assemble(
             (f"{sessions:,}", "bold"),
             f" {_noun(sessions, 'session')}, ",
-            (compact(tokens), "bold"),
+            (compact_number(tokens), "bold"),
             " tokens",
         )
     style = "red" if snapshot.status == "error" else "yellow"
@@ -168,11 +149,11 @@ def _figures(snapshot: Snapshot) -> Table:
     grid.add_row(
         "Tokens",
         _pairs(
-            (compact(_used(snapshot, "total_tokens")), "total"),
-            (compact(_used(snapshot, "total_input_tokens")), "in"),
-            (compact(_used(snapshot, "total_output_tokens")), "out"),
-            (compact(_used(snapshot, "total_cache_read")), "cache r"),
-            (compact(_used(snapshot, "total_cache_write")), "cache w"),
+            (compact_number(_used(snapshot, "total_tokens")), "total"),
+            (compact_number(_used(snapshot, "total_input_tokens")), "in"),
+            (compact_number(_used(snapshot, "total_output_tokens")), "out"),
+            (compact_number(_used(snapshot, "total_cache_read")), "cache r"),
+            (compact_number(_used(snapshot, "total_cache_write")), "cache w"),
         ),
     )
     if "compaction_calls" in snapshot.metrics:
@@ -181,7 +162,7 @@ def _figures(snapshot: Snapshot) -> Table:
         tokens = _used(snapshot, "compaction_tokens")
         total = _used(snapshot, "total_tokens")
         share = f"{100 * tokens / total:.0f}% of tokens" if total else "0% of tokens"
-        grid.add_row("Compaction", _pairs((f"{calls:,}", _noun(calls, "call")), (compact(tokens), "tokens"),
+        grid.add_row("Compaction", _pairs((f"{calls:,}", _noun(calls, "call")), (compact_number(tokens), "tokens"),
                                           (share, "")))
     return grid
 
@@ -212,10 +193,10 @@ def _models_table(models: Sequence[ModelRow]) -> Table:
         table.add_row(
             row.model,
             row.upstream_provider,
-            compact(row.input_tokens),
-            compact(row.output_tokens),
-            compact(row.cache_read_tokens),
-            compact(row.cache_write_tokens),
+            compact_number(row.input_tokens),
+            compact_number(row.output_tokens),
+            compact_number(row.cache_read_tokens),
+            compact_number(row.cache_write_tokens),
             f"{row.requests:,}",
         )
     return table
@@ -228,7 +209,7 @@ def _chart(snapshot: Snapshot, *, end: date, ascii_only: bool) -> Group:
     grid.add_column(no_wrap=True)
     grid.add_column(style="dim", no_wrap=True)
     tokens = _window(snapshot.daily_series.get("tokens", ()), days)
-    grid.add_row("Tokens/day", _spark(tokens, "cyan", ascii_only), f"max {compact(max(tokens))}")
+    grid.add_row("Tokens/day", _spark(tokens, "cyan", ascii_only), f"max {compact_number(max(tokens))}")
     if "sessions" in snapshot.daily_series:
         sessions = _window(snapshot.daily_series["sessions"], days)
         grid.add_row("Sessions/day", _spark(sessions, "magenta", ascii_only), f"max {max(sessions):,}")
