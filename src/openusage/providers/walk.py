@@ -12,11 +12,11 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from openusage.providers.agentfiles import STATE_NAME
 from openusage.providers.base import Walk
 from openusage.records import Source
 
 WIRE_NAME = "wire.jsonl"
-STATE_NAME = "state.json"
 AGENTS_NAME = "agents"
 AGENT_DEPTH = 4  # sessions/<group>/<session>/agents/<agent>/
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
+from openusage.providers.agentfiles import load_document
 
 FALLBACK_MODEL = "kimi-for-coding"
 
@@ -17,7 +17,7 @@ FALLBACK_MODEL = "kimi-for-coding"
 def default_model(config_paths: list[Path]) -> str:
     """The fallback chain: legacy JSON `model`, then `default_model` through `[models.<alias>].model`
     (TOML first, it is the current format; then the same keys in JSON), then `kimi-for-coding`."""
-    documents = [(path, _load(path)) for path in config_paths]
+    documents = [(path, load_document(path)) for path in config_paths]
     for path, doc in documents:
         if path.suffix != ".toml":
             model = doc.get("model")
@@ -41,21 +41,3 @@ def _resolve_alias(doc: dict[str, Any]) -> str | None:
         return None
     model = entry.get("model")
     return model if isinstance(model, str) and model else None
-
-
-def _load(path: Path) -> dict[str, Any]:
-    """A config file that is missing or broken resolves nothing; it is the user's agent's file, not ours."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return {}
-    try:
-        if path.suffix == ".toml":
-            import tomllib  # only users with a TOML config pay for the import
-
-            doc: Any = tomllib.loads(raw.decode("utf-8"))
-        else:
-            doc = orjson.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}

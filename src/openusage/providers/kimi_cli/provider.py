@@ -42,18 +42,15 @@ class KimiCliProvider:
         account = Account(id=self.id, provider=self.id) if found else None
         return Detection(self.id, self.title, account, facts)
 
-    def _root(self, env: Mapping[str, str]) -> Path:
-        return locate.kimi_root(env)
-
     def sessions_dir(self, account: Account, env: Mapping[str, str]) -> Path:
         override = account.extra.get("sessions_dir")
-        return locate.expand(override, env) if override else self._root(env) / "sessions"
+        return locate.expand(override, env) if override else locate.kimi_root(env) / "sessions"
 
     def config_paths(self, account: Account, env: Mapping[str, str]) -> list[Path]:
         override = account.extra.get("config_path")
         if override:
             return [locate.expand(override, env)]
-        root = self._root(env)
+        root = locate.kimi_root(env)
         return [root / "config.toml", root / "config.json"]
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:

@@ -7,23 +7,14 @@ fewest prefixes, so the fork depth is the rank the store orders holders by.
 
 from __future__ import annotations
 
-import os
-
-import orjson
-
-from openusage.providers.walk import STATE_NAME
+from openusage.providers.agentfiles import load_state
 
 FORK_PREFIXES = ("Fork: ", "Undo: ")
 
 
 def fork_depth(session_dir: str) -> int:
     """0 when there is no state file, no title, or an unreadable one."""
-    try:
-        with open(os.path.join(session_dir, STATE_NAME), "rb") as handle:
-            doc = orjson.loads(handle.read())
-    except (OSError, orjson.JSONDecodeError):
-        return 0
-    title = doc.get("custom_title") if isinstance(doc, dict) else None
+    title = load_state(session_dir).get("custom_title")
     if not isinstance(title, str):
         return 0
     depth = 0

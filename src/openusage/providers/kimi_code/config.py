@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from openusage.providers.agentfiles import load_document
 
 FALLBACK_MODEL = "kimi-for-coding"
 MANAGED_PREFIX = "kimi-code/"
@@ -20,7 +21,7 @@ def model_resolver(config_path: Path) -> Callable[[str | None], str]:
     llm.request before the call) is kept; an alias goes through `[models."<alias>"].model`, then the
     alias without `kimi-code/` (unless empty or `__name__`), then `default_model` the same way, then
     `kimi-for-coding`."""
-    doc = _load(config_path)
+    doc = load_document(config_path)
     models = doc.get("models")
     aliases: dict[str, str] = {}
     if isinstance(models, dict):
@@ -51,18 +52,3 @@ def _resolve(alias: str, aliases: dict[str, str]) -> str | None:
     if not stripped or (stripped.startswith("__") and stripped.endswith("__")):
         return None  # e.g. __kimi_env_model__: the model came from environment variables, in no file
     return stripped
-
-
-def _load(path: Path) -> dict[str, Any]:
-    """A missing or broken config resolves nothing; it is Kimi Code's file, not ours."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return {}
-    import tomllib  # only here: reading a config is the only use
-
-    try:
-        doc: Any = tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}

@@ -1,0 +1,39 @@
+"""Reading an agent's small files (config, session state) without ever failing on them.
+
+They are the user's agent's files, not ours: a missing, unreadable or broken one reads as empty, and
+the providers fall back to their defaults. Callers take only the keys they need.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+STATE_NAME = "state.json"
+
+
+def load_document(path: Path | str) -> dict[str, Any]:
+    """A JSON or (by its `.toml` suffix) TOML file's top-level table; {} when missing or broken."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return {}
+    try:
+        if str(path).endswith(".toml"):
+            import tomllib  # only users with a TOML file pay for the import
+
+            doc: Any = tomllib.loads(raw.decode("utf-8"))
+        else:
+            doc = orjson.loads(raw)
+    except (ValueError, UnicodeDecodeError):  # orjson.JSONDecodeError and TOMLDecodeError are ValueErrors
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def load_state(session_dir: str) -> dict[str, Any]:
+    """A session directory's state.json; {} when there is none or it cannot be read."""
+    return load_document(os.path.join(session_dir, STATE_NAME))
