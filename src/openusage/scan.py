@@ -98,8 +98,9 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             store.drop_path(account.id, gone)
         _refresh_sessions(store, provider, account.id, walk)
         calls: dict[str, Call] = {}
-        rank_of = store.session_ranks(account.id) if fold_here else {}
-        ancestors = ancestry(store.session_parents(account.id))
+        sessions = store.session_infos(account.id) if fold_here else {}
+        rank_of = {session: info.rank for session, info in sessions.items()}
+        ancestors = ancestry({session: info.parent for session, info in sessions.items()})
         for job, result in _run(jobs, progress):
             unreadable += _apply(store, account.id, job, result)
             if fold_here and result.chunk is not None:
@@ -117,7 +118,7 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             store.replace_calls(account.id, call_rows(account.id, calls), None)
             store.set_summary(account.id, ledger.encode())
         else:
-            ledger = _refold(store, account.id, ancestors)
+            ledger = _refold(store, account.id)
     summary = ledger.summary()
     return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, resolve_model)
 
@@ -128,7 +129,7 @@ def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
             yield key, ts, model, inp, out, cr, cw, scope, marked, session, rank
 
 
-def _refold(store: Store, account: str, ancestors: Mapping[str, frozenset[str]]) -> Ledger:
+def _refold(store: Store, account: str) -> Ledger:
     """Re-fold the calls whose copies changed and update the ledger with them: their old versions go
     out, their new ones come in. When most calls changed, or the stored ledger cannot be read,
     everything is re-folded and counted again."""
@@ -139,7 +140,8 @@ def _refold(store: Store, account: str, ancestors: Mapping[str, frozenset[str]])
         if ledger is None:
             ledger = Ledger.of(store.call_rows(account))
             store.set_summary(account, ledger.encode())
-        return ledger
+        return ledger  # the warm path: nothing to fold, so no ancestry either
+    ancestors = ancestry({session: info.parent for session, info in store.session_infos(account).items()})
     if ledger is None or len(keys) * 4 >= store.call_count(account):
         calls = fold(store.copies(account, None), keep_holders=bool(ancestors))
         settle(calls.values(), ancestors)

@@ -263,12 +263,10 @@ class Store:
         self._dirty.update(row[0] for row in rows)
 
     # -- sessions -------------------------------------------------------------------------------------
-    def session_ranks(self, account: str) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT session, rank FROM sessions WHERE account = ?", (account,)))
-
-    def session_parents(self, account: str) -> dict[str, str | None]:
-        """Every session of the account with the session it was forked from (None: none recorded)."""
-        return dict(self.conn.execute("SELECT session, parent FROM sessions WHERE account = ?", (account,)))
+    def session_infos(self, account: str) -> dict[str, SessionInfo]:
+        """Every session of the account with its rank and the session it was forked from."""
+        rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (account,))
+        return {session: SessionInfo(rank, parent) for session, rank, parent in rows}
 
     def session_signatures(self, account: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
