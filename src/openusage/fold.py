@@ -36,10 +36,6 @@ class Call:
         self.copies = 1
         self.holders: list[Holder] | None = None  # every holder, kept only when ancestry matters
 
-    @property
-    def session(self) -> str:
-        return self.owner[2]
-
 
 def fold(copies: Iterable[Copy], calls: dict[str, Call] | None = None, *,
          keep_holders: bool = False) -> dict[str, Call]:

@@ -100,6 +100,7 @@ class Store:
         self._pending: list[tuple[object, ...]] = []  # record rows waiting for flush()
         self._new_files: list[tuple[object, ...]] = []  # file rows waiting for flush()
         self._next_id: int | None = None
+        self._loaded_keys: set[str] | None = None  # the set the temp `keys` table holds now
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
@@ -328,9 +329,14 @@ class Store:
         self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ordered)
 
     def _load_keys(self, keys: set[str]) -> None:
+        """Put `keys` in the temp table the key queries join on; a re-fold asks three queries about the
+        same set, so it is written once."""
+        if keys is self._loaded_keys:
+            return
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS keys(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.execute("DELETE FROM keys")
         self.conn.executemany("INSERT INTO keys VALUES (?)", ((key,) for key in keys))
+        self._loaded_keys = keys
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> bytes | None:
