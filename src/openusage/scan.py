@@ -48,9 +48,7 @@ class _Job(NamedTuple):
     source: Source
     offset: int
     size: int
-    identity: Identity
     previous: FileState | None
-    restart: bool
 
 
 class _Result(NamedTuple):
@@ -162,12 +160,12 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
     identity = source.identity
     size = identity[2]
     if previous is None or previous.session != source.session:
-        return _Job(provider, source, 0, size, identity, previous, restart=True)
+        return _Job(provider, source, 0, size, previous)
     same_file = previous.identity[:2] == identity[:2]
     if not same_file or size < previous.offset:
-        return _Job(provider, source, 0, size, identity, previous, restart=True)
+        return _Job(provider, source, 0, size, previous)
     # Grown or touched: the worker checks the consumed bytes' fingerprint before trusting the offset.
-    return _Job(provider, source, previous.offset, size, identity, previous, restart=False)
+    return _Job(provider, source, previous.offset, size, previous)
 
 
 def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _Result]]:
@@ -251,7 +249,7 @@ def _read_job(job: _Job) -> _Result:
             chunk = provider.parse(job.source, data, offset, size, state)
             head_hash, tail_hash = fingerprint(data, chunk.end_offset)
     except (OSError, ValueError):  # ValueError: mmap of a file truncated under us
-        return _Result(None, b"", b"", restarted=False, identity=job.identity)
+        return _Result(None, b"", b"", restarted=False, identity=job.source.identity)
     identity = (info.st_dev, info.st_ino, size, info.st_mtime_ns, info.st_ctime_ns)
     return _Result(chunk, head_hash, tail_hash, restarted=offset == 0, identity=identity)
 
@@ -291,7 +289,7 @@ def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
             store.drop_file(job.previous.id)
         return 1
     update = FileUpdate(
-        account=account, path=job.source.path, session=job.source.session, identity=job.identity,
+        account=account, path=job.source.path, session=job.source.session, identity=result.identity,
         offset=chunk.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
         records=chunk.records, skipped=chunk.skipped, zero=chunk.zero_records,
         tail_records=chunk.tail_records, tail_skipped=chunk.tail_skipped, tail_zero=chunk.tail_zero_records,
