@@ -6,7 +6,6 @@ Readers produce these, the store persists them, nothing here does I/O.
 from __future__ import annotations
 
 import enum
-import mmap
 from typing import NamedTuple
 
 
@@ -29,8 +28,8 @@ class SkipReason(enum.StrEnum):
 UsageRecord = tuple[str, float | None, str | None, int, int, int, int, str | None, int]
 
 
-# A file's bytes as a reader sees them: read whole when small, memory-mapped when large.
-Buffer = bytes | mmap.mmap
+# A candidate line as the scan hands it to a parser: a slice of its read buffer, or bytes read again.
+Line = bytes | bytearray
 
 # dev, ino, size, mtime_ns, ctime_ns: a file unchanged in all five is not opened again.
 Identity = tuple[int, int, int, int, int]

@@ -10,28 +10,25 @@ enough to read to pay for starting them.
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple, Protocol
 
-import stringzilla
-
+from openusage import candidates, parallel
 from openusage.fold import Call, Copy, ancestry, as_call_rows, call_rows, fold, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
-from openusage.records import Buffer, Chunk, Identity, Source, file_key
+from openusage.records import Identity, Source, UsageRecord, file_key
 from openusage.store import FileState, FileUpdate, Store
 from openusage.summary import Ledger, Summary
 
-FINGERPRINT_BLOCK = 4096
-SMALL_FILE = 1024 * 1024  # read whole below this size, memory-map above
-# Below this many bytes to read, starting worker processes costs more than it saves.
-PARALLEL_MIN_BYTES = 48 * 1024 * 1024
-BATCH_MIN_BYTES = 4 * 1024 * 1024
-BATCHES_PER_WORKER = 12
+# Below this many bytes to read, forking a worker costs more than it saves.
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+# Many small batches: a process that is busy writing the cache simply takes fewer of them.
+BATCH_MIN_BYTES = 1024 * 1024
+BATCHES_PER_WORKER = 64
+MAX_BATCHES = 4096  # the queue is written whole before the workers start: it must fit in a pipe
 
 
 
@@ -49,10 +46,19 @@ class _Job(NamedTuple):
     offset: int
     size: int
     previous: FileState | None
+    fingerprint: bool  # the cache keeps it: worth two small reads
 
 
 class _Result(NamedTuple):
-    chunk: Chunk | None  # None: the file could not be read
+    end_offset: int | None  # None: the file could not be read
+    records: list[UsageRecord]
+    skipped: dict[str, int]
+    zero: int
+    tail_records: list[UsageRecord]
+    tail_skipped: dict[str, int]
+    tail_zero: int
+    state: bytes | None
+    marker_seen: bool
     head_hash: bytes
     tail_hash: bytes
     restarted: bool  # read from the start: every old row of the file goes
@@ -90,7 +96,7 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
             if key is not None and key == file_key(source.identity, source.session):
                 continue
             previous = store.file_state(account.id, source.path) if key is not None else None
-            jobs.append(_plan(provider.id, source, previous))
+            jobs.append(_plan(provider.id, source, previous, store.persistent))
         unreadable = walk.unreadable  # complete now that the walk is consumed
         for gone in known:
             store.drop_path(account.id, gone)
@@ -101,8 +107,8 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
         ancestors = ancestry({session: info.parent for session, info in sessions.items()})
         for job, result in _run(jobs, progress):
             unreadable += _apply(store, account.id, job, result)
-            if fold_here and result.chunk is not None:
-                copies = _copies(result.chunk, job.source.session, rank_of.get(job.source.session, 0))
+            if fold_here and result.end_offset is not None:
+                copies = _copies(result, job.source.session, rank_of.get(job.source.session, 0))
                 fold(copies, calls, keep_holders=bool(ancestors))
         store.flush()
         if fold_here:
@@ -121,8 +127,8 @@ def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping
     return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, resolve_model)
 
 
-def _copies(chunk: Chunk, session: str, rank: int) -> Iterator[Copy]:
-    for records in (chunk.records, chunk.tail_records):
+def _copies(result: _Result, session: str, rank: int) -> Iterator[Copy]:
+    for records in (result.records, result.tail_records):
         for key, ts, model, inp, out, cr, cw, scope, marked in records:
             yield key, ts, model, inp, out, cr, cw, scope, marked, session, rank
 
@@ -155,17 +161,17 @@ def _refold(store: Store, account: str) -> Ledger:
     return ledger
 
 
-def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
+def _plan(provider: str, source: Source, previous: FileState | None, keep: bool) -> _Job:
     """What to read of a new or changed file: its new bytes, or all of it."""
     identity = source.identity
     size = identity[2]
     if previous is None or previous.session != source.session:
-        return _Job(provider, source, 0, size, previous)
+        return _Job(provider, source, 0, size, previous, keep)
     same_file = previous.identity[:2] == identity[:2]
     if not same_file or size < previous.offset:
-        return _Job(provider, source, 0, size, previous)
+        return _Job(provider, source, 0, size, previous, keep)
     # Grown or touched: the worker checks the consumed bytes' fingerprint before trusting the offset.
-    return _Job(provider, source, previous.offset, size, previous)
+    return _Job(provider, source, previous.offset, size, previous, keep)
 
 
 def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _Result]]:
@@ -175,45 +181,29 @@ def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _R
     if progress is not None:
         progress.start(len(jobs), total)
     workers = os.cpu_count() or 1
-    if total < PARALLEL_MIN_BYTES or len(jobs) < 2 or workers < 2:
-        results: Iterator[tuple[_Job, _Result]] = ((job, _read_job(job)) for job in jobs)
-    else:
-        results = _run_in_workers(jobs, workers, total)
+    if total < PARALLEL_MIN_BYTES or len(jobs) < 2:
+        workers = 1
+    target = max(BATCH_MIN_BYTES, total // (workers * BATCHES_PER_WORKER), total // MAX_BATCHES + 1)
+    batches = _batches(jobs, target)
+    reader = candidates.Reader()
     done_files = done_bytes = 0
     try:
-        for job, result in results:
-            done_files += 1
-            done_bytes += job.size - job.offset
-            if progress is not None:
-                progress.advance(done_files, done_bytes)
-            yield job, result
+        for i, results in parallel.run(len(batches), lambda i: [_read_job(job, reader) for job in batches[i]],
+                                       workers):
+            for job, result in zip(batches[i], results, strict=True):
+                done_files += 1
+                done_bytes += job.size - job.offset
+                if progress is not None:
+                    progress.advance(done_files, done_bytes)
+                yield job, _Result(*result)
     finally:
         if progress is not None:
             progress.finish()
 
 
-def _run_in_workers(jobs: list[_Job], workers: int, total: int) -> Iterator[tuple[_Job, _Result]]:
-    # Imported here: multiprocessing costs ~40 ms to import, and warm runs never need it.
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    batches = _batches(jobs, max(BATCH_MIN_BYTES, total // (workers * BATCHES_PER_WORKER)))
-    # fork: the workers inherit the imported reader, so they start in milliseconds.
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        futures = {pool.submit(_read_batch, batch): batch for batch in batches}
-        try:
-            # Each batch is folded as soon as it is back, so memory holds a few batches' records,
-            # never every file's at once (100,000 small sessions would otherwise take hundreds of MB).
-            for future in as_completed(futures):
-                yield from zip(futures[future], future.result(), strict=True)
-        finally:
-            for future in futures:
-                future.cancel()
-
-
 def _batches(jobs: list[_Job], target: int) -> list[list[_Job]]:
     """Jobs grouped into batches of about `target` bytes, biggest files first, so that the workers
-    finish together and the parent gets results to fold while they are still reading."""
+    finish together and this process gets results to write while they are still reading."""
     batches: list[list[_Job]] = []
     batch: list[_Job] = []
     size = 0
@@ -228,72 +218,54 @@ def _batches(jobs: list[_Job], target: int) -> list[list[_Job]]:
     return batches
 
 
-def _read_batch(batch: list[_Job]) -> list[_Result]:
-    return [_read_job(job) for job in batch]
-
-
-def _read_job(job: _Job) -> _Result:
-    """Runs in a worker process: open the file once, verify the consumed bytes, parse the new ones."""
+def _read_job(job: _Job, reader: candidates.Reader) -> tuple[object, ...]:
+    """Runs in a worker process: open the file once, verify the consumed bytes, parse the new ones.
+    Returns a `_Result` as a plain tuple (it crosses a pipe)."""
     provider = provider_by_id(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
-        with _file_bytes(job.source.path) as (data, info):
-            size = len(data)
-            offset = job.offset
-            previous = job.previous
-            if offset and previous is not None and (
-                offset > size or fingerprint(data, offset) != (previous.head_hash, previous.tail_hash)
-            ):
-                offset = 0  # rewritten in place under the same offset: read it all again
-            state = previous.state if offset and previous is not None else None
-            chunk = provider.parse(job.source, data, offset, size, state)
-            head_hash, tail_hash = fingerprint(data, chunk.end_offset)
-    except (OSError, ValueError):  # ValueError: mmap of a file truncated under us
-        return _Result(None, b"", b"", restarted=False, identity=job.source.identity)
+        fd = os.open(job.source.path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return _unreadable(job)
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        offset = job.offset
+        previous = job.previous
+        if offset and previous is not None and (
+            offset > size or candidates.fingerprint(fd, offset) != (previous.head_hash, previous.tail_hash)
+        ):
+            offset = 0  # rewritten in place under the same offset: read it all again
+        parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
+        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line)
+        chunk = parser.finish(end, tail)
+        head_hash, tail_hash = candidates.fingerprint(fd, end) if job.fingerprint else (b"", b"")
+    except OSError:
+        return _unreadable(job)
+    finally:
+        os.close(fd)
     identity = (info.st_dev, info.st_ino, size, info.st_mtime_ns, info.st_ctime_ns)
-    return _Result(chunk, head_hash, tail_hash, restarted=offset == 0, identity=identity)
+    return (chunk.end_offset, chunk.records, chunk.skipped, chunk.zero_records, chunk.tail_records,
+            chunk.tail_skipped, chunk.tail_zero_records, chunk.state, chunk.marker_seen, head_hash, tail_hash,
+            offset == 0, identity)
 
 
-@contextmanager
-def _file_bytes(path: str) -> Iterator[tuple[Buffer, os.stat_result]]:
-    """A file's bytes: read whole when small (one syscall, no page faults), mapped when large (no
-    copy, and the reader releases pages as it goes)."""
-    with open(path, "rb", buffering=0) as handle:
-        info = os.fstat(handle.fileno())
-        if info.st_size <= SMALL_FILE:
-            yield handle.read(), info
-            return
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            yield data, info
-
-
-def fingerprint(data: Buffer, offset: int) -> tuple[bytes, bytes]:
-    """Hashes of the first block and of the last block before `offset`: enough to notice a file whose
-    consumed bytes were rewritten, without reading all of them again."""
-    if offset <= 0:
-        return b"", b""
-    return _hash(data[: min(FINGERPRINT_BLOCK, offset)]), _hash(data[max(0, offset - FINGERPRINT_BLOCK) : offset])
-
-
-def _hash(block: bytes) -> bytes:
-    # 64 bits of a fast hash plus the length: a changed block goes unnoticed with odds of 2**-64.
-    digest: int = stringzilla.hash(block)
-    return digest.to_bytes(8, "little") + len(block).to_bytes(4, "little")
+def _unreadable(job: _Job) -> tuple[object, ...]:
+    return (None, [], {}, 0, [], {}, 0, None, False, b"", b"", False, job.source.identity)
 
 
 def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
     """Write one file's result; returns 1 when the file could not be read."""
-    chunk = result.chunk
-    if chunk is None:
+    if result.end_offset is None:
         if job.previous is not None:
             store.drop_file(job.previous.id)
         return 1
     update = FileUpdate(
         account=account, path=job.source.path, session=job.source.session, identity=result.identity,
-        offset=chunk.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
-        records=chunk.records, skipped=chunk.skipped, zero=chunk.zero_records,
-        tail_records=chunk.tail_records, tail_skipped=chunk.tail_skipped, tail_zero=chunk.tail_zero_records,
-        state=chunk.state, marker_seen=chunk.marker_seen,
+        offset=result.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
+        records=result.records, skipped=result.skipped, zero=result.zero,
+        tail_records=result.tail_records, tail_skipped=result.tail_skipped, tail_zero=result.tail_zero,
+        state=result.state, marker_seen=result.marker_seen,
     )
     store.apply(update, job.previous, restart=result.restarted)
     return 0

@@ -1,9 +1,10 @@
 """The contract every provider implements, and the account and detection types it speaks.
 
-A file provider finds its accounts (`detect`), lists what to read (`walk`), turns bytes into records
-(`read`), and tells the store what the owner-session rule and the model fallback need
-(`session_ranks`, `default_model`). `scan.py` owns offsets, fingerprints and transactions, so every
-file provider gets the cache without writing any of it.
+A file provider finds its accounts (`detect`), lists what to read (`walk`), names the needles that mark
+the lines that can hold usage and turns those lines into records (`needles`, `parser`), and tells the
+store what the owner-session rule and the model fallback need (`session_info`, `model_resolver`).
+`scan.py` owns reading, offsets, fingerprints and transactions, so every file provider gets the fast
+scan and the cache without writing any of it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from openusage.records import Buffer, Chunk, SessionInfo, Source
+from openusage.records import Chunk, Line, SessionInfo, Source
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -59,6 +60,19 @@ class Walk:
         self.problem: str | None = None  # why a sessions directory that exists cannot be used
 
 
+class LineParser(Protocol):
+    """Turns the candidate lines of one file, in file order, into a Chunk."""
+
+    def line(self, line: Line) -> None:
+        """One complete line (without its newline) that holds a needle."""
+        ...
+
+    def finish(self, end_offset: int, tail: Line | None) -> Chunk:
+        """The chunk of the lines seen, consumed up to `end_offset`; `tail` is a last line without its
+        newline that holds a needle (counted now, read again next time), or None."""
+        ...
+
+
 class FileProvider(Protocol):
     """A provider whose usage lives in local append-mostly files."""
 
@@ -75,10 +89,12 @@ class FileProvider(Protocol):
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk: ...
 
-    def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
-        """The usage in `data[start:end]` of `source`; `start` is a line start and `state` what the
-        previous chunk ended with (None from the start of the file). Pure: scan.py opens, maps,
-        fingerprints and caches; the provider only turns bytes into records."""
+    needles: tuple[bytes, ...]  # a line that holds none of these cannot hold usage
+
+    def parser(self, source: Source, state: bytes | None) -> LineParser:
+        """A parser for the lines of `source` from an offset on; `state` is what the previous chunk
+        ended with (None from the start of the file). Pure: scan.py opens, reads, fingerprints and
+        caches; the provider only turns lines into records."""
         ...
 
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:

@@ -1,17 +1,27 @@
-"""What a reader found in a run of candidate lines, and how a line that is not JSON is named.
+"""What a reader found in a run of candidate lines, and how a line is decoded and its faults named.
 
-Shared by the providers' readers, so every provider skips and counts broken lines the same way.
+Shared by the providers' readers, so every provider decodes, skips and counts lines the same way.
+
+Two decoders, one meaning. The fast one is msgspec decoding straight into the few fields a reader
+needs (a typed Struct), which validates the whole line's JSON syntax but skips the values it does
+not need without building them: a 5 MB `mcp_status` costs a scan, not a million objects. msgspec does
+not check the UTF-8 of what it skips, so a line that is not pure ASCII is also checked as UTF-8. Any
+line the fast decoder refuses (a wrong shape, or JSON it does not accept) is decoded again with
+Python's own `json` on the strictly decoded text: the agents write their files with `json.dumps` or
+`JSON.stringify`, and Python's `json` is the reference for what they wrote (it reads `NaN`,
+`Infinity` and `1e400` as `json.dumps` writes them). Only what that refuses is a broken line.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
+import msgspec
 
-from openusage.records import SkipReason, UsageRecord
+from openusage.records import Line, SkipReason, UsageRecord
 
 NOT_JSON = object()  # what `decode` returns for a line it has counted as skipped
+FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 class Tally:
@@ -29,15 +39,29 @@ class Tally:
         self.skipped[reason.value] = self.skipped.get(reason.value, 0) + 1
 
 
-def decode(line: bytes, tally: Tally) -> Any:
-    """The line's JSON value; or NOT_JSON, with the line counted as `not_utf8` or `invalid_json`."""
+def valid_utf8(line: Line) -> bool:
+    """The fast decoder's missing check. ASCII (almost every usage line) is answered in one pass."""
+    if line.isascii():
+        return True
     try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            tally.skip(SkipReason.NOT_UTF8)
-        else:
-            tally.skip(SkipReason.INVALID_JSON)
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode(line: Line, tally: Tally) -> Any:
+    """The line's JSON value as Python's `json` reads it; or NOT_JSON, with the line counted as
+    `not_utf8` or `invalid_json`."""
+    import json  # the careful path only: most runs never need it
+
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        tally.skip(SkipReason.NOT_UTF8)
+        return NOT_JSON
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        tally.skip(SkipReason.INVALID_JSON)
         return NOT_JSON

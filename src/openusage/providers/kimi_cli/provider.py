@@ -8,7 +8,7 @@ from pathlib import Path
 from openusage.providers.base import Account, Detection, Fact, Walk
 from openusage.providers.kimi_cli import config, locate, state, wire
 from openusage.providers.walk import count_sessions, walk_sessions
-from openusage.records import Buffer, Chunk, SessionInfo, Source
+from openusage.records import SessionInfo, Source
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
 
@@ -56,8 +56,10 @@ class KimiCliProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return walk_sessions(self.sessions_dir(account, env))
 
-    def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
-        return wire.parse_wire(data, start, end)
+    needles = wire.NEEDLES
+
+    def parser(self, source: Source, state: bytes | None) -> wire.WireParser:
+        return wire.WireParser()
 
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}

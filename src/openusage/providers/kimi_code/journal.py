@@ -1,12 +1,13 @@
-"""Kimi Code's agent journals (wire.jsonl) → usage records: the hot path.
+"""Kimi Code's agent journals (wire.jsonl) candidate lines → usage records: the hot path.
 
 Three kinds of line matter: `usage.record` (one per model call, both scopes), `llm.request` (written
 before each call: the real model behind the record's alias) and `forked` (the lines above it were
-copied from another session). Each is found by its quoted type with a SIMD substring search; a quote
-inside a JSON string is escaped, so content that merely mentions them never matches. Only those lines
-are decoded; `step.end` loop events, token counting and goals carry look-alike usage and are never
-read. The last model per alias is the reader's state: it is handed back with the chunk and given to
-the next one, so a record appended later resolves exactly as in a cold scan.
+copied from another session). The scan finds each by its quoted type (`NEEDLES`, see
+`openusage.candidates`) and hands the lines here in file order; `step.end` loop events, token counting
+and goals carry look-alike usage and are never read. A line is decoded straight into the fields a
+record needs (`lines` explains the two decoders). The last model per alias is the reader's state: it
+is handed back with the chunk and given to the next one, so a record appended later resolves exactly
+as in a cold scan.
 """
 
 from __future__ import annotations
@@ -14,20 +15,40 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import msgspec
 import orjson
-import stringzilla
 
 from openusage.providers.kimi_code.config import UNRESOLVED
-from openusage.providers.lines import NOT_JSON, Tally, decode
-from openusage.records import Buffer, Chunk, SkipReason, UsageRecord
+from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, valid_utf8
+from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
 USAGE = b'"usage.record"'
 REQUEST = b'"llm.request"'
 FORKED = b'"forked"'
-NEEDLES = (USAGE, REQUEST, FORKED)
-COUNT_KEYS = ("inputOther", "output", "inputCacheRead", "inputCacheCreation")
+NEEDLES: tuple[bytes, ...] = (USAGE, REQUEST, FORKED)
 MAX_COUNT = 2**53 - 1
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z in milliseconds
+_ABSENT: Any = msgspec.UNSET
+
+
+class _Usage(msgspec.Struct):
+    inputOther: Any = None
+    output: Any = None
+    inputCacheRead: Any = None
+    inputCacheCreation: Any = None
+
+
+class _Record(msgspec.Struct):
+    type: Any = None
+    usage: _Usage | None = None
+    usageScope: Any = _ABSENT
+    model: Any = _ABSENT
+    modelAlias: Any = None
+    time: Any = _ABSENT
+
+
+_decode_fast = msgspec.json.Decoder(_Record).decode
+_encode = msgspec.json.encode
 
 
 class _State:
@@ -67,57 +88,55 @@ class _State:
         return UNRESOLVED + (alias if isinstance(alias, str) else "")
 
 
-def parse_journal(data: Buffer, offset: int, size: int, state: bytes | None, agent: str) -> Chunk:
-    """The usage in `data[offset:size]` of the journal of agent directory `agent`."""
-    resume = _State(state)
-    chunk = Chunk(end_offset=offset, state=state)
-    if size <= offset:
-        return chunk
-    complete_end = data.rfind(b"\n", offset, size) + 1 or offset
-    body = Tally()
-    view = memoryview(data)
-    text = stringzilla.Str(view)
-    try:
-        _scan(data, text, offset, complete_end, body, resume, agent)
-    finally:
-        del text  # the Str holds the view's buffer; both must go before a map can close
-        view.release()
-    chunk.records, chunk.skipped, chunk.zero_records = body.records, body.skipped, body.zero
-    chunk.end_offset = complete_end
-    chunk.state = resume.encode()
-    chunk.marker_seen = body.marker
-    if complete_end < size:
-        tail_line = data[complete_end:size]
-        if any(needle in tail_line for needle in NEEDLES):
-            tail = Tally()
-            _line(tail_line, tail, resume.copy(), agent)  # the tail is read again next time: state not kept
-            chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = tail.records, tail.skipped, tail.zero
-            if tail.marker:
+class JournalParser:
+    """Candidate lines of one agent's journal → a Chunk, resuming from the state of the lines before."""
+
+    __slots__ = ("agent", "body", "state")
+    needles = NEEDLES
+
+    def __init__(self, agent: str, state: bytes | None) -> None:
+        self.agent = agent  # the agent directory's name: part of every record's identity
+        self.state = _State(state)
+        self.body = Tally()
+
+    def line(self, line: Line) -> None:
+        parse_line(line, self.body, self.state, self.agent)
+
+    def finish(self, end_offset: int, tail: Line | None) -> Chunk:
+        body = self.body
+        chunk = Chunk(end_offset=end_offset, state=self.state.encode())
+        chunk.records, chunk.skipped, chunk.zero_records = body.records, body.skipped, body.zero
+        chunk.marker_seen = body.marker
+        if tail is not None:
+            rest = Tally()
+            parse_line(tail, rest, self.state.copy(), self.agent)  # read again next time: state not kept
+            chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = rest.records, rest.skipped, rest.zero
+            if rest.marker:
                 _mark(body.records)
                 chunk.marker_seen = True
-    return chunk
+        return chunk
 
 
-def _scan(data: Buffer, text: Any, offset: int, end: int, lines: Tally, state: _State, agent: str) -> None:
-    find = text.find
-    # The next hit of each needle; a line is handled once even if it holds several of them.
-    hits = [find(needle, offset, end) for needle in NEEDLES]
-    pos = offset
-    while True:
-        live = [hit for hit in hits if hit >= 0]
-        if not live:
-            return
-        hit = min(live)
-        start = data.rfind(b"\n", pos, hit) + 1 or pos
-        stop = data.find(b"\n", hit, end)
-        _line(data[start:stop], lines, state, agent)
-        pos = stop + 1
-        for index, needle_hit in enumerate(hits):
-            if 0 <= needle_hit < pos:
-                hits[index] = find(NEEDLES[index], pos, end)
-
-
-def _line(line: bytes, lines: Tally, state: _State, agent: str) -> None:
+def parse_line(line: Line, lines: Tally, state: _State, agent: str) -> None:
+    try:
+        fast = _decode_fast(line)
+    except FAST_ERRORS:
+        fast = None
+    if fast is not None and valid_utf8(line):
+        kind = fast.type
+        if kind == "usage.record":
+            usage = fast.usage
+            if usage is None:
+                lines.skip(SkipReason.WRONG_SHAPE)
+                return
+            _add_usage(fast.time, fast.usageScope, fast.model, usage.inputOther, usage.output,
+                       usage.inputCacheRead, usage.inputCacheCreation, lines, state, agent)
+        elif kind == "llm.request":
+            _request(fast.model, fast.modelAlias, state)
+        elif kind == "forked":
+            _mark(lines.records)
+            lines.marker = True
+        return
     obj = decode(line, lines)
     if obj is NOT_JSON:
         return
@@ -126,38 +145,39 @@ def _line(line: bytes, lines: Tally, state: _State, agent: str) -> None:
         return
     kind = obj.get("type")
     if kind == "usage.record":
-        _usage(obj, lines, state, agent)
+        usage = obj.get("usage")
+        if type(usage) is not dict:
+            lines.skip(SkipReason.WRONG_SHAPE)
+            return
+        _add_usage(obj.get("time", _ABSENT), obj.get("usageScope", _ABSENT), obj.get("model", _ABSENT),
+                   usage.get("inputOther"), usage.get("output"), usage.get("inputCacheRead"),
+                   usage.get("inputCacheCreation"), lines, state, agent)
     elif kind == "llm.request":
-        model = obj.get("model")
-        if type(model) is str and model:
-            state.last = model
-            alias = obj.get("modelAlias")
-            if type(alias) is str:
-                state.by_alias[alias] = model
+        _request(obj.get("model"), obj.get("modelAlias"), state)
     elif kind == "forked":
         _mark(lines.records)
         lines.marker = True
 
 
-def _usage(obj: dict[str, Any], lines: Tally, state: _State, agent: str) -> None:
-    usage = obj.get("usage")
-    if type(usage) is not dict:
-        lines.skip(SkipReason.WRONG_SHAPE)
-        return
-    counts = [_count(usage.get(key)) for key in COUNT_KEYS]
-    inp, out, cr, cw = counts
+def _request(model: Any, alias: Any, state: _State) -> None:
+    if type(model) is str and model:
+        state.last = model
+        if type(alias) is str:
+            state.by_alias[alias] = model
+
+
+def _add_usage(raw_time: Any, scope: Any, alias: Any, inp: Any, out: Any, cr: Any, cw: Any, lines: Tally,
+               state: _State, agent: str) -> None:
+    inp, out, cr, cw = _count(inp), _count(out), _count(cr), _count(cw)
     if not (inp or out or cr or cw):
         lines.zero += 1
         return
-    raw_time = obj.get("time")
     ts: float | None = None
     if (type(raw_time) is int or type(raw_time) is float) and 0 < raw_time < MAX_TIME_MS:
         ts = raw_time / 1000.0  # milliseconds, always: a small value is an early time, not seconds
-    scope = obj.get("usageScope")
-    alias = obj.get("model")
-    key = (f"c\x1f{agent}\x1f{_raw(obj, 'time')}\x1f{_raw(obj, 'usageScope')}\x1f{_raw(obj, 'model')}"
+    key = (f"c\x1f{agent}\x1f{_raw(raw_time)}\x1f{_raw(scope)}\x1f{_raw(alias)}"
            f"\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}")
-    lines.records.append((key, ts, state.model_for(alias), inp, out, cr, cw,
+    lines.records.append((key, ts, state.model_for(None if alias is _ABSENT else alias), inp, out, cr, cw,
                           scope if type(scope) is str else None, 0))
 
 
@@ -170,9 +190,15 @@ def _count(value: Any) -> int:
     return 0
 
 
-def _raw(obj: dict[str, Any], key: str) -> str:
-    """A field's JSON text for the record's identity; empty when the field is absent."""
-    return orjson.dumps(obj[key]).decode() if key in obj else ""
+def _raw(value: Any) -> str:
+    """A field's JSON text for the record's identity, the same whichever decoder read it; empty when
+    the field is absent."""
+    if value is _ABSENT:
+        return ""
+    try:
+        return _encode(value).decode()
+    except (TypeError, ValueError, OverflowError):  # NaN, infinity: not JSON, but json.dumps writes them
+        return repr(value)
 
 
 def _mark(records: list[UsageRecord]) -> None:

@@ -10,7 +10,7 @@ from openusage.providers.base import Account, Detection, Fact, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, journal, state
 from openusage.providers.walk import count_sessions, walk_sessions
-from openusage.records import Buffer, Chunk, SessionInfo, Source
+from openusage.records import SessionInfo, Source
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
 
@@ -58,9 +58,11 @@ class KimiCodeProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return walk_sessions(self.sessions_dir(account, env), agents_layout=True)
 
-    def parse(self, source: Source, data: Buffer, start: int, end: int, state: bytes | None) -> Chunk:
+    needles = journal.NEEDLES
+
+    def parser(self, source: Source, state: bytes | None) -> journal.JournalParser:
         agent = os.path.basename(os.path.dirname(source.path))  # part of a record's identity
-        return journal.parse_journal(data, start, end, state, agent)
+        return journal.JournalParser(agent, state)
 
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
