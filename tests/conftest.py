@@ -27,3 +27,13 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "kimi").exists()]
     monkeypatch.setenv("PATH", os.pathsep.join(bin_dirs))
     return home
+
+
+@pytest.fixture(params=["refold-all", "refold-delta"])
+def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test over both ways a refresh re-folds: every call (the default for a change that touches
+    a quarter of the calls or more, which small test homes always do) and only the changed calls (what
+    a refresh of a large history does). Both must give the cold figures."""
+    if request.param == "refold-delta":
+        monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", float("inf"))
+    return str(request.param)

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kimi_home import (
     GROUP,
     KimiHome,
@@ -31,6 +33,8 @@ from kimi_home import (
     uid,
     used,
 )
+
+pytestmark = pytest.mark.usefixtures("refold_path")
 
 T = at("2026-11-19T10:00:00Z")
 
@@ -220,7 +224,7 @@ def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
     path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
-        conn.execute("DELETE FROM calls")  # an old cache with other contents
+        conn.execute("DELETE FROM holders")  # an old cache with other contents
     assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
 
 

@@ -2,6 +2,8 @@
 
 Every counting test builds a real Kimi home under tmp_path and checks exact figures computed by hand
 from the lines it wrote. `only_snapshot` / `snapshot_all_paths` run each snapshot three ways
+
+pytestmark = pytest.mark.usefixtures("refold_path")
 (`--no-cache`, cold cache, warm cache) and require the same document from all three.
 The clock is OPENUSAGE_NOW = 2026-11-20T12:00:00Z: today is 2026-11-20 and the 7-day window starts at
 2026-11-13T12:00:00Z.

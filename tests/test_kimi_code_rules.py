@@ -2,6 +2,8 @@
 
 Every counting test builds a real Kimi Code home under tmp_path and checks exact figures computed by hand
 from the lines it wrote. `code_snapshot` / `all_paths` run each snapshot three ways (`--no-cache`, cold
+
+pytestmark = pytest.mark.usefixtures("refold_path")
 cache, warm cache) and require the same document from all three; tests that change files between runs
 keep the cache (`fresh_cache=False`) so the second run is a cached run over changed files.
 The clock is OPENUSAGE_NOW = 2026-11-20T12:00:00Z: today is 2026-11-20 and the 7-day window starts at

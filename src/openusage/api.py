@@ -16,8 +16,7 @@ from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
-from openusage.store import MEMORY, Store
-from openusage.summary import count_windows
+from openusage.store import Store
 from openusage.windows import windows
 
 Notice = Callable[[str], None]
@@ -65,41 +64,42 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
             try:
                 snapshots.append(_account_snapshot(store, account, env, now, progress))
             except CacheError as exc:
-                if not store.persistent:
+                if store is None:
                     raise
                 # The figures do not need the cache: read this and every further account without it.
                 tell(f"openusage: {exc}; reading without the cache")
                 store.close()
-                store = Store(MEMORY)
+                store = None
                 snapshots.append(_account_snapshot(store, account, env, now, progress))
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     return SnapshotSet(now, tuple(snapshots))
 
 
-def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store:
+def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store | None:
+    """The cache, or None: read without it (asked for, or it cannot be opened)."""
     if not use_cache:
-        return Store(MEMORY)
+        return None
     try:
         return Store(paths.cache_path(env), notice=tell)
     except CacheError as exc:
         tell(f"openusage: {exc}; reading without the cache")
-        return Store(MEMORY)
+        return None
 
 
-def _account_snapshot(store: Store, account: Account, env: Mapping[str, str], now: datetime,
+def _account_snapshot(store: Store | None, account: Account, env: Mapping[str, str], now: datetime,
                       progress: scan.Progress | None) -> Snapshot:
     provider = provider_by_id(account.provider)
     assert provider is not None  # settings only accept registered providers
     refreshed = scan.refresh(store, provider, account, env, progress=progress)
-    window = windows(now)
     figures = AccountFigures(
         found=refreshed.found,
         problem=refreshed.problem,
-        summary=refreshed.summary,
-        windows=count_windows(refreshed.calls_since(window.week_start), window),
+        summary=refreshed.ledger.summary(),
+        windows=refreshed.ledger.windows(windows(now)),
         resolve_model=refreshed.resolve_model,
-        files=store.file_diagnostics(account.id),
+        files=refreshed.files,
         files_unreadable=refreshed.unreadable,
     )
     return build_snapshot(account.id, _info(provider), figures)

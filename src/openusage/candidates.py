@@ -32,6 +32,10 @@ class Reader:
         self._view = memoryview(self._buf)
         self._text = stringzilla.Str(self._view)  # zero-copy over the buffer
 
+    @staticmethod
+    def fingerprint(fd: int, offset: int) -> tuple[bytes, bytes]:
+        return fingerprint(fd, offset)
+
     def scan(self, fd: int, start: int, size: int, needles: tuple[bytes, ...],
              on_line: Callable[[Line], None]) -> tuple[int, bytes | None]:
         """Hand every complete line of `fd[start:size]` that holds a needle to `on_line`, in file order.

@@ -5,74 +5,96 @@ copies, its model the smallest model a copy names. It belongs to one holder sess
 holders, those that are not a fork of another holder (by the sessions' ancestry, where a provider
 records one), then the lowest (rank, marked, session name): rank is Kimi CLI's fork depth, marked a
 `forked` marker after the copy (Kimi Code). Nothing depends on the order copies arrive in, so a cold
-scan and any sequence of cached refreshes give the same calls.
+scan, a scan split over processes and any sequence of cached refreshes give the same calls.
+
+Folding does not need the ranks: a call seen once belongs to its only holder, and a call seen more
+than once keeps every holder until `settle` chooses, when every session's rank is known. So worker
+processes fold what they read, and their folds merge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from openusage.records import CallRow
+from openusage.records import CallRow, UsageRecord
 
-# key, ts, model, input, output, cache_read, cache_write, scope, marked, session, rank
-Copy = tuple[str, float | None, str | None, int, int, int, int, str | None, int, str, int]
-Holder = tuple[int, int, str]  # rank, marked, session: the smallest owns the call
+# A call while it is folded, as a plain list so that it crosses a pipe with marshal:
+#   [session, marked, ts, model, input, output, cache_read, cache_write, scope, copies, holders]
+# `session`/`marked` are its holder while it has one copy; `holders` is then None, and becomes the
+# list of every (marked, session) once a second copy comes.
+Call = list[Any]
+Calls = dict[str, Call]
+# One stored copy: key, ts, model, input, output, cache_read, cache_write, scope, marked, session.
+Copy = tuple[str, float | None, str | None, int, int, int, int, str | None, int, str]
 
-
-class Call:
-    __slots__ = ("cache_read", "cache_write", "copies", "holders", "input", "model", "output", "owner", "scope",
-                 "ts")
-
-    def __init__(self, owner: Holder, ts: float | None, model: str | None, inp: int, out: int,
-                 cache_read: int, cache_write: int, scope: str | None) -> None:
-        self.owner = owner
-        self.ts = ts
-        self.model = model
-        self.input = inp
-        self.output = out
-        self.cache_read = cache_read
-        self.cache_write = cache_write
-        self.scope = scope
-        self.copies = 1
-        self.holders: list[Holder] | None = None  # every holder, kept only when ancestry matters
+_SESSION, _MARKED, _TS, _MODEL, _SCOPE, _COPIES, _HOLDERS = 0, 1, 2, 3, 8, 9, 10
 
 
-def fold(copies: Iterable[Copy], calls: dict[str, Call] | None = None, *,
-         keep_holders: bool = False) -> dict[str, Call]:
-    """Fold copies into calls. `keep_holders`: remember every holder, for `settle` to choose the owner by
-    ancestry afterwards; without it the owner is simply the smallest holder."""
-    calls = {} if calls is None else calls
+def fold_records(records: Iterable[UsageRecord], session: str, calls: Calls) -> None:
+    """Fold one file's records (all held by `session`) into `calls`."""
     get = calls.get
-    for key, ts, model, inp, out, cr, cw, scope, marked, session, rank in copies:
-        holder = (rank, marked, session)
+    for key, ts, model, inp, out, cr, cw, scope, marked in records:
         call = get(key)
         if call is None:
-            call = calls[key] = Call(holder, ts, model, inp, out, cr, cw, scope)
-            if keep_holders:
-                call.holders = [holder]
-            continue
-        call.copies += 1
-        call.owner = min(call.owner, holder)
-        if call.holders is not None:
-            call.holders.append(holder)
-        if ts is not None and (call.ts is None or ts < call.ts):
-            call.ts = ts
-        if model is not None and (call.model is None or model < call.model):
-            call.model = model
+            calls[key] = [session, marked, ts, model, inp, out, cr, cw, scope, 1, None]
+        else:
+            _add_copy(call, ts, model, marked, session)
+
+
+def fold_copies(copies: Iterable[Copy], calls: Calls | None = None) -> Calls:
+    """Fold stored copies (each naming its session) into calls."""
+    calls = {} if calls is None else calls
+    get = calls.get
+    for key, ts, model, inp, out, cr, cw, scope, marked, session in copies:
+        call = get(key)
+        if call is None:
+            calls[key] = [session, marked, ts, model, inp, out, cr, cw, scope, 1, None]
+        else:
+            _add_copy(call, ts, model, marked, session)
     return calls
 
 
-def settle(calls: Iterable[Call], ancestors: Mapping[str, frozenset[str]]) -> None:
-    """Choose each shared call's owner among the holders that are not a fork of another holder."""
-    if not ancestors:
-        return
+def _add_copy(call: Call, ts: float | None, model: str | None, marked: int, session: str) -> None:
+    holders = call[_HOLDERS]
+    if holders is None:
+        call[_HOLDERS] = [(call[_MARKED], call[_SESSION]), (marked, session)]
+    else:
+        holders.append((marked, session))
+    call[_COPIES] += 1
+    if ts is not None and (call[_TS] is None or ts < call[_TS]):
+        call[_TS] = ts
+    if model is not None and (call[_MODEL] is None or model < call[_MODEL]):
+        call[_MODEL] = model
+
+
+def merge(calls: Calls, other: Calls) -> None:
+    """Fold another fold of other files (another process's) into `calls`."""
+    common = calls.keys() & other.keys()
+    kept = {key: calls[key] for key in common}
+    calls.update(other)  # the calls only one side has: one C loop
+    for key, mine in kept.items():
+        theirs = calls[key]
+        calls[key] = mine
+        for marked, session in theirs[_HOLDERS] or ((theirs[_MARKED], theirs[_SESSION]),):
+            _add_copy(mine, theirs[_TS], theirs[_MODEL], marked, session)  # one copy per holder
+
+
+def settle(calls: Iterable[Call], ranks: Mapping[str, int], ancestors: Mapping[str, frozenset[str]]) -> None:
+    """Choose the owner of every call held more than once: among the holders that are not a fork of
+    another holder, the lowest (rank, marked, session)."""
+    no_ancestors: frozenset[str] = frozenset()
     for call in calls:
-        holders = call.holders
-        if holders is None or len(holders) < 2:
+        holders = call[_HOLDERS]
+        if holders is None:
             continue
-        sessions = {holder[2] for holder in holders}
-        originals = [h for h in holders if not (ancestors.get(h[2], frozenset()) & sessions)]
-        call.owner = min(originals or holders)  # a forkedFrom cycle leaves no original: fall back to all
+        candidates = holders
+        if ancestors:
+            sessions = {session for _, session in holders}
+            originals = [h for h in holders if not (ancestors.get(h[1], no_ancestors) & sessions)]
+            candidates = originals or holders  # a forkedFrom cycle leaves no original: fall back to all
+        _, marked, session = min((ranks.get(s, 0), m, s) for m, s in candidates)
+        call[_SESSION], call[_MARKED] = session, marked
 
 
 def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
@@ -90,13 +112,7 @@ def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
     return result
 
 
-def call_rows(account: str, calls: dict[str, Call]) -> Iterator[tuple[object, ...]]:
-    """Calls as the store's `calls` rows: account, key, then the CallRow fields."""
-    for key, c in calls.items():
-        yield (account, key, c.owner[2], c.ts, c.model, c.input, c.output, c.cache_read, c.cache_write, c.copies,
-               c.scope)
-
-
-def as_call_rows(calls: dict[str, Call]) -> Iterator[CallRow]:
-    for c in calls.values():
-        yield c.owner[2], c.ts, c.model, c.input, c.output, c.cache_read, c.cache_write, c.copies, c.scope
+def call_rows(calls: Calls) -> Iterator[CallRow]:
+    """Settled calls as the summary counts them."""
+    for session, _marked, ts, model, inp, out, cr, cw, scope, copies, _holders in calls.values():
+        yield session, ts, model, inp, out, cr, cw, copies, scope

@@ -7,6 +7,7 @@ directory. Otherwise the platform's config and cache directories (`~/.config/ope
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,15 +19,28 @@ def settings_path(env: Mapping[str, str]) -> Path:
     override = env.get("OPENUSAGE_CONFIG", "")
     if override:
         return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP, appauthor=False)) / "settings.json"
+    return _user_dir("config", env) / "settings.json"
 
 
 def cache_path(env: Mapping[str, str]) -> Path:
     override = env.get("OPENUSAGE_CACHE_DIR", "")
     if override:
         return Path(override).expanduser() / CACHE_NAME
+    return _user_dir("cache", env) / CACHE_NAME
+
+
+def _user_dir(kind: str, env: Mapping[str, str]) -> Path:
+    """The platform's per-user config or cache directory for openusage. On Linux that is the XDG rule
+    (`$XDG_CONFIG_HOME` / `$XDG_CACHE_HOME` when set, else `~/.config` / `~/.cache`), computed here
+    because importing platformdirs costs more than the whole warm run's SQL; elsewhere platformdirs
+    knows the conventions."""
+    if sys.platform.startswith("linux"):
+        variable, default = ("XDG_CONFIG_HOME", ".config") if kind == "config" else ("XDG_CACHE_HOME", ".cache")
+        base = env.get(variable, "").strip()
+        home = env.get("HOME") or str(Path.home())
+        return Path(base if base else Path(home) / default) / APP
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir(APP, appauthor=False)) / CACHE_NAME
+    found = platformdirs.user_config_dir(APP, appauthor=False) if kind == "config" else \
+        platformdirs.user_cache_dir(APP, appauthor=False)
+    return Path(found)

@@ -4,24 +4,32 @@ Per file the store keeps its identity (device, inode, size, mtime, ctime), the o
 last complete line consumed, and hashes of the first block and of the last consumed block. A file
 whose identity is unchanged is not opened. A grown file whose consumed bytes still hash the same is
 read from its offset. Anything else (shrunk, replaced, rewritten in place) is read from the start and
-its old rows dropped, in the same transaction. Files are read in worker processes when there is
-enough to read to pay for starting them.
+its old rows dropped, in the same transaction.
+
+Three ways through, one counting rule (`fold.py`):
+- no cache (`store` None): every file is read, in worker processes when there is enough to read; each
+  process folds what it read, and the folds merge here. Nothing is written anywhere.
+- the first run of an account: the same, and the copies are written to the store while the workers
+  are still reading.
+- a refresh: only the new bytes are read. The calls whose copies change are folded from the store as
+  they were before the change and as they are after it, and the ledger swaps the one for the other.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import partial
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from openusage import candidates, parallel
-from openusage.fold import Call, Copy, ancestry, as_call_rows, call_rows, fold, settle
+from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
-from openusage.records import Identity, Source, UsageRecord, file_key
-from openusage.store import FileState, FileUpdate, Store
-from openusage.summary import Ledger, Summary
+from openusage.records import FileDiagnostics, Identity, SessionInfo, Source, UsageRecord, file_key
+from openusage.store import EncodedFile, FileState, FileUpdate, Store, encode_records, key_crc
+from openusage.summary import Ledger
+
+if TYPE_CHECKING:
+    from openusage.candidates import Reader
 
 # Below this many bytes to read, forking a worker costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -29,7 +37,8 @@ PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 BATCH_MIN_BYTES = 1024 * 1024
 BATCHES_PER_WORKER = 64
 MAX_BATCHES = 4096  # the queue is written whole before the workers start: it must fit in a pipe
-
+# A refresh that changes this share of the calls or more re-folds everything instead.
+REFOLD_ALL_SHARE = 0.25
 
 
 class Progress(Protocol):
@@ -66,144 +75,285 @@ class _Result(NamedTuple):
 
 
 class Refreshed(NamedTuple):
-    """One account after a refresh: the summary of its calls, and what reading its files ran into."""
+    """One account after a refresh: the ledger of its calls, and what reading its files ran into."""
 
-    summary: Summary
-    calls_since: Callable[[float], Iterable[tuple[str, float | None]]]  # (session, ts) at or after a time
+    ledger: Ledger
     found: bool
     problem: str | None
+    files: FileDiagnostics
     unreadable: int
     resolve_model: Callable[[str | None], str]
 
 
-def refresh(store: Store, provider: FileProvider, account: Account, env: Mapping[str, str],
+def refresh(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
             progress: Progress | None = None) -> Refreshed:
-    """Bring the store's rows for `account` up to date with the files on disk and summarize them."""
+    """The ledger of `account`'s calls as the files on disk are now; with a store, also bring the
+    store's rows for the account up to date (None: read everything, write nothing)."""
     walk = provider.walk(account, env)
     resolve_model = provider.model_resolver(account, env)
+    nothing = FileDiagnostics(0, {}, 0)
+    if store is None:
+        if not walk.found:
+            return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
+        ledger, files, unreadable = _read_all(None, provider, account.id, walk, progress)
+        return Refreshed(ledger, True, None, files, unreadable, resolve_model)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
-            return Refreshed(Ledger().summary(), lambda _since: (), False, walk.problem, 0, resolve_model)
+            return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
         known = store.file_keys(account.id)
-        # Nothing cached yet for this account (or no cache at all): every copy passes through memory
-        # now, so fold them here instead of writing them and reading them all back.
-        fold_here = not store.persistent or not known
-        jobs: list[_Job] = []
-        for source in walk.sources:
-            key = known.pop(source.path, None)
-            # The warm path: one string comparison per file, nothing built for an unchanged one.
-            if key is not None and key == file_key(source.identity, source.session):
-                continue
-            previous = store.file_state(account.id, source.path) if key is not None else None
-            jobs.append(_plan(provider.id, source, previous, store.persistent))
-        unreadable = walk.unreadable  # complete now that the walk is consumed
-        for gone in known:
-            store.drop_path(account.id, gone)
-        _refresh_sessions(store, provider, account.id, walk)
-        calls: dict[str, Call] = {}
-        sessions = store.session_infos(account.id) if fold_here else {}
-        rank_of = {session: info.rank for session, info in sessions.items()}
-        ancestors = ancestry({session: info.parent for session, info in sessions.items()})
-        for job, result in _run(jobs, progress):
-            unreadable += _apply(store, account.id, job, result)
-            if fold_here and result.end_offset is not None:
-                copies = _copies(result, job.source.session, rank_of.get(job.source.session, 0))
-                fold(copies, calls, keep_holders=bool(ancestors))
-        store.flush()
-        if fold_here:
-            settle(calls.values(), ancestors)
-            rows = list(as_call_rows(calls))
-            ledger = Ledger.of(rows)
-            if not store.persistent:
-                return Refreshed(ledger.summary(), lambda _since: ((r[0], r[1]) for r in rows), True, None,
-                                 unreadable, resolve_model)
-            store.take_dirty()  # every changed key was folded above
-            store.replace_calls(account.id, call_rows(account.id, calls), None)
-            store.set_summary(account.id, ledger.encode())
+        if known:
+            ledger, unreadable, changed = _refresh(store, provider, account.id, walk, known, progress)
         else:
-            ledger = _refold(store, account.id)
-    summary = ledger.summary()
-    return Refreshed(summary, partial(store.calls_since, account.id), True, None, unreadable, resolve_model)
+            ledger, _files, unreadable = _read_all(store, provider, account.id, walk, progress)
+            changed = True
+        if changed:
+            store.set_summary(account.id, ledger.encode())
+        files = store.file_diagnostics(account.id)
+    return Refreshed(ledger, True, None, files, unreadable, resolve_model)
 
 
-def _copies(result: _Result, session: str, rank: int) -> Iterator[Copy]:
-    for records in (result.records, result.tail_records):
-        for key, ts, model, inp, out, cr, cw, scope, marked in records:
-            yield key, ts, model, inp, out, cr, cw, scope, marked, session, rank
+# -- every file, folded where it is read --------------------------------------------------------------
+
+def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk,
+              progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int]:
+    """Read every file of the walk from the start. Each process folds what it reads; with a store, the
+    copies are written as the results come in."""
+    keep = store is not None
+    jobs = [_Job(provider.id, source, 0, source.identity[2], None, keep) for source in walk.sources]
+    sessions = _session_dirs(walk, walk.session_dirs)
+    batches = _batches(jobs)
+    # Each batch also reads the state files of a share of the sessions, so that no process reads them all.
+    names = sorted(sessions)
+    session_shares = [names[i :: len(batches)] for i in range(len(batches))] if batches else []
+
+    def work(i: int) -> tuple[list[tuple[Any, ...]], Calls, dict[str, tuple[int, str | None]]]:
+        calls: Calls = {}
+        results = []
+        reader = _reader()
+        for job in batches[i]:
+            result = _read_job(job, reader)
+            encoded: tuple[bytes, bytes, list[int]] | None = None
+            if result[0] is not None:
+                records, tail = result[1], result[4]
+                fold_records(records, job.source.session, calls)
+                fold_records(tail, job.source.session, calls)
+                if keep:  # encoded here, in parallel, for the store
+                    encoded = (encode_records(records), encode_records(tail),
+                               [key_crc(key) for key in {record[0] for record in (*records, *tail)}])
+                # The copies are folded into `calls` above: only the counts cross the pipe.
+                result = (result[0], [], *result[2:4], [], *result[5:])
+            results.append((result, encoded))
+        share = {name: sessions[name] for name in session_shares[i]}
+        infos = {name: (info.rank, info.parent) for name, info in provider.session_info(share).items()}
+        return results, calls, infos
+
+    calls: Calls = {}
+    infos: dict[str, SessionInfo] = {}
+    skipped: dict[str, int] = {}
+    files_read = zero = unreadable = 0
+    for i, (results, batch_calls, batch_infos) in _run(batches, work, progress):
+        merge(calls, batch_calls)
+        infos.update((name, SessionInfo(*info)) for name, info in batch_infos.items())
+        for job, (raw, encoded) in zip(batches[i], results, strict=True):
+            result = _Result(*raw)
+            if result.end_offset is None:
+                unreadable += 1
+                continue
+            files_read += 1
+            zero += result.zero + result.tail_zero
+            _add_counts(skipped, result.skipped)
+            _add_counts(skipped, result.tail_skipped)
+            if store is not None and encoded is not None:
+                store.add_encoded(EncodedFile(
+                    account, job.source.path, job.source.session, result.identity, result.end_offset,
+                    result.head_hash, result.tail_hash, encoded[0], result.skipped, result.zero, encoded[1],
+                    result.tail_skipped, result.tail_zero, result.state, encoded[2]))
+    unreadable += walk.unreadable
+    settle(calls.values(), {name: info.rank for name, info in infos.items()},
+           ancestry({name: info.parent for name, info in infos.items()}))
+    if store is not None:
+        store.flush()
+        store.set_sessions(account, ((name, info, walk.signatures.get(name, 0)) for name, info in infos.items()))
+    return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable
 
 
-def _refold(store: Store, account: str) -> Ledger:
-    """Re-fold the calls whose copies changed and update the ledger with them: their old versions go
-    out, their new ones come in. When most calls changed, or the stored ledger cannot be read,
-    everything is re-folded and counted again."""
-    keys: set[str] | None = store.take_dirty()
+# -- only what changed --------------------------------------------------------------------------------
+
+def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, known: dict[str, str],
+             progress: Progress | None) -> tuple[Ledger, int, bool]:
+    """Read what changed and re-fold the calls it touches; returns the ledger, the unreadable count,
+    and whether anything changed."""
+    jobs: list[_Job] = []
+    for source in walk.sources:
+        key = known.pop(source.path, None)
+        # The warm path: one string comparison per file, nothing built for an unchanged one.
+        if key is not None and key == file_key(source.identity, source.session):
+            continue
+        previous = store.file_state(account, source.path) if key is not None else None
+        jobs.append(_plan(provider.id, source, previous))
+    gone = [state for path in known if (state := store.file_state(account, path)) is not None]
+    changed_sessions, dropped_sessions = _changed_sessions(store, provider, account, walk)
     blob = store.summary(account)
     ledger = Ledger.decode(blob) if blob is not None else None
-    if not keys:
-        if ledger is None:
-            ledger = Ledger.of(store.call_rows(account))
-            store.set_summary(account, ledger.encode())
-        return ledger  # the warm path: nothing to fold, so no ancestry either
-    ancestors = ancestry({session: info.parent for session, info in store.session_infos(account).items()})
-    if ledger is None or len(keys) * 4 >= store.call_count(account):
-        calls = fold(store.copies(account, None), keep_holders=bool(ancestors))
-        settle(calls.values(), ancestors)
-        ledger = Ledger.of(as_call_rows(calls))
-        store.replace_calls(account, call_rows(account, calls), None)
-    else:
-        ledger.add(store.calls_for_keys(account, keys), sign=-1)
-        calls = fold(store.copies(account, keys), keep_holders=bool(ancestors))
-        settle(calls.values(), ancestors)
-        ledger.add(as_call_rows(calls))
-        store.replace_calls(account, call_rows(account, calls), keys)
-    store.set_summary(account, ledger.encode())
-    return ledger
+    if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None:
+        return ledger, walk.unreadable, False  # the warm path: nothing to read, nothing to fold
+
+    batches = _batches(jobs)
+    results: list[tuple[_Job, _Result]] = []
+    for i, raw in _run(batches, lambda i: [_read_job(job, _reader()) for job in batches[i]], progress):
+        results.extend((job, _Result(*r)) for job, r in zip(batches[i], raw, strict=True))
+
+    # Which calls this changes, asked before anything changes.
+    dirty: set[str] = set()
+    for state in gone:
+        dirty |= store.keys_of_file(state.id)
+    for job, result in results:
+        previous = job.previous
+        if previous is not None:
+            if result.end_offset is None or result.restarted:
+                dirty |= store.keys_of_file(previous.id)
+            else:
+                dirty |= store.keys_of_file(previous.id, tail_only=True)
+                if result.marker_seen:
+                    dirty |= store.keys_of_file(previous.id, unmarked_only=True)
+        dirty.update(record[0] for record in result.records)
+        dirty.update(record[0] for record in result.tail_records)
+    for session in [*changed_sessions, *dropped_sessions, *_reparented(store, account, changed_sessions,
+                                                                        dropped_sessions)]:
+        dirty |= store.keys_of_session(account, session)
+
+    refold_all = ledger is None or len(dirty) >= REFOLD_ALL_SHARE * max(1, ledger.totals[0])
+    if not refold_all:
+        assert ledger is not None
+        ledger.add(call_rows(_folded(store, account, dirty)), sign=-1)
+
+    unreadable = walk.unreadable
+    for state in gone:
+        store.drop_file(state.id)
+    for job, result in results:
+        if result.end_offset is None:
+            unreadable += 1
+            if job.previous is not None:
+                store.drop_file(job.previous.id)
+            continue
+        store.apply(_update(account, job, result), job.previous, restart=result.restarted)
+    store.flush()
+    store.set_sessions(account, changed_sessions.values())
+    store.drop_sessions(account, dropped_sessions)
+
+    if refold_all:
+        return Ledger.of(call_rows(_folded(store, account, None))), unreadable, True
+    assert ledger is not None
+    ledger.add(call_rows(_folded(store, account, dirty)))
+    return ledger, unreadable, True
 
 
-def _plan(provider: str, source: Source, previous: FileState | None, keep: bool) -> _Job:
+def _reparented(store: Store, account: str, changed: dict[str, tuple[str, SessionInfo, int]],
+                dropped: list[str]) -> set[str]:
+    """Sessions whose ancestry changes although their own state file did not: a fork's chain runs
+    through sessions that exist, so one appearing, vanishing or changing its parent moves the owner of
+    calls that other sessions share."""
+    if not changed and not dropped:
+        return set()
+    before = store.session_infos(account)
+    after = dict(before)
+    for name, info, _signature in changed.values():
+        after[name] = info
+    for name in dropped:
+        after.pop(name, None)
+    old = ancestry({name: info.parent for name, info in before.items()})
+    new = ancestry({name: info.parent for name, info in after.items()})
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def _folded(store: Store, account: str, keys: set[str] | None) -> Calls:
+    """The calls with these keys (all when None) as the store's copies and sessions say now."""
+    if keys is not None and not keys:
+        return {}
+    calls = fold_copies(store.copies(account, keys))
+    infos = store.session_infos(account)
+    settle(calls.values(), {name: info.rank for name, info in infos.items()},
+           ancestry({name: info.parent for name, info in infos.items()}))
+    return calls
+
+
+def _changed_sessions(store: Store, provider: FileProvider, account: str,
+                      walk: Walk) -> tuple[dict[str, tuple[str, SessionInfo, int]], list[str]]:
+    """The sessions whose state files changed since the last run, read again, and the sessions gone."""
+    known = store.session_signatures(account)
+    changed: dict[str, int] = {}
+    walked_signatures = walk.signatures
+    for session in walk.session_dirs:
+        signature = walked_signatures.get(session, 0)  # 0: no state file
+        if known.pop(session, None) != signature:
+            changed[session] = signature
+    infos = provider.session_info(_session_dirs(walk, changed))
+    return {name: (name, info, changed[name]) for name, info in infos.items()}, list(known)
+
+
+def _session_dirs(walk: Walk, sessions: Iterable[str]) -> dict[str, list[str]]:
+    """session -> its directories (usually one; the same name in two groups gives two)."""
+    return {session: [os.path.join(h, session) for h in (walk.session_dirs[session],
+                                                          *walk.more_session_dirs.get(session, ()))]
+            for session in sessions}
+
+
+def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
     """What to read of a new or changed file: its new bytes, or all of it."""
     identity = source.identity
     size = identity[2]
     if previous is None or previous.session != source.session:
-        return _Job(provider, source, 0, size, previous, keep)
+        return _Job(provider, source, 0, size, previous, True)
     same_file = previous.identity[:2] == identity[:2]
     if not same_file or size < previous.offset:
-        return _Job(provider, source, 0, size, previous, keep)
+        return _Job(provider, source, 0, size, previous, True)
     # Grown or touched: the worker checks the consumed bytes' fingerprint before trusting the offset.
-    return _Job(provider, source, previous.offset, size, previous, keep)
+    return _Job(provider, source, previous.offset, size, previous, True)
 
 
-def _run(jobs: list[_Job], progress: Progress | None) -> Iterator[tuple[_Job, _Result]]:
-    """Read every job's file, in this process or, when there is enough to read, in worker processes;
-    results come back as they are ready (in no particular order: nothing downstream depends on it)."""
-    total = sum(job.size - job.offset for job in jobs)
+# -- reading ------------------------------------------------------------------------------------------
+
+def _run(batches: list[list[_Job]], work: Callable[[int], Any],
+         progress: Progress | None) -> Iterator[tuple[int, Any]]:
+    """`work(i)` for every batch, in this process or, when there is enough to read, in worker processes
+    too; results come back as they are ready (in no particular order: nothing downstream depends on it)."""
+    if not batches:
+        return
+    sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
+    total = sum(sizes)
     if progress is not None:
-        progress.start(len(jobs), total)
+        progress.start(sum(map(len, batches)), total)
+    # Imported here: the reader, its SIMD search and the process pool cost ~15 ms of imports, and a warm
+    # run with nothing new needs none of them.
+    from openusage import parallel
+
+    _reader()
+    for provider_id in {job.provider for batch in batches for job in batch}:
+        provider = provider_by_id(provider_id)
+        if provider is not None and batches[0]:
+            provider.parser(batches[0][0].source, None)  # loads the reader now, so forked workers inherit it
     workers = os.cpu_count() or 1
-    if total < PARALLEL_MIN_BYTES or len(jobs) < 2:
+    if total < PARALLEL_MIN_BYTES or len(batches) < 2:
         workers = 1
-    target = max(BATCH_MIN_BYTES, total // (workers * BATCHES_PER_WORKER), total // MAX_BATCHES + 1)
-    batches = _batches(jobs, target)
-    reader = candidates.Reader()
     done_files = done_bytes = 0
     try:
-        for i, results in parallel.run(len(batches), lambda i: [_read_job(job, reader) for job in batches[i]],
-                                       workers):
-            for job, result in zip(batches[i], results, strict=True):
-                done_files += 1
-                done_bytes += job.size - job.offset
-                if progress is not None:
-                    progress.advance(done_files, done_bytes)
-                yield job, _Result(*result)
+        for i, result in parallel.run(len(batches), work, workers):
+            done_files += len(batches[i])
+            done_bytes += sizes[i]
+            if progress is not None:
+                progress.advance(done_files, done_bytes)
+            yield i, result
     finally:
         if progress is not None:
             progress.finish()
 
 
-def _batches(jobs: list[_Job], target: int) -> list[list[_Job]]:
-    """Jobs grouped into batches of about `target` bytes, biggest files first, so that the workers
-    finish together and this process gets results to write while they are still reading."""
+def _batches(jobs: list[_Job]) -> list[list[_Job]]:
+    """Jobs grouped into batches of about the same bytes, biggest files first, so that the processes
+    finish together and this one gets results to write while the workers are still reading."""
+    total = sum(job.size - job.offset for job in jobs)
+    target = max(BATCH_MIN_BYTES, total // (2 * BATCHES_PER_WORKER), total // MAX_BATCHES + 1)
     batches: list[list[_Job]] = []
     batch: list[_Job] = []
     size = 0
@@ -218,8 +368,20 @@ def _batches(jobs: list[_Job], target: int) -> list[list[_Job]]:
     return batches
 
 
-def _read_job(job: _Job, reader: candidates.Reader) -> tuple[object, ...]:
-    """Runs in a worker process: open the file once, verify the consumed bytes, parse the new ones.
+_READER: list[Reader] = []
+
+
+def _reader() -> Reader:
+    """This process's reader (its buffer is reused for every file)."""
+    if not _READER:
+        from openusage.candidates import Reader
+
+        _READER.append(Reader())
+    return _READER[0]
+
+
+def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
+    """Runs in any process: open the file once, verify the consumed bytes, parse the new ones.
     Returns a `_Result` as a plain tuple (it crosses a pipe)."""
     provider = provider_by_id(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
@@ -233,13 +395,13 @@ def _read_job(job: _Job, reader: candidates.Reader) -> tuple[object, ...]:
         offset = job.offset
         previous = job.previous
         if offset and previous is not None and (
-            offset > size or candidates.fingerprint(fd, offset) != (previous.head_hash, previous.tail_hash)
+            offset > size or reader.fingerprint(fd, offset) != (previous.head_hash, previous.tail_hash)
         ):
             offset = 0  # rewritten in place under the same offset: read it all again
         parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
         end, tail = reader.scan(fd, offset, size, provider.needles, parser.line)
         chunk = parser.finish(end, tail)
-        head_hash, tail_hash = candidates.fingerprint(fd, end) if job.fingerprint else (b"", b"")
+        head_hash, tail_hash = reader.fingerprint(fd, end) if job.fingerprint else (b"", b"")
     except OSError:
         return _unreadable(job)
     finally:
@@ -250,45 +412,21 @@ def _read_job(job: _Job, reader: candidates.Reader) -> tuple[object, ...]:
             offset == 0, identity)
 
 
-def _unreadable(job: _Job) -> tuple[object, ...]:
+def _unreadable(job: _Job) -> tuple[Any, ...]:
     return (None, [], {}, 0, [], {}, 0, None, False, b"", b"", False, job.source.identity)
 
 
-def _apply(store: Store, account: str, job: _Job, result: _Result) -> int:
-    """Write one file's result; returns 1 when the file could not be read."""
-    if result.end_offset is None:
-        if job.previous is not None:
-            store.drop_file(job.previous.id)
-        return 1
-    update = FileUpdate(
+def _update(account: str, job: _Job, result: _Result) -> FileUpdate:
+    assert result.end_offset is not None
+    return FileUpdate(
         account=account, path=job.source.path, session=job.source.session, identity=result.identity,
         offset=result.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
         records=result.records, skipped=result.skipped, zero=result.zero,
         tail_records=result.tail_records, tail_skipped=result.tail_skipped, tail_zero=result.tail_zero,
         state=result.state, marker_seen=result.marker_seen,
     )
-    store.apply(update, job.previous, restart=result.restarted)
-    return 0
 
 
-def _refresh_sessions(store: Store, provider: FileProvider, account: str,
-                      walk: Walk) -> None:
-    """Re-rank only the sessions whose state files changed since the last run (their calls are
-    marked for re-folding by the store)."""
-    known = store.session_signatures(account)
-    changed: dict[str, list[str]] = {}
-    signatures: dict[str, int] = {}
-    was_known: set[str] = set()
-    walked_signatures = walk.signatures
-    for session, holder in walk.session_dirs.items():
-        signature = walked_signatures.get(session, 0)  # 0: no state file
-        previous = known.pop(session, None)
-        if previous is None or previous != signature:
-            holders = [holder, *walk.more_session_dirs.get(session, ())]
-            changed[session] = [os.path.join(h, session) for h in holders]
-            signatures[session] = signature
-            if previous is not None:
-                was_known.add(session)
-    infos = provider.session_info(changed)  # reads the state files of the changed sessions only
-    store.set_sessions(account, [(session, info, signatures[session]) for session, info in infos.items()], was_known)
-    store.drop_sessions(account, known.keys())
+def _add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    for reason, count in more.items():
+        total[reason] = total.get(reason, 0) + count

@@ -10,8 +10,6 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import orjson
-
 from openusage.errors import SettingsError
 from openusage.providers.base import Account
 
@@ -30,12 +28,14 @@ def load_settings(path: Path, known_providers: Collection[str]) -> Settings:
     except OSError as exc:
         raise SettingsError(f"settings file {path}: cannot be read: {exc.strerror or exc}") from exc
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"settings file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    import json  # only users with a settings file pay for the import
+
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise SettingsError(
             f"settings file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc

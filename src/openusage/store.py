@@ -1,31 +1,40 @@
-"""SQLite: the cache of what every file held, and every query the snapshot needs. The only SQL.
+"""SQLite: the cache of what every file held, and every query a refresh needs. The only SQL.
 
-One row per usage record copy (`records`), per file state (`files`, with the offset consumed and a
-fingerprint of the consumed bytes), per session rank (`sessions`). From them `calls` holds one row per
-model call of an account: its owner session (lowest rank, then smallest name), its earliest valid
-time, its model and counts. `calls` is maintained incrementally: whatever a refresh touches marks its
-call keys dirty and only those are recomputed, so figures come from the same rules cold or warm.
-The same code runs on an in-memory database for `--no-cache`.
+One row per file (`files`: its identity, the offset consumed, a fingerprint of the consumed bytes, the
+reader's resume state, its skip counts, and every usage record copy it holds, with its call key,
+time, model, counts, scope and fork marker); per session (`sessions`: rank, parent, state-file
+signature); and per account the ledger of its folded calls (`summaries`). `holders` says which files
+hold a copy of a call key, so a refresh finds every copy of the calls it changes without reading any
+other file's copies. Every figure follows from the copies by the rules of the format documents
+(`fold.py`); the ledger is that result kept, and a refresh re-folds only the calls whose copies it
+changed.
+
+Why a file's copies are one value and not one row each: SQLite costs about 1.5 us per inserted row
+with its indexes, so the ~57,000 copies of a 1 GB history took 0.15-0.19 s to write, close to the
+whole first-run budget (bench/). As one marshalled value per file, encoded by the worker that read
+the file, they cost ~12 ms; the `holders` index is integers only.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
-from openusage.records import CallRow, FileDiagnostics, SessionInfo, UsageRecord, file_key
+from openusage.records import FileDiagnostics, SessionInfo, UsageRecord, file_key
 
-SCHEMA_VERSION = 7
-FLUSH_EVERY = 8192  # pending file or record rows written at once
-MEMORY = ":memory:"
+SCHEMA_VERSION = 9
+FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
+FILE_ID_BITS = 31  # holders: (crc32(call key) << 31) | file id
+_FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,24 +45,18 @@ CREATE TABLE IF NOT EXISTS files(
     offset INTEGER NOT NULL, head_hash BLOB, tail_hash BLOB, state BLOB,
     skipped TEXT NOT NULL, zero INTEGER NOT NULL,
     tail_skipped TEXT NOT NULL, tail_zero INTEGER NOT NULL,
+    records BLOB NOT NULL, tail_records BLOB NOT NULL,
     UNIQUE(account, path));
 CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
-CREATE TABLE IF NOT EXISTS records(
-    file_id INTEGER NOT NULL, call_key TEXT NOT NULL, ts REAL, model TEXT,
-    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
-    cache_write INTEGER NOT NULL, scope TEXT, marked INTEGER NOT NULL, tail INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS records_by_file ON records(file_id, tail);
-CREATE INDEX IF NOT EXISTS records_by_key ON records(call_key);
+CREATE TABLE IF NOT EXISTS holders(h INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS sessions(
     account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
     PRIMARY KEY(account, session)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS calls(
-    account TEXT NOT NULL, call_key TEXT NOT NULL, session TEXT NOT NULL, ts REAL, model TEXT,
-    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
-    cache_write INTEGER NOT NULL, copies INTEGER NOT NULL, scope TEXT,
-    PRIMARY KEY(account, call_key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
+
+_EMPTY = marshal.dumps([])
+
 
 class FileState(NamedTuple):
     id: int
@@ -64,7 +67,6 @@ class FileState(NamedTuple):
     head_hash: bytes | None
     tail_hash: bytes | None
     state: bytes | None  # the reader's resume state at `offset`
-
 
 
 class FileUpdate(NamedTuple):
@@ -87,26 +89,53 @@ class FileUpdate(NamedTuple):
     marker_seen: bool  # a `forked` marker in the new lines: every earlier record of the file is marked
 
 
+class EncodedFile(NamedTuple):
+    """A file read whole by a worker, its copies already encoded there (`encode_records`)."""
+
+    account: str
+    path: str
+    session: str
+    identity: tuple[int, int, int, int, int]
+    offset: int
+    head_hash: bytes
+    tail_hash: bytes
+    records: bytes
+    skipped: dict[str, int]
+    zero: int
+    tail_records: bytes
+    tail_skipped: dict[str, int]
+    tail_zero: int
+    state: bytes | None
+    key_crcs: list[int]  # `key_crc` of every call key the file holds
+
+
+def encode_records(records: list[UsageRecord]) -> bytes:
+    return marshal.dumps(records)
+
+
+def key_crc(key: str) -> int:
+    """A call key's index value: stable across processes and versions (zlib), unlike `hash`."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
+
+
+def _decode_records(blob: bytes) -> list[UsageRecord]:
+    records: list[UsageRecord] = marshal.loads(blob)
+    return records
+
+
 class Store:
     """One SQLite connection and every statement openusage runs."""
 
     def __init__(self, path: Path | str, notice: Callable[[str], None] | None = None) -> None:
         self.path = str(path)
-        # In memory (--no-cache) nothing is read twice, so record copies are folded as they are read
-        # and never stored; on disk every copy is kept so that a later refresh can re-fold any call.
-        self.persistent = self.path != MEMORY
         self._notice = notice or (lambda _message: None)
-        self._dirty: set[str] = set()
-        self._pending: list[tuple[object, ...]] = []  # record rows waiting for flush()
         self._new_files: list[tuple[object, ...]] = []  # file rows waiting for flush()
+        self._new_holders: list[int] = []  # holders entries waiting for flush()
         self._next_id: int | None = None
-        self._loaded_keys: set[str] | None = None  # the set the temp `keys` table holds now
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        if self.path == MEMORY:
-            return self._prepare(sqlite3.connect(MEMORY, isolation_level=None))
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
@@ -122,9 +151,8 @@ class Store:
             raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
 
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
-        if self.path != MEMORY:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         version = _schema_version(conn)
         if version != SCHEMA_VERSION:
@@ -168,100 +196,118 @@ class Store:
             return None
         return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10], row[11])
 
-    def drop_path(self, account: str, path: str) -> None:
-        row = self.conn.execute("SELECT id FROM files WHERE account = ? AND path = ?", (account, path)).fetchone()
-        if row is not None:
-            self.drop_file(row[0])
-
     def drop_file(self, file_id: int) -> None:
-        self._mark_dirty_file(file_id, tail_only=False)
-        self.conn.execute("DELETE FROM records WHERE file_id = ?", (file_id,))
+        records, tail = self._records_of(file_id)
+        self._unhold(file_id, {record[0] for record in (*records, *tail)})
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
+    def add_encoded(self, new: EncodedFile) -> None:
+        """A file seen for the first time, read whole, its copies encoded by the worker that read it."""
+        file_id = self._new_id()
+        dev, ino, size, mtime_ns, ctime_ns = new.identity
+        self._new_files.append(
+            (file_id, new.account, new.path, new.session, file_key(new.identity, new.session), dev, ino, size,
+             mtime_ns, ctime_ns, new.offset, new.head_hash, new.tail_hash, new.state, _counts_json(new.skipped),
+             new.zero, _counts_json(new.tail_skipped), new.tail_zero, new.records, new.tail_records)
+        )
+        self._new_holders.extend((crc << FILE_ID_BITS) | file_id for crc in new.key_crcs)
+        if len(self._new_files) >= FLUSH_EVERY:
+            self._flush_files()  # bounded memory on a first run over many files
+
     def apply(self, update: FileUpdate, previous: FileState | None, *, restart: bool) -> None:
-        """Write what was read from a file. `restart`: it was read from the start, so every old row
-        of it goes; otherwise only its old tail rows go (the tail was read again)."""
-        conn = self.conn
-        dev, ino, size, mtime_ns, ctime_ns = update.identity
-        key = file_key(update.identity, update.session)
+        """Write what was read from a file. `restart`: it was read from the start, so every old copy
+        of it goes; otherwise the new copies join the old ones and the tail is replaced."""
         if previous is None:
-            if self._next_id is None:
-                self._next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0])
-            file_id = self._next_id
-            self._next_id += 1
-            self._new_files.append(
-                (file_id, update.account, update.path, update.session, key, dev, ino, size, mtime_ns, ctime_ns,
-                 update.offset, update.head_hash, update.tail_hash, update.state, _counts_json(update.skipped),
-                 update.zero, _counts_json(update.tail_skipped), update.tail_zero)
-            )
-            self._insert_records(file_id, update.records, tail=0)
-            self._insert_records(file_id, update.tail_records, tail=1)
-            if len(self._new_files) >= FLUSH_EVERY or len(self._pending) >= FLUSH_EVERY:
-                self.flush()  # bounded memory on a first run over many files
+            records = update.records
+            self.add_encoded(EncodedFile(
+                update.account, update.path, update.session, update.identity, update.offset, update.head_hash,
+                update.tail_hash, encode_records(records), update.skipped, update.zero,
+                encode_records(update.tail_records), update.tail_skipped, update.tail_zero, update.state,
+                [key_crc(key) for key in {record[0] for record in (*records, *update.tail_records)}],
+            ))
             return
+        file_id = previous.id
+        old_records, old_tail = self._records_of(file_id)
+        if restart:
+            records, skipped, zero = update.records, update.skipped, update.zero
         else:
-            file_id = previous.id
-            self._mark_dirty_file(file_id, tail_only=not restart)
-            if restart:
-                conn.execute("DELETE FROM records WHERE file_id = ?", (file_id,))
-                skipped, zero = update.skipped, update.zero
-            else:
-                conn.execute("DELETE FROM records WHERE file_id = ? AND tail = 1", (file_id,))
-                old_skipped, old_zero = conn.execute(
-                    "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
-                ).fetchone()
-                skipped = _add_counts(json.loads(old_skipped), update.skipped)
-                zero = old_zero + update.zero
-        conn.execute(
+            if update.marker_seen:  # a `forked` marker after these copies: they are a fork's copies
+                old_records = [(*record[:8], 1) for record in old_records]
+            records = [*old_records, *update.records]
+            old_skipped, old_zero = self.conn.execute(
+                "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
+            ).fetchone()
+            skipped = _add_counts(json.loads(old_skipped), update.skipped)
+            zero = old_zero + update.zero
+        before = {record[0] for record in (*old_records, *old_tail)}
+        after = {record[0] for record in (*records, *update.tail_records)}
+        self._unhold(file_id, before - after)
+        self._new_holders.extend((key_crc(key) << FILE_ID_BITS) | file_id for key in after - before)
+        dev, ino, size, mtime_ns, ctime_ns = update.identity
+        self.conn.execute(
             "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
             " offset = ?, head_hash = ?, tail_hash = ?, state = ?, skipped = ?, zero = ?, tail_skipped = ?,"
-            " tail_zero = ? WHERE id = ?",
-            (update.session, key, dev, ino, size, mtime_ns, ctime_ns, update.offset, update.head_hash,
-             update.tail_hash, update.state, _counts_json(skipped), zero, _counts_json(update.tail_skipped),
-             update.tail_zero, file_id),
+            " tail_zero = ?, records = ?, tail_records = ? WHERE id = ?",
+            (update.session, file_key(update.identity, update.session), dev, ino, size, mtime_ns, ctime_ns,
+             update.offset, update.head_hash, update.tail_hash, update.state, _counts_json(skipped), zero,
+             _counts_json(update.tail_skipped), update.tail_zero, encode_records(records),
+             encode_records(update.tail_records), file_id),
         )
-        if update.marker_seen and not restart:
-            self._mark_earlier_records(file_id)
-        self._insert_records(file_id, update.records, tail=0)
-        self._insert_records(file_id, update.tail_records, tail=1)
-
-    def _insert_records(self, file_id: int, records: list[UsageRecord], *, tail: int) -> None:
-        if not records or not self.persistent:
-            return
-        self._pending.extend((file_id, *record, tail) for record in records)
-        self._dirty.update(record[0] for record in records)
 
     def flush(self) -> None:
-        """Write the new files and the records applied since the last flush, in one statement each.
-        Records go in call-key order: the key index then grows at its end instead of at random pages,
-        several times faster for a first run."""
+        """Write the pending file rows, then the pending holders in one ordered pass (the index b-tree
+        then grows at its end instead of splitting pages everywhere)."""
+        self._flush_files()
+        if self._new_holders:
+            self._new_holders.sort()
+            self.conn.executemany("INSERT OR IGNORE INTO holders VALUES (?)", ((h,) for h in self._new_holders))
+            self._new_holders = []
+
+    def _flush_files(self) -> None:
         if self._new_files:
             self.conn.executemany(
                 "INSERT INTO files(id, account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
-                " head_hash, tail_hash, state, skipped, zero, tail_skipped, tail_zero)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " head_hash, tail_hash, state, skipped, zero, tail_skipped, tail_zero, records, tail_records)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._new_files,
             )
             self._new_files = []
-        if self._pending:
-            self._pending.sort(key=itemgetter(1))
-            self.conn.executemany(
-                "INSERT INTO records(file_id, call_key, ts, model, input, output, cache_read, cache_write, scope,"
-                " marked, tail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self._pending,
-            )
-            self._pending = []
 
-    def _mark_earlier_records(self, file_id: int) -> None:
-        """A `forked` marker arrived after these records: they are now copies followed by a marker."""
-        rows = self.conn.execute("SELECT call_key FROM records WHERE file_id = ? AND marked = 0", (file_id,))
-        self._dirty.update(row[0] for row in rows)
-        self.conn.execute("UPDATE records SET marked = 1 WHERE file_id = ? AND marked = 0", (file_id,))
+    def _new_id(self) -> int:
+        if self._next_id is None:
+            self._next_id = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0])
+        file_id = self._next_id
+        if file_id > _FILE_ID_MASK:
+            raise CacheError(f"the cache {self.path} has run out of file ids; delete it to rebuild it")
+        self._next_id += 1
+        return file_id
 
-    def _mark_dirty_file(self, file_id: int, *, tail_only: bool) -> None:
-        condition = " AND tail = 1" if tail_only else ""
-        rows = self.conn.execute(f"SELECT call_key FROM records WHERE file_id = ?{condition}", (file_id,))
-        self._dirty.update(row[0] for row in rows)
+    def _records_of(self, file_id: int) -> tuple[list[UsageRecord], list[UsageRecord]]:
+        self._flush_files()
+        row = self.conn.execute("SELECT records, tail_records FROM files WHERE id = ?", (file_id,)).fetchone()
+        if row is None:
+            return [], []
+        return _decode_records(row[0]), _decode_records(row[1])
+
+    def _unhold(self, file_id: int, keys: Iterable[str]) -> None:
+        self.flush()  # a pending entry must not come back after its delete
+        self.conn.executemany("DELETE FROM holders WHERE h = ?",
+                              (((key_crc(key) << FILE_ID_BITS) | file_id,) for key in keys))
+
+    # -- which calls a change touches (asked before the change) -------------------------------------
+    def keys_of_file(self, file_id: int, *, tail_only: bool = False, unmarked_only: bool = False) -> set[str]:
+        records, tail = self._records_of(file_id)
+        chosen = tail if tail_only else [*records, *tail]
+        return {record[0] for record in chosen if not (unmarked_only and record[8])}
+
+    def keys_of_session(self, account: str, session: str) -> set[str]:
+        keys: set[str] = set()
+        for records, tail in self.conn.execute(
+            "SELECT records, tail_records FROM files WHERE account = ? AND session = ?", (account, session)
+        ):
+            keys.update(record[0] for record in _decode_records(records))
+            keys.update(record[0] for record in _decode_records(tail))
+        return keys
 
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
@@ -272,71 +318,37 @@ class Store:
     def session_signatures(self, account: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
 
-    def set_sessions(self, account: str, rows: list[tuple[str, SessionInfo, int]], known: set[str]) -> None:
-        """(session, info, signature) rows; the calls held by `known` sessions (ranked before) may
-        change owner now, so they are re-folded."""
+    def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
+        """(session, info, signature) rows."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature) VALUES (?, ?, ?, ?, ?)",
             ((account, session, info.rank, info.parent, signature) for session, info, signature in rows),
         )
-        for session in known:
-            self._mark_dirty_session(account, session)
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
-        for session in sessions:
-            self._mark_dirty_session(account, session)
-            self.conn.execute("DELETE FROM sessions WHERE account = ? AND session = ?", (account, session))
+        self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?",
+                              ((account, session) for session in sessions))
 
-    def _mark_dirty_session(self, account: str, session: str) -> None:
-        rows = self.conn.execute(
-            "SELECT r.call_key FROM records r JOIN files f ON f.id = r.file_id WHERE f.account = ? AND f.session = ?",
-            (account, session),
-        )
-        self._dirty.update(row[0] for row in rows)
-
-    # -- calls ----------------------------------------------------------------------------------------
-    def take_dirty(self) -> set[str]:
-        """The call keys whose copies changed since the last call; the caller re-folds them."""
-        dirty, self._dirty = self._dirty, set()
-        return dirty
-
-    def call_count(self, account: str) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM calls WHERE account = ?", (account,)).fetchone()[0])
-
+    # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str] | None) -> Iterator[Copy]:
-        """Every stored copy of the given calls (all calls when `keys` is None), with its session's rank."""
-        query = (
-            "SELECT r.call_key, r.ts, r.model, r.input, r.output, r.cache_read, r.cache_write, r.scope, r.marked,"
-            " f.session, COALESCE(s.rank, 0) FROM records r JOIN files f ON f.id = r.file_id"
-            " LEFT JOIN sessions s ON s.account = f.account AND s.session = f.session WHERE f.account = ?"
-        )
+        """Every stored copy of the given calls (all of the account's when `keys` is None)."""
+        self.flush()
         if keys is None:
-            yield from self.conn.execute(query, (account,))
-            return
-        self._load_keys(keys)
-        yield from self.conn.execute(query + " AND r.call_key IN (SELECT call_key FROM keys)", (account,))
-
-    def replace_calls(self, account: str, rows: Iterable[tuple[object, ...]], keys: set[str] | None) -> None:
-        """Drop the given calls (all of the account's when `keys` is None) and write `rows` instead."""
-        if keys is None:
-            self.conn.execute("DELETE FROM calls WHERE account = ?", (account,))
+            rows: Iterable[tuple[str, bytes, bytes]] = self.conn.execute(
+                "SELECT session, records, tail_records FROM files WHERE account = ?", (account,))
         else:
-            self._load_keys(keys)
-            self.conn.execute(
-                "DELETE FROM calls WHERE account = ? AND call_key IN (SELECT call_key FROM keys)", (account,)
-            )
-        ordered = sorted(rows, key=itemgetter(1))  # key order: the primary key b-tree grows at its end
-        self.conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ordered)
-
-    def _load_keys(self, keys: set[str]) -> None:
-        """Put `keys` in the temp table the key queries join on; a re-fold asks three queries about the
-        same set, so it is written once."""
-        if keys is self._loaded_keys:
-            return
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS keys(call_key TEXT PRIMARY KEY) WITHOUT ROWID")
-        self.conn.execute("DELETE FROM keys")
-        self.conn.executemany("INSERT INTO keys VALUES (?)", ((key,) for key in keys))
-        self._loaded_keys = keys
+            holding: set[int] = set()
+            for crc in {key_crc(key) for key in keys}:
+                low = crc << FILE_ID_BITS
+                holding.update(row[0] & _FILE_ID_MASK for row in self.conn.execute(
+                    "SELECT h FROM holders WHERE h BETWEEN ? AND ?", (low, low | _FILE_ID_MASK)))
+            rows = [row for file_id in sorted(holding) for row in self.conn.execute(
+                "SELECT session, records, tail_records FROM files WHERE id = ? AND account = ?", (file_id, account))]
+        for session, records, tail in rows:
+            for blob in (records, tail):
+                for key, ts, model, inp, out, cr, cw, scope, marked in _decode_records(blob):
+                    if keys is None or key in keys:
+                        yield key, ts, model, inp, out, cr, cw, scope, marked, session
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> bytes | None:
@@ -352,35 +364,11 @@ class Store:
         for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (account,)).fetchall():
             self.drop_file(file_id)
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
-        self.conn.execute("DELETE FROM calls WHERE account = ?", (account,))
         self.conn.execute("DELETE FROM summaries WHERE account = ?", (account,))
-        self._dirty.clear()
 
     # -- queries for the snapshot ---------------------------------------------------------------------
-    def calls_for_keys(self, account: str, keys: set[str]) -> list[CallRow]:
-        """The stored calls with these keys, as they are before a re-fold replaces them."""
-        self._load_keys(keys)
-        return self.conn.execute(
-            "SELECT session, ts, model, input, output, cache_read, cache_write, copies, scope FROM calls"
-            " WHERE account = ? AND call_key IN (SELECT call_key FROM keys)",
-            (account,),
-        ).fetchall()
-
-    def calls_since(self, account: str, since: float) -> Iterator[tuple[str, float | None]]:
-        """(session, ts) of the calls at or after `since`. A scan, not an index: scanning 50,000 calls
-        costs ~10 ms, less than keeping a time index up to date on every write."""
-        return self.conn.execute(
-            "SELECT session, ts FROM calls WHERE account = ? AND ts >= ?", (account, since)
-        )
-
-    def call_rows(self, account: str) -> Iterator[CallRow]:
-        return self.conn.execute(
-            "SELECT session, ts, model, input, output, cache_read, cache_write, copies, scope FROM calls"
-            " WHERE account = ?",
-            (account,),
-        )
-
     def file_diagnostics(self, account: str) -> FileDiagnostics:
+        self.flush()
         files, zero = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(zero + tail_zero), 0) FROM files WHERE account = ?", (account,)
         ).fetchone()

@@ -1,24 +1,22 @@
-"""Calls → what the snapshot needs, in two parts: a summary that does not depend on the clock, and
-window counts that do.
+"""Calls → what the snapshot needs: totals, per model, sessions, UTC days, and the window counts.
 
-The summary (totals, per model, sessions, UTC days) changes only when the calls change, so the cache
-keeps it as a ledger beside the calls: a warm run with nothing new reads it instead of every call, and
-a refresh updates it with just the calls it re-folded.
-The window counts (sessions today, in the last 7 x 24 h) depend on "now" and are counted from the
-calls at or after the 7-day start, which the cache answers from an index. Pure: no files, no SQL.
+The cache keeps this as a ledger beside the record copies, so a warm run with nothing new reads one
+blob instead of every call, and a refresh updates it with just the calls it re-folded: their old
+versions go out, their new ones come in, exactly. For the windows (sessions today, in the last
+7 x 24 h) the ledger keeps the times of each session's calls per UTC day, so "now" can be any instant
+without reading a call. Pure: no files, no SQL.
 """
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Iterable
 from typing import NamedTuple
-
-import orjson
 
 from openusage.records import CallRow
 from openusage.windows import DAY, Windows
 
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 5
 
 
 class ModelSums(NamedTuple):
@@ -49,18 +47,18 @@ class WindowCounts(NamedTuple):
 
 
 class Ledger:
-    """The summary as counts that calls can be added to and taken from, exactly: sums, and how many
-    calls each session has overall and on each day (so a session leaves a count when its last call
-    does). The cache keeps it encoded; a refresh takes away the calls it re-folds and adds their new
-    versions, instead of summarizing every call again."""
+    """The summary as counts that calls can be added to and taken from, exactly: sums, how many calls
+    each session has, and per UTC day the times of each session's calls (so a session leaves a day
+    when its last call there does, and the 7-day window can start at any instant)."""
 
-    __slots__ = ("days", "models", "scopes", "sessions", "totals")
+    __slots__ = ("day_sessions", "day_tokens", "models", "scopes", "sessions", "totals")
 
     def __init__(self) -> None:
         self.totals = [0, 0, 0, 0, 0, 0]  # calls, copies, input, output, cache_read, cache_write
         self.sessions: dict[str, int] = {}  # session -> calls
         self.models: dict[str | None, list[int]] = {}  # model -> [input, output, cache_read, cache_write, calls]
-        self.days: dict[int, tuple[list[int], dict[str, int]]] = {}  # UTC day -> ([input+output], session -> calls)
+        self.day_tokens: dict[int, int] = {}  # UTC day -> input + output
+        self.day_sessions: dict[int, dict[str, list[float]]] = {}  # UTC day -> session -> its call times
         self.scopes: dict[str | None, list[int]] = {}  # scope -> [calls, input + output]
 
     @classmethod
@@ -71,7 +69,8 @@ class Ledger:
 
     def add(self, calls: Iterable[CallRow], sign: int = 1) -> None:
         """Count `calls` in (sign 1) or out (sign -1)."""
-        totals, sessions, models, days, scopes = self.totals, self.sessions, self.models, self.days, self.scopes
+        totals, sessions, models, scopes = self.totals, self.sessions, self.models, self.scopes
+        day_tokens, day_sessions = self.day_tokens, self.day_sessions
         for session, ts, model, i, o, r, w, c, scope in calls:
             totals[0] += sign
             totals[1] += sign * c
@@ -100,45 +99,65 @@ class Ledger:
             if ts is None:
                 continue  # no valid time: counts everywhere but on no day
             day = int(ts // DAY)
-            entry = days.get(day)
-            if entry is None:
-                entry = days[day] = ([0], {})
-            entry[0][0] += sign * (i + o)
-            _bump(entry[1], session, sign)
-            if not entry[1]:
-                del days[day]
+            per_session = day_sessions.get(day)
+            if per_session is None:
+                per_session = day_sessions[day] = {}
+                day_tokens[day] = 0
+            day_tokens[day] += sign * (i + o)
+            times = per_session.get(session)
+            if sign > 0:
+                if times is None:
+                    per_session[session] = [ts]
+                else:
+                    times.append(ts)
+            elif times is not None:
+                times.remove(ts)
+                if not times:
+                    del per_session[session]
+                    if not per_session:
+                        del day_sessions[day], day_tokens[day]
 
     def summary(self) -> Summary:
         calls, copies, inp, out, cr, cw = self.totals
         models = tuple(ModelSums(m, *sums) for m, sums in self.models.items())
-        daily = tuple((day, len(self.days[day][1]), self.days[day][0][0]) for day in sorted(self.days))
+        daily = tuple((day, len(self.day_sessions[day]), self.day_tokens[day]) for day in sorted(self.day_sessions))
         scopes = tuple((scope, n, tokens) for scope, (n, tokens) in self.scopes.items())
         return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily, scopes)
 
+    def windows(self, window: Windows) -> WindowCounts:
+        """Distinct sessions with a call today (UTC) and at or after now minus 7 x 24 h."""
+        today = len(self.day_sessions.get(int(window.today_start // DAY), ()))
+        first_day = int(window.week_start // DAY)
+        week: set[str] = set()
+        start = window.week_start
+        for day, per_session in self.day_sessions.items():
+            if day > first_day:
+                week.update(per_session)
+            elif day == first_day:
+                week.update(s for s, times in per_session.items() if max(times) >= start)
+        return WindowCounts(today, len(week))
+
     def encode(self) -> bytes:
-        return orjson.dumps({
-            "v": SUMMARY_VERSION,
-            "totals": self.totals,
-            "sessions": self.sessions,
-            "models": [[m, *sums] for m, sums in self.models.items()],
-            "days": [[day, tokens[0], per_session] for day, (tokens, per_session) in self.days.items()],
-            "scopes": [[scope, *sums] for scope, sums in self.scopes.items()],
-        })
+        # marshal: our own blob, read back by this same code; the fastest to load on every warm run.
+        return marshal.dumps((SUMMARY_VERSION, self.totals, self.sessions,
+                              [[m, *sums] for m, sums in self.models.items()], self.day_tokens, self.day_sessions,
+                              [[scope, *sums] for scope, sums in self.scopes.items()]))
 
     @classmethod
     def decode(cls, blob: bytes) -> Ledger | None:
         """None for a blob of another version or shape: the caller rebuilds the ledger."""
         try:
-            doc = orjson.loads(blob)
-            if doc["v"] != SUMMARY_VERSION:
+            version, totals, sessions, models, day_tokens, day_sessions, scopes = marshal.loads(blob)
+            if version != SUMMARY_VERSION:
                 return None
             ledger = cls()
-            ledger.totals = [int(n) for n in doc["totals"]]
-            ledger.sessions = {str(k): int(v) for k, v in doc["sessions"].items()}
-            ledger.models = {m[0]: [int(n) for n in m[1:]] for m in doc["models"]}
-            ledger.days = {int(d): ([int(t)], {str(k): int(v) for k, v in s.items()}) for d, t, s in doc["days"]}
-            ledger.scopes = {s[0]: [int(s[1]), int(s[2])] for s in doc["scopes"]}
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
+            ledger.totals = [int(n) for n in totals]
+            ledger.sessions = dict(sessions)
+            ledger.models = {m[0]: [int(n) for n in m[1:]] for m in models}
+            ledger.day_tokens = dict(day_tokens)
+            ledger.day_sessions = dict(day_sessions)
+            ledger.scopes = {sc[0]: [int(sc[1]), int(sc[2])] for sc in scopes}
+        except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
         if len(ledger.totals) != 6 or any(len(sums) != 5 for sums in ledger.models.values()):
             return None
@@ -151,20 +170,3 @@ def _bump(counts: dict[str, int], key: str, sign: int) -> None:
         counts[key] = left
     else:
         del counts[key]
-
-
-def count_windows(recent: Iterable[tuple[str, float | None]], window: Windows) -> WindowCounts:
-    """Distinct sessions with a call today (UTC) and at or after now minus 7 x 24 h.
-
-    `recent` may hold any calls as (session, ts): those before the 7-day start are ignored, so the
-    cache passes only the calls its index finds at or after that start.
-    """
-    today: set[str] = set()
-    week: set[str] = set()
-    for session, ts in recent:
-        if ts is None or ts < window.week_start:
-            continue
-        week.add(session)
-        if window.today_start <= ts < window.today_end:
-            today.add(session)
-    return WindowCounts(len(today), len(week))

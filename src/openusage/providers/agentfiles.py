@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 STATE_NAME = "state.json"
 
 
@@ -28,8 +26,10 @@ def load_document(path: Path | str) -> dict[str, Any]:
 
             doc: Any = tomllib.loads(raw.decode("utf-8"))
         else:
-            doc = orjson.loads(raw)
-    except (ValueError, UnicodeDecodeError):  # orjson.JSONDecodeError and TOMLDecodeError are ValueErrors
+            import json
+
+            doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError and TOMLDecodeError are ValueErrors
         return {}
     return doc if isinstance(doc, dict) else {}
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
-
-import orjson
 
 from openusage.api import DetectReport
 from openusage.snapshot import Snapshot, SnapshotSet
@@ -74,4 +73,4 @@ def detect_document(report: DetectReport) -> dict[str, Any]:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

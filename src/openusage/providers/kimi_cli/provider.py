@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, Walk
-from openusage.providers.kimi_cli import config, locate, state, wire
+from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.kimi_cli import config, locate, state
 from openusage.providers.walk import count_sessions, walk_sessions
 from openusage.records import SessionInfo, Source
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
+# Only lines holding this quoted key can be usage (wire.py says why).
+NEEDLES: tuple[bytes, ...] = (b'"token_usage"',)
 
 
 class KimiCliProvider:
@@ -56,10 +58,13 @@ class KimiCliProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return walk_sessions(self.sessions_dir(account, env))
 
-    needles = wire.NEEDLES
+    needles = NEEDLES
 
-    def parser(self, source: Source, state: bytes | None) -> wire.WireParser:
-        return wire.WireParser()
+    def parser(self, source: Source, state: bytes | None) -> LineParser:
+        # Imported here: the reader (and msgspec) loads only when a file has to be read.
+        from openusage.providers.kimi_cli.wire import WireParser
+
+        return WireParser()
 
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}

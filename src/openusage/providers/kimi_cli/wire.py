@@ -1,7 +1,7 @@
 """Kimi CLI's wire.jsonl candidate lines → usage records: the hot path.
 
 Most of a wire file is tool output and thinking text. Only lines holding the key `"token_usage"` can
-be usage (`NEEDLES`): the scan finds them without decoding the rest (see `openusage.candidates`) and
+be usage (the provider's `NEEDLES`): the scan finds them without decoding the rest (see `openusage.candidates`) and
 hands them here one at a time. A line is decoded straight into the few fields a usage record needs
 (`lines` explains the two decoders); anything that is not a plain or wrapped StatusUpdate takes the
 careful path, which unwraps SubagentEvents at any depth and names each skip reason.
@@ -16,7 +16,6 @@ import msgspec
 from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, valid_utf8
 from openusage.records import Chunk, Line, SkipReason
 
-NEEDLES: tuple[bytes, ...] = (b'"token_usage"',)
 # A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
 MAX_COUNT = 2**53 - 1
 # 10000-01-01T00:00:00Z: the spec's "before the year 10000".
@@ -56,7 +55,6 @@ class WireParser:
     """Candidate lines of one wire.jsonl → a Chunk."""
 
     __slots__ = ("body",)
-    needles = NEEDLES
 
     def __init__(self) -> None:
         self.body = Tally()

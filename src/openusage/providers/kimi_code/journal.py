@@ -2,7 +2,7 @@
 
 Three kinds of line matter: `usage.record` (one per model call, both scopes), `llm.request` (written
 before each call: the real model behind the record's alias) and `forked` (the lines above it were
-copied from another session). The scan finds each by its quoted type (`NEEDLES`, see
+copied from another session). The scan finds each by its quoted type (the provider's `NEEDLES`, see
 `openusage.candidates`) and hands the lines here in file order; `step.end` loop events, token counting
 and goals carry look-alike usage and are never read. A line is decoded straight into the fields a
 record needs (`lines` explains the two decoders). The last model per alias is the reader's state: it
@@ -12,20 +12,16 @@ as in a cold scan.
 
 from __future__ import annotations
 
+import marshal
 import math
 from typing import Any
 
 import msgspec
-import orjson
 
 from openusage.providers.kimi_code.config import UNRESOLVED
 from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, valid_utf8
 from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
-USAGE = b'"usage.record"'
-REQUEST = b'"llm.request"'
-FORKED = b'"forked"'
-NEEDLES: tuple[bytes, ...] = (USAGE, REQUEST, FORKED)
 MAX_COUNT = 2**53 - 1
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z in milliseconds
 _ABSENT: Any = msgspec.UNSET
@@ -61,16 +57,16 @@ class _State:
         self.last: str | None = None
         if encoded:
             try:
-                doc = orjson.loads(encoded)
-                self.by_alias = {str(k): str(v) for k, v in doc["by_alias"].items()}
-                self.last = doc["last"] if isinstance(doc["last"], str) else None
-            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                by_alias, last = marshal.loads(encoded)
+                self.by_alias = {str(k): str(v) for k, v in by_alias.items()}
+                self.last = last if isinstance(last, str) else None
+            except (ValueError, EOFError, TypeError, AttributeError):
                 self.by_alias, self.last = {}, None
 
     def encode(self) -> bytes | None:
         if self.last is None and not self.by_alias:
             return None
-        return orjson.dumps({"by_alias": self.by_alias, "last": self.last})
+        return marshal.dumps((self.by_alias, self.last))
 
     def copy(self) -> _State:
         clone = _State(None)
@@ -92,7 +88,6 @@ class JournalParser:
     """Candidate lines of one agent's journal → a Chunk, resuming from the state of the lines before."""
 
     __slots__ = ("agent", "body", "state")
-    needles = NEEDLES
 
     def __init__(self, agent: str, state: bytes | None) -> None:
         self.agent = agent  # the agent directory's name: part of every record's identity

@@ -6,13 +6,16 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
 from openusage.providers.kimi_cli.locate import expand
-from openusage.providers.kimi_code import config, journal, state
+from openusage.providers.kimi_code import config, state
 from openusage.providers.walk import count_sessions, walk_sessions
 from openusage.records import SessionInfo, Source
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
+# The quoted record types that matter (journal.py says why): usage, the request naming the model, the
+# fork marker.
+NEEDLES: tuple[bytes, ...] = (b'"usage.record"', b'"llm.request"', b'"forked"')
 
 
 def code_root(env: Mapping[str, str]) -> Path:
@@ -58,11 +61,14 @@ class KimiCodeProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return walk_sessions(self.sessions_dir(account, env), agents_layout=True)
 
-    needles = journal.NEEDLES
+    needles = NEEDLES
 
-    def parser(self, source: Source, state: bytes | None) -> journal.JournalParser:
+    def parser(self, source: Source, state: bytes | None) -> LineParser:
+        # Imported here: the reader (and msgspec) loads only when a file has to be read.
+        from openusage.providers.kimi_code.journal import JournalParser
+
         agent = os.path.basename(os.path.dirname(source.path))  # part of a record's identity
-        return journal.JournalParser(agent, state)
+        return JournalParser(agent, state)
 
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
