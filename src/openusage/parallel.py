@@ -86,6 +86,10 @@ def _child(queue_r: int, result_w: int, work: Callable[[int], Any]) -> None:  # 
         _write_all(result_w, _HEADER.pack(_DONE, 0))
     except BaseException:
         status = 1  # the batch in hand is never reported: the parent does it again
+        if os.environ.get("OPENUSAGE_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
     finally:
         os._exit(status)
 

@@ -17,13 +17,16 @@ Three ways through, one counting rule (`fold.py`):
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
-from openusage.providers import provider_by_id
+from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
+from openusage.providers.walk import SessionDir, list_sessions, walk_session
 from openusage.records import FileDiagnostics, Identity, SessionInfo, Source, UsageRecord, file_key
 from openusage.store import EncodedFile, FileState, FileUpdate, Store, encode_records, key_crc
 from openusage.summary import Ledger
@@ -42,7 +45,9 @@ REFOLD_ALL_SHARE = 0.25
 
 
 class Progress(Protocol):
-    def start(self, files: int, total_bytes: int) -> None: ...
+    def start(self, items: int, total_bytes: int, unit: str) -> None:
+        """`items` files or sessions (`unit`) to read; `total_bytes` 0 when not known in advance."""
+        ...
 
     def advance(self, files: int, done_bytes: int) -> None: ...
 
@@ -89,6 +94,26 @@ def refresh(store: Store | None, provider: FileProvider, account: Account, env: 
             progress: Progress | None = None) -> Refreshed:
     """The ledger of `account`'s calls as the files on disk are now; with a store, also bring the
     store's rows for the account up to date (None: read everything, write nothing)."""
+    with _collector_paused():
+        return _refresh_account(store, provider, account, env, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A refresh builds tens of thousands of small lists and tuples and no reference cycles; Python's
+    cyclic collector would walk all of them again and again while they are built (a fifth of a first
+    run's ledger time), so it waits until the refresh is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _refresh_account(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
+                     progress: Progress | None) -> Refreshed:
     walk = provider.walk(account, env)
     resolve_model = provider.model_resolver(account, env)
     nothing = FileDiagnostics(0, {}, 0)
@@ -117,45 +142,60 @@ def refresh(store: Store | None, provider: FileProvider, account: Account, env: 
 
 def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk,
               progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int]:
-    """Read every file of the walk from the start. Each process folds what it reads; with a store, the
-    copies are written as the results come in."""
+    """Read every file of the walk from the start, split by session over the processes: each walks its
+    sessions, reads and folds their files and their state files; the folds merge here. With a store,
+    the copies (encoded by the process that read them) are written as the results come in."""
     keep = store is not None
-    jobs = [_Job(provider.id, source, 0, source.identity[2], None, keep) for source in walk.sources]
-    sessions = _session_dirs(walk, walk.session_dirs)
-    batches = _batches(jobs)
-    # Each batch also reads the state files of a share of the sessions, so that no process reads them all.
-    names = sorted(sessions)
-    session_shares = [names[i :: len(batches)] for i in range(len(batches))] if batches else []
+    top = list_sessions(walk, agents_layout=walk.agents_layout)
+    by_name: dict[str, list[SessionDir]] = {}
+    for session in top.sessions:
+        by_name.setdefault(session.name, []).append(session)  # a name in two groups is one session
+    names = sorted(by_name)
+    units = _units(names)
+    loose = walk.top_sources  # wire files above the session level: read here, in the first unit
 
-    def work(i: int) -> tuple[list[tuple[Any, ...]], Calls, dict[str, tuple[int, str | None]]]:
+    def work(i: int) -> tuple[Any, ...]:
+        local = Walk()
+        sources = [source for name in units[i] for dirs in (by_name[name],) for session in dirs
+                   for source in walk_session(local, session, top, agents_layout=walk.agents_layout)]
+        if i == 0:
+            sources.extend(loose)
         calls: Calls = {}
         results = []
         reader = _reader()
-        for job in batches[i]:
-            result = _read_job(job, reader)
+        for source in sources:
+            result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader)
             encoded: tuple[bytes, bytes, list[int]] | None = None
             if result[0] is not None:
                 records, tail = result[1], result[4]
-                fold_records(records, job.source.session, calls)
-                fold_records(tail, job.source.session, calls)
+                fold_records(records, source.session, calls)
+                fold_records(tail, source.session, calls)
                 if keep:  # encoded here, in parallel, for the store
                     encoded = (encode_records(records), encode_records(tail),
                                [key_crc(key) for key in {record[0] for record in (*records, *tail)}])
                 # The copies are folded into `calls` above: only the counts cross the pipe.
                 result = (result[0], [], *result[2:4], [], *result[5:])
-            results.append((result, encoded))
-        share = {name: sessions[name] for name in session_shares[i]}
-        infos = {name: (info.rank, info.parent) for name, info in provider.session_info(share).items()}
-        return results, calls, infos
+            results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
+        dirs = _session_dirs(local, local.session_dirs)
+        infos = {name: (info.rank, info.parent) for name, info in provider.session_info(dirs).items()}
+        return results, calls, infos, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs
 
     calls: Calls = {}
     infos: dict[str, SessionInfo] = {}
+    signatures: dict[str, int] = {}
     skipped: dict[str, int] = {}
-    files_read = zero = unreadable = 0
-    for i, (results, batch_calls, batch_infos) in _run(batches, work, progress):
-        merge(calls, batch_calls)
-        infos.update((name, SessionInfo(*info)) for name, info in batch_infos.items())
-        for job, (raw, encoded) in zip(batches[i], results, strict=True):
+    files_read = zero = 0
+    unreadable = walk.unreadable
+    for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, dirs, more) in _run(
+            len(units), work, [len(unit) for unit in units], None, progress):
+        merge(calls, unit_calls)
+        infos.update((name, SessionInfo(*info)) for name, info in unit_infos.items())
+        signatures.update(unit_signatures)
+        walk.session_dirs.update(dirs)
+        walk.more_session_dirs.update(more)
+        unreadable += unit_unreadable
+        for raw_source, raw, encoded in results:
+            source = Source(*raw_source)
             result = _Result(*raw)
             if result.end_offset is None:
                 unreadable += 1
@@ -166,16 +206,24 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
             _add_counts(skipped, result.tail_skipped)
             if store is not None and encoded is not None:
                 store.add_encoded(EncodedFile(
-                    account, job.source.path, job.source.session, result.identity, result.end_offset,
+                    account, source.path, source.session, result.identity, result.end_offset,
                     result.head_hash, result.tail_hash, encoded[0], result.skipped, result.zero, encoded[1],
                     result.tail_skipped, result.tail_zero, result.state, encoded[2]))
-    unreadable += walk.unreadable
     settle(calls.values(), {name: info.rank for name, info in infos.items()},
            ancestry({name: info.parent for name, info in infos.items()}))
     if store is not None:
         store.flush()
-        store.set_sessions(account, ((name, info, walk.signatures.get(name, 0)) for name, info in infos.items()))
+        store.set_sessions(account, ((name, info, signatures.get(name, 0)) for name, info in infos.items()))
     return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable
+
+
+def _units(names: list[str]) -> list[list[str]]:
+    """Sessions grouped into work units: many small ones, so that the processes finish together
+    whatever the sizes of the sessions (unknown before they are walked)."""
+    if not names:
+        return [[]]
+    count = min(len(names), MAX_BATCHES, 2 * BATCHES_PER_WORKER)
+    return [names[i::count] for i in range(count)]
 
 
 # -- only what changed --------------------------------------------------------------------------------
@@ -201,7 +249,9 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, kno
 
     batches = _batches(jobs)
     results: list[tuple[_Job, _Result]] = []
-    for i, raw in _run(batches, lambda i: [_read_job(job, _reader()) for job in batches[i]], progress):
+    sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
+    for i, raw in _run(len(batches), lambda i: [_read_job(job, _reader()) for job in batches[i]],
+                       [len(batch) for batch in batches], sizes, progress):
         results.extend((job, _Result(*r)) for job, r in zip(batches[i], raw, strict=True))
 
     # Which calls this changes, asked before anything changes.
@@ -314,35 +364,34 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
 
 # -- reading ------------------------------------------------------------------------------------------
 
-def _run(batches: list[list[_Job]], work: Callable[[int], Any],
+def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[int] | None,
          progress: Progress | None) -> Iterator[tuple[int, Any]]:
-    """`work(i)` for every batch, in this process or, when there is enough to read, in worker processes
-    too; results come back as they are ready (in no particular order: nothing downstream depends on it)."""
-    if not batches:
+    """`work(i)` for every unit i < count, in this process or, when there is enough to do, in worker
+    processes too; results come back as they are ready (in no particular order: nothing downstream
+    depends on it). `items`: the files (or sessions) of each unit, for the progress bar; `sizes`: the
+    bytes each unit reads, when known (None: a full read, whose sizes the walk finds as it goes)."""
+    if not count:
         return
-    sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
-    total = sum(sizes)
+    total = sum(sizes) if sizes is not None else 0
     if progress is not None:
-        progress.start(sum(map(len, batches)), total)
+        progress.start(sum(items), total, "files" if sizes is not None else "sessions")
     # Imported here: the reader, its SIMD search and the process pool cost ~15 ms of imports, and a warm
     # run with nothing new needs none of them.
     from openusage import parallel
 
     _reader()
-    for provider_id in {job.provider for batch in batches for job in batch}:
-        provider = provider_by_id(provider_id)
-        if provider is not None and batches[0]:
-            provider.parser(batches[0][0].source, None)  # loads the reader now, so forked workers inherit it
+    for provider in PROVIDERS:
+        provider.parser(Source("", "", (0, 0, 0, 0, 0)), None)  # loads the readers now: workers inherit them
     workers = os.cpu_count() or 1
-    if total < PARALLEL_MIN_BYTES or len(batches) < 2:
+    if count < 2 or (sizes is not None and total < PARALLEL_MIN_BYTES):
         workers = 1
-    done_files = done_bytes = 0
+    done = done_bytes = 0
     try:
-        for i, result in parallel.run(len(batches), work, workers):
-            done_files += len(batches[i])
-            done_bytes += sizes[i]
+        for i, result in parallel.run(count, work, workers):
+            done += items[i]
+            done_bytes += sizes[i] if sizes is not None else 0
             if progress is not None:
-                progress.advance(done_files, done_bytes)
+                progress.advance(done, done_bytes)
             yield i, result
     finally:
         if progress is not None:

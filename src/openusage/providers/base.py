@@ -46,9 +46,13 @@ class Walk:
     """The files of one account, its session directories with a signature of their state files (a
     changed signature means the session's rank must be read again), and what could not be read."""
 
-    __slots__ = ("found", "more_session_dirs", "problem", "session_dirs", "signatures", "sources", "unreadable")
+    __slots__ = ("agents_layout", "found", "more_session_dirs", "problem", "root", "session_dirs", "signatures",
+                 "sources", "top_sources", "unreadable")
 
     def __init__(self) -> None:
+        self.root = ""  # the sessions directory
+        self.agents_layout = False  # Kimi Code: only <group>/<session>/agents/<agent>/wire.jsonl counts
+        self.top_sources: list[Source] = []  # wire files above the session level (list_sessions)
         # Consumed once, first: session_dirs, signatures and unreadable are complete only after it.
         self.sources: Iterator[Source] = iter(())
         # session -> the directory holding its directory (its group); more_ for a name in two groups.

@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from openusage.providers.agentfiles import STATE_NAME
 from openusage.providers.base import Walk
@@ -31,7 +32,10 @@ def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
     `walk.sources` is a generator: the caller compares each file with the cache as the walk finds it,
     so no list of every file is built. One `scandir` per directory and one `stat` per wire.jsonl and
     state.json; only symlinked directories are stat'ed for loop detection (a real directory's
-    identity is its `d_ino` on the root's device).
+    identity is its `d_ino` on the root's device). A directory reached twice (through a symlink) is
+    walked once: the sessions directory, groups and sessions across the whole walk, anything deeper
+    within its session. So the walk can also be split by session (`list_sessions`, `walk_session`)
+    over processes, with the same result.
     """
     walk = Walk()
     root = str(sessions_dir)
@@ -48,51 +52,109 @@ def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
         walk.found = False
         walk.problem = f"{root} is not a directory"
         return walk
-    walk.sources = _sources(walk, root, info, agents_layout)
+    walk.root = root
+    walk.agents_layout = agents_layout
+    walk.sources = _sources(walk, agents_layout)
     return walk
 
 
-def _sources(walk: Walk, root: str, root_info: os.stat_result, agents_layout: bool) -> Iterator[Source]:
-    device = root_info.st_dev
-    seen: set[tuple[int, int]] = {(device, root_info.st_ino)}
-    # (directory, depth below sessions/, its session, the directory holding the session's directory);
-    # depth 2 is a session. The holder is shared by all of a group's sessions: one string, not one each.
+class SessionDir(NamedTuple):
+    """A session directory found by `list_sessions`: its path, name and the directory holding it."""
+
+    path: str
+    name: str
+    holder: str
+
+
+class SessionList(NamedTuple):
+    """The top of a walk: every session directory, the identities of the directories above them (and
+    of the sessions themselves), and the files found above the session level."""
+
+    sessions: list[SessionDir]
+    seen: frozenset[tuple[int, int]]
+    device: int
+
+
+def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
+    """The first two levels of the walk (the sessions directory and its groups), done once: every
+    session directory, each once even when a symlink reaches it twice. `walk_session` then walks each
+    session below that, in any order and in any process, with the same result as `walk.sources`.
+    Files above the session level are added to `walk.top_sources`."""
+    root = walk.root
+    info = os.stat(root)
+    device = info.st_dev
+    seen: set[tuple[int, int]] = {(device, info.st_ino)}
+    found: list[SessionDir] = []
+    top: list[Source] = []
     pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, os.path.dirname(root))]
     while pending:
         directory, depth, session, holder = pending.pop()
+        for entry, name, child in _children(walk, directory, depth, session, holder, agents_layout, device, seen, top):
+            if depth + 1 == 2:
+                found.append(SessionDir(entry, name, directory))
+            else:
+                pending.append(child)
+    walk.top_sources = top
+    return SessionList(found, frozenset(seen), device)
+
+
+def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_layout: bool = False) -> list[Source]:
+    """Every wire.jsonl in one session directory (any depth), its state signature into `walk`."""
+    seen = set(top.seen)
+    sources: list[Source] = []
+    pending: list[tuple[str, int, str, str]] = [(session.path, 2, session.name, session.holder)]
+    while pending:
+        directory, depth, name, holder = pending.pop()
+        for _entry, _name, child in _children(walk, directory, depth, name, holder, agents_layout, top.device, seen,
+                                              sources):
+            pending.append(child)
+    return sources
+
+
+def _children(walk: Walk, directory: str, depth: int, session: str, holder: str, agents_layout: bool, device: int,
+              seen: set[tuple[int, int]], sources: list[Source]) -> Iterator[tuple[str, str, tuple[str, int, str, str]]]:
+    """One directory of the walk: its wire files go to `sources`, its state file's signature to `walk`;
+    yields the subdirectories to walk next (path, name, and their pending entry)."""
+    try:
+        with os.scandir(directory) as entries:
+            children = list(entries)
+    except OSError:
+        walk.unreadable += 1
+        return
+    for entry in children:
+        name = entry.name
         try:
-            with os.scandir(directory) as entries:
-                children = list(entries)
+            if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
+                info = entry.stat()
+                _add_session_dir(walk, session, holder)
+                sources.append(Source(entry.path, session,
+                                      (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
+            elif name == STATE_NAME and depth == 2 and not entry.is_dir():
+                _add_signature(walk, session, entry.stat())
+            elif entry.is_dir():
+                if agents_layout and (depth >= AGENT_DEPTH or (depth == 2 and name != AGENTS_NAME)):
+                    continue
+                if entry.is_symlink():
+                    target = entry.stat()
+                    identity_key = (target.st_dev, target.st_ino)
+                else:
+                    identity_key = (device, entry.inode())
+                if identity_key in seen:
+                    continue
+                seen.add(identity_key)
+                if depth < 2:  # a group, then a session: the session is the directory at depth 2
+                    yield entry.path, name, (entry.path, depth + 1, name, directory)
+                else:
+                    yield entry.path, name, (entry.path, depth + 1, session, holder)
         except OSError:
             walk.unreadable += 1
-            continue
-        for entry in children:
-            name = entry.name
-            try:
-                if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
-                    info = entry.stat()
-                    _add_session_dir(walk, session, holder)
-                    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-                    yield Source(entry.path, session, identity)
-                elif name == STATE_NAME and depth == 2 and not entry.is_dir():
-                    _add_signature(walk, session, entry.stat())
-                elif entry.is_dir():
-                    if agents_layout and (depth >= AGENT_DEPTH or (depth == 2 and name != AGENTS_NAME)):
-                        continue
-                    if entry.is_symlink():
-                        target = entry.stat()
-                        identity_key = (target.st_dev, target.st_ino)
-                    else:
-                        identity_key = (device, entry.inode())
-                    if identity_key in seen:
-                        continue
-                    seen.add(identity_key)
-                    if depth < 2:  # a group, then a session: the session is the directory at depth 2
-                        pending.append((entry.path, depth + 1, name, directory))
-                    else:
-                        pending.append((entry.path, depth + 1, session, holder))
-            except OSError:
-                walk.unreadable += 1
+
+
+def _sources(walk: Walk, agents_layout: bool) -> Iterator[Source]:
+    top = list_sessions(walk, agents_layout=agents_layout)
+    yield from walk.top_sources
+    for session in top.sessions:
+        yield from walk_session(walk, session, top, agents_layout=agents_layout)
 
 
 def _add_session_dir(walk: Walk, session: str, holder: str) -> None:

@@ -13,22 +13,27 @@ class ScanProgress:
 
     def __init__(self) -> None:
         self._started = 0.0
-        self._files = 0
+        self._items = 0
+        self._unit = "files"
         self._bytes = 0
         self._bar: Any = None
         self._task: Any = None
 
-    def start(self, files: int, total_bytes: int) -> None:
+    def start(self, items: int, total_bytes: int, unit: str) -> None:
+        """`total_bytes` 0: not known in advance (a first scan walks and reads at once), so the bar
+        follows the items instead."""
         self._started = time.monotonic()
-        self._files = files
+        self._items = items
+        self._unit = unit
         self._bytes = total_bytes
 
-    def advance(self, files: int, done_bytes: int) -> None:
+    def advance(self, items: int, done_bytes: int) -> None:
         if self._bar is None:
             if time.monotonic() - self._started < SHOW_AFTER_SECONDS:
                 return
             self._show()
-        self._bar.update(self._task, completed=done_bytes, files=f"{files}/{self._files} files")
+        completed = done_bytes if self._bytes else items
+        self._bar.update(self._task, completed=completed, files=f"{items}/{self._items} {self._unit}")
 
     def _show(self) -> None:
         from rich.console import Console
@@ -36,23 +41,24 @@ class ScanProgress:
             BarColumn,
             DownloadColumn,
             Progress,
+            ProgressColumn,
             TextColumn,
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
 
+        sizes: list[ProgressColumn] = [DownloadColumn(), TransferSpeedColumn()] if self._bytes else []
         self._bar = Progress(
             TextColumn("scanning"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            *sizes,
             TextColumn("{task.fields[files]}"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
         )
         self._bar.start()
-        self._task = self._bar.add_task("scan", total=self._bytes, files="")
+        self._task = self._bar.add_task("scan", total=self._bytes or self._items, files="")
 
     def finish(self) -> None:
         if self._bar is not None:
