@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
-import select
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -137,6 +136,8 @@ class _Messages:
 def _ready(readers: dict[int, _Messages], timeout: float | None) -> list[int]:
     if not readers:
         return []
+    import select  # only with workers: a one-process run never waits on a pipe
+
     ready, _, _ = select.select(list(readers), [], [], timeout)
     return ready
 

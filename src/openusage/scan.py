@@ -34,8 +34,9 @@ from openusage.summary import Ledger
 if TYPE_CHECKING:
     from openusage.candidates import Reader
 
-# Below this many bytes to read, forking a worker costs more than it saves.
+# Below this many bytes to read, or sessions to walk, forking a worker costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+PARALLEL_MIN_SESSIONS = 256
 # Many small batches: a process that is busy writing the cache simply takes fewer of them.
 BATCH_MIN_BYTES = 1024 * 1024
 BATCHES_PER_WORKER = 64
@@ -120,21 +121,20 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
     if store is None:
         if not walk.found:
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
-        ledger, files, unreadable = _read_all(None, provider, account.id, walk, progress)
-        return Refreshed(ledger, True, None, files, unreadable, resolve_model)
+        ledger, read, unreadable = _read_all(None, provider, account.id, walk, progress)
+        return Refreshed(ledger, True, None, read, unreadable, resolve_model)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
         known = store.file_keys(account.id)
+        stored: FileDiagnostics | None = None
         if known:
-            ledger, unreadable, changed = _refresh(store, provider, account.id, walk, known, progress)
+            ledger, unreadable, stored = _refresh(store, provider, account.id, walk, known, progress)
         else:
-            ledger, _files, unreadable = _read_all(store, provider, account.id, walk, progress)
-            changed = True
-        if changed:
-            store.set_summary(account.id, ledger.encode())
-        files = store.file_diagnostics(account.id)
+            ledger, _read, unreadable = _read_all(store, provider, account.id, walk, progress)
+        # Something changed (stored is None): the ledger and the diagnostics are stored again.
+        files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
     return Refreshed(ledger, True, None, files, unreadable, resolve_model)
 
 
@@ -228,24 +228,21 @@ def _units(names: list[str]) -> list[list[str]]:
 
 # -- only what changed --------------------------------------------------------------------------------
 
-def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, known: dict[str, str],
-             progress: Progress | None) -> tuple[Ledger, int, bool]:
+def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, known: dict[str, tuple[str, int]],
+             progress: Progress | None) -> tuple[Ledger, int, FileDiagnostics | None]:
     """Read what changed and re-fold the calls it touches; returns the ledger, the unreadable count,
-    and whether anything changed."""
-    jobs: list[_Job] = []
-    for source in walk.sources:
-        key = known.pop(source.path, None)
-        # The warm path: one string comparison per file, nothing built for an unchanged one.
-        if key is not None and key == file_key(source.identity, source.session):
-            continue
-        previous = store.file_state(account, source.path) if key is not None else None
-        jobs.append(_plan(provider.id, source, previous))
-    gone = [state for path in known if (state := store.file_state(account, path)) is not None]
+    and, when nothing changed, the stored diagnostics of the files (None: they must be stored again)."""
+    changed_files, seen = _compare(walk, known)
+    jobs = [_plan(provider.id, source, store.file_state(account, source.path) if source.path in known else None)
+            for source in changed_files]
+    gone_ids = {file_id for _key, file_id in known.values()} - seen
+    gone = [state for file_id in sorted(gone_ids) if (state := store.file_state_by_id(file_id)) is not None]
     changed_sessions, dropped_sessions = _changed_sessions(store, provider, account, walk)
-    blob = store.summary(account)
-    ledger = Ledger.decode(blob) if blob is not None else None
-    if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None:
-        return ledger, walk.unreadable, False  # the warm path: nothing to read, nothing to fold
+    stored = store.summary(account)
+    ledger = Ledger.decode(stored[0]) if stored is not None else None
+    if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None \
+            and stored is not None and stored[1] is not None:
+        return ledger, walk.unreadable, stored[1]  # the warm path: nothing to read, nothing to fold
 
     batches = _batches(jobs)
     results: list[tuple[_Job, _Result]] = []
@@ -293,10 +290,10 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, kno
     store.drop_sessions(account, dropped_sessions)
 
     if refold_all:
-        return Ledger.of(call_rows(_folded(store, account, None))), unreadable, True
+        return Ledger.of(call_rows(_folded(store, account, None))), unreadable, None
     assert ledger is not None
     ledger.add(call_rows(_folded(store, account, dirty)))
-    return ledger, unreadable, True
+    return ledger, unreadable, None
 
 
 def _reparented(store: Store, account: str, changed: dict[str, tuple[str, SessionInfo, int]],
@@ -315,6 +312,49 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
     old = ancestry({name: info.parent for name, info in before.items()})
     new = ancestry({name: info.parent for name, info in after.items()})
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def _compare(walk: Walk, known: Mapping[str, tuple[str, int]]) -> tuple[list[Source], set[int]]:
+    """The walk, compared file by file with what the store knows: the files that are new or changed,
+    and the ids of the known files that are still there. Split by session over the processes when
+    there are many sessions (the walk is one syscall after another: half each)."""
+    top = list_sessions(walk, agents_layout=walk.agents_layout)
+    by_name: dict[str, list[SessionDir]] = {}
+    for session in top.sessions:
+        by_name.setdefault(session.name, []).append(session)
+    units = _units(sorted(by_name))
+
+    def work(i: int) -> tuple[Any, ...]:
+        local = Walk()
+        changed: list[tuple[Any, ...]] = []
+        seen: list[int] = []
+        sources = [source for name in units[i] for session in by_name[name]
+                   for source in walk_session(local, session, top, agents_layout=walk.agents_layout)]
+        if i == 0:
+            sources.extend(walk.top_sources)
+        for source in sources:
+            entry = known.get(source.path)
+            if entry is not None:
+                seen.append(entry[1])
+                # The warm path: one string comparison per file, nothing built for an unchanged one.
+                if entry[0] == file_key(source.identity, source.session):
+                    continue
+            changed.append(tuple(source))  # plain tuples: marshal takes no NamedTuple
+        return changed, seen, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs
+
+    from openusage import parallel
+
+    workers = (os.cpu_count() or 1) if len(by_name) >= PARALLEL_MIN_SESSIONS else 1
+    changed_files: list[Source] = []
+    seen_ids: set[int] = set()
+    for _i, (changed, seen, signatures, unreadable, dirs, more) in parallel.run(len(units), work, workers):
+        changed_files.extend(Source(*source) for source in changed)
+        seen_ids.update(seen)
+        walk.signatures.update(signatures)
+        walk.unreadable += unreadable
+        walk.session_dirs.update(dirs)
+        walk.more_session_dirs.update(more)
+    return changed_files, seen_ids
 
 
 def _folded(store: Store, account: str, keys: set[str] | None) -> Calls:

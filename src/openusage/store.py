@@ -31,7 +31,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, SessionInfo, UsageRecord, file_key
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # holders: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS holders(h INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS sessions(
     account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
     PRIMARY KEY(account, session)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
@@ -182,15 +182,25 @@ class Store:
             raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
     # -- file states ----------------------------------------------------------------------------------
-    def file_keys(self, account: str) -> dict[str, str]:
-        """path → `records.file_key` of every file of the account, as they were last read."""
-        return dict(self.conn.execute("SELECT path, key FROM files WHERE account = ?", (account,)))
+    def file_keys(self, account: str) -> dict[str, tuple[str, int]]:
+        """path → (`records.file_key`, file id) of every file of the account, as they were last read."""
+        return {path: (key, file_id) for path, key, file_id in
+                self.conn.execute("SELECT path, key, id FROM files WHERE account = ?", (account,))}
 
     def file_state(self, account: str, path: str) -> FileState | None:
         row = self.conn.execute(
             "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state"
             " FROM files WHERE account = ? AND path = ?",
             (account, path),
+        ).fetchone()
+        if row is None:
+            return None
+        return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10], row[11])
+
+    def file_state_by_id(self, file_id: int) -> FileState | None:
+        row = self.conn.execute(
+            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state"
+            " FROM files WHERE id = ?", (file_id,),
         ).fetchone()
         if row is None:
             return None
@@ -351,12 +361,25 @@ class Store:
                         yield key, ts, model, inp, out, cr, cw, scope, marked, session
 
     # -- summaries ------------------------------------------------------------------------------------
-    def summary(self, account: str) -> bytes | None:
-        row = self.conn.execute("SELECT body FROM summaries WHERE account = ?", (account,)).fetchone()
-        return bytes(row[0]) if row else None
+    def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:
+        """The stored ledger of the account, and its files' diagnostics as they were when it was stored
+        (None when that part cannot be read: the caller asks `file_diagnostics`)."""
+        row = self.conn.execute("SELECT body, files FROM summaries WHERE account = ?", (account,)).fetchone()
+        if row is None:
+            return None
+        try:
+            files_read, skipped, zero = marshal.loads(row[1])
+            files = FileDiagnostics(int(files_read), {str(k): int(v) for k, v in skipped.items()}, int(zero))
+        except (EOFError, ValueError, TypeError, AttributeError):
+            files = None
+        return bytes(row[0]), files
 
-    def set_summary(self, account: str, body: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO summaries(account, body) VALUES (?, ?)", (account, body))
+    def set_summary(self, account: str, body: bytes) -> FileDiagnostics:
+        """Store the account's ledger with its files' diagnostics as they are now; returns those."""
+        files = self.file_diagnostics(account)
+        self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files) VALUES (?, ?, ?)",
+                          (account, body, marshal.dumps(tuple(files))))
+        return files
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:

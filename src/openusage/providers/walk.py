@@ -89,7 +89,8 @@ def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
     pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, os.path.dirname(root))]
     while pending:
         directory, depth, session, holder = pending.pop()
-        for entry, name, child in _children(walk, directory, depth, session, holder, agents_layout, device, seen, top):
+        for entry, name, child in _children(walk, directory, depth, session, holder, agents_layout, device, seen, top,
+                                            frozenset()):
             if depth + 1 == 2:
                 found.append(SessionDir(entry, name, directory))
             else:
@@ -100,21 +101,23 @@ def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
 
 def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_layout: bool = False) -> list[Source]:
     """Every wire.jsonl in one session directory (any depth), its state signature into `walk`."""
-    seen = set(top.seen)
+    seen: set[tuple[int, int]] = set()  # within this session; `top.seen` is shared, never copied
     sources: list[Source] = []
     pending: list[tuple[str, int, str, str]] = [(session.path, 2, session.name, session.holder)]
     while pending:
         directory, depth, name, holder = pending.pop()
-        for _entry, _name, child in _children(walk, directory, depth, name, holder, agents_layout, top.device, seen,
-                                              sources):
+        for _entry, _name, child in _children(walk, directory, depth, name, holder, agents_layout, top.device,
+                                              seen, sources, top.seen):
             pending.append(child)
     return sources
 
 
 def _children(walk: Walk, directory: str, depth: int, session: str, holder: str, agents_layout: bool, device: int,
-              seen: set[tuple[int, int]], sources: list[Source]) -> Iterator[tuple[str, str, tuple[str, int, str, str]]]:
+              seen: set[tuple[int, int]], sources: list[Source],
+              seen_above: frozenset[tuple[int, int]]) -> Iterator[tuple[str, str, tuple[str, int, str, str]]]:
     """One directory of the walk: its wire files go to `sources`, its state file's signature to `walk`;
-    yields the subdirectories to walk next (path, name, and their pending entry)."""
+    yields the subdirectories to walk next (path, name, and their pending entry). A directory in
+    `seen` or `seen_above` was walked already."""
     try:
         with os.scandir(directory) as entries:
             children = list(entries)
@@ -139,7 +142,7 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                     identity_key = (target.st_dev, target.st_ino)
                 else:
                     identity_key = (device, entry.inode())
-                if identity_key in seen:
+                if identity_key in seen or identity_key in seen_above:
                     continue
                 seen.add(identity_key)
                 if depth < 2:  # a group, then a session: the session is the directory at depth 2
