@@ -4,15 +4,15 @@ One row per file (`files`: its identity, the offset consumed, a fingerprint of t
 reader's resume state, its skip counts, and every usage record copy it holds, with its call key,
 time, model, counts, scope and fork marker); per session (`sessions`: rank, parent, state-file
 signature); and per account the ledger of its folded calls (`summaries`). `holders` says which files
-hold a copy of a call key, so a refresh finds every copy of the calls it changes without reading any
-other file's copies. Every figure follows from the copies by the rules of the format documents
+hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
+the calls it changes without reading any other file's copies. Every figure follows from the copies by the rules of the format documents
 (`fold.py`); the ledger is that result kept, and a refresh re-folds only the calls whose copies it
 changed.
 
 Why a file's copies are one value and not one row each: SQLite costs about 1.5 us per inserted row
 with its indexes, so the ~57,000 copies of a 1 GB history took 0.15-0.19 s to write, close to the
 whole first-run budget (bench/). As one marshalled value per file, encoded by the worker that read
-the file, they cost ~12 ms; the `holders` index is integers only.
+the file, they cost ~12 ms; the `holders` index is 1024 arrays of integers.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import marshal
 import sqlite3
 import time
 import zlib
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,10 +33,14 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, SessionInfo, UsageRecord, file_key
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
-FILE_ID_BITS = 31  # holders: (crc32(call key) << 31) | file id
+FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
+# holders is kept in 1024 shards (by the top 10 bits of the crc), each a sorted array of entries: a
+# first run writes 1024 small values instead of one row per copy, and a refresh rewrites only the
+# shards of the calls it changes.
+_SHARD_SHIFT = FILE_ID_BITS + 22
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,7 +54,7 @@ CREATE TABLE IF NOT EXISTS files(
     records BLOB NOT NULL, tail_records BLOB NOT NULL,
     UNIQUE(account, path));
 CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
-CREATE TABLE IF NOT EXISTS holders(h INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS holders(shard INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
     account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
     PRIMARY KEY(account, session)) WITHOUT ROWID;
@@ -131,6 +137,7 @@ class Store:
         self._notice = notice or (lambda _message: None)
         self._new_files: list[tuple[object, ...]] = []  # file rows waiting for flush()
         self._new_holders: list[int] = []  # holders entries waiting for flush()
+        self._dead_holders: set[int] = set()  # holders entries to remove at flush()
         self._next_id: int | None = None
         self.conn = self._open()
 
@@ -152,7 +159,10 @@ class Store:
 
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        # No fsync: this is a cache. A killed process still leaves it consistent (WAL commits are
+        # atomic without it); only a power loss could damage it, and a damaged cache is moved aside and
+        # rebuilt. Two fsyncs per refresh cost more than the rest of a warm refresh's writes.
+        conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA temp_store=MEMORY")
         version = _schema_version(conn)
         if version != SCHEMA_VERSION:
@@ -265,13 +275,49 @@ class Store:
         )
 
     def flush(self) -> None:
-        """Write the pending file rows, then the pending holders in one ordered pass (the index b-tree
-        then grows at its end instead of splitting pages everywhere)."""
+        """Write the pending file rows, then the pending holders changes, one value per shard touched."""
         self._flush_files()
-        if self._new_holders:
-            self._new_holders.sort()
-            self.conn.executemany("INSERT OR IGNORE INTO holders VALUES (?)", ((h,) for h in self._new_holders))
-            self._new_holders = []
+        if not self._new_holders and not self._dead_holders:
+            return
+        added: dict[int, list[int]] = {}
+        for entry in self._new_holders:
+            added.setdefault(entry >> _SHARD_SHIFT, []).append(entry)
+        removed: dict[int, set[int]] = {}
+        for entry in self._dead_holders:
+            removed.setdefault(entry >> _SHARD_SHIFT, set()).add(entry)
+        rows = []
+        for shard in added.keys() | removed.keys():
+            entries = self._shard(shard)
+            gone = removed.get(shard)
+            kept = [e for e in entries if e not in gone] if gone else list(entries)
+            merged = sorted(set(kept).union(added.get(shard, ())))
+            rows.append((shard, array("q", merged).tobytes()))
+        self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
+        self._new_holders, self._dead_holders = [], set()
+
+    def _shard(self, shard: int) -> array[int]:
+        row = self.conn.execute("SELECT entries FROM holders WHERE shard = ?", (shard,)).fetchone()
+        entries = array("q")
+        if row is not None:
+            entries.frombytes(row[0])
+        return entries
+
+    def _holding(self, keys: Iterable[str]) -> set[int]:
+        """The ids of the files that hold a copy of any of these keys (and, rarely, of a key with the
+        same crc: the caller compares the keys themselves)."""
+        self.flush()
+        shards: dict[int, array[int]] = {}
+        found: set[int] = set()
+        for crc in {key_crc(key) for key in keys}:
+            low = crc << FILE_ID_BITS
+            shard = low >> _SHARD_SHIFT
+            entries = shards.get(shard)
+            if entries is None:
+                entries = shards[shard] = self._shard(shard)
+            start = bisect_left(entries, low)
+            stop = bisect_left(entries, low | _FILE_ID_MASK, start)
+            found.update(e & _FILE_ID_MASK for e in entries[start : stop + 1] if e >> FILE_ID_BITS == crc)
+        return found
 
     def _flush_files(self) -> None:
         if self._new_files:
@@ -300,9 +346,8 @@ class Store:
         return _decode_records(row[0]), _decode_records(row[1])
 
     def _unhold(self, file_id: int, keys: Iterable[str]) -> None:
-        self.flush()  # a pending entry must not come back after its delete
-        self.conn.executemany("DELETE FROM holders WHERE h = ?",
-                              (((key_crc(key) << FILE_ID_BITS) | file_id,) for key in keys))
+        self.flush()  # a pending entry must not come back after its removal
+        self._dead_holders.update((key_crc(key) << FILE_ID_BITS) | file_id for key in keys)
 
     # -- which calls a change touches (asked before the change) -------------------------------------
     def keys_of_file(self, file_id: int, *, tail_only: bool = False, unmarked_only: bool = False) -> set[str]:
@@ -347,11 +392,7 @@ class Store:
             rows: Iterable[tuple[str, bytes, bytes]] = self.conn.execute(
                 "SELECT session, records, tail_records FROM files WHERE account = ?", (account,))
         else:
-            holding: set[int] = set()
-            for crc in {key_crc(key) for key in keys}:
-                low = crc << FILE_ID_BITS
-                holding.update(row[0] & _FILE_ID_MASK for row in self.conn.execute(
-                    "SELECT h FROM holders WHERE h BETWEEN ? AND ?", (low, low | _FILE_ID_MASK)))
+            holding = self._holding(keys)
             rows = [row for file_id in sorted(holding) for row in self.conn.execute(
                 "SELECT session, records, tail_records FROM files WHERE id = ? AND account = ?", (file_id, account))]
         for session, records, tail in rows:
