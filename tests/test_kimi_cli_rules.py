@@ -1224,3 +1224,35 @@ def test_never_writes_in_kimi_dir_nor_leaks_config_secrets(tmp_path: Path, home:
     for path in tmp_path.rglob("*"):
         if path.is_file() and home.root not in path.parents:
             assert secret.encode() not in path.read_bytes(), f"the API key was written to {path}"
+
+
+def test_non_finite_timestamps_as_json_dumps_writes_them_count_on_no_day(home: KimiHome) -> None:
+    # Kimi CLI writes with json.dumps, which writes a NaN or infinite float as NaN / Infinity; an
+    # overflowing literal reads as infinity. Such a line is still JSON to Python: the call counts, on no day.
+    s = home.session(uid("a"))
+    for n, ts in enumerate([float("nan"), float("inf"), float("-inf")]):
+        s.add(json.dumps({"timestamp": ts, "message": status_update((10, 1, 0, 0), mid=f"chatcmpl-nf-{n}")}))
+    s.add('{"timestamp": 1e400, "message": '
+          + json.dumps(status_update((10, 1, 0, 0), mid="chatcmpl-nf-3")) + "}")
+    s.usage(at("2026-11-19T10:00:00Z"), (5, 1, 0, 0), "chatcmpl-nf-4")
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (45, 5, 0, 0)
+    assert series(snap, "tokens") == {"2026-11-19": 6}
+    assert sessions(snap) == (1, 0, 1)
+    assert diag(snap) == clean_diag(files_read=1, records=5)
+
+
+def test_lone_surrogate_escapes_in_names_are_read_and_printed_safely(home: KimiHome) -> None:
+    # "\ud800" is a JSON escape Python's json reads (as an unpaired surrogate, which cannot be written
+    # as UTF-8): the call counts, and the model name is shown with U+FFFD in its place.
+    s = home.session(uid("a"))
+    payload = status_update((10, 1, 0, 0), mid="chatcmpl-\ud800x", model="kimi-\udc00")
+    s.add(json.dumps({"timestamp": at("2026-11-19T10:00:00Z"), "message": payload}))  # ensure_ascii: escapes
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (10, 1, 0, 0)
+    assert [row[0] for row in models(snap)] == ["kimi-\ufffd"]
+    assert diag(snap) == clean_diag(files_read=1, records=1)

@@ -1084,3 +1084,28 @@ def test_never_writes_in_the_kimi_code_home_nor_leaks_config_secrets(tmp_path: P
     for path in tmp_path.rglob("*"):
         if path.is_file() and home.root not in path.parents:
             assert secret.encode() not in path.read_bytes(), f"a secret was written to {path}"
+
+
+def test_non_finite_times_as_json_dumps_writes_them_count_on_no_day(home: KimiCodeHome) -> None:
+    j = started(home, sid("1")).main
+    for n, value in enumerate([float("nan"), float("inf")]):
+        j.line(json.dumps(usage_record(value, (10 + n, 1, 0, 0), ALIAS, "turn")))  # NaN / Infinity
+    j.usage(1_795_600_000_000, (5, 1, 0, 0), ALIAS)
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (26, 3, 0, 0)
+    assert sum(series(snap, "tokens").values()) == 6
+    assert code_diag(snap) == clean(files_read=1, records=3)
+
+
+def test_lone_surrogate_escape_in_a_requested_model_is_printed_safely(home: KimiCodeHome) -> None:
+    j = started(home, sid("1")).main
+    j.line(json.dumps({"type": "llm.request", "agentId": "main", "model": "k2-\ud800", "modelAlias": ALIAS,
+                       "time": 1_795_600_000_000}))  # ensure_ascii: the surrogate is written escaped
+    j.usage(1_795_600_000_001, (10, 1, 0, 0), ALIAS)
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (10, 1, 0, 0)
+    assert [row[0] for row in models(snap)] == ["k2-\ufffd"]

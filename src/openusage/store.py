@@ -188,7 +188,7 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeEncodeError) as exc:  # a path that is not UTF-8 cannot be stored
             raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
     # -- file states ----------------------------------------------------------------------------------

@@ -50,6 +50,15 @@ def valid_utf8(line: Line) -> bool:
     return True
 
 
+def printable(text: str) -> str:
+    """`text` with any unpaired surrogate (JSON may escape one, `\\ud800`; Python's `json` reads it)
+    replaced by U+FFFD, so a name taken from a line can always be printed and stored."""
+    if text.isascii():
+        return text
+    # Through UTF-16, each unpaired surrogate becomes one replacement character.
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def decode(line: Line, tally: Tally) -> Any:
     """The line's JSON value as Python's `json` reads it; or NOT_JSON, with the line counted as
     `not_utf8` or `invalid_json`."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, valid_utf8
+from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, printable, valid_utf8
 from openusage.records import Chunk, Line, SkipReason
 
 # A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
@@ -195,8 +195,7 @@ def _add_usage(raw_ts: Any, model: Any, message_id: Any, inp: Any, out: Any, cr:
     ts: float | None = None
     if type(raw_ts) is float or type(raw_ts) is int:
         ts = float(raw_ts) if 0 < raw_ts < MAX_TIMESTAMP else None
-    if type(model) is not str or not model:
-        model = None
+    model = printable(model) if type(model) is str and model else None
     if type(message_id) is str and message_id:
         key = f"m\x1f{message_id}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}"
     else:

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from openusage.providers.kimi_code.config import UNRESOLVED
-from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, valid_utf8
+from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, printable, valid_utf8
 from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
 MAX_COUNT = 2**53 - 1
@@ -81,7 +81,7 @@ class _State:
             return self.by_alias[alias]
         if self.last is not None:
             return self.last
-        return UNRESOLVED + (alias if isinstance(alias, str) else "")
+        return UNRESOLVED + (printable(alias) if isinstance(alias, str) else "")
 
 
 class JournalParser:
@@ -156,6 +156,7 @@ def parse_line(line: Line, lines: Tally, state: _State, agent: str) -> None:
 
 def _request(model: Any, alias: Any, state: _State) -> None:
     if type(model) is str and model:
+        model = printable(model)
         state.last = model
         if type(alias) is str:
             state.by_alias[alias] = model
