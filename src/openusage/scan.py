@@ -178,7 +178,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
             results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
         dirs = _session_dirs(local, local.session_dirs)
         infos = {name: (info.rank, info.parent) for name, info in provider.session_info(dirs).items()}
-        return results, calls, infos, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs
+        return (results, calls, infos, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs,
+                sum(source.identity[2] for source in sources))
 
     calls: Calls = {}
     infos: dict[str, SessionInfo] = {}
@@ -186,8 +187,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     skipped: dict[str, int] = {}
     files_read = zero = 0
     unreadable = walk.unreadable
-    for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, dirs, more) in _run(
-            len(units), work, [len(unit) for unit in units], None, progress):
+    for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, dirs, more, _size) in _run(
+            len(units), work, [len(unit) for unit in units], None, progress, lambda result: int(result[-1])):
         merge(calls, unit_calls)
         infos.update((name, SessionInfo(*info)) for name, info in unit_infos.items())
         signatures.update(unit_signatures)
@@ -405,11 +406,12 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
 # -- reading ------------------------------------------------------------------------------------------
 
 def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[int] | None,
-         progress: Progress | None) -> Iterator[tuple[int, Any]]:
+         progress: Progress | None, size_of: Callable[[Any], int] | None = None) -> Iterator[tuple[int, Any]]:
     """`work(i)` for every unit i < count, in this process or, when there is enough to do, in worker
     processes too; results come back as they are ready (in no particular order: nothing downstream
     depends on it). `items`: the files (or sessions) of each unit, for the progress bar; `sizes`: the
-    bytes each unit reads, when known (None: a full read, whose sizes the walk finds as it goes)."""
+    bytes each unit reads, when known (None: a full read, whose sizes the walk finds as it goes, and
+    `size_of` tells from each result)."""
     if not count:
         return
     total = sum(sizes) if sizes is not None else 0
@@ -429,7 +431,7 @@ def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[i
     try:
         for i, result in parallel.run(count, work, workers):
             done += items[i]
-            done_bytes += sizes[i] if sizes is not None else 0
+            done_bytes += sizes[i] if sizes is not None else size_of(result) if size_of is not None else 0
             if progress is not None:
                 progress.advance(done, done_bytes)
             yield i, result

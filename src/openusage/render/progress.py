@@ -1,4 +1,5 @@
-"""A progress bar on stderr for long cold scans: files, bytes, rate. Only on a TTY, only after a second."""
+"""A progress bar on stderr for long scans: files (or sessions), bytes, rate. Only on a TTY (the CLI
+asks for it only there), and only once a scan has run for a second."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ SHOW_AFTER_SECONDS = 1.0
 class ScanProgress:
     """Stays invisible for short scans; a scan still running after a second gets a rich bar."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
+        self._console = console  # None: a rich Console on stderr, made when the bar first shows
         self._started = 0.0
         self._items = 0
         self._unit = "files"
@@ -33,7 +35,11 @@ class ScanProgress:
                 return
             self._show()
         completed = done_bytes if self._bytes else items
-        self._bar.update(self._task, completed=completed, files=f"{items}/{self._items} {self._unit}")
+        read = "" if self._bytes else f"  {_mib(done_bytes)} read, {_mib(done_bytes / self._elapsed())}/s"
+        self._bar.update(self._task, completed=completed, files=f"{items}/{self._items} {self._unit}{read}")
+
+    def _elapsed(self) -> float:
+        return max(time.monotonic() - self._started, 1e-6)
 
     def _show(self) -> None:
         from rich.console import Console
@@ -54,7 +60,8 @@ class ScanProgress:
             *sizes,
             TextColumn("{task.fields[files]}"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=self._console if self._console is not None else Console(stderr=True),
+            get_time=lambda: time.monotonic(),  # the one clock for the delay and the rate
             transient=True,
         )
         self._bar.start()
@@ -64,3 +71,7 @@ class ScanProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def _mib(n: float) -> str:
+    return f"{n / (1024 * 1024):.0f} MiB"

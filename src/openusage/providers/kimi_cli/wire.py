@@ -54,48 +54,13 @@ _encode = msgspec.json.encode
 class WireParser:
     """Candidate lines of one wire.jsonl → a Chunk."""
 
-    __slots__ = ("body", "records")
+    __slots__ = ("body",)
 
     def __init__(self) -> None:
         self.body = Tally()
-        self.records = self.body.records
 
     def line(self, line: Line) -> None:
-        """The common case inlined (a top-level StatusUpdate in ASCII: almost every line, ~1 us each);
-        everything else takes `parse_line`, which gives the same answer for this case."""
-        try:
-            fast = _decode_fast(line)
-        except FAST_ERRORS:
-            parse_line(line, self.body)
-            return
-        message = fast.message
-        if message is None or message.type != "StatusUpdate" or message.payload is None or not line.isascii():
-            parse_line(line, self.body)
-            return
-        payload = message.payload
-        usage = payload.token_usage
-        if usage is None:
-            return  # a context-only status update
-        inp, out, cr, cw = usage.input_other, usage.output, usage.input_cache_read, usage.input_cache_creation
-        if type(inp) is not int or not 0 < inp <= MAX_COUNT:
-            inp = 0
-        if type(out) is not int or not 0 < out <= MAX_COUNT:
-            out = 0
-        if type(cr) is not int or not 0 < cr <= MAX_COUNT:
-            cr = 0
-        if type(cw) is not int or not 0 < cw <= MAX_COUNT:
-            cw = 0
-        message_id = payload.message_id
-        if not (inp or out or cr or cw) or type(message_id) is not str or not message_id:
-            parse_line(line, self.body)  # all-zero, or keyed by its time: the general path
-            return
-        raw_ts = fast.timestamp
-        ts = float(raw_ts) if (type(raw_ts) is float or type(raw_ts) is int) and 0 < raw_ts < MAX_TIMESTAMP else None
-        model = payload.model
-        if type(model) is not str or not model:
-            model = None
-        self.records.append((f"m\x1f{message_id}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}", ts, model, inp, out, cr, cw,
-                             None, 0))
+        parse_line(line, self.body)
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
         chunk = Chunk(end_offset=end_offset)
