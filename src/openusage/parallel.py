@@ -28,7 +28,7 @@ _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, Linux
 def run(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tuple[int, Any]]:
     """`(i, work(i))` for every batch number i in 0..batches-1, in no particular order, computed in
     `workers` processes (this one included). `work`'s result must be marshallable."""
-    if workers < 2 or batches < 2:
+    if workers < 2 or batches < 2 or not hasattr(os, "fork"):  # no fork (Windows): one process
         for i in range(batches):
             yield i, work(i)
         return

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
-from openusage.providers.walk import SessionDir, list_sessions, walk_session
+from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
 from openusage.records import FileDiagnostics, Identity, SessionInfo, Source, UsageRecord, file_key
 from openusage.store import EncodedFile, FileState, FileUpdate, Store, encode_records, key_crc
 from openusage.summary import Ledger
@@ -150,36 +150,14 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     by_name: dict[str, list[SessionDir]] = {}
     for session in top.sessions:
         by_name.setdefault(session.name, []).append(session)  # a name in two groups is one session
-    names = sorted(by_name)
-    units = _units(names)
-    loose = walk.top_sources  # wire files above the session level: read here, in the first unit
+    units = _units(sorted(by_name))
+    # Wire files above the session level are read with the first unit.
+    unit_sessions = [([s for name in unit for s in by_name[name]], walk.top_sources if i == 0 else [])
+                     for i, unit in enumerate(units)]
 
     def work(i: int) -> tuple[Any, ...]:
-        local = Walk()
-        sources = [source for name in units[i] for dirs in (by_name[name],) for session in dirs
-                   for source in walk_session(local, session, top, agents_layout=walk.agents_layout)]
-        if i == 0:
-            sources.extend(loose)
-        calls: Calls = {}
-        results = []
-        reader = _reader()
-        for source in sources:
-            result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader)
-            encoded: tuple[bytes, bytes, list[int]] | None = None
-            if result[0] is not None:
-                records, tail = result[1], result[4]
-                fold_records(records, source.session, calls)
-                fold_records(tail, source.session, calls)
-                if keep:  # encoded here, in parallel, for the store
-                    encoded = (encode_records(records), encode_records(tail),
-                               [key_crc(key) for key in {record[0] for record in (*records, *tail)}])
-                # The copies are folded into `calls` above: only the counts cross the pipe.
-                result = (result[0], [], *result[2:4], [], *result[5:])
-            results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
-        dirs = _session_dirs(local, local.session_dirs)
-        infos = {name: (info.rank, info.parent) for name, info in provider.session_info(dirs).items()}
-        return (results, calls, infos, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs,
-                sum(source.identity[2] for source in sources))
+        sessions, loose = unit_sessions[i]
+        return _read_unit(provider, walk.agents_layout, top, sessions, loose, keep)
 
     calls: Calls = {}
     infos: dict[str, SessionInfo] = {}
@@ -216,6 +194,37 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
         store.flush()
         store.set_sessions(account, ((name, info, signatures.get(name, 0)) for name, info in infos.items()))
     return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable
+
+
+def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],
+               loose: list[Source], keep: bool) -> tuple[Any, ...]:
+    """One unit of a full read, in any process: walk its sessions, read and fold their files, read
+    their state files. Returns plain values (they cross a pipe); with `keep`, each file's copies
+    encoded for the store."""
+    local = Walk()
+    sources = [source for session in sessions
+               for source in walk_session(local, session, top, agents_layout=agents_layout)]
+    sources.extend(loose)
+    calls: Calls = {}
+    results = []
+    reader = _reader()
+    for source in sources:
+        result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader)
+        encoded: tuple[bytes, bytes, list[int]] | None = None
+        if result[0] is not None:
+            records, tail = result[1], result[4]
+            fold_records(records, source.session, calls)
+            fold_records(tail, source.session, calls)
+            if keep:  # encoded here, in parallel, for the store
+                encoded = (encode_records(records), encode_records(tail),
+                           [key_crc(key) for key in {record[0] for record in (*records, *tail)}])
+            # The copies are folded into `calls` above: only the counts cross the pipe.
+            result = (result[0], [], *result[2:4], [], *result[5:])
+        results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
+    dirs = _session_dirs(local, local.session_dirs)
+    infos = {name: (info.rank, info.parent) for name, info in provider.session_info(dirs).items()}
+    return (results, calls, infos, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs,
+            sum(source.identity[2] for source in sources))
 
 
 def _units(names: list[str]) -> list[list[str]]:

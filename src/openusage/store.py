@@ -5,9 +5,9 @@ reader's resume state, its skip counts, and every usage record copy it holds, wi
 time, model, counts, scope and fork marker); per session (`sessions`: rank, parent, state-file
 signature); and per account the ledger of its folded calls (`summaries`). `holders` says which files
 hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
-the calls it changes without reading any other file's copies. Every figure follows from the copies by the rules of the format documents
-(`fold.py`); the ledger is that result kept, and a refresh re-folds only the calls whose copies it
-changed.
+the calls it changes without reading any other file's copies. Every figure follows from the copies
+by the rules of the format documents (`fold.py`); the ledger is that result kept, and a refresh
+re-folds only the calls whose copies it changed.
 
 Why a file's copies are one value and not one row each: SQLite costs about 1.5 us per inserted row
 with its indexes, so the ~57,000 copies of a 1 GB history took 0.15-0.19 s to write, close to the

@@ -72,7 +72,7 @@ class Ledger:
         ledger = cls()
         if not rows:
             return ledger
-        sessions, times, models, inputs, outputs, reads, writes, copies, scopes = zip(*rows)
+        sessions, times, models, inputs, outputs, reads, writes, copies, scopes = zip(*rows, strict=True)
         ledger.totals = [len(rows), sum(copies), sum(inputs), sum(outputs), sum(reads), sum(writes)]
         ledger.sessions = dict(Counter(sessions))
         for model in set(models):
@@ -84,7 +84,7 @@ class Ledger:
             chosen = [s == scope for s in scopes]
             ledger.scopes[scope] = [sum(chosen), sum(compress(io, chosen))]
         day_tokens, day_sessions = ledger.day_tokens, ledger.day_sessions
-        for session, ts, tokens in zip(sessions, times, io):
+        for session, ts, tokens in zip(sessions, times, io, strict=True):
             if ts is None:
                 continue  # no valid time: counts everywhere but on no day
             day = int(ts // DAY)

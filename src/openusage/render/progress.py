@@ -61,7 +61,7 @@ class ScanProgress:
             TextColumn("{task.fields[files]}"),
             TimeRemainingColumn(),
             console=self._console if self._console is not None else Console(stderr=True),
-            get_time=lambda: time.monotonic(),  # the one clock for the delay and the rate
+            get_time=time.monotonic,  # the one clock for the delay and the rate
             transient=True,
         )
         self._bar.start()
