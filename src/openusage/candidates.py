@@ -27,8 +27,11 @@ class Reader:
 
     __slots__ = ("_buf", "_text", "_view")
 
-    def __init__(self) -> None:
-        self._buf = bytearray(BLOCK)
+    def __init__(self, block: int = BLOCK) -> None:
+        self._allocate(block)
+
+    def _allocate(self, block: int) -> None:
+        self._buf = bytearray(block)
         self._view = memoryview(self._buf)
         self._text = stringzilla.Str(self._view)  # zero-copy over the buffer
 
@@ -43,14 +46,17 @@ class Reader:
         Returns the offset just past the last complete line, and the bytes after it (a last line
         without its newline) when they hold a needle, else None. `start` is a line start.
         """
-        buf, view, find = self._buf, self._view, self._text.find
         overlap = max(map(len, needles)) - 1
+        if len(self._buf) <= 2 * overlap:  # a block must hold a needle and move on past the overlap
+            self._allocate(2 * overlap + 2)
+        buf, view, find = self._buf, self._view, self._text.find
+        block = len(buf)
         base = start  # file offset of buf[0]
         scan_from = start  # needles starting before this were already looked for
         line_start = start  # file offset where the line under the cursor begins
         pending = -1  # start of a candidate line whose end is in a later block
         while base < size:
-            want = min(BLOCK, size - base)
+            want = min(block, size - base)
             n = os.preadv(fd, [view[:want]], base)
             if n <= 0:
                 break  # the file shrank under us: what is consumed so far stays consistent

@@ -1,0 +1,65 @@
+"""The candidate-line reader gives exactly the lines a naive reader would: every complete line holding a
+needle, in order, and a last line without its newline when it holds one.
+
+The reference splits the whole file into lines. The reader under test works in blocks, and here the
+blocks are made tiny (7 to 64 bytes), so that lines longer than a block, needles cut by a block edge,
+lines ending exactly at a block edge and every other boundary case occur thousands of times.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from openusage.candidates import Reader
+
+NEEDLES_ONE = (b'"token_usage"',)
+NEEDLES_MANY = (b'"usage.record"', b'"llm.request"', b'"forked"')
+PIECES = [b"x", b"yy", b"\n", b"\r\n", b" ", b'"', b"\\", b'\\"token_usage\\"', b"token_usage", b'"token_',
+          b'usage"', b"{}", b"\xc3\xa9", b'"forked"', b'"usage.record"', b'"llm.request"', b'"llm.', b'request"']
+
+
+def reference(data: bytes, start: int, needles: tuple[bytes, ...]) -> tuple[list[bytes], int, bytes | None]:
+    body = data[start:]
+    cut = body.rfind(b"\n") + 1
+    complete, rest = body[:cut], body[cut:]
+    lines = [line for line in complete.split(b"\n")[:-1] if any(n in line for n in needles)]
+    tail = rest if rest and any(n in rest for n in needles) else None
+    return lines, start + cut, tail
+
+
+def scanned(path: Path, start: int, needles: tuple[bytes, ...],
+            block: int) -> tuple[list[bytes], int, bytes | None]:
+    lines: list[bytes] = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        reader = Reader(block)
+        end, tail = reader.scan(fd, start, os.fstat(fd).st_size, needles, lambda line: lines.append(bytes(line)))
+    finally:
+        os.close(fd)
+    return lines, end, tail
+
+
+@pytest.mark.parametrize("needles", [NEEDLES_ONE, NEEDLES_MANY], ids=["one-needle", "three-needles"])
+def test_block_reader_equals_line_by_line_reading(tmp_path: Path, needles: tuple[bytes, ...]) -> None:
+    rng = random.Random(20261201)
+    path = tmp_path / "wire.jsonl"
+    for block in (7, 13, 16, 31, 64):  # 7 and 13: smaller than a needle, the reader grows its block
+        for _ in range(150):
+            data = b"".join(rng.choice(PIECES) for _ in range(rng.randrange(0, 120)))
+            path.write_bytes(data)
+            # Any line start may be where a cached read resumes.
+            starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+            start = rng.choice(starts)
+            assert scanned(path, start, needles, block) == reference(data, start, needles), (block, data, start)
+
+
+def test_a_needle_in_a_line_far_longer_than_a_block_is_found_whole(tmp_path: Path) -> None:
+    long_line = b"a" * 1000 + b'"token_usage"' + b"b" * 1000
+    data = b"head\n" + long_line + b"\n" + b"c" * 500 + b"\n" + long_line  # the last without newline
+    path = tmp_path / "wire.jsonl"
+    path.write_bytes(data)
+    assert scanned(path, 0, NEEDLES_ONE, 64) == ([long_line], len(data) - len(long_line), long_line)
