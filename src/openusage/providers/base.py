@@ -9,7 +9,7 @@ scan and the cache without writing any of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
@@ -47,14 +47,12 @@ class Walk:
     changed signature means the session's rank must be read again), and what could not be read."""
 
     __slots__ = ("agents_layout", "found", "more_session_dirs", "problem", "root", "session_dirs", "signatures",
-                 "sources", "top_sources", "unreadable")
+                 "top_sources", "unreadable")
 
     def __init__(self) -> None:
         self.root = ""  # the sessions directory
         self.agents_layout = False  # Kimi Code: only <group>/<session>/agents/<agent>/wire.jsonl counts
         self.top_sources: list[Source] = []  # wire files above the session level (list_sessions)
-        # Consumed once, first: session_dirs, signatures and unreadable are complete only after it.
-        self.sources: Iterator[Source] = iter(())
         # session -> the directory holding its directory (its group); more_ for a name in two groups.
         self.session_dirs: dict[str, str] = {}
         self.more_session_dirs: dict[str, list[str]] = {}

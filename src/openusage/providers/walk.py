@@ -23,19 +23,18 @@ AGENT_DEPTH = 4  # sessions/<group>/<session>/agents/<agent>/
 
 
 def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
-    """Every wire.jsonl under `sessions_dir`, with its identity, and each session's state signature.
+    """The sessions directory to walk, checked: found, or why not. The walk itself is two steps that
+    can be split over processes with the same result: `list_sessions` (the directory and its groups,
+    once) and `walk_session` (everything in one session).
 
     The session of a file is the directory two levels below `sessions_dir` (`<group>/<session>`).
     `agents_layout` (Kimi Code): only `<group>/<session>/agents/<agent>/wire.jsonl` counts, and nothing
     else inside a session is walked; otherwise (Kimi CLI) a wire.jsonl at any depth counts.
 
-    `walk.sources` is a generator: the caller compares each file with the cache as the walk finds it,
-    so no list of every file is built. One `scandir` per directory and one `stat` per wire.jsonl and
-    state.json; only symlinked directories are stat'ed for loop detection (a real directory's
-    identity is its `d_ino` on the root's device). A directory reached twice (through a symlink) is
-    walked once: the sessions directory, groups and sessions across the whole walk, anything deeper
-    within its session. So the walk can also be split by session (`list_sessions`, `walk_session`)
-    over processes, with the same result.
+    One `scandir` per directory and one `stat` per wire.jsonl and state.json; only symlinked
+    directories are stat'ed for loop detection (a real directory's identity is its `d_ino` on the
+    root's device). A directory reached twice (through a symlink) is walked once: the sessions
+    directory, groups and sessions across the whole walk, anything deeper within its session.
     """
     walk = Walk()
     root = str(sessions_dir)
@@ -54,7 +53,6 @@ def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
         return walk
     walk.root = root
     walk.agents_layout = agents_layout
-    walk.sources = _sources(walk, agents_layout)
     return walk
 
 
@@ -78,7 +76,7 @@ class SessionList(NamedTuple):
 def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
     """The first two levels of the walk (the sessions directory and its groups), done once: every
     session directory, each once even when a symlink reaches it twice. `walk_session` then walks each
-    session below that, in any order and in any process, with the same result as `walk.sources`.
+    session below that, in any order and in any process, with the same result.
     Files above the session level are added to `walk.top_sources`."""
     root = walk.root
     info = os.stat(root)
@@ -151,13 +149,6 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                     yield entry.path, name, (entry.path, depth + 1, session, holder)
         except OSError:
             walk.unreadable += 1
-
-
-def _sources(walk: Walk, agents_layout: bool) -> Iterator[Source]:
-    top = list_sessions(walk, agents_layout=agents_layout)
-    yield from walk.top_sources
-    for session in top.sessions:
-        yield from walk_session(walk, session, top, agents_layout=agents_layout)
 
 
 def _add_session_dir(walk: Walk, session: str, holder: str) -> None:
