@@ -120,14 +120,19 @@ class Reader:
     @staticmethod
     def _lines_many(buf: bytearray, find: Callable[[bytes, int, int], int], needles: tuple[bytes, ...], base: int,
                     i: int, n: int, line_start: int, fd: int, on_line: Callable[[Line], None]) -> tuple[int, int]:
-        """The same for several needles (Kimi Code): the next hit of each is kept, and a line that holds
-        several of them is handed over once."""
+        """The same for several needles (Kimi Code): every needle's hits in the block, merged in file
+        order with one sort; a line that holds several of them is handed over once."""
+        hits: list[int] = []
+        for needle in needles:
+            hit = find(needle, i, n)
+            while hit >= 0:
+                hits.append(hit)
+                hit = find(needle, hit + 1, n)
+        hits.sort()
         rfind, bfind = buf.rfind, buf.find
-        hits = [find(needle, i, n) for needle in needles]
-        while True:
-            hit = _first(hits)
-            if hit < 0:
-                return i, -1
+        for hit in hits:
+            if hit < i:
+                continue  # in a line already handed over
             nl_before = rfind(_NEWLINE, 0, hit)
             ls = base + nl_before + 1 if nl_before >= 0 else line_start
             nl = bfind(_NEWLINE, hit, n)
@@ -136,17 +141,7 @@ class Reader:
             on_line(buf[ls - base : nl] if ls >= base else os.pread(fd, base + nl - ls, ls))
             i = nl + 1
             line_start = base + i
-            for k, needle_hit in enumerate(hits):
-                if 0 <= needle_hit < i:
-                    hits[k] = find(needles[k], i, n)
-
-
-def _first(hits: list[int]) -> int:
-    best = -1
-    for hit in hits:
-        if hit >= 0 and (best < 0 or hit < best):
-            best = hit
-    return best
+        return i, -1
 
 
 def fingerprint(fd: int, offset: int) -> tuple[bytes, bytes]:
