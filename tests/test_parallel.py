@@ -1,0 +1,48 @@
+"""The worker pool: every unit is done exactly once, whichever process does it, even when a worker
+dies before or after reporting some of its units."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from openusage import parallel
+
+
+def results(units: int, workers: int, work: Callable[[int], Any]) -> list[tuple[int, Any]]:
+    return sorted(parallel.run(units, work, workers), key=lambda pair: pair[0])
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_every_unit_comes_back_once_with_its_result(workers: int) -> None:
+    assert results(50, workers, lambda i: (i, i * i)) == [(i, (i, i * i)) for i in range(50)]
+
+
+def test_units_of_a_worker_that_dies_are_done_here() -> None:
+    parent = os.getpid()
+
+    def work(i: int) -> int:
+        if os.getpid() != parent and i % 3 == 0:
+            os._exit(9)  # a worker killed in the middle of its unit
+        return i + 1000
+
+    assert results(40, 2, work) == [(i, i + 1000) for i in range(40)]
+
+
+def test_a_worker_that_raises_hands_its_unit_back() -> None:
+    parent = os.getpid()
+
+    def work(i: int) -> int:
+        if os.getpid() != parent and i == 5:
+            raise RuntimeError("a worker's unit failed")
+        return -i
+
+    assert results(12, 2, work) == [(i, -i) for i in range(12)]
+
+
+def test_large_results_cross_the_pipe_whole() -> None:
+    big = "x" * 3_000_000  # several pipe buffers
+    assert results(4, 2, lambda i: [i, big]) == [(i, [i, big]) for i in range(4)]
