@@ -1109,3 +1109,18 @@ def test_lone_surrogate_escape_in_a_requested_model_is_printed_safely(home: Kimi
 
     assert tokens(snap) == (10, 1, 0, 0)
     assert [row[0] for row in models(snap)] == ["k2-\ufffd"]
+
+
+def test_agent_journals_found_by_name_and_links_to_nowhere_are_unreadable(home: KimiCodeHome) -> None:
+    s = started(home, sid("1"))
+    s.main.usage(1_795_600_000_000, (10, 1, 0, 0), ALIAS)
+    (s.dir / "agents" / "agent-0").mkdir(parents=True)  # an agent that has written nothing yet
+    broken = s.dir / "agents" / "agent-1"
+    broken.mkdir(parents=True)
+    (broken / "wire.jsonl").symlink_to(s.dir / "nowhere.jsonl")
+    (s.dir / "agents" / "agent-2" / "wire.jsonl").mkdir(parents=True)  # a directory by that name: not a journal
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (10, 1, 0, 0)
+    assert code_diag(snap, "files_read", "files_unreadable") == {"files_read": 1, "files_unreadable": 1}

@@ -143,12 +143,33 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                 if identity_key in seen or identity_key in seen_above:
                     continue
                 seen.add(identity_key)
+                if agents_layout and depth == AGENT_DEPTH - 1:
+                    # An agent's directory holds one journal at a known name: a stat, not a listing.
+                    _agent_journal(walk, entry.path, session, holder, sources)
+                    continue
                 if depth < 2:  # a group, then a session: the session is the directory at depth 2
                     yield entry.path, name, (entry.path, depth + 1, name, directory)
                 else:
                     yield entry.path, name, (entry.path, depth + 1, session, holder)
         except OSError:
             walk.unreadable += 1
+
+
+def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, sources: list[Source]) -> None:
+    path = os.path.join(agent_dir, WIRE_NAME)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):  # a dangling link: a journal that cannot be read, as in a listing
+            walk.unreadable += 1
+        return
+    except OSError:
+        walk.unreadable += 1
+        return
+    if stat.S_ISDIR(info.st_mode):
+        return
+    _add_session_dir(walk, session, holder)
+    sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
 
 
 def _add_session_dir(walk: Walk, session: str, holder: str) -> None:
