@@ -136,8 +136,10 @@ class Store:
         self.path = str(path)
         self._notice = notice or (lambda _message: None)
         self._new_files: list[tuple[object, ...]] = []  # file rows waiting for flush()
-        self._new_holders: list[int] = []  # holders entries waiting for flush()
-        self._dead_holders: set[int] = set()  # holders entries to remove at flush()
+        # holders entries to add and to remove at flush(); an entry is in at most one of them: the last
+        # word about it wins.
+        self._new_holders: set[int] = set()
+        self._dead_holders: set[int] = set()
         self._next_id: int | None = None
         self.conn = self._open()
 
@@ -230,7 +232,7 @@ class Store:
              mtime_ns, ctime_ns, new.offset, new.head_hash, new.tail_hash, new.state, _counts_json(new.skipped),
              new.zero, _counts_json(new.tail_skipped), new.tail_zero, new.records, new.tail_records)
         )
-        self._new_holders.extend((crc << FILE_ID_BITS) | file_id for crc in new.key_crcs)
+        self._hold((crc << FILE_ID_BITS) | file_id for crc in new.key_crcs)
         if len(self._new_files) >= FLUSH_EVERY:
             self._flush_files()  # bounded memory on a first run over many files
 
@@ -262,7 +264,7 @@ class Store:
         before = {record[0] for record in (*old_records, *old_tail)}
         after = {record[0] for record in (*records, *update.tail_records)}
         self._unhold(file_id, before - after)
-        self._new_holders.extend((key_crc(key) << FILE_ID_BITS) | file_id for key in after - before)
+        self._hold((key_crc(key) << FILE_ID_BITS) | file_id for key in after - before)
         dev, ino, size, mtime_ns, ctime_ns = update.identity
         self.conn.execute(
             "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
@@ -293,7 +295,7 @@ class Store:
             merged = sorted(set(kept).union(added.get(shard, ())))
             rows.append((shard, array("q", merged).tobytes()))
         self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
-        self._new_holders, self._dead_holders = [], set()
+        self._new_holders, self._dead_holders = set(), set()
 
     def _shard(self, shard: int) -> array[int]:
         row = self.conn.execute("SELECT entries FROM holders WHERE shard = ?", (shard,)).fetchone()
@@ -345,9 +347,15 @@ class Store:
             return [], []
         return _decode_records(row[0]), _decode_records(row[1])
 
+    def _hold(self, entries: Iterable[int]) -> None:
+        added = set(entries)
+        self._dead_holders -= added
+        self._new_holders |= added
+
     def _unhold(self, file_id: int, keys: Iterable[str]) -> None:
-        self.flush()  # a pending entry must not come back after its removal
-        self._dead_holders.update((key_crc(key) << FILE_ID_BITS) | file_id for key in keys)
+        removed = {(key_crc(key) << FILE_ID_BITS) | file_id for key in keys}
+        self._new_holders -= removed
+        self._dead_holders |= removed
 
     # -- which calls a change touches (asked before the change) -------------------------------------
     def keys_of_file(self, file_id: int, *, tail_only: bool = False, unmarked_only: bool = False) -> set[str]:
