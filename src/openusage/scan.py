@@ -128,13 +128,13 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             store.forget_account(account.id)
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
         known = store.file_keys(account.id)
-        stored: FileDiagnostics | None = None
         if known:
             ledger, unreadable, stored = _refresh(store, provider, account.id, walk, known, progress)
+            # Something changed (stored is None): the ledger and the diagnostics are stored again.
+            files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
-            ledger, _read, unreadable = _read_all(store, provider, account.id, walk, progress)
-        # Something changed (stored is None): the ledger and the diagnostics are stored again.
-        files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
+            ledger, read, unreadable = _read_all(store, provider, account.id, walk, progress)
+            files = store.set_summary(account.id, ledger.encode(), read)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model)
 
 

@@ -423,9 +423,10 @@ class Store:
             files = None
         return bytes(row[0]), files
 
-    def set_summary(self, account: str, body: bytes) -> FileDiagnostics:
-        """Store the account's ledger with its files' diagnostics as they are now; returns those."""
-        files = self.file_diagnostics(account)
+    def set_summary(self, account: str, body: bytes, files: FileDiagnostics | None = None) -> FileDiagnostics:
+        """Store the account's ledger with its files' diagnostics as they are now (`files`, when the
+        caller counted them, else from the file rows); returns those."""
+        files = files if files is not None else self.file_diagnostics(account)
         self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files) VALUES (?, ?, ?)",
                           (account, body, marshal.dumps(tuple(files))))
         return files

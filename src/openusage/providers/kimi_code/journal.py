@@ -192,7 +192,12 @@ def _count(value: Any) -> int:
 def _raw(value: Any) -> str:
     """A field's value for the record's identity, the same whichever decoder read it (both give the
     same Python values, and `repr` tells 1 from 1.0 from "1"); empty when the field is absent."""
-    return "" if value is _ABSENT else repr(value)
+    if value is _ABSENT:
+        return ""
+    try:
+        return repr(value)
+    except RecursionError:  # nested near the limit: decodable, but too deep to print
+        return "<nested>"
 
 
 def _mark(records: list[UsageRecord]) -> None:
