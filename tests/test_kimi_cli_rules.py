@@ -1256,3 +1256,20 @@ def test_lone_surrogate_escapes_in_names_are_read_and_printed_safely(home: KimiH
     assert tokens(snap) == (10, 1, 0, 0)
     assert [row[0] for row in models(snap)] == ["kimi-\ufffd"]
     assert diag(snap) == clean_diag(files_read=1, records=1)
+
+
+def test_a_session_name_in_two_groups_is_one_session(home: KimiHome) -> None:
+    # The session ID is the directory's name: the same name under two groups is one session, whose
+    # rank is the lowest of its state files (here: one copy titled as a fork, one not).
+    here = home.session(uid("1"), title="Fork: Plan")
+    there = home.session(uid("1"), OTHER_GROUP, title="Plan")
+    here.usage(at("2026-11-19T10:00:00Z"), (10, 1, 0, 0), "chatcmpl-g1")
+    there.usage(at("2026-11-20T10:00:00Z"), (20, 2, 0, 0), "chatcmpl-g2")
+    fork = home.session(uid("0"), title="Fork: Plan")  # sorts first: it would win a tie of ranks
+    fork.usage(at("2026-11-19T10:00:00Z"), (10, 1, 0, 0), "chatcmpl-g1")  # a copy of the first call
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (30, 3, 0, 0)
+    assert sessions(snap) == (1, 1, 1)  # the copy belongs to the rank-0 session, not to the fork
+    assert diag(snap) == clean_diag(files_read=3, records=2, duplicates=1)
