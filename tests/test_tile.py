@@ -286,7 +286,8 @@ def test_nothing_detected_says_how_to_point_at_data() -> None:
     render_nothing_detected(console, settings)
     out = _text(console)
     assert "No account was detected or configured." in out
-    for hint in ("~/.kimi", "KIMI_SHARE_DIR", str(settings), '"provider": "kimi_cli"', "openusage --demo"):
+    for hint in ("~/.kimi-code", "~/.kimi", "KIMI_CODE_HOME", "KIMI_SHARE_DIR", str(settings),
+                 '"provider": "kimi_cli"', "openusage --demo"):
         assert hint in out
     assert all(len(line) <= 80 for line in out.splitlines())
 
