@@ -1124,3 +1124,17 @@ def test_agent_journals_found_by_name_and_links_to_nowhere_are_unreadable(home: 
 
     assert tokens(snap) == (10, 1, 0, 0)
     assert code_diag(snap, "files_read", "files_unreadable") == {"files_read": 1, "files_unreadable": 1}
+
+
+def test_sessions_without_agents_or_with_odd_entries_are_read_quietly(home: KimiCodeHome) -> None:
+    good = started(home, sid("1"))
+    good.main.usage(1_795_600_000_000, (10, 1, 0, 0), ALIAS)
+    (home.sessions / WD / sid("2")).mkdir(parents=True)  # a session directory, nothing in it yet
+    odd = home.sessions / WD / sid("3")
+    odd.mkdir(parents=True)
+    (odd / "agents").write_text("not a directory", encoding="utf-8")
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (10, 1, 0, 0)
+    assert code_diag(snap, "files_read", "files_unreadable") == {"files_read": 1, "files_unreadable": 0}

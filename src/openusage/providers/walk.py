@@ -101,6 +101,8 @@ def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_la
     """Every wire.jsonl in one session directory (any depth), its state signature into `walk`."""
     seen: set[tuple[int, int]] = set()  # within this session; `top.seen` is shared, never copied
     sources: list[Source] = []
+    if agents_layout:
+        return _agents_session(walk, session, top, seen, sources)
     pending: list[tuple[str, int, str, str]] = [(session.path, 2, session.name, session.holder)]
     while pending:
         directory, depth, name, holder = pending.pop()
@@ -119,6 +121,8 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
     try:
         with os.scandir(directory) as entries:
             children = list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # not there (a session without agents yet, or one removed while walked): nothing to read
     except OSError:
         walk.unreadable += 1
         return
@@ -153,6 +157,27 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                     yield entry.path, name, (entry.path, depth + 1, session, holder)
         except OSError:
             walk.unreadable += 1
+
+
+def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set[tuple[int, int]],
+                    sources: list[Source]) -> list[Source]:
+    """A Kimi Code session: its layout is fixed (state.json, agents/<agent>/wire.jsonl), so its state
+    file is a stat and only agents/ is listed; nothing else in the session is looked at."""
+    try:
+        info = os.stat(os.path.join(session.path, STATE_NAME))
+    except FileNotFoundError:
+        pass  # no state file (yet)
+    except OSError:  # the session directory cannot be entered: nothing in it can be read
+        walk.unreadable += 1
+        return sources
+    else:
+        if not stat.S_ISDIR(info.st_mode):
+            _add_signature(walk, session.name, info)
+    agents = os.path.join(session.path, AGENTS_NAME)
+    for _child in _children(walk, agents, 3, session.name, session.holder, True, top.device, seen, sources,
+                            top.seen):
+        pass  # at the agents level every directory is an agent: _children stats its journal
+    return sources
 
 
 def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, sources: list[Source]) -> None:
