@@ -124,6 +124,12 @@ def key_crc(key: str) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass"))
 
 
+def _entries(blob: bytes) -> array[int]:
+    entries = array("q")
+    entries.frombytes(blob)
+    return entries
+
+
 def _decode_records(blob: bytes) -> list[UsageRecord]:
     records: list[UsageRecord] = marshal.loads(blob)
     return records
@@ -281,28 +287,43 @@ class Store:
         self._flush_files()
         if not self._new_holders and not self._dead_holders:
             return
-        added: dict[int, list[int]] = {}
-        for entry in self._new_holders:
-            added.setdefault(entry >> _SHARD_SHIFT, []).append(entry)
+        new = sorted(self._new_holders)  # one sort; each shard's additions are then a slice of it
+        cuts: dict[int, tuple[int, int]] = {}
+        i = 0
+        while i < len(new):
+            shard = new[i] >> _SHARD_SHIFT
+            j = bisect_left(new, (shard + 1) << _SHARD_SHIFT, i)
+            cuts[shard] = (i, j)
+            i = j
         removed: dict[int, set[int]] = {}
         for entry in self._dead_holders:
             removed.setdefault(entry >> _SHARD_SHIFT, set()).add(entry)
+        touched = cuts.keys() | removed.keys()
+        stored = self._shards(touched)
         rows = []
-        for shard in added.keys() | removed.keys():
-            entries = self._shard(shard)
-            gone = removed.get(shard)
-            kept = [e for e in entries if e not in gone] if gone else list(entries)
-            merged = sorted(set(kept).union(added.get(shard, ())))
+        for shard in touched:
+            start, stop = cuts.get(shard, (0, 0))
+            entries = stored.get(shard, ())
+            gone = removed.get(shard, set())
+            if not entries and not gone:
+                merged = new[start:stop]  # the first entries of a shard (every shard, on a first run)
+            else:
+                merged = sorted((set(entries) - gone).union(new[start:stop]))
             rows.append((shard, array("q", merged).tobytes()))
         self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
         self._new_holders, self._dead_holders = set(), set()
 
+    def _shards(self, shards: Iterable[int]) -> dict[int, array[int]]:
+        """The stored entries of these shards (one query for all when they are many)."""
+        wanted = set(shards)
+        if len(wanted) > 64:
+            rows = self.conn.execute("SELECT shard, entries FROM holders")
+            return {shard: _entries(blob) for shard, blob in rows if shard in wanted}
+        return {shard: self._shard(shard) for shard in wanted}
+
     def _shard(self, shard: int) -> array[int]:
         row = self.conn.execute("SELECT entries FROM holders WHERE shard = ?", (shard,)).fetchone()
-        entries = array("q")
-        if row is not None:
-            entries.frombytes(row[0])
-        return entries
+        return _entries(row[0] if row is not None else b"")
 
     def _holding(self, keys: Iterable[str]) -> set[int]:
         """The ids of the files that hold a copy of any of these keys (and, rarely, of a key with the
