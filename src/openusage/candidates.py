@@ -52,7 +52,6 @@ class Reader:
         buf, view, find = self._buf, self._view, self._text.find
         block = len(buf)
         base = start  # file offset of buf[0]
-        scan_from = start  # needles starting before this were already looked for
         line_start = start  # file offset where the line under the cursor begins
         pending = -1  # start of a candidate line whose end is in a later block
         while base < size:
@@ -68,80 +67,51 @@ class Reader:
                 nl = buf.find(_NEWLINE, 0, n)
                 if nl < 0:
                     base = end
-                    scan_from = end
                     continue
                 on_line(os.pread(fd, base + nl - pending, pending))
                 pending = -1
                 line_start = base + nl + 1
                 i = nl + 1
-            else:
-                i = scan_from - base
-            if len(needles) == 1:
-                i, pending = self._lines_one(buf, find, needles[0], base, i, n, line_start, fd, on_line)
-            else:
-                i, pending = self._lines_many(buf, find, needles, base, i, n, line_start, fd, on_line)
+            i, pending = _lines(buf, find, needles, base, i, n, line_start, fd, on_line)
             if pending < 0 and i > 0:
                 line_start = max(line_start, base + i)
             last_nl = buf.rfind(_NEWLINE, i, n)
             if last_nl >= 0 and pending < 0:
                 line_start = base + last_nl + 1
-            if end >= size or pending >= 0:
-                base = end
-                scan_from = end
-            else:
-                # The next block starts a little early, so a needle cut by the block edge is found whole.
-                base = max(end - overlap, line_start)
-                scan_from = base
+            # Unless a candidate line is being followed to its end, the next block starts a little
+            # early, so a needle cut by the block edge is found whole.
+            base = end if end >= size or pending >= 0 else max(end - overlap, line_start)
         if pending >= 0:  # a last line without its newline that holds a needle
             return pending, os.pread(fd, size - pending, pending)
         return line_start, None  # any line after line_start holds no needle: nothing to hand over
 
 
-    @staticmethod
-    def _lines_one(buf: bytearray, find: Callable[[bytes, int, int], int], needle: bytes, base: int, i: int, n: int,
-                   line_start: int, fd: int, on_line: Callable[[Line], None]) -> tuple[int, int]:
-        """The candidate lines of one block for a single needle (Kimi CLI): the tightest loop.
-        Returns where the search stopped and the start of a candidate line cut by the block end
-        (or -1)."""
-        rfind, bfind = buf.rfind, buf.find
-        while True:
-            hit = find(needle, i, n)
-            if hit < 0:
-                return i, -1
-            nl_before = rfind(_NEWLINE, 0, hit)
-            ls = base + nl_before + 1 if nl_before >= 0 else line_start
-            nl = bfind(_NEWLINE, hit, n)
-            if nl < 0:
-                return i, ls
-            on_line(buf[ls - base : nl] if ls >= base else os.pread(fd, base + nl - ls, ls))
-            i = nl + 1
-            line_start = base + i
-
-    @staticmethod
-    def _lines_many(buf: bytearray, find: Callable[[bytes, int, int], int], needles: tuple[bytes, ...], base: int,
-                    i: int, n: int, line_start: int, fd: int, on_line: Callable[[Line], None]) -> tuple[int, int]:
-        """The same for several needles (Kimi Code): every needle's hits in the block, merged in file
-        order with one sort; a line that holds several of them is handed over once."""
-        hits: list[int] = []
-        for needle in needles:
-            hit = find(needle, i, n)
-            while hit >= 0:
-                hits.append(hit)
-                hit = find(needle, hit + 1, n)
+def _lines(buf: bytearray, find: Callable[[bytes, int, int], int], needles: tuple[bytes, ...], base: int, i: int,
+           n: int, line_start: int, fd: int, on_line: Callable[[Line], None]) -> tuple[int, int]:
+    """The candidate lines of one block: every needle's hits from `i` on, merged in file order with one
+    sort; a line that holds several of them is handed over once. Returns where the search stopped and
+    the start of a candidate line cut by the block end (or -1)."""
+    hits: list[int] = []
+    for needle in needles:
+        hit = find(needle, i, n)
+        while hit >= 0:
+            hits.append(hit)
+            hit = find(needle, hit + 1, n)
+    if len(needles) > 1:
         hits.sort()
-        rfind, bfind = buf.rfind, buf.find
-        for hit in hits:
-            if hit < i:
-                continue  # in a line already handed over
-            nl_before = rfind(_NEWLINE, 0, hit)
-            ls = base + nl_before + 1 if nl_before >= 0 else line_start
-            nl = bfind(_NEWLINE, hit, n)
-            if nl < 0:
-                return i, ls
-            on_line(buf[ls - base : nl] if ls >= base else os.pread(fd, base + nl - ls, ls))
-            i = nl + 1
-            line_start = base + i
-        return i, -1
+    rfind, bfind = buf.rfind, buf.find
+    for hit in hits:
+        if hit < i:
+            continue  # in a line already handed over
+        nl_before = rfind(_NEWLINE, 0, hit)
+        ls = base + nl_before + 1 if nl_before >= 0 else line_start
+        nl = bfind(_NEWLINE, hit, n)
+        if nl < 0:
+            return i, ls
+        on_line(buf[ls - base : nl] if ls >= base else os.pread(fd, base + nl - ls, ls))
+        i = nl + 1
+        line_start = base + i
+    return i, -1
 
 
 def fingerprint(fd: int, offset: int) -> tuple[bytes, bytes]:
