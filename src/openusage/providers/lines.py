@@ -14,14 +14,16 @@ Python's own `json` on the strictly decoded text: the agents write their files w
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 
-from openusage.records import Line, SkipReason, UsageRecord
+from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
 NOT_JSON = object()  # what `decode` returns for a line it has counted as skipped
-FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+_FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+T = TypeVar("T")
 
 
 class Tally:
@@ -39,15 +41,30 @@ class Tally:
         self.skipped[reason.value] = self.skipped.get(reason.value, 0) + 1
 
 
-def valid_utf8(line: Line) -> bool:
-    """The fast decoder's missing check. ASCII (almost every usage line) is answered in one pass."""
-    if line.isascii():
-        return True
+def decode_fast(decoder: Callable[[Line], T], line: Line) -> T | None:
+    """The line through a typed msgspec decoder, or None when that decoder refuses it or the line is not
+    UTF-8 (the check msgspec skips for the values it skips; ASCII, almost every usage line, is
+    answered in one pass). None: the caller decodes the line again with `decode`."""
     try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+        fast = decoder(line)
+    except _FAST_ERRORS:
+        return None
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return fast
+
+
+def chunk_of(end_offset: int, body: Tally, tail: Tally | None, state: bytes | None = None) -> Chunk:
+    """The chunk of a reader's complete lines (`body`) and of its last line without newline (`tail`)."""
+    chunk = Chunk(end_offset=end_offset, state=state)
+    chunk.records, chunk.skipped, chunk.zero_records = body.records, body.skipped, body.zero
+    chunk.marker_seen = body.marker
+    if tail is not None:
+        chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = tail.records, tail.skipped, tail.zero
+    return chunk
 
 
 def printable(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, printable, valid_utf8
+from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason
 
 # A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
@@ -63,23 +63,17 @@ class WireParser:
         parse_line(line, self.body)
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
-        chunk = Chunk(end_offset=end_offset)
-        body = self.body
-        chunk.records, chunk.skipped, chunk.zero_records = body.records, body.skipped, body.zero
+        rest = None
         if tail is not None:
             rest = Tally()
             parse_line(tail, rest)
-            chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = rest.records, rest.skipped, rest.zero
-        return chunk
+        return chunk_of(end_offset, self.body, rest)
 
 
 def parse_line(line: Line, tally: Tally) -> None:
     """Decode one candidate line and add what it is to `tally`."""
-    try:
-        fast = _decode_fast(line)
-    except FAST_ERRORS:
-        fast = None
-    if fast is not None and valid_utf8(line):
+    fast = decode_fast(_decode_fast, line)
+    if fast is not None:
         message = fast.message
         if message is None:
             tally.skip(SkipReason.WRONG_SHAPE)

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from openusage.providers.kimi_code.config import UNRESOLVED
-from openusage.providers.lines import FAST_ERRORS, NOT_JSON, Tally, decode, printable, valid_utf8
+from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
 MAX_COUNT = 2**53 - 1
@@ -97,57 +97,46 @@ class JournalParser:
         parse_line(line, self.body, self.state, self.agent)
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
-        body = self.body
-        chunk = Chunk(end_offset=end_offset, state=self.state.encode())
-        chunk.records, chunk.skipped, chunk.zero_records = body.records, body.skipped, body.zero
-        chunk.marker_seen = body.marker
+        rest = None
         if tail is not None:
             rest = Tally()
             parse_line(tail, rest, self.state.copy(), self.agent)  # read again next time: state not kept
-            chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = rest.records, rest.skipped, rest.zero
-            if rest.marker:
-                _mark(body.records)
-                chunk.marker_seen = True
+        chunk = chunk_of(end_offset, self.body, rest, self.state.encode())
+        if rest is not None and rest.marker:  # a marker in the last line marks every copy before it
+            _mark(chunk.records)
+            chunk.marker_seen = True
         return chunk
 
 
 def parse_line(line: Line, lines: Tally, state: _State, agent: str) -> None:
-    try:
-        fast = _decode_fast(line)
-    except FAST_ERRORS:
-        fast = None
-    if fast is not None and valid_utf8(line):
+    """Decode one candidate line (`lines` explains the two decoders) and add what it is to `lines`."""
+    fast = decode_fast(_decode_fast, line)
+    if fast is not None:
         kind = fast.type
-        if kind == "usage.record":
-            usage = fast.usage
-            if usage is None:
-                lines.skip(SkipReason.WRONG_SHAPE)
-                return
-            _add_usage(fast.time, fast.usageScope, fast.model, usage.inputOther, usage.output,
-                       usage.inputCacheRead, usage.inputCacheCreation, lines, state, agent)
-        elif kind == "llm.request":
-            _request(fast.model, fast.modelAlias, state)
-        elif kind == "forked":
-            _mark(lines.records)
-            lines.marker = True
-        return
-    obj = decode(line, lines)
-    if obj is NOT_JSON:
-        return
-    if type(obj) is not dict:
-        lines.skip(SkipReason.WRONG_SHAPE)
-        return
-    kind = obj.get("type")
-    if kind == "usage.record":
-        usage = obj.get("usage")
-        if type(usage) is not dict:
+        raw_time, scope, model, model_alias = fast.time, fast.usageScope, fast.model, fast.modelAlias
+        usage = fast.usage
+        counts = None if usage is None else (usage.inputOther, usage.output, usage.inputCacheRead,
+                                             usage.inputCacheCreation)
+    else:
+        obj = decode(line, lines)
+        if obj is NOT_JSON:
+            return
+        if type(obj) is not dict:
             lines.skip(SkipReason.WRONG_SHAPE)
             return
-        _add_usage(obj.get("time", _ABSENT), obj.get("usageScope", _ABSENT), obj.get("model", _ABSENT),
-                   usage.get("inputOther"), usage.get("output"), usage.get("inputCacheRead"),
-                   usage.get("inputCacheCreation"), lines, state, agent)
+        kind = obj.get("type")
+        raw_time, scope, model = obj.get("time", _ABSENT), obj.get("usageScope", _ABSENT), obj.get("model", _ABSENT)
+        model_alias = obj.get("modelAlias")
+        raw = obj.get("usage")
+        counts = None if type(raw) is not dict else (raw.get("inputOther"), raw.get("output"),
+                                                     raw.get("inputCacheRead"), raw.get("inputCacheCreation"))
+    if kind == "usage.record":
+        if counts is None:
+            lines.skip(SkipReason.WRONG_SHAPE)
+            return
+        _add_usage(raw_time, scope, model, *counts, lines, state, agent)  # `model`: the alias here
     elif kind == "llm.request":
-        _request(obj.get("model"), obj.get("modelAlias"), state)
+        _request(model, model_alias, state)
     elif kind == "forked":
         _mark(lines.records)
         lines.marker = True
