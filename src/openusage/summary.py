@@ -10,10 +10,7 @@ without reading a call. Pure: no files, no SQL.
 from __future__ import annotations
 
 import marshal
-from collections import Counter
 from collections.abc import Iterable
-from itertools import compress
-from operator import add
 from typing import NamedTuple
 
 from openusage.records import CallRow
@@ -66,39 +63,8 @@ class Ledger:
 
     @classmethod
     def of(cls, calls: Iterable[CallRow]) -> Ledger:
-        """The ledger of these calls, counted by columns: the same counts `add` makes one call at a time,
-        at a third of the cost (the sums and tallies run in C), for a first run's tens of thousands."""
-        rows = calls if isinstance(calls, list) else list(calls)
         ledger = cls()
-        if not rows:
-            return ledger
-        sessions, times, models, inputs, outputs, reads, writes, copies, scopes = zip(*rows, strict=True)
-        ledger.totals = [len(rows), sum(copies), sum(inputs), sum(outputs), sum(reads), sum(writes)]
-        ledger.sessions = dict(Counter(sessions))
-        for model in set(models):
-            chosen = [m == model for m in models]
-            ledger.models[model] = [sum(compress(column, chosen)) for column in (inputs, outputs, reads, writes)]
-            ledger.models[model].append(sum(chosen))
-        io = list(map(add, inputs, outputs))
-        for scope in set(scopes):
-            chosen = [s == scope for s in scopes]
-            ledger.scopes[scope] = [sum(chosen), sum(compress(io, chosen))]
-        day_tokens, day_sessions = ledger.day_tokens, ledger.day_sessions
-        for session, ts, tokens in zip(sessions, times, io, strict=True):
-            if ts is None:
-                continue  # no valid time: counts everywhere but on no day
-            day = int(ts // DAY)
-            per_session = day_sessions.get(day)
-            if per_session is None:
-                day_sessions[day] = {session: [ts]}
-                day_tokens[day] = tokens
-                continue
-            day_tokens[day] += tokens
-            times_of = per_session.get(session)
-            if times_of is None:
-                per_session[session] = [ts]
-            else:
-                times_of.append(ts)
+        ledger.add(calls)
         return ledger
 
     def add(self, calls: Iterable[CallRow], sign: int = 1) -> None:
