@@ -51,6 +51,33 @@ class Source(NamedTuple):
     identity: Identity
 
 
+class FileRead(NamedTuple):
+    """What reading one file found, from the offset it was read from to its end: the reader's chunk,
+    the fingerprint of the consumed bytes, whether it was read from the start, and its identity as it
+    was when read. Crosses a pipe from a worker as a plain tuple."""
+
+    end_offset: int | None  # None: the file could not be read
+    records: list[UsageRecord]
+    skipped: dict[str, int]
+    zero: int
+    tail_records: list[UsageRecord]
+    tail_skipped: dict[str, int]
+    tail_zero: int
+    state: bytes | None  # the reader's resume state at end_offset
+    marker_seen: bool  # a `forked` marker in the new lines: every earlier record of the file is marked
+    head_hash: bytes
+    tail_hash: bytes
+    restarted: bool  # read from the start: every old copy of the file goes
+    identity: Identity
+
+
+def add_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """Skip counts by reason added into `total` (returned)."""
+    for reason, count in more.items():
+        total[reason] = total.get(reason, 0) + count
+    return total
+
+
 class Chunk:
     """What a reader found between an offset and the end of a file.
 

@@ -27,8 +27,8 @@ from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
-from openusage.records import FileDiagnostics, Identity, SessionInfo, Source, UsageRecord, file_key
-from openusage.store import EncodedFile, FileState, FileUpdate, Store, encode_records, key_crc
+from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
+from openusage.store import FileState, Store, encode_records, key_crcs
 from openusage.summary import Ledger
 
 if TYPE_CHECKING:
@@ -62,22 +62,6 @@ class _Job(NamedTuple):
     size: int
     previous: FileState | None
     fingerprint: bool  # the cache keeps it: worth two small reads
-
-
-class _Result(NamedTuple):
-    end_offset: int | None  # None: the file could not be read
-    records: list[UsageRecord]
-    skipped: dict[str, int]
-    zero: int
-    tail_records: list[UsageRecord]
-    tail_skipped: dict[str, int]
-    tail_zero: int
-    state: bytes | None
-    marker_seen: bool
-    head_hash: bytes
-    tail_hash: bytes
-    restarted: bool  # read from the start: every old row of the file goes
-    identity: Identity  # as the file was when read
 
 
 class Refreshed(NamedTuple):
@@ -175,19 +159,15 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
-            result = _Result(*raw)
+            result = FileRead(*raw)
             if result.end_offset is None:
                 unreadable += 1
                 continue
             files_read += 1
             zero += result.zero + result.tail_zero
-            _add_counts(skipped, result.skipped)
-            _add_counts(skipped, result.tail_skipped)
+            add_counts(add_counts(skipped, result.skipped), result.tail_skipped)
             if store is not None and encoded is not None:
-                store.add_encoded(EncodedFile(
-                    account, source.path, source.session, result.identity, result.end_offset,
-                    result.head_hash, result.tail_hash, encoded[0], result.skipped, result.zero, encoded[1],
-                    result.tail_skipped, result.tail_zero, result.state, encoded[2]))
+                store.add_encoded(account, source.path, source.session, result, *encoded)
     settle(calls.values(), {name: info.rank for name, info in infos.items()},
            ancestry({name: info.parent for name, info in infos.items()}))
     if store is not None:
@@ -216,8 +196,7 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
             fold_records(records, source.session, calls)
             fold_records(tail, source.session, calls)
             if keep:  # encoded here, in parallel, for the store
-                encoded = (encode_records(records), encode_records(tail),
-                           [key_crc(key) for key in {record[0] for record in (*records, *tail)}])
+                encoded = (encode_records(records), encode_records(tail), key_crcs(records, tail))
             # The copies are folded into `calls` above: only the counts cross the pipe.
             result = (result[0], [], *result[2:4], [], *result[5:])
         results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
@@ -255,11 +234,11 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, kno
         return ledger, walk.unreadable, stored[1]  # the warm path: nothing to read, nothing to fold
 
     batches = _batches(jobs)
-    results: list[tuple[_Job, _Result]] = []
+    results: list[tuple[_Job, FileRead]] = []
     sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
     for i, raw in _run(len(batches), lambda i: [_read_job(job, _reader()) for job in batches[i]],
                        [len(batch) for batch in batches], sizes, progress):
-        results.extend((job, _Result(*r)) for job, r in zip(batches[i], raw, strict=True))
+        results.extend((job, FileRead(*r)) for job, r in zip(batches[i], raw, strict=True))
 
     # Which calls this changes, asked before anything changes.
     dirty: set[str] = set()
@@ -294,7 +273,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, kno
             if job.previous is not None:
                 store.drop_file(job.previous.id)
             continue
-        store.apply(_update(account, job, result), job.previous, restart=result.restarted)
+        store.apply(account, job.source.path, job.source.session, result, job.previous)
     store.flush()
     store.set_sessions(account, changed_sessions.values())
     store.drop_sessions(account, dropped_sessions)
@@ -482,7 +461,7 @@ def _reader() -> Reader:
 
 def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     """Runs in any process: open the file once, verify the consumed bytes, parse the new ones.
-    Returns a `_Result` as a plain tuple (it crosses a pipe)."""
+    Returns a `FileRead` as a plain tuple (it crosses a pipe)."""
     provider = provider_by_id(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
@@ -514,19 +493,3 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
 
 def _unreadable(job: _Job) -> tuple[Any, ...]:
     return (None, [], {}, 0, [], {}, 0, None, False, b"", b"", False, job.source.identity)
-
-
-def _update(account: str, job: _Job, result: _Result) -> FileUpdate:
-    assert result.end_offset is not None
-    return FileUpdate(
-        account=account, path=job.source.path, session=job.source.session, identity=result.identity,
-        offset=result.end_offset, head_hash=result.head_hash, tail_hash=result.tail_hash,
-        records=result.records, skipped=result.skipped, zero=result.zero,
-        tail_records=result.tail_records, tail_skipped=result.tail_skipped, tail_zero=result.tail_zero,
-        state=result.state, marker_seen=result.marker_seen,
-    )
-
-
-def _add_counts(total: dict[str, int], more: dict[str, int]) -> None:
-    for reason, count in more.items():
-        total[reason] = total.get(reason, 0) + count

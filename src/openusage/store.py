@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
-from openusage.records import FileDiagnostics, SessionInfo, UsageRecord, file_key
+from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
 SCHEMA_VERSION = 12
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
@@ -75,48 +75,13 @@ class FileState(NamedTuple):
     state: bytes | None  # the reader's resume state at `offset`
 
 
-class FileUpdate(NamedTuple):
-    """What a refresh learned about one file, to be written in the refresh's transaction."""
-
-    account: str
-    path: str
-    session: str
-    identity: tuple[int, int, int, int, int]
-    offset: int
-    head_hash: bytes
-    tail_hash: bytes
-    records: list[UsageRecord]
-    skipped: dict[str, int]
-    zero: int
-    tail_records: list[UsageRecord]
-    tail_skipped: dict[str, int]
-    tail_zero: int
-    state: bytes | None  # the reader's resume state at `offset`
-    marker_seen: bool  # a `forked` marker in the new lines: every earlier record of the file is marked
-
-
-class EncodedFile(NamedTuple):
-    """A file read whole by a worker, its copies already encoded there (`encode_records`)."""
-
-    account: str
-    path: str
-    session: str
-    identity: tuple[int, int, int, int, int]
-    offset: int
-    head_hash: bytes
-    tail_hash: bytes
-    records: bytes
-    skipped: dict[str, int]
-    zero: int
-    tail_records: bytes
-    tail_skipped: dict[str, int]
-    tail_zero: int
-    state: bytes | None
-    key_crcs: list[int]  # `key_crc` of every call key the file holds
-
-
 def encode_records(records: list[UsageRecord]) -> bytes:
     return marshal.dumps(records)
+
+
+def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
+    """`key_crc` of every call key these copies hold, once each."""
+    return [key_crc(key) for key in {record[0] for record in (*records, *tail)}]
 
 
 def key_crc(key: str) -> int:
@@ -206,19 +171,15 @@ class Store:
                 self.conn.execute("SELECT path, key, id FROM files WHERE account = ?", (account,))}
 
     def file_state(self, account: str, path: str) -> FileState | None:
-        row = self.conn.execute(
-            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state"
-            " FROM files WHERE account = ? AND path = ?",
-            (account, path),
-        ).fetchone()
-        if row is None:
-            return None
-        return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10], row[11])
+        return self._file_state("account = ? AND path = ?", (account, path))
 
     def file_state_by_id(self, file_id: int) -> FileState | None:
+        return self._file_state("id = ?", (file_id,))
+
+    def _file_state(self, where: str, args: tuple[object, ...]) -> FileState | None:
         row = self.conn.execute(
             "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state"
-            " FROM files WHERE id = ?", (file_id,),
+            f" FROM files WHERE {where}", args,
         ).fetchone()
         if row is None:
             return None
@@ -229,57 +190,54 @@ class Store:
         self._unhold(file_id, {record[0] for record in (*records, *tail)})
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
-    def add_encoded(self, new: EncodedFile) -> None:
-        """A file seen for the first time, read whole, its copies encoded by the worker that read it."""
+    def add_encoded(self, account: str, path: str, session: str, read: FileRead, records: bytes, tail: bytes,
+                    crcs: list[int]) -> None:
+        """A file seen for the first time, read whole: `records`/`tail` are its copies encoded (by the
+        worker that read it, with `encode_records`), `crcs` the `key_crcs` of the keys it holds."""
         file_id = self._new_id()
-        dev, ino, size, mtime_ns, ctime_ns = new.identity
+        dev, ino, size, mtime_ns, ctime_ns = read.identity
         self._new_files.append(
-            (file_id, new.account, new.path, new.session, file_key(new.identity, new.session), dev, ino, size,
-             mtime_ns, ctime_ns, new.offset, new.head_hash, new.tail_hash, new.state, _counts_json(new.skipped),
-             new.zero, _counts_json(new.tail_skipped), new.tail_zero, new.records, new.tail_records)
+            (file_id, account, path, session, file_key(read.identity, session), dev, ino, size, mtime_ns,
+             ctime_ns, read.end_offset, read.head_hash, read.tail_hash, read.state, _counts_json(read.skipped),
+             read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
         )
-        self._hold((crc << FILE_ID_BITS) | file_id for crc in new.key_crcs)
+        self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
         if len(self._new_files) >= FLUSH_EVERY:
             self._flush_files()  # bounded memory on a first run over many files
 
-    def apply(self, update: FileUpdate, previous: FileState | None, *, restart: bool) -> None:
-        """Write what was read from a file. `restart`: it was read from the start, so every old copy
-        of it goes; otherwise the new copies join the old ones and the tail is replaced."""
+    def apply(self, account: str, path: str, session: str, read: FileRead, previous: FileState | None) -> None:
+        """Write what was read from a file. Read from the start (`read.restarted`): every old copy of it
+        goes; otherwise the new copies join the old ones and the tail is replaced."""
         if previous is None:
-            records = update.records
-            self.add_encoded(EncodedFile(
-                update.account, update.path, update.session, update.identity, update.offset, update.head_hash,
-                update.tail_hash, encode_records(records), update.skipped, update.zero,
-                encode_records(update.tail_records), update.tail_skipped, update.tail_zero, update.state,
-                [key_crc(key) for key in {record[0] for record in (*records, *update.tail_records)}],
-            ))
+            self.add_encoded(account, path, session, read, encode_records(read.records),
+                             encode_records(read.tail_records), key_crcs(read.records, read.tail_records))
             return
         file_id = previous.id
         old_records, old_tail = self._records_of(file_id)
-        if restart:
-            records, skipped, zero = update.records, update.skipped, update.zero
+        if read.restarted:
+            records, skipped, zero = read.records, read.skipped, read.zero
         else:
-            if update.marker_seen:  # a `forked` marker after these copies: they are a fork's copies
+            if read.marker_seen:  # a `forked` marker after these copies: they are a fork's copies
                 old_records = [(*record[:8], 1) for record in old_records]
-            records = [*old_records, *update.records]
+            records = [*old_records, *read.records]
             old_skipped, old_zero = self.conn.execute(
                 "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
             ).fetchone()
-            skipped = _add_counts(json.loads(old_skipped), update.skipped)
-            zero = old_zero + update.zero
+            skipped = add_counts(json.loads(old_skipped), read.skipped)
+            zero = old_zero + read.zero
         before = {record[0] for record in (*old_records, *old_tail)}
-        after = {record[0] for record in (*records, *update.tail_records)}
+        after = {record[0] for record in (*records, *read.tail_records)}
         self._unhold(file_id, before - after)
         self._hold((key_crc(key) << FILE_ID_BITS) | file_id for key in after - before)
-        dev, ino, size, mtime_ns, ctime_ns = update.identity
+        dev, ino, size, mtime_ns, ctime_ns = read.identity
         self.conn.execute(
             "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
             " offset = ?, head_hash = ?, tail_hash = ?, state = ?, skipped = ?, zero = ?, tail_skipped = ?,"
             " tail_zero = ?, records = ?, tail_records = ? WHERE id = ?",
-            (update.session, file_key(update.identity, update.session), dev, ino, size, mtime_ns, ctime_ns,
-             update.offset, update.head_hash, update.tail_hash, update.state, _counts_json(skipped), zero,
-             _counts_json(update.tail_skipped), update.tail_zero, encode_records(records),
-             encode_records(update.tail_records), file_id),
+            (session, file_key(read.identity, session), dev, ino, size, mtime_ns, ctime_ns, read.end_offset,
+             read.head_hash, read.tail_hash, read.state, _counts_json(skipped), zero,
+             _counts_json(read.tail_skipped), read.tail_zero, encode_records(records),
+             encode_records(read.tail_records), file_id),
         )
 
     def flush(self) -> None:
@@ -471,19 +429,12 @@ class Store:
             "SELECT skipped, tail_skipped FROM files WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')",
             (account,),
         ):
-            skipped = _add_counts(_add_counts(skipped, json.loads(body)), json.loads(tail))
+            add_counts(add_counts(skipped, json.loads(body)), json.loads(tail))
         return FileDiagnostics(int(files), skipped, int(zero))
 
 
 def _counts_json(counts: dict[str, int]) -> str:
     return json.dumps(counts, sort_keys=True) if counts else "{}"
-
-
-def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    merged = dict(a)
-    for key, value in b.items():
-        merged[key] = merged.get(key, 0) + value
-    return merged
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
