@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
-from openusage.providers import PROVIDERS, provider_by_id
+from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
@@ -130,18 +130,10 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
     the copies (encoded by the process that read them) are written as the results come in."""
     keep = store is not None
-    top = list_sessions(walk, agents_layout=walk.agents_layout)
-    by_name: dict[str, list[SessionDir]] = {}
-    for session in top.sessions:
-        by_name.setdefault(session.name, []).append(session)  # a name in two groups is one session
-    units = _units(sorted(by_name))
-    # Wire files above the session level are read with the first unit.
-    unit_sessions = [([s for name in unit for s in by_name[name]], walk.top_sources if i == 0 else [])
-                     for i, unit in enumerate(units)]
+    top, units = _session_units(walk)
 
     def work(i: int) -> tuple[Any, ...]:
-        sessions, loose = unit_sessions[i]
-        return _read_unit(provider, walk.agents_layout, top, sessions, loose, keep)
+        return _read_unit(provider, walk.agents_layout, top, units[i], walk.top_sources if i == 0 else [], keep)
 
     calls: Calls = {}
     infos: dict[str, SessionInfo] = {}
@@ -149,13 +141,11 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     skipped: dict[str, int] = {}
     files_read = zero = 0
     unreadable = walk.unreadable
-    for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, dirs, more, _size) in _run(
-            len(units), work, [len(unit) for unit in units], None, progress, lambda result: int(result[-1])):
+    for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
+            len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
         merge(calls, unit_calls)
         infos.update((name, SessionInfo(*info)) for name, info in unit_infos.items())
         signatures.update(unit_signatures)
-        walk.session_dirs.update(dirs)
-        walk.more_session_dirs.update(more)
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
@@ -202,17 +192,20 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
         results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
     dirs = _session_dirs(local, local.session_dirs)
     infos = {name: (info.rank, info.parent) for name, info in provider.session_info(dirs).items()}
-    return (results, calls, infos, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs,
-            sum(source.identity[2] for source in sources))
+    return results, calls, infos, local.signatures, local.unreadable, sum(source.identity[2] for source in sources)
 
 
-def _units(names: list[str]) -> list[list[str]]:
-    """Sessions grouped into work units: many small ones, so that the processes finish together
-    whatever the sizes of the sessions (unknown before they are walked)."""
-    if not names:
-        return [[]]
-    count = min(len(names), MAX_BATCHES, 2 * BATCHES_PER_WORKER)
-    return [names[i::count] for i in range(count)]
+def _session_units(walk: Walk) -> tuple[SessionList, list[list[SessionDir]]]:
+    """The sessions of the walk grouped into work units: many small ones, so that the processes finish
+    together whatever the sizes of the sessions (unknown before they are walked). The directories of
+    a name found in two groups are one session, so they go to the same unit."""
+    top = list_sessions(walk, agents_layout=walk.agents_layout)
+    by_name: dict[str, list[SessionDir]] = {}
+    for session in top.sessions:
+        by_name.setdefault(session.name, []).append(session)
+    names = sorted(by_name)
+    count = max(1, min(len(names), MAX_BATCHES, 2 * BATCHES_PER_WORKER))
+    return top, [[session for name in names[i::count] for session in by_name[name]] for i in range(count)]
 
 
 # -- only what changed --------------------------------------------------------------------------------
@@ -237,7 +230,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, kno
     results: list[tuple[_Job, FileRead]] = []
     sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
     for i, raw in _run(len(batches), lambda i: [_read_job(job, _reader()) for job in batches[i]],
-                       [len(batch) for batch in batches], sizes, progress):
+                       [len(batch) for batch in batches], sizes, progress, provider):
         results.extend((job, FileRead(*r)) for job, r in zip(batches[i], raw, strict=True))
 
     # Which calls this changes, asked before anything changes.
@@ -307,17 +300,13 @@ def _compare(walk: Walk, known: Mapping[str, tuple[str, int]]) -> tuple[list[Sou
     """The walk, compared file by file with what the store knows: the files that are new or changed,
     and the ids of the known files that are still there. Split by session over the processes when
     there are many sessions (the walk is one syscall after another: half each)."""
-    top = list_sessions(walk, agents_layout=walk.agents_layout)
-    by_name: dict[str, list[SessionDir]] = {}
-    for session in top.sessions:
-        by_name.setdefault(session.name, []).append(session)
-    units = _units(sorted(by_name))
+    top, units = _session_units(walk)
 
     def work(i: int) -> tuple[Any, ...]:
         local = Walk()
         changed: list[tuple[Any, ...]] = []
         seen: list[int] = []
-        sources = [source for name in units[i] for session in by_name[name]
+        sources = [source for session in units[i]
                    for source in walk_session(local, session, top, agents_layout=walk.agents_layout)]
         if i == 0:
             sources.extend(walk.top_sources)
@@ -333,7 +322,7 @@ def _compare(walk: Walk, known: Mapping[str, tuple[str, int]]) -> tuple[list[Sou
 
     from openusage import parallel
 
-    workers = (os.cpu_count() or 1) if len(by_name) >= PARALLEL_MIN_SESSIONS else 1
+    workers = (os.cpu_count() or 1) if len(top.sessions) >= PARALLEL_MIN_SESSIONS else 1
     changed_files: list[Source] = []
     seen_ids: set[int] = set()
     for _i, (changed, seen, signatures, unreadable, dirs, more) in parallel.run(len(units), work, workers):
@@ -394,7 +383,8 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
 # -- reading ------------------------------------------------------------------------------------------
 
 def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[int] | None,
-         progress: Progress | None, size_of: Callable[[Any], int] | None = None) -> Iterator[tuple[int, Any]]:
+         progress: Progress | None, provider: FileProvider,
+         size_of: Callable[[Any], int] | None = None) -> Iterator[tuple[int, Any]]:
     """`work(i)` for every unit i < count, in this process or, when there is enough to do, in worker
     processes too; results come back as they are ready (in no particular order: nothing downstream
     depends on it). `items`: the files (or sessions) of each unit, for the progress bar; `sizes`: the
@@ -410,8 +400,7 @@ def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[i
     from openusage import parallel
 
     _reader()
-    for provider in PROVIDERS:
-        provider.parser(Source("", "", (0, 0, 0, 0, 0)), None)  # loads the readers now: workers inherit them
+    provider.parser(Source("", "", (0, 0, 0, 0, 0)), None)  # loads its reader now: the workers inherit it
     workers = os.cpu_count() or 1
     if count < 2 or (sizes is not None and total < PARALLEL_MIN_BYTES):
         workers = 1
