@@ -130,10 +130,7 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
         name = entry.name
         try:
             if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
-                info = entry.stat()
-                _add_session_dir(walk, session, holder)
-                sources.append(Source(entry.path, session,
-                                      (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
+                _add_source(walk, entry.path, entry.stat(), session, holder, sources)
             elif name == STATE_NAME and depth == 2 and not entry.is_dir():
                 _add_signature(walk, session, entry.stat())
             elif entry.is_dir():
@@ -191,8 +188,13 @@ def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, source
     except OSError:
         walk.unreadable += 1
         return
-    if stat.S_ISDIR(info.st_mode):
-        return
+    if not stat.S_ISDIR(info.st_mode):
+        _add_source(walk, path, info, session, holder, sources)
+
+
+def _add_source(walk: Walk, path: str, info: os.stat_result, session: str, holder: str,
+                sources: list[Source]) -> None:
+    """A wire file found: it makes its session's directory a session, and is one file to read."""
     _add_session_dir(walk, session, holder)
     sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
 
