@@ -32,7 +32,9 @@ _SESSION, _MARKED, _TS, _MODEL, _SCOPE, _COPIES, _HOLDERS = 0, 1, 2, 3, 8, 9, 10
 
 
 def fold_records(records: Iterable[UsageRecord], session: str, calls: Calls) -> None:
-    """Fold one file's records (all held by `session`) into `calls`."""
+    """Fold one file's records (all held by `session`) into `calls`. The same loop as `fold_copies`, on
+    purpose: feeding that one a copy tuple per record (the record plus its session) made this hot loop
+    half again as slow (18-23 against 31-33 ms for the 48k calls of the 1 GB corpus)."""
     get = calls.get
     for key, ts, model, inp, out, cr, cw, scope, marked in records:
         call = get(key)
