@@ -15,13 +15,10 @@ from typing import Any
 
 from kimi_code_home import (
     ALIAS,
-    DEFAULT,
     WD,
     KimiCodeHome,
     Session,
     all_paths,
-    clean,
-    code_diag,
     code_env,
     code_snapshot,
     compaction,
@@ -285,41 +282,6 @@ def test_settings_overrides_are_independent(tmp_path: Path, isolated_env: Path) 
     assert models(snaps["c_sessions_only"]) == [("default-config-model", 300, 30, 0, 0, 1)]
     assert models(snaps["d_config_only"]) == [("lone-config-model", 1000, 100, 0, 0, 1)]
     assert models(snaps["e_home_and_sessions"]) == [("desk-config-model", 300, 30, 0, 0, 1)]
-
-
-def test_desktop_home_as_an_extra_account_counts_shared_calls_once_per_account(
-    tmp_path: Path, isolated_env: Path
-) -> None:
-    cli_home = KimiCodeHome(isolated_env / ".kimi-code")
-    code_session(
-        cli_home,
-        sid("1"),
-        ("2026-11-19T10:00:00Z", (100, 10, 0, 0), "turn"),
-        ("2026-11-19T11:00:00Z", (5, 1, 0, 0), "turn"),
-    )
-    desktop = KimiCodeHome(tmp_path / "kimi-desktop" / "daimon-share" / "daimon" / "runtime" / "kimi-code" / "home")
-    code_session(desktop, "conv-0001", ("2026-11-19T10:00:00Z", (100, 10, 0, 0), "turn"))  # the same call
-    code_session(desktop, "conv-0002", ("2026-11-20T10:00:00Z", (7, 1, 0, 0), "session"))
-    write_settings(
-        {"accounts": [{"id": "kimi_desktop", "provider": "kimi_code", "extra": {"home": str(desktop.root)}}]}
-    )
-
-    doc = all_paths(code_env())
-
-    assert {s["account_id"] for s in doc["snapshots"]} == {"kimi_code", "kimi_desktop"}
-    snaps = by_account(doc)
-    assert tokens(snaps["kimi_code"]) == (105, 11, 0, 0)
-    assert sessions(snaps["kimi_code"]) == (1, 0, 1)
-    assert code_diag(snaps["kimi_code"]) == clean(files_read=1, records=2)
-    assert tokens(snaps["kimi_desktop"]) == (107, 11, 0, 0)
-    assert sessions(snaps["kimi_desktop"]) == (2, 1, 2)
-    assert compaction(snaps["kimi_desktop"]) == (1, 8)
-    assert code_diag(snaps["kimi_desktop"]) == clean(files_read=2, records=2, session=1)
-    assert models(snaps["kimi_desktop"]) == [(DEFAULT, 107, 11, 0, 0, 2)]
-
-    only = all_paths(code_env(), "--account", "kimi_desktop")
-    assert [s["account_id"] for s in only["snapshots"]] == ["kimi_desktop"]
-    assert only["snapshots"][0] == snaps["kimi_desktop"]
 
 
 def test_configured_kimi_code_account_replaces_the_detected_one(tmp_path: Path, isolated_env: Path) -> None:

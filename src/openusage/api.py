@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from openusage import paths, scan
+from openusage import groups, paths, scan
 from openusage.errors import CacheError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
@@ -51,30 +51,29 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
              progress: scan.Progress | None = None, notice: Notice | None = None) -> SnapshotSet:
     """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`."""
     accounts = list(detect(env).accounts)
+    chosen = accounts
     if account_id is not None:
-        accounts = [account for account in accounts if account.id == account_id]
-        if not accounts:
-            known = ", ".join(a.id for a in detect(env).accounts) or "none detected or configured"
+        chosen = [account for account in accounts if account.id == account_id]
+        if not chosen:
+            known = ", ".join(a.id for a in accounts) or "none detected or configured"
             raise UsageInputError(f"no account {account_id!r} (accounts: {known})")
     tell = notice or (lambda _message: None)
     store = _open_store(env, use_cache, tell)
-    snapshots: list[Snapshot] = []
     try:
-        for account in accounts:
-            try:
-                snapshots.append(_account_snapshot(store, account, env, now, progress))
-            except CacheError as exc:
-                if store is None:
-                    raise
-                # The figures do not need the cache: read this and every further account without it.
-                tell(f"openusage: {exc}; reading without the cache")
-                store.close()
-                store = None
-                snapshots.append(_account_snapshot(store, account, env, now, progress))
+        try:
+            snapshots = _snapshots(store, accounts, chosen, env, now, progress)
+        except CacheError as exc:
+            if store is None:
+                raise
+            # The figures do not need the cache: read every account again without it.
+            tell(f"openusage: {exc}; reading without the cache")
+            store.close()
+            store = None
+            snapshots = _snapshots(None, accounts, chosen, env, now, progress)
     finally:
         if store is not None:
             store.close()
-    return SnapshotSet(now, tuple(snapshots))
+    return SnapshotSet(now, snapshots)
 
 
 def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store | None:
@@ -88,11 +87,30 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
         return None
 
 
-def _account_snapshot(store: Store | None, account: Account, env: Mapping[str, str], now: datetime,
-                      progress: scan.Progress | None) -> Snapshot:
+def _snapshots(store: Store | None, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
+               now: datetime, progress: scan.Progress | None) -> tuple[Snapshot, ...]:
+    """Refresh the chosen accounts (and those they share calls with), then answer the chosen ones."""
+    sharing = groups.sharing(accounts, lambda account: _provider(account).shares_calls_across_accounts)
+    grouped = {account.id for group in sharing for account in group}
+    refreshed = {account.id: scan.refresh(store, _provider(account), account, env, progress,
+                                          keep_calls=store is None and account.id in grouped)
+                 for account in groups.to_refresh(chosen, accounts, sharing)}
+    for group in sharing:
+        members = [(account.id, refreshed[account.id]) for account in group
+                   if account.id in refreshed and refreshed[account.id].found]
+        if len(members) > 1:
+            for (account_id, one), ledger in zip(members, groups.ledgers(store, members), strict=True):
+                refreshed[account_id] = one._replace(ledger=ledger)
+    return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
+
+
+def _provider(account: Account) -> FileProvider:
     provider = provider_by_id(account.provider)
     assert provider is not None  # settings only accept registered providers
-    refreshed = scan.refresh(store, provider, account, env, progress=progress)
+    return provider
+
+
+def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime) -> Snapshot:
     figures = AccountFigures(
         found=refreshed.found,
         problem=refreshed.problem,
@@ -102,7 +120,7 @@ def _account_snapshot(store: Store | None, account: Account, env: Mapping[str, s
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,
     )
-    return build_snapshot(account.id, _info(provider), figures)
+    return build_snapshot(account.id, _info(_provider(account)), figures)
 
 
 def _info(provider: FileProvider) -> ProviderInfo:

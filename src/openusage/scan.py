@@ -73,14 +73,25 @@ class Refreshed(NamedTuple):
     files: FileDiagnostics
     unreadable: int
     resolve_model: Callable[[str | None], str]
+    root: str = ""  # the sessions directory read
+    # Without a store and when asked (`keep_calls`): the folded calls and the sessions, for `groups.py`.
+    calls: Calls | None = None
+    infos: dict[str, SessionInfo] | None = None
 
 
 def refresh(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
-            progress: Progress | None = None) -> Refreshed:
+            progress: Progress | None = None, *, keep_calls: bool = False) -> Refreshed:
     """The ledger of `account`'s calls as the files on disk are now; with a store, also bring the
-    store's rows for the account up to date (None: read everything, write nothing)."""
+    store's rows for the account up to date (None: read everything, write nothing, and with
+    `keep_calls` also return the calls, which the store would otherwise keep)."""
     with _collector_paused():
-        return _refresh_account(store, provider, account, env, progress)
+        refreshed = _refresh_account(store, provider, account, env, progress)
+    return refreshed if keep_calls else refreshed._replace(calls=None, infos=None)
+
+
+def stored_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
+    """Every call of the account as its stored copies fold (not settled), and its sessions."""
+    return fold_copies(store.copies(account, None)), store.session_infos(account)
 
 
 @contextmanager
@@ -105,8 +116,8 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
     if store is None:
         if not walk.found:
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
-        ledger, read, unreadable = _read_all(None, provider, account.id, walk, progress)
-        return Refreshed(ledger, True, None, read, unreadable, resolve_model)
+        ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress)
+        return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls, infos)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
@@ -117,15 +128,15 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
-            ledger, read, unreadable = _read_all(store, provider, account.id, walk, progress)
+            ledger, read, unreadable, _calls, _infos = _read_all(store, provider, account.id, walk, progress)
             files = store.set_summary(account.id, ledger.encode(), read)
-    return Refreshed(ledger, True, None, files, unreadable, resolve_model)
+    return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
 
 # -- every file, folded where it is read --------------------------------------------------------------
 
 def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk,
-              progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int]:
+              progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int, Calls, dict[str, SessionInfo]]:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
     the copies (encoded by the process that read them) are written as the results come in."""
@@ -163,7 +174,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     if store is not None:
         store.flush()
         store.set_sessions(account, ((name, info, signatures.get(name, 0)) for name, info in infos.items()))
-    return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable
+    return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable, calls, infos
 
 
 def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],

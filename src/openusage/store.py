@@ -3,7 +3,9 @@
 One row per file (`files`: its identity, the offset consumed, a fingerprint of the consumed bytes, the
 reader's resume state, its skip counts, and every usage record copy it holds, with its call key,
 time, model, counts, scope and fork marker); per session (`sessions`: rank, parent, state-file
-signature); and per account the ledger of its folded calls (`summaries`). `holders` says which files
+signature); per account the ledger of its folded calls (`summaries`, with a generation that changes
+whenever anything of the account does); and per group of accounts that count shared calls once
+(`groups.py`) their ledgers, with the generations they were computed from. `holders` says which files
 hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
 the calls it changes without reading any other file's copies. Every figure follows from the copies
 by the rules of the format documents (`fold.py`); the ledger is that result kept, and a refresh
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
 import sqlite3
 import time
 import zlib
@@ -33,7 +36,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -58,7 +61,9 @@ CREATE TABLE IF NOT EXISTS holders(shard INTEGER PRIMARY KEY, entries BLOB NOT N
 CREATE TABLE IF NOT EXISTS sessions(
     account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
     PRIMARY KEY(account, session)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS summaries(account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS summaries(
+    account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
@@ -406,9 +411,25 @@ class Store:
         """Store the account's ledger with its files' diagnostics as they are now (`files`, when the
         caller counted them, else from the file rows); returns those."""
         files = files if files is not None else self.file_diagnostics(account)
-        self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files) VALUES (?, ?, ?)",
-                          (account, body, marshal.dumps(tuple(files))))
+        # Every change of an account's rows ends here, in the same transaction: a new generation tells a
+        # group's stored result that it is stale, even if this process dies before the group is redone.
+        generation = int.from_bytes(os.urandom(7), "big")
+        self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files, generation) VALUES (?, ?, ?, ?)",
+                          (account, body, marshal.dumps(tuple(files)), generation))
         return files
+
+    def generation(self, account: str) -> int | None:
+        """What `set_summary` last wrote for the account (None: nothing is stored of it)."""
+        row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (account,)).fetchone()
+        return None if row is None else int(row[0])
+
+    # -- groups ---------------------------------------------------------------------------------------
+    def group(self, name: str) -> bytes | None:
+        row = self.conn.execute("SELECT body FROM groups WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_group(self, name: str, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO groups(name, body) VALUES (?, ?)", (name, body))
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:

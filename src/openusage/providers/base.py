@@ -84,6 +84,8 @@ class FileProvider(Protocol):
     missing_message: str
     scopes: tuple[str, ...]  # the kinds of call its records name (Kimi Code: usageScope); () for none
     compaction_scope: str | None  # the scope of context-compaction calls, shown apart on the tile
+    # True: a call copied into another account of this provider counts once between them (groups.py).
+    shares_calls_across_accounts: bool
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """`detailed`: also count what is there (for `openusage detect`; every other command skips it)."""

@@ -23,6 +23,8 @@ class KimiCliProvider:
 
     scopes: tuple[str, ...] = ()
     compaction_scope: str | None = None  # Kimi CLI records no usage for its compaction call
+    # "Each model call counts once per account" (kimi-cli-format.md): nothing is shared across accounts.
+    shares_calls_across_accounts = False
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = locate.kimi_root(env)

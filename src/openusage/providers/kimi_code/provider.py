@@ -31,6 +31,8 @@ class KimiCodeProvider:
     missing_message = "Kimi Code sessions directory not found"
     scopes: tuple[str, ...] = ("turn", "session")
     compaction_scope: str | None = "session"  # usageScope "session" is the full-compaction call
+    # "Count each identity once across all sessions and roots": its accounts are folded together.
+    shares_calls_across_accounts = True
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = code_root(env)

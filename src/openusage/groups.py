@@ -1,0 +1,177 @@
+"""Accounts that count a call they share once between them: the roots of Kimi Code.
+
+Kimi Code's rule (kimi-code-format.md) is one count per record identity across all sessions *and all
+roots*, and a second root (the desktop app's embedded home, say) is a second account. So every account
+is refreshed alone (its own files, cache rows and ledger: `scan.py`), and then the accounts of such a
+provider that hold data are folded together. Every holder is tagged with its account, and the owner
+of each call is chosen by the same rule (`fold.settle`) over the holders of every root, where
+`forkedFrom` links run through the sessions of any root. A tie between two roots' copies of one
+session goes to the account listed first (the detected one, then the settings' order). Each account
+keeps the calls its sessions own: the tiles add up to every call once, and an account's figures are
+the same whether it is shown alone or beside the others.
+
+With the cache, a group's ledgers are stored with the generations of its members' summaries
+(`Store.set_summary` draws a new one with every change of an account) and used while those are the
+same, so a warm run with nothing new folds nothing here either.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from openusage import scan
+from openusage.fold import Calls, call_rows, merge, settle
+from openusage.providers.base import Account
+from openusage.records import CallRow, SessionInfo
+from openusage.store import Store
+from openusage.summary import Ledger
+
+GROUP_VERSION = 1
+# No directory name holds NUL, so "name\0index" sorts by the session name first (plain string order,
+# as the rule says), then by the account's place.
+_TAG = "\x00"
+_NAME_SEPARATOR = "\x1f"
+
+Member = tuple[Calls, Mapping[str, SessionInfo]]
+
+
+def sharing(accounts: Sequence[Account], shares: Callable[[Account], bool]) -> list[list[Account]]:
+    """The groups: per provider whose accounts share calls (`shares`), its accounts in order, when
+    there are two or more."""
+    by_provider: dict[str, list[Account]] = {}
+    for account in accounts:
+        if shares(account):
+            by_provider.setdefault(account.provider, []).append(account)
+    return [group for group in by_provider.values() if len(group) > 1]
+
+
+def to_refresh(chosen: Sequence[Account], accounts: Sequence[Account],
+               groups: Iterable[Sequence[Account]]) -> list[Account]:
+    """The chosen accounts and every account grouped with one of them, in the accounts' order: an
+    account's figures depend on its group."""
+    wanted = {account.id for account in chosen}
+    for group in groups:
+        if wanted & {account.id for account in group}:
+            wanted.update(account.id for account in group)
+    return [account for account in accounts if account.id in wanted]
+
+
+def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Ledger]:
+    """The ledger of each member (account id, its refresh: every one found) with every shared call
+    counted once between the roots. Accounts that read the same sessions directory (with another
+    config, say) are one root: each counts what the first of them counts."""
+    places: dict[str, int] = {}
+    roots: list[tuple[str, scan.Refreshed]] = []
+    member_root: list[int] = []
+    for account, refreshed in members:
+        place = places.setdefault(os.path.realpath(refreshed.root), len(roots))
+        if place == len(roots):
+            roots.append((account, refreshed))
+        member_root.append(place)
+    if len(roots) < 2:
+        return [refreshed.ledger for _, refreshed in members]
+    result = _root_ledgers(store, roots)
+    return [result[place] for place in member_root]
+
+
+def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Ledger]:
+    """One ledger per root. Without a store, from the calls each refresh kept (`keep_calls`)."""
+    if store is None:
+        folds: list[Member] = []
+        for account, refreshed in members:
+            if refreshed.calls is None or refreshed.infos is None:
+                raise ValueError(f"account {account!r} was refreshed without keeping its calls")
+            folds.append((refreshed.calls, refreshed.infos))
+        return combine(folds)
+    name = _NAME_SEPARATOR.join(account for account, _ in members)
+    with store.write():  # read the members' rows and write the result as one consistent state
+        generations = [store.generation(account) for account, _ in members]
+        stored = store.group(name)
+        kept = _decode(stored, generations, len(members)) if stored is not None else None
+        if kept is not None:
+            return kept
+        result = combine([scan.stored_calls(store, account) for account, _ in members])
+        store.set_group(name, marshal.dumps((GROUP_VERSION, generations, [ledger.encode() for ledger in result])))
+    return result
+
+
+def combine(members: Sequence[Member]) -> list[Ledger]:
+    """Each member's (calls, sessions) folded together and settled over every holder; one ledger per
+    member, of the calls its sessions own."""
+    calls: Calls = {}
+    ranks: dict[str, int] = {}
+    tagged_names: dict[str, list[str]] = {}  # session name -> that session in every root holding it
+    parents: dict[str, set[str]] = {}
+    for index, (member_calls, infos) in enumerate(members):
+        merge(calls, _tagged(member_calls, index))
+        for name, info in infos.items():
+            tagged = _tag(name, index)
+            ranks[tagged] = info.rank
+            tagged_names.setdefault(name, []).append(tagged)
+            if info.parent is not None:
+                parents.setdefault(name, set()).add(info.parent)
+    settle(calls.values(), ranks, _ancestors(tagged_names, parents))
+    rows: list[list[CallRow]] = [[] for _ in members]
+    for session, ts, model, inp, out, cr, cw, copies, scope in call_rows(calls):
+        name, _, place = session.rpartition(_TAG)
+        rows[int(place)].append((name, ts, model, inp, out, cr, cw, copies, scope))
+    return [Ledger.of(member_rows) for member_rows in rows]
+
+
+def _tag(session: str, index: int) -> str:
+    return f"{session}{_TAG}{index:04d}"
+
+
+def _tagged(calls: Calls, index: int) -> Calls:
+    """A copy of a member's calls whose holders name their account. A call's holders survive
+    `settle`, so calls settled within their account fold again here from every holder."""
+    suffix = f"{_TAG}{index:04d}"
+    out: Calls = {}
+    for key, call in calls.items():
+        copy = call.copy()
+        copy[0] = call[0] + suffix
+        holders = call[10]
+        if holders is not None:
+            copy[10] = [(marked, session + suffix) for marked, session in holders]
+        out[key] = copy
+    return out
+
+
+def _ancestors(tagged_names: Mapping[str, list[str]], parents: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Tagged session -> every tagged session it was forked from: `forkedFrom` links followed by name
+    through sessions that exist in any root (as `fold.ancestry` does within one)."""
+    result: dict[str, frozenset[str]] = {}
+    for name, tagged in tagged_names.items():
+        chain: set[str] = set()
+        todo = list(parents.get(name, ()))
+        while todo:
+            parent = todo.pop()
+            if parent == name or parent in chain or parent not in tagged_names:
+                continue
+            chain.add(parent)
+            todo.extend(parents.get(parent, ()))
+        if chain:
+            ancestors = frozenset(t for parent in chain for t in tagged_names[parent])
+            for session in tagged:
+                result[session] = ancestors
+    return result
+
+
+def _decode(blob: bytes, generations: list[int | None], count: int) -> list[Ledger] | None:
+    """The stored ledgers when they were computed from these generations, else None."""
+    try:
+        version, stored_generations, bodies = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if version != GROUP_VERSION or stored_generations != generations or None in generations \
+            or not isinstance(bodies, list) or len(bodies) != count:
+        return None
+    result: list[Ledger] = []
+    for body in bodies:
+        ledger = Ledger.decode(body) if isinstance(body, bytes) else None
+        if ledger is None:
+            return None
+        result.append(ledger)
+    return result
