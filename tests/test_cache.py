@@ -153,6 +153,47 @@ def test_deleted_session_disappears(tmp_path: Path) -> None:
     assert tokens(snap) == (300, 30, 3000, 0)
 
 
+def test_deleted_subagent_file_of_a_live_session_disappears(tmp_path: Path) -> None:
+    _home, session, env = make_home(tmp_path)
+    sub = session.subagent("agent-1")
+    sub.usage(T + 120, (7, 7, 0, 0), "chatcmpl-sub")
+    assert tokens(cached_equals_cold(env)) == (307, 37, 3000, 0)
+    sub.path.unlink()  # the session stays, with its main wire file
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (300, 30, 3000, 0)
+    assert snap["diagnostics"]["files_read"] == 1
+
+
+def test_session_whose_wire_file_is_deleted_but_state_stays_disappears(tmp_path: Path) -> None:
+    home, _session, env = make_home(tmp_path)
+    other = home.session(uid("2"), title="Other")
+    other.usage(T, (1, 1, 0, 0), "chatcmpl-x")
+    assert sessions(cached_equals_cold(env))[0] == 2
+    other.path.unlink()  # state.json is left: the directory is listed, but holds no session any more
+    snap = cached_equals_cold(env)
+    assert sessions(snap)[0] == 1
+    assert tokens(snap) == (300, 30, 3000, 0)
+
+
+def test_many_sessions_compared_in_worker_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With many sessions each process compares its share against the store on its own connection:
+    appends, deletions and new sessions anywhere in the history are all found."""
+    monkeypatch.setattr("openusage.scan.PARALLEL_MIN_SESSIONS", 2)
+    home = KimiHome(tmp_path / "kimi")
+    all_sessions = [home.session(uid(f"{n:x}") + f"-{n}", group=f"group-{n % 3}") for n in range(40)]
+    for n, s in enumerate(all_sessions):
+        s.usage(T + n, (n, 1, 0, 0), f"chatcmpl-{n}")
+    env = env_for(home.root)
+    assert sessions(cached_equals_cold(env))[0] == 40
+    all_sessions[5].usage(T + 500, (1000, 0, 0, 0), "chatcmpl-new")
+    shutil.rmtree(all_sessions[17].dir)
+    all_sessions[23].path.unlink()
+    home.session(uid("f") + "-new", group="group-9").usage(T + 600, (0, 5, 0, 0), "chatcmpl-newer")
+    snap = cached_equals_cold(env)
+    assert sessions(snap)[0] == 39
+    assert tokens(snap) == (sum(range(40)) - 17 - 23 + 1000, 40 - 2 + 5, 0, 0)
+
+
 def test_fork_appearing_after_its_source_was_cached(tmp_path: Path) -> None:
     home, session, env = make_home(tmp_path)
     cached_equals_cold(env)

@@ -6,7 +6,7 @@ takes fewer batches. A worker sends each batch's result back on its own pipe, ma
 process takes them between its own batches. A batch whose result never comes back (a worker killed or
 failed) is done again here, so nothing is lost or counted twice. Workers are plain `os.fork`
 children: they inherit everything already imported and loaded, start in about a millisecond, and
-never touch the cache (only this process writes to it).
+never write to the cache (only this process does; a worker may read it on a connection of its own).
 """
 
 from __future__ import annotations

@@ -122,9 +122,8 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         if not walk.found:
             store.forget_account(account.id)
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
-        known = store.file_keys(account.id)
-        if known:
-            ledger, unreadable, stored = _refresh(store, provider, account.id, walk, known, progress)
+        if store.has_files(account.id):
+            ledger, unreadable, stored = _refresh(store, provider, account.id, walk, progress)
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
@@ -211,26 +210,32 @@ def _session_units(walk: Walk) -> tuple[SessionList, list[list[SessionDir]]]:
     together whatever the sizes of the sessions (unknown before they are walked). The directories of
     a name found in two groups are one session, so they go to the same unit."""
     top = list_sessions(walk, agents_layout=walk.agents_layout)
-    by_name: dict[str, list[SessionDir]] = {}
-    for session in top.sessions:
-        by_name.setdefault(session.name, []).append(session)
-    names = sorted(by_name)
-    count = max(1, min(len(names), MAX_BATCHES, 2 * BATCHES_PER_WORKER))
-    return top, [[session for name in names[i::count] for session in by_name[name]] for i in range(count)]
+    sessions = top.sessions
+    sessions.sort()  # by name: the directories of one name are neighbours (sorting builds nothing per session)
+    names = sum(1 for i, session in enumerate(sessions) if not i or session.name != sessions[i - 1].name)
+    count = max(1, min(names, MAX_BATCHES, 2 * BATCHES_PER_WORKER))
+    units: list[list[SessionDir]] = [[] for _ in range(count)]
+    place = -1
+    previous = None
+    for session in sessions:
+        if session.name != previous:
+            place += 1
+            previous = session.name
+        units[place % count].append(session)
+    return top, units
 
 
 # -- only what changed --------------------------------------------------------------------------------
 
-def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk, known: dict[str, tuple[str, int]],
+def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
              progress: Progress | None) -> tuple[Ledger, int, FileDiagnostics | None]:
     """Read what changed and re-fold the calls it touches; returns the ledger, the unreadable count,
     and, when nothing changed, the stored diagnostics of the files (None: they must be stored again)."""
-    changed_files, seen = _compare(walk, known)
-    jobs = [_plan(provider.id, source, store.file_state(account, source.path) if source.path in known else None)
-            for source in changed_files]
-    gone_ids = {file_id for _key, file_id in known.values()} - seen
-    gone = [state for file_id in sorted(gone_ids) if (state := store.file_state_by_id(file_id)) is not None]
-    changed_sessions, dropped_sessions = _changed_sessions(store, provider, account, walk)
+    compared = _compare(store, provider, account, walk)
+    jobs = [_plan(provider.id, source, store.file_state(account, source.path) if known else None)
+            for source, known in compared.files]
+    gone = [state for file_id in sorted(compared.gone) if (state := store.file_state_by_id(file_id)) is not None]
+    changed_sessions, dropped_sessions = compared.sessions, sorted(compared.dropped)
     stored = store.summary(account)
     ledger = Ledger.decode(stored[0]) if stored is not None else None
     if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None \
@@ -307,43 +312,75 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
-def _compare(walk: Walk, known: Mapping[str, tuple[str, int]]) -> tuple[list[Source], set[int]]:
-    """The walk, compared file by file with what the store knows: the files that are new or changed,
-    and the ids of the known files that are still there. Split by session over the processes when
-    there are many sessions (the walk is one syscall after another: half each)."""
+class _Compared(NamedTuple):
+    """What the warm comparison found: only the differences, however large the history."""
+
+    files: list[tuple[Source, bool]]  # new or changed files; True when the store knows the path
+    gone: set[int]  # ids of known files that are not there any more
+    sessions: dict[str, tuple[str, SessionInfo, int]]  # new or changed state files, read again
+    dropped: set[str]  # known sessions that hold no file any more
+
+
+def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> _Compared:
+    """The walk, compared with what the store knows, file by file and session by session. Split by
+    session over the processes when there are many sessions (the walk is one syscall after another:
+    half each); each process asks the store about its own sessions only, so none holds the whole
+    history, and only differences come back."""
     top, units = _session_units(walk)
+    agents_layout = walk.agents_layout
 
     def work(i: int) -> tuple[Any, ...]:
         local = Walk()
-        changed: list[tuple[Any, ...]] = []
-        seen: list[int] = []
+        known = store.reader()
         sources = [source for session in units[i]
-                   for source in walk_session(local, session, top, agents_layout=walk.agents_layout)]
+                   for source in walk_session(local, session, top, agents_layout=agents_layout)]
+        names = {session.name for session in units[i]}
         if i == 0:
             sources.extend(walk.top_sources)
+            names.update(source.session for source in walk.top_sources)
+        asked = sorted(names)
+        files = known.files(account, asked)
+        fetched = len(files)
+        changed: list[tuple[tuple[Any, ...], bool]] = []
         for source in sources:
-            entry = known.get(source.path)
-            if entry is not None:
-                seen.append(entry[1])
-                # The warm path: one string comparison per file, nothing built for an unchanged one.
-                if entry[0] == file_key(source.identity, source.session):
-                    continue
-            changed.append(tuple(source))  # plain tuples: marshal takes no NamedTuple
-        return changed, seen, local.signatures, local.unreadable, local.session_dirs, local.more_session_dirs
+            entry = files.pop(source.path, None)
+            # The warm path: one string comparison per file, nothing built for an unchanged one.
+            if entry is None or entry[0] != file_key(source.identity, source.session):
+                changed.append((tuple(source), entry is not None))  # plain tuples: marshal takes no NamedTuple
+        gone = [file_id for _key, file_id in files.values()]
+        signatures = known.signatures(account, asked)
+        known_sessions = len(signatures)
+        new_signatures: dict[str, int] = {}
+        for session in local.session_dirs:
+            signature = local.signatures.get(session, 0)  # 0: no state file
+            if signatures.pop(session, None) != signature:
+                new_signatures[session] = signature
+        infos = provider.session_info(_session_dirs(local, new_signatures))
+        sessions = {name: (info.rank, info.parent, new_signatures[name]) for name, info in infos.items()}
+        return changed, gone, sessions, list(signatures), local.unreadable, fetched, known_sessions
 
     from openusage import parallel
 
     workers = (os.cpu_count() or 1) if len(top.sessions) >= PARALLEL_MIN_SESSIONS else 1
-    changed_files: list[Source] = []
-    seen_ids: set[int] = set()
-    for _i, (changed, seen, signatures, unreadable, dirs, more) in parallel.run(len(units), work, workers):
-        changed_files.extend(Source(*source) for source in changed)
-        seen_ids.update(seen)
-        walk.signatures.update(signatures)
+    result = _Compared([], set(), {}, set())
+    fetched_files = fetched_sessions = 0
+    for _i, (changed, gone, sessions, dropped, unreadable, files, known_sessions) in parallel.run(
+            len(units), work, workers):
+        result.files.extend((Source(*source), known) for source, known in changed)
+        result.gone.update(gone)
+        result.sessions.update((name, (name, SessionInfo(rank, parent), signature))
+                               for name, (rank, parent, signature) in sessions.items())
+        result.dropped.update(dropped)
         walk.unreadable += unreadable
-        walk.session_dirs.update(dirs)
-        walk.more_session_dirs.update(more)
-    return changed_files, seen_ids
+        fetched_files += files
+        fetched_sessions += known_sessions
+    stored_files, stored_sessions = store.counts(account)
+    if fetched_files != stored_files or fetched_sessions != stored_sessions:
+        # Known sessions that no unit asked about: their directories are gone.
+        listed = {session.name for session in top.sessions} | {source.session for source in walk.top_sources}
+        result.gone.update(store.files_outside(account, listed))
+        result.dropped.update(store.sessions_outside(account, listed))
+    return result
 
 
 def _folded(store: Store, account: str, keys: set[str] | None) -> Calls:
@@ -355,20 +392,6 @@ def _folded(store: Store, account: str, keys: set[str] | None) -> Calls:
     settle(calls.values(), {name: info.rank for name, info in infos.items()},
            ancestry({name: info.parent for name, info in infos.items()}))
     return calls
-
-
-def _changed_sessions(store: Store, provider: FileProvider, account: str,
-                      walk: Walk) -> tuple[dict[str, tuple[str, SessionInfo, int]], list[str]]:
-    """The sessions whose state files changed since the last run, read again, and the sessions gone."""
-    known = store.session_signatures(account)
-    changed: dict[str, int] = {}
-    walked_signatures = walk.signatures
-    for session in walk.session_dirs:
-        signature = walked_signatures.get(session, 0)  # 0: no state file
-        if known.pop(session, None) != signature:
-            changed[session] = signature
-    infos = provider.session_info(_session_dirs(walk, changed))
-    return {name: (name, info, changed[name]) for name, info in infos.items()}, list(known)
 
 
 def _session_dirs(walk: Walk, sessions: Iterable[str]) -> dict[str, list[str]]:

@@ -28,6 +28,7 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -105,6 +106,44 @@ def _decode_records(blob: bytes) -> list[UsageRecord]:
     return records
 
 
+_IN_CHUNK = 500  # names per `IN (...)`: far below SQLite's limit on bound variables
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start:start + _IN_CHUNK]
+
+
+def _marks(chunk: list[str]) -> str:
+    return ", ".join("?" * len(chunk))
+
+
+class Known:
+    """What the store knows of some sessions, asked by the process that walks them: a history of
+    100,000 files is then never held whole by any process."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def files(self, account: str, sessions: list[str]) -> dict[str, tuple[str, int]]:
+        """path → (`records.file_key`, file id) of the files of these sessions, as last read."""
+        result: dict[str, tuple[str, int]] = {}
+        for chunk in _chunks(sessions):
+            result.update((path, (key, file_id)) for path, key, file_id in self.conn.execute(
+                f"SELECT path, key, id FROM files WHERE account = ? AND session IN ({_marks(chunk)})",
+                (account, *chunk)))
+        return result
+
+    def signatures(self, account: str, sessions: list[str]) -> dict[str, int]:
+        """session → the signature of its state files, for the known ones of these sessions."""
+        result: dict[str, int] = {}
+        for chunk in _chunks(sessions):
+            result.update(self.conn.execute(
+                f"SELECT session, signature FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
+                (account, *chunk)))
+        return result
+
+
 class Store:
     """One SQLite connection and every statement openusage runs."""
 
@@ -117,6 +156,8 @@ class Store:
         self._new_holders: set[int] = set()
         self._dead_holders: set[int] = set()
         self._next_id: int | None = None
+        self._pid = os.getpid()
+        self._child_reader: tuple[int, Known] | None = None
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
@@ -169,11 +210,46 @@ class Store:
         except (sqlite3.Error, UnicodeEncodeError) as exc:  # a path that is not UTF-8 cannot be stored
             raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
+    # -- what is known, for the warm comparison ------------------------------------------------------
+    def reader(self) -> Known:
+        """The queries of the warm comparison, for this process: a forked worker must not use the
+        connection it inherited, so it opens its own (reading what was committed, which is what this
+        process sees: nothing is written before the comparison ends)."""
+        if os.getpid() == self._pid:
+            return Known(self.conn)
+        if self._child_reader is None or self._child_reader[0] != os.getpid():
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+                conn.execute("PRAGMA query_only=1")
+            except sqlite3.Error as exc:
+                raise CacheError(f"cannot read the cache {self.path}: {exc}") from exc
+            self._child_reader = (os.getpid(), Known(conn))
+        return self._child_reader[1]
+
+    def has_files(self, account: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM files WHERE account = ? LIMIT 1", (account,)).fetchone() is not None
+
+    def counts(self, account: str) -> tuple[int, int]:
+        """How many files and sessions the account has."""
+        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", (account,)).fetchone()[0]
+        sessions = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", (account,)).fetchone()[0]
+        return int(files), int(sessions)
+
+    def files_outside(self, account: str, sessions: AbstractSet[str]) -> list[int]:
+        """The ids of the account's files whose session is not one of `sessions`."""
+        return [file_id for file_id, session in
+                self.conn.execute("SELECT id, session FROM files WHERE account = ?", (account,))
+                if session not in sessions]
+
+    def sessions_outside(self, account: str, sessions: AbstractSet[str]) -> list[str]:
+        return [session for session, in self.conn.execute("SELECT session FROM sessions WHERE account = ?", (account,))
+                if session not in sessions]
+
+    def file_ids_of_sessions(self, account: str, sessions: Iterable[str]) -> set[int]:
+        return {file_id for chunk in _chunks(list(sessions)) for file_id, in self.conn.execute(
+            f"SELECT id FROM files WHERE account = ? AND session IN ({_marks(chunk)})", (account, *chunk))}
+
     # -- file states ----------------------------------------------------------------------------------
-    def file_keys(self, account: str) -> dict[str, tuple[str, int]]:
-        """path → (`records.file_key`, file id) of every file of the account, as they were last read."""
-        return {path: (key, file_id) for path, key, file_id in
-                self.conn.execute("SELECT path, key, id FROM files WHERE account = ?", (account,))}
 
     def file_state(self, account: str, path: str) -> FileState | None:
         return self._file_state("account = ? AND path = ?", (account, path))

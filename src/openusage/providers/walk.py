@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +21,7 @@ from openusage.records import Source
 WIRE_NAME = "wire.jsonl"
 AGENTS_NAME = "agents"
 AGENT_DEPTH = 4  # sessions/<group>/<session>/agents/<agent>/
+_NOTHING_SEEN: AbstractSet[int] = frozenset()
 
 
 def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
@@ -57,20 +59,30 @@ def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
 
 
 class SessionDir(NamedTuple):
-    """A session directory found by `list_sessions`: its path, name and the directory holding it."""
+    """A session directory found by `list_sessions`: its name and the directory holding it (its group,
+    shared by all its sessions: a history of 100,000 sessions keeps one string per session)."""
 
-    path: str
     name: str
     holder: str
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.holder, self.name)
 
 
 class SessionList(NamedTuple):
     """The top of a walk: every session directory, the identities of the directories above them (and
-    of the sessions themselves), and the files found above the session level."""
+    of the sessions themselves, as `_identity` ints: a set of 100,000 pairs of ints would cost more
+    than the session names), and the files found above the session level. `seen` is not changed
+    after `list_sessions`."""
 
     sessions: list[SessionDir]
-    seen: frozenset[tuple[int, int]]
+    seen: AbstractSet[int]
     device: int
+
+
+def _identity(device: int, inode: int) -> int:
+    return (device << 64) | inode
 
 
 def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
@@ -81,42 +93,42 @@ def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
     root = walk.root
     info = os.stat(root)
     device = info.st_dev
-    seen: set[tuple[int, int]] = {(device, info.st_ino)}
+    seen: set[int] = {_identity(device, info.st_ino)}
     found: list[SessionDir] = []
     top: list[Source] = []
     pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, os.path.dirname(root))]
     while pending:
         directory, depth, session, holder = pending.pop()
-        for entry, name, child in _children(walk, directory, depth, session, holder, agents_layout, device, seen, top,
-                                            frozenset()):
+        for name, child in _children(walk, directory, depth, session, holder, agents_layout, device, seen, top,
+                                            _NOTHING_SEEN):
             if depth + 1 == 2:
-                found.append(SessionDir(entry, name, directory))
+                found.append(SessionDir(name, directory))
             else:
                 pending.append(child)
     walk.top_sources = top
-    return SessionList(found, frozenset(seen), device)
+    return SessionList(found, seen, device)
 
 
 def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_layout: bool = False) -> list[Source]:
     """Every wire.jsonl in one session directory (any depth), its state signature into `walk`."""
-    seen: set[tuple[int, int]] = set()  # within this session; `top.seen` is shared, never copied
+    seen: set[int] = set()  # within this session; `top.seen` is shared, never copied
     sources: list[Source] = []
     if agents_layout:
         return _agents_session(walk, session, top, seen, sources)
     pending: list[tuple[str, int, str, str]] = [(session.path, 2, session.name, session.holder)]
     while pending:
         directory, depth, name, holder = pending.pop()
-        for _entry, _name, child in _children(walk, directory, depth, name, holder, agents_layout, top.device,
+        for _name, child in _children(walk, directory, depth, name, holder, agents_layout, top.device,
                                               seen, sources, top.seen):
             pending.append(child)
     return sources
 
 
 def _children(walk: Walk, directory: str, depth: int, session: str, holder: str, agents_layout: bool, device: int,
-              seen: set[tuple[int, int]], sources: list[Source],
-              seen_above: frozenset[tuple[int, int]]) -> Iterator[tuple[str, str, tuple[str, int, str, str]]]:
+              seen: set[int], sources: list[Source],
+              seen_above: AbstractSet[int]) -> Iterator[tuple[str, tuple[str, int, str, str]]]:
     """One directory of the walk: its wire files go to `sources`, its state file's signature to `walk`;
-    yields the subdirectories to walk next (path, name, and their pending entry). A directory in
+    yields the subdirectories to walk next (name, and their pending entry). A directory in
     `seen` or `seen_above` was walked already."""
     try:
         with os.scandir(directory) as entries:
@@ -138,9 +150,9 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                     continue
                 if entry.is_symlink():
                     target = entry.stat()
-                    identity_key = (target.st_dev, target.st_ino)
+                    identity_key = _identity(target.st_dev, target.st_ino)
                 else:
-                    identity_key = (device, entry.inode())
+                    identity_key = _identity(device, entry.inode())
                 if identity_key in seen or identity_key in seen_above:
                     continue
                 seen.add(identity_key)
@@ -149,19 +161,20 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                     _agent_journal(walk, entry.path, session, holder, sources)
                     continue
                 if depth < 2:  # a group, then a session: the session is the directory at depth 2
-                    yield entry.path, name, (entry.path, depth + 1, name, directory)
+                    yield name, (entry.path, depth + 1, name, directory)
                 else:
-                    yield entry.path, name, (entry.path, depth + 1, session, holder)
+                    yield name, (entry.path, depth + 1, session, holder)
         except OSError:
             walk.unreadable += 1
 
 
-def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set[tuple[int, int]],
+def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set[int],
                     sources: list[Source]) -> list[Source]:
     """A Kimi Code session: its layout is fixed (state.json, agents/<agent>/wire.jsonl), so its state
     file is a stat and only agents/ is listed; nothing else in the session is looked at."""
+    path = session.path
     try:
-        info = os.stat(os.path.join(session.path, STATE_NAME))
+        info = os.stat(os.path.join(path, STATE_NAME))
     except FileNotFoundError:
         pass  # no state file (yet)
     except OSError:  # the session directory cannot be entered: nothing in it can be read
@@ -170,7 +183,7 @@ def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set
     else:
         if not stat.S_ISDIR(info.st_mode):
             _add_signature(walk, session.name, info)
-    agents = os.path.join(session.path, AGENTS_NAME)
+    agents = os.path.join(path, AGENTS_NAME)
     for _child in _children(walk, agents, 3, session.name, session.holder, True, top.device, seen, sources,
                             top.seen):
         pass  # at the agents level every directory is an agent: _children stats its journal
