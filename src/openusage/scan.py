@@ -127,7 +127,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
-            ledger, read, unreadable, _calls, _infos = _read_all(store, provider, account.id, walk, progress)
+            ledger, read, unreadable, _, _ = _read_all(store, provider, account.id, walk, progress)
             files = store.set_summary(account.id, ledger.encode(), read)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
@@ -135,27 +135,40 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
 # -- every file, folded where it is read --------------------------------------------------------------
 
 def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk,
-              progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int, Calls, dict[str, SessionInfo]]:
+              progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int, Calls | None,
+                                                  dict[str, SessionInfo] | None]:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
-    the copies (encoded by the process that read them) are written as the results come in."""
+    the copies (encoded by the process that read them) and the sessions are written as the results
+    come in; without one, the calls and sessions are returned too (for `groups.py`)."""
     keep = store is not None
-    top, units = _session_units(walk)
+    # Held in a list so that the session list (a quarter of a first run's memory at 100,000 sessions)
+    # can be let go before the ledger is built.
+    listing = [_session_units(walk)]
 
     def work(i: int) -> tuple[Any, ...]:
+        top, units = listing[0]
         return _read_unit(provider, walk.agents_layout, top, units[i], walk.top_sources if i == 0 else [], keep)
 
     calls: Calls = {}
-    infos: dict[str, SessionInfo] = {}
-    signatures: dict[str, int] = {}
+    # Every session's parent (None for most), and the ranks that are not 0: all `settle` needs. With a
+    # store, each unit's sessions are written as they come, so their signatures are not kept here.
+    parents: dict[str, str | None] = {}
+    ranks: dict[str, int] = {}
     skipped: dict[str, int] = {}
     files_read = zero = 0
     unreadable = walk.unreadable
+    units = listing[0][1]
     for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
             len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
         merge(calls, unit_calls)
-        infos.update((name, SessionInfo(*info)) for name, info in unit_infos.items())
-        signatures.update(unit_signatures)
+        for name, (rank, parent) in unit_infos.items():
+            parents[name] = parent
+            if rank:
+                ranks[name] = rank
+        if store is not None:
+            store.set_sessions(account, ((name, SessionInfo(*info), unit_signatures.get(name, 0))
+                                         for name, info in unit_infos.items()))
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
@@ -168,12 +181,15 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
             add_counts(add_counts(skipped, result.skipped), result.tail_skipped)
             if store is not None and encoded is not None:
                 store.add_encoded(account, source.path, source.session, result, *encoded)
-    settle(calls.values(), {name: info.rank for name, info in infos.items()},
-           ancestry({name: info.parent for name, info in infos.items()}))
+    listing.clear()
+    del units
+    settle(calls.values(), ranks, ancestry(parents))
     if store is not None:
-        store.flush()
-        store.set_sessions(account, ((name, info, signatures.get(name, 0)) for name, info in infos.items()))
-    return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable, calls, infos
+        store.flush()  # first: its pending index entries go before the ledger is built
+        return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable, None, None
+    ledger = Ledger.of(call_rows(calls))
+    infos = {name: SessionInfo(ranks.get(name, 0), parent) for name, parent in parents.items()}
+    return ledger, FileDiagnostics(files_read, skipped, zero), unreadable, calls, infos
 
 
 def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],
