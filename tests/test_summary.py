@@ -64,3 +64,16 @@ def test_unreadable_ledger_is_none() -> None:
     assert Ledger.decode(b"\x00\xff") is None
     assert Ledger.decode(b'{"v": 999}') is None
     assert Ledger.decode(b'{"v": 3, "totals": [1], "sessions": {}, "models": [], "days": [], "scopes": []}') is None
+
+
+def test_counting_in_fast_gives_the_general_loops_ledger() -> None:
+    """`add` with sign 1 has its own loop (the hot one): it must build exactly the general loop's ledger,
+    also when added to a ledger that already holds calls."""
+    rng = random.Random(11)
+    for _ in range(30):
+        first, second = random_calls(rng, rng.randrange(0, 60)), random_calls(rng, rng.randrange(1, 60))
+        fast = Ledger.of(first)
+        fast.add(second)
+        general = Ledger()
+        general._count([*first, *second], 1)
+        assert fast.encode() == general.encode()

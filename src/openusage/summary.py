@@ -69,6 +69,65 @@ class Ledger:
 
     def add(self, calls: Iterable[CallRow], sign: int = 1) -> None:
         """Count `calls` in (sign 1) or out (sign -1)."""
+        if sign > 0:
+            self._count_in(calls)
+        else:
+            self._count(calls, sign)
+
+    def _count_in(self, calls: Iterable[CallRow]) -> None:
+        """`add` with sign 1, which every cold scan and first run does for every call: the same counts,
+        summed in locals and with nothing to delete (a count that only grows never reaches 0).
+        Measured on the 48k calls of the 1 GB corpus: about half the time of the general loop."""
+        sessions, models, scopes = self.sessions, self.models, self.scopes
+        day_tokens, day_sessions = self.day_tokens, self.day_sessions
+        session_get, model_get, scope_get, day_get = sessions.get, models.get, scopes.get, day_sessions.get
+        calls_in = copies = total_in = total_out = total_cr = total_cw = 0
+        for session, ts, model, i, o, r, w, c, scope in calls:
+            calls_in += 1
+            copies += c
+            total_in += i
+            total_out += o
+            total_cr += r
+            total_cw += w
+            sessions[session] = session_get(session, 0) + 1
+            sums = model_get(model)
+            if sums is None:
+                models[model] = [i, o, r, w, 1]
+            else:
+                sums[0] += i
+                sums[1] += o
+                sums[2] += r
+                sums[3] += w
+                sums[4] += 1
+            kind = scope_get(scope)
+            if kind is None:
+                scopes[scope] = [1, i + o]
+            else:
+                kind[0] += 1
+                kind[1] += i + o
+            if ts is None:
+                continue  # no valid time: counts everywhere but on no day
+            day = int(ts // DAY)
+            per_session = day_get(day)
+            if per_session is None:
+                day_sessions[day] = {session: [ts]}
+                day_tokens[day] = i + o
+                continue
+            day_tokens[day] += i + o
+            times = per_session.get(session)
+            if times is None:
+                per_session[session] = [ts]
+            else:
+                times.append(ts)
+        totals = self.totals
+        totals[0] += calls_in
+        totals[1] += copies
+        totals[2] += total_in
+        totals[3] += total_out
+        totals[4] += total_cr
+        totals[5] += total_cw
+
+    def _count(self, calls: Iterable[CallRow], sign: int) -> None:
         totals, sessions, models, scopes = self.totals, self.sessions, self.models, self.scopes
         day_tokens, day_sessions = self.day_tokens, self.day_sessions
         for session, ts, model, i, o, r, w, c, scope in calls:
