@@ -22,6 +22,7 @@ from kimi_home import (
     GROUP,
     KimiHome,
     Session,
+    Wire,
     at,
     env_for,
     invoke,
@@ -192,6 +193,31 @@ def test_many_sessions_compared_in_worker_processes(tmp_path: Path, monkeypatch:
     snap = cached_equals_cold(env)
     assert sessions(snap)[0] == 39
     assert tokens(snap) == (sum(range(40)) - 17 - 23 + 1000, 40 - 2 + 5, 0, 0)
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_wire_files_above_the_session_level_are_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           workers: bool) -> None:
+    """A wire.jsonl directly in a group counts toward a session named after the group; when a session
+    directory elsewhere has that name too, they are one session, compared by one process."""
+    if workers:
+        monkeypatch.setattr("openusage.scan.PARALLEL_MIN_SESSIONS", 2)
+    home = KimiHome(tmp_path / "kimi")
+    for n in range(12):
+        home.session(uid(f"{n:x}"), group=f"group-{n}").usage(T + n, (1, 0, 0, 0), f"chatcmpl-{n}")
+    loose = Wire(home.sessions / "group-3" / "wire.jsonl")
+    loose.usage(T + 100, (0, 50, 0, 0), "chatcmpl-loose")
+    named = home.session("group-3", group="group-7")  # a session directory with the group's name
+    named.usage(T + 200, (0, 0, 70, 0), "chatcmpl-named")
+    env = env_for(home.root)
+    assert tokens(cached_equals_cold(env)) == (12, 50, 70, 0)
+    loose.usage(T + 300, (0, 5, 0, 0), "chatcmpl-loose-2")
+    assert tokens(cached_equals_cold(env)) == (12, 55, 70, 0)
+    named.path.unlink()
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (12, 55, 0, 0)
+    loose.path.unlink()
+    assert tokens(cached_equals_cold(env)) == (12, 0, 0, 0)
 
 
 def test_fork_appearing_after_its_source_was_cached(tmp_path: Path) -> None:

@@ -147,8 +147,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     listing = [_session_units(walk)]
 
     def work(i: int) -> tuple[Any, ...]:
-        top, units = listing[0]
-        return _read_unit(provider, walk.agents_layout, top, units[i], walk.top_sources if i == 0 else [], keep)
+        top, units, loose = listing[0]
+        return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep)
 
     calls: Calls = {}
     # Every session's parent (None for most), and the ranks that are not 0: all `settle` needs. With a
@@ -158,7 +158,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     skipped: dict[str, int] = {}
     files_read = zero = 0
     unreadable = walk.unreadable
-    units = listing[0][1]
+    units = listing[0].sessions
     for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
             len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
         merge(calls, unit_calls)
@@ -221,24 +221,38 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
     return results, calls, infos, local.signatures, local.unreadable, sum(source.identity[2] for source in sources)
 
 
-def _session_units(walk: Walk) -> tuple[SessionList, list[list[SessionDir]]]:
+class _Units(NamedTuple):
+    top: SessionList
+    sessions: list[list[SessionDir]]  # per unit
+    loose: list[list[Source]]  # per unit: the files above the session level whose session it has
+
+
+def _session_units(walk: Walk) -> _Units:
     """The sessions of the walk grouped into work units: many small ones, so that the processes finish
     together whatever the sizes of the sessions (unknown before they are walked). The directories of
-    a name found in two groups are one session, so they go to the same unit."""
+    a name found in two groups are one session, so they go to the same unit, and so does a file above
+    the session level whose session has that name (else the first unit takes it)."""
     top = list_sessions(walk, agents_layout=walk.agents_layout)
     sessions = top.sessions
     sessions.sort()  # by name: the directories of one name are neighbours (sorting builds nothing per session)
     names = sum(1 for i, session in enumerate(sessions) if not i or session.name != sessions[i - 1].name)
     count = max(1, min(names, MAX_BATCHES, 2 * BATCHES_PER_WORKER))
     units: list[list[SessionDir]] = [[] for _ in range(count)]
+    loose_names = {source.session for source in walk.top_sources}
+    unit_of: dict[str, int] = {}
     place = -1
     previous = None
     for session in sessions:
         if session.name != previous:
             place += 1
             previous = session.name
+            if session.name in loose_names:
+                unit_of[session.name] = place % count
         units[place % count].append(session)
-    return top, units
+    loose: list[list[Source]] = [[] for _ in range(count)]
+    for source in walk.top_sources:
+        loose[unit_of.get(source.session, 0)].append(source)
+    return _Units(top, units, loose)
 
 
 # -- only what changed --------------------------------------------------------------------------------
@@ -342,7 +356,7 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     session over the processes when there are many sessions (the walk is one syscall after another:
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back."""
-    top, units = _session_units(walk)
+    top, units, loose = _session_units(walk)
     agents_layout = walk.agents_layout
 
     def work(i: int) -> tuple[Any, ...]:
@@ -351,9 +365,8 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
         sources = [source for session in units[i]
                    for source in walk_session(local, session, top, agents_layout=agents_layout)]
         names = {session.name for session in units[i]}
-        if i == 0:
-            sources.extend(walk.top_sources)
-            names.update(source.session for source in walk.top_sources)
+        sources.extend(loose[i])
+        names.update(source.session for source in loose[i])
         asked = sorted(names)
         files = known.files(account, asked)
         fetched = len(files)
