@@ -116,6 +116,23 @@ def test_forkedfrom_runs_through_a_session_of_another_root(main: KimiCodeHome, d
     assert sessions(snaps[DESKTOP]) == (0, 0, 0)
 
 
+def test_a_call_of_one_root_changes_owner_through_a_fork_in_another(main: KimiCodeHome, desktop: KimiCodeHome) -> None:
+    """The call is held in the desktop home only, by c and by a, which sorts first. Only through b, in
+    ~/.kimi-code (a -> b -> c, b holding no copy), is a a fork of c: so c owns it, and both sessions
+    are active."""
+    original = session(desktop, sid("c"), (T1, (100, 10, 0, 0), "turn"))
+    fork = desktop.fork(original, sid("a"), marker=False, state={"forkedFrom": sid("b")})
+    fork.main.usage(ms(T2), (1, 1, 0, 0))
+    middle = main.session(WD, sid("b"), state={"forkedFrom": sid("c")})
+    middle.main.header()  # a session with no usage of its own
+
+    snaps = both()
+
+    assert sessions(snaps[DESKTOP]) == (2, 0, 2)
+    assert tokens(snaps[DESKTOP]) == (101, 11, 0, 0)
+    assert sessions(snaps["kimi_code"]) == (0, 0, 0)
+
+
 def test_an_unmarked_copy_wins_over_a_marked_one_in_another_root(main: KimiCodeHome, desktop: KimiCodeHome) -> None:
     source = session(main, sid("b"), (T1, (100, 10, 0, 0), "turn"))
     desktop.fork(source, sid("a"), marker=True, forked_from=False)  # a legacy-looking copy with a marker

@@ -3,9 +3,11 @@
 Kimi Code's rule (kimi-code-format.md) is one count per record identity across all sessions *and all
 roots*, and a second root (the desktop app's embedded home, say) is a second account. So every account
 is refreshed alone (its own files, cache rows and ledger: `scan.py`), and then the accounts of such a
-provider that hold data are folded together. Every holder is tagged with its account, and the owner
-of each call is chosen by the same rule (`fold.settle`) over the holders of every root, where
-`forkedFrom` links run through the sessions of any root. A tie between two roots' copies of one
+provider that hold data are settled together. Only some calls can change owner: those held in two
+or more roots, and those of sessions whose forks look different once `forkedFrom` runs through the
+sessions of the other roots. These are taken out of their root's ledger, folded together with every
+holder tagged with its account, settled by the same rule (`fold.settle`) over the holders of every
+root, and put back where their owner is. A tie between two roots' copies of one
 session goes to the account listed first (the detected one, then the settings' order). Each account
 keeps the calls its sessions own: the tiles add up to every call once, and an account's figures are
 the same whether it is shown alone or beside the others.
@@ -22,7 +24,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from openusage import scan
-from openusage.fold import Calls, call_rows, merge, settle
+from openusage.fold import Calls, ancestry, call_rows, merge, settle
 from openusage.providers.base import Account
 from openusage.records import CallRow, SessionInfo
 from openusage.store import Store
@@ -78,46 +80,127 @@ def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) 
 
 def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Ledger]:
     """One ledger per root. Without a store, from the calls each refresh kept (`keep_calls`)."""
+    own = [refreshed.ledger for _, refreshed in members]
     if store is None:
         folds: list[Member] = []
         for account, refreshed in members:
             if refreshed.calls is None or refreshed.infos is None:
                 raise ValueError(f"account {account!r} was refreshed without keeping its calls")
             folds.append((refreshed.calls, refreshed.infos))
-        return combine(folds)
-    name = _NAME_SEPARATOR.join(account for account, _ in members)
+        moving = _moving([calls.keys() for calls, _ in folds], [infos for _, infos in folds],
+                         lambda index, sessions: _keys_held_by(folds[index][0], sessions))
+        return _moved(own, [({key: calls[key] for key in moving if key in calls}, infos) for calls, infos in folds])
+    accounts = [account for account, _ in members]
+    name = _NAME_SEPARATOR.join(accounts)
     with store.write():  # read the members' rows and write the result as one consistent state
-        generations = [store.generation(account) for account, _ in members]
+        generations = [store.generation(account) for account in accounts]
         stored = store.group(name)
         kept = _decode(stored, generations, len(members)) if stored is not None else None
         if kept is not None:
             return kept
-        result = combine([scan.stored_calls(store, account) for account, _ in members])
+        infos = [store.session_infos(account) for account in accounts]
+        moving = _moving([store.call_keys(account) for account in accounts], infos,
+                         lambda index, sessions: set().union(*(store.keys_of_session(accounts[index], session)
+                                                               for session in sessions)))
+        result = _moved(own, [(scan.stored_calls(store, account, moving), infos[index])
+                              for index, account in enumerate(accounts)])
         store.set_group(name, marshal.dumps((GROUP_VERSION, generations, [ledger.encode() for ledger in result])))
     return result
 
 
-def combine(members: Sequence[Member]) -> list[Ledger]:
-    """Each member's (calls, sessions) folded together and settled over every holder; one ledger per
-    member, of the calls its sessions own."""
+def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, SessionInfo]],
+            keys_of: Callable[[int, set[str]], set[str]]) -> set[str]:
+    """The calls whose owner can differ from the one their root's own ledger gives: those held in two
+    or more roots, and those of sessions whose forks look different once `forkedFrom` runs through
+    the other roots (`keys_of(root, sessions)`: the keys those sessions hold there). Every other call
+    keeps its owner, so only these are folded again."""
+    seen: set[str] = set()
+    moving: set[str] = set()
+    for keys in key_sets:
+        mine = set(keys)
+        moving |= mine & seen
+        seen |= mine
+    across = _name_ancestry(_parents(infos))
+    for index, root_infos in enumerate(infos):
+        alone = ancestry({session: info.parent for session, info in root_infos.items()})
+        names = root_infos.keys()
+        changed = {session for session in root_infos
+                   if (across.get(session, _NONE) & names) != alone.get(session, _NONE)}
+        if changed:
+            moving |= keys_of(index, changed)
+    return moving
+
+
+def _keys_held_by(calls: Calls, sessions: set[str]) -> set[str]:
+    return {key for key, call in calls.items()
+            if call[0] in sessions or any(session in sessions for _, session in call[10] or ())}
+
+
+def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Ledger]:
+    """Each root's own ledger with the moving calls (`moving`: settled as that ledger counts them)
+    taken out and their owners across the roots put in: what folding every call of every root
+    together gives, at the cost of the moving calls only."""
+    result = [Ledger.decode(ledger.encode()) or Ledger() for ledger in own]  # copies: the inputs stay as they are
+    for ledger, (calls, _infos) in zip(result, moving, strict=True):
+        ledger.add(call_rows(calls), sign=-1)
+    for ledger, rows in zip(result, owned_rows(moving), strict=True):
+        ledger.add(rows)
+    return result
+
+
+def owned_rows(members: Sequence[Member]) -> list[list[CallRow]]:
+    """Each member's (calls, sessions) folded together and settled over every holder; per member, the
+    rows of the calls its sessions own."""
     calls: Calls = {}
     ranks: dict[str, int] = {}
     tagged_names: dict[str, list[str]] = {}  # session name -> that session in every root holding it
-    parents: dict[str, set[str]] = {}
     for index, (member_calls, infos) in enumerate(members):
         merge(calls, _tagged(member_calls, index))
         for name, info in infos.items():
             tagged = _tag(name, index)
             ranks[tagged] = info.rank
             tagged_names.setdefault(name, []).append(tagged)
-            if info.parent is not None:
-                parents.setdefault(name, set()).add(info.parent)
-    settle(calls.values(), ranks, _ancestors(tagged_names, parents))
+    ancestors = {tagged: frozenset(t for parent in chain for t in tagged_names[parent])
+                 for name, chain in _name_ancestry(_parents([infos for _, infos in members])).items()
+                 for tagged in tagged_names[name]}
+    settle(calls.values(), ranks, ancestors)
     rows: list[list[CallRow]] = [[] for _ in members]
     for session, ts, model, inp, out, cr, cw, copies, scope in call_rows(calls):
         name, _, place = session.rpartition(_TAG)
         rows[int(place)].append((name, ts, model, inp, out, cr, cw, copies, scope))
-    return [Ledger.of(member_rows) for member_rows in rows]
+    return rows
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _parents(infos: Sequence[Mapping[str, SessionInfo]]) -> dict[str, set[str]]:
+    """Session name → its `forkedFrom` in every root holding it (every session is a key)."""
+    parents: dict[str, set[str]] = {}
+    for root_infos in infos:
+        for name, info in root_infos.items():
+            found = parents.setdefault(name, set())
+            if info.parent is not None:
+                found.add(info.parent)
+    return parents
+
+
+def _name_ancestry(parents: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Session name → every session it was forked from: `forkedFrom` links followed through sessions
+    that exist in any root (as `fold.ancestry` does within one). Sessions with none are left out."""
+    result: dict[str, frozenset[str]] = {}
+    for name, first in parents.items():
+        chain: set[str] = set()
+        todo = list(first)
+        while todo:
+            parent = todo.pop()
+            if parent == name or parent in chain or parent not in parents:
+                continue
+            chain.add(parent)
+            todo.extend(parents[parent])
+        if chain:
+            result[name] = frozenset(chain)
+    return result
 
 
 def _tag(session: str, index: int) -> str:
@@ -137,26 +220,6 @@ def _tagged(calls: Calls, index: int) -> Calls:
             copy[10] = [(marked, session + suffix) for marked, session in holders]
         out[key] = copy
     return out
-
-
-def _ancestors(tagged_names: Mapping[str, list[str]], parents: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
-    """Tagged session -> every tagged session it was forked from: `forkedFrom` links followed by name
-    through sessions that exist in any root (as `fold.ancestry` does within one)."""
-    result: dict[str, frozenset[str]] = {}
-    for name, tagged in tagged_names.items():
-        chain: set[str] = set()
-        todo = list(parents.get(name, ()))
-        while todo:
-            parent = todo.pop()
-            if parent == name or parent in chain or parent not in tagged_names:
-                continue
-            chain.add(parent)
-            todo.extend(parents.get(parent, ()))
-        if chain:
-            ancestors = frozenset(t for parent in chain for t in tagged_names[parent])
-            for session in tagged:
-                result[session] = ancestors
-    return result
 
 
 def _decode(blob: bytes, generations: list[int | None], count: int) -> list[Ledger] | None:

@@ -89,9 +89,9 @@ def refresh(store: Store | None, provider: FileProvider, account: Account, env: 
     return refreshed if keep_calls else refreshed._replace(calls=None, infos=None)
 
 
-def stored_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
-    """Every call of the account as its stored copies fold (not settled), and its sessions."""
-    return fold_copies(store.copies(account, None)), store.session_infos(account)
+def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
+    """The account's calls with these keys, settled as its ledger counts them."""
+    return _folded(store, account, keys)
 
 
 @contextmanager

@@ -423,6 +423,15 @@ class Store:
         chosen = tail if tail_only else [*records, *tail]
         return {record[0] for record in chosen if not (unmarked_only and record[8])}
 
+    def call_keys(self, account: str) -> set[str]:
+        """The key of every call the account holds a copy of."""
+        keys: set[str] = set()
+        for records, tail in self.conn.execute("SELECT records, tail_records FROM files WHERE account = ?",
+                                               (account,)):
+            keys.update(record[0] for record in _decode_records(records))
+            keys.update(record[0] for record in _decode_records(tail))
+        return keys
+
     def keys_of_session(self, account: str, session: str) -> set[str]:
         keys: set[str] = set()
         for records, tail in self.conn.execute(
