@@ -319,6 +319,7 @@ DIAGNOSTIC_KEYS = (
     "skipped_by_reason",
     "files_unreadable",
     "records_by_scope",
+    "records_in_other_accounts",
 )
 
 
@@ -440,6 +441,7 @@ def clean(
     turn: int | None = None,
     session: int = 0,
     none: int = 0,
+    elsewhere: int = 0,
 ) -> dict[str, Any]:
     """The diagnostics of a read with nothing skipped and nothing unreadable; by default every counted
     call is of scope "turn"."""
@@ -456,4 +458,5 @@ def clean(
             "session": session,
             "none": none,
         },
+        "records_in_other_accounts": elsewhere,
     }

@@ -44,5 +44,8 @@ def test_moving_the_shared_calls_equals_folding_everything_together() -> None:
         moved = _moved(own, subsets)
 
         together = [Ledger.of(rows) for rows in owned_rows(roots)]
-        assert [canonical(ledger) for ledger in moved] == [canonical(ledger) for ledger in together]
-        assert sum(ledger.totals[0] for ledger in moved) == len({k for calls, _ in roots for k in calls})
+        assert [canonical(one.ledger) for one in moved] == [canonical(ledger) for ledger in together]
+        assert sum(one.ledger.totals[0] for one in moved) == len({k for calls, _ in roots for k in calls})
+        # A root's calls are the ones it owns plus the ones another root owns.
+        for (calls, _), one in zip(roots, moved, strict=True):
+            assert len(calls) == one.ledger.totals[0] + one.elsewhere

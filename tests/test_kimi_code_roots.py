@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from kimi_code_home import WD, KimiCodeHome, Session, all_paths, clean, code_diag, code_env, compaction, ms, sid
-from kimi_home import by_account, sessions, tokens
+from kimi_home import by_account, invoke, sessions, tokens
 
 pytestmark = pytest.mark.usefixtures("refold_path")
 
@@ -79,12 +79,15 @@ def test_a_record_in_two_roots_counts_once_in_the_session_that_sorts_first(
 
     assert tokens(snaps["kimi_code"]) == (5, 1, 0, 0)
     assert sessions(snaps["kimi_code"]) == (1, 0, 1)
-    assert code_diag(snaps["kimi_code"]) == clean(files_read=1, records=1)
+    assert code_diag(snaps["kimi_code"]) == clean(files_read=1, records=1, elsewhere=1)
     assert tokens(snaps[DESKTOP]) == (107, 11, 0, 0)
     assert sessions(snaps[DESKTOP]) == (2, 1, 2)
     assert compaction(snaps[DESKTOP]) == (1, 8)
     # The copy in the other root is the folded one: counted where the call is.
     assert code_diag(snaps[DESKTOP]) == clean(files_read=2, records=2, duplicates=1, session=1)
+    tiles = invoke(["snapshot"], {**code_env(), "COLUMNS": "160"})
+    assert tiles.exit_code == 0
+    assert "1 call also held by another Kimi Code account and counted there" in tiles.stdout
 
 
 def test_a_fork_in_another_root_yields_to_its_source(main: KimiCodeHome, desktop: KimiCodeHome) -> None:
@@ -161,6 +164,8 @@ def test_the_same_session_in_both_roots_goes_to_the_account_listed_first(
     assert tokens(snaps[second]) == (0, 0, 0, 0)
     assert sessions(snaps[second]) == (0, 0, 0)
     assert (snaps[second]["status"], snaps[second]["message"]) == ("ok", "0 sessions, 0 tokens")
+    assert snaps[second]["diagnostics"]["records_in_other_accounts"] == 2
+    assert snaps[first]["diagnostics"]["records_in_other_accounts"] == 0
 
 
 def test_cached_runs_follow_records_that_appear_and_vanish_in_the_other_root(

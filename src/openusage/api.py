@@ -99,8 +99,8 @@ def _snapshots(store: Store | None, accounts: list[Account], chosen: list[Accoun
         members = [(account.id, refreshed[account.id]) for account in group
                    if account.id in refreshed and refreshed[account.id].found]
         if len(members) > 1:
-            for (account_id, one), ledger in zip(members, groups.ledgers(store, members), strict=True):
-                refreshed[account_id] = one._replace(ledger=ledger)
+            for (account_id, one), settled in zip(members, groups.ledgers(store, members), strict=True):
+                refreshed[account_id] = one._replace(ledger=settled.ledger, elsewhere=settled.elsewhere)
     return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
 
 
@@ -119,13 +119,14 @@ def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime
         resolve_model=refreshed.resolve_model,
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,
+        calls_elsewhere=refreshed.elsewhere,
     )
     return build_snapshot(account.id, _info(_provider(account)), figures)
 
 
 def _info(provider: FileProvider) -> ProviderInfo:
     return ProviderInfo(provider.id, provider.title, provider.upstream_provider, provider.missing_message,
-                        provider.scopes, provider.compaction_scope)
+                        provider.scopes, provider.compaction_scope, provider.shares_calls_across_accounts)
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:

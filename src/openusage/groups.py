@@ -22,6 +22,7 @@ from __future__ import annotations
 import marshal
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from openusage import scan
 from openusage.fold import Calls, ancestry, call_rows, merge, settle
@@ -30,7 +31,7 @@ from openusage.records import CallRow, SessionInfo
 from openusage.store import Store
 from openusage.summary import Ledger
 
-GROUP_VERSION = 1
+GROUP_VERSION = 2
 # No directory name holds NUL, so "name\0index" sorts by the session name first (plain string order,
 # as the rule says), then by the account's place.
 _TAG = "\x00"
@@ -60,7 +61,14 @@ def to_refresh(chosen: Sequence[Account], accounts: Sequence[Account],
     return [account for account in accounts if account.id in wanted]
 
 
-def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Ledger]:
+class Settled(NamedTuple):
+    """One member's figures once its group is settled."""
+
+    ledger: Ledger
+    elsewhere: int  # calls it holds that another root owns (counted there)
+
+
+def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
     """The ledger of each member (account id, its refresh: every one found) with every shared call
     counted once between the roots. Accounts that read the same sessions directory (with another
     config, say) are one root: each counts what the first of them counts."""
@@ -73,12 +81,12 @@ def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) 
             roots.append((account, refreshed))
         member_root.append(place)
     if len(roots) < 2:
-        return [refreshed.ledger for _, refreshed in members]
+        return [Settled(refreshed.ledger, 0) for _, refreshed in members]
     result = _root_ledgers(store, roots)
     return [result[place] for place in member_root]
 
 
-def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Ledger]:
+def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
     """One ledger per root. Without a store, from the calls each refresh kept (`keep_calls`)."""
     own = [refreshed.ledger for _, refreshed in members]
     if store is None:
@@ -104,7 +112,8 @@ def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refresh
                                                                for session in sessions)))
         result = _moved(own, [(scan.stored_calls(store, account, moving), infos[index])
                               for index, account in enumerate(accounts)])
-        store.set_group(name, marshal.dumps((GROUP_VERSION, generations, [ledger.encode() for ledger in result])))
+        store.set_group(name, marshal.dumps((GROUP_VERSION, generations,
+                                             [(one.ledger.encode(), one.elsewhere) for one in result])))
     return result
 
 
@@ -136,15 +145,16 @@ def _keys_held_by(calls: Calls, sessions: set[str]) -> set[str]:
             if call[0] in sessions or any(session in sessions for _, session in call[10] or ())}
 
 
-def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Ledger]:
+def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
     """Each root's own ledger with the moving calls (`moving`: settled as that ledger counts them)
     taken out and their owners across the roots put in: what folding every call of every root
     together gives, at the cost of the moving calls only."""
-    result = [Ledger.decode(ledger.encode()) or Ledger() for ledger in own]  # copies: the inputs stay as they are
-    for ledger, (calls, _infos) in zip(result, moving, strict=True):
+    result: list[Settled] = []
+    for mine, (calls, _infos), rows in zip(own, moving, owned_rows(moving), strict=True):
+        ledger = Ledger.decode(mine.encode()) or Ledger()  # a copy: the input stays as it is
         ledger.add(call_rows(calls), sign=-1)
-    for ledger, rows in zip(result, owned_rows(moving), strict=True):
         ledger.add(rows)
+        result.append(Settled(ledger, len(calls) - len(rows)))  # every call a root owns, it holds
     return result
 
 
@@ -222,19 +232,22 @@ def _tagged(calls: Calls, index: int) -> Calls:
     return out
 
 
-def _decode(blob: bytes, generations: list[int | None], count: int) -> list[Ledger] | None:
-    """The stored ledgers when they were computed from these generations, else None."""
+def _decode(blob: bytes, generations: list[int | None], count: int) -> list[Settled] | None:
+    """The stored result when it was computed from these generations, else None."""
     try:
-        version, stored_generations, bodies = marshal.loads(blob)
+        version, stored_generations, members = marshal.loads(blob)
     except (EOFError, ValueError, TypeError):
         return None
     if version != GROUP_VERSION or stored_generations != generations or None in generations \
-            or not isinstance(bodies, list) or len(bodies) != count:
+            or not isinstance(members, list) or len(members) != count:
         return None
-    result: list[Ledger] = []
-    for body in bodies:
-        ledger = Ledger.decode(body) if isinstance(body, bytes) else None
+    result: list[Settled] = []
+    for member in members:
+        if not (isinstance(member, tuple) and len(member) == 2 and isinstance(member[0], bytes)
+                and type(member[1]) is int):
+            return None
+        ledger = Ledger.decode(member[0])
         if ledger is None:
             return None
-        result.append(ledger)
+        result.append(Settled(ledger, member[1]))
     return result

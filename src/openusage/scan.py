@@ -74,6 +74,7 @@ class Refreshed(NamedTuple):
     unreadable: int
     resolve_model: Callable[[str | None], str]
     root: str = ""  # the sessions directory read
+    elsewhere: int = 0  # calls it holds that another account of the provider owns (groups.py)
     # Without a store and when asked (`keep_calls`): the folded calls and the sessions, for `groups.py`.
     calls: Calls | None = None
     infos: dict[str, SessionInfo] | None = None
@@ -117,7 +118,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         if not walk.found:
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
         ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress)
-        return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls, infos)
+        return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls, infos=infos)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)

@@ -77,6 +77,7 @@ class AccountFigures(NamedTuple):
     resolve_model: Callable[[str | None], str]
     files: FileDiagnostics
     files_unreadable: int
+    calls_elsewhere: int = 0  # held here, owned (and counted) by another account of the provider
 
 
 class ProviderInfo(NamedTuple):
@@ -86,6 +87,7 @@ class ProviderInfo(NamedTuple):
     missing_message: str
     scopes: tuple[str, ...]  # the kinds of call its records name; () for none
     compaction_scope: str | None
+    shares_calls_across_accounts: bool = False
 
 
 def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures) -> Snapshot:
@@ -110,6 +112,8 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         by_scope = {scope: scopes.get(scope, (0, 0))[0] for scope in provider.scopes}
         by_scope["none"] = sum(calls for scope, (calls, _) in scopes.items() if scope not in provider.scopes)
         diagnostics["records_by_scope"] = by_scope
+    if provider.shares_calls_across_accounts:
+        diagnostics["records_in_other_accounts"] = figures.calls_elsewhere
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
                     _model_rows(summary, provider.upstream_provider, figures.resolve_model),
                     _daily(summary), diagnostics)

@@ -241,6 +241,10 @@ def _footnote(snapshot: Snapshot) -> Text | None:
         parts.append(f"{skipped:,} {_noun(skipped, 'line')} skipped")
     if unreadable:
         parts.append(f"{unreadable:,} {_noun(unreadable, 'file')} unreadable")
+    elsewhere = _diagnostic(snapshot, "records_in_other_accounts")
+    if elsewhere:
+        parts.append(f"{elsewhere:,} {_noun(elsewhere, 'call')} also held by another {snapshot.title} account"
+                     " and counted there")
     if not parts:
         return None
     return Text(", ".join(parts) + " (see snapshot --json)", style="dim")
