@@ -27,7 +27,8 @@ def random_root(rng: random.Random, keys: list[str]) -> tuple[Calls, dict[str, S
 
 def canonical(ledger: Ledger) -> tuple[object, ...]:
     """The ledger's counts, whatever order they were added in."""
-    days = {day: {s: sorted(times) for s, times in sessions.items()} for day, sessions in ledger.day_sessions.items()}
+    days = {day: {s: sorted(times) if isinstance(times, list) else [times] for s, times in sessions.items()}
+            for day, sessions in ledger.day_sessions.items()}
     return ledger.totals, ledger.sessions, ledger.models, ledger.day_tokens, days, ledger.scopes
 
 

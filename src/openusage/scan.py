@@ -28,7 +28,7 @@ from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
-from openusage.store import FileState, Store, encode_records, key_crcs
+from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
 from openusage.summary import Ledger
 
 if TYPE_CHECKING:
@@ -152,8 +152,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
         return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep)
 
     calls: Calls = {}
-    # Every session's parent (None for most), and the ranks that are not 0: all `settle` needs. With a
-    # store, each unit's sessions are written as they come, so their signatures are not kept here.
+    # Without a store: every session's parent (None for most) and the ranks that are not 0, all that
+    # `settle` needs. With a store, each unit's sessions are written as they come and nothing is kept.
     parents: dict[str, str | None] = {}
     ranks: dict[str, int] = {}
     skipped: dict[str, int] = {}
@@ -162,14 +162,15 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     units = listing[0].sessions
     for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
             len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
-        merge(calls, unit_calls)
-        for name, (rank, parent) in unit_infos.items():
-            parents[name] = parent
-            if rank:
-                ranks[name] = rank
-        if store is not None:
+        if store is not None:  # nothing kept here: the store folds what it holds when all are in
             store.set_sessions(account, ((name, SessionInfo(*info), unit_signatures.get(name, 0))
                                          for name, info in unit_infos.items()))
+        else:
+            merge(calls, unit_calls)
+            for name, (rank, parent) in unit_infos.items():
+                parents[name] = parent
+                if rank:
+                    ranks[name] = rank
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
@@ -184,10 +185,9 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
                 store.add_encoded(account, source.path, source.session, result, *encoded)
     listing.clear()
     del units
-    settle(calls.values(), ranks, ancestry(parents))
     if store is not None:
-        store.flush()  # first: its pending index entries go before the ledger is built
-        return Ledger.of(call_rows(calls)), FileDiagnostics(files_read, skipped, zero), unreadable, None, None
+        return _stored_ledger(store, account), FileDiagnostics(files_read, skipped, zero), unreadable, None, None
+    settle(calls.values(), ranks, ancestry(parents))
     ledger = Ledger.of(call_rows(calls))
     infos = {name: SessionInfo(ranks.get(name, 0), parent) for name, parent in parents.items()}
     return ledger, FileDiagnostics(files_read, skipped, zero), unreadable, calls, infos
@@ -195,9 +195,9 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
 
 def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],
                loose: list[Source], keep: bool) -> tuple[Any, ...]:
-    """One unit of a full read, in any process: walk its sessions, read and fold their files, read
-    their state files. Returns plain values (they cross a pipe); with `keep`, each file's copies
-    encoded for the store."""
+    """One unit of a full read, in any process: walk its sessions, read their files and their state
+    files. Returns plain values (they cross a pipe): the files' copies folded, or with `keep` encoded
+    for the store instead."""
     local = Walk()
     sources = [source for session in sessions
                for source in walk_session(local, session, top, agents_layout=agents_layout)]
@@ -210,11 +210,12 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
         encoded: tuple[bytes, bytes, list[int]] | None = None
         if result[0] is not None:
             records, tail = result[1], result[4]
-            fold_records(records, source.session, calls)
-            fold_records(tail, source.session, calls)
-            if keep:  # encoded here, in parallel, for the store
+            if keep:  # encoded here, in parallel, for the store, which folds them when all are in
                 encoded = (encode_records(records), encode_records(tail), key_crcs(records, tail))
-            # The copies are folded into `calls` above: only the counts cross the pipe.
+            else:
+                fold_records(records, source.session, calls)
+                fold_records(tail, source.session, calls)
+            # The copies are encoded or folded into `calls` above: only the counts cross the pipe.
             result = (result[0], [], *result[2:4], [], *result[5:])
         results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
     dirs = _session_dirs(local, local.session_dirs)
@@ -319,7 +320,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
     store.drop_sessions(account, dropped_sessions)
 
     if refold_all:
-        return Ledger.of(call_rows(_folded(store, account, None))), unreadable, None
+        return _stored_ledger(store, account), unreadable, None
     assert ledger is not None
     ledger.add(call_rows(_folded(store, account, dirty)))
     return ledger, unreadable, None
@@ -413,15 +414,42 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     return result
 
 
-def _folded(store: Store, account: str, keys: set[str] | None) -> Calls:
-    """The calls with these keys (all when None) as the store's copies and sessions say now."""
-    if keys is not None and not keys:
+def _folded(store: Store, account: str, keys: set[str]) -> Calls:
+    """The calls with these keys as the store's copies and sessions say now."""
+    if not keys:
         return {}
     calls = fold_copies(store.copies(account, keys))
-    infos = store.session_infos(account)
-    settle(calls.values(), {name: info.rank for name, info in infos.items()},
-           ancestry({name: info.parent for name, info in infos.items()}))
+    _settle(store, account, calls)
     return calls
+
+
+def _settle(store: Store, account: str, calls: Calls) -> None:
+    forks = store.session_forks(account)
+    settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
+           ancestry({name: info.parent for name, info in forks.items()}))
+
+
+def _stored_ledger(store: Store, account: str) -> Ledger:
+    """The ledger of every call the store holds for the account, read one file at a time. A call whose
+    key's crc no other file holds has every copy in that file, so it is counted as soon as the file is
+    read; only the others are kept until all are read and their owners chosen. So memory grows with
+    the calls held in two or more files, not with the history."""
+    shared = store.shared_crcs()
+    ledger = Ledger()
+    pending: Calls = {}
+    for session, records in store.file_copies(account):
+        calls: Calls = {}
+        fold_records(records, session, calls)
+        if shared:
+            waiting = {key: call for key, call in calls.items() if key_crc(key) in shared}
+            if waiting:
+                merge(pending, waiting)
+                for key in waiting:
+                    del calls[key]
+        ledger.add(call_rows(calls))  # one holder session (copies within one file share it)
+    _settle(store, account, pending)
+    ledger.add(call_rows(pending))
+    return ledger
 
 
 def _session_dirs(walk: Walk, sessions: Iterable[str]) -> dict[str, list[str]]:

@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
@@ -352,6 +353,16 @@ class Store:
         self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
         self._new_holders, self._dead_holders = set(), set()
 
+    def shared_crcs(self) -> set[int]:
+        """The crcs of the call keys that two or more files hold (of any account): every other call
+        has all its copies in one file."""
+        self.flush()
+        shared: set[int] = set()
+        for blob, in self.conn.execute("SELECT entries FROM holders"):
+            crcs = [entry >> FILE_ID_BITS for entry in _entries(blob)]  # sorted, one entry per (crc, file)
+            shared.update(crc for crc, following in pairwise(crcs) if crc == following)
+        return shared
+
     def _shards(self, shards: Iterable[int]) -> dict[int, array[int]]:
         """The stored entries of these shards (one query for all when they are many)."""
         wanted = set(shards)
@@ -447,8 +458,18 @@ class Store:
         rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (account,))
         return {session: SessionInfo(rank, parent) for session, rank, parent in rows}
 
-    def session_signatures(self, account: str) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
+    def session_forks(self, account: str) -> dict[str, SessionInfo]:
+        """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
+        the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
+        infos = {session: SessionInfo(rank, parent) for session, rank, parent in self.conn.execute(
+            "SELECT session, rank, parent FROM sessions WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
+            (account,))}
+        named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
+        for chunk in _chunks(named):
+            infos.update((session, SessionInfo(rank, parent)) for session, rank, parent in self.conn.execute(
+                f"SELECT session, rank, parent FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
+                (account, *chunk)))
+        return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
         """(session, info, signature) rows."""
@@ -477,6 +498,13 @@ class Store:
                 for key, ts, model, inp, out, cr, cw, scope, marked in _decode_records(blob):
                     if keys is None or key in keys:
                         yield key, ts, model, inp, out, cr, cw, scope, marked, session
+
+    def file_copies(self, account: str) -> Iterator[tuple[str, list[UsageRecord]]]:
+        """Every file of the account, one at a time: its session and the copies it holds."""
+        self.flush()
+        for session, records, tail in self.conn.execute(
+                "SELECT session, records, tail_records FROM files WHERE account = ?", (account,)):
+            yield session, [*_decode_records(records), *_decode_records(tail)]
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:

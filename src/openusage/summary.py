@@ -16,7 +16,7 @@ from typing import NamedTuple
 from openusage.records import CallRow
 from openusage.windows import DAY, Windows
 
-SUMMARY_VERSION = 5
+SUMMARY_VERSION = 6
 
 
 class ModelSums(NamedTuple):
@@ -58,7 +58,9 @@ class Ledger:
         self.sessions: dict[str, int] = {}  # session -> calls
         self.models: dict[str | None, list[int]] = {}  # model -> [input, output, cache_read, cache_write, calls]
         self.day_tokens: dict[int, int] = {}  # UTC day -> input + output
-        self.day_sessions: dict[int, dict[str, list[float]]] = {}  # UTC day -> session -> its call times
+        # UTC day -> session -> its call time, or its call times when it has more than one that day (a
+        # history of many short sessions keeps a float, not a list, per session and day).
+        self.day_sessions: dict[int, dict[str, float | list[float]]] = {}
         self.scopes: dict[str | None, list[int]] = {}  # scope -> [calls, input + output]
 
     @classmethod
@@ -110,13 +112,15 @@ class Ledger:
             day = int(ts // DAY)
             per_session = day_get(day)
             if per_session is None:
-                day_sessions[day] = {session: [ts]}
+                day_sessions[day] = {session: ts}
                 day_tokens[day] = i + o
                 continue
             day_tokens[day] += i + o
             times = per_session.get(session)
             if times is None:
-                per_session[session] = [ts]
+                per_session[session] = ts
+            elif not isinstance(times, list):
+                per_session[session] = [times, ts]
             else:
                 times.append(ts)
         totals = self.totals
@@ -166,15 +170,19 @@ class Ledger:
             times = per_session.get(session)
             if sign > 0:
                 if times is None:
-                    per_session[session] = [ts]
+                    per_session[session] = ts
+                elif not isinstance(times, list):
+                    per_session[session] = [times, ts]
                 else:
                     times.append(ts)
-            elif times is not None:
+            elif isinstance(times, list):
                 times.remove(ts)
-                if not times:
-                    del per_session[session]
-                    if not per_session:
-                        del day_sessions[day], day_tokens[day]
+                if len(times) == 1:
+                    per_session[session] = times[0]  # one call left: the form a fresh count gives
+            elif times is not None:  # its only call that day goes
+                del per_session[session]
+                if not per_session:
+                    del day_sessions[day], day_tokens[day]
 
     def summary(self) -> Summary:
         calls, copies, inp, out, cr, cw = self.totals
@@ -193,7 +201,8 @@ class Ledger:
             if day > first_day:
                 week.update(per_session)
             elif day == first_day:
-                week.update(s for s, times in per_session.items() if max(times) >= start)
+                week.update(s for s, times in per_session.items()
+                            if (max(times) if isinstance(times, list) else times) >= start)
         return WindowCounts(today, len(week))
 
     def encode(self) -> bytes:
