@@ -29,11 +29,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture(params=["refold-all", "refold-delta"])
+@pytest.fixture(params=["refold-all", "refold-delta", "scratch-scan"])
 def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Runs a test over both ways a refresh re-folds: every call (the default for a change that touches
     a quarter of the calls or more, which small test homes always do) and only the changed calls (what
-    a refresh of a large history does). Both must give the cold figures."""
+    a refresh of a large history does). Both must give the cold figures. "scratch-scan" also runs every
+    `--no-cache` scan through a scratch file, as a very large history does."""
     if request.param == "refold-delta":
         monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", float("inf"))
+    if request.param == "scratch-scan":
+        monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
     return str(request.param)

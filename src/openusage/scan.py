@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import gc
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from openusage.errors import CacheError
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
@@ -43,6 +45,8 @@ BATCHES_PER_WORKER = 64
 MAX_BATCHES = 4096  # the queue is written whole before the workers start: it must fit in a pipe
 # A refresh that changes this share of the calls or more re-folds everything instead.
 REFOLD_ALL_SHARE = 0.25
+# From this many sessions on, a scan without the cache folds through a scratch file (`_scratch_store`).
+SCRATCH_MIN_SESSIONS = 20_000
 
 
 class Progress(Protocol):
@@ -86,7 +90,7 @@ def refresh(store: Store | None, provider: FileProvider, account: Account, env: 
     store's rows for the account up to date (None: read everything, write nothing, and with
     `keep_calls` also return the calls, which the store would otherwise keep)."""
     with _collector_paused():
-        refreshed = _refresh_account(store, provider, account, env, progress)
+        refreshed = _refresh_account(store, provider, account, env, progress, keep_calls)
     return refreshed if keep_calls else refreshed._replace(calls=None, infos=None)
 
 
@@ -110,14 +114,23 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _refresh_account(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
-                     progress: Progress | None) -> Refreshed:
+                     progress: Progress | None, keep_calls: bool) -> Refreshed:
     walk = provider.walk(account, env)
     resolve_model = provider.model_resolver(account, env)
     nothing = FileDiagnostics(0, {}, 0)
     if store is None:
         if not walk.found:
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
-        ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress)
+        listing = [_session_units(walk)]
+        if not keep_calls and len(listing[0].top.sessions) >= SCRATCH_MIN_SESSIONS:
+            try:
+                with _scratch_store() as scratch, scratch.write():
+                    ledger, read, unreadable, _, _ = _read_all(scratch, provider, account.id, walk, progress, listing)
+                return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root)
+            except (OSError, CacheError):
+                if not listing:  # the read itself failed: list again, and read in memory
+                    listing = [_session_units(walk)]
+        ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing)
         return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls, infos=infos)
     with store.write():
         if not walk.found:
@@ -128,24 +141,37 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
-            ledger, read, unreadable, _, _ = _read_all(store, provider, account.id, walk, progress)
+            ledger, read, unreadable, _, _ = _read_all(store, provider, account.id, walk, progress,
+                                                       [_session_units(walk)])
             files = store.set_summary(account.id, ledger.encode(), read)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
 
 # -- every file, folded where it is read --------------------------------------------------------------
 
-def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk,
-              progress: Progress | None) -> tuple[Ledger, FileDiagnostics, int, Calls | None,
-                                                  dict[str, SessionInfo] | None]:
+@contextmanager
+def _scratch_store() -> Iterator[Store]:
+    """A private SQLite file in the temporary directory, removed afterwards: a `--no-cache` scan of a
+    very large history folds from it one file at a time, as a first run does, so memory stays bounded
+    (the calls of 100,000 sessions held in memory cost ~40 MiB). The cache itself is not touched."""
+    with tempfile.TemporaryDirectory(prefix="openusage-scan-") as directory:
+        store = Store(os.path.join(directory, "scan.sqlite3"))
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
+              listing: list[_Units]) -> tuple[Ledger, FileDiagnostics, int, Calls | None,
+                                             dict[str, SessionInfo] | None]:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
     the copies (encoded by the process that read them) and the sessions are written as the results
     come in; without one, the calls and sessions are returned too (for `groups.py`)."""
     keep = store is not None
-    # Held in a list so that the session list (a quarter of a first run's memory at 100,000 sessions)
-    # can be let go before the ledger is built.
-    listing = [_session_units(walk)]
+    # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
+    # 100,000 sessions, is let go (cleared) before the ledger is built.
 
     def work(i: int) -> tuple[Any, ...]:
         top, units, loose = listing[0]
