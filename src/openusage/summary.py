@@ -70,11 +70,11 @@ class Ledger:
         return ledger
 
     def add(self, calls: Iterable[CallRow], sign: int = 1) -> None:
-        """Count `calls` in (sign 1) or out (sign -1)."""
+        """Count `calls` in (sign 1) or out (sign -1: calls counted in before)."""
         if sign > 0:
             self._count_in(calls)
         else:
-            self._count(calls, sign)
+            self._count_out(calls)
 
     def _count_in(self, calls: Iterable[CallRow]) -> None:
         """`add` with sign 1, which every cold scan and first run does for every call: the same counts,
@@ -131,51 +131,41 @@ class Ledger:
         totals[4] += total_cr
         totals[5] += total_cw
 
-    def _count(self, calls: Iterable[CallRow], sign: int) -> None:
+    def _count_out(self, calls: Iterable[CallRow]) -> None:
+        """Take calls counted in before out again; whatever reaches 0 goes, so the ledger is then
+        exactly the one the remaining calls build."""
         totals, sessions, models, scopes = self.totals, self.sessions, self.models, self.scopes
         day_tokens, day_sessions = self.day_tokens, self.day_sessions
         for session, ts, model, i, o, r, w, c, scope in calls:
-            totals[0] += sign
-            totals[1] += sign * c
-            totals[2] += sign * i
-            totals[3] += sign * o
-            totals[4] += sign * r
-            totals[5] += sign * w
-            _bump(sessions, session, sign)
-            sums = models.get(model)
-            if sums is None:
-                sums = models[model] = [0, 0, 0, 0, 0]
-            sums[0] += sign * i
-            sums[1] += sign * o
-            sums[2] += sign * r
-            sums[3] += sign * w
-            sums[4] += sign
+            totals[0] -= 1
+            totals[1] -= c
+            totals[2] -= i
+            totals[3] -= o
+            totals[4] -= r
+            totals[5] -= w
+            _bump(sessions, session, -1)
+            sums = models.setdefault(model, [0, 0, 0, 0, 0])
+            sums[0] -= i
+            sums[1] -= o
+            sums[2] -= r
+            sums[3] -= w
+            sums[4] -= 1
             if not sums[4]:
                 del models[model]
-            kind = scopes.get(scope)
-            if kind is None:
-                kind = scopes[scope] = [0, 0]
-            kind[0] += sign
-            kind[1] += sign * (i + o)
+            kind = scopes.setdefault(scope, [0, 0])
+            kind[0] -= 1
+            kind[1] -= i + o
             if not kind[0]:
                 del scopes[scope]
             if ts is None:
-                continue  # no valid time: counts everywhere but on no day
+                continue  # no valid time: it was on no day
             day = int(ts // DAY)
             per_session = day_sessions.get(day)
             if per_session is None:
-                per_session = day_sessions[day] = {}
-                day_tokens[day] = 0
-            day_tokens[day] += sign * (i + o)
+                continue
+            day_tokens[day] -= i + o
             times = per_session.get(session)
-            if sign > 0:
-                if times is None:
-                    per_session[session] = ts
-                elif not isinstance(times, list):
-                    per_session[session] = [times, ts]
-                else:
-                    times.append(ts)
-            elif isinstance(times, list):
+            if isinstance(times, list):
                 times.remove(ts)
                 if len(times) == 1:
                     per_session[session] = times[0]  # one call left: the form a fresh count gives
