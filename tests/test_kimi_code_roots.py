@@ -202,11 +202,11 @@ def test_a_stored_group_result_is_not_used_once_a_member_changed(main: KimiCodeH
     with sqlite3.connect(cache) as conn:
         import marshal
 
-        ((name, body),) = conn.execute("SELECT name, body FROM groups").fetchall()
-        version, generations, ledgers = marshal.loads(body)
+        ((provider, body),) = conn.execute("SELECT provider, body FROM groups").fetchall()
+        version, accounts, generations, ledgers = marshal.loads(body)
         # The two ledgers swapped under a stale generation: shown as they are, both tiles would be wrong.
-        stale = marshal.dumps((version, [generations[0], generations[1] + 1], ledgers[::-1]))
-        conn.execute("UPDATE groups SET body = ? WHERE name = ?", (stale, name))
+        stale = marshal.dumps((version, accounts, [generations[0], generations[1] + 1], ledgers[::-1]))
+        conn.execute("UPDATE groups SET body = ? WHERE provider = ?", (stale, provider))
 
     again = by_account(all_paths(code_env(), fresh_cache=False))
 

@@ -99,7 +99,8 @@ def _snapshots(store: Store | None, accounts: list[Account], chosen: list[Accoun
         members = [(account.id, refreshed[account.id]) for account in group
                    if account.id in refreshed and refreshed[account.id].found]
         if len(members) > 1:
-            for (account_id, one), settled in zip(members, groups.ledgers(store, members), strict=True):
+            settled_group = groups.ledgers(store, group[0].provider, members)
+            for (account_id, one), settled in zip(members, settled_group, strict=True):
                 refreshed[account_id] = one._replace(ledger=settled.ledger, elsewhere=settled.elsewhere)
     return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
 

@@ -31,11 +31,10 @@ from openusage.records import CallRow, SessionInfo
 from openusage.store import Store
 from openusage.summary import Ledger
 
-GROUP_VERSION = 2
+GROUP_VERSION = 3
 # No directory name holds NUL, so "name\0index" sorts by the session name first (plain string order,
 # as the rule says), then by the account's place.
 _TAG = "\x00"
-_NAME_SEPARATOR = "\x1f"
 
 Member = tuple[Calls, Mapping[str, SessionInfo]]
 
@@ -68,9 +67,9 @@ class Settled(NamedTuple):
     elsewhere: int  # calls it holds that another root owns (counted there)
 
 
-def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
-    """The ledger of each member (account id, its refresh: every one found) with every shared call
-    counted once between the roots. Accounts that read the same sessions directory (with another
+def ledgers(store: Store | None, provider: str, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
+    """The ledger of each member (account id, its refresh: every one found) of the provider's group
+    with every shared call counted once between the roots. Accounts that read the same sessions directory (with another
     config, say) are one root: each counts what the first of them counts."""
     places: dict[str, int] = {}
     roots: list[tuple[str, scan.Refreshed]] = []
@@ -82,11 +81,12 @@ def ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) 
         member_root.append(place)
     if len(roots) < 2:
         return [Settled(refreshed.ledger, 0) for _, refreshed in members]
-    result = _root_ledgers(store, roots)
+    result = _root_ledgers(store, provider, roots)
     return [result[place] for place in member_root]
 
 
-def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
+def _root_ledgers(store: Store | None, provider: str,
+                  members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
     """One ledger per root. Without a store, from the calls each refresh kept (`keep_calls`)."""
     own = [refreshed.ledger for _, refreshed in members]
     if store is None:
@@ -99,11 +99,10 @@ def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refresh
                          lambda index, sessions: _keys_held_by(folds[index][0], sessions))
         return _moved(own, [({key: calls[key] for key in moving if key in calls}, infos) for calls, infos in folds])
     accounts = [account for account, _ in members]
-    name = _NAME_SEPARATOR.join(accounts)
     with store.write():  # read the members' rows and write the result as one consistent state
         generations = [store.generation(account) for account in accounts]
-        stored = store.group(name)
-        kept = _decode(stored, generations, len(members)) if stored is not None else None
+        stored = store.group(provider)  # one row per provider: a group that changed members replaces it
+        kept = _decode(stored, accounts, generations) if stored is not None else None
         if kept is not None:
             return kept
         infos = [store.session_infos(account) for account in accounts]
@@ -112,8 +111,8 @@ def _root_ledgers(store: Store | None, members: Sequence[tuple[str, scan.Refresh
                                                                for session in sessions)))
         result = _moved(own, [(scan.stored_calls(store, account, moving), infos[index])
                               for index, account in enumerate(accounts)])
-        store.set_group(name, marshal.dumps((GROUP_VERSION, generations,
-                                             [(one.ledger.encode(), one.elsewhere) for one in result])))
+        store.set_group(provider, marshal.dumps((GROUP_VERSION, accounts, generations,
+                                                 [(one.ledger.encode(), one.elsewhere) for one in result])))
     return result
 
 
@@ -232,14 +231,14 @@ def _tagged(calls: Calls, index: int) -> Calls:
     return out
 
 
-def _decode(blob: bytes, generations: list[int | None], count: int) -> list[Settled] | None:
-    """The stored result when it was computed from these generations, else None."""
+def _decode(blob: bytes, accounts: list[str], generations: list[int | None]) -> list[Settled] | None:
+    """The stored result when it was computed for these accounts from these generations, else None."""
     try:
-        version, stored_generations, members = marshal.loads(blob)
+        version, stored_accounts, stored_generations, members = marshal.loads(blob)
     except (EOFError, ValueError, TypeError):
         return None
-    if version != GROUP_VERSION or stored_generations != generations or None in generations \
-            or not isinstance(members, list) or len(members) != count:
+    if version != GROUP_VERSION or stored_accounts != accounts or stored_generations != generations \
+            or None in generations or not isinstance(members, list) or len(members) != len(accounts):
         return None
     result: list[Settled] = []
     for member in members:

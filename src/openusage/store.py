@@ -38,7 +38,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS sessions(
     PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
@@ -537,12 +537,12 @@ class Store:
         return None if row is None else int(row[0])
 
     # -- groups ---------------------------------------------------------------------------------------
-    def group(self, name: str) -> bytes | None:
-        row = self.conn.execute("SELECT body FROM groups WHERE name = ?", (name,)).fetchone()
+    def group(self, provider: str) -> bytes | None:
+        row = self.conn.execute("SELECT body FROM groups WHERE provider = ?", (provider,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def set_group(self, name: str, body: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO groups(name, body) VALUES (?, ?)", (name, body))
+    def set_group(self, provider: str, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO groups(provider, body) VALUES (?, ?)", (provider, body))
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:
