@@ -8,11 +8,14 @@ its old rows dropped, in the same transaction.
 
 Three ways through, one counting rule (`fold.py`):
 - no cache (`store` None): every file is read, in worker processes when there is enough to read; each
-  process folds what it read, and the folds merge here. Nothing is written anywhere.
-- the first run of an account: the same, and the copies are written to the store while the workers
-  are still reading.
+  process folds what it read, and the folds merge here. Nothing is written to the cache (a very large
+  history goes through a scratch file instead, as a first run does).
+- the first run of an account: the same reading, but the workers encode the copies instead of folding
+  them; they are written to the store as they come, and the ledger is then built from the store one
+  file at a time (`_stored_ledger`).
 - a refresh: only the new bytes are read. The calls whose copies change are folded from the store as
   they were before the change and as they are after it, and the ledger swaps the one for the other.
+  The comparison with what the store knows runs in every process, each for its own sessions.
 """
 
 from __future__ import annotations
