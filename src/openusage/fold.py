@@ -14,7 +14,7 @@ processes fold what they read, and their folds merge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from openusage.records import CallRow, UsageRecord
@@ -102,13 +102,22 @@ def settle(calls: Iterable[Call], ranks: Mapping[str, int], ancestors: Mapping[s
 def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
     """Session → the sessions it was forked from, following `parent` links through sessions that exist
     (the chain stops at one that does not). Sessions with no parent are left out."""
+    return ancestry_across({session: () if parent is None else (parent,) for session, parent in parents.items()})
+
+
+def ancestry_across(parents: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
+    """`ancestry` where a session may name several parents (one session held in several Kimi Code roots,
+    each with its own `forkedFrom`): every parent is followed, through sessions that exist (the keys)."""
     result: dict[str, frozenset[str]] = {}
     for session, first in parents.items():
         chain: set[str] = set()
-        parent = first
-        while parent is not None and parent in parents and parent not in chain and parent != session:
+        todo = list(first)
+        while todo:
+            parent = todo.pop()
+            if parent == session or parent in chain or parent not in parents:
+                continue
             chain.add(parent)
-            parent = parents[parent]
+            todo.extend(parents[parent])
         if chain:
             result[session] = frozenset(chain)
     return result

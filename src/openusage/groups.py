@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from openusage import scan
-from openusage.fold import Calls, ancestry, call_rows, merge, settle
+from openusage.fold import Calls, ancestry, ancestry_across, call_rows, merge, settle
 from openusage.providers.base import Account
 from openusage.records import CallRow, SessionInfo
 from openusage.store import Store
@@ -67,10 +67,11 @@ class Settled(NamedTuple):
     elsewhere: int  # calls it holds that another root owns (counted there)
 
 
-def ledgers(store: Store | None, provider: str, members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
+def ledgers(store: Store | None, provider: str,
+            members: Sequence[tuple[str, scan.Refreshed]]) -> list[Settled]:
     """The ledger of each member (account id, its refresh: every one found) of the provider's group
-    with every shared call counted once between the roots. Accounts that read the same sessions directory (with another
-    config, say) are one root: each counts what the first of them counts."""
+    with every shared call counted once between the roots. Accounts that read the same sessions
+    directory (with another config, say) are one root: each counts what the first of them counts."""
     places: dict[str, int] = {}
     roots: list[tuple[str, scan.Refreshed]] = []
     member_root: list[int] = []
@@ -107,7 +108,7 @@ def _root_ledgers(store: Store | None, provider: str,
             return kept
         infos = [store.session_infos(account) for account in accounts]
         moving = _moving([store.call_keys(account) for account in accounts], infos,
-                         lambda index, sessions: set().union(*(store.keys_of_session(accounts[index], session)
+                         lambda index, sessions: set().union(*(store.call_keys(accounts[index], session)
                                                                for session in sessions)))
         result = _moved(own, [(scan.stored_calls(store, account, moving), infos[index])
                               for index, account in enumerate(accounts)])
@@ -128,7 +129,7 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
         mine = set(keys)
         moving |= mine & seen
         seen |= mine
-    across = _name_ancestry(_parents(infos))
+    across = ancestry_across(_parents(infos))
     for index, root_infos in enumerate(infos):
         alone = ancestry({session: info.parent for session, info in root_infos.items()})
         names = root_infos.keys()
@@ -166,11 +167,11 @@ def owned_rows(members: Sequence[Member]) -> list[list[CallRow]]:
     for index, (member_calls, infos) in enumerate(members):
         merge(calls, _tagged(member_calls, index))
         for name, info in infos.items():
-            tagged = _tag(name, index)
+            tagged = name + _suffix(index)
             ranks[tagged] = info.rank
             tagged_names.setdefault(name, []).append(tagged)
     ancestors = {tagged: frozenset(t for parent in chain for t in tagged_names[parent])
-                 for name, chain in _name_ancestry(_parents([infos for _, infos in members])).items()
+                 for name, chain in ancestry_across(_parents([infos for _, infos in members])).items()
                  for tagged in tagged_names[name]}
     settle(calls.values(), ranks, ancestors)
     rows: list[list[CallRow]] = [[] for _ in members]
@@ -194,32 +195,15 @@ def _parents(infos: Sequence[Mapping[str, SessionInfo]]) -> dict[str, set[str]]:
     return parents
 
 
-def _name_ancestry(parents: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
-    """Session name → every session it was forked from: `forkedFrom` links followed through sessions
-    that exist in any root (as `fold.ancestry` does within one). Sessions with none are left out."""
-    result: dict[str, frozenset[str]] = {}
-    for name, first in parents.items():
-        chain: set[str] = set()
-        todo = list(first)
-        while todo:
-            parent = todo.pop()
-            if parent == name or parent in chain or parent not in parents:
-                continue
-            chain.add(parent)
-            todo.extend(parents[parent])
-        if chain:
-            result[name] = frozenset(chain)
-    return result
-
-
-def _tag(session: str, index: int) -> str:
-    return f"{session}{_TAG}{index:04d}"
+def _suffix(index: int) -> str:
+    """What tags a session name with its account's place."""
+    return f"{_TAG}{index:04d}"
 
 
 def _tagged(calls: Calls, index: int) -> Calls:
     """A copy of a member's calls whose holders name their account. A call's holders survive
     `settle`, so calls settled within their account fold again here from every holder."""
-    suffix = f"{_TAG}{index:04d}"
+    suffix = _suffix(index)
     out: Calls = {}
     for key, call in calls.items():
         copy = call.copy()

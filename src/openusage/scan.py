@@ -97,11 +97,6 @@ def refresh(store: Store | None, provider: FileProvider, account: Account, env: 
     return refreshed if keep_calls else refreshed._replace(calls=None, infos=None)
 
 
-def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
-    """The account's calls with these keys, settled as its ledger counts them."""
-    return _folded(store, account, keys)
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """A refresh builds tens of thousands of small lists and tuples and no reference cycles; Python's
@@ -327,12 +322,12 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
         dirty.update(record[0] for record in result.tail_records)
     for session in [*changed_sessions, *dropped_sessions, *_reparented(store, account, changed_sessions,
                                                                         dropped_sessions)]:
-        dirty |= store.keys_of_session(account, session)
+        dirty |= store.call_keys(account, session)
 
     refold_all = ledger is None or len(dirty) >= REFOLD_ALL_SHARE * max(1, ledger.totals[0])
     if not refold_all:
         assert ledger is not None
-        ledger.add(call_rows(_folded(store, account, dirty)), sign=-1)
+        ledger.add(call_rows(stored_calls(store, account, dirty)), sign=-1)
 
     unreadable = walk.unreadable
     for state in gone:
@@ -351,7 +346,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
     if refold_all:
         return _stored_ledger(store, account), unreadable, None
     assert ledger is not None
-    ledger.add(call_rows(_folded(store, account, dirty)))
+    ledger.add(call_rows(stored_calls(store, account, dirty)))
     return ledger, unreadable, None
 
 
@@ -443,8 +438,9 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     return result
 
 
-def _folded(store: Store, account: str, keys: set[str]) -> Calls:
-    """The calls with these keys as the store's copies and sessions say now."""
+def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
+    """The account's calls with these keys as the store's copies and sessions say now, settled as its
+    ledger counts them."""
     if not keys:
         return {}
     calls = fold_copies(store.copies(account, keys))

@@ -246,10 +246,6 @@ class Store:
         return [session for session, in self.conn.execute("SELECT session FROM sessions WHERE account = ?", (account,))
                 if session not in sessions]
 
-    def file_ids_of_sessions(self, account: str, sessions: Iterable[str]) -> set[int]:
-        return {file_id for chunk in _chunks(list(sessions)) for file_id, in self.conn.execute(
-            f"SELECT id FROM files WHERE account = ? AND session IN ({_marks(chunk)})", (account, *chunk))}
-
     # -- file states ----------------------------------------------------------------------------------
 
     def file_state(self, account: str, path: str) -> FileState | None:
@@ -434,23 +430,9 @@ class Store:
         chosen = tail if tail_only else [*records, *tail]
         return {record[0] for record in chosen if not (unmarked_only and record[8])}
 
-    def call_keys(self, account: str) -> set[str]:
-        """The key of every call the account holds a copy of."""
-        keys: set[str] = set()
-        for records, tail in self.conn.execute("SELECT records, tail_records FROM files WHERE account = ?",
-                                               (account,)):
-            keys.update(record[0] for record in _decode_records(records))
-            keys.update(record[0] for record in _decode_records(tail))
-        return keys
-
-    def keys_of_session(self, account: str, session: str) -> set[str]:
-        keys: set[str] = set()
-        for records, tail in self.conn.execute(
-            "SELECT records, tail_records FROM files WHERE account = ? AND session = ?", (account, session)
-        ):
-            keys.update(record[0] for record in _decode_records(records))
-            keys.update(record[0] for record in _decode_records(tail))
-        return keys
+    def call_keys(self, account: str, session: str | None = None) -> set[str]:
+        """The key of every call the account (or one of its sessions) holds a copy of."""
+        return {record[0] for _, records in self.file_copies(account, session) for record in records}
 
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
@@ -483,28 +465,27 @@ class Store:
                               ((account, session) for session in sessions))
 
     # -- copies ---------------------------------------------------------------------------------------
-    def copies(self, account: str, keys: set[str] | None) -> Iterator[Copy]:
-        """Every stored copy of the given calls (all of the account's when `keys` is None)."""
+    def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
+        """Every stored copy of the given calls."""
         self.flush()
-        if keys is None:
-            rows: Iterable[tuple[str, bytes, bytes]] = self.conn.execute(
-                "SELECT session, records, tail_records FROM files WHERE account = ?", (account,))
-        else:
-            holding = self._holding(keys)
-            rows = [row for file_id in sorted(holding) for row in self.conn.execute(
-                "SELECT session, records, tail_records FROM files WHERE id = ? AND account = ?", (file_id, account))]
+        holding = self._holding(keys)
+        rows = [row for file_id in sorted(holding) for row in self.conn.execute(
+            "SELECT session, records, tail_records FROM files WHERE id = ? AND account = ?", (file_id, account))]
         for session, records, tail in rows:
             for blob in (records, tail):
                 for key, ts, model, inp, out, cr, cw, scope, marked in _decode_records(blob):
-                    if keys is None or key in keys:
+                    if key in keys:
                         yield key, ts, model, inp, out, cr, cw, scope, marked, session
 
-    def file_copies(self, account: str) -> Iterator[tuple[str, list[UsageRecord]]]:
-        """Every file of the account, one at a time: its session and the copies it holds."""
+    def file_copies(self, account: str, session: str | None = None) -> Iterator[tuple[str, list[UsageRecord]]]:
+        """Every file of the account (of one session, when given), one at a time: its session and the
+        copies it holds."""
         self.flush()
-        for session, records, tail in self.conn.execute(
-                "SELECT session, records, tail_records FROM files WHERE account = ?", (account,)):
-            yield session, [*_decode_records(records), *_decode_records(tail)]
+        where, args = ("account = ?", (account,)) if session is None else \
+            ("account = ? AND session = ?", (account, session))
+        for file_session, records, tail in self.conn.execute(
+                f"SELECT session, records, tail_records FROM files WHERE {where}", args):
+            yield file_session, [*_decode_records(records), *_decode_records(tail)]
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:
