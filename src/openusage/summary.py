@@ -77,9 +77,9 @@ class Ledger:
             self._count_out(calls)
 
     def _count_in(self, calls: Iterable[CallRow]) -> None:
-        """`add` with sign 1, which every cold scan and first run does for every call: the same counts,
-        summed in locals and with nothing to delete (a count that only grows never reaches 0).
-        Measured on the 48k calls of the 1 GB corpus: about half the time of the general loop."""
+        """`add` with sign 1, which every cold scan and first run does for every call: summed in locals,
+        with nothing to delete (a count that only grows never reaches 0). On a synthetic ledger of 48k
+        calls it took about three quarters of the time of one signed loop for both directions."""
         sessions, models, scopes = self.sessions, self.models, self.scopes
         day_tokens, day_sessions = self.day_tokens, self.day_sessions
         session_get, model_get, scope_get, day_get = sessions.get, models.get, scopes.get, day_sessions.get
