@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,6 +189,44 @@ def test_snapshot_unknown_account_exits_2_with_one_line(home: KimiHome) -> None:
     assert len(lines) == 1, result.stderr
     assert "no_such_account" in lines[0]
     assert result.stdout.strip() == ""
+
+
+def _process(args: list[str], env: dict[str, str | None], stdout: Any = subprocess.PIPE) -> \
+        subprocess.CompletedProcess[str]:
+    """The real entry point (`python -m openusage`), which leaves through `os._exit`."""
+    full = {**os.environ, **{k: v for k, v in env.items() if v is not None}}
+    return subprocess.run([sys.executable, "-m", "openusage", *args], env=full, stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, check=False, timeout=60)
+
+
+def test_the_process_flushes_its_output_and_keeps_its_exit_status(home: KimiHome) -> None:
+    env = env_for(home.root)
+    done = _process(["snapshot", "--json", "--no-cache"], env)
+    assert done.returncode == 0, done.stderr
+    assert _without_time(json.loads(done.stdout)) == _without_time(run_snapshot(env, "--no-cache"))
+    unknown = _process(["snapshot", "--json", "--account", "no_such_account"], env)
+    assert unknown.returncode == 2
+    assert unknown.stdout == ""
+    assert [ln for ln in unknown.stderr.splitlines() if ln.strip()] == [
+        ln for ln in invoke(["snapshot", "--json", "--account", "no_such_account"], env).stderr.splitlines()
+        if ln.strip()]
+    assert _process(["--no-such-option"], env).returncode == 2
+
+
+def test_a_reader_that_went_away_gets_no_traceback(home: KimiHome) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE
+    try:
+        done = _process(["snapshot", "--json"], env_for(home.root), stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+
+
+def _without_time(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "generated_at"}
 
 
 # --- dashboard and demo --------------------------------------------------------------------------------------
