@@ -285,6 +285,19 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
 
 
+def test_a_first_run_commits_every_file_and_holder_it_read(tmp_path: Path) -> None:
+    # Fewer files than the store buffers before writing: what is still buffered must be committed too,
+    # or the next run would find the files unknown and read (and count) them again.
+    home, session, env = make_home(tmp_path)
+    home.fork(session, uid("2"), "Fork: Plan")
+    run_snapshot(env)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 2
+        assert conn.execute("SELECT COUNT(*) FROM holders").fetchone()[0] > 0
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+
+
 def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
     _home, _session, env = make_home(tmp_path)
     cached_equals_cold(env)

@@ -48,8 +48,11 @@ BATCHES_PER_WORKER = 64
 MAX_BATCHES = 4096  # the queue is written whole before the workers start: it must fit in a pipe
 # A refresh that changes this share of the calls or more re-folds everything instead.
 REFOLD_ALL_SHARE = 0.25
-# From this many sessions on, a scan without the cache folds through a scratch file (`_scratch_store`).
+# From this many sessions on, a scan without the cache folds through a scratch file (`_scratch_store`),
+# and a first run builds its ledger from the cache instead of from the calls folded in memory.
 SCRATCH_MIN_SESSIONS = 20_000
+# A first run holding more calls than this in memory (~0.5 KiB each) stops, and folds from the cache.
+MEMORY_FOLD_MAX_CALLS = 80_000
 
 
 class Progress(Protocol):
@@ -168,12 +171,16 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     the copies (encoded by the process that read them) and the sessions are written as the results
     come in; without one, the calls and sessions are returned too (for `groups.py`)."""
     keep = store is not None
+    # Folded in memory as the results come, as without a store, unless the history is so large that
+    # its calls would not fit the memory bound: then (or once they prove too many) the ledger is built
+    # from the store one file at a time instead, which takes longer.
+    in_memory = store is None or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS
     # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
     # 100,000 sessions, is let go (cleared) before the ledger is built.
 
     def work(i: int) -> tuple[Any, ...]:
         top, units, loose = listing[0]
-        return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep)
+        return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
     # Without a store: every session's parent (None for most) and the ranks that are not 0, all that
@@ -186,15 +193,18 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     units = listing[0].sessions
     for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
             len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
-        if store is not None:  # nothing kept here: the store folds what it holds when all are in
+        if store is not None:
             store.set_sessions(account, ((name, SessionInfo(*info), unit_signatures.get(name, 0))
                                          for name, info in unit_infos.items()))
-        else:
+        if in_memory:
             merge(calls, unit_calls)
             for name, (rank, parent) in unit_infos.items():
                 parents[name] = parent
                 if rank:
                     ranks[name] = rank
+            if store is not None and len(calls) > MEMORY_FOLD_MAX_CALLS:
+                in_memory = False  # too many to hold: the store folds what it holds when all are in
+                calls, parents, ranks = {}, {}, {}
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
@@ -209,19 +219,23 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
                 store.add_encoded(account, source.path, source.session, result, *encoded)
     listing.clear()
     del units
-    if store is not None:
-        return _stored_ledger(store, account), FileDiagnostics(files_read, skipped, zero), unreadable, None, None
+    read = FileDiagnostics(files_read, skipped, zero)
+    if not in_memory:
+        assert store is not None  # without a store, everything is folded in memory
+        return _stored_ledger(store, account), read, unreadable, None, None
     settle(calls.values(), ranks, ancestry(parents))
     ledger = Ledger.of(call_rows(calls))
+    if store is not None:
+        return ledger, read, unreadable, None, None
     infos = {name: SessionInfo(ranks.get(name, 0), parent) for name, parent in parents.items()}
-    return ledger, FileDiagnostics(files_read, skipped, zero), unreadable, calls, infos
+    return ledger, read, unreadable, calls, infos
 
 
 def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],
-               loose: list[Source], keep: bool) -> tuple[Any, ...]:
+               loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
     """One unit of a full read, in any process: walk its sessions, read their files and their state
-    files. Returns plain values (they cross a pipe): the files' copies folded, or with `keep` encoded
-    for the store instead."""
+    files. Returns plain values (they cross a pipe): the files' copies encoded for the store (`keep`)
+    and/or folded (`fold`)."""
     local = Walk()
     sources = [source for session in sessions
                for source in walk_session(local, session, top, agents_layout=agents_layout)]
@@ -234,9 +248,9 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
         encoded: tuple[bytes, bytes, list[int]] | None = None
         if result[0] is not None:
             records, tail = result[1], result[4]
-            if keep:  # encoded here, in parallel, for the store, which folds them when all are in
+            if keep:  # encoded here, in parallel, for the store
                 encoded = (encode_records(records), encode_records(tail), key_crcs(records, tail))
-            else:
+            if fold:
                 fold_records(records, source.session, calls)
                 fold_records(tail, source.session, calls)
             # The copies are encoded or folded into `calls` above: only the counts cross the pipe.

@@ -204,6 +204,7 @@ class Store:
             self._next_id = None  # ids are handed out under the write lock, from what is committed
             try:
                 yield
+                self.flush()  # rows still buffered belong to this transaction
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
