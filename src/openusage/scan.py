@@ -8,11 +8,12 @@ its old rows dropped, in the same transaction.
 
 Three ways through, one counting rule (`fold.py`):
 - no cache (`store` None): every file is read, in worker processes when there is enough to read; each
-  process folds what it read, and the folds merge here. Nothing is written to the cache (a very large
-  history goes through a scratch file instead, as a first run does).
-- the first run of an account: the same reading, but the workers encode the copies instead of folding
-  them; they are written to the store as they come, and the ledger is then built from the store one
-  file at a time (`_stored_ledger`).
+  process folds what it read, and the folds merge here. Nothing is written to the cache. A history of
+  very many sessions goes through a scratch file instead, as a first run does; so does one whose calls
+  prove too many to hold in memory, read again from the start.
+- the first run of an account: the same reading and folding, and the workers also encode the copies,
+  which are written to the store as they come. A history of very many sessions or calls builds its
+  ledger from the store instead, one file at a time (`_stored_ledger`), so memory stays bounded.
 - a refresh: only the new bytes are read. The calls whose copies change are folded from the store as
   they were before the change and as they are after it, and the ledger swaps the one for the other.
   The comparison with what the store knows runs in every process, each for its own sessions.
@@ -51,8 +52,12 @@ REFOLD_ALL_SHARE = 0.25
 # From this many sessions on, a scan without the cache folds through a scratch file (`_scratch_store`),
 # and a first run builds its ledger from the cache instead of from the calls folded in memory.
 SCRATCH_MIN_SESSIONS = 20_000
-# A first run holding more calls than this in memory (~0.5 KiB each) stops, and folds from the cache.
-MEMORY_FOLD_MAX_CALLS = 80_000
+# More calls than this held in memory (~0.5 KiB each) would bring the 80 MiB bound near: a first run
+# then builds its ledger from the cache instead (measured: 74 MiB when it switched at 80,000 calls),
+# and a scan without the cache, which holds less beside them, starts again through a scratch file
+# (twice the reading, on a history of a gigabyte and a half or more; 66 MiB at 87,000 calls).
+FIRST_RUN_MAX_CALLS = 60_000
+SCAN_MAX_CALLS = 100_000
 
 
 class Progress(Protocol):
@@ -123,15 +128,23 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         if not walk.found:
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
         listing = [_session_units(walk)]
-        if not keep_calls and len(listing[0].top.sessions) >= SCRATCH_MIN_SESSIONS:
+        if keep_calls or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS:
             try:
-                with _scratch_store() as scratch, scratch.write():
-                    ledger, read, unreadable, _, _ = _read_all(scratch, provider, account.id, walk, progress, listing)
-                return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root)
-            except (OSError, CacheError):
-                if not listing:  # the read itself failed: list again, and read in memory
-                    listing = [_session_units(walk)]
-        ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing)
+                ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing,
+                                                                   bounded=not keep_calls)
+                return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls,
+                                 infos=infos)
+            except _TooManyCalls:
+                listing = [_session_units(walk)]
+        try:
+            with _scratch_store() as scratch, scratch.write():
+                ledger, read, unreadable, _, _ = _read_all(scratch, provider, account.id, walk, progress, listing)
+            return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root)
+        except (OSError, CacheError):
+            if not listing:  # the read itself failed: list again, and read in memory
+                listing = [_session_units(walk)]
+        ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing,
+                                                           bounded=False)
         return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls, infos=infos)
     with store.write():
         if not walk.found:
@@ -163,9 +176,14 @@ def _scratch_store() -> Iterator[Store]:
             store.close()
 
 
+class _TooManyCalls(Exception):
+    """A scan without the cache holds more calls than the memory bound allows: it starts again through
+    a scratch file."""
+
+
 def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
-              listing: list[_Units]) -> tuple[Ledger, FileDiagnostics, int, Calls | None,
-                                             dict[str, SessionInfo] | None]:
+              listing: list[_Units], *, bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None,
+                                                                      dict[str, SessionInfo] | None]:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
     the copies (encoded by the process that read them) and the sessions are written as the results
@@ -202,7 +220,9 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
                 parents[name] = parent
                 if rank:
                     ranks[name] = rank
-            if store is not None and len(calls) > MEMORY_FOLD_MAX_CALLS:
+            if bounded and len(calls) > (SCAN_MAX_CALLS if store is None else FIRST_RUN_MAX_CALLS):
+                if store is None:
+                    raise _TooManyCalls
                 in_memory = False  # too many to hold: the store folds what it holds when all are in
                 calls, parents, ranks = {}, {}, {}
         unreadable += unit_unreadable
