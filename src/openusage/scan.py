@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -168,6 +167,8 @@ def _scratch_store() -> Iterator[Store]:
     """A private SQLite file in the temporary directory, removed afterwards: a `--no-cache` scan of a
     very large history folds from it one file at a time, as a first run does, so memory stays bounded
     (the calls of 100,000 sessions held in memory cost ~40 MiB). The cache itself is not touched."""
+    import tempfile  # here: only a very large history needs it, and every run would pay its import
+
     with tempfile.TemporaryDirectory(prefix="openusage-scan-") as directory:
         store = Store(os.path.join(directory, "scan.sqlite3"))
         try:
