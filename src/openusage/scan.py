@@ -188,7 +188,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
     the copies (encoded by the process that read them) and the sessions are written as the results
-    come in; without one, the calls and sessions are returned too (for `groups.py`)."""
+    come in; without one, the calls and sessions are returned too (for `groups.py`). `bounded`: more
+    calls than the memory bound allows end a read without a store (`_TooManyCalls`)."""
     keep = store is not None
     # Folded in memory as the results come, as without a store, unless the history is so large that
     # its calls would not fit the memory bound: then (or once they prove too many) the ledger is built
