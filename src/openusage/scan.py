@@ -203,8 +203,9 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
         return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
-    # Without a store: every session's parent (None for most) and the ranks that are not 0, all that
-    # `settle` needs. With a store, each unit's sessions are written as they come and nothing is kept.
+    # Folding in memory: every session's parent (None for most) and the ranks that are not 0, all that
+    # `settle` needs. With a store, each unit's sessions are also written as they come. (Workers forked
+    # before a switch to the store go on folding; what they send is then dropped.)
     parents: dict[str, str | None] = {}
     ranks: dict[str, int] = {}
     skipped: dict[str, int] = {}
