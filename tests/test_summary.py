@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import marshal
 import random
 
 from openusage.records import CallRow
-from openusage.summary import Ledger, Summary
+from openusage.summary import SUMMARY_VERSION, Ledger, Summary
 
 DAY = 86400.0
 
@@ -64,6 +65,11 @@ def test_unreadable_ledger_is_none() -> None:
     assert Ledger.decode(b"\x00\xff") is None
     assert Ledger.decode(b'{"v": 999}') is None
     assert Ledger.decode(b'{"v": 3, "totals": [1], "sessions": {}, "models": [], "days": [], "scopes": []}') is None
+    # The right version and lengths, but sessions, day tokens or day sessions not a dict.
+    for part in (2, 4, 5):
+        parts: list[object] = [SUMMARY_VERSION, [0] * 6, {}, [], {}, {}, []]
+        parts[part] = []
+        assert Ledger.decode(marshal.dumps(tuple(parts))) is None
 
 
 def test_counting_in_and_out_leaves_the_ledger_the_rest_builds_to_the_byte() -> None:

@@ -210,15 +210,17 @@ class Ledger:
                 return None
             ledger = cls()
             ledger.totals = [int(n) for n in totals]
-            ledger.sessions = dict(sessions)
             ledger.models = {m[0]: [int(n) for n in m[1:]] for m in models}
-            ledger.day_tokens = dict(day_tokens)
-            ledger.day_sessions = dict(day_sessions)
             ledger.scopes = {sc[0]: [int(sc[1]), int(sc[2])] for sc in scopes}
         except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
         if len(ledger.totals) != 6 or any(len(sums) != 5 for sums in ledger.models.values()):
             return None
+        # Taken as marshal built them, not copied: at 100,000 sessions a copy of these would double the
+        # warm run's largest objects for a moment.
+        if type(sessions) is not dict or type(day_tokens) is not dict or type(day_sessions) is not dict:
+            return None
+        ledger.sessions, ledger.day_tokens, ledger.day_sessions = sessions, day_tokens, day_sessions
         return ledger
 
 
