@@ -4,6 +4,7 @@ dies before or after reporting some of its units."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,3 +47,16 @@ def test_a_worker_that_raises_hands_its_unit_back() -> None:
 def test_large_results_cross_the_pipe_whole() -> None:
     big = "x" * 3_000_000  # several pipe buffers
     assert results(4, 2, lambda i: [i, big]) == [(i, [i, big]) for i in range(4)]
+
+
+def test_a_consumer_that_stops_early_leaves_no_worker_behind() -> None:
+    # A scan without the cache that finds too many calls stops reading and starts again another way.
+    def work(i: int) -> int:
+        time.sleep(0.005)
+        return i
+
+    runs = parallel.run(200, work, 3)
+    next(runs)
+    runs.close()  # what leaving the loop on an exception does to the generator
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every worker was reaped

@@ -134,7 +134,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
                 return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls,
                                  infos=infos)
             except _TooManyCalls:
-                listing = [_session_units(walk)]
+                pass  # read again from the start, through a scratch file (the listing is still whole)
         try:
             with _scratch_store() as scratch, scratch.write():
                 ledger, read, unreadable, _, _ = _read_all(scratch, provider, account.id, walk, progress, listing)
