@@ -130,20 +130,21 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         if keep_calls or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS:
             try:
                 ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing,
-                                                                   bounded=not keep_calls)
+                                                                   in_memory=True, bounded=not keep_calls)
                 return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls,
                                  infos=infos)
             except _TooManyCalls:
                 pass  # read again from the start, through a scratch file (the listing is still whole)
         try:
             with _scratch_store() as scratch, scratch.write():
-                ledger, read, unreadable, _, _ = _read_all(scratch, provider, account.id, walk, progress, listing)
+                ledger, read, unreadable, _, _ = _read_all(scratch, provider, account.id, walk, progress, listing,
+                                                           in_memory=False)
             return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root)
         except (OSError, CacheError):
             if not listing:  # the read itself failed: list again, and read in memory
                 listing = [_session_units(walk)]
         ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing,
-                                                           bounded=False)
+                                                           in_memory=True, bounded=False)
         return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls, infos=infos)
     with store.write():
         if not walk.found:
@@ -154,8 +155,11 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
-            ledger, read, unreadable, _, _ = _read_all(store, provider, account.id, walk, progress,
-                                                       [_session_units(walk)])
+            listing = [_session_units(walk)]
+            # A history of very many sessions builds its ledger from the store: their calls would not fit.
+            in_memory = len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS
+            ledger, read, unreadable, _, _ = _read_all(store, provider, account.id, walk, progress, listing,
+                                                       in_memory=in_memory)
             files = store.set_summary(account.id, ledger.encode(), read)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
@@ -183,18 +187,17 @@ class _TooManyCalls(Exception):
 
 
 def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
-              listing: list[_Units], *, bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None,
-                                                                      dict[str, SessionInfo] | None]:
+              listing: list[_Units], *, in_memory: bool,
+              bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None, dict[str, SessionInfo] | None]:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads and folds their files and their state files; the folds merge here. With a store,
     the copies (encoded by the process that read them) and the sessions are written as the results
-    come in; without one, the calls and sessions are returned too (for `groups.py`). `bounded`: more
-    calls than the memory bound allows end a read without a store (`_TooManyCalls`)."""
+    come in; without one, the calls and sessions are returned too (for `groups.py`). `in_memory`: the
+    calls are folded here as the results come (always, without a store), else the ledger is built from
+    the store one file at a time, which takes longer. `bounded`: more calls than the memory bound
+    allows end a read without a store (`_TooManyCalls`), and switch one with a store to its ledger."""
+    assert in_memory or store is not None  # without a store, there is nothing else to fold from
     keep = store is not None
-    # Folded in memory as the results come, as without a store, unless the history is so large that
-    # its calls would not fit the memory bound: then (or once they prove too many) the ledger is built
-    # from the store one file at a time instead, which takes longer.
-    in_memory = store is None or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS
     # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
     # 100,000 sessions, is let go (cleared) before the ledger is built.
 
@@ -244,7 +247,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     del units
     read = FileDiagnostics(files_read, skipped, zero)
     if not in_memory:
-        assert store is not None  # without a store, everything is folded in memory
+        assert store is not None
         return _stored_ledger(store, account), read, unreadable, None, None
     settle(calls.values(), ranks, ancestry(parents))
     ledger = Ledger.of(call_rows(calls))
@@ -376,7 +379,6 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
                 store.drop_file(job.previous.id)
             continue
         store.apply(account, job.source.path, job.source.session, result, job.previous)
-    store.flush()
     store.set_sessions(account, changed_sessions.values())
     store.drop_sessions(account, dropped_sessions)
 
