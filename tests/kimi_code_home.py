@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kimi_home import NOW, OMIT, explain, invoke, tokens, uid, used
+from kimi_home import NOW, OMIT, comparable, explain, invoke, tokens, uid, used
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kimi_code"
 
@@ -385,10 +385,6 @@ def run_code_snapshot(env: Mapping[str, str | None], *args: str) -> dict[str, An
 
 def _cache_dir(env: Mapping[str, str | None]) -> Path:
     return Path(env.get("OPENUSAGE_CACHE_DIR") or os.environ["OPENUSAGE_CACHE_DIR"])
-
-
-def comparable(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "generated_at"}
 
 
 def all_paths(env: Mapping[str, str | None], *args: str, fresh_cache: bool = True) -> dict[str, Any]:

@@ -244,7 +244,8 @@ def _cache_dir(env: Mapping[str, str | None]) -> Path:
     return Path(env.get("OPENUSAGE_CACHE_DIR") or os.environ["OPENUSAGE_CACHE_DIR"])
 
 
-def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot document without the one field that differs between runs."""
     return {k: v for k, v in doc.items() if k != "generated_at"}
 
 
@@ -260,8 +261,8 @@ def snapshot_all_paths(env: Mapping[str, str | None], *args: str, fresh_cache: b
         shutil.rmtree(_cache_dir(env), ignore_errors=True)
     cold = run_snapshot(env, *args)
     warm = run_snapshot(env, *args)
-    assert _comparable(cold) == _comparable(uncached), "cold cache differs from --no-cache"
-    assert _comparable(warm) == _comparable(uncached), "warm cache differs from --no-cache"
+    assert comparable(cold) == comparable(uncached), "cold cache differs from --no-cache"
+    assert comparable(warm) == comparable(uncached), "warm cache differs from --no-cache"
     return uncached
 
 

@@ -24,6 +24,7 @@ from kimi_home import (
     Session,
     Wire,
     at,
+    comparable,
     env_for,
     invoke,
     line,
@@ -38,10 +39,6 @@ from kimi_home import (
 pytestmark = pytest.mark.usefixtures("refold_path")
 
 T = at("2026-11-19T10:00:00Z")
-
-
-def comparable(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "generated_at"}
 
 
 def cached_equals_cold(env: dict[str, str | None]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kimi_home import KimiHome, at, env_for, explain, invoke, run_snapshot, uid
+from kimi_home import KimiHome, at, comparable, env_for, explain, invoke, run_snapshot, uid
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 WIDE = "1000"  # COLUMNS: long tmp paths must not be wrapped or cut in tables
@@ -203,7 +203,7 @@ def test_the_process_flushes_its_output_and_keeps_its_exit_status(home: KimiHome
     env = env_for(home.root)
     done = _process(["snapshot", "--json", "--no-cache"], env)
     assert done.returncode == 0, done.stderr
-    assert _without_time(json.loads(done.stdout)) == _without_time(run_snapshot(env, "--no-cache"))
+    assert comparable(json.loads(done.stdout)) == comparable(run_snapshot(env, "--no-cache"))
     unknown = _process(["snapshot", "--json", "--account", "no_such_account"], env)
     assert unknown.returncode == 2
     assert unknown.stdout == ""
@@ -223,10 +223,6 @@ def test_a_reader_that_went_away_gets_no_traceback(home: KimiHome) -> None:
     assert done.returncode == 0
     assert "Traceback" not in done.stderr
     assert "Exception ignored" not in done.stderr
-
-
-def _without_time(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "generated_at"}
 
 
 # --- dashboard and demo --------------------------------------------------------------------------------------

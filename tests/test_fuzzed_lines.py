@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kimi_code_home import code_snapshot
-from kimi_home import FIXTURES, KimiHome, env_for, run_snapshot, uid
+from kimi_home import FIXTURES, KimiHome, comparable, env_for, run_snapshot, uid
 
 CODE_FIXTURES = FIXTURES.parent / "kimi_code"
 DAMAGE = [b'"', b"\\", b"{", b"}", b"[", b"]", b",", b":", b"\n", b"\xff", b"\xc3", b"\x00", b"NaN", b"1e999",
@@ -35,10 +34,6 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         else:
             out = out[:at]  # truncate: a half-written last line
     return bytes(out)
-
-
-def comparable(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "generated_at"}
 
 
 @pytest.mark.parametrize("seed", range(12))
