@@ -5,12 +5,12 @@ The CLI, and later the dashboard and exporters, call these and nothing below the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from openusage import groups, paths, scan
+from openusage import groups, paths, scan, settled
 from openusage.errors import CacheError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
@@ -84,16 +84,28 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
         rows = _settled_rows(store, accounts, refreshed)
         found: list[SettledCall] = []
         for account in chosen:
-            resolve = refreshed[account.id].resolve_model
-            found.extend(SettledCall(account.id, account.provider, session, ts, resolve(model), inp, out, cr, cw,
-                                     scope, copies)
-                         for session, ts, model, inp, out, cr, cw, copies, scope in rows.get(account.id, ())
-                         if query.admits(ts))
+            found.extend(_named(account, rows.get(account.id, ()), refreshed[account.id].resolve_model, query))
         return found, refreshed
 
     settled, _ = _with_cache(env, use_cache, notice, answer)
     facts = _session_facts(env, chosen, settled, titles=query.titles)
     return CallsResult(query, settled, facts, tuple(account.id for account in chosen))
+
+
+def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | None], str],
+           query: CallsQuery) -> list[SettledCall]:
+    """An account's rows as named calls in the query's range, each model resolved once."""
+    models: dict[str | None, str] = {}
+    admits = query.admits
+    named: list[SettledCall] = []
+    for session, ts, model, inp, out, cr, cw, copies, scope in rows:
+        if not admits(ts):
+            continue
+        resolved = models.get(model)
+        if resolved is None:
+            resolved = models[model] = resolve(model)
+        named.append(SettledCall(account.id, account.provider, session, ts, resolved, inp, out, cr, cw, scope, copies))
+    return named
 
 
 def is_utc(tz: tzinfo) -> bool:
@@ -171,29 +183,11 @@ def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Acco
 
 def _settled_rows(store: Store | None, accounts: list[Account],
                   refreshed: Mapping[str, scan.Refreshed]) -> dict[str, list[CallRow]]:
-    """The rows of the calls each refreshed account owns, its group settled: from the store when there
-    is one, else from the calls each refresh kept."""
-    members: dict[str, tuple[str, groups.Member]] = {}
-    for account in accounts:
-        one = refreshed.get(account.id)
-        if one is None or not one.found:
-            continue
-        if store is not None:
-            members[account.id] = (one.root, scan.stored_account_calls(store, account.id))
-        elif one.calls is not None and one.infos is not None:
-            members[account.id] = (one.root, (one.calls, one.infos))
-        else:
-            raise ValueError(f"account {account.id!r} was refreshed without keeping its calls")
-    rows: dict[str, list[CallRow]] = {}
-    by_provider: dict[str, list[str]] = {}
-    for account in accounts:
-        if account.id in members:
-            shares = _provider(account).shares_calls_across_accounts
-            by_provider.setdefault(account.provider if shares else "\x00" + account.id, []).append(account.id)
-    for ids in by_provider.values():
-        settled = groups.settled_rows([members[i][0] for i in ids], [members[i][1] for i in ids])
-        rows.update(zip(ids, settled, strict=True))
-    return rows
+    """The rows of the calls each refreshed account owns, its group settled."""
+    return settled.rows_by_account(store, [
+        settled.Member(account.id, account.provider, refreshed[account.id],
+                       _provider(account).shares_calls_across_accounts)
+        for account in accounts if account.id in refreshed])
 
 
 def _session_facts(env: Mapping[str, str], chosen: list[Account], settled: list[SettledCall], *,

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import textwrap
-from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ TITLE_WIDTH = 50
 LOCAL_KAOS = "local"
 # The first TurnBegin is near the top of a wire file; a title is not worth reading further for.
 HEAD_BYTES = 256 * 1024
+FIRST_READ = 16 * 1024
 
 
 def session_facts(sessions_dir: Path, root: Path, wanted: AbstractSet[str], *,
@@ -74,25 +74,33 @@ def _title(dirs: list[str]) -> str:
 
 
 def _first_user_input(path: str) -> str | None:
-    """The text of the first TurnBegin's `user_input` among the first lines of a wire file."""
-    for line in _lines(read_head(path, HEAD_BYTES)):
-        if b'"TurnBegin"' not in line:
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        message = record.get("message") if isinstance(record, dict) else None
-        if isinstance(message, dict) and message.get("type") == "TurnBegin":
-            payload = message.get("payload")
-            if isinstance(payload, dict):
-                return _text(payload.get("user_input"))
+    """The text of the first TurnBegin's `user_input` among the first lines of a wire file: read in
+    growing steps, since it is usually within the first few kilobytes."""
+    size = FIRST_READ
+    while True:
+        head = read_head(path, size)
+        complete = head[: head.rfind(b"\n") + 1] if len(head) == size else head
+        for line in complete.split(b"\n"):
+            if b'"TurnBegin"' in line:
+                found = _user_input(line)
+                if found is not None:
+                    return found
+        if len(head) < size or size >= HEAD_BYTES:
+            return None
+        size *= 4
+
+
+def _user_input(line: bytes) -> str | None:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    message = record.get("message") if isinstance(record, dict) else None
+    if isinstance(message, dict) and message.get("type") == "TurnBegin":
+        payload = message.get("payload")
+        if isinstance(payload, dict):
+            return _text(payload.get("user_input"))
     return None
-
-
-def _lines(head: bytes) -> Iterator[bytes]:
-    lines = head.split(b"\n")
-    yield from lines[:-1] if len(lines) > 1 else lines
 
 
 def _text(user_input: Any) -> str | None:
