@@ -10,7 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from openusage import groups, paths, scan, settled
+from openusage import groups, paths, priced, scan, settled
 from openusage.errors import CacheError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
@@ -65,16 +65,24 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
              progress: scan.Progress | None = None, notice: Notice | None = None, tz: tzinfo = UTC) -> SnapshotSet:
     """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`, with
     today, 7 d and the daily series in `tz` (UTC unless asked: the definition the providers give)."""
-    accounts = list(detect(env).accounts)
+    report = detect(env)
+    accounts = list(report.accounts)
     chosen = accounts if account_id is None else _chosen(accounts, (account_id,), None)
     in_utc = is_utc(tz)
 
     def answer(store: Store | None) -> tuple[Snapshot, ...]:
-        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc)
-        if in_utc:
-            return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
-        rows = _settled_rows(store, accounts, refreshed)
-        return tuple(_account_snapshot(account, refreshed[account.id], now, zoned=(rows.get(account.id, []), tz))
+        # Cost is priced per call: without a store, every refresh keeps its calls.
+        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
+        settled_rows: dict[str, list[CallRow]] = {}
+
+        def rows() -> dict[str, list[CallRow]]:
+            if not settled_rows:
+                settled_rows.update(_settled_rows(store, accounts, refreshed))
+            return settled_rows
+
+        costs = _costs(store, chosen, refreshed, rows, report.settings)
+        return tuple(_account_snapshot(account, refreshed[account.id], now, costs=costs,
+                                       zoned=None if in_utc else (rows().get(account.id, []), tz))
                      for account in chosen)
 
     return SnapshotSet(now, _with_cache(env, use_cache, notice, answer), tz)
@@ -221,7 +229,18 @@ def _provider(account: Account) -> FileProvider:
     return provider
 
 
-def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime, *,
+def _costs(store: Store | None, chosen: list[Account], refreshed: Mapping[str, scan.Refreshed],
+           rows: Callable[[], Mapping[str, list[CallRow]]], settings: Settings) -> priced.Costs:
+    """The chosen accounts' costs per model, tied to the generations of every account refreshed with
+    them (a group's calls are settled across its members)."""
+    members = [priced.Member(account.id, _provider(account).upstream_provider, one.resolve_model,
+                             tuple((m.model, one.resolve_model(m.model)) for m in one.ledger.summary().models))
+               for account in chosen if (one := refreshed[account.id]).found]
+    return priced.account_costs(store, members, rows, settings.prices,
+                                generations=[name for name, one in refreshed.items() if one.found])
+
+
+def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime, *, costs: priced.Costs,
                       zoned: tuple[list[CallRow], tzinfo] | None = None) -> Snapshot:
     """The snapshot from the account's ledger; `zoned`: its calls and a zone whose days are not UTC
     days, which then give today, 7 d and the daily series."""
@@ -240,6 +259,8 @@ def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,
         calls_elsewhere=refreshed.elsewhere,
+        costs=costs.by_account.get(account.id, {}) if refreshed.found else None,
+        price_data=costs.data,
     )
     return build_snapshot(account.id, _info(_provider(account)), figures)
 

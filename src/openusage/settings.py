@@ -1,16 +1,18 @@
 """settings.json → immutable records. Every error names the file and the line/column or key path.
 
-Shape: `{"auto_detect": true, "accounts": [{"id": "...", "provider": "kimi_cli", "extra": {...}}]}`.
+Shape: `{"auto_detect": true, "accounts": [{"id": "...", "provider": "kimi_cli", "extra": {...}}],
+"prices": {"aliases": {"<name>": "<model>"}, "models": {"<model>": {"input": 1.0, "output": 4.0, ...}}}}`.
 A missing file means the defaults; anything present must be right, or the user hears exactly where not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from openusage.errors import SettingsError
+from openusage.pricing import UserPrices
 from openusage.providers.base import Account
 
 
@@ -18,6 +20,7 @@ class Settings(NamedTuple):
     path: Path
     auto_detect: bool = True
     accounts: tuple[Account, ...] = ()
+    prices: UserPrices = UserPrices()
 
 
 def load_settings(path: Path, known_providers: Collection[str]) -> Settings:
@@ -77,7 +80,51 @@ def _parse(path: Path, doc: Any, known_providers: Collection[str]) -> Settings:
             if not isinstance(value, str):
                 raise fail(f"{where}.extra.{key}", f"expected a string (a path), found {_kind(value)}")
         accounts.append(Account(account_id, provider, dict(extra), origin="configured"))
-    return Settings(path, auto_detect, tuple(accounts))
+    return Settings(path, auto_detect, tuple(accounts), _prices(doc.get("prices", {}), fail))
+
+
+_RATE_KEYS = ("input", "output", "cache_read", "cache_write")
+
+
+def _prices(section: Any, fail: Callable[[str, str], SettingsError]) -> UserPrices:
+    """The `prices` section: aliases (name → model) and the user's own rates per million tokens.
+    input and output are required; a missing cache rate bills those tokens as input, as the price
+    database does for a provider that prices no cache."""
+    if not isinstance(section, dict):
+        raise fail("prices", f"expected an object, found {_kind(section)}")
+    for key in section:
+        if key not in ("aliases", "models"):
+            raise fail(f"prices.{key}", "unknown key (expected aliases or models)")
+    aliases = section.get("aliases", {})
+    if not isinstance(aliases, dict):
+        raise fail("prices.aliases", f"expected an object, found {_kind(aliases)}")
+    for name, model in aliases.items():
+        if not isinstance(model, str) or not model:
+            raise fail(f"prices.aliases.{name}", f"expected a model name, found {_describe(model)}")
+    models = section.get("models", {})
+    if not isinstance(models, dict):
+        raise fail("prices.models", f"expected an object, found {_kind(models)}")
+    rates: dict[str, tuple[float, float, float, float, float]] = {}
+    for model, entry in models.items():
+        where = f"prices.models.{model}"
+        if not isinstance(entry, dict):
+            raise fail(where, f"expected an object of rates per million tokens, found {_kind(entry)}")
+        for key in entry:
+            if key not in _RATE_KEYS:
+                raise fail(f"{where}.{key}", f"unknown key (expected {', '.join(_RATE_KEYS)})")
+        values: dict[str, float] = {}
+        for key in _RATE_KEYS:
+            value = entry.get(key)
+            if value is None and key in ("cache_read", "cache_write"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+                raise fail(f"{where}.{key}", f"expected a price in USD per million tokens (a number >= 0), "
+                                             f"found {_describe(value)}")
+            values[key] = float(value)
+        rate_in = values["input"]
+        read, write = values.get("cache_read", rate_in), values.get("cache_write", rate_in)
+        rates[model] = (rate_in, values["output"], read, write, 0.0)
+    return UserPrices(dict(aliases), rates)
 
 
 def _kind(value: Any) -> str:

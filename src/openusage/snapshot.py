@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Literal, NamedTuple
 
+from openusage.cost import ModelCost, total_usd
+from openusage.pricing import DataInfo
 from openusage.records import FileDiagnostics
 from openusage.summary import DailyRow, Summary, WindowCounts
 
@@ -31,6 +33,8 @@ class ModelRow(NamedTuple):
     cache_read_tokens: int
     cache_write_tokens: int
     requests: int
+    cost_usd: float | None = None  # estimated at list prices; None: no price known (never 0)
+    unpriced_requests: int = 0  # calls of this model without a price, left out of cost_usd
 
     @property
     def total_tokens(self) -> int:
@@ -48,6 +52,18 @@ class DailyPoint(NamedTuple):
     value: int
 
 
+class CostSummary(NamedTuple):
+    """The account's estimated cost at list prices: the sum over priced calls (None when there are
+    calls and none has a price), the calls and models left out for want of a price, whether some of
+    it is the API-equivalent value of subscription calls (not money spent), and the price data."""
+
+    usd: float | None
+    unpriced_requests: int
+    unpriced_models: tuple[str, ...]
+    subscription: bool
+    data: DataInfo | None
+
+
 class Snapshot(NamedTuple):
     account_id: str
     provider_id: str
@@ -58,6 +74,7 @@ class Snapshot(NamedTuple):
     models: tuple[ModelRow, ...]
     daily_series: dict[str, tuple[DailyPoint, ...]]
     diagnostics: dict[str, int | dict[str, int]]
+    cost: CostSummary | None = None  # None: not priced (figures built without prices)
 
 
 class SnapshotSet(NamedTuple):
@@ -89,6 +106,8 @@ class AccountFigures(NamedTuple):
     files: FileDiagnostics
     files_unreadable: int
     calls_elsewhere: int = 0  # held here, owned (and counted) by another account of the provider
+    costs: dict[str, ModelCost] | None = None  # per model as shown; None: not priced
+    price_data: DataInfo | None = None
 
 
 class ProviderInfo(NamedTuple):
@@ -125,9 +144,26 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         diagnostics["records_by_scope"] = by_scope
     if provider.shares_calls_across_accounts:
         diagnostics["records_in_other_accounts"] = figures.calls_elsewhere
-    return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
-                    _model_rows(summary, provider.upstream_provider, figures.resolve_model),
-                    _daily(figures.daily), diagnostics)
+    rows = _model_rows(summary, provider.upstream_provider, figures.resolve_model)
+    cost = None
+    if figures.costs is not None:
+        rows, cost = _priced_rows(rows, figures.costs, figures.price_data)
+        diagnostics["unpriced_requests"] = {name: one.unpriced_calls for name, one in sorted(figures.costs.items())
+                                            if one.unpriced_calls}
+    return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics, rows,
+                    _daily(figures.daily), diagnostics, cost)
+
+
+def _priced_rows(rows: tuple[ModelRow, ...], costs: dict[str, ModelCost],
+                 data: DataInfo | None) -> tuple[tuple[ModelRow, ...], CostSummary]:
+    """The model rows with their cost, and the account's cost summary."""
+    priced = tuple(row._replace(cost_usd=costs[row.model].usd, unpriced_requests=costs[row.model].unpriced_calls)
+                   if row.model in costs else row for row in rows)
+    every = list(costs.values())
+    missing = tuple(sorted({target for one in every for target in one.unpriced_targets}))
+    summary = CostSummary(total_usd(every), sum(one.unpriced_calls for one in every), missing,
+                          any(one.subscription and one.usd is not None for one in every), data)
+    return priced, summary
 
 
 def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:

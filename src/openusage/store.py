@@ -39,7 +39,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16  # 16: the prices table
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settled(name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS prices(key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
@@ -535,6 +536,14 @@ class Store:
 
     def set_settled(self, name: str, body: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)", (name, body))
+
+    # -- prices (priced.py): models' rates and accounts' costs, each value carrying its own key --------
+    def priced(self, key: str) -> bytes | None:
+        row = self.conn.execute("SELECT body FROM prices WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_priced(self, key: str, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO prices(key, body) VALUES (?, ?)", (key, body))
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:

@@ -19,7 +19,37 @@ def snapshot_document(snapshot_set: SnapshotSet) -> dict[str, Any]:
         "schema": SNAPSHOT_SCHEMA,
         "generated_at": snapshot_set.generated_at_iso,
         "tz": snapshot_set.tz_name,
+        "prices": _price_data(snapshot_set),
         "snapshots": [_snapshot(s) for s in snapshot_set.snapshots],
+    }
+
+
+def _price_data(snapshot_set: SnapshotSet) -> dict[str, Any]:
+    """The price data every cost was computed with (the first priced snapshot's: one run, one data)."""
+    data = next((s.cost.data for s in snapshot_set.snapshots if s.cost is not None and s.cost.data is not None),
+                None)
+    return {"source": "genai-prices", "version": data.version if data else None, "date": data.date if data else None}
+
+
+def _metrics(snapshot: Snapshot) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        name: {"used": m.used, "unit": m.unit, "window": m.window} for name, m in snapshot.metrics.items()
+    }
+    if snapshot.cost is not None:
+        metrics["cost_usd"] = {"used": snapshot.cost.usd, "unit": "USD", "window": "all-time"}
+    return metrics
+
+
+def _cost(snapshot: Snapshot) -> dict[str, Any] | None:
+    cost = snapshot.cost
+    if cost is None:
+        return None
+    return {
+        "usd": cost.usd,
+        # A subscription's calls are worth what the same tokens cost at list prices: not money spent.
+        "basis": "api_equivalent" if cost.subscription else "list_price",
+        "unpriced_requests": cost.unpriced_requests,
+        "unpriced_models": list(cost.unpriced_models),
     }
 
 
@@ -29,9 +59,8 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
         "provider_id": snapshot.provider_id,
         "status": snapshot.status,
         "message": snapshot.message,
-        "metrics": {
-            name: {"used": m.used, "unit": m.unit, "window": m.window} for name, m in snapshot.metrics.items()
-        },
+        "metrics": _metrics(snapshot),
+        "cost": _cost(snapshot),
         "models": [
             {
                 "model": row.model,
@@ -43,6 +72,8 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
                 "total_tokens": row.total_tokens,
                 "all_tokens": row.all_tokens,
                 "requests": row.requests,
+                "cost_usd": row.cost_usd,
+                "unpriced_requests": row.unpriced_requests,
             }
             for row in snapshot.models
         ],

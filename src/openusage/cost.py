@@ -1,0 +1,148 @@
+"""What calls would cost at list prices: a call's four counts times the rates in force at its time.
+
+Pure: no files, no SQL, no price database. The rates arrive as a `Schedule` (built by `pricing.py`
+from genai-prices or from the user's settings); this module picks the rates of one call and adds
+calls up per model. Our `input` excludes cache reads and writes (Kimi's `input_other`, Codex's
+input - cached), so the prompt a provider bills is input + cache_read + cache_write, and each part
+is priced once at its own rate: nothing is billed twice, nothing is missed.
+
+Sums are exact whatever order the calls come in: counts are added per (model, rates) as integers
+and multiplied once, in a fixed order, so a run with the cache and one without give the same cents.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
+
+PER = 1_000_000  # rates are USD per million tokens
+DAY = 86_400
+
+# One set of rates, USD per million tokens, and a fee per call:
+#   (input, output, cache_read, cache_write, per_call)
+# A provider that prices no cache read (or write) bills those tokens as input: the rate is then the
+# input rate, which is what genai-prices' calculator does with a part it has no price for.
+Rates = tuple[float, float, float, float, float]
+# Rates that depend on the prompt's size (input + cache_read + cache_write): the base rates, and the
+# rates that apply to the whole call once the prompt exceeds a threshold (a "cliff", not a marginal
+# rate), thresholds ascending.
+Tiered = tuple[Rates, tuple[tuple[int, Rates], ...]]
+# Tiered rates by time of day: (second of the UTC day it starts at, rates), the first at second 0.
+Windows = tuple[tuple[int, Tiered], ...]
+# A model's rates over time: (UTC seconds from which they apply, windows), ascending; the first
+# entry applies from the beginning of time.
+Schedule = tuple[tuple[float, Windows], ...]
+
+
+def flat(rates: Rates) -> Schedule:
+    """One set of rates for every call, at every time (a user's own prices)."""
+    return ((float("-inf"), ((0, (rates, ())),)),)
+
+
+def rates_at(schedule: Schedule, time: float | None, prompt: int) -> Rates:
+    """The rates of a call at `time` (UTC seconds; None: unknown, priced at the newest rates) whose
+    prompt is `prompt` tokens."""
+    if len(schedule) == 1 or time is None:
+        windows = schedule[-1][1] if time is None else schedule[0][1]
+    else:
+        index = bisect_right([start for start, _ in schedule], time) - 1
+        windows = schedule[max(index, 0)][1]
+    tiered = windows[0][1]
+    if len(windows) > 1 and time is not None:
+        second = int(time % DAY)
+        for start, candidate in windows:
+            if start <= second:
+                tiered = candidate
+    base, tiers = tiered
+    chosen = base
+    for threshold, rates in tiers:
+        if prompt > threshold:
+            chosen = rates
+    return chosen
+
+
+def call_cost(rates: Rates, input_: int, output: int, cache_read: int, cache_write: int, calls: int = 1) -> float:
+    """USD of `calls` calls (or of their summed counts) at one set of rates."""
+    rate_in, rate_out, rate_read, rate_write, per_call = rates
+    tokens = rate_in * input_ + rate_out * output + rate_read * cache_read + rate_write * cache_write
+    return tokens / PER + per_call * calls
+
+
+class Priced(NamedTuple):
+    """How one model name is priced: `schedule` (None: no price) of `target`, the model whose price
+    it is (the name itself, or what an alias served), where the price comes from, and whether the name
+    is a subscription's alias (its cost is then what the tokens would cost at list prices, not money
+    spent)."""
+
+    target: str
+    schedule: Schedule | None
+    origin: str  # "genai-prices", "settings" or "none"
+    alias: bool = False
+
+
+class ModelCost(NamedTuple):
+    """One model's estimated cost over some calls: `usd` of the priced calls (None when none of them
+    has a price: unknown, never 0), how many calls had no price, the models that lacked one, and
+    whether the name is a subscription alias (API-equivalent value, not money spent)."""
+
+    model: str
+    usd: float | None
+    priced_calls: int
+    unpriced_calls: int
+    unpriced_targets: tuple[str, ...]
+    subscription: bool = False
+
+
+# A call as cost needs it: model (as shown), time, input, output, cache_read, cache_write.
+CostCall = tuple[str, float | None, int, int, int, int]
+# Which prices a model name had at a time (aliases are dated, so the same name may change model).
+Resolver = Callable[[str, float | None], Priced]
+
+
+def model_costs(calls: Iterable[CostCall], resolve: Resolver) -> dict[str, ModelCost]:
+    """Each model's cost over `calls`, priced one by one at their own time."""
+    sums: dict[tuple[str, Rates], list[int]] = {}
+    unpriced: dict[str, dict[str, int]] = {}
+    aliases: set[str] = set()
+    for model, time, input_, output, cache_read, cache_write in calls:
+        priced = resolve(model, time)
+        if priced.alias:
+            aliases.add(model)
+        if priced.schedule is None:
+            by_target = unpriced.setdefault(model, {})
+            by_target[priced.target] = by_target.get(priced.target, 0) + 1
+            continue
+        rates = rates_at(priced.schedule, time, input_ + cache_read + cache_write)
+        key = (model, rates)
+        total = sums.get(key)
+        if total is None:
+            total = sums[key] = [0, 0, 0, 0, 0]
+        total[0] += input_
+        total[1] += output
+        total[2] += cache_read
+        total[3] += cache_write
+        total[4] += 1
+    return _totals(sums, unpriced, aliases)
+
+
+def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[str, int]],
+            aliases: set[str]) -> dict[str, ModelCost]:
+    usd: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    for (model, rates), (input_, output, cache_read, cache_write, count) in sorted(sums.items()):
+        usd[model] = usd.get(model, 0.0) + call_cost(rates, input_, output, cache_read, cache_write, count)
+        calls[model] = calls.get(model, 0) + count
+    result: dict[str, ModelCost] = {}
+    for model in sorted(usd.keys() | unpriced.keys()):
+        missing = unpriced.get(model, {})
+        result[model] = ModelCost(model, usd.get(model), calls.get(model, 0), sum(missing.values()),
+                                  tuple(sorted(missing)), model in aliases)
+    return result
+
+
+def total_usd(costs: Sequence[ModelCost]) -> float | None:
+    """The sum over models that have a price; None when there are calls and none has a price
+    (unknown, never 0). No calls at all cost nothing."""
+    known = [cost.usd for cost in costs if cost.usd is not None]
+    return float(sum(known)) if known or not costs else None

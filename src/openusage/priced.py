@@ -1,0 +1,161 @@
+"""Each account's estimated cost per model, from its settled calls, with the cache.
+
+Prices are per call (a dated price applies from its date, a tier by the call's prompt size), so the
+cost is an aggregate over the settled calls, not over the ledger's per-model sums. A warm run must
+not pay for that: the cache keeps (table `prices`, `Store.priced`):
+
+- each model's rates as a `cost.Schedule`, keyed by the installed price data's fingerprint and the
+  provider hint, so genai-prices (and pydantic, ~0.25 s) is imported only for a model it has not
+  priced yet, and a new genai-prices version is read once;
+- the price data's version and date, under the same fingerprint;
+- every account's costs, with the generations of the accounts they were computed from, the price
+  data and the user's prices: a warm run decodes one value, a run after appends prices the calls
+  again from the cached rates without importing genai-prices.
+
+A stale or damaged value is computed again, never used; the figures never depend on the cache.
+"""
+
+from __future__ import annotations
+
+import marshal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from openusage import pricing
+from openusage.cost import ModelCost, Schedule, model_costs
+from openusage.records import CallRow
+from openusage.store import Store
+
+COSTS_VERSION = 1
+_COSTS_KEY = "costs"
+
+
+class Member(NamedTuple):
+    """One account to price: its id, its provider's hint for the price database (e.g. "moonshot"),
+    how its records' model names are shown, and what that gives for the names its ledger holds (the
+    config can change the names without changing a record: part of the cached costs' key)."""
+
+    account: str
+    hint: str | None
+    resolve_model: Callable[[str | None], str]
+    names: tuple[tuple[str | None, str], ...] = ()
+
+
+class Costs(NamedTuple):
+    """Each account's cost per model (as the snapshot names models), and the price data used (None:
+    genai-prices is not installed, only the user's own prices apply)."""
+
+    by_account: dict[str, dict[str, ModelCost]]
+    data: pricing.DataInfo | None
+
+
+def account_costs(store: Store | None, members: Sequence[Member], rows: Callable[[], Mapping[str, list[CallRow]]],
+                  user: pricing.UserPrices, generations: Iterable[str] = ()) -> Costs:
+    """The members' costs: from the cache when it holds them for the current generations of
+    `generations` (the accounts whose calls they depend on), else priced from `rows()`."""
+    fingerprint = pricing.data_fingerprint()
+    stamp: Any = None
+    if store is not None:
+        stamp = _stamp(store, fingerprint, user, generations, members)
+        cached = _cached(store, stamp) if stamp is not None else None
+        if cached is not None:
+            return cached
+    data = _data(store, fingerprint)
+    found = rows()
+    by_account: dict[str, dict[str, ModelCost]] = {}
+    for member in members:
+        calls = [(member.resolve_model(model), ts, inp, out, cr, cw)
+                 for _session, ts, model, inp, out, cr, cw, _copies, _scope in found.get(member.account, ())]
+        names = {call[0] for call in calls}
+        schedules = _schedules(store, fingerprint, member.hint, pricing.targets(names, user))
+        book = pricing.Book(user, schedules)
+        by_account[member.account] = model_costs(calls, book.resolve)
+    result = Costs(by_account, data)
+    if store is not None and stamp is not None:
+        with store.write():
+            store.set_priced(_COSTS_KEY, marshal.dumps((stamp, _encode(result))))
+    return result
+
+
+def _stamp(store: Store, fingerprint: str | None, user: pricing.UserPrices, accounts: Iterable[str],
+           members: Sequence[Member]) -> Any:
+    generations = [(account, store.generation(account)) for account in sorted(set(accounts))]
+    if any(generation is None for _, generation in generations):
+        return None  # nothing stored of an account: no generation to tie the costs to
+    names = [(member.account, member.hint, list(member.names)) for member in members]
+    return (COSTS_VERSION, fingerprint, user.fingerprint(), generations, names)
+
+
+def _cached(store: Store, stamp: Any) -> Costs | None:
+    body = store.priced(_COSTS_KEY)
+    if body is None:
+        return None
+    try:
+        stored_stamp, encoded = marshal.loads(body)
+        if stored_stamp != stamp:
+            return None
+        return _decode(encoded)
+    except (EOFError, ValueError, TypeError, IndexError):
+        return None
+
+
+def _encode(costs: Costs) -> Any:
+    accounts = {account: [tuple(cost) for cost in models.values()] for account, models in costs.by_account.items()}
+    return accounts, None if costs.data is None else tuple(costs.data)
+
+
+def _decode(encoded: Any) -> Costs:
+    accounts, data = encoded
+    by_account: dict[str, dict[str, ModelCost]] = {}
+    for account, models in accounts.items():
+        costs = [ModelCost(str(m), usd, int(p), int(u), tuple(t), bool(s)) for m, usd, p, u, t, s in models]
+        by_account[str(account)] = {cost.model: cost for cost in costs}
+    return Costs(by_account, None if data is None else pricing.DataInfo(*data))
+
+
+def _data(store: Store | None, fingerprint: str | None) -> pricing.DataInfo | None:
+    if fingerprint is None:
+        return None
+    key = f"data\x00{fingerprint}"
+    if store is not None:
+        body = store.priced(key)
+        if body is not None:
+            try:
+                return pricing.DataInfo(*marshal.loads(body))
+            except (EOFError, ValueError, TypeError):
+                pass
+    data = pricing.data_info()
+    if store is not None:
+        with store.write():
+            store.set_priced(key, marshal.dumps(tuple(data)))
+    return data
+
+
+def _schedules(store: Store | None, fingerprint: str | None, hint: str | None,
+               models: Iterable[str]) -> dict[str, Schedule | None]:
+    """Each model's schedule: from the cache, else from genai-prices (then kept)."""
+    if fingerprint is None:
+        return dict.fromkeys(models)
+    found: dict[str, Schedule | None] = {}
+    missing: list[str] = []
+    for model in sorted(models):
+        body = store.priced(_rates_key(fingerprint, hint, model)) if store is not None else None
+        if body is None:
+            missing.append(model)
+            continue
+        try:
+            found[model] = marshal.loads(body)
+        except (EOFError, ValueError, TypeError):
+            missing.append(model)
+    if missing:
+        fresh = pricing.database_schedules((model, hint) for model in missing)
+        if store is not None:
+            with store.write():
+                for (model, _), schedule in fresh.items():
+                    store.set_priced(_rates_key(fingerprint, hint, model), marshal.dumps(schedule))
+        found.update((model, schedule) for (model, _), schedule in fresh.items())
+    return found
+
+
+def _rates_key(fingerprint: str, hint: str | None, model: str) -> str:
+    return f"rates\x00{fingerprint}\x00{hint or ''}\x00{model}"

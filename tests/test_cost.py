@@ -1,0 +1,277 @@
+"""Estimated cost at list prices: per call, at the call's own time, from genai-prices' bundled data,
+the dated alias table and the user's own prices. Every expected figure is computed by hand here from
+the rates the test names (USD per million tokens)."""
+
+from __future__ import annotations
+
+import json
+import random
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import genai_prices
+import pytest
+from genai_prices.data import providers
+
+from kimi_code_home import KimiCodeHome, code_env, ms, sid
+from kimi_home import GROUP, KimiHome, at, env_for, explain, invoke, only_snapshot, run_snapshot, uid
+from openusage import pricing
+from openusage.cost import ModelCost, Priced, call_cost, model_costs, rates_at
+from openusage.errors import SettingsError
+from openusage.settings import load_settings
+
+M = 1_000_000
+
+
+def cost_of(model: str, when: str | None, counts: tuple[int, int, int, int], hint: str | None = "moonshot",
+            user: pricing.UserPrices | None = None) -> ModelCost:
+    """One call's cost, priced the way a snapshot prices it (database schedules, aliases, settings)."""
+    user = user or pricing.UserPrices()
+    schedules = {model: schedule for (model, _), schedule
+                 in pricing.database_schedules((t, hint) for t in pricing.targets([model], user)).items()}
+    book = pricing.Book(user, schedules)
+    inp, out, cr, cw = counts
+    return model_costs([(model, None if when is None else at(when), inp, out, cr, cw)], book.resolve)[model]
+
+
+# -- hand-computed figures, one per provider and rule ---------------------------------------------------
+
+def test_moonshot_call_with_cache_read_prices_each_part_once() -> None:
+    # kimi-k2.6: input 0.95, cache read 0.16, output 4. Kimi's input_other is already without cache.
+    got = cost_of("kimi-k2.6", "2026-11-20T09:00:00Z", (1520, 312, 79_400, 0))
+    assert got.usd == pytest.approx((1520 * 0.95 + 79_400 * 0.16 + 312 * 4) / M, rel=1e-12)
+    assert got.usd == pytest.approx(0.015396, rel=1e-12)
+
+
+def test_codex_cached_input_is_not_billed_twice() -> None:
+    # A Codex record: input_tokens 10,000 of which 8,000 cached, output 500. Our record holds input
+    # 2,000 (input - cached) and cache_read 8,000. gpt-5: input 1.25, cached 0.125, output 10.
+    got = cost_of("gpt-5-codex", "2026-11-20T09:00:00Z", (2_000, 500, 8_000, 0), hint="openai")
+    assert got.usd == pytest.approx((2_000 * 1.25 + 8_000 * 0.125 + 500 * 10) / M, rel=1e-12)
+    twice = (10_000 * 1.25 + 8_000 * 0.125 + 500 * 10) / M  # what counting cached input as input too would give
+    assert got.usd != pytest.approx(twice)
+
+
+def test_a_call_above_a_tier_threshold_pays_the_tier_rate_on_the_whole_call() -> None:
+    # gpt-5.4: input 2.5 / cached 0.25 / output 15 up to a 272,000-token prompt; 5 / 0.5 / 22.5 above.
+    # The prompt is input + cache read + cache write: 100,000 + 180,000 = 280,000 > 272,000.
+    above = cost_of("gpt-5.4", "2026-11-20T09:00:00Z", (100_000, 1_000, 180_000, 0), hint="openai")
+    assert above.usd == pytest.approx((100_000 * 5 + 180_000 * 0.5 + 1_000 * 22.5) / M, rel=1e-12)
+    below = cost_of("gpt-5.4", "2026-11-20T09:00:00Z", (100_000, 1_000, 170_000, 0), hint="openai")
+    assert below.usd == pytest.approx((100_000 * 2.5 + 170_000 * 0.25 + 1_000 * 15) / M, rel=1e-12)
+
+
+def test_a_price_change_applies_from_its_date() -> None:
+    # o3: 10 in / 40 out until 2025-06-09, then 2 / 8 from 2025-06-10 (UTC dates).
+    before = cost_of("o3", "2025-06-09T23:59:59Z", (M, M, 0, 0), hint="openai")
+    after = cost_of("o3", "2025-06-10T00:00:00Z", (M, M, 0, 0), hint="openai")
+    assert (before.usd, after.usd) == (pytest.approx(50.0), pytest.approx(10.0))
+
+
+def test_cache_write_is_priced_at_its_own_rate() -> None:
+    # kimi-k3: input 3, cache write 3 (5-minute), cache read 0.3, output 15.
+    got = cost_of("kimi-k3", "2026-11-20T09:00:00Z", (1_000, 2_000, 30_000, 40_000))
+    assert got.usd == pytest.approx((1_000 * 3 + 40_000 * 3 + 30_000 * 0.3 + 2_000 * 15) / M, rel=1e-12)
+
+
+@pytest.mark.parametrize(("when", "rates"), [
+    ("2026-03-01T00:00:00Z", (0.6, 0.1, 3.0)),     # kimi-k2.5
+    ("2026-05-01T00:00:00Z", (0.95, 0.16, 4.0)),   # kimi-k2.6, from 2026-04-20T15:28:10Z
+    ("2026-07-01T00:00:00Z", (0.95, 0.19, 4.0)),   # kimi-k2.7-code, from 2026-06-12
+])
+def test_kimi_for_coding_is_priced_as_the_model_it_served_that_day(when: str, rates: tuple[float, ...]) -> None:
+    rate_in, rate_read, rate_out = rates
+    for name in ("kimi-for-coding", "kimi-code/kimi-for-coding"):
+        got = cost_of(name, when, (10_000, 2_000, 50_000, 0))
+        assert got.usd == pytest.approx((10_000 * rate_in + 50_000 * rate_read + 2_000 * rate_out) / M, rel=1e-12)
+        assert got.subscription
+
+
+def test_an_alias_whose_model_has_no_price_is_unknown_never_zero() -> None:
+    # From 2026-09-11 kimi-for-coding is K2.8 Preview, which the database does not price.
+    got = cost_of("kimi-for-coding", "2026-11-20T09:00:00Z", (10_000, 2_000, 50_000, 0))
+    assert got.usd is None
+    assert (got.unpriced_calls, got.unpriced_targets) == (1, ("kimi-k2.8-preview",))
+
+
+def test_an_unknown_model_has_no_cost() -> None:
+    got = cost_of("my-private-model", "2026-11-20T09:00:00Z", (10, 10, 0, 0))
+    assert (got.usd, got.unpriced_calls, got.unpriced_targets) == (None, 1, ("my-private-model",))
+
+
+def test_user_prices_win_over_the_database_and_aliases() -> None:
+    user = pricing.UserPrices({"kimi-for-coding": "my-deal"}, {"my-deal": (1.0, 2.0, 0.5, 1.0, 0.0),
+                                                               "kimi-k2.6": (10.0, 20.0, 10.0, 10.0, 0.0)})
+    deal = cost_of("kimi-for-coding", "2026-11-20T09:00:00Z", (M, M, M, 0), user=user)
+    assert deal.usd == pytest.approx(1.0 + 2.0 + 0.5)
+    assert not deal.subscription  # the user's alias: their own price, not the table's subscription id
+    own = cost_of("kimi-k2.6", "2026-11-20T09:00:00Z", (M, 0, 0, 0), user=user)
+    assert own.usd == pytest.approx(10.0)
+
+
+def test_a_mixed_model_sums_its_priced_calls_and_counts_the_rest() -> None:
+    schedules = pricing.database_schedules([("kimi-k2.7-code", "moonshot"), ("kimi-k2.8-preview", "moonshot")])
+    book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+    calls = [("kimi-for-coding", at("2026-07-01T00:00:00Z"), M, 0, 0, 0),
+             ("kimi-for-coding", at("2026-10-01T00:00:00Z"), M, 0, 0, 0)]
+    got = model_costs(calls, book.resolve)["kimi-for-coding"]
+    assert (got.usd, got.priced_calls, got.unpriced_calls) == (pytest.approx(0.95), 1, 1)
+
+
+def test_sums_do_not_depend_on_the_order_of_calls() -> None:
+    schedules = pricing.database_schedules([("kimi-k2.6", "moonshot")])
+    book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+    rng = random.Random(7)
+    calls = [("kimi-k2.6", at("2026-11-20T09:00:00Z") + i, rng.randrange(9_999), rng.randrange(999),
+              rng.randrange(99_999), 0) for i in range(500)]
+    forward = model_costs(calls, book.resolve)
+    backward = model_costs(list(reversed(calls)), book.resolve)
+    assert forward == backward
+
+
+def test_schedules_agree_with_genai_prices_calculator_for_every_model() -> None:
+    """Our per-call arithmetic over the cached schedule gives genai-prices' own `calc_price` figure
+    for every model it knows, at random times and counts (dated prices, tiers, time-of-day prices)."""
+    rng = random.Random(1)
+    checked = 0
+    for provider in providers:
+        for model in provider.models:
+            schedule = pricing._schedule(model)
+            for _ in range(3):
+                when = datetime.fromtimestamp(at("2025-01-01T00:00:00Z") + rng.randrange(700 * 86_400), UTC)
+                inp, out, cr, cw = (rng.choice([0, rng.randrange(1, 400_000)]) for _ in range(4))
+                usage = genai_prices.Usage(input_tokens=inp + cr + cw, cache_read_tokens=cr, cache_write_tokens=cw,
+                                           output_tokens=out)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        expected = float(model.calc_price(usage, provider, genai_request_timestamp=when).total_price)
+                except ValueError:
+                    continue  # a model that needs counts we never have (e.g. audio-only)
+                ours = call_cost(rates_at(schedule, when.timestamp(), inp + cr + cw), inp, out, cr, cw)
+                assert ours == pytest.approx(expected, rel=1e-9, abs=1e-12), (provider.id, model.id, when)
+                checked += 1
+    assert checked > 1000
+
+
+def test_a_call_without_a_time_is_priced_at_the_newest_rates() -> None:
+    priced = Priced("o3", pricing.database_schedules([("o3", "openai")])[("o3", "openai")], "genai-prices")
+    got = model_costs([("o3", None, M, M, 0, 0)], lambda _name, _time: priced)["o3"]
+    assert got.usd == pytest.approx(10.0)
+
+
+# -- settings --------------------------------------------------------------------------------------------
+
+def write_settings(tmp_path: Path, prices: Any) -> Path:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"prices": prices}), encoding="utf-8")
+    return path
+
+
+def test_settings_prices_are_parsed(tmp_path: Path) -> None:
+    path = write_settings(tmp_path, {"aliases": {"k": "kimi-k2.6"},
+                                     "models": {"mine": {"input": 1, "output": 2.5, "cache_read": 0.1}}})
+    prices = load_settings(path, ["kimi_cli"]).prices
+    assert prices.aliases == {"k": "kimi-k2.6"}
+    assert prices.models == {"mine": (1.0, 2.5, 0.1, 1.0, 0.0)}  # no cache write rate: billed as input
+
+
+@pytest.mark.parametrize(("prices", "where"), [
+    ([], "prices: expected an object"),
+    ({"alias": {}}, "prices.alias: unknown key"),
+    ({"aliases": {"k": 3}}, "prices.aliases.k: expected a model name"),
+    ({"models": {"m": {"input": 1}}}, "prices.models.m.output: expected a price"),
+    ({"models": {"m": {"input": -1, "output": 1}}}, "prices.models.m.input: expected a price"),
+    ({"models": {"m": {"input": 1, "output": 1, "cached": 1}}}, "prices.models.m.cached: unknown key"),
+    ({"models": {"m": {"input": True, "output": 1}}}, "prices.models.m.input: expected a price"),
+])
+def test_settings_prices_errors_name_the_key_path(tmp_path: Path, prices: Any, where: str) -> None:
+    with pytest.raises(SettingsError, match=where.replace(".", r"\.")):
+        load_settings(write_settings(tmp_path, prices), ["kimi_cli"])
+
+
+# -- real files, through the CLI --------------------------------------------------------------------------
+
+def kimi_cli_home(tmp_path: Path, model: str) -> dict[str, str | None]:
+    home = KimiHome(tmp_path / "kimi")
+    home.config_toml(f'default_model = "m"\n[models.m]\nprovider = "moonshot"\nmodel = "{model}"\n')
+    wire = home.session(uid("a"), GROUP)
+    wire.usage(at("2026-11-20T09:00:00Z"), (1520, 312, 79_400, 0), "chatcmpl-1")
+    wire.usage(at("2026-11-20T09:01:00Z"), (2_000, 100, 80_000, 0), "chatcmpl-2")
+    return env_for(tmp_path / "kimi")
+
+
+K26 = ((1520 + 2_000) * 0.95 + (79_400 + 80_000) * 0.16 + (312 + 100) * 4) / M
+
+
+def test_kimi_cli_snapshot_costs_agree_with_hand_figures_with_and_without_cache(tmp_path: Path) -> None:
+    snap = only_snapshot(kimi_cli_home(tmp_path, "kimi-k2.6"))  # --no-cache, cold and warm all equal
+    assert snap["models"][0]["cost_usd"] == pytest.approx(K26, rel=1e-12)
+    assert snap["metrics"]["cost_usd"] == {"used": pytest.approx(K26, rel=1e-12), "unit": "USD", "window": "all-time"}
+    assert snap["cost"]["basis"] == "list_price"
+
+
+def test_snapshot_names_the_price_data(tmp_path: Path) -> None:
+    doc = run_snapshot(kimi_cli_home(tmp_path, "kimi-k2.6"))
+    assert doc["prices"]["source"] == "genai-prices"
+    assert doc["prices"]["version"] == genai_prices.__version__
+
+
+def test_unknown_model_is_null_in_json_and_never_zero_in_the_tile(tmp_path: Path) -> None:
+    env = kimi_cli_home(tmp_path, "my-private-model")
+    snap = only_snapshot(env)
+    assert snap["models"][0]["cost_usd"] is None
+    assert snap["metrics"]["cost_usd"]["used"] is None
+    assert snap["models"][0]["unpriced_requests"] == 2
+    assert snap["diagnostics"]["unpriced_requests"] == {"my-private-model": 2}
+    assert snap["cost"]["unpriced_models"] == ["my-private-model"]
+    result = invoke(["snapshot"], {**env, "COLUMNS": "100"})
+    assert result.exit_code == 0, explain(result)
+    assert "$0" not in result.stdout
+    assert "no price for my-private-model" in result.stdout
+
+
+def test_settings_price_and_alias_reach_the_snapshot(tmp_path: Path) -> None:
+    env = kimi_cli_home(tmp_path, "my-private-model")
+    Path(str(env.get("OPENUSAGE_CONFIG") or "")).parent.mkdir(parents=True, exist_ok=True)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"prices": {"aliases": {"my-private-model": "kimi-k2.6"}}}), encoding="utf-8")
+    snap = only_snapshot({**env, "OPENUSAGE_CONFIG": str(settings)})
+    assert snap["models"][0]["cost_usd"] == pytest.approx(K26, rel=1e-12)
+    settings.write_text(json.dumps({"prices": {"models": {"my-private-model": {"input": 1, "output": 1}}}}),
+                        encoding="utf-8")
+    snap = only_snapshot({**env, "OPENUSAGE_CONFIG": str(settings)}, fresh_cache=False)
+    total = (1520 + 2_000 + 79_400 + 80_000 + 312 + 100) / M  # cache read billed as input without its own rate
+    assert snap["models"][0]["cost_usd"] == pytest.approx(total, rel=1e-12)
+
+
+def test_kimi_code_subscription_calls_are_an_api_equivalent_value(tmp_path: Path) -> None:
+    home = KimiCodeHome(tmp_path / "code")
+    journal = home.session("wd_x_3f2b8e5a9c1d", sid("a")).main.header()
+    # July 2026: kimi-for-coding served kimi-k2.7-code (input 0.95, cache read 0.19, output 4).
+    journal.llm_request("kimi-for-coding", "kimi-code/kimi-for-coding", ms("2026-07-01T10:00:00Z"))
+    journal.usage(ms("2026-07-01T10:00:01Z"), (3_064, 76, 14_848, 0))
+    journal.llm_request("k3", "kimi-code/k3", ms("2026-11-20T10:00:00Z"))
+    journal.usage(ms("2026-11-20T10:00:01Z"), (1_000, 2_000, 30_000, 40_000), alias="kimi-code/k3")
+    doc = run_snapshot_code(code_env(tmp_path / "code"))
+    models = {m["model"]: m["cost_usd"] for m in doc["models"]}
+    k27 = (3_064 * 0.95 + 14_848 * 0.19 + 76 * 4) / M
+    k3 = (1_000 * 3 + 40_000 * 3 + 30_000 * 0.3 + 2_000 * 15) / M
+    assert models == {"kimi-for-coding": pytest.approx(k27, rel=1e-12), "k3": pytest.approx(k3, rel=1e-12)}
+    assert doc["cost"]["basis"] == "api_equivalent"
+    assert doc["metrics"]["cost_usd"]["used"] == pytest.approx(k27 + k3, rel=1e-12)
+
+
+def run_snapshot_code(env: dict[str, str | None]) -> dict[str, Any]:
+    """The Kimi Code snapshot without the cache, then cold and warm with it: all three equal."""
+    docs = []
+    for args in (["--no-cache"], [], []):
+        result = invoke(["snapshot", "--json", "--account", "kimi_code", *args], env)
+        assert result.exit_code == 0, explain(result)
+        doc = json.loads(result.stdout)
+        docs.append({k: v for k, v in doc.items() if k != "generated_at"})
+    assert docs[0] == docs[1] == docs[2]
+    snapshots: list[dict[str, Any]] = docs[0]["snapshots"]
+    return snapshots[0]
