@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from openusage.snapshot import DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
+from openusage.snapshot import CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 
 CHART_DAYS = 14
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -98,7 +98,7 @@ def _tile(snapshot: Snapshot, *, end: date, zone: str, width: int, ascii_only: b
     if snapshot.status == "ok" or snapshot.models:
         parts += [Text(), _figures(snapshot), Text()]
         if snapshot.models:
-            parts.append(_models_table(snapshot.models))
+            parts.append(_models_table(snapshot.models, priced=snapshot.cost is not None))
         else:
             parts.append(Text("No model calls recorded yet.", style="dim"))
         parts += [Text(), _chart(snapshot, end=end, zone=zone, ascii_only=ascii_only)]
@@ -160,6 +160,8 @@ def _figures(snapshot: Snapshot) -> Table:
             (compact_number(_used(snapshot, "total_cache_write")), "cache w"),
         ),
     )
+    if snapshot.cost is not None:
+        grid.add_row("Cost", _cost_line(snapshot.cost))
     if "compaction_calls" in snapshot.metrics:
         # Kimi Code records its context-compaction calls (usageScope "session"); peers drop them.
         calls = _used(snapshot, "compaction_calls")
@@ -169,6 +171,30 @@ def _figures(snapshot: Snapshot) -> Table:
         grid.add_row("Compaction", _pairs((f"{calls:,}", _noun(calls, "call")), (compact_number(tokens), "tokens"),
                                           (share, "")))
     return grid
+
+
+def _cost_line(cost: CostSummary) -> Text:
+    """The estimated total at list prices, what it is, and the calls it leaves out."""
+    if cost.usd is None:
+        text = _pairs(("unknown", "no price for any model"))
+    else:
+        # A subscription's calls are not money spent: they are worth what the tokens cost at list prices.
+        text = _pairs((usd(cost.usd), "API-equivalent at list prices" if cost.subscription else "at list prices"))
+    if cost.unpriced_requests:
+        text.append(f"   + {cost.unpriced_requests:,} {_noun(cost.unpriced_requests, 'call')} without a price",
+                    style="yellow")
+    return text
+
+
+def usd(value: float) -> str:
+    """$1,234, $12.34, $0.042, <$0.001: a figure that never reads as free when it is not."""
+    if value >= 1000:
+        return f"${value:,.0f}"
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    if value >= 0.001:
+        return f"${value:.3f}"
+    return "<$0.001"
 
 
 def _pairs(*pairs: tuple[str, str]) -> Text:
@@ -181,7 +207,7 @@ def _pairs(*pairs: tuple[str, str]) -> Text:
     return text
 
 
-def _models_table(models: Sequence[ModelRow]) -> Table:
+def _models_table(models: Sequence[ModelRow], *, priced: bool = False) -> Table:
     # Right padding only: with the box's blank divider that leaves two-space gaps, which at 80 columns
     # gives the model name the room of "kimi-k2-turbo-preview" beside all five figures.
     table = Table(
@@ -190,13 +216,17 @@ def _models_table(models: Sequence[ModelRow]) -> Table:
     # Only the names may shrink (rich narrows wrappable columns first): an ellipsized model name is still
     # recognisable, a cut number is not. Names have no spaces, so "wrapping" them ellipsizes them.
     table.add_column("Model", overflow="ellipsis", min_width=8)
-    table.add_column("Provider", overflow="ellipsis", min_width=5, style="dim")
+    # With prices the cost takes the provider's place: at 80 columns there is room for one of them.
+    if priced:
+        table.add_column("Cost", justify="right", no_wrap=True)
+    else:
+        table.add_column("Provider", overflow="ellipsis", min_width=5, style="dim")
     for header in ("Input", "Output", "Cache r", "Cache w", "Reqs"):
         table.add_column(header, justify="right", no_wrap=True)
     for row in models:
         table.add_row(
             row.model,
-            row.upstream_provider,
+            _row_cost(row) if priced else row.upstream_provider,
             compact_number(row.input_tokens),
             compact_number(row.output_tokens),
             compact_number(row.cache_read_tokens),
@@ -204,6 +234,12 @@ def _models_table(models: Sequence[ModelRow]) -> Table:
             f"{row.requests:,}",
         )
     return table
+
+
+def _row_cost(row: ModelRow) -> Text:
+    if row.cost_usd is None:
+        return Text("?", style="yellow")  # no price: unknown, never $0
+    return Text(usd(row.cost_usd) + ("+?" if row.unpriced_requests else ""))
 
 
 def _chart(snapshot: Snapshot, *, end: date, zone: str, ascii_only: bool) -> Group:
@@ -245,9 +281,22 @@ def _footnote(snapshot: Snapshot) -> Text | None:
     if elsewhere:
         parts.append(f"{elsewhere:,} {_noun(elsewhere, 'call')} also held by another {snapshot.title} account"
                      " and counted there")
+    notes = _cost_notes(snapshot.cost)
     if not parts:
-        return None
-    return Text(", ".join(parts) + " (see snapshot --json)", style="dim")
+        return Text("\n".join(notes), style="dim") if notes else None
+    return Text("\n".join([", ".join(parts) + " (see snapshot --json)", *notes]), style="dim")
+
+
+def _cost_notes(cost: CostSummary | None) -> list[str]:
+    """Where the prices come from, and which models have none."""
+    if cost is None:
+        return []
+    notes = []
+    if cost.data is not None:
+        dated = f", newest price dated {cost.data.date}" if cost.data.date else ""
+        notes.append(f"Cost at list prices: genai-prices {cost.data.version}{dated} (openusage prices)")
+    notes.extend(f"no price for {model}: add an alias or a price in settings" for model in cost.unpriced_models)
+    return notes
 
 
 def _used(snapshot: Snapshot, key: str) -> int:
