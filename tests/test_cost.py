@@ -275,3 +275,28 @@ def run_snapshot_code(env: dict[str, str | None]) -> dict[str, Any]:
     assert docs[0] == docs[1] == docs[2]
     snapshots: list[dict[str, Any]] = docs[0]["snapshots"]
     return snapshots[0]
+
+
+# -- openusage prices ---------------------------------------------------------------------------------------
+
+def test_prices_command_shows_data_aliases_and_missing_prices(tmp_path: Path) -> None:
+    env = kimi_cli_home(tmp_path, "kimi-for-coding")
+    wire = KimiHome(tmp_path / "kimi").session(uid("b"), GROUP)
+    wire.usage(at("2026-11-20T10:00:00Z"), (1, 1, 0, 0), "chatcmpl-3", model="my-private-model")
+    result = invoke(["prices", "--json"], env)
+    assert result.exit_code == 0, explain(result)
+    doc = json.loads(result.stdout)
+    assert doc["data"]["version"] == genai_prices.__version__
+    models = {m["model"]: m for m in doc["models"]}
+    assert models.keys() == {"kimi-for-coding", "my-private-model"}
+    steps = models["kimi-for-coding"]["priced_as"]
+    assert models["kimi-for-coding"]["alias"] == "table"
+    assert [s["model"] for s in steps] == ["kimi-k2.5", "kimi-k2.6", "kimi-k2.7-code", "kimi-k2.8-preview"]
+    assert steps[1]["rates"] == {"input": 0.95, "output": 4.0, "cache_read": 0.16, "cache_write": 0.95}
+    assert steps[3]["rates"] is None
+    assert models["my-private-model"]["priced_as"][0]["origin"] == "none"
+    text = invoke(["prices"], {**env, "COLUMNS": "140"})
+    assert text.exit_code == 0, explain(text)
+    assert "no price for my-private-model: add an alias in settings" in text.stdout
+    assert "no price for kimi-k2.8-preview" in text.stdout
+    assert genai_prices.__version__ in text.stdout

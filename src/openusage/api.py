@@ -10,7 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from openusage import groups, paths, priced, scan, settled
+from openusage import groups, paths, priced, pricing, scan, settled
 from openusage.errors import CacheError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
@@ -107,6 +107,68 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
     settled, _ = _with_cache(env, use_cache, notice, answer)
     facts = _session_facts(env, chosen, settled, titles=query.titles)
     return CallsResult(query, settled, facts, tuple(account.id for account in chosen))
+
+
+class PriceStep(NamedTuple):
+    """From `since` (ISO instant; None: always) a model name is priced as `target`, from `origin`
+    ("genai-prices", "settings" or "none") at `rates` (USD per million tokens: input, output, cache read,
+    cache write; the newest rates below any tier; None: no price). `tiered`: the rate rises above a
+    prompt size; `dated`: the database has more than one dated price for it."""
+
+    since: str | None
+    target: str
+    origin: str
+    rates: tuple[float, float, float, float] | None
+    tiered: bool
+    dated: bool
+
+
+class ModelPricing(NamedTuple):
+    """How one of the user's models is priced: its provider, calls, and the alias steps (one step
+    when it is no alias; `alias`: "table", "settings" or "")."""
+
+    model: str
+    provider: str
+    calls: int
+    alias: str
+    steps: tuple[PriceStep, ...]
+
+
+class PricesReport(NamedTuple):
+    data: pricing.DataInfo | None  # None: genai-prices is not installed
+    models: tuple[ModelPricing, ...]
+
+
+def prices(env: Mapping[str, str], *, use_cache: bool = True, notice: Notice | None = None) -> PricesReport:
+    """Which price every model of the user's calls gets, and from where (for `openusage prices`)."""
+    settings = detect(env).settings
+    found = calls(env, CallsQuery(), use_cache=use_cache, notice=notice).calls
+    counted: dict[tuple[str, str], int] = {}
+    for call in found:
+        counted[(call.provider, call.model)] = counted.get((call.provider, call.model), 0) + 1
+    user = settings.prices
+    installed = pricing.data_fingerprint() is not None
+    rows: list[ModelPricing] = []
+    for (provider_id, model), count in sorted(counted.items()):
+        provider = provider_by_id(provider_id)
+        hint = provider.upstream_provider if provider is not None else None
+        wanted = pricing.targets([model], user)
+        schedules = ({m: s for (m, _), s in pricing.database_schedules((t, hint) for t in wanted).items()}
+                     if installed else {})
+        book = pricing.Book(user, schedules)
+        steps = tuple(_step(since, book, model, target) for since, target in pricing.alias_steps(model, user))
+        alias = "settings" if model in user.aliases else "table" if steps[0].target != model else ""
+        rows.append(ModelPricing(model, provider_id, count, alias, steps))
+    return PricesReport(pricing.data_info() if installed else None, tuple(rows))
+
+
+def _step(since: float | None, book: pricing.Book, name: str, target: str) -> PriceStep:
+    one = book.priced(name, target)
+    when = None if since is None else datetime.fromtimestamp(since, UTC).isoformat().replace("+00:00", "Z")
+    if one.schedule is None:
+        return PriceStep(when, one.target, one.origin, None, False, False)
+    base, tiers = one.schedule[-1][1][0][1]
+    return PriceStep(when, one.target, one.origin, base[:4], bool(tiers), len(one.schedule) > 1)
 
 
 def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | None], str],

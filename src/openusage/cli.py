@@ -138,6 +138,23 @@ def snapshot(json_output: bool, account: str | None, no_cache: bool, tz_name: st
     click.echo(dumps(snapshot_document(result)), nl=False)
 
 
+@cli.command()
+@click.option("--json", "json_output", is_flag=True, help="Print the openusage.prices/1 JSON document.")
+@click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+def prices(json_output: bool, no_cache: bool) -> None:
+    """The price data (genai-prices' version and date) and how each of your models is priced: its
+    rates, the alias used, your own prices from settings, or no price."""
+    report = api.prices(os.environ, use_cache=not no_cache, notice=_notice)
+    if json_output:
+        from openusage.render.jsonout import dumps, prices_document
+
+        click.echo(dumps(prices_document(report)), nl=False)
+        return
+    from openusage.render.prices import render_prices
+
+    render_prices(report, _console())
+
+
 def main() -> None:
     """Entry point of the console script. It leaves through `os._exit` once the output is flushed:
     tearing the interpreter down would free every object a big scan built, one by one (~12 ms of a

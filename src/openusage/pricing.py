@@ -215,7 +215,7 @@ class Book:
             steps = alias_steps(name, self.user)
             starts = tuple(float("-inf") if since is None else since for since, _ in steps)
             alias = steps != ((None, name),) and name not in self.user.aliases
-            entry = self._steps[name] = (starts, tuple(self._priced(name, model)._replace(alias=alias)
+            entry = self._steps[name] = (starts, tuple(self.priced(name, model)._replace(alias=alias)
                                                        for _, model in steps))
         starts, priced = entry
         if len(priced) == 1:
@@ -228,7 +228,9 @@ class Book:
                 index = position
         return priced[index]
 
-    def _priced(self, name: str, target: str) -> Priced:
+    def priced(self, name: str, target: str) -> Priced:
+        """How `name` is priced when it stands for `target`: the user's price for either, else the
+        database's."""
         for key in (name, target):
             if key in self.user.models:
                 return Priced(key, flat(self.user.models[key]), "settings")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from openusage.api import DetectReport
+from openusage.api import DetectReport, PricesReport
 from openusage.snapshot import Snapshot, SnapshotSet
 
 # /2: `models[].total_tokens` is input + output, as `metrics.total_tokens` is; the sum of all four
 # counts, which /1 called `models[].total_tokens`, is `models[].all_tokens`.
 SNAPSHOT_SCHEMA = "openusage.snapshot/2"
 DETECT_SCHEMA = "openusage.detect/1"
+PRICES_SCHEMA = "openusage.prices/1"
 
 
 def snapshot_document(snapshot_set: SnapshotSet) -> dict[str, Any]:
@@ -103,6 +104,32 @@ def detect_document(report: DetectReport) -> dict[str, Any]:
         "accounts": [
             {"id": a.id, "provider_id": a.provider, "origin": a.origin, "extra": dict(a.extra)}
             for a in report.accounts
+        ],
+    }
+
+
+def prices_document(report: PricesReport) -> dict[str, Any]:
+    data = report.data
+    return {
+        "schema": PRICES_SCHEMA,
+        "data": {"source": "genai-prices", "version": data.version if data else None,
+                 "date": data.date if data else None},
+        "unit": "USD per million tokens",
+        "models": [
+            {
+                "model": model.model,
+                "provider_id": model.provider,
+                "calls": model.calls,
+                "alias": model.alias or None,
+                "priced_as": [
+                    {"since": step.since, "model": step.target, "origin": step.origin,
+                     "rates": None if step.rates is None else dict(zip(
+                         ("input", "output", "cache_read", "cache_write"), step.rates, strict=True)),
+                     "tiered": step.tiered, "dated": step.dated}
+                    for step in model.steps
+                ],
+            }
+            for model in report.models
         ],
     }
 
