@@ -41,6 +41,7 @@ from kimi_home import (
     only_snapshot,
     series,
     sessions,
+    settings_file,
     snapshot_all_paths,
     status_update,
     token_usage,
@@ -70,10 +71,6 @@ api_key = "sk-test-not-a-real-key"
 def home(tmp_path: Path) -> KimiHome:
     """A Kimi home at tmp_path/kimi, used through KIMI_SHARE_DIR."""
     return KimiHome(tmp_path / "kimi")
-
-
-def settings_file() -> Path:
-    return Path(os.environ["OPENUSAGE_CONFIG"])
 
 
 def write_settings(data: Any) -> Path:

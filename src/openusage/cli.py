@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from openusage import __version__, api
-from openusage.errors import OpenUsageError
+from openusage.errors import OpenUsageError, SettingsError
 from openusage.windows import current_time
 
 SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json."
@@ -103,16 +103,21 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool) -> None:
 @cli.command()
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.detect/1 JSON document.")
 def detect(json_output: bool) -> None:
-    """Show what was detected and why (binary, sessions dir, config file) and the resulting accounts."""
-    report = api.detect(os.environ, detailed=True)
+    """Show what was detected and why (binary, sessions dir, config file) and the resulting accounts.
+
+    A settings file that cannot be used does not stop it: the report says why, shows the accounts
+    detection alone gives, and the command then exits with the settings error's code."""
+    report = api.detect(os.environ, detailed=True, strict=False)
     if json_output:
         from openusage.render.jsonout import detect_document, dumps
 
         click.echo(dumps(detect_document(report)), nl=False)
-        return
-    from openusage.render.detect import render_detect
+    else:
+        from openusage.render.detect import render_detect
 
-    render_detect(report, _console())
+        render_detect(report, _console())
+    if report.settings_error is not None:
+        raise SettingsError(report.settings_error)
 
 
 @cli.command()

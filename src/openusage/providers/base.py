@@ -86,6 +86,9 @@ class FileProvider(Protocol):
     compaction_scope: str | None  # the scope of context-compaction calls, shown apart on the tile
     # True: a call copied into another account of this provider counts once between them (groups.py).
     shares_calls_across_accounts: bool
+    # The keys an account's `extra` may hold (its path overrides): settings.py rejects any other, so a
+    # typo is an error instead of an override silently not taken.
+    extra_keys: tuple[str, ...]
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """`detailed`: also count what is there (for `openusage detect`; every other command skips it)."""

@@ -55,6 +55,7 @@ def detect_document(report: DetectReport) -> dict[str, Any]:
         "schema": DETECT_SCHEMA,
         "settings_file": str(report.settings.path),
         "settings_file_exists": report.settings.path.is_file(),
+        "settings_error": report.settings_error,  # null, or why the file was not used
         "auto_detect": report.settings.auto_detect,
         "providers": [
             {
