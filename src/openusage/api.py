@@ -83,6 +83,9 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
     finally:
         if store is not None:
             store.close()
+    for one in snapshots:
+        for line in one.notices:
+            tell(f"openusage: {one.account_id}: {line}")
     return SnapshotSet(now, snapshots)
 
 
@@ -131,6 +134,7 @@ def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,
         calls_elsewhere=refreshed.elsewhere,
+        notices=refreshed.resolve_model.problems,
     )
     return build_snapshot(account.id, _info(_provider(account)), figures)
 

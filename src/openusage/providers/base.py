@@ -10,6 +10,7 @@ scan and the cache without writing any of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
@@ -75,6 +76,30 @@ class LineParser(Protocol):
         ...
 
 
+class ModelResolver:
+    """What a record says of its model → the model's name, with an account's config; `problems`: one
+    line for each config file that exists but could not be used, so its models fell back to the
+    defaults (said, not silent: the figures are still counted, under the fallback's name)."""
+
+    __slots__ = ("_resolve", "problems")
+
+    def __init__(self, resolve: Callable[[str | None], str], problems: tuple[str, ...] = ()) -> None:
+        self._resolve = resolve
+        self.problems = problems
+
+    def __call__(self, model: str | None) -> str:
+        return self._resolve(model)
+
+
+def config_problem(path: Path | str, reason: str) -> str:
+    """The one line that says a config file was not used, and what that means for the figures."""
+    return f"config file {_printable(str(path))} ignored ({reason}); its models fall back to the defaults"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 class FileProvider(Protocol):
     """A provider whose usage lives in local append-mostly files."""
 
@@ -109,6 +134,7 @@ class FileProvider(Protocol):
         directories (usually one)."""
         ...
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
-        """Turns what a record says of its model into the model's name, with the account's config."""
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
+        """Turns what a record says of its model into the model's name, with the account's config;
+        a config file that cannot be used is named in the resolver's `problems`."""
         ...

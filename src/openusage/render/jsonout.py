@@ -47,6 +47,7 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
             for name, points in snapshot.daily_series.items()
         },
         "diagnostics": snapshot.diagnostics,
+        "notices": list(snapshot.notices),
     }
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli import config, locate, state
 from openusage.providers.walk import count_sessions, walk_sessions
 from openusage.records import SessionInfo, Source
@@ -72,7 +72,7 @@ class KimiCliProvider:
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         """A record's own model when it names one, else the configured default."""
-        default = config.default_model(self.config_paths(account, env))
-        return lambda model: model or default
+        default, problems = config.default_model(self.config_paths(account, env))
+        return ModelResolver(lambda model: model or default, problems)

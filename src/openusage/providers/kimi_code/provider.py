@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
 from openusage.providers.walk import count_sessions, walk_sessions
@@ -77,5 +77,5 @@ class KimiCodeProvider:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
                 for name, dirs in session_dirs.items()}
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         return config.model_resolver(self.config_path(account, env))
