@@ -182,17 +182,19 @@ class Ledger:
         return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily, scopes)
 
     def windows(self, window: Windows) -> WindowCounts:
-        """Distinct sessions with a call today (UTC) and at or after now minus 7 x 24 h."""
-        today = len(self.day_sessions.get(int(window.today_start // DAY), ()))
-        first_day = int(window.week_start // DAY)
+        """Distinct sessions with a call today (the UTC day holding now, up to now) and in the last
+        7 x 24 h (from now minus 7 x 24 h to now). `now` is an "as of" instant: a call after it is in
+        neither window, so a report as of a past instant is what it would have said then."""
+        now, start = window.now, window.week_start
+        now_day, first_day = int(now // DAY), int(start // DAY)
+        today_start = window.today_start
+        today = sum(1 for times in self.day_sessions.get(now_day, {}).values() if _any_within(times, today_start, now))
         week: set[str] = set()
-        start = window.week_start
         for day, per_session in self.day_sessions.items():
-            if day > first_day:
+            if first_day < day < now_day:
                 week.update(per_session)
-            elif day == first_day:
-                week.update(s for s, times in per_session.items()
-                            if (max(times) if isinstance(times, list) else times) >= start)
+            elif day in (first_day, now_day):  # a boundary day: only the calls inside the window
+                week.update(s for s, times in per_session.items() if _any_within(times, start, now))
         return WindowCounts(today, len(week))
 
     def encode(self) -> bytes:
@@ -222,6 +224,13 @@ class Ledger:
             return None
         ledger.sessions, ledger.day_tokens, ledger.day_sessions = sessions, day_tokens, day_sessions
         return ledger
+
+
+def _any_within(times: float | list[float], low: float, high: float) -> bool:
+    """Whether a session's call time (or any of its call times) on one day is in [low, high]."""
+    if isinstance(times, list):
+        return any(low <= t <= high for t in times)
+    return low <= times <= high
 
 
 def _bump(counts: dict[str, int], key: str, sign: int) -> None:
