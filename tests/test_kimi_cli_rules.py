@@ -997,8 +997,8 @@ def test_no_sessions_directory_is_status_unknown(home: KimiHome) -> None:
     assert snap["models"] == []
 
 
-def test_nothing_detected_gives_no_snapshots(tmp_path: Path) -> None:
-    doc = snapshot_all_paths(env_for(tmp_path / "nothing-here"))
+def test_nothing_detected_gives_no_snapshots() -> None:
+    doc = snapshot_all_paths(env_for())  # an empty HOME, no KIMI_SHARE_DIR
     assert doc["snapshots"] == []
 
 

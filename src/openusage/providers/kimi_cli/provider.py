@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli import config, locate, state
-from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.providers.walk import count_sessions, explain_missing_home, walk_sessions
 from openusage.records import SessionInfo, Source
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
@@ -35,12 +35,16 @@ class KimiCliProvider:
         count = f" ({count_sessions(sessions)} sessions)" if detailed and sessions.is_dir() else ""
         migrated = root / MIGRATED_MARKER
         facts = (
-            Fact("root", f"{root}" + (" (KIMI_SHARE_DIR)" if env.get("KIMI_SHARE_DIR") else ""), root.is_dir()),
+            Fact("root", f"{root}" + (f" ({locate.SHARE_VARIABLE})" if env.get(locate.SHARE_VARIABLE) else ""),
+                 root.is_dir()),
             Fact("sessions dir", f"{sessions}{count}", sessions.is_dir()),
             *(Fact("config file", str(path), path.is_file()) for path in configs),
             Fact("binary", binary or "kimi not on PATH", binary is not None),
         )
-        found = any(fact.found for fact in facts[1:])
+        # A root KIMI_SHARE_DIR names that is not a directory is a mistake to show (walk says why), not
+        # an agent never used: its account stays.
+        named_missing = bool(env.get(locate.SHARE_VARIABLE)) and not root.is_dir()
+        found = named_missing or any(fact.found for fact in facts[1:])
         if migrated.exists():
             # Kimi Code's installer copied the conversations, not the usage: this history still counts, once.
             facts = (*facts, Fact("migrated to Kimi Code", f"{migrated} (history here still counted, once)", True))
@@ -59,7 +63,10 @@ class KimiCliProvider:
         return [root / "config.toml", root / "config.json"]
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return walk_sessions(self.sessions_dir(account, env))
+        walk = walk_sessions(self.sessions_dir(account, env))
+        if "sessions_dir" not in account.extra and env.get(locate.SHARE_VARIABLE):
+            explain_missing_home(walk, locate.kimi_root(env), locate.SHARE_VARIABLE)
+        return walk
 
     needles = NEEDLES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
-from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.providers.walk import count_sessions, explain_missing_home, walk_sessions
 from openusage.records import SessionInfo, Source
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
@@ -46,7 +46,10 @@ class KimiCodeProvider:
             Fact("sessions dir", f"{sessions}{count}", found),
             Fact("config file", str(config_file), config_file.is_file()),
         )
-        registered = found or config_file.is_file()
+        # A home KIMI_CODE_HOME names that is not a directory is a mistake to show (walk says why), not
+        # an agent never used: its account stays.
+        named_missing = bool(env.get(HOME_VARIABLE)) and not root.is_dir()
+        registered = named_missing or found or config_file.is_file()
         return Detection(self.id, self.title, Account(self.id, self.id) if registered else None, facts)
 
     def _home(self, account: Account, env: Mapping[str, str]) -> Path:
@@ -62,7 +65,10 @@ class KimiCodeProvider:
         return expand(override, env) if override else self._home(account, env) / "config.toml"
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+        walk = walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+        if "sessions_dir" not in account.extra and "home" not in account.extra and env.get(HOME_VARIABLE):
+            explain_missing_home(walk, code_root(env), HOME_VARIABLE)
+        return walk
 
     needles = NEEDLES
 
