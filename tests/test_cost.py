@@ -173,14 +173,14 @@ def write_settings(tmp_path: Path, prices: Any) -> Path:
 def test_settings_prices_are_parsed(tmp_path: Path) -> None:
     path = write_settings(tmp_path, {"aliases": {"k": "kimi-k2.6"},
                                      "models": {"mine": {"input": 1, "output": 2.5, "cache_read": 0.1}}})
-    prices = load_settings(path, ["kimi_cli"]).prices
+    prices = load_settings(path, {"kimi_cli": ()}).prices
     assert prices.aliases == {"k": "kimi-k2.6"}
     assert prices.models == {"mine": (1.0, 2.5, 0.1, 1.0, 0.0)}  # no cache write rate: billed as input
 
 
 @pytest.mark.parametrize(("prices", "where"), [
     ([], "prices: expected an object"),
-    ({"alias": {}}, "prices.alias: unknown key"),
+    ({"alias": {}}, "prices.alias: unknown key; did you mean aliases"),
     ({"aliases": {"k": 3}}, "prices.aliases.k: expected a model name"),
     ({"models": {"m": {"input": 1}}}, "prices.models.m.output: expected a price"),
     ({"models": {"m": {"input": -1, "output": 1}}}, "prices.models.m.input: expected a price"),
@@ -189,7 +189,7 @@ def test_settings_prices_are_parsed(tmp_path: Path) -> None:
 ])
 def test_settings_prices_errors_name_the_key_path(tmp_path: Path, prices: Any, where: str) -> None:
     with pytest.raises(SettingsError, match=where.replace(".", r"\.")):
-        load_settings(write_settings(tmp_path, prices), ["kimi_cli"])
+        load_settings(write_settings(tmp_path, prices), {"kimi_cli": ()})
 
 
 # -- real files, through the CLI --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from openusage import groups, paths, priced, pricing, scan, settled
-from openusage.errors import CacheError, UsageInputError
+from openusage.errors import CacheError, SettingsError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
@@ -31,6 +31,7 @@ class DetectReport(NamedTuple):
     settings: Settings
     detections: tuple[Detection, ...]
     accounts: tuple[Account, ...]
+    settings_error: str | None = None  # why the settings file was not used (`detect` with strict=False)
 
 
 def serve_from_threads() -> None:
@@ -42,12 +43,21 @@ def serve_from_threads() -> None:
     parallel.use_threads()
 
 
-def detect(env: Mapping[str, str], *, detailed: bool = False) -> DetectReport:
+def detect(env: Mapping[str, str], *, detailed: bool = False, strict: bool = True) -> DetectReport:
     """What each provider found on this machine, and the accounts that result with the settings.
-    `detailed` also counts sessions (for `openusage detect`; a snapshot does not need it)."""
-    settings = load_settings(paths.settings_path(env), [p.id for p in PROVIDERS])
+    `detailed` also counts sessions (for `openusage detect`; a snapshot does not need it). A settings
+    file that cannot be used raises SettingsError, unless not `strict`: then the report says why and
+    holds the accounts detection alone gives (what `openusage detect` shows to help fix the file)."""
+    path = paths.settings_path(env)
+    problem: str | None = None
+    try:
+        settings = load_settings(path, {p.id: p.extra_keys for p in PROVIDERS}, named_by=paths.settings_named(env))
+    except SettingsError as exc:
+        if strict:
+            raise
+        settings, problem = Settings(path), str(exc)
     detections = tuple(provider.detect(env, detailed=detailed) for provider in PROVIDERS)
-    return DetectReport(settings, detections, _accounts(settings, detections))
+    return DetectReport(settings, detections, _accounts(settings, detections), problem)
 
 
 def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Account, ...]:
@@ -85,7 +95,15 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
                                        zoned=None if in_utc else (rows().get(account.id, []), tz))
                      for account in chosen)
 
-    return SnapshotSet(now, _with_cache(env, use_cache, notice, answer), tz)
+    snapshots = _with_cache(env, use_cache, notice, answer)
+    for one in snapshots:
+        for line in one.notices:
+            (notice or _silent)(f"openusage: {one.account_id}: {line}")
+    return SnapshotSet(now, snapshots, tz)
+
+
+def _silent(_message: str) -> None:
+    """A notice nobody asked to hear."""
 
 
 def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
@@ -321,6 +339,7 @@ def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,
         calls_elsewhere=refreshed.elsewhere,
+        notices=refreshed.resolve_model.problems,
         costs=costs.by_account.get(account.id, {}) if refreshed.found else None,
         price_data=costs.data,
     )
@@ -337,5 +356,7 @@ def demo_home(root: Path, now: datetime) -> dict[str, str]:
     from openusage.demo import write_demo_home
 
     write_demo_home(root / "kimi", now)
+    settings = root / "settings.json"  # the defaults, whatever the user's own settings say
+    settings.write_text("{}\n", encoding="utf-8")
     return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "PATH": "",
-            "OPENUSAGE_CONFIG": str(root / "settings.json"), "OPENUSAGE_CACHE_DIR": str(root / "cache")}
+            "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

@@ -74,6 +74,8 @@ class Snapshot(NamedTuple):
     models: tuple[ModelRow, ...]
     daily_series: dict[str, tuple[DailyPoint, ...]]
     diagnostics: dict[str, int | dict[str, int]]
+    # One line each: something the figures were computed around (a config file that could not be used).
+    notices: tuple[str, ...] = ()
     cost: CostSummary | None = None  # None: not priced (figures built without prices)
 
 
@@ -106,6 +108,7 @@ class AccountFigures(NamedTuple):
     files: FileDiagnostics
     files_unreadable: int
     calls_elsewhere: int = 0  # held here, owned (and counted) by another account of the provider
+    notices: tuple[str, ...] = ()  # what the snapshot passes on (see Snapshot.notices)
     costs: dict[str, ModelCost] | None = None  # per model as shown; None: not priced
     price_data: DataInfo | None = None
 
@@ -151,7 +154,7 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         diagnostics["unpriced_requests"] = {name: one.unpriced_calls for name, one in sorted(figures.costs.items())
                                             if one.unpriced_calls}
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics, rows,
-                    _daily(figures.daily), diagnostics, cost)
+                    _daily(figures.daily), diagnostics, figures.notices, cost)
 
 
 def _priced_rows(rows: tuple[ModelRow, ...], costs: dict[str, ModelCost],
