@@ -18,7 +18,7 @@ from genai_prices.data import providers
 from kimi_code_home import KimiCodeHome, code_env, ms, sid
 from kimi_home import GROUP, KimiHome, at, env_for, explain, invoke, only_snapshot, run_snapshot, uid
 from openusage import pricing
-from openusage.cost import ModelCost, Priced, call_cost, model_costs, rates_at
+from openusage.cost import ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
 from openusage.errors import SettingsError
 from openusage.settings import load_settings
 
@@ -300,3 +300,12 @@ def test_prices_command_shows_data_aliases_and_missing_prices(tmp_path: Path) ->
     assert "no price for my-private-model: add an alias in settings" in text.stdout
     assert "no price for kimi-k2.8-preview" in text.stdout
     assert genai_prices.__version__ in text.stdout
+
+
+def test_summing_a_steady_model_in_one_pass_gives_the_per_call_figure() -> None:
+    schedules = pricing.database_schedules([("kimi-k2.6", "moonshot"), ("gpt-5.4", "openai")])
+    book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+    rng = random.Random(3)
+    by_model = {model: [(at("2026-11-20T09:00:00Z") + i, rng.randrange(300_000), rng.randrange(999),
+                         rng.randrange(99_999), 0) for i in range(300)] for model in ("kimi-k2.6", "gpt-5.4")}
+    assert grouped_costs(by_model, book.resolve, book.steady) == grouped_costs(by_model, book.resolve)

@@ -13,7 +13,7 @@ and multiplied once, in a fixed order, so a run with the cache and one without g
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 PER = 1_000_000  # rates are USD per million tokens
@@ -98,32 +98,70 @@ class ModelCost(NamedTuple):
 CostCall = tuple[str, float | None, int, int, int, int]
 # Which prices a model name had at a time (aliases are dated, so the same name may change model).
 Resolver = Callable[[str, float | None], Priced]
+# The same name's prices when they never depend on the time (no dated alias): else None.
+Steady = Callable[[str], Priced | None]
 
 
-def model_costs(calls: Iterable[CostCall], resolve: Resolver) -> dict[str, ModelCost]:
+def model_costs(calls: Iterable[CostCall], resolve: Resolver, steady: Steady | None = None) -> dict[str, ModelCost]:
     """Each model's cost over `calls`, priced one by one at their own time."""
+    by_model: dict[str, list[tuple[float | None, int, int, int, int]]] = {}
+    for model, *rest in calls:
+        by_model.setdefault(model, []).append(tuple(rest))  # type: ignore[arg-type]  # the five fields
+    return grouped_costs(by_model, resolve, steady)
+
+
+# A call within its model's group: time, input, output, cache_read, cache_write.
+GroupCall = tuple[float | None, int, int, int, int]
+
+
+def grouped_costs(by_model: Mapping[str, Sequence[GroupCall]], resolve: Resolver,
+                  steady: Steady | None = None) -> dict[str, ModelCost]:
+    """Each model's cost over its calls. A model whose rates are the same for every call (no dated
+    alias, one price over time, no tiers, no time-of-day prices) has its counts summed in one pass;
+    the others are priced call by call."""
     sums: dict[tuple[str, Rates], list[int]] = {}
     unpriced: dict[str, dict[str, int]] = {}
     aliases: set[str] = set()
-    for model, time, input_, output, cache_read, cache_write in calls:
-        priced = resolve(model, time)
-        if priced.alias:
-            aliases.add(model)
-        if priced.schedule is None:
-            by_target = unpriced.setdefault(model, {})
-            by_target[priced.target] = by_target.get(priced.target, 0) + 1
+    for model, group in by_model.items():
+        if not group:
             continue
-        rates = rates_at(priced.schedule, time, input_ + cache_read + cache_write)
-        key = (model, rates)
-        total = sums.get(key)
-        if total is None:
-            total = sums[key] = [0, 0, 0, 0, 0]
-        total[0] += input_
-        total[1] += output
-        total[2] += cache_read
-        total[3] += cache_write
-        total[4] += 1
+        fixed = steady(model) if steady is not None else None
+        if fixed is not None and fixed.schedule is not None and _constant(fixed.schedule):
+            if fixed.alias:
+                aliases.add(model)
+            _, inputs, outputs, reads, writes = zip(*group, strict=True)
+            _add(sums, (model, fixed.schedule[0][1][0][1][0]), sum(inputs), sum(outputs), sum(reads), sum(writes),
+                 len(group))
+            continue
+        for time, input_, output, cache_read, cache_write in group:
+            priced = fixed or resolve(model, time)
+            if priced.alias:
+                aliases.add(model)
+            if priced.schedule is None:
+                by_target = unpriced.setdefault(model, {})
+                by_target[priced.target] = by_target.get(priced.target, 0) + 1
+                continue
+            rates = rates_at(priced.schedule, time, input_ + cache_read + cache_write)
+            _add(sums, (model, rates), input_, output, cache_read, cache_write, 1)
     return _totals(sums, unpriced, aliases)
+
+
+def _constant(schedule: Schedule) -> bool:
+    """Whether a schedule gives every call the same rates."""
+    return len(schedule) == 1 and len(schedule[0][1]) == 1 and not schedule[0][1][0][1][1]
+
+
+def _add(sums: dict[tuple[str, Rates], list[int]], key: tuple[str, Rates], input_: int, output: int,
+         cache_read: int, cache_write: int, calls: int) -> None:
+    total = sums.get(key)
+    if total is None:
+        sums[key] = [input_, output, cache_read, cache_write, calls]
+        return
+    total[0] += input_
+    total[1] += output
+    total[2] += cache_read
+    total[3] += cache_write
+    total[4] += calls
 
 
 def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[str, int]],

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from openusage import pricing
-from openusage.cost import ModelCost, Schedule, model_costs
+from openusage.cost import GroupCall, ModelCost, Schedule, grouped_costs
 from openusage.records import CallRow
 from openusage.store import Store
 
@@ -64,17 +64,29 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: Callable
     found = rows()
     by_account: dict[str, dict[str, ModelCost]] = {}
     for member in members:
-        calls = [(member.resolve_model(model), ts, inp, out, cr, cw)
-                 for _session, ts, model, inp, out, cr, cw, _copies, _scope in found.get(member.account, ())]
-        names = {call[0] for call in calls}
-        schedules = _schedules(store, fingerprint, member.hint, pricing.targets(names, user))
+        by_model = _by_model(found.get(member.account, ()), member.resolve_model)
+        schedules = _schedules(store, fingerprint, member.hint, pricing.targets(by_model, user))
         book = pricing.Book(user, schedules)
-        by_account[member.account] = model_costs(calls, book.resolve)
+        by_account[member.account] = grouped_costs(by_model, book.resolve, book.steady)
     result = Costs(by_account, data)
     if store is not None and stamp is not None:
         with store.write():
             store.set_priced(_COSTS_KEY, marshal.dumps((stamp, _encode(result))))
     return result
+
+
+def _by_model(rows: Iterable[CallRow], resolve: Callable[[str | None], str]) -> dict[str, list[GroupCall]]:
+    """The calls by model as shown (records' names resolved once each)."""
+    by_raw: dict[str | None, list[GroupCall]] = {}
+    for _session, ts, model, inp, out, cr, cw, _copies, _scope in rows:
+        group = by_raw.get(model)
+        if group is None:
+            group = by_raw[model] = []
+        group.append((ts, inp, out, cr, cw))
+    by_model: dict[str, list[GroupCall]] = {}
+    for raw, group in by_raw.items():
+        by_model.setdefault(resolve(raw), []).extend(group)
+    return by_model
 
 
 def _stamp(store: Store, fingerprint: str | None, user: pricing.UserPrices, accounts: Iterable[str],

@@ -209,6 +209,12 @@ class Book:
         self.schedules = schedules
         self._steps: dict[str, tuple[tuple[float, ...], tuple[Priced, ...]]] = {}
 
+    def steady(self, name: str) -> Priced | None:
+        """How `name` is priced when that never depends on the time (it is no dated alias)."""
+        self.resolve(name, None)
+        priced = self._steps[name][1]
+        return priced[0] if len(priced) == 1 else None
+
     def resolve(self, name: str, time: float | None) -> Priced:
         entry = self._steps.get(name)
         if entry is None:
