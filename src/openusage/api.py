@@ -61,7 +61,7 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
     store = _open_store(env, use_cache, tell)
     try:
         try:
-            snapshots = _snapshots(store, accounts, chosen, env, now, progress)
+            snapshots = _snapshots(store, accounts, chosen, env, now, progress, tell)
         except CacheError as exc:
             if store is None:
                 raise
@@ -69,7 +69,7 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
             tell(f"openusage: {exc}; reading without the cache")
             store.close()
             store = None
-            snapshots = _snapshots(None, accounts, chosen, env, now, progress)
+            snapshots = _snapshots(None, accounts, chosen, env, now, progress, tell)
     finally:
         if store is not None:
             store.close()
@@ -88,13 +88,19 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
 
 
 def _snapshots(store: Store | None, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
-               now: datetime, progress: scan.Progress | None) -> tuple[Snapshot, ...]:
+               now: datetime, progress: scan.Progress | None, tell: Notice) -> tuple[Snapshot, ...]:
     """Refresh the chosen accounts (and those they share calls with), then answer the chosen ones."""
     sharing = groups.sharing(accounts, lambda account: _provider(account).shares_calls_across_accounts)
     grouped = {account.id for group in sharing for account in group}
     refreshed = {account.id: scan.refresh(store, _provider(account), account, env, progress,
                                           keep_calls=store is None and account.id in grouped)
                  for account in groups.to_refresh(chosen, accounts, sharing)}
+    told: set[str] = set()  # accounts sharing a config file name it once
+    for one in refreshed.values():
+        for line in one.notices:
+            if line not in told:
+                told.add(line)
+                tell(f"openusage: {line}")
     for group in sharing:
         members = [(account.id, refreshed[account.id]) for account in group
                    if account.id in refreshed and refreshed[account.id].found]

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.errors import CacheError
+from openusage.files import open_regular
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
@@ -92,6 +93,7 @@ class Refreshed(NamedTuple):
     # Without a store and when asked (`keep_calls`): the folded calls and the sessions, for `groups.py`.
     calls: Calls | None = None
     infos: dict[str, SessionInfo] | None = None
+    notices: tuple[str, ...] = ()  # one line each: a file that is there and could not be read (a config)
 
 
 def refresh(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
@@ -99,8 +101,10 @@ def refresh(store: Store | None, provider: FileProvider, account: Account, env: 
     """The ledger of `account`'s calls as the files on disk are now; with a store, also bring the
     store's rows for the account up to date (None: read everything, write nothing, and with
     `keep_calls` also return the calls, which the store would otherwise keep)."""
+    problems: list[str] = []
     with _collector_paused():
-        refreshed = _refresh_account(store, provider, account, env, progress, keep_calls)
+        refreshed = _refresh_account(store, provider, account, env, progress, keep_calls, problems)
+    refreshed = refreshed._replace(notices=tuple(problems))
     return refreshed if keep_calls else refreshed._replace(calls=None, infos=None)
 
 
@@ -119,9 +123,9 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _refresh_account(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
-                     progress: Progress | None, keep_calls: bool) -> Refreshed:
+                     progress: Progress | None, keep_calls: bool, problems: list[str]) -> Refreshed:
     walk = provider.walk(account, env)
-    resolve_model = provider.model_resolver(account, env)
+    resolve_model = provider.model_resolver(account, env, problems)
     nothing = FileDiagnostics(0, {}, 0)
     if store is None:
         if not walk.found:
@@ -610,11 +614,11 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     provider = provider_by_id(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
-        fd = os.open(job.source.path, os.O_RDONLY | os.O_CLOEXEC)
+        # Regular files only, never blocking: a wire file swapped for a FIFO since the walk is refused.
+        fd, info = open_regular(job.source.path)
     except OSError:
         return _unreadable(job)
     try:
-        info = os.fstat(fd)
         size = info.st_size
         offset = job.offset
         previous = job.previous

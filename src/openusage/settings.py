@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from openusage.errors import SettingsError
+from openusage.files import read_small
 from openusage.providers.base import Account
 
 
@@ -22,7 +23,7 @@ class Settings(NamedTuple):
 
 def load_settings(path: Path, known_providers: Collection[str]) -> Settings:
     try:
-        raw = path.read_bytes()
+        raw = read_small(str(path))  # regular files only, never blocking, bounded
     except FileNotFoundError:
         return Settings(path)
     except OSError as exc:

@@ -1,7 +1,9 @@
 """Reading an agent's small files (config, session state) without ever failing on them.
 
 They are the user's agent's files, not ours: a missing, unreadable or broken one reads as empty, and
-the providers fall back to their defaults. Callers take only the keys they need.
+the providers fall back to their defaults. Callers take only the keys they need. They are opened
+through `openusage.files` (regular files only, never blocking, at most `SMALL_FILE_LIMIT` bytes); why
+one that exists could not be read goes to `problems` when the caller keeps them.
 """
 
 from __future__ import annotations
@@ -10,14 +12,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from openusage.files import printable, read_small, reason
+
 STATE_NAME = "state.json"
 
 
-def load_document(path: Path | str) -> dict[str, Any]:
-    """A JSON or (by its `.toml` suffix) TOML file's top-level table; {} when missing or broken."""
+def load_document(path: Path | str, problems: list[str] | None = None) -> dict[str, Any]:
+    """A JSON or (by its `.toml` suffix) TOML file's top-level table; {} when missing or broken.
+    A file that is there but cannot be read (a FIFO, a device, too large, no permission) adds one
+    line naming it to `problems`."""
     try:
-        raw = _read_small(os.fspath(path))
-    except OSError:
+        raw = read_small(os.fspath(path))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        if problems is not None:
+            problems.append(f"cannot read {printable(os.fspath(path))}: {reason(exc)}")
         return {}
     try:
         if str(path).endswith(".toml"):
@@ -36,16 +46,3 @@ def load_document(path: Path | str) -> dict[str, Any]:
 def load_state(session_dir: str) -> dict[str, Any]:
     """A session directory's state.json; {} when there is none or it cannot be read."""
     return load_document(os.path.join(session_dir, STATE_NAME))
-
-
-def _read_small(path: str) -> bytes:
-    """A whole small file with raw reads: a first scan reads thousands of these, and a buffered file
-    object costs more syscalls and objects than the read itself."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)

@@ -106,6 +106,8 @@ class FileProvider(Protocol):
         directories (usually one)."""
         ...
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
-        """Turns what a record says of its model into the model's name, with the account's config."""
+    def model_resolver(self, account: Account, env: Mapping[str, str],
+                       problems: list[str] | None = None) -> Callable[[str | None], str]:
+        """Turns what a record says of its model into the model's name, with the account's config.
+        Why a config file that is there could not be read goes to `problems` (one line each)."""
         ...

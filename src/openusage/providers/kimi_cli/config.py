@@ -14,10 +14,11 @@ from openusage.providers.agentfiles import load_document
 FALLBACK_MODEL = "kimi-for-coding"
 
 
-def default_model(config_paths: list[Path]) -> str:
+def default_model(config_paths: list[Path], problems: list[str] | None = None) -> str:
     """The fallback chain: legacy JSON `model`, then `default_model` through `[models.<alias>].model`
-    (TOML first, it is the current format; then the same keys in JSON), then `kimi-for-coding`."""
-    documents = [(path, load_document(path)) for path in config_paths]
+    (TOML first, it is the current format; then the same keys in JSON), then `kimi-for-coding`.
+    Why a config file that is there could not be read goes to `problems`."""
+    documents = [(path, load_document(path, problems)) for path in config_paths]
     for path, doc in documents:
         if path.suffix != ".toml":
             model = doc.get("model")

@@ -71,7 +71,8 @@ class KimiCliProvider:
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+    def model_resolver(self, account: Account, env: Mapping[str, str],
+                       problems: list[str] | None = None) -> Callable[[str | None], str]:
         """A record's own model when it names one, else the configured default."""
-        default = config.default_model(self.config_paths(account, env))
+        default = config.default_model(self.config_paths(account, env), problems)
         return lambda model: model or default

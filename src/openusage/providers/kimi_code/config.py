@@ -16,12 +16,12 @@ MANAGED_PREFIX = "kimi-code/"
 UNRESOLVED = "\x00"  # a record's model that is an alias still to resolve here, not a model name
 
 
-def model_resolver(config_path: Path) -> Callable[[str | None], str]:
+def model_resolver(config_path: Path, problems: list[str] | None = None) -> Callable[[str | None], str]:
     """What a record says of its model → the model's name. A name the journal resolved (from the
     llm.request before the call) is kept; an alias goes through `[models."<alias>"].model`, then the
     alias without `kimi-code/` (unless empty or `__name__`), then `default_model` the same way, then
-    `kimi-for-coding`."""
-    doc = load_document(config_path)
+    `kimi-for-coding`. Why a config file that is there could not be read goes to `problems`."""
+    doc = load_document(config_path, problems)
     models = doc.get("models")
     aliases: dict[str, str] = {}
     if isinstance(models, dict):

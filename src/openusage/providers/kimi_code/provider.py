@@ -76,5 +76,6 @@ class KimiCodeProvider:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
                 for name, dirs in session_dirs.items()}
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
-        return config.model_resolver(self.config_path(account, env))
+    def model_resolver(self, account: Account, env: Mapping[str, str],
+                       problems: list[str] | None = None) -> Callable[[str | None], str]:
+        return config.model_resolver(self.config_path(account, env), problems)
