@@ -347,3 +347,23 @@ def test_twenty_thousand_empty_session_directories_give_zero_figures(tmp_path: P
     assert snap["metrics"]["total_sessions"]["used"] == 0
     assert snap["diagnostics"]["files_read"] == 0
     assert unreadable(snap) == 0
+
+
+# --- notices: one printable line, naming the file ------------------------------------------------------
+
+
+def test_a_notice_naming_a_file_with_a_newline_and_a_non_utf8_byte_is_one_printable_line(tmp_path: Path) -> None:
+    raw_root = os.fsencode(tmp_path) + b"/kimi\nhome\xff"
+    root = Path(os.fsdecode(raw_root))
+    home = KimiHome(root)
+    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), GOOD, "chatcmpl-good")
+    fifo(root / "config.toml")
+    env = {**os.environb, b"OPENUSAGE_NOW": NOW.encode(), b"KIMI_SHARE_DIR": raw_root}
+
+    proc = subprocess.run([sys.executable, "-m", "openusage", "snapshot", "--json", "--no-cache"], env=env, check=False,
+                          capture_output=True, timeout=HANG_LIMIT, start_new_session=True)
+
+    assert proc.returncode == 0, proc.stderr
+    assert tokens(json.loads(proc.stdout)["snapshots"][0]) == GOOD
+    assert proc.stderr == (rb"openusage: cannot read " + os.fsencode(tmp_path) + rb"/kimi\nhome\udcff/config.toml: "
+                           b"a named pipe (FIFO), not a regular file\n")
