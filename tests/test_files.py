@@ -242,6 +242,33 @@ def test_config_file_larger_than_the_bound_is_named_and_not_read(cli_home: KimiH
     assert stderr == f"openusage: cannot read {config}: larger than 16 MiB (16 MiB)\n"
 
 
+def test_config_toml_that_is_a_socket_is_named_in_a_notice(cli_home: KimiHome) -> None:
+    import socket
+
+    config = cli_home.root / "config.toml"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listening:
+        listening.bind(str(config))  # opening a socket's path fails (ENXIO): the notice still says what it is
+
+        snap, stderr = all_ways(cli_env(cli_home))
+
+    assert_good_only(snap, files_unreadable=0)
+    assert stderr == f"openusage: cannot read {config}: a socket, not a regular file\n"
+
+
+def test_state_json_larger_than_the_bound_is_unreadable(cli_home: KimiHome) -> None:
+    from openusage.files import SMALL_FILE_LIMIT
+
+    session = cli_home.session(uid("2"))
+    session.usage(at("2026-11-19T11:00:00Z"), (1, 1, 0, 0), "chatcmpl-other")
+    with (session.dir / "state.json").open("wb") as f:
+        f.truncate(SMALL_FILE_LIMIT + 1)  # sparse: no disk used
+
+    snap, _ = all_ways(cli_env(cli_home))
+
+    assert tokens(snap) == (101, 21, 300, 4)
+    assert unreadable(snap) == 1
+
+
 def test_fifo_settings_file_is_a_one_line_error_not_a_hang(cli_home: KimiHome, tmp_path: Path) -> None:
     settings = fifo(tmp_path / "fifo-settings.json")
 
