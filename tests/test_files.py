@@ -136,6 +136,15 @@ def test_fifo_wire_file_of_a_kimi_cli_session_is_unreadable_not_a_hang(cli_home:
     assert_good_only(snap, files_unreadable=1)
 
 
+@pytest.mark.parametrize("where", ["wire.jsonl", "g/wire.jsonl"], ids=["sessions-dir", "group-dir"])
+def test_fifo_wire_file_above_the_session_level_is_unreadable_not_a_hang(cli_home: KimiHome, where: str) -> None:
+    fifo(cli_home.sessions / where)
+
+    snap, _ = all_ways(cli_env(cli_home))
+
+    assert_good_only(snap, files_unreadable=1)
+
+
 def test_fifo_wire_file_of_a_kimi_cli_subagent_is_unreadable_not_a_hang(cli_home: KimiHome) -> None:
     session = cli_home.sessions / "3f2b8e5a9c1d4e7f8a0b1c2d3e4f5a6b" / uid("1")
     fifo(session / "subagents" / "agent-x" / "wire.jsonl")
