@@ -1,5 +1,8 @@
 """The `openusage` command: options → a query → the api → a renderer; errors → one line + exit code.
 
+Every line this writes to stderr (notices, errors) is one printable line, whatever a file name or a
+file's content put in it (`files.printable`).
+
 No parsing, no SQL, no arithmetic here. rich is imported only by the commands that draw, so
 `openusage snapshot --json` stays lean.
 """
@@ -19,6 +22,7 @@ import click
 
 from openusage import __version__, api
 from openusage.errors import OpenUsageError, SettingsError, UsageInputError
+from openusage.files import printable
 from openusage.windows import chosen_zone, current_time
 
 TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily series; default OPENUSAGE_TZ, "
@@ -27,7 +31,7 @@ SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json
 
 
 def _notice(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
 
 
 def _console() -> Any:
@@ -66,7 +70,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except OpenUsageError as exc:
-            click.echo(f"openusage: {exc}", err=True)
+            click.echo(printable(f"openusage: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             ctx.exit(0)
@@ -75,7 +79,7 @@ class _Group(click.Group):
         except Exception as exc:  # the last line of defence: a user sees one line, never a traceback
             if os.environ.get("OPENUSAGE_DEBUG"):
                 raise
-            click.echo(f"openusage: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(printable(f"openusage: internal error: {type(exc).__name__}: {exc}"), err=True)
             ctx.exit(70)
 
 

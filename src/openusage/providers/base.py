@@ -95,11 +95,9 @@ class ModelResolver:
 
 def config_problem(path: Path | str, reason: str) -> str:
     """The one line that says a config file was not used, and what that means for the figures."""
-    return f"config file {_printable(str(path))} ignored ({reason}); its models fall back to the defaults"
+    from openusage.files import printable
 
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
+    return f"config file {printable(str(path))} ignored ({reason}); its models fall back to the defaults"
 
 
 class FileProvider(Protocol):
