@@ -5,19 +5,24 @@ The CLI, and later the dashboard and exporters, call these and nothing below the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from openusage import groups, paths, scan
+from openusage import groups, paths, scan, settled
 from openusage.errors import CacheError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
+from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
+from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
 from openusage.store import Store
+from openusage.summary import zone_figures
 from openusage.windows import windows
+
+_T = TypeVar("_T")
 
 Notice = Callable[[str], None]
 
@@ -48,32 +53,102 @@ def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Ac
 
 
 def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = None, use_cache: bool = True,
-             progress: scan.Progress | None = None, notice: Notice | None = None) -> SnapshotSet:
-    """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`."""
+             progress: scan.Progress | None = None, notice: Notice | None = None, tz: tzinfo = UTC) -> SnapshotSet:
+    """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`, with
+    today, 7 d and the daily series in `tz` (UTC unless asked: the definition the providers give)."""
     accounts = list(detect(env).accounts)
-    chosen = accounts
-    if account_id is not None:
-        chosen = [account for account in accounts if account.id == account_id]
-        if not chosen:
-            known = ", ".join(a.id for a in accounts) or "none detected or configured"
+    chosen = accounts if account_id is None else _chosen(accounts, (account_id,), None)
+    in_utc = is_utc(tz)
+
+    def answer(store: Store | None) -> tuple[Snapshot, ...]:
+        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc)
+        if in_utc:
+            return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
+        rows = _settled_rows(store, accounts, refreshed)
+        return tuple(_account_snapshot(account, refreshed[account.id], now, zoned=(rows.get(account.id, []), tz))
+                     for account in chosen)
+
+    return SnapshotSet(now, _with_cache(env, use_cache, notice, answer), tz)
+
+
+def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
+          progress: scan.Progress | None = None, notice: Notice | None = None) -> CallsResult:
+    """Every settled call of the query's accounts (all detected and configured ones when it names
+    none) in its range: each model call once, owned by one session, across every root of a provider
+    whose accounts share calls, exactly the calls the snapshots count. The store is refreshed first."""
+    accounts = list(detect(env).accounts)
+    chosen = _chosen(accounts, query.accounts, query.providers)
+
+    def answer(store: Store | None) -> tuple[list[SettledCall], dict[str, scan.Refreshed]]:
+        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
+        rows = _settled_rows(store, accounts, refreshed)
+        found: list[SettledCall] = []
+        for account in chosen:
+            found.extend(_named(account, rows.get(account.id, ()), refreshed[account.id].resolve_model, query))
+        return found, refreshed
+
+    settled, _ = _with_cache(env, use_cache, notice, answer)
+    facts = _session_facts(env, chosen, settled, titles=query.titles)
+    return CallsResult(query, settled, facts, tuple(account.id for account in chosen))
+
+
+def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | None], str],
+           query: CallsQuery) -> list[SettledCall]:
+    """An account's rows as named calls in the query's range, each model resolved once."""
+    models: dict[str | None, str] = {}
+    admits = query.admits
+    named: list[SettledCall] = []
+    for session, ts, model, inp, out, cr, cw, copies, scope in rows:
+        if not admits(ts):
+            continue
+        resolved = models.get(model)
+        if resolved is None:
+            resolved = models[model] = resolve(model)
+        named.append(SettledCall(account.id, account.provider, session, ts, resolved, inp, out, cr, cw, scope, copies))
+    return named
+
+
+def is_utc(tz: tzinfo) -> bool:
+    """Whether days in `tz` are UTC days (UTC itself, or a zone that never leaves offset 0 such as
+    Etc/UTC): then the stored ledger answers without reading any call."""
+    return tz is UTC or getattr(tz, "key", None) in {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal",
+                                                       "Universal", "Zulu", "Etc/Zulu", "Etc/GMT", "GMT"}
+
+
+def _chosen(accounts: list[Account], ids: Sequence[str] | None, providers: Sequence[str] | None) -> list[Account]:
+    """The accounts a query names (every one when it names none), in tile order; an id or a provider
+    that names nothing is the user's mistake, said with what exists."""
+    known = ", ".join(a.id for a in accounts) or "none detected or configured"
+    for account_id in ids or ():
+        if not any(account.id == account_id for account in accounts):
             raise UsageInputError(f"no account {account_id!r} (accounts: {known})")
+    for provider_id in providers or ():
+        if provider_by_id(provider_id) is None:
+            ids_known = ", ".join(p.id for p in PROVIDERS)
+            raise UsageInputError(f"no provider {provider_id!r} (providers: {ids_known})")
+    return [account for account in accounts
+            if (not ids or account.id in ids) and (not providers or account.provider in providers)]
+
+
+def _with_cache(env: Mapping[str, str], use_cache: bool, notice: Notice | None,
+                answer: Callable[[Store | None], _T]) -> _T:
+    """`answer(store)` with the cache, or without it when it is not wanted or cannot be used: the
+    figures never need the cache, so a cache that fails midway is dropped and everything read again."""
     tell = notice or (lambda _message: None)
     store = _open_store(env, use_cache, tell)
     try:
         try:
-            snapshots = _snapshots(store, accounts, chosen, env, now, progress)
+            return answer(store)
         except CacheError as exc:
             if store is None:
                 raise
-            # The figures do not need the cache: read every account again without it.
             tell(f"openusage: {exc}; reading without the cache")
             store.close()
             store = None
-            snapshots = _snapshots(None, accounts, chosen, env, now, progress)
+            return answer(None)
     finally:
         if store is not None:
             store.close()
-    return SnapshotSet(now, snapshots)
 
 
 def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store | None:
@@ -87,13 +162,14 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
         return None
 
 
-def _snapshots(store: Store | None, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
-               now: datetime, progress: scan.Progress | None) -> tuple[Snapshot, ...]:
-    """Refresh the chosen accounts (and those they share calls with), then answer the chosen ones."""
+def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
+                 progress: scan.Progress | None, *, keep_calls: bool) -> dict[str, scan.Refreshed]:
+    """Refresh the chosen accounts (and those they share calls with), their groups' ledgers settled.
+    `keep_calls`: without a store, every refresh keeps its calls for `_settled_rows`."""
     sharing = groups.sharing(accounts, lambda account: _provider(account).shares_calls_across_accounts)
     grouped = {account.id for group in sharing for account in group}
     refreshed = {account.id: scan.refresh(store, _provider(account), account, env, progress,
-                                          keep_calls=store is None and account.id in grouped)
+                                          keep_calls=store is None and (keep_calls or account.id in grouped))
                  for account in groups.to_refresh(chosen, accounts, sharing)}
     for group in sharing:
         members = [(account.id, refreshed[account.id]) for account in group
@@ -102,7 +178,32 @@ def _snapshots(store: Store | None, accounts: list[Account], chosen: list[Accoun
             settled_group = groups.ledgers(store, group[0].provider, members)
             for (account_id, one), settled in zip(members, settled_group, strict=True):
                 refreshed[account_id] = one._replace(ledger=settled.ledger, elsewhere=settled.elsewhere)
-    return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
+    return refreshed
+
+
+def _settled_rows(store: Store | None, accounts: list[Account],
+                  refreshed: Mapping[str, scan.Refreshed]) -> dict[str, list[CallRow]]:
+    """The rows of the calls each refreshed account owns, its group settled."""
+    return settled.rows_by_account(store, [
+        settled.Member(account.id, account.provider, refreshed[account.id],
+                       _provider(account).shares_calls_across_accounts)
+        for account in accounts if account.id in refreshed])
+
+
+def _session_facts(env: Mapping[str, str], chosen: list[Account], settled: list[SettledCall], *,
+                   titles: bool) -> dict[tuple[str, str], SessionFacts]:
+    """What each account's provider says of the sessions that own a call: their projects, and their
+    titles when asked (a title can take a read of the session's first lines)."""
+    wanted: dict[str, set[str]] = {}
+    for call in settled:
+        wanted.setdefault(call.account, set()).add(call.session)
+    facts: dict[tuple[str, str], SessionFacts] = {}
+    for account in chosen:
+        sessions = wanted.get(account.id)
+        if sessions:
+            found = _provider(account).session_facts(account, env, sessions, titles=titles)
+            facts.update(((account.id, name), one) for name, one in found.items())
+    return facts
 
 
 def _provider(account: Account) -> FileProvider:
@@ -111,12 +212,21 @@ def _provider(account: Account) -> FileProvider:
     return provider
 
 
-def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime) -> Snapshot:
+def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime, *,
+                      zoned: tuple[list[CallRow], tzinfo] | None = None) -> Snapshot:
+    """The snapshot from the account's ledger; `zoned`: its calls and a zone whose days are not UTC
+    days, which then give today, 7 d and the daily series."""
+    window = windows(now)
+    if zoned is None:
+        counts, daily = refreshed.ledger.windows(window), refreshed.ledger.daily()
+    else:
+        counts, daily = zone_figures(zoned[0], zoned[1], window)
     figures = AccountFigures(
         found=refreshed.found,
         problem=refreshed.problem,
         summary=refreshed.ledger.summary(),
-        windows=refreshed.ledger.windows(windows(now)),
+        windows=counts,
+        daily=daily,
         resolve_model=refreshed.resolve_model,
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,

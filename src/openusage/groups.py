@@ -117,6 +117,30 @@ def _root_ledgers(store: Store | None, provider: str,
     return result
 
 
+def settled_rows(roots: Sequence[str], members: Sequence[Member]) -> list[list[CallRow]]:
+    """Each member's calls (every call it holds, settled within its account, and its sessions), as the
+    rows of the calls it owns once the group is settled: what `ledgers` counts, call by call. `roots`:
+    each member's sessions directory; members on the same one are one root and get the same rows."""
+    places: dict[str, int] = {}
+    root_members: list[Member] = []
+    member_root: list[int] = []
+    for root, member in zip(roots, members, strict=True):
+        place = places.setdefault(os.path.realpath(root), len(root_members))
+        if place == len(root_members):
+            root_members.append(member)
+        member_root.append(place)
+    if len(root_members) < 2:
+        per_root = [list(call_rows(calls)) for calls, _ in root_members]
+    else:
+        moving = _moving([calls.keys() for calls, _ in root_members], [infos for _, infos in root_members],
+                         lambda index, sessions: _keys_held_by(root_members[index][0], sessions))
+        moved = owned_rows([({key: calls[key] for key in moving if key in calls}, infos)
+                            for calls, infos in root_members])
+        per_root = [[row for key, row in zip(calls, call_rows(calls), strict=True) if key not in moving] + rows
+                    for (calls, _), rows in zip(root_members, moved, strict=True)]
+    return [per_root[place] for place in member_root]
+
+
 def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, SessionInfo]],
             keys_of: Callable[[int, set[str]], set[str]]) -> set[str]:
     """The calls whose owner can differ from the one their root's own ledger gives: those held in two

@@ -17,14 +17,15 @@ import msgspec
 class CallsQuery(NamedTuple):
     """Which settled calls to answer: the accounts (None: every detected or configured one), the
     providers (None: all), the instants `since` (inclusive) and `until` (exclusive) in UTC seconds
-    (None: unbounded; a bounded query leaves out the calls without a valid time), and the zone in
-    which front ends bucket days, weeks and months."""
+    (None: unbounded; a bounded query leaves out the calls without a valid time), the zone in which
+    front ends bucket days, weeks and months, and whether sessions' titles are wanted."""
 
     accounts: tuple[str, ...] | None = None
     providers: tuple[str, ...] | None = None
     since: float | None = None
     until: float | None = None
     tz: tzinfo = UTC
+    titles: bool = False  # also each session's title (can read the first lines of a session's files)
 
     def admits(self, time: float | None) -> bool:
         """Whether a call at `time` (None: no valid time) falls in the query's range."""

@@ -493,6 +493,17 @@ def _settle(store: Store, account: str, calls: Calls) -> None:
            ancestry({name: info.parent for name, info in forks.items()}))
 
 
+def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
+    """Every call the store holds for the account, folded and settled as its ledger counts them, with
+    every session's rank and parent (for `groups.py`). Memory grows with the account's calls: this
+    answers the settled-calls query, which hands every call to its caller anyway."""
+    calls: Calls = {}
+    for session, records in store.file_copies(account):
+        fold_records(records, session, calls)
+    _settle(store, account, calls)
+    return calls, store.session_infos(account)
+
+
 def _stored_ledger(store: Store, account: str) -> Ledger:
     """The ledger of every call the store holds for the account, read one file at a time. A call whose
     key's crc no other file holds has every copy in that file, so it is counted as soon as the file is

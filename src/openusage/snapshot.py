@@ -8,12 +8,11 @@ renderers draw and the JSON carries.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Literal, NamedTuple
 
 from openusage.records import FileDiagnostics
-from openusage.summary import Summary, WindowCounts
-from openusage.windows import day_to_date
+from openusage.summary import DailyRow, Summary, WindowCounts
 
 Status = Literal["ok", "unknown", "error"]
 
@@ -56,10 +55,15 @@ class Snapshot(NamedTuple):
 
 
 class SnapshotSet(NamedTuple):
-    """Every account's snapshot, as of one moment."""
+    """Every account's snapshot, as of one moment, with days in one zone."""
 
     generated_at: datetime
     snapshots: tuple[Snapshot, ...]
+    tz: tzinfo = UTC
+
+    @property
+    def tz_name(self) -> str:
+        return zone_name(self.tz)
 
     @property
     def generated_at_iso(self) -> str:
@@ -74,6 +78,7 @@ class AccountFigures(NamedTuple):
     problem: str | None  # why an existing sessions directory could not be read
     summary: Summary
     windows: WindowCounts
+    daily: tuple[DailyRow, ...]  # by the days of the snapshot's zone
     resolve_model: Callable[[str | None], str]
     files: FileDiagnostics
     files_unreadable: int
@@ -116,7 +121,7 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         diagnostics["records_in_other_accounts"] = figures.calls_elsewhere
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
                     _model_rows(summary, provider.upstream_provider, figures.resolve_model),
-                    _daily(summary), diagnostics)
+                    _daily(figures.daily), diagnostics)
 
 
 def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:
@@ -143,11 +148,10 @@ def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None],
     return tuple(rows)
 
 
-def _daily(summary: Summary) -> dict[str, tuple[DailyPoint, ...]]:
-    dates = [(day_to_date(day).isoformat(), sessions, tokens) for day, sessions, tokens in summary.daily]
+def _daily(daily: tuple[DailyRow, ...]) -> dict[str, tuple[DailyPoint, ...]]:
     return {
-        "sessions": tuple(DailyPoint(date, sessions) for date, sessions, _ in dates),
-        "tokens": tuple(DailyPoint(date, tokens) for date, _, tokens in dates),
+        "sessions": tuple(DailyPoint(date, sessions) for date, sessions, _ in daily),
+        "tokens": tuple(DailyPoint(date, tokens) for date, _, tokens in daily),
     }
 
 
@@ -161,6 +165,11 @@ def _diagnostics(summary: Summary, figures: AccountFigures) -> dict[str, int | d
         "skipped_by_reason": dict(sorted(figures.files.skipped.items())),
         "files_unreadable": figures.files_unreadable,
     }
+
+
+def zone_name(tz: tzinfo) -> str:
+    """The IANA name of a zone (`UTC` for UTC)."""
+    return "UTC" if tz is UTC else str(getattr(tz, "key", None) or tz.tzname(None) or tz)
 
 
 _UNITS = ((1_000, "K"), (1_000_000, "M"), (1_000_000_000, "B"), (1_000_000_000_000, "T"))

@@ -5,7 +5,8 @@ reader's resume state, its skip counts, and every usage record copy it holds, wi
 time, model, counts, scope and fork marker); per session (`sessions`: rank, parent, state-file
 signature); per account the ledger of its folded calls (`summaries`, with a generation that changes
 whenever anything of the account does); and per group of accounts that count shared calls once
-(`groups.py`) their ledgers, with the generations they were computed from. `holders` says which files
+(`groups.py`) their ledgers, with the generations they were computed from; and per such group (or
+single account) the rows of its settled calls, likewise (`settled.py`). `holders` says which files
 hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
 the calls it changes without reading any other file's copies. Every figure follows from the copies
 by the rules of the format documents (`fold.py`); the ledger is that result kept, and a refresh
@@ -38,7 +39,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS sessions(
 CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS settled(name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
@@ -525,6 +527,14 @@ class Store:
 
     def set_group(self, provider: str, body: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO groups(provider, body) VALUES (?, ?)", (provider, body))
+
+    # -- settled calls (settled.py) -------------------------------------------------------------------
+    def settled(self, name: str) -> bytes | None:
+        row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_settled(self, name: str, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)", (name, body))
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:

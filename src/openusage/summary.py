@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import Iterable
+from datetime import timedelta, tzinfo
 from typing import NamedTuple
 
 from openusage.records import CallRow
-from openusage.windows import DAY, Windows
+from openusage.windows import DAY, Windows, day_to_date, local_day, local_day_start
 
 SUMMARY_VERSION = 6
 
@@ -44,6 +45,10 @@ class Summary(NamedTuple):
 class WindowCounts(NamedTuple):
     today: int
     week: int
+
+
+# One day of the daily series: its date (ISO), the distinct sessions with a call that day, input + output.
+DailyRow = tuple[str, int, int]
 
 
 class Ledger:
@@ -181,6 +186,11 @@ class Ledger:
         scopes = tuple((scope, n, tokens) for scope, (n, tokens) in self.scopes.items())
         return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily, scopes)
 
+    def daily(self) -> tuple[DailyRow, ...]:
+        """The daily series by UTC day."""
+        return tuple((day_to_date(day).isoformat(), len(self.day_sessions[day]), self.day_tokens[day])
+                     for day in sorted(self.day_sessions))
+
     def windows(self, window: Windows) -> WindowCounts:
         """Distinct sessions with a call today (UTC) and at or after now minus 7 x 24 h."""
         today = len(self.day_sessions.get(int(window.today_start // DAY), ()))
@@ -230,3 +240,28 @@ def _bump(counts: dict[str, int], key: str, sign: int) -> None:
         counts[key] = left
     else:
         del counts[key]
+
+
+def zone_figures(calls: Iterable[CallRow], tz: tzinfo, window: Windows) -> tuple[WindowCounts, tuple[DailyRow, ...]]:
+    """What the ledger answers by UTC day, by the days of `tz` instead, from the settled calls: the
+    sessions with a call on the zone's current day and in the last 7 x 24 h, and the daily series."""
+    day_of = local_day(tz)
+    today = day_of(window.now)
+    today_start = local_day_start(today, tz)
+    today_end = local_day_start(today + timedelta(days=1), tz)
+    day_sessions: dict[str, set[str]] = {}
+    day_tokens: dict[str, int] = {}
+    sessions_today: set[str] = set()
+    sessions_week: set[str] = set()
+    for session, ts, _model, inp, out, _cr, _cw, _copies, _scope in calls:
+        if ts is None:
+            continue  # no valid time: on no day
+        day = day_of(ts).isoformat()
+        day_sessions.setdefault(day, set()).add(session)
+        day_tokens[day] = day_tokens.get(day, 0) + inp + out
+        if today_start <= ts < today_end:
+            sessions_today.add(session)
+        if ts >= window.week_start:
+            sessions_week.add(session)
+    daily = tuple((day, len(day_sessions[day]), day_tokens[day]) for day in sorted(day_sessions))
+    return WindowCounts(len(sessions_today), len(sessions_week)), daily

@@ -10,9 +10,11 @@ scan and the cache without writing any of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
+from openusage.query import SessionFacts
 from openusage.records import Chunk, Line, SessionInfo, Source
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
@@ -108,4 +110,10 @@ class FileProvider(Protocol):
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
         """Turns what a record says of its model into the model's name, with the account's config."""
+        ...
+
+    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
+                      titles: bool) -> dict[str, SessionFacts]:
+        """What reports show of these sessions: the project each ran in (as the user knows it), and
+        with `titles` the title the agent shows (else "")."""
         ...

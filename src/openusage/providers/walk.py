@@ -243,3 +243,23 @@ def count_sessions(sessions_dir: Path) -> int:
     except OSError:
         return 0
     return count
+
+
+def session_directories(sessions_dir: Path, wanted: AbstractSet[str]) -> dict[str, list[str]]:
+    """The directories (`<group>/<session>`) of the wanted sessions, for what reports say of them: a
+    name found in two groups has two. One listing of the sessions directory and of each group."""
+    found: dict[str, list[str]] = {}
+    try:
+        with os.scandir(sessions_dir) as groups:
+            holders = [group.path for group in groups if group.is_dir()]
+    except OSError:
+        return found
+    for holder in sorted(holders):
+        try:
+            with os.scandir(holder) as sessions:
+                names = [entry.name for entry in sessions if entry.name in wanted and entry.is_dir()]
+        except OSError:
+            continue
+        for name in names:
+            found.setdefault(name, []).append(os.path.join(holder, name))
+    return found

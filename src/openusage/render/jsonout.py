@@ -16,6 +16,7 @@ def snapshot_document(snapshot_set: SnapshotSet) -> dict[str, Any]:
     return {
         "schema": SNAPSHOT_SCHEMA,
         "generated_at": snapshot_set.generated_at_iso,
+        "tz": snapshot_set.tz_name,
         "snapshots": [_snapshot(s) for s in snapshot_set.snapshots],
     }
 

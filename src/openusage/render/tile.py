@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from rich import box
@@ -45,11 +45,11 @@ def sparkline(values: Sequence[int], *, ascii_only: bool = False) -> str:
 
 def render_dashboard(snapshot_set: SnapshotSet, console: Console) -> None:
     """Print one tile per snapshot, in the order given."""
-    end = _utc_day(snapshot_set.generated_at)
+    end = _day_in(snapshot_set.generated_at, snapshot_set.tz)
     width = min(console.width, MAX_TILE_WIDTH)
     ascii_only = console.options.ascii_only
     for snapshot in snapshot_set.snapshots:
-        console.print(_tile(snapshot, end=end, width=width, ascii_only=ascii_only))
+        console.print(_tile(snapshot, end=end, zone=snapshot_set.tz_name, width=width, ascii_only=ascii_only))
 
 
 def render_nothing_detected(console: Console, settings_path: Path) -> None:
@@ -92,7 +92,7 @@ def render_nothing_detected(console: Console, settings_path: Path) -> None:
     console.print(panel)
 
 
-def _tile(snapshot: Snapshot, *, end: date, width: int, ascii_only: bool) -> Panel:
+def _tile(snapshot: Snapshot, *, end: date, zone: str, width: int, ascii_only: bool) -> Panel:
     parts: list[RenderableType] = [_status_line(snapshot)]
     # An unknown or failed account usually has no figures at all; rows of zeros would only be noise.
     if snapshot.status == "ok" or snapshot.models:
@@ -101,7 +101,7 @@ def _tile(snapshot: Snapshot, *, end: date, width: int, ascii_only: bool) -> Pan
             parts.append(_models_table(snapshot.models))
         else:
             parts.append(Text("No model calls recorded yet.", style="dim"))
-        parts += [Text(), _chart(snapshot, end=end, ascii_only=ascii_only)]
+        parts += [Text(), _chart(snapshot, end=end, zone=zone, ascii_only=ascii_only)]
     footnote = _footnote(snapshot)
     if footnote is not None:
         parts += [Text(), footnote]
@@ -206,7 +206,7 @@ def _models_table(models: Sequence[ModelRow]) -> Table:
     return table
 
 
-def _chart(snapshot: Snapshot, *, end: date, ascii_only: bool) -> Group:
+def _chart(snapshot: Snapshot, *, end: date, zone: str, ascii_only: bool) -> Group:
     days = [end - timedelta(days=offset) for offset in range(CHART_DAYS - 1, -1, -1)]
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -219,7 +219,7 @@ def _chart(snapshot: Snapshot, *, end: date, ascii_only: bool) -> Group:
         grid.add_row("Sessions/day", _spark(sessions, "magenta", ascii_only), f"max {max(sessions):,}")
     first, last = days[0].isoformat(), days[-1].isoformat()
     grid.add_row("", Text(first + last.rjust(CHART_DAYS * CELL - len(first)), style="dim"), "")
-    heading = Text(f"Last {CHART_DAYS} days (UTC)", style="dim")
+    heading = Text(f"Last {CHART_DAYS} days ({zone})", style="dim")
     return Group(heading, grid)
 
 
@@ -265,8 +265,8 @@ def _noun(count: int, word: str) -> str:
     return word if count == 1 else word + "s"
 
 
-def _utc_day(moment: datetime) -> date:
-    # A naive clock is taken as UTC, never as local time: the daily series are UTC days.
+def _day_in(moment: datetime, tz: tzinfo) -> date:
+    # A naive clock is taken as UTC, never as local time.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date()
+    return moment.astimezone(tz).date()

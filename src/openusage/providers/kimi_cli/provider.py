@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
 from openusage.providers.kimi_cli import config, locate, state
 from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
@@ -75,3 +77,10 @@ class KimiCliProvider:
         """A record's own model when it names one, else the configured default."""
         default = config.default_model(self.config_paths(account, env))
         return lambda model: model or default
+
+    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
+                      titles: bool) -> dict[str, SessionFacts]:
+        from openusage.providers.kimi_cli.sessions import session_facts
+
+        sessions_dir = self.sessions_dir(account, env)
+        return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)

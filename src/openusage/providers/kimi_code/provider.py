@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
 from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
@@ -78,3 +80,10 @@ class KimiCodeProvider:
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
         return config.model_resolver(self.config_path(account, env))
+
+    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
+                      titles: bool) -> dict[str, SessionFacts]:
+        from openusage.providers.kimi_code.sessions import session_facts
+
+        sessions_dir = self.sessions_dir(account, env)
+        return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)

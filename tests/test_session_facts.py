@@ -1,0 +1,97 @@
+"""What reports show of a session: its title as the agent shows it, and its project.
+
+Kimi CLI (kimi-cli-format.md, "Sessions: titles and projects"): `custom_title`, else an older state's
+`title` unless "Untitled", else the first TurnBegin's `user_input` shortened to 50 characters, else
+"Untitled"; the project is the working directory whose MD5 names the group (kimi.json), else the
+group's name. Kimi Code (kimi-code-format.md): state.json `title`, else "Untitled"; the project is the
+session index's `workDir` (last line wins, `deleted` removes), else the slug of `wd_<slug>_<hash>`,
+else the group's name. Each through `api.calls` on real files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from kimi_code_home import KimiCodeHome, ms
+from kimi_home import KimiHome, at, line
+from openusage import api
+from openusage.query import CallsQuery, SessionFacts
+
+T = "2026-11-20T10:00:00Z"
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _facts(provider: str, *, titles: bool = True) -> dict[str, SessionFacts]:
+    result = api.calls(os.environ, CallsQuery(providers=(provider,), titles=titles), use_cache=False)
+    return {session: facts for (_account, session), facts in result.sessions.items()}
+
+
+def _turn(user_input: object) -> str:
+    return line(at(T) - 1, {"type": "TurnBegin", "payload": {"user_input": user_input}})
+
+
+def test_kimi_cli_titles_follow_kimi_cli(isolated_env: Path) -> None:
+    home = KimiHome(isolated_env / ".kimi")
+    home.session("s-custom", title="Refactor the parser").add(_turn("ignored")).usage(at(T), (1, 1, 0, 0), "m1")
+    legacy = home.session("s-legacy").add(_turn("ignored too")).usage(at(T), (1, 1, 0, 0), "m2")
+    (legacy.dir / "state.json").write_text(json.dumps({"title": "An old title"}), encoding="utf-8")
+    untitled = home.session("s-untitled-legacy").add(_turn("Fix   the\n flaky test")).usage(at(T), (1, 1, 0, 0), "m3")
+    (untitled.dir / "state.json").write_text(json.dumps({"title": "Untitled"}), encoding="utf-8")
+    long_text = "Please look at every module of the project and explain how the cache works in detail"
+    home.session("s-long").add(_turn(long_text)).usage(at(T), (1, 1, 0, 0), "m4")
+    home.session("s-parts").add(_turn([{"type": "text", "text": "From parts"}, {"type": "image_url"}])) \
+        .usage(at(T), (1, 1, 0, 0), "m5")
+    home.session("s-none").usage(at(T), (1, 1, 0, 0), "m6")
+    facts = _facts("kimi_cli")
+    assert facts["s-custom"].title == "Refactor the parser"
+    assert facts["s-legacy"].title == "An old title"
+    assert facts["s-untitled-legacy"].title == "Fix the flaky test"
+    assert facts["s-long"].title == "Please look at every module of the project and..."
+    assert len(facts["s-long"].title) <= 50
+    assert facts["s-parts"].title == "From parts"
+    assert facts["s-none"].title == "Untitled"
+
+
+def test_kimi_cli_projects_come_from_kimi_json(isolated_env: Path) -> None:
+    home = KimiHome(isolated_env / ".kimi")
+    local, remote = "/home/me/src/openusage", "/srv/app"
+    home.session("s-local", group=_md5(local)).usage(at(T), (1, 1, 0, 0), "m1")
+    home.session("s-remote", group=f"ssh_{_md5(remote)}").usage(at(T), (1, 1, 0, 0), "m2")
+    home.session("s-unknown", group="0123abcd").usage(at(T), (1, 1, 0, 0), "m3")
+    (home.root / "kimi.json").write_text(json.dumps({"work_dirs": [
+        {"path": local, "kaos": "local", "last_session_id": "s-local"},
+        {"path": remote, "kaos": "ssh"},
+        {"path": 42}, "junk"]}), encoding="utf-8")
+    facts = _facts("kimi_cli", titles=False)
+    assert facts["s-local"] == SessionFacts("", local)
+    assert facts["s-remote"].project == remote
+    assert facts["s-unknown"].project == "0123abcd"
+
+
+def test_kimi_code_titles_and_projects(isolated_env: Path) -> None:
+    home = KimiCodeHome(isolated_env / ".kimi-code")
+    for key, session, state in [
+        ("wd_openusage_0123456789ab", "session_a", {"title": "Add reports", "isCustomTitle": True}),
+        ("wd_openusage_0123456789ab", "session_b", {"title": ""}),
+        ("wd_my-app_ba9876543210", "session_c", {}),
+        ("workspace-7", "session_d", {"title": "Ship it"}),
+    ]:
+        s = home.session(key, session, state=state)
+        s.main.usage(ms(T), (1, len(session) + ord(session[-1]), 0, 0))  # distinct: not copies of one call
+    (home.root / "session_index.jsonl").write_text("\n".join(json.dumps(entry) for entry in [
+        {"sessionId": "session_a", "sessionDir": "x", "workDir": "/old/place"},
+        {"sessionId": "session_a", "sessionDir": "x", "workDir": "/home/me/openusage"},
+        {"sessionId": "session_c", "sessionDir": "y", "workDir": "/home/me/my-app"},
+        {"sessionId": "session_c", "deleted": True},
+    ]) + "\nnot json\n", encoding="utf-8")
+    facts = _facts("kimi_code")
+    assert facts["session_a"] == SessionFacts("Add reports", "/home/me/openusage")
+    assert facts["session_b"] == SessionFacts("Untitled", "openusage")
+    assert facts["session_c"] == SessionFacts("Untitled", "my-app")
+    assert facts["session_d"] == SessionFacts("Ship it", "workspace-7")
