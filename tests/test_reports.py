@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from openusage.errors import UsageInputError
-from openusage.periods import Calendar, Range, day_range, zone
+from openusage.periods import Calendar, Range, day_range
 from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 from openusage.reports import Counts, Kind, ModelShare, Options, Report, build
+from openusage.windows import zone
 
-BERLIN = zone("Europe/Berlin", {})
+BERLIN = zone("Europe/Berlin")
 UNBOUNDED = Range(None, None, None, None)
 WEBSHOP, INFRA = "/home/u/webshop", "/home/u/infra"
 
@@ -39,13 +40,13 @@ FACTS = {("kimi_cli", "s1"): SessionFacts("Fix the cart", WEBSHOP),
 def report(kind: Kind, *, calls: tuple[SettledCall, ...] = (A, B, C, D, E), tz: str = "Europe/Berlin",
            since: str | None = None, until: str | None = None, **options: object) -> Report:
     """What the api would answer for the range (the calls it admits), reported."""
-    named = zone(tz, {})
-    calendar = Calendar(named.tz, **{k: v for k, v in options.items() if k.endswith("_start")})  # type: ignore[arg-type]
+    named = zone(tz)
+    calendar = Calendar(named, **{k: v for k, v in options.items() if k.endswith("_start")})  # type: ignore[arg-type]
     span = day_range(calendar, since, until, date(2026, 11, 20))
-    query = CallsQuery(since=span.since, until=span.until, tz=named.tz)
+    query = CallsQuery(since=span.since, until=span.until, tz=named)
     result = CallsResult(query, [c for c in calls if query.admits(c.time)], FACTS, ("kimi_cli", "kimi_code"))
     rest = {k: v for k, v in options.items() if not k.endswith("_start")}
-    return build(result, Options(kind, calendar, named.name, span, **rest))  # type: ignore[arg-type]
+    return build(result, Options(kind, calendar, tz, span, **rest))  # type: ignore[arg-type]
 
 
 def table(rep: Report) -> list[tuple[str | None, Counts, int]]:
@@ -143,8 +144,8 @@ def test_a_session_the_provider_told_nothing_of_is_an_unknown_project() -> None:
     rep = report("project", calls=(A, lost))
     assert [row.key for row in rep.rows] == [WEBSHOP, "(unknown)"]
     assert report("session", calls=(lost,)).rows[0].session == (
-        "kimi_cli", "kimi_cli", "", "(unknown)", datetime.fromtimestamp(lost.time or 0, BERLIN.tz),
-        datetime.fromtimestamp(lost.time or 0, BERLIN.tz))
+        "kimi_cli", "kimi_cli", "", "(unknown)", datetime.fromtimestamp(lost.time or 0, BERLIN),
+        datetime.fromtimestamp(lost.time or 0, BERLIN))
 
 
 def test_project_rows_join_providers_under_one_label() -> None:

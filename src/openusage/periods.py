@@ -1,5 +1,5 @@
-"""Calendar arithmetic for reports, in the user's own zone: which zone, which days a `--since` /
-`--until` names, and the day, week and month an instant falls in.
+"""Calendar arithmetic for reports, in the user's own zone (`windows.chosen_zone`): which days a
+`--since` / `--until` names, and the day, week and month an instant falls in.
 
 Pure: no files, no clock (callers pass `today`). Every bucket is computed on the zone's local date of
 an instant (zoneinfo), never by adding 86,400 seconds, so a DST day of 23 or 25 hours and offsets such
@@ -9,76 +9,15 @@ day's first local instant, its last day ends where the next day starts.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from pathlib import Path
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openusage.errors import UsageInputError
+from openusage.windows import local_day, local_day_start
 
-TZ_VARIABLE = "OPENUSAGE_TZ"
 WeekStart = Literal["monday", "sunday"]
 KEYWORDS = ("today", "yesterday", "7d", "30d", "this-week", "this-month", "last-month")
-
-_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
-_HOUR = 3600
-
-
-class Zone(NamedTuple):
-    """A zone and the name the user knows it by (what reports print as `tz`)."""
-
-    name: str
-    tz: tzinfo
-
-
-def zone(name: str | None, env: Mapping[str, str]) -> Zone:
-    """The zone `--tz` names; without it `OPENUSAGE_TZ`, else the machine's own zone, else UTC.
-    Accepts IANA names ("Europe/Berlin"), "UTC" and fixed offsets ("+05:30")."""
-    chosen = name or env.get(TZ_VARIABLE) or ""
-    if chosen:
-        return _named_zone(chosen)
-    local = _machine_zone(env)
-    return Zone(local, ZoneInfo(local)) if local else Zone("UTC", UTC)
-
-
-def _named_zone(name: str) -> Zone:
-    offset = _OFFSET.fullmatch(name)
-    if offset is not None:
-        sign, hours, minutes = offset.groups()
-        delta = timedelta(hours=int(hours), minutes=int(minutes))
-        if delta >= timedelta(hours=24) or int(minutes) >= 60:
-            raise UsageInputError(f"time zone {name!r}: an offset is at most +23:59")
-        canonical = f"{sign}{hours}:{minutes}"
-        return Zone(canonical, timezone(-delta if sign == "-" else delta, canonical))
-    try:
-        return Zone(name, ZoneInfo(name))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageInputError(f"unknown time zone {name!r} (an IANA name such as Europe/Berlin, or +05:30)") from exc
-
-
-def _machine_zone(env: Mapping[str, str]) -> str:
-    """The machine's IANA zone name: `TZ` when it names one, else where /etc/localtime points."""
-    candidates = [env.get("TZ", "").removeprefix(":")]
-    try:
-        target = os.readlink("/etc/localtime")
-    except OSError:
-        target = ""
-    if "zoneinfo/" in target:
-        candidates.append(target.split("zoneinfo/", 1)[1])
-    timezone_file = Path("/etc/timezone")
-    if timezone_file.is_file():
-        candidates.append(timezone_file.read_text(encoding="utf-8", errors="replace").strip())
-    for candidate in candidates:
-        if candidate and not candidate.startswith("/"):
-            try:
-                ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-            return candidate
-    return ""
 
 
 class Calendar:
@@ -91,28 +30,7 @@ class Calendar:
         self.tz = tz
         self.week_start = week_start
         self.month_start = month_start
-        # UTC hour → the zone's offset throughout that hour (None: the offset changes within it).
-        self._offsets: dict[int, int | None] = {}
-
-    # ---- an instant's local date ----
-
-    def day(self, instant: float) -> date:
-        """The zone's local date at `instant` (UTC seconds)."""
-        hour = int(instant // _HOUR)
-        if hour in self._offsets:
-            offset = self._offsets[hour]
-        else:
-            offset = self._offsets[hour] = self._hour_offset(hour)
-        if offset is None:
-            return datetime.fromtimestamp(instant, self.tz).date()
-        return _EPOCH + timedelta(days=int((instant + offset) // 86400))
-
-    def _hour_offset(self, hour: int) -> int | None:
-        start = datetime.fromtimestamp(hour * _HOUR, self.tz).utcoffset()
-        end = datetime.fromtimestamp(hour * _HOUR + _HOUR - 1, self.tz).utcoffset()
-        if start is None or start != end:
-            return None
-        return int(start.total_seconds())
+        self.day = local_day(tz)  # UTC seconds → the zone's local date
 
     def local(self, instant: float) -> datetime:
         return datetime.fromtimestamp(instant, self.tz)
@@ -138,7 +56,7 @@ class Calendar:
     def start_of(self, day: date) -> float:
         """The first instant of `day` in the zone (UTC seconds). A midnight skipped by a DST change
         resolves to the change itself, which is where that day starts."""
-        return datetime.combine(day, time(0), tzinfo=self.tz).astimezone(UTC).timestamp()
+        return local_day_start(day, self.tz)
 
     def end_of(self, day: date) -> float:
         """Where `day` ends (exclusive): the start of the next day."""
@@ -190,9 +108,6 @@ def day_range(calendar: Calendar, since: str | None, until: str | None, today: d
         raise UsageInputError(f"--since {since} ({first}) is after --until {until} ({last})")
     return Range(first, last, None if first is None else calendar.start_of(first),
                  None if last is None else calendar.end_of(last))
-
-
-_EPOCH = date(1970, 1, 1)
 
 
 def _add_months(day: date, months: int) -> date:
