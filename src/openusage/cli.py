@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from openusage import __version__, api
-from openusage.errors import OpenUsageError
+from openusage.errors import OpenUsageError, UsageInputError
 from openusage.windows import chosen_zone, current_time
 
 TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily series; default OPENUSAGE_TZ, "
@@ -136,6 +136,97 @@ def snapshot(json_output: bool, account: str | None, no_cache: bool, tz_name: st
 
     result = api.snapshot(os.environ, now, account_id=account, use_cache=not no_cache, notice=_notice, tz=tz)
     click.echo(dumps(snapshot_document(result)), nl=False)
+
+
+REPORT_OPTIONS = (
+    click.option("--since", metavar="DATE", help="First day (inclusive): YYYY-MM-DD, today, yesterday, 7d, 30d, "
+                 "this-week, this-month or last-month (a word names its range's first day)."),
+    click.option("--until", metavar="DATE",
+                 help="Last day (inclusive), as --since (a word names its range's last day)."),
+    click.option("--tz", "tz_name", metavar="ZONE",
+                 help="Time zone of days, weeks and months (IANA); default OPENUSAGE_TZ, else the machine's zone."),
+    click.option("--start-of-week", type=click.Choice(["monday", "sunday"]), default="monday", show_default=True,
+                 help="Weeks start on Monday (ISO weeks) or Sunday."),
+    click.option("--start-of-month", type=click.IntRange(1, 28), default=1, show_default=True, metavar="N",
+                 help="Months start on day N (1-28): billing months."),
+    click.option("--account", "accounts", multiple=True, metavar="ID", help="Only this account (repeatable)."),
+    click.option("--provider", "providers", multiple=True, metavar="ID", help="Only this provider (repeatable)."),
+    click.option("--breakdown", is_flag=True, help="Split each row by model."),
+    click.option("--order", type=click.Choice(["asc", "desc"]),
+                 help="Row order (default: time ascending; projects and models largest first)."),
+    click.option("--limit", type=click.IntRange(min=1), metavar="N",
+                 help="Only the N most recent periods or sessions, or the N largest projects or models."),
+    click.option("--json", "json_output", is_flag=True, help="Print the openusage.report/1 JSON document."),
+    click.option("--csv", "csv_output", is_flag=True, help="Print CSV: one header line, one line per row."),
+    click.option("--markdown", is_flag=True, help="Print a Markdown table."),
+    click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache."),
+)
+
+
+class _ReportGroup(_Group):
+    """A bad option of a report is one line and exit 2, like every other request that cannot be met."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            click.echo(f"openusage: {exc.format_message()}", err=True)
+            ctx.exit(2)
+
+
+@cli.group(cls=_ReportGroup)
+def report() -> None:
+    """Usage by day, week, month, session, project or model, in your own time zone."""
+
+
+def _report_command(kind: str, summary: str) -> None:
+    def command(**options: Any) -> None:
+        _report(kind, **options)
+
+    command.__doc__ = summary
+    for option in reversed(REPORT_OPTIONS):
+        command = option(command)
+    report.command(kind)(command)
+
+
+def _report(kind: str, *, since: str | None, until: str | None, tz_name: str | None, start_of_week: str,
+            start_of_month: int, accounts: tuple[str, ...], providers: tuple[str, ...], breakdown: bool,
+            order: str | None, limit: int | None, json_output: bool, csv_output: bool, markdown: bool,
+            no_cache: bool) -> None:
+    from openusage import reports
+    from openusage.periods import Calendar, day_range
+    from openusage.query import CallsQuery
+    from openusage.snapshot import zone_name
+
+    if json_output + csv_output + markdown > 1:
+        raise UsageInputError("--json, --csv and --markdown: one at most")
+    tz = chosen_zone(tz_name, os.environ, default_local=True)
+    calendar = Calendar(tz, start_of_week, start_of_month)  # type: ignore[arg-type]  # click.Choice checked it
+    span = day_range(calendar, since, until, current_time().astimezone(tz).date())
+    options = reports.Options(kind, calendar, zone_name(tz), span, breakdown, order, limit)  # type: ignore[arg-type]
+    reports.check(options)  # a bad combination is said before any file is read
+    query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
+    machine = json_output or csv_output or markdown
+    result = api.calls(os.environ, query, use_cache=not no_cache, progress=_progress(machine), notice=_notice)
+    built = reports.build(result, options)
+    if machine:
+        from openusage.render import report as out
+
+        text = out.dumps(out.report_document(built)) if json_output else (
+            out.report_csv(built) if csv_output else out.report_markdown(built))
+        click.echo(text, nl=False)
+        return
+    from openusage.render.report_table import render_report
+
+    render_report(built, _console())
+
+
+for _kind, _summary in (
+    ("daily", "Usage per day."), ("weekly", "Usage per week."), ("monthly", "Usage per month."),
+    ("session", "Usage per session: title, project, first and last call, duration."),
+    ("project", "Usage per project (working directory), across providers."), ("model", "Usage per model."),
+):
+    _report_command(_kind, _summary)
 
 
 def main() -> None:

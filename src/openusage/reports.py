@@ -153,12 +153,17 @@ class _Sums:
                    tuple(shares) if breakdown else (), None, tuple(sorted(self.providers)))
 
 
-def build(result: CallsResult, options: Options) -> Report:
-    """The report `options` asks for over every call of `result`."""
+def check(options: Options) -> None:
+    """A combination of options no report can meet is the user's error."""
     if options.breakdown and options.kind == "model":
         raise UsageInputError("--breakdown splits rows by model; the model report already has one row per model")
     if options.limit is not None and options.limit < 1:
         raise UsageInputError(f"--limit {options.limit}: at least 1")
+
+
+def build(result: CallsResult, options: Options) -> Report:
+    """The report `options` asks for over every call of `result`."""
+    check(options)
     key_of = _keyer(options.kind, options.calendar, result.sessions)
     groups: dict[Hashable, _Sums] = {}
     undated = _Sums()
