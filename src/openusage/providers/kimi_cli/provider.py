@@ -8,7 +8,7 @@ from pathlib import Path
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
 from openusage.providers.kimi_cli import config, locate, state
-from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.providers.walk import sessions_counted, walk_sessions
 from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
 
@@ -33,7 +33,7 @@ class KimiCliProvider:
         sessions = root / "sessions"
         configs = [root / "config.toml", root / "config.json"]
         binary = locate.find_binary(env)
-        count = f" ({count_sessions(sessions)} sessions)" if detailed and sessions.is_dir() else ""
+        count = f" ({sessions_counted(sessions)})" if detailed and sessions.is_dir() else ""
         migrated = root / MIGRATED_MARKER
         facts = (
             Fact("root", f"{root}" + (" (KIMI_SHARE_DIR)" if env.get("KIMI_SHARE_DIR") else ""), root.is_dir()),
@@ -84,3 +84,4 @@ class KimiCliProvider:
 
         sessions_dir = self.sessions_dir(account, env)
         return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+
