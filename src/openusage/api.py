@@ -241,9 +241,11 @@ def _info(provider: FileProvider) -> ProviderInfo:
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:
-    """An environment whose Kimi home is a generated sample, for `openusage --demo`."""
+    """An environment whose Kimi CLI and Kimi Code homes are generated samples, for `openusage --demo`."""
     from openusage.demo import write_demo_home
+    from openusage.demo_code import write_demo_code_home
 
     write_demo_home(root / "kimi", now)
-    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "PATH": "",
-            "OPENUSAGE_CONFIG": str(root / "settings.json"), "OPENUSAGE_CACHE_DIR": str(root / "cache")}
+    write_demo_code_home(root / "kimi-code", now)
+    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "KIMI_CODE_HOME": str(root / "kimi-code"),
+            "PATH": "", "OPENUSAGE_CONFIG": str(root / "settings.json"), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

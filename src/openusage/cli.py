@@ -81,7 +81,8 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="openusage")
-@click.option("--demo", is_flag=True, help="Show the dashboard over a generated sample Kimi home.")
+@click.option("--demo", is_flag=True,
+              help="Show the dashboard and a report over generated sample Kimi CLI and Kimi Code homes.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_context
@@ -100,9 +101,23 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> 
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="openusage-demo-") as tmp:
-            _dashboard(api.demo_home(Path(tmp), now), now, account=None, use_cache=False, tz=tz)
+            _demo(api.demo_home(Path(tmp), now), now, tz, tz_name)
         return
     _dashboard(os.environ, now, account=None, use_cache=not no_cache, tz=tz)
+
+
+def _demo(env: Mapping[str, str], now: datetime, tz: tzinfo, tz_name: str | None) -> None:
+    """The dashboard and a report over generated homes, said to be sample data before and after."""
+    from rich.text import Text
+
+    console = _console()
+    sample = Text("Sample data: a generated Kimi CLI home and Kimi Code home, not your usage.", style="bold yellow")
+    console.print(sample)
+    _dashboard(env, now, account=None, use_cache=False, tz=tz)
+    console.print(Text.assemble("A sample report, ", ("openusage report project --since 7d", "bold"),
+                                " (see openusage report --help):"))
+    _report("project", env=env, since="7d", tz_name=tz_name, no_cache=True)
+    console.print(sample)
 
 
 @cli.command()
@@ -189,10 +204,11 @@ def _report_command(kind: str, summary: str) -> None:
     report.command(kind)(command)
 
 
-def _report(kind: str, *, since: str | None, until: str | None, tz_name: str | None, start_of_week: str,
-            start_of_month: int, accounts: tuple[str, ...], providers: tuple[str, ...], breakdown: bool,
-            order: str | None, limit: int | None, json_output: bool, csv_output: bool, markdown: bool,
-            no_cache: bool) -> None:
+def _report(kind: str, *, env: Mapping[str, str] = os.environ, since: str | None = None, until: str | None = None,
+            tz_name: str | None = None, start_of_week: str = "monday", start_of_month: int = 1,
+            accounts: tuple[str, ...] = (), providers: tuple[str, ...] = (), breakdown: bool = False,
+            order: str | None = None, limit: int | None = None, json_output: bool = False, csv_output: bool = False,
+            markdown: bool = False, no_cache: bool = False) -> None:
     from openusage import reports
     from openusage.periods import Calendar, day_range
     from openusage.query import CallsQuery
@@ -200,14 +216,14 @@ def _report(kind: str, *, since: str | None, until: str | None, tz_name: str | N
 
     if json_output + csv_output + markdown > 1:
         raise UsageInputError("--json, --csv and --markdown: one at most")
-    tz = chosen_zone(tz_name, os.environ, default_local=True)
+    tz = chosen_zone(tz_name, env, default_local=True)
     calendar = Calendar(tz, start_of_week, start_of_month)  # type: ignore[arg-type]  # click.Choice checked it
     span = day_range(calendar, since, until, current_time().astimezone(tz).date())
     options = reports.Options(kind, calendar, zone_name(tz), span, breakdown, order, limit)  # type: ignore[arg-type]
     reports.check(options)  # a bad combination is said before any file is read
     query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
     machine = json_output or csv_output or markdown
-    result = api.calls(os.environ, query, use_cache=not no_cache, progress=_progress(machine), notice=_notice)
+    result = api.calls(env, query, use_cache=not no_cache, progress=_progress(machine), notice=_notice)
     built = reports.build(result, options)
     if machine:
         from openusage.render import report as out
