@@ -198,3 +198,28 @@ def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(UsageInputError, match="--limit"):
         report("session", limit=0)
 
+
+
+@pytest.mark.parametrize(
+    ("tz", "around"),
+    [("Europe/Berlin", "2026-10-25T01:00"), ("America/Santiago", "2026-09-06T04:00"),
+     ("Asia/Tehran", "2021-09-21T19:30"), ("Australia/Lord_Howe", "2026-10-03T15:30"),
+     ("Pacific/Chatham", "2026-04-04T14:00"), ("Asia/Kolkata", "2026-11-19T18:30")],
+)
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_every_call_lands_in_the_period_of_its_local_date(tz: str, around: str, kind: Kind) -> None:
+    """A call every 7 minutes over three days around a change of offset: each row holds exactly the
+    calls whose local date (zoneinfo, per instant) falls in its period."""
+    start = utc(around) - 36 * 3600
+    calls = tuple(SettledCall("a", "a", "s", start + minute * 7 * 60, "m", 1, 0, 0, 0)
+                  for minute in range(72 * 60 // 7))
+    rep = report(kind, calls=calls, tz=tz)
+    expected: dict[str, int] = {}
+    zone_info = zone(tz)
+    for one in calls:
+        local = datetime.fromtimestamp(one.time or 0, zone_info).date()
+        first = {"daily": local, "weekly": local - timedelta(days=local.weekday()),
+                 "monthly": local.replace(day=1)}[kind]
+        label = first.strftime("%Y-%m") if kind == "monthly" else first.isoformat()
+        expected[label] = expected.get(label, 0) + 1
+    assert {row.key: row.counts.calls for row in rep.rows} == expected

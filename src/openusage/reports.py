@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from openusage.errors import UsageInputError
 from openusage.periods import Calendar, Range
@@ -113,23 +113,23 @@ class _Sums:
         self.first: float | None = None
         self.last: float | None = None
 
-    def add(self, call: SettledCall) -> None:
-        session = (call.account, call.session)
-        figures = (call.input, call.output, call.cache_read, call.cache_write, 1)
+    def add(self, model: str, session: tuple[str, str], provider: str, figures: list[Any]) -> None:
+        """Add one session's calls on one model (`_fold`'s figures: four counts, calls, first, last)."""
         sums = self.sums
-        for index, value in enumerate(figures):
-            sums[index] += value
+        for index in range(5):
+            sums[index] += figures[index]
         self.sessions.add(session)
-        self.providers.add(call.provider)
-        model = self.models.get(call.model)
-        if model is None:
-            model = self.models[call.model] = ([0, 0, 0, 0, 0], set())
-        for index, value in enumerate(figures):
-            model[0][index] += value
-        model[1].add(session)
-        if call.time is not None:
-            self.first = call.time if self.first is None else min(self.first, call.time)
-            self.last = call.time if self.last is None else max(self.last, call.time)
+        self.providers.add(provider)
+        shares = self.models.get(model)
+        if shares is None:
+            shares = self.models[model] = ([0, 0, 0, 0, 0], set())
+        for index in range(5):
+            shares[0][index] += figures[index]
+        shares[1].add(session)
+        first, last = figures[5], figures[6]
+        if first is not None:
+            self.first = first if self.first is None else min(self.first, first)
+            self.last = last if self.last is None else max(self.last, last)
 
     def merge(self, other: _Sums) -> None:
         for index, value in enumerate(other.sums):
@@ -164,18 +164,14 @@ def check(options: Options) -> None:
 def build(result: CallsResult, options: Options) -> Report:
     """The report `options` asks for over every call of `result`."""
     check(options)
-    key_of = _keyer(options.kind, options.calendar, result.sessions)
     groups: dict[Hashable, _Sums] = {}
     undated = _Sums()
-    for call in result.calls:
-        key = key_of(call)
-        if key is None:
-            undated.add(call)
-            continue
-        sums = groups.get(key)
+    folded = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions))
+    for (key, model, account, session), figures in folded.items():
+        sums = undated if key is None else groups.get(key)
         if sums is None:
             sums = groups[key] = _Sums()
-        sums.add(call)
+        sums.add(model, (account, session), figures[7], figures)
     ranked = sorted(groups.items(), key=lambda item: _rank(options.kind, item[0], item[1]))
     if options.limit is not None:
         ranked = ranked[: options.limit]
@@ -193,18 +189,80 @@ def build(result: CallsResult, options: Options) -> Report:
                   options.breakdown)
 
 
+_Fine = tuple[Hashable | None, str, str, str]
+
+
+def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None]) -> dict[_Fine, list[Any]]:
+    """The calls summed per (row key, model, account, session): [input, output, cache read, cache write,
+    calls, first time, last time, provider]. The one loop over every call, kept tight: a history has
+    hundreds of thousands of calls and only thousands of these groups, which the rows are built from."""
+    fine: dict[_Fine, list[Any]] = {}
+    for call in calls:
+        fine_key = (key_of(call), call.model, call.account, call.session)
+        figures = fine.get(fine_key)
+        time = call.time
+        if figures is None:
+            fine[fine_key] = [call.input, call.output, call.cache_read, call.cache_write, 1, time, time, call.provider]
+            continue
+        figures[0] += call.input
+        figures[1] += call.output
+        figures[2] += call.cache_read
+        figures[3] += call.cache_write
+        figures[4] += 1
+        if time is not None:
+            if figures[5] is None or time < figures[5]:
+                figures[5] = time
+            if figures[6] is None or time > figures[6]:
+                figures[6] = time
+    return fine
+
+
 def _keyer(kind: Kind, calendar: Calendar, facts: dict[tuple[str, str], SessionFacts]
            ) -> Callable[[SettledCall], Hashable | None]:
     """What each call is grouped by (None: the undated row)."""
     if kind in PERIOD_KINDS:
-        bucket: Callable[[date], date] = {"daily": lambda day: day, "weekly": calendar.week,
-                                          "monthly": calendar.month}[kind]
-        return lambda call: None if call.time is None else bucket(calendar.day(call.time))
+        return _period_keyer(kind, calendar)
     if kind == "session":
         return lambda call: (call.account, call.session)
     if kind == "project":
         return lambda call: facts.get((call.account, call.session), _NO_FACTS).project or UNKNOWN_PROJECT
     return lambda call: call.model
+
+
+def _period_keyer(kind: Kind, calendar: Calendar) -> Callable[[SettledCall], Hashable | None]:
+    """A call's day, week or month as the ordinal of its first day. Each UTC day is cut once into the
+    local days that overlap it (one to three: a 23-hour day can lie inside a UTC day), so a call
+    costs an int-keyed dict hit and a comparison or two; an int also hashes faster than a date."""
+    bucket: Callable[[date], date] = {"weekly": calendar.week, "monthly": calendar.month}.get(kind, lambda day: day)
+    cuts: dict[int, tuple[tuple[float, int], ...]] = {}  # UTC day → (instant, bucket ordinal) from then on
+
+    def cut(utc_day: int) -> tuple[tuple[float, int], ...]:
+        instant: float = utc_day * _DAY
+        end = instant + _DAY
+        pieces = []
+        while instant < end:
+            local = calendar.day(instant)
+            pieces.append((instant, bucket(local).toordinal()))
+            instant = calendar.end_of(local)
+        return tuple(reversed(pieces))  # latest first: the first piece a time reaches is its own
+
+    def key(call: SettledCall) -> Hashable | None:
+        time = call.time
+        if time is None:
+            return None
+        utc_day = int(time // _DAY)
+        pieces = cuts.get(utc_day)
+        if pieces is None:
+            pieces = cuts[utc_day] = cut(utc_day)
+        for start, ordinal in pieces:
+            if time >= start:
+                return ordinal
+        raise AssertionError("a UTC day's first piece starts at its first instant")
+
+    return key
+
+
+_DAY = 86400
 
 
 def _default_order(kind: Kind) -> Order:
@@ -215,8 +273,8 @@ def _default_order(kind: Kind) -> Order:
 def _rank(kind: Kind, key: Hashable, sums: _Sums) -> tuple[object, ...]:
     """Sort key, best first: the most recent period or session, the largest project or model."""
     if kind in PERIOD_KINDS:
-        assert isinstance(key, date)
-        return (-key.toordinal(),)
+        assert isinstance(key, int)
+        return (-key,)
     if kind == "session":
         return (-(sums.last if sums.last is not None else float("-inf")), key)
     return (-(sums.sums[0] + sums.sums[1]), key)
@@ -225,8 +283,10 @@ def _rank(kind: Kind, key: Hashable, sums: _Sums) -> tuple[object, ...]:
 def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sums) -> Row:
     if key is None:
         return sums.row(None, options.breakdown)
-    if isinstance(key, date):
-        label = options.calendar.month_label(key) if options.kind == "monthly" else key.isoformat()
+    if options.kind in PERIOD_KINDS:
+        assert isinstance(key, int)
+        first = date.fromordinal(key)
+        label = options.calendar.month_label(first) if options.kind == "monthly" else first.isoformat()
         return sums.row(label, options.breakdown)
     if options.kind == "session":
         assert isinstance(key, tuple)
