@@ -188,6 +188,9 @@ class _ReportGroup(_Group):
             click.echo(f"openusage: {exc.format_message()}", err=True)
             ctx.exit(2)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # from the finest period to the coarsest, then the other views
+
 
 @cli.group(cls=_ReportGroup)
 def report() -> None:
