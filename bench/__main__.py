@@ -380,8 +380,30 @@ def ground_truth(doc: Any, manifest: Json | None, now: str | None) -> Json:
         "daily_series": kimi.get("daily_series"),
     }
     want = {k: expected[k] for k in ("metrics", "models", "daily_series")}
+    want["models"] = model_rows(expected["models"], doc.get("schema"))
     diff = differences(got, want, limit=12)
     return {"checked": True, "agree": not diff, "differences": diff}
+
+
+COUNT_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def model_rows(rows: list[Json], schema: Any) -> list[Json]:
+    """The generator's expected model rows as a snapshot of `schema` writes them, rebuilt from the four
+    counts: `openusage.snapshot/1` named the sum of all four `total_tokens`; from /2 on `total_tokens`
+    is input + output and the four-count sum is `all_tokens`. So a corpus generated before /2 still
+    checks a current openusage, and a current corpus an older one (the interleaved comparison)."""
+    shaped: list[Json] = []
+    for row in rows:
+        counts = [row[name] for name in COUNT_KEYS]
+        out = {k: v for k, v in row.items() if k not in ("total_tokens", "all_tokens")}
+        if schema == "openusage.snapshot/1":
+            out["total_tokens"] = sum(counts)
+        else:
+            out["total_tokens"] = counts[0] + counts[1]
+            out["all_tokens"] = sum(counts)
+        shaped.append(out)
+    return shaped
 
 
 CORE_METRICS = ("total_input_tokens", "total_output_tokens", "total_cache_read", "total_cache_write")
@@ -438,7 +460,7 @@ def ground_truth_code(doc: Any, manifest: Json, now: str | None) -> Json:
     }
     want_ext = {
         "metrics": {name: expected["metrics"][name] for name in rest},
-        "models": expected["models"],
+        "models": model_rows(expected["models"], doc.get("schema")),
         "daily_series": expected["daily_series"],
     }
     ext = differences(got_ext, want_ext, limit=12)

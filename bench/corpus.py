@@ -902,7 +902,8 @@ def expected_figures(calls: dict[str, Call], now: float) -> Json:
                 "output_tokens": totals[1],
                 "cache_read_tokens": totals[2],
                 "cache_write_tokens": totals[3],
-                "total_tokens": sum(totals),
+                "total_tokens": totals[0] + totals[1],
+                "all_tokens": sum(totals),
                 "requests": len(calls),
             }
         ]

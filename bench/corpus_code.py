@@ -953,12 +953,13 @@ def expected_figures(sessions: Sequence[SessionInfo], now: float) -> tuple[Json,
             "output_tokens": r[1],
             "cache_read_tokens": r[2],
             "cache_write_tokens": r[3],
-            "total_tokens": r[0] + r[1] + r[2] + r[3],
+            "total_tokens": r[0] + r[1],
+            "all_tokens": r[0] + r[1] + r[2] + r[3],
             "requests": r[4],
         }
         for name, r in models.items()
     ]
-    rows.sort(key=lambda row: (-row["total_tokens"], row["model"]))
+    rows.sort(key=lambda row: (-row["all_tokens"], row["model"]))
     days = sorted(day_sessions)
     expected = {
         "now": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),

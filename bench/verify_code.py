@@ -360,7 +360,8 @@ def derive(holders: dict[Key, Holder], forked_from: dict[str, str], existing: se
             "output_tokens": r[1],
             "cache_read_tokens": r[2],
             "cache_write_tokens": r[3],
-            "total_tokens": sum(r[:4]),
+            "total_tokens": r[0] + r[1],
+            "all_tokens": sum(r[:4]),
             "requests": r[4],
         }
         for name, r in ordered
@@ -454,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     expected = manifest["expected"]
     for section in ("metrics", "diagnostics", "models", "daily_series"):
-        if derived[section] != expected[section]:
+        if _counted(section, derived[section]) != _counted(section, expected[section]):
             report.problems.append(
                 f"{section}: files give {json.dumps(derived[section])[:400]}, "
                 f"manifest says {json.dumps(expected[section])[:400]}"
@@ -465,6 +466,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = not report.problems
     print("OK: the files match the manifest" if ok else f"{len(report.problems)} problems")
     return 0 if ok else 1
+
+
+def _counted(section: str, value: Any) -> Any:
+    """A section as the files determine it: model rows without their sums of the four counts, which a
+    manifest written before openusage.snapshot/2 names differently (`total_tokens` was all four)."""
+    if section != "models":
+        return value
+    return [{k: v for k, v in row.items() if k not in ("total_tokens", "all_tokens")} for row in value]
 
 
 if __name__ == "__main__":

@@ -340,9 +340,10 @@ def check_code_snapshot(snap: dict[str, Any]) -> None:
     for r in rows:
         assert r["upstream_provider"] == "moonshot", r
         four = r["input_tokens"] + r["output_tokens"] + r["cache_read_tokens"] + r["cache_write_tokens"]
-        assert r["total_tokens"] == four, r
+        assert r["all_tokens"] == four, r
+        assert r["total_tokens"] == r["input_tokens"] + r["output_tokens"], r
         assert r["requests"] >= 1, r
-    assert rows == sorted(rows, key=lambda r: (-r["total_tokens"], r["model"])), "models not sorted"
+    assert rows == sorted(rows, key=lambda r: (-r["all_tokens"], r["model"])), "models not sorted"
     assert sum(r["input_tokens"] for r in rows) == i
     assert sum(r["output_tokens"] for r in rows) == o
     assert sum(r["cache_read_tokens"] for r in rows) == cr
@@ -364,7 +365,7 @@ def check_code_snapshot(snap: dict[str, Any]) -> None:
 
 def check_any_document(doc: dict[str, Any]) -> None:
     """A snapshot document holding Kimi CLI and/or Kimi Code snapshots."""
-    assert doc["schema"] == "openusage.snapshot/1"
+    assert doc["schema"] == "openusage.snapshot/2"
     assert isinstance(doc["generated_at"], str)
     assert doc["generated_at"]
     for snap in doc["snapshots"]:

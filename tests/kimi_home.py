@@ -359,7 +359,7 @@ def clean_diag(files_read: int, records: int, duplicates: int = 0, zero: int = 0
 
 def check_document(doc: dict[str, Any]) -> None:
     """What every snapshot document must satisfy, whatever the data."""
-    assert doc["schema"] == "openusage.snapshot/1"
+    assert doc["schema"] == "openusage.snapshot/2"
     assert isinstance(doc["generated_at"], str)
     assert doc["generated_at"]
     for snap in doc["snapshots"]:
@@ -379,9 +379,10 @@ def check_document(doc: dict[str, Any]) -> None:
         for r in rows:
             assert r["upstream_provider"] == "moonshot", r
             four = r["input_tokens"] + r["output_tokens"] + r["cache_read_tokens"] + r["cache_write_tokens"]
-            assert r["total_tokens"] == four, r
+            assert r["all_tokens"] == four, r
+            assert r["total_tokens"] == r["input_tokens"] + r["output_tokens"], r
             assert r["requests"] >= 1, r
-        assert rows == sorted(rows, key=lambda r: (-r["total_tokens"], r["model"])), "models not sorted"
+        assert rows == sorted(rows, key=lambda r: (-r["all_tokens"], r["model"])), "models not sorted"
         assert sum(r["input_tokens"] for r in rows) == i
         assert sum(r["output_tokens"] for r in rows) == o
         assert sum(r["cache_read_tokens"] for r in rows) == cr

@@ -171,7 +171,7 @@ def test_snapshot_json_stdout_is_one_json_document(home: KimiHome) -> None:
     result = invoke(["snapshot", "--json"], env_for(home.root))
     assert result.exit_code == 0, explain(result)
     doc = json.loads(result.stdout)  # raises on anything before or after the document
-    assert doc["schema"] == "openusage.snapshot/1"
+    assert doc["schema"] == "openusage.snapshot/2"
     assert result.stdout.lstrip().startswith("{")
     assert "\x1b[" not in result.stdout
 

@@ -96,7 +96,9 @@ def test_four_counts_map_to_input_output_cache_read_cache_write(home: KimiHome) 
     assert tokens(snap) == (1720, 342, 80400, 64)
     assert used(snap, "total_tokens") == 1720 + 342
     assert models(snap) == [(DEFAULT, 1720, 342, 80400, 64, 2)]
-    assert snap["models"][0]["total_tokens"] == 1720 + 342 + 80400 + 64
+    # One name, one meaning: a model row's total_tokens is input + output too; all four are all_tokens.
+    assert snap["models"][0]["total_tokens"] == 1720 + 342
+    assert snap["models"][0]["all_tokens"] == 1720 + 342 + 80400 + 64
     assert sessions(snap) == (1, 0, 1)
     assert series(snap, "tokens") == {"2026-11-18": 2062}
     assert series(snap, "sessions") == {"2026-11-18": 1}
@@ -631,7 +633,7 @@ def test_model_is_taken_from_any_copy_that_names_it(home: KimiHome) -> None:
     assert models(snap) == [("kimi-k2-x", 100, 10, 0, 0, 1)]
 
 
-def test_models_sorted_by_total_tokens_then_name(home: KimiHome) -> None:
+def test_models_sorted_by_all_tokens_then_name(home: KimiHome) -> None:
     s = home.session(uid("1"))
     t = at("2026-11-19T10:00:00Z")
     s.usage(t, (100, 10, 0, 0), "chatcmpl-b", model="b-model")  # 110
@@ -642,7 +644,8 @@ def test_models_sorted_by_total_tokens_then_name(home: KimiHome) -> None:
     snap = only_snapshot(env_for(home.root))
 
     assert [r["model"] for r in snap["models"]] == ["c-model", "a-model", "b-model", "d-model"]
-    assert [r["total_tokens"] for r in snap["models"]] == [330, 110, 110, 110]
+    assert [r["all_tokens"] for r in snap["models"]] == [330, 110, 110, 110]
+    assert [r["total_tokens"] for r in snap["models"]] == [330, 110, 110, 0]
     assert used(snap, "total_tokens") == 450 + 100  # input + output only
 
 

@@ -33,6 +33,15 @@ class DetectReport(NamedTuple):
     accounts: tuple[Account, ...]
 
 
+def serve_from_threads() -> None:
+    """Call once at the start of a resident front end (dashboard, exporter) that calls this module from
+    threads: reading then never forks and never pauses the process-wide garbage collector, and each
+    thread reads with its own buffer. One-shot commands keep the faster forked workers."""
+    from openusage import parallel
+
+    parallel.use_threads()
+
+
 def detect(env: Mapping[str, str], *, detailed: bool = False) -> DetectReport:
     """What each provider found on this machine, and the accounts that result with the settings.
     `detailed` also counts sessions (for `openusage detect`; a snapshot does not need it)."""

@@ -136,7 +136,7 @@ def detect(json_output: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "json_output", is_flag=True, help="Print the openusage.snapshot/1 JSON document.")
+@click.option("--json", "json_output", is_flag=True, help="Print the openusage.snapshot/2 JSON document.")
 @click.option("--account", metavar="ID", help="Only this account (see `openusage detect`).")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)

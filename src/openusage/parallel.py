@@ -1,5 +1,12 @@
 """Running batches of work on every core: forked workers, a pipe as the queue, results as they come.
 
+Two strategies, chosen once per process by what the process is. A one-shot command (the CLI) forks:
+workers inherit everything loaded, and reading and decoding run truly in parallel. A resident process
+(a live dashboard, an exporter) runs threads of its own, and forking a process that has threads can
+leave a child holding a lock no thread will release; it calls `use_threads()` once, and batches then
+run on a pool of threads (the file reads and the SIMD search release the GIL; the decoding does not,
+so this is slower on a cold scan, and safe).
+
 The batch numbers are written into a pipe before the workers are forked; every process, this one
 included, takes the next number from it (a 4-byte read from a pipe is atomic), so a slow process simply
 takes fewer batches. A worker sends each batch's result back on its own pipe, marshalled, and this
@@ -25,12 +32,31 @@ _PIPE_SIZE = 1024 * 1024  # room for a few results, so a worker rarely waits for
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, Linux
 
 
+FORK = "fork"
+THREADS = "threads"
+_strategy = [FORK]  # a list: set once, process-wide, by use_threads()
+
+
+def use_threads() -> None:
+    """From now on this process never forks: batches run on threads. For resident front ends."""
+    _strategy[0] = THREADS
+
+
+def resident() -> bool:
+    """Whether this process serves from threads (and so keeps its collector and never forks)."""
+    return _strategy[0] == THREADS
+
+
 def run(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tuple[int, Any]]:
     """`(i, work(i))` for every batch number i in 0..batches-1, in no particular order, computed in
-    `workers` processes (this one included). `work`'s result must be marshallable."""
-    if workers < 2 or batches < 2 or not hasattr(os, "fork"):  # no fork (Windows): one process
+    `workers` processes (this one included), or threads in a resident process. `work`'s result must
+    be marshallable."""
+    if workers < 2 or batches < 2 or (not hasattr(os, "fork") and not resident()):  # no fork (Windows): one process
         for i in range(batches):
             yield i, work(i)
+        return
+    if resident():
+        yield from _threads(batches, work, workers)
         return
     queue_r, queue_w = os.pipe()
     _grow(queue_w)
@@ -71,6 +97,21 @@ def run(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tupl
         for pid in children.values():
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+
+
+def _threads(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tuple[int, Any]]:
+    """The batches on a pool of threads; results as they are done. A consumer that stops early
+    cancels what has not started."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openusage-read") as pool:
+        futures = {pool.submit(work, i): i for i in range(batches)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def _child(queue_r: int, result_w: int, work: Callable[[int], Any]) -> None:  # pragma: no cover - child

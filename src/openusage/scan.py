@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -109,6 +110,11 @@ def _collector_paused() -> Iterator[None]:
     """A refresh builds tens of thousands of small lists and tuples and no reference cycles; Python's
     cyclic collector would walk all of them again and again while they are built (a fifth of a first
     run's ledger time), so it waits until the refresh is done."""
+    from openusage import parallel
+
+    if parallel.resident():  # the collector is process-wide: a resident process's other threads need it
+        yield
+        return
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -604,10 +610,21 @@ def _batches(jobs: list[_Job]) -> list[list[_Job]]:
 
 
 _READER: list[Reader] = []
+_THREAD_READERS = threading.local()
 
 
 def _reader() -> Reader:
-    """This process's reader (its buffer is reused for every file)."""
+    """This process's reader (its buffer is reused for every file); in a resident process, this
+    thread's, since threads read at once."""
+    from openusage import parallel
+
+    if parallel.resident():
+        reader: Reader | None = getattr(_THREAD_READERS, "reader", None)
+        if reader is None:
+            from openusage.candidates import Reader
+
+            reader = _THREAD_READERS.reader = Reader()
+        return reader
     if not _READER:
         from openusage.candidates import Reader
 

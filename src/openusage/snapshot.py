@@ -34,6 +34,12 @@ class ModelRow(NamedTuple):
 
     @property
     def total_tokens(self) -> int:
+        """input + output: what `total_tokens` means everywhere in openusage."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def all_tokens(self) -> int:
+        """All four counts: input, output, cache read and cache write."""
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
 
@@ -136,7 +142,7 @@ def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, st
 
 def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None], str]) -> tuple[ModelRow, ...]:
     """Each recorded model resolved with the account's config; records that resolve to the same name
-    share a row."""
+    share a row. Sorted by all four counts, largest first, then by name."""
     merged: dict[str, list[int]] = {}
     for m in summary.models:
         name = resolve(m.model)
@@ -144,7 +150,7 @@ def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None],
         for index, value in enumerate((m.input, m.output, m.cache_read, m.cache_write, m.calls)):
             sums[index] += value
     rows = [ModelRow(name, upstream, *sums) for name, sums in merged.items()]
-    rows.sort(key=lambda row: (-row.total_tokens, row.model))
+    rows.sort(key=lambda row: (-row.all_tokens, row.model))
     return tuple(rows)
 
 

@@ -1,4 +1,4 @@
-"""Snapshots and detections as the stable JSON documents scripts read (`openusage.snapshot/1`)."""
+"""Snapshots and detections as the stable JSON documents scripts read (`openusage.snapshot/2`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 from openusage.api import DetectReport
 from openusage.snapshot import Snapshot, SnapshotSet
 
-SNAPSHOT_SCHEMA = "openusage.snapshot/1"
+# /2: `models[].total_tokens` is input + output, as `metrics.total_tokens` is; the sum of all four
+# counts, which /1 called `models[].total_tokens`, is `models[].all_tokens`.
+SNAPSHOT_SCHEMA = "openusage.snapshot/2"
 DETECT_SCHEMA = "openusage.detect/1"
 
 
@@ -39,6 +41,7 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
                 "cache_read_tokens": row.cache_read_tokens,
                 "cache_write_tokens": row.cache_write_tokens,
                 "total_tokens": row.total_tokens,
+                "all_tokens": row.all_tokens,
                 "requests": row.requests,
             }
             for row in snapshot.models
