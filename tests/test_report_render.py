@@ -10,6 +10,7 @@ import json
 import pytest
 from rich.console import Console
 
+from openusage.query import SettledCall
 from openusage.render.report import dumps, report_csv, report_document, report_markdown
 from openusage.render.report_table import render_report
 from test_reports import A, B, D, E, call, report
@@ -161,7 +162,8 @@ def test_session_table_shows_id_title_project_and_local_times(width: int) -> Non
     file = console.file
     assert isinstance(file, io.StringIO)
     text = file.getvalue()
-    for needle in ("Fix the cart", "s1", "/home/u/webshop", "kimi_cli/kimi_cli", "2026-11-19 23:30",
+    assert "kimi_cli/kimi_cli" not in text  # the default account is not named twice
+    for needle in ("Fix the cart", "s1", "/home/u/webshop", "kimi_cli", "2026-11-19 23:30",
                    "2026-11-20 00:30", "(1h00m)", "Untitled"):
         assert needle in text, (needle, text)
 
@@ -180,3 +182,9 @@ def test_a_terminal_without_unicode_gets_ascii() -> None:
     render_report(report("session", breakdown=True), console)
     file.flush()
     assert "Fix the cart" in raw.getvalue().decode("ascii")
+
+
+def test_a_second_account_is_named_beside_its_provider() -> None:
+    other = SettledCall("kimi_work", "kimi_code", "s7", None, "m", 1, 1, 0, 0)
+    out = report_markdown(report("session", calls=(other,)))
+    assert "| kimi_code/kimi_work |" in out

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from openusage.reports import Counts, Report, Row
+from openusage.reports import Counts, Report, Row, SessionDetail
 
 REPORT_SCHEMA = "openusage.report/1"
 # (JSON/CSV key, terminal header, value): the figures of every row, in column order. Cost goes after total.
@@ -134,7 +134,7 @@ def report_markdown(report: Report) -> str:
         cells = [_label(row.key)]
         if session and row.session is not None:
             first, last = (_when(moment) for moment in (row.session.first, row.session.last))
-            cells += [row.session.title, row.session.project, f"{row.session.provider}/{row.session.account}",
+            cells += [row.session.title, row.session.project, owner(row.session),
                       first, last]
         line(cells, row.counts, None if session else row.sessions, ", ".join(row.models))
         for share in row.breakdown:
@@ -144,6 +144,11 @@ def report_markdown(report: Report) -> str:
     line(["**Total**", *[""] * (len(headers) - 1)], totals.counts, None if session else totals.sessions,
          ", ".join(totals.models))
     return "\n".join(lines) + "\n"
+
+
+def owner(detail: SessionDetail) -> str:
+    """The provider, and the account when it is not the provider's default one."""
+    return detail.provider if detail.account == detail.provider else f"{detail.provider}/{detail.account}"
 
 
 def _md(cell: str) -> str:

@@ -14,7 +14,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from openusage.render.report import FIGURES, KEY_HEADER
+from openusage.render.report import FIGURES, KEY_HEADER, owner
 from openusage.reports import Counts, Report, Row
 from openusage.snapshot import compact_number
 
@@ -97,7 +97,7 @@ def _key_cell(row: Row, ascii_only: bool) -> Text:
         return Text(row.key)
     text = Text(detail.title or "(no title)", style="bold")
     text.append(f"\n{row.key}", style="dim")
-    text.append(f"\n{detail.project}{' - ' if ascii_only else ' · '}{detail.provider}/{detail.account}")
+    text.append(f"\n{detail.project}{' - ' if ascii_only else ' · '}{owner(detail)}")
     text.append(f"\n{_span(detail.first, detail.last, ascii_only)}", style="dim")
     if row.models:
         text.append("\n" + ", ".join(row.models), style="dim")
