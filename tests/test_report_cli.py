@@ -82,6 +82,17 @@ def test_every_report_adds_up_to_the_snapshots_and_ignores_the_cache(corpora: di
             assert len(uncached["rows"]) == expected["sessions"]
 
 
+def test_breakdown_shares_add_up_to_their_rows_and_ignore_the_cache(corpora: dict[str, str]) -> None:
+    env: dict[str, str | None] = {**corpora, "OPENUSAGE_TZ": "Europe/Berlin"}
+    for kind in ("daily", "session", "project"):
+        uncached = report_json(env, kind, "--breakdown", "--no-cache")
+        assert report_json(env, kind, "--breakdown") == uncached, kind
+        for row in [*uncached["rows"], uncached["totals"]]:
+            for key in FIGURES:
+                assert sum(share[key] for share in row["breakdown"]) == row[key], (kind, key)
+            assert [share["model"] for share in row["breakdown"]] == row["models"]
+
+
 def test_a_range_splits_the_calls_without_losing_any(corpora: dict[str, str]) -> None:
     env: dict[str, str | None] = {**corpora, "OPENUSAGE_TZ": "Asia/Kolkata"}
     whole = report_json(env, "daily")
