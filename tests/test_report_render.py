@@ -13,7 +13,7 @@ from rich.console import Console
 from openusage.query import SettledCall
 from openusage.render.report import dumps, report_csv, report_document, report_markdown
 from openusage.render.report_table import render_report
-from test_reports import A, B, D, E, call, report
+from report_calls import A, B, D, E, call, report
 
 LONG = "kimi-k2-turbo-preview"
 THINKING = "kimi-k2-thinking"
