@@ -580,12 +580,14 @@ class Bench:
 
     def env(self, root: Path, cache: Path) -> dict[str, str]:
         env = dict(os.environ)
-        for var in ("KIMI_CODE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "OPENUSAGE_NOW"):
+        for var in ("KIMI_CODE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "OPENUSAGE_NOW",
+                    "OPENUSAGE_CONFIG"):
             env.pop(var, None)
         env.pop("KIMI_SHARE_DIR", None)
         env.update(
-            HOME=str(self.home),  # no other agent's real files are found by auto-detection
-            OPENUSAGE_CONFIG=str(self.work / "no-settings.json"),
+            # No other agent's real files are found by auto-detection, and the default settings file
+            # (under this HOME) does not exist: the defaults. A file OPENUSAGE_CONFIG names must exist.
+            HOME=str(self.home),
             OPENUSAGE_CACHE_DIR=str(cache),
         )
         # Only the measured provider's home is set: the other one is not detected (HOME is empty).

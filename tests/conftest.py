@@ -19,9 +19,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    monkeypatch.setenv("OPENUSAGE_CONFIG", str(tmp_path / "settings.json"))
     monkeypatch.setenv("OPENUSAGE_CACHE_DIR", str(tmp_path / "cache"))
-    for var in ("KIMI_SHARE_DIR", "KIMI_CODE_HOME", "OPENUSAGE_NOW", "NO_COLOR", "FORCE_COLOR"):
+    # The settings file is the default one under XDG_CONFIG_HOME (kimi_home.settings_file): a file
+    # OPENUSAGE_CONFIG names must exist.
+    for var in ("OPENUSAGE_CONFIG", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "OPENUSAGE_NOW", "NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(var, raising=False)
     # Keep the interpreter's own directory on PATH, but no `kimi` binary unless a test adds one.
     bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "kimi").exists()]

@@ -217,6 +217,13 @@ def env_for(root: Path | None = None, now: str = NOW, **extra: str | None) -> di
     return env
 
 
+def settings_file() -> Path:
+    """The default settings file of the test's isolated environment (conftest), its directory made."""
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "openusage" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def invoke(args: list[str], env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, args, env=dict(env or {}), catch_exceptions=True)
 

@@ -154,11 +154,11 @@ def test_detect_table_shows_every_reason(tmp_path: Path, home: KimiHome) -> None
         json.loads(out)  # a table, not JSON
 
 
-def test_detect_with_nothing_installed(tmp_path: Path) -> None:
-    root = tmp_path / "nothing"
-    detect_json(env_for(root))
-    ok(["detect"], env_for(root, COLUMNS=WIDE))
-    assert detected_accounts(env_for(root)) == []
+def test_detect_with_nothing_installed() -> None:
+    """An empty HOME and no KIMI_SHARE_DIR (a home it names is always an account: test_explicit_homes)."""
+    detect_json(env_for())
+    ok(["detect"], env_for(None, COLUMNS=WIDE))
+    assert detected_accounts(env_for()) == []
 
 
 # --- snapshot ------------------------------------------------------------------------------------------------
@@ -228,8 +228,8 @@ def test_a_reader_that_went_away_gets_no_traceback(home: KimiHome) -> None:
 # --- dashboard and demo --------------------------------------------------------------------------------------
 
 
-def test_dashboard_with_nothing_detected_says_how_to_point_at_data(tmp_path: Path) -> None:
-    out = ok([], env_for(tmp_path / "nothing", COLUMNS="120"))
+def test_dashboard_with_nothing_detected_says_how_to_point_at_data() -> None:
+    out = ok([], env_for(None, COLUMNS="120"))
     assert "detected" in out.lower()
     assert "KIMI_SHARE_DIR" in out or "settings" in out.lower()
 

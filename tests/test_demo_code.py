@@ -90,7 +90,7 @@ def test_demo_says_it_is_sample_data_and_shows_both_homes_and_a_report() -> None
     assert "╭─ Kimi CLI " in out
     assert "╭─ Kimi Code " in out
     assert "Compaction  1 call" in out
-    assert "openusage report project --since 7d" in out
+    assert "openusage --demo report project --since 7d" in out
     assert "Usage by project · 2026-11-14 to now · UTC" in out
     assert "/home/demo/code/webshop" in out  # a project by its path, not a hash
     assert "(input + output; plus" in out
@@ -104,3 +104,23 @@ def test_detect_says_session_in_the_singular_for_one(tmp_path: Path) -> None:
     assert result.exit_code == 0, explain(result)
     assert "(1 session)" in result.stdout
     assert "(1 sessions)" not in result.stdout
+
+
+def test_demo_before_report_reports_over_the_sample_homes() -> None:
+    result = invoke(["--demo", "report", "model", "--json", "--tz", "UTC"], {"OPENUSAGE_NOW": "2026-11-20T15:30:00Z"})
+    assert result.exit_code == 0, explain(result)
+    doc = json.loads(result.stdout)
+    assert {row["period"] for row in doc["rows"]} == {"kimi-k2-turbo-preview", "kimi-k2-thinking", "kimi-for-coding"}
+
+
+def test_options_before_report_apply_to_it(tmp_path: Path) -> None:
+    from kimi_home import KimiHome, at, uid
+
+    KimiHome(tmp_path / "kimi").session(uid("a")).usage(at("2026-11-19T23:30:00Z"), (1, 1, 0, 0), "m")
+    env = {"KIMI_SHARE_DIR": str(tmp_path / "kimi"), "OPENUSAGE_NOW": "2026-11-20T15:30:00Z"}
+    before = invoke(["--tz", "Europe/Berlin", "--no-cache", "report", "daily", "--json"], env)
+    assert before.exit_code == 0, explain(before)
+    doc = json.loads(before.stdout)
+    assert (doc["tz"], doc["rows"][0]["period"]) == ("Europe/Berlin", "2026-11-20")
+    after = invoke(["--tz", "Europe/Berlin", "report", "daily", "--json", "--tz", "UTC"], env)
+    assert json.loads(after.stdout)["rows"][0]["period"] == "2026-11-19"  # the command's own --tz wins

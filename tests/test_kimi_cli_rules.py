@@ -41,6 +41,7 @@ from kimi_home import (
     only_snapshot,
     series,
     sessions,
+    settings_file,
     snapshot_all_paths,
     status_update,
     token_usage,
@@ -70,10 +71,6 @@ api_key = "sk-test-not-a-real-key"
 def home(tmp_path: Path) -> KimiHome:
     """A Kimi home at tmp_path/kimi, used through KIMI_SHARE_DIR."""
     return KimiHome(tmp_path / "kimi")
-
-
-def settings_file() -> Path:
-    return Path(os.environ["OPENUSAGE_CONFIG"])
 
 
 def write_settings(data: Any) -> Path:
@@ -1003,8 +1000,8 @@ def test_no_sessions_directory_is_status_unknown(home: KimiHome) -> None:
     assert snap["models"] == []
 
 
-def test_nothing_detected_gives_no_snapshots(tmp_path: Path) -> None:
-    doc = snapshot_all_paths(env_for(tmp_path / "nothing-here"))
+def test_nothing_detected_gives_no_snapshots() -> None:
+    doc = snapshot_all_paths(env_for())  # an empty HOME, no KIMI_SHARE_DIR
     assert doc["snapshots"] == []
 
 

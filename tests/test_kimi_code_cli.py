@@ -25,7 +25,7 @@ from kimi_code_home import (
     ms,
     sid,
 )
-from kimi_home import KimiHome, at, by_account, explain, invoke, models, sessions, tokens, uid
+from kimi_home import KimiHome, at, by_account, explain, invoke, models, sessions, settings_file, tokens, uid
 
 WIDE = "1000"  # COLUMNS: long tmp paths must not be wrapped or cut in tables
 
@@ -82,7 +82,7 @@ def detect_json(env: dict[str, str | None]) -> Any:
 
 
 def write_settings(data: Any) -> Path:
-    path = Path(os.environ["OPENUSAGE_CONFIG"])
+    path = settings_file()
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return path
 

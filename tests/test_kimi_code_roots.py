@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from kimi_code_home import WD, KimiCodeHome, Session, all_paths, clean, code_diag, code_env, compaction, ms, sid
-from kimi_home import by_account, invoke, sessions, tokens
+from kimi_home import by_account, invoke, sessions, settings_file, tokens
 
 pytestmark = pytest.mark.usefixtures("refold_path")
 
@@ -28,7 +28,7 @@ T1, T2, T3 = "2026-11-19T10:00:00Z", "2026-11-19T11:00:00Z", "2026-11-20T10:00:0
 
 
 def write_settings(data: Any) -> None:
-    Path(os.environ["OPENUSAGE_CONFIG"]).write_text(json.dumps(data), encoding="utf-8")
+    settings_file().write_text(json.dumps(data), encoding="utf-8")
 
 
 def desktop_account(home: KimiCodeHome) -> dict[str, Any]:

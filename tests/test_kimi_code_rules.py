@@ -971,12 +971,15 @@ def test_kimi_code_home_replaces_the_default_root(tmp_path: Path, isolated_env: 
     snap = code_snapshot(code_env(KIMI_CODE_HOME=""))  # empty means unset
     assert models(snap) == [(DEFAULT, 100, 10, 0, 0, 1)]
 
-    # Kimi CLI's variable and ccusage's invention do not move Kimi Code
+    # Kimi CLI's variable and ccusage's invention do not move Kimi Code (an empty Kimi CLI root: no account)
+    (tmp_path / "no-kimi").mkdir()
     snap = code_snapshot(code_env(KIMI_SHARE_DIR=str(tmp_path / "no-kimi"), KIMI_DATA_DIR=str(other.root)))
     assert models(snap) == [(DEFAULT, 100, 10, 0, 0, 1)]
 
-    doc = all_paths(code_env(tmp_path / "missing"))  # a home that does not exist: nothing, not the default
-    assert doc["snapshots"] == []
+    # A home that does not exist: not the default's figures, but the account saying so (test_explicit_homes).
+    snap = code_snapshot(code_env(tmp_path / "missing"))
+    assert snap["status"] == "error"
+    assert tokens(snap) == (0, 0, 0, 0)
 
 
 def test_home_with_config_only_is_detected_with_status_unknown(home: KimiCodeHome) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from openusage import groups, paths, scan, settled
-from openusage.errors import CacheError, UsageInputError
+from openusage.errors import CacheError, SettingsError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
@@ -31,6 +31,7 @@ class DetectReport(NamedTuple):
     settings: Settings
     detections: tuple[Detection, ...]
     accounts: tuple[Account, ...]
+    settings_error: str | None = None  # why the settings file was not used (`detect` with strict=False)
 
 
 def serve_from_threads() -> None:
@@ -42,12 +43,21 @@ def serve_from_threads() -> None:
     parallel.use_threads()
 
 
-def detect(env: Mapping[str, str], *, detailed: bool = False) -> DetectReport:
+def detect(env: Mapping[str, str], *, detailed: bool = False, strict: bool = True) -> DetectReport:
     """What each provider found on this machine, and the accounts that result with the settings.
-    `detailed` also counts sessions (for `openusage detect`; a snapshot does not need it)."""
-    settings = load_settings(paths.settings_path(env), [p.id for p in PROVIDERS])
+    `detailed` also counts sessions (for `openusage detect`; a snapshot does not need it). A settings
+    file that cannot be used raises SettingsError, unless not `strict`: then the report says why and
+    holds the accounts detection alone gives (what `openusage detect` shows to help fix the file)."""
+    path = paths.settings_path(env)
+    problem: str | None = None
+    try:
+        settings = load_settings(path, {p.id: p.extra_keys for p in PROVIDERS}, named_by=paths.settings_named(env))
+    except SettingsError as exc:
+        if strict:
+            raise
+        settings, problem = Settings(path), str(exc)
     detections = tuple(provider.detect(env, detailed=detailed) for provider in PROVIDERS)
-    return DetectReport(settings, detections, _accounts(settings, detections))
+    return DetectReport(settings, detections, _accounts(settings, detections), problem)
 
 
 def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Account, ...]:
@@ -77,7 +87,15 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
         return tuple(_account_snapshot(account, refreshed[account.id], now, zoned=(rows.get(account.id, []), tz))
                      for account in chosen)
 
-    return SnapshotSet(now, _with_cache(env, use_cache, notice, answer), tz)
+    snapshots = _with_cache(env, use_cache, notice, answer)
+    for one in snapshots:
+        for line in one.notices:
+            (notice or _silent)(f"openusage: {one.account_id}: {line}")
+    return SnapshotSet(now, snapshots, tz)
+
+
+def _silent(_message: str) -> None:
+    """A notice nobody asked to hear."""
 
 
 def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
@@ -240,6 +258,7 @@ def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime
         files=refreshed.files,
         files_unreadable=refreshed.unreadable,
         calls_elsewhere=refreshed.elsewhere,
+        notices=refreshed.resolve_model.problems,
     )
     return build_snapshot(account.id, _info(_provider(account)), figures)
 
@@ -256,5 +275,7 @@ def demo_home(root: Path, now: datetime) -> dict[str, str]:
 
     write_demo_home(root / "kimi", now)
     write_demo_code_home(root / "kimi-code", now)
+    settings = root / "settings.json"  # the defaults, whatever the user's own settings say
+    settings.write_text("{}\n", encoding="utf-8")
     return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "KIMI_CODE_HOME": str(root / "kimi-code"),
-            "PATH": "", "OPENUSAGE_CONFIG": str(root / "settings.json"), "OPENUSAGE_CACHE_DIR": str(root / "cache")}
+            "PATH": "", "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

@@ -13,12 +13,12 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import click
 
 from openusage import __version__, api
-from openusage.errors import OpenUsageError, UsageInputError
+from openusage.errors import OpenUsageError, SettingsError, UsageInputError
 from openusage.windows import chosen_zone, current_time
 
 TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily series; default OPENUSAGE_TZ, "
@@ -79,10 +79,29 @@ class _Group(click.Group):
             ctx.exit(70)
 
 
+class _Options(NamedTuple):
+    """What the group's options (`openusage --demo --no-cache <command>`) mean for the command after
+    them: every command honours them, or says it cannot."""
+
+    env: Mapping[str, str]  # the real environment, or the demo home's
+    now: datetime | None  # --demo: the instant its home was generated around
+    no_cache: bool  # --no-cache, written before the command
+    demo: bool  # --demo: its home is new every time, so it is read without the cache
+    tz_name: str | None  # --tz, written before the command
+
+    def use_cache(self, no_cache_here: bool = False) -> bool:
+        return not (self.no_cache or self.demo or no_cache_here)
+
+    def zone(self, tz_here: str | None = None) -> tzinfo:
+        """The command's own --tz, else the one written before it, else OPENUSAGE_TZ, else UTC."""
+        return chosen_zone(tz_here or self.tz_name, os.environ, default_local=False)
+
+
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="openusage")
 @click.option("--demo", is_flag=True,
-              help="Show the dashboard and a report over generated sample Kimi CLI and Kimi Code homes.")
+              help="The dashboard and a sample report (or the command's output) over generated Kimi CLI and "
+                   "Kimi Code homes.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_context
@@ -93,46 +112,57 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> 
     point at Kimi CLI and Kimi Code homes other than ~/.kimi and ~/.kimi-code; add accounts in
     settings.json (OPENUSAGE_CONFIG names another file).
     """
-    if ctx.invoked_subcommand is not None:
-        return
-    now = current_time()
-    tz = chosen_zone(tz_name, os.environ, default_local=False)
+    options = _Options(os.environ, None, no_cache, demo, tz_name)
     if demo:
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="openusage-demo-") as tmp:
-            _demo(api.demo_home(Path(tmp), now), now, tz, tz_name)
-        return
-    _dashboard(os.environ, now, account=None, use_cache=not no_cache, tz=tz)
+        now = current_time()
+        # Removed when the command's context closes, after the command is done with it.
+        tmp = ctx.with_resource(tempfile.TemporaryDirectory(prefix="openusage-demo-"))
+        options = options._replace(env=api.demo_home(Path(tmp), now), now=now)
+    ctx.obj = options
+    if ctx.invoked_subcommand is None and demo:
+        _demo(options)
+    elif ctx.invoked_subcommand is None:
+        _dashboard(options.env, options.now or current_time(), account=None, use_cache=options.use_cache(),
+                   tz=options.zone())
 
 
-def _demo(env: Mapping[str, str], now: datetime, tz: tzinfo, tz_name: str | None) -> None:
-    """The dashboard and a report over generated homes, said to be sample data before and after."""
+def _demo(options: _Options) -> None:
+    """The dashboard and a report over the generated homes, said to be sample data before and after."""
     from rich.text import Text
 
     console = _console()
     sample = Text("Sample data: a generated Kimi CLI home and Kimi Code home, not your usage.", style="bold yellow")
     console.print(sample)
-    _dashboard(env, now, account=None, use_cache=False, tz=tz)
-    console.print(Text.assemble("A sample report, ", ("openusage report project --since 7d", "bold"),
+    _dashboard(options.env, options.now or current_time(), account=None, use_cache=False, tz=options.zone())
+    console.print(Text.assemble("A sample report, ", ("openusage --demo report project --since 7d", "bold"),
                                 " (see openusage report --help):"))
-    _report("project", env=env, since="7d", tz_name=tz_name, no_cache=True)
+    _report("project", options, since="7d")
     console.print(sample)
 
 
 @cli.command()
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.detect/1 JSON document.")
-def detect(json_output: bool) -> None:
-    """Show what was detected and why (binary, sessions dir, config file) and the resulting accounts."""
-    report = api.detect(os.environ, detailed=True)
+@click.pass_obj
+def detect(options: _Options, json_output: bool) -> None:
+    """Show what was detected and why (binary, sessions dir, config file) and the resulting accounts.
+
+    A settings file that cannot be used does not stop it: the report says why, shows the accounts
+    detection alone gives, and the command then exits with the settings error's code."""
+    if options.no_cache:
+        raise UsageInputError("--no-cache does not apply to detect, which reads no usage and no cache")
+    report = api.detect(options.env, detailed=True, strict=False)
     if json_output:
         from openusage.render.jsonout import detect_document, dumps
 
         click.echo(dumps(detect_document(report)), nl=False)
-        return
-    from openusage.render.detect import render_detect
+    else:
+        from openusage.render.detect import render_detect
 
-    render_detect(report, _console())
+        render_detect(report, _console())
+    if report.settings_error is not None:
+        raise SettingsError(report.settings_error)
 
 
 @cli.command()
@@ -140,16 +170,18 @@ def detect(json_output: bool) -> None:
 @click.option("--account", metavar="ID", help="Only this account (see `openusage detect`).")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
-def snapshot(json_output: bool, account: str | None, no_cache: bool, tz_name: str | None) -> None:
+@click.pass_obj
+def snapshot(options: _Options, json_output: bool, account: str | None, no_cache: bool, tz_name: str | None) -> None:
     """Every account's usage now: tiles, or with --json the stable machine-readable form."""
-    now = current_time()
-    tz = chosen_zone(tz_name, os.environ, default_local=False)
+    now = options.now or current_time()
+    use_cache = options.use_cache(no_cache)
+    tz = options.zone(tz_name)
     if not json_output:
-        _dashboard(os.environ, now, account=account, use_cache=not no_cache, tz=tz)
+        _dashboard(options.env, now, account=account, use_cache=use_cache, tz=tz)
         return
     from openusage.render.jsonout import dumps, snapshot_document
 
-    result = api.snapshot(os.environ, now, account_id=account, use_cache=not no_cache, notice=_notice, tz=tz)
+    result = api.snapshot(options.env, now, account_id=account, use_cache=use_cache, notice=_notice, tz=tz)
     click.echo(dumps(snapshot_document(result)), nl=False)
 
 
@@ -198,16 +230,16 @@ def report() -> None:
 
 
 def _report_command(kind: str, summary: str) -> None:
-    def command(**options: Any) -> None:
-        _report(kind, **options)
+    def command(group: _Options, **options: Any) -> None:
+        _report(kind, group, **options)
 
     command.__doc__ = summary
     for option in reversed(REPORT_OPTIONS):
         command = option(command)
-    report.command(kind)(command)
+    report.command(kind)(click.pass_obj(command))
 
 
-def _report(kind: str, *, env: Mapping[str, str] = os.environ, since: str | None = None, until: str | None = None,
+def _report(kind: str, group: _Options, *, since: str | None = None, until: str | None = None,
             tz_name: str | None = None, start_of_week: str = "monday", start_of_month: int = 1,
             accounts: tuple[str, ...] = (), providers: tuple[str, ...] = (), breakdown: bool = False,
             order: str | None = None, limit: int | None = None, json_output: bool = False, csv_output: bool = False,
@@ -219,16 +251,18 @@ def _report(kind: str, *, env: Mapping[str, str] = os.environ, since: str | None
 
     if json_output + csv_output + markdown > 1:
         raise UsageInputError("--json, --csv and --markdown: one at most")
-    tz = chosen_zone(tz_name, env, default_local=True)
+    # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
+    tz = chosen_zone(tz_name or group.tz_name, os.environ, default_local=True)
     # click.Choice has checked the week start, order and kind are ours: the casts only tell mypy.
     calendar = Calendar(tz, cast("WeekStart", start_of_week), start_of_month)
-    span = day_range(calendar, since, until, current_time().astimezone(tz).date())
+    span = day_range(calendar, since, until, (group.now or current_time()).astimezone(tz).date())
     options = reports.Options(cast("reports.Kind", kind), calendar, zone_name(tz), span, breakdown,
                               cast("reports.Order | None", order), limit)
     reports.check(options)  # a bad combination is said before any file is read
     query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
     machine = json_output or csv_output or markdown
-    result = api.calls(env, query, use_cache=not no_cache, progress=_progress(machine), notice=_notice)
+    result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=_progress(machine),
+                       notice=_notice)
     built = reports.build(result, options)
     if machine:
         from openusage.render import report as out

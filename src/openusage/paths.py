@@ -13,10 +13,16 @@ from pathlib import Path
 
 APP = "openusage"
 CACHE_NAME = "cache.sqlite3"
+CONFIG_VARIABLE = "OPENUSAGE_CONFIG"
+
+
+def settings_named(env: Mapping[str, str]) -> str | None:
+    """The variable that names the settings file, when it is set (not empty); None for the default."""
+    return CONFIG_VARIABLE if env.get(CONFIG_VARIABLE, "") else None
 
 
 def settings_path(env: Mapping[str, str]) -> Path:
-    override = env.get("OPENUSAGE_CONFIG", "")
+    override = env.get(CONFIG_VARIABLE, "")
     if override:
         return Path(override).expanduser()
     return _user_dir("config", env) / "settings.json"

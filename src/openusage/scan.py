@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from openusage.errors import CacheError
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
 from openusage.providers import provider_by_id
-from openusage.providers.base import Account, FileProvider, Walk
+from openusage.providers.base import Account, FileProvider, ModelResolver, Walk
 from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
 from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
@@ -87,7 +87,7 @@ class Refreshed(NamedTuple):
     problem: str | None
     files: FileDiagnostics
     unreadable: int
-    resolve_model: Callable[[str | None], str]
+    resolve_model: ModelResolver
     root: str = ""  # the sessions directory read
     elsewhere: int = 0  # calls it holds that another account of the provider owns (groups.py)
     # Without a store and when asked (`keep_calls`): the folded calls and the sessions, for `groups.py`.

@@ -1,12 +1,16 @@
 """settings.json → immutable records. Every error names the file and the line/column or key path.
 
 Shape: `{"auto_detect": true, "accounts": [{"id": "...", "provider": "kimi_cli", "extra": {...}}]}`.
-A missing file means the defaults; anything present must be right, or the user hears exactly where not.
+A missing file at the default place means the defaults; a file named explicitly must exist. Anything
+present must be right, or the user hears exactly where not: an unknown key (at the top, in an account,
+or in its `extra`, whose keys each provider declares) is an error naming the nearest known key, since
+a typo silently ignored looks like a setting that took effect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import codecs
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,15 +24,25 @@ class Settings(NamedTuple):
     accounts: tuple[Account, ...] = ()
 
 
-def load_settings(path: Path, known_providers: Collection[str]) -> Settings:
+TOP_KEYS = ("auto_detect", "accounts")
+ACCOUNT_KEYS = ("id", "provider", "extra")
+
+
+def load_settings(path: Path, extra_keys: Mapping[str, Collection[str]], *, named_by: str | None = None) -> Settings:
+    """The settings in `path`. `extra_keys`: each known provider's id and the keys its accounts'
+    `extra` may hold. `named_by`: the variable that named the file explicitly; then a missing file is
+    an error, not the defaults (a typo in the name must not look like a file without accounts)."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if named_by is not None:
+            raise SettingsError(f"settings file {path} (named by {named_by}) does not exist") from exc
         return Settings(path)
     except OSError as exc:
         raise SettingsError(f"settings file {path}: cannot be read: {exc.strerror or exc}") from exc
     try:
-        text = raw.decode("utf-8")
+        # A byte order mark is not JSON, but editors on Windows write one: it is not part of the text.
+        text = raw.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"settings file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     import json  # only users with a settings file pay for the import
@@ -39,15 +53,21 @@ def load_settings(path: Path, known_providers: Collection[str]) -> Settings:
         raise SettingsError(
             f"settings file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
-    return _parse(path, doc, known_providers)
+    return _parse(path, doc, extra_keys)
 
 
-def _parse(path: Path, doc: Any, known_providers: Collection[str]) -> Settings:
+def _parse(path: Path, doc: Any, extra_keys: Mapping[str, Collection[str]]) -> Settings:
     def fail(where: str, problem: str) -> SettingsError:
         return SettingsError(f"settings file {path}: {where}: {problem}")
 
+    def check_keys(obj: dict[str, Any], prefix: str, known: Collection[str]) -> None:
+        for key in obj:
+            if key not in known:
+                raise fail(prefix + key, _unknown(key, known))
+
     if not isinstance(doc, dict):
         raise fail("top level", f"expected an object, found {_kind(doc)}")
+    check_keys(doc, "", TOP_KEYS)
     auto_detect = doc.get("auto_detect", True)
     if not isinstance(auto_detect, bool):
         raise fail("auto_detect", f"expected true or false, found {_kind(auto_detect)}")
@@ -60,6 +80,7 @@ def _parse(path: Path, doc: Any, known_providers: Collection[str]) -> Settings:
         where = f"accounts[{index}]"
         if not isinstance(entry, dict):
             raise fail(where, f"expected an object, found {_kind(entry)}")
+        check_keys(entry, f"{where}.", ACCOUNT_KEYS)
         account_id = entry.get("id")
         if not isinstance(account_id, str) or not account_id:
             raise fail(f"{where}.id", f"expected a non-empty string, found {_kind(account_id)}")
@@ -67,17 +88,28 @@ def _parse(path: Path, doc: Any, known_providers: Collection[str]) -> Settings:
             raise fail(f"{where}.id", f"{account_id!r} is already used by another account")
         seen.add(account_id)
         provider = entry.get("provider")
-        if not isinstance(provider, str) or provider not in known_providers:
-            known = ", ".join(sorted(known_providers))
+        if not isinstance(provider, str) or provider not in extra_keys:
+            known = ", ".join(sorted(extra_keys))
             raise fail(f"{where}.provider", f"expected one of {known}, found {_describe(provider)}")
         extra = entry.get("extra", {})
         if not isinstance(extra, dict):
             raise fail(f"{where}.extra", f"expected an object, found {_kind(extra)}")
+        check_keys(extra, f"{where}.extra.", extra_keys[provider])
         for key, value in extra.items():
             if not isinstance(value, str):
                 raise fail(f"{where}.extra.{key}", f"expected a string (a path), found {_kind(value)}")
         accounts.append(Account(account_id, provider, dict(extra), origin="configured"))
     return Settings(path, auto_detect, tuple(accounts))
+
+
+def _unknown(key: str, known: Collection[str]) -> str:
+    """What to say of an unknown key: the nearest known one, or every known one when none is near."""
+    import difflib  # only a settings file with a wrong key pays for the import
+
+    near = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    if near:
+        return f"unknown key; did you mean {near[0]}?"
+    return "unknown key; known keys: " + (", ".join(known) or "none")
 
 
 def _kind(value: Any) -> str:

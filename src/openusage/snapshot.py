@@ -58,6 +58,8 @@ class Snapshot(NamedTuple):
     models: tuple[ModelRow, ...]
     daily_series: dict[str, tuple[DailyPoint, ...]]
     diagnostics: dict[str, int | dict[str, int]]
+    # One line each: something the figures were computed around (a config file that could not be used).
+    notices: tuple[str, ...] = ()
 
 
 class SnapshotSet(NamedTuple):
@@ -89,6 +91,7 @@ class AccountFigures(NamedTuple):
     files: FileDiagnostics
     files_unreadable: int
     calls_elsewhere: int = 0  # held here, owned (and counted) by another account of the provider
+    notices: tuple[str, ...] = ()  # what the snapshot passes on (see Snapshot.notices)
 
 
 class ProviderInfo(NamedTuple):
@@ -127,7 +130,7 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         diagnostics["records_in_other_accounts"] = figures.calls_elsewhere
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
                     _model_rows(summary, provider.upstream_provider, figures.resolve_model),
-                    _daily(figures.daily), diagnostics)
+                    _daily(figures.daily), diagnostics, figures.notices)
 
 
 def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:

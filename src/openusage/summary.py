@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import Iterable
-from datetime import timedelta, tzinfo
+from datetime import tzinfo
 from typing import NamedTuple
 
 from openusage.records import CallRow
@@ -192,17 +192,19 @@ class Ledger:
                      for day in sorted(self.day_sessions))
 
     def windows(self, window: Windows) -> WindowCounts:
-        """Distinct sessions with a call today (UTC) and at or after now minus 7 x 24 h."""
-        today = len(self.day_sessions.get(int(window.today_start // DAY), ()))
-        first_day = int(window.week_start // DAY)
+        """Distinct sessions with a call today (the UTC day holding now, up to now) and in the last
+        7 x 24 h (from now minus 7 x 24 h to now). `now` is an "as of" instant: a call after it is in
+        neither window, so a report as of a past instant is what it would have said then."""
+        now, start = window.now, window.week_start
+        now_day, first_day = int(now // DAY), int(start // DAY)
+        today_start = window.today_start
+        today = sum(1 for times in self.day_sessions.get(now_day, {}).values() if _any_within(times, today_start, now))
         week: set[str] = set()
-        start = window.week_start
         for day, per_session in self.day_sessions.items():
-            if day > first_day:
+            if first_day < day < now_day:
                 week.update(per_session)
-            elif day == first_day:
-                week.update(s for s, times in per_session.items()
-                            if (max(times) if isinstance(times, list) else times) >= start)
+            elif day in (first_day, now_day):  # a boundary day: only the calls inside the window
+                week.update(s for s, times in per_session.items() if _any_within(times, start, now))
         return WindowCounts(today, len(week))
 
     def encode(self) -> bytes:
@@ -234,6 +236,13 @@ class Ledger:
         return ledger
 
 
+def _any_within(times: float | list[float], low: float, high: float) -> bool:
+    """Whether a session's call time (or any of its call times) on one day is in [low, high]."""
+    if isinstance(times, list):
+        return any(low <= t <= high for t in times)
+    return low <= times <= high
+
+
 def _bump(counts: dict[str, int], key: str, sign: int) -> None:
     left = counts.get(key, 0) + sign
     if left:
@@ -244,11 +253,11 @@ def _bump(counts: dict[str, int], key: str, sign: int) -> None:
 
 def zone_figures(calls: Iterable[CallRow], tz: tzinfo, window: Windows) -> tuple[WindowCounts, tuple[DailyRow, ...]]:
     """What the ledger answers by UTC day, by the days of `tz` instead, from the settled calls: the
-    sessions with a call on the zone's current day and in the last 7 x 24 h, and the daily series."""
+    sessions with a call on the zone's day holding now (up to now) and in the last 7 x 24 h (up to
+    now: an "as of" instant, as `Ledger.windows`), and the daily series."""
     day_of = local_day(tz)
-    today = day_of(window.now)
-    today_start = local_day_start(today, tz)
-    today_end = local_day_start(today + timedelta(days=1), tz)
+    now = window.now
+    today_start = local_day_start(day_of(now), tz)
     day_sessions: dict[str, set[str]] = {}
     day_tokens: dict[str, int] = {}
     sessions_today: set[str] = set()
@@ -259,9 +268,9 @@ def zone_figures(calls: Iterable[CallRow], tz: tzinfo, window: Windows) -> tuple
         day = day_of(ts).isoformat()
         day_sessions.setdefault(day, set()).add(session)
         day_tokens[day] = day_tokens.get(day, 0) + inp + out
-        if today_start <= ts < today_end:
+        if today_start <= ts <= now:
             sessions_today.add(session)
-        if ts >= window.week_start:
+        if window.week_start <= ts <= now:
             sessions_week.add(session)
     daily = tuple((day, len(day_sessions[day]), day_tokens[day]) for day in sorted(day_sessions))
     return WindowCounts(len(sessions_today), len(sessions_week)), daily

@@ -80,15 +80,30 @@ def day_to_date(day_number: int) -> date:
 
 
 def current_time(environ: dict[str, str] | None = None) -> datetime:
-    """Now, or the instant `OPENUSAGE_NOW` names (ISO-8601; for reproducible reports and tests)."""
+    """Now, or the instant `OPENUSAGE_NOW` names (ISO-8601, UTC unless it says otherwise; for
+    reproducible reports and tests), between the epoch and the end of the year 9999: the span of the
+    call times that count, and one in which every window and the 14 days the tiles draw exist."""
     value = (environ if environ is not None else os.environ).get(NOW_VARIABLE, "")
     if not value:
         return datetime.now(UTC)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError as exc:
         raise UsageInputError(f"{NOW_VARIABLE}={value!r} is not an ISO-8601 instant") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError as exc:  # an offset that moves it out of the years 1 to 9999
+        raise _out_of_range(value) from exc
+    if not EARLIEST_NOW <= instant <= LATEST_NOW:
+        raise _out_of_range(value)
+    return instant
+
+
+EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_NOW = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _out_of_range(value: str) -> UsageInputError:
+    return UsageInputError(f"{NOW_VARIABLE}={value!r} is outside 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
 
 
 def zone(name: str) -> tzinfo:

@@ -15,22 +15,43 @@ STATE_NAME = "state.json"
 
 def load_document(path: Path | str) -> dict[str, Any]:
     """A JSON or (by its `.toml` suffix) TOML file's top-level table; {} when missing or broken."""
+    return read_document(path)[0]
+
+
+def read_document(path: Path | str) -> tuple[dict[str, Any], str | None]:
+    """`load_document`, and why a file that exists could not be used (None when it was, or is
+    missing): a config the user broke is still read as empty, but they can be told."""
     try:
         raw = _read_small(os.fspath(path))
-    except OSError:
-        return {}
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        return {}, f"cannot be read ({exc.strerror or exc})"
+    toml = str(path).endswith(".toml")
     try:
-        if str(path).endswith(".toml"):
+        text = raw.decode("utf-8")
+        if toml:
             import tomllib  # only users with a TOML file pay for the import
 
-            doc: Any = tomllib.loads(raw.decode("utf-8"))
+            doc: Any = tomllib.loads(text)
         else:
             import json
 
-            doc = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        return {}
-    return doc if isinstance(doc, dict) else {}
+            doc = json.loads(text)
+    except UnicodeDecodeError as exc:
+        return {}, f"not UTF-8 text (byte {exc.start})"
+    except RecursionError:
+        return {}, "nested too deeply"
+    except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        return {}, f"invalid {'TOML' if toml else 'JSON'}: {_one_line(str(exc))}"
+    if not isinstance(doc, dict):
+        return {}, "not a JSON object"
+    return doc, None
+
+
+def _one_line(text: str) -> str:
+    """An error message as one printable line (a parser may quote what it found)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def load_state(session_dir: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
@@ -77,6 +78,30 @@ class LineParser(Protocol):
         ...
 
 
+class ModelResolver:
+    """What a record says of its model → the model's name, with an account's config; `problems`: one
+    line for each config file that exists but could not be used, so its models fell back to the
+    defaults (said, not silent: the figures are still counted, under the fallback's name)."""
+
+    __slots__ = ("_resolve", "problems")
+
+    def __init__(self, resolve: Callable[[str | None], str], problems: tuple[str, ...] = ()) -> None:
+        self._resolve = resolve
+        self.problems = problems
+
+    def __call__(self, model: str | None) -> str:
+        return self._resolve(model)
+
+
+def config_problem(path: Path | str, reason: str) -> str:
+    """The one line that says a config file was not used, and what that means for the figures."""
+    return f"config file {_printable(str(path))} ignored ({reason}); its models fall back to the defaults"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 class FileProvider(Protocol):
     """A provider whose usage lives in local append-mostly files."""
 
@@ -88,6 +113,9 @@ class FileProvider(Protocol):
     compaction_scope: str | None  # the scope of context-compaction calls, shown apart on the tile
     # True: a call copied into another account of this provider counts once between them (groups.py).
     shares_calls_across_accounts: bool
+    # The keys an account's `extra` may hold (its path overrides): settings.py rejects any other, so a
+    # typo is an error instead of an override silently not taken.
+    extra_keys: tuple[str, ...]
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """`detailed`: also count what is there (for `openusage detect`; every other command skips it)."""
@@ -108,8 +136,9 @@ class FileProvider(Protocol):
         directories (usually one)."""
         ...
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
-        """Turns what a record says of its model into the model's name, with the account's config."""
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
+        """Turns what a record says of its model into the model's name, with the account's config;
+        a config file that cannot be used is named in the resolver's `problems`."""
         ...
 
     def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,

@@ -7,6 +7,7 @@ cannot hang it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -53,8 +54,28 @@ def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
         walk.found = False
         walk.problem = f"{root} is not a directory"
         return walk
+    # A directory that cannot be listed or entered holds sessions we cannot see: that is an error to
+    # show, not an empty history (one opendir, before any session is walked).
+    try:
+        with os.scandir(root):
+            pass
+        if not os.access(root, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        walk.found = False
+        walk.problem = f"cannot read {root}: {exc.strerror or exc}"
+        return walk
     walk.root = root
     walk.agents_layout = agents_layout
+    return walk
+
+
+def explain_missing_home(walk: Walk, home: Path, named_by: str) -> Walk:
+    """A sessions directory not found because the home the user named explicitly (`named_by`: an
+    environment variable) does not exist: that is an error to show, naming both, not a quiet "not
+    found" (a typo in the name would otherwise look like an agent never used)."""
+    if not walk.found and walk.problem is None and not home.exists():
+        walk.problem = f"{named_by} names {home}, which does not exist"
     return walk
 
 

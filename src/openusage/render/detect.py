@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from openusage.api import DetectReport
@@ -22,8 +23,12 @@ def render_detect(report: DetectReport, console: Console) -> None:
     console.print(facts)
 
     settings = report.settings
-    where = f"{settings.path}" + ("" if settings.path.is_file() else " (not present: defaults)")
-    console.print(f"settings: {where}; auto_detect: {'on' if settings.auto_detect else 'off'}")
+    if report.settings_error is not None:
+        console.print(f"[red]settings: {escape(report.settings_error)}[/]")
+        console.print("[yellow]The settings are not used: these are the accounts detection alone gives.[/]")
+    else:
+        where = f"{settings.path}" + ("" if settings.path.is_file() else " (not present: defaults)")
+        console.print(f"settings: {escape(where)}; auto_detect: {'on' if settings.auto_detect else 'off'}")
 
     if not report.accounts:
         console.print("[yellow]No account detected or configured.[/]")

@@ -51,6 +51,7 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
             for name, points in snapshot.daily_series.items()
         },
         "diagnostics": snapshot.diagnostics,
+        "notices": list(snapshot.notices),
     }
 
 
@@ -59,6 +60,7 @@ def detect_document(report: DetectReport) -> dict[str, Any]:
         "schema": DETECT_SCHEMA,
         "settings_file": str(report.settings.path),
         "settings_file_exists": report.settings.path.is_file(),
+        "settings_error": report.settings_error,  # null, or why the file was not used
         "auto_detect": report.settings.auto_detect,
         "providers": [
             {

@@ -9,15 +9,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openusage.providers.agentfiles import load_document
+from openusage.providers.agentfiles import read_document
+from openusage.providers.base import config_problem
 
 FALLBACK_MODEL = "kimi-for-coding"
 
 
-def default_model(config_paths: list[Path]) -> str:
+def default_model(config_paths: list[Path]) -> tuple[str, tuple[str, ...]]:
     """The fallback chain: legacy JSON `model`, then `default_model` through `[models.<alias>].model`
-    (TOML first, it is the current format; then the same keys in JSON), then `kimi-for-coding`."""
-    documents = [(path, load_document(path)) for path in config_paths]
+    (TOML first, it is the current format; then the same keys in JSON), then `kimi-for-coding`. With
+    it, one line per config file that exists but could not be used (read as empty)."""
+    documents: list[tuple[Path, dict[str, Any]]] = []
+    problems: list[str] = []
+    for path in config_paths:
+        doc, problem = read_document(path)
+        documents.append((path, doc))
+        if problem is not None:
+            problems.append(config_problem(path, problem))
+    return _default_model(documents), tuple(problems)
+
+
+def _default_model(documents: list[tuple[Path, dict[str, Any]]]) -> str:
     for path, doc in documents:
         if path.suffix != ".toml":
             model = doc.get("model")

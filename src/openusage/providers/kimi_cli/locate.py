@@ -10,9 +10,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+SHARE_VARIABLE = "KIMI_SHARE_DIR"
+
 
 def kimi_root(env: Mapping[str, str]) -> Path:
-    share = env.get("KIMI_SHARE_DIR", "")
+    share = env.get(SHARE_VARIABLE, "")
     return Path(share).expanduser() if share else Path(env.get("HOME") or Path.home()) / ".kimi"
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli import config, locate, state
-from openusage.providers.walk import sessions_counted, walk_sessions
+from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
 from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
 
@@ -27,6 +27,7 @@ class KimiCliProvider:
     compaction_scope: str | None = None  # Kimi CLI records no usage for its compaction call
     # "Each model call counts once per account" (kimi-cli-format.md): nothing is shared across accounts.
     shares_calls_across_accounts = False
+    extra_keys: tuple[str, ...] = ("sessions_dir", "config_path")  # read by sessions_dir, config_paths
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = locate.kimi_root(env)
@@ -36,12 +37,16 @@ class KimiCliProvider:
         count = f" ({sessions_counted(sessions)})" if detailed and sessions.is_dir() else ""
         migrated = root / MIGRATED_MARKER
         facts = (
-            Fact("root", f"{root}" + (" (KIMI_SHARE_DIR)" if env.get("KIMI_SHARE_DIR") else ""), root.is_dir()),
+            Fact("root", f"{root}" + (f" ({locate.SHARE_VARIABLE})" if env.get(locate.SHARE_VARIABLE) else ""),
+                 root.is_dir()),
             Fact("sessions dir", f"{sessions}{count}", sessions.is_dir()),
             *(Fact("config file", str(path), path.is_file()) for path in configs),
             Fact("binary", binary or "kimi not on PATH", binary is not None),
         )
-        found = any(fact.found for fact in facts[1:])
+        # A root KIMI_SHARE_DIR names that is not a directory is a mistake to show (walk says why), not
+        # an agent never used: its account stays.
+        named_missing = bool(env.get(locate.SHARE_VARIABLE)) and not root.is_dir()
+        found = named_missing or any(fact.found for fact in facts[1:])
         if migrated.exists():
             # Kimi Code's installer copied the conversations, not the usage: this history still counts, once.
             facts = (*facts, Fact("migrated to Kimi Code", f"{migrated} (history here still counted, once)", True))
@@ -60,7 +65,10 @@ class KimiCliProvider:
         return [root / "config.toml", root / "config.json"]
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return walk_sessions(self.sessions_dir(account, env))
+        walk = walk_sessions(self.sessions_dir(account, env))
+        if "sessions_dir" not in account.extra and env.get(locate.SHARE_VARIABLE):
+            explain_missing_home(walk, locate.kimi_root(env), locate.SHARE_VARIABLE)
+        return walk
 
     needles = NEEDLES
 
@@ -73,10 +81,10 @@ class KimiCliProvider:
     def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         """A record's own model when it names one, else the configured default."""
-        default = config.default_model(self.config_paths(account, env))
-        return lambda model: model or default
+        default, problems = config.default_model(self.config_paths(account, env))
+        return ModelResolver(lambda model: model or default, problems)
 
     def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
                       titles: bool) -> dict[str, SessionFacts]:

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from openusage.providers.agentfiles import load_document
+from openusage.providers.agentfiles import read_document
+from openusage.providers.base import ModelResolver, config_problem
 
 FALLBACK_MODEL = "kimi-for-coding"
 MANAGED_PREFIX = "kimi-code/"
 UNRESOLVED = "\x00"  # a record's model that is an alias still to resolve here, not a model name
 
 
-def model_resolver(config_path: Path) -> Callable[[str | None], str]:
+def model_resolver(config_path: Path) -> ModelResolver:
     """What a record says of its model → the model's name. A name the journal resolved (from the
     llm.request before the call) is kept; an alias goes through `[models."<alias>"].model`, then the
     alias without `kimi-code/` (unless empty or `__name__`), then `default_model` the same way, then
-    `kimi-for-coding`."""
-    doc = load_document(config_path)
+    `kimi-for-coding`. A config.toml that exists but cannot be used reads as empty, and is named."""
+    doc, problem = read_document(config_path)
+    problems = (config_problem(config_path, problem),) if problem is not None else ()
+    return ModelResolver(_resolver(doc), problems)
+
+
+def _resolver(doc: dict[str, Any]) -> Callable[[str | None], str]:
     models = doc.get("models")
     aliases: dict[str, str] = {}
     if isinstance(models, dict):

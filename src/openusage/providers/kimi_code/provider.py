@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
-from openusage.providers.walk import sessions_counted, walk_sessions
+from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
 from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
 
@@ -35,6 +35,7 @@ class KimiCodeProvider:
     compaction_scope: str | None = "session"  # usageScope "session" is the full-compaction call
     # "Count each identity once across all sessions and roots": its accounts are folded together.
     shares_calls_across_accounts = True
+    extra_keys: tuple[str, ...] = ("home", "sessions_dir", "config_path")  # read by _home, sessions_dir, config_path
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = code_root(env)
@@ -47,7 +48,10 @@ class KimiCodeProvider:
             Fact("sessions dir", f"{sessions}{count}", found),
             Fact("config file", str(config_file), config_file.is_file()),
         )
-        registered = found or config_file.is_file()
+        # A home KIMI_CODE_HOME names that is not a directory is a mistake to show (walk says why), not
+        # an agent never used: its account stays.
+        named_missing = bool(env.get(HOME_VARIABLE)) and not root.is_dir()
+        registered = named_missing or found or config_file.is_file()
         return Detection(self.id, self.title, Account(self.id, self.id) if registered else None, facts)
 
     def _home(self, account: Account, env: Mapping[str, str]) -> Path:
@@ -63,7 +67,10 @@ class KimiCodeProvider:
         return expand(override, env) if override else self._home(account, env) / "config.toml"
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+        walk = walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+        if "sessions_dir" not in account.extra and "home" not in account.extra and env.get(HOME_VARIABLE):
+            explain_missing_home(walk, code_root(env), HOME_VARIABLE)
+        return walk
 
     needles = NEEDLES
 
@@ -78,7 +85,7 @@ class KimiCodeProvider:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
                 for name, dirs in session_dirs.items()}
 
-    def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         return config.model_resolver(self.config_path(account, env))
 
     def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
