@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
                     rss[(kind, zone)] = max(rss.get((kind, zone), 0.0), one.rss_mib)
     finally:
         launcher.close()
+        shutil.rmtree(work, ignore_errors=True)
     return _print(times, rss, expected, args.json)
 
 
