@@ -269,11 +269,13 @@ def _info(provider: FileProvider) -> ProviderInfo:
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:
-    """An environment whose Kimi home is a generated sample, for `openusage --demo`."""
+    """An environment whose Kimi CLI and Kimi Code homes are generated samples, for `openusage --demo`."""
     from openusage.demo import write_demo_home
+    from openusage.demo_code import write_demo_code_home
 
     write_demo_home(root / "kimi", now)
+    write_demo_code_home(root / "kimi-code", now)
     settings = root / "settings.json"  # the defaults, whatever the user's own settings say
     settings.write_text("{}\n", encoding="utf-8")
-    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "PATH": "",
-            "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}
+    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "KIMI_CODE_HOME": str(root / "kimi-code"),
+            "PATH": "", "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

@@ -301,3 +301,9 @@ def session_directories(sessions_dir: Path, wanted: AbstractSet[str]) -> dict[st
         for name in names:
             found.setdefault(name, []).append(os.path.join(holder, name))
     return found
+
+
+def sessions_counted(sessions_dir: Path) -> str:
+    """"1 session", "12 sessions": how many session directories there are, said for `openusage detect`."""
+    count = count_sessions(sessions_dir)
+    return f"{count} session" if count == 1 else f"{count} sessions"
