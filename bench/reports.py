@@ -31,7 +31,8 @@ FIGURES = {"input_tokens": "total_input_tokens", "output_tokens": "total_output_
 
 def _env(root: Path, work: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(work / "home"), "KIMI_SHARE_DIR": str(root),
-            "OPENUSAGE_CONFIG": str(work / "no-settings.json"), "OPENUSAGE_CACHE_DIR": str(work / "cache"),
+            # No OPENUSAGE_CONFIG: a file it names must exist; the default one under this HOME does not.
+            "OPENUSAGE_CACHE_DIR": str(work / "cache"),
             "OPENUSAGE_NOW": gen.DEFAULT_NOW}
 
 

@@ -8,19 +8,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from openusage import groups, paths, scan, settled
 from openusage.errors import CacheError, SettingsError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
-from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
 from openusage.store import Store
 from openusage.summary import zone_figures
 from openusage.windows import windows
+
+if TYPE_CHECKING:
+    from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
 
@@ -114,6 +116,8 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
             found.extend(_named(account, rows.get(account.id, ()), refreshed[account.id].resolve_model, query))
         return found, refreshed
 
+    from openusage.query import CallsResult
+
     settled, _ = _with_cache(env, use_cache, notice, answer)
     facts = _session_facts(env, chosen, settled, titles=query.titles)
     return CallsResult(query, settled, facts, tuple(account.id for account in chosen))
@@ -122,6 +126,8 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
 def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | None], str],
            query: CallsQuery) -> list[SettledCall]:
     """An account's rows as named calls in the query's range, each model resolved once."""
+    from openusage.query import SettledCall
+
     models: dict[str | None, str] = {}
     admits = query.admits
     named: list[SettledCall] = []

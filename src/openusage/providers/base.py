@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from openusage.query import SessionFacts
 from openusage.records import Chunk, Line, SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli import config, locate, state
 from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
-from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
+
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
 # Only lines holding this quoted key can be usage (wire.py says why).

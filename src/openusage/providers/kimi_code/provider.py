@@ -6,13 +6,17 @@ import os
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
 from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
-from openusage.query import SessionFacts
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
+
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
 # The quoted record types that matter (journal.py says why): usage, the request naming the model, the
