@@ -13,8 +13,9 @@ import random
 from pathlib import Path
 
 import pytest
+import stringzilla
 
-from openusage.candidates import Reader
+from openusage.candidates import Reader, fingerprint_of
 
 NEEDLES_ONE = (b'"token_usage"',)
 NEEDLES_MANY = (b'"usage.record"', b'"llm.request"', b'"forked"')
@@ -63,3 +64,46 @@ def test_a_needle_in_a_line_far_longer_than_a_block_is_found_whole(tmp_path: Pat
     path = tmp_path / "wire.jsonl"
     path.write_bytes(data)
     assert scanned(path, 0, NEEDLES_ONE, 64) == ([long_line], len(data) - len(long_line), long_line)
+
+
+@pytest.mark.parametrize("needles", [NEEDLES_ONE, NEEDLES_MANY], ids=["one-needle", "three-needles"])
+def test_the_scan_hashes_every_consumed_byte_once_whatever_the_blocks(tmp_path: Path,
+                                                                      needles: tuple[bytes, ...]) -> None:
+    """The fingerprint a scan leaves is the hash of the file's bytes up to its end offset, exactly: blocks
+    overlap and lines run across them, and no byte may be fed twice or skipped."""
+    rng = random.Random(20261203)
+    path = tmp_path / "wire.jsonl"
+    for block in (7, 13, 16, 31, 64):
+        for _ in range(150):
+            data = b"".join(rng.choice(PIECES) for _ in range(rng.randrange(0, 120)))
+            path.write_bytes(data)
+            start = rng.choice([0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A])
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                reader = Reader(block)
+                prefix = reader.hash_prefix(fd, start)
+                assert prefix is not None
+                end, _tail = reader.scan(fd, start, len(data), needles, lambda _line: None, prefix)
+            finally:
+                os.close(fd)
+            assert prefix.at(end) == fingerprint_of(stringzilla.hash(data[:end]), end), (block, data, start)
+
+
+def test_a_change_anywhere_in_the_consumed_bytes_changes_the_fingerprint(tmp_path: Path) -> None:
+    path = tmp_path / "wire.jsonl"
+    data = b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * 50) for i in range(2000))  # ~140 KB
+    path.write_bytes(data)
+    fingerprints = set()
+    for where in (None, 10, len(data) // 2, len(data) - 10):  # the first, middle and last blocks
+        changed = bytearray(data)
+        if where is not None:
+            changed[where] ^= 0x01  # the same size
+        path.write_bytes(changed)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            prefix = Reader(4096).hash_prefix(fd, len(data))
+        finally:
+            os.close(fd)
+        assert prefix is not None
+        fingerprints.add(prefix.at(len(data)))
+    assert len(fingerprints) == 4

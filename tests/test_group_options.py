@@ -16,6 +16,7 @@ import pytest
 from kimi_code_home import KimiCodeHome, sid
 from kimi_home import NOW, KimiHome, at, comparable, env_for, explain, invoke, uid
 from openusage.demo import write_demo_home
+from openusage.demo_code import write_demo_code_home
 
 
 @pytest.fixture
@@ -62,10 +63,13 @@ def test_no_cache_before_the_dashboard_writes_no_cache(home: KimiHome) -> None:
 
 
 def _demo_reference(tmp_path: Path) -> dict[str, Any]:
-    """The demo home generated at NOW, read as a user's own home."""
+    """The demo homes (Kimi CLI and Kimi Code) generated at NOW, read as a user's own homes."""
     root = tmp_path / "reference-demo"
-    write_demo_home(root, datetime.fromisoformat(NOW.replace("Z", "+00:00")).astimezone(UTC))
-    return json_run(["snapshot", "--json", "--no-cache"], env_for(root))
+    now = datetime.fromisoformat(NOW.replace("Z", "+00:00")).astimezone(UTC)
+    write_demo_home(root / "kimi", now)
+    write_demo_code_home(root / "kimi-code", now)
+    env = env_for(root / "kimi", KIMI_CODE_HOME=str(root / "kimi-code"))
+    return json_run(["snapshot", "--json", "--no-cache"], env)
 
 
 def test_demo_before_snapshot_shows_the_demo_accounts_not_the_real_ones(home: KimiHome, tmp_path: Path) -> None:
@@ -77,7 +81,7 @@ def test_demo_before_snapshot_shows_the_demo_accounts_not_the_real_ones(home: Ki
     doc = json_run(["--demo", "snapshot", "--json"], env_for(home.root, KIMI_CODE_HOME=str(code.root)))
 
     assert comparable(doc) == comparable(_demo_reference(tmp_path))
-    assert [s["account_id"] for s in doc["snapshots"]] == ["kimi_cli"]
+    assert [s["account_id"] for s in doc["snapshots"]] == ["kimi_cli", "kimi_code"]
     assert not cache_dir().exists()
 
 

@@ -130,25 +130,49 @@ def test_tokens_row_shows_total_in_out_and_cache_figures() -> None:
         assert figure in row
 
 
-def test_model_table_lists_each_model_with_provider_counts_and_requests() -> None:
+def test_model_table_lists_each_model_with_counts_and_requests() -> None:
     out = render((make_snapshot(),))
     header = _line_with(out, "Model")
-    for column in ("Provider", "Input", "Output", "Cache r", "Cache w", "Reqs"):
+    for column in ("Input", "Output", "Cache r", "Cache w", "Reqs"):
         assert column in header
+    assert "Provider" not in header  # every row is moonshot's: the column would say nothing
     turbo = _line_with(out, "kimi-k2-turbo-preview")
     cells = turbo.strip("│ ").split()
-    assert cells == ["kimi-k2-turbo-preview", "moonshot", "3.5M", "500K", "97.0M", "0", "1,310"]
+    assert cells == ["kimi-k2-turbo-preview", "3.5M", "500K", "97.0M", "0", "1,310"]
     thinking = _line_with(out, "kimi-k2-thinking")
-    assert "moonshot" in thinking
     assert thinking.rstrip(" │").endswith("42")
     assert out.index("kimi-k2-turbo-preview") < out.index("kimi-k2-thinking")  # the given order
+
+
+def test_provider_column_appears_when_rows_name_two_providers() -> None:
+    models = (ModelRow("kimi-k2-turbo-preview", "moonshot", 1, 1, 1, 1, 1), ModelRow("gpt-5", "openai", 1, 1, 1, 1, 1))
+    out = render((make_snapshot(models=models),))
+    assert "Provider" in _line_with(out, "Model")
+    assert "openai" in _line_with(out, "gpt-5")
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_model_names_stay_distinguishable_at_every_width(width: int) -> None:
+    out = render((make_snapshot(),), width=width)
+    turbo = _line_with(out, "kimi-k2-tu").strip("│ ").split()[0]
+    thinking = _line_with(out, "kimi-k2-th").strip("│ ").split()[0]
+    assert thinking == "kimi-k2-thinking"
+    assert turbo.rstrip("…") != thinking.rstrip("…")
+    assert "kimi-k2-turbo-preview".startswith(turbo.rstrip("…"))
+
+
+def test_headline_says_it_leaves_out_cache_reads() -> None:
+    out = render((make_snapshot(),), width=120)
+    assert "12 sessions, 4.1M tokens (input + output; plus 98.7M cache reads)" in out
+    none = render((make_snapshot(metrics=_metrics(total_cache_read=0)),), width=120)
+    assert "cache reads)" not in none
 
 
 def test_chart_draws_the_last_14_utc_days_with_date_labels_and_max() -> None:
     out = render((make_snapshot(),))
     tokens_row = _line_with(out, "Tokens/day")
     assert "█" in tokens_row
-    assert "▁" in tokens_row  # the days without data
+    assert "▁" in tokens_row  # 40K: small, but drawn
     assert "max 1.2M" in tokens_row  # the 30-day-old 10M point is outside the window
     assert "max 4" in _line_with(out, "Sessions/day")
     labels = _line_with(out, _days_ago(13))
@@ -156,14 +180,20 @@ def test_chart_draws_the_last_14_utc_days_with_date_labels_and_max() -> None:
     assert _days_ago(14) not in out
 
 
+def _chart_cells(out: str, label: str) -> str:
+    """The 28 cells of a chart row, found under the date labels."""
+    start = _line_with(out, _days_ago(13)).index(_days_ago(13))
+    return _line_with(out, label)[start:start + 28]
+
+
 def test_chart_cells_follow_the_daily_values_oldest_first() -> None:
     out = render((make_snapshot(),))
-    cells = "".join(ch for ch in _line_with(out, "Tokens/day") if ch in "▁▂▃▄▅▆▇█")
-    days = cells[::2]  # each day is drawn two cells wide
+    days = _chart_cells(out, "Tokens/day")[::2]  # each day is drawn two cells wide
     assert len(days) == 14
     assert days[8] == "█"  # 5 days ago: the peak
-    assert days[0] == "▂"  # 40K of 1.2M: small, but visibly not zero
-    assert days[1] == "▁"
+    assert days[0] == "▁"  # 40K of 1.2M: small, but visibly not zero
+    assert days[1] == " "  # no usage: blank, not the lowest bar
+    assert days.count(" ") == 11
 
 
 def test_chart_window_ends_on_the_utc_day_of_generated_at() -> None:
@@ -178,16 +208,18 @@ def test_chart_window_ends_on_the_utc_day_of_generated_at() -> None:
 def test_chart_with_no_daily_data_is_flat_zero() -> None:
     out = render((make_snapshot(daily_series={}),))
     row = _line_with(out, "Tokens/day")
-    assert "▁" * 28 in row
+    assert _chart_cells(out, "Tokens/day") == " " * 28
+    assert not any(block in row for block in "▁▂▃▄▅▆▇█")
     assert "max 0" in row
     assert "Sessions/day" not in out
 
 
 def test_sparkline_scales_to_the_peak() -> None:
-    assert sparkline([0, 1, 50, 100]) == "▁▂▅█"
-    assert sparkline([0, 0]) == "▁▁"
+    assert sparkline([0, 1, 50, 100]) == " ▁▄█"
+    assert sparkline([0, 0]) == "  "
     assert sparkline([]) == ""
-    assert sparkline([0, 7, 7], ascii_only=True) == "_##"
+    assert sparkline([0, 7, 7], ascii_only=True) == " ##"
+    assert sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"  # every non-zero level is used
 
 
 def test_unknown_status_shows_its_message_and_no_rows() -> None:

@@ -8,19 +8,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from openusage import groups, paths, priced, pricing, scan, settled
 from openusage.errors import CacheError, SettingsError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
-from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
 from openusage.store import Store
 from openusage.summary import zone_figures
 from openusage.windows import windows
+
+if TYPE_CHECKING:
+    from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
 
@@ -122,6 +124,8 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
             found.extend(_named(account, rows.get(account.id, ()), refreshed[account.id].resolve_model, query))
         return found, refreshed
 
+    from openusage.query import CallsResult
+
     settled, _ = _with_cache(env, use_cache, notice, answer)
     facts = _session_facts(env, chosen, settled, titles=query.titles)
     return CallsResult(query, settled, facts, tuple(account.id for account in chosen))
@@ -159,6 +163,8 @@ class PricesReport(NamedTuple):
 
 def prices(env: Mapping[str, str], *, use_cache: bool = True, notice: Notice | None = None) -> PricesReport:
     """Which price every model of the user's calls gets, and from where (for `openusage prices`)."""
+    from openusage.query import CallsQuery
+
     settings = detect(env).settings
     found = calls(env, CallsQuery(), use_cache=use_cache, notice=notice).calls
     counted: dict[tuple[str, str], int] = {}
@@ -192,6 +198,8 @@ def _step(since: float | None, book: pricing.Book, name: str, target: str) -> Pr
 def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | None], str],
            query: CallsQuery) -> list[SettledCall]:
     """An account's rows as named calls in the query's range, each model resolved once."""
+    from openusage.query import SettledCall
+
     models: dict[str | None, str] = {}
     admits = query.admits
     named: list[SettledCall] = []
@@ -352,11 +360,13 @@ def _info(provider: FileProvider) -> ProviderInfo:
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:
-    """An environment whose Kimi home is a generated sample, for `openusage --demo`."""
+    """An environment whose Kimi CLI and Kimi Code homes are generated samples, for `openusage --demo`."""
     from openusage.demo import write_demo_home
+    from openusage.demo_code import write_demo_code_home
 
     write_demo_home(root / "kimi", now)
+    write_demo_code_home(root / "kimi-code", now)
     settings = root / "settings.json"  # the defaults, whatever the user's own settings say
     settings.write_text("{}\n", encoding="utf-8")
-    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "PATH": "",
-            "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}
+    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "KIMI_CODE_HOME": str(root / "kimi-code"),
+            "PATH": "", "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

@@ -6,6 +6,11 @@ so content that merely mentions them never matches). Only the lines holding a ne
 and handed to the provider's parser. A line longer than a block is followed to its end and read again
 in one piece only when it holds a needle, so memory is bounded by the block and the longest candidate
 line, never by the file or by a long line of tool output.
+
+For the cache, the same pass hashes the bytes it consumes (`Prefix`): a fast 64-bit hash (stringzilla's,
+AES-accelerated, ~30 GB/s here) of every byte from the start of the file up to the end of its last
+complete line. A file read again from an offset has its consumed bytes hashed again first
+(`hash_prefix`): if any of them changed, anywhere, the file is read from the start.
 """
 
 from __future__ import annotations
@@ -18,8 +23,44 @@ import stringzilla
 from openusage.records import Line
 
 BLOCK = 256 * 1024  # fits the L2 cache: each byte is copied in and searched while it is still hot
-FINGERPRINT_BLOCK = 4096
 _NEWLINE = b"\n"
+
+
+class Prefix:
+    """The running hash of a file's bytes from its start, fed in file order, and its value at the last
+    line end fed so far (`mark`): a scan reads past the last complete line (a line still being
+    written), and only the bytes up to that line's start are consumed."""
+
+    __slots__ = ("hashed", "hasher", "mark", "mark_digest")
+
+    def __init__(self) -> None:
+        self.hasher = stringzilla.Hasher()
+        self.hashed = 0  # bytes fed so far: the file's [0, hashed)
+        self.mark = 0  # the last line end among them (or 0)
+        self.mark_digest = self.hasher.digest()
+
+    def feed(self, buf: bytearray, view: memoryview, lo: int, hi: int) -> None:
+        """The next bytes of the file, `buf[lo:hi]` (`view` is over `buf`)."""
+        nl = buf.rfind(_NEWLINE, lo, hi)  # from the end: stops at the first newline it meets
+        if nl >= 0:
+            self.hasher.update(view[lo : nl + 1])
+            self.mark = self.hashed + nl + 1 - lo
+            self.mark_digest = self.hasher.digest()  # does not consume the state
+            self.hasher.update(view[nl + 1 : hi])
+        else:
+            self.hasher.update(view[lo:hi])
+        self.hashed += hi - lo
+
+    def at(self, end: int) -> bytes | None:
+        """The fingerprint of the file's [0, end), when `end` is the last line end fed (else None)."""
+        if end != self.mark:
+            return None
+        return fingerprint_of(self.mark_digest, end)
+
+
+def fingerprint_of(digest: int, length: int) -> bytes:
+    # 64 bits of hash and the length: a change to the consumed bytes goes unnoticed with odds of 2**-64.
+    return digest.to_bytes(8, "little") + length.to_bytes(8, "little")
 
 
 class Reader:
@@ -35,16 +76,27 @@ class Reader:
         self._view = memoryview(self._buf)
         self._text = stringzilla.Str(self._view)  # zero-copy over the buffer
 
-    @staticmethod
-    def fingerprint(fd: int, offset: int) -> tuple[bytes, bytes]:
-        return fingerprint(fd, offset)
+    def hash_prefix(self, fd: int, end: int) -> Prefix | None:
+        """The hash of `fd[0:end]` (`end` a line end), read in blocks; None when the file is shorter."""
+        prefix = Prefix()
+        view = self._view
+        while prefix.hashed < end:
+            n = os.preadv(fd, [view[: min(len(view), end - prefix.hashed)]], prefix.hashed)
+            if n <= 0:
+                return None
+            prefix.hasher.update(view[:n])
+            prefix.hashed += n
+        prefix.mark = end
+        prefix.mark_digest = prefix.hasher.digest()
+        return prefix
 
     def scan(self, fd: int, start: int, size: int, needles: tuple[bytes, ...],
-             on_line: Callable[[Line], None]) -> tuple[int, bytes | None]:
+             on_line: Callable[[Line], None], prefix: Prefix | None = None) -> tuple[int, bytes | None]:
         """Hand every complete line of `fd[start:size]` that holds a needle to `on_line`, in file order.
 
         Returns the offset just past the last complete line, and the bytes after it (a last line
-        without its newline) when they hold a needle, else None. `start` is a line start.
+        without its newline) when they hold a needle, else None. `start` is a line start. `prefix`,
+        when given, holds the hash of `fd[0:start]` and is fed every byte read after it, once.
         """
         overlap = max(map(len, needles)) - 1
         if len(self._buf) <= 2 * overlap:  # a block must hold a needle and move on past the overlap
@@ -62,6 +114,8 @@ class Reader:
             end = base + n
             if n < want:
                 size = end  # shrank while being read: this is its end now
+            if prefix is not None and end > prefix.hashed:  # blocks overlap a little: each byte fed once
+                _feed(prefix, fd, buf, view, base, n)
             i = 0
             if pending >= 0:
                 nl = buf.find(_NEWLINE, 0, n)
@@ -84,6 +138,17 @@ class Reader:
         if pending >= 0:  # a last line without its newline that holds a needle
             return pending, os.pread(fd, size - pending, pending)
         return line_start, None  # any line after line_start holds no needle: nothing to hand over
+
+
+def _feed(prefix: Prefix, fd: int, buf: bytearray, view: memoryview, base: int, n: int) -> None:
+    """The bytes of the block `buf[:n]` (at file offset `base`) that `prefix` has not had yet."""
+    if prefix.hashed < base:  # bytes between the last block fed and this one: never with this scan's blocks
+        gap = os.pread(fd, base - prefix.hashed, prefix.hashed)
+        prefix.feed(bytearray(gap), memoryview(gap), 0, len(gap))
+        if prefix.hashed < base:  # the file shrank under us: the prefix is incomplete, the caller re-hashes
+            prefix.mark, prefix.hashed = -1, 1 << 62  # and nothing more is fed
+            return
+    prefix.feed(buf, view, prefix.hashed - base, n)
 
 
 def _lines(buf: bytearray, find: Callable[[bytes, int, int], int], needles: tuple[bytes, ...], base: int, i: int,
@@ -112,19 +177,3 @@ def _lines(buf: bytearray, find: Callable[[bytes, int, int], int], needles: tupl
         i = nl + 1
         line_start = base + i
     return i, -1
-
-
-def fingerprint(fd: int, offset: int) -> tuple[bytes, bytes]:
-    """Hashes of the first block and of the last block before `offset`: enough to notice a file whose
-    consumed bytes were rewritten, without reading all of them again."""
-    if offset <= 0:
-        return b"", b""
-    head = os.pread(fd, min(FINGERPRINT_BLOCK, offset), 0)
-    tail = head if offset <= FINGERPRINT_BLOCK else os.pread(fd, FINGERPRINT_BLOCK, offset - FINGERPRINT_BLOCK)
-    return _hash(head), _hash(tail)
-
-
-def _hash(block: bytes) -> bytes:
-    # 64 bits of a fast hash plus the length: a changed block goes unnoticed with odds of 2**-64.
-    digest: int = stringzilla.hash(block)
-    return digest.to_bytes(8, "little") + len(block).to_bytes(4, "little")

@@ -1,5 +1,8 @@
 """The `openusage` command: options → a query → the api → a renderer; errors → one line + exit code.
 
+Every line this writes to stderr (notices, errors) is one printable line, whatever a file name or a
+file's content put in it (`files.printable`).
+
 No parsing, no SQL, no arithmetic here. rich is imported only by the commands that draw, so
 `openusage snapshot --json` stays lean.
 """
@@ -13,12 +16,13 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import click
 
 from openusage import __version__, api
 from openusage.errors import OpenUsageError, SettingsError, UsageInputError
+from openusage.files import printable
 from openusage.windows import chosen_zone, current_time
 
 TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily series; default OPENUSAGE_TZ, "
@@ -27,7 +31,7 @@ SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json
 
 
 def _notice(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
 
 
 def _console() -> Any:
@@ -66,7 +70,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except OpenUsageError as exc:
-            click.echo(f"openusage: {exc}", err=True)
+            click.echo(printable(f"openusage: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             ctx.exit(0)
@@ -75,7 +79,7 @@ class _Group(click.Group):
         except Exception as exc:  # the last line of defence: a user sees one line, never a traceback
             if os.environ.get("OPENUSAGE_DEBUG"):
                 raise
-            click.echo(f"openusage: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(printable(f"openusage: internal error: {type(exc).__name__}: {exc}"), err=True)
             ctx.exit(70)
 
 
@@ -99,7 +103,9 @@ class _Options(NamedTuple):
 
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="openusage")
-@click.option("--demo", is_flag=True, help="The dashboard (or the command's output) over a generated sample Kimi home.")
+@click.option("--demo", is_flag=True,
+              help="The dashboard and a sample report (or the command's output) over generated Kimi CLI and "
+                   "Kimi Code homes.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_context
@@ -119,9 +125,25 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> 
         tmp = ctx.with_resource(tempfile.TemporaryDirectory(prefix="openusage-demo-"))
         options = options._replace(env=api.demo_home(Path(tmp), now), now=now)
     ctx.obj = options
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is None and demo:
+        _demo(options)
+    elif ctx.invoked_subcommand is None:
         _dashboard(options.env, options.now or current_time(), account=None, use_cache=options.use_cache(),
                    tz=options.zone())
+
+
+def _demo(options: _Options) -> None:
+    """The dashboard and a report over the generated homes, said to be sample data before and after."""
+    from rich.text import Text
+
+    console = _console()
+    sample = Text("Sample data: a generated Kimi CLI home and Kimi Code home, not your usage.", style="bold yellow")
+    console.print(sample)
+    _dashboard(options.env, options.now or current_time(), account=None, use_cache=False, tz=options.zone())
+    console.print(Text.assemble("A sample report, ", ("openusage --demo report project --since 7d", "bold"),
+                                " (see openusage report --help):"))
+    _report("project", options, since="7d")
+    console.print(sample)
 
 
 @cli.command()
@@ -182,6 +204,105 @@ def prices(json_output: bool, no_cache: bool) -> None:
     from openusage.render.prices import render_prices
 
     render_prices(report, _console())
+
+
+REPORT_OPTIONS = (
+    click.option("--since", metavar="DATE", help="First day (inclusive): YYYY-MM-DD, today, yesterday, 7d, 30d, "
+                 "this-week, this-month or last-month (a word names its range's first day)."),
+    click.option("--until", metavar="DATE",
+                 help="Last day (inclusive), as --since (a word names its range's last day)."),
+    click.option("--tz", "tz_name", metavar="ZONE",
+                 help="Time zone of days, weeks and months (IANA); default OPENUSAGE_TZ, else the machine's zone."),
+    click.option("--start-of-week", type=click.Choice(["monday", "sunday"]), default="monday", show_default=True,
+                 help="Weeks start on Monday (ISO weeks) or Sunday."),
+    click.option("--start-of-month", type=click.IntRange(1, 28), default=1, show_default=True, metavar="N",
+                 help="Months start on day N (1-28): billing months."),
+    click.option("--account", "accounts", multiple=True, metavar="ID", help="Only this account (repeatable)."),
+    click.option("--provider", "providers", multiple=True, metavar="ID", help="Only this provider (repeatable)."),
+    click.option("--breakdown", is_flag=True, help="Split each row by model."),
+    click.option("--order", type=click.Choice(["asc", "desc"]),
+                 help="Row order (default: time ascending; projects and models largest first)."),
+    click.option("--limit", type=click.IntRange(min=1), metavar="N",
+                 help="Only the N most recent periods or sessions, or the N largest projects or models."),
+    click.option("--json", "json_output", is_flag=True, help="Print the openusage.report/1 JSON document."),
+    click.option("--csv", "csv_output", is_flag=True, help="Print CSV: one header line, one line per row."),
+    click.option("--markdown", is_flag=True, help="Print a Markdown table."),
+    click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache."),
+)
+
+
+class _ReportGroup(_Group):
+    """A bad option of a report is one line and exit 2, like every other request that cannot be met."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            click.echo(f"openusage: {exc.format_message()}", err=True)
+            ctx.exit(2)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # from the finest period to the coarsest, then the other views
+
+
+@cli.group(cls=_ReportGroup)
+def report() -> None:
+    """Usage by day, week, month, session, project or model, in your own time zone."""
+
+
+def _report_command(kind: str, summary: str) -> None:
+    def command(group: _Options, **options: Any) -> None:
+        _report(kind, group, **options)
+
+    command.__doc__ = summary
+    for option in reversed(REPORT_OPTIONS):
+        command = option(command)
+    report.command(kind)(click.pass_obj(command))
+
+
+def _report(kind: str, group: _Options, *, since: str | None = None, until: str | None = None,
+            tz_name: str | None = None, start_of_week: str = "monday", start_of_month: int = 1,
+            accounts: tuple[str, ...] = (), providers: tuple[str, ...] = (), breakdown: bool = False,
+            order: str | None = None, limit: int | None = None, json_output: bool = False, csv_output: bool = False,
+            markdown: bool = False, no_cache: bool = False) -> None:
+    from openusage import reports
+    from openusage.periods import Calendar, WeekStart, day_range
+    from openusage.query import CallsQuery
+    from openusage.snapshot import zone_name
+
+    if json_output + csv_output + markdown > 1:
+        raise UsageInputError("--json, --csv and --markdown: one at most")
+    # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
+    tz = chosen_zone(tz_name or group.tz_name, os.environ, default_local=True)
+    # click.Choice has checked the week start, order and kind are ours: the casts only tell mypy.
+    calendar = Calendar(tz, cast("WeekStart", start_of_week), start_of_month)
+    span = day_range(calendar, since, until, (group.now or current_time()).astimezone(tz).date())
+    options = reports.Options(cast("reports.Kind", kind), calendar, zone_name(tz), span, breakdown,
+                              cast("reports.Order | None", order), limit)
+    reports.check(options)  # a bad combination is said before any file is read
+    query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
+    machine = json_output or csv_output or markdown
+    result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=_progress(machine),
+                       notice=_notice)
+    built = reports.build(result, options)
+    if machine:
+        from openusage.render import report as out
+
+        text = out.dumps(out.report_document(built)) if json_output else (
+            out.report_csv(built) if csv_output else out.report_markdown(built))
+        click.echo(text, nl=False)
+        return
+    from openusage.render.report_table import render_report
+
+    render_report(built, _console())
+
+
+for _kind, _summary in (
+    ("daily", "Usage per day."), ("weekly", "Usage per week."), ("monthly", "Usage per month."),
+    ("session", "Usage per session: title, project, first and last call, duration."),
+    ("project", "Usage per project (working directory), across providers."), ("model", "Usage per model."),
+):
+    _report_command(_kind, _summary)
 
 
 def main() -> None:

@@ -98,6 +98,10 @@ def write_demo_home(root: Path, now: datetime) -> None:
     sessions = root / "sessions"
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     today_elapsed = (now - midnight).total_seconds()
+    # kimi.json names each group's working directory, so reports show projects by path, not by hash.
+    work_dirs = [{"path": project, "kaos": "local", "last_session_id": None}
+                 for project in dict.fromkeys(plan.project for plan in _PLANS)]
+    (root / "kimi.json").write_text(json.dumps({"work_dirs": work_dirs}, indent=2), encoding="utf-8")
     for index, plan in enumerate(_PLANS):
         wire = _Wire(rng)
         _write_session_body(wire, plan, rng)

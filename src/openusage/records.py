@@ -65,8 +65,8 @@ class FileRead(NamedTuple):
     tail_zero: int
     state: bytes | None  # the reader's resume state at end_offset
     marker_seen: bool  # a `forked` marker in the new lines: every earlier record of the file is marked
-    head_hash: bytes
-    tail_hash: bytes
+    head_hash: bytes  # the fingerprint of the consumed bytes [0, end_offset): their hash and length
+    tail_hash: bytes  # empty: the head's hash covers every consumed byte (the column stays in the cache)
     restarted: bool  # read from the start: every old copy of the file goes
     identity: Identity
 

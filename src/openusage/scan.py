@@ -1,10 +1,11 @@
 """The incremental loop: compare every file with what the store remembers, read only what is new.
 
 Per file the store keeps its identity (device, inode, size, mtime, ctime), the offset just past the
-last complete line consumed, and hashes of the first block and of the last consumed block. A file
-whose identity is unchanged is not opened. A grown file whose consumed bytes still hash the same is
-read from its offset. Anything else (shrunk, replaced, rewritten in place) is read from the start and
-its old rows dropped, in the same transaction.
+last complete line consumed, and a hash of all the consumed bytes (`candidates.Prefix`). A file
+whose identity is unchanged is not opened. A file whose identity changed has its consumed bytes hashed
+again; if they still hash the same, it is read from its offset. Anything else (shrunk, replaced,
+rewritten in place anywhere, even to the same size) is read from the start and its old rows dropped,
+in the same transaction.
 
 Three ways through, one counting rule (`fold.py`):
 - no cache (`store` None): every file is read, in worker processes when there is enough to read; each
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.errors import CacheError
+from openusage.files import open_regular
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, ModelResolver, Walk
@@ -76,7 +78,7 @@ class _Job(NamedTuple):
     offset: int
     size: int
     previous: FileState | None
-    fingerprint: bool  # the cache keeps it: worth two small reads
+    fingerprint: bool  # the cache keeps it: the consumed bytes are hashed as they are read
 
 
 class Refreshed(NamedTuple):
@@ -549,7 +551,7 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
     same_file = previous.identity[:2] == identity[:2]
     if not same_file or size < previous.offset:
         return _Job(provider, source, 0, size, previous, True)
-    # Grown or touched: the worker checks the consumed bytes' fingerprint before trusting the offset.
+    # Grown or touched: the worker hashes the consumed bytes again before trusting the offset.
     return _Job(provider, source, previous.offset, size, previous, True)
 
 
@@ -635,33 +637,51 @@ def _reader() -> Reader:
 def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     """Runs in any process: open the file once, verify the consumed bytes, parse the new ones.
     Returns a `FileRead` as a plain tuple (it crosses a pipe)."""
+    from openusage.candidates import Prefix  # loaded already in any process that reads (`_reader`)
+
     provider = provider_by_id(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
-        fd = os.open(job.source.path, os.O_RDONLY | os.O_CLOEXEC)
+        # Regular files only, never blocking: a wire file swapped for a FIFO since the walk is refused.
+        fd, info = open_regular(job.source.path)
     except OSError:
         return _unreadable(job)
     try:
-        info = os.fstat(fd)
         size = info.st_size
         offset = job.offset
         previous = job.previous
-        if offset and previous is not None and (
-            offset > size or reader.fingerprint(fd, offset) != (previous.head_hash, previous.tail_hash)
-        ):
-            offset = 0  # rewritten in place under the same offset: read it all again
+        prefix = None
+        if offset and previous is not None:
+            # Every consumed byte hashed again: a file rewritten anywhere before its offset (even to the
+            # same size) is read again from the start.
+            prefix = reader.hash_prefix(fd, offset) if offset <= size else None
+            if prefix is None or (prefix.at(offset), b"") != (previous.head_hash, previous.tail_hash):
+                offset, prefix = 0, None
+        if prefix is None and job.fingerprint:
+            prefix = Prefix()
         parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
-        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line)
+        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix)
         chunk = parser.finish(end, tail)
-        head_hash, tail_hash = reader.fingerprint(fd, end) if job.fingerprint else (b"", b"")
+        head_hash = b""
+        if job.fingerprint:
+            assert prefix is not None
+            head_hash = prefix.at(end) or _rehashed(reader, fd, end)
     except OSError:
         return _unreadable(job)
     finally:
         os.close(fd)
     identity = (info.st_dev, info.st_ino, size, info.st_mtime_ns, info.st_ctime_ns)
     return (chunk.end_offset, chunk.records, chunk.skipped, chunk.zero_records, chunk.tail_records,
-            chunk.tail_skipped, chunk.tail_zero_records, chunk.state, chunk.marker_seen, head_hash, tail_hash,
+            chunk.tail_skipped, chunk.tail_zero_records, chunk.state, chunk.marker_seen, head_hash, b"",
             offset == 0, identity)
+
+
+def _rehashed(reader: Reader, fd: int, end: int) -> bytes:
+    """The fingerprint of `fd[0:end]` by a pass of its own: only when the file changed while it was read,
+    so that the scan's own hash does not end where the consumed bytes do. Empty (never equal to a
+    stored one: the file is read from the start next time) if it shrank below `end`."""
+    prefix = reader.hash_prefix(fd, end)
+    return b"" if prefix is None else prefix.at(end) or b""
 
 
 def _unreadable(job: _Job) -> tuple[Any, ...]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from openusage.errors import SettingsError
+from openusage.files import read_small
 from openusage.pricing import UserPrices
 from openusage.providers.base import Account
 
@@ -36,7 +37,7 @@ def load_settings(path: Path, extra_keys: Mapping[str, Collection[str]], *, name
     `extra` may hold. `named_by`: the variable that named the file explicitly; then a missing file is
     an error, not the defaults (a typo in the name must not look like a file without accounts)."""
     try:
-        raw = path.read_bytes()
+        raw = read_small(str(path))  # regular files only, never blocking, bounded
     except FileNotFoundError as exc:
         if named_by is not None:
             raise SettingsError(f"settings file {path} (named by {named_by}) does not exist") from exc

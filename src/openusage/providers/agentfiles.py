@@ -1,7 +1,9 @@
 """Reading an agent's small files (config, session state) without ever failing on them.
 
 They are the user's agent's files, not ours: a missing, unreadable or broken one reads as empty, and
-the providers fall back to their defaults. Callers take only the keys they need.
+the providers fall back to their defaults. Callers take only the keys they need. They are opened
+through `openusage.files` (regular files only, never blocking, at most `SMALL_FILE_LIMIT` bytes); why
+one that exists could not be read goes to `problems` when the caller keeps them.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from openusage.files import open_regular, read_small, reason
 
 STATE_NAME = "state.json"
 
@@ -22,11 +26,11 @@ def read_document(path: Path | str) -> tuple[dict[str, Any], str | None]:
     """`load_document`, and why a file that exists could not be used (None when it was, or is
     missing): a config the user broke is still read as empty, but they can be told."""
     try:
-        raw = _read_small(os.fspath(path))
+        raw = read_small(os.fspath(path))
     except FileNotFoundError:
         return {}, None
     except OSError as exc:
-        return {}, f"cannot be read ({exc.strerror or exc})"
+        return {}, f"cannot be read: {reason(exc)}"
     toml = str(path).endswith(".toml")
     try:
         text = raw.decode("utf-8")
@@ -59,23 +63,10 @@ def load_state(session_dir: str) -> dict[str, Any]:
     return load_document(os.path.join(session_dir, STATE_NAME))
 
 
-def _read_small(path: str) -> bytes:
-    """A whole small file with raw reads: a first scan reads thousands of these, and a buffered file
-    object costs more syscalls and objects than the read itself."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def read_head(path: str, limit: int) -> bytes:
-    """At most the first `limit` bytes of a file; b"" when it cannot be read."""
+    """At most the first `limit` bytes of a regular file; b"" when it is not one or cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd, _info = open_regular(path)
     except OSError:
         return b""
     try:

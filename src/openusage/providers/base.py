@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from openusage.query import SessionFacts
 from openusage.records import Chunk, Line, SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -95,11 +97,9 @@ class ModelResolver:
 
 def config_problem(path: Path | str, reason: str) -> str:
     """The one line that says a config file was not used, and what that means for the figures."""
-    return f"config file {_printable(str(path))} ignored ({reason}); its models fall back to the defaults"
+    from openusage.files import printable
 
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
+    return f"config file {printable(str(path))} ignored ({reason}); its models fall back to the defaults"
 
 
 class FileProvider(Protocol):

@@ -2,7 +2,8 @@
 
 One `scandir` per directory and one `stat` per wire.jsonl and state.json; the walk is a generator, so
 the cache compares each file as it is found. Directory symlinks are followed once each, so a loop
-cannot hang it.
+cannot hang it. Only regular files are listed to read: a wire.jsonl or state.json that is a FIFO, a
+socket or a device (or a link to one) is counted unreadable and never opened.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import NamedTuple
 
+from openusage.files import SMALL_FILE_LIMIT
 from openusage.providers.agentfiles import STATE_NAME
 from openusage.providers.base import Walk
 from openusage.records import Source
@@ -163,9 +165,13 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
         name = entry.name
         try:
             if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
-                _add_source(walk, entry.path, entry.stat(), session, holder, sources)
+                info = entry.stat()
+                if stat.S_ISREG(info.st_mode):
+                    _add_source(walk, entry.path, info, session, holder, sources)
+                else:  # a FIFO, a socket, a device: never opened
+                    walk.unreadable += 1
             elif name == STATE_NAME and depth == 2 and not entry.is_dir():
-                _add_signature(walk, session, entry.stat())
+                _add_state(walk, session, entry.stat())
             elif entry.is_dir():
                 if agents_layout and (depth >= AGENT_DEPTH or (depth == 2 and name != AGENTS_NAME)):
                     continue
@@ -203,7 +209,7 @@ def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set
         return sources
     else:
         if not stat.S_ISDIR(info.st_mode):
-            _add_signature(walk, session.name, info)
+            _add_state(walk, session.name, info)
     agents = os.path.join(path, AGENTS_NAME)
     for _child in _children(walk, agents, 3, session.name, session.holder, True, top.device, seen, sources,
                             top.seen):
@@ -222,8 +228,10 @@ def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, source
     except OSError:
         walk.unreadable += 1
         return
-    if not stat.S_ISDIR(info.st_mode):
+    if stat.S_ISREG(info.st_mode):
         _add_source(walk, path, info, session, holder, sources)
+    elif not stat.S_ISDIR(info.st_mode):  # a FIFO, a socket, a device: never opened
+        walk.unreadable += 1
 
 
 def _add_source(walk: Walk, path: str, info: os.stat_result, session: str, holder: str,
@@ -239,6 +247,15 @@ def _add_session_dir(walk: Walk, session: str, holder: str) -> None:
         walk.session_dirs[session] = holder
     elif known != holder:  # the same session name in two groups: rare, kept apart
         walk.more_session_dirs.setdefault(session, []).append(holder)
+
+
+def _add_state(walk: Walk, session: str, info: os.stat_result) -> None:
+    """A state file found. One that cannot be read as one (not a regular file, or larger than the bound
+    on small files) is counted unreadable here, where every run sees it, and reads as empty; its
+    signature is kept all the same, so that when it becomes a real file again it is read."""
+    if not stat.S_ISREG(info.st_mode) or info.st_size > SMALL_FILE_LIMIT:
+        walk.unreadable += 1
+    _add_signature(walk, session, info)
 
 
 def _add_signature(walk: Walk, session: str, info: os.stat_result) -> None:
@@ -284,3 +301,9 @@ def session_directories(sessions_dir: Path, wanted: AbstractSet[str]) -> dict[st
         for name in names:
             found.setdefault(name, []).append(os.path.join(holder, name))
     return found
+
+
+def sessions_counted(sessions_dir: Path) -> str:
+    """"1 session", "12 sessions": how many session directories there are, said for `openusage detect`."""
+    count = count_sessions(sessions_dir)
+    return f"{count} session" if count == 1 else f"{count} sessions"

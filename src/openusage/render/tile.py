@@ -30,16 +30,18 @@ CELL = 2
 # Wider terminals get a wider tile, but past this a tile is mostly empty space.
 MAX_TILE_WIDTH = 100
 
+COST_COLUMN_WIDTH = 80  # the narrowest tile with a per-model Cost column
+
 _BORDER = {"ok": "cyan", "unknown": "yellow", "error": "red"}
 def sparkline(values: Sequence[int], *, ascii_only: bool = False) -> str:
-    """One character per value; zero gets the lowest block and any non-zero value at least the next."""
+    """One character per value: a blank for a day without usage (the lowest block would read as a
+    little usage), and any non-zero value at least the lowest block, scaled to the peak."""
     blocks = ASCII_BLOCKS if ascii_only else SPARK_BLOCKS
-    top = len(blocks) - 1
+    levels = len(blocks)
     peak = max(values, default=0)
     chars = []
     for value in values:
-        level = 0 if value <= 0 or peak <= 0 else max(1, math.ceil(value * top / peak))
-        chars.append(blocks[level])
+        chars.append(" " if value <= 0 or peak <= 0 else blocks[max(1, math.ceil(value * levels / peak)) - 1])
     return "".join(chars)
 
 
@@ -98,7 +100,10 @@ def _tile(snapshot: Snapshot, *, end: date, zone: str, width: int, ascii_only: b
     if snapshot.status == "ok" or snapshot.models:
         parts += [Text(), _figures(snapshot), Text()]
         if snapshot.models:
-            parts.append(_models_table(snapshot.models, priced=snapshot.cost is not None))
+            # Below 80 columns a Cost column would cut the model names until they look alike; the
+            # Cost row above still gives the total.
+            priced = snapshot.cost is not None and width >= COST_COLUMN_WIDTH
+            parts.append(_models_table(snapshot.models, priced=priced))
         else:
             parts.append(Text("No model calls recorded yet.", style="dim"))
         parts += [Text(), _chart(snapshot, end=end, zone=zone, ascii_only=ascii_only)]
@@ -128,12 +133,14 @@ def _status_line(snapshot: Snapshot) -> Text:
     if snapshot.status == "ok":
         sessions = _used(snapshot, "total_sessions")
         tokens = _used(snapshot, "total_tokens")
-        return Text.assemble(
-            (f"{sessions:,}", "bold"),
-            f" {_noun(sessions, 'session')}, ",
-            (compact_number(tokens), "bold"),
-            " tokens",
-        )
+        line = Text.assemble((f"{sessions:,}", "bold"), f" {_noun(sessions, 'session')}, ",
+                             (compact_number(tokens), "bold"), " tokens")
+        # Cache reads are often most of the volume: say that the headline leaves them out, and how many.
+        cache_read = _used(snapshot, "total_cache_read")
+        if cache_read:
+            line.append_text(Text.assemble(" (input + output; plus ", (compact_number(cache_read), "bold"),
+                                           " cache reads)", style="dim"))
+        return line
     style = "red" if snapshot.status == "error" else "yellow"
     return Text(snapshot.message or f"status: {snapshot.status}", style=style)
 
@@ -208,6 +215,9 @@ def _pairs(*pairs: tuple[str, str]) -> Text:
 
 
 def _models_table(models: Sequence[ModelRow], *, priced: bool = False) -> Table:
+    # The Provider column only tells rows apart when they name more than one provider; otherwise its
+    # room is better given to the model names, which must stay distinguishable on a narrow terminal.
+    show_provider = len({row.upstream_provider for row in models}) > 1
     # Right padding only: with the box's blank divider that leaves two-space gaps, which at 80 columns
     # gives the model name the room of "kimi-k2-turbo-preview" beside all five figures.
     table = Table(
@@ -216,17 +226,18 @@ def _models_table(models: Sequence[ModelRow], *, priced: bool = False) -> Table:
     # Only the names may shrink (rich narrows wrappable columns first): an ellipsized model name is still
     # recognisable, a cut number is not. Names have no spaces, so "wrapping" them ellipsizes them.
     table.add_column("Model", overflow="ellipsis", min_width=8)
-    # With prices the cost takes the provider's place: at 80 columns there is room for one of them.
+    # With prices, each model's cost (always: it is what the row is worth).
     if priced:
         table.add_column("Cost", justify="right", no_wrap=True)
-    else:
+    if show_provider:
         table.add_column("Provider", overflow="ellipsis", min_width=5, style="dim")
     for header in ("Input", "Output", "Cache r", "Cache w", "Reqs"):
         table.add_column(header, justify="right", no_wrap=True)
     for row in models:
         table.add_row(
             row.model,
-            _row_cost(row) if priced else row.upstream_provider,
+            *([_row_cost(row)] if priced else []),
+            *([row.upstream_provider] if show_provider else []),
             compact_number(row.input_tokens),
             compact_number(row.output_tokens),
             compact_number(row.cache_read_tokens),

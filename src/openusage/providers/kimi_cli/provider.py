@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli import config, locate, state
-from openusage.providers.walk import count_sessions, explain_missing_home, walk_sessions
-from openusage.query import SessionFacts
+from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
+
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
 # Only lines holding this quoted key can be usage (wire.py says why).
@@ -34,7 +38,7 @@ class KimiCliProvider:
         sessions = root / "sessions"
         configs = [root / "config.toml", root / "config.json"]
         binary = locate.find_binary(env)
-        count = f" ({count_sessions(sessions)} sessions)" if detailed and sessions.is_dir() else ""
+        count = f" ({sessions_counted(sessions)})" if detailed and sessions.is_dir() else ""
         migrated = root / MIGRATED_MARKER
         facts = (
             Fact("root", f"{root}" + (f" ({locate.SHARE_VARIABLE})" if env.get(locate.SHARE_VARIABLE) else ""),
@@ -92,3 +96,4 @@ class KimiCliProvider:
 
         sessions_dir = self.sessions_dir(account, env)
         return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+

@@ -6,13 +6,17 @@ import os
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
-from openusage.providers.walk import count_sessions, explain_missing_home, walk_sessions
-from openusage.query import SessionFacts
+from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
+
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
 # The quoted record types that matter (journal.py says why): usage, the request naming the model, the
@@ -42,7 +46,7 @@ class KimiCodeProvider:
         sessions = root / "sessions"
         config_file = root / "config.toml"
         found = sessions.is_dir()
-        count = f" ({count_sessions(sessions)} sessions)" if detailed and found else ""
+        count = f" ({sessions_counted(sessions)})" if detailed and found else ""
         facts = (
             Fact("root", f"{root}" + (f" ({HOME_VARIABLE})" if env.get(HOME_VARIABLE) else ""), root.is_dir()),
             Fact("sessions dir", f"{sessions}{count}", found),
@@ -94,3 +98,4 @@ class KimiCodeProvider:
 
         sessions_dir = self.sessions_dir(account, env)
         return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+

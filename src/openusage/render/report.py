@@ -1,0 +1,163 @@
+"""Reports as output: the `openusage.report/1` JSON document, CSV, Markdown, and a rich table.
+
+Takes a built `Report` only: it never reads a file or counts anything. JSON, CSV and Markdown carry
+every figure in full; the terminal table writes tokens compactly (1.2M) so that the figures fit a
+narrow terminal whole, and lets only the text column (period, session, project, model) fold onto
+more lines: nothing is ever cut. Cost is not computed yet; when it is, it takes its place after total
+in `FIGURES` and in every format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from openusage.reports import Counts, Report, Row, SessionDetail
+
+REPORT_SCHEMA = "openusage.report/1"
+# (JSON/CSV key, terminal header, value): the figures of every row, in column order. Cost goes after total.
+FIGURES: tuple[tuple[str, str, Callable[[Counts], int]], ...] = (
+    ("input_tokens", "Input", lambda c: c.input),
+    ("output_tokens", "Output", lambda c: c.output),
+    ("cache_read_tokens", "Cache\nread", lambda c: c.cache_read),
+    ("cache_write_tokens", "Cache\nwrite", lambda c: c.cache_write),
+    ("total_tokens", "Total", lambda c: c.total),
+    ("calls", "Calls", lambda c: c.calls),
+)
+_SESSION_KEYS = ("title", "project", "account", "provider", "first", "last", "duration_seconds")
+KEY_HEADER = {"daily": "Day", "weekly": "Week of", "monthly": "Month", "session": "Session",
+               "project": "Project", "model": "Model"}
+
+
+# ---- JSON ----
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    return {
+        "schema": REPORT_SCHEMA,
+        "report": report.kind,
+        "tz": report.tz,
+        "since": None if report.span.first is None else report.span.first.isoformat(),
+        "until": None if report.span.last is None else report.span.last.isoformat(),
+        "rows": [_json_row(report, row) for row in report.rows],
+        "totals": _json_row(report, report.totals, totals=True),
+    }
+
+
+def _json_row(report: Report, row: Row, *, totals: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {} if totals else {"period": row.key}
+    if row.session is not None:
+        out.update(zip(_SESSION_KEYS, _session_values(row), strict=True))
+    out.update(_figures(row.counts))
+    if report.kind != "session" or totals:
+        out["sessions"] = row.sessions
+    out["models"] = list(row.models)
+    if report.kind == "project" and not totals:
+        out["providers"] = list(row.providers)
+    if report.breakdown:
+        out["breakdown"] = [{"model": share.model, **_figures(share.counts), "sessions": share.sessions}
+                            for share in row.breakdown]
+    return out
+
+
+def _figures(counts: Counts) -> dict[str, int]:
+    return {key: value(counts) for key, _, value in FIGURES}
+
+
+def _session_values(row: Row) -> tuple[Any, ...]:
+    detail = row.session
+    assert detail is not None
+    duration = detail.duration
+    return (detail.title, detail.project, detail.account, detail.provider, _iso(detail.first),
+            _iso(detail.last), None if duration is None else int(duration.total_seconds()))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---- CSV ----
+
+
+def report_csv(report: Report) -> str:
+    """One header line, then one line per row: the JSON row's scalar columns, `models` joined with
+    ";". With a breakdown each row is split into one line per model (a `model` column), so the lines
+    still add up. No totals line: a spreadsheet's sum would count it twice."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    session = report.kind == "session"
+    header = ["period", *(_SESSION_KEYS if session else ())]
+    header += ["model"] if report.breakdown else []
+    header += [key for key, _, _ in FIGURES] + ([] if session else ["sessions"])
+    header += [] if report.breakdown else ["models"]
+    writer.writerow(header)
+    for row in report.rows:
+        lead = [row.key or "", *(_csv(v) for v in _session_values(row))] if session else [row.key or ""]
+        if report.breakdown:
+            for share in row.breakdown:
+                writer.writerow([*lead, share.model, *_figures(share.counts).values(),
+                                 *([] if session else [share.sessions])])
+        else:
+            writer.writerow([*lead, *_figures(row.counts).values(), *([] if session else [row.sessions]),
+                             ";".join(row.models)])
+    return out.getvalue()
+
+
+def _csv(value: Any) -> Any:
+    return "" if value is None else value
+
+
+# ---- Markdown ----
+
+
+def report_markdown(report: Report) -> str:
+    """A GitHub table: figures in full, right-aligned; a bold totals row; breakdown lines indented."""
+    session = report.kind == "session"
+    headers = [KEY_HEADER[report.kind], *(["Title", "Project", "Provider", "First", "Last"] if session else [])]
+    figures = [header.replace("\n", " ") for _, header, _ in FIGURES] + ([] if session else ["Sessions"])
+    lines = ["| " + " | ".join([*headers, *figures, "Models"]) + " |",
+             "|" + "---|" * len(headers) + "---:|" * len(figures) + "---|"]
+
+    def line(cells: list[str], counts: Counts, sessions: int | None, models: str) -> None:
+        numbers = [f"{value(counts):,}" for _, _, value in FIGURES] + ([] if sessions is None else [f"{sessions:,}"])
+        lines.append("| " + " | ".join(_md(cell) for cell in [*cells, *numbers, models]) + " |")
+
+    for row in report.rows:
+        cells = [_label(row.key)]
+        if session and row.session is not None:
+            first, last = (_when(moment) for moment in (row.session.first, row.session.last))
+            cells += [row.session.title, row.session.project, owner(row.session),
+                      first, last]
+        line(cells, row.counts, None if session else row.sessions, ", ".join(row.models))
+        for share in row.breakdown:
+            line(["↳ " + share.model, *[""] * (len(headers) - 1)], share.counts,
+                 None if session else share.sessions, "")
+    totals = report.totals
+    line(["**Total**", *[""] * (len(headers) - 1)], totals.counts, None if session else totals.sessions,
+         ", ".join(totals.models))
+    return "\n".join(lines) + "\n"
+
+
+def owner(detail: SessionDetail) -> str:
+    """The provider, and the account when it is not the provider's default one."""
+    return detail.provider if detail.account == detail.provider else f"{detail.provider}/{detail.account}"
+
+
+def _md(cell: str) -> str:
+    return cell.replace("|", "\\|").replace("\n", " ")
+
+
+def _label(key: str | None) -> str:
+    return "undated" if key is None else key
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(sep=" ", timespec="minutes")

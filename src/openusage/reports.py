@@ -1,0 +1,303 @@
+"""Reports: the settled calls of a `CallsResult` summed into rows by day, week, month, session,
+project or model, with a totals row the rows add up to.
+
+Pure: no files, no SQL, no formatting. Days, weeks and months are the `Calendar`'s (the user's zone);
+a call without a valid time goes to one undated row (key None), which only an unbounded query has,
+since a bounded one leaves those calls out. Cost is not computed yet: when prices arrive, `Counts`
+gains the cost of its calls and the renderers' column lists already say where it goes (after total).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, NamedTuple
+
+from openusage.errors import UsageInputError
+from openusage.periods import Calendar, Range
+from openusage.query import CallsResult, SessionFacts, SettledCall
+
+Kind = Literal["daily", "weekly", "monthly", "session", "project", "model"]
+KINDS: tuple[Kind, ...] = ("daily", "weekly", "monthly", "session", "project", "model")
+PERIOD_KINDS: tuple[Kind, ...] = ("daily", "weekly", "monthly")
+Order = Literal["asc", "desc"]
+UNKNOWN_PROJECT = "(unknown)"  # a session the provider told nothing about
+_NO_FACTS = SessionFacts("", UNKNOWN_PROJECT)
+
+
+class Counts(NamedTuple):
+    """The four token counts of some calls (input excludes cache reads and writes) and how many calls."""
+
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    calls: int
+
+    @property
+    def total(self) -> int:
+        """input + output, as everywhere in openusage."""
+        return self.input + self.output
+
+
+class ModelShare(NamedTuple):
+    """One model's part of a row (`--breakdown`)."""
+
+    model: str
+    counts: Counts
+    sessions: int
+
+
+class SessionDetail(NamedTuple):
+    """What a session row tells besides its figures; `first` / `last` are its first and last dated
+    calls in the report's zone (None: none of its calls has a valid time)."""
+
+    account: str
+    provider: str
+    title: str
+    project: str
+    first: datetime | None
+    last: datetime | None
+
+    @property
+    def duration(self) -> timedelta | None:
+        return None if self.first is None or self.last is None else self.last - self.first
+
+
+class Row(NamedTuple):
+    """One row: its key (a period's label, a session id, a project label or a model; None for the
+    undated row), its counts, the sessions it holds, its models (most tokens first), each model's
+    share when a breakdown was asked for, and for session rows the session's details."""
+
+    key: str | None
+    counts: Counts
+    sessions: int
+    models: tuple[str, ...]
+    breakdown: tuple[ModelShare, ...] = ()
+    session: SessionDetail | None = None
+    providers: tuple[str, ...] = ()
+
+
+class Options(NamedTuple):
+    """How to build a report: its kind, the calendar (zone, week and month starts), the range asked
+    for, whether rows are split by model, their order (None: the kind's own) and how many to keep."""
+
+    kind: Kind
+    calendar: Calendar
+    tz: str  # the zone's name, as the user gave it
+    span: Range
+    breakdown: bool = False
+    order: Order | None = None
+    limit: int | None = None
+
+
+class Report(NamedTuple):
+    kind: Kind
+    tz: str
+    span: Range
+    rows: tuple[Row, ...]
+    totals: Row
+    breakdown: bool
+
+
+class _Sums:
+    """A row while calls are added to it."""
+
+    __slots__ = ("first", "last", "models", "providers", "sessions", "sums")
+
+    def __init__(self) -> None:
+        self.sums = [0, 0, 0, 0, 0]
+        self.sessions: set[tuple[str, str]] = set()
+        self.models: dict[str, tuple[list[int], set[tuple[str, str]]]] = {}
+        self.providers: set[str] = set()
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def add(self, model: str, session: tuple[str, str], provider: str, figures: list[Any]) -> None:
+        """Add one session's calls on one model (`_fold`'s figures: four counts, calls, first, last)."""
+        sums = self.sums
+        for index in range(5):
+            sums[index] += figures[index]
+        self.sessions.add(session)
+        self.providers.add(provider)
+        shares = self.models.get(model)
+        if shares is None:
+            shares = self.models[model] = ([0, 0, 0, 0, 0], set())
+        for index in range(5):
+            shares[0][index] += figures[index]
+        shares[1].add(session)
+        first, last = figures[5], figures[6]
+        if first is not None:
+            self.first = first if self.first is None else min(self.first, first)
+            self.last = last if self.last is None else max(self.last, last)
+
+    def merge(self, other: _Sums) -> None:
+        for index, value in enumerate(other.sums):
+            self.sums[index] += value
+        self.sessions |= other.sessions
+        self.providers |= other.providers
+        for name, (sums, sessions) in other.models.items():
+            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0], set()))
+            for index, value in enumerate(sums):
+                mine[0][index] += value
+            mine[1].update(sessions)
+        for moment in (other.first, other.last):
+            if moment is not None:
+                self.first = moment if self.first is None else min(self.first, moment)
+                self.last = moment if self.last is None else max(self.last, moment)
+
+    def row(self, key: str | None, breakdown: bool) -> Row:
+        shares = sorted((ModelShare(name, Counts(*sums), len(sessions)) for name, (sums, sessions)
+                         in self.models.items()), key=lambda share: (-share.counts.total, share.model))
+        return Row(key, Counts(*self.sums), len(self.sessions), tuple(share.model for share in shares),
+                   tuple(shares) if breakdown else (), None, tuple(sorted(self.providers)))
+
+
+def check(options: Options) -> None:
+    """A combination of options no report can meet is the user's error."""
+    if options.breakdown and options.kind == "model":
+        raise UsageInputError("--breakdown splits rows by model; the model report already has one row per model")
+    if options.limit is not None and options.limit < 1:
+        raise UsageInputError(f"--limit {options.limit}: at least 1")
+
+
+def build(result: CallsResult, options: Options) -> Report:
+    """The report `options` asks for over every call of `result`."""
+    check(options)
+    groups: dict[Hashable, _Sums] = {}
+    undated = _Sums()
+    folded = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions))
+    for (key, model, account, session), figures in folded.items():
+        sums = undated if key is None else groups.get(key)
+        if sums is None:
+            sums = groups[key] = _Sums()
+        sums.add(model, (account, session), figures[7], figures)
+    ranked = sorted(groups.items(), key=lambda item: _rank(options.kind, item[0], item[1]))
+    if options.limit is not None:
+        ranked = ranked[: options.limit]
+    descending = (options.order or _default_order(options.kind)) == "desc"
+    ranked.sort(key=lambda item: _rank(options.kind, item[0], item[1]), reverse=not descending)
+    # The undated row ranks last: a limit that leaves room keeps it.
+    room = options.limit is None or len(ranked) < options.limit
+    kept = [*ranked, *([(None, undated)] if undated.sums[4] and room else [])]
+    totals = _Sums()
+    rows = []
+    for key, sums in kept:
+        totals.merge(sums)
+        rows.append(_row(options, result, key, sums))
+    return Report(options.kind, options.tz, options.span, tuple(rows), totals.row("total", options.breakdown),
+                  options.breakdown)
+
+
+_Fine = tuple[Hashable | None, str, str, str]
+
+
+def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None]) -> dict[_Fine, list[Any]]:
+    """The calls summed per (row key, model, account, session): [input, output, cache read, cache write,
+    calls, first time, last time, provider]. The one loop over every call, kept tight: a history has
+    hundreds of thousands of calls and only thousands of these groups, which the rows are built from."""
+    fine: dict[_Fine, list[Any]] = {}
+    for call in calls:
+        fine_key = (key_of(call), call.model, call.account, call.session)
+        figures = fine.get(fine_key)
+        time = call.time
+        if figures is None:
+            fine[fine_key] = [call.input, call.output, call.cache_read, call.cache_write, 1, time, time, call.provider]
+            continue
+        figures[0] += call.input
+        figures[1] += call.output
+        figures[2] += call.cache_read
+        figures[3] += call.cache_write
+        figures[4] += 1
+        if time is not None:
+            if figures[5] is None or time < figures[5]:
+                figures[5] = time
+            if figures[6] is None or time > figures[6]:
+                figures[6] = time
+    return fine
+
+
+def _keyer(kind: Kind, calendar: Calendar, facts: dict[tuple[str, str], SessionFacts]
+           ) -> Callable[[SettledCall], Hashable | None]:
+    """What each call is grouped by (None: the undated row)."""
+    if kind in PERIOD_KINDS:
+        return _period_keyer(kind, calendar)
+    if kind == "session":
+        return lambda call: (call.account, call.session)
+    if kind == "project":
+        return lambda call: facts.get((call.account, call.session), _NO_FACTS).project or UNKNOWN_PROJECT
+    return lambda call: call.model
+
+
+def _period_keyer(kind: Kind, calendar: Calendar) -> Callable[[SettledCall], Hashable | None]:
+    """A call's day, week or month as the ordinal of its first day. Each UTC day is cut once into the
+    local days that overlap it (one to three: a 23-hour day can lie inside a UTC day), so a call
+    costs an int-keyed dict hit and a comparison or two; an int also hashes faster than a date."""
+    bucket: Callable[[date], date] = {"weekly": calendar.week, "monthly": calendar.month}.get(kind, lambda day: day)
+    cuts: dict[int, tuple[tuple[float, int], ...]] = {}  # UTC day → (instant, bucket ordinal) from then on
+
+    def cut(utc_day: int) -> tuple[tuple[float, int], ...]:
+        instant: float = utc_day * _DAY
+        end = instant + _DAY
+        pieces = []
+        while instant < end:
+            local = calendar.day(instant)
+            pieces.append((instant, bucket(local).toordinal()))
+            instant = calendar.end_of(local)
+        return tuple(reversed(pieces))  # latest first: the first piece a time reaches is its own
+
+    def key(call: SettledCall) -> Hashable | None:
+        time = call.time
+        if time is None:
+            return None
+        utc_day = int(time // _DAY)
+        pieces = cuts.get(utc_day)
+        if pieces is None:
+            pieces = cuts[utc_day] = cut(utc_day)
+        for start, ordinal in pieces:
+            if time >= start:
+                return ordinal
+        raise AssertionError("a UTC day's first piece starts at its first instant")
+
+    return key
+
+
+_DAY = 86400
+
+
+def _default_order(kind: Kind) -> Order:
+    """Time runs down the page; projects and models show the largest first."""
+    return "desc" if kind in ("project", "model") else "asc"
+
+
+def _rank(kind: Kind, key: Hashable, sums: _Sums) -> tuple[object, ...]:
+    """Sort key, best first: the most recent period or session, the largest project or model."""
+    if kind in PERIOD_KINDS:
+        assert isinstance(key, int)
+        return (-key,)
+    if kind == "session":
+        return (-(sums.last if sums.last is not None else float("-inf")), key)
+    return (-(sums.sums[0] + sums.sums[1]), key)
+
+
+def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sums) -> Row:
+    if key is None:
+        return sums.row(None, options.breakdown)
+    if options.kind in PERIOD_KINDS:
+        assert isinstance(key, int)
+        first = date.fromordinal(key)
+        label = options.calendar.month_label(first) if options.kind == "monthly" else first.isoformat()
+        return sums.row(label, options.breakdown)
+    if options.kind == "session":
+        assert isinstance(key, tuple)
+        account, session = key
+        facts = result.sessions.get((account, session), _NO_FACTS)
+        local = options.calendar.local
+        provider = next(iter(sums.providers))
+        detail = SessionDetail(account, provider, facts.title, facts.project or UNKNOWN_PROJECT,
+                               None if sums.first is None else local(sums.first),
+                               None if sums.last is None else local(sums.last))
+        return sums.row(session, options.breakdown)._replace(session=detail)
+    assert isinstance(key, str)
+    return sums.row(key, options.breakdown)
+

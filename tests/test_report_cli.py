@@ -1,0 +1,236 @@
+"""`openusage report …` through the real CLI over Kimi homes on disk: the rows of every report add up
+to the snapshots' totals exactly, every report is the same with and without the cache, and a bad
+option is one line and exit 2."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kimi_code_home import WD, KimiCodeHome, ms
+from kimi_home import NOW, KimiHome, at, explain, invoke, uid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import corpus, corpus_code
+
+KINDS = ("daily", "weekly", "monthly", "session", "project", "model")
+FIGURES = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens", "calls")
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Generated Kimi CLI and Kimi Code homes with forks, subagents, compaction and rewrites."""
+    base = tmp_path_factory.mktemp("corpora")
+    corpus.generate(base / "kimi", corpus.Params(sessions=30, size_mb=2.0, seed=11))
+    corpus_code.generate(base / "kimi-code", corpus_code.Params(sessions=30, size_mb=2.0, seed=11))
+    return {"KIMI_SHARE_DIR": str(base / "kimi"), "KIMI_CODE_HOME": str(base / "kimi-code"),
+            "OPENUSAGE_NOW": corpus.DEFAULT_NOW}
+
+
+def report_json(env: dict[str, str | None], *args: str) -> dict[str, Any]:
+    result = invoke(["report", *args, "--json"], env)
+    assert result.exit_code == 0, explain(result)
+    assert result.stderr == "", explain(result)
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "openusage.report/1"
+    return doc
+
+
+def snapshot_totals(env: dict[str, str | None]) -> dict[str, int]:
+    doc = run_snapshot_any(env)
+    names = {"input_tokens": "total_input_tokens", "output_tokens": "total_output_tokens",
+             "cache_read_tokens": "total_cache_read", "cache_write_tokens": "total_cache_write",
+             "total_tokens": "total_tokens"}
+    totals = {key: sum(s["metrics"][metric]["used"] for s in doc["snapshots"]) for key, metric in names.items()}
+    totals["calls"] = sum(s["diagnostics"]["records_counted"] for s in doc["snapshots"])
+    totals["sessions"] = sum(s["metrics"]["total_sessions"]["used"] for s in doc["snapshots"])
+    return totals
+
+
+def run_snapshot_any(env: dict[str, str | None]) -> dict[str, Any]:
+    result = invoke(["snapshot", "--json"], env)
+    assert result.exit_code == 0, explain(result)
+    return dict(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Chatham", "America/New_York"])
+def test_every_report_adds_up_to_the_snapshots_and_ignores_the_cache(corpora: dict[str, str], zone: str) -> None:
+    env: dict[str, str | None] = {**corpora, "OPENUSAGE_TZ": zone}
+    expected = snapshot_totals(env)
+    assert expected["calls"] > 100
+    for kind in KINDS:
+        uncached = report_json(env, kind, "--no-cache")
+        shutil.rmtree(os.environ["OPENUSAGE_CACHE_DIR"], ignore_errors=True)
+        assert report_json(env, kind) == uncached, f"{kind}: the cold cache differs from --no-cache"
+        assert report_json(env, kind) == uncached, f"{kind}: the warm cache differs from --no-cache"
+        assert uncached["tz"] == zone
+        for key in FIGURES:
+            assert uncached["totals"][key] == expected[key], (kind, key)
+            assert sum(row[key] for row in uncached["rows"]) == expected[key], (kind, key)
+        assert uncached["totals"]["sessions"] == expected["sessions"], kind
+        if kind == "session":
+            assert len(uncached["rows"]) == expected["sessions"]
+
+
+def test_breakdown_shares_add_up_to_their_rows_and_ignore_the_cache(corpora: dict[str, str]) -> None:
+    env: dict[str, str | None] = {**corpora, "OPENUSAGE_TZ": "Europe/Berlin"}
+    for kind in ("daily", "session", "project"):
+        uncached = report_json(env, kind, "--breakdown", "--no-cache")
+        assert report_json(env, kind, "--breakdown") == uncached, kind
+        for row in [*uncached["rows"], uncached["totals"]]:
+            for key in FIGURES:
+                assert sum(share[key] for share in row["breakdown"]) == row[key], (kind, key)
+            assert [share["model"] for share in row["breakdown"]] == row["models"]
+
+
+def test_a_range_splits_the_calls_without_losing_any(corpora: dict[str, str]) -> None:
+    env: dict[str, str | None] = {**corpora, "OPENUSAGE_TZ": "Asia/Kolkata"}
+    whole = report_json(env, "daily")
+    days = [row["period"] for row in whole["rows"] if row["period"] is not None]
+    middle = days[len(days) // 2]
+    before = report_json(env, "daily", "--until", middle)
+    after = report_json(env, "daily", "--since", middle)
+    one = report_json(env, "daily", "--since", middle, "--until", middle)
+    assert [row["period"] for row in one["rows"]] == [middle]
+    undated = sum(row["calls"] for row in whole["rows"] if row["period"] is None)
+    assert before["totals"]["calls"] + after["totals"]["calls"] - one["totals"]["calls"] + undated == \
+        whole["totals"]["calls"]
+    assert all(row["period"] is not None for row in before["rows"] + after["rows"])
+
+
+def test_every_format_of_a_report_says_the_same(corpora: dict[str, str]) -> None:
+    env: dict[str, str | None] = {**corpora, "OPENUSAGE_TZ": "Europe/Berlin"}
+    doc = report_json(env, "weekly", "--start-of-week", "sunday")
+    result = invoke(["report", "weekly", "--start-of-week", "sunday", "--csv"], env)
+    assert result.exit_code == 0, explain(result)
+    lines = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [line["period"] or None for line in lines] == [row["period"] for row in doc["rows"]]
+    assert [int(line["total_tokens"]) for line in lines] == [row["total_tokens"] for row in doc["rows"]]
+    markdown = invoke(["report", "weekly", "--start-of-week", "sunday", "--markdown"], env)
+    assert markdown.exit_code == 0, explain(markdown)
+    assert f"| **Total** | {doc['totals']['input_tokens']:,} |" in markdown.stdout
+    table = invoke(["report", "weekly", "--start-of-week", "sunday"], {**env, "COLUMNS": "80"})
+    assert table.exit_code == 0, explain(table)
+    assert "Weekly usage · all time · Europe/Berlin" in table.stdout
+
+
+# ---- a home built by hand: what each row holds ----
+
+
+def build_homes(root: Path) -> dict[str, str | None]:
+    """Kimi CLI: a session spanning midnight in Berlin and a call without a valid time; Kimi Code: a
+    turn call and a compaction call in the same project as the Kimi CLI session."""
+    kimi = KimiHome(root / "kimi")
+    work_dir = "/home/u/webshop"
+    group = hashlib.md5(work_dir.encode(), usedforsecurity=False).hexdigest()
+    (kimi.root / "kimi.json").write_text(json.dumps({"work_dirs": [{"path": work_dir, "kaos": "local"}]}))
+    kimi.session(uid("a"), group, title="Fix the cart") \
+        .usage(at("2026-11-19T22:30:00Z"), (100, 10, 1000, 0), "m-1") \
+        .usage(at("2026-11-19T23:30:00Z"), (200, 20, 2000, 0), "m-2") \
+        .usage("not a time", (7, 1, 0, 0), "m-3")
+    code = KimiCodeHome(root / "kimi-code")
+    session = code.session(WD, "session_b", state={"title": "Compaction test", "isCustomTitle": True})
+    (code.root / "session_index.jsonl").write_text(
+        json.dumps({"sessionId": "session_b", "workDir": work_dir}) + "\n", encoding="utf-8")
+    main = session.main.header()
+    main.usage(ms("2026-11-20T10:00:00Z"), (300, 30, 0, 5))
+    main.usage(ms("2026-11-20T10:05:00Z"), (40, 4, 0, 0), scope="session")
+    return {"KIMI_SHARE_DIR": str(kimi.root), "KIMI_CODE_HOME": str(code.root), "OPENUSAGE_NOW": NOW}
+
+
+def test_hand_built_rows(tmp_path: Path) -> None:
+    env = {**build_homes(tmp_path), "OPENUSAGE_TZ": "Europe/Berlin"}
+    daily = report_json(env, "daily")
+    assert [(row["period"], row["calls"], row["sessions"], row["total_tokens"]) for row in daily["rows"]] == [
+        ("2026-11-19", 1, 1, 110), ("2026-11-20", 3, 2, 220 + 330 + 44), (None, 1, 1, 8)]
+    assert daily["totals"]["calls"] == 5
+    assert daily["totals"]["sessions"] == 2
+    bounded = report_json(env, "daily", "--since", "2026-11-20")
+    assert [row["period"] for row in bounded["rows"]] == ["2026-11-20"]  # no undated row in a range
+    assert bounded["since"] == "2026-11-20"
+    utc = report_json({**env, "OPENUSAGE_TZ": "UTC"}, "daily")
+    assert [row["period"] for row in utc["rows"]] == ["2026-11-19", "2026-11-20", None]
+    assert utc["rows"][0]["calls"] == 2  # both of the session's calls are on the 19th in UTC
+
+    sessions = {row["period"]: row for row in report_json(env, "session")["rows"]}
+    cli = sessions[uid("a")]
+    assert (cli["title"], cli["project"], cli["provider"]) == ("Fix the cart", "/home/u/webshop", "kimi_cli")
+    assert (cli["first"], cli["last"], cli["duration_seconds"]) == (
+        "2026-11-19T23:30:00+01:00", "2026-11-20T00:30:00+01:00", 3600)
+    code = sessions["session_b"]
+    assert (code["title"], code["provider"], code["calls"], code["total_tokens"]) == (
+        "Compaction test", "kimi_code", 2, 330 + 44)  # the compaction call is counted
+
+    projects = report_json(env, "project")["rows"]
+    assert [(row["period"], row["providers"], row["sessions"]) for row in projects] == [
+        ("/home/u/webshop", ["kimi_cli", "kimi_code"], 2)]
+
+
+def test_filters_by_account_and_provider(tmp_path: Path) -> None:
+    env = {**build_homes(tmp_path), "OPENUSAGE_TZ": "UTC"}
+    assert report_json(env, "model", "--provider", "kimi_code")["totals"]["calls"] == 2
+    assert report_json(env, "model", "--account", "kimi_cli")["totals"]["calls"] == 3
+    both = report_json(env, "model", "--account", "kimi_cli", "--account", "kimi_code")
+    assert both["totals"]["calls"] == 5
+
+
+def test_the_machines_zone_is_the_default(tmp_path: Path) -> None:
+    env = {**build_homes(tmp_path), "TZ": "America/New_York"}
+    assert report_json(env, "daily")["tz"] == "America/New_York"
+    assert report_json({**env, "OPENUSAGE_TZ": "Asia/Kolkata"}, "daily")["tz"] == "Asia/Kolkata"
+    assert report_json({**env, "OPENUSAGE_TZ": "Asia/Kolkata"}, "daily", "--tz", "UTC")["tz"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["daily", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["daily", "--since", "2026-13-01"], "YYYY-MM-DD"),
+        (["daily", "--since", "today", "--until", "yesterday"], "after --until"),
+        (["monthly", "--start-of-month", "29"], "start-of-month"),
+        (["session", "--order", "up"], "--order"),
+        (["session", "--limit", "0"], "--limit"),
+        (["daily", "--json", "--csv"], "one at most"),
+        (["model", "--breakdown"], "--breakdown"),
+        (["daily", "--account", "nobody"], "no account 'nobody'"),
+        (["daily", "--provider", "nothing"], "no provider 'nothing'"),
+        (["hourly"], "No such command"),
+    ],
+)
+def test_a_bad_option_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = invoke(["report", *args], build_homes(tmp_path))
+    assert result.exit_code == 2, explain(result)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, explain(result)
+    assert lines[0].startswith("openusage: ")
+    assert message in lines[0]
+
+
+def test_the_installed_command_reports(tmp_path: Path) -> None:
+    env = {**os.environ, **{k: v for k, v in build_homes(tmp_path).items() if v is not None}, "OPENUSAGE_TZ": "UTC"}
+    done = subprocess.run([sys.executable, "-m", "openusage", "report", "daily", "--json"], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["totals"]["calls"] == 5
+    bad = subprocess.run([sys.executable, "-m", "openusage", "report", "daily", "--since", "soon"], env=env,
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_report_over_no_data_is_empty_not_an_error(tmp_path: Path) -> None:
+    doc = report_json({"OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC"}, "daily")
+    assert doc["rows"] == []
+    assert doc["totals"]["calls"] == 0
