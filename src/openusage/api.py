@@ -186,6 +186,36 @@ def prices(env: Mapping[str, str], *, use_cache: bool = True, notice: Notice | N
     return PricesReport(pricing.data_info() if installed else None, tuple(rows))
 
 
+def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cache: bool = True,
+                notice: Notice | None = None) -> tuple[Callable[[SettledCall], int | None], pricing.DataInfo | None]:
+    """What each of `found`'s calls costs at list prices (cost units, None: no price), for the
+    reports, and the price data used. Models' rates come from the cache when it has them."""
+    from openusage.cost import CallPricer
+
+    user = detect(env).settings.prices
+    names: dict[str, set[str]] = {}
+    for call in found:
+        names.setdefault(call.provider, set()).add(call.model)
+    fingerprint = pricing.data_fingerprint()
+
+    def answer(store: Store | None) -> tuple[dict[str, CallPricer], pricing.DataInfo | None]:
+        pricers: dict[str, CallPricer] = {}
+        for provider_id, models in names.items():
+            provider = provider_by_id(provider_id)
+            hint = provider.upstream_provider if provider is not None else None
+            book = pricing.Book(user, priced.schedules(store, fingerprint, hint, pricing.targets(models, user)))
+            pricers[provider_id] = CallPricer(book.resolve, book.steady)
+        return pricers, priced.data_of(store, fingerprint) if names else None
+
+    pricers, data = _with_cache(env, use_cache, notice, answer)
+
+    def price(call: SettledCall) -> int | None:
+        return pricers[call.provider](call.model, call.time, call.input, call.output, call.cache_read,
+                                      call.cache_write)
+
+    return price, data
+
+
 def _step(since: float | None, book: pricing.Book, name: str, target: str) -> PriceStep:
     one = book.priced(name, target)
     when = None if since is None else datetime.fromtimestamp(since, UTC).isoformat().replace("+00:00", "Z")

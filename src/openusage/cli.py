@@ -284,7 +284,8 @@ def _report(kind: str, group: _Options, *, since: str | None = None, until: str 
     machine = json_output or csv_output or markdown
     result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=_progress(machine),
                        notice=_notice)
-    built = reports.build(result, options)
+    price, price_data = api.call_prices(group.env, result.calls, use_cache=group.use_cache(no_cache), notice=_notice)
+    built = reports.build(result, options, price)._replace(prices=price_data)
     if machine:
         from openusage.render import report as out
 

@@ -6,8 +6,9 @@ calls up per model. Our `input` excludes cache reads and writes (Kimi's `input_o
 input - cached), so the prompt a provider bills is input + cache_read + cache_write, and each part
 is priced once at its own rate: nothing is billed twice, nothing is missed.
 
-Sums are exact whatever order the calls come in: counts are added per (model, rates) as integers
-and multiplied once, in a fixed order, so a run with the cache and one without give the same cents.
+Sums are exact whatever order the calls come in: a cost is an integer number of `SCALE`ths of a
+dollar (rates are turned into units per token once), so a run with the cache and one without, the
+tile and a report, give the same figure to the last digit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import NamedTuple
 
 PER = 1_000_000  # rates are USD per million tokens
 DAY = 86_400
+SCALE = 10**18  # cost units per USD: a rate of 0.000001 USD per million tokens is still a whole unit a token
 
 # One set of rates, USD per million tokens, and a fee per call:
 #   (input, output, cache_read, cache_write, per_call)
@@ -164,13 +166,34 @@ def _add(sums: dict[tuple[str, Rates], list[int]], key: tuple[str, Rates], input
     total[4] += calls
 
 
+def units(rates: Rates) -> tuple[int, int, int, int, int]:
+    """Rates as whole cost units per token (and per call)."""
+    found = _UNITS.get(rates)
+    if found is None:
+        rate_in, rate_out, rate_read, rate_write, per_call = rates
+        per_token = SCALE // PER
+        found = _UNITS[rates] = (round(rate_in * per_token), round(rate_out * per_token), round(rate_read * per_token),
+                                 round(rate_write * per_token), round(per_call * SCALE))
+    return found
+
+
+_UNITS: dict[Rates, tuple[int, int, int, int, int]] = {}
+
+
+def cost_units(rates: Rates, input_: int, output: int, cache_read: int, cache_write: int, calls: int = 1) -> int:
+    """The cost of `calls` calls (or of their summed counts) at one set of rates, in units."""
+    unit_in, unit_out, unit_read, unit_write, unit_call = units(rates)
+    return unit_in * input_ + unit_out * output + unit_read * cache_read + unit_write * cache_write + unit_call * calls
+
+
 def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[str, int]],
             aliases: set[str]) -> dict[str, ModelCost]:
-    usd: dict[str, float] = {}
+    total: dict[str, int] = {}
     calls: dict[str, int] = {}
-    for (model, rates), (input_, output, cache_read, cache_write, count) in sorted(sums.items()):
-        usd[model] = usd.get(model, 0.0) + call_cost(rates, input_, output, cache_read, cache_write, count)
+    for (model, rates), (input_, output, cache_read, cache_write, count) in sums.items():
+        total[model] = total.get(model, 0) + cost_units(rates, input_, output, cache_read, cache_write, count)
         calls[model] = calls.get(model, 0) + count
+    usd = {model: value / SCALE for model, value in total.items()}
     result: dict[str, ModelCost] = {}
     for model in sorted(usd.keys() | unpriced.keys()):
         missing = unpriced.get(model, {})
@@ -182,5 +205,44 @@ def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[s
 def total_usd(costs: Sequence[ModelCost]) -> float | None:
     """The sum over models that have a price; None when there are calls and none has a price
     (unknown, never 0). No calls at all cost nothing."""
-    known = [cost.usd for cost in costs if cost.usd is not None]
-    return float(sum(known)) if known or not costs else None
+    known = [round(cost.usd * SCALE) for cost in costs if cost.usd is not None]
+    return sum(known) / SCALE if known or not costs else None
+
+
+class CallPricer:
+    """Prices single calls in units, for aggregates that put calls into groups of their own
+    (reports): a model whose rates never change is looked up once, the others call by call."""
+
+    def __init__(self, resolve: Resolver, steady: Steady | None = None) -> None:
+        self.resolve = resolve
+        self.steady = steady
+        self._fixed: dict[str, tuple[int, int, int, int, int] | bool | None] = {}
+
+    def __call__(self, model: str, time: float | None, input_: int, output: int, cache_read: int,
+                 cache_write: int) -> int | None:
+        """The call's cost in units; None when it has no price."""
+        fixed = self._fixed.get(model, True)
+        if fixed is True:
+            fixed = self._fixed[model] = self._steady(model)
+        if fixed is None:
+            return None
+        if fixed is False:
+            priced = self.resolve(model, time)
+            if priced.schedule is None:
+                return None
+            fixed_units = units(rates_at(priced.schedule, time, input_ + cache_read + cache_write))
+        else:
+            assert not isinstance(fixed, bool)
+            fixed_units = fixed
+        unit_in, unit_out, unit_read, unit_write, unit_call = fixed_units
+        return unit_in * input_ + unit_out * output + unit_read * cache_read + unit_write * cache_write + unit_call
+
+    def _steady(self, model: str) -> tuple[int, int, int, int, int] | bool | None:
+        """Units when every call of `model` has the same rates, None when none has a price, False when
+        each call must be priced."""
+        fixed = self.steady(model) if self.steady is not None else None
+        if fixed is None:
+            return False
+        if fixed.schedule is None:
+            return None
+        return units(fixed.schedule[0][1][0][1][0]) if _constant(fixed.schedule) else False

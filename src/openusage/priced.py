@@ -60,13 +60,13 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: Callable
         cached = _cached(store, stamp) if stamp is not None else None
         if cached is not None:
             return cached
-    data = _data(store, fingerprint)
+    data = data_of(store, fingerprint)
     found = rows()
     by_account: dict[str, dict[str, ModelCost]] = {}
     for member in members:
         by_model = _by_model(found.get(member.account, ()), member.resolve_model)
-        schedules = _schedules(store, fingerprint, member.hint, pricing.targets(by_model, user))
-        book = pricing.Book(user, schedules)
+        found_schedules = schedules(store, fingerprint, member.hint, pricing.targets(by_model, user))
+        book = pricing.Book(user, found_schedules)
         by_account[member.account] = grouped_costs(by_model, book.resolve, book.steady)
     result = Costs(by_account, data)
     if store is not None and stamp is not None:
@@ -125,7 +125,7 @@ def _decode(encoded: Any) -> Costs:
     return Costs(by_account, None if data is None else pricing.DataInfo(*data))
 
 
-def _data(store: Store | None, fingerprint: str | None) -> pricing.DataInfo | None:
+def data_of(store: Store | None, fingerprint: str | None) -> pricing.DataInfo | None:
     if fingerprint is None:
         return None
     key = f"data\x00{fingerprint}"
@@ -143,7 +143,7 @@ def _data(store: Store | None, fingerprint: str | None) -> pricing.DataInfo | No
     return data
 
 
-def _schedules(store: Store | None, fingerprint: str | None, hint: str | None,
+def schedules(store: Store | None, fingerprint: str | None, hint: str | None,
                models: Iterable[str]) -> dict[str, Schedule | None]:
     """Each model's schedule: from the cache, else from genai-prices (then kept)."""
     if fingerprint is None:

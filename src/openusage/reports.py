@@ -3,8 +3,8 @@ project or model, with a totals row the rows add up to.
 
 Pure: no files, no SQL, no formatting. Days, weeks and months are the `Calendar`'s (the user's zone);
 a call without a valid time goes to one undated row (key None), which only an unbounded query has,
-since a bounded one leaves those calls out. Cost is not computed yet: when prices arrive, `Counts`
-gains the cost of its calls and the renderers' column lists already say where it goes (after total).
+since a bounded one leaves those calls out. Each call's cost comes from a `Price` (cost.py's
+`CallPricer` over the price data) in whole units, so rows, breakdowns and totals add up exactly.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from collections.abc import Callable, Hashable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
+from openusage.cost import SCALE
 from openusage.errors import UsageInputError
 from openusage.periods import Calendar, Range
+from openusage.pricing import DataInfo
 from openusage.query import CallsResult, SessionFacts, SettledCall
 
 Kind = Literal["daily", "weekly", "monthly", "session", "project", "model"]
@@ -25,19 +27,33 @@ UNKNOWN_PROJECT = "(unknown)"  # a session the provider told nothing about
 _NO_FACTS = SessionFacts("", UNKNOWN_PROJECT)
 
 
+# A call's estimated cost in cost.SCALE units, or None when it has no price.
+Price = Callable[[SettledCall], "int | None"]
+
+
 class Counts(NamedTuple):
-    """The four token counts of some calls (input excludes cache reads and writes) and how many calls."""
+    """The four token counts of some calls (input excludes cache reads and writes), how many calls,
+    the cost of those that have a price (in cost.SCALE units) and how many have none."""
 
     input: int
     output: int
     cache_read: int
     cache_write: int
     calls: int
+    cost: int | None = None  # None: not priced at all (no price data was given)
+    unpriced: int = 0
 
     @property
     def total(self) -> int:
         """input + output, as everywhere in openusage."""
         return self.input + self.output
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The estimated cost of the priced calls; None when every call lacks a price (never 0)."""
+        if self.cost is None or (self.calls and self.unpriced == self.calls):
+            return None
+        return self.cost / SCALE
 
 
 class ModelShare(NamedTuple):
@@ -98,6 +114,7 @@ class Report(NamedTuple):
     rows: tuple[Row, ...]
     totals: Row
     breakdown: bool
+    prices: DataInfo | None = None  # the price data the costs come from (None: none installed)
 
 
 class _Sums:
@@ -106,7 +123,7 @@ class _Sums:
     __slots__ = ("first", "last", "models", "providers", "sessions", "sums")
 
     def __init__(self) -> None:
-        self.sums = [0, 0, 0, 0, 0]
+        self.sums = [0, 0, 0, 0, 0, 0, 0]  # the four counts, calls, cost, unpriced calls
         self.sessions: set[tuple[str, str]] = set()
         self.models: dict[str, tuple[list[int], set[tuple[str, str]]]] = {}
         self.providers: set[str] = set()
@@ -118,13 +135,17 @@ class _Sums:
         sums = self.sums
         for index in range(5):
             sums[index] += figures[index]
+        sums[5] += figures[8]
+        sums[6] += figures[9]
         self.sessions.add(session)
         self.providers.add(provider)
         shares = self.models.get(model)
         if shares is None:
-            shares = self.models[model] = ([0, 0, 0, 0, 0], set())
+            shares = self.models[model] = ([0, 0, 0, 0, 0, 0, 0], set())
         for index in range(5):
             shares[0][index] += figures[index]
+        shares[0][5] += figures[8]
+        shares[0][6] += figures[9]
         shares[1].add(session)
         first, last = figures[5], figures[6]
         if first is not None:
@@ -137,7 +158,7 @@ class _Sums:
         self.sessions |= other.sessions
         self.providers |= other.providers
         for name, (sums, sessions) in other.models.items():
-            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0], set()))
+            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0, 0, 0], set()))
             for index, value in enumerate(sums):
                 mine[0][index] += value
             mine[1].update(sessions)
@@ -146,11 +167,16 @@ class _Sums:
                 self.first = moment if self.first is None else min(self.first, moment)
                 self.last = moment if self.last is None else max(self.last, moment)
 
-    def row(self, key: str | None, breakdown: bool) -> Row:
-        shares = sorted((ModelShare(name, Counts(*sums), len(sessions)) for name, (sums, sessions)
+    def row(self, key: str | None, breakdown: bool, priced: bool = True) -> Row:
+        shares = sorted((ModelShare(name, _counts(sums, priced), len(sessions)) for name, (sums, sessions)
                          in self.models.items()), key=lambda share: (-share.counts.total, share.model))
-        return Row(key, Counts(*self.sums), len(self.sessions), tuple(share.model for share in shares),
+        return Row(key, _counts(self.sums, priced), len(self.sessions), tuple(share.model for share in shares),
                    tuple(shares) if breakdown else (), None, tuple(sorted(self.providers)))
+
+
+def _counts(sums: list[int], priced: bool) -> Counts:
+    """Counts of the sums; without prices, no cost at all rather than calls counted as unpriced."""
+    return Counts(*sums) if priced else Counts(*sums[:5])
 
 
 def check(options: Options) -> None:
@@ -161,12 +187,13 @@ def check(options: Options) -> None:
         raise UsageInputError(f"--limit {options.limit}: at least 1")
 
 
-def build(result: CallsResult, options: Options) -> Report:
-    """The report `options` asks for over every call of `result`."""
+def build(result: CallsResult, options: Options, price: Price | None = None) -> Report:
+    """The report `options` asks for over every call of `result`, each call priced by `price` (None:
+    no call has a price)."""
     check(options)
     groups: dict[Hashable, _Sums] = {}
     undated = _Sums()
-    folded = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions))
+    folded = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions), price)
     for (key, model, account, session), figures in folded.items():
         sums = undated if key is None else groups.get(key)
         if sums is None:
@@ -182,28 +209,37 @@ def build(result: CallsResult, options: Options) -> Report:
     kept = [*ranked, *([(None, undated)] if undated.sums[4] and room else [])]
     totals = _Sums()
     rows = []
+    priced = price is not None
     for key, sums in kept:
         totals.merge(sums)
-        rows.append(_row(options, result, key, sums))
-    return Report(options.kind, options.tz, options.span, tuple(rows), totals.row("total", options.breakdown),
+        rows.append(_row(options, result, key, sums, priced))
+    return Report(options.kind, options.tz, options.span, tuple(rows), totals.row("total", options.breakdown, priced),
                   options.breakdown)
 
 
 _Fine = tuple[Hashable | None, str, str, str]
 
 
-def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None]) -> dict[_Fine, list[Any]]:
+def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None],
+          price: Price | None = None) -> dict[_Fine, list[Any]]:
     """The calls summed per (row key, model, account, session): [input, output, cache read, cache write,
-    calls, first time, last time, provider]. The one loop over every call, kept tight: a history has
-    hundreds of thousands of calls and only thousands of these groups, which the rows are built from."""
+    calls, first time, last time, provider, cost, unpriced calls]. The one loop over every call, kept
+    tight: a history has hundreds of thousands of calls and only thousands of these groups, which the
+    rows are built from."""
     fine: dict[_Fine, list[Any]] = {}
     for call in calls:
         fine_key = (key_of(call), call.model, call.account, call.session)
         figures = fine.get(fine_key)
         time = call.time
+        cost = price(call) if price is not None else None
         if figures is None:
-            fine[fine_key] = [call.input, call.output, call.cache_read, call.cache_write, 1, time, time, call.provider]
+            fine[fine_key] = [call.input, call.output, call.cache_read, call.cache_write, 1, time, time, call.provider,
+                              cost or 0, 1 if cost is None else 0]
             continue
+        if cost is None:
+            figures[9] += 1
+        else:
+            figures[8] += cost
         figures[0] += call.input
         figures[1] += call.output
         figures[2] += call.cache_read
@@ -280,14 +316,14 @@ def _rank(kind: Kind, key: Hashable, sums: _Sums) -> tuple[object, ...]:
     return (-(sums.sums[0] + sums.sums[1]), key)
 
 
-def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sums) -> Row:
+def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sums, priced: bool) -> Row:
     if key is None:
-        return sums.row(None, options.breakdown)
+        return sums.row(None, options.breakdown, priced)
     if options.kind in PERIOD_KINDS:
         assert isinstance(key, int)
         first = date.fromordinal(key)
         label = options.calendar.month_label(first) if options.kind == "monthly" else first.isoformat()
-        return sums.row(label, options.breakdown)
+        return sums.row(label, options.breakdown, priced)
     if options.kind == "session":
         assert isinstance(key, tuple)
         account, session = key
@@ -297,7 +333,7 @@ def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sum
         detail = SessionDetail(account, provider, facts.title, facts.project or UNKNOWN_PROJECT,
                                None if sums.first is None else local(sums.first),
                                None if sums.last is None else local(sums.last))
-        return sums.row(session, options.breakdown)._replace(session=detail)
+        return sums.row(session, options.breakdown, priced)._replace(session=detail)
     assert isinstance(key, str)
-    return sums.row(key, options.breakdown)
+    return sums.row(key, options.breakdown, priced)
 

@@ -3,8 +3,8 @@
 Takes a built `Report` only: it never reads a file or counts anything. JSON, CSV and Markdown carry
 every figure in full; the terminal table writes tokens compactly (1.2M) so that the figures fit a
 narrow terminal whole, and lets only the text column (period, session, project, model) fold onto
-more lines: nothing is ever cut. Cost is not computed yet; when it is, it takes its place after total
-in `FIGURES` and in every format.
+more lines: nothing is ever cut. Cost (USD at list prices, `null` / empty / `?` when no call of the
+row has a price, never 0) comes right after total in every format, with the count of unpriced calls.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from openusage.render.money import usd as money
 from openusage.reports import Counts, Report, Row, SessionDetail
 
 REPORT_SCHEMA = "openusage.report/1"
-# (JSON/CSV key, terminal header, value): the figures of every row, in column order. Cost goes after total.
+# (JSON/CSV key, terminal header, value): the token figures of every row, in column order; `_figures`
+# puts cost_usd after total and unpriced_calls last.
 FIGURES: tuple[tuple[str, str, Callable[[Counts], int]], ...] = (
     ("input_tokens", "Input", lambda c: c.input),
     ("output_tokens", "Output", lambda c: c.output),
@@ -36,16 +38,26 @@ KEY_HEADER = {"daily": "Day", "weekly": "Week of", "monthly": "Month", "session"
 # ---- JSON ----
 
 
+def priced(report: Report) -> bool:
+    """Whether the report was built with prices (the CLI's always are; a report built without any
+    has no cost anywhere rather than a made-up one)."""
+    return report.totals.counts.cost is not None
+
+
 def report_document(report: Report) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "report": report.kind,
         "tz": report.tz,
         "since": None if report.span.first is None else report.span.first.isoformat(),
         "until": None if report.span.last is None else report.span.last.isoformat(),
-        "rows": [_json_row(report, row) for row in report.rows],
-        "totals": _json_row(report, report.totals, totals=True),
     }
+    if priced(report):
+        document["prices"] = {"source": "genai-prices", "version": report.prices.version if report.prices else None,
+                              "date": report.prices.date if report.prices else None}
+    document["rows"] = [_json_row(report, row) for row in report.rows]
+    document["totals"] = _json_row(report, report.totals, totals=True)
+    return document
 
 
 def _json_row(report: Report, row: Row, *, totals: bool = False) -> dict[str, Any]:
@@ -64,8 +76,16 @@ def _json_row(report: Report, row: Row, *, totals: bool = False) -> dict[str, An
     return out
 
 
-def _figures(counts: Counts) -> dict[str, int]:
-    return {key: value(counts) for key, _, value in FIGURES}
+def _figures(counts: Counts) -> dict[str, int | float | None]:
+    """The row's figures; with prices, cost_usd after total and unpriced_calls last."""
+    out: dict[str, int | float | None] = {}
+    for key, _, value in FIGURES:
+        out[key] = value(counts)
+        if key == "total_tokens" and counts.cost is not None:
+            out["cost_usd"] = counts.cost_usd
+    if counts.cost is not None:
+        out["unpriced_calls"] = counts.unpriced
+    return out
 
 
 def _session_values(row: Row) -> tuple[Any, ...]:
@@ -96,17 +116,17 @@ def report_csv(report: Report) -> str:
     session = report.kind == "session"
     header = ["period", *(_SESSION_KEYS if session else ())]
     header += ["model"] if report.breakdown else []
-    header += [key for key, _, _ in FIGURES] + ([] if session else ["sessions"])
+    header += [*_figures(report.totals.counts)] + ([] if session else ["sessions"])
     header += [] if report.breakdown else ["models"]
     writer.writerow(header)
     for row in report.rows:
         lead = [row.key or "", *(_csv(v) for v in _session_values(row))] if session else [row.key or ""]
         if report.breakdown:
             for share in row.breakdown:
-                writer.writerow([*lead, share.model, *_figures(share.counts).values(),
+                writer.writerow([*lead, share.model, *map(_csv, _figures(share.counts).values()),
                                  *([] if session else [share.sessions])])
         else:
-            writer.writerow([*lead, *_figures(row.counts).values(), *([] if session else [row.sessions]),
+            writer.writerow([*lead, *map(_csv, _figures(row.counts).values()), *([] if session else [row.sessions]),
                              ";".join(row.models)])
     return out.getvalue()
 
@@ -123,11 +143,16 @@ def report_markdown(report: Report) -> str:
     session = report.kind == "session"
     headers = [KEY_HEADER[report.kind], *(["Title", "Project", "Provider", "First", "Last"] if session else [])]
     figures = [header.replace("\n", " ") for _, header, _ in FIGURES] + ([] if session else ["Sessions"])
+    with_cost = priced(report)
+    if with_cost:
+        figures.insert(len(FIGURES) - 1, "Cost")
     lines = ["| " + " | ".join([*headers, *figures, "Models"]) + " |",
              "|" + "---|" * len(headers) + "---:|" * len(figures) + "---|"]
 
     def line(cells: list[str], counts: Counts, sessions: int | None, models: str) -> None:
         numbers = [f"{value(counts):,}" for _, _, value in FIGURES] + ([] if sessions is None else [f"{sessions:,}"])
+        if with_cost:
+            numbers.insert(len(FIGURES) - 1, cost_text(counts))
         lines.append("| " + " | ".join(_md(cell) for cell in [*cells, *numbers, models]) + " |")
 
     for row in report.rows:
@@ -144,6 +169,15 @@ def report_markdown(report: Report) -> str:
     line(["**Total**", *[""] * (len(headers) - 1)], totals.counts, None if session else totals.sessions,
          ", ".join(totals.models))
     return "\n".join(lines) + "\n"
+
+
+def cost_text(counts: Counts) -> str:
+    """The row's cost for people: `?` when no call has a price (unknown, never $0), a `+?` when some
+    calls are left out of it."""
+    usd = counts.cost_usd
+    if usd is None:
+        return "?"
+    return money(usd) + ("+?" if counts.unpriced else "")
 
 
 def owner(detail: SessionDetail) -> str:

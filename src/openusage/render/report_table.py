@@ -14,7 +14,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from openusage.render.report import FIGURES, KEY_HEADER, owner
+from openusage.render.report import FIGURES, KEY_HEADER, cost_text, owner, priced
 from openusage.reports import Counts, Report, Row
 from openusage.snapshot import compact_number
 
@@ -31,7 +31,10 @@ def report_renderable(report: Report, width: int, *, ascii_only: bool = False) -
     session = report.kind == "session"
     gap = 1 if width >= ROOMY else 0
     figures = [_number_cells(row.counts, None if session else row.sessions) for row in _all_rows(report)]
+    with_cost = priced(report)
     headers = [header for _, header, _ in FIGURES] + ([] if session else ["Sessions" if gap else "Sess"])
+    if with_cost:
+        headers.insert(len(FIGURES) - 1, "Cost")  # after Total
     number_widths = [max(*(len(part) for part in header.split("\n")), *(len(cells[i]) for cells in figures))
                      for i, header in enumerate(headers)]
     used = sum(number_widths) + len(number_widths) * (1 + gap)
@@ -66,6 +69,10 @@ def report_renderable(report: Report, width: int, *, ascii_only: bool = False) -
     if models and not show_models and report.kind not in ("model", "session"):
         parts.append(Text("Models: " + ", ".join(report.totals.models), style="dim"))
     parts.append(Text("Total = input + output; cache reads and writes are counted apart.", style="dim"))
+    if with_cost and report.prices is not None:
+        dated = f", newest price dated {report.prices.date}" if report.prices.date else ""
+        parts.append(Text(f"Cost at list prices (genai-prices {report.prices.version}{dated}; ? = no price, "
+                          "see openusage prices); a subscription's calls are worth it, not billed it.", style="dim"))
     return Group(*parts)
 
 
@@ -75,6 +82,8 @@ def _all_rows(report: Report) -> list[Row]:
 
 def _number_cells(counts: Counts, sessions: int | None) -> list[str]:
     cells = [compact_number(value(counts)) for _, _, value in FIGURES[:-1]]
+    if counts.cost is not None:
+        cells.append(cost_text(counts))
     cells.append(_count(counts.calls))
     if sessions is not None:
         cells.append(_count(sessions))

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from openusage.render.money import usd
 from openusage.snapshot import CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 
 CHART_DAYS = 14
@@ -191,17 +192,6 @@ def _cost_line(cost: CostSummary) -> Text:
         text.append(f"   + {cost.unpriced_requests:,} {_noun(cost.unpriced_requests, 'call')} without a price",
                     style="yellow")
     return text
-
-
-def usd(value: float) -> str:
-    """$1,234, $12.34, $0.042, <$0.001: a figure that never reads as free when it is not."""
-    if value >= 1000:
-        return f"${value:,.0f}"
-    if value >= 1 or value == 0:
-        return f"${value:,.2f}"
-    if value >= 0.001:
-        return f"${value:.3f}"
-    return "<$0.001"
 
 
 def _pairs(*pairs: tuple[str, str]) -> Text:
