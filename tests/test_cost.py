@@ -373,3 +373,55 @@ def test_a_reports_rows_add_up_to_its_total_exactly() -> None:
                                      c.input + c.cache_read + c.cache_write), c.input, c.output, c.cache_read, 0)
                   for c in calls)
     assert rep.totals.counts.cost_usd == pytest.approx(by_hand, rel=1e-12)
+
+
+# -- the ledger's per-day sums: the same figure as pricing call by call -------------------------------------
+
+def _rows(model: str, start: str, hours: int, seed: int) -> list[tuple[Any, ...]]:
+    rng = random.Random(seed)
+    return [(f"s{i % 3}", at(start) + i * 3_600, model, rng.randrange(9_999), rng.randrange(999),
+             rng.randrange(99_999), 0, 1, None) for i in range(hours)]
+
+
+def test_day_sums_give_the_per_call_figure_to_the_unit() -> None:
+    from openusage.cost import day_costs
+    from openusage.summary import Ledger
+
+    rows = _rows("kimi-for-coding", "2026-06-08T00:00:00Z", 24 * 8, 1)
+    rows += _rows("kimi-k2.6", "2026-06-01T00:00:00Z", 50, 2)
+    schedules = pricing.database_schedules((t, "moonshot") for t in pricing.targets(
+        ["kimi-for-coding", "kimi-k2.6"], pricing.UserPrices()))
+    book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+    by_day = {(model, day): sums for (model, day), sums in Ledger.of(rows).model_days.items()}  # type: ignore[arg-type]
+    by_model: dict[str, list[Any]] = {}
+    for _s, ts, model, i, o, r, w, _c, _scope in rows:
+        by_model.setdefault(model, []).append((ts, i, o, r, w))
+    per_call = grouped_costs(by_model, book.resolve, book.steady)
+    per_day = day_costs(by_day, book.resolve_day)  # type: ignore[arg-type]
+    assert per_day == per_call  # across the alias's move to kimi-k2.7-code on 2026-06-12, at midnight
+    assert per_day["kimi-for-coding"].usd != pytest.approx(  # type: ignore[index]
+        model_costs([("kimi-for-coding", at("2026-06-01T00:00:00Z"), *sums[:4]) for sums in by_day.values()],
+                    book.resolve)["kimi-for-coding"].usd)
+
+
+def test_a_day_whose_price_changes_inside_it_is_priced_call_by_call() -> None:
+    from openusage.cost import day_costs
+    from openusage.summary import Ledger
+
+    # kimi-for-coding moved from kimi-k2.5 to kimi-k2.6 at 2026-04-20T15:28:10Z; gpt-5.4 has tiers.
+    for model, start in (("kimi-for-coding", "2026-04-20T00:00:00Z"), ("gpt-5.4", "2026-04-20T00:00:00Z")):
+        rows = _rows(model, start, 24, 3)
+        hint = "openai" if model.startswith("gpt") else "moonshot"
+        schedules = pricing.database_schedules((t, hint) for t in pricing.targets([model], pricing.UserPrices()))
+        book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+        assert day_costs(Ledger.of(rows).model_days, book.resolve_day) is None  # type: ignore[arg-type]
+
+
+def test_the_ledger_keeps_its_day_sums_exactly_through_removals() -> None:
+    from openusage.summary import Ledger
+
+    kept, gone = _rows("m", "2026-06-01T00:00:00Z", 40, 4), _rows("n", "2026-06-01T10:00:00Z", 30, 5)
+    ledger = Ledger.of(kept + gone)
+    ledger.add(gone, -1)  # type: ignore[arg-type]
+    assert ledger.model_days == Ledger.of(kept).model_days  # type: ignore[arg-type]
+    assert Ledger.decode(ledger.encode()).model_days == ledger.model_days  # type: ignore[union-attr]

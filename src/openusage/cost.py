@@ -148,6 +148,19 @@ def grouped_costs(by_model: Mapping[str, Sequence[GroupCall]], resolve: Resolver
     return _totals(sums, unpriced, aliases)
 
 
+def day_rates(schedule: Schedule, day: int) -> Rates | None:
+    """The rates of every call on UTC day `day` when they are the same all day (no price change
+    inside it, no time-of-day windows, no tiers); None when the day's calls need pricing one by one."""
+    start, end = day * DAY, (day + 1) * DAY
+    if any(start < begin < end for begin, _ in schedule):
+        return None
+    windows = schedule[0][1] if len(schedule) == 1 else schedule[max(
+        bisect_right([begin for begin, _ in schedule], start) - 1, 0)][1]
+    if len(windows) != 1 or windows[0][1][1]:
+        return None
+    return windows[0][1][0]
+
+
 def _constant(schedule: Schedule) -> bool:
     """Whether a schedule gives every call the same rates."""
     return len(schedule) == 1 and len(schedule[0][1]) == 1 and not schedule[0][1][0][1][1]
@@ -200,6 +213,36 @@ def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[s
         result[model] = ModelCost(model, usd.get(model), calls.get(model, 0), sum(missing.values()),
                                   tuple(sorted(missing)), model in aliases)
     return result
+
+
+# A day's calls of one model as the ledger keeps them: (model as shown, UTC day or None), summed
+# [input, output, cache_read, cache_write, calls].
+DaySums = Mapping[tuple[str, int | None], Sequence[int]]
+# How a model name is priced on a whole UTC day: Priced with a one-entry flat schedule of that day's
+# rates, or with none (no price); None when the day's calls must be priced one by one.
+DayResolver = Callable[[str, int], "Priced | None"]
+
+
+def day_costs(sums: DaySums, resolve_day: DayResolver) -> dict[str, ModelCost] | None:
+    """Each model's cost from its per-day sums, when every day's calls share one set of rates (the
+    same figure, to the unit, as pricing the calls one by one); None when some day needs the calls."""
+    totals: dict[tuple[str, Rates], list[int]] = {}
+    unpriced: dict[str, dict[str, int]] = {}
+    aliases: set[str] = set()
+    for (model, day), (input_, output, cache_read, cache_write, calls) in sums.items():
+        if day is None:
+            return None  # calls without a time are priced at the newest rates, whatever their day
+        priced = resolve_day(model, day)
+        if priced is None:
+            return None
+        if priced.alias:
+            aliases.add(model)
+        if priced.schedule is None:
+            by_target = unpriced.setdefault(model, {})
+            by_target[priced.target] = by_target.get(priced.target, 0) + calls
+            continue
+        _add(totals, (model, priced.schedule[0][1][0][1][0]), input_, output, cache_read, cache_write, calls)
+    return _totals(totals, unpriced, aliases)
 
 
 def total_usd(costs: Sequence[ModelCost]) -> float | None:

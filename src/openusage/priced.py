@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from openusage import pricing
-from openusage.cost import GroupCall, ModelCost, Schedule, grouped_costs
+from openusage.cost import GroupCall, ModelCost, Schedule, day_costs, grouped_costs
 from openusage.records import CallRow
 from openusage.store import Store
 
@@ -39,6 +39,9 @@ class Member(NamedTuple):
     hint: str | None
     resolve_model: Callable[[str | None], str]
     names: tuple[tuple[str | None, str], ...] = ()
+    # The ledger's sums per (record model, UTC day): enough to price every day whose calls share one
+    # set of rates, without reading the calls.
+    model_days: Mapping[tuple[str | None, int | None], Sequence[int]] = {}
 
 
 class Costs(NamedTuple):
@@ -61,18 +64,38 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: Callable
         if cached is not None:
             return cached
     data = data_of(store, fingerprint)
-    found = rows()
     by_account: dict[str, dict[str, ModelCost]] = {}
     for member in members:
-        by_model = _by_model(found.get(member.account, ()), member.resolve_model)
-        found_schedules = schedules(store, fingerprint, member.hint, pricing.targets(by_model, user))
-        book = pricing.Book(user, found_schedules)
-        by_account[member.account] = grouped_costs(by_model, book.resolve, book.steady)
+        by_day = _by_day(member)
+        names = {model for model, _ in by_day}
+        book = pricing.Book(user, schedules(store, fingerprint, member.hint, pricing.targets(names, user)))
+        costs = day_costs(by_day, book.resolve_day)
+        if costs is None:  # some day's calls have rates of their own (a tier, a change that day)
+            by_model = _by_model(rows().get(member.account, ()), member.resolve_model)
+            costs = grouped_costs(by_model, book.resolve, book.steady)
+        by_account[member.account] = costs
     result = Costs(by_account, data)
     if store is not None and stamp is not None:
         with store.write():
             store.set_priced(_COSTS_KEY, marshal.dumps((stamp, _encode(result))))
     return result
+
+
+def _by_day(member: Member) -> dict[tuple[str, int | None], list[int]]:
+    """The ledger's per-day sums by model as shown (records that resolve to one name merged)."""
+    by_day: dict[tuple[str, int | None], list[int]] = {}
+    shown: dict[str | None, str] = {}
+    for (raw, day), sums in member.model_days.items():
+        name = shown.get(raw)
+        if name is None:
+            name = shown[raw] = member.resolve_model(raw)
+        total = by_day.get((name, day))
+        if total is None:
+            by_day[(name, day)] = list(sums)
+        else:
+            for index, value in enumerate(sums):
+                total[index] += value
+    return by_day
 
 
 def _by_model(rows: Iterable[CallRow], resolve: Callable[[str | None], str]) -> dict[str, list[GroupCall]]:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from openusage.cost import Priced, Rates, Schedule, flat
+from openusage.cost import DAY, Priced, Rates, Schedule, day_rates, flat
 
 # Bumped whenever ALIASES or the way a schedule is built changes: cached rates and costs are redone.
 PRICING_VERSION = 1
@@ -214,6 +214,21 @@ class Book:
         self.resolve(name, None)
         priced = self._steps[name][1]
         return priced[0] if len(priced) == 1 else None
+
+    def resolve_day(self, name: str, day: int) -> Priced | None:
+        """How `name` is priced all through UTC day `day` (a flat schedule of that day's rates, or no
+        price); None when its alias or its price changes inside the day, or depends on the time of
+        day or the prompt's size: then the day's calls are priced one by one."""
+        start, end = day * DAY, (day + 1) * DAY
+        self.resolve(name, None)
+        starts = self._steps[name][0]
+        if any(start < begin < end for begin in starts):
+            return None
+        one = self.resolve(name, start)
+        if one.schedule is None:
+            return one
+        rates = day_rates(one.schedule, day)
+        return None if rates is None else one._replace(schedule=flat(rates))
 
     def resolve(self, name: str, time: float | None) -> Priced:
         entry = self._steps.get(name)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from openusage.records import CallRow
 from openusage.windows import DAY, Windows, day_to_date, local_day, local_day_start
 
-SUMMARY_VERSION = 6
+SUMMARY_VERSION = 7  # 7: model_days
 
 
 class ModelSums(NamedTuple):
@@ -56,7 +56,7 @@ class Ledger:
     each session has, and per UTC day the times of each session's calls (so a session leaves a day
     when its last call there does, and the 7-day window can start at any instant)."""
 
-    __slots__ = ("day_sessions", "day_tokens", "models", "scopes", "sessions", "totals")
+    __slots__ = ("day_sessions", "day_tokens", "model_days", "models", "scopes", "sessions", "totals")
 
     def __init__(self) -> None:
         self.totals = [0, 0, 0, 0, 0, 0]  # calls, copies, input, output, cache_read, cache_write
@@ -67,6 +67,9 @@ class Ledger:
         # history of many short sessions keeps a float, not a list, per session and day).
         self.day_sessions: dict[int, dict[str, float | list[float]]] = {}
         self.scopes: dict[str | None, list[int]] = {}  # scope -> [calls, input + output]
+        # (model, UTC day or None) -> [input, output, cache_read, cache_write, calls]: what cost needs to
+        # price a day's calls at that day's rates without reading them again (priced.py).
+        self.model_days: dict[tuple[str | None, int | None], list[int]] = {}
 
     @classmethod
     def of(cls, calls: Iterable[CallRow]) -> Ledger:
@@ -81,13 +84,14 @@ class Ledger:
         else:
             self._count_out(calls)
 
-    def _count_in(self, calls: Iterable[CallRow]) -> None:
+    def _count_in(self, calls: Iterable[CallRow]) -> None:  # noqa: PLR0915  # one inlined loop: a call per call costs
         """`add` with sign 1, which every cold scan and first run does for every call: summed in locals,
         with nothing to delete (a count that only grows never reaches 0). On a synthetic ledger of 48k
         calls it took about three quarters of the time of one signed loop for both directions."""
         sessions, models, scopes = self.sessions, self.models, self.scopes
-        day_tokens, day_sessions = self.day_tokens, self.day_sessions
+        day_tokens, day_sessions, model_days = self.day_tokens, self.day_sessions, self.model_days
         session_get, model_get, scope_get, day_get = sessions.get, models.get, scopes.get, day_sessions.get
+        model_day_get = model_days.get
         calls_in = copies = total_in = total_out = total_cr = total_cw = 0
         for session, ts, model, i, o, r, w, c, scope in calls:
             calls_in += 1
@@ -112,6 +116,16 @@ class Ledger:
             else:
                 kind[0] += 1
                 kind[1] += i + o
+            day_or_none = None if ts is None else int(ts // DAY)
+            by_day = model_day_get((model, day_or_none))
+            if by_day is None:
+                model_days[(model, day_or_none)] = [i, o, r, w, 1]
+            else:
+                by_day[0] += i
+                by_day[1] += o
+                by_day[2] += r
+                by_day[3] += w
+                by_day[4] += 1
             if ts is None:
                 continue  # no valid time: counts everywhere but on no day
             day = int(ts // DAY)
@@ -140,7 +154,7 @@ class Ledger:
         """Take calls counted in before out again; whatever reaches 0 goes, so the ledger is then
         exactly the one the remaining calls build."""
         totals, sessions, models, scopes = self.totals, self.sessions, self.models, self.scopes
-        day_tokens, day_sessions = self.day_tokens, self.day_sessions
+        day_tokens, day_sessions, model_days = self.day_tokens, self.day_sessions, self.model_days
         for session, ts, model, i, o, r, w, c, scope in calls:
             totals[0] -= 1
             totals[1] -= c
@@ -162,6 +176,15 @@ class Ledger:
             kind[1] -= i + o
             if not kind[0]:
                 del scopes[scope]
+            model_day = (model, None if ts is None else int(ts // DAY))
+            by_day = model_days.setdefault(model_day, [0, 0, 0, 0, 0])
+            by_day[0] -= i
+            by_day[1] -= o
+            by_day[2] -= r
+            by_day[3] -= w
+            by_day[4] -= 1
+            if not by_day[4]:
+                del model_days[model_day]
             if ts is None:
                 continue  # no valid time: it was on no day
             day = int(ts // DAY)
@@ -211,22 +234,25 @@ class Ledger:
         # marshal: our own blob, read back by this same code; the fastest to load on every warm run.
         return marshal.dumps((SUMMARY_VERSION, self.totals, self.sessions,
                               [[m, *sums] for m, sums in self.models.items()], self.day_tokens, self.day_sessions,
-                              [[scope, *sums] for scope, sums in self.scopes.items()]))
+                              [[scope, *sums] for scope, sums in self.scopes.items()],
+                              [[model, day, *sums] for (model, day), sums in self.model_days.items()]))
 
     @classmethod
     def decode(cls, blob: bytes) -> Ledger | None:
         """None for a blob of another version or shape: the caller rebuilds the ledger."""
         try:
-            version, totals, sessions, models, day_tokens, day_sessions, scopes = marshal.loads(blob)
+            version, totals, sessions, models, day_tokens, day_sessions, scopes, model_days = marshal.loads(blob)
             if version != SUMMARY_VERSION:
                 return None
             ledger = cls()
             ledger.totals = [int(n) for n in totals]
             ledger.models = {m[0]: [int(n) for n in m[1:]] for m in models}
             ledger.scopes = {sc[0]: [int(sc[1]), int(sc[2])] for sc in scopes}
+            ledger.model_days = {(md[0], md[1]): md[2:] for md in model_days}
         except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
-        if len(ledger.totals) != 6 or any(len(sums) != 5 for sums in ledger.models.values()):
+        if len(ledger.totals) != 6 or any(len(sums) != 5 for sums in ledger.models.values()) \
+                or any(type(sums) is not list or len(sums) != 5 for sums in ledger.model_days.values()):
             return None
         # Taken as marshal built them, not copied: at 100,000 sessions a copy of these would double the
         # warm run's largest objects for a moment.
