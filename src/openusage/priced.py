@@ -1,16 +1,19 @@
-"""Each account's estimated cost per model, from its settled calls, with the cache.
+"""Each account's estimated cost per model, with the cache.
 
-Prices are per call (a dated price applies from its date, a tier by the call's prompt size), so the
-cost is an aggregate over the settled calls, not over the ledger's per-model sums. A warm run must
-not pay for that: the cache keeps (table `prices`, `Store.priced`):
+Prices are per call (a dated price applies from its date, a tier by the call's prompt size). Where
+every call of a model on a UTC day has the same rates, which is every day of a flat-priced model,
+the ledger's per (model, day) sums give the exact figure without reading a call; a day that needs
+its calls (a tier, an off-peak price, a price or alias change inside it, calls without a time) has
+the account priced from its settled calls instead. See docs/pricing.md. The cache keeps (table
+`prices`, `Store.priced`):
 
 - each model's rates as a `cost.Schedule`, keyed by the installed price data's fingerprint and the
   provider hint, so genai-prices (and pydantic, ~0.25 s) is imported only for a model it has not
   priced yet, and a new genai-prices version is read once;
 - the price data's version and date, under the same fingerprint;
 - every account's costs, with the generations of the accounts they were computed from, the price
-  data and the user's prices: a warm run decodes one value, a run after appends prices the calls
-  again from the cached rates without importing genai-prices.
+  data and the user's prices: a warm run decodes one value, a run after appends prices again from
+  the cached rates without importing genai-prices.
 
 A stale or damaged value is computed again, never used; the figures never depend on the cache.
 """
@@ -55,7 +58,8 @@ class Costs(NamedTuple):
 def account_costs(store: Store | None, members: Sequence[Member], rows: Callable[[], Mapping[str, list[CallRow]]],
                   user: pricing.UserPrices, generations: Iterable[str] = ()) -> Costs:
     """The members' costs: from the cache when it holds them for the current generations of
-    `generations` (the accounts whose calls they depend on), else priced from `rows()`."""
+    `generations` (the accounts whose calls they depend on), else priced from each member's day
+    sums, or from its settled calls (`rows()`, read only then) when a day needs them."""
     fingerprint = pricing.data_fingerprint()
     stamp: Any = None
     if store is not None:

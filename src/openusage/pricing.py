@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -268,5 +268,3 @@ def targets(names: Iterable[str], user: UserPrices) -> set[str]:
         wanted.update(model for _, model in alias_steps(name, user) if model not in user.models)
     return wanted
 
-
-Loader = Callable[[Iterable[tuple[str, str | None]]], dict[tuple[str, str | None], Schedule | None]]
