@@ -16,7 +16,19 @@ import pytest
 from genai_prices.data import providers
 
 from kimi_code_home import KimiCodeHome, code_env, ms, sid
-from kimi_home import GROUP, KimiHome, at, env_for, explain, invoke, only_snapshot, run_snapshot, uid
+from kimi_home import (
+    GROUP,
+    KimiHome,
+    at,
+    env_for,
+    explain,
+    invoke,
+    line,
+    only_snapshot,
+    run_snapshot,
+    status_update,
+    uid,
+)
 from openusage import pricing
 from openusage.cost import CallPricer, ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
 from openusage.errors import SettingsError
@@ -425,3 +437,28 @@ def test_the_ledger_keeps_its_day_sums_exactly_through_removals() -> None:
     ledger.add(gone, -1)  # type: ignore[arg-type]
     assert ledger.model_days == Ledger.of(kept).model_days  # type: ignore[arg-type]
     assert Ledger.decode(ledger.encode()).model_days == ledger.model_days  # type: ignore[union-attr]
+
+
+def test_costs_do_not_depend_on_the_zone(tmp_path: Path) -> None:
+    snap = only_snapshot(kimi_cli_home(tmp_path, "kimi-k2.6"), "--tz", "Asia/Kolkata")
+    assert snap["metrics"]["cost_usd"]["used"] == pytest.approx(K26, rel=1e-12)
+
+
+def test_a_warm_run_and_a_run_after_appends_do_not_import_the_price_database(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **{k: v for k, v in kimi_cli_home(tmp_path, "kimi-k2.6").items() if v is not None}}
+    command = [sys.executable, "-X", "importtime", "-m", "openusage", "snapshot", "--json"]
+
+    def imports_prices() -> bool:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        return "genai_prices" in done.stderr
+
+    assert imports_prices()  # the first run reads the model's rates from genai-prices
+    assert not imports_prices()  # then they are in the cache
+    wire = next((tmp_path / "kimi" / "sessions").rglob("wire.jsonl"))
+    with wire.open("a", encoding="utf-8") as f:  # appended, as Kimi CLI does
+        f.write(line(at("2026-11-20T10:00:00Z"), status_update((5, 5, 5, 0), mid="chatcmpl-9")) + "\n")
+    assert not imports_prices()  # a new call of a model already priced
