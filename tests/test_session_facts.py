@@ -95,3 +95,27 @@ def test_kimi_code_titles_and_projects(isolated_env: Path) -> None:
     assert facts["session_b"] == SessionFacts("Untitled", "openusage")
     assert facts["session_c"] == SessionFacts("Untitled", "my-app")
     assert facts["session_d"] == SessionFacts("Ship it", "workspace-7")
+
+
+def test_cached_facts_follow_a_renamed_session_and_a_new_work_dir(isolated_env: Path) -> None:
+    """A warm query reuses each session's facts while its state file and the home's kimi.json are as
+    they were; a rename or a newly listed working directory shows at once, the same as without cache."""
+    home = KimiHome(isolated_env / ".kimi")
+    work_dir = "/home/me/src/app"
+    session = home.session("s-one", group=_md5(work_dir), title="First name")
+    session.add(_turn("hello")).usage(at(T), (1, 1, 0, 0), "m1")
+    home.session("s-two", group=_md5(work_dir)).add(_turn("the other one")).usage(at(T), (2, 2, 0, 0), "m2")
+
+    def cached(titles: bool = True) -> dict[str, SessionFacts]:
+        result = api.calls(os.environ, CallsQuery(providers=("kimi_cli",), titles=titles))
+        return {name: one for (_account, name), one in result.sessions.items()}
+
+    assert cached(titles=False)["s-one"] == SessionFacts("", _md5(work_dir))  # no title derived yet
+    assert cached()["s-one"] == SessionFacts("First name", _md5(work_dir))
+    assert cached() == _facts("kimi_cli")
+    session.title("Second name")
+    (home.root / "kimi.json").write_text(json.dumps({"work_dirs": [{"path": work_dir}]}), encoding="utf-8")
+    assert cached()["s-one"] == SessionFacts("Second name", work_dir)
+    assert cached()["s-two"] == SessionFacts("the other one", work_dir)
+    assert cached() == _facts("kimi_cli")
+    assert cached(titles=False)["s-one"] == SessionFacts("", work_dir)

@@ -6,7 +6,8 @@ time, model, counts, scope and fork marker); per session (`sessions`: rank, pare
 signature); per account the ledger of its folded calls (`summaries`, with a generation that changes
 whenever anything of the account does); and per group of accounts that count shared calls once
 (`groups.py`) their ledgers, with the generations they were computed from; and per such group (or
-single account) the rows of its settled calls, likewise (`settled.py`). `holders` says which files
+single account) the rows of its settled calls, likewise (`settled.py`); and per session its title and
+project (`facts.py`). `holders` says which files
 hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
 the calls it changes without reading any other file's copies. Every figure follows from the copies
 by the rules of the format documents (`fold.py`); the ledger is that result kept, and a refresh
@@ -39,7 +40,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -68,9 +69,21 @@ CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settled(name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facts(
+    account TEXT NOT NULL, session TEXT NOT NULL, signature INTEGER, labels TEXT NOT NULL, title TEXT,
+    project TEXT NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
+
+
+class KeptFacts(NamedTuple):
+    """A session's facts as the cache keeps them (facts.py)."""
+
+    signature: int | None  # its state file's, when they were derived
+    labels: str  # the provider's labels signature then
+    title: str | None  # None: not derived yet
+    project: str
 
 
 class FileState(NamedTuple):
@@ -464,8 +477,9 @@ class Store:
         )
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
-        self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?",
-                              ((account, session) for session in sessions))
+        gone = [(account, session) for session in sessions]
+        self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?", gone)
+        self.conn.executemany("DELETE FROM facts WHERE account = ? AND session = ?", gone)
 
     # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
@@ -528,6 +542,25 @@ class Store:
     def set_group(self, provider: str, body: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO groups(provider, body) VALUES (?, ?)", (provider, body))
 
+    # -- session facts (facts.py) ---------------------------------------------------------------------
+    def session_signatures(self, account: str) -> dict[str, int]:
+        """session → the signature of its state file, for every session of the account."""
+        return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
+
+    def facts(self, account: str) -> dict[str, KeptFacts]:
+        rows = self.conn.execute("SELECT session, signature, labels, title, project FROM facts WHERE account = ?",
+                                 (account,))
+        return {session: KeptFacts(signature, labels, title, project) for session, signature, labels, title, project
+                in rows if isinstance(labels, str) and isinstance(project, str)
+                and (title is None or isinstance(title, str))}
+
+    def set_facts(self, account: str, rows: Iterable[tuple[str, int | None, str, str | None, str]]) -> None:
+        """(session, state signature, labels signature, title or None when not derived, project) rows."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO facts(account, session, signature, labels, title, project) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ((account, *row) for row in rows))
+
     # -- settled calls (settled.py) -------------------------------------------------------------------
     def settled(self, name: str) -> bytes | None:
         row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (name,)).fetchone()
@@ -543,6 +576,7 @@ class Store:
             self.drop_file(file_id)
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
         self.conn.execute("DELETE FROM summaries WHERE account = ?", (account,))
+        self.conn.execute("DELETE FROM facts WHERE account = ?", (account,))
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:

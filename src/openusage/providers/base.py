@@ -146,3 +146,8 @@ class FileProvider(Protocol):
         """What reports show of these sessions: the project each ran in (as the user knows it), and
         with `titles` the title the agent shows (else "")."""
         ...
+
+    def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
+        """A cheap signature of what `session_facts` reads beyond each session's own state file (a
+        home's index of working directories): when it changes, cached facts are derived again."""
+        ...

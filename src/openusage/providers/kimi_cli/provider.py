@@ -97,3 +97,8 @@ class KimiCliProvider:
         sessions_dir = self.sessions_dir(account, env)
         return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
 
+    def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
+        from openusage.providers.agentfiles import stat_signature
+
+        return stat_signature(self.sessions_dir(account, env).parent / "kimi.json")
+
