@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, SessionDir, SessionList, Walk
 from openusage.providers.kimi_cli import config, locate, state
-from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.providers.walk import count_sessions, list_sessions, session_paths, walk_session, walk_sessions
 from openusage.records import SessionInfo, Source
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
@@ -60,6 +60,12 @@ class KimiCliProvider:
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
         return walk_sessions(self.sessions_dir(account, env))
 
+    def list_sessions(self, walk: Walk) -> SessionList:
+        return list_sessions(walk)
+
+    def walk_session(self, walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+        return walk_session(walk, session, listing)
+
     needles = NEEDLES
 
     def parser(self, source: Source, state: bytes | None) -> LineParser:
@@ -68,8 +74,9 @@ class KimiCliProvider:
 
         return WireParser()
 
-    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
-        return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}
+    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None)
+                for name, dirs in session_paths(holders).items()}
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
         """A record's own model when it names one, else the configured default."""

@@ -6,10 +6,10 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, SessionDir, SessionList, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
-from openusage.providers.walk import count_sessions, walk_sessions
+from openusage.providers.walk import count_sessions, list_sessions, session_paths, walk_session, walk_sessions
 from openusage.records import SessionInfo, Source
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
@@ -61,7 +61,13 @@ class KimiCodeProvider:
         return expand(override, env) if override else self._home(account, env) / "config.toml"
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+        return walk_sessions(self.sessions_dir(account, env))
+
+    def list_sessions(self, walk: Walk) -> SessionList:
+        return list_sessions(walk, agents_layout=True)
+
+    def walk_session(self, walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+        return walk_session(walk, session, listing, agents_layout=True)
 
     needles = NEEDLES
 
@@ -72,9 +78,9 @@ class KimiCodeProvider:
         agent = os.path.basename(os.path.dirname(source.path))  # part of a record's identity
         return JournalParser(agent, state)
 
-    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
-                for name, dirs in session_dirs.items()}
+                for name, dirs in session_paths(holders).items()}
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> Callable[[str | None], str]:
         return config.model_resolver(self.config_path(account, env))
