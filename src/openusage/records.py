@@ -15,6 +15,7 @@ class SkipReason(enum.StrEnum):
     INVALID_JSON = "invalid_json"
     NOT_UTF8 = "not_utf8"
     WRONG_SHAPE = "wrong_shape"
+    REEMITTED = "reemitted"  # the same usage written again (its running total has not moved): not a new call
 
 
 # One copy of one model call, as found in one file:
