@@ -319,8 +319,8 @@ def test_detect_explains_what_it_found(home: CodexHome) -> None:
     assert found["detected"]
     facts = {f["what"]: (f["value"], f["found"]) for f in found["facts"]}
     assert facts["root"] == (f"{home.root} (CODEX_HOME)", True)
-    assert facts["sessions dir"] == (f"{home.sessions} (2 sessions)", True)
-    assert facts["archived sessions dir"] == (str(home.archived), True)
+    assert facts["sessions dir"] == (f"{home.sessions} (1 sessions)", True)
+    assert facts["archived sessions dir"] == (f"{home.archived} (1 sessions)", True)
     assert facts["config file"] == (str(home.root / "config.toml"), False)
     assert facts["binary"] == ("codex not on PATH", False)
 

@@ -23,6 +23,11 @@ def codex_root(env: Mapping[str, str]) -> Path:
     return expand(home, env) if home else user_home(env) / ".codex"
 
 
+def _count(directory: Path, detailed: bool) -> str:
+    """How many threads have a rollout there, for `openusage detect` (every other command skips it)."""
+    return f" ({layout.count_sessions([str(directory)])} sessions)" if detailed and directory.is_dir() else ""
+
+
 class CodexCliProvider:
     id = "codex_cli"
     title = "Codex CLI"
@@ -38,14 +43,11 @@ class CodexCliProvider:
         live, archived = root / layout.LIVE_DIR, root / layout.ARCHIVED_DIR
         config_file = root / "config.toml"
         binary = find_binary(env, "codex")
-        count = ""
-        if detailed and (live.is_dir() or archived.is_dir()):
-            count = f" ({layout.count_sessions([str(live), str(archived)])} sessions)"
         variable = env.get(HOME_VARIABLE)
         facts = (
             Fact("root", f"{root}" + (f" ({HOME_VARIABLE})" if variable else ""), root.is_dir()),
-            Fact("sessions dir", f"{live}{count}", live.is_dir()),
-            Fact("archived sessions dir", str(archived), archived.is_dir()),
+            Fact("sessions dir", f"{live}{_count(live, detailed)}", live.is_dir()),
+            Fact("archived sessions dir", f"{archived}{_count(archived, detailed)}", archived.is_dir()),
             Fact("config file", str(config_file), config_file.is_file()),
             Fact("binary", binary or "codex not on PATH", binary is not None),
         )
