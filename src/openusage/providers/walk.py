@@ -125,7 +125,8 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
             if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
                 walk.add_source(entry.path, entry.stat(), session, holder, sources)
             elif name == STATE_NAME and depth == 2 and not entry.is_dir():
-                walk.add_signature(session, _signature(entry.stat()))
+                info = entry.stat()  # what state.json looks like (see Walk.add_signature): inlined, per session
+                walk.add_signature(session, hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
             elif entry.is_dir():
                 if agents_layout and (depth >= AGENT_DEPTH or (depth == 2 and name != AGENTS_NAME)):
                     continue
@@ -163,7 +164,7 @@ def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set
         return sources
     else:
         if not stat.S_ISDIR(info.st_mode):
-            walk.add_signature(session.name, _signature(info))
+            walk.add_signature(session.name, hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
     agents = os.path.join(path, AGENTS_NAME)
     for _child in _children(walk, agents, 3, session.name, session.holder, True, top.device, seen, sources,
                             top.seen):
@@ -184,12 +185,6 @@ def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, source
         return
     if not stat.S_ISDIR(info.st_mode):
         walk.add_source(path, info, session, holder, sources)
-
-
-def _signature(info: os.stat_result) -> int:
-    """What state.json looked like: when this changes, the session's fork depth is read again. A hash
-    of ints is stable across processes (only str and bytes hashes are salted) and costs 32 bytes."""
-    return hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
 
 
 def session_paths(holders: Mapping[str, list[str]]) -> dict[str, list[str]]:
