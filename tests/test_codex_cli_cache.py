@@ -165,3 +165,24 @@ def test_rollout_rewritten_in_place(home: CodexHome) -> None:
         b"0199a000-0000-7000-8000-00000000000b", A.encode()))
     snap = cached_equals_cold(env)
     assert tokens(snap) == (500, 50, 0, 0)
+
+
+def test_subagent_added_after_its_parent_was_cached(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    env = codex_env(home.root)
+    snapshot(env)
+    home.place("subagent.jsonl")
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (500, 790, 3200, 0)
+    assert sessions(snap) == (1, 0, 1)
+
+
+def test_subagents_parent_deleted_after_caching(home: CodexHome) -> None:
+    parent = home.place("plain_two_turns.jsonl")
+    home.place("subagent_nested.jsonl")
+    env = codex_env(home.root)
+    assert sessions(snapshot(env)) == (1, 0, 1)
+    parent.unlink()
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (550, 795, 3200, 0)
+    assert sessions(snap) == (1, 0, 1)

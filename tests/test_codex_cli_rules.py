@@ -236,11 +236,50 @@ def test_subagent_replay_is_owned_by_the_parent(home: CodexHome) -> None:
     assert ("gpt-5-codex-mini", 100, 90, 600, 0, 1) in models(snap)
 
 
-@pytest.mark.xfail(strict=True, reason="not built: a subagent thread is still a session of its own")
 def test_subagent_counts_toward_its_parents_session(home: CodexHome) -> None:
     home.place("plain_two_turns.jsonl")
     home.place("subagent.jsonl")
-    assert sessions(snap_of(home))[0] == 1
+    snap = snap_of(home)
+    assert sessions(snap) == (1, 0, 1)
+    assert series(snap, "sessions") == {"2026-11-19": 1}
+
+
+def test_subagent_whose_parent_is_gone_still_counts_toward_the_parent(home: CodexHome) -> None:
+    home.place("subagent.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (500, 790, 3200, 0)  # the replay counts once, in the subagent's file
+    assert sessions(snap) == (1, 0, 1)
+
+
+def test_subagent_of_a_subagent_folds_to_the_top_thread(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("subagent_nested.jsonl")  # spawned by S, which A spawned; S's own rollout is not there
+    snap = snap_of(home)
+    # A's two calls, S's own call (replayed: 700 in, 600 cached, 90 out) and S2's own (50, 0, 5).
+    assert tokens(snap) == (400 + 100 + 50, 700 + 90 + 5, 2600 + 600, 0)
+    assert sessions(snap) == (1, 0, 1)
+    home.place("subagent.jsonl")
+    snap = snap_of(home)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 5}
+    assert sessions(snap) == (1, 0, 1)
+
+
+def test_subagent_of_a_user_fork_folds_to_the_fork(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("fork.jsonl", "2026/11/20")
+    home.place("subagent_of_fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    assert tokens(snap) == (500 + 30, 820 + 3, 3400, 0)
+    assert sessions(snap) == (2, 1, 2)
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1}
+
+
+def test_guardian_thread_without_a_parent_is_a_session_of_its_own(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("guardian.jsonl")
+    snap = snap_of(home)
+    assert sessions(snap) == (2, 0, 2)
+    assert ("codex-auto-review", 100, 20, 700, 0, 1) in models(snap)
 
 
 def test_two_unrelated_threads_with_identical_first_calls_are_two_calls(home: CodexHome) -> None:

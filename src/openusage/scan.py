@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.errors import CacheError
-from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
+from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
 from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
@@ -205,11 +205,13 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
         return _read_unit(provider, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
-    # Folding in memory: every session's parent (None for most) and the ranks that are not 0, all that
-    # `settle` needs. With a store, each unit's sessions are also written as they come. (Workers forked
-    # before a switch to the store go on folding; what they send is then dropped.)
+    # Folding in memory: every session's parent (None for most), the ranks that are not 0 and the
+    # sessions that join another, all that `settle` needs. With a store, each unit's sessions are also
+    # written as they come. (Workers forked before a switch to the store go on folding; what they send
+    # is then dropped.)
     parents: dict[str, str | None] = {}
     ranks: dict[str, int] = {}
+    joins: dict[str, str] = {}
     skipped: dict[str, int] = {}
     files_read = zero = 0
     unreadable = walk.unreadable
@@ -221,15 +223,17 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
                                          for name, info in unit_infos.items()))
         if in_memory:
             merge(calls, unit_calls)
-            for name, (rank, parent) in unit_infos.items():
+            for name, (rank, parent, joined) in unit_infos.items():
                 parents[name] = parent
                 if rank:
                     ranks[name] = rank
+                if joined is not None:
+                    joins[name] = joined
             if bounded and len(calls) > (SCAN_MAX_CALLS if store is None else FIRST_RUN_MAX_CALLS):
                 if store is None:
                     raise _TooManyCalls
                 in_memory = False  # too many to hold: the store folds what it holds when all are in
-                calls, parents, ranks = {}, {}, {}
+                calls, parents, ranks, joins = {}, {}, {}, {}
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
@@ -248,11 +252,11 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     if not in_memory:
         assert store is not None
         return _stored_ledger(store, account), read, unreadable, None, None
-    settle(calls.values(), ranks, ancestry(parents))
+    settle(calls.values(), ranks, ancestry(parents), joins)
     ledger = Ledger.of(call_rows(calls))
     if store is not None:
         return ledger, read, unreadable, None, None
-    infos = {name: SessionInfo(ranks.get(name, 0), parent) for name, parent in parents.items()}
+    infos = {name: SessionInfo(ranks.get(name, 0), parent, joins.get(name)) for name, parent in parents.items()}
     return ledger, read, unreadable, calls, infos
 
 
@@ -282,7 +286,7 @@ def _read_unit(provider: FileProvider, top: SessionList, sessions: list[SessionD
             result = (result[0], [], *result[2:4], [], *result[5:])
         results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
     holders = _holders(local, local.session_dirs)
-    infos = {name: (info.rank, info.parent) for name, info in provider.session_info(holders).items()}
+    infos = {name: tuple(info) for name, info in provider.session_info(holders).items()}  # (rank, parent, joins)
     return results, calls, infos, local.signatures, local.unreadable, sum(source.identity[2] for source in sources)
 
 
@@ -448,7 +452,7 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
             if signatures.pop(session, None) != signature:
                 new_signatures[session] = signature
         infos = provider.session_info(_holders(local, new_signatures))
-        sessions = {name: (info.rank, info.parent, new_signatures[name]) for name, info in infos.items()}
+        sessions = {name: (*info, new_signatures[name]) for name, info in infos.items()}
         return changed, gone, sessions, list(signatures), local.unreadable, fetched, known_sessions
 
     from openusage import parallel
@@ -460,8 +464,8 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
             len(units), work, workers):
         result.files.extend((Source(*source), known) for source, known in changed)
         result.gone.update(gone)
-        result.sessions.update((name, (name, SessionInfo(rank, parent), signature))
-                               for name, (rank, parent, signature) in sessions.items())
+        result.sessions.update((name, (name, SessionInfo(rank, parent, joined), signature))
+                               for name, (rank, parent, joined, signature) in sessions.items())
         result.dropped.update(dropped)
         walk.unreadable += unreadable
         fetched_files += files
@@ -485,10 +489,14 @@ def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
     return calls
 
 
-def _settle(store: Store, account: str, calls: Calls) -> None:
-    forks = store.session_forks(account)
+def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
+    forks = store.session_forks(account) if forks is None else forks
     settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-           ancestry({name: info.parent for name, info in forks.items()}))
+           ancestry({name: info.parent for name, info in forks.items()}), _joins(forks))
+
+
+def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
+    return {name: info.joins for name, info in forks.items() if info.joins is not None}
 
 
 def _stored_ledger(store: Store, account: str) -> Ledger:
@@ -497,6 +505,8 @@ def _stored_ledger(store: Store, account: str) -> Ledger:
     read; only the others are kept until all are read and their owners chosen. So memory grows with
     the calls held in two or more files, not with the history."""
     shared = store.shared_crcs()
+    forks = store.session_forks(account)
+    joins = _joins(forks)
     ledger = Ledger()
     pending: Calls = {}
     for session, records in store.file_copies(account):
@@ -508,8 +518,10 @@ def _stored_ledger(store: Store, account: str) -> Ledger:
                 merge(pending, waiting)
                 for key in waiting:
                     del calls[key]
+        if joins:
+            rejoin(calls.values(), joins)
         ledger.add(call_rows(calls))  # one holder session (copies within one file share it)
-    _settle(store, account, pending)
+    _settle(store, account, pending, forks)
     ledger.add(call_rows(pending))
     return ledger
 

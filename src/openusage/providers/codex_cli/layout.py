@@ -134,19 +134,21 @@ def count_sessions(dirs: list[str]) -> int:
 
 
 def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
-    """Each thread's fork or subagent parent and its depth (how many ancestors its head names), read
-    from the `session_meta` lines at the head of its rollout(s). The depth ranks holders that no
-    existing file links (a fork whose parent's file is gone still sits below its grandparent)."""
+    """Each thread's fork or subagent parent, its depth (how many ancestors its head names) and, for a
+    subagent, the thread whose session it is part of, read from the `session_meta` lines at the head
+    of its rollout(s). The depth ranks holders that no existing file links (a fork whose parent's file
+    is gone still sits below its grandparent)."""
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
     for session, paths in holders.items():
-        depth, parent = 0, None
+        depth, parent, joins = 0, None, None
         for path in paths:
-            found_depth, found_parent = head_lineage(_head(path))
+            found_depth, found_parent, found_joins = head_lineage(_head(path))
             depth = max(depth, found_depth)
             parent = parent or found_parent
-        infos[session] = SessionInfo(depth, parent)
+            joins = joins or found_joins
+        infos[session] = SessionInfo(depth, parent, joins)
     return infos
 
 

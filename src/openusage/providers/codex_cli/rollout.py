@@ -241,6 +241,11 @@ def _parent(forked_from: Any, source: Any) -> str | None:
     """The thread a `session_meta` was forked or spawned from, if it names one."""
     if type(forked_from) is str and forked_from:
         return forked_from
+    return _spawned_by(source)
+
+
+def _spawned_by(source: Any) -> str | None:
+    """The thread that spawned a subagent (`source.subagent.thread_spawn.parent_thread_id`), if any."""
     if type(source) is dict:
         subagent = source.get("subagent")
         spawn = subagent.get("thread_spawn") if type(subagent) is dict else None
@@ -330,10 +335,13 @@ class _MetaLine(msgspec.Struct, gc=False):
 _decode_meta = msgspec.json.Decoder(_MetaLine).decode
 
 
-def head_lineage(head: bytes) -> tuple[int, str | None]:
+def head_lineage(head: bytes) -> tuple[int, str | None, str | None]:
     """From the complete lines at the head of a rollout: how many ancestors its `session_meta` lines
-    lead to (its fork depth) and its own parent. (0, None) for a thread of its own."""
+    lead to (its fork depth), its own parent, and, for a subagent, the thread whose session it is part
+    of: its spawner, or that one's spawner, up to the first thread that was not spawned (a user fork
+    or a thread of its own). (0, None, None) for a thread of its own."""
     parents: dict[str, str | None] = {}
+    spawners: dict[str, str] = {}  # subagent thread -> the thread that spawned it
     own: str | None = None
     for line in head.split(b"\n")[:-1]:  # the last piece has no newline: not complete
         if b'"session_meta"' not in line:
@@ -346,12 +354,20 @@ def head_lineage(head: bytes) -> tuple[int, str | None]:
         if meta.type != "session_meta" or payload is None or type(payload.id) is not str or not payload.id:
             continue
         own = own or payload.id
-        parents.setdefault(payload.id, _parent(payload.forked_from_id, payload.source))
+        if payload.id not in parents:
+            parents[payload.id] = _parent(payload.forked_from_id, payload.source)
+            spawner = None if payload.forked_from_id else _spawned_by(payload.source)
+            if spawner is not None:
+                spawners[payload.id] = spawner
     if own is None:
-        return 0, None
+        return 0, None, None
     depth, node, seen = 0, own, {own}
     while (parent := parents.get(node)) is not None and parent not in seen:
         seen.add(parent)
         depth += 1
         node = parent
-    return depth, parents[own]
+    joins, seen = None, {own}
+    while (spawner := spawners.get(joins or own)) is not None and spawner not in seen:
+        seen.add(spawner)
+        joins = spawner
+    return depth, parents[own], joins
