@@ -61,6 +61,14 @@ def test_reasoning_is_never_added_to_output(home: CodexHome) -> None:
     assert snap["metrics"]["total_tokens"]["used"] == 400 + 700
 
 
+def test_negative_and_non_integer_counts_count_as_zero(home: CodexHome) -> None:
+    home.place("odd_counts.jsonl")
+    snap = snap_of(home)
+    # (-5 -> 0, out 30); (1000, cached 100.0 -> 0, out "40" -> 0); (2000, cached -7 -> 0, out 20).
+    assert tokens(snap) == (3000, 50, 0, 0)
+    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 3, "lines_skipped": 0}
+
+
 # --- what is not usage --------------------------------------------------------------------------------------
 
 
