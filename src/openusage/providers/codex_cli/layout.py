@@ -29,6 +29,7 @@ ARCHIVED_DIR = "archived_sessions"
 # The ancestry lines sit at the top of a rollout: its own session_meta, then the copied ones. Only
 # this much of a file is looked at for them, so its signature stops changing once it is this long.
 HEAD_BYTES = 256 * 1024
+HEAD_BLOCK = 32 * 1024
 _UUID_LENGTH = 36
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -152,20 +153,30 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
     return infos
 
 
-def _head(path: str) -> bytes:
-    """The first `HEAD_BYTES` of a file (b"" when it cannot be read)."""
+def _head(path: str) -> list[bytes]:
+    """The complete lines at the top of a rollout that hold a `session_meta`, read in small blocks and
+    no further than the first other line (a fork's copied ancestry comes right after its own line), and
+    never past `HEAD_BYTES`. Nothing when the file cannot be read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return b""
+        return []
+    lines: list[bytes] = []
+    pending = b""
+    offset = 0
     try:
-        chunks: list[bytes] = []
-        left = HEAD_BYTES
-        while left > 0 and (chunk := os.read(fd, left)):
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        while offset < HEAD_BYTES:
+            block = os.pread(fd, min(HEAD_BLOCK, HEAD_BYTES - offset), offset)
+            if not block:
+                break
+            offset += len(block)
+            *complete, pending = (pending + block).split(b"\n")
+            for line in complete:
+                if b'"session_meta"' not in line:
+                    return lines
+                lines.append(line)
     except OSError:
-        return b""
+        return []
     finally:
         os.close(fd)
+    return lines

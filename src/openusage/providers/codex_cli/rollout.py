@@ -334,17 +334,15 @@ class _MetaLine(msgspec.Struct, gc=False):
 _decode_meta = msgspec.json.Decoder(_MetaLine).decode
 
 
-def head_lineage(head: bytes) -> tuple[int, str | None, str | None]:
-    """From the complete lines at the head of a rollout: how many ancestors its `session_meta` lines
+def head_lineage(head: list[bytes]) -> tuple[int, str | None, str | None]:
+    """From the `session_meta` lines at the head of a rollout: how many ancestors its `session_meta` lines
     lead to (its fork depth), its own parent, and, for a subagent, the thread whose session it is part
     of: its spawner, or that one's spawner, up to the first thread that was not spawned (a user fork
     or a thread of its own). (0, None, None) for a thread of its own."""
     parents: dict[str, str | None] = {}
     spawners: dict[str, str] = {}  # subagent thread -> the thread that spawned it
     own: str | None = None
-    for line in head.split(b"\n")[:-1]:  # the last piece has no newline: not complete
-        if b'"session_meta"' not in line:
-            continue
+    for line in head:
         try:
             meta = _decode_meta(line)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
