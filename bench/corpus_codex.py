@@ -129,11 +129,16 @@ class Pool:
 
 @dataclass
 class Params:
+    """The same fields, in the same order, as the Kimi generators' (the benchmark builds any of them)."""
+
     sessions: int = 2000
     size_mb: float = 1024.0
     seed: int = 1
+    subagents: bool = True  # user forks and subagents (off: threads of their own only)
+    tiny: bool = False  # many small threads of one short turn each (the many-files corpus)
     end: str = DEFAULT_END
     now: str = DEFAULT_NOW
+    version: int = GENERATOR_VERSION
 
 
 class Generator:
@@ -144,7 +149,8 @@ class Generator:
         self.threads: dict[str, Thread] = {}
         self.end = parse_instant(params.end)
         self.per_thread = params.size_mb * MB / max(1, params.sessions)
-        self.base = "You are Codex, based on GPT-5. You are running as a coding agent in the Codex CLI. " * 40
+        self.base = "You are Codex, based on GPT-5. You are running as a coding agent in the Codex CLI. " * (
+            2 if params.tiny else 40)
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -177,7 +183,8 @@ class Generator:
         now += 0.3
         for _ in range(responses):
             now += rng.uniform(2, 40)
-            size = int(min(200 * KB, max(2 * KB, rng.lognormvariate(0, 1) * budget / max(1, responses))))
+            smallest = 2 * KB if budget else 200  # a tiny thread's one response: a short output
+            size = int(min(200 * KB, max(smallest, rng.lognormvariate(0, 1) * budget / max(1, responses))))
             secret = self.pool.secret(rng, rng.randint(800, 4000))
             self.add(t, now, f'"type":"response_item","payload":{{"type":"reasoning","summary":[],'
                      f'"content":null,"encrypted_content":"{secret}"}}')
@@ -230,6 +237,9 @@ class Generator:
         if rng.random() < 0.7:
             self.add(t, start + 0.05, '"type":"event_msg","payload":{"type":"token_count","info":null,'
                      '"rate_limits":{"primary":{"used_percent":3.0,"window_minutes":300}}}')
+        if self.p.tiny:
+            self.turn(t, start + 1, rng.choice(MODELS), 1, 0)
+            return t
         self.own_turns(t, start + 1, rng.choice(MODELS), self.per_thread * 0.8)
         if rng.random() < 0.05:  # resumed weeks later: appended to the same old file
             later = min(self.end - 3600, start + rng.uniform(5, 40) * DAY)
@@ -288,7 +298,7 @@ class Generator:
         first = self.end - SPAN_DAYS * DAY
         roots = [self.root(first + rng.uniform(0, SPAN_DAYS * DAY - 2 * 3600))
                  for _ in range(self.p.sessions)]
-        for parent in roots:
+        for parent in roots if self.p.subagents and not self.p.tiny else ():
             if rng.random() < 0.12:
                 self.branch(parent, False, 1)
             if rng.random() < 0.15:
@@ -315,7 +325,7 @@ class Generator:
 
     def write(self, root: Path) -> Json:
         stats = {"threads": 0, "files": 0, "bytes": 0, "lines": 0, "forks": 0, "subagents": 0,
-                 "archived": 0, "deleted": 0, "partial": 0}
+                 "archived": 0, "deleted": 0, "partial": 0, "usage_lines": 0, "max_line": 0}
         for t in self.threads.values():
             stats["forks" if t.parent and not t.spawned else "subagents" if t.spawned else "threads"] += 1
             if t.deleted:
@@ -326,7 +336,12 @@ class Generator:
             if t.partial:
                 text[-1] = text[-1][: len(text[-1]) // 2]
             body = "".join(text).encode()
+            usage = sum(1 for _ts, rest, _c in t.lines
+                        if rest.startswith('"type":"event_msg","payload":{"type":"token_count"'))
+            longest = max(len(line) for line in text)
             for path in self.paths(t, root):
+                stats["usage_lines"] += usage
+                stats["max_line"] = max(stats["max_line"], longest)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(body)
                 stats["files"] += 1
@@ -338,6 +353,24 @@ class Generator:
         (root / "config.toml").write_text(f'model = "{CONFIG_MODEL}"\n[model_providers.bench]\n'
                                           f'env_key = "{FAKE_KEY}"\n', encoding="utf-8")
         return stats
+
+    # -- appends (the benchmark's scenario e) --------------------------------------------------------
+    def append_activity(self, path: Path, nbytes: int, seed: int, start: float,
+                        end: float) -> tuple[int, int]:
+        """Append about `nbytes` of new turns to the rollout at `path`, as a resumed session does: its
+        running total goes on from the file's last one. Returns (bytes, token_count lines)."""
+        self.rng = random.Random(seed)
+        t = Thread(path.stem[-36:], start, total=_last_total(path))
+        now = start
+        while sum(len(rest) for _ts, rest, _c in t.lines) < nbytes and now < end - 60:
+            model, responses = self.rng.choice(MODELS), self.rng.randint(1, 4)
+            now = min(end - 60, self.turn(t, now, model, responses, nbytes / 2))
+        text = "".join("{" + (f'"timestamp":"{_iso(ts)}",' if ts is not None else "") + rest + "}\n"
+                       for ts, rest, _ in t.lines).encode()
+        with open(path, "ab") as f:
+            f.write(text)
+        usage = sum(1 for _ts, rest, _c in t.lines if '"type":"token_count"' in rest)
+        return len(text), usage
 
     # -- the figures the rules give ----------------------------------------------------------------
     def present(self) -> tuple[dict[int, Call], dict[int, dict[str, float | None]], int]:
@@ -407,18 +440,52 @@ class Generator:
                     week.add(session)
                 if ts >= today_start:
                     today.add(session)
-        return {
-            "input": totals[0], "output": totals[1], "cache_read": totals[2], "cache_write": 0,
-            "calls": totals[3], "copies": copies, "sessions": len(sessions), "sessions_today": len(today),
-            "sessions_7d": len(week),
-            "models": {m: {"input": s[0], "output": s[1], "cache_read": s[2], "requests": s[3]}
-                       for m, s in sorted(models.items())},
-            "daily_tokens": {d: v[1][0] for d, v in sorted(days.items())},
-            "daily_sessions": {d: len(v[0]) for d, v in sorted(days.items())},
-        }
+        return snapshot_figures(totals, copies, (sessions, today, week), models, days)
 
 
-def generate(out: Path, params: Params) -> Json:
+def snapshot_figures(totals: list[int], copies: int, windows: tuple[set[str], set[str], set[str]],
+                     models: dict[str, list[int]], days: dict[str, tuple[set[str], list[int]]]) -> Json:
+    """The figures in the shape of openusage's snapshot (metrics, models, daily series, diagnostics)."""
+    inp, out, cache_read, calls = totals
+    sessions, today, week = windows
+    rows = [{"model": m, "upstream_provider": "openai", "input_tokens": v[0], "output_tokens": v[1],
+             "cache_read_tokens": v[2], "cache_write_tokens": 0, "total_tokens": v[0] + v[1] + v[2],
+             "requests": v[3]} for m, v in models.items()]
+    rows.sort(key=lambda r: (-r["total_tokens"], r["model"]))
+    return {
+        "metrics": {"total_sessions": len(sessions), "sessions_today": len(today), "sessions_7d": len(week),
+                    "total_input_tokens": inp, "total_output_tokens": out, "total_cache_read": cache_read,
+                    "total_cache_write": 0, "total_tokens": inp + out},
+        "models": rows,
+        "daily_series": {
+            "sessions": [{"date": d, "value": len(v[0])} for d, v in sorted(days.items())],
+            "tokens": [{"date": d, "value": v[1][0]} for d, v in sorted(days.items())],
+        },
+        "diagnostics": {"records_counted": calls, "duplicate_records": copies - calls},
+    }
+
+
+def _last_total(path: Path) -> Usage:
+    """The running total of the last complete `token_count` line of a rollout (zeros if none)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 4 * MB))
+        tail = f.read()
+    for line in reversed(tail.split(b"\n")[1:-1]):
+        if b'"total_token_usage"' in line:
+            try:
+                usage = json.loads(line)["payload"]["info"]["total_token_usage"]
+                return (usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"],
+                        usage["reasoning_output_tokens"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return (0, 0, 0, 0)
+
+
+def generate(out: Path, params: Params, progress: bool = False) -> Json:
+    """Write the home into `out` (replaced) and its manifest; `progress` is accepted for the benchmark's
+    sake (a 1 GB home takes ~20 s, nothing to show)."""
     started = time.monotonic()
     if out.exists():
         shutil.rmtree(out)
@@ -426,9 +493,11 @@ def generate(out: Path, params: Params) -> Json:
     gen = Generator(params)
     gen.build()
     stats = gen.write(out)
+    expected = gen.expected(parse_instant(params.now))
+    stats.update(wire_bytes=stats["bytes"], calls=expected["diagnostics"]["records_counted"],
+                 seconds=round(time.monotonic() - started, 1))
     manifest = {"generator": GENERATOR, "version": GENERATOR_VERSION, "provider": "codex_cli",
-                "params": vars(params), "stats": stats, "expected": gen.expected(parse_instant(params.now)),
-                "seconds": round(time.monotonic() - started, 1)}
+                "params": vars(params), "stats": stats, "expected": expected, "seconds": stats["seconds"]}
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
@@ -458,19 +527,11 @@ def check(out: Path) -> list[str]:
     problems = [f"run {i} with the cache differs from --no-cache"
                 for i in (1, 2) if documents[i] != documents[0]]
     snap = documents[0]["snapshots"][0]
-    metric = {name: value["used"] for name, value in snap["metrics"].items()}
     found = {
-        "input": metric["total_input_tokens"], "output": metric["total_output_tokens"],
-        "cache_read": metric["total_cache_read"], "cache_write": metric["total_cache_write"],
-        "calls": snap["diagnostics"]["records_counted"],
-        "copies": snap["diagnostics"]["records_counted"] + snap["diagnostics"]["duplicate_records"],
-        "sessions": metric["total_sessions"], "sessions_today": metric["sessions_today"],
-        "sessions_7d": metric["sessions_7d"],
-        "models": {r["model"]: {"input": r["input_tokens"], "output": r["output_tokens"],
-                                "cache_read": r["cache_read_tokens"], "requests": r["requests"]}
-                   for r in sorted(snap["models"], key=lambda r: r["model"])},
-        "daily_tokens": {p["date"]: p["value"] for p in snap["daily_series"]["tokens"] if p["value"]},
-        "daily_sessions": {p["date"]: p["value"] for p in snap["daily_series"]["sessions"] if p["value"]},
+        "metrics": {name: snap["metrics"][name]["used"] for name in expected["metrics"]},
+        "models": snap["models"],
+        "daily_series": snap["daily_series"],
+        "diagnostics": {name: snap["diagnostics"][name] for name in expected["diagnostics"]},
     }
     return problems + [f"{key}: expected {expected[key]!r}, found {found[key]!r}"
                        for key in expected if found[key] != expected[key]]
@@ -483,6 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=2000, help="threads started by the user")
     parser.add_argument("--size-mb", type=float, default=1024.0, help="about this much rollout text")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-branches", action="store_true", help="no forks, no subagents")
+    parser.add_argument("--tiny", action="store_true", help="many small threads of one short turn each")
     parser.add_argument("--end", default=DEFAULT_END)
     parser.add_argument("--now", default=DEFAULT_NOW)
     parser.add_argument("--check", action="store_true",
@@ -492,7 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = check(args.out_dir)
         print("\n".join(problems) or "openusage gives the manifest's figures")
         return 1 if problems else 0
-    manifest = generate(args.out_dir, Params(args.sessions, args.size_mb, args.seed, args.end, args.now))
+    manifest = generate(args.out_dir, Params(args.sessions, args.size_mb, args.seed, not args.no_branches,
+                                             args.tiny, args.end, args.now))
     print(json.dumps(manifest["stats"]), f"{manifest['seconds']} s")
     return 0
 
