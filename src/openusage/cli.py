@@ -84,9 +84,9 @@ class _Group(click.Group):
 def cli(ctx: click.Context, demo: bool, no_cache: bool) -> None:
     """How much you use your AI coding agents, read from their own local files.
 
-    With no command: a tile for every detected or configured account. KIMI_SHARE_DIR and KIMI_CODE_HOME
-    point at Kimi CLI and Kimi Code homes other than ~/.kimi and ~/.kimi-code; add accounts in
-    settings.json (OPENUSAGE_CONFIG names another file).
+    With no command: a tile for every detected or configured account. KIMI_SHARE_DIR, KIMI_CODE_HOME and
+    CODEX_HOME point at Kimi CLI, Kimi Code and Codex CLI homes other than ~/.kimi, ~/.kimi-code and
+    ~/.codex; add accounts in settings.json (OPENUSAGE_CONFIG names another file).
     """
     if ctx.invoked_subcommand is not None:
         return
