@@ -40,7 +40,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -63,8 +63,8 @@ CREATE TABLE IF NOT EXISTS files(
 CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
 CREATE TABLE IF NOT EXISTS holders(shard INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
-    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
-    PRIMARY KEY(account, session)) WITHOUT ROWID;
+    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, joins TEXT,
+    signature INTEGER NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
@@ -452,28 +452,31 @@ class Store:
 
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
-        """Every session of the account with its rank and the session it was forked from."""
-        rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (account,))
-        return {session: SessionInfo(rank, parent) for session, rank, parent in rows}
+        """Every session of the account with its rank, the session it was forked from, and the one it
+        joins."""
+        rows = self.conn.execute("SELECT session, rank, parent, joins FROM sessions WHERE account = ?", (account,))
+        return {session: SessionInfo(rank, parent, joins) for session, rank, parent, joins in rows}
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
-        """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
-        the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
-        infos = {session: SessionInfo(rank, parent) for session, rank, parent in self.conn.execute(
-            "SELECT session, rank, parent FROM sessions WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
-            (account,))}
+        """What choosing owners needs of the sessions, and no more: those with a rank, a parent or a
+        session they join, and the parents they name that exist (a history of 100,000 plain sessions
+        loads nothing here)."""
+        infos = {session: SessionInfo(rank, parent, joins) for session, rank, parent, joins in self.conn.execute(
+            "SELECT session, rank, parent, joins FROM sessions WHERE account = ?"
+            " AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL)", (account,))}
         named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
         for chunk in _chunks(named):
-            infos.update((session, SessionInfo(rank, parent)) for session, rank, parent in self.conn.execute(
-                f"SELECT session, rank, parent FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
-                (account, *chunk)))
+            infos.update((session, SessionInfo(rank, parent, joins)) for session, rank, parent, joins in
+                         self.conn.execute("SELECT session, rank, parent, joins FROM sessions WHERE account = ?"
+                                           f" AND session IN ({_marks(chunk)})", (account, *chunk)))
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
         """(session, info, signature) rows."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature) VALUES (?, ?, ?, ?, ?)",
-            ((account, session, info.rank, info.parent, signature) for session, info, signature in rows),
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, signature)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            ((account, session, info.rank, info.parent, info.joins, signature) for session, info, signature in rows),
         )
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
