@@ -130,7 +130,8 @@ def test_codex_threads_are_titled_by_their_first_user_message_and_placed_in_thei
         session_meta("2026-11-19T10:00:00.000Z", one, base_instructions="x" * 100_000),  # a long first line
         turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
         rollout_line("2026-11-19T10:00:01.500Z", "event_msg",
-                     {"type": "user_message", "message": "Add   a\nreport of usage per project, with totals and a CSV"}),
+                     {"type": "user_message",
+                      "message": "Add   a\nreport of usage per project, with totals and a CSV"}),
         token_count("2026-11-19T10:00:02.000Z", (100, 40, 10, 0), (100, 40, 10, 0))])
     home.write(home.path(two, archived=True), [
         rollout_line("2026-11-19T11:00:00.000Z", "session_meta", {"id": two, "cwd": "/srv/other"}),
