@@ -9,7 +9,8 @@ Scenarios, interleaved round by round (a, b, c, d, e, a, b, ...) so drift hits t
 then the many-files corpus (100k tiny sessions): a primed warm run, to show that warm time follows
 the number of files. Each run is a subprocess; its wall time and the peak RSS of its process tree
 (`os.wait4`) are recorded. `--provider kimi_code` does the same on a Kimi Code home (bench.corpus_code)
-given as KIMI_CODE_HOME. See bench/README.md.
+given as KIMI_CODE_HOME, `--provider codex_cli` on a Codex home (bench.corpus_codex) given as CODEX_HOME.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import corpus as gen
-from bench import corpus_code
+from bench import corpus_code, corpus_codex
 
 DEFAULT_ROOT = Path(os.environ.get("OPENUSAGE_BENCH_DIR", "/tmp/openusage-bench"))
 APPEND_JOURNAL = "bench-appends.json"
@@ -46,11 +47,13 @@ SCENARIOS = {
     "e": "warm after appends",
 }
 MIB = 1024 * 1024
-PROVIDERS = ("kimi_cli", "kimi_code")
-FAKE_KEYS = (b"sk-bench-not-a-real-key", corpus_code.FAKE_KEY.encode())  # what no output may show
+PROVIDERS = ("kimi_cli", "kimi_code", "codex_cli")
+# What no output may show.
+FAKE_KEYS = (b"sk-bench-not-a-real-key", corpus_code.FAKE_KEY.encode(), corpus_codex.FAKE_KEY.encode())
+HOME_VARIABLES = {"kimi_cli": "KIMI_SHARE_DIR", "kimi_code": "KIMI_CODE_HOME", "codex_cli": "CODEX_HOME"}
 
 Json = dict[str, Any]
-Params = gen.Params | corpus_code.Params
+Params = gen.Params | corpus_code.Params | corpus_codex.Params
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,8 +174,16 @@ class Series:
 # The corpus on disk.
 
 
-def find_wire_files(root: Path) -> list[Path]:
+def find_wire_files(root: Path, provider: str = "kimi_cli") -> list[Path]:
+    """The files openusage reads in the home: wire.jsonl (Kimi), or rollouts in both Codex folders."""
     found: list[Path] = []
+    if provider == "codex_cli":
+        for folder in ("sessions", "archived_sessions"):
+            for dirpath, _dirs, files in os.walk(root / folder):
+                found.extend(Path(dirpath) / name for name in files
+                             if name.startswith("rollout-") and name.endswith(".jsonl"))
+        found.sort()
+        return found
     for dirpath, _dirs, files in os.walk(root / "sessions"):
         if "wire.jsonl" in files:
             found.append(Path(dirpath) / "wire.jsonl")
@@ -180,11 +191,14 @@ def find_wire_files(root: Path) -> list[Path]:
     return found
 
 
-def corpus_stats(root: Path, wires: list[Path]) -> Json:
+def corpus_stats(root: Path, wires: list[Path], provider: str = "kimi_cli") -> Json:
     sessions_dir = root / "sessions"
-    sessions = sum(
-        1 for group in sessions_dir.iterdir() if group.is_dir() for s in group.iterdir() if s.is_dir()
-    )
+    if provider == "codex_cli":  # a session is a thread: the id its rollouts are named after
+        sessions = len({path.stem[-36:] for path in wires})
+    else:
+        sessions = sum(
+            1 for group in sessions_dir.iterdir() if group.is_dir() for s in group.iterdir() if s.is_dir()
+        )
     sizes = [p.stat().st_size for p in wires]
     manifest = gen.read_manifest(root)
     stats: Json = {
@@ -213,6 +227,8 @@ def restore_appends(root: Path) -> None:
 
 
 def provider_of(params: Params) -> str:
+    if isinstance(params, corpus_codex.Params):
+        return "codex_cli"
     return "kimi_code" if isinstance(params, corpus_code.Params) else "kimi_cli"
 
 
@@ -252,12 +268,13 @@ def ensure_corpus(directory: Path, params: Params, log: Callable[[str], None], g
         raise SystemExit(
             f"bench: {directory} exists, is not empty and holds no Kimi home: refusing to write there"
         )
-    kind = ("tiny" if params.tiny else "full") + (
-        " Kimi Code" if wanted_provider == "kimi_code" else " Kimi CLI"
-    )
+    kind = ("tiny" if params.tiny else "full") + {
+        "kimi_code": " Kimi Code", "codex_cli": " Codex CLI"}.get(wanted_provider, " Kimi CLI")
     log(f"generating a {kind} corpus at {directory} ({params.sessions:,} sessions, seed {params.seed}) ...")
     if isinstance(params, corpus_code.Params):
         manifest = corpus_code.generate(directory, params, progress=sys.stderr.isatty())
+    elif isinstance(params, corpus_codex.Params):
+        manifest = corpus_codex.generate(directory, params, progress=sys.stderr.isatty())
     else:
         manifest = gen.generate(directory, params, progress=sys.stderr.isatty())
     mib = manifest["stats"]["wire_bytes"] / MIB
@@ -266,7 +283,9 @@ def ensure_corpus(directory: Path, params: Params, log: Callable[[str], None], g
 
 
 def default_corpus_dir(params: Params) -> Path:
-    prefix = "code-" if isinstance(params, corpus_code.Params) else ""  # Kimi Code corpora: code-...
+    # Kimi Code corpora: code-..., Codex ones: codex-...
+    prefix = "code-" if isinstance(params, corpus_code.Params) else \
+        "codex-" if isinstance(params, corpus_codex.Params) else ""
     if params.tiny:
         name = f"{prefix}tiny-n{params.sessions}-seed{params.seed}-v{params.version}"
     else:
@@ -279,7 +298,7 @@ def default_corpus_dir(params: Params) -> Path:
 
 def make_params(args: argparse.Namespace, tiny: bool = False) -> Params:
     """The corpus parameters for the provider measured (the many-files corpus when `tiny`)."""
-    cls = corpus_code.Params if args.provider == "kimi_code" else gen.Params
+    cls = {"kimi_code": corpus_code.Params, "codex_cli": corpus_codex.Params}.get(args.provider, gen.Params)
     if tiny:
         return cls(
             sessions=args.many_files, size_mb=0.0, seed=args.seed, subagents=False, tiny=True, now=args.now
@@ -367,6 +386,8 @@ def ground_truth(doc: Any, manifest: Json | None, now: str | None) -> Json:
         return {"checked": False, "reason": "no generator manifest"}
     if manifest_provider(manifest) == "kimi_code":
         return ground_truth_code(doc, manifest, now)
+    if manifest_provider(manifest) == "codex_cli":
+        return ground_truth_codex(doc, manifest, now)
     expected = manifest["expected"]
     if now != manifest["params"]["now"]:
         return {"checked": False, "reason": "the clock is not pinned to the manifest's instant"}
@@ -479,6 +500,26 @@ def ground_truth_code(doc: Any, manifest: Json, now: str | None) -> Json:
     return result
 
 
+def ground_truth_codex(doc: Any, manifest: Json, now: str | None) -> Json:
+    """Compare the codex_cli snapshot with the figures bench.corpus_codex computed from what it wrote:
+    metrics, per-model rows, daily series, calls and copies folded."""
+    if now != manifest["params"]["now"]:
+        return {"checked": False, "reason": "the clock is not pinned to the manifest's instant"}
+    expected = manifest["expected"]
+    snapshots = doc.get("snapshots", []) if isinstance(doc, dict) else []
+    codex = next((s for s in snapshots if isinstance(s, dict) and s.get("provider_id") == "codex_cli"), None)
+    if codex is None:
+        return {"checked": True, "agree": False, "differences": ["no codex_cli snapshot in the output"]}
+    got = {
+        "metrics": {name: codex.get("metrics", {}).get(name, {}).get("used") for name in expected["metrics"]},
+        "models": codex.get("models"),
+        "daily_series": codex.get("daily_series"),
+        "diagnostics": {name: codex.get("diagnostics", {}).get(name) for name in expected["diagnostics"]},
+    }
+    diff = differences(got, expected, limit=12)
+    return {"checked": True, "agree": not diff, "differences": diff}
+
+
 # --------------------------------------------------------------------------------------------------
 # Machine.
 
@@ -580,7 +621,7 @@ class Bench:
         self.have_reference = False
         self.first_output: Any = None
         self.cache_seq = 0
-        self.appender: gen.Generator | corpus_code.Generator | None = None
+        self.appender: gen.Generator | corpus_code.Generator | corpus_codex.Generator | None = None
         self.leaks: list[str] = []  # outputs that showed a config secret
 
     def log(self, text: str) -> None:
@@ -590,8 +631,8 @@ class Bench:
 
     def env(self, root: Path, cache: Path) -> dict[str, str]:
         env = dict(os.environ)
-        for var in ("KIMI_CODE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "OPENUSAGE_NOW",
-                    "OPENUSAGE_CONFIG"):
+        for var in ("KIMI_CODE_HOME", "CODEX_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME",
+                    "OPENUSAGE_NOW", "OPENUSAGE_CONFIG"):
             env.pop(var, None)
         env.pop("KIMI_SHARE_DIR", None)
         env.update(
@@ -601,7 +642,7 @@ class Bench:
             OPENUSAGE_CACHE_DIR=str(cache),
         )
         # Only the measured provider's home is set: the other one is not detected (HOME is empty).
-        env["KIMI_CODE_HOME" if self.args.provider == "kimi_code" else "KIMI_SHARE_DIR"] = str(root)
+        env[HOME_VARIABLES[self.args.provider]] = str(root)
         if self.now is not None:
             env["OPENUSAGE_NOW"] = self.now
         return env
@@ -719,6 +760,8 @@ class Bench:
                 continue
             if self.args.provider == "kimi_code" and path.parent.name != "main":  # Kimi Code: agents/main
                 continue
+            if self.args.provider == "codex_cli" and "archived_sessions" in path.parts:  # Codex: live ones
+                continue
             with open(path, "rb") as f:
                 f.seek(max(0, path.stat().st_size - 1))
                 if f.read(1) == b"\n":
@@ -727,8 +770,11 @@ class Bench:
 
     def append(self, root: Path, targets: list[Path], per_file: int, rep: int, start: float) -> None:
         if self.appender is None:
-            code = self.args.provider == "kimi_code"
-            self.appender = (corpus_code.Generator if code else gen.Generator)(self.args.seed + 1000)
+            if self.args.provider == "codex_cli":
+                self.appender = corpus_codex.Generator(corpus_codex.Params(seed=self.args.seed + 1000))
+            else:
+                code = self.args.provider == "kimi_code"
+                self.appender = (corpus_code.Generator if code else gen.Generator)(self.args.seed + 1000)
         journal = {str(p): p.stat().st_size for p in targets}
         (root / APPEND_JOURNAL).write_text(json.dumps(journal))
         end = gen.parse_instant(self.now) - 1.0 if self.now else time.time()
@@ -742,8 +788,8 @@ class Bench:
         params = make_params(args, tiny=True)
         given = args.many_files_corpus is not None
         root = ensure_corpus(args.many_files_corpus or default_corpus_dir(params), params, self.log, given)
-        wires = find_wire_files(root)
-        stats = corpus_stats(root, wires)
+        wires = find_wire_files(root, args.provider)
+        stats = corpus_stats(root, wires, args.provider)
         list_file = self.work / "tiny-files.list"
         list_file.write_bytes(b"\0".join(os.fsencode(p) for p in wires) + b"\0")
         self.log(f"many files: {len(wires):,} wire files, {stats['wire_bytes'] / MIB:,.1f} MiB")
@@ -838,6 +884,14 @@ def _print_corpus(provider: str, c: Json) -> None:
     )
     gstats = c.get("generator", {}).get("stats")
     if not gstats:
+        return
+    if provider == "codex_cli":
+        print(
+            f"         token_count lines {gstats['usage_lines']:,} (distinct calls {gstats['calls']:,}), "
+            f"threads {gstats['threads']:,} (forks {gstats['forks']:,}, subagents {gstats['subagents']:,}), "
+            f"archived {gstats['archived']:,}, deleted parents {gstats['deleted']:,}, "
+            f"longest line {gstats['max_line'] / MIB:.2f} MiB"
+        )
         return
     counts = gstats["counts"]
     print(
@@ -941,7 +995,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--provider",
         choices=PROVIDERS,
         default="kimi_cli",
-        help="which agent's home to measure: kimi_cli (KIMI_SHARE_DIR) or kimi_code (KIMI_CODE_HOME)",
+        help="which agent's home to measure: kimi_cli (KIMI_SHARE_DIR), kimi_code (KIMI_CODE_HOME) or "
+        "codex_cli (CODEX_HOME)",
     )
     p.add_argument("--corpus", type=Path, help="a Kimi home to use, or where to generate one")
     p.add_argument("--size-mb", type=float, default=1024.0)
@@ -983,8 +1038,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = ensure_corpus(
             args.corpus or default_corpus_dir(params), params, bench.log, args.corpus is not None
         )
-        wires = find_wire_files(root)
-        stats = corpus_stats(root, wires)
+        wires = find_wire_files(root, args.provider)
+        stats = corpus_stats(root, wires, args.provider)
         bench.log(
             f"corpus {root}: {len(wires):,} wire files, {stats['wire_bytes'] / MIB:,.1f} MiB; "
             f"measuring {' '.join(bench.cmd)}"

@@ -1,6 +1,6 @@
-"""Every test runs with its own HOME, settings, cache and Kimi homes under tmp_path.
+"""Every test runs with its own HOME, settings, cache and agent homes under tmp_path.
 
-Nothing a test does can read or write the developer's real ~/.kimi, ~/.config or cache.
+Nothing a test does can read or write the developer's real ~/.kimi, ~/.codex, ~/.config or cache.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OPENUSAGE_CACHE_DIR", str(tmp_path / "cache"))
     # The settings file is the default one under XDG_CONFIG_HOME (kimi_home.settings_file): a file
     # OPENUSAGE_CONFIG names must exist.
-    for var in ("OPENUSAGE_CONFIG", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "OPENUSAGE_NOW", "NO_COLOR", "FORCE_COLOR"):
+    for var in ("OPENUSAGE_CONFIG", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "CODEX_HOME", "OPENUSAGE_NOW", "NO_COLOR",
+                "FORCE_COLOR"):
         monkeypatch.delenv(var, raising=False)
-    # Keep the interpreter's own directory on PATH, but no `kimi` binary unless a test adds one.
-    bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "kimi").exists()]
+    # Keep the interpreter's own directory on PATH, but no `kimi` or `codex` binary unless a test adds one.
+    bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+                if d and not (Path(d) / "kimi").exists() and not (Path(d) / "codex").exists()]
     monkeypatch.setenv("PATH", os.pathsep.join(bin_dirs))
     return home
 

@@ -321,12 +321,11 @@ def test_file_that_disappears_between_listing_and_reading_is_unreadable(cli_home
     from openusage import scan
     from openusage.providers.base import Account
     from openusage.providers.kimi_cli.provider import KimiCliProvider
-    from openusage.providers.walk import walk_session
 
     provider = KimiCliProvider()
     walk = provider.walk(Account("kimi_cli", "kimi_cli"), cli_env(cli_home))
-    units = scan._session_units(walk)
-    sources = [source for session in units.top.sessions for source in walk_session(walk, session, units.top)]
+    units = scan._session_units(provider, walk)
+    sources = [source for session in units.top.sessions for source in provider.walk_session(walk, session, units.top)]
     assert len(sources) == 1
     os.unlink(sources[0].path)  # gone after the walk listed it
 
@@ -340,11 +339,10 @@ import os, sys
 from openusage import scan
 from openusage.providers.base import Account
 from openusage.providers.kimi_code.provider import KimiCodeProvider
-from openusage.providers.walk import walk_session
 provider = KimiCodeProvider()
 walk = provider.walk(Account("kimi_code", "kimi_code"), {"KIMI_CODE_HOME": sys.argv[1]})
-units = scan._session_units(walk)
-sources = [s for session in units.top.sessions for s in walk_session(walk, session, units.top, agents_layout=True)]
+units = scan._session_units(provider, walk)
+sources = [s for session in units.top.sessions for s in provider.walk_session(walk, session, units.top)]
 assert len(sources) == 1, sources
 os.unlink(sources[0].path)
 os.mkfifo(sources[0].path)  # a regular file when listed, a FIFO when read

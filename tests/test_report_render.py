@@ -188,3 +188,15 @@ def test_a_second_account_is_named_beside_its_provider() -> None:
     other = SettledCall("kimi_work", "kimi_code", "s7", None, "m", 1, 1, 0, 0)
     out = report_markdown(report("session", calls=(other,)))
     assert "| kimi_code/kimi_work |" in out
+
+
+def test_the_fast_json_encoder_writes_what_json_dumps_writes() -> None:
+    import json
+
+    from openusage.render.report import dumps
+
+    document = {"schema": "openusage.report/1", "tz": "Europe/Berlin", "since": None,
+                "rows": [{"period": "2026-11-20", "title": 'Ünïcode "quoted" \\ tab\t', "models": ["a", "b"],
+                          "empty": [], "nested": {}, "input_tokens": 2**64 + 5, "ok": True}],
+                "totals": {"input_tokens": 0}}
+    assert dumps(document) == json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -95,3 +95,48 @@ def test_kimi_code_titles_and_projects(isolated_env: Path) -> None:
     assert facts["session_b"] == SessionFacts("Untitled", "openusage")
     assert facts["session_c"] == SessionFacts("Untitled", "my-app")
     assert facts["session_d"] == SessionFacts("Ship it", "workspace-7")
+
+
+def test_cached_facts_follow_a_renamed_session_and_a_new_work_dir(isolated_env: Path) -> None:
+    """A warm query reuses each session's facts while its state file and the home's kimi.json are as
+    they were; a rename or a newly listed working directory shows at once, the same as without cache."""
+    home = KimiHome(isolated_env / ".kimi")
+    work_dir = "/home/me/src/app"
+    session = home.session("s-one", group=_md5(work_dir), title="First name")
+    session.add(_turn("hello")).usage(at(T), (1, 1, 0, 0), "m1")
+    home.session("s-two", group=_md5(work_dir)).add(_turn("the other one")).usage(at(T), (2, 2, 0, 0), "m2")
+
+    def cached(titles: bool = True) -> dict[str, SessionFacts]:
+        result = api.calls(os.environ, CallsQuery(providers=("kimi_cli",), titles=titles))
+        return {name: one for (_account, name), one in result.sessions.items()}
+
+    assert cached(titles=False)["s-one"] == SessionFacts("", _md5(work_dir))  # no title derived yet
+    assert cached()["s-one"] == SessionFacts("First name", _md5(work_dir))
+    assert cached() == _facts("kimi_cli")
+    session.title("Second name")
+    (home.root / "kimi.json").write_text(json.dumps({"work_dirs": [{"path": work_dir}]}), encoding="utf-8")
+    assert cached()["s-one"] == SessionFacts("Second name", work_dir)
+    assert cached()["s-two"] == SessionFacts("the other one", work_dir)
+    assert cached() == _facts("kimi_cli")
+    assert cached(titles=False)["s-one"] == SessionFacts("", work_dir)
+
+
+def test_codex_threads_are_titled_by_their_first_user_message_and_placed_in_their_cwd(isolated_env: Path) -> None:
+    from codex_home import CodexHome, rollout_line, session_meta, token_count, turn_context
+
+    home = CodexHome(isolated_env / ".codex")
+    one, two = "0199b000-0000-7000-8000-000000000001", "0199b000-0000-7000-8000-000000000002"
+    home.write(home.path(one), [
+        session_meta("2026-11-19T10:00:00.000Z", one, base_instructions="x" * 100_000),  # a long first line
+        turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+        rollout_line("2026-11-19T10:00:01.500Z", "event_msg",
+                     {"type": "user_message",
+                      "message": "Add   a\nreport of usage per project, with totals and a CSV"}),
+        token_count("2026-11-19T10:00:02.000Z", (100, 40, 10, 0), (100, 40, 10, 0))])
+    home.write(home.path(two, archived=True), [
+        rollout_line("2026-11-19T11:00:00.000Z", "session_meta", {"id": two, "cwd": "/srv/other"}),
+        token_count("2026-11-19T11:00:02.000Z", (7, 0, 3, 0), (7, 0, 3, 0))])
+    facts = _facts("codex_cli")
+    assert facts[one] == SessionFacts("Add a report of usage per project, with totals...", "/home/dev/app")
+    assert facts[two] == SessionFacts("Untitled", "/srv/other")
+    assert _facts("codex_cli", titles=False)[one] == SessionFacts("", "/home/dev/app")

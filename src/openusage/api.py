@@ -10,7 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from openusage import groups, paths, priced, pricing, scan, settled
+from openusage import facts, groups, paths, priced, pricing, scan, settled
 from openusage.errors import CacheError, SettingsError, UsageInputError
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
@@ -116,19 +116,23 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
     accounts = list(detect(env).accounts)
     chosen = _chosen(accounts, query.accounts, query.providers)
 
-    def answer(store: Store | None) -> tuple[list[SettledCall], dict[str, scan.Refreshed]]:
+    def answer(store: Store | None) -> tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]:
         refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
         rows = _settled_rows(store, accounts, refreshed)
         found: list[SettledCall] = []
         for account in chosen:
             found.extend(_named(account, rows.get(account.id, ()), refreshed[account.id].resolve_model, query))
-        return found, refreshed
+        wanted: dict[str, set[str]] = {}
+        for call in found:
+            wanted.setdefault(call.account, set()).add(call.session)
+        known = facts.session_facts(store, env, [(account, _provider(account)) for account in chosen], wanted,
+                                    titles=query.titles)
+        return found, known
 
     from openusage.query import CallsResult
 
-    settled, _ = _with_cache(env, use_cache, notice, answer)
-    facts = _session_facts(env, chosen, settled, titles=query.titles)
-    return CallsResult(query, settled, facts, tuple(account.id for account in chosen))
+    settled_calls, known = _with_cache(env, use_cache, notice, answer)
+    return CallsResult(query, settled_calls, known, tuple(account.id for account in chosen))
 
 
 class PriceStep(NamedTuple):
@@ -323,22 +327,6 @@ def _settled_rows(store: Store | None, accounts: list[Account],
         settled.Member(account.id, account.provider, refreshed[account.id],
                        _provider(account).shares_calls_across_accounts)
         for account in accounts if account.id in refreshed])
-
-
-def _session_facts(env: Mapping[str, str], chosen: list[Account], settled: list[SettledCall], *,
-                   titles: bool) -> dict[tuple[str, str], SessionFacts]:
-    """What each account's provider says of the sessions that own a call: their projects, and their
-    titles when asked (a title can take a read of the session's first lines)."""
-    wanted: dict[str, set[str]] = {}
-    for call in settled:
-        wanted.setdefault(call.account, set()).add(call.session)
-    facts: dict[tuple[str, str], SessionFacts] = {}
-    for account in chosen:
-        sessions = wanted.get(account.id)
-        if sessions:
-            found = _provider(account).session_facts(account, env, sessions, titles=titles)
-            facts.update(((account.id, name), one) for name, one in found.items())
-    return facts
 
 
 def _provider(account: Account) -> FileProvider:

@@ -112,9 +112,9 @@ class _Options(NamedTuple):
 def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> None:
     """How much you use your AI coding agents, read from their own local files.
 
-    With no command: a tile for every detected or configured account. KIMI_SHARE_DIR and KIMI_CODE_HOME
-    point at Kimi CLI and Kimi Code homes other than ~/.kimi and ~/.kimi-code; add accounts in
-    settings.json (OPENUSAGE_CONFIG names another file).
+    With no command: a tile for every detected or configured account. KIMI_SHARE_DIR, KIMI_CODE_HOME and
+    CODEX_HOME point at Kimi CLI, Kimi Code and Codex CLI homes other than ~/.kimi, ~/.kimi-code and
+    ~/.codex; add accounts in settings.json (OPENUSAGE_CONFIG names another file).
     """
     options = _Options(os.environ, None, no_cache, demo, tz_name)
     if demo:

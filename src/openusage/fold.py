@@ -82,9 +82,14 @@ def merge(calls: Calls, other: Calls) -> None:
             _add_copy(mine, theirs[_TS], theirs[_MODEL], marked, session)  # one copy per holder
 
 
-def settle(calls: Iterable[Call], ranks: Mapping[str, int], ancestors: Mapping[str, frozenset[str]]) -> None:
+_NO_JOINS: Mapping[str, str] = {}
+
+
+def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping[str, frozenset[str]],
+           joins: Mapping[str, str] = _NO_JOINS) -> None:
     """Choose the owner of every call held more than once: among the holders that are not a fork of
-    another holder, the lowest (rank, marked, session)."""
+    another holder, the lowest (rank, marked, session). Then a call owned by a session that joins
+    another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`)."""
     no_ancestors: frozenset[str] = frozenset()
     for call in calls:
         holders = call[_HOLDERS]
@@ -97,6 +102,18 @@ def settle(calls: Iterable[Call], ranks: Mapping[str, int], ancestors: Mapping[s
             candidates = originals or holders  # a forkedFrom cycle leaves no original: fall back to all
         _, marked, session = min((ranks.get(s, 0), m, s) for m, s in candidates)
         call[_SESSION], call[_MARKED] = session, marked
+    if joins:
+        rejoin(calls, joins)
+
+
+def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:
+    """Settled calls whose owner joins another session count toward that one. Every call's owner is
+    looked up, so callers skip this when no session joins another (Kimi's never do)."""
+    get = joins.get
+    for call in calls:
+        target = get(call[_SESSION])
+        if target is not None:
+            call[_SESSION] = target
 
 
 def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:

@@ -15,6 +15,7 @@ class SkipReason(enum.StrEnum):
     INVALID_JSON = "invalid_json"
     NOT_UTF8 = "not_utf8"
     WRONG_SHAPE = "wrong_shape"
+    REEMITTED = "reemitted"  # the same usage written again (its running total has not moved): not a new call
 
 
 # One copy of one model call, as found in one file:
@@ -111,11 +112,13 @@ CallRow = tuple[str, float | None, str | None, int, int, int, int, int, str | No
 
 
 class SessionInfo(NamedTuple):
-    """What a session's state file says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes) and
-    the session it was forked from (Kimi Code: forkedFrom), if any."""
+    """What a session's state says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes), the
+    session it was forked from (Kimi Code: forkedFrom), if any, and the session its calls count toward
+    when it is part of another one (a subagent thread of its parent's; None: its own)."""
 
     rank: int
     parent: str | None
+    joins: str | None = None
 
 
 class FileDiagnostics(NamedTuple):

@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.errors import CacheError
 from openusage.files import open_regular
-from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
+from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
 from openusage.providers import provider_by_id
-from openusage.providers.base import Account, FileProvider, ModelResolver, Walk
-from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
+from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
 from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
 from openusage.summary import Ledger
@@ -134,7 +133,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
     if store is None:
         if not walk.found:
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
-        listing = [_session_units(walk)]
+        listing = [_session_units(provider, walk)]
         if keep_calls or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS:
             try:
                 ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing,
@@ -150,7 +149,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root)
         except (OSError, CacheError):
             if not listing:  # the read itself failed: list again, and read in memory
-                listing = [_session_units(walk)]
+                listing = [_session_units(provider, walk)]
         ledger, read, unreadable, calls, infos = _read_all(None, provider, account.id, walk, progress, listing,
                                                            in_memory=True, bounded=False)
         return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls, infos=infos)
@@ -163,7 +162,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
         else:
-            listing = [_session_units(walk)]
+            listing = [_session_units(provider, walk)]
             # A history of very many sessions builds its ledger from the store: their calls would not fit.
             in_memory = len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS
             ledger, read, unreadable, _, _ = _read_all(store, provider, account.id, walk, progress, listing,
@@ -198,7 +197,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
               listing: list[_Units], *, in_memory: bool,
               bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None, dict[str, SessionInfo] | None]:
     """Read every file of the walk from the start, split by session over the processes: each walks its
-    sessions, reads and folds their files and their state files; the folds merge here. With a store,
+    sessions, reads and folds their files and reads their sessions' state; the folds merge here. With a store,
     the copies (encoded by the process that read them) and the sessions are written as the results
     come in; without one, the calls and sessions are returned too (for `groups.py`). `in_memory`: the
     calls are folded here as the results come (always, without a store), else the ledger is built from
@@ -211,14 +210,16 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
 
     def work(i: int) -> tuple[Any, ...]:
         top, units, loose = listing[0]
-        return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep, in_memory)
+        return _read_unit(provider, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
-    # Folding in memory: every session's parent (None for most) and the ranks that are not 0, all that
-    # `settle` needs. With a store, each unit's sessions are also written as they come. (Workers forked
-    # before a switch to the store go on folding; what they send is then dropped.)
+    # Folding in memory: every session's parent (None for most), the ranks that are not 0 and the
+    # sessions that join another, all that `settle` needs. With a store, each unit's sessions are also
+    # written as they come. (Workers forked before a switch to the store go on folding; what they send
+    # is then dropped.)
     parents: dict[str, str | None] = {}
     ranks: dict[str, int] = {}
+    joins: dict[str, str] = {}
     skipped: dict[str, int] = {}
     files_read = zero = 0
     unreadable = walk.unreadable
@@ -230,15 +231,17 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
                                          for name, info in unit_infos.items()))
         if in_memory:
             merge(calls, unit_calls)
-            for name, (rank, parent) in unit_infos.items():
+            for name, (rank, parent, joined) in unit_infos.items():
                 parents[name] = parent
                 if rank:
                     ranks[name] = rank
+                if joined is not None:
+                    joins[name] = joined
             if bounded and len(calls) > (SCAN_MAX_CALLS if store is None else FIRST_RUN_MAX_CALLS):
                 if store is None:
                     raise _TooManyCalls
                 in_memory = False  # too many to hold: the store folds what it holds when all are in
-                calls, parents, ranks = {}, {}, {}
+                calls, parents, ranks, joins = {}, {}, {}, {}
         unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
             source = Source(*raw_source)
@@ -257,22 +260,22 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     if not in_memory:
         assert store is not None
         return _stored_ledger(store, account), read, unreadable, None, None
-    settle(calls.values(), ranks, ancestry(parents))
+    settle(calls.values(), ranks, ancestry(parents), joins)
     ledger = Ledger.of(call_rows(calls))
     if store is not None:
         return ledger, read, unreadable, None, None
-    infos = {name: SessionInfo(ranks.get(name, 0), parent) for name, parent in parents.items()}
+    infos = {name: SessionInfo(ranks.get(name, 0), parent, joins.get(name)) for name, parent in parents.items()}
     return ledger, read, unreadable, calls, infos
 
 
-def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],
-               loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
+def _read_unit(provider: FileProvider, top: SessionList, sessions: list[SessionDir], loose: list[Source],
+               keep: bool, fold: bool) -> tuple[Any, ...]:
     """One unit of a full read, in any process: walk its sessions, read their files and their state
     files. Returns plain values (they cross a pipe): the files' copies encoded for the store (`keep`)
     and/or folded (`fold`)."""
     local = Walk()
-    sources = [source for session in sessions
-               for source in walk_session(local, session, top, agents_layout=agents_layout)]
+    walk_session = provider.walk_session
+    sources = [source for session in sessions for source in walk_session(local, session, top)]
     sources.extend(loose)
     calls: Calls = {}
     results = []
@@ -290,8 +293,8 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
             # The copies are encoded or folded into `calls` above: only the counts cross the pipe.
             result = (result[0], [], *result[2:4], [], *result[5:])
         results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
-    dirs = _session_dirs(local, local.session_dirs)
-    infos = {name: (info.rank, info.parent) for name, info in provider.session_info(dirs).items()}
+    holders = _holders(local, local.session_dirs)
+    infos = {name: tuple(info) for name, info in provider.session_info(holders).items()}  # (rank, parent, joins)
     return results, calls, infos, local.signatures, local.unreadable, sum(source.identity[2] for source in sources)
 
 
@@ -301,14 +304,14 @@ class _Units(NamedTuple):
     loose: list[list[Source]]  # per unit: the files above the session level whose session it has
 
 
-def _session_units(walk: Walk) -> _Units:
+def _session_units(provider: FileProvider, walk: Walk) -> _Units:
     """The sessions of the walk grouped into work units: many small ones, so that the processes finish
-    together whatever the sizes of the sessions (unknown before they are walked). The directories of
-    a name found in two groups are one session, so they go to the same unit, and so does a file above
-    the session level whose session has that name (else the first unit takes it)."""
-    top = list_sessions(walk, agents_layout=walk.agents_layout)
+    together whatever the sizes of the sessions (unknown before they are walked). The holders of
+    a name found in two holders are one session, so they go to the same unit, and so does a file found
+    by the listing itself whose session has that name (else the first unit takes it)."""
+    top = provider.list_sessions(walk)
     sessions = top.sessions
-    sessions.sort()  # by name: the directories of one name are neighbours (sorting builds nothing per session)
+    sessions.sort()  # by name: the holders of one name are neighbours (sorting builds nothing per session)
     names = sum(1 for i, session in enumerate(sessions) if not i or session.name != sessions[i - 1].name)
     count = max(1, min(names, MAX_BATCHES, 2 * BATCHES_PER_WORKER))
     units: list[list[SessionDir]] = [[] for _ in range(count)]
@@ -399,7 +402,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
 
 def _reparented(store: Store, account: str, changed: dict[str, tuple[str, SessionInfo, int]],
                 dropped: list[str]) -> set[str]:
-    """Sessions whose ancestry changes although their own state file did not: a fork's chain runs
+    """Sessions whose ancestry changes although their own state did not: a fork's chain runs
     through sessions that exist, so one appearing, vanishing or changing its parent moves the owner of
     calls that other sessions share."""
     if not changed and not dropped:
@@ -420,7 +423,7 @@ class _Compared(NamedTuple):
 
     files: list[tuple[Source, bool]]  # new or changed files; True when the store knows the path
     gone: set[int]  # ids of known files that are not there any more
-    sessions: dict[str, tuple[str, SessionInfo, int]]  # new or changed state files, read again
+    sessions: dict[str, tuple[str, SessionInfo, int]]  # sessions whose state is new or changed, read again
     dropped: set[str]  # known sessions that hold no file any more
 
 
@@ -429,14 +432,13 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     session over the processes when there are many sessions (the walk is one syscall after another:
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back."""
-    top, units, loose = _session_units(walk)
-    agents_layout = walk.agents_layout
+    top, units, loose = _session_units(provider, walk)
+    walk_session = provider.walk_session
 
     def work(i: int) -> tuple[Any, ...]:
         local = Walk()
         known = store.reader()
-        sources = [source for session in units[i]
-                   for source in walk_session(local, session, top, agents_layout=agents_layout)]
+        sources = [source for session in units[i] for source in walk_session(local, session, top)]
         names = {session.name for session in units[i]}
         sources.extend(loose[i])
         names.update(source.session for source in loose[i])
@@ -454,11 +456,11 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
         known_sessions = len(signatures)
         new_signatures: dict[str, int] = {}
         for session in local.session_dirs:
-            signature = local.signatures.get(session, 0)  # 0: no state file
+            signature = local.signatures.get(session, 0)  # 0: no state
             if signatures.pop(session, None) != signature:
                 new_signatures[session] = signature
-        infos = provider.session_info(_session_dirs(local, new_signatures))
-        sessions = {name: (info.rank, info.parent, new_signatures[name]) for name, info in infos.items()}
+        infos = provider.session_info(_holders(local, new_signatures))
+        sessions = {name: (*info, new_signatures[name]) for name, info in infos.items()}
         return changed, gone, sessions, list(signatures), local.unreadable, fetched, known_sessions
 
     from openusage import parallel
@@ -470,15 +472,15 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
             len(units), work, workers):
         result.files.extend((Source(*source), known) for source, known in changed)
         result.gone.update(gone)
-        result.sessions.update((name, (name, SessionInfo(rank, parent), signature))
-                               for name, (rank, parent, signature) in sessions.items())
+        result.sessions.update((name, (name, SessionInfo(rank, parent, joined), signature))
+                               for name, (rank, parent, joined, signature) in sessions.items())
         result.dropped.update(dropped)
         walk.unreadable += unreadable
         fetched_files += files
         fetched_sessions += known_sessions
     stored_files, stored_sessions = store.counts(account)
     if fetched_files != stored_files or fetched_sessions != stored_sessions:
-        # Known sessions that no unit asked about: their directories are gone.
+        # Known sessions that no unit asked about: they are gone.
         listed = {session.name for session in top.sessions} | {source.session for source in walk.top_sources}
         result.gone.update(store.files_outside(account, listed))
         result.dropped.update(store.sessions_outside(account, listed))
@@ -495,10 +497,14 @@ def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
     return calls
 
 
-def _settle(store: Store, account: str, calls: Calls) -> None:
-    forks = store.session_forks(account)
+def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
+    forks = store.session_forks(account) if forks is None else forks
     settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-           ancestry({name: info.parent for name, info in forks.items()}))
+           ancestry({name: info.parent for name, info in forks.items()}), _joins(forks))
+
+
+def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
+    return {name: info.joins for name, info in forks.items() if info.joins is not None}
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
@@ -518,6 +524,8 @@ def _stored_ledger(store: Store, account: str) -> Ledger:
     read; only the others are kept until all are read and their owners chosen. So memory grows with
     the calls held in two or more files, not with the history."""
     shared = store.shared_crcs()
+    forks = store.session_forks(account)
+    joins = _joins(forks)
     ledger = Ledger()
     pending: Calls = {}
     for session, records in store.file_copies(account):
@@ -529,17 +537,17 @@ def _stored_ledger(store: Store, account: str) -> Ledger:
                 merge(pending, waiting)
                 for key in waiting:
                     del calls[key]
+        if joins:
+            rejoin(calls.values(), joins)
         ledger.add(call_rows(calls))  # one holder session (copies within one file share it)
-    _settle(store, account, pending)
+    _settle(store, account, pending, forks)
     ledger.add(call_rows(pending))
     return ledger
 
 
-def _session_dirs(walk: Walk, sessions: Iterable[str]) -> dict[str, list[str]]:
-    """session -> its directories (usually one; the same name in two groups gives two)."""
-    return {session: [os.path.join(h, session) for h in (walk.session_dirs[session],
-                                                          *walk.more_session_dirs.get(session, ()))]
-            for session in sessions}
+def _holders(walk: Walk, sessions: Iterable[str]) -> dict[str, list[str]]:
+    """session -> the holders it was found in (usually one), for the provider's `session_info`."""
+    return {session: walk.holders(session) for session in sessions}
 
 
 def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:

@@ -6,7 +6,8 @@ time, model, counts, scope and fork marker); per session (`sessions`: rank, pare
 signature); per account the ledger of its folded calls (`summaries`, with a generation that changes
 whenever anything of the account does); and per group of accounts that count shared calls once
 (`groups.py`) their ledgers, with the generations they were computed from; and per such group (or
-single account) the rows of its settled calls, likewise (`settled.py`). `holders` says which files
+single account) the rows of its settled calls, likewise (`settled.py`); and per session its title and
+project (`facts.py`). `holders` says which files
 hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
 the calls it changes without reading any other file's copies. Every figure follows from the copies
 by the rules of the format documents (`fold.py`); the ledger is that result kept, and a refresh
@@ -39,7 +40,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 16  # 16: the prices table
+SCHEMA_VERSION = 18  # 18: the prices table (docs/pricing.md)
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -62,16 +63,28 @@ CREATE TABLE IF NOT EXISTS files(
 CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
 CREATE TABLE IF NOT EXISTS holders(shard INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
-    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
-    PRIMARY KEY(account, session)) WITHOUT ROWID;
+    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, joins TEXT,
+    signature INTEGER NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settled(name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS prices(key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facts(
+    account TEXT NOT NULL, session TEXT NOT NULL, signature INTEGER, labels TEXT NOT NULL, title TEXT,
+    project TEXT NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
+
+
+class KeptFacts(NamedTuple):
+    """A session's facts as the cache keeps them (facts.py)."""
+
+    signature: int | None  # its state file's, when they were derived
+    labels: str  # the provider's labels signature then
+    title: str | None  # None: not derived yet
+    project: str
 
 
 class FileState(NamedTuple):
@@ -440,33 +453,37 @@ class Store:
 
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
-        """Every session of the account with its rank and the session it was forked from."""
-        rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (account,))
-        return {session: SessionInfo(rank, parent) for session, rank, parent in rows}
+        """Every session of the account with its rank, the session it was forked from, and the one it
+        joins."""
+        rows = self.conn.execute("SELECT session, rank, parent, joins FROM sessions WHERE account = ?", (account,))
+        return {session: SessionInfo(rank, parent, joins) for session, rank, parent, joins in rows}
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
-        """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
-        the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
-        infos = {session: SessionInfo(rank, parent) for session, rank, parent in self.conn.execute(
-            "SELECT session, rank, parent FROM sessions WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
-            (account,))}
+        """What choosing owners needs of the sessions, and no more: those with a rank, a parent or a
+        session they join, and the parents they name that exist (a history of 100,000 plain sessions
+        loads nothing here)."""
+        infos = {session: SessionInfo(rank, parent, joins) for session, rank, parent, joins in self.conn.execute(
+            "SELECT session, rank, parent, joins FROM sessions WHERE account = ?"
+            " AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL)", (account,))}
         named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
         for chunk in _chunks(named):
-            infos.update((session, SessionInfo(rank, parent)) for session, rank, parent in self.conn.execute(
-                f"SELECT session, rank, parent FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
-                (account, *chunk)))
+            infos.update((session, SessionInfo(rank, parent, joins)) for session, rank, parent, joins in
+                         self.conn.execute("SELECT session, rank, parent, joins FROM sessions WHERE account = ?"
+                                           f" AND session IN ({_marks(chunk)})", (account, *chunk)))
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
         """(session, info, signature) rows."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature) VALUES (?, ?, ?, ?, ?)",
-            ((account, session, info.rank, info.parent, signature) for session, info, signature in rows),
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, signature)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            ((account, session, info.rank, info.parent, info.joins, signature) for session, info, signature in rows),
         )
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
-        self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?",
-                              ((account, session) for session in sessions))
+        gone = [(account, session) for session in sessions]
+        self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?", gone)
+        self.conn.executemany("DELETE FROM facts WHERE account = ? AND session = ?", gone)
 
     # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
@@ -529,6 +546,25 @@ class Store:
     def set_group(self, provider: str, body: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO groups(provider, body) VALUES (?, ?)", (provider, body))
 
+    # -- session facts (facts.py) ---------------------------------------------------------------------
+    def session_signatures(self, account: str) -> dict[str, int]:
+        """session → the signature of its state file, for every session of the account."""
+        return dict(self.conn.execute("SELECT session, signature FROM sessions WHERE account = ?", (account,)))
+
+    def facts(self, account: str) -> dict[str, KeptFacts]:
+        rows = self.conn.execute("SELECT session, signature, labels, title, project FROM facts WHERE account = ?",
+                                 (account,))
+        return {session: KeptFacts(signature, labels, title, project) for session, signature, labels, title, project
+                in rows if isinstance(labels, str) and isinstance(project, str)
+                and (title is None or isinstance(title, str))}
+
+    def set_facts(self, account: str, rows: Iterable[tuple[str, int | None, str, str | None, str]]) -> None:
+        """(session, state signature, labels signature, title or None when not derived, project) rows."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO facts(account, session, signature, labels, title, project) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ((account, *row) for row in rows))
+
     # -- settled calls (settled.py) -------------------------------------------------------------------
     def settled(self, name: str) -> bytes | None:
         row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (name,)).fetchone()
@@ -552,6 +588,7 @@ class Store:
             self.drop_file(file_id)
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
         self.conn.execute("DELETE FROM summaries WHERE account = ?", (account,))
+        self.conn.execute("DELETE FROM facts WHERE account = ?", (account,))
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from openusage.providers.base import FileProvider
+from openusage.providers.codex_cli.provider import CodexCliProvider
 from openusage.providers.kimi_cli.provider import KimiCliProvider
 from openusage.providers.kimi_code.provider import KimiCodeProvider
 
-PROVIDERS: tuple[FileProvider, ...] = (KimiCliProvider(), KimiCodeProvider())
+PROVIDERS: tuple[FileProvider, ...] = (KimiCliProvider(), KimiCodeProvider(), CodexCliProvider())
 
 
 def provider_by_id(provider_id: str) -> FileProvider | None:

@@ -80,3 +80,12 @@ def read_head(path: str, limit: int) -> bytes:
         return b""
     finally:
         os.close(fd)
+
+
+def stat_signature(path: Path | str) -> str:
+    """What a file looks like without reading it (identity, size, times), or "" when it is not there."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ""
+    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"

@@ -1,14 +1,17 @@
 """The contract every provider implements, and the account and detection types it speaks.
 
-A file provider finds its accounts (`detect`), lists what to read (`walk`), names the needles that mark
-the lines that can hold usage and turns those lines into records (`needles`, `parser`), and tells the
-store what the owner-session rule and the model fallback need (`session_info`, `model_resolver`).
-`scan.py` owns reading, offsets, fingerprints and transactions, so every file provider gets the fast
-scan and the cache without writing any of it.
+A file provider finds its accounts (`detect`), owns its directory layout (`walk` checks where its files
+are, `list_sessions` lists its sessions once, `walk_session` finds one session's files and the
+signature of its state, in any process), names the needles that mark the lines that can hold usage
+and turns those lines into records (`needles`, `parser`), and tells the store what the owner-session
+rule and the model fallback need (`session_info`, `model_resolver`). `scan.py` owns reading, offsets,
+fingerprints and transactions, so every file provider gets the fast scan and the cache without
+writing any of it, and knows no file name.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -48,23 +51,70 @@ class Detection(NamedTuple):
 
 
 class Walk:
-    """The files of one account, its session directories with a signature of their state files (a
-    changed signature means the session's rank must be read again), and what could not be read."""
+    """The files of one account, as its provider's walk finds them: for each session the holders it was
+    found in (`session_dirs`, `more_session_dirs`), a signature of its state (a changed signature
+    means the session's rank and parent must be read again), and what could not be read.
 
-    __slots__ = ("agents_layout", "found", "more_session_dirs", "problem", "root", "session_dirs", "signatures",
+    A provider's `walk` fills `root` (the directory shown and compared between accounts), `dirs` (what
+    its listing walks) and `found`/`problem`; `list_sessions` may add `top_sources`; `walk_session` adds
+    the rest through `add_source` and `add_signature`. The scan makes a fresh Walk per unit of work, so
+    only what these methods add crosses between processes."""
+
+    __slots__ = ("dirs", "found", "more_session_dirs", "problem", "root", "session_dirs", "signatures",
                  "top_sources", "unreadable")
 
     def __init__(self) -> None:
-        self.root = ""  # the sessions directory
-        self.agents_layout = False  # Kimi Code: only <group>/<session>/agents/<agent>/wire.jsonl counts
-        self.top_sources: list[Source] = []  # wire files above the session level (list_sessions)
-        # session -> the directory holding its directory (its group); more_ for a name in two groups.
+        self.root = ""  # the directory read
+        self.dirs: tuple[str, ...] = ()  # the directories the provider's listing walks (root first)
+        self.top_sources: list[Source] = []  # files the listing found itself (list_sessions)
+        # session -> the holder it was found in (a directory or a file, as the provider names it, shared
+        # where it can be: a history of 100,000 sessions keeps one string per session); more_ for a
+        # name found in two holders, which is still one session.
         self.session_dirs: dict[str, str] = {}
         self.more_session_dirs: dict[str, list[str]] = {}
-        self.signatures: dict[str, int] = {}  # session -> signature of its state file(s)
+        self.signatures: dict[str, int] = {}  # session -> signature of its state
         self.unreadable = 0
-        self.found = True  # False when the sessions directory does not exist or cannot be used
-        self.problem: str | None = None  # why a sessions directory that exists cannot be used
+        self.found = True  # False when the directory does not exist or cannot be used
+        self.problem: str | None = None  # why a directory that exists cannot be used
+
+    def add_source(self, path: str, info: os.stat_result, session: str, holder: str, sources: list[Source]) -> None:
+        """A file found: it makes its session a session (held in `holder`), and is one file to read."""
+        known = self.session_dirs.get(session)
+        if known is None:
+            self.session_dirs[session] = holder
+        elif known != holder:  # the same session in two holders: one session, read from both
+            self.more_session_dirs.setdefault(session, []).append(holder)
+        sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                                              info.st_ctime_ns)))
+
+    def add_signature(self, session: str, signature: int) -> None:
+        """One more piece of the session's state; several combine (in walk order) into one signature. A
+        hash of ints (a stat's fields, say) is stable across processes (only str and bytes hashes are
+        salted) and costs 32 bytes."""
+        previous = self.signatures.get(session)
+        self.signatures[session] = signature if previous is None else hash((previous, signature))
+
+    def holders(self, session: str) -> list[str]:
+        """Every holder a session was found in (usually one)."""
+        return [self.session_dirs[session], *self.more_session_dirs.get(session, ())]
+
+
+class SessionDir(NamedTuple):
+    """A session found by a provider's `list_sessions`: its name and what holds it (a directory the
+    provider walks below, or its file), to be walked by `walk_session` in any process."""
+
+    name: str
+    holder: str
+
+
+class SessionList(NamedTuple):
+    """What a provider's `list_sessions` found: every session (a name found in two holders is listed
+    once per holder), and, for a walk that follows symlinked directories, the identities of the
+    directories walked already (as ints) and the root's device. `seen` is not changed after listing."""
+
+    sessions: list[SessionDir]
+    seen: AbstractSet[int]
+    device: int
 
 
 class LineParser(Protocol):
@@ -121,7 +171,19 @@ class FileProvider(Protocol):
         """`detailed`: also count what is there (for `openusage detect`; every other command skips it)."""
         ...
 
-    def walk(self, account: Account, env: Mapping[str, str]) -> Walk: ...
+    def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
+        """Where the account's files are, checked: found, or why not. Nothing below the top is read."""
+        ...
+
+    def list_sessions(self, walk: Walk) -> SessionList:
+        """Every session of the walk, once per holder, in this process; files found above the session
+        level go to `walk.top_sources`."""
+        ...
+
+    def walk_session(self, walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+        """The files of one listed session, in any process and any order; its holder and the signature
+        of its state go into `walk` (a fresh one per unit of work)."""
+        ...
 
     needles: tuple[bytes, ...]  # a line that holds none of these cannot hold usage
 
@@ -131,9 +193,9 @@ class FileProvider(Protocol):
         caches; the provider only turns lines into records."""
         ...
 
-    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
-        """Rank and parent of each session, from its state file. `session_dirs`: session -> its
-        directories (usually one)."""
+    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        """Rank and parent of each session, from its state. `holders`: session -> the holders the walk
+        found it in (usually one)."""
         ...
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
@@ -145,4 +207,9 @@ class FileProvider(Protocol):
                       titles: bool) -> dict[str, SessionFacts]:
         """What reports show of these sessions: the project each ran in (as the user knows it), and
         with `titles` the title the agent shows (else "")."""
+        ...
+
+    def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
+        """A cheap signature of what `session_facts` reads beyond each session's own state file (a
+        home's index of working directories): when it changes, cached facts are derived again."""
         ...

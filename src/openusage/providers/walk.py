@@ -1,4 +1,5 @@
-"""The walk over an agent's sessions directory, shared by the providers that keep one file per session.
+"""The walk over a Kimi sessions directory (`<group>/<session>/.../wire.jsonl`), shared by the Kimi CLI
+and Kimi Code providers, which keep one directory per session.
 
 One `scandir` per directory and one `stat` per wire.jsonl and state.json; the walk is a generator, so
 the cache compares each file as it is found. Directory symlinks are followed once each, so a loop
@@ -11,14 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import NamedTuple
 
 from openusage.files import SMALL_FILE_LIMIT
 from openusage.providers.agentfiles import STATE_NAME
-from openusage.providers.base import Walk
+from openusage.providers.base import SessionDir, SessionList, Walk
 from openusage.records import Source
 
 WIRE_NAME = "wire.jsonl"
@@ -27,14 +27,15 @@ AGENT_DEPTH = 4  # sessions/<group>/<session>/agents/<agent>/
 _NOTHING_SEEN: AbstractSet[int] = frozenset()
 
 
-def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
+def walk_sessions(sessions_dir: Path) -> Walk:
     """The sessions directory to walk, checked: found, or why not. The walk itself is two steps that
     can be split over processes with the same result: `list_sessions` (the directory and its groups,
     once) and `walk_session` (everything in one session).
 
     The session of a file is the directory two levels below `sessions_dir` (`<group>/<session>`).
-    `agents_layout` (Kimi Code): only `<group>/<session>/agents/<agent>/wire.jsonl` counts, and nothing
-    else inside a session is walked; otherwise (Kimi CLI) a wire.jsonl at any depth counts.
+    `agents_layout` (Kimi Code, given to `list_sessions` and `walk_session`): only
+    `<group>/<session>/agents/<agent>/wire.jsonl` counts, and nothing else inside a session is walked;
+    otherwise (Kimi CLI) a wire.jsonl at any depth counts.
 
     One `scandir` per directory and one `stat` per wire.jsonl and state.json; only symlinked
     directories are stat'ed for loop detection (a real directory's identity is its `d_ino` on the
@@ -68,7 +69,7 @@ def walk_sessions(sessions_dir: Path, *, agents_layout: bool = False) -> Walk:
         walk.problem = f"cannot read {root}: {exc.strerror or exc}"
         return walk
     walk.root = root
-    walk.agents_layout = agents_layout
+    walk.dirs = (root,)
     return walk
 
 
@@ -81,38 +82,17 @@ def explain_missing_home(walk: Walk, home: Path, named_by: str) -> Walk:
     return walk
 
 
-class SessionDir(NamedTuple):
-    """A session directory found by `list_sessions`: its name and the directory holding it (its group,
-    shared by all its sessions: a history of 100,000 sessions keeps one string per session)."""
-
-    name: str
-    holder: str
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self.holder, self.name)
-
-
-class SessionList(NamedTuple):
-    """The top of a walk: every session directory, the identities of the directories above them (and
-    of the sessions themselves, as `_identity` ints: a set of 100,000 pairs of ints would cost more
-    than the session names), and the files found above the session level. `seen` is not changed
-    after `list_sessions`."""
-
-    sessions: list[SessionDir]
-    seen: AbstractSet[int]
-    device: int
-
-
 def _identity(device: int, inode: int) -> int:
     return (device << 64) | inode
 
 
 def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
     """The first two levels of the walk (the sessions directory and its groups), done once: every
-    session directory, each once even when a symlink reaches it twice. `walk_session` then walks each
-    session below that, in any order and in any process, with the same result.
-    Files above the session level are added to `walk.top_sources`."""
+    session directory (its holder is its group, shared by all its sessions), each once even when a
+    symlink reaches it twice. `walk_session` then walks each session below that, in any order and in
+    any process, with the same result. Files above the session level are added to `walk.top_sources`.
+    The identities of the directories walked (as `_identity` ints: a set of 100,000 pairs of ints
+    would cost more than the session names) go into the list's `seen`."""
     root = walk.root
     info = os.stat(root)
     device = info.st_dev
@@ -138,7 +118,8 @@ def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_la
     sources: list[Source] = []
     if agents_layout:
         return _agents_session(walk, session, top, seen, sources)
-    pending: list[tuple[str, int, str, str]] = [(session.path, 2, session.name, session.holder)]
+    pending: list[tuple[str, int, str, str]] = [(os.path.join(session.holder, session.name), 2, session.name,
+                                                  session.holder)]
     while pending:
         directory, depth, name, holder = pending.pop()
         for _name, child in _children(walk, directory, depth, name, holder, agents_layout, top.device,
@@ -167,7 +148,7 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
             if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
                 info = entry.stat()
                 if stat.S_ISREG(info.st_mode):
-                    _add_source(walk, entry.path, info, session, holder, sources)
+                    walk.add_source(entry.path, info, session, holder, sources)
                 else:  # a FIFO, a socket, a device: never opened
                     walk.unreadable += 1
             elif name == STATE_NAME and depth == 2 and not entry.is_dir():
@@ -199,7 +180,7 @@ def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set
                     sources: list[Source]) -> list[Source]:
     """A Kimi Code session: its layout is fixed (state.json, agents/<agent>/wire.jsonl), so its state
     file is a stat and only agents/ is listed; nothing else in the session is looked at."""
-    path = session.path
+    path = os.path.join(session.holder, session.name)
     try:
         info = os.stat(os.path.join(path, STATE_NAME))
     except FileNotFoundError:
@@ -229,41 +210,24 @@ def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, source
         walk.unreadable += 1
         return
     if stat.S_ISREG(info.st_mode):
-        _add_source(walk, path, info, session, holder, sources)
+        walk.add_source(path, info, session, holder, sources)
     elif not stat.S_ISDIR(info.st_mode):  # a FIFO, a socket, a device: never opened
         walk.unreadable += 1
-
-
-def _add_source(walk: Walk, path: str, info: os.stat_result, session: str, holder: str,
-                sources: list[Source]) -> None:
-    """A wire file found: it makes its session's directory a session, and is one file to read."""
-    _add_session_dir(walk, session, holder)
-    sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
-
-
-def _add_session_dir(walk: Walk, session: str, holder: str) -> None:
-    known = walk.session_dirs.get(session)
-    if known is None:
-        walk.session_dirs[session] = holder
-    elif known != holder:  # the same session name in two groups: rare, kept apart
-        walk.more_session_dirs.setdefault(session, []).append(holder)
 
 
 def _add_state(walk: Walk, session: str, info: os.stat_result) -> None:
     """A state file found. One that cannot be read as one (not a regular file, or larger than the bound
     on small files) is counted unreadable here, where every run sees it, and reads as empty; its
-    signature is kept all the same, so that when it becomes a real file again it is read."""
+    signature is kept all the same, so that when it becomes a real file again it is read. The
+    signature is what state.json looks like (`Walk.add_signature`)."""
     if not stat.S_ISREG(info.st_mode) or info.st_size > SMALL_FILE_LIMIT:
         walk.unreadable += 1
-    _add_signature(walk, session, info)
+    walk.add_signature(session, hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
 
 
-def _add_signature(walk: Walk, session: str, info: os.stat_result) -> None:
-    """What state.json looked like: when this changes, the session's fork depth is read again. A hash
-    of ints is stable across processes (only str and bytes hashes are salted) and costs 32 bytes."""
-    signature = hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
-    previous = walk.signatures.get(session)
-    walk.signatures[session] = signature if previous is None else hash((previous, signature))
+def session_paths(holders: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """session -> its directories (usually one; the same name in two groups gives two)."""
+    return {session: [os.path.join(holder, session) for holder in found] for session, found in holders.items()}
 
 
 def count_sessions(sessions_dir: Path) -> int:

@@ -7,9 +7,16 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
 from openusage.providers.kimi_cli import config, locate, state
-from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
+from openusage.providers.walk import (
+    explain_missing_home,
+    list_sessions,
+    session_paths,
+    sessions_counted,
+    walk_session,
+    walk_sessions,
+)
 from openusage.records import SessionInfo, Source
 
 if TYPE_CHECKING:
@@ -74,6 +81,12 @@ class KimiCliProvider:
             explain_missing_home(walk, locate.kimi_root(env), locate.SHARE_VARIABLE)
         return walk
 
+    def list_sessions(self, walk: Walk) -> SessionList:
+        return list_sessions(walk)
+
+    def walk_session(self, walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+        return walk_session(walk, session, listing)
+
     needles = NEEDLES
 
     def parser(self, source: Source, state: bytes | None) -> LineParser:
@@ -82,8 +95,9 @@ class KimiCliProvider:
 
         return WireParser()
 
-    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
-        return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None) for name, dirs in session_dirs.items()}
+    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None)
+                for name, dirs in session_paths(holders).items()}
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         """A record's own model when it names one, else the configured default."""
@@ -96,4 +110,9 @@ class KimiCliProvider:
 
         sessions_dir = self.sessions_dir(account, env)
         return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+
+    def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
+        from openusage.providers.agentfiles import stat_signature
+
+        return stat_signature(self.sessions_dir(account, env).parent / "kimi.json")
 

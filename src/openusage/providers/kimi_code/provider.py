@@ -8,10 +8,17 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, Walk
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
-from openusage.providers.walk import explain_missing_home, sessions_counted, walk_sessions
+from openusage.providers.walk import (
+    explain_missing_home,
+    list_sessions,
+    session_paths,
+    sessions_counted,
+    walk_session,
+    walk_sessions,
+)
 from openusage.records import SessionInfo, Source
 
 if TYPE_CHECKING:
@@ -71,10 +78,16 @@ class KimiCodeProvider:
         return expand(override, env) if override else self._home(account, env) / "config.toml"
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        walk = walk_sessions(self.sessions_dir(account, env), agents_layout=True)
+        walk = walk_sessions(self.sessions_dir(account, env))
         if "sessions_dir" not in account.extra and "home" not in account.extra and env.get(HOME_VARIABLE):
             explain_missing_home(walk, code_root(env), HOME_VARIABLE)
         return walk
+
+    def list_sessions(self, walk: Walk) -> SessionList:
+        return list_sessions(walk, agents_layout=True)
+
+    def walk_session(self, walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+        return walk_session(walk, session, listing, agents_layout=True)
 
     needles = NEEDLES
 
@@ -85,9 +98,9 @@ class KimiCodeProvider:
         agent = os.path.basename(os.path.dirname(source.path))  # part of a record's identity
         return JournalParser(agent, state)
 
-    def session_info(self, session_dirs: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
-                for name, dirs in session_dirs.items()}
+                for name, dirs in session_paths(holders).items()}
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         return config.model_resolver(self.config_path(account, env))
@@ -98,4 +111,9 @@ class KimiCodeProvider:
 
         sessions_dir = self.sessions_dir(account, env)
         return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+
+    def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
+        from openusage.providers.agentfiles import stat_signature
+
+        return stat_signature(self.sessions_dir(account, env).parent / "session_index.jsonl")
 

@@ -1,0 +1,186 @@
+"""Where Codex CLI keeps its rollouts, and which session each one is.
+
+`<root>/sessions/YYYY/MM/DD/rollout-<local time>-<thread id>.jsonl` and the flat
+`<root>/archived_sessions/`: every `rollout-*.jsonl` under either, at any depth, is one file of the
+thread named by the UUID at the end of its name (Codex names the file after the thread's id). A
+thread's live rollout and its archived copy are one session found in two holders; the scan reads
+both and the copies of each call fold into one. No folder is skipped for its date: a resumed session
+keeps appending to its original, possibly months-old, folder.
+
+A session's holder is its rollout file itself, so `walk_session` is one `stat`. Its state, for the
+owner rule, is the head of its rollout: the `session_meta` lines a fork or a subagent copies from its
+ancestors, read by `session_info` only when the head can have changed (the signature: the file's
+identity and its size up to `HEAD_BYTES`; a rollout is only ever appended to).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Mapping
+
+from openusage.files import open_regular
+from openusage.providers.base import SessionDir, SessionList, Walk
+from openusage.records import SessionInfo, Source
+
+PREFIX = "rollout-"
+SUFFIX = ".jsonl"
+LIVE_DIR = "sessions"
+ARCHIVED_DIR = "archived_sessions"
+# The ancestry lines sit at the top of a rollout: its own session_meta, then the copied ones. Only
+# this much of a file is looked at for them, so its signature stops changing once it is this long.
+HEAD_BYTES = 256 * 1024
+HEAD_BLOCK = 32 * 1024
+_UUID_LENGTH = 36
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def check(dirs: list[str]) -> Walk:
+    """The directories that exist, checked: the walk is found when one of them is a directory."""
+    walk = Walk()
+    kept: list[str] = []
+    for directory in dirs:
+        try:
+            info = os.stat(directory)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            walk.problem = walk.problem or f"cannot read {directory}: {exc.strerror or exc}"
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            walk.problem = walk.problem or f"{directory} is not a directory"
+            continue
+        kept.append(directory)
+    walk.dirs = tuple(kept)
+    walk.found = bool(kept)
+    walk.root = kept[0] if kept else ""
+    if kept:
+        walk.problem = None  # one usable directory is enough: the other is reported by `detect`
+    return walk
+
+
+def thread_id(file_name: str) -> str:
+    """The thread a rollout belongs to: the UUID its name ends with, else the name without `.jsonl`."""
+    stem = file_name[:-len(SUFFIX)] if file_name.endswith(SUFFIX) else file_name
+    tail = stem[-_UUID_LENGTH:]
+    if len(tail) == _UUID_LENGTH and tail.count("-") == 4 and _HEX.issuperset(tail.replace("-", "")):
+        return tail
+    return stem
+
+
+def list_sessions(walk: Walk) -> SessionList:
+    """Every rollout under the walk's directories, as (thread id, its path). One `scandir` per
+    directory; a directory reached twice (through a symlink) is walked once."""
+    found: list[SessionDir] = []
+    seen: set[tuple[int, int]] = set()
+    for root in walk.dirs:
+        try:
+            info = os.stat(root)
+        except OSError:
+            walk.unreadable += 1
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        pending = [(root, info.st_dev)]
+        while pending:
+            directory, device = pending.pop()
+            for entry in _entries(walk, directory):
+                name = entry.name
+                try:
+                    if entry.is_dir():
+                        target = entry.stat() if entry.is_symlink() else None
+                        identity = (target.st_dev, target.st_ino) if target else (device, entry.inode())
+                        if identity not in seen:
+                            seen.add(identity)
+                            pending.append((entry.path, identity[0]))
+                    elif name.startswith(PREFIX) and name.endswith(SUFFIX):
+                        found.append(SessionDir(thread_id(name), entry.path))
+                except OSError:
+                    walk.unreadable += 1
+    return SessionList(found, frozenset(), 0)
+
+
+def _entries(walk: Walk, directory: str) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            yield from list(entries)
+    except FileNotFoundError:
+        return  # removed while walked: nothing to read
+    except OSError:
+        walk.unreadable += 1
+
+
+def walk_session(walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+    """One rollout: a `stat`, its identity and the signature of its head."""
+    path = session.holder
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return []  # removed since it was listed
+    except OSError:
+        walk.unreadable += 1
+        return []
+    if stat.S_ISDIR(info.st_mode):
+        return []
+    if not stat.S_ISREG(info.st_mode):  # a FIFO, a socket, a device: never opened
+        walk.unreadable += 1
+        return []
+    sources: list[Source] = []
+    walk.add_source(path, info, session.name, path, sources)
+    walk.add_signature(session.name, hash((info.st_dev, info.st_ino, min(info.st_size, HEAD_BYTES))))
+    return sources
+
+
+def count_sessions(dirs: list[str]) -> int:
+    """How many threads have a rollout (an archived copy is the same thread), for `openusage detect`."""
+    walk = check(dirs)
+    return len({session.name for session in list_sessions(walk).sessions})
+
+
+def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+    """Each thread's fork or subagent parent, its depth (how many ancestors its head names) and, for a
+    subagent, the thread whose session it is part of, read from the `session_meta` lines at the head
+    of its rollout(s). The depth ranks holders that no existing file links (a fork whose parent's file
+    is gone still sits below its grandparent)."""
+    from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
+
+    infos: dict[str, SessionInfo] = {}
+    for session, paths in holders.items():
+        depth, parent, joins = 0, None, None
+        for path in paths:
+            found_depth, found_parent, found_joins = head_lineage(_head(path))
+            depth = max(depth, found_depth)
+            parent = parent or found_parent
+            joins = joins or found_joins
+        infos[session] = SessionInfo(depth, parent, joins)
+    return infos
+
+
+def _head(path: str) -> list[bytes]:
+    """The complete lines at the top of a rollout that hold a `session_meta`, read in small blocks and
+    no further than the first other line (a fork's copied ancestry comes right after its own line), and
+    never past `HEAD_BYTES`. Nothing when the file cannot be read."""
+    try:
+        fd, _info = open_regular(path)  # never blocks on a FIFO, refuses a device
+    except OSError:
+        return []
+    lines: list[bytes] = []
+    pending = b""
+    offset = 0
+    try:
+        while offset < HEAD_BYTES:
+            block = os.pread(fd, min(HEAD_BLOCK, HEAD_BYTES - offset), offset)
+            if not block:
+                break
+            offset += len(block)
+            *complete, pending = (pending + block).split(b"\n")
+            for line in complete:
+                if b'"session_meta"' not in line:
+                    return lines
+                lines.append(line)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return lines

@@ -1,0 +1,104 @@
+"""Codex CLI as a provider: wires its home, its rollout layout, the config and the rollout reader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.codex_cli import config, layout
+from openusage.providers.home import expand, find_binary, user_home
+from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.query import SessionFacts
+
+HOME_VARIABLE = "CODEX_HOME"
+# The quoted line types that matter (rollout.py says why): the thread and its ancestry, the model,
+# and usage.
+NEEDLES: tuple[bytes, ...] = (b'"token_count"', b'"session_meta"', b'"turn_context"')
+
+
+def codex_root(env: Mapping[str, str]) -> Path:
+    """`$CODEX_HOME` when set and not empty (as Codex itself reads it), else `~/.codex`."""
+    home = env.get(HOME_VARIABLE, "")
+    return expand(home, env) if home else user_home(env) / ".codex"
+
+
+def _count(directory: Path, detailed: bool) -> str:
+    """How many threads have a rollout there, for `openusage detect` (every other command skips it)."""
+    return f" ({layout.count_sessions([str(directory)])} sessions)" if detailed and directory.is_dir() else ""
+
+
+class CodexCliProvider:
+    id = "codex_cli"
+    title = "Codex CLI"
+    upstream_provider = "openai"
+    missing_message = "Codex CLI sessions directory not found"
+    scopes: tuple[str, ...] = ()
+    compaction_scope: str | None = None  # Codex records no separate usage for its compaction
+    # Each thread's calls count once per account: nothing is shared across accounts.
+    shares_calls_across_accounts = False
+    extra_keys: tuple[str, ...] = ("home", "sessions_dir")  # read by _home, session_dirs
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        root = codex_root(env)
+        live, archived = root / layout.LIVE_DIR, root / layout.ARCHIVED_DIR
+        config_file = root / "config.toml"
+        binary = find_binary(env, "codex")
+        variable = env.get(HOME_VARIABLE)
+        facts = (
+            Fact("root", f"{root}" + (f" ({HOME_VARIABLE})" if variable else ""), root.is_dir()),
+            Fact("sessions dir", f"{live}{_count(live, detailed)}", live.is_dir()),
+            Fact("archived sessions dir", f"{archived}{_count(archived, detailed)}", archived.is_dir()),
+            Fact("config file", str(config_file), config_file.is_file()),
+            Fact("binary", binary or "codex not on PATH", binary is not None),
+        )
+        found = live.is_dir() or archived.is_dir() or binary is not None
+        return Detection(self.id, self.title, Account(self.id, self.id) if found else None, facts)
+
+    def _home(self, account: Account, env: Mapping[str, str]) -> Path:
+        home = account.extra.get("home")
+        return expand(home, env) if home else codex_root(env)
+
+    def session_dirs(self, account: Account, env: Mapping[str, str]) -> list[str]:
+        """The live sessions directory (`extra.sessions_dir` overrides it) and the archived one."""
+        home = self._home(account, env)
+        override = account.extra.get("sessions_dir")
+        live = expand(override, env) if override else home / layout.LIVE_DIR
+        return [os.fspath(live), os.fspath(home / layout.ARCHIVED_DIR)]
+
+    def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
+        return layout.check(self.session_dirs(account, env))
+
+    def list_sessions(self, walk: Walk) -> SessionList:
+        return layout.list_sessions(walk)
+
+    def walk_session(self, walk: Walk, session: SessionDir, listing: SessionList) -> list[Source]:
+        return layout.walk_session(walk, session, listing)
+
+    needles = NEEDLES
+
+    def parser(self, source: Source, state: bytes | None) -> LineParser:
+        # Imported here: the reader (and msgspec) loads only when a file has to be read.
+        from openusage.providers.codex_cli.rollout import RolloutParser
+
+        return RolloutParser(source.session, state)
+
+    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+        return layout.session_info(holders)
+
+    def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
+        return config.model_resolver(self._home(account, env) / "config.toml")
+
+    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
+                      titles: bool) -> dict[str, SessionFacts]:
+        from openusage.providers.codex_cli.threads import session_facts
+
+        return session_facts(self.session_dirs(account, env), sessions, titles=titles)
+
+    def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
+        return ""  # a thread's facts come from its own rollout's head, which the session signature covers

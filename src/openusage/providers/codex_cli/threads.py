@@ -1,0 +1,88 @@
+"""What Codex CLI says of a thread, for reports: its title and its project.
+
+Codex stores no title: a thread is known by its first user message, so that is its title, shortened
+to 50 characters like Kimi CLI's, or "Untitled" when it has none yet. The project is the working
+directory its `session_meta` (the first line of its rollout) names, else its latest `turn_context`'s
+`cwd` among the first lines, else "". A fork or subagent copies its ancestors' history after its own
+first line, so its first user message can be one it inherited: that is what Codex shows too.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+from openusage.providers.agentfiles import read_head
+from openusage.providers.codex_cli import layout
+from openusage.query import SessionFacts
+
+UNTITLED = "Untitled"
+TITLE_WIDTH = 50
+FIRST_READ = 64 * 1024  # session_meta carries the base instructions: tens of kilobytes
+HEAD_BYTES = 1024 * 1024
+
+
+def session_facts(dirs: list[str], wanted: AbstractSet[str], *, titles: bool) -> dict[str, SessionFacts]:
+    """The facts of each wanted thread found in `dirs` (live, archived)."""
+    walk = layout.check(dirs)
+    paths: dict[str, list[str]] = {}
+    if walk.found:
+        for session in layout.list_sessions(walk).sessions:
+            if session.name in wanted:
+                paths.setdefault(session.name, []).append(session.holder)
+    facts: dict[str, SessionFacts] = {}
+    for name in wanted:
+        cwd, title = "", None
+        for path in sorted(paths.get(name, ())):
+            found_cwd, found_title = _head_facts(path, titles)
+            cwd = cwd or found_cwd
+            title = title or found_title
+        facts[name] = SessionFacts(_shorten(title) if titles else "", cwd)
+    return facts
+
+
+def _head_facts(path: str, titles: bool) -> tuple[str, str | None]:
+    """(cwd, first user message) from the first lines of a rollout, read in growing steps."""
+    size = FIRST_READ
+    while True:
+        head = read_head(path, size)
+        complete = head[: head.rfind(b"\n") + 1] if len(head) == size else head
+        cwd, title = _scan(complete.split(b"\n"), titles)
+        if (cwd and (title or not titles)) or len(head) < size or size >= HEAD_BYTES:
+            return cwd, title
+        size *= 4
+
+
+def _scan(lines: list[bytes], titles: bool) -> tuple[str, str | None]:
+    cwd = ""
+    title: str | None = None
+    for line in lines:
+        if not cwd and (b'"session_meta"' in line or b'"turn_context"' in line):
+            payload = _payload(line)
+            if isinstance(payload.get("cwd"), str):
+                cwd = payload["cwd"]
+        elif titles and title is None and b'"user_message"' in line:
+            payload = _payload(line)
+            if payload.get("type") == "user_message" and isinstance(payload.get("message"), str) \
+                    and payload["message"].strip():
+                title = payload["message"]
+        if cwd and (title is not None or not titles):
+            break
+    return cwd, title
+
+
+def _payload(line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return {}
+    payload = record.get("payload") if isinstance(record, dict) else None
+    return payload if isinstance(payload, dict) else {}
+
+
+def _shorten(title: str | None) -> str:
+    if not title:
+        return UNTITLED
+    return textwrap.shorten(" ".join(title.split()), TITLE_WIDTH, placeholder="...") or UNTITLED

@@ -1,0 +1,439 @@
+"""Every rule of codex-cli-format.md ("Rules for openusage", "Readings settled"), each on a fixture
+file of tests/fixtures/codex_cli (see its README), checked the same three ways: no cache, cold cache,
+warm cache. Expected figures are computed by hand from the fixtures' bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_home import A, B, CodexHome, codex_env, run, snapshot, token_count
+from kimi_home import diag, explain, invoke, models, series, sessions, settings_file, tokens
+
+pytestmark = pytest.mark.usefixtures("refold_path")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> CodexHome:
+    return CodexHome(tmp_path / "codex")
+
+
+def snap_of(home: CodexHome) -> dict[str, Any]:
+    return snapshot(codex_env(home.root))
+
+
+def skipped(snap: dict[str, Any]) -> dict[str, int]:
+    return dict(snap["diagnostics"]["skipped_by_reason"])
+
+
+# --- the plain session and the mapping -----------------------------------------------------------------------
+
+
+def test_plain_two_turn_session(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    snap = snap_of(home)
+    # (1200 in, 1000 cached, 300 out) and (1800, 1600, 400): input excludes the cached part.
+    assert tokens(snap) == (400, 700, 2600, 0)
+    assert sessions(snap) == (1, 0, 1)
+    assert models(snap) == [("gpt-5-codex", 400, 700, 2600, 0, 2)]
+    assert diag(snap, "files_read", "records_counted", "duplicate_records", "zero_records") == {
+        "files_read": 1, "records_counted": 2, "duplicate_records": 0, "zero_records": 0}
+    assert skipped(snap) == {}  # `rg token_count` in a tool call and its output is not a candidate line
+    assert series(snap, "tokens") == {"2026-11-19": 1100}
+    assert snap["status"] == "ok"
+
+
+def test_cached_input_is_capped_at_input_and_billed_once(home: CodexHome) -> None:
+    home.place("cached_over_input.jsonl")  # 100 input, 150 cached, 40 output
+    assert tokens(snap_of(home)) == (0, 40, 100, 0)
+
+
+def test_reasoning_is_never_added_to_output(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")  # reasoning 100 and 150, already inside output 300 and 400
+    snap = snap_of(home)
+    assert tokens(snap)[1] == 700
+    assert snap["metrics"]["total_tokens"]["used"] == 400 + 700
+
+
+def test_negative_and_non_integer_counts_count_as_zero(home: CodexHome) -> None:
+    home.place("odd_counts.jsonl")
+    snap = snap_of(home)
+    # (-5 -> 0, out 30); (1000, cached 100.0 -> 0, out "40" -> 0); (2000, cached -7 -> 0, out 20).
+    assert tokens(snap) == (3000, 50, 0, 0)
+    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 3, "lines_skipped": 0}
+
+
+# --- what is not usage --------------------------------------------------------------------------------------
+
+
+def test_re_emitted_events_are_skipped(home: CodexHome) -> None:
+    home.place("reemit.jsonl")  # the plain session with three re-emits (same info, new rate limits and time)
+    snap = snap_of(home)
+    assert tokens(snap) == (400, 700, 2600, 0)
+    assert skipped(snap) == {"reemitted": 3}
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 0}
+
+
+def test_info_null_is_not_usage(home: CodexHome) -> None:
+    home.place("info_null.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (500, 50, 0, 0)
+    assert diag(snap, "records_counted", "zero_records", "lines_skipped") == {
+        "records_counted": 1, "zero_records": 0, "lines_skipped": 0}
+
+
+def test_context_window_full_artefact_is_not_usage(home: CodexHome) -> None:
+    home.place("context_window_full.jsonl")
+    snap = snap_of(home)
+    # (250000, 200000 cached, 2000) and, after the artefact, (3000, 1000 cached, 200) by its `last`.
+    assert tokens(snap) == (52000, 2200, 201000, 0)
+    assert diag(snap, "records_counted", "zero_records") == {"records_counted": 2, "zero_records": 1}
+
+
+def test_interleaved_counters_count_each_call_once(home: CodexHome) -> None:
+    home.place("interleaved.jsonl")  # lanes A (1000, 100) and B (10, 1), each re-emitted after the other
+    snap = snap_of(home)
+    assert tokens(snap) == (2020, 202, 0, 0)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 2}
+
+
+def test_broken_and_wrong_shaped_lines_are_skipped_by_reason(home: CodexHome) -> None:
+    home.place("bad_lines.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (50, 5, 0, 0)
+    assert skipped(snap) == {"invalid_json": 1, "wrong_shape": 4}
+
+
+# --- legacy shapes -------------------------------------------------------------------------------------------
+
+
+def test_last_only_legacy_events(home: CodexHome) -> None:
+    home.place("last_only.jsonl")
+    snap = snap_of(home)
+    # No totals: each event is its own call, identified by its time (100/40/10 twice, then 300/0/30).
+    assert tokens(snap) == (60 + 60 + 300, 10 + 10 + 30, 80, 0)
+    assert diag(snap, "records_counted") == {"records_counted": 3}
+
+
+def test_total_only_legacy_events_are_differences_and_a_drop_is_a_reset(home: CodexHome) -> None:
+    home.place("total_only.jsonl")
+    snap = snap_of(home)
+    # 1000/600/100 whole; a re-emit; +500/300/60; a drop to 200/0/20 (reset: nothing); +250/100/30.
+    assert tokens(snap) == (400 + 200 + 150, 100 + 60 + 30, 600 + 300 + 100, 0)
+    assert diag(snap, "records_counted", "zero_records") == {"records_counted": 3, "zero_records": 1}
+    assert skipped(snap) == {"reemitted": 1}
+
+
+# --- model ------------------------------------------------------------------------------------------------------
+
+
+def test_model_is_the_latest_turn_context_and_the_events_own_wins(home: CodexHome) -> None:
+    home.place("models.jsonl")
+    snap = snap_of(home)
+    assert sorted(models(snap)) == [("gpt-5-codex", 20, 2, 0, 0, 1), ("gpt-5-mini", 80, 8, 0, 0, 1),
+                                    ("gpt-5.1-codex-max", 40, 4, 0, 0, 1), ("unknown", 10, 1, 0, 0, 1)]
+
+
+def test_model_named_nowhere_comes_from_config_toml(home: CodexHome) -> None:
+    home.place("models.jsonl")
+    home.config('model = "o4-mini"\n[model_providers.x]\nenv_key = "SECRET"\n')
+    names = [row[0] for row in models(snap_of(home))]
+    assert "o4-mini" in names
+    assert "unknown" not in names
+
+
+# --- time -------------------------------------------------------------------------------------------------------
+
+
+def test_day_is_the_lines_utc_timestamp_and_bad_timestamps_count_on_no_day(home: CodexHome) -> None:
+    home.place("timestamps.jsonl")
+    snap = snap_of(home)
+    # Valid: 23:59:59.999Z (100/10) and 01:00+01:00 = 00:00Z next day (3200/320); missing, "yesterday",
+    # a number and a time without offset count in the totals only.
+    assert tokens(snap) == (6300, 630, 0, 0)
+    assert series(snap, "tokens") == {"2026-11-19": 110, "2026-11-20": 3520}
+    assert sessions(snap) == (1, 1, 1)
+
+
+def test_day_is_never_the_folder_or_the_file_name(home: CodexHome) -> None:
+    # A session started at local midnight on the 20th (its folder and name) whose lines are UTC on the 19th.
+    path = home.path(A, "2026/11/20", started="00-30-00")
+    path.parent.mkdir(parents=True)
+    path.write_bytes((Path(__file__).parent / "fixtures" / "codex_cli" / "plain_two_turns.jsonl").read_bytes())
+    snap = snap_of(home)
+    assert series(snap, "tokens") == {"2026-11-19": 1100}
+    assert sessions(snap) == (1, 0, 1)
+
+
+# --- copies: archive, forks, subagents ---------------------------------------------------------------------------
+
+
+def test_archived_copy_of_a_thread_is_counted_once(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("plain_two_turns.jsonl", archived=True)
+    snap = snap_of(home)
+    assert tokens(snap) == (400, 700, 2600, 0)
+    assert sessions(snap)[0] == 1
+    assert diag(snap, "files_read", "records_counted", "duplicate_records") == {
+        "files_read": 2, "records_counted": 2, "duplicate_records": 2}
+
+
+def test_archived_only_home_is_found(home: CodexHome) -> None:
+    home.sessions.rmdir()
+    home.place("plain_two_turns.jsonl", archived=True)
+    assert tokens(snap_of(home)) == (400, 700, 2600, 0)
+
+
+def test_fork_replay_is_owned_by_the_parent(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    # A's two calls once, on A's day; F's own call (900 in, 800 cached, 120 out) on the 20th.
+    assert tokens(snap) == (400 + 100, 700 + 120, 2600 + 800, 0)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 2}
+    assert series(snap, "tokens") == {"2026-11-19": 1100, "2026-11-20": 220}
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1}
+    assert sessions(snap) == (2, 1, 2)
+    assert sorted(models(snap)) == [("gpt-5-codex", 400, 700, 2600, 0, 2), ("gpt-5.1-codex", 100, 120, 800, 0, 1)]
+
+
+def test_fork_whose_parent_is_gone_counts_the_replay_once(home: CodexHome) -> None:
+    home.place("fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    # The copy is the only record: counted once, at its (re-stamped) time, owned by the fork.
+    assert tokens(snap) == (500, 820, 3400, 0)
+    assert series(snap, "tokens") == {"2026-11-20": 1320}
+    assert sessions(snap) == (1, 1, 1)
+
+
+def test_nested_fork_counts_every_generation_once(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("fork.jsonl", "2026/11/20")
+    home.place("nested_fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    # G's own call: 400 in, 300 cached, 60 out. F's file holds 2 copies, G's file 3.
+    assert tokens(snap) == (500 + 100, 820 + 60, 3400 + 300, 0)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 5}
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 2}
+    assert sessions(snap)[0] == 3
+
+
+def test_nested_fork_whose_middle_generation_is_gone(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("nested_fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    # A's calls stay A's (G's head names F, and F names A); F's call is held by G alone.
+    assert tokens(snap) == (600, 880, 3700, 0)
+    assert series(snap, "tokens") == {"2026-11-19": 1100, "2026-11-20": 220 + 160}
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1}
+
+
+def test_subagent_replay_is_owned_by_the_parent(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("subagent.jsonl")
+    snap = snap_of(home)
+    # A's calls once; the subagent's own (700 in, 600 cached, 90 out) on its own model.
+    assert tokens(snap) == (400 + 100, 700 + 90, 2600 + 600, 0)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 2}
+    assert ("gpt-5-codex-mini", 100, 90, 600, 0, 1) in models(snap)
+
+
+def test_subagent_counts_toward_its_parents_session(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("subagent.jsonl")
+    snap = snap_of(home)
+    assert sessions(snap) == (1, 0, 1)
+    assert series(snap, "sessions") == {"2026-11-19": 1}
+
+
+def test_subagent_whose_parent_is_gone_still_counts_toward_the_parent(home: CodexHome) -> None:
+    home.place("subagent.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (500, 790, 3200, 0)  # the replay counts once, in the subagent's file
+    assert sessions(snap) == (1, 0, 1)
+
+
+def test_subagent_of_a_subagent_folds_to_the_top_thread(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("subagent_nested.jsonl")  # spawned by S, which A spawned; S's own rollout is not there
+    snap = snap_of(home)
+    # A's two calls, S's own call (replayed: 700 in, 600 cached, 90 out) and S2's own (50, 0, 5).
+    assert tokens(snap) == (400 + 100 + 50, 700 + 90 + 5, 2600 + 600, 0)
+    assert sessions(snap) == (1, 0, 1)
+    home.place("subagent.jsonl")
+    snap = snap_of(home)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 5}
+    assert sessions(snap) == (1, 0, 1)
+
+
+def test_subagent_of_a_user_fork_folds_to_the_fork(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("fork.jsonl", "2026/11/20")
+    home.place("subagent_of_fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    assert tokens(snap) == (500 + 30, 820 + 3, 3400, 0)
+    assert sessions(snap) == (2, 1, 2)
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1}
+
+
+def test_guardian_thread_without_a_parent_is_a_session_of_its_own(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("guardian.jsonl")
+    snap = snap_of(home)
+    assert sessions(snap) == (2, 0, 2)
+    assert ("codex-auto-review", 100, 20, 700, 0, 1) in models(snap)
+
+
+def test_two_unrelated_threads_with_identical_first_calls_are_two_calls(home: CodexHome) -> None:
+    # The identity is scoped to the lineage: equal figures in two threads of their own are two calls.
+    for thread in (A, B):
+        home.write(home.path(thread), [
+            '{"timestamp":"2026-11-19T10:00:00.000Z","type":"session_meta","payload":{"id":"' + thread + '"}}',
+            token_count("2026-11-19T10:00:05.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    snap = snap_of(home)
+    assert tokens(snap) == (200, 20, 0, 0)
+    assert sessions(snap)[0] == 2
+
+
+def test_first_session_meta_names_the_thread(home: CodexHome) -> None:
+    # F's fork file names A in its second session_meta: F is still the thread, and A the lineage root.
+    home.place("fork.jsonl", "2026/11/20")
+    home.place("plain_two_turns.jsonl")
+    snap = snap_of(home)
+    assert sessions(snap)[0] == 2
+
+
+def test_files_that_are_not_rollouts_are_not_read(home: CodexHome) -> None:
+    path = home.place("plain_two_turns.jsonl")
+    (home.root / "history.jsonl").write_bytes(path.read_bytes())
+    (home.sessions / "2026" / "notes.jsonl").write_bytes(path.read_bytes())
+    (home.sessions / "rollout-old.json").write_bytes(path.read_bytes())
+    snap = snap_of(home)
+    assert diag(snap, "files_read", "records_counted") == {"files_read": 1, "records_counted": 2}
+
+
+def test_old_rollouts_directly_under_sessions_are_read(home: CodexHome) -> None:
+    target = home.sessions / "rollout-2025-05-01-0199a000-0000-7000-8000-00000000000a.jsonl"
+    target.write_bytes((Path(__file__).parent / "fixtures" / "codex_cli" / "plain_two_turns.jsonl").read_bytes())
+    assert tokens(snap_of(home)) == (400, 700, 2600, 0)
+
+
+def test_truncated_final_line_is_not_counted(home: CodexHome) -> None:
+    home.place("truncated_final_line.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (0, 200, 1000, 0)
+    assert skipped(snap) == {}
+
+
+def test_unreadable_rollout_is_reported_not_fatal(home: CodexHome) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = home.place("plain_two_turns.jsonl")
+    home.place("info_null.jsonl")
+    path.chmod(0)
+    try:
+        snap = snap_of(home)
+    finally:
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert tokens(snap) == (500, 50, 0, 0)
+    assert snap["diagnostics"]["files_unreadable"] == 1
+
+
+# --- where the files are: detect, settings ---------------------------------------------------------------------
+
+
+def detect_json(env: dict[str, str | None]) -> Any:
+    result = invoke(["detect", "--json"], env)
+    assert result.exit_code == 0, explain(result)
+    return json.loads(result.stdout)
+
+
+def codex_detection(doc: Any) -> dict[str, Any]:
+    return next(p for p in doc["providers"] if p["provider_id"] == "codex_cli")
+
+
+def test_detect_explains_what_it_found(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    home.place("fork.jsonl", "2026/11/20", archived=True)
+    found = codex_detection(detect_json(codex_env(home.root)))
+    assert found["title"] == "Codex CLI"
+    assert found["detected"]
+    facts = {f["what"]: (f["value"], f["found"]) for f in found["facts"]}
+    assert facts["root"] == (f"{home.root} (CODEX_HOME)", True)
+    assert facts["sessions dir"] == (f"{home.sessions} (1 sessions)", True)
+    assert facts["archived sessions dir"] == (f"{home.archived} (1 sessions)", True)
+    assert facts["config file"] == (str(home.root / "config.toml"), False)
+    assert facts["binary"] == ("codex not on PATH", False)
+
+
+def test_detected_by_the_archived_directory_alone(tmp_path: Path) -> None:
+    root = tmp_path / "codex"
+    (root / "archived_sessions").mkdir(parents=True)
+    assert codex_detection(detect_json(codex_env(root)))["detected"]
+
+
+def test_detected_by_the_binary_alone(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    binary = bin_dir / "codex"
+    binary.write_text("#!/bin/sh\n", encoding="utf-8")
+    binary.chmod(0o755)
+    env = codex_env(tmp_path / "none", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    found = codex_detection(detect_json(env))
+    assert found["detected"]
+    assert any(f["value"] == str(binary) and f["found"] for f in found["facts"])
+    snap = run(env)["snapshots"][0]
+    assert snap["status"] == "unknown"
+    assert snap["message"] == "Codex CLI sessions directory not found"
+
+
+def test_not_detected_without_any_trace(tmp_path: Path) -> None:
+    env = codex_env(tmp_path / "none")
+    assert not codex_detection(detect_json(env))["detected"]
+    assert run(env)["snapshots"] == []
+
+
+def test_home_defaults_to_dot_codex(isolated_env: Path) -> None:
+    home = CodexHome(isolated_env / ".codex")
+    home.place("plain_two_turns.jsonl")
+    assert tokens(snapshot(codex_env())) == (400, 700, 2600, 0)
+
+
+def test_settings_home_and_sessions_dir(tmp_path: Path) -> None:
+    elsewhere = CodexHome(tmp_path / "elsewhere")
+    elsewhere.place("plain_two_turns.jsonl")
+    elsewhere.place("info_null.jsonl", archived=True)
+    live = CodexHome(tmp_path / "live-only")
+    live.place("last_only.jsonl")
+    settings = {"auto_detect": False, "accounts": [
+        {"id": "home", "provider": "codex_cli", "extra": {"home": str(elsewhere.root)}},
+        {"id": "moved", "provider": "codex_cli",
+         "extra": {"home": str(elsewhere.root), "sessions_dir": str(live.sessions)}}]}
+    settings_file().write_text(json.dumps(settings), encoding="utf-8")
+    doc = run(codex_env(), "--no-cache")
+    by_id = {s["account_id"]: s for s in doc["snapshots"]}
+    assert tokens(by_id["home"]) == (900, 750, 2600, 0)
+    # sessions_dir replaces the live directory; the archived one stays the home's.
+    assert tokens(by_id["moved"]) == (420 + 500, 50 + 50, 80, 0)
+
+
+def test_codex_home_that_is_a_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    root = tmp_path / "codex"
+    root.mkdir()
+    (root / "sessions").write_text("not a directory", encoding="utf-8")
+    (root / "archived_sessions").mkdir()
+    snap = run(codex_env(root))["snapshots"][0]
+    assert snap["status"] == "ok"  # the archived directory is still read
+    (root / "archived_sessions").rmdir()
+    assert run(codex_env(root))["snapshots"] == []  # nothing left to detect it by
+    settings = {"accounts": [{"id": "mine", "provider": "codex_cli", "extra": {"home": str(root)}}]}
+    settings_file().write_text(json.dumps(settings), encoding="utf-8")
+    snap = run(codex_env(root), "--no-cache")["snapshots"][0]
+    assert snap["status"] == "error"
+    assert "not a directory" in snap["message"]
