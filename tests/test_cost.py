@@ -462,3 +462,18 @@ def test_a_warm_run_and_a_run_after_appends_do_not_import_the_price_database(tmp
     with wire.open("a", encoding="utf-8") as f:  # appended, as Kimi CLI does
         f.write(line(at("2026-11-20T10:00:00Z"), status_update((5, 5, 5, 0), mid="chatcmpl-9")) + "\n")
     assert not imports_prices()  # a new call of a model already priced
+
+
+def test_codex_files_cached_input_is_billed_once_end_to_end(tmp_path: Path) -> None:
+    from codex_home import CodexHome, codex_env
+    from codex_home import snapshot as codex_snapshot
+
+    home = CodexHome(tmp_path / "codex")
+    home.place("plain_two_turns.jsonl")  # (1200 in, 1000 cached, 300 out) and (1800, 1600, 400), gpt-5-codex
+    snap = codex_snapshot(codex_env(home.root))  # --no-cache, cold and warm all equal
+    # Our record: input 200 + 200, cache read 1000 + 1600, output 700. gpt-5: 1.25 / cached 0.125 / 10.
+    expected = (400 * 1.25 + 2_600 * 0.125 + 700 * 10) / M
+    assert snap["models"][0]["cost_usd"] == pytest.approx(expected, rel=1e-12)
+    assert snap["metrics"]["cost_usd"]["used"] == pytest.approx(expected, rel=1e-12)
+    twice = (3_000 * 1.25 + 2_600 * 0.125 + 700 * 10) / M  # cached input billed as input too
+    assert snap["metrics"]["cost_usd"]["used"] != pytest.approx(twice)
