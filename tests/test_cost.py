@@ -30,7 +30,7 @@ from kimi_home import (
     uid,
 )
 from openusage import pricing
-from openusage.cost import CallPricer, ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
+from openusage.cost import CallPricer, CallsPricing, ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
 from openusage.errors import SettingsError
 from openusage.settings import load_settings
 
@@ -376,8 +376,7 @@ def test_a_reports_rows_add_up_to_its_total_exactly() -> None:
     calendar = Calendar(UTC)
     span = day_range(calendar, None, None, datetime(2026, 11, 30).date())
     result = CallsResult(CallsQuery(), calls, {}, ("a",))
-    rep = build(result, Options("daily", calendar, "UTC", span, breakdown=True),
-                lambda c: pricer(c.model, c.time, c.input, c.output, c.cache_read, c.cache_write))
+    rep = build(result, Options("daily", calendar, "UTC", span, breakdown=True), CallsPricing({"a": pricer}))
     assert sum(row.counts.cost or 0 for row in rep.rows) == rep.totals.counts.cost
     for row in rep.rows:
         assert sum(share.counts.cost or 0 for share in row.breakdown) == row.counts.cost

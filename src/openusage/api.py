@@ -22,6 +22,7 @@ from openusage.summary import zone_figures
 from openusage.windows import windows
 
 if TYPE_CHECKING:
+    from openusage.cost import CallsPricing
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
@@ -191,10 +192,10 @@ def prices(env: Mapping[str, str], *, use_cache: bool = True, notice: Notice | N
 
 
 def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cache: bool = True,
-                notice: Notice | None = None) -> tuple[Callable[[SettledCall], int | None], pricing.DataInfo | None]:
-    """What each of `found`'s calls costs at list prices (cost units, None: no price), for the
-    reports, and the price data used. Models' rates come from the cache when it has them."""
-    from openusage.cost import CallPricer
+                notice: Notice | None = None) -> tuple[CallsPricing, pricing.DataInfo | None]:
+    """What each of `found`'s calls costs at list prices (in cost units), for the reports, and the
+    price data used. Models' rates come from the cache when it has them."""
+    from openusage.cost import CallPricer, CallsPricing
 
     user = detect(env).settings.prices
     names: dict[str, set[str]] = {}
@@ -202,22 +203,16 @@ def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cac
         names.setdefault(call.provider, set()).add(call.model)
     fingerprint = pricing.data_fingerprint()
 
-    def answer(store: Store | None) -> tuple[dict[str, CallPricer], pricing.DataInfo | None]:
+    def answer(store: Store | None) -> tuple[CallsPricing, pricing.DataInfo | None]:
         pricers: dict[str, CallPricer] = {}
         for provider_id, models in names.items():
             provider = provider_by_id(provider_id)
             hint = provider.upstream_provider if provider is not None else None
             book = pricing.Book(user, priced.schedules(store, fingerprint, hint, pricing.targets(models, user)))
             pricers[provider_id] = CallPricer(book.resolve, book.steady)
-        return pricers, priced.data_of(store, fingerprint) if names else None
+        return CallsPricing(pricers), priced.data_of(store, fingerprint) if names else None
 
-    pricers, data = _with_cache(env, use_cache, notice, answer)
-
-    def price(call: SettledCall) -> int | None:
-        return pricers[call.provider](call.model, call.time, call.input, call.output, call.cache_read,
-                                      call.cache_write)
-
-    return price, data
+    return _with_cache(env, use_cache, notice, answer)
 
 
 def _step(since: float | None, book: pricing.Book, name: str, target: str) -> PriceStep:

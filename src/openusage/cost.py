@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from openusage.query import SettledCall
 
 PER = 1_000_000  # rates are USD per million tokens
 DAY = 86_400
@@ -264,9 +267,7 @@ class CallPricer:
     def __call__(self, model: str, time: float | None, input_: int, output: int, cache_read: int,
                  cache_write: int) -> int | None:
         """The call's cost in units; None when it has no price."""
-        fixed = self._fixed.get(model, True)
-        if fixed is True:
-            fixed = self._fixed[model] = self._steady(model)
+        fixed = self.fixed(model)
         if fixed is None:
             return None
         if fixed is False:
@@ -280,6 +281,14 @@ class CallPricer:
         unit_in, unit_out, unit_read, unit_write, unit_call = fixed_units
         return unit_in * input_ + unit_out * output + unit_read * cache_read + unit_write * cache_write + unit_call
 
+    def fixed(self, model: str) -> tuple[int, int, int, int, int] | bool | None:
+        """`model`'s units when every call of it has the same rates; None when no call of it has a
+        price; False when each call must be priced."""
+        fixed = self._fixed.get(model, True)
+        if fixed is True:
+            fixed = self._fixed[model] = self._steady(model)
+        return fixed
+
     def _steady(self, model: str) -> tuple[int, int, int, int, int] | bool | None:
         """Units when every call of `model` has the same rates, None when none has a price, False when
         each call must be priced."""
@@ -289,3 +298,20 @@ class CallPricer:
         if fixed.schedule is None:
             return None
         return units(fixed.schedule[0][1][0][1][0]) if _constant(fixed.schedule) else False
+
+
+class CallsPricing:
+    """Prices settled calls of several providers (reports): each provider's `CallPricer`."""
+
+    def __init__(self, pricers: Mapping[str, CallPricer]) -> None:
+        self.pricers = pricers
+
+    def fixed(self, provider: str, model: str) -> tuple[int, int, int, int, int] | bool | None:
+        pricer = self.pricers.get(provider)
+        return None if pricer is None else pricer.fixed(model)
+
+    def __call__(self, call: SettledCall) -> int | None:
+        pricer = self.pricers.get(call.provider)
+        if pricer is None:
+            return None
+        return pricer(call.model, call.time, call.input, call.output, call.cache_read, call.cache_write)

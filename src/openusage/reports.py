@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from openusage.cost import SCALE
 from openusage.errors import UsageInputError
@@ -27,8 +27,13 @@ UNKNOWN_PROJECT = "(unknown)"  # a session the provider told nothing about
 _NO_FACTS = SessionFacts("", UNKNOWN_PROJECT)
 
 
-# A call's estimated cost in cost.SCALE units, or None when it has no price.
-Price = Callable[[SettledCall], "int | None"]
+class Price(Protocol):
+    """Prices calls in cost.SCALE units (cost.CallsPricing): `fixed` gives a model's units when all
+    its calls share them (None: no price, False: each call is priced by calling the object)."""
+
+    def fixed(self, provider: str, model: str) -> tuple[int, int, int, int, int] | bool | None: ...
+
+    def __call__(self, call: SettledCall) -> int | None: ...
 
 
 class Counts(NamedTuple):
@@ -227,19 +232,21 @@ def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | N
     tight: a history has hundreds of thousands of calls and only thousands of these groups, which the
     rows are built from."""
     fine: dict[_Fine, list[Any]] = {}
+    fixed = {} if price is None else {pair: price.fixed(*pair) for pair in {(c.provider, c.model) for c in calls}}
+    # Only a model whose calls have rates of their own is priced call by call; the others once per group.
+    one_by_one = {pair for pair, units in fixed.items() if units is False}
     for call in calls:
         fine_key = (key_of(call), call.model, call.account, call.session)
         figures = fine.get(fine_key)
         time = call.time
-        cost = price(call) if price is not None else None
         if figures is None:
-            fine[fine_key] = [call.input, call.output, call.cache_read, call.cache_write, 1, time, time, call.provider,
-                              cost or 0, 1 if cost is None else 0]
-            continue
-        if cost is None:
-            figures[9] += 1
-        else:
-            figures[8] += cost
+            figures = fine[fine_key] = [0, 0, 0, 0, 0, time, time, call.provider, 0, 0]
+        if one_by_one and (call.provider, call.model) in one_by_one:
+            cost = price(call)  # type: ignore[misc]  # one_by_one is empty without a price
+            if cost is None:
+                figures[9] += 1
+            else:
+                figures[8] += cost
         figures[0] += call.input
         figures[1] += call.output
         figures[2] += call.cache_read
@@ -250,7 +257,21 @@ def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | N
                 figures[5] = time
             if figures[6] is None or time > figures[6]:
                 figures[6] = time
+    if fixed:
+        _price_groups(fine, fixed)
     return fine
+
+
+def _price_groups(fine: dict[_Fine, list[Any]], fixed: dict[tuple[str, str], Any]) -> None:
+    """The cost of each group of a model whose calls share one set of rates: its sums times them."""
+    for (_key, model, _account, _session), figures in fine.items():
+        units = fixed[(figures[7], model)]
+        if units is None:
+            figures[9] = figures[4]
+        elif units is not False:
+            unit_in, unit_out, unit_read, unit_write, unit_call = units
+            figures[8] = (unit_in * figures[0] + unit_out * figures[1] + unit_read * figures[2]
+                          + unit_write * figures[3] + unit_call * figures[4])
 
 
 def _keyer(kind: Kind, calendar: Calendar, facts: dict[tuple[str, str], SessionFacts]
