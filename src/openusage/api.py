@@ -12,7 +12,7 @@ from typing import NamedTuple, TypeVar
 
 from openusage import groups, paths, scan, settled
 from openusage.errors import CacheError, UsageInputError
-from openusage.providers import PROVIDERS, provider_by_id
+from openusage.providers import PROVIDERS, file_provider, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 from openusage.records import CallRow
@@ -216,8 +216,8 @@ def _session_facts(env: Mapping[str, str], chosen: list[Account], settled: list[
 
 
 def _provider(account: Account) -> FileProvider:
-    provider = provider_by_id(account.provider)
-    assert provider is not None  # settings only accept registered providers
+    provider = file_provider(account.provider)
+    assert provider is not None  # settings only accept registered providers, and every one reads files
     return provider
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from openusage.errors import CacheError
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, settle
-from openusage.providers import provider_by_id
+from openusage.providers import file_provider
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
@@ -635,7 +635,7 @@ def _reader() -> Reader:
 def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     """Runs in any process: open the file once, verify the consumed bytes, parse the new ones.
     Returns a `FileRead` as a plain tuple (it crosses a pipe)."""
-    provider = provider_by_id(job.provider)
+    provider = file_provider(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
         fd = os.open(job.source.path, os.O_RDONLY | os.O_CLOEXEC)

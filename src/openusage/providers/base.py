@@ -5,17 +5,23 @@ the lines that can hold usage and turns those lines into records (`needles`, `pa
 store what the owner-session rule and the model fallback need (`session_info`, `model_resolver`).
 `scan.py` owns reading, offsets, fingerprints and transactions, so every file provider gets the fast
 scan and the cache without writing any of it.
+
+A remote source (`RemoteSource`: an account balance, a plan quota) fetches one reading per account
+and nothing else; `api` runs it on a thread beside the local scan and keeps its last good answer.
+A provider offers one capability or the other (`Provider`); `api` dispatches on which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from openusage.query import SessionFacts
 from openusage.records import Chunk, Line, SessionInfo, Source
+from openusage.remote import Reading
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -117,3 +123,29 @@ class FileProvider(Protocol):
         """What reports show of these sessions: the project each ran in (as the user knows it), and
         with `titles` the title the agent shows (else "")."""
         ...
+
+
+@runtime_checkable
+class RemoteSource(Protocol):
+    """A provider whose figures come from a service: it fetches one account's reading on demand.
+
+    `fetch` never raises for anything the service or the user's files do (each case is a state of the
+    reading), never waits past `deadline` (a `time.monotonic()` value) by much, and puts no secret in
+    what it returns. It runs on a thread of its own."""
+
+    id: str
+    title: str
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        """Never opens a socket, even with `detailed`."""
+        ...
+
+    def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading: ...
+
+
+Provider = FileProvider | RemoteSource
+
+
+def remote_source(provider: Provider) -> RemoteSource | None:
+    """The provider as a remote source, or None when it reads local files."""
+    return provider if isinstance(provider, RemoteSource) else None
