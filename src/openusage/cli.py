@@ -21,6 +21,7 @@ from openusage import __version__, api
 from openusage.errors import OpenUsageError
 from openusage.windows import chosen_zone, current_time
 
+OFFLINE_HELP = "Never call a remote service: remote tiles show their last answer from the cache, with its age."
 TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily series; default OPENUSAGE_TZ, "
            "else UTC.")
 SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json."
@@ -45,11 +46,11 @@ def _progress(json_output: bool) -> Any:
 
 
 def _dashboard(env: Mapping[str, str], now: datetime, *, account: str | None, use_cache: bool,
-               tz: tzinfo) -> None:
+               tz: tzinfo, offline: bool = False) -> None:
     from openusage.render.tile import render_dashboard, render_nothing_detected
 
     result = api.snapshot(env, now, account_id=account, use_cache=use_cache, progress=_progress(False),
-                          notice=_notice, tz=tz)
+                          notice=_notice, tz=tz, offline=offline)
     console = _console()
     if result.snapshots:
         render_dashboard(result, console)
@@ -83,9 +84,10 @@ class _Group(click.Group):
 @click.version_option(__version__, "--version", "-V", prog_name="openusage")
 @click.option("--demo", is_flag=True, help="Show the dashboard over a generated sample Kimi home.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_context
-def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> None:
+def cli(ctx: click.Context, demo: bool, no_cache: bool, offline: bool, tz_name: str | None) -> None:
     """How much you use your AI coding agents, read from their own local files.
 
     With no command: a tile for every detected or configured account. KIMI_SHARE_DIR and KIMI_CODE_HOME
@@ -102,7 +104,7 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> 
         with tempfile.TemporaryDirectory(prefix="openusage-demo-") as tmp:
             _dashboard(api.demo_home(Path(tmp), now), now, account=None, use_cache=False, tz=tz)
         return
-    _dashboard(os.environ, now, account=None, use_cache=not no_cache, tz=tz)
+    _dashboard(os.environ, now, account=None, use_cache=not no_cache, tz=tz, offline=offline)
 
 
 @cli.command()
@@ -124,17 +126,19 @@ def detect(json_output: bool) -> None:
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.snapshot/2 JSON document.")
 @click.option("--account", metavar="ID", help="Only this account (see `openusage detect`).")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
-def snapshot(json_output: bool, account: str | None, no_cache: bool, tz_name: str | None) -> None:
+def snapshot(json_output: bool, account: str | None, no_cache: bool, offline: bool, tz_name: str | None) -> None:
     """Every account's usage now: tiles, or with --json the stable machine-readable form."""
     now = current_time()
     tz = chosen_zone(tz_name, os.environ, default_local=False)
     if not json_output:
-        _dashboard(os.environ, now, account=account, use_cache=not no_cache, tz=tz)
+        _dashboard(os.environ, now, account=account, use_cache=not no_cache, tz=tz, offline=offline)
         return
     from openusage.render.jsonout import dumps, snapshot_document
 
-    result = api.snapshot(os.environ, now, account_id=account, use_cache=not no_cache, notice=_notice, tz=tz)
+    result = api.snapshot(os.environ, now, account_id=account, use_cache=not no_cache, notice=_notice, tz=tz,
+                          offline=offline)
     click.echo(dumps(snapshot_document(result)), nl=False)
 
 

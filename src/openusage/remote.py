@@ -52,6 +52,7 @@ class Amount(NamedTuple):
     value: float
     unit: str     # an ISO 4217 currency (USD, CNY) or a unit name
     section: str = ""  # the tile's group of rows ("" = the main one)
+    order: int = 0  # its place among the section's rows of every kind (amounts, quotas, caps)
 
 
 class Quota(NamedTuple):
@@ -65,6 +66,7 @@ class Quota(NamedTuple):
     resets_at: datetime | None = None
     reset_text: str | None = None  # when the reset time came but could not be read: what it said
     section: str = ""
+    order: int = 0
 
     @property
     def ratio(self) -> float:
@@ -85,6 +87,7 @@ class Cap(NamedTuple):
     label: str
     value: str
     section: str = ""
+    order: int = 0
 
 
 class Reading(NamedTuple):
@@ -114,7 +117,7 @@ def encode(reading: Reading) -> str:
     return json.dumps({
         "state": reading.state, "message": reading.message,
         "amounts": [list(a) for a in reading.amounts],
-        "quotas": [[q.key, q.label, q.used, q.limit, q.unit, _iso(q.resets_at), q.reset_text, q.section]
+        "quotas": [[q.key, q.label, q.used, q.limit, q.unit, _iso(q.resets_at), q.reset_text, q.section, q.order]
                    for q in reading.quotas],
         "caps": [list(c) for c in reading.caps],
         "notes": list(reading.notes), "fetched_at": _iso(reading.fetched_at), "source": reading.source,
@@ -127,10 +130,10 @@ def decode(text: str) -> Reading | None:
         doc: Any = json.loads(text)
         return Reading(
             doc["state"], doc["message"],
-            tuple(Amount(str(k), str(lb), float(v), str(u), str(s)) for k, lb, v, u, s in doc["amounts"]),
-            tuple(Quota(str(k), str(lb), float(used), float(limit), str(u), _parse_iso(at), rt, str(s))
-                  for k, lb, used, limit, u, at, rt, s in doc["quotas"]),
-            tuple(Cap(str(k), str(lb), str(v), str(s)) for k, lb, v, s in doc["caps"]),
+            tuple(Amount(str(k), str(lb), float(v), str(u), str(s), int(o)) for k, lb, v, u, s, o in doc["amounts"]),
+            tuple(Quota(str(k), str(lb), float(used), float(limit), str(u), _parse_iso(at), rt, str(s), int(o))
+                  for k, lb, used, limit, u, at, rt, s, o in doc["quotas"]),
+            tuple(Cap(str(k), str(lb), str(v), str(s), int(o)) for k, lb, v, s, o in doc["caps"]),
             tuple(str(n) for n in doc["notes"]), _parse_iso(doc["fetched_at"]), False, str(doc["source"]))
     except (ValueError, TypeError, KeyError):
         return None

@@ -2,7 +2,8 @@
 
 Pure: no files, no SQL. `build_snapshot` turns one account's summary (totals, models, days of its
 de-duplicated calls) and window counts into the metrics, per-model rows and daily series the
-renderers draw and the JSON carries.
+renderers draw and the JSON carries. `remote_snapshot` wraps a remote source's reading (a balance,
+a plan quota) in the same envelope, its figures in `remote`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Literal, NamedTuple
 
 from openusage.records import FileDiagnostics
+from openusage.remote import Reading
 from openusage.summary import DailyRow, Summary, WindowCounts
 
 Status = Literal["ok", "unknown", "error"]
@@ -58,6 +60,7 @@ class Snapshot(NamedTuple):
     models: tuple[ModelRow, ...]
     daily_series: dict[str, tuple[DailyPoint, ...]]
     diagnostics: dict[str, int | dict[str, int]]
+    remote: Reading | None = None  # a remote source's figures; None for a file source
 
 
 class SnapshotSet(NamedTuple):
@@ -128,6 +131,20 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics,
                     _model_rows(summary, provider.upstream_provider, figures.resolve_model),
                     _daily(figures.daily), diagnostics)
+
+
+def remote_snapshot(account_id: str, provider_id: str, title: str, reading: Reading) -> Snapshot:
+    """A remote account's snapshot: its reading, with a status a front end colours by."""
+    return Snapshot(account_id, provider_id, title, _remote_status(reading), reading.message, {}, (), {}, {},
+                    reading)
+
+
+def _remote_status(reading: Reading) -> Status:
+    if reading.state in {"ok", "low"} or (reading.state == "offline" and reading.has_figures):
+        return "ok"
+    if reading.state in {"offline", "no_key", "signed_out"}:
+        return "unknown"  # nothing failed: there is nothing to show yet
+    return "error"
 
 
 def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:

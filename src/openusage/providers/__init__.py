@@ -9,8 +9,10 @@ from __future__ import annotations
 from openusage.providers.base import FileProvider, Provider, RemoteSource, remote_source
 from openusage.providers.kimi_cli.provider import KimiCliProvider
 from openusage.providers.kimi_code.provider import KimiCodeProvider
+from openusage.providers.kimi_code_plan.provider import KimiCodePlanProvider
+from openusage.providers.moonshot.provider import MoonshotProvider
 
-PROVIDERS: tuple[Provider, ...] = (KimiCliProvider(), KimiCodeProvider())
+PROVIDERS: tuple[Provider, ...] = (KimiCliProvider(), KimiCodeProvider(), MoonshotProvider(), KimiCodePlanProvider())
 
 
 def provider_by_id(provider_id: str) -> Provider | None:

@@ -183,13 +183,14 @@ def _wallet(raw: Any) -> tuple[tuple[Amount, ...], tuple[Quota, ...], tuple[Cap,
         return (), (), ()
     _amount, left, currency, wallet = parts
     used_cents = _cents(wallet.get("monthlyUsed"))
-    amounts = (Amount("used_this_month", "Used this month", used_cents / 100, currency, EXTRA),
-               Amount("balance", "Balance", left / 100_000_000, currency, EXTRA))
+    # Kimi Code's order: used this month, the monthly limit, the balance.
+    amounts = (Amount("used_this_month", "Used this month", used_cents / 100, currency, EXTRA, 0),
+               Amount("balance", "Balance", left / 100_000_000, currency, EXTRA, 2))
     limit = _monthly_limit(wallet)
     if not limit:
-        return amounts, (), (Cap("monthly_limit", "Monthly limit", "Unlimited", EXTRA),)
+        return amounts, (), (Cap("monthly_limit", "Monthly limit", "Unlimited", EXTRA, 1),)
     return amounts, (Quota("monthly_limit", "Monthly limit", used_cents / 100, limit / 100, currency,
-                           section=EXTRA),), ()
+                           section=EXTRA, order=1),), ()
 
 
 def _monthly_limit(wallet: dict[str, Any]) -> int:
