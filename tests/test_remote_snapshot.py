@@ -231,7 +231,8 @@ def test_nothing_remote_is_imported_without_a_remote_account(kimi: KimiHome) -> 
     code = ("import os, sys\nfrom datetime import datetime, UTC\nfrom openusage import api\n"
             "api.snapshot(os.environ, datetime.now(UTC))\n"
             "print(sorted(m for m in ('httpx', 'openusage.fetching', 'openusage.providers.http', "
-            "'openusage.providers.moonshot.balance', 'openusage.providers.kimi_code_plan.usage') if m in sys.modules))")
+            "'openusage.providers.moonshot.balance', 'openusage.providers.kimi_code_plan.usage', 'openusage.remote') "
+            "if m in sys.modules))")
     env = {**os.environ, "KIMI_SHARE_DIR": str(kimi.root)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

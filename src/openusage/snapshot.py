@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from openusage.records import FileDiagnostics
-from openusage.remote import Reading
 from openusage.summary import DailyRow, Summary, WindowCounts
+
+if TYPE_CHECKING:  # loaded only with a remote account (the warm local path stays as it was)
+    from openusage.remote import Reading
 
 Status = Literal["ok", "unknown", "error"]
 

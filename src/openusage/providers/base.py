@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import MappingProxyType
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from openusage.query import SessionFacts
 from openusage.records import Chunk, Line, SessionInfo, Source
-from openusage.remote import Reading
+
+if TYPE_CHECKING:  # only a remote source's fetch builds one: a local-only run never loads remote.py
+    from openusage.remote import Reading
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openusage.api import DetectReport
-from openusage.remote import Reading
 from openusage.snapshot import Snapshot, SnapshotSet
+
+if TYPE_CHECKING:
+    from openusage.remote import Reading
 
 # /2: `models[].total_tokens` is input + output, as `metrics.total_tokens` is; the sum of all four
 # counts, which /1 called `models[].total_tokens`, is `models[].all_tokens`.

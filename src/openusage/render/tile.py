@@ -19,7 +19,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from openusage.render.remote import plain, remote_body
 from openusage.snapshot import DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 
 CHART_DAYS = 14
@@ -51,6 +50,8 @@ def render_dashboard(snapshot_set: SnapshotSet, console: Console) -> None:
     ascii_only = console.options.ascii_only
     for snapshot in snapshot_set.snapshots:
         if snapshot.remote is not None:
+            from openusage.render.remote import plain, remote_body  # only with a remote account
+
             body = remote_body(snapshot, snapshot_set.generated_at, ascii_only=ascii_only)
             status = _status_line(snapshot)
             status.plain = plain(status.plain, ascii_only=ascii_only)

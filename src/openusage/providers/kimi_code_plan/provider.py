@@ -11,9 +11,12 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, Detection, Fact
-from openusage.remote import Reading
+
+if TYPE_CHECKING:  # the registry imports this module on every run; a reading is built only by fetch
+    from openusage.remote import Reading
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
 DEFAULT_SLOT = "kimi-code"

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, Detection, Fact
-from openusage.remote import Reading
+
+if TYPE_CHECKING:  # the registry imports this module on every run; a reading is built only by fetch
+    from openusage.remote import Reading
 
 KEY_VARIABLE = "MOONSHOT_API_KEY"
 
