@@ -351,3 +351,11 @@ def test_detect_says_how_to_turn_it_on_and_never_registers(code_home: Path) -> N
     assert found.facts[0].found
     assert '{"id": "kimi_code_plan", "provider": "kimi_code_plan"}' in found.facts[1].value
     assert TOKEN not in repr(found)
+
+
+def test_a_token_a_header_cannot_carry_is_never_sent(server: Server, code_home: Path) -> None:
+    sign_in(code_home, token="eyPLANTED\r\nX-Injected: 1")
+    reading = fetch(server, code_home)
+    assert (reading.state, reading.message) == (
+        "bad_credentials", "the sign-in token cannot be used: it holds characters an HTTP header cannot carry")
+    assert server.seen == []

@@ -288,3 +288,13 @@ def test_detect_reads_the_variable_without_showing_it() -> None:
     assert KEY not in repr(found)
     assert MoonshotProvider().detect({"MOONSHOT_API_KEY": ""}).account is None
     assert MoonshotProvider().detect({}).account is None
+
+
+@pytest.mark.parametrize("key", ["sk-PLANTED\nsecond-line", "sk-PLANTED with space", "sk-PLANTED-é"])
+def test_a_key_a_header_cannot_carry_is_never_sent(server: Server, key: str) -> None:
+    reading = fetch(server, key=key)
+    assert reading.state == "invalid_key"
+    assert reading.message == ("the API key in MOONSHOT_API_KEY cannot be used: it holds characters an HTTP header"
+                               " cannot carry")
+    assert server.seen == []
+    assert "PLANTED" not in repr(reading)

@@ -300,3 +300,13 @@ def test_a_provider_that_raises_is_a_status_without_its_text(tmp_path: Path, ser
     moonshot = snapshot(configure(tmp_path, server, plan=False))["moonshot"]
     assert moonshot["message"] == "internal error while fetching (RuntimeError)"
     _secret_free(json.dumps(moonshot), "the snapshot")
+
+
+def test_the_calls_query_leaves_remote_accounts_out(tmp_path: Path, server: Server, kimi: KimiHome) -> None:
+    from openusage.query import CallsQuery
+
+    env = {**os.environ, **configure(tmp_path, server), "KIMI_SHARE_DIR": str(kimi.root)}
+    every = api.calls(env, CallsQuery())
+    assert {call.account for call in every.calls} == {"kimi_cli"}
+    assert api.calls(env, CallsQuery(accounts=("moonshot",))).calls == []
+    assert server.seen == []

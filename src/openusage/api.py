@@ -129,8 +129,10 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
     """Every settled call of the query's accounts (all detected and configured ones when it names
     none) in its range: each model call once, owned by one session, across every root of a provider
     whose accounts share calls, exactly the calls the snapshots count. The store is refreshed first."""
-    accounts = [account for account in detect(env).accounts if not _is_remote(account)]  # remote: no calls
-    chosen = _chosen(accounts, query.accounts, query.providers)
+    every = list(detect(env).accounts)
+    accounts = [account for account in every if not _is_remote(account)]
+    chosen = [account for account in _chosen(every, query.accounts, query.providers)
+              if not _is_remote(account)]  # a balance or a quota has no calls
 
     def answer(store: Store | None) -> tuple[list[SettledCall], dict[str, scan.Refreshed]]:
         refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)

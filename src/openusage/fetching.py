@@ -143,7 +143,12 @@ def _on_threads(jobs: tuple[Job, ...], env: Mapping[str, str], now: datetime,
 def _in_child(jobs: tuple[Job, ...], env: Mapping[str, str], now: datetime,
               deadline: float) -> Callable[[], dict[str, Reading]]:
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare: fetch on threads here (this command does not fork again)
+        os.close(read_end)
+        os.close(write_end)
+        return _on_threads(jobs, env, now, deadline)
     if pid == 0:  # pragma: no cover - the child: fetch, send, leave without running any cleanup
         try:
             os.close(read_end)

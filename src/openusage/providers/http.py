@@ -25,7 +25,8 @@ FIRST_SHARE = 0.6  # a first attempt that may be retried gets this share of the 
 
 class Answer(NamedTuple):
     """What one GET came to. `failure`: None (a response whose body was JSON), "timeout",
-    "unreachable", "not_json" or "bad_url"; `detail` says more, never holding the token."""
+    "unreachable", "not_json", "bad_url" or "bad_secret" (the token cannot be sent at all); `detail`
+    says more, never holding the token."""
 
     status: int  # the HTTP status; 0 without a response
     body: Any  # the decoded JSON, or None
@@ -47,6 +48,9 @@ def get_json(url: str, token: str, *, deadline: float, retry: Retry | None = Non
              user_agent: str | None = None) -> Answer:
     """GET `url` with `Authorization: Bearer <token>` and `Accept: application/json`, within
     `deadline` (a `time.monotonic()` value), retried once when `retry` allows it and time is left."""
+    if not sendable(token):
+        # Never handed to the HTTP library: its error would quote the header, secret and all.
+        return Answer(0, None, "bad_secret", "it holds characters an HTTP header cannot carry")
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if user_agent:
         headers["User-Agent"] = user_agent
@@ -61,6 +65,11 @@ def get_json(url: str, token: str, *, deadline: float, retry: Retry | None = Non
         return answer
     time.sleep(wait)
     return _attempt(url, headers, token, _budget(deadline, 1.0))
+
+
+def sendable(token: str) -> bool:
+    """Whether a secret can go in a header as it is: printable ASCII without spaces."""
+    return bool(token) and token.isascii() and token.isprintable() and " " not in token
 
 
 def _may_retry(retry: Retry) -> bool:
@@ -94,6 +103,8 @@ def _attempt(url: str, headers: Mapping[str, str], token: str, seconds: float) -
         return Answer(0, None, "timeout", f"no answer within {seconds:.1f} s")
     except httpx.UnsupportedProtocol:
         return Answer(0, None, "bad_url", "the base URL must start with https:// or http://")
+    except httpx.LocalProtocolError as exc:  # its text may quote what was sent: only its name
+        return Answer(0, None, "unreachable", type(exc).__name__)
     except httpx.TransportError as exc:
         return Answer(0, None, "unreachable", _transport_detail(exc, token))
     except (httpx.InvalidURL, ValueError) as exc:  # a base URL that is no URL; a header that cannot be sent

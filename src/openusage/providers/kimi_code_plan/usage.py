@@ -51,6 +51,8 @@ def _failure(answer: http.Answer, token: str) -> tuple[RemoteState, str] | None:
         return "timeout", "Failed to fetch usage: request timed out."
     if answer.failure == "unreachable":
         return "unreachable", f"Failed to fetch usage: {answer.detail}"
+    if answer.failure == "bad_secret":
+        return "bad_credentials", f"the sign-in token cannot be used: {answer.detail}"
     if answer.failure == "bad_url":
         return "bad_settings", f"{answer.detail} (KIMI_CODE_BASE_URL or config base_url)"
     if status in {401, 403}:

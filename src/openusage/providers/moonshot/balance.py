@@ -103,6 +103,8 @@ def _failure(answer: http.Answer, key: str, variable: str, base: str) -> Failure
         return "timeout", f"no answer from {host} ({answer.detail})"
     if answer.failure == "unreachable":
         return "unreachable", f"cannot reach {host}: {answer.detail}"
+    if answer.failure == "bad_secret":
+        return "invalid_key", f"the API key in {variable} cannot be used: {answer.detail}"
     if answer.failure == "bad_url":
         return "bad_settings", f"extra.base_url {base!r} cannot be used: {answer.detail}"
     if status in {401, 403}:
