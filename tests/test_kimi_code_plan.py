@@ -359,3 +359,12 @@ def test_a_token_a_header_cannot_carry_is_never_sent(server: Server, code_home: 
     assert (reading.state, reading.message) == (
         "bad_credentials", "the sign-in token cannot be used: it holds characters an HTTP header cannot carry")
     assert server.seen == []
+
+
+def test_detect_follows_the_slot_config_names(code_home: Path) -> None:
+    sign_in(code_home, slot="kimi-code-env-0e4f99c69cc27850")
+    (code_home / "config.toml").write_text('[providers."managed:kimi-code"]\n'
+                                           'oauth = { key = "oauth/kimi-code-env-0e4f99c69cc27850" }\n')
+    found = KimiCodePlanProvider().detect({"KIMI_CODE_HOME": str(code_home)}, detailed=True)
+    assert found.facts[0].value.endswith("kimi-code-env-0e4f99c69cc27850.json")
+    assert found.facts[0].found

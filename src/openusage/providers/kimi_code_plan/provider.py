@@ -41,10 +41,12 @@ class KimiCodePlanProvider:
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """Never an account (the user turns the tile on), and never a network call. With `detailed`,
-        whether a sign-in file exists (the default slot: `fetch` also follows config.toml's)."""
+        whether the sign-in file the tile would read exists."""
         if not detailed:
             return Detection(self.id, self.title, None, ())
-        credentials = code_home(None, env) / "credentials" / f"{DEFAULT_SLOT}.json"
+        from openusage.providers.kimi_code_plan.signin import locate
+
+        credentials, _base = locate(None, env)
         found = credentials.is_file()
         facts = (Fact("Kimi Code sign-in", str(credentials), found), Fact("plan tile", TURN_ON, False))
         return Detection(self.id, self.title, None, facts)

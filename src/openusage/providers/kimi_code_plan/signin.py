@@ -73,12 +73,18 @@ def read_bounded(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def sign_in(account: Account, env: Mapping[str, str], now: datetime) -> SignIn | Problem:
-    """The base URL and a token that is neither empty nor expired, or why there is none."""
+def locate(account: Account | None, env: Mapping[str, str]) -> tuple[Path, str]:
+    """The sign-in file (the slot config.toml names, else `kimi-code`) and the base URL of `/usages`
+    (`KIMI_CODE_BASE_URL`, else config.toml's, else the default)."""
     home = code_home(account, env)
     slot, configured_base = _config(home / "config.toml")
     base = (env.get(BASE_VARIABLE, "").strip() or configured_base or DEFAULT_BASE_URL).rstrip("/")
-    path = home / "credentials" / f"{slot}.json"
+    return home / "credentials" / f"{slot}.json", base
+
+
+def sign_in(account: Account, env: Mapping[str, str], now: datetime) -> SignIn | Problem:
+    """The base URL and a token that is neither empty nor expired, or why there is none."""
+    path, base = locate(account, env)
     try:
         raw = read_bounded(path, MAX_CREDENTIALS)
     except Unusable as exc:
