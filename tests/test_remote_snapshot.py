@@ -310,3 +310,13 @@ def test_the_calls_query_leaves_remote_accounts_out(tmp_path: Path, server: Serv
     assert {call.account for call in every.calls} == {"kimi_cli"}
     assert api.calls(env, CallsQuery(accounts=("moonshot",))).calls == []
     assert server.seen == []
+
+
+def test_a_number_in_extra_must_be_quoted(tmp_path: Path) -> None:
+    Path(os.environ["OPENUSAGE_CONFIG"]).write_text(json.dumps(
+        {"accounts": [{"id": "moonshot", "provider": "moonshot", "extra": {"low_balance": 5}}]}))
+    done = run({}, "snapshot", "--json")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(
+        "accounts[0].extra.low_balance: expected a string (a path, a URL, a variable name or a number in quotes),"
+        " found a number")

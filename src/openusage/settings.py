@@ -75,7 +75,8 @@ def _parse(path: Path, doc: Any, known_providers: Collection[str]) -> Settings:
             raise fail(f"{where}.extra", f"expected an object, found {_kind(extra)}")
         for key, value in extra.items():
             if not isinstance(value, str):
-                raise fail(f"{where}.extra.{key}", f"expected a string (a path), found {_kind(value)}")
+                raise fail(f"{where}.extra.{key}", "expected a string (a path, a URL, a variable name or a number"
+                                                   f" in quotes), found {_kind(value)}")
         accounts.append(Account(account_id, provider, dict(extra), origin="configured"))
     return Settings(path, auto_detect, tuple(accounts))
 
