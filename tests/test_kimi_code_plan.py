@@ -89,7 +89,7 @@ def test_example_body(server: Server, code_home: Path) -> None:
     assert {a.key: (a.value, a.unit, a.section) for a in reading.amounts} == {
         "used_this_month": (50.0, "USD", "Extra Usage"), "balance": (100.0, "USD", "Extra Usage")}
     assert reading.quotas[2].unit == "USD"
-    assert reading.quotas[2].section == "Extra Usage"
+    assert [q.section for q in reading.quotas] == ["Plan usage", "Plan usage", "Extra Usage"]
 
 
 def test_only_authorization_and_accept_are_sent(server: Server, code_home: Path) -> None:

@@ -103,7 +103,7 @@ def test_remote_tiles_beside_the_local_one(tmp_path: Path, server: Server, kimi:
     plan = snaps["kimi_code_plan"]
     assert plan["remote"]["quotas"][1] == {
         "key": "limit_1", "label": "5h limit", "used": 13, "limit": 200, "unit": "", "ratio": 0.065, "percent": 7,
-        "resets_at": "2026-11-20T12:30:00Z", "reset_text": None, "section": ""}
+        "resets_at": "2026-11-20T12:30:00Z", "reset_text": None, "section": "Plan usage"}
     assert (moonshot["metrics"], moonshot["models"], moonshot["daily_series"]) == ({}, [], {})
 
 

@@ -15,6 +15,7 @@ from openusage.render.tile import render_dashboard
 from openusage.snapshot import SnapshotSet, remote_snapshot
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+PLAN = "Plan usage"
 EXTRA = "Extra Usage"
 
 
@@ -36,8 +37,9 @@ def plan(**overrides: object) -> Reading:
         "ok", "Weekly limit 4% used, 5h limit 7% used",
         (Amount("used_this_month", "Used this month", 50, "USD", EXTRA, 0),
          Amount("balance", "Balance", 100, "USD", EXTRA, 2)),
-        (Quota("weekly", "Weekly limit", 40, 1000, "", NOW + timedelta(days=1, hours=2, minutes=10, seconds=59)),
-         Quota("limit_1", "5h limit", 13, 200, "", NOW + timedelta(hours=2, minutes=10)),
+        (Quota("weekly", "Weekly limit", 40, 1000, "", NOW + timedelta(days=1, hours=2, minutes=10, seconds=59),
+               section=PLAN),
+         Quota("limit_1", "5h limit", 13, 200, "", NOW + timedelta(hours=2, minutes=10), section=PLAN),
          Quota("monthly_limit", "Monthly limit", 50, 200, "USD", section=EXTRA, order=1)),
         (), (), NOW, False, "https://api.kimi.com/coding/v1")
     return reading._replace(**overrides)
@@ -62,6 +64,9 @@ def test_plan_tile_as_kimi_code_shows_it() -> None:
     assert "5h limit      █░░░░░░░░░░░░░░░░░░░  7% used  13 / 200" in out
     assert "resets in 2h 10m" in out
     lines = [line.strip("│ ") for line in out.splitlines()]
+    weekly = lines.index("Weekly limit  █░░░░░░░░░░░░░░░░░░░  4% used  40 / 1,000")
+    assert lines.index(PLAN) == 3  # border, status line, one blank line
+    assert lines.index(PLAN) < weekly < lines.index(EXTRA)
     extra = lines.index(EXTRA)
     assert lines[extra + 1].startswith("Used this month  $50.00")
     assert lines[extra + 2].startswith("Monthly limit    █████░░░░░░░░░░░░░░░  25% used  $50.00 / $200.00")

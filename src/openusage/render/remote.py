@@ -74,13 +74,13 @@ def remote_body(snapshot: Snapshot, now: datetime, *, ascii_only: bool) -> list[
     if reading is None:
         return []
     parts: list[RenderableType] = []
-    sections = dict.fromkeys([a.section for a in reading.amounts] + [q.section for q in reading.quotas]
+    sections = dict.fromkeys([q.section for q in reading.quotas] + [a.section for a in reading.amounts]
                              + [c.section for c in reading.caps])
     for section in sorted(sections, key=bool):  # the main rows ("") first, then each named group
-        if section:
-            parts += [Text(), Text(section, style="bold")]
-        elif parts:
+        if parts:
             parts.append(Text())
+        if section:
+            parts.append(Text(section, style="bold"))
         parts.append(_rows(reading, section, now, ascii_only=ascii_only))
     for note in reading.notes:
         parts.append(Text(plain(note, ascii_only=ascii_only), style="dim"))

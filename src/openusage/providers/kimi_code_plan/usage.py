@@ -21,6 +21,7 @@ from openusage.providers.kimi_code_plan.signin import EXPIRED, Problem, sign_in
 from openusage.remote import Amount, Cap, Quota, Reading, RemoteState
 
 RETRY = http.Retry(timeout=True, server_error=True, rate_limited=False)
+PLAN = "Plan usage"  # Kimi Code's two sections of /usage
 EXTRA = "Extra Usage"
 _UNITS = {"MINUTE": "m", "HOUR": "h", "DAY": "d", "WEEK": "w"}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -38,7 +39,7 @@ def fetch_plan(account: Account, env: Mapping[str, str], *, now: datetime, deadl
     quotas, amounts, caps = parse_usages(answer.body)
     if not quotas and not amounts:
         return Reading("bad_response", "unexpected answer: no usage, limits or wallet", source=base)
-    shown = [f"{q.label} {q.percent}% used" for q in quotas if not q.section][:2]
+    shown = [f"{q.label} {q.percent}% used" for q in quotas if q.section == PLAN][:2]
     message = ", ".join(shown) or "Extra Usage only"
     return Reading("ok", message, amounts, quotas, caps, (), now, False, base)
 
@@ -73,7 +74,7 @@ def _failure(answer: http.Answer, token: str) -> tuple[RemoteState, str] | None:
 
 def parse_usages(body: dict[str, Any]) -> tuple[tuple[Quota, ...], tuple[Amount, ...], tuple[Cap, ...]]:
     quotas: list[Quota] = []
-    weekly = _row(body.get("usage"), "weekly", "Weekly limit")
+    weekly = _row(body.get("usage"), "weekly", "Weekly limit", PLAN)
     if weekly is not None:
         quotas.append(weekly)
     limits = body.get("limits")
@@ -82,7 +83,7 @@ def parse_usages(body: dict[str, Any]) -> tuple[tuple[Quota, ...], tuple[Amount,
             continue
         detail_raw = item.get("detail")
         detail = detail_raw if isinstance(detail_raw, dict) else item
-        row = _row(detail, f"limit_{index + 1}", _label(item, detail))
+        row = _row(detail, f"limit_{index + 1}", _label(item, detail), PLAN)
         if row is not None:
             quotas.append(row)
     amounts, wallet_quotas, caps = _wallet(body.get("boosterWallet"))
@@ -103,7 +104,7 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _row(raw: Any, key: str, label: str) -> Quota | None:
+def _row(raw: Any, key: str, label: str, section: str) -> Quota | None:
     """A limit row: `used` (else `limit - remaining`) of `limit`; None when it has neither."""
     if not isinstance(raw, dict):
         return None
@@ -115,7 +116,7 @@ def _row(raw: Any, key: str, label: str) -> Quota | None:
     if used is None and limit is None:
         return None
     resets_at, reset_text = _reset(raw.get("resetTime"))
-    return Quota(key, label, float(used or 0), float(limit or 0), "", resets_at, reset_text)
+    return Quota(key, label, float(used or 0), float(limit or 0), "", resets_at, reset_text, section)
 
 
 def _label(item: dict[str, Any], detail: dict[str, Any]) -> str:
