@@ -368,3 +368,11 @@ def test_detect_follows_the_slot_config_names(code_home: Path) -> None:
     found = KimiCodePlanProvider().detect({"KIMI_CODE_HOME": str(code_home)}, detailed=True)
     assert found.facts[0].value.endswith("kimi-code-env-0e4f99c69cc27850.json")
     assert found.facts[0].found
+
+
+def test_a_timeout_is_retried_once_within_the_deadline(server: Server, code_home: Path) -> None:
+    sign_in(code_home)
+    server.answer("/coding/v1/usages", body=EXAMPLE, delay=3.0, then=json_route(200, EXAMPLE))
+    reading = fetch(server, code_home, seconds=2.0)
+    assert reading.state == "ok"
+    assert server.hits("/usages") == 2

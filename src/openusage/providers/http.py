@@ -39,7 +39,7 @@ class Answer(NamedTuple):
 class Retry(NamedTuple):
     """What one retry is allowed for."""
 
-    timeout: bool = True  # a timeout or a dropped connection
+    timeout: bool = True
     server_error: bool = True  # 5xx
     rate_limited: bool = False  # 429
 
@@ -59,8 +59,8 @@ def get_json(url: str, token: str, *, deadline: float, retry: Retry | None = Non
     if not _retryable(answer, allowed):
         return answer
     wait = DEFAULT_BACKOFF if answer.retry_after is None else answer.retry_after
-    if answer.failure is not None:
-        wait = 0.0  # a timeout or a dropped connection: try again at once
+    if answer.status == 0:
+        wait = 0.0  # a timeout: try again at once, with what time is left
     if wait > MAX_RETRY_WAIT or time.monotonic() + wait + 0.2 >= deadline:
         return answer
     time.sleep(wait)
@@ -77,8 +77,8 @@ def _may_retry(retry: Retry) -> bool:
 
 
 def _retryable(answer: Answer, retry: Retry) -> bool:
-    if answer.failure in {"timeout", "unreachable"}:
-        return retry.timeout and answer.detail != "connection refused"
+    if answer.status == 0:  # of the failures without a response, only a timeout is retried
+        return answer.failure == "timeout" and retry.timeout
     if 500 <= answer.status <= 599:
         return retry.server_error
     return answer.status == 429 and retry.rate_limited
