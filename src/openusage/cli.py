@@ -92,7 +92,9 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool, offline: bool, tz_name: 
 
     With no command: a tile for every detected or configured account. KIMI_SHARE_DIR and KIMI_CODE_HOME
     point at Kimi CLI and Kimi Code homes other than ~/.kimi and ~/.kimi-code; add accounts in
-    settings.json (OPENUSAGE_CONFIG names another file).
+    settings.json (OPENUSAGE_CONFIG names another file). MOONSHOT_API_KEY adds the Moonshot balance
+    tile, and a kimi_code_plan account in the settings the Kimi Code plan's limits (fetched over the
+    network; --offline shows their last answer instead).
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -1,6 +1,6 @@
 """The tile of a remote account (a balance, a plan quota), drawn from its snapshot's reading.
 
-Amounts with their currency, quotas as Kimi Code's `/usage` draws them (a 20-cell bar, "4% used",
+Amounts with their currency, quotas as plan dashboards draw them (a 20-cell bar, "4% used",
 "resets in 2h 10m"), plain caps, notes on what is missing, and the age of an answer that comes from
 the cache. Formats figures that arrive computed; reads nothing, counts nothing.
 """
@@ -22,7 +22,7 @@ _SYMBOLS = {"USD": "$", "CNY": "¥"}
 
 
 def money(value: float, unit: str, *, ascii_only: bool = False) -> str:
-    """`$12.34`, `¥12.34`, else `12.34 XXX`: two decimals, as Kimi Code writes money; a debt keeps its sign
+    """`$12.34`, `¥12.34`, else `12.34 XXX`: two decimals (the plan specification's format); a debt keeps its sign
     before the symbol. A terminal without `¥` gets `12.34 CNY`."""
     sign = "-" if value < 0 else ""
     symbol = _SYMBOLS.get(unit.upper())
@@ -34,7 +34,7 @@ def money(value: float, unit: str, *, ascii_only: bool = False) -> str:
 
 
 def duration(seconds: float) -> str:
-    """`1d 2h 10m`: the non-zero units, seconds only when nothing larger is (Kimi Code's rule)."""
+    """`1d 2h 10m`: the non-zero units, seconds only when nothing larger is (the plan specification's rule)."""
     total = math.floor(seconds)
     if total <= 0:
         return "0s"
