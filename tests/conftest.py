@@ -1,6 +1,7 @@
 """Every test runs with its own HOME, settings, cache and Kimi homes under tmp_path.
 
-Nothing a test does can read or write the developer's real ~/.kimi, ~/.config or cache.
+Nothing a test does can read or write the developer's real ~/.kimi, ~/.config or cache, or call a
+real remote service.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("OPENUSAGE_CONFIG", str(tmp_path / "settings.json"))
     monkeypatch.setenv("OPENUSAGE_CACHE_DIR", str(tmp_path / "cache"))
-    for var in ("KIMI_SHARE_DIR", "KIMI_CODE_HOME", "OPENUSAGE_NOW", "NO_COLOR", "FORCE_COLOR"):
+    # MOONSHOT_API_KEY would add a remote tile that calls the real API; KIMI_CODE_BASE_URL would move
+    # the plan tile's calls.
+    for var in ("KIMI_SHARE_DIR", "KIMI_CODE_HOME", "OPENUSAGE_NOW", "NO_COLOR", "FORCE_COLOR", "MOONSHOT_API_KEY",
+                "KIMI_CODE_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     # Keep the interpreter's own directory on PATH, but no `kimi` binary unless a test adds one.
     bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "kimi").exists()]
