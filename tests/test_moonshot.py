@@ -298,3 +298,12 @@ def test_a_key_a_header_cannot_carry_is_never_sent(server: Server, key: str) -> 
                                " cannot carry")
     assert server.seen == []
     assert "PLANTED" not in repr(reading)
+
+
+def test_a_password_in_the_base_url_is_neither_shown_nor_kept(server: Server) -> None:
+    server.answer(BALANCE, body=DOCUMENTED)
+    account = Account("moonshot", "moonshot", {"base_url": server.base_url.replace("//", "//me:PLANTEDpw@")})
+    reading = MoonshotProvider().fetch(account, {"MOONSHOT_API_KEY": KEY}, now=NOW, deadline=time.monotonic() + 5)
+    assert reading.state == "ok"
+    assert reading.source == server.base_url
+    assert "PLANTEDpw" not in repr(reading)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -151,6 +152,18 @@ def _retry_after(value: str | None) -> float | None:
     if moment.tzinfo is None:
         return None
     return max(0.0, moment.timestamp() - time.time())
+
+
+def public_url(url: str) -> str:
+    """`url` fit to show and keep: without a user name or password someone may have put in it."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(not a URL)"
+    return urlunsplit(parts._replace(netloc=(parts.hostname or "") + port))
 
 
 def redact(text: str, *secrets: str, limit: int = 160) -> str:

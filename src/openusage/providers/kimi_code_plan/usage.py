@@ -30,18 +30,19 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 def fetch_plan(account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
     found = sign_in(account, env, now)
     if isinstance(found, Problem):
-        return Reading(found.state, found.message, source=found.base_url)
+        return Reading(found.state, found.message, source=http.public_url(found.base_url))
     base, token = found
+    public = http.public_url(base)  # what readings may say of it
     answer = http.get_json(f"{base}/usages", token, deadline=deadline, retry=RETRY)
     failed = _failure(answer, token)
     if failed is not None:
-        return Reading(*failed, source=base)
+        return Reading(*failed, source=public)
     quotas, amounts, caps = parse_usages(answer.body)
     if not quotas and not amounts:
-        return Reading("bad_response", "unexpected answer: no usage, limits or wallet", source=base)
+        return Reading("bad_response", "unexpected answer: no usage, limits or wallet", source=public)
     shown = [f"{q.label} {q.percent}% used" for q in quotas if q.section == PLAN][:2]
     message = ", ".join(shown) or "Extra Usage only"
-    return Reading("ok", message, amounts, quotas, caps, (), now, False, base)
+    return Reading("ok", message, amounts, quotas, caps, (), now, False, public)
 
 
 def _failure(answer: http.Answer, token: str) -> tuple[RemoteState, str] | None:

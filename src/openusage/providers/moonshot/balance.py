@@ -49,30 +49,31 @@ def fetch_balance(account: Account, env: Mapping[str, str], *, now: datetime, de
     variable = account.extra.get("api_key_env") or KEY_VARIABLE
     key = env.get(variable, "").strip()
     base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
+    shown = http.public_url(base)  # what readings and messages may say of it
     if not key:
-        return Reading("no_key", f"no API key: set {variable}", source=base)
+        return Reading("no_key", f"no API key: set {variable}", source=shown)
     threshold = _threshold(account.extra.get("low_balance"))
     if threshold is None:
-        return Reading("bad_settings", 'extra.low_balance: expected a number such as "1.00"', source=base)
+        return Reading("bad_settings", 'extra.low_balance: expected a number such as "1.00"', source=shown)
     currency = currency_for(base)
     answer = http.get_json(f"{base}/v1/users/me/balance", key, deadline=deadline, retry=RETRY, user_agent=USER_AGENT)
     failed = _failure(answer, key, variable, base)
     if failed is not None and failed[0] in {"invalid_key", "bad_settings"}:
-        return Reading(*failed, source=base)  # the same key on the other endpoint would fail again
+        return Reading(*failed, source=shown)  # the same key on the other endpoint would fail again
     balance = _balance(answer.body) if failed is None else failed
     caps, limits_failed = _limits(base, key, variable, deadline)
     if limits_failed is not None and limits_failed[0] == "invalid_key":
-        return Reading(*limits_failed, source=base)  # a 401/403 on either endpoint is the key's
+        return Reading(*limits_failed, source=shown)  # a 401/403 on either endpoint is the key's
     notes = () if limits_failed is None else (f"limits unavailable ({limits_failed[1]})",)
     if not isinstance(balance, _Balance):
-        return Reading(*balance, caps=caps, notes=notes, fetched_at=now if caps else None, source=base)
+        return Reading(*balance, caps=caps, notes=notes, fetched_at=now if caps else None, source=shown)
     available, voucher, cash = balance
     amounts = [Amount("available", "Available", available, currency), Amount("cash", "Cash", cash, currency),
                Amount("vouchers", "Vouchers", voucher, currency)]
     if cash < 0:
         amounts.append(Amount("debt", "Owes", -cash, currency))
     state, message = _balance_state(available, threshold, currency)
-    return Reading(state, message, tuple(amounts), (), caps, notes, now, False, base)
+    return Reading(state, message, tuple(amounts), (), caps, notes, now, False, shown)
 
 
 def _threshold(text: str | None) -> float | None:
@@ -95,7 +96,7 @@ def _balance_state(available: float, threshold: float, currency: str) -> Failure
 
 def _failure(answer: http.Answer, key: str, variable: str, base: str) -> Failure | None:
     """The state of an answer that is not a JSON body with HTTP 2xx, or None."""
-    host = urlsplit(base).hostname or base
+    host = urlsplit(base).hostname or "the base URL"
     said = http.error_text(answer.body)
     text = f": {http.redact(said, key)}" if said else ""
     status = answer.status
@@ -106,7 +107,7 @@ def _failure(answer: http.Answer, key: str, variable: str, base: str) -> Failure
     if answer.failure == "bad_secret":
         return "invalid_key", f"the API key in {variable} cannot be used: {answer.detail}"
     if answer.failure == "bad_url":
-        return "bad_settings", f"extra.base_url {base!r} cannot be used: {answer.detail}"
+        return "bad_settings", f"extra.base_url {http.public_url(base)!r} cannot be used: {answer.detail}"
     if status in {401, 403}:
         return "invalid_key", f"invalid API key: check {variable} (HTTP {status}{text})"
     if status == 404:
