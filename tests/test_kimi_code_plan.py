@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -287,7 +288,13 @@ def test_no_credentials_file(server: Server, code_home: Path) -> None:
 
 def test_credentials_fifo_does_not_hang(server: Server, code_home: Path) -> None:
     os.mkfifo(code_home / "credentials" / "kimi-code.json")
-    reading = fetch(server, code_home)
+    done: list[Reading] = []
+    # On a thread, so that a read that blocks fails this test instead of hanging the suite.
+    worker = threading.Thread(target=lambda: done.append(fetch(server, code_home)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert done, "reading a FIFO blocked"
+    [reading] = done
     assert reading.state == "bad_credentials"
     assert reading.message.endswith("kimi-code.json is not a regular file")
     assert server.seen == []
