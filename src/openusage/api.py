@@ -1,6 +1,8 @@
 """The calls every front end uses: which accounts there are, and a snapshot of each.
 
-The CLI, and later the dashboard and exporters, call these and nothing below them.
+The CLI, and later the dashboard and exporters, call these and nothing below them. Accounts of a
+file source are refreshed through `scan`; accounts of a remote source are fetched (`fetching`,
+imported only when one is chosen) while the files are read.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from openusage import facts, groups, paths, scan, settled
 from openusage.errors import CacheError, SettingsError, UsageInputError
-from openusage.providers import PROVIDERS, provider_by_id
+from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
-from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
+from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot, remote_snapshot
 from openusage.store import Store
 from openusage.summary import zone_figures
 from openusage.windows import windows
 
 if TYPE_CHECKING:
+    from openusage.fetching import Pending
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
@@ -74,20 +77,31 @@ def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Ac
 
 
 def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = None, use_cache: bool = True,
-             progress: scan.Progress | None = None, notice: Notice | None = None, tz: tzinfo = UTC) -> SnapshotSet:
+             progress: scan.Progress | None = None, notice: Notice | None = None, tz: tzinfo = UTC,
+             offline: bool = False, remote_timeout: float | None = None) -> SnapshotSet:
     """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`, with
-    today, 7 d and the daily series in `tz` (UTC unless asked: the definition the providers give)."""
-    accounts = list(detect(env).accounts)
-    chosen = accounts if account_id is None else _chosen(accounts, (account_id,), None)
+    today, 7 d and the daily series in `tz` (UTC unless asked: the definition the providers give).
+    Remote accounts are fetched meanwhile (never with `offline`), waited for `remote_timeout` seconds
+    at most, and shown with their last good answer when that fails."""
+    every = list(detect(env).accounts)
+    chosen_all = every if account_id is None else _chosen(every, (account_id,), None)
+    accounts = [account for account in every if not _is_remote(account)]
+    chosen = [account for account in chosen_all if not _is_remote(account)]
+    fetch = _start_fetching([a for a in chosen_all if _is_remote(a)], env, now, offline, remote_timeout)
     in_utc = is_utc(tz)
 
     def answer(store: Store | None) -> tuple[Snapshot, ...]:
         refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc)
         if in_utc:
-            return tuple(_account_snapshot(account, refreshed[account.id], now) for account in chosen)
-        rows = _settled_rows(store, accounts, refreshed)
-        return tuple(_account_snapshot(account, refreshed[account.id], now, zoned=(rows.get(account.id, []), tz))
-                     for account in chosen)
+            local = [_account_snapshot(account, refreshed[account.id], now) for account in chosen]
+        else:
+            rows = _settled_rows(store, accounts, refreshed)
+            local = [_account_snapshot(account, refreshed[account.id], now, zoned=(rows.get(account.id, []), tz))
+                     for account in chosen]
+        if fetch is None:
+            return tuple(local)
+        by_id = {one.account_id: one for one in (*local, *_remote_snapshots(fetch, store, notice))}
+        return tuple(by_id[account.id] for account in chosen_all)
 
     snapshots = _with_cache(env, use_cache, notice, answer)
     for one in snapshots:
@@ -100,13 +114,43 @@ def _silent(_message: str) -> None:
     """A notice nobody asked to hear."""
 
 
+def _is_remote(account: Account) -> bool:
+    return remote_provider(account.provider) is not None
+
+
+def _start_fetching(remote: list[Account], env: Mapping[str, str], now: datetime, offline: bool,
+                    timeout: float | None) -> Pending | None:
+    """The fetches of the remote accounts, started; None without any (nothing remote is imported)."""
+    if not remote:
+        return None
+    from openusage import fetching
+
+    jobs = []
+    for account in remote:
+        source = remote_provider(account.provider)
+        assert source is not None  # only remote accounts come here
+        jobs.append(fetching.Job(account, source))
+    return fetching.start(jobs, env, now, offline=offline,
+                          timeout=fetching.REMOTE_TIMEOUT if timeout is None else timeout)
+
+
+def _remote_snapshots(pending: Pending, store: Store | None, notice: Notice | None) -> list[Snapshot]:
+    from openusage import fetching
+
+    readings = fetching.finish(pending, store, notice or (lambda _message: None))
+    return [remote_snapshot(job.account.id, job.source.id, job.source.title, readings[job.account.id])
+            for job in pending.jobs]
+
+
 def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
           progress: scan.Progress | None = None, notice: Notice | None = None) -> CallsResult:
     """Every settled call of the query's accounts (all detected and configured ones when it names
     none) in its range: each model call once, owned by one session, across every root of a provider
     whose accounts share calls, exactly the calls the snapshots count. The store is refreshed first."""
-    accounts = list(detect(env).accounts)
-    chosen = _chosen(accounts, query.accounts, query.providers)
+    every = list(detect(env).accounts)
+    accounts = [account for account in every if not _is_remote(account)]
+    chosen = [account for account in _chosen(every, query.accounts, query.providers)
+              if not _is_remote(account)]  # a balance or a quota has no calls
 
     def answer(store: Store | None) -> tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]:
         refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
@@ -228,8 +272,8 @@ def _settled_rows(store: Store | None, accounts: list[Account],
 
 
 def _provider(account: Account) -> FileProvider:
-    provider = provider_by_id(account.provider)
-    assert provider is not None  # settings only accept registered providers
+    provider = file_provider(account.provider)
+    assert provider is not None  # settings only accept registered providers; remote ones never come here
     return provider
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from openusage.errors import CacheError
 from openusage.files import open_regular
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
-from openusage.providers import provider_by_id
+from openusage.providers import file_provider
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
 from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
@@ -647,7 +647,7 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     Returns a `FileRead` as a plain tuple (it crosses a pipe)."""
     from openusage.candidates import Prefix  # loaded already in any process that reads (`_reader`)
 
-    provider = provider_by_id(job.provider)
+    provider = file_provider(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
         # Regular files only, never blocking: a wire file swapped for a FIFO since the walk is refused.

@@ -11,7 +11,8 @@ project (`facts.py`). `holders` says which files
 hold a copy of a call key (sorted integer arrays, sharded by key), so a refresh finds every copy of
 the calls it changes without reading any other file's copies. Every figure follows from the copies
 by the rules of the format documents (`fold.py`); the ledger is that result kept, and a refresh
-re-folds only the calls whose copies it changed.
+re-folds only the calls whose copies it changed. Apart from all that, `remote` keeps the last good
+answer of each remote account (a balance, a plan quota), shown with its age when a fetch fails.
 
 Why a file's copies are one value and not one row each: SQLite costs about 1.5 us per inserted row
 with its indexes, so the ~57,000 copies of a 1 GB history took 0.15-0.19 s to write, close to the
@@ -40,7 +41,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS settled(name TEXT PRIMARY KEY, body BLOB NOT NULL) WI
 CREATE TABLE IF NOT EXISTS facts(
     account TEXT NOT NULL, session TEXT NOT NULL, signature INTEGER, labels TEXT NOT NULL, title TEXT,
     project TEXT NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS remote(account TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 """
 
 _EMPTY = marshal.dumps([])
@@ -571,6 +573,21 @@ class Store:
 
     def set_settled(self, name: str, body: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)", (name, body))
+
+    # -- remote accounts' last good answers (fetching.py) --------------------------------------------
+    def remote_answer(self, account: str) -> str | None:
+        """The last good reading of a remote account, as `remote.encode` wrote it (it holds no secret)."""
+        try:
+            row = self.conn.execute("SELECT body FROM remote WHERE account = ?", (account,)).fetchone()
+        except sqlite3.Error as exc:
+            raise CacheError(f"the cache {self.path} cannot be read: {exc}") from exc
+        return None if row is None else str(row[0])
+
+    def set_remote_answer(self, account: str, body: str) -> None:
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO remote(account, body) VALUES (?, ?)", (account, body))
+        except sqlite3.Error as exc:
+            raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:
