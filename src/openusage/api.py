@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from openusage import groups, paths, scan
-from openusage.errors import CacheError, UsageInputError
+from openusage.errors import CacheError, UsageInputError, printable_line
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
-from openusage.store import Store
+from openusage.store import DamagedValue, Store
 from openusage.windows import windows
 
 Notice = Callable[[str], None]
@@ -57,23 +57,39 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
         if not chosen:
             known = ", ".join(a.id for a in accounts) or "none detected or configured"
             raise UsageInputError(f"no account {account_id!r} (accounts: {known})")
-    tell = notice or (lambda _message: None)
+    tell = _one_line(notice or (lambda _message: None))
     store = _open_store(env, use_cache, tell)
+    if store is None:
+        return SnapshotSet(now, _snapshots(None, accounts, chosen, env, now, progress))
+    try:
+        snapshots = _cached_snapshots(store, accounts, chosen, env, now, progress, tell)
+    finally:
+        store.close()
+    return SnapshotSet(now, snapshots)
+
+
+def _cached_snapshots(store: Store, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
+                      now: datetime, progress: scan.Progress | None, tell: Notice) -> tuple[Snapshot, ...]:
+    """`_snapshots` with the cache. A damaged stored value: every damaged value is dropped (that file
+    is read again, that ledger computed again) and the refresh done again, once. Any other failure of
+    the cache: the figures do not need it, so every account is read again without it."""
     try:
         try:
-            snapshots = _snapshots(store, accounts, chosen, env, now, progress)
-        except CacheError as exc:
-            if store is None:
-                raise
-            # The figures do not need the cache: read every account again without it.
-            tell(f"openusage: {exc}; reading without the cache")
-            store.close()
-            store = None
-            snapshots = _snapshots(None, accounts, chosen, env, now, progress)
-    finally:
-        if store is not None:
-            store.close()
-    return SnapshotSet(now, snapshots)
+            return _snapshots(store, accounts, chosen, env, now, progress)
+        except DamagedValue as exc:
+            count = max(1, len(store.repair()))
+            what = "a damaged value" if count == 1 else f"{count} damaged values"
+            tell(f"openusage: the cache {store.path} held {what} ({exc}): dropped, and read again")
+            return _snapshots(store, accounts, chosen, env, now, progress)
+    except CacheError as exc:
+        tell(f"openusage: {exc}; reading without the cache")
+        store.close()
+        return _snapshots(None, accounts, chosen, env, now, progress)
+
+
+def _one_line(tell: Notice) -> Notice:
+    """Notices as one printable line each, whatever a message quotes (a path, SQLite's own words)."""
+    return lambda message: tell(printable_line(message))
 
 
 def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store | None:

@@ -25,3 +25,12 @@ class CacheError(OpenUsageError):
     """The cache could not be opened, created or rebuilt."""
 
     exit_code = 1
+
+
+def printable_line(text: str, limit: int = 400) -> str:
+    """`text` as one printable line: control characters, unpaired surrogates and anything else that is
+    not printable escaped (`\\n`, `\\udcff`), cut at `limit` characters. For notices that quote paths
+    or SQLite's messages, which may hold bytes of a damaged file."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

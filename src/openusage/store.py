@@ -15,6 +15,11 @@ Why a file's copies are one value and not one row each: SQLite costs about 1.5 u
 with its indexes, so the ~57,000 copies of a 1 GB history took 0.15-0.19 s to write, close to the
 whole first-run budget (bench/). As one marshalled value per file, encoded by the worker that read
 the file, they cost ~12 ms; the `holders` index is 1024 arrays of integers.
+
+Nothing stored is trusted: every value is checked where it is read (`DamagedValue` when it is not what
+was written), and `repair` drops what is damaged so that it is read or computed again. Every blob is
+sealed with a crc32 of its bytes (`seal`), checked before it is decoded: a changed byte is found, and
+marshal never sees bytes it did not write. A damaged ledger or group result is simply computed again.
 """
 
 from __future__ import annotations
@@ -23,22 +28,23 @@ import json
 import marshal
 import os
 import sqlite3
+import struct
 import time
 import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import pairwise
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -68,7 +74,36 @@ CREATE TABLE IF NOT EXISTS summaries(
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 """
 
-_EMPTY = marshal.dumps([])
+
+
+class DamagedValue(CacheError):
+    """A stored value is not what this code writes (a changed byte, a wrong type in a column): the
+    caller runs `Store.repair` and starts again."""
+
+
+def _damaged(what: str) -> NoReturn:
+    raise DamagedValue(what)
+
+
+_CRC = struct.Struct("<I")
+
+
+def _sealed(payload: bytes | None) -> bytes | None:
+    return None if payload is None else seal(payload)
+
+
+def seal(payload: bytes) -> bytes:
+    """A blob as stored: the crc32 of its bytes, then the bytes. crc32 costs ~0.25 ms per MiB."""
+    return _CRC.pack(zlib.crc32(payload)) + payload
+
+
+def unseal(blob: object) -> bytes | None:
+    """The bytes `seal` was given, or None when `blob` is not a sealed blob (any other type, a changed
+    byte)."""
+    if type(blob) is not bytes or len(blob) < _CRC.size:
+        return None
+    payload = blob[_CRC.size:]
+    return payload if zlib.crc32(payload) == _CRC.unpack_from(blob)[0] else None
 
 
 class FileState(NamedTuple):
@@ -83,7 +118,7 @@ class FileState(NamedTuple):
 
 
 def encode_records(records: list[UsageRecord]) -> bytes:
-    return marshal.dumps(records)
+    return seal(marshal.dumps(records))
 
 
 def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
@@ -96,14 +131,30 @@ def key_crc(key: str) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass"))
 
 
-def _entries(blob: bytes) -> array[int]:
+def _entries(blob: object) -> array[int]:
+    """A holders shard's entries; `DamagedValue` when the stored value is not one."""
+    payload = unseal(blob)
+    if payload is None or len(payload) % 8:
+        _damaged("the holders index")
     entries = array("q")
-    entries.frombytes(blob)
+    entries.frombytes(payload)
     return entries
 
 
-def _decode_records(blob: bytes) -> list[UsageRecord]:
-    records: list[UsageRecord] = marshal.loads(blob)
+def _seal_entries(entries: Iterable[int]) -> bytes:
+    return seal(array("q", entries).tobytes())
+
+
+def _decode_records(blob: object, path: object = "?") -> list[UsageRecord]:
+    """A file's stored copies: a list of 9-tuples (checked cheaply: 3 ms for 57,000; the crc has
+    already said the bytes are the ones written). `DamagedValue` naming the file otherwise."""
+    payload = unseal(blob)
+    try:
+        records = marshal.loads(payload) if payload is not None else None
+    except (EOFError, ValueError, TypeError):
+        records = None
+    if type(records) is not list or not all(type(record) is tuple and len(record) == 9 for record in records):
+        _damaged(f"the copies of {path}")
     return records
 
 
@@ -206,11 +257,27 @@ class Store:
                 yield
                 self.flush()  # rows still buffered belong to this transaction
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             self.conn.execute("COMMIT")
-        except (sqlite3.Error, UnicodeEncodeError) as exc:  # a path that is not UTF-8 cannot be stored
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._failure(exc) from exc
+        except UnicodeEncodeError as exc:  # a path that is not UTF-8 cannot be stored
             raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
+
+    def _rollback(self) -> None:
+        """Forget this transaction, and what it had not written yet (the store may be used again)."""
+        self._new_files, self._new_holders, self._dead_holders = [], set(), set()
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):  # SQLite may have rolled it back itself (a full disk)
+                self.conn.execute("ROLLBACK")
+
+    def _failure(self, exc: sqlite3.Error) -> CacheError:
+        """What an SQLite error means for the cache, without quoting what it may quote of a value."""
+        if "Could not decode to UTF-8" in str(exc):  # a text value that is not text: a damaged value
+            return DamagedValue("a text value that is not UTF-8")
+        return CacheError(f"the cache {self.path} cannot be updated: {exc}")
 
     # -- what is known, for the warm comparison ------------------------------------------------------
     def reader(self) -> Known:
@@ -260,9 +327,7 @@ class Store:
             "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state"
             f" FROM files WHERE {where}", args,
         ).fetchone()
-        if row is None:
-            return None
-        return FileState(row[0], row[1], row[2], tuple(row[3:8]), row[8], row[9], row[10], row[11])
+        return None if row is None else _file_state_of(row)
 
     def drop_file(self, file_id: int) -> None:
         records, tail = self._records_of(file_id)
@@ -277,7 +342,7 @@ class Store:
         dev, ino, size, mtime_ns, ctime_ns = read.identity
         self._new_files.append(
             (file_id, account, path, session, file_key(read.identity, session), dev, ino, size, mtime_ns,
-             ctime_ns, read.end_offset, read.head_hash, read.tail_hash, read.state, _counts_json(read.skipped),
+             ctime_ns, read.end_offset, read.head_hash, read.tail_hash, _sealed(read.state), _counts_json(read.skipped),
              read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
         )
         self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
@@ -302,7 +367,9 @@ class Store:
             old_skipped, old_zero = self.conn.execute(
                 "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
             ).fetchone()
-            skipped = add_counts(json.loads(old_skipped), read.skipped)
+            if type(old_zero) is not int:
+                _damaged(f"the counts of {path}")
+            skipped = add_counts(_counts_of(old_skipped, path), read.skipped)
             zero = old_zero + read.zero
         before = {record[0] for record in (*old_records, *old_tail)}
         after = {record[0] for record in (*records, *read.tail_records)}
@@ -314,7 +381,7 @@ class Store:
             " offset = ?, head_hash = ?, tail_hash = ?, state = ?, skipped = ?, zero = ?, tail_skipped = ?,"
             " tail_zero = ?, records = ?, tail_records = ? WHERE id = ?",
             (session, file_key(read.identity, session), dev, ino, size, mtime_ns, ctime_ns, read.end_offset,
-             read.head_hash, read.tail_hash, read.state, _counts_json(skipped), zero,
+             read.head_hash, read.tail_hash, _sealed(read.state), _counts_json(skipped), zero,
              _counts_json(read.tail_skipped), read.tail_zero, encode_records(records),
              encode_records(read.tail_records), file_id),
         )
@@ -346,7 +413,7 @@ class Store:
                 merged = new[start:stop]  # the first entries of a shard (every shard, on a first run)
             else:
                 merged = sorted((set(entries) - gone).union(new[start:stop]))
-            rows.append((shard, array("q", merged).tobytes()))
+            rows.append((shard, _seal_entries(merged)))
         self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
         self._new_holders, self._dead_holders = set(), set()
 
@@ -370,7 +437,7 @@ class Store:
 
     def _shard(self, shard: int) -> array[int]:
         row = self.conn.execute("SELECT entries FROM holders WHERE shard = ?", (shard,)).fetchone()
-        return _entries(row[0] if row is not None else b"")
+        return _entries(row[0]) if row is not None else array("q")
 
     def _holding(self, keys: Iterable[str]) -> set[int]:
         """The ids of the files that hold a copy of any of these keys (and, rarely, of a key with the
@@ -410,10 +477,10 @@ class Store:
 
     def _records_of(self, file_id: int) -> tuple[list[UsageRecord], list[UsageRecord]]:
         self._flush_files()
-        row = self.conn.execute("SELECT records, tail_records FROM files WHERE id = ?", (file_id,)).fetchone()
+        row = self.conn.execute("SELECT records, tail_records, path FROM files WHERE id = ?", (file_id,)).fetchone()
         if row is None:
             return [], []
-        return _decode_records(row[0]), _decode_records(row[1])
+        return _decode_records(row[0], row[2]), _decode_records(row[1], row[2])
 
     def _hold(self, entries: Iterable[int]) -> None:
         added = set(entries)
@@ -439,19 +506,19 @@ class Store:
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
         """Every session of the account with its rank and the session it was forked from."""
         rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (account,))
-        return {session: SessionInfo(rank, parent) for session, rank, parent in rows}
+        return dict(map(_session_of, rows))
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
         """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
         the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
-        infos = {session: SessionInfo(rank, parent) for session, rank, parent in self.conn.execute(
+        infos = dict(map(_session_of, self.conn.execute(
             "SELECT session, rank, parent FROM sessions WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
-            (account,))}
+            (account,))))
         named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
         for chunk in _chunks(named):
-            infos.update((session, SessionInfo(rank, parent)) for session, rank, parent in self.conn.execute(
+            infos.update(map(_session_of, self.conn.execute(
                 f"SELECT session, rank, parent FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
-                (account, *chunk)))
+                (account, *chunk))))
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
@@ -471,10 +538,11 @@ class Store:
         self.flush()
         holding = self._holding(keys)
         rows = [row for file_id in sorted(holding) for row in self.conn.execute(
-            "SELECT session, records, tail_records FROM files WHERE id = ? AND account = ?", (file_id, account))]
-        for session, records, tail in rows:
+            "SELECT session, records, tail_records, path FROM files WHERE id = ? AND account = ?", (file_id, account))]
+        for stored_session, records, tail, path in rows:
+            session = _name_of(stored_session, path)
             for blob in (records, tail):
-                for key, ts, model, inp, out, cr, cw, scope, marked in _decode_records(blob):
+                for key, ts, model, inp, out, cr, cw, scope, marked in _decode_records(blob, path):
                     if key in keys:
                         yield key, ts, model, inp, out, cr, cw, scope, marked, session
 
@@ -484,9 +552,9 @@ class Store:
         self.flush()
         where, args = ("account = ?", (account,)) if session is None else \
             ("account = ? AND session = ?", (account, session))
-        for file_session, records, tail in self.conn.execute(
-                f"SELECT session, records, tail_records FROM files WHERE {where}", args):
-            yield file_session, [*_decode_records(records), *_decode_records(tail)]
+        for file_session, records, tail, path in self.conn.execute(
+                f"SELECT session, records, tail_records, path FROM files WHERE {where}", args):
+            yield _name_of(file_session, path), [*_decode_records(records, path), *_decode_records(tail, path)]
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:
@@ -495,12 +563,10 @@ class Store:
         row = self.conn.execute("SELECT body, files FROM summaries WHERE account = ?", (account,)).fetchone()
         if row is None:
             return None
-        try:
-            files_read, skipped, zero = marshal.loads(row[1])
-            files = FileDiagnostics(int(files_read), {str(k): int(v) for k, v in skipped.items()}, int(zero))
-        except (EOFError, ValueError, TypeError, AttributeError):
-            files = None
-        return bytes(row[0]), files
+        body = unseal(row[0])
+        if body is None:
+            return None  # damaged: computed again
+        return body, _diagnostics_of(unseal(row[1]))
 
     def set_summary(self, account: str, body: bytes, files: FileDiagnostics | None = None) -> FileDiagnostics:
         """Store the account's ledger with its files' diagnostics as they are now (`files`, when the
@@ -510,21 +576,98 @@ class Store:
         # group's stored result that it is stale, even if this process dies before the group is redone.
         generation = int.from_bytes(os.urandom(7), "big")
         self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files, generation) VALUES (?, ?, ?, ?)",
-                          (account, body, marshal.dumps(tuple(files)), generation))
+                          (account, seal(body), seal(marshal.dumps(tuple(files))), generation))
         return files
 
     def generation(self, account: str) -> int | None:
         """What `set_summary` last wrote for the account (None: nothing is stored of it)."""
         row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (account,)).fetchone()
-        return None if row is None else int(row[0])
+        return row[0] if row is not None and type(row[0]) is int else None  # None: the group is computed again
 
     # -- groups ---------------------------------------------------------------------------------------
     def group(self, provider: str) -> bytes | None:
+        """The stored result of the provider's group (None: none, or damaged: computed again)."""
         row = self.conn.execute("SELECT body FROM groups WHERE provider = ?", (provider,)).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else unseal(row[0])
 
     def set_group(self, provider: str, body: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO groups(provider, body) VALUES (?, ?)", (provider, body))
+        self.conn.execute("INSERT OR REPLACE INTO groups(provider, body) VALUES (?, ?)", (provider, seal(body)))
+
+    # -- damage -------------------------------------------------------------------------------------
+    def repair(self) -> list[str]:
+        """Drop every stored value that is damaged (`DamagedValue`), checking each the way it is
+        checked where it is read: a damaged file row goes (its file is then read again from the
+        start), so does a damaged session row (its state file is read again); the ledgers of the
+        accounts they belonged to are computed again, the holders index is rebuilt from the file rows
+        that are left, and the groups' results are recomputed. Returns what was dropped, one phrase
+        each. Rare (a changed byte, a hand edit), so it reads everything. Rows are named by the bytes
+        of their keys (`CAST(... AS BLOB)`), which a text value that is not UTF-8 also has."""
+        dropped: list[str] = []
+        self.conn.text_factory = _lenient_text  # a text value that is not UTF-8 is read, and dropped
+        try:
+            with self.write():
+                accounts: set[bytes] = set()  # whose ledger is computed again
+                for file_id, account, problem in self._damaged_files():
+                    self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+                    accounts.add(account)
+                    dropped.append(problem)
+                for account, session, problem in self._damaged_sessions():
+                    self.conn.execute(
+                        "DELETE FROM sessions WHERE CAST(account AS BLOB) = ? AND CAST(session AS BLOB) = ?",
+                        (account, session))
+                    accounts.add(account)
+                    dropped.append(problem)
+                accounts.update([account for account, body in self.conn.execute(
+                    "SELECT CAST(account AS BLOB), body FROM summaries") if unseal(body) is None])
+                self.conn.executemany("DELETE FROM summaries WHERE CAST(account AS BLOB) = ?", ((a,) for a in accounts))
+                self.conn.execute("DELETE FROM groups")
+                self._rebuild_holders()
+        finally:
+            self.conn.text_factory = str
+        return dropped
+
+    def _damaged_files(self) -> Iterator[tuple[int, bytes, str]]:
+        """(id, account's bytes, what is wrong) of every damaged file row."""
+        rows = self.conn.execute(
+            "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state,"
+            " account, key, skipped, zero, tail_skipped, tail_zero, records, tail_records, CAST(account AS BLOB)"
+            " FROM files").fetchall()
+        for row in rows:
+            try:
+                _file_state_of(row)
+                account, key, skipped, zero, tail_skipped, tail_zero, records, tail = row[12:20]
+                _name_of(account, row[1])
+                _name_of(key, row[1])
+                if type(zero) is not int or type(tail_zero) is not int:
+                    _damaged(f"the counts of {row[1]}")
+                _counts_of(skipped, row[1])
+                _counts_of(tail_skipped, row[1])
+                _decode_records(records, row[1])
+                _decode_records(tail, row[1])
+            except DamagedValue as exc:
+                yield row[0], row[20], str(exc)
+
+    def _damaged_sessions(self) -> Iterator[tuple[bytes, bytes, str]]:
+        """(account's bytes, session's bytes, what is wrong) of every damaged session row."""
+        for account, session, rank, parent, signature, account_key, session_key in self.conn.execute(
+                "SELECT account, session, rank, parent, signature, CAST(account AS BLOB), CAST(session AS BLOB)"
+                " FROM sessions").fetchall():
+            try:
+                _name_of(account, session)
+                _session_of((session, rank, parent))
+                if type(signature) is not int:
+                    _damaged(f"the signature of session {session}")
+            except DamagedValue as exc:
+                yield account_key, session_key, str(exc)
+
+    def _rebuild_holders(self) -> None:
+        self.conn.execute("DELETE FROM holders")
+        self._new_holders, self._dead_holders = set(), set()
+        for file_id, records, tail, path in self.conn.execute(
+                "SELECT id, records, tail_records, path FROM files").fetchall():
+            crcs = key_crcs(_decode_records(records, path), _decode_records(tail, path))
+            self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
+        self.flush()
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:
@@ -537,16 +680,85 @@ class Store:
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:
         self.flush()
-        files, zero = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(zero + tail_zero), 0) FROM files WHERE account = ?", (account,)
+        files, zero, wrong = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(zero + tail_zero), 0),"
+            " COALESCE(SUM(typeof(zero) != 'integer' OR typeof(tail_zero) != 'integer'), 0)"
+            " FROM files WHERE account = ?", (account,)
         ).fetchone()
+        if wrong:
+            _damaged("the counts of a file")
         skipped: dict[str, int] = {}
-        for body, tail in self.conn.execute(
-            "SELECT skipped, tail_skipped FROM files WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')",
-            (account,),
+        for body, tail, path in self.conn.execute(
+            "SELECT skipped, tail_skipped, path FROM files"
+            " WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')", (account,),
         ):
-            add_counts(add_counts(skipped, json.loads(body)), json.loads(tail))
+            add_counts(add_counts(skipped, _counts_of(body, path)), _counts_of(tail, path))
         return FileDiagnostics(int(files), skipped, int(zero))
+
+
+def _file_state_of(row: Any) -> FileState:
+    """A file row's state as `_file_state` selects it; `DamagedValue` when a column is not what is
+    written there."""
+    file_id, path, session, *numbers = row[:9]
+    head_hash, tail_hash, state = row[9:12]
+    resume = None if state is None else unseal(state)
+    if type(path) is not str or type(session) is not str or any(type(n) is not int for n in numbers) \
+            or not all(h is None or type(h) is bytes for h in (head_hash, tail_hash)) \
+            or (state is not None and resume is None):
+        _damaged(f"the state of {path}")
+    dev, ino, size, mtime_ns, ctime_ns, offset = numbers
+    return FileState(int(file_id), path, session, (dev, ino, size, mtime_ns, ctime_ns), offset, head_hash,
+                     tail_hash, resume)
+
+
+def _counts_of(text: object, where: object) -> dict[str, int]:
+    """Stored skip counts (JSON text of reason -> count); `DamagedValue` otherwise."""
+    try:
+        counts = json.loads(text) if type(text) is str else None
+    except ValueError:
+        counts = None
+    if type(counts) is not dict or not all(type(k) is str and type(v) is int for k, v in counts.items()):
+        _damaged(f"the skip counts of {where}")
+    return counts
+
+
+class _NotText(bytes):
+    """A stored text value that is not UTF-8, as `repair` reads it: not a `str`, so never valid."""
+
+
+def _lenient_text(raw: bytes) -> str | _NotText:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NotText(raw)
+
+
+def _name_of(value: object, where: object) -> str:
+    """A stored name (an account, a session, a path)."""
+    if type(value) is not str:
+        _damaged(f"a name stored for {where}")
+    return value
+
+
+def _session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
+    session, rank, parent = row
+    if type(session) is not str or type(rank) is not int or not (parent is None or type(parent) is str):
+        _damaged(f"the fork rank or parent of session {session}")
+    return session, SessionInfo(rank, parent)
+
+
+def _diagnostics_of(payload: bytes | None) -> FileDiagnostics | None:
+    """The files' diagnostics stored with a ledger (None when damaged: the caller counts them again)."""
+    if payload is None:
+        return None
+    try:
+        files_read, skipped, zero = marshal.loads(payload)
+        if type(files_read) is int and type(zero) is int and type(skipped) is dict \
+                and all(type(k) is str and type(v) is int for k, v in skipped.items()):
+            return FileDiagnostics(files_read, skipped, zero)
+    except (EOFError, ValueError, TypeError):
+        pass
+    return None
 
 
 def _counts_json(counts: dict[str, int]) -> str:

@@ -1,0 +1,152 @@
+"""The cache never makes a wrong figure, a crash or a stuck slow state, whatever happened to it.
+
+Each case damages a real cache (its stored values, its file, its directory) the way a changed byte, a
+hand edit, a full disk or a second process can, then runs the real command: exit 0, the figures of a
+`--no-cache` run, at most one line of notice, and the next cached run equal to `--no-cache` again.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kimi_home import (
+    KimiHome,
+    Session,
+    at,
+    comparable,
+    env_for,
+    explain,
+    invoke,
+    run_snapshot,
+    tokens,
+    uid,
+)
+from openusage.store import seal
+
+T = at("2026-11-19T10:00:00Z")
+
+
+def cache_file() -> Path:
+    return Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+
+
+def make_home(tmp_path: Path) -> tuple[KimiHome, Session, dict[str, str | None]]:
+    """Two sessions, the cache warm; returns the second session (the one a test damages)."""
+    home = KimiHome(tmp_path / "kimi")
+    first = home.session(uid("1"), title="Plan")
+    first.usage(T, (100, 10, 1000, 0), "chatcmpl-1")
+    second = home.session(uid("2"), title="Fork: Plan")
+    second.usage(T + 60, (200, 20, 2000, 0), "chatcmpl-2")
+    second.usage(T + 90, (1, 2, 3, 4), "chatcmpl-3")
+    env = env_for(home.root)
+    run_snapshot(env)
+    return home, second, env
+
+
+def cached_run_equals_no_cache(env: dict[str, str | None]) -> str:
+    """A cached run: exit 0, no traceback, the figures of `--no-cache`; returns its stderr."""
+    result = invoke(["snapshot", "--json"], env)
+    assert result.exit_code == 0, explain(result)
+    assert "Traceback" not in result.stderr
+    cold = run_snapshot(env, "--no-cache")
+    import json
+
+    assert comparable(json.loads(result.stdout)) == comparable(cold)
+    return result.stderr
+
+
+def damage(sql: str, *args: object) -> None:
+    with sqlite3.connect(cache_file()) as conn:
+        assert conn.execute(sql, args).rowcount >= 1, sql
+
+
+def notice_lines(stderr: str) -> list[str]:
+    lines = stderr.splitlines()
+    assert all(line.isprintable() for line in lines), lines
+    return lines
+
+
+SECOND = f"%{uid('2')}%"
+
+# One damaged value each: (what, the statement that damages it).
+FILE_DAMAGE = {
+    "records: bad marshal data": ("UPDATE files SET records = x'00ff' WHERE path LIKE ?", SECOND),
+    "records: a changed byte": ("UPDATE files SET records = substr(records, 1, 12) || x'41' || substr(records, 14)"
+                                " WHERE path LIKE ?", SECOND),
+    "records: the wrong shape, sealed": ("UPDATE files SET records = ? WHERE path LIKE ?",
+                                         seal(marshal.dumps({"a": 1})), SECOND),
+    "records: text, not a blob": ("UPDATE files SET records = 'text' WHERE path LIKE ?", SECOND),
+    "tail_records: empty": ("UPDATE files SET tail_records = x'' WHERE path LIKE ?", SECOND),
+    "state: not sealed": ("UPDATE files SET state = x'01' WHERE path LIKE ?", SECOND),
+    "offset: text": ("UPDATE files SET offset = 'abc' WHERE path LIKE ?", SECOND),
+    "size: a float": ("UPDATE files SET size = 1.5 WHERE path LIKE ?", SECOND),
+    "head_hash: an integer": ("UPDATE files SET head_hash = 7 WHERE path LIKE ?", SECOND),
+    "skipped: not JSON": ("UPDATE files SET skipped = 'not json{' WHERE path LIKE ?", SECOND),
+    "skipped: a JSON list": ("UPDATE files SET skipped = '[1]' WHERE path LIKE ?", SECOND),
+    "zero: text": ("UPDATE files SET zero = 'x' WHERE path LIKE ?", SECOND),
+    "session: an integer": ("UPDATE files SET session = 5 WHERE path LIKE ?", SECOND),
+    "sessions.rank: text": ("UPDATE sessions SET rank = 'x' WHERE session LIKE ?", SECOND),
+    "sessions.parent: an integer": ("UPDATE sessions SET parent = 12 WHERE session LIKE ?", SECOND),
+    "path: not UTF-8": ("UPDATE files SET path = CAST(x'ff' || CAST(path AS BLOB) AS TEXT) WHERE path LIKE ?",
+                        SECOND),
+    "key: not UTF-8": ("UPDATE files SET key = CAST(x'c3' AS TEXT) WHERE path LIKE ?", SECOND),
+    "sessions.session: not UTF-8": ("UPDATE sessions SET session = CAST(CAST(session AS BLOB) || x'80' AS TEXT)"
+                                    " WHERE session LIKE ?", SECOND),
+    "holders: a cut entry": ("UPDATE holders SET entries = substr(entries, 1, 7)",),
+    "holders: a changed byte": ("UPDATE holders SET entries = x'00000000' || substr(entries, 5)",),
+}
+
+
+@pytest.mark.parametrize("case", FILE_DAMAGE)
+def test_a_damaged_stored_value_is_dropped_and_read_again(tmp_path: Path, case: str) -> None:
+    """A stored value that does not decode is that file's (or session's) rows dropped, the file read
+    again and the ledger computed again: one line, exit 0, the figures of `--no-cache`; never exit 70."""
+    _home, second, env = make_home(tmp_path)
+    sql, *args = FILE_DAMAGE[case]
+    damage(sql, *args)
+    second.usage(T + 120, (5, 5, 0, 0), "chatcmpl-4")  # the damaged file changes: its rows are read
+    second.title("Plan again")  # and so does its session
+    stderr = cached_run_equals_no_cache(env)
+    lines = notice_lines(stderr)
+    assert len(lines) <= 1, lines
+    assert all("damaged" in line and str(cache_file()) in line for line in lines), lines
+    assert notice_lines(cached_run_equals_no_cache(env)) == []  # repaired for good
+    assert tokens(run_snapshot(env, "--no-cache")["snapshots"][0]) == (306, 37, 3003, 4)
+
+
+def test_damage_in_a_file_that_did_not_change_is_found_when_its_calls_are_folded(tmp_path: Path) -> None:
+    """A ledger refold reads every file's copies: damage there is dropped and read again too."""
+    home, _second, env = make_home(tmp_path)
+    damage("UPDATE files SET records = x'00ff' WHERE path LIKE ?", SECOND)
+    damage("DELETE FROM summaries")  # the ledger is gone: every stored copy is folded again
+    home.session(uid("3")).usage(T + 300, (1, 1, 0, 0), "chatcmpl-5")
+    lines = notice_lines(cached_run_equals_no_cache(env))
+    assert len(lines) == 1
+    assert "damaged" in lines[0]
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+LEDGER_DAMAGE = {
+    "summary body": "UPDATE summaries SET body = x'00ff'",
+    "summary body, a changed byte": "UPDATE summaries SET body = substr(body, 1, 20) || x'7f' || substr(body, 22)",
+    "summary body: text": "UPDATE summaries SET body = 'text'",
+    "summary diagnostics": "UPDATE summaries SET files = x'0102'",
+    "summary generation: text": "UPDATE summaries SET generation = 'x'",
+}
+
+
+@pytest.mark.parametrize("case", LEDGER_DAMAGE)
+def test_a_damaged_stored_ledger_is_computed_again(tmp_path: Path, case: str) -> None:
+    """The ledger is computed from the stored copies: a damaged one is computed again, even on a run
+    that reads no file (with a notice only when SQLite itself cannot read the value)."""
+    _home, _second, env = make_home(tmp_path)
+    damage(LEDGER_DAMAGE[case])
+    lines = notice_lines(cached_run_equals_no_cache(env))
+    assert len(lines) <= 1, lines
+    assert all("damaged" in line for line in lines), lines
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
