@@ -150,3 +150,67 @@ def test_a_damaged_stored_ledger_is_computed_again(tmp_path: Path, case: str) ->
     assert len(lines) <= 1, lines
     assert all("damaged" in line for line in lines), lines
     assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+# -- a damaged cache file -------------------------------------------------------------------------------
+
+def many_sessions(tmp_path: Path) -> tuple[list[Session], dict[str, str | None]]:
+    """Enough sessions and calls for a cache file of many pages, the cache warm."""
+    home = KimiHome(tmp_path / "kimi")
+    made = [home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan") for n in range(40)]
+    for n, s in enumerate(made):
+        for k in range(20):
+            s.usage(T + k, (n + 1, k, 10, 0), f"chatcmpl-{n}-{k}")
+    env = env_for(home.root)
+    run_snapshot(env)
+    return made, env
+
+
+def integrity(path: Path) -> str:
+    try:
+        with sqlite3.connect(path) as conn:
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75, "schema", "header"])
+def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, where: float | str) -> None:
+    """Damage SQLite reports ("database disk image is malformed", "file is not a database") anywhere in
+    the file: one line, the file moved aside, a new cache built; the next runs read only what changed
+    and say nothing."""
+    made, env = many_sessions(tmp_path)
+    path = cache_file()
+    size = path.stat().st_size
+    offset = int(size * where) if isinstance(where, float) else {"schema": 100, "header": 0}[where]
+    with path.open("r+b") as f:
+        f.seek(offset)
+        f.write((bytes(range(256)) * 12)[: 3000 if where != "header" else 100])
+    assert integrity(path) != "ok"
+    notices: list[str] = []
+    for n, s in enumerate(made):  # every file changes: the run reads every row and page of the cache
+        s.usage(T + 1000, (n, 1, 0, 0), f"chatcmpl-{n}-late")
+    notices += notice_lines(cached_run_equals_no_cache(env))
+    assert len(notices) == 1, notices
+    assert "damaged" in notices[0]
+    assert "moved it to" in notices[0]
+    assert len([p for p in path.parent.glob("cache.sqlite3.corrupt-*") if p.name[-4:] not in ("-wal", "-shm")]) == 1
+    assert integrity(path) == "ok"
+    made[0].usage(T + 2000, (1, 1, 0, 0), "chatcmpl-later")
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+def test_a_notice_about_a_damaged_cache_is_one_printable_line(tmp_path: Path) -> None:
+    """SQLite's message quotes the damaged schema (here a terminal escape and a newline): the notice
+    shows them escaped, on one line."""
+    _home, _second, env = make_home(tmp_path)
+    with sqlite3.connect(cache_file()) as conn:
+        conn.execute("PRAGMA writable_schema=ON")
+        conn.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE meta(' || char(27) || '[31m' || char(10) || 'x'"
+                     " WHERE name = 'meta'")
+    lines = notice_lines(cached_run_equals_no_cache(env))
+    assert len(lines) == 1, lines
+    assert "\x1b" not in lines[0]
+    assert "moved it to" in lines[0]
+    assert notice_lines(cached_run_equals_no_cache(env)) == []

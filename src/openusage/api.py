@@ -16,7 +16,7 @@ from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
-from openusage.store import DamagedValue, Store
+from openusage.store import CacheDamaged, DamagedValue, Store
 from openusage.windows import windows
 
 Notice = Callable[[str], None]
@@ -70,21 +70,34 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
 
 def _cached_snapshots(store: Store, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
                       now: datetime, progress: scan.Progress | None, tell: Notice) -> tuple[Snapshot, ...]:
-    """`_snapshots` with the cache. A damaged stored value: every damaged value is dropped (that file
-    is read again, that ledger computed again) and the refresh done again, once. Any other failure of
-    the cache: the figures do not need it, so every account is read again without it."""
+    """`_snapshots` with the cache. Damage is mended, once, and the refresh done again: a damaged
+    stored value is dropped (that file is read again, that ledger computed again), a cache file SQLite
+    says is damaged is moved aside and rebuilt. Any other failure of the cache (or damage again): the
+    figures do not need it, so every account is read again without it."""
     try:
         try:
             return _snapshots(store, accounts, chosen, env, now, progress)
-        except DamagedValue as exc:
-            count = max(1, len(store.repair()))
-            what = "a damaged value" if count == 1 else f"{count} damaged values"
-            tell(f"openusage: the cache {store.path} held {what} ({exc}): dropped, and read again")
-            return _snapshots(store, accounts, chosen, env, now, progress)
+        except (DamagedValue, CacheDamaged) as exc:
+            _mend(store, exc, tell)
+        return _snapshots(store, accounts, chosen, env, now, progress)
     except CacheError as exc:
         tell(f"openusage: {exc}; reading without the cache")
         store.close()
         return _snapshots(None, accounts, chosen, env, now, progress)
+
+
+def _mend(store: Store, damage: CacheError, tell: Notice) -> None:
+    """Drop the damaged values, or move a damaged file aside (also when dropping finds it damaged)."""
+    if isinstance(damage, DamagedValue):
+        try:
+            count = max(1, len(store.repair()))
+        except CacheDamaged as worse:
+            store.rebuild(worse)
+            return
+        what = "a damaged value" if count == 1 else f"{count} damaged values"
+        tell(f"openusage: the cache {store.path} held {what} ({damage}): dropped, and read again")
+    elif isinstance(damage, CacheDamaged):
+        store.rebuild(damage)
 
 
 def _one_line(tell: Notice) -> Notice:

@@ -76,6 +76,23 @@ CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL)
 
 
 
+class CacheDamaged(CacheError):
+    """SQLite says the cache file is damaged ("database disk image is malformed"): the caller moves it
+    aside (`Store.rebuild`) and starts again."""
+
+
+def _is_damaged(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
 class DamagedValue(CacheError):
     """A stored value is not what this code writes (a changed byte, a wrong type in a column): the
     caller runs `Store.repair` and starts again."""
@@ -210,23 +227,61 @@ class Store:
         self._next_id: int | None = None
         self._pid = os.getpid()
         self._child_reader: tuple[int, Known] | None = None
+        self._opened: int | None = None  # the inode of the cache file opened
         self.conn = self._open()
 
     # -- opening, migrations, corruption -------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
+        """The connection; a cache SQLite says is damaged is moved aside and a new one made. Any other
+        failure (no permission, a full disk, a lock held too long) is a `CacheError`: read without it."""
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
-        except sqlite3.DatabaseError as exc:
-            aside = f"{self.path}.corrupt-{int(time.time())}"
-            self._notice(f"openusage: the cache {self.path} was unreadable ({exc}); moved it to {aside}")
-            _move_aside(self.path, aside)
+            return self._connect()
+        except sqlite3.Error as exc:
+            if not _is_damaged(exc):
+                raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
+            self._move_aside(exc)
             try:
-                return self._prepare(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
+                return self._connect()
             except sqlite3.Error as again:
                 raise CacheError(f"cannot create the cache {self.path}: {again}") from again
-        except (sqlite3.Error, OSError) as exc:
+        except OSError as exc:
             raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
+
+    def rebuild(self, damage: CacheDamaged) -> None:
+        """SQLite found the cache file damaged while it was used: move it aside and start a new one."""
+        self._rollback()
+        self.close()
+        try:
+            self._move_aside(damage)
+            self.conn = self._connect()
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot create the cache {self.path}: {exc}") from exc
+
+    def _move_aside(self, damage: BaseException) -> None:
+        """Keep the damaged file (and its -wal, -shm) for a post-mortem, under a name of its own; unless
+        another process has moved it already (the file at the path is not the one opened)."""
+        if self._opened is not None and _inode(self.path) != self._opened:
+            return
+        aside = f"{self.path}.corrupt-{int(time.time())}"
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                with suppress(FileNotFoundError):
+                    os.replace(self.path + suffix, aside + suffix)
+        except OSError as exc:
+            raise CacheError(f"the cache {self.path} is damaged ({damage}) and cannot be moved aside: "
+                             f"{exc.strerror}") from exc
+        self._notice(f"openusage: the cache {self.path} was damaged ({damage}); moved it to {aside}, "
+                     "rebuilding it")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        try:
+            self._opened = _inode(self.path)
+            return self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
 
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -277,6 +332,8 @@ class Store:
         """What an SQLite error means for the cache, without quoting what it may quote of a value."""
         if "Could not decode to UTF-8" in str(exc):  # a text value that is not text: a damaged value
             return DamagedValue("a text value that is not UTF-8")
+        if _is_damaged(exc):
+            return CacheDamaged(str(exc))
         return CacheError(f"the cache {self.path} cannot be updated: {exc}")
 
     # -- what is known, for the warm comparison ------------------------------------------------------
@@ -796,9 +853,3 @@ def _reset(conn: sqlite3.Connection) -> None:
         raise
     conn.execute("COMMIT")
 
-
-def _move_aside(path: str, aside: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(path + suffix)
-        if source.exists():
-            source.replace(aside + suffix)
