@@ -214,3 +214,166 @@ def test_a_notice_about_a_damaged_cache_is_one_printable_line(tmp_path: Path) ->
     assert "\x1b" not in lines[0]
     assert "moved it to" in lines[0]
     assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+# -- a cache that cannot be written -------------------------------------------------------------------
+
+NOBODY = 65534
+
+
+class User:
+    """Runs the real command as an unprivileged user (when the suite runs as root, through setpriv or
+    runuser: root may write anywhere, so a directory of mode 555 would prove nothing), in a directory
+    under /tmp that user owns and can reach."""
+
+    def __init__(self, base: Path) -> None:
+        self.dir = base
+        self.root = os.geteuid() == 0
+
+    def own(self) -> None:
+        """Give everything made under the directory to the user (call after building it)."""
+        if self.root:
+            for path in [self.dir, *self.dir.rglob("*")]:
+                os.lchown(path, NOBODY, NOBODY)
+
+    def command(self, *args: str) -> list[str]:
+        import shutil
+        import sys
+
+        base = [sys.executable, "-m", "openusage", *args]
+        if not self.root:
+            return base
+        if shutil.which("setpriv"):
+            return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *base]
+        return ["runuser", "-u", "nobody", "--", *base]
+
+    def run(self, env: dict[str, str | None], *args: str) -> tuple[int, str, str]:
+        import subprocess
+
+        full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir),
+                "OPENUSAGE_CONFIG": str(self.dir / "settings.json"),
+                "OPENUSAGE_CACHE_DIR": str(self.dir / "cache")}
+        full.update({k: v for k, v in env.items() if v is not None})
+        done = subprocess.run(self.command(*args), env=full, capture_output=True, text=True, timeout=120,
+                              check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def user() -> User:
+    import shutil
+    import tempfile
+
+    if os.geteuid() == 0 and not (shutil.which("setpriv") or shutil.which("runuser")):
+        pytest.skip("running as root, and neither setpriv nor runuser is here to run as another user")
+    base = Path(tempfile.mkdtemp(prefix="openusage-user-", dir="/tmp"))
+    base.chmod(0o755)
+    yield User(base)
+    for path in [base, *base.rglob("*")]:  # a directory of mode 555 cannot be emptied
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(base)
+
+
+def user_home(user: User) -> dict[str, str | None]:
+    home = KimiHome(user.dir / "kimi")
+    for n in range(3):
+        s = home.session(uid(f"{n}"), title="Plan")
+        for k in range(4):
+            s.usage(T + k, (n + 1, k, 10, 0), f"chatcmpl-{n}-{k}")
+    return env_for(home.root)
+
+
+def user_snapshot(user: User, env: dict[str, str | None], *args: str) -> tuple[dict[str, object], list[str]]:
+    """A run as the user: exit 0, no traceback; its document and its notice lines."""
+    import json
+
+    code, out, err = user.run(env, "snapshot", "--json", *args)
+    assert code == 0, (code, err)
+    assert "Traceback" not in err
+    return comparable(json.loads(out)), notice_lines(err)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_cache_directory_that_is_not_writable_is_skipped_with_one_line(user: User, existing: bool) -> None:
+    """Mode 555 (as a user who cannot override it), with or without a cache in it: one line saying so,
+    the figures of `--no-cache`, exit 0; nothing is moved or created."""
+    env = user_home(user)
+    cache = user.dir / "cache"
+    cache.mkdir()
+    user.own()
+    if existing:
+        user_snapshot(user, env)  # a cache made while the directory was writable
+    cache.chmod(0o555)
+    before = sorted(p.name for p in cache.iterdir())
+    cold, quiet = user_snapshot(user, env, "--no-cache")
+    assert quiet == []
+    for _ in range(2):  # and the same on the next run: nothing left half done
+        doc, lines = user_snapshot(user, env)
+        assert doc == cold
+        assert len(lines) == 1, lines
+        assert "not writable" in lines[0]
+        assert lines[0].endswith("reading without it")
+        assert sorted(p.name for p in cache.iterdir()) == before
+    cache.chmod(0o755)
+    doc, lines = user_snapshot(user, env)  # writable again: the cache is used, silently
+    assert (doc, lines) == (cold, [])
+    assert (cache / "cache.sqlite3").is_file()
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Path:
+    """A 192 KiB file system (tmpfs, mounted as root) for the cache: too small for the cache of
+    `many_sessions`."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a size-limited file system needs root to mount (tmpfs)")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k,mode=0755", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("when", ["first run", "full from the start", "refresh"])
+def test_a_full_cache_file_system_is_skipped_with_one_line(tmp_path: Path, small_fs: Path, when: str) -> None:
+    """No space left for the cache, when it is made, from the start, or on a later refresh: one line,
+    the figures of `--no-cache`, exit 0; once there is room again the cache is built and used."""
+    home = KimiHome(tmp_path / "kimi")
+    env: dict[str, str | None] = {**env_for(home.root), "OPENUSAGE_CACHE_DIR": str(small_fs)}
+    count = 40 if when != "refresh" else 2
+    made = [home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan") for n in range(count)]
+    for n, s in enumerate(made):
+        for k in range(60):
+            s.usage(T + k, (n + 1, k, 10, 0), f"chatcmpl-{n}-{k}")
+    filler = small_fs / "filler"
+    if when == "full from the start":
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError as exc:  # the file system is full
+            assert exc.errno == 28  # noqa: PT017 - ENOSPC ends the loop
+        finally:
+            os.close(fd)
+    if when == "refresh":
+        assert notice_lines(cached_run_equals_no_cache(env)) == []
+        for n in range(2, 40):  # the next refresh has far more to store than there is room for
+            s = home.session(uid(f"{n % 16:x}") + f"-{n}")
+            for k in range(60):
+                s.usage(T + k, (n + 1, k, 10, 0), f"chatcmpl-{n}-{k}")
+    for _ in range(2):
+        lines = notice_lines(cached_run_equals_no_cache(env))
+        assert len(lines) == 1, lines
+        assert "no space left" in lines[0] or "not writable" in lines[0], lines
+        assert lines[0].endswith("reading without it")
+    filler.unlink(missing_ok=True)
+    for path in small_fs.iterdir():
+        path.unlink()
+    env["OPENUSAGE_CACHE_DIR"] = str(tmp_path / "roomy")
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert notice_lines(cached_run_equals_no_cache(env)) == []

@@ -81,7 +81,7 @@ def _cached_snapshots(store: Store, accounts: list[Account], chosen: list[Accoun
             _mend(store, exc, tell)
         return _snapshots(store, accounts, chosen, env, now, progress)
     except CacheError as exc:
-        tell(f"openusage: {exc}; reading without the cache")
+        tell(f"openusage: {exc}: reading without it")
         store.close()
         return _snapshots(None, accounts, chosen, env, now, progress)
 
@@ -112,7 +112,7 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
     try:
         return Store(paths.cache_path(env), notice=tell)
     except CacheError as exc:
-        tell(f"openusage: {exc}; reading without the cache")
+        tell(f"openusage: {exc}: reading without it")
         return None
 
 

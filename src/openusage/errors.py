@@ -22,7 +22,8 @@ class UsageInputError(OpenUsageError):
 
 
 class CacheError(OpenUsageError):
-    """The cache could not be opened, created or rebuilt."""
+    """The cache could not be opened, created or written. `api` catches it and reads without the cache
+    (exit 0, one line of notice): it does not reach the CLI."""
 
     exit_code = 1
 

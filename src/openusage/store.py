@@ -24,6 +24,7 @@ marshal never sees bytes it did not write. A damaged ledger or group result is s
 
 from __future__ import annotations
 
+import errno
 import json
 import marshal
 import os
@@ -84,6 +85,26 @@ class CacheDamaged(CacheError):
 def _is_damaged(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+_NOT_WRITABLE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH)
+
+
+def _unusable(path: str, exc: sqlite3.Error | OSError) -> CacheError:
+    """Why the cache cannot be used (the caller reads without it), in words: not writable (a directory
+    of mode 555, a read-only file system), a full disk, or what SQLite or the system said."""
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return CacheError(f"the cache {path} cannot be written: no space left on the device")
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return CacheError(f"the cache {path} is not writable ({exc.strerror})")
+        return CacheError(f"the cache {path} cannot be used ({exc.strerror or exc})")
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return CacheError(f"the cache {path} cannot be written: no space left on the device")
+    if code in _NOT_WRITABLE:
+        return CacheError(f"the cache {path} is not writable ({exc})")
+    return CacheError(f"the cache {path} cannot be used ({exc})")
 
 
 def _inode(path: str) -> int | None:
@@ -239,14 +260,14 @@ class Store:
             return self._connect()
         except sqlite3.Error as exc:
             if not _is_damaged(exc):
-                raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
+                raise _unusable(self.path, exc) from exc
             self._move_aside(exc)
             try:
                 return self._connect()
             except sqlite3.Error as again:
-                raise CacheError(f"cannot create the cache {self.path}: {again}") from again
+                raise _unusable(self.path, again) from again
         except OSError as exc:
-            raise CacheError(f"cannot open the cache {self.path}: {exc}") from exc
+            raise _unusable(self.path, exc) from exc
 
     def rebuild(self, damage: CacheDamaged) -> None:
         """SQLite found the cache file damaged while it was used: move it aside and start a new one."""
@@ -256,7 +277,7 @@ class Store:
             self._move_aside(damage)
             self.conn = self._connect()
         except sqlite3.Error as exc:
-            raise CacheError(f"cannot create the cache {self.path}: {exc}") from exc
+            raise _unusable(self.path, exc) from exc
 
     def _move_aside(self, damage: BaseException) -> None:
         """Keep the damaged file (and its -wal, -shm) for a post-mortem, under a name of its own; unless
@@ -334,7 +355,7 @@ class Store:
             return DamagedValue("a text value that is not UTF-8")
         if _is_damaged(exc):
             return CacheDamaged(str(exc))
-        return CacheError(f"the cache {self.path} cannot be updated: {exc}")
+        return _unusable(self.path, exc)
 
     # -- what is known, for the warm comparison ------------------------------------------------------
     def reader(self) -> Known:
@@ -348,7 +369,7 @@ class Store:
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
                 conn.execute("PRAGMA query_only=1")
             except sqlite3.Error as exc:
-                raise CacheError(f"cannot read the cache {self.path}: {exc}") from exc
+                raise _unusable(self.path, exc) from exc
             self._child_reader = (os.getpid(), Known(conn))
         return self._child_reader[1]
 
