@@ -377,3 +377,47 @@ def test_a_full_cache_file_system_is_skipped_with_one_line(tmp_path: Path, small
     env["OPENUSAGE_CACHE_DIR"] = str(tmp_path / "roomy")
     assert notice_lines(cached_run_equals_no_cache(env)) == []
     assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+# -- permissions ---------------------------------------------------------------------------------------
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_the_cache_and_its_directory_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    """They hold the paths and names of every session: 0700 and 0600, the directories made for it
+    too, and SQLite's -wal and -shm files."""
+    import subprocess
+    import sys
+
+    home = KimiHome(tmp_path / "kimi")
+    home.session(uid("1")).usage(T, (1, 2, 3, 4), "chatcmpl-1")
+    cache = tmp_path / "made" / "for" / "cache"
+    env = {**os.environ, **{k: v for k, v in env_for(home.root).items() if v is not None},
+           "OPENUSAGE_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-m", "openusage", "snapshot", "--json"]
+    done = subprocess.run(command, env=env, umask=umask, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [mode(p) for p in (tmp_path / "made", tmp_path / "made" / "for", cache)] == [0o700] * 3
+    assert mode(cache / "cache.sqlite3") == 0o600
+    old = os.umask(umask)
+    try:
+        with sqlite3.connect(cache / "cache.sqlite3") as reader:  # holds the -wal and -shm files open
+            reader.execute("BEGIN")
+            reader.execute("SELECT COUNT(*) FROM files").fetchone()
+            done = subprocess.run(command, env=env, umask=umask, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stderr
+            assert mode(cache / "cache.sqlite3-wal") == 0o600
+            assert mode(cache / "cache.sqlite3-shm") == 0o600
+            reader.execute("COMMIT")
+    finally:
+        os.umask(old)
+
+
+def test_a_cache_made_world_readable_by_an_older_version_is_made_private(tmp_path: Path) -> None:
+    _home, _second, env = make_home(tmp_path)
+    cache_file().chmod(0o644)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert mode(cache_file()) == 0o600

@@ -107,6 +107,36 @@ def _unusable(path: str, exc: sqlite3.Error | OSError) -> CacheError:
     return CacheError(f"the cache {path} cannot be used ({exc})")
 
 
+def _private_dirs(directory: Path) -> None:
+    """Make the cache directory, and any missing parent, 0700 whatever the umask: the cache holds the
+    paths and names of every session. An existing directory is left as it is (it may be the user's)."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        with suppress(FileExistsError):  # another process made it meanwhile
+            path.mkdir(mode=0o700)
+            os.chmod(path, 0o700)  # a umask with owner bits would take them off mkdir's mode
+
+
+def _private_file(path: str) -> None:
+    """Create the cache file 0600 before SQLite opens it (SQLite would make it 0644 less the umask),
+    or take group and other bits off one made by an older version. SQLite gives its -wal and -shm
+    files the mode of the database file, so they are 0600 too."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            with suppress(OSError):  # not ours to change (another user's cache): leave it
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with suppress(OSError):
+            if os.stat(path + suffix).st_mode & 0o077:
+                os.chmod(path + suffix, 0o600)
+
+
 def _inode(path: str) -> int | None:
     try:
         return os.stat(path).st_ino
@@ -256,7 +286,7 @@ class Store:
         """The connection; a cache SQLite says is damaged is moved aside and a new one made. Any other
         failure (no permission, a full disk, a lock held too long) is a `CacheError`: read without it."""
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(Path(self.path).parent)
             return self._connect()
         except sqlite3.Error as exc:
             if not _is_damaged(exc):
@@ -276,7 +306,7 @@ class Store:
         try:
             self._move_aside(damage)
             self.conn = self._connect()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise _unusable(self.path, exc) from exc
 
     def _move_aside(self, damage: BaseException) -> None:
@@ -296,6 +326,7 @@ class Store:
                      "rebuilding it")
 
     def _connect(self) -> sqlite3.Connection:
+        _private_file(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
         try:
             self._opened = _inode(self.path)
