@@ -50,13 +50,14 @@ def make_home(tmp_path: Path) -> tuple[KimiHome, Session, dict[str, str | None]]
 
 def cached_run_equals_no_cache(env: dict[str, str | None]) -> str:
     """A cached run: exit 0, no traceback, the figures of `--no-cache`; returns its stderr."""
+    import json
+
     result = invoke(["snapshot", "--json"], env)
     assert result.exit_code == 0, explain(result)
     assert "Traceback" not in result.stderr
-    cold = run_snapshot(env, "--no-cache")
-    import json
-
-    assert comparable(json.loads(result.stdout)) == comparable(cold)
+    cold = invoke(["snapshot", "--json", "--no-cache"], env)
+    assert cold.exit_code == 0, explain(cold)
+    assert comparable(json.loads(result.stdout)) == comparable(json.loads(cold.stdout))
     return result.stderr
 
 
@@ -421,3 +422,62 @@ def test_a_cache_made_world_readable_by_an_older_version_is_made_private(tmp_pat
     cache_file().chmod(0o644)
     assert notice_lines(cached_run_equals_no_cache(env)) == []
     assert mode(cache_file()) == 0o600
+
+
+# -- names that are not UTF-8 --------------------------------------------------------------------------
+
+def cached_rows() -> int:
+    with sqlite3.connect(cache_file()) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+
+
+def test_directory_names_that_are_not_utf8_are_cached_exactly(tmp_path: Path) -> None:
+    """A group, a session and a subagent directory whose names are not UTF-8 (Python reads them with
+    surrogate escapes), two of them differing only in their undecodable byte: the cache stores and
+    compares them exactly, so a cached run is `--no-cache` and the cache stays on."""
+    home = KimiHome(tmp_path / "kimi")
+    plain = home.session(uid("1"), title="Plan")
+    plain.usage(T, (100, 10, 0, 0), "chatcmpl-1")
+    group = os.fsdecode(b"group-\xff")
+    odd = Session(home.sessions, os.fsdecode(b"session-\xe9"), group)
+    odd.usage(T + 60, (7, 1, 0, 0), "chatcmpl-2")
+    twin = home.fork(odd, os.fsdecode(b"session-\xe8"), "Fork: odd")  # holds chatcmpl-2 too
+    twin.usage(T + 120, (0, 3, 0, 0), "chatcmpl-3")
+    Session(home.sessions, os.fsdecode(b"sub-\xfe"), group).subagent(os.fsdecode(b"agent-\xc3")).usage(
+        T + 180, (0, 0, 5, 0), "chatcmpl-4")
+    env = env_for(home.root)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert cached_rows() == 5  # the cache holds every file: it was not skipped
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    odd.usage(T + 240, (1, 1, 1, 1), "chatcmpl-5")
+    (twin.dir / "state.json").unlink()  # no title: the copy's session name decides, byte by byte
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    import shutil
+
+    shutil.rmtree(odd.dir)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert tokens(run_snapshot(env)["snapshots"][0]) == (107, 14, 5, 0)
+    assert cached_rows() == 4
+
+
+def test_kimi_code_names_that_are_not_utf8_are_cached_exactly(tmp_path: Path) -> None:
+    """The same for Kimi Code: a session directory and an agent directory that are not UTF-8, and a
+    fork whose `forkedFrom` names that session with a JSON escape of its surrogate."""
+    from kimi_code_home import WD, KimiCodeHome, code_env, ms
+
+    home = KimiCodeHome(tmp_path / "code")
+    odd_name = os.fsdecode(b"ses_\xff")
+    odd = home.session(WD, odd_name)
+    odd.main.header().usage(ms("2026-11-19T10:00:00Z"), (50, 5, 0, 0))
+    sub = odd.agent("sub").header().usage(ms("2026-11-19T10:01:00Z"), (1, 1, 0, 0))
+    fork = home.fork(odd, "ses_fork")
+    assert fork.state()["forkedFrom"] == odd_name
+    for agents in (odd.dir / "agents", fork.dir / "agents"):  # the agent directory's name is part of a call's key
+        (agents / "sub").rename(agents / os.fsdecode(b"sub\xfe"))
+    assert not sub.path.exists()
+    fork.main.usage(ms("2026-11-19T11:00:00Z"), (2, 2, 0, 0))
+    env = code_env(home.root)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert cached_rows() == 4
+    odd.main.usage(ms("2026-11-19T12:00:00Z"), (3, 3, 0, 0))
+    assert notice_lines(cached_run_equals_no_cache(env)) == []

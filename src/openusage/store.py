@@ -249,18 +249,22 @@ class Known:
         """path → (`records.file_key`, file id) of the files of these sessions, as last read."""
         result: dict[str, tuple[str, int]] = {}
         for chunk in _chunks(sessions):
-            result.update((path, (key, file_id)) for path, key, file_id in self.conn.execute(
+            # A name that is not UTF-8 comes back as bytes (`_db`); the test inline, not a call per row.
+            result.update((path if type(path) is str else _name_of(path, "a file"),
+                           (key if type(key) is str else _name_of(key, "a file"), file_id))
+                          for path, key, file_id in self.conn.execute(
                 f"SELECT path, key, id FROM files WHERE account = ? AND session IN ({_marks(chunk)})",
-                (account, *chunk)))
+                (_db(account), *map(_db, chunk))))
         return result
 
     def signatures(self, account: str, sessions: list[str]) -> dict[str, int]:
         """session → the signature of its state files, for the known ones of these sessions."""
         result: dict[str, int] = {}
         for chunk in _chunks(sessions):
-            result.update(self.conn.execute(
+            result.update((session if type(session) is str else _name_of(session, "a session"), signature)
+                          for session, signature in self.conn.execute(
                 f"SELECT session, signature FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
-                (account, *chunk)))
+                (_db(account), *map(_db, chunk))))
         return result
 
 
@@ -405,28 +409,30 @@ class Store:
         return self._child_reader[1]
 
     def has_files(self, account: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM files WHERE account = ? LIMIT 1", (account,)).fetchone() is not None
+        row = self.conn.execute("SELECT 1 FROM files WHERE account = ? LIMIT 1", (_db(account),)).fetchone()
+        return row is not None
 
     def counts(self, account: str) -> tuple[int, int]:
         """How many files and sessions the account has."""
-        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", (account,)).fetchone()[0]
-        sessions = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", (account,)).fetchone()[0]
+        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", (_db(account),)).fetchone()[0]
+        sessions = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", (_db(account),)).fetchone()[0]
         return int(files), int(sessions)
 
     def files_outside(self, account: str, sessions: AbstractSet[str]) -> list[int]:
         """The ids of the account's files whose session is not one of `sessions`."""
         return [file_id for file_id, session in
-                self.conn.execute("SELECT id, session FROM files WHERE account = ?", (account,))
-                if session not in sessions]
+                self.conn.execute("SELECT id, session FROM files WHERE account = ?", (_db(account),))
+                if _name_of(session, file_id) not in sessions]
 
     def sessions_outside(self, account: str, sessions: AbstractSet[str]) -> list[str]:
-        return [session for session, in self.conn.execute("SELECT session FROM sessions WHERE account = ?", (account,))
-                if session not in sessions]
+        names = (_name_of(session, "a session") for session, in
+                 self.conn.execute("SELECT session FROM sessions WHERE account = ?", (_db(account),)))
+        return [session for session in names if session not in sessions]
 
     # -- file states ----------------------------------------------------------------------------------
 
     def file_state(self, account: str, path: str) -> FileState | None:
-        return self._file_state("account = ? AND path = ?", (account, path))
+        return self._file_state("account = ? AND path = ?", (_db(account), _db(path)))
 
     def file_state_by_id(self, file_id: int) -> FileState | None:
         return self._file_state("id = ?", (file_id,))
@@ -450,9 +456,9 @@ class Store:
         file_id = self._new_id()
         dev, ino, size, mtime_ns, ctime_ns = read.identity
         self._new_files.append(
-            (file_id, account, path, session, file_key(read.identity, session), dev, ino, size, mtime_ns,
-             ctime_ns, read.end_offset, read.head_hash, read.tail_hash, _sealed(read.state), _counts_json(read.skipped),
-             read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
+            (file_id, _db(account), _db(path), _db(session), _db(file_key(read.identity, session)), dev, ino, size,
+             mtime_ns, ctime_ns, read.end_offset, read.head_hash, read.tail_hash, _sealed(read.state),
+             _counts_json(read.skipped), read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
         )
         self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
         if len(self._new_files) >= FLUSH_EVERY:
@@ -489,7 +495,7 @@ class Store:
             "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
             " offset = ?, head_hash = ?, tail_hash = ?, state = ?, skipped = ?, zero = ?, tail_skipped = ?,"
             " tail_zero = ?, records = ?, tail_records = ? WHERE id = ?",
-            (session, file_key(read.identity, session), dev, ino, size, mtime_ns, ctime_ns, read.end_offset,
+            (_db(session), _db(file_key(read.identity, session)), dev, ino, size, mtime_ns, ctime_ns, read.end_offset,
              read.head_hash, read.tail_hash, _sealed(read.state), _counts_json(skipped), zero,
              _counts_json(read.tail_skipped), read.tail_zero, encode_records(records),
              encode_records(read.tail_records), file_id),
@@ -614,7 +620,7 @@ class Store:
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
         """Every session of the account with its rank and the session it was forked from."""
-        rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (account,))
+        rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (_db(account),))
         return dict(map(_session_of, rows))
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
@@ -622,24 +628,25 @@ class Store:
         the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
         infos = dict(map(_session_of, self.conn.execute(
             "SELECT session, rank, parent FROM sessions WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
-            (account,))))
+            (_db(account),))))
         named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
         for chunk in _chunks(named):
             infos.update(map(_session_of, self.conn.execute(
                 f"SELECT session, rank, parent FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
-                (account, *chunk))))
+                (_db(account), *map(_db, chunk)))))
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
         """(session, info, signature) rows."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature) VALUES (?, ?, ?, ?, ?)",
-            ((account, session, info.rank, info.parent, signature) for session, info, signature in rows),
+            ((_db(account), _db(session), info.rank, None if info.parent is None else _db(info.parent), signature)
+             for session, info, signature in rows),
         )
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
         self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?",
-                              ((account, session) for session in sessions))
+                              ((_db(account), _db(session)) for session in sessions))
 
     # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
@@ -659,8 +666,8 @@ class Store:
         """Every file of the account (of one session, when given), one at a time: its session and the
         copies it holds."""
         self.flush()
-        where, args = ("account = ?", (account,)) if session is None else \
-            ("account = ? AND session = ?", (account, session))
+        where, args = ("account = ?", (_db(account),)) if session is None else \
+            ("account = ? AND session = ?", (_db(account), _db(session)))
         for file_session, records, tail, path in self.conn.execute(
                 f"SELECT session, records, tail_records, path FROM files WHERE {where}", args):
             yield _name_of(file_session, path), [*_decode_records(records, path), *_decode_records(tail, path)]
@@ -669,7 +676,7 @@ class Store:
     def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:
         """The stored ledger of the account, and its files' diagnostics as they were when it was stored
         (None when that part cannot be read: the caller asks `file_diagnostics`)."""
-        row = self.conn.execute("SELECT body, files FROM summaries WHERE account = ?", (account,)).fetchone()
+        row = self.conn.execute("SELECT body, files FROM summaries WHERE account = ?", (_db(account),)).fetchone()
         if row is None:
             return None
         body = unseal(row[0])
@@ -685,12 +692,12 @@ class Store:
         # group's stored result that it is stale, even if this process dies before the group is redone.
         generation = int.from_bytes(os.urandom(7), "big")
         self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files, generation) VALUES (?, ?, ?, ?)",
-                          (account, seal(body), seal(marshal.dumps(tuple(files))), generation))
+                          (_db(account), seal(body), seal(marshal.dumps(tuple(files))), generation))
         return files
 
     def generation(self, account: str) -> int | None:
         """What `set_summary` last wrote for the account (None: nothing is stored of it)."""
-        row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (account,)).fetchone()
+        row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (_db(account),)).fetchone()
         return row[0] if row is not None and type(row[0]) is int else None  # None: the group is computed again
 
     # -- groups ---------------------------------------------------------------------------------------
@@ -781,10 +788,10 @@ class Store:
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:
         """The account's sessions directory is gone: nothing of it may stay in the figures."""
-        for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (account,)).fetchall():
+        for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (_db(account),)).fetchall():
             self.drop_file(file_id)
-        self.conn.execute("DELETE FROM sessions WHERE account = ?", (account,))
-        self.conn.execute("DELETE FROM summaries WHERE account = ?", (account,))
+        self.conn.execute("DELETE FROM sessions WHERE account = ?", (_db(account),))
+        self.conn.execute("DELETE FROM summaries WHERE account = ?", (_db(account),))
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:
@@ -792,14 +799,14 @@ class Store:
         files, zero, wrong = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(zero + tail_zero), 0),"
             " COALESCE(SUM(typeof(zero) != 'integer' OR typeof(tail_zero) != 'integer'), 0)"
-            " FROM files WHERE account = ?", (account,)
+            " FROM files WHERE account = ?", (_db(account),)
         ).fetchone()
         if wrong:
             _damaged("the counts of a file")
         skipped: dict[str, int] = {}
         for body, tail, path in self.conn.execute(
             "SELECT skipped, tail_skipped, path FROM files"
-            " WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')", (account,),
+            " WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')", (_db(account),),
         ):
             add_counts(add_counts(skipped, _counts_of(body, path)), _counts_of(tail, path))
         return FileDiagnostics(int(files), skipped, int(zero))
@@ -809,9 +816,10 @@ def _file_state_of(row: Any) -> FileState:
     """A file row's state as `_file_state` selects it; `DamagedValue` when a column is not what is
     written there."""
     file_id, path, session, *numbers = row[:9]
+    path, session = _name_of(path, "a file"), _name_of(session, path)
     head_hash, tail_hash, state = row[9:12]
     resume = None if state is None else unseal(state)
-    if type(path) is not str or type(session) is not str or any(type(n) is not int for n in numbers) \
+    if any(type(n) is not int for n in numbers) \
             or not all(h is None or type(h) is bytes for h in (head_hash, tail_hash)) \
             or (state is not None and resume is None):
         _damaged(f"the state of {path}")
@@ -842,18 +850,35 @@ def _lenient_text(raw: bytes) -> str | _NotText:
         return _NotText(raw)
 
 
+def _db(name: str) -> str | bytes:
+    """A name (account, session, path, a file's key, a parent) as stored. A directory name that is
+    not UTF-8 is a str with surrogate escapes (and JSON may escape a lone surrogate): SQLite text must
+    be UTF-8, so such a name is stored as a BLOB of its surrogatepass bytes. A BLOB never equals a
+    TEXT in SQLite, and every other name is TEXT, so names are stored and compared exactly."""
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
+    return name
+
+
 def _name_of(value: object, where: object) -> str:
-    """A stored name (an account, a session, a path)."""
-    if type(value) is not str:
-        _damaged(f"a name stored for {where}")
-    return value
+    """A stored name (`_db`) as it was; `DamagedValue` when the column holds something else."""
+    if type(value) is str:
+        return value
+    if type(value) is bytes:
+        with suppress(UnicodeDecodeError):
+            return value.decode("utf-8", "surrogatepass")
+    _damaged(f"a name stored for {where}")
 
 
 def _session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
     session, rank, parent = row
-    if type(session) is not str or type(rank) is not int or not (parent is None or type(parent) is str):
-        _damaged(f"the fork rank or parent of session {session}")
-    return session, SessionInfo(rank, parent)
+    if type(rank) is not int:
+        _damaged(f"the fork rank of session {session}")
+    return _name_of(session, "a session"), SessionInfo(rank, None if parent is None else _name_of(parent, session))
 
 
 def _diagnostics_of(payload: bytes | None) -> FileDiagnostics | None:
