@@ -481,3 +481,95 @@ def test_kimi_code_names_that_are_not_utf8_are_cached_exactly(tmp_path: Path) ->
     assert cached_rows() == 4
     odd.main.usage(ms("2026-11-19T12:00:00Z"), (3, 3, 0, 0))
     assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+# -- several processes at once ---------------------------------------------------------------------------
+
+def appender(path: Path, count: int, stop: list[bool]) -> None:
+    """What an agent does while openusage runs: append usage lines, each written in two parts (so a
+    reader may see half a line), one call more each time; stops early when told."""
+    import time
+
+    for n in range(count):
+        if stop:
+            return
+        data = (line_for(n) + "\n").encode()
+        with path.open("ab") as f:
+            f.write(data[:40])
+            f.flush()
+            time.sleep(0.002)
+            f.write(data[40:])
+        time.sleep(0.01)
+
+
+def line_for(n: int) -> str:
+    from kimi_home import line, status_update
+
+    return line(T + 10_000 + n, status_update((1, 1, 0, 0), mid=f"chatcmpl-appended-{n}"))
+
+
+@pytest.mark.parametrize("processes", [2, 8])
+def test_processes_at_once_while_a_writer_appends_all_agree(tmp_path: Path, processes: int) -> None:
+    """Two to eight `openusage snapshot --json` at once, from an empty cache and then a warm one,
+    while a wire file grows: every process exits 0 with the figures of some state of the file (each
+    appended call counted whole or not at all), none is left behind, and the last run equals
+    `--no-cache`."""
+    import json
+    import subprocess
+    import sys
+    import threading
+
+    home = KimiHome(tmp_path / "kimi")
+    for n in range(300):  # enough sessions for the comparison to run in worker processes
+        home.session(uid(f"{n % 16:x}") + f"-{n}").usage(T + n, (10, 2, 0, 0), f"chatcmpl-{n}")
+    growing = home.session(uid("f") + "-growing")
+    growing.usage(T, (5, 5, 0, 0), "chatcmpl-first")
+    env = {**os.environ, **{k: v for k, v in env_for(home.root).items() if v is not None}}
+    stop: list[bool] = []
+    writer = threading.Thread(target=appender, args=(growing.path, 150, stop))
+    writer.start()
+    started: list[subprocess.Popen[str]] = []
+    try:
+        for _round in range(3):
+            procs = [subprocess.Popen([sys.executable, "-m", "openusage", "snapshot", "--json"], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      start_new_session=True) for _ in range(processes)]
+            started += procs
+            for proc in procs:
+                out, err = proc.communicate(timeout=300)
+                assert proc.returncode == 0, err
+                assert err == ""  # not even "database is locked: reading without it"
+                snap = json.loads(out)["snapshots"][0]
+                seen = snap["diagnostics"]["records_counted"] - 301  # the appended calls it counted
+                assert 0 <= seen <= 150
+                assert tokens(snap) == (3005 + seen, 605 + seen, 0, 0), err
+    finally:
+        stop.append(True)
+        writer.join()
+    for proc in started:  # no process left behind: not the command, not one of its workers
+        with pytest.raises(ProcessLookupError):
+            os.killpg(proc.pid, 0)
+    assert notice_lines(cached_run_equals_no_cache(env_for(home.root))) == []
+
+
+def test_a_new_cache_another_process_is_making_is_waited_for(tmp_path: Path) -> None:
+    """Processes that start together race to make a new cache a WAL database, and SQLite tells the one
+    that has begun reading "database is locked" at once, without waiting (it could deadlock): it must
+    try again, not read without the cache. Here the other process holds the write lock for a moment."""
+    import threading
+
+    from openusage.store import Store
+
+    path = tmp_path / "cache" / "cache.sqlite3"
+    path.parent.mkdir()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE making(x)")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        store = Store(path)
+        store.close()
+    finally:
+        release.join()
+        other.close()

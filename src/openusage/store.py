@@ -87,6 +87,8 @@ def _is_damaged(exc: sqlite3.Error) -> bool:
     return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
+_OPEN_TRIES = 45  # 0.01 s, 0.02 s, ... between them: ~10 s in all
+
 _NOT_WRITABLE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH)
 
 
@@ -330,14 +332,25 @@ class Store:
                      "rebuilding it")
 
     def _connect(self) -> sqlite3.Connection:
+        """Open and prepare the cache. Several processes opening a new cache at once race to make it a
+        WAL database: SQLite answers "database is locked" at once to one that has begun reading (no
+        busy wait: it could deadlock), so that one tries again, for up to ~10 s."""
         _private_file(self.path)
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
-        try:
-            self._opened = _inode(self.path)
-            return self._prepare(conn)
-        except BaseException:
-            conn.close()
-            raise
+        for attempt in range(_OPEN_TRIES):
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+            try:
+                self._opened = _inode(self.path)
+                return self._prepare(conn)
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                busy = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or attempt == _OPEN_TRIES - 1:
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+            time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
