@@ -81,7 +81,9 @@ def _cached_snapshots(store: Store, accounts: list[Account], chosen: list[Accoun
             _mend(store, exc, tell)
         return _snapshots(store, accounts, chosen, env, now, progress)
     except CacheError as exc:
-        tell(f"openusage: {exc}: reading without it")
+        damaged = isinstance(exc, DamagedValue | CacheDamaged)  # damaged again, right after mending
+        tell(f"openusage: the cache {store.path} is still damaged ({exc}): reading without it" if damaged
+             else f"openusage: {exc}: reading without it")
         store.close()
         return _snapshots(None, accounts, chosen, env, now, progress)
 
