@@ -7,9 +7,17 @@ hand edit, a full disk or a second process can, then runs the real command: exit
 
 from __future__ import annotations
 
+import json
 import marshal
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +34,7 @@ from kimi_home import (
     tokens,
     uid,
 )
-from openusage.store import seal
+from openusage.store import Store, seal
 
 T = at("2026-11-19T10:00:00Z")
 
@@ -50,8 +58,6 @@ def make_home(tmp_path: Path) -> tuple[KimiHome, Session, dict[str, str | None]]
 
 def cached_run_equals_no_cache(env: dict[str, str | None]) -> str:
     """A cached run: exit 0, no traceback, the figures of `--no-cache`; returns its stderr."""
-    import json
-
     result = invoke(["snapshot", "--json"], env)
     assert result.exit_code == 0, explain(result)
     assert "Traceback" not in result.stderr
@@ -237,20 +243,17 @@ class User:
             for path in [self.dir, *self.dir.rglob("*")]:
                 os.lchown(path, NOBODY, NOBODY)
 
-    def command(self, *args: str) -> list[str]:
-        import shutil
-        import sys
-
-        base = [sys.executable, "-m", "openusage", *args]
+    def as_user(self, *command: str) -> list[str]:
         if not self.root:
-            return base
+            return list(command)
         if shutil.which("setpriv"):
-            return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *base]
-        return ["runuser", "-u", "nobody", "--", *base]
+            return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+        return ["runuser", "-u", "nobody", "--", *command]
+
+    def command(self, *args: str) -> list[str]:
+        return self.as_user(sys.executable, "-m", "openusage", *args)
 
     def run(self, env: dict[str, str | None], *args: str) -> tuple[int, str, str]:
-        import subprocess
-
         full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir),
                 "OPENUSAGE_CONFIG": str(self.dir / "settings.json"),
                 "OPENUSAGE_CACHE_DIR": str(self.dir / "cache")}
@@ -261,15 +264,19 @@ class User:
 
 
 @pytest.fixture
-def user() -> User:
-    import shutil
-    import tempfile
-
+def user() -> Iterator[User]:
     if os.geteuid() == 0 and not (shutil.which("setpriv") or shutil.which("runuser")):
         pytest.skip("running as root, and neither setpriv nor runuser is here to run as another user")
     base = Path(tempfile.mkdtemp(prefix="openusage-user-", dir="/tmp"))
     base.chmod(0o755)
-    yield User(base)
+    made = User(base)
+    if made.root:
+        probe = subprocess.run(made.as_user(sys.executable, "-c", "import openusage"), capture_output=True,
+                               text=True, check=False, cwd=base)
+        if probe.returncode != 0:
+            shutil.rmtree(base)
+            pytest.skip(f"this interpreter cannot run openusage as uid {NOBODY}: {probe.stderr.strip()[-200:]}")
+    yield made
     for path in [base, *base.rglob("*")]:  # a directory of mode 555 cannot be emptied
         if path.is_dir() and not path.is_symlink():
             path.chmod(0o755)
@@ -287,8 +294,6 @@ def user_home(user: User) -> dict[str, str | None]:
 
 def user_snapshot(user: User, env: dict[str, str | None], *args: str) -> tuple[dict[str, object], list[str]]:
     """A run as the user: exit 0, no traceback; its document and its notice lines."""
-    import json
-
     code, out, err = user.run(env, "snapshot", "--json", *args)
     assert code == 0, (code, err)
     assert "Traceback" not in err
@@ -323,11 +328,9 @@ def test_a_cache_directory_that_is_not_writable_is_skipped_with_one_line(user: U
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Path:
+def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 192 KiB file system (tmpfs, mounted as root) for the cache: too small for the cache of
     `many_sessions`."""
-    import subprocess
-
     if os.geteuid() != 0:
         pytest.skip("a size-limited file system needs root to mount (tmpfs)")
     mount = tmp_path / "small"
@@ -390,9 +393,6 @@ def mode(path: Path) -> int:
 def test_the_cache_and_its_directory_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     """They hold the paths and names of every session: 0700 and 0600, the directories made for it
     too, and SQLite's -wal and -shm files."""
-    import subprocess
-    import sys
-
     home = KimiHome(tmp_path / "kimi")
     home.session(uid("1")).usage(T, (1, 2, 3, 4), "chatcmpl-1")
     cache = tmp_path / "made" / "for" / "cache"
@@ -452,7 +452,6 @@ def test_directory_names_that_are_not_utf8_are_cached_exactly(tmp_path: Path) ->
     odd.usage(T + 240, (1, 1, 1, 1), "chatcmpl-5")
     (twin.dir / "state.json").unlink()  # no title: the copy's session name decides, byte by byte
     assert notice_lines(cached_run_equals_no_cache(env)) == []
-    import shutil
 
     shutil.rmtree(odd.dir)
     assert notice_lines(cached_run_equals_no_cache(env)) == []
@@ -488,8 +487,6 @@ def test_kimi_code_names_that_are_not_utf8_are_cached_exactly(tmp_path: Path) ->
 def appender(path: Path, count: int, stop: list[bool]) -> None:
     """What an agent does while openusage runs: append usage lines, each written in two parts (so a
     reader may see half a line), one call more each time; stops early when told."""
-    import time
-
     for n in range(count):
         if stop:
             return
@@ -514,11 +511,6 @@ def test_processes_at_once_while_a_writer_appends_all_agree(tmp_path: Path, proc
     while a wire file grows: every process exits 0 with the figures of some state of the file (each
     appended call counted whole or not at all), none is left behind, and the last run equals
     `--no-cache`."""
-    import json
-    import subprocess
-    import sys
-    import threading
-
     home = KimiHome(tmp_path / "kimi")
     for n in range(300):  # enough sessions for the comparison to run in worker processes
         home.session(uid(f"{n % 16:x}") + f"-{n}").usage(T + n, (10, 2, 0, 0), f"chatcmpl-{n}")
@@ -556,10 +548,6 @@ def test_a_new_cache_another_process_is_making_is_waited_for(tmp_path: Path) -> 
     """Processes that start together race to make a new cache a WAL database, and SQLite tells the one
     that has begun reading "database is locked" at once, without waiting (it could deadlock): it must
     try again, not read without the cache. Here the other process holds the write lock for a moment."""
-    import threading
-
-    from openusage.store import Store
-
     path = tmp_path / "cache" / "cache.sqlite3"
     path.parent.mkdir()
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
