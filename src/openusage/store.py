@@ -20,6 +20,10 @@ Nothing stored is trusted: every value is checked where it is read (`DamagedValu
 was written), and `repair` drops what is damaged so that it is read or computed again. Every blob is
 sealed with a crc32 of its bytes (`seal`), checked before it is decoded: a changed byte is found, and
 marshal never sees bytes it did not write. A damaged ledger or group result is simply computed again.
+A file SQLite says is damaged is moved aside (`CacheDamaged`, `rebuild`); any other failure is a
+`CacheError` saying why in words (not writable, no space left), and the caller reads without the
+cache. Names that are not UTF-8 are stored as BLOBs of their exact bytes (`_db`). The cache holds the
+paths and names of every session: its directory is made 0700 and its file 0600, whatever the umask.
 """
 
 from __future__ import annotations
