@@ -96,7 +96,9 @@ FILE_DAMAGE = {
     "skipped: not JSON": ("UPDATE files SET skipped = 'not json{' WHERE path LIKE ?", SECOND),
     "skipped: a JSON list": ("UPDATE files SET skipped = '[1]' WHERE path LIKE ?", SECOND),
     "zero: text": ("UPDATE files SET zero = 'x' WHERE path LIKE ?", SECOND),
-    "session: an integer": ("UPDATE files SET session = 5 WHERE path LIKE ?", SECOND),
+    "session: another name": ("UPDATE files SET session = 5 WHERE path LIKE ?", SECOND),  # text '5'
+    "session: a blob": ("UPDATE files SET session = x'00ff' WHERE path LIKE ?", SECOND),
+    "account: another name": ("UPDATE files SET account = 'other' WHERE path LIKE ?", SECOND),
     "sessions.rank: text": ("UPDATE sessions SET rank = 'x' WHERE session LIKE ?", SECOND),
     "sessions.parent: an integer": ("UPDATE sessions SET parent = 12 WHERE session LIKE ?", SECOND),
     "path: not UTF-8": ("UPDATE files SET path = CAST(x'ff' || CAST(path AS BLOB) AS TEXT) WHERE path LIKE ?",
@@ -110,9 +112,14 @@ FILE_DAMAGE = {
 
 
 @pytest.mark.parametrize("case", FILE_DAMAGE)
-def test_a_damaged_stored_value_is_dropped_and_read_again(tmp_path: Path, case: str) -> None:
+@pytest.mark.parametrize("refold", ["all", "delta"])
+def test_a_damaged_stored_value_is_dropped_and_read_again(tmp_path: Path, case: str, refold: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A stored value that does not decode is that file's (or session's) rows dropped, the file read
-    again and the ledger computed again: one line, exit 0, the figures of `--no-cache`; never exit 70."""
+    again and the ledger computed again: one line, exit 0, the figures of `--no-cache`; never exit 70.
+    Both ways a refresh re-folds (every call, or only the calls it changes) meet the damage."""
+    if refold == "delta":
+        monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", float("inf"))
     _home, second, env = make_home(tmp_path)
     sql, *args = FILE_DAMAGE[case]
     damage(sql, *args)

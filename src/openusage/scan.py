@@ -203,7 +203,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
 
     def work(i: int) -> tuple[Any, ...]:
         top, units, loose = listing[0]
-        return _read_unit(provider, walk.agents_layout, top, units[i], loose[i], keep, in_memory)
+        return _read_unit(provider, account, walk.agents_layout, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
     # Folding in memory: every session's parent (None for most) and the ranks that are not 0, all that
@@ -257,8 +257,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     return ledger, read, unreadable, calls, infos
 
 
-def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, sessions: list[SessionDir],
-               loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
+def _read_unit(provider: FileProvider, account: str, agents_layout: bool, top: SessionList,
+               sessions: list[SessionDir], loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
     """One unit of a full read, in any process: walk its sessions, read their files and their state
     files. Returns plain values (they cross a pipe): the files' copies encoded for the store (`keep`)
     and/or folded (`fold`)."""
@@ -275,7 +275,8 @@ def _read_unit(provider: FileProvider, agents_layout: bool, top: SessionList, se
         if result[0] is not None:
             records, tail = result[1], result[4]
             if keep:  # encoded here, in parallel, for the store
-                encoded = (encode_records(records), encode_records(tail), key_crcs(records, tail))
+                encoded = (encode_records(records, account, source.session),
+                           encode_records(tail, account, source.session), key_crcs(records, tail))
             if fold:
                 fold_records(records, source.session, calls)
                 fold_records(tail, source.session, calls)

@@ -49,7 +49,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -191,8 +191,9 @@ class FileState(NamedTuple):
     state: bytes | None  # the reader's resume state at `offset`
 
 
-def encode_records(records: list[UsageRecord]) -> bytes:
-    return seal(marshal.dumps(records))
+def encode_records(records: list[UsageRecord], account: str, session: str) -> bytes:
+    """A file's copies as stored, with the account and session they were read for (`_copies_of`)."""
+    return seal(marshal.dumps((account, session, records)))
 
 
 def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
@@ -219,16 +220,31 @@ def _seal_entries(entries: Iterable[int]) -> bytes:
     return seal(array("q", entries).tobytes())
 
 
-def _decode_records(blob: object, path: object = "?") -> list[UsageRecord]:
-    """A file's stored copies: a list of 9-tuples (checked cheaply: 3 ms for 57,000; the crc has
-    already said the bytes are the ones written). `DamagedValue` naming the file otherwise."""
+_COPIES = "account, session, path, records, tail_records"  # the columns `_copies_of` reads
+
+
+def _copies_of(row: Any) -> tuple[str, str, list[UsageRecord], list[UsageRecord]]:
+    """A file row's account, session, copies and last line's copies (`_COPIES`). The blobs name the
+    account and session they were read for: a column changed into another valid name (the ledger
+    counted those copies under the old one) is found as well as a changed byte."""
+    path = row[2]
+    account, session = _name_of(row[0], path), _name_of(row[1], path)
+    return account, session, _decode_records(row[3], path, account, session), \
+        _decode_records(row[4], path, account, session)
+
+
+def _decode_records(blob: object, path: object, account: str, session: str) -> list[UsageRecord]:
+    """Stored copies: a list of 9-tuples (checked cheaply: 3 ms for 57,000; the crc has already said
+    the bytes are the ones written), read for this account and session. `DamagedValue` otherwise."""
     payload = unseal(blob)
     try:
-        records = marshal.loads(payload) if payload is not None else None
+        owner_account, owner_session, records = marshal.loads(payload) if payload is not None else (0, 0, 0)
     except (EOFError, ValueError, TypeError):
         records = None
     if type(records) is not list or not all(type(record) is tuple and len(record) == 9 for record in records):
         _damaged(f"the copies of {path}")
+    if owner_account != account or owner_session != session:
+        _damaged(f"the session or account of {path}")
     return records
 
 
@@ -485,8 +501,9 @@ class Store:
         """Write what was read from a file. Read from the start (`read.restarted`): every old copy of it
         goes; otherwise the new copies join the old ones and the tail is replaced."""
         if previous is None:
-            self.add_encoded(account, path, session, read, encode_records(read.records),
-                             encode_records(read.tail_records), key_crcs(read.records, read.tail_records))
+            self.add_encoded(account, path, session, read, encode_records(read.records, account, session),
+                             encode_records(read.tail_records, account, session),
+                             key_crcs(read.records, read.tail_records))
             return
         file_id = previous.id
         old_records, old_tail = self._records_of(file_id)
@@ -514,8 +531,8 @@ class Store:
             " tail_zero = ?, records = ?, tail_records = ? WHERE id = ?",
             (_db(session), _db(file_key(read.identity, session)), dev, ino, size, mtime_ns, ctime_ns, read.end_offset,
              read.head_hash, read.tail_hash, _sealed(read.state), _counts_json(skipped), zero,
-             _counts_json(read.tail_skipped), read.tail_zero, encode_records(records),
-             encode_records(read.tail_records), file_id),
+             _counts_json(read.tail_skipped), read.tail_zero, encode_records(records, account, session),
+             encode_records(read.tail_records, account, session), file_id),
         )
 
     def flush(self) -> None:
@@ -609,10 +626,11 @@ class Store:
 
     def _records_of(self, file_id: int) -> tuple[list[UsageRecord], list[UsageRecord]]:
         self._flush_files()
-        row = self.conn.execute("SELECT records, tail_records, path FROM files WHERE id = ?", (file_id,)).fetchone()
+        row = self.conn.execute(f"SELECT {_COPIES} FROM files WHERE id = ?", (file_id,)).fetchone()
         if row is None:
             return [], []
-        return _decode_records(row[0], row[2]), _decode_records(row[1], row[2])
+        _account, _session, records, tail = _copies_of(row)
+        return records, tail
 
     def _hold(self, entries: Iterable[int]) -> None:
         added = set(entries)
@@ -667,15 +685,18 @@ class Store:
 
     # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
-        """Every stored copy of the given calls."""
+        """Every stored copy of the given calls held by the account's files. Every file holding one is
+        checked, whatever its account: a file row whose account column was changed is found here."""
         self.flush()
         holding = self._holding(keys)
-        rows = [row for file_id in sorted(holding) for row in self.conn.execute(
-            "SELECT session, records, tail_records, path FROM files WHERE id = ? AND account = ?", (file_id, account))]
-        for stored_session, records, tail, path in rows:
-            session = _name_of(stored_session, path)
+        rows = [row for file_id in sorted(holding)
+                for row in self.conn.execute(f"SELECT {_COPIES} FROM files WHERE id = ?", (file_id,))]
+        for row in rows:
+            owner, session, records, tail = _copies_of(row)
+            if owner != account:
+                continue
             for blob in (records, tail):
-                for key, ts, model, inp, out, cr, cw, scope, marked in _decode_records(blob, path):
+                for key, ts, model, inp, out, cr, cw, scope, marked in blob:
                     if key in keys:
                         yield key, ts, model, inp, out, cr, cw, scope, marked, session
 
@@ -685,9 +706,9 @@ class Store:
         self.flush()
         where, args = ("account = ?", (_db(account),)) if session is None else \
             ("account = ? AND session = ?", (_db(account), _db(session)))
-        for file_session, records, tail, path in self.conn.execute(
-                f"SELECT session, records, tail_records, path FROM files WHERE {where}", args):
-            yield _name_of(file_session, path), [*_decode_records(records, path), *_decode_records(tail, path)]
+        for row in self.conn.execute(f"SELECT {_COPIES} FROM files WHERE {where}", args):
+            _account, file_session, records, tail = _copies_of(row)
+            yield file_session, [*records, *tail]
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:
@@ -730,55 +751,48 @@ class Store:
     def repair(self) -> list[str]:
         """Drop every stored value that is damaged (`DamagedValue`), checking each the way it is
         checked where it is read: a damaged file row goes (its file is then read again from the
-        start), so does a damaged session row (its state file is read again); the ledgers of the
-        accounts they belonged to are computed again, the holders index is rebuilt from the file rows
-        that are left, and the groups' results are recomputed. Returns what was dropped, one phrase
-        each. Rare (a changed byte, a hand edit), so it reads everything. Rows are named by the bytes
-        of their keys (`CAST(... AS BLOB)`), which a text value that is not UTF-8 also has."""
+        start), so does a damaged session row (its state file is read again). Then every ledger is
+        computed again from the copies left (a damaged account column may have moved a file's copies
+        out of the account whose ledger counts them), the holders index is rebuilt from the file rows
+        left, and the groups' results are recomputed. Returns what was dropped, one phrase each. Rare
+        (a changed byte, a hand edit), so it reads everything. Rows are named by the bytes of their
+        keys (`CAST(... AS BLOB)`), which a text value that is not UTF-8 also has."""
         dropped: list[str] = []
         self.conn.text_factory = _lenient_text  # a text value that is not UTF-8 is read, and dropped
         try:
             with self.write():
-                accounts: set[bytes] = set()  # whose ledger is computed again
-                for file_id, account, problem in self._damaged_files():
+                for file_id, problem in self._damaged_files():
                     self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
-                    accounts.add(account)
                     dropped.append(problem)
                 for account, session, problem in self._damaged_sessions():
                     self.conn.execute(
                         "DELETE FROM sessions WHERE CAST(account AS BLOB) = ? AND CAST(session AS BLOB) = ?",
                         (account, session))
-                    accounts.add(account)
                     dropped.append(problem)
-                accounts.update([account for account, body in self.conn.execute(
-                    "SELECT CAST(account AS BLOB), body FROM summaries") if unseal(body) is None])
-                self.conn.executemany("DELETE FROM summaries WHERE CAST(account AS BLOB) = ?", ((a,) for a in accounts))
+                self.conn.execute("DELETE FROM summaries")
                 self.conn.execute("DELETE FROM groups")
                 self._rebuild_holders()
         finally:
             self.conn.text_factory = str
         return dropped
 
-    def _damaged_files(self) -> Iterator[tuple[int, bytes, str]]:
-        """(id, account's bytes, what is wrong) of every damaged file row."""
+    def _damaged_files(self) -> Iterator[tuple[int, str]]:
+        """(id, what is wrong) of every damaged file row."""
         rows = self.conn.execute(
             "SELECT id, path, session, dev, ino, size, mtime_ns, ctime_ns, offset, head_hash, tail_hash, state,"
-            " account, key, skipped, zero, tail_skipped, tail_zero, records, tail_records, CAST(account AS BLOB)"
-            " FROM files").fetchall()
+            " account, key, skipped, zero, tail_skipped, tail_zero, records, tail_records FROM files").fetchall()
         for row in rows:
             try:
                 _file_state_of(row)
                 account, key, skipped, zero, tail_skipped, tail_zero, records, tail = row[12:20]
-                _name_of(account, row[1])
+                _copies_of((account, row[2], row[1], records, tail))
                 _name_of(key, row[1])
                 if type(zero) is not int or type(tail_zero) is not int:
                     _damaged(f"the counts of {row[1]}")
                 _counts_of(skipped, row[1])
                 _counts_of(tail_skipped, row[1])
-                _decode_records(records, row[1])
-                _decode_records(tail, row[1])
             except DamagedValue as exc:
-                yield row[0], row[20], str(exc)
+                yield row[0], str(exc)
 
     def _damaged_sessions(self) -> Iterator[tuple[bytes, bytes, str]]:
         """(account's bytes, session's bytes, what is wrong) of every damaged session row."""
@@ -796,10 +810,9 @@ class Store:
     def _rebuild_holders(self) -> None:
         self.conn.execute("DELETE FROM holders")
         self._new_holders, self._dead_holders = set(), set()
-        for file_id, records, tail, path in self.conn.execute(
-                "SELECT id, records, tail_records, path FROM files").fetchall():
-            crcs = key_crcs(_decode_records(records, path), _decode_records(tail, path))
-            self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
+        for file_id, *copies in self.conn.execute(f"SELECT id, {_COPIES} FROM files").fetchall():
+            _account, _session, records, tail = _copies_of(copies)
+            self._hold((crc << FILE_ID_BITS) | file_id for crc in key_crcs(records, tail))
         self.flush()
 
     # -- accounts -------------------------------------------------------------------------------------
