@@ -101,6 +101,8 @@ FILE_DAMAGE = {
     "account: another name": ("UPDATE files SET account = 'other' WHERE path LIKE ?", SECOND),
     "sessions.rank: text": ("UPDATE sessions SET rank = 'x' WHERE session LIKE ?", SECOND),
     "sessions.parent: an integer": ("UPDATE sessions SET parent = 12 WHERE session LIKE ?", SECOND),
+    "sessions.rank: another number": ("UPDATE sessions SET rank = 7 WHERE session LIKE ?", SECOND),
+    "sessions.parent: another name": ("UPDATE sessions SET parent = 'x' WHERE session LIKE ?", SECOND),
     "path: not UTF-8": ("UPDATE files SET path = CAST(x'ff' || CAST(path AS BLOB) AS TEXT) WHERE path LIKE ?",
                         SECOND),
     "key: not UTF-8": ("UPDATE files SET key = CAST(x'c3' AS TEXT) WHERE path LIKE ?", SECOND),
@@ -127,8 +129,14 @@ def test_a_damaged_stored_value_is_dropped_and_read_again(tmp_path: Path, case: 
     second.title("Plan again")  # and so does its session
     stderr = cached_run_equals_no_cache(env)
     lines = notice_lines(stderr)
-    assert len(lines) <= 1, lines
-    assert all("damaged" in line and str(cache_file()) in line for line in lines), lines
+    if case == "account: another name" and refold == "all":
+        # The row now belongs to an account that does not exist: no refresh reads it, and the real
+        # account, which folds only its own rows, reads the file again. Nothing to find.
+        assert lines == []
+    else:
+        assert len(lines) == 1, lines  # found, and said once
+        assert "damaged" in lines[0]
+        assert str(cache_file()) in lines[0]
     assert notice_lines(cached_run_equals_no_cache(env)) == []  # repaired for good
     assert tokens(run_snapshot(env, "--no-cache")["snapshots"][0]) == (306, 37, 3003, 4)
 

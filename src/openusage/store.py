@@ -49,7 +49,7 @@ from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -73,7 +73,7 @@ CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
 CREATE TABLE IF NOT EXISTS holders(shard INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
     account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, signature INTEGER NOT NULL,
-    PRIMARY KEY(account, session)) WITHOUT ROWID;
+    checksum INTEGER NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
@@ -655,28 +655,32 @@ class Store:
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
         """Every session of the account with its rank and the session it was forked from."""
-        rows = self.conn.execute("SELECT session, rank, parent FROM sessions WHERE account = ?", (_db(account),))
+        rows = self.conn.execute("SELECT session, rank, parent, checksum FROM sessions WHERE account = ?",
+                                 (_db(account),))
         return dict(map(_session_of, rows))
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
         """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
         the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
         infos = dict(map(_session_of, self.conn.execute(
-            "SELECT session, rank, parent FROM sessions WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
+            "SELECT session, rank, parent, checksum FROM sessions"
+            " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
             (_db(account),))))
         named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
         for chunk in _chunks(named):
             infos.update(map(_session_of, self.conn.execute(
-                f"SELECT session, rank, parent FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
+                f"SELECT session, rank, parent, checksum FROM sessions WHERE account = ? AND session IN"
+                f" ({_marks(chunk)})",
                 (_db(account), *map(_db, chunk)))))
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
         """(session, info, signature) rows."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature) VALUES (?, ?, ?, ?, ?)",
-            ((_db(account), _db(session), info.rank, None if info.parent is None else _db(info.parent), signature)
-             for session, info, signature in rows),
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature, checksum)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            ((_db(account), _db(session), info.rank, None if info.parent is None else _db(info.parent), signature,
+              _session_check(info.rank, info.parent)) for session, info, signature in rows),
         )
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
@@ -796,12 +800,13 @@ class Store:
 
     def _damaged_sessions(self) -> Iterator[tuple[bytes, bytes, str]]:
         """(account's bytes, session's bytes, what is wrong) of every damaged session row."""
-        for account, session, rank, parent, signature, account_key, session_key in self.conn.execute(
-                "SELECT account, session, rank, parent, signature, CAST(account AS BLOB), CAST(session AS BLOB)"
+        for account, session, rank, parent, checksum, signature, account_key, session_key in self.conn.execute(
+                "SELECT account, session, rank, parent, checksum, signature, CAST(account AS BLOB),"
+                " CAST(session AS BLOB)"
                 " FROM sessions").fetchall():
             try:
                 _name_of(account, session)
-                _session_of((session, rank, parent))
+                _session_of((session, rank, parent, checksum))
                 if type(signature) is not int:
                     _damaged(f"the signature of session {session}")
             except DamagedValue as exc:
@@ -904,11 +909,20 @@ def _name_of(value: object, where: object) -> str:
     _damaged(f"a name stored for {where}")
 
 
+def _session_check(rank: int, parent: str | None) -> int:
+    """What a session row keeps beside its rank and parent, so that a rank or a parent changed into
+    another valid value (which would move the owner of a fork's calls) is found."""
+    text = f"{rank}" if parent is None else f"{rank}/{parent}"
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
 def _session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
-    session, rank, parent = row
-    if type(rank) is not int:
-        _damaged(f"the fork rank of session {session}")
-    return _name_of(session, "a session"), SessionInfo(rank, None if parent is None else _name_of(parent, session))
+    """A session row (session, rank, parent, checksum) as its name and `SessionInfo`."""
+    session, rank, stored_parent, checksum = row
+    parent = None if stored_parent is None else _name_of(stored_parent, session)
+    if type(rank) is not int or checksum != _session_check(rank, parent):
+        _damaged(f"the fork rank or parent of session {session}")
+    return _name_of(session, "a session"), SessionInfo(rank, parent)
 
 
 def _diagnostics_of(payload: bytes | None) -> FileDiagnostics | None:
