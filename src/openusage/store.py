@@ -657,7 +657,17 @@ class Store:
         """Every session of the account with its rank and the session it was forked from."""
         rows = self.conn.execute("SELECT session, rank, parent, checksum FROM sessions WHERE account = ?",
                                  (_db(account),))
-        return dict(map(_session_of, rows))
+        # Most sessions are no fork: checked inline against the one checksum they share, one object
+        # for all (a call per row cost 30 ms at 20,000 sessions).
+        plain, plain_check = _PLAIN, _PLAIN_CHECK
+        infos: dict[str, SessionInfo] = {}
+        for session, rank, parent, checksum in rows:
+            if rank == 0 and parent is None and checksum == plain_check and type(session) is str:
+                infos[session] = plain
+            else:
+                name, info = _session_of((session, rank, parent, checksum))
+                infos[name] = info
+        return infos
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
         """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
@@ -914,6 +924,10 @@ def _session_check(rank: int, parent: str | None) -> int:
     another valid value (which would move the owner of a fork's calls) is found."""
     text = f"{rank}" if parent is None else f"{rank}/{parent}"
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+_PLAIN = SessionInfo(0, None)
+_PLAIN_CHECK = _session_check(0, None)
 
 
 def _session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
