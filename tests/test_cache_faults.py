@@ -34,7 +34,8 @@ from kimi_home import (
     tokens,
     uid,
 )
-from openusage.store import Store, seal
+from openusage.store import Store
+from openusage.stored import seal
 
 T = at("2026-11-19T10:00:00Z")
 

@@ -202,7 +202,7 @@ def test_a_stored_group_result_is_not_used_once_a_member_changed(main: KimiCodeH
     with sqlite3.connect(cache) as conn:
         import marshal
 
-        from openusage.store import seal, unseal
+        from openusage.stored import seal, unseal
 
         ((provider, body),) = conn.execute("SELECT provider, body FROM groups").fetchall()
         version, accounts, generations, ledgers = marshal.loads(unseal(body))

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from openusage import groups, paths, scan
+from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, UsageInputError, printable_line
 from openusage.providers import PROVIDERS, provider_by_id
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
-from openusage.store import CacheDamaged, DamagedValue, Store
+from openusage.store import Store
+from openusage.stored import DamagedValue
 from openusage.windows import windows
 
 Notice = Callable[[str], None]

@@ -33,7 +33,8 @@ from openusage.providers import provider_by_id
 from openusage.providers.base import Account, FileProvider, Walk
 from openusage.providers.walk import SessionDir, SessionList, list_sessions, walk_session
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
-from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
+from openusage.store import FileState, Store, key_crc, key_crcs
+from openusage.stored import encode_records
 from openusage.summary import Ledger
 
 if TYPE_CHECKING:

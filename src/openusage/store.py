@@ -16,24 +16,18 @@ with its indexes, so the ~57,000 copies of a 1 GB history took 0.15-0.19 s to wr
 whole first-run budget (bench/). As one marshalled value per file, encoded by the worker that read
 the file, they cost ~12 ms; the `holders` index is 1024 arrays of integers.
 
-Nothing stored is trusted: every value is checked where it is read (`DamagedValue` when it is not what
-was written), and `repair` drops what is damaged so that it is read or computed again. Every blob is
-sealed with a crc32 of its bytes (`seal`), checked before it is decoded: a changed byte is found, and
-marshal never sees bytes it did not write. A damaged ledger or group result is simply computed again.
-A file SQLite says is damaged is moved aside (`CacheDamaged`, `rebuild`); any other failure is a
-`CacheError` saying why in words (not writable, no space left), and the caller reads without the
-cache. Names that are not UTF-8 are stored as BLOBs of their exact bytes (`_db`). The cache holds the
-paths and names of every session: its directory is made 0700 and its file 0600, whatever the umask.
+Nothing stored is trusted: every value is checked where it is read (`stored.py`: sealed blobs, names,
+types), and `repair` drops what is damaged so that it is read or computed again; a damaged ledger or
+group result is simply computed again. A file SQLite says is damaged is moved aside (`rebuild`); any
+other failure is a `CacheError` saying why, and the caller reads without the cache (`cachefile.py`).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import marshal
 import os
 import sqlite3
-import struct
 import time
 import zlib
 from array import array
@@ -43,11 +37,41 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
+from openusage.cachefile import (
+    OPEN_TRIES,
+    CacheDamaged,
+    inode,
+    is_damaged,
+    private_dirs,
+    private_file,
+    unusable,
+)
 from openusage.errors import CacheError
 from openusage.fold import Copy
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
+from openusage.stored import (
+    COPIES,
+    PLAIN_CHECK,
+    PLAIN_SESSION,
+    DamagedValue,
+    copies_of,
+    counts_of,
+    damaged,
+    diagnostics_of,
+    encode_records,
+    holder_entries,
+    lenient_text,
+    name_of,
+    seal,
+    seal_entries,
+    sealed,
+    session_check,
+    session_of,
+    to_db,
+    unseal,
+)
 
 SCHEMA_VERSION = 17
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
@@ -80,106 +104,6 @@ CREATE TABLE IF NOT EXISTS groups(provider TEXT PRIMARY KEY, body BLOB NOT NULL)
 """
 
 
-
-class CacheDamaged(CacheError):
-    """SQLite says the cache file is damaged ("database disk image is malformed"): the caller moves it
-    aside (`Store.rebuild`) and starts again."""
-
-
-def _is_damaged(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-
-
-_OPEN_TRIES = 45  # 0.01 s, 0.02 s, ... between them: ~10 s in all
-
-_NOT_WRITABLE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH)
-
-
-def _unusable(path: str, exc: sqlite3.Error | OSError) -> CacheError:
-    """Why the cache cannot be used (the caller reads without it), in words: not writable (a directory
-    of mode 555, a read-only file system), a full disk, or what SQLite or the system said."""
-    if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return CacheError(f"the cache {path} cannot be written: no space left on the device")
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return CacheError(f"the cache {path} is not writable ({exc.strerror})")
-        return CacheError(f"the cache {path} cannot be used ({exc.strerror or exc})")
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    if code == sqlite3.SQLITE_FULL:
-        return CacheError(f"the cache {path} cannot be written: no space left on the device")
-    if code in _NOT_WRITABLE:
-        return CacheError(f"the cache {path} is not writable ({exc})")
-    return CacheError(f"the cache {path} cannot be used ({exc})")
-
-
-def _private_dirs(directory: Path) -> None:
-    """Make the cache directory, and any missing parent, 0700 whatever the umask: the cache holds the
-    paths and names of every session. An existing directory is left as it is (it may be the user's)."""
-    missing: list[Path] = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        with suppress(FileExistsError):  # another process made it meanwhile
-            path.mkdir(mode=0o700)
-            os.chmod(path, 0o700)  # a umask with owner bits would take them off mkdir's mode
-
-
-def _private_file(path: str) -> None:
-    """Create the cache file 0600 before SQLite opens it (SQLite would make it 0644 less the umask),
-    or take group and other bits off one made by an older version. SQLite gives its -wal and -shm
-    files the mode of the database file, so they are 0600 too."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            with suppress(OSError):  # not ours to change (another user's cache): leave it
-                os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for suffix in ("-wal", "-shm"):
-        with suppress(OSError):
-            if os.stat(path + suffix).st_mode & 0o077:
-                os.chmod(path + suffix, 0o600)
-
-
-def _inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-class DamagedValue(CacheError):
-    """A stored value is not what this code writes (a changed byte, a wrong type in a column): the
-    caller runs `Store.repair` and starts again."""
-
-
-def _damaged(what: str) -> NoReturn:
-    raise DamagedValue(what)
-
-
-_CRC = struct.Struct("<I")
-
-
-def _sealed(payload: bytes | None) -> bytes | None:
-    return None if payload is None else seal(payload)
-
-
-def seal(payload: bytes) -> bytes:
-    """A blob as stored: the crc32 of its bytes, then the bytes. crc32 costs ~0.25 ms per MiB."""
-    return _CRC.pack(zlib.crc32(payload)) + payload
-
-
-def unseal(blob: object) -> bytes | None:
-    """The bytes `seal` was given, or None when `blob` is not a sealed blob (any other type, a changed
-    byte)."""
-    if type(blob) is not bytes or len(blob) < _CRC.size:
-        return None
-    payload = blob[_CRC.size:]
-    return payload if zlib.crc32(payload) == _CRC.unpack_from(blob)[0] else None
-
-
 class FileState(NamedTuple):
     id: int
     path: str
@@ -191,11 +115,6 @@ class FileState(NamedTuple):
     state: bytes | None  # the reader's resume state at `offset`
 
 
-def encode_records(records: list[UsageRecord], account: str, session: str) -> bytes:
-    """A file's copies as stored, with the account and session they were read for (`_copies_of`)."""
-    return seal(marshal.dumps((account, session, records)))
-
-
 def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
     """`key_crc` of every call key these copies hold, once each."""
     return [key_crc(key) for key in {record[0] for record in (*records, *tail)}]
@@ -204,48 +123,6 @@ def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
 def key_crc(key: str) -> int:
     """A call key's index value: stable across processes and versions (zlib), unlike `hash`."""
     return zlib.crc32(key.encode("utf-8", "surrogatepass"))
-
-
-def _entries(blob: object) -> array[int]:
-    """A holders shard's entries; `DamagedValue` when the stored value is not one."""
-    payload = unseal(blob)
-    if payload is None or len(payload) % 8:
-        _damaged("the holders index")
-    entries = array("q")
-    entries.frombytes(payload)
-    return entries
-
-
-def _seal_entries(entries: Iterable[int]) -> bytes:
-    return seal(array("q", entries).tobytes())
-
-
-_COPIES = "account, session, path, records, tail_records"  # the columns `_copies_of` reads
-
-
-def _copies_of(row: Any) -> tuple[str, str, list[UsageRecord], list[UsageRecord]]:
-    """A file row's account, session, copies and last line's copies (`_COPIES`). The blobs name the
-    account and session they were read for: a column changed into another valid name (the ledger
-    counted those copies under the old one) is found as well as a changed byte."""
-    path = row[2]
-    account, session = _name_of(row[0], path), _name_of(row[1], path)
-    return account, session, _decode_records(row[3], path, account, session), \
-        _decode_records(row[4], path, account, session)
-
-
-def _decode_records(blob: object, path: object, account: str, session: str) -> list[UsageRecord]:
-    """Stored copies: a list of 9-tuples (checked cheaply: 3 ms for 57,000; the crc has already said
-    the bytes are the ones written), read for this account and session. `DamagedValue` otherwise."""
-    payload = unseal(blob)
-    try:
-        owner_account, owner_session, records = marshal.loads(payload) if payload is not None else (0, 0, 0)
-    except (EOFError, ValueError, TypeError):
-        records = None
-    if type(records) is not list or not all(type(record) is tuple and len(record) == 9 for record in records):
-        _damaged(f"the copies of {path}")
-    if owner_account != account or owner_session != session:
-        _damaged(f"the session or account of {path}")
-    return records
 
 
 _IN_CHUNK = 500  # names per `IN (...)`: far below SQLite's limit on bound variables
@@ -271,22 +148,22 @@ class Known:
         """path → (`records.file_key`, file id) of the files of these sessions, as last read."""
         result: dict[str, tuple[str, int]] = {}
         for chunk in _chunks(sessions):
-            # A name that is not UTF-8 comes back as bytes (`_db`); the test inline, not a call per row.
-            result.update((path if type(path) is str else _name_of(path, "a file"),
-                           (key if type(key) is str else _name_of(key, "a file"), file_id))
+            # A name that is not UTF-8 comes back as bytes (`to_db`); the test inline, not a call per row.
+            result.update((path if type(path) is str else name_of(path, "a file"),
+                           (key if type(key) is str else name_of(key, "a file"), file_id))
                           for path, key, file_id in self.conn.execute(
                 f"SELECT path, key, id FROM files WHERE account = ? AND session IN ({_marks(chunk)})",
-                (_db(account), *map(_db, chunk))))
+                (to_db(account), *map(to_db, chunk))))
         return result
 
     def signatures(self, account: str, sessions: list[str]) -> dict[str, int]:
         """session → the signature of its state files, for the known ones of these sessions."""
         result: dict[str, int] = {}
         for chunk in _chunks(sessions):
-            result.update((session if type(session) is str else _name_of(session, "a session"), signature)
+            result.update((session if type(session) is str else name_of(session, "a session"), signature)
                           for session, signature in self.conn.execute(
                 f"SELECT session, signature FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
-                (_db(account), *map(_db, chunk))))
+                (to_db(account), *map(to_db, chunk))))
         return result
 
 
@@ -312,18 +189,18 @@ class Store:
         """The connection; a cache SQLite says is damaged is moved aside and a new one made. Any other
         failure (no permission, a full disk, a lock held too long) is a `CacheError`: read without it."""
         try:
-            _private_dirs(Path(self.path).parent)
+            private_dirs(Path(self.path).parent)
             return self._connect()
         except sqlite3.Error as exc:
-            if not _is_damaged(exc):
-                raise _unusable(self.path, exc) from exc
+            if not is_damaged(exc):
+                raise unusable(self.path, exc) from exc
             self._move_aside(exc)
             try:
                 return self._connect()
             except sqlite3.Error as again:
-                raise _unusable(self.path, again) from again
+                raise unusable(self.path, again) from again
         except OSError as exc:
-            raise _unusable(self.path, exc) from exc
+            raise unusable(self.path, exc) from exc
 
     def rebuild(self, damage: CacheDamaged) -> None:
         """SQLite found the cache file damaged while it was used: move it aside and start a new one."""
@@ -333,12 +210,12 @@ class Store:
             self._move_aside(damage)
             self.conn = self._connect()
         except (sqlite3.Error, OSError) as exc:
-            raise _unusable(self.path, exc) from exc
+            raise unusable(self.path, exc) from exc
 
     def _move_aside(self, damage: BaseException) -> None:
         """Keep the damaged file (and its -wal, -shm) for a post-mortem, under a name of its own; unless
         another process has moved it already (the file at the path is not the one opened)."""
-        if self._opened is not None and _inode(self.path) != self._opened:
+        if self._opened is not None and inode(self.path) != self._opened:
             return
         aside = f"{self.path}.corrupt-{int(time.time())}"
         try:
@@ -355,16 +232,16 @@ class Store:
         """Open and prepare the cache. Several processes opening a new cache at once race to make it a
         WAL database: SQLite answers "database is locked" at once to one that has begun reading (no
         busy wait: it could deadlock), so that one tries again, for up to ~10 s."""
-        _private_file(self.path)
-        for attempt in range(_OPEN_TRIES):
+        private_file(self.path)
+        for attempt in range(OPEN_TRIES):
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
             try:
-                self._opened = _inode(self.path)
+                self._opened = inode(self.path)
                 return self._prepare(conn)
             except sqlite3.OperationalError as exc:
                 conn.close()
                 busy = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or attempt == _OPEN_TRIES - 1:
+                if not busy or attempt == OPEN_TRIES - 1:
                     raise
             except BaseException:
                 conn.close()
@@ -421,9 +298,9 @@ class Store:
         """What an SQLite error means for the cache, without quoting what it may quote of a value."""
         if "Could not decode to UTF-8" in str(exc):  # a text value that is not text: a damaged value
             return DamagedValue("a text value that is not UTF-8")
-        if _is_damaged(exc):
+        if is_damaged(exc):
             return CacheDamaged(str(exc))
-        return _unusable(self.path, exc)
+        return unusable(self.path, exc)
 
     # -- what is known, for the warm comparison ------------------------------------------------------
     def reader(self) -> Known:
@@ -437,35 +314,36 @@ class Store:
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
                 conn.execute("PRAGMA query_only=1")
             except sqlite3.Error as exc:
-                raise _unusable(self.path, exc) from exc
+                raise unusable(self.path, exc) from exc
             self._child_reader = (os.getpid(), Known(conn))
         return self._child_reader[1]
 
     def has_files(self, account: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM files WHERE account = ? LIMIT 1", (_db(account),)).fetchone()
+        row = self.conn.execute("SELECT 1 FROM files WHERE account = ? LIMIT 1", (to_db(account),)).fetchone()
         return row is not None
 
     def counts(self, account: str) -> tuple[int, int]:
         """How many files and sessions the account has."""
-        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", (_db(account),)).fetchone()[0]
-        sessions = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", (_db(account),)).fetchone()[0]
+        key = (to_db(account),)
+        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", key).fetchone()[0]
+        sessions = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", key).fetchone()[0]
         return int(files), int(sessions)
 
     def files_outside(self, account: str, sessions: AbstractSet[str]) -> list[int]:
         """The ids of the account's files whose session is not one of `sessions`."""
         return [file_id for file_id, session in
-                self.conn.execute("SELECT id, session FROM files WHERE account = ?", (_db(account),))
-                if _name_of(session, file_id) not in sessions]
+                self.conn.execute("SELECT id, session FROM files WHERE account = ?", (to_db(account),))
+                if name_of(session, file_id) not in sessions]
 
     def sessions_outside(self, account: str, sessions: AbstractSet[str]) -> list[str]:
-        names = (_name_of(session, "a session") for session, in
-                 self.conn.execute("SELECT session FROM sessions WHERE account = ?", (_db(account),)))
+        names = (name_of(session, "a session") for session, in
+                 self.conn.execute("SELECT session FROM sessions WHERE account = ?", (to_db(account),)))
         return [session for session in names if session not in sessions]
 
     # -- file states ----------------------------------------------------------------------------------
 
     def file_state(self, account: str, path: str) -> FileState | None:
-        return self._file_state("account = ? AND path = ?", (_db(account), _db(path)))
+        return self._file_state("account = ? AND path = ?", (to_db(account), to_db(path)))
 
     def file_state_by_id(self, file_id: int) -> FileState | None:
         return self._file_state("id = ?", (file_id,))
@@ -489,8 +367,8 @@ class Store:
         file_id = self._new_id()
         dev, ino, size, mtime_ns, ctime_ns = read.identity
         self._new_files.append(
-            (file_id, _db(account), _db(path), _db(session), _db(file_key(read.identity, session)), dev, ino, size,
-             mtime_ns, ctime_ns, read.end_offset, read.head_hash, read.tail_hash, _sealed(read.state),
+            (file_id, to_db(account), to_db(path), to_db(session), to_db(file_key(read.identity, session)), dev, ino,
+             size, mtime_ns, ctime_ns, read.end_offset, read.head_hash, read.tail_hash, sealed(read.state),
              _counts_json(read.skipped), read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
         )
         self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
@@ -517,8 +395,8 @@ class Store:
                 "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
             ).fetchone()
             if type(old_zero) is not int:
-                _damaged(f"the counts of {path}")
-            skipped = add_counts(_counts_of(old_skipped, path), read.skipped)
+                damaged(f"the counts of {path}")
+            skipped = add_counts(counts_of(old_skipped, path), read.skipped)
             zero = old_zero + read.zero
         before = {record[0] for record in (*old_records, *old_tail)}
         after = {record[0] for record in (*records, *read.tail_records)}
@@ -529,8 +407,8 @@ class Store:
             "UPDATE files SET session = ?, key = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?,"
             " offset = ?, head_hash = ?, tail_hash = ?, state = ?, skipped = ?, zero = ?, tail_skipped = ?,"
             " tail_zero = ?, records = ?, tail_records = ? WHERE id = ?",
-            (_db(session), _db(file_key(read.identity, session)), dev, ino, size, mtime_ns, ctime_ns, read.end_offset,
-             read.head_hash, read.tail_hash, _sealed(read.state), _counts_json(skipped), zero,
+            (to_db(session), to_db(file_key(read.identity, session)), dev, ino, size, mtime_ns, ctime_ns,
+             read.end_offset, read.head_hash, read.tail_hash, sealed(read.state), _counts_json(skipped), zero,
              _counts_json(read.tail_skipped), read.tail_zero, encode_records(records, account, session),
              encode_records(read.tail_records, account, session), file_id),
         )
@@ -562,7 +440,7 @@ class Store:
                 merged = new[start:stop]  # the first entries of a shard (every shard, on a first run)
             else:
                 merged = sorted((set(entries) - gone).union(new[start:stop]))
-            rows.append((shard, _seal_entries(merged)))
+            rows.append((shard, seal_entries(merged)))
         self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
         self._new_holders, self._dead_holders = set(), set()
 
@@ -572,7 +450,7 @@ class Store:
         self.flush()
         shared: set[int] = set()
         for blob, in self.conn.execute("SELECT entries FROM holders"):
-            crcs = [entry >> FILE_ID_BITS for entry in _entries(blob)]  # sorted, one entry per (crc, file)
+            crcs = [entry >> FILE_ID_BITS for entry in holder_entries(blob)]  # sorted, one entry per (crc, file)
             shared.update(crc for crc, following in pairwise(crcs) if crc == following)
         return shared
 
@@ -581,12 +459,12 @@ class Store:
         wanted = set(shards)
         if len(wanted) > 64:
             rows = self.conn.execute("SELECT shard, entries FROM holders")
-            return {shard: _entries(blob) for shard, blob in rows if shard in wanted}
+            return {shard: holder_entries(blob) for shard, blob in rows if shard in wanted}
         return {shard: self._shard(shard) for shard in wanted}
 
     def _shard(self, shard: int) -> array[int]:
         row = self.conn.execute("SELECT entries FROM holders WHERE shard = ?", (shard,)).fetchone()
-        return _entries(row[0]) if row is not None else array("q")
+        return holder_entries(row[0]) if row is not None else array("q")
 
     def _holding(self, keys: Iterable[str]) -> set[int]:
         """The ids of the files that hold a copy of any of these keys (and, rarely, of a key with the
@@ -626,10 +504,10 @@ class Store:
 
     def _records_of(self, file_id: int) -> tuple[list[UsageRecord], list[UsageRecord]]:
         self._flush_files()
-        row = self.conn.execute(f"SELECT {_COPIES} FROM files WHERE id = ?", (file_id,)).fetchone()
+        row = self.conn.execute(f"SELECT {COPIES} FROM files WHERE id = ?", (file_id,)).fetchone()
         if row is None:
             return [], []
-        _account, _session, records, tail = _copies_of(row)
+        _account, _session, records, tail = copies_of(row)
         return records, tail
 
     def _hold(self, entries: Iterable[int]) -> None:
@@ -656,32 +534,32 @@ class Store:
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
         """Every session of the account with its rank and the session it was forked from."""
         rows = self.conn.execute("SELECT session, rank, parent, checksum FROM sessions WHERE account = ?",
-                                 (_db(account),))
+                                 (to_db(account),))
         # Most sessions are no fork: checked inline against the one checksum they share, one object
         # for all (a call per row cost 30 ms at 20,000 sessions).
-        plain, plain_check = _PLAIN, _PLAIN_CHECK
+        plain, plain_check = PLAIN_SESSION, PLAIN_CHECK
         infos: dict[str, SessionInfo] = {}
         for session, rank, parent, checksum in rows:
             if rank == 0 and parent is None and checksum == plain_check and type(session) is str:
                 infos[session] = plain
             else:
-                name, info = _session_of((session, rank, parent, checksum))
+                name, info = session_of((session, rank, parent, checksum))
                 infos[name] = info
         return infos
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
         """What choosing owners needs of the sessions, and no more: those with a rank or a parent, and
         the parents they name that exist (a history of 100,000 plain sessions loads nothing here)."""
-        infos = dict(map(_session_of, self.conn.execute(
+        infos = dict(map(session_of, self.conn.execute(
             "SELECT session, rank, parent, checksum FROM sessions"
             " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL)",
-            (_db(account),))))
+            (to_db(account),))))
         named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
         for chunk in _chunks(named):
-            infos.update(map(_session_of, self.conn.execute(
+            infos.update(map(session_of, self.conn.execute(
                 f"SELECT session, rank, parent, checksum FROM sessions WHERE account = ? AND session IN"
                 f" ({_marks(chunk)})",
-                (_db(account), *map(_db, chunk)))))
+                (to_db(account), *map(to_db, chunk)))))
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
@@ -689,13 +567,13 @@ class Store:
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, signature, checksum)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            ((_db(account), _db(session), info.rank, None if info.parent is None else _db(info.parent), signature,
-              _session_check(info.rank, info.parent)) for session, info, signature in rows),
+            ((to_db(account), to_db(session), info.rank, None if info.parent is None else to_db(info.parent), signature,
+              session_check(info.rank, info.parent)) for session, info, signature in rows),
         )
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
         self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?",
-                              ((_db(account), _db(session)) for session in sessions))
+                              ((to_db(account), to_db(session)) for session in sessions))
 
     # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
@@ -704,9 +582,9 @@ class Store:
         self.flush()
         holding = self._holding(keys)
         rows = [row for file_id in sorted(holding)
-                for row in self.conn.execute(f"SELECT {_COPIES} FROM files WHERE id = ?", (file_id,))]
+                for row in self.conn.execute(f"SELECT {COPIES} FROM files WHERE id = ?", (file_id,))]
         for row in rows:
-            owner, session, records, tail = _copies_of(row)
+            owner, session, records, tail = copies_of(row)
             if owner != account:
                 continue
             for blob in (records, tail):
@@ -718,23 +596,23 @@ class Store:
         """Every file of the account (of one session, when given), one at a time: its session and the
         copies it holds."""
         self.flush()
-        where, args = ("account = ?", (_db(account),)) if session is None else \
-            ("account = ? AND session = ?", (_db(account), _db(session)))
-        for row in self.conn.execute(f"SELECT {_COPIES} FROM files WHERE {where}", args):
-            _account, file_session, records, tail = _copies_of(row)
+        where, args = ("account = ?", (to_db(account),)) if session is None else \
+            ("account = ? AND session = ?", (to_db(account), to_db(session)))
+        for row in self.conn.execute(f"SELECT {COPIES} FROM files WHERE {where}", args):
+            _account, file_session, records, tail = copies_of(row)
             yield file_session, [*records, *tail]
 
     # -- summaries ------------------------------------------------------------------------------------
     def summary(self, account: str) -> tuple[bytes, FileDiagnostics | None] | None:
         """The stored ledger of the account, and its files' diagnostics as they were when it was stored
         (None when that part cannot be read: the caller asks `file_diagnostics`)."""
-        row = self.conn.execute("SELECT body, files FROM summaries WHERE account = ?", (_db(account),)).fetchone()
+        row = self.conn.execute("SELECT body, files FROM summaries WHERE account = ?", (to_db(account),)).fetchone()
         if row is None:
             return None
         body = unseal(row[0])
         if body is None:
             return None  # damaged: computed again
-        return body, _diagnostics_of(unseal(row[1]))
+        return body, diagnostics_of(unseal(row[1]))
 
     def set_summary(self, account: str, body: bytes, files: FileDiagnostics | None = None) -> FileDiagnostics:
         """Store the account's ledger with its files' diagnostics as they are now (`files`, when the
@@ -744,12 +622,12 @@ class Store:
         # group's stored result that it is stale, even if this process dies before the group is redone.
         generation = int.from_bytes(os.urandom(7), "big")
         self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files, generation) VALUES (?, ?, ?, ?)",
-                          (_db(account), seal(body), seal(marshal.dumps(tuple(files))), generation))
+                          (to_db(account), seal(body), seal(marshal.dumps(tuple(files))), generation))
         return files
 
     def generation(self, account: str) -> int | None:
         """What `set_summary` last wrote for the account (None: nothing is stored of it)."""
-        row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (_db(account),)).fetchone()
+        row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (to_db(account),)).fetchone()
         return row[0] if row is not None and type(row[0]) is int else None  # None: the group is computed again
 
     # -- groups ---------------------------------------------------------------------------------------
@@ -772,7 +650,7 @@ class Store:
         (a changed byte, a hand edit), so it reads everything. Rows are named by the bytes of their
         keys (`CAST(... AS BLOB)`), which a text value that is not UTF-8 also has."""
         dropped: list[str] = []
-        self.conn.text_factory = _lenient_text  # a text value that is not UTF-8 is read, and dropped
+        self.conn.text_factory = lenient_text  # a text value that is not UTF-8 is read, and dropped
         try:
             with self.write():
                 for file_id, problem in self._damaged_files():
@@ -799,12 +677,12 @@ class Store:
             try:
                 _file_state_of(row)
                 account, key, skipped, zero, tail_skipped, tail_zero, records, tail = row[12:20]
-                _copies_of((account, row[2], row[1], records, tail))
-                _name_of(key, row[1])
+                copies_of((account, row[2], row[1], records, tail))
+                name_of(key, row[1])
                 if type(zero) is not int or type(tail_zero) is not int:
-                    _damaged(f"the counts of {row[1]}")
-                _counts_of(skipped, row[1])
-                _counts_of(tail_skipped, row[1])
+                    damaged(f"the counts of {row[1]}")
+                counts_of(skipped, row[1])
+                counts_of(tail_skipped, row[1])
             except DamagedValue as exc:
                 yield row[0], str(exc)
 
@@ -815,28 +693,28 @@ class Store:
                 " CAST(session AS BLOB)"
                 " FROM sessions").fetchall():
             try:
-                _name_of(account, session)
-                _session_of((session, rank, parent, checksum))
+                name_of(account, session)
+                session_of((session, rank, parent, checksum))
                 if type(signature) is not int:
-                    _damaged(f"the signature of session {session}")
+                    damaged(f"the signature of session {session}")
             except DamagedValue as exc:
                 yield account_key, session_key, str(exc)
 
     def _rebuild_holders(self) -> None:
         self.conn.execute("DELETE FROM holders")
         self._new_holders, self._dead_holders = set(), set()
-        for file_id, *copies in self.conn.execute(f"SELECT id, {_COPIES} FROM files").fetchall():
-            _account, _session, records, tail = _copies_of(copies)
+        for file_id, *copies in self.conn.execute(f"SELECT id, {COPIES} FROM files").fetchall():
+            _account, _session, records, tail = copies_of(copies)
             self._hold((crc << FILE_ID_BITS) | file_id for crc in key_crcs(records, tail))
         self.flush()
 
     # -- accounts -------------------------------------------------------------------------------------
     def forget_account(self, account: str) -> None:
         """The account's sessions directory is gone: nothing of it may stay in the figures."""
-        for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (_db(account),)).fetchall():
+        for file_id, in self.conn.execute("SELECT id FROM files WHERE account = ?", (to_db(account),)).fetchall():
             self.drop_file(file_id)
-        self.conn.execute("DELETE FROM sessions WHERE account = ?", (_db(account),))
-        self.conn.execute("DELETE FROM summaries WHERE account = ?", (_db(account),))
+        self.conn.execute("DELETE FROM sessions WHERE account = ?", (to_db(account),))
+        self.conn.execute("DELETE FROM summaries WHERE account = ?", (to_db(account),))
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:
@@ -844,16 +722,16 @@ class Store:
         files, zero, wrong = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(zero + tail_zero), 0),"
             " COALESCE(SUM(typeof(zero) != 'integer' OR typeof(tail_zero) != 'integer'), 0)"
-            " FROM files WHERE account = ?", (_db(account),)
+            " FROM files WHERE account = ?", (to_db(account),)
         ).fetchone()
         if wrong:
-            _damaged("the counts of a file")
+            damaged("the counts of a file")
         skipped: dict[str, int] = {}
         for body, tail, path in self.conn.execute(
             "SELECT skipped, tail_skipped, path FROM files"
-            " WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')", (_db(account),),
+            " WHERE account = ? AND (skipped != '{}' OR tail_skipped != '{}')", (to_db(account),),
         ):
-            add_counts(add_counts(skipped, _counts_of(body, path)), _counts_of(tail, path))
+            add_counts(add_counts(skipped, counts_of(body, path)), counts_of(tail, path))
         return FileDiagnostics(int(files), skipped, int(zero))
 
 
@@ -861,96 +739,16 @@ def _file_state_of(row: Any) -> FileState:
     """A file row's state as `_file_state` selects it; `DamagedValue` when a column is not what is
     written there."""
     file_id, path, session, *numbers = row[:9]
-    path, session = _name_of(path, "a file"), _name_of(session, path)
+    path, session = name_of(path, "a file"), name_of(session, path)
     head_hash, tail_hash, state = row[9:12]
     resume = None if state is None else unseal(state)
     if any(type(n) is not int for n in numbers) \
             or not all(h is None or type(h) is bytes for h in (head_hash, tail_hash)) \
             or (state is not None and resume is None):
-        _damaged(f"the state of {path}")
+        damaged(f"the state of {path}")
     dev, ino, size, mtime_ns, ctime_ns, offset = numbers
     return FileState(int(file_id), path, session, (dev, ino, size, mtime_ns, ctime_ns), offset, head_hash,
                      tail_hash, resume)
-
-
-def _counts_of(text: object, where: object) -> dict[str, int]:
-    """Stored skip counts (JSON text of reason -> count); `DamagedValue` otherwise."""
-    try:
-        counts = json.loads(text) if type(text) is str else None
-    except ValueError:
-        counts = None
-    if type(counts) is not dict or not all(type(k) is str and type(v) is int for k, v in counts.items()):
-        _damaged(f"the skip counts of {where}")
-    return counts
-
-
-class _NotText(bytes):
-    """A stored text value that is not UTF-8, as `repair` reads it: not a `str`, so never valid."""
-
-
-def _lenient_text(raw: bytes) -> str | _NotText:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return _NotText(raw)
-
-
-def _db(name: str) -> str | bytes:
-    """A name (account, session, path, a file's key, a parent) as stored. A directory name that is
-    not UTF-8 is a str with surrogate escapes (and JSON may escape a lone surrogate): SQLite text must
-    be UTF-8, so such a name is stored as a BLOB of its surrogatepass bytes. A BLOB never equals a
-    TEXT in SQLite, and every other name is TEXT, so names are stored and compared exactly."""
-    if name.isascii():
-        return name
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogatepass")
-    return name
-
-
-def _name_of(value: object, where: object) -> str:
-    """A stored name (`_db`) as it was; `DamagedValue` when the column holds something else."""
-    if type(value) is str:
-        return value
-    if type(value) is bytes:
-        with suppress(UnicodeDecodeError):
-            return value.decode("utf-8", "surrogatepass")
-    _damaged(f"a name stored for {where}")
-
-
-def _session_check(rank: int, parent: str | None) -> int:
-    """What a session row keeps beside its rank and parent, so that a rank or a parent changed into
-    another valid value (which would move the owner of a fork's calls) is found."""
-    text = f"{rank}" if parent is None else f"{rank}/{parent}"
-    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
-
-
-_PLAIN = SessionInfo(0, None)
-_PLAIN_CHECK = _session_check(0, None)
-
-
-def _session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
-    """A session row (session, rank, parent, checksum) as its name and `SessionInfo`."""
-    session, rank, stored_parent, checksum = row
-    parent = None if stored_parent is None else _name_of(stored_parent, session)
-    if type(rank) is not int or checksum != _session_check(rank, parent):
-        _damaged(f"the fork rank or parent of session {session}")
-    return _name_of(session, "a session"), SessionInfo(rank, parent)
-
-
-def _diagnostics_of(payload: bytes | None) -> FileDiagnostics | None:
-    """The files' diagnostics stored with a ledger (None when damaged: the caller counts them again)."""
-    if payload is None:
-        return None
-    try:
-        files_read, skipped, zero = marshal.loads(payload)
-        if type(files_read) is int and type(zero) is int and type(skipped) is dict \
-                and all(type(k) is str and type(v) is int for k, v in skipped.items()):
-            return FileDiagnostics(files_read, skipped, zero)
-    except (EOFError, ValueError, TypeError):
-        pass
-    return None
 
 
 def _counts_json(counts: dict[str, int]) -> str:
