@@ -224,6 +224,22 @@ def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, wh
     assert notice_lines(cached_run_equals_no_cache(env)) == []
 
 
+@pytest.mark.parametrize("change", ["DROP TABLE holders", "ALTER TABLE sessions DROP COLUMN checksum",
+                                    "DROP TABLE meta; CREATE TABLE meta(key TEXT PRIMARY KEY, other TEXT)"])
+def test_a_cache_whose_tables_are_not_its_schemas_is_replaced_once(tmp_path: Path, change: str) -> None:
+    """The cache says it has this version's schema but its tables are not that schema's (a hand edit):
+    SQLite's "no such table" / "no such column" is damage like any other, not a reason to read without
+    the cache on every run."""
+    _home, second, env = make_home(tmp_path)
+    with sqlite3.connect(cache_file()) as conn:
+        conn.executescript(change)
+    second.usage(T + 120, (5, 5, 0, 0), "chatcmpl-4")
+    lines = notice_lines(cached_run_equals_no_cache(env))
+    assert len(lines) == 1, lines
+    assert "moved it to" in lines[0] or "rebuilding it" in lines[0], lines
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
 def test_a_notice_about_a_damaged_cache_is_one_printable_line(tmp_path: Path) -> None:
     """SQLite's message quotes the damaged schema (here a terminal escape and a newline): the notice
     shows them escaped, on one line."""

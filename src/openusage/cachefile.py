@@ -22,9 +22,17 @@ class CacheDamaged(CacheError):
     aside (`Store.rebuild`) and starts again."""
 
 
+# SQLite's words for tables that are not those of the schema the cache says it has (a hand edit, a
+# damaged schema): the cache is as unusable as a damaged file, and is replaced the same way.
+_NOT_OUR_TABLES = ("no such table", "no such column", "has no column named")
+
+
 def is_damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the cache file is damaged, or holds tables other than the schema's."""
     code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and any(words in str(exc) for words in _NOT_OUR_TABLES)
 
 
 OPEN_TRIES = 45  # 0.01 s, 0.02 s, ... between them: ~10 s in all
