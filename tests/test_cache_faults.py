@@ -447,6 +447,7 @@ def test_the_cache_and_its_directory_are_private_whatever_the_umask(tmp_path: Pa
             reader.execute("COMMIT")
     finally:
         os.umask(old)
+    assert notice_lines(cached_run_equals_no_cache({**env_for(home.root), "OPENUSAGE_CACHE_DIR": str(cache)})) == []
 
 
 def test_a_cache_made_world_readable_by_an_older_version_is_made_private(tmp_path: Path) -> None:
