@@ -225,7 +225,8 @@ def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, wh
 
 
 @pytest.mark.parametrize("change", ["DROP TABLE holders", "ALTER TABLE sessions DROP COLUMN checksum",
-                                    "DROP TABLE meta; CREATE TABLE meta(key TEXT PRIMARY KEY, other TEXT)"])
+                                    "DROP TABLE meta; CREATE TABLE meta(key TEXT PRIMARY KEY, other TEXT)",
+                                    "UPDATE meta SET value = CAST(x'ff31' AS TEXT)"])
 def test_a_cache_whose_tables_are_not_its_schemas_is_replaced_once(tmp_path: Path, change: str) -> None:
     """The cache says it has this version's schema but its tables are not that schema's (a hand edit):
     SQLite's "no such table" / "no such column" is damage like any other, not a reason to read without

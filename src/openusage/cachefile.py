@@ -24,7 +24,8 @@ class CacheDamaged(CacheError):
 
 # SQLite's words for tables that are not those of the schema the cache says it has (a hand edit, a
 # damaged schema): the cache is as unusable as a damaged file, and is replaced the same way.
-_NOT_OUR_TABLES = ("no such table", "no such column", "has no column named")
+_NOT_OUR_TABLES = ("no such table", "no such column", "has no column named",
+                   "Could not decode to UTF-8")  # the last: a text value that is not text, when opening
 
 
 def is_damaged(exc: sqlite3.Error) -> bool:
