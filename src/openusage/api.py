@@ -72,36 +72,44 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
 
 def _cached_snapshots(store: Store, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
                       now: datetime, progress: scan.Progress | None, tell: Notice) -> tuple[Snapshot, ...]:
-    """`_snapshots` with the cache. Damage is mended, once, and the refresh done again: a damaged
-    stored value is dropped (that file is read again, that ledger computed again), a cache file SQLite
-    says is damaged is moved aside and rebuilt. Any other failure of the cache (or damage again): the
-    figures do not need it, so every account is read again without it."""
+    """`_snapshots` with the cache. Damage is mended and the refresh done again: a damaged stored
+    value is dropped (that file is read again, that ledger computed again); a cache file SQLite says
+    is damaged, or one still damaged after its values were dropped, is moved aside and rebuilt. Any
+    other failure of the cache (or a new cache damaged at once): the figures do not need it, so every
+    account is read again without it."""
+    mended = rebuilt = False
     try:
-        try:
-            return _snapshots(store, accounts, chosen, env, now, progress)
-        except (DamagedValue, CacheDamaged) as exc:
-            _mend(store, exc, tell)
-        return _snapshots(store, accounts, chosen, env, now, progress)
+        while True:
+            try:
+                return _snapshots(store, accounts, chosen, env, now, progress)
+            except (DamagedValue, CacheDamaged) as exc:
+                if rebuilt:
+                    raise
+                if isinstance(exc, DamagedValue) and not mended:
+                    mended = True
+                    rebuilt = _drop_damaged(store, exc, tell)
+                else:
+                    store.rebuild(exc)
+                    rebuilt = True
     except CacheError as exc:
-        damaged = isinstance(exc, DamagedValue | CacheDamaged)  # damaged again, right after mending
+        damaged = isinstance(exc, DamagedValue | CacheDamaged)  # a new cache damaged at once
         tell(f"openusage: the cache {store.path} is still damaged ({exc}): reading without it" if damaged
              else f"openusage: {exc}: reading without it")
         store.close()
         return _snapshots(None, accounts, chosen, env, now, progress)
 
 
-def _mend(store: Store, damage: CacheError, tell: Notice) -> None:
-    """Drop the damaged values, or move a damaged file aside (also when dropping finds it damaged)."""
-    if isinstance(damage, DamagedValue):
-        try:
-            count = max(1, len(store.repair()))
-        except CacheDamaged as worse:
-            store.rebuild(worse)
-            return
-        what = "a damaged value" if count == 1 else f"{count} damaged values"
-        tell(f"openusage: the cache {store.path} held {what} ({damage}): dropped, and read again")
-    elif isinstance(damage, CacheDamaged):
-        store.rebuild(damage)
+def _drop_damaged(store: Store, damage: DamagedValue, tell: Notice) -> bool:
+    """Drop the damaged values, with a notice; True when the file had to be moved aside instead (SQLite
+    found it damaged while the values were checked)."""
+    try:
+        count = max(1, len(store.repair()))
+    except CacheDamaged as worse:
+        store.rebuild(worse)
+        return True
+    what = "a damaged value" if count == 1 else f"{count} damaged values"
+    tell(f"openusage: the cache {store.path} held {what} ({damage}): dropped, and read again")
+    return False
 
 
 def _one_line(tell: Notice) -> Notice:

@@ -202,8 +202,9 @@ class Store:
         except OSError as exc:
             raise unusable(self.path, exc) from exc
 
-    def rebuild(self, damage: CacheDamaged) -> None:
-        """SQLite found the cache file damaged while it was used: move it aside and start a new one."""
+    def rebuild(self, damage: CacheError) -> None:
+        """The cache file is damaged (SQLite said so, or it still held damaged values after `repair`):
+        move it aside and start a new one."""
         self._rollback()
         self.close()
         try:
