@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from openusage import facts, groups, paths, scan, settled
-from openusage.errors import CacheError, SettingsError, UsageInputError
+from openusage.cachefile import CacheDamaged
+from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
 from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot, remote_snapshot
 from openusage.store import Store
+from openusage.stored import DamagedValue
 from openusage.summary import zone_figures
 from openusage.windows import windows
 
@@ -213,23 +215,61 @@ def _chosen(accounts: list[Account], ids: Sequence[str] | None, providers: Seque
 
 def _with_cache(env: Mapping[str, str], use_cache: bool, notice: Notice | None,
                 answer: Callable[[Store | None], _T]) -> _T:
-    """`answer(store)` with the cache, or without it when it is not wanted or cannot be used: the
-    figures never need the cache, so a cache that fails midway is dropped and everything read again."""
-    tell = notice or (lambda _message: None)
+    """`answer(store)` with the cache, or without it when it is not wanted or cannot be opened."""
+    tell = _one_line(notice or _silent)
     store = _open_store(env, use_cache, tell)
+    if store is None:
+        return answer(None)
     try:
-        try:
-            return answer(store)
-        except CacheError as exc:
-            if store is None:
-                raise
-            tell(f"openusage: {exc}; reading without the cache")
-            store.close()
-            store = None
-            return answer(None)
+        return _cached(store, answer, tell)
     finally:
-        if store is not None:
-            store.close()
+        store.close()
+
+
+def _cached(store: Store, answer: Callable[[Store | None], _T], tell: Notice) -> _T:
+    """`answer(store)`, damage mended and the answer asked again: a damaged stored value is dropped
+    (that file is read again, that ledger computed again); a cache file SQLite says is damaged, or one
+    still damaged after its values were dropped, is moved aside and rebuilt. Any other failure of the
+    cache (or a new cache damaged at once): the figures do not need it, so everything is read again
+    without it."""
+    mended = rebuilt = False
+    try:
+        while True:
+            try:
+                return answer(store)
+            except (DamagedValue, CacheDamaged) as exc:
+                if rebuilt:
+                    raise
+                if isinstance(exc, DamagedValue) and not mended:
+                    mended = True
+                    rebuilt = _drop_damaged(store, exc, tell)
+                else:
+                    store.rebuild(exc)
+                    rebuilt = True
+    except CacheError as exc:
+        damaged = isinstance(exc, DamagedValue | CacheDamaged)  # a new cache damaged at once
+        tell(f"openusage: the cache {store.path} is still damaged ({exc}): reading without it" if damaged
+             else f"openusage: {exc}: reading without it")
+        store.close()
+        return answer(None)
+
+
+def _drop_damaged(store: Store, damage: DamagedValue, tell: Notice) -> bool:
+    """Drop the damaged values, with a notice; True when the file had to be moved aside instead (SQLite
+    found it damaged while the values were checked)."""
+    try:
+        count = max(1, len(store.repair()))
+    except CacheDamaged as worse:
+        store.rebuild(worse)
+        return True
+    what = "a damaged value" if count == 1 else f"{count} damaged values"
+    tell(f"openusage: the cache {store.path} held {what} ({damage}): dropped, and read again")
+    return False
+
+
+def _one_line(tell: Notice) -> Notice:
+    """Notices as one printable line each, whatever a message quotes (a path, SQLite's own words)."""
+    return lambda message: tell(printable_line(message))
 
 
 def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store | None:
@@ -239,7 +279,7 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
     try:
         return Store(paths.cache_path(env), notice=tell)
     except CacheError as exc:
-        tell(f"openusage: {exc}; reading without the cache")
+        tell(f"openusage: {exc}: reading without it")
         return None
 
 

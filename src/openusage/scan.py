@@ -35,7 +35,8 @@ from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records
 from openusage.providers import file_provider
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
-from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
+from openusage.store import FileState, Store, key_crc, key_crcs
+from openusage.stored import encode_records
 from openusage.summary import Ledger
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
 
     def work(i: int) -> tuple[Any, ...]:
         top, units, loose = listing[0]
-        return _read_unit(provider, top, units[i], loose[i], keep, in_memory)
+        return _read_unit(provider, account, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
     # Folding in memory: every session's parent (None for most), the ranks that are not 0 and the
@@ -268,8 +269,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     return ledger, read, unreadable, calls, infos
 
 
-def _read_unit(provider: FileProvider, top: SessionList, sessions: list[SessionDir], loose: list[Source],
-               keep: bool, fold: bool) -> tuple[Any, ...]:
+def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
+               loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
     """One unit of a full read, in any process: walk its sessions, read their files and their state
     files. Returns plain values (they cross a pipe): the files' copies encoded for the store (`keep`)
     and/or folded (`fold`)."""
@@ -286,7 +287,8 @@ def _read_unit(provider: FileProvider, top: SessionList, sessions: list[SessionD
         if result[0] is not None:
             records, tail = result[1], result[4]
             if keep:  # encoded here, in parallel, for the store
-                encoded = (encode_records(records), encode_records(tail), key_crcs(records, tail))
+                encoded = (encode_records(records, account, source.session),
+                           encode_records(tail, account, source.session), key_crcs(records, tail))
             if fold:
                 fold_records(records, source.session, calls)
                 fold_records(tail, source.session, calls)
