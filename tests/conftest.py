@@ -1,6 +1,7 @@
 """Every test runs with its own HOME, settings, cache and agent homes under tmp_path.
 
-Nothing a test does can read or write the developer's real ~/.kimi, ~/.codex, ~/.config or cache.
+Nothing a test does can read or write the developer's real ~/.kimi, ~/.codex, ~/.config or cache, or
+call a real remote service.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("OPENUSAGE_CACHE_DIR", str(tmp_path / "cache"))
     # The settings file is the default one under XDG_CONFIG_HOME (kimi_home.settings_file): a file
-    # OPENUSAGE_CONFIG names must exist.
+    # OPENUSAGE_CONFIG names must exist. MOONSHOT_API_KEY would add a remote tile that calls the real
+    # API; KIMI_CODE_BASE_URL would move the plan tile's calls.
     for var in ("OPENUSAGE_CONFIG", "KIMI_SHARE_DIR", "KIMI_CODE_HOME", "CODEX_HOME", "OPENUSAGE_NOW", "NO_COLOR",
-                "FORCE_COLOR"):
+                "FORCE_COLOR", "MOONSHOT_API_KEY", "KIMI_CODE_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     # Keep the interpreter's own directory on PATH, but no `kimi` or `codex` binary unless a test adds one.
     bin_dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)

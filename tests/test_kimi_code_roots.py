@@ -202,10 +202,13 @@ def test_a_stored_group_result_is_not_used_once_a_member_changed(main: KimiCodeH
     with sqlite3.connect(cache) as conn:
         import marshal
 
+        from openusage.stored import seal, unseal
+
         ((provider, body),) = conn.execute("SELECT provider, body FROM groups").fetchall()
-        version, accounts, generations, ledgers = marshal.loads(body)
-        # The two ledgers swapped under a stale generation: shown as they are, both tiles would be wrong.
-        stale = marshal.dumps((version, accounts, [generations[0], generations[1] + 1], ledgers[::-1]))
+        version, accounts, generations, ledgers = marshal.loads(unseal(body))
+        # The two ledgers swapped under a stale generation (sealed as the store seals what it writes, so
+        # only the generations tell): shown as they are, both tiles would be wrong.
+        stale = seal(marshal.dumps((version, accounts, [generations[0], generations[1] + 1], ledgers[::-1])))
         conn.execute("UPDATE groups SET body = ? WHERE provider = ?", (stale, provider))
 
     again = by_account(all_paths(code_env(), fresh_cache=False))
@@ -221,3 +224,15 @@ def test_two_accounts_on_one_sessions_directory_are_one_root(main: KimiCodeHome,
     snaps = by_account(all_paths(code_env()))
 
     assert tokens(snaps["kimi_code"]) == tokens(snaps["again"]) == (100, 10, 0, 0)
+
+
+@pytest.mark.parametrize("body", [b"\x00\xff", "text"])
+def test_a_damaged_stored_group_result_is_computed_again(main: KimiCodeHome, desktop: KimiCodeHome,
+                                                          body: bytes | str) -> None:
+    session(main, sid("s"), (T1, (100, 10, 0, 0), "turn"))
+    session(desktop, "conv-0001", (T1, (100, 10, 0, 0), "turn"), (T3, (7, 1, 0, 0), "turn"))
+    expected = both()
+    with sqlite3.connect(Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3") as conn:
+        assert conn.execute("UPDATE groups SET body = ?", (body,)).rowcount == 1
+
+    assert by_account(all_paths(code_env(), fresh_cache=False)) == expected

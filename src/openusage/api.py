@@ -1,6 +1,8 @@
 """The calls every front end uses: which accounts there are, and a snapshot of each.
 
-The CLI, and later the dashboard and exporters, call these and nothing below them.
+The CLI, and later the dashboard and exporters, call these and nothing below them. Accounts of a
+file source are refreshed through `scan`; accounts of a remote source are fetched (`fetching`,
+imported only when one is chosen) while the files are read.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from openusage import facts, groups, paths, priced, pricing, scan, settled
-from openusage.errors import CacheError, SettingsError, UsageInputError
-from openusage.providers import PROVIDERS, provider_by_id
+from openusage.cachefile import CacheDamaged
+from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
+from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
-from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot
+from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot, remote_snapshot
 from openusage.store import Store
+from openusage.stored import DamagedValue
 from openusage.summary import zone_figures
 from openusage.windows import windows
 
 if TYPE_CHECKING:
     from openusage.cost import CallsPricing
+    from openusage.fetching import Pending
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
@@ -75,16 +80,22 @@ def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Ac
 
 
 def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = None, use_cache: bool = True,
-             progress: scan.Progress | None = None, notice: Notice | None = None, tz: tzinfo = UTC) -> SnapshotSet:
+             progress: scan.Progress | None = None, notice: Notice | None = None, tz: tzinfo = UTC,
+             offline: bool = False, remote_timeout: float | None = None) -> SnapshotSet:
     """Refresh the store from disk for the chosen accounts and answer their snapshots as of `now`, with
-    today, 7 d and the daily series in `tz` (UTC unless asked: the definition the providers give)."""
+    today, 7 d and the daily series in `tz` (UTC unless asked: the definition the providers give).
+    Remote accounts are fetched meanwhile (never with `offline`), waited for `remote_timeout` seconds
+    at most, and shown with their last good answer when that fails."""
     report = detect(env)
-    accounts = list(report.accounts)
-    chosen = accounts if account_id is None else _chosen(accounts, (account_id,), None)
+    every = list(report.accounts)
+    chosen_all = every if account_id is None else _chosen(every, (account_id,), None)
+    accounts = [account for account in every if not _is_remote(account)]
+    chosen = [account for account in chosen_all if not _is_remote(account)]
+    fetch = _start_fetching([a for a in chosen_all if _is_remote(a)], env, now, offline, remote_timeout)
     in_utc = is_utc(tz)
 
     def answer(store: Store | None) -> tuple[Snapshot, ...]:
-        # Cost is priced per call: without a store, every refresh keeps its calls.
+        # Cost may need the calls: without a store, every refresh keeps them.
         refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
         settled_rows: dict[str, list[CallRow]] = {}
 
@@ -94,9 +105,13 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
             return settled_rows
 
         costs = _costs(store, chosen, refreshed, rows, report.settings)
-        return tuple(_account_snapshot(account, refreshed[account.id], now, costs=costs,
-                                       zoned=None if in_utc else (rows().get(account.id, []), tz))
-                     for account in chosen)
+        local = [_account_snapshot(account, refreshed[account.id], now, costs=costs,
+                                   zoned=None if in_utc else (rows().get(account.id, []), tz))
+                 for account in chosen]
+        if fetch is None:
+            return tuple(local)
+        by_id = {one.account_id: one for one in (*local, *_remote_snapshots(fetch, store, notice))}
+        return tuple(by_id[account.id] for account in chosen_all)
 
     snapshots = _with_cache(env, use_cache, notice, answer)
     for one in snapshots:
@@ -109,13 +124,43 @@ def _silent(_message: str) -> None:
     """A notice nobody asked to hear."""
 
 
+def _is_remote(account: Account) -> bool:
+    return remote_provider(account.provider) is not None
+
+
+def _start_fetching(remote: list[Account], env: Mapping[str, str], now: datetime, offline: bool,
+                    timeout: float | None) -> Pending | None:
+    """The fetches of the remote accounts, started; None without any (nothing remote is imported)."""
+    if not remote:
+        return None
+    from openusage import fetching
+
+    jobs = []
+    for account in remote:
+        source = remote_provider(account.provider)
+        assert source is not None  # only remote accounts come here
+        jobs.append(fetching.Job(account, source))
+    return fetching.start(jobs, env, now, offline=offline,
+                          timeout=fetching.REMOTE_TIMEOUT if timeout is None else timeout)
+
+
+def _remote_snapshots(pending: Pending, store: Store | None, notice: Notice | None) -> list[Snapshot]:
+    from openusage import fetching
+
+    readings = fetching.finish(pending, store, notice or (lambda _message: None))
+    return [remote_snapshot(job.account.id, job.source.id, job.source.title, readings[job.account.id])
+            for job in pending.jobs]
+
+
 def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
           progress: scan.Progress | None = None, notice: Notice | None = None) -> CallsResult:
     """Every settled call of the query's accounts (all detected and configured ones when it names
     none) in its range: each model call once, owned by one session, across every root of a provider
     whose accounts share calls, exactly the calls the snapshots count. The store is refreshed first."""
-    accounts = list(detect(env).accounts)
-    chosen = _chosen(accounts, query.accounts, query.providers)
+    every = list(detect(env).accounts)
+    accounts = [account for account in every if not _is_remote(account)]
+    chosen = [account for account in _chosen(every, query.accounts, query.providers)
+              if not _is_remote(account)]  # a balance or a quota has no calls
 
     def answer(store: Store | None) -> tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]:
         refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
@@ -179,7 +224,7 @@ def prices(env: Mapping[str, str], *, use_cache: bool = True, notice: Notice | N
     installed = pricing.data_fingerprint() is not None
     rows: list[ModelPricing] = []
     for (provider_id, model), count in sorted(counted.items()):
-        provider = provider_by_id(provider_id)
+        provider = file_provider(provider_id)
         hint = provider.upstream_provider if provider is not None else None
         wanted = pricing.targets([model], user)
         schedules = ({m: s for (m, _), s in pricing.database_schedules((t, hint) for t in wanted).items()}
@@ -206,7 +251,7 @@ def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cac
     def answer(store: Store | None) -> tuple[CallsPricing, pricing.DataInfo | None]:
         pricers: dict[str, CallPricer] = {}
         for provider_id, models in names.items():
-            provider = provider_by_id(provider_id)
+            provider = file_provider(provider_id)
             hint = provider.upstream_provider if provider is not None else None
             book = pricing.Book(user, priced.schedules(store, fingerprint, hint, pricing.targets(models, user)))
             pricers[provider_id] = CallPricer(book.resolve, book.steady)
@@ -266,23 +311,61 @@ def _chosen(accounts: list[Account], ids: Sequence[str] | None, providers: Seque
 
 def _with_cache(env: Mapping[str, str], use_cache: bool, notice: Notice | None,
                 answer: Callable[[Store | None], _T]) -> _T:
-    """`answer(store)` with the cache, or without it when it is not wanted or cannot be used: the
-    figures never need the cache, so a cache that fails midway is dropped and everything read again."""
-    tell = notice or (lambda _message: None)
+    """`answer(store)` with the cache, or without it when it is not wanted or cannot be opened."""
+    tell = _one_line(notice or _silent)
     store = _open_store(env, use_cache, tell)
+    if store is None:
+        return answer(None)
     try:
-        try:
-            return answer(store)
-        except CacheError as exc:
-            if store is None:
-                raise
-            tell(f"openusage: {exc}; reading without the cache")
-            store.close()
-            store = None
-            return answer(None)
+        return _cached(store, answer, tell)
     finally:
-        if store is not None:
-            store.close()
+        store.close()
+
+
+def _cached(store: Store, answer: Callable[[Store | None], _T], tell: Notice) -> _T:
+    """`answer(store)`, damage mended and the answer asked again: a damaged stored value is dropped
+    (that file is read again, that ledger computed again); a cache file SQLite says is damaged, or one
+    still damaged after its values were dropped, is moved aside and rebuilt. Any other failure of the
+    cache (or a new cache damaged at once): the figures do not need it, so everything is read again
+    without it."""
+    mended = rebuilt = False
+    try:
+        while True:
+            try:
+                return answer(store)
+            except (DamagedValue, CacheDamaged) as exc:
+                if rebuilt:
+                    raise
+                if isinstance(exc, DamagedValue) and not mended:
+                    mended = True
+                    rebuilt = _drop_damaged(store, exc, tell)
+                else:
+                    store.rebuild(exc)
+                    rebuilt = True
+    except CacheError as exc:
+        damaged = isinstance(exc, DamagedValue | CacheDamaged)  # a new cache damaged at once
+        tell(f"openusage: the cache {store.path} is still damaged ({exc}): reading without it" if damaged
+             else f"openusage: {exc}: reading without it")
+        store.close()
+        return answer(None)
+
+
+def _drop_damaged(store: Store, damage: DamagedValue, tell: Notice) -> bool:
+    """Drop the damaged values, with a notice; True when the file had to be moved aside instead (SQLite
+    found it damaged while the values were checked)."""
+    try:
+        count = max(1, len(store.repair()))
+    except CacheDamaged as worse:
+        store.rebuild(worse)
+        return True
+    what = "a damaged value" if count == 1 else f"{count} damaged values"
+    tell(f"openusage: the cache {store.path} held {what} ({damage}): dropped, and read again")
+    return False
+
+
+def _one_line(tell: Notice) -> Notice:
+    """Notices as one printable line each, whatever a message quotes (a path, SQLite's own words)."""
+    return lambda message: tell(printable_line(message))
 
 
 def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store | None:
@@ -292,7 +375,7 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
     try:
         return Store(paths.cache_path(env), notice=tell)
     except CacheError as exc:
-        tell(f"openusage: {exc}; reading without the cache")
+        tell(f"openusage: {exc}: reading without it")
         return None
 
 
@@ -325,8 +408,8 @@ def _settled_rows(store: Store | None, accounts: list[Account],
 
 
 def _provider(account: Account) -> FileProvider:
-    provider = provider_by_id(account.provider)
-    assert provider is not None  # settings only accept registered providers
+    provider = file_provider(account.provider)
+    assert provider is not None  # settings only accept registered providers; remote ones never come here
     return provider
 
 

@@ -25,6 +25,7 @@ from openusage.errors import OpenUsageError, SettingsError, UsageInputError
 from openusage.files import printable
 from openusage.windows import chosen_zone, current_time
 
+OFFLINE_HELP = "Never call a remote service: remote tiles show their last answer from the cache, with its age."
 TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily series; default OPENUSAGE_TZ, "
            "else UTC.")
 SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json."
@@ -49,11 +50,11 @@ def _progress(json_output: bool) -> Any:
 
 
 def _dashboard(env: Mapping[str, str], now: datetime, *, account: str | None, use_cache: bool,
-               tz: tzinfo) -> None:
+               tz: tzinfo, offline: bool = False) -> None:
     from openusage.render.tile import render_dashboard, render_nothing_detected
 
     result = api.snapshot(env, now, account_id=account, use_cache=use_cache, progress=_progress(False),
-                          notice=_notice, tz=tz)
+                          notice=_notice, tz=tz, offline=offline)
     console = _console()
     if result.snapshots:
         render_dashboard(result, console)
@@ -92,6 +93,7 @@ class _Options(NamedTuple):
     no_cache: bool  # --no-cache, written before the command
     demo: bool  # --demo: its home is new every time, so it is read without the cache
     tz_name: str | None  # --tz, written before the command
+    offline: bool  # --offline, written before the command: remote tiles show their last answer
 
     def use_cache(self, no_cache_here: bool = False) -> bool:
         return not (self.no_cache or self.demo or no_cache_here)
@@ -107,16 +109,19 @@ class _Options(NamedTuple):
               help="The dashboard and a sample report (or the command's output) over generated Kimi CLI and "
                    "Kimi Code homes.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_context
-def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> None:
+def cli(ctx: click.Context, demo: bool, no_cache: bool, offline: bool, tz_name: str | None) -> None:
     """How much you use your AI coding agents, read from their own local files.
 
     With no command: a tile for every detected or configured account. KIMI_SHARE_DIR, KIMI_CODE_HOME and
     CODEX_HOME point at Kimi CLI, Kimi Code and Codex CLI homes other than ~/.kimi, ~/.kimi-code and
-    ~/.codex; add accounts in settings.json (OPENUSAGE_CONFIG names another file).
+    ~/.codex; add accounts in settings.json (OPENUSAGE_CONFIG names another file). MOONSHOT_API_KEY
+    adds the Moonshot balance tile, and a kimi_code_plan account in the settings the Kimi Code plan's
+    limits (fetched over the network; --offline shows their last answer instead).
     """
-    options = _Options(os.environ, None, no_cache, demo, tz_name)
+    options = _Options(os.environ, None, no_cache, demo, tz_name, offline)
     if demo:
         import tempfile
 
@@ -129,7 +134,7 @@ def cli(ctx: click.Context, demo: bool, no_cache: bool, tz_name: str | None) -> 
         _demo(options)
     elif ctx.invoked_subcommand is None:
         _dashboard(options.env, options.now or current_time(), account=None, use_cache=options.use_cache(),
-                   tz=options.zone())
+                   tz=options.zone(), offline=options.offline)
 
 
 def _demo(options: _Options) -> None:
@@ -173,19 +178,23 @@ def detect(options: _Options, json_output: bool) -> None:
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.snapshot/2 JSON document.")
 @click.option("--account", metavar="ID", help="Only this account (see `openusage detect`).")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_obj
-def snapshot(options: _Options, json_output: bool, account: str | None, no_cache: bool, tz_name: str | None) -> None:
+def snapshot(options: _Options, json_output: bool, account: str | None, no_cache: bool, offline: bool,
+             tz_name: str | None) -> None:
     """Every account's usage now: tiles, or with --json the stable machine-readable form."""
     now = options.now or current_time()
     use_cache = options.use_cache(no_cache)
     tz = options.zone(tz_name)
+    offline = offline or options.offline
     if not json_output:
-        _dashboard(options.env, now, account=account, use_cache=use_cache, tz=tz)
+        _dashboard(options.env, now, account=account, use_cache=use_cache, tz=tz, offline=offline)
         return
     from openusage.render.jsonout import dumps, snapshot_document
 
-    result = api.snapshot(options.env, now, account_id=account, use_cache=use_cache, notice=_notice, tz=tz)
+    result = api.snapshot(options.env, now, account_id=account, use_cache=use_cache, notice=_notice, tz=tz,
+                          offline=offline)
     click.echo(dumps(snapshot_document(result)), nl=False)
 
 

@@ -22,6 +22,16 @@ class UsageInputError(OpenUsageError):
 
 
 class CacheError(OpenUsageError):
-    """The cache could not be opened, created or rebuilt."""
+    """The cache could not be opened, created or written. `api` catches it and reads without the cache
+    (exit 0, one line of notice): it does not reach the CLI."""
 
     exit_code = 1
+
+
+def printable_line(text: str, limit: int = 400) -> str:
+    """`text` as one printable line: control characters, unpaired surrogates and anything else that is
+    not printable escaped (`\\n`, `\\udcff`), cut at `limit` characters. For notices that quote paths
+    or SQLite's messages, which may hold bytes of a damaged file."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from openusage.errors import CacheError
 from openusage.files import open_regular
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
-from openusage.providers import provider_by_id
+from openusage.providers import file_provider
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
-from openusage.store import FileState, Store, encode_records, key_crc, key_crcs
+from openusage.store import FileState, Store, key_crc, key_crcs
+from openusage.stored import encode_records
 from openusage.summary import Ledger
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
 
     def work(i: int) -> tuple[Any, ...]:
         top, units, loose = listing[0]
-        return _read_unit(provider, top, units[i], loose[i], keep, in_memory)
+        return _read_unit(provider, account, top, units[i], loose[i], keep, in_memory)
 
     calls: Calls = {}
     # Folding in memory: every session's parent (None for most), the ranks that are not 0 and the
@@ -268,8 +269,8 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     return ledger, read, unreadable, calls, infos
 
 
-def _read_unit(provider: FileProvider, top: SessionList, sessions: list[SessionDir], loose: list[Source],
-               keep: bool, fold: bool) -> tuple[Any, ...]:
+def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
+               loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
     """One unit of a full read, in any process: walk its sessions, read their files and their state
     files. Returns plain values (they cross a pipe): the files' copies encoded for the store (`keep`)
     and/or folded (`fold`)."""
@@ -286,7 +287,8 @@ def _read_unit(provider: FileProvider, top: SessionList, sessions: list[SessionD
         if result[0] is not None:
             records, tail = result[1], result[4]
             if keep:  # encoded here, in parallel, for the store
-                encoded = (encode_records(records), encode_records(tail), key_crcs(records, tail))
+                encoded = (encode_records(records, account, source.session),
+                           encode_records(tail, account, source.session), key_crcs(records, tail))
             if fold:
                 fold_records(records, source.session, calls)
                 fold_records(tail, source.session, calls)
@@ -647,7 +649,7 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     Returns a `FileRead` as a plain tuple (it crosses a pipe)."""
     from openusage.candidates import Prefix  # loaded already in any process that reads (`_reader`)
 
-    provider = provider_by_id(job.provider)
+    provider = file_provider(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
         # Regular files only, never blocking: a wire file swapped for a FIFO since the walk is refused.

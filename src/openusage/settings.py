@@ -101,7 +101,8 @@ def _parse(path: Path, doc: Any, extra_keys: Mapping[str, Collection[str]]) -> S
         check_keys(extra, f"{where}.extra.", extra_keys[provider])
         for key, value in extra.items():
             if not isinstance(value, str):
-                raise fail(f"{where}.extra.{key}", f"expected a string (a path), found {_kind(value)}")
+                raise fail(f"{where}.extra.{key}", "expected a string (a path, a URL, a variable name or a number"
+                                                   f" in quotes), found {_kind(value)}")
         accounts.append(Account(account_id, provider, dict(extra), origin="configured"))
     return Settings(path, auto_detect, tuple(accounts), _prices(doc.get("prices", {}), fail))
 

@@ -2,19 +2,23 @@
 
 Pure: no files, no SQL. `build_snapshot` turns one account's summary (totals, models, days of its
 de-duplicated calls) and window counts into the metrics, per-model rows and daily series the
-renderers draw and the JSON carries.
+renderers draw and the JSON carries. `remote_snapshot` wraps a remote source's reading (a balance,
+a plan quota) in the same envelope, its figures in `remote`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from openusage.cost import ModelCost, total_usd
 from openusage.pricing import DataInfo
 from openusage.records import FileDiagnostics
 from openusage.summary import DailyRow, Summary, WindowCounts
+
+if TYPE_CHECKING:  # loaded only with a remote account (the warm local path stays as it was)
+    from openusage.remote import Reading
 
 Status = Literal["ok", "unknown", "error"]
 
@@ -76,6 +80,7 @@ class Snapshot(NamedTuple):
     diagnostics: dict[str, int | dict[str, int]]
     # One line each: something the figures were computed around (a config file that could not be used).
     notices: tuple[str, ...] = ()
+    remote: Reading | None = None  # a remote source's figures; None for a file source
     cost: CostSummary | None = None  # None: not priced (figures built without prices)
 
 
@@ -154,7 +159,7 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         diagnostics["unpriced_requests"] = {name: one.unpriced_calls for name, one in sorted(figures.costs.items())
                                             if one.unpriced_calls}
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics, rows,
-                    _daily(figures.daily), diagnostics, figures.notices, cost)
+                    _daily(figures.daily), diagnostics, figures.notices, cost=cost)
 
 
 def _priced_rows(rows: tuple[ModelRow, ...], costs: dict[str, ModelCost],
@@ -167,6 +172,20 @@ def _priced_rows(rows: tuple[ModelRow, ...], costs: dict[str, ModelCost],
     summary = CostSummary(total_usd(every), sum(one.unpriced_calls for one in every), missing,
                           any(one.subscription and one.usd is not None for one in every), data)
     return priced, summary
+
+
+def remote_snapshot(account_id: str, provider_id: str, title: str, reading: Reading) -> Snapshot:
+    """A remote account's snapshot: its reading, with a status a front end colours by."""
+    return Snapshot(account_id, provider_id, title, _remote_status(reading), reading.message, {}, (), {}, {},
+                    (), reading)
+
+
+def _remote_status(reading: Reading) -> Status:
+    if reading.state in {"ok", "low"} or (reading.state == "offline" and reading.has_figures):
+        return "ok"
+    if reading.state in {"offline", "no_key", "signed_out"}:
+        return "unknown"  # nothing failed: there is nothing to show yet
+    return "error"
 
 
 def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, str]:

@@ -7,6 +7,10 @@ and turns those lines into records (`needles`, `parser`), and tells the store wh
 rule and the model fallback need (`session_info`, `model_resolver`). `scan.py` owns reading, offsets,
 fingerprints and transactions, so every file provider gets the fast scan and the cache without
 writing any of it, and knows no file name.
+
+A remote source (`RemoteSource`: an account balance, a plan quota) fetches one reading per account
+and nothing else; `api` runs it on a thread beside the local scan and keeps its last good answer.
+A provider offers one capability or the other (`Provider`); `api` dispatches on which.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from openusage.records import Chunk, Line, SessionInfo, Source
 
 if TYPE_CHECKING:
     from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
+    from openusage.remote import Reading  # only a remote source's fetch builds one
 
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -213,3 +219,29 @@ class FileProvider(Protocol):
         """A cheap signature of what `session_facts` reads beyond each session's own state file (a
         home's index of working directories): when it changes, cached facts are derived again."""
         ...
+
+@runtime_checkable
+class RemoteSource(Protocol):
+    """A provider whose figures come from a service: it fetches one account's reading on demand.
+
+    `fetch` never raises for anything the service or the user's files do (each case is a state of the
+    reading), never waits past `deadline` (a `time.monotonic()` value) by much, and puts no secret in
+    what it returns. It runs on a thread of its own."""
+
+    id: str
+    title: str
+    extra_keys: tuple[str, ...]  # the keys an account's `extra` may hold in settings
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        """Never opens a socket, even with `detailed`."""
+        ...
+
+    def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading: ...
+
+
+Provider = FileProvider | RemoteSource
+
+
+def remote_source(provider: Provider) -> RemoteSource | None:
+    """The provider as a remote source, or None when it reads local files."""
+    return provider if isinstance(provider, RemoteSource) else None

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from openusage.api import DetectReport, PricesReport
 from openusage.snapshot import Snapshot, SnapshotSet
+
+if TYPE_CHECKING:
+    from openusage.remote import Reading
 
 # /2: `models[].total_tokens` is input + output, as `metrics.total_tokens` is; the sum of all four
 # counts, which /1 called `models[].total_tokens`, is `models[].all_tokens`.
@@ -55,6 +59,42 @@ def _cost(snapshot: Snapshot) -> dict[str, Any] | None:
 
 
 def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
+    document = _local(snapshot)
+    if snapshot.remote is not None:
+        document["remote"] = _remote(snapshot.remote)
+    return document
+
+
+def _remote(reading: Reading) -> dict[str, Any]:
+    """A remote source's figures: amounts with their currency or unit, quotas with used / limit /
+    percent / reset time, plain caps, and when they were fetched (`stale`: an earlier answer)."""
+    return {
+        "state": reading.state,
+        "stale": reading.stale,
+        "fetched_at": _instant(reading.fetched_at),
+        "source": reading.source,
+        "amounts": [{"key": a.key, "label": a.label, "value": _num(a.value), "unit": a.unit, "section": a.section}
+                    for a in reading.amounts],
+        "quotas": [{"key": q.key, "label": q.label, "used": _num(q.used), "limit": _num(q.limit), "unit": q.unit,
+                    "ratio": q.ratio, "percent": q.percent, "resets_at": _instant(q.resets_at),
+                    "reset_text": q.reset_text, "section": q.section} for q in reading.quotas],
+        "caps": [{"key": c.key, "label": c.label, "value": c.value, "section": c.section} for c in reading.caps],
+        "notes": list(reading.notes),
+    }
+
+
+def _num(value: float) -> int | float:
+    """A whole number as an integer (40, not 40.0); any other as it is."""
+    return int(value) if value.is_integer() else value
+
+
+def _instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _local(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "account_id": snapshot.account_id,
         "provider_id": snapshot.provider_id,

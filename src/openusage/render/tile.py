@@ -52,6 +52,14 @@ def render_dashboard(snapshot_set: SnapshotSet, console: Console) -> None:
     width = min(console.width, MAX_TILE_WIDTH)
     ascii_only = console.options.ascii_only
     for snapshot in snapshot_set.snapshots:
+        if snapshot.remote is not None:
+            from openusage.render.remote import plain, remote_body  # only with a remote account
+
+            body = remote_body(snapshot, snapshot_set.generated_at, ascii_only=ascii_only)
+            status = _status_line(snapshot)
+            status.plain = plain(status.plain, ascii_only=ascii_only)
+            console.print(_panel(snapshot, [status, *body], width=width, ascii_only=ascii_only))
+            continue
         console.print(_tile(snapshot, end=end, zone=snapshot_set.tz_name, width=width, ascii_only=ascii_only))
 
 
@@ -111,6 +119,10 @@ def _tile(snapshot: Snapshot, *, end: date, zone: str, width: int, ascii_only: b
     footnote = _footnote(snapshot)
     if footnote is not None:
         parts += [Text(), footnote]
+    return _panel(snapshot, parts, width=width, ascii_only=ascii_only)
+
+
+def _panel(snapshot: Snapshot, parts: list[RenderableType], *, width: int, ascii_only: bool) -> Panel:
     return Panel(
         Group(*parts),
         title=_title(snapshot, ascii_only=ascii_only),
@@ -131,6 +143,10 @@ def _title(snapshot: Snapshot, *, ascii_only: bool) -> Text:
 
 
 def _status_line(snapshot: Snapshot) -> Text:
+    if snapshot.remote is not None:
+        low = snapshot.remote.state == "low"
+        style = {"ok": "yellow" if low else "bold", "unknown": "yellow"}.get(snapshot.status, "red")
+        return Text(snapshot.message, style=style)
     if snapshot.status == "ok":
         sessions = _used(snapshot, "total_sessions")
         tokens = _used(snapshot, "total_tokens")

@@ -1,0 +1,58 @@
+"""Kimi Code's plan quota as a provider: off until the user adds it to the settings (it sends Kimi
+Code's sign-in over the network); `detect` only says whether a sign-in exists and how to turn it on.
+
+Cheap to import (the registry imports it on every run): reading the sign-in and the HTTP client load
+only when an account is fetched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openusage.providers.base import Account, Detection, Fact
+
+if TYPE_CHECKING:  # the registry imports this module on every run; a reading is built only by fetch
+    from openusage.remote import Reading
+
+HOME_VARIABLE = "KIMI_CODE_HOME"
+DEFAULT_SLOT = "kimi-code"
+TURN_ON = ('off until you add {"id": "kimi_code_plan", "provider": "kimi_code_plan"} to "accounts" in '
+           "settings.json: it then sends Kimi Code's sign-in token to Kimi Code's usage endpoint")
+
+
+def code_home(account: Account | None, env: Mapping[str, str]) -> Path:
+    """`extra.home`, else `$KIMI_CODE_HOME` when non-empty (as Kimi Code reads it), else `~/.kimi-code`."""
+    home = (account.extra.get("home", "") if account is not None else "") or env.get(HOME_VARIABLE, "")
+    user_home = Path(env.get("HOME") or Path.home())
+    if not home:
+        return user_home / ".kimi-code"
+    if home == "~" or home.startswith("~/"):
+        return user_home / home[2:]
+    return Path(os.path.expanduser(home))
+
+
+class KimiCodePlanProvider:
+    id = "kimi_code_plan"
+    title = "Kimi Code plan"
+    extra_keys: tuple[str, ...] = ("home",)  # another Kimi Code home's sign-in
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        """Never an account (the user turns the tile on), and never a network call. With `detailed`,
+        whether the sign-in file the tile would read exists."""
+        if not detailed:
+            return Detection(self.id, self.title, None, ())
+        from openusage.providers.kimi_code_plan.signin import locate
+
+        credentials, _base = locate(None, env)
+        found = credentials.is_file()
+        facts = (Fact("Kimi Code sign-in", str(credentials), found), Fact("plan tile", TURN_ON, False))
+        return Detection(self.id, self.title, None, facts)
+
+    def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
+        from openusage.providers.kimi_code_plan.usage import fetch_plan
+
+        return fetch_plan(account, env, now=now, deadline=deadline)

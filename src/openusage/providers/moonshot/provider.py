@@ -1,0 +1,37 @@
+"""Moonshot as a provider: detected from `MOONSHOT_API_KEY`; its fetch lives in `balance.py`.
+
+Cheap to import (the registry imports it on every run): the HTTP client loads only when an account
+is fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from openusage.providers.base import Account, Detection, Fact
+
+if TYPE_CHECKING:  # the registry imports this module on every run; a reading is built only by fetch
+    from openusage.remote import Reading
+
+KEY_VARIABLE = "MOONSHOT_API_KEY"
+
+
+class MoonshotProvider:
+    id = "moonshot"
+    title = "Moonshot API"
+    extra_keys: tuple[str, ...] = ("api_key_env", "base_url", "low_balance")  # read by balance.py
+
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+        """An account when `MOONSHOT_API_KEY` is non-empty. The key's value is never looked at
+        further, shown or kept; an account with another variable (`extra.api_key_env`) comes from
+        the settings."""
+        found = bool(env.get(KEY_VARIABLE, "").strip())
+        fact = Fact("API key", f"{KEY_VARIABLE} ({'set' if found else 'not set'})", found)
+        return Detection(self.id, self.title, Account(self.id, self.id) if found else None, (fact,))
+
+    def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
+        from openusage.providers.moonshot.balance import fetch_balance
+
+        return fetch_balance(account, env, now=now, deadline=deadline)
