@@ -476,3 +476,10 @@ def test_codex_files_cached_input_is_billed_once_end_to_end(tmp_path: Path) -> N
     assert snap["metrics"]["cost_usd"]["used"] == pytest.approx(expected, rel=1e-12)
     twice = (3_000 * 1.25 + 2_600 * 0.125 + 700 * 10) / M  # cached input billed as input too
     assert snap["metrics"]["cost_usd"]["used"] != pytest.approx(twice)
+
+
+def test_prices_over_the_demo_homes_reads_them_not_yours(tmp_path: Path) -> None:
+    result = invoke(["--demo", "prices", "--json"], {"OPENUSAGE_NOW": "2026-11-20T15:30:00Z"})
+    assert result.exit_code == 0, explain(result)
+    models = {(m["provider_id"], m["model"]) for m in json.loads(result.stdout)["models"]}
+    assert ("kimi_code", "kimi-for-coding") in models

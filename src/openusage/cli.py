@@ -201,10 +201,11 @@ def snapshot(options: _Options, json_output: bool, account: str | None, no_cache
 @cli.command()
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.prices/1 JSON document.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
-def prices(json_output: bool, no_cache: bool) -> None:
+@click.pass_obj
+def prices(options: _Options, json_output: bool, no_cache: bool) -> None:
     """The price data (genai-prices' version and date) and how each of your models is priced: its
     rates, the alias used, your own prices from settings, or no price."""
-    report = api.prices(os.environ, use_cache=not no_cache, notice=_notice)
+    report = api.prices(options.env, use_cache=options.use_cache(no_cache), notice=_notice)
     if json_output:
         from openusage.render.jsonout import dumps, prices_document
 

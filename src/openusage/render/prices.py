@@ -29,7 +29,7 @@ def render_prices(report: PricesReport, console: Console) -> None:
     for model in report.models:
         for index, step in enumerate(model.steps):
             head = (model.model, model.provider, f"{model.calls:,}") if index == 0 else ("", "", "")
-            table.add_row(*head, _priced_as(step, model.alias), step.origin, *_rates(step))
+            table.add_row(*head, _priced_as(step, model.alias if index == 0 else ""), step.origin, *_rates(step))
             if step.rates is None:
                 missing.append(step.target)
     console.print(table)
