@@ -16,8 +16,6 @@ import msgspec
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason
 
-# A count above this cannot be a real call and would not survive a JSON consumer's float; it counts as 0.
-MAX_COUNT = 2**53 - 1
 # 10000-01-01T00:00:00Z: the spec's "before the year 10000".
 MAX_TIMESTAMP = 253402300800.0
 _ABSENT: Any = msgspec.UNSET
@@ -136,15 +134,15 @@ def _classify_event(event: dict[str, Any], raw_ts: Any, kind: str, tally: Tally)
 
 def _add_usage(raw_ts: Any, model: Any, message_id: Any, inp: Any, out: Any, cr: Any, cw: Any, kind: str,
                tally: Tally) -> None:
-    # Inlined count checks: this runs once per usage record. Not an int (bool, float, str, null),
-    # negative, or beyond MAX_COUNT: 0.
-    if type(inp) is not int or not 0 < inp <= MAX_COUNT:
+    # Inlined count checks: this runs once per usage record. Not an int (bool, float, str, null) or
+    # negative: 0. Any integer counts, exactly, however large (the spec; Python's ints are unbounded).
+    if type(inp) is not int or inp < 0:
         inp = 0
-    if type(out) is not int or not 0 < out <= MAX_COUNT:
+    if type(out) is not int or out < 0:
         out = 0
-    if type(cr) is not int or not 0 < cr <= MAX_COUNT:
+    if type(cr) is not int or cr < 0:
         cr = 0
-    if type(cw) is not int or not 0 < cw <= MAX_COUNT:
+    if type(cw) is not int or cw < 0:
         cw = 0
     if not (inp or out or cr or cw):
         tally.zero += 1

@@ -22,7 +22,6 @@ from openusage.providers.kimi_code.config import UNRESOLVED
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
-MAX_COUNT = 2**53 - 1
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z in milliseconds
 _ABSENT: Any = msgspec.UNSET
 
@@ -153,10 +152,10 @@ def _request(model: Any, alias: Any, state: _State) -> None:
 def _add_usage(raw_time: Any, scope: Any, alias: Any, inp: Any, out: Any, cr: Any, cw: Any, lines: Tally,
                state: _State, agent: str) -> None:
     # Whole positive ints (almost every count) without a call each; anything else through _count.
-    inp = inp if type(inp) is int and 0 < inp <= MAX_COUNT else _count(inp)
-    out = out if type(out) is int and 0 < out <= MAX_COUNT else _count(out)
-    cr = cr if type(cr) is int and 0 < cr <= MAX_COUNT else _count(cr)
-    cw = cw if type(cw) is int and 0 < cw <= MAX_COUNT else _count(cw)
+    inp = inp if type(inp) is int and inp > 0 else _count(inp)
+    out = out if type(out) is int and out > 0 else _count(out)
+    cr = cr if type(cr) is int and cr > 0 else _count(cr)
+    cw = cw if type(cw) is int and cw > 0 else _count(cw)
     if not (inp or out or cr or cw):
         lines.zero += 1
         return
@@ -170,10 +169,11 @@ def _add_usage(raw_time: Any, scope: Any, alias: Any, inp: Any, out: Any, cr: An
 
 
 def _count(value: Any) -> int:
-    """JSON numbers are JavaScript numbers here: a whole float counts; negative, NaN, text, bool: 0."""
+    """JSON numbers are JavaScript numbers here: a float counts (its whole part); negative, NaN, infinity,
+    text, bool: 0. Any size counts, exactly (the spec; Python's ints are unbounded)."""
     if type(value) is int:
-        return value if 0 < value <= MAX_COUNT else 0
-    if type(value) is float and math.isfinite(value) and 0 < value <= MAX_COUNT:
+        return value if value > 0 else 0
+    if type(value) is float and math.isfinite(value) and value > 0:
         return int(value)
     return 0
 
