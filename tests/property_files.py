@@ -110,10 +110,16 @@ def damaged(draw: st.DrawFn, line: bytes) -> bytes:
 
 @st.composite
 def files_of(draw: st.DrawFn, pool: Sequence[bytes], min_lines: int = 0, max_lines: int = 10) -> bytes:
-    """A file of lines drawn from `pool` (the same line may come again: a verbatim copy), each ended by
+    """A file of lines drawn from `pool` (the same line may come again: a verbatim copy), or the first
+    lines of the pool in order (so order matters: a fork copies the start of its source), each ended by
     `\\n` or `\\r\\n`; the last one may have no newline (a line still being written, or a file whose
     writer left it so)."""
-    picks = draw(st.lists(st.integers(0, len(pool) - 1), min_size=min_lines, max_size=max_lines)) if pool else []
+    if not pool:
+        picks: list[int] = []
+    elif draw(st.booleans()):  # the pool in order, from its start: a session and its forks' copies of it
+        picks = list(range(draw(st.integers(min(min_lines, len(pool)), len(pool)))))
+    else:
+        picks = draw(st.lists(st.integers(0, len(pool) - 1), min_size=min_lines, max_size=max_lines))
     out = bytearray()
     for index in picks:
         out += pool[index] + draw(st.sampled_from([b"\n", b"\r\n"]))
