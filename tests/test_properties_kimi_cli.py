@@ -476,12 +476,12 @@ def home_figures(env: dict[str, str | None], *args: str) -> Figures:
     return snapshot_figures(snap)
 
 
-@reader_settings(40)
+@reader_settings(30)
 @given(home=homes(), grown=st.floats(0, 1))
-def test_snapshot_counts_what_the_specification_says(home: Home, grown: float) -> None:
+def test_snapshot_counts_what_the_specification_says(home: Home, grown: float, refold_path: str) -> None:
     """Cold without the cache, a first cached run and a warm one over the whole files, and a warm run
     after the files grew from a cut anywhere (a line half written when the cache last read it): all
-    give the reference's figures."""
+    give the reference's figures, whichever way a refresh re-folds (`refold_path`, conftest)."""
     expected = ref_figures([(session, content) for _path, session, content in home.files],
                            {s: ref_rank(_state_doc(t)) for s, t in home.states.items()}, NOW_TS)
     with tempfile.TemporaryDirectory() as tmp:

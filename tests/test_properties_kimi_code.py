@@ -507,11 +507,12 @@ def home_figures(env: dict[str, str | None], with_models: bool, *args: str) -> F
     return snapshot_figures(doc["snapshots"][0], with_models)
 
 
-@reader_settings(40)
+@reader_settings(30)
 @given(home=homes(), grown=st.floats(0, 1))
-def test_snapshot_counts_what_the_specification_says(home: Home, grown: float) -> None:
+def test_snapshot_counts_what_the_specification_says(home: Home, grown: float, refold_path: str) -> None:
     """Cold without the cache, a first cached run and a warm one over the whole journals, and a warm run
-    after the journals grew from a cut anywhere: all give the reference's figures."""
+    after the journals grew from a cut anywhere: all give the reference's figures, whichever way a
+    refresh re-folds (`refold_path`, conftest)."""
     existing = {session: (v if type(v) is str and v else None) for session, v in home.forked_from.items()}
     expected = ref_figures([(s, agent, content) for _path, s, agent, content in home.files], existing, at(NOW))
     with_models = expected.models is not None
