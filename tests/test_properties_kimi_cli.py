@@ -57,6 +57,7 @@ NOW_TS = at(NOW)
 DAY = 86400
 FALLBACK_MODEL = "kimi-for-coding"  # no config file in these homes
 FORK_PREFIXES = ("Fork: ", "Undo: ")
+COUNT_KEYS = ("input_other", "output", "input_cache_read", "input_cache_creation")
 
 
 # --- the reference model ---------------------------------------------------------------------------------
@@ -134,9 +135,8 @@ def ref_line(line: bytes, rules: Rules = SPEC) -> tuple[str, Copy | None]:
         return "other", None  # a context-only status update
     if type(usage) is not dict:
         return "skip:wrong_shape", None
-    counts = tuple(rules.count(usage.get(k)) for k in ("input_other", "output", "input_cache_read",
-                                                     "input_cache_creation"))
-    if not any(counts):
+    counts = tuple(rules.count(usage.get(k)) for k in COUNT_KEYS)
+    if not any(counts):  # (an empty object too: the spec does not say it is a wrong shape)
         return "zero", None
     model = payload.get("model")
     model = model if type(model) is str and model else None
@@ -145,6 +145,8 @@ def ref_line(line: bytes, rules: Rules = SPEC) -> tuple[str, Copy | None]:
         identity: tuple[Any, ...] = ("id", message_id, counts if rules.id_with_counts else None)
     else:
         raw_ts = raw_key(obj["timestamp"]) if "timestamp" in obj else None
+        # "its payload.model": taken as the model the record names (a non-empty string, else none), so a
+        # null, an empty or a missing model are the same; the spec does not say whether they differ.
         identity = ("verbatim", kind, raw_ts, counts, model)
     return "usage", Copy(identity, rules.time(obj.get("timestamp")), model, counts)  # type: ignore[arg-type]
 
@@ -274,7 +276,6 @@ def usage_object(counts: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any
     return usage
 
 
-COUNT_KEYS = ("input_other", "output", "input_cache_read", "input_cache_creation")
 usage_objects = st.builds(usage_object, st.fixed_dictionaries(dict.fromkeys(COUNT_KEYS, counts_values)),
                           st.dictionaries(st.sampled_from(["total", "input"]), json_values, max_size=1))
 token_usages = weighted(
