@@ -530,16 +530,16 @@ def test_snapshot_counts_what_the_specification_says(home: Home, grown: float, r
         assert home_figures(env, with_models) == expected, "a warm cache"
 
 
-# --- found while writing the reference: a cached run that differs from --no-cache --------------------------
+# --- found while writing the reference: a cached run that differed from --no-cache ------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the marks a `forked` marker in a last line without newline "
-                   "gives the lines before it are stored for good, though that line is read again next time")
-def test_a_marker_in_an_unfinished_last_line_that_turns_out_broken_marks_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("resumed", [False, True], ids=["first-read", "resumed-read"])
+def test_a_marker_in_an_unfinished_last_line_that_turns_out_broken_marks_nothing(tmp_path: Path,
+                                                                                  resumed: bool) -> None:
     """A journal whose last line, not yet ended, reads as a `forked` marker: the copy before it is marked
     (its session is a fork of the other holder's). When the line is then finished as something that is
     no marker (here, broken), the copy is no fork's copy any more: the cached figures must follow, as a
-    read without the cache does."""
+    read without the cache does; also when the marker came in a read that resumed after the copy."""
     root = tmp_path / "kimi-code"
     usage = {"type": "usage.record", "model": "m", "usage": {"inputOther": 5, "output": 1},
              "usageScope": "turn", "time": 1795000000000}
@@ -547,9 +547,13 @@ def test_a_marker_in_an_unfinished_last_line_that_turns_out_broken_marks_nothing
     journal_a = root / "sessions" / "wd" / "session_a" / "agents" / "main" / "wire.jsonl"
     journal_b = root / "sessions" / "wd" / "session_b" / "agents" / "main" / "wire.jsonl"
     write_file(str(journal_b), f"{json.dumps(usage)}\n{json.dumps(other)}\n".encode())
-    write_file(str(journal_a), f'{json.dumps(usage)}\n{{"type":"forked"}}'.encode())
+    write_file(str(journal_a), f"{json.dumps(usage)}\n".encode())
     env: dict[str, str | None] = {"OPENUSAGE_NOW": NOW, "KIMI_CODE_HOME": str(root),
                                   "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache")}
+    if resumed:
+        assert home_figures(env, True).sessions[0] == 2  # the cache holds the copy, unmarked
+    with journal_a.open("ab") as f:
+        f.write(b'{"type":"forked"}')
     assert home_figures(env, True).sessions[0] == 1  # session_b owns both calls: session_a's copy is marked
     with journal_a.open("ab") as f:
         f.write(b"x\n")  # the last line is `{"type":"forked"}x`: broken, no marker

@@ -626,6 +626,10 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
         end, tail = reader.scan(fd, offset, size, provider.needles, parser.line)
         chunk = parser.finish(end, tail)
         head_hash, tail_hash = reader.fingerprint(fd, end) if job.fingerprint else (b"", b"")
+        if chunk.marks_from_tail:
+            # Marks that a line still being written gave the copies before it: a fingerprint that never
+            # matches, so the next read of this file starts over and they go if the line ends otherwise.
+            head_hash = tail_hash = b""
     except OSError:
         return _unreadable(job)
     finally:
