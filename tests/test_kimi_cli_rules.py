@@ -184,6 +184,20 @@ def test_negative_and_non_integer_counts_count_as_zero(home: KimiHome) -> None:
     assert diag(snap) == clean_diag(files_read=1, records=5, zero=1)
 
 
+def test_counts_of_any_size_count_exactly(home: KimiHome) -> None:
+    """Any integer counts, however large: beyond 2**53 (a JavaScript number's exact range) and 2**64."""
+    s = home.session(uid("3"))
+    huge = [2**53 + 1, 2**64 + 7, 10**30, 3]
+    s.usage(at("2026-11-18T09:00:00Z"), (huge[0], huge[1], huge[2], huge[3]), "chatcmpl-huge")
+    s.usage(at("2026-11-18T09:01:00Z"), (1, 2, 3, 4), "chatcmpl-small")
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (2**53 + 2, 2**64 + 9, 10**30 + 3, 7)
+    assert series(snap, "tokens") == {"2026-11-18": 2**53 + 2**64 + 11}
+    assert diag(snap) == clean_diag(files_read=1, records=2)
+
+
 def test_missing_count_keys_count_as_zero_and_extra_keys_are_ignored(home: KimiHome) -> None:
     s = home.session(uid("3"))
     s.add(line(at("2026-11-18T09:00:00Z"), status_update(usage={"output": 7}, mid="chatcmpl-a")))
