@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from unprivileged import work_dir  # noqa: F401  (a fixture: any test may run a case as an unprivileged user)
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from codex_home import A, B, CodexHome, codex_env, run, snapshot, token_count
 from kimi_home import diag, explain, invoke, models, series, sessions, settings_file, tokens
+from unprivileged import hand_over, run_openusage
 
 pytestmark = pytest.mark.usefixtures("refold_path")
 
@@ -331,16 +331,21 @@ def test_truncated_final_line_is_not_counted(home: CodexHome) -> None:
     assert skipped(snap) == {}
 
 
-def test_unreadable_rollout_is_reported_not_fatal(home: CodexHome) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
+def test_unreadable_rollout_is_reported_not_fatal(work_dir: Path) -> None:
+    """As a user that file modes apply to (root reads any file): without the cache, cold and warm."""
+    home = CodexHome(work_dir / "codex")
     path = home.place("plain_two_turns.jsonl")
     home.place("info_null.jsonl")
     path.chmod(0)
-    try:
-        snap = snap_of(home)
-    finally:
-        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    hand_over(work_dir)
+    docs = []
+    for args in (["--no-cache"], [], []):
+        done = run_openusage(["snapshot", "--json", *args], work_dir,
+                             {"CODEX_HOME": str(home.root), "OPENUSAGE_NOW": "2026-11-20T12:00:00Z"})
+        assert done.returncode == 0, done.stderr
+        docs.append({k: v for k, v in json.loads(done.stdout).items() if k != "generated_at"})
+    assert docs[0] == docs[1] == docs[2]
+    snap = docs[0]["snapshots"][0]
     assert tokens(snap) == (500, 50, 0, 0)
     assert snap["diagnostics"]["files_unreadable"] == 1
 

@@ -12,10 +12,8 @@ The clock is OPENUSAGE_NOW = 2026-11-20T12:00:00Z: today is 2026-11-20 and the 7
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,14 @@ import pytest
 from kimi_home import (
     FIXTURES,
     GROUP,
+    NOW,
     OMIT,
     OTHER_GROUP,
     KimiHome,
     at,
     by_account,
     clean_diag,
+    comparable,
     diag,
     dumps,
     env_for,
@@ -50,6 +50,7 @@ from kimi_home import (
     used,
     wrap,
 )
+from unprivileged import hand_over, run_openusage
 
 DEFAULT = "kimi-for-coding"
 TURBO_TOML = """\
@@ -181,6 +182,20 @@ def test_negative_and_non_integer_counts_count_as_zero(home: KimiHome) -> None:
     assert models(snap) == [(DEFAULT, 50, 48, 116, 1, 5)]
     assert series(snap, "tokens") == {"2026-11-18": 98}
     assert diag(snap) == clean_diag(files_read=1, records=5, zero=1)
+
+
+def test_counts_of_any_size_count_exactly(home: KimiHome) -> None:
+    """Any integer counts, however large: beyond 2**53 (a JavaScript number's exact range) and 2**64."""
+    s = home.session(uid("3"))
+    huge = [2**53 + 1, 2**64 + 7, 10**30, 3]
+    s.usage(at("2026-11-18T09:00:00Z"), (huge[0], huge[1], huge[2], huge[3]), "chatcmpl-huge")
+    s.usage(at("2026-11-18T09:01:00Z"), (1, 2, 3, 4), "chatcmpl-small")
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (2**53 + 2, 2**64 + 9, 10**30 + 3, 7)
+    assert series(snap, "tokens") == {"2026-11-18": 2**53 + 2**64 + 11}
+    assert diag(snap) == clean_diag(files_read=1, records=2)
 
 
 def test_missing_count_keys_count_as_zero_and_extra_keys_are_ignored(home: KimiHome) -> None:
@@ -745,8 +760,22 @@ def test_directory_symlink_loops_do_not_hang_or_double_count(home: KimiHome) -> 
     }
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_files_and_directories_are_skipped_and_counted(home: KimiHome) -> None:
+def _as_unprivileged_user(root: Path, work: Path) -> dict[str, Any]:
+    """`snapshot --json` as a user that file modes apply to (root reads any file), without the cache,
+    then cold and warm from it: the three documents equal; returns the first."""
+    hand_over(work)
+    env = {"KIMI_SHARE_DIR": str(root), "OPENUSAGE_NOW": NOW}
+    docs = []
+    for args in (["--no-cache"], [], []):
+        done = run_openusage(["snapshot", "--json", *args], work, env)
+        assert done.returncode == 0, done.stderr
+        docs.append(comparable(json.loads(done.stdout)))
+    assert docs[0] == docs[1] == docs[2]
+    return docs[0]["snapshots"][0]  # type: ignore[no-any-return]
+
+
+def test_unreadable_files_and_directories_are_skipped_and_counted(work_dir: Path) -> None:
+    home = KimiHome(work_dir / "kimi")
     home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (10, 1, 0, 0), "chatcmpl-ok")
     locked_file = home.session(uid("2"))
     locked_file.usage(at("2026-11-19T10:00:00Z"), (20, 2, 0, 0), "chatcmpl-locked-file")
@@ -754,18 +783,15 @@ def test_unreadable_files_and_directories_are_skipped_and_counted(home: KimiHome
     locked_group.usage(at("2026-11-19T10:00:00Z"), (30, 3, 0, 0), "chatcmpl-locked-dir")
     locked_file.path.chmod(0)
     locked_group.dir.parent.chmod(0)
-    try:
-        snap = only_snapshot(env_for(home.root))
-    finally:
-        locked_group.dir.parent.chmod(stat.S_IRWXU)
-        locked_file.path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+    snap = _as_unprivileged_user(home.root, work_dir)
 
     assert tokens(snap) == (10, 1, 0, 0)
     assert diag(snap, "files_read", "files_unreadable") == {"files_read": 1, "files_unreadable": 2}
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_state_json_means_no_prefix(home: KimiHome) -> None:
+def test_unreadable_state_json_means_no_prefix(work_dir: Path) -> None:
+    home = KimiHome(work_dir / "kimi")
     original = home.session(uid("f"), title="Plan")
     original.usage(at("2026-11-15T10:00:00Z"), (10, 1, 0, 0), "chatcmpl-us1")
     fork = home.fork(original, uid("0"), "Fork: Plan")
@@ -773,10 +799,8 @@ def test_unreadable_state_json_means_no_prefix(home: KimiHome) -> None:
     state = original.dir / "state.json"
     state.write_text('{"custom_title": "Fork: Fork: Plan"}', encoding="utf-8")
     state.chmod(0)
-    try:
-        snap = only_snapshot(env_for(home.root))
-    finally:
-        state.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+    snap = _as_unprivileged_user(home.root, work_dir)
 
     assert series(snap, "sessions") == {"2026-11-15": 1, "2026-11-16": 1}
     assert sessions(snap) == (2, 0, 2)

@@ -230,6 +230,21 @@ def test_negative_and_non_numeric_counts_count_as_zero(home: KimiCodeHome) -> No
     assert code_diag(snap) == clean(files_read=1, records=5, zero=1)
 
 
+def test_counts_of_any_size_count_exactly(home: KimiCodeHome) -> None:
+    """Any count counts, however large: integers beyond 2**53 and 2**64 exactly, a float beyond 2**53 as
+    the whole number it is."""
+    j = started(home, sid("1")).main
+    t = ms("2026-11-18T09:00:00Z")
+    j.raw_usage(t, {"inputOther": 2**53 + 1, "output": 2**64 + 7, "inputCacheRead": 10**30, "inputCacheCreation": 1e20})
+    j.usage(t + 1000, (1, 2, 3, 4))
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (2**53 + 2, 2**64 + 9, 10**30 + 3, 10**20 + 4)
+    assert series(snap, "tokens") == {"2026-11-18": 2**53 + 2**64 + 11}
+    assert code_diag(snap) == clean(files_read=1, records=2)
+
+
 def test_malformed_non_utf8_and_wrong_shaped_usage_lines_are_skipped_by_reason(home: KimiCodeHome) -> None:
     home.journal_from_fixture("bad_lines.jsonl", WD, sid("1"))
 

@@ -88,8 +88,8 @@ class Chunk:
     being written is never half-counted, and a complete line without a final newline still counts.
     """
 
-    __slots__ = ("end_offset", "marker_seen", "records", "skipped", "state", "tail_records", "tail_skipped",
-                 "tail_zero_records", "zero_records")
+    __slots__ = ("end_offset", "marker_seen", "marks_from_tail", "records", "skipped", "state", "tail_records",
+                 "tail_skipped", "tail_zero_records", "zero_records")
 
     def __init__(self, end_offset: int = 0, state: bytes | None = None) -> None:
         self.records: list[UsageRecord] = []
@@ -103,6 +103,9 @@ class Chunk:
         # whether a `forked` marker came in these lines: then every earlier record of the file is marked.
         self.state = state
         self.marker_seen = False
+        # The marks come from a marker in the last line, without its newline: they hold only while that
+        # line reads as a marker, so the next read of the file must start over (scan.py).
+        self.marks_from_tail = False
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------

@@ -676,6 +676,10 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
         if job.fingerprint:
             assert prefix is not None
             head_hash = prefix.at(end) or _rehashed(reader, fd, end)
+        if chunk.marks_from_tail:
+            # Marks that a line still being written gave the copies before it: a fingerprint that never
+            # matches, so the next read of this file starts over and they go if the line ends otherwise.
+            head_hash = b""
     except OSError:
         return _unreadable(job)
     finally:

@@ -104,6 +104,7 @@ class JournalParser:
         if rest is not None and rest.marker:  # a marker in the last line marks every copy before it
             _mark(chunk.records)
             chunk.marker_seen = True
+            chunk.marks_from_tail = True
         return chunk
 
 
