@@ -21,15 +21,18 @@ def provider_by_id(provider_id: str) -> Provider | None:
     return next((p for p in PROVIDERS if p.id == provider_id), None)
 
 
+# Each provider's capability, decided once: an isinstance check against a runtime-checkable Protocol
+# walks its members (~14 us), and the scan asks for every file it reads (80 ms of a 1 GB cold scan).
+_REMOTE: dict[str, RemoteSource] = {p.id: source for p in PROVIDERS if (source := remote_source(p)) is not None}
+# A provider that is not a remote source is a file source (`Provider` is the union of the two).
+_FILES: dict[str, FileProvider] = {p.id: p for p in PROVIDERS if p.id not in _REMOTE}  # type: ignore[misc]
+
+
 def file_provider(provider_id: str) -> FileProvider | None:
     """The provider as a file source, or None (unknown, or a remote source)."""
-    provider = provider_by_id(provider_id)
-    if provider is None or isinstance(provider, RemoteSource):
-        return None
-    return provider
+    return _FILES.get(provider_id)
 
 
 def remote_provider(provider_id: str) -> RemoteSource | None:
     """The provider as a remote source, or None (unknown, or a file source)."""
-    provider = provider_by_id(provider_id)
-    return None if provider is None else remote_source(provider)
+    return _REMOTE.get(provider_id)
