@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, cast
 
 import click
 
-from openusage import __version__, api
+from openusage import __version__, api, paths
 from openusage.errors import OpenUsageError, SettingsError, UsageInputError
 from openusage.files import printable
 from openusage.windows import chosen_zone, current_time
@@ -49,10 +49,26 @@ def _progress(json_output: bool) -> Any:
     return ScanProgress()
 
 
+# Set by `main`: this process is a one-shot command, which may fork helpers before it reads (a test
+# that runs the commands in its own process through CliRunner is not one).
+_ONE_SHOT: list[bool] = [False]
+
+
+def _prefetch_prices(env: Mapping[str, str], use_cache: bool) -> None:
+    """A one-shot command that will have to price calls with nothing priced in its cache (no cache,
+    or a first run) starts importing genai-prices in a child now, while it reads (pricefetch.py)."""
+    if not _ONE_SHOT[0] or (use_cache and paths.cache_path(env).exists()):
+        return
+    from openusage import pricefetch
+
+    pricefetch.start()
+
+
 def _dashboard(env: Mapping[str, str], now: datetime, *, account: str | None, use_cache: bool,
                tz: tzinfo, offline: bool = False) -> None:
     from openusage.render.tile import render_dashboard, render_nothing_detected
 
+    _prefetch_prices(env, use_cache)
     result = api.snapshot(env, now, account_id=account, use_cache=use_cache, progress=_progress(False),
                           notice=_notice, tz=tz, offline=offline)
     console = _console()
@@ -193,6 +209,7 @@ def snapshot(options: _Options, json_output: bool, account: str | None, no_cache
         return
     from openusage.render.jsonout import dumps, snapshot_document
 
+    _prefetch_prices(options.env, use_cache)
     result = api.snapshot(options.env, now, account_id=account, use_cache=use_cache, notice=_notice, tz=tz,
                           offline=offline)
     click.echo(dumps(snapshot_document(result)), nl=False)
@@ -292,6 +309,7 @@ def _report(kind: str, group: _Options, *, since: str | None = None, until: str 
     reports.check(options)  # a bad combination is said before any file is read
     query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
     machine = json_output or csv_output or markdown
+    _prefetch_prices(group.env, group.use_cache(no_cache))
     result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=_progress(machine),
                        notice=_notice)
     price, price_data = api.call_prices(group.env, result.calls, use_cache=group.use_cache(no_cache), notice=_notice)
@@ -326,11 +344,14 @@ def main() -> None:
     thousands of small objects and no cycles worth collecting, and each collection would walk them all
     (~9 ms after a cold scan). A long-running command (a live dashboard) turns it back on."""
     gc.disable()
+    _ONE_SHOT[0] = True
     try:
         cli.main(prog_name="openusage")  # standalone mode: it always ends in SystemExit
         code: int = 0
     except SystemExit as done:
         code = _exit_code(done.code)
+    if "openusage.pricefetch" in sys.modules:  # its child, if one was started, is reaped
+        sys.modules["openusage.pricefetch"].stop()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said
             stream.flush()

@@ -101,6 +101,17 @@ class DataInfo(NamedTuple):
 
 
 def data_info() -> DataInfo:
+    """The price data's version and date: from the child that imported genai-prices while the files
+    were read (pricefetch.py), else from genai-prices in this process."""
+    from openusage import pricefetch
+
+    answered, answer = pricefetch.ask("data", None)
+    if answered and isinstance(answer, tuple) and len(answer) == 2:
+        return DataInfo(*answer)
+    return data_info_here()
+
+
+def data_info_here() -> DataInfo:
     import genai_prices
     from genai_prices import types
     from genai_prices.data import providers
@@ -117,7 +128,20 @@ def data_info() -> DataInfo:
 
 
 def database_schedules(models: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], Schedule | None]:
-    """Each (model, provider hint)'s schedule from genai-prices (None: it knows no such model)."""
+    """Each (model, provider hint)'s schedule from genai-prices (None: it knows no such model): from
+    the child that imported it while the files were read (pricefetch.py), else in this process."""
+    from openusage import pricefetch
+
+    wanted = list(models)
+    answered, answer = pricefetch.ask("schedules", wanted)
+    if answered and isinstance(answer, list) and all(isinstance(item, tuple) and len(item) == 2 for item in answer):
+        return {(str(key[0]), key[1]): schedule for key, schedule in answer}
+    return database_schedules_here(wanted)
+
+
+def database_schedules_here(models: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None],
+                                                                              Schedule | None]:
+    """`database_schedules`, computed in this process."""
     import warnings
 
     import genai_prices
