@@ -194,6 +194,62 @@ class _TooManyCalls(Exception):
     a scratch file."""
 
 
+class _Folded:
+    """The in-memory sink of a full read: every unit's calls merged as they come, and of its sessions
+    all that `settle` needs (each session's parent, None for most; the ranks that are not 0; the
+    sessions that join another)."""
+
+    __slots__ = ("calls", "joins", "parents", "ranks")
+
+    def __init__(self) -> None:
+        self.calls: Calls = {}
+        self.parents: dict[str, str | None] = {}
+        self.ranks: dict[str, int] = {}
+        self.joins: dict[str, str] = {}
+
+    def add(self, unit_calls: Calls, unit_infos: dict[str, tuple[int, str | None, str | None]]) -> None:
+        merge(self.calls, unit_calls)
+        for name, (rank, parent, joined) in unit_infos.items():
+            self.parents[name] = parent
+            if rank:
+                self.ranks[name] = rank
+            if joined is not None:
+                self.joins[name] = joined
+
+    def ledger(self) -> Ledger:
+        """Every call's owner chosen, then counted."""
+        settle(self.calls.values(), self.ranks, ancestry(self.parents), self.joins)
+        return Ledger.of(call_rows(self.calls))
+
+    def infos(self) -> dict[str, SessionInfo]:
+        return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name))
+                for name, parent in self.parents.items()}
+
+
+class _Tally:
+    """What reading the files ran into: files read, all-zero records, skips by reason, unreadable."""
+
+    __slots__ = ("files_read", "skipped", "unreadable", "zero")
+
+    def __init__(self, unreadable: int) -> None:
+        self.files_read = self.zero = 0
+        self.skipped: dict[str, int] = {}
+        self.unreadable = unreadable
+
+    def add(self, result: FileRead) -> bool:
+        """Count one file's result; False when the file could not be read."""
+        if result.end_offset is None:
+            self.unreadable += 1
+            return False
+        self.files_read += 1
+        self.zero += result.zero + result.tail_zero
+        add_counts(add_counts(self.skipped, result.skipped), result.tail_skipped)
+        return True
+
+    def diagnostics(self) -> FileDiagnostics:
+        return FileDiagnostics(self.files_read, self.skipped, self.zero)
+
+
 def _read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
               listing: list[_Units], *, in_memory: bool,
               bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None, dict[str, SessionInfo] | None]:
@@ -213,17 +269,10 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
         top, units, loose = listing[0]
         return _read_unit(provider, account, top, units[i], loose[i], keep, in_memory)
 
-    calls: Calls = {}
-    # Folding in memory: every session's parent (None for most), the ranks that are not 0 and the
-    # sessions that join another, all that `settle` needs. With a store, each unit's sessions are also
-    # written as they come. (Workers forked before a switch to the store go on folding; what they send
-    # is then dropped.)
-    parents: dict[str, str | None] = {}
-    ranks: dict[str, int] = {}
-    joins: dict[str, str] = {}
-    skipped: dict[str, int] = {}
-    files_read = zero = 0
-    unreadable = walk.unreadable
+    # With a store, each unit's sessions and files are also written as they come. (Workers forked
+    # before a switch to the store go on folding; what they send is then dropped.)
+    folded = _Folded()
+    tally = _Tally(walk.unreadable)
     units = listing[0].sessions
     for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
             len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
@@ -231,42 +280,28 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
             store.set_sessions(account, ((name, SessionInfo(*info), unit_signatures.get(name, 0))
                                          for name, info in unit_infos.items()))
         if in_memory:
-            merge(calls, unit_calls)
-            for name, (rank, parent, joined) in unit_infos.items():
-                parents[name] = parent
-                if rank:
-                    ranks[name] = rank
-                if joined is not None:
-                    joins[name] = joined
-            if bounded and len(calls) > (SCAN_MAX_CALLS if store is None else FIRST_RUN_MAX_CALLS):
+            folded.add(unit_calls, unit_infos)
+            if bounded and len(folded.calls) > (SCAN_MAX_CALLS if store is None else FIRST_RUN_MAX_CALLS):
                 if store is None:
                     raise _TooManyCalls
                 in_memory = False  # too many to hold: the store folds what it holds when all are in
-                calls, parents, ranks, joins = {}, {}, {}, {}
-        unreadable += unit_unreadable
+                folded = _Folded()
+        tally.unreadable += unit_unreadable
         for raw_source, raw, encoded in results:
-            source = Source(*raw_source)
             result = FileRead(*raw)
-            if result.end_offset is None:
-                unreadable += 1
-                continue
-            files_read += 1
-            zero += result.zero + result.tail_zero
-            add_counts(add_counts(skipped, result.skipped), result.tail_skipped)
-            if store is not None and encoded is not None:
+            if tally.add(result) and store is not None and encoded is not None:
+                source = Source(*raw_source)
                 store.add_encoded(account, source.path, source.session, result, *encoded)
     listing.clear()
     del units
-    read = FileDiagnostics(files_read, skipped, zero)
+    read = tally.diagnostics()
     if not in_memory:
         assert store is not None
-        return _stored_ledger(store, account), read, unreadable, None, None
-    settle(calls.values(), ranks, ancestry(parents), joins)
-    ledger = Ledger.of(call_rows(calls))
+        return _stored_ledger(store, account), read, tally.unreadable, None, None
+    ledger = folded.ledger()
     if store is not None:
-        return ledger, read, unreadable, None, None
-    infos = {name: SessionInfo(ranks.get(name, 0), parent, joins.get(name)) for name, parent in parents.items()}
-    return ledger, read, unreadable, calls, infos
+        return ledger, read, tally.unreadable, None, None
+    return ledger, read, tally.unreadable, folded.calls, folded.infos()
 
 
 def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
