@@ -386,14 +386,35 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
             and stored is not None and stored[1] is not None:
         return ledger, walk.unreadable, stored[1]  # the warm path: nothing to read, nothing to fold
 
+    results = _read_jobs(jobs, progress, provider)
+    dirty = _dirty(store, account, gone, results, changed_sessions, dropped_sessions)
+    refold_all = ledger is None or len(dirty) >= REFOLD_ALL_SHARE * max(1, ledger.totals[0])
+    if not refold_all:
+        assert ledger is not None
+        ledger.add(call_rows(stored_calls(store, account, dirty)), sign=-1)
+    unreadable = _apply(store, account, gone, results, changed_sessions, dropped_sessions) + walk.unreadable
+    if refold_all:
+        return _stored_ledger(store, account), unreadable, None
+    assert ledger is not None
+    ledger.add(call_rows(stored_calls(store, account, dirty)))
+    return ledger, unreadable, None
+
+
+def _read_jobs(jobs: list[_Job], progress: Progress | None, provider: FileProvider) -> list[tuple[_Job, FileRead]]:
+    """The new bytes of every changed file, read in batches over the processes."""
     batches = _batches(jobs)
     results: list[tuple[_Job, FileRead]] = []
     sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
     for i, raw in _run(len(batches), lambda i: [_read_job(job, _reader()) for job in batches[i]],
                        [len(batch) for batch in batches], sizes, progress, provider):
         results.extend((job, FileRead(*r)) for job, r in zip(batches[i], raw, strict=True))
+    return results
 
-    # Which calls this changes, asked before anything changes.
+
+def _dirty(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
+           changed: dict[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> set[str]:
+    """The calls a refresh changes, asked before anything changes: those of files gone, of the part of
+    a file read again, of its new lines, and of the sessions whose state or ancestry changed."""
     dirty: set[str] = set()
     for state in gone:
         dirty |= store.keys_of_file(state.id)
@@ -408,16 +429,15 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
                     dirty |= store.keys_of_file(previous.id, unmarked_only=True)
         dirty.update(record[0] for record in result.records)
         dirty.update(record[0] for record in result.tail_records)
-    for session in [*changed_sessions, *dropped_sessions, *_reparented(store, account, changed_sessions,
-                                                                        dropped_sessions)]:
+    for session in [*changed, *dropped, *_reparented(store, account, changed, dropped)]:
         dirty |= store.call_keys(account, session)
+    return dirty
 
-    refold_all = ledger is None or len(dirty) >= REFOLD_ALL_SHARE * max(1, ledger.totals[0])
-    if not refold_all:
-        assert ledger is not None
-        ledger.add(call_rows(stored_calls(store, account, dirty)), sign=-1)
 
-    unreadable = walk.unreadable
+def _apply(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
+           changed: dict[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> int:
+    """Write what the refresh read to the store; returns how many of its files could not be read."""
+    unreadable = 0
     for state in gone:
         store.drop_file(state.id)
     for job, result in results:
@@ -427,14 +447,9 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
                 store.drop_file(job.previous.id)
             continue
         store.apply(account, job.source.path, job.source.session, result, job.previous)
-    store.set_sessions(account, changed_sessions.values())
-    store.drop_sessions(account, dropped_sessions)
-
-    if refold_all:
-        return _stored_ledger(store, account), unreadable, None
-    assert ledger is not None
-    ledger.add(call_rows(stored_calls(store, account, dirty)))
-    return ledger, unreadable, None
+    store.set_sessions(account, changed.values())
+    store.drop_sessions(account, dropped)
+    return unreadable
 
 
 def _reparented(store: Store, account: str, changed: dict[str, tuple[str, SessionInfo, int]],
