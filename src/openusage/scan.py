@@ -485,35 +485,9 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back."""
     top, units, loose = _session_units(provider, walk)
-    walk_session = provider.walk_session
 
     def work(i: int) -> tuple[Any, ...]:
-        local = Walk()
-        known = store.reader()
-        sources = [source for session in units[i] for source in walk_session(local, session, top)]
-        names = {session.name for session in units[i]}
-        sources.extend(loose[i])
-        names.update(source.session for source in loose[i])
-        asked = sorted(names)
-        files = known.files(account, asked)
-        fetched = len(files)
-        changed: list[tuple[tuple[Any, ...], bool]] = []
-        for source in sources:
-            entry = files.pop(source.path, None)
-            # The warm path: one string comparison per file, nothing built for an unchanged one.
-            if entry is None or entry[0] != file_key(source.identity, source.session):
-                changed.append((tuple(source), entry is not None))  # plain tuples: marshal takes no NamedTuple
-        gone = [file_id for _key, file_id in files.values()]
-        signatures = known.signatures(account, asked)
-        known_sessions = len(signatures)
-        new_signatures: dict[str, int] = {}
-        for session in local.session_dirs:
-            signature = local.signatures.get(session, 0)  # 0: no state
-            if signatures.pop(session, None) != signature:
-                new_signatures[session] = signature
-        infos = provider.session_info(_holders(local, new_signatures))
-        sessions = {name: (*info, new_signatures[name]) for name, info in infos.items()}
-        return changed, gone, sessions, list(signatures), local.unreadable, fetched, known_sessions
+        return _compare_unit(store, provider, account, top, units[i], loose[i])
 
     from openusage import parallel
 
@@ -537,6 +511,39 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
         result.gone.update(store.files_outside(account, listed))
         result.dropped.update(store.sessions_outside(account, listed))
     return result
+
+
+def _compare_unit(store: Store, provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
+                  loose: list[Source]) -> tuple[Any, ...]:
+    """One unit of the warm comparison, in any process: walk its sessions, and return (as plain values:
+    they cross a pipe) only what differs from the store: changed files, gone file ids, sessions whose
+    state changed (read again), known sessions not seen, and the counts asked."""
+    local = Walk()
+    known = store.reader()
+    sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
+    names = {session.name for session in sessions}
+    sources.extend(loose)
+    names.update(source.session for source in loose)
+    asked = sorted(names)
+    files = known.files(account, asked)
+    fetched = len(files)
+    changed: list[tuple[tuple[Any, ...], bool]] = []
+    for source in sources:
+        entry = files.pop(source.path, None)
+        # The warm path: one string comparison per file, nothing built for an unchanged one.
+        if entry is None or entry[0] != file_key(source.identity, source.session):
+            changed.append((tuple(source), entry is not None))  # plain tuples: marshal takes no NamedTuple
+    gone = [file_id for _key, file_id in files.values()]
+    signatures = known.signatures(account, asked)
+    known_sessions = len(signatures)
+    new_signatures: dict[str, int] = {}
+    for session in local.session_dirs:
+        signature = local.signatures.get(session, 0)  # 0: no state
+        if signatures.pop(session, None) != signature:
+            new_signatures[session] = signature
+    infos = provider.session_info(_holders(local, new_signatures))
+    states = {name: (*info, new_signatures[name]) for name, info in infos.items()}
+    return changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions
 
 
 def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
