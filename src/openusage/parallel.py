@@ -122,8 +122,8 @@ def _child(queue_r: int, result_w: int, work: Callable[[int], Any]) -> None:  # 
             if i is None:
                 break
             body = marshal.dumps(work(i))
-            _write_all(result_w, _HEADER.pack(i, len(body)) + body)
-        _write_all(result_w, _HEADER.pack(_DONE, 0))
+            write_all(result_w, _HEADER.pack(i, len(body)) + body)
+        write_all(result_w, _HEADER.pack(_DONE, 0))
     except BaseException:
         status = 1  # the batch in hand is never reported: the parent does it again
         if os.environ.get("OPENUSAGE_DEBUG"):
@@ -193,7 +193,8 @@ def _collect(readers: dict[int, _Messages], fd: int, done: set[int]) -> Iterator
             yield i, result
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` into a pipe, however many writes it takes."""
     view = memoryview(data)
     while view:
         written = os.write(fd, view)

@@ -23,6 +23,8 @@ import struct
 import time
 from typing import Any
 
+from openusage.parallel import write_all
+
 _LENGTH = struct.Struct("<Q")
 ANSWER_TIMEOUT = 10.0  # seconds to wait for one answer before asking this process instead
 
@@ -69,7 +71,7 @@ def ask(question: str, argument: Any) -> tuple[bool, Any]:
     child = _CHILD[0]
     try:
         body = marshal.dumps((question, argument))
-        _write_all(child.request, _LENGTH.pack(len(body)) + body)
+        write_all(child.request, _LENGTH.pack(len(body)) + body)
         answer = marshal.loads(_read_message(child.reply, time.monotonic() + ANSWER_TIMEOUT))
     except (OSError, EOFError, ValueError, TypeError):
         stop()  # a child that failed once is not asked again
@@ -124,7 +126,7 @@ def _serve(request: int, reply: int) -> None:  # pragma: no cover - runs in the 
             else:
                 break
             body = marshal.dumps((True, answer))
-            _write_all(reply, _LENGTH.pack(len(body)) + body)
+            write_all(reply, _LENGTH.pack(len(body)) + body)
     except BaseException:
         status = 1  # the parent answers in its own process
     finally:
@@ -150,9 +152,3 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
