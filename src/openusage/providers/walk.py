@@ -249,21 +249,21 @@ def count_sessions(sessions_dir: Path) -> int:
 
 def session_directories(sessions_dir: Path, wanted: AbstractSet[str]) -> dict[str, list[str]]:
     """The directories (`<group>/<session>`) of the wanted sessions, for what reports say of them: a
-    name found in two groups has two. One listing of the sessions directory and of each group."""
+    name found in two groups has two. The scan's own listing (`list_sessions`), so both see the same
+    sessions, a group reached through a symlink included."""
+    walk = walk_sessions(sessions_dir)
     found: dict[str, list[str]] = {}
-    try:
-        with os.scandir(sessions_dir) as groups:
-            holders = [group.path for group in groups if group.is_dir()]
-    except OSError:
+    if not walk.found:
         return found
-    for holder in sorted(holders):
-        try:
-            with os.scandir(holder) as sessions:
-                names = [entry.name for entry in sessions if entry.name in wanted and entry.is_dir()]
-        except OSError:
-            continue
-        for name in names:
-            found.setdefault(name, []).append(os.path.join(holder, name))
+    try:
+        listed = list_sessions(walk).sessions
+    except OSError:  # gone since it was checked
+        return found
+    for session in listed:
+        if session.name in wanted:
+            found.setdefault(session.name, []).append(os.path.join(session.holder, session.name))
+    for paths in found.values():
+        paths.sort()
     return found
 
 
