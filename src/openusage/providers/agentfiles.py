@@ -9,6 +9,7 @@ one that exists could not be read goes to `problems` when the caller keeps them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,18 @@ def stat_signature(path: Path | str) -> str:
     except OSError:
         return ""
     return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+
+
+def growing_heads(path: str, first: int, limit: int) -> Iterator[tuple[list[bytes], bool]]:
+    """The complete lines at the top of a file, read again in growing steps (from `first` bytes, four
+    times more each step, up to `limit`), each with whether it is the last step (the file ended, or
+    the limit): for a fact that is usually in the first lines but may come after a long one."""
+    size = first
+    while True:
+        head = read_head(path, size)
+        last = len(head) < size or size >= limit
+        complete = head if len(head) < size else head[: head.rfind(b"\n") + 1]
+        yield complete.split(b"\n"), last
+        if last:
+            return
+        size *= 4

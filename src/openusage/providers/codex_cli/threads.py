@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from openusage.providers.agentfiles import read_head
+from openusage.providers.agentfiles import growing_heads
 from openusage.providers.codex_cli import layout
 from openusage.query import SessionFacts
 
@@ -45,14 +45,12 @@ def session_facts(dirs: list[str], wanted: AbstractSet[str], *, titles: bool) ->
 
 def _head_facts(path: str, titles: bool) -> tuple[str, str | None]:
     """(cwd, first user message) from the first lines of a rollout, read in growing steps."""
-    size = FIRST_READ
-    while True:
-        head = read_head(path, size)
-        complete = head[: head.rfind(b"\n") + 1] if len(head) == size else head
-        cwd, title = _scan(complete.split(b"\n"), titles)
-        if (cwd and (title or not titles)) or len(head) < size or size >= HEAD_BYTES:
-            return cwd, title
-        size *= 4
+    cwd, title = "", None
+    for lines, _last in growing_heads(path, FIRST_READ, HEAD_BYTES):
+        cwd, title = _scan(lines, titles)
+        if cwd and (title or not titles):
+            break
+    return cwd, title
 
 
 def _scan(lines: list[bytes], titles: bool) -> tuple[str, str | None]:

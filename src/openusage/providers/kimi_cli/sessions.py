@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from openusage.providers.agentfiles import load_document, load_state, read_head
+from openusage.providers.agentfiles import growing_heads, load_document, load_state
 from openusage.providers.walk import WIRE_NAME, session_directories
 from openusage.query import SessionFacts
 
@@ -76,18 +76,13 @@ def _title(dirs: list[str]) -> str:
 def _first_user_input(path: str) -> str | None:
     """The text of the first TurnBegin's `user_input` among the first lines of a wire file: read in
     growing steps, since it is usually within the first few kilobytes."""
-    size = FIRST_READ
-    while True:
-        head = read_head(path, size)
-        complete = head[: head.rfind(b"\n") + 1] if len(head) == size else head
-        for line in complete.split(b"\n"):
+    for lines, _last in growing_heads(path, FIRST_READ, HEAD_BYTES):
+        for line in lines:
             if b'"TurnBegin"' in line:
                 found = _user_input(line)
                 if found is not None:
                     return found
-        if len(head) < size or size >= HEAD_BYTES:
-            return None
-        size *= 4
+    return None
 
 
 def _user_input(line: bytes) -> str | None:
