@@ -35,11 +35,13 @@ def rows_by_account(store: Store | None, members: Sequence[Member]) -> dict[str,
     """The rows of the calls each member owns (members whose directory was not found own none)."""
     rows: dict[str, list[CallRow]] = {}
     for group in _groups(member for member in members if member.refreshed.found):
-        settled = _cached(store, group) if store is not None else None
+        # What the stored rows must have been computed from; None: nothing stored of a member yet.
+        generations = [store.generation(m.account) for m in group] if store is not None else None
+        settled = _cached(store, group, generations) if store is not None and generations is not None else None
         if settled is None:
             settled = groups.settled_rows([m.refreshed.root for m in group], [_calls(store, m) for m in group])
-            if store is not None:
-                _keep(store, group, settled)
+            if store is not None and generations is not None:
+                _keep(store, group, generations, settled)
         rows.update(zip((m.account for m in group), settled, strict=True))
     return rows
 
@@ -66,17 +68,16 @@ def _name(group: Sequence[Member]) -> str:
     return "\x00".join(member.account for member in group)
 
 
-def _cached(store: Store, group: Sequence[Member]) -> list[list[CallRow]] | None:
-    """The group's stored rows when they were computed from its members' current generations."""
-    generations = [store.generation(member.account) for member in group]
+def _cached(store: Store, group: Sequence[Member], generations: list[int | None]) -> list[list[CallRow]] | None:
+    """The group's stored rows when they were computed from its members' current `generations`."""
     body = store.settled(_name(group))
     if body is None or None in generations:
         return None
     return decode(body, generations, len(group))
 
 
-def _keep(store: Store, group: Sequence[Member], settled: list[list[CallRow]]) -> None:
-    generations = [store.generation(member.account) for member in group]
+def _keep(store: Store, group: Sequence[Member], generations: list[int | None],
+          settled: list[list[CallRow]]) -> None:
     if None in generations:
         return  # nothing stored of a member: no generation to tie the rows to
     with store.write():
