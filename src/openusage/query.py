@@ -8,7 +8,7 @@ reads a file or runs SQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import NamedTuple
 
 import msgspec
@@ -57,9 +57,6 @@ class SettledCall(msgspec.Struct, frozen=True, gc=False, array_like=True):
     def total(self) -> int:
         """input + output: the meaning `total_tokens` has everywhere in openusage."""
         return self.input + self.output
-
-    def local_time(self, tz: tzinfo) -> datetime | None:
-        return None if self.time is None else datetime.fromtimestamp(self.time, tz)
 
 
 class SessionFacts(NamedTuple):
