@@ -36,6 +36,7 @@ from kimi_home import (
 )
 from openusage.store import Store
 from openusage.stored import seal
+from unprivileged import user_command, user_python
 
 T = at("2026-11-19T10:00:00Z")
 
@@ -291,39 +292,22 @@ class User:
             for path in [self.dir, *self.dir.rglob("*")]:
                 os.lchown(path, NOBODY, NOBODY)
 
-    def as_user(self, *command: str) -> list[str]:
-        if not self.root:
-            return list(command)
-        if shutil.which("setpriv"):
-            return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
-        return ["runuser", "-u", "nobody", "--", *command]
-
-    def command(self, *args: str) -> list[str]:
-        return self.as_user(sys.executable, "-m", "openusage", *args)
-
     def run(self, env: dict[str, str | None], *args: str) -> tuple[int, str, str]:
+        command, extra = user_command(*args)
         full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir),
                 "XDG_CONFIG_HOME": str(self.dir / "config"),  # no settings file there: the defaults
-                "OPENUSAGE_CACHE_DIR": str(self.dir / "cache")}
+                "OPENUSAGE_CACHE_DIR": str(self.dir / "cache"), **extra}
         full.update({k: v for k, v in env.items() if v is not None})
-        done = subprocess.run(self.command(*args), env=full, capture_output=True, text=True, timeout=120,
-                              check=False)
+        done = subprocess.run(command, env=full, capture_output=True, text=True, timeout=120, check=False)
         return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture
 def user() -> Iterator[User]:
-    if os.geteuid() == 0 and not (shutil.which("setpriv") or shutil.which("runuser")):
-        pytest.skip("running as root, and neither setpriv nor runuser is here to run as another user")
+    user_python()  # skips, with the reason, when no interpreter can run openusage as that user
     base = Path(tempfile.mkdtemp(prefix="openusage-user-", dir="/tmp"))
     base.chmod(0o755)
     made = User(base)
-    if made.root:
-        probe = subprocess.run(made.as_user(sys.executable, "-c", "import openusage"), capture_output=True,
-                               text=True, check=False, cwd=base)
-        if probe.returncode != 0:
-            shutil.rmtree(base)
-            pytest.skip(f"this interpreter cannot run openusage as uid {NOBODY}: {probe.stderr.strip()[-200:]}")
     yield made
     for path in [base, *base.rglob("*")]:  # a directory of mode 555 cannot be emptied
         if path.is_dir() and not path.is_symlink():
