@@ -8,6 +8,7 @@ skipped, with the reason, only when neither tool exists. As any other user it ru
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -79,6 +80,7 @@ def user_python() -> tuple[str, dict[str, str]]:
         return _PYTHON[0]
     mirror = Path(tempfile.mkdtemp(prefix="openusage-perm-python-", dir="/tmp"))
     mirror.chmod(0o755)
+    atexit.register(shutil.rmtree, mirror, ignore_errors=True)  # gone with the test run
     import msgspec
 
     import openusage
