@@ -32,6 +32,7 @@ from kimi_home import (
 from openusage import pricing
 from openusage.cost import CallPricer, CallsPricing, ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
 from openusage.errors import SettingsError
+from openusage.records import CallRow
 from openusage.settings import load_settings
 
 M = 1_000_000
@@ -388,10 +389,10 @@ def test_a_reports_rows_add_up_to_its_total_exactly() -> None:
 
 # -- the ledger's per-day sums: the same figure as pricing call by call -------------------------------------
 
-def _rows(model: str, start: str, hours: int, seed: int) -> list[tuple[Any, ...]]:
+def _rows(model: str, start: str, hours: int, seed: int) -> list[CallRow]:
     rng = random.Random(seed)
-    return [(f"s{i % 3}", at(start) + i * 3_600, model, rng.randrange(9_999), rng.randrange(999),
-             rng.randrange(99_999), 0, 1, None) for i in range(hours)]
+    return [CallRow(f"s{i % 3}", at(start) + i * 3_600, model, rng.randrange(9_999), rng.randrange(999),
+                    rng.randrange(99_999), 0, 1, None) for i in range(hours)]
 
 
 def test_day_sums_give_the_per_call_figure_to_the_unit() -> None:
@@ -405,8 +406,9 @@ def test_day_sums_give_the_per_call_figure_to_the_unit() -> None:
     book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
     by_day = {(model, day): sums for (model, day), sums in Ledger.of(rows).model_days.items()}  # type: ignore[arg-type]
     by_model: dict[str, list[Any]] = {}
-    for _s, ts, model, i, o, r, w, _c, _scope in rows:
-        by_model.setdefault(model, []).append((ts, i, o, r, w))
+    for row in rows:
+        by_model.setdefault(str(row.model), []).append((row.ts, row.input, row.output, row.cache_read,
+                                                        row.cache_write))
     per_call = grouped_costs(by_model, book.resolve, book.steady)
     per_day = day_costs(by_day, book.resolve_day)  # type: ignore[arg-type]
     assert per_day == per_call  # across the alias's move to kimi-k2.7-code on 2026-06-12, at midnight

@@ -329,7 +329,7 @@ def test_file_that_disappears_between_listing_and_reading_is_unreadable(cli_home
     assert len(sources) == 1
     os.unlink(sources[0].path)  # gone after the walk listed it
 
-    result = scan.FileRead(*scan._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), scan._reader()))
+    result = scan._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), scan._reader())
 
     assert result.end_offset is None  # unreadable: counted as such, nothing else lost
 
@@ -346,7 +346,7 @@ sources = [s for session in units.top.sessions for s in provider.walk_session(wa
 assert len(sources) == 1, sources
 os.unlink(sources[0].path)
 os.mkfifo(sources[0].path)  # a regular file when listed, a FIFO when read
-result = scan.FileRead(*scan._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), scan._reader()))
+result = scan._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), scan._reader())
 print(result.end_offset)
 """
 

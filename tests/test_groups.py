@@ -7,7 +7,7 @@ import random
 
 from openusage.fold import Calls, ancestry, call_rows, fold_records, settle
 from openusage.groups import _keys_held_by, _moved, _moving, owned_rows
-from openusage.records import SessionInfo
+from openusage.records import SessionInfo, UsageRecord
 from openusage.summary import Ledger
 
 
@@ -18,8 +18,9 @@ def random_root(rng: random.Random, keys: list[str]) -> tuple[Calls, dict[str, S
     infos = {name: SessionInfo(0, rng.choice([None, None, f"s{rng.randrange(8)}"])) for name in names}
     calls: Calls = {}
     for name in names:
-        records = [(key, 1.79e9 + rng.randrange(10**6), rng.choice([None, "k2"]), rng.randrange(100), 1, 0, 0,
-                    "turn", rng.randrange(2)) for key in rng.sample(keys, rng.randrange(1, len(keys)))]
+        records = [UsageRecord(key, 1.79e9 + rng.randrange(10**6), rng.choice([None, "k2"]), rng.randrange(100), 1,
+                               0, 0, "turn", rng.randrange(2), rng.randrange(3))
+                   for key in rng.sample(keys, rng.randrange(1, len(keys)))]
         fold_records(records, name, calls)
     settle(calls.values(), {n: i.rank for n, i in infos.items()}, ancestry({n: i.parent for n, i in infos.items()}))
     return calls, infos

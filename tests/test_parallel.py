@@ -3,18 +3,24 @@ dies before or after reporting some of its units."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 
 from openusage import parallel
+from openusage.packed import Codec, codec
+from openusage.records import UsageRecord
+
+MARSHAL: Codec[Any] = Codec(marshal.dumps, marshal.loads)
 
 
 def results(units: int, workers: int, work: Callable[[int], Any]) -> list[tuple[int, Any]]:
-    return sorted(parallel.run(units, work, workers), key=lambda pair: pair[0])
+    return sorted(parallel.run(units, work, workers, MARSHAL), key=lambda pair: pair[0])
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -55,8 +61,24 @@ def test_a_consumer_that_stops_early_leaves_no_worker_behind() -> None:
         time.sleep(0.005)
         return i
 
-    runs = parallel.run(200, work, 3)
+    runs = parallel.run(200, work, 3, MARSHAL)
     next(runs)
     runs.close()  # what leaving the loop on an exception does to the generator
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # every worker was reaped
+
+
+class _Unit(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    records: list[UsageRecord]
+
+
+def test_typed_results_cross_the_pipe_with_their_types_even_where_msgpack_cannot_hold_them() -> None:
+    """A count beyond 64 bits and a name with a lone surrogate (a directory name that is not UTF-8)
+    go through `packed`'s other form and come back equal, as Structs."""
+    def work(i: int) -> _Unit:
+        odd = [UsageRecord("k\udcff", None, None, 2**64 + i, 0, 0, 0)] if i % 2 else []
+        return _Unit([UsageRecord(f"m{i}", 1.5 + i, "kimi-k2", i, 2, 3, 4, "turn", 1, 7), *odd])
+
+    got = sorted(parallel.run(6, work, 2, codec(_Unit)), key=lambda pair: pair[0])
+    assert got == [(i, work(i)) for i in range(6)]
+    assert all(type(record) is UsageRecord for _, unit in got for record in unit.records)

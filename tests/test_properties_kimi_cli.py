@@ -359,7 +359,7 @@ def pools(times: st.SearchStrategy[Any]) -> st.SearchStrategy[list[bytes]]:
 
 def records_of(chunk_records: list[Any]) -> list[tuple[Any, ...]]:
     """(time, model, counts) of the reader's records, in order."""
-    return [(ts, model, (i, o, cr, cw)) for _key, ts, model, i, o, cr, cw, _scope, _marked in chunk_records]
+    return [(r.ts, r.model, (r.input, r.output, r.cache_read, r.cache_write)) for r in chunk_records]
 
 
 def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list[bytes]], Lines]) -> None:
@@ -380,7 +380,7 @@ def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list
     assert skipped == expected.skipped
     assert Counter(second.tail_skipped) == expected_tail.skipped
     every = records + second.tail_records
-    assert same_partition([r[0] for r in every], [c.identity for c in expected.copies + expected_tail.copies]), \
+    assert same_partition([r.key for r in every], [c.identity for c in expected.copies + expected_tail.copies]), \
         "copies of one call must share the reader's key, and only they"
 
 

@@ -376,8 +376,8 @@ _resolve = model_resolver(Path("/nonexistent/config.toml"))  # no config: the al
 
 def records_of(chunk_records: list[Any]) -> list[tuple[Any, ...]]:
     """(time, model, counts, scope, marked) of the reader's records, the model resolved as a snapshot does."""
-    return [(ts, _resolve(model), (i, o, cr, cw), scope, bool(marked))
-            for _key, ts, model, i, o, cr, cw, scope, marked in chunk_records]
+    return [(r.ts, _resolve(r.model), (r.input, r.output, r.cache_read, r.cache_write), r.scope, bool(r.marked))
+            for r in chunk_records]
 
 
 def expected_of(copies: list[Copy]) -> list[tuple[Any, ...]]:
@@ -405,7 +405,7 @@ def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list
     assert first.zero_records + second.zero_records + second.tail_zero_records == whole.zero
     assert Counter(first.skipped) + Counter(second.skipped) == expected.skipped
     assert Counter(first.skipped) + Counter(second.skipped) + Counter(second.tail_skipped) == whole.skipped
-    assert same_partition([r[0] for r in every], [c.identity for c in whole.copies]), \
+    assert same_partition([r.key for r in every], [c.identity for c in whole.copies]), \
         "copies of one call must share the reader's key, and only they"
 
 

@@ -16,9 +16,9 @@ def random_calls(rng: random.Random, n: int) -> list[CallRow]:
     for _ in range(n):
         ts = None if rng.random() < 0.1 else 1_790_000_000 + rng.randrange(20) * DAY + rng.random() * DAY
         model = rng.choice([None, "kimi-k2", "kimi-k2-thinking"])
-        calls.append((f"s{rng.randrange(12)}", ts, model, rng.randrange(5000), rng.randrange(900),
-                      rng.randrange(90000), rng.randrange(3), 1 + rng.randrange(3),
-                      rng.choice([None, "turn", "session"])))
+        calls.append(CallRow(f"s{rng.randrange(12)}", ts, model, rng.randrange(5000), rng.randrange(900),
+                             rng.randrange(90000), rng.randrange(3), 1 + rng.randrange(3),
+                             rng.choice([None, "turn", "session"]), rng.randrange(400)))
     return calls
 
 
@@ -39,9 +39,9 @@ def test_counting_calls_out_equals_counting_the_rest() -> None:
 
 
 def test_a_session_leaves_the_counts_with_its_last_call() -> None:
-    a1 = ("a", 1_790_000_000.0, None, 1, 1, 0, 0, 1, None)
-    a2 = ("a", 1_790_000_000.0 + DAY, None, 2, 2, 0, 0, 1, "turn")
-    b1 = ("b", 1_790_000_000.0, "m", 3, 3, 0, 0, 2, "session")
+    a1 = CallRow("a", 1_790_000_000.0, None, 1, 1, 0, 0, 1, None)
+    a2 = CallRow("a", 1_790_000_000.0 + DAY, None, 2, 2, 0, 0, 1, "turn", 1)
+    b1 = CallRow("b", 1_790_000_000.0, "m", 3, 3, 0, 0, 2, "session", 2)
     ledger = Ledger.of([a1, a2, b1])
     assert ledger.summary().sessions == 2
     ledger.add([a1, a2], sign=-1)
@@ -49,7 +49,7 @@ def test_a_session_leaves_the_counts_with_its_last_call() -> None:
     assert summary.sessions == 1
     assert summary.daily == ((20717, 1, 6),)
     assert [m.model for m in summary.models] == ["m"]
-    assert (summary.calls, summary.copies) == (1, 2)
+    assert (summary.calls, summary.copies, summary.reasoning) == (1, 2, 2)
     assert summary.scopes == (("session", 1, 6),)
 
 
@@ -67,7 +67,7 @@ def test_unreadable_ledger_is_none() -> None:
     assert Ledger.decode(b'{"v": 3, "totals": [1], "sessions": {}, "models": [], "days": [], "scopes": []}') is None
     # The right version and lengths, but sessions, day tokens or day sessions not a dict.
     for part in (2, 4, 5):
-        parts: list[object] = [SUMMARY_VERSION, [0] * 6, {}, [], {}, {}, []]
+        parts: list[object] = [SUMMARY_VERSION, [0] * 7, {}, [], {}, {}, []]
         parts[part] = []
         assert Ledger.decode(marshal.dumps(tuple(parts))) is None
 

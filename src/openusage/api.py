@@ -277,13 +277,14 @@ def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | N
     models: dict[str | None, str] = {}
     admits = query.admits
     named: list[SettledCall] = []
-    for session, ts, model, inp, out, cr, cw, copies, scope in rows:
-        if not admits(ts):
+    for row in rows:
+        if not admits(row.ts):
             continue
-        resolved = models.get(model)
+        resolved = models.get(row.model)
         if resolved is None:
-            resolved = models[model] = resolve(model)
-        named.append(SettledCall(account.id, account.provider, session, ts, resolved, inp, out, cr, cw, scope, copies))
+            resolved = models[row.model] = resolve(row.model)
+        named.append(SettledCall(account.id, account.provider, row.session, row.ts, resolved, row.input, row.output,
+                                 row.cache_read, row.cache_write, row.scope, row.copies, row.reasoning))
     return named
 
 

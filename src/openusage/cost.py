@@ -219,7 +219,7 @@ def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[s
 
 
 # A day's calls of one model as the ledger keeps them: (model as shown, UTC day or None), summed
-# [input, output, cache_read, cache_write, calls].
+# [input, output, cache_read, cache_write, calls] (a ledger's also end with reasoning, part of output).
 DaySums = Mapping[tuple[str, int | None], Sequence[int]]
 # How a model name is priced on a whole UTC day: Priced with a one-entry flat schedule of that day's
 # rates, or with none (no price); None when the day's calls must be priced one by one.
@@ -232,7 +232,8 @@ def day_costs(sums: DaySums, resolve_day: DayResolver) -> dict[str, ModelCost] |
     totals: dict[tuple[str, Rates], list[int]] = {}
     unpriced: dict[str, dict[str, int]] = {}
     aliases: set[str] = set()
-    for (model, day), (input_, output, cache_read, cache_write, calls) in sums.items():
+    for (model, day), day_sums in sums.items():
+        input_, output, cache_read, cache_write, calls = day_sums[:5]  # a ledger's sums end with reasoning
         if day is None:
             return None  # calls without a time are priced at the newest rates, whatever their day
         priced = resolve_day(model, day)

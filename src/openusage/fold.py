@@ -15,59 +15,73 @@ processes fold what they read, and their folds merge.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any
+
+import msgspec
 
 from openusage.records import CallRow, UsageRecord
 
-# A call while it is folded, as a plain list so that it crosses a pipe with marshal:
-#   [session, marked, ts, model, input, output, cache_read, cache_write, scope, copies, holders]
-# `session`/`marked` are its holder while it has one copy; `holders` is then None, and becomes the
-# list of every (marked, session) once a second copy comes.
-Call = list[Any]
-Calls = dict[str, Call]
-# One stored copy: key, ts, model, input, output, cache_read, cache_write, scope, marked, session.
-Copy = tuple[str, float | None, str | None, int, int, int, int, str | None, int, str]
 
-_SESSION, _MARKED, _TS, _MODEL, _SCOPE, _COPIES, _HOLDERS = 0, 1, 2, 3, 8, 9, 10
+class Call(msgspec.Struct, array_like=True, gc=False):
+    """A call while its copies are folded. `session`/`marked` are its holder while it has one copy;
+    `holders` is then None, and becomes every (marked, session) once a second copy comes. Mutable:
+    folding updates it in place. No GC tracking: it holds names, numbers and a list of pairs, never a
+    cycle. Crosses a worker's pipe as a compact array."""
+
+    session: str
+    marked: int
+    ts: float | None
+    model: str | None
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    scope: str | None
+    copies: int
+    holders: list[tuple[int, str]] | None
+    reasoning: int
+
+
+Calls = dict[str, Call]
+
+
+class Copy(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One stored copy and the session whose file holds it."""
+
+    record: UsageRecord
+    session: str
 
 
 def fold_records(records: Iterable[UsageRecord], session: str, calls: Calls) -> None:
-    """Fold one file's records (all held by `session`) into `calls`. The same loop as `fold_copies`, on
-    purpose: feeding that one a copy tuple per record (the record plus its session) made this hot loop
-    half again as slow (18-23 against 31-33 ms for the 48k calls of the 1 GB corpus)."""
+    """Fold one file's records (all held by `session`) into `calls`."""
     get = calls.get
-    for key, ts, model, inp, out, cr, cw, scope, marked in records:
-        call = get(key)
+    for record in records:
+        call = get(record.key)
         if call is None:
-            calls[key] = [session, marked, ts, model, inp, out, cr, cw, scope, 1, None]
+            calls[record.key] = Call(session, record.marked, record.ts, record.model, record.input, record.output,
+                                     record.cache_read, record.cache_write, record.scope, 1, None, record.reasoning)
         else:
-            _add_copy(call, ts, model, marked, session)
+            _add_copy(call, record.ts, record.model, record.marked, session)
 
 
 def fold_copies(copies: Iterable[Copy], calls: Calls | None = None) -> Calls:
     """Fold stored copies (each naming its session) into calls."""
     calls = {} if calls is None else calls
-    get = calls.get
-    for key, ts, model, inp, out, cr, cw, scope, marked, session in copies:
-        call = get(key)
-        if call is None:
-            calls[key] = [session, marked, ts, model, inp, out, cr, cw, scope, 1, None]
-        else:
-            _add_copy(call, ts, model, marked, session)
+    for copy in copies:
+        fold_records((copy.record,), copy.session, calls)
     return calls
 
 
 def _add_copy(call: Call, ts: float | None, model: str | None, marked: int, session: str) -> None:
-    holders = call[_HOLDERS]
+    holders = call.holders
     if holders is None:
-        call[_HOLDERS] = [(call[_MARKED], call[_SESSION]), (marked, session)]
+        call.holders = [(call.marked, call.session), (marked, session)]
     else:
         holders.append((marked, session))
-    call[_COPIES] += 1
-    if ts is not None and (call[_TS] is None or ts < call[_TS]):
-        call[_TS] = ts
-    if model is not None and (call[_MODEL] is None or model < call[_MODEL]):
-        call[_MODEL] = model
+    call.copies += 1
+    if ts is not None and (call.ts is None or ts < call.ts):
+        call.ts = ts
+    if model is not None and (call.model is None or model < call.model):
+        call.model = model
 
 
 def merge(calls: Calls, other: Calls) -> None:
@@ -78,8 +92,8 @@ def merge(calls: Calls, other: Calls) -> None:
     for key, mine in kept.items():
         theirs = calls[key]
         calls[key] = mine
-        for marked, session in theirs[_HOLDERS] or ((theirs[_MARKED], theirs[_SESSION]),):
-            _add_copy(mine, theirs[_TS], theirs[_MODEL], marked, session)  # one copy per holder
+        for marked, session in theirs.holders or ((theirs.marked, theirs.session),):
+            _add_copy(mine, theirs.ts, theirs.model, marked, session)  # one copy per holder
 
 
 _NO_JOINS: Mapping[str, str] = {}
@@ -92,7 +106,7 @@ def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping
     another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`)."""
     no_ancestors: frozenset[str] = frozenset()
     for call in calls:
-        holders = call[_HOLDERS]
+        holders = call.holders
         if holders is None:
             continue
         candidates = holders
@@ -101,7 +115,7 @@ def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping
             originals = [h for h in holders if not (ancestors.get(h[1], no_ancestors) & sessions)]
             candidates = originals or holders  # a forkedFrom cycle leaves no original: fall back to all
         _, marked, session = min((ranks.get(s, 0), m, s) for m, s in candidates)
-        call[_SESSION], call[_MARKED] = session, marked
+        call.session, call.marked = session, marked
     if joins:
         rejoin(calls, joins)
 
@@ -111,9 +125,9 @@ def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:
     looked up, so callers skip this when no session joins another (Kimi's never do)."""
     get = joins.get
     for call in calls:
-        target = get(call[_SESSION])
+        target = get(call.session)
         if target is not None:
-            call[_SESSION] = target
+            call.session = target
 
 
 def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
@@ -142,5 +156,6 @@ def ancestry_across(parents: Mapping[str, Collection[str]]) -> dict[str, frozens
 
 def call_rows(calls: Calls) -> Iterator[CallRow]:
     """Settled calls as the summary counts them."""
-    for session, _marked, ts, model, inp, out, cr, cw, scope, copies, _holders in calls.values():
-        yield session, ts, model, inp, out, cr, cw, copies, scope
+    for call in calls.values():
+        yield CallRow(call.session, call.ts, call.model, call.input, call.output, call.cache_read, call.cache_write,
+                      call.copies, call.scope, call.reasoning)

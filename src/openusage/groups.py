@@ -24,6 +24,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+import msgspec
+
 from openusage import scan
 from openusage.fold import Calls, ancestry, ancestry_across, call_rows, merge, settle
 from openusage.providers.base import Account
@@ -166,7 +168,7 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
 
 def _keys_held_by(calls: Calls, sessions: set[str]) -> set[str]:
     return {key for key, call in calls.items()
-            if call[0] in sessions or any(session in sessions for _, session in call[10] or ())}
+            if call.session in sessions or any(session in sessions for _, session in call.holders or ())}
 
 
 def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
@@ -199,9 +201,9 @@ def owned_rows(members: Sequence[Member]) -> list[list[CallRow]]:
                  for tagged in tagged_names[name]}
     settle(calls.values(), ranks, ancestors)
     rows: list[list[CallRow]] = [[] for _ in members]
-    for session, ts, model, inp, out, cr, cw, copies, scope in call_rows(calls):
-        name, _, place = session.rpartition(_TAG)
-        rows[int(place)].append((name, ts, model, inp, out, cr, cw, copies, scope))
+    for row in call_rows(calls):
+        name, _, place = row.session.rpartition(_TAG)
+        rows[int(place)].append(msgspec.structs.replace(row, session=name))
     return rows
 
 
@@ -230,12 +232,10 @@ def _tagged(calls: Calls, index: int) -> Calls:
     suffix = _suffix(index)
     out: Calls = {}
     for key, call in calls.items():
-        copy = call.copy()
-        copy[0] = call[0] + suffix
-        holders = call[10]
-        if holders is not None:
-            copy[10] = [(marked, session + suffix) for marked, session in holders]
-        out[key] = copy
+        holders = call.holders
+        out[key] = msgspec.structs.replace(
+            call, session=call.session + suffix,
+            holders=None if holders is None else [(marked, session + suffix) for marked, session in holders])
     return out
 
 

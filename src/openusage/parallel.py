@@ -9,7 +9,7 @@ so this is slower on a cold scan, and safe).
 
 The batch numbers are written into a pipe before the workers are forked; every process, this one
 included, takes the next number from it (a 4-byte read from a pipe is atomic), so a slow process simply
-takes fewer batches. A worker sends each batch's result back on its own pipe, marshalled, and this
+takes fewer batches. A worker sends each batch's result back on its own pipe, encoded by the caller's codec, and this
 process takes them between its own batches. A batch whose result never comes back (a worker killed or
 failed) is done again here, so nothing is lost or counted twice. Workers are plain `os.fork`
 children: they inherit everything already imported and loaded, start in about a millisecond, and
@@ -19,14 +19,18 @@ never write to the cache (only this process does; a worker may read it on a conn
 from __future__ import annotations
 
 import contextlib
-import marshal
 import os
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from openusage.packed import Codec
+
+T = TypeVar("T")
 
 _INDEX = struct.Struct("<I")
-_HEADER = struct.Struct("<IQ")  # batch number, length of the marshalled result
+_HEADER = struct.Struct("<IQ")  # batch number, length of the encoded result
 _DONE = 0xFFFFFFFF
 _PIPE_SIZE = 1024 * 1024  # room for a few results, so a worker rarely waits for this process
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, Linux
@@ -47,10 +51,10 @@ def resident() -> bool:
     return _strategy[0] == THREADS
 
 
-def run(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tuple[int, Any]]:
+def run(batches: int, work: Callable[[int], T], workers: int, codec: Codec[T]) -> Iterator[tuple[int, T]]:
     """`(i, work(i))` for every batch number i in 0..batches-1, in no particular order, computed in
-    `workers` processes (this one included), or threads in a resident process. `work`'s result must
-    be marshallable."""
+    `workers` processes (this one included), or threads in a resident process. A worker's result
+    crosses its pipe through `codec`."""
     if workers < 2 or batches < 2 or (not hasattr(os, "fork") and not resident()):  # no fork (Windows): one process
         for i in range(batches):
             yield i, work(i)
@@ -70,11 +74,11 @@ def run(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tupl
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, which leaves through os._exit
                 os.close(result_r)
-                _child(queue_r, result_w, work)
+                _child(queue_r, result_w, work, codec.encode)
             os.close(result_w)
             children[result_r] = pid
         done: set[int] = set()
-        readers = {fd: _Messages(fd) for fd in children}
+        readers = {fd: _Messages(fd, codec.decode) for fd in children}
         while True:
             for fd in _ready(readers, timeout=0.0):
                 yield from _collect(readers, fd, done)
@@ -99,7 +103,7 @@ def run(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tupl
                 os.waitpid(pid, 0)
 
 
-def _threads(batches: int, work: Callable[[int], Any], workers: int) -> Iterator[tuple[int, Any]]:
+def _threads(batches: int, work: Callable[[int], T], workers: int) -> Iterator[tuple[int, T]]:
     """The batches on a pool of threads; results as they are done. A consumer that stops early
     cancels what has not started."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -114,14 +118,15 @@ def _threads(batches: int, work: Callable[[int], Any], workers: int) -> Iterator
                 future.cancel()
 
 
-def _child(queue_r: int, result_w: int, work: Callable[[int], Any]) -> None:  # pragma: no cover - child
+def _child(queue_r: int, result_w: int, work: Callable[[int], T],
+           encode: Callable[[T], bytes]) -> None:  # pragma: no cover - child
     status = 0
     try:
         while True:
             i = _take(queue_r)
             if i is None:
                 break
-            body = marshal.dumps(work(i))
+            body = encode(work(i))
             write_all(result_w, _HEADER.pack(i, len(body)) + body)
         write_all(result_w, _HEADER.pack(_DONE, 0))
     except BaseException:
@@ -141,21 +146,22 @@ def _take(queue_r: int) -> int | None:
     return int(_INDEX.unpack(raw)[0])
 
 
-class _Messages:
+class _Messages(Generic[T]):
     """Reassembles one worker's results from its pipe."""
 
-    __slots__ = ("buffer", "fd")
+    __slots__ = ("buffer", "decode", "fd")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, decode: Callable[[bytes], T]) -> None:
         self.fd = fd
+        self.decode = decode
         self.buffer = bytearray()
 
-    def read(self) -> tuple[list[tuple[int, Any]], bool]:
+    def read(self) -> tuple[list[tuple[int, T]], bool]:
         """The complete results now available, and whether the worker is finished (done or gone)."""
         chunk = os.read(self.fd, _PIPE_SIZE)
         if chunk:
             self.buffer += chunk
-        results: list[tuple[int, Any]] = []
+        results: list[tuple[int, T]] = []
         finished = not chunk
         buffer = self.buffer
         offset = 0
@@ -168,13 +174,13 @@ class _Messages:
             if len(buffer) - offset - _HEADER.size < length:
                 break
             start = offset + _HEADER.size
-            results.append((i, marshal.loads(buffer[start : start + length])))
+            results.append((i, self.decode(bytes(buffer[start : start + length]))))
             offset = start + length
         del buffer[:offset]
         return results, finished
 
 
-def _ready(readers: dict[int, _Messages], timeout: float | None) -> list[int]:
+def _ready(readers: dict[int, _Messages[T]], timeout: float | None) -> list[int]:
     if not readers:
         return []
     import select  # only with workers: a one-process run never waits on a pipe
@@ -183,7 +189,7 @@ def _ready(readers: dict[int, _Messages], timeout: float | None) -> list[int]:
     return ready
 
 
-def _collect(readers: dict[int, _Messages], fd: int, done: set[int]) -> Iterator[tuple[int, Any]]:
+def _collect(readers: dict[int, _Messages[T]], fd: int, done: set[int]) -> Iterator[tuple[int, T]]:
     results, finished = readers[fd].read()
     if finished:
         del readers[fd]

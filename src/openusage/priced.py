@@ -93,11 +93,12 @@ def _by_day(member: Member) -> dict[tuple[str, int | None], list[int]]:
         name = shown.get(raw)
         if name is None:
             name = shown[raw] = member.resolve_model(raw)
+        priced = sums[:5]  # input, output, cache_read, cache_write, calls (reasoning is part of output)
         total = by_day.get((name, day))
         if total is None:
-            by_day[(name, day)] = list(sums)
+            by_day[(name, day)] = list(priced)
         else:
-            for index, value in enumerate(sums):
+            for index, value in enumerate(priced):
                 total[index] += value
     return by_day
 
@@ -105,11 +106,11 @@ def _by_day(member: Member) -> dict[tuple[str, int | None], list[int]]:
 def _by_model(rows: Iterable[CallRow], resolve: Callable[[str | None], str]) -> dict[str, list[GroupCall]]:
     """The calls by model as shown (records' names resolved once each)."""
     by_raw: dict[str | None, list[GroupCall]] = {}
-    for _session, ts, model, inp, out, cr, cw, _copies, _scope in rows:
-        group = by_raw.get(model)
+    for row in rows:
+        group = by_raw.get(row.model)
         if group is None:
-            group = by_raw[model] = []
-        group.append((ts, inp, out, cr, cw))
+            group = by_raw[row.model] = []
+        group.append((row.ts, row.input, row.output, row.cache_read, row.cache_write))
     by_model: dict[str, list[GroupCall]] = {}
     for raw, group in by_raw.items():
         by_model.setdefault(resolve(raw), []).extend(group)

@@ -39,7 +39,7 @@ class SettledCall(msgspec.Struct, frozen=True, gc=False, array_like=True):
     its time (UTC seconds; None when no copy had a valid one), the model it ran on (resolved with the
     account's config), its four counts (input excludes cache reads and writes) and the provider's kind
     of call (Kimi Code's usageScope; None where a provider has none). `copies`: how many copies of it
-    were folded into this one."""
+    were folded into this one. `reasoning`: informational, 0 where an agent does not report it."""
 
     account: str
     provider: str
@@ -52,6 +52,7 @@ class SettledCall(msgspec.Struct, frozen=True, gc=False, array_like=True):
     cache_write: int
     scope: str | None = None
     copies: int = 1
+    reasoning: int = 0  # the part of `output` the agent reports as reasoning (Codex); never added to anything
 
     @property
     def total(self) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+import msgspec
+
 
 class SkipReason(enum.StrEnum):
     """Why a line that could have held usage was not counted."""
@@ -18,15 +20,32 @@ class SkipReason(enum.StrEnum):
     REEMITTED = "reemitted"  # the same usage written again (its running total has not moved): not a new call
 
 
-# One copy of one model call, as found in one file:
-#   (call_key, ts, model, input, output, cache_read, cache_write, scope, marked)
-# `call_key` identifies the call across copies (forks, echoes, subagent files); the counts are part of
-# it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none. `model` is what the
-# record says of its model, resolved against the config by the provider when the snapshot is built
-# (None: nothing, the configured default applies). `scope` is the provider's kind of call (Kimi Code's
-# usageScope; None where a provider has none). `marked` is 1 when a `forked` marker follows the copy in
-# its file. A plain tuple: readers build one per usage line, and even a NamedTuple costs a Python call.
-UsageRecord = tuple[str, float | None, str | None, int, int, int, int, str | None, int]
+class UsageRecord(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One copy of one model call, as found in one file.
+
+    `key` identifies the call across copies (forks, echoes, subagent files); the counts are part of
+    it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none. `model` is what the
+    record says of its model, resolved against the config by the provider when the snapshot is built
+    (None: nothing, the configured default applies). `scope` is the provider's kind of call (Kimi Code's
+    usageScope; None where a provider has none). `marked` is 1 when a `forked` marker follows the copy
+    in its file. `reasoning` is the part of `output` the agent reports as reasoning (Codex), an
+    informational figure never added to anything; 0 where an agent does not report it.
+
+    A frozen, array-like msgspec Struct without GC tracking: built in C (about 45 ns more than a tuple
+    per record, ~2.5 ms for the 57,000 records of the 1 GB benchmark), encoded by the cache and across
+    a worker's pipe as a compact array, and decoded back with its types checked.
+    """
+
+    key: str
+    ts: float | None
+    model: str | None
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    scope: str | None = None
+    marked: int = 0
+    reasoning: int = 0
 
 
 # A candidate line as the scan hands it to a parser: a slice of its read buffer, or bytes read again.
@@ -52,10 +71,10 @@ class Source(NamedTuple):
     identity: Identity
 
 
-class FileRead(NamedTuple):
+class FileRead(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """What reading one file found, from the offset it was read from to its end: the reader's chunk,
     the fingerprint of the consumed bytes, whether it was read from the start, and its identity as it
-    was when read. Crosses a pipe from a worker as a plain tuple."""
+    was when read. Crosses a worker's pipe as a compact array (`scan.py`)."""
 
     end_offset: int | None  # None: the file could not be read
     records: list[UsageRecord]
@@ -109,9 +128,21 @@ class Chunk:
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------
-# One model call after folding its copies: session, ts, model (as the records say; see UsageRecord),
-# input, output, cache_read, cache_write, copies, scope.
-CallRow = tuple[str, float | None, str | None, int, int, int, int, int, str | None]
+class CallRow(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One model call after folding its copies: the session that owns it, its time and model (as the
+    records say; see `UsageRecord`), the four counts, how many copies it had, its scope and its
+    reasoning tokens (informational)."""
+
+    session: str
+    ts: float | None
+    model: str | None
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    copies: int
+    scope: str | None
+    reasoning: int = 0
 
 
 class SessionInfo(NamedTuple):

@@ -27,11 +27,14 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
+
+import msgspec
 
 from openusage.errors import CacheError
 from openusage.files import open_regular
 from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
+from openusage.packed import Codec, codec
 from openusage.providers import file_provider
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, FileRead, SessionInfo, Source, add_counts, file_key
@@ -41,6 +44,8 @@ from openusage.summary import Ledger
 
 if TYPE_CHECKING:
     from openusage.candidates import Reader
+
+T = TypeVar("T")
 
 # Below this many bytes to read, or sessions to walk, forking a worker costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -207,7 +212,7 @@ class _Folded:
         self.ranks: dict[str, int] = {}
         self.joins: dict[str, str] = {}
 
-    def add(self, unit_calls: Calls, unit_infos: dict[str, tuple[int, str | None, str | None]]) -> None:
+    def add(self, unit_calls: Calls, unit_infos: dict[str, SessionInfo]) -> None:
         merge(self.calls, unit_calls)
         for name, (rank, parent, joined) in unit_infos.items():
             self.parents[name] = parent
@@ -265,7 +270,7 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
     # 100,000 sessions, is let go (cleared) before the ledger is built.
 
-    def work(i: int) -> tuple[Any, ...]:
+    def work(i: int) -> _UnitRead:
         top, units, loose = listing[0]
         return _read_unit(provider, account, top, units[i], loose[i], keep, in_memory)
 
@@ -274,24 +279,24 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     folded = _Folded()
     tally = _Tally(walk.unreadable)
     units = listing[0].sessions
-    for _i, (results, unit_calls, unit_infos, unit_signatures, unit_unreadable, _size) in _run(
-            len(units), work, [len(unit) for unit in units], None, progress, provider, lambda result: int(result[-1])):
+    for _i, unit in _run(len(units), work, _UNIT_READ, [len(unit) for unit in units], None, progress, provider,
+                         lambda unit: unit.size):
         if store is not None:
-            store.set_sessions(account, ((name, SessionInfo(*info), unit_signatures.get(name, 0))
-                                         for name, info in unit_infos.items()))
+            store.set_sessions(account, ((name, info, unit.signatures.get(name, 0))
+                                         for name, info in unit.infos.items()))
         if in_memory:
-            folded.add(unit_calls, unit_infos)
+            folded.add(unit.calls, unit.infos)
             if bounded and len(folded.calls) > (SCAN_MAX_CALLS if store is None else FIRST_RUN_MAX_CALLS):
                 if store is None:
                     raise _TooManyCalls
                 in_memory = False  # too many to hold: the store folds what it holds when all are in
                 folded = _Folded()
-        tally.unreadable += unit_unreadable
-        for raw_source, raw, encoded in results:
-            result = FileRead(*raw)
-            if tally.add(result) and store is not None and encoded is not None:
-                source = Source(*raw_source)
-                store.add_encoded(account, source.path, source.session, result, *encoded)
+        tally.unreadable += unit.unreadable
+        for file in unit.files:
+            if tally.add(file.read) and store is not None and file.encoded is not None:
+                encoded = file.encoded
+                store.add_encoded(account, file.source.path, file.source.session, file.read, encoded.records,
+                                  encoded.tail, encoded.crcs)
     listing.clear()
     del units
     read = tally.diagnostics()
@@ -304,35 +309,67 @@ def _read_all(store: Store | None, provider: FileProvider, account: str, walk: W
     return ledger, read, tally.unreadable, folded.calls, folded.infos()
 
 
+class _Encoded(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A file's copies encoded for the store by the process that read them (`stored.encode_records`),
+    and the crcs of the keys they hold (`store.key_crcs`)."""
+
+    records: bytes
+    tail: bytes
+    crcs: list[int]
+
+
+class _FileResult(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One file of a full read: what was read (its copies emptied when they were folded or encoded:
+    only the counts cross the pipe then), and its copies encoded for the store."""
+
+    source: Source
+    read: FileRead
+    encoded: _Encoded | None
+
+
+class _UnitRead(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One unit of a full read, as it crosses a worker's pipe: its files, its calls folded, its
+    sessions' ranks, parents and state signatures, the unreadable files, and the bytes it read."""
+
+    files: list[_FileResult]
+    calls: Calls
+    infos: dict[str, SessionInfo]
+    signatures: dict[str, int]
+    unreadable: int
+    size: int
+
+
+_UNIT_READ = codec(_UnitRead)
+
+
 def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
-               loose: list[Source], keep: bool, fold: bool) -> tuple[Any, ...]:
+               loose: list[Source], keep: bool, fold: bool) -> _UnitRead:
     """One unit of a full read, in any process: walk its sessions, read their files and their state
-    files. Returns plain values (they cross a pipe): the files' copies encoded for the store (`keep`)
-    and/or folded (`fold`)."""
+    files. The files' copies are encoded for the store (`keep`) and/or folded (`fold`)."""
     local = Walk()
     walk_session = provider.walk_session
     sources = [source for session in sessions for source in walk_session(local, session, top)]
     sources.extend(loose)
     calls: Calls = {}
-    results = []
+    files: list[_FileResult] = []
     reader = _reader()
     for source in sources:
         result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader)
-        encoded: tuple[bytes, bytes, list[int]] | None = None
-        if result[0] is not None:
-            records, tail = result[1], result[4]
+        encoded: _Encoded | None = None
+        if result.end_offset is not None:
+            records, tail = result.records, result.tail_records
             if keep:  # encoded here, in parallel, for the store
-                encoded = (encode_records(records, account, source.session),
-                           encode_records(tail, account, source.session), key_crcs(records, tail))
+                encoded = _Encoded(encode_records(records, account, source.session),
+                                   encode_records(tail, account, source.session), key_crcs(records, tail))
             if fold:
                 fold_records(records, source.session, calls)
                 fold_records(tail, source.session, calls)
             # The copies are encoded or folded into `calls` above: only the counts cross the pipe.
-            result = (result[0], [], *result[2:4], [], *result[5:])
-        results.append((tuple(source), result, encoded))  # plain tuples: marshal takes no NamedTuple
-    holders = _holders(local, local.session_dirs)
-    infos = {name: tuple(info) for name, info in provider.session_info(holders).items()}  # (rank, parent, joins)
-    return results, calls, infos, local.signatures, local.unreadable, sum(source.identity[2] for source in sources)
+            result = msgspec.structs.replace(result, records=[], tail_records=[])
+        files.append(_FileResult(source, result, encoded))
+    infos = provider.session_info(_holders(local, local.session_dirs))
+    return _UnitRead(files, calls, infos, local.signatures, local.unreadable,
+                     sum(source.identity[2] for source in sources))
 
 
 class _Units(NamedTuple):
@@ -405,10 +442,19 @@ def _read_jobs(jobs: list[_Job], progress: Progress | None, provider: FileProvid
     batches = _batches(jobs)
     results: list[tuple[_Job, FileRead]] = []
     sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
-    for i, raw in _run(len(batches), lambda i: [_read_job(job, _reader()) for job in batches[i]],
-                       [len(batch) for batch in batches], sizes, progress, provider):
-        results.extend((job, FileRead(*r)) for job, r in zip(batches[i], raw, strict=True))
+    for i, batch in _run(len(batches), lambda i: _Batch([_read_job(job, _reader()) for job in batches[i]]),
+                         _BATCH, [len(batch) for batch in batches], sizes, progress, provider):
+        results.extend(zip(batches[i], batch.reads, strict=True))
     return results
+
+
+class _Batch(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A batch of a refresh's reads, as it crosses a worker's pipe."""
+
+    reads: list[FileRead]
+
+
+_BATCH = codec(_Batch)
 
 
 def _dirty(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
@@ -427,8 +473,8 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
                 dirty |= store.keys_of_file(previous.id, tail_only=True)
                 if result.marker_seen:
                     dirty |= store.keys_of_file(previous.id, unmarked_only=True)
-        dirty.update(record[0] for record in result.records)
-        dirty.update(record[0] for record in result.tail_records)
+        dirty.update(record.key for record in result.records)
+        dirty.update(record.key for record in result.tail_records)
     for session in [*changed, *dropped, *_reparented(store, account, changed, dropped)]:
         dirty |= store.call_keys(account, session)
     return dirty
@@ -486,7 +532,7 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     history, and only differences come back."""
     top, units, loose = _session_units(provider, walk)
 
-    def work(i: int) -> tuple[Any, ...]:
+    def work(i: int) -> _UnitDiff:
         return _compare_unit(store, provider, account, top, units[i], loose[i])
 
     from openusage import parallel
@@ -494,16 +540,14 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     workers = (os.cpu_count() or 1) if len(top.sessions) >= PARALLEL_MIN_SESSIONS else 1
     result = _Compared([], set(), {}, set())
     fetched_files = fetched_sessions = 0
-    for _i, (changed, gone, sessions, dropped, unreadable, files, known_sessions) in parallel.run(
-            len(units), work, workers):
-        result.files.extend((Source(*source), known) for source, known in changed)
-        result.gone.update(gone)
-        result.sessions.update((name, (name, SessionInfo(rank, parent, joined), signature))
-                               for name, (rank, parent, joined, signature) in sessions.items())
-        result.dropped.update(dropped)
-        walk.unreadable += unreadable
-        fetched_files += files
-        fetched_sessions += known_sessions
+    for _i, diff in parallel.run(len(units), work, workers, _UNIT_DIFF):
+        result.files.extend(diff.changed)
+        result.gone.update(diff.gone)
+        result.sessions.update((name, (name, info, signature)) for name, (info, signature) in diff.sessions.items())
+        result.dropped.update(diff.dropped)
+        walk.unreadable += diff.unreadable
+        fetched_files += diff.files
+        fetched_sessions += diff.known_sessions
     stored_files, stored_sessions = store.counts(account)
     if fetched_files != stored_files or fetched_sessions != stored_sessions:
         # Known sessions that no unit asked about: they are gone.
@@ -513,11 +557,27 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     return result
 
 
+class _UnitDiff(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One unit of the warm comparison, as it crosses a worker's pipe: only what differs from the
+    store, and how many files and sessions the store was asked about."""
+
+    changed: list[tuple[Source, bool]]  # new or changed files; True when the store knows the path
+    gone: list[int]  # ids of known files not seen
+    sessions: dict[str, tuple[SessionInfo, int]]  # sessions whose state changed: info and signature
+    dropped: list[str]  # known sessions not seen
+    unreadable: int
+    files: int
+    known_sessions: int
+
+
+_UNIT_DIFF = codec(_UnitDiff)
+
+
 def _compare_unit(store: Store, provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
-                  loose: list[Source]) -> tuple[Any, ...]:
-    """One unit of the warm comparison, in any process: walk its sessions, and return (as plain values:
-    they cross a pipe) only what differs from the store: changed files, gone file ids, sessions whose
-    state changed (read again), known sessions not seen, and the counts asked."""
+                  loose: list[Source]) -> _UnitDiff:
+    """One unit of the warm comparison, in any process: walk its sessions, and return only what differs
+    from the store: changed files, gone file ids, sessions whose state changed (read again), known
+    sessions not seen, and the counts asked."""
     local = Walk()
     known = store.reader()
     sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
@@ -527,12 +587,12 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
     asked = sorted(names)
     files = known.files(account, asked)
     fetched = len(files)
-    changed: list[tuple[tuple[Any, ...], bool]] = []
+    changed: list[tuple[Source, bool]] = []
     for source in sources:
         entry = files.pop(source.path, None)
         # The warm path: one string comparison per file, nothing built for an unchanged one.
         if entry is None or entry[0] != file_key(source.identity, source.session):
-            changed.append((tuple(source), entry is not None))  # plain tuples: marshal takes no NamedTuple
+            changed.append((source, entry is not None))
     gone = [file_id for _key, file_id in files.values()]
     signatures = known.signatures(account, asked)
     known_sessions = len(signatures)
@@ -542,8 +602,8 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
         if signatures.pop(session, None) != signature:
             new_signatures[session] = signature
     infos = provider.session_info(_holders(local, new_signatures))
-    states = {name: (*info, new_signatures[name]) for name, info in infos.items()}
-    return changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions
+    states = {name: (info, new_signatures[name]) for name, info in infos.items()}
+    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions)
 
 
 def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
@@ -624,9 +684,9 @@ def _plan(provider: str, source: Source, previous: FileState | None) -> _Job:
 
 # -- reading ------------------------------------------------------------------------------------------
 
-def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[int] | None,
+def _run(count: int, work: Callable[[int], T], transport: Codec[T], items: list[int], sizes: list[int] | None,
          progress: Progress | None, provider: FileProvider,
-         size_of: Callable[[Any], int] | None = None) -> Iterator[tuple[int, Any]]:
+         size_of: Callable[[T], int] | None = None) -> Iterator[tuple[int, T]]:
     """`work(i)` for every unit i < count, in this process or, when there is enough to do, in worker
     processes too; results come back as they are ready (in no particular order: nothing downstream
     depends on it). `items`: the files (or sessions) of each unit, for the progress bar; `sizes`: the
@@ -648,7 +708,7 @@ def _run(count: int, work: Callable[[int], Any], items: list[int], sizes: list[i
         workers = 1
     done = done_bytes = 0
     try:
-        for i, result in parallel.run(count, work, workers):
+        for i, result in parallel.run(count, work, workers, transport):
             done += items[i]
             done_bytes += sizes[i] if sizes is not None else size_of(result) if size_of is not None else 0
             if progress is not None:
@@ -701,9 +761,8 @@ def _reader() -> Reader:
     return _READER[0]
 
 
-def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
-    """Runs in any process: open the file once, verify the consumed bytes, parse the new ones.
-    Returns a `FileRead` as a plain tuple (it crosses a pipe)."""
+def _read_job(job: _Job, reader: Reader) -> FileRead:
+    """Runs in any process: open the file once, verify the consumed bytes, parse the new ones."""
     from openusage.candidates import Prefix  # loaded already in any process that reads (`_reader`)
 
     provider = file_provider(job.provider)
@@ -742,9 +801,9 @@ def _read_job(job: _Job, reader: Reader) -> tuple[Any, ...]:
     finally:
         os.close(fd)
     identity = (info.st_dev, info.st_ino, size, info.st_mtime_ns, info.st_ctime_ns)
-    return (chunk.end_offset, chunk.records, chunk.skipped, chunk.zero_records, chunk.tail_records,
-            chunk.tail_skipped, chunk.tail_zero_records, chunk.state, chunk.marker_seen, head_hash, b"",
-            offset == 0, identity)
+    return FileRead(chunk.end_offset, chunk.records, chunk.skipped, chunk.zero_records, chunk.tail_records,
+                    chunk.tail_skipped, chunk.tail_zero_records, chunk.state, chunk.marker_seen, head_hash, b"",
+                    offset == 0, identity)
 
 
 def _rehashed(reader: Reader, fd: int, end: int) -> bytes:
@@ -755,5 +814,5 @@ def _rehashed(reader: Reader, fd: int, end: int) -> bytes:
     return b"" if prefix is None else prefix.at(end) or b""
 
 
-def _unreadable(job: _Job) -> tuple[Any, ...]:
-    return (None, [], {}, 0, [], {}, 0, None, False, b"", b"", False, job.source.identity)
+def _unreadable(job: _Job) -> FileRead:
+    return FileRead(None, [], {}, 0, [], {}, 0, None, False, b"", b"", False, job.source.identity)

@@ -42,6 +42,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from openusage.cachefile import (
     OPEN_TRIES,
     CacheDamaged,
@@ -76,7 +78,7 @@ from openusage.stored import (
     unseal,
 )
 
-SCHEMA_VERSION = 20  # 20: the prices table (docs/pricing.md)
+SCHEMA_VERSION = 21  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
@@ -145,7 +147,7 @@ class FileState(NamedTuple):
 
 def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
     """`key_crc` of every call key these copies hold, once each."""
-    return [key_crc(key) for key in {record[0] for record in (*records, *tail)}]
+    return [key_crc(key) for key in {record.key for record in (*records, *tail)}]
 
 
 def key_crc(key: str) -> int:
@@ -389,7 +391,7 @@ class Store:
 
     def drop_file(self, file_id: int) -> None:
         records, tail = self._records_of(file_id)
-        self._unhold(file_id, {record[0] for record in (*records, *tail)})
+        self._unhold(file_id, {record.key for record in (*records, *tail)})
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
     def add_encoded(self, account: str, path: str, session: str, read: FileRead, records: bytes, tail: bytes,
@@ -421,7 +423,7 @@ class Store:
             records, skipped, zero = read.records, read.skipped, read.zero
         else:
             if read.marker_seen:  # a `forked` marker after these copies: they are a fork's copies
-                old_records = [(*record[:8], 1) for record in old_records]
+                old_records = [msgspec.structs.replace(record, marked=1) for record in old_records]
             records = [*old_records, *read.records]
             old_skipped, old_zero = self.conn.execute(
                 "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
@@ -430,8 +432,8 @@ class Store:
                 damaged(f"the counts of {path}")
             skipped = add_counts(counts_of(old_skipped, path), read.skipped)
             zero = old_zero + read.zero
-        before = {record[0] for record in (*old_records, *old_tail)}
-        after = {record[0] for record in (*records, *read.tail_records)}
+        before = {record.key for record in (*old_records, *old_tail)}
+        after = {record.key for record in (*records, *read.tail_records)}
         self._unhold(file_id, before - after)
         self._hold((key_crc(key) << FILE_ID_BITS) | file_id for key in after - before)
         dev, ino, size, mtime_ns, ctime_ns = read.identity
@@ -556,11 +558,11 @@ class Store:
     def keys_of_file(self, file_id: int, *, tail_only: bool = False, unmarked_only: bool = False) -> set[str]:
         records, tail = self._records_of(file_id)
         chosen = tail if tail_only else [*records, *tail]
-        return {record[0] for record in chosen if not (unmarked_only and record[8])}
+        return {record.key for record in chosen if not (unmarked_only and record.marked)}
 
     def call_keys(self, account: str, session: str | None = None) -> set[str]:
         """The key of every call the account (or one of its sessions) holds a copy of."""
-        return {record[0] for _, records in self.file_copies(account, session) for record in records}
+        return {record.key for _, records in self.file_copies(account, session) for record in records}
 
     # -- sessions -------------------------------------------------------------------------------------
     def session_infos(self, account: str) -> dict[str, SessionInfo]:
@@ -624,9 +626,9 @@ class Store:
             if owner != account:
                 continue
             for blob in (records, tail):
-                for key, ts, model, inp, out, cr, cw, scope, marked in blob:
-                    if key in keys:
-                        yield key, ts, model, inp, out, cr, cw, scope, marked, session
+                for record in blob:
+                    if record.key in keys:
+                        yield Copy(record, session)
 
     def file_copies(self, account: str, session: str | None = None) -> Iterator[tuple[str, list[UsageRecord]]]:
         """Every file of the account (of one session, when given), one at a time: its session and the

@@ -1,7 +1,7 @@
 """How the cache's values are stored and checked: nothing stored is trusted.
 
 Every blob is sealed with a crc32 of its bytes (`seal`), checked before it is decoded, so a changed
-byte is found and marshal never sees bytes it did not write (crc32 costs ~0.25 ms per MiB). A file's
+byte is found and no decoder sees bytes it did not write (crc32 costs ~0.25 ms per MiB). A file's
 copies are sealed with the account and session they were read for, and a session row keeps a crc32
 of its fork rank and parent, so a column changed into another valid value is found too. Every other
 value is checked for its type where it is read. What is not what was written raises `DamagedValue`
@@ -23,7 +23,10 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any, NoReturn
 
+import msgspec
+
 from openusage.errors import CacheError
+from openusage.packed import UNPACK_ERRORS, Unpacker, pack
 from openusage.records import FileDiagnostics, SessionInfo, UsageRecord
 
 
@@ -57,9 +60,20 @@ def unseal(blob: object) -> bytes | None:
     return payload if zlib.crc32(payload) == _CRC.unpack_from(blob)[0] else None
 
 
+class _StoredCopies(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A file's copies as stored, with the account and session they were read for."""
+
+    account: str
+    session: str
+    records: list[UsageRecord]
+
+
+_unpack_copies = Unpacker(_StoredCopies)
+
+
 def encode_records(records: list[UsageRecord], account: str, session: str) -> bytes:
     """A file's copies as stored, with the account and session they were read for (`copies_of`)."""
-    return seal(marshal.dumps((account, session, records)))
+    return seal(pack(_StoredCopies(account, session, records)))
 
 
 def holder_entries(blob: object) -> array[int]:
@@ -90,18 +104,18 @@ def copies_of(row: Any) -> tuple[str, str, list[UsageRecord], list[UsageRecord]]
 
 
 def _decode_records(blob: object, path: object, account: str, session: str) -> list[UsageRecord]:
-    """Stored copies: a list of 9-tuples (checked cheaply: 3 ms for 57,000; the crc has already said
-    the bytes are the ones written), read for this account and session. `DamagedValue` otherwise."""
+    """Stored copies, their types checked by the typed decoder (the crc has already said the bytes are
+    the ones written), read for this account and session. `DamagedValue` otherwise."""
     payload = unseal(blob)
-    try:
-        owner_account, owner_session, records = marshal.loads(payload) if payload is not None else (0, 0, 0)
-    except (EOFError, ValueError, TypeError):
-        records = None
-    if type(records) is not list or not all(type(record) is tuple and len(record) == 9 for record in records):
+    if payload is None:
         damaged(f"the copies of {path}")
-    if owner_account != account or owner_session != session:
+    try:
+        stored = _unpack_copies(payload)
+    except UNPACK_ERRORS:
+        damaged(f"the copies of {path}")
+    if stored.account != account or stored.session != session:
         damaged(f"the session or account of {path}")
-    return records
+    return stored.records
 
 
 def counts_of(text: object, where: object) -> dict[str, int]:

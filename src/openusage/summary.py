@@ -17,7 +17,7 @@ from typing import NamedTuple
 from openusage.records import CallRow
 from openusage.windows import DAY, Windows, day_to_date, local_day, local_day_start
 
-SUMMARY_VERSION = 8  # 7: model_days; 8: the per-model sums derived from them, not kept twice
+SUMMARY_VERSION = 9  # 7: model_days; 8: the per-model sums derived from them, not kept twice; 9: reasoning
 
 
 class ModelSums(NamedTuple):
@@ -27,6 +27,7 @@ class ModelSums(NamedTuple):
     cache_read: int
     cache_write: int
     calls: int
+    reasoning: int  # the part of output reported as reasoning (informational)
 
 
 class Summary(NamedTuple):
@@ -40,6 +41,7 @@ class Summary(NamedTuple):
     models: tuple[ModelSums, ...]
     daily: tuple[tuple[int, int, int], ...]  # (UTC day number, distinct sessions, input + output)
     scopes: tuple[tuple[str | None, int, int], ...]  # (scope, calls, input + output) per kind of call
+    reasoning: int  # the part of output reported as reasoning (informational)
 
 
 class WindowCounts(NamedTuple):
@@ -59,14 +61,14 @@ class Ledger:
     __slots__ = ("day_sessions", "day_tokens", "model_days", "scopes", "sessions", "totals")
 
     def __init__(self) -> None:
-        self.totals = [0, 0, 0, 0, 0, 0]  # calls, copies, input, output, cache_read, cache_write
+        self.totals = [0, 0, 0, 0, 0, 0, 0]  # calls, copies, input, output, cache_read, cache_write, reasoning
         self.sessions: dict[str, int] = {}  # session -> calls
         self.day_tokens: dict[int, int] = {}  # UTC day -> input + output
         # UTC day -> session -> its call time, or its call times when it has more than one that day (a
         # history of many short sessions keeps a float, not a list, per session and day).
         self.day_sessions: dict[int, dict[str, float | list[float]]] = {}
         self.scopes: dict[str | None, list[int]] = {}  # scope -> [calls, input + output]
-        # (model, UTC day or None) -> [input, output, cache_read, cache_write, calls]: what cost needs to
+        # (model, UTC day or None) -> [input, output, cache_read, cache_write, calls, reasoning]: what cost needs to
         # price a day's calls at that day's rates without reading them again (priced.py).
         self.model_days: dict[tuple[str | None, int | None], list[int]] = {}
 
@@ -91,14 +93,18 @@ class Ledger:
         day_tokens, day_sessions, model_days = self.day_tokens, self.day_sessions, self.model_days
         session_get, scope_get, day_get = sessions.get, scopes.get, day_sessions.get
         model_day_get = model_days.get
-        calls_in = copies = total_in = total_out = total_cr = total_cw = 0
-        for session, ts, model, i, o, r, w, c, scope in calls:
+        calls_in = copies = total_in = total_out = total_cr = total_cw = total_reasoning = 0
+        for call in calls:
+            session, ts, model, i, o, r, w = (call.session, call.ts, call.model, call.input, call.output,
+                                              call.cache_read, call.cache_write)
+            scope, reasoning = call.scope, call.reasoning
             calls_in += 1
-            copies += c
+            copies += call.copies
             total_in += i
             total_out += o
             total_cr += r
             total_cw += w
+            total_reasoning += reasoning
             sessions[session] = session_get(session, 0) + 1
             kind = scope_get(scope)
             if kind is None:
@@ -113,13 +119,14 @@ class Ledger:
                 key = (model, day)  # the per-model sums are these, summed over the days (`models`)
             by_day = model_day_get(key)
             if by_day is None:
-                model_days[key] = [i, o, r, w, 1]
+                model_days[key] = [i, o, r, w, 1, reasoning]
             else:
                 by_day[0] += i
                 by_day[1] += o
                 by_day[2] += r
                 by_day[3] += w
                 by_day[4] += 1
+                by_day[5] += reasoning
             if ts is None:
                 continue  # no valid time: counts everywhere but on no day
             per_session = day_get(day)
@@ -142,19 +149,24 @@ class Ledger:
         totals[3] += total_out
         totals[4] += total_cr
         totals[5] += total_cw
+        totals[6] += total_reasoning
 
     def _count_out(self, calls: Iterable[CallRow]) -> None:
         """Take calls counted in before out again; whatever reaches 0 goes, so the ledger is then
         exactly the one the remaining calls build."""
         totals, sessions, scopes = self.totals, self.sessions, self.scopes
         day_tokens, day_sessions, model_days = self.day_tokens, self.day_sessions, self.model_days
-        for session, ts, model, i, o, r, w, c, scope in calls:
+        for call in calls:
+            session, ts, model, i, o, r, w = (call.session, call.ts, call.model, call.input, call.output,
+                                              call.cache_read, call.cache_write)
+            scope = call.scope
             totals[0] -= 1
-            totals[1] -= c
+            totals[1] -= call.copies
             totals[2] -= i
             totals[3] -= o
             totals[4] -= r
             totals[5] -= w
+            totals[6] -= call.reasoning
             _bump(sessions, session, -1)
             kind = scopes.setdefault(scope, [0, 0])
             kind[0] -= 1
@@ -162,12 +174,13 @@ class Ledger:
             if not kind[0]:
                 del scopes[scope]
             model_day = (model, None if ts is None else int(ts // DAY))
-            by_day = model_days.setdefault(model_day, [0, 0, 0, 0, 0])
+            by_day = model_days.setdefault(model_day, [0, 0, 0, 0, 0, 0])
             by_day[0] -= i
             by_day[1] -= o
             by_day[2] -= r
             by_day[3] -= w
             by_day[4] -= 1
+            by_day[5] -= call.reasoning
             if not by_day[4]:
                 del model_days[model_day]
             if ts is None:
@@ -189,28 +202,29 @@ class Ledger:
 
     @property
     def models(self) -> dict[str | None, list[int]]:
-        """model -> [input, output, cache_read, cache_write, calls]: the per (model, day) sums added up
+        """model -> [input, output, cache_read, cache_write, calls, reasoning]: the per (model, day) sums added up
         (a few hundred entries), so the hot loop keeps one dict per call fewer (measured: the ledger
         of a 48k-call cold scan took half again as long keeping both)."""
         models: dict[str | None, list[int]] = {}
-        for (model, _day), (i, o, r, w, n) in self.model_days.items():
+        for (model, _day), (i, o, r, w, n, reasoning) in self.model_days.items():
             sums = models.get(model)
             if sums is None:
-                models[model] = [i, o, r, w, n]
+                models[model] = [i, o, r, w, n, reasoning]
             else:
                 sums[0] += i
                 sums[1] += o
                 sums[2] += r
                 sums[3] += w
                 sums[4] += n
+                sums[5] += reasoning
         return models
 
     def summary(self) -> Summary:
-        calls, copies, inp, out, cr, cw = self.totals
+        calls, copies, inp, out, cr, cw, reasoning = self.totals
         models = tuple(ModelSums(m, *sums) for m, sums in self.models.items())
         daily = tuple((day, len(self.day_sessions[day]), self.day_tokens[day]) for day in sorted(self.day_sessions))
         scopes = tuple((scope, n, tokens) for scope, (n, tokens) in self.scopes.items())
-        return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily, scopes)
+        return Summary(calls, copies, len(self.sessions), inp, out, cr, cw, models, daily, scopes, reasoning)
 
     def daily(self) -> tuple[DailyRow, ...]:
         """The daily series by UTC day."""
@@ -252,8 +266,8 @@ class Ledger:
             ledger.model_days = {(md[0], md[1]): md[2:] for md in model_days}
         except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
-        if len(ledger.totals) != 6 \
-                or any(type(sums) is not list or len(sums) != 5 for sums in ledger.model_days.values()):
+        if len(ledger.totals) != 7 \
+                or any(type(sums) is not list or len(sums) != 6 for sums in ledger.model_days.values()):
             return None
         # Taken as marshal built them, not copied: at 100,000 sessions a copy of these would double the
         # warm run's largest objects for a moment.
@@ -289,12 +303,13 @@ def zone_figures(calls: Iterable[CallRow], tz: tzinfo, window: Windows) -> tuple
     day_tokens: dict[str, int] = {}
     sessions_today: set[str] = set()
     sessions_week: set[str] = set()
-    for session, ts, _model, inp, out, _cr, _cw, _copies, _scope in calls:
+    for call in calls:
+        ts, session = call.ts, call.session
         if ts is None:
             continue  # no valid time: on no day
         day = day_of(ts).isoformat()
         day_sessions.setdefault(day, set()).add(session)
-        day_tokens[day] = day_tokens.get(day, 0) + inp + out
+        day_tokens[day] = day_tokens.get(day, 0) + call.input + call.output
         if today_start <= ts <= now:
             sessions_today.add(session)
         if window.week_start <= ts <= now:

@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
-from openusage.records import Chunk, Line, SkipReason
+from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
 MAX_COUNT = 2**53 - 1
 MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z
@@ -270,17 +270,17 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
     state.previous = total
     if last is not None and (last[0] is not None or last[1] is not None or last[2] is not None
                              or last[3] is not None):
-        inp, cached, out = last[0] or 0, last[1] or 0, last[2] or 0
+        inp, cached, out, reasoning = last[0] or 0, last[1] or 0, last[2] or 0, last[3] or 0
     elif total is not None:
         base = state.base
-        inp, cached, out = total[0] or 0, total[1] or 0, total[2] or 0
+        inp, cached, out, reasoning = total[0] or 0, total[1] or 0, total[2] or 0, total[3] or 0
         if base is not None:
             inp, cached, out = inp - (base[0] or 0), cached - (base[1] or 0), out - (base[2] or 0)
-            reasoning = (total[3] or 0) - (base[3] or 0)
+            reasoning -= base[3] or 0
             if inp < 0 or cached < 0 or out < 0 or reasoning < 0:
-                inp = cached = out = 0  # a reset: nothing counts, the new total is the baseline
+                inp = cached = out = reasoning = 0  # a reset: nothing counts, the new total is the baseline
     else:
-        inp = cached = out = 0
+        inp = cached = out = reasoning = 0
     if total is not None:
         state.base = total
     cached = min(cached, inp)  # cached input is part of input: never more than it
@@ -292,8 +292,9 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
         key = f"x\x1f{state.lineage_root()}\x1f{total}\x1f{last}"  # the tuples as text: one C call each
     else:
         key = f"t\x1f{state.thread()}\x1f{_raw_json(raw_ts)}\x1f{last}"
-    tally.records.append((key, ts, model if model is not None else state.model, inp - cached, out, cached, 0,
-                          None, 0))
+    # Reasoning is part of output, kept beside it as written: informational, never added to anything.
+    tally.records.append(UsageRecord(key, ts, model if model is not None else state.model, inp - cached, out, cached,
+                                     0, None, 0, reasoning))
 
 
 def _seconds(raw: Any) -> float | None:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
-from openusage.records import Chunk, Line, SkipReason
+from openusage.records import Chunk, Line, SkipReason, UsageRecord
 
 # 10000-01-01T00:00:00Z: the spec's "before the year 10000".
 MAX_TIMESTAMP = 253402300800.0
@@ -158,7 +158,7 @@ def _add_usage(raw_ts: Any, model: Any, message_id: Any, inp: Any, out: Any, cr:
     else:
         raw = "" if raw_ts is _ABSENT else _raw_json(raw_ts)
         key = f"t\x1f{kind}\x1f{raw}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}\x1f{model or ''}"
-    tally.records.append((key, ts, model, inp, out, cr, cw, None, 0))
+    tally.records.append(UsageRecord(key, ts, model, inp, out, cr, cw))
 
 
 def _raw_json(value: Any) -> str:

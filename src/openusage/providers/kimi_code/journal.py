@@ -165,8 +165,8 @@ def _add_usage(raw_time: Any, scope: Any, alias: Any, inp: Any, out: Any, cr: An
         ts = raw_time / 1000.0  # milliseconds, always: a small value is an early time, not seconds
     key = (f"c\x1f{agent}\x1f{_raw(raw_time)}\x1f{_raw(scope)}\x1f{_raw(alias)}"
            f"\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}")
-    lines.records.append((key, ts, state.model_for(None if alias is _ABSENT else alias), inp, out, cr, cw,
-                          scope if type(scope) is str else None, 0))
+    lines.records.append(UsageRecord(key, ts, state.model_for(None if alias is _ABSENT else alias), inp, out, cr, cw,
+                                     scope if type(scope) is str else None))
 
 
 def _count(value: Any) -> int:
@@ -192,6 +192,6 @@ def _raw(value: Any) -> str:
 
 def _mark(records: list[UsageRecord]) -> None:
     """These copies are followed by a `forked` marker: their file is a fork of another session's."""
-    for index, (key, ts, model, inp, out, cr, cw, scope, marked) in enumerate(records):
-        if not marked:
-            records[index] = (key, ts, model, inp, out, cr, cw, scope, 1)
+    for index, record in enumerate(records):
+        if not record.marked:
+            records[index] = msgspec.structs.replace(record, marked=1)

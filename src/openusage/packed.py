@@ -1,0 +1,67 @@
+"""Typed values as bytes, for the cache and a worker's pipe: msgspec's msgpack, checked on the way back.
+
+Records, folded calls and a worker's results are msgspec Structs, which `marshal` does not take.
+msgpack is compact and fast (57,000 records: ~3 ms to encode, ~18 ms to decode with every type checked,
+against ~19 and ~24 ms through tuples and marshal). Two things it cannot hold do occur: an integer
+beyond 64 bits (a count in an agent's file counts exactly, however large) and a string with a lone
+surrogate (a directory name that is not UTF-8, a JSON-escaped `\\ud800` in an id). Such a value goes
+as plain Python values through `marshal` instead, and is converted back to its types, checked the
+same way. Each packed value starts with one byte naming its form.
+"""
+
+from __future__ import annotations
+
+import marshal
+from collections.abc import Callable
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+_MSGPACK = b"m"
+_MARSHAL = b"p"
+_BYTES = (bytes,)  # kept as bytes in the marshal form (not turned into base64 text)
+_encode_msgpack = msgspec.msgpack.Encoder().encode
+
+# What a damaged or foreign value raises when it is unpacked.
+UNPACK_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, EOFError, TypeError)
+
+
+def pack(value: Any) -> bytes:
+    """`value` (Structs, NamedTuples, lists, dicts, numbers, text, bytes) as bytes `Unpacker` reads."""
+    try:
+        return _MSGPACK + _encode_msgpack(value)
+    except (OverflowError, UnicodeEncodeError):  # rare: see the module's docstring
+        return _MARSHAL + marshal.dumps(msgspec.to_builtins(value, builtin_types=_BYTES))
+
+
+class Unpacker(Generic[T]):
+    """Bytes `pack` wrote → the value, its types checked against `kind`; `UNPACK_ERRORS` otherwise."""
+
+    __slots__ = ("_kind", "_msgpack")
+
+    def __init__(self, kind: type[T]) -> None:
+        self._kind = kind
+        self._msgpack = msgspec.msgpack.Decoder(kind)
+
+    def __call__(self, data: bytes | bytearray | memoryview) -> T:
+        view = memoryview(data)
+        form, body = bytes(view[:1]), view[1:]
+        if form == _MSGPACK:
+            return self._msgpack.decode(body)
+        if form == _MARSHAL:
+            return msgspec.convert(marshal.loads(body), self._kind, builtin_types=_BYTES)
+        raise ValueError("not a packed value")
+
+
+class Codec(NamedTuple, Generic[T]):
+    """How a value crosses a worker's pipe: bytes and back (`parallel.run`)."""
+
+    encode: Callable[[T], bytes]
+    decode: Callable[[bytes], T]
+
+
+def codec(kind: type[T]) -> Codec[T]:
+    """`pack` and an `Unpacker` of `kind`."""
+    return Codec(pack, Unpacker(kind))
