@@ -61,6 +61,27 @@ def test_reasoning_is_never_added_to_output(home: CodexHome) -> None:
     assert snap["metrics"]["total_tokens"]["used"] == 400 + 700
 
 
+def test_reasoning_is_kept_as_an_informational_figure(home: CodexHome) -> None:
+    """`reasoning_output_tokens` (a part of output) is totalled beside output, per model and per call."""
+    home.place("plain_two_turns.jsonl")  # reasoning 100 and 150
+    snap = snap_of(home)
+    assert snap["metrics"]["reasoning_output_tokens"] == {"used": 250, "unit": "tokens", "window": "all-time"}
+    assert [(m["model"], m["output_tokens"], m["reasoning_output_tokens"]) for m in snap["models"]] == [
+        ("gpt-5-codex", 700, 250)]
+    report = json.loads(invoke(["report", "daily", "--json", "--tz", "UTC"], codex_env(home.root)).output)
+    assert (report["totals"]["output_tokens"], report["totals"]["reasoning_output_tokens"]) == (700, 250)
+
+
+def test_reasoning_of_total_only_events_is_their_difference_and_a_reset_counts_none(home: CodexHome) -> None:
+    home.place("total_only.jsonl")  # reasoning totals 20, 20 (re-emit), 30, 0 (a reset), 0
+    assert snap_of(home)["metrics"]["reasoning_output_tokens"]["used"] == 20 + 10
+
+
+def test_reasoning_of_last_only_events(home: CodexHome) -> None:
+    home.place("last_only.jsonl")  # reasoning 0, 0, 5
+    assert snap_of(home)["metrics"]["reasoning_output_tokens"]["used"] == 5
+
+
 def test_negative_and_non_integer_counts_count_as_zero(home: CodexHome) -> None:
     home.place("odd_counts.jsonl")
     snap = snap_of(home)

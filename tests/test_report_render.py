@@ -13,7 +13,7 @@ from rich.console import Console
 from openusage.query import SettledCall
 from openusage.render.report import dumps, report_csv, report_document, report_markdown
 from openusage.render.report_table import render_report
-from report_calls import A, B, D, E, call, report
+from report_calls import A, B, D, E, call, report, utc
 
 LONG = "kimi-k2-turbo-preview"
 THINKING = "kimi-k2-thinking"
@@ -22,7 +22,8 @@ BIG = (call("kimi_cli", UUID, "2026-11-19T22:30", LONG, (3_512_345, 412_000, 98_
        call("kimi_code", "session_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "2026-11-20T10:00", THINKING,
             (100_000, 12_000, 1_700_000, 50_000)),
        call("kimi_code", "session_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", None, THINKING, (7, 1, 0, 0)))
-FIGURE_KEYS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens", "calls"]
+FIGURE_KEYS = ["input_tokens", "output_tokens", "reasoning_output_tokens", "cache_read_tokens", "cache_write_tokens",
+               "total_tokens", "calls"]
 
 
 def test_json_document_has_the_documented_shape() -> None:
@@ -31,10 +32,12 @@ def test_json_document_has_the_documented_shape() -> None:
     assert doc["schema"] == "openusage.report/1"
     assert (doc["report"], doc["tz"], doc["since"], doc["until"]) == ("daily", "Europe/Berlin", None, None)
     assert doc["rows"][2] == {"period": "2026-11-20", "input_tokens": 500, "output_tokens": 50,
-                              "cache_read_tokens": 2000, "cache_write_tokens": 5, "total_tokens": 550,
+                              "reasoning_output_tokens": 0, "cache_read_tokens": 2000, "cache_write_tokens": 5,
+                              "total_tokens": 550,
                               "calls": 2, "sessions": 2, "models": ["m2", "m1"]}
     assert doc["rows"][-1]["period"] is None
-    assert doc["totals"] == {"input_tokens": 608, "output_tokens": 62, "cache_read_tokens": 3001,
+    assert doc["totals"] == {"input_tokens": 608, "output_tokens": 62, "reasoning_output_tokens": 0,
+                             "cache_read_tokens": 3001,
                              "cache_write_tokens": 6, "total_tokens": 670, "calls": 5, "sessions": 3,
                              "models": ["m2", "m1"]}
     assert "cost" not in json.dumps(doc)  # no price is known yet: no made-up cost
@@ -51,7 +54,8 @@ def test_json_session_rows_add_their_details_and_no_sessions_count() -> None:
     s1 = next(row for row in doc["rows"] if row["period"] == "s1")
     assert s1 == {"period": "s1", "title": "Fix the cart", "project": "/home/u/webshop", "account": "kimi_cli",
                   "provider": "kimi_cli", "first": "2026-11-19T23:30:00+01:00", "last": "2026-11-20T00:30:00+01:00",
-                  "duration_seconds": 3600, "input_tokens": 300, "output_tokens": 30, "cache_read_tokens": 3000,
+                  "duration_seconds": 3600, "input_tokens": 300, "output_tokens": 30, "reasoning_output_tokens": 0,
+                  "cache_read_tokens": 3000,
                   "cache_write_tokens": 0, "total_tokens": 330, "calls": 2, "models": ["m1"]}
     assert doc["totals"]["sessions"] == 3
 
@@ -61,17 +65,28 @@ def test_json_project_rows_name_their_providers_and_breakdown_splits_by_model() 
     assert doc["rows"][0]["providers"] == ["kimi_cli", "kimi_code"]
     assert [share["model"] for share in doc["rows"][0]["breakdown"]] == ["m2", "m1"]
     assert doc["rows"][0]["breakdown"][0] == {"model": "m2", "input_tokens": 307, "output_tokens": 31,
-                                              "cache_read_tokens": 0, "cache_write_tokens": 5,
+                                              "reasoning_output_tokens": 0, "cache_read_tokens": 0,
+                                              "cache_write_tokens": 5,
                                               "total_tokens": 338, "calls": 2, "sessions": 1}
 
 
 def test_csv_has_one_header_and_the_json_columns() -> None:
     lines = list(csv.reader(io.StringIO(report_csv(report("daily")))))
     assert lines[0] == ["period", *FIGURE_KEYS, "sessions", "models"]
-    assert lines[1:] == [["2026-11-02", "1", "1", "1", "1", "2", "1", "1", "m1"],
-                         ["2026-11-19", "100", "10", "1000", "0", "110", "1", "1", "m1"],
-                         ["2026-11-20", "500", "50", "2000", "5", "550", "2", "2", "m2;m1"],
-                         ["", "7", "1", "0", "0", "8", "1", "1", "m2"]]
+    assert lines[1:] == [["2026-11-02", "1", "1", "0", "1", "1", "2", "1", "1", "m1"],
+                         ["2026-11-19", "100", "10", "0", "1000", "0", "110", "1", "1", "m1"],
+                         ["2026-11-20", "500", "50", "0", "2000", "5", "550", "2", "2", "m2;m1"],
+                         ["", "7", "1", "0", "0", "0", "8", "1", "1", "m2"]]
+
+
+def test_reasoning_is_summed_beside_output_and_added_to_no_total() -> None:
+    """Codex's reasoning tokens (a part of output) are an informational figure of their own."""
+    calls = (SettledCall("codex_cli", "codex_cli", "t1", utc("2026-11-20T10:00"), "gpt-5", 100, 40, 10, 0, None, 1, 25),
+             SettledCall("codex_cli", "codex_cli", "t1", utc("2026-11-20T11:00"), "gpt-5", 50, 20, 0, 0, None, 1, 5))
+    doc = report_document(report("daily", calls=calls))
+    assert doc["rows"][0]["reasoning_output_tokens"] == 30
+    assert doc["totals"]["reasoning_output_tokens"] == 30
+    assert (doc["totals"]["output_tokens"], doc["totals"]["total_tokens"]) == (60, 210)
 
 
 def test_csv_breakdown_lines_add_up_to_the_totals() -> None:

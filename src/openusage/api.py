@@ -454,7 +454,8 @@ def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime
 
 def _info(provider: FileProvider) -> ProviderInfo:
     return ProviderInfo(provider.id, provider.title, provider.upstream_provider, provider.missing_message,
-                        provider.scopes, provider.compaction_scope, provider.shares_calls_across_accounts)
+                        provider.scopes, provider.compaction_scope, provider.shares_calls_across_accounts,
+                        provider.reports_reasoning)
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:

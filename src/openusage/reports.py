@@ -47,6 +47,7 @@ class Counts(NamedTuple):
     calls: int
     cost: int | None = None  # None: not priced at all (no price data was given)
     unpriced: int = 0
+    reasoning: int = 0  # the part of output reported as reasoning (Codex): informational, in no total
 
     @property
     def total(self) -> int:
@@ -128,7 +129,7 @@ class _Sums:
     __slots__ = ("first", "last", "models", "providers", "sessions", "sums")
 
     def __init__(self) -> None:
-        self.sums = [0, 0, 0, 0, 0, 0, 0]  # the four counts, calls, cost, unpriced calls
+        self.sums = [0, 0, 0, 0, 0, 0, 0, 0]  # the four counts, calls, cost, unpriced calls, reasoning
         self.sessions: set[tuple[str, str]] = set()
         self.models: dict[str, tuple[list[int], set[tuple[str, str]]]] = {}
         self.providers: set[str] = set()
@@ -136,21 +137,24 @@ class _Sums:
         self.last: float | None = None
 
     def add(self, model: str, session: tuple[str, str], provider: str, figures: list[Any]) -> None:
-        """Add one session's calls on one model (`_fold`'s figures: four counts, calls, first, last)."""
+        """Add one session's calls on one model (`_fold`'s figures: four counts, calls, first, last,
+        provider, cost, unpriced calls, reasoning)."""
         sums = self.sums
         for index in range(5):
             sums[index] += figures[index]
         sums[5] += figures[8]
         sums[6] += figures[9]
+        sums[7] += figures[10]
         self.sessions.add(session)
         self.providers.add(provider)
         shares = self.models.get(model)
         if shares is None:
-            shares = self.models[model] = ([0, 0, 0, 0, 0, 0, 0], set())
+            shares = self.models[model] = ([0, 0, 0, 0, 0, 0, 0, 0], set())
         for index in range(5):
             shares[0][index] += figures[index]
         shares[0][5] += figures[8]
         shares[0][6] += figures[9]
+        shares[0][7] += figures[10]
         shares[1].add(session)
         first, last = figures[5], figures[6]
         if first is not None:
@@ -163,7 +167,7 @@ class _Sums:
         self.sessions |= other.sessions
         self.providers |= other.providers
         for name, (sums, sessions) in other.models.items():
-            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0, 0, 0], set()))
+            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0, 0, 0, 0], set()))
             for index, value in enumerate(sums):
                 mine[0][index] += value
             mine[1].update(sessions)
@@ -181,7 +185,9 @@ class _Sums:
 
 def _counts(sums: list[int], priced: bool) -> Counts:
     """Counts of the sums; without prices, no cost at all rather than calls counted as unpriced."""
-    return Counts(*sums) if priced else Counts(*sums[:5])
+    if priced:
+        return Counts(*sums)
+    return Counts(sums[0], sums[1], sums[2], sums[3], sums[4], reasoning=sums[7])
 
 
 def check(options: Options) -> None:
@@ -228,7 +234,7 @@ _Fine = tuple[Hashable | None, str, str, str]
 def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None],
           price: Price | None = None) -> dict[_Fine, list[Any]]:
     """The calls summed per (row key, model, account, session): [input, output, cache read, cache write,
-    calls, first time, last time, provider, cost, unpriced calls]. The one loop over every call, kept
+    calls, first time, last time, provider, cost, unpriced calls, reasoning]. The one loop over every call, kept
     tight: a history has hundreds of thousands of calls and only thousands of these groups, which the
     rows are built from."""
     fine: dict[_Fine, list[Any]] = {}
@@ -240,7 +246,7 @@ def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | N
         figures = fine.get(fine_key)
         time = call.time
         if figures is None:
-            figures = fine[fine_key] = [0, 0, 0, 0, 0, time, time, call.provider, 0, 0]
+            figures = fine[fine_key] = [0, 0, 0, 0, 0, time, time, call.provider, 0, 0, 0]
         if one_by_one and (call.provider, call.model) in one_by_one:
             cost = price(call)  # type: ignore[misc]  # one_by_one is empty without a price
             if cost is None:
@@ -252,6 +258,7 @@ def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | N
         figures[2] += call.cache_read
         figures[3] += call.cache_write
         figures[4] += 1
+        figures[10] += call.reasoning
         if time is not None:
             if figures[5] is None or time < figures[5]:
                 figures[5] = time

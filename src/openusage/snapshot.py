@@ -39,6 +39,9 @@ class ModelRow(NamedTuple):
     requests: int
     cost_usd: float | None = None  # estimated at list prices; None: no price known (never 0)
     unpriced_requests: int = 0  # calls of this model without a price, left out of cost_usd
+    # The part of output_tokens reported as reasoning (informational, never added to anything); None
+    # where the provider does not separate it.
+    reasoning_output_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -126,6 +129,7 @@ class ProviderInfo(NamedTuple):
     scopes: tuple[str, ...]  # the kinds of call its records name; () for none
     compaction_scope: str | None
     shares_calls_across_accounts: bool = False
+    reports_reasoning: bool = False  # its records separate reasoning tokens (a part of output)
 
 
 def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigures) -> Snapshot:
@@ -140,6 +144,8 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         "total_cache_write": Metric(summary.cache_write, "tokens", "all-time"),
         "total_tokens": Metric(summary.input + summary.output, "tokens", "all-time"),
     }
+    if provider.reports_reasoning:  # a part of output, shown beside it: never added to a total
+        metrics["reasoning_output_tokens"] = Metric(summary.reasoning, "tokens", "all-time")
     scopes = {scope: (calls, tokens) for scope, calls, tokens in summary.scopes}
     if provider.compaction_scope is not None:
         calls, tokens = scopes.get(provider.compaction_scope, (0, 0))
@@ -152,7 +158,7 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
         diagnostics["records_by_scope"] = by_scope
     if provider.shares_calls_across_accounts:
         diagnostics["records_in_other_accounts"] = figures.calls_elsewhere
-    rows = _model_rows(summary, provider.upstream_provider, figures.resolve_model)
+    rows = _model_rows(summary, provider.upstream_provider, figures.resolve_model, provider.reports_reasoning)
     cost = None
     if figures.costs is not None:
         rows, cost = _priced_rows(rows, figures.costs, figures.price_data)
@@ -198,16 +204,18 @@ def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, st
     return "ok", f"{count} session{'' if count == 1 else 's'}, {tokens} tokens"
 
 
-def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None], str]) -> tuple[ModelRow, ...]:
+def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None], str],
+                reports_reasoning: bool) -> tuple[ModelRow, ...]:
     """Each recorded model resolved with the account's config; records that resolve to the same name
     share a row. Sorted by all four counts, largest first, then by name."""
     merged: dict[str, list[int]] = {}
     for m in summary.models:
         name = resolve(m.model)
-        sums = merged.setdefault(name, [0, 0, 0, 0, 0])
-        for index, value in enumerate((m.input, m.output, m.cache_read, m.cache_write, m.calls)):
+        sums = merged.setdefault(name, [0, 0, 0, 0, 0, 0])
+        for index, value in enumerate((m.input, m.output, m.cache_read, m.cache_write, m.calls, m.reasoning)):
             sums[index] += value
-    rows = [ModelRow(name, upstream, *sums) for name, sums in merged.items()]
+    rows = [ModelRow(name, upstream, i, o, r, w, n, reasoning_output_tokens=reasoning if reports_reasoning else None)
+            for name, (i, o, r, w, n, reasoning) in merged.items()]
     rows.sort(key=lambda row: (-row.all_tokens, row.model))
     return tuple(rows)
 

@@ -169,6 +169,9 @@ class FileProvider(Protocol):
     compaction_scope: str | None  # the scope of context-compaction calls, shown apart on the tile
     # True: a call copied into another account of this provider counts once between them (groups.py).
     shares_calls_across_accounts: bool
+    # True: its records say how much of each call's output was reasoning (`UsageRecord.reasoning`),
+    # shown as an informational figure; False: the agent does not separate it (not a reported 0).
+    reports_reasoning: bool
     # The keys an account's `extra` may hold (its path overrides): settings.py rejects any other, so a
     # typo is an error instead of an override silently not taken.
     extra_keys: tuple[str, ...]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from openusage.api import DetectReport, PricesReport
-from openusage.snapshot import Snapshot, SnapshotSet
+from openusage.snapshot import ModelRow, Snapshot, SnapshotSet
 
 if TYPE_CHECKING:
     from openusage.remote import Reading
@@ -102,22 +102,7 @@ def _local(snapshot: Snapshot) -> dict[str, Any]:
         "message": snapshot.message,
         "metrics": _metrics(snapshot),
         "cost": _cost(snapshot),
-        "models": [
-            {
-                "model": row.model,
-                "upstream_provider": row.upstream_provider,
-                "input_tokens": row.input_tokens,
-                "output_tokens": row.output_tokens,
-                "cache_read_tokens": row.cache_read_tokens,
-                "cache_write_tokens": row.cache_write_tokens,
-                "total_tokens": row.total_tokens,
-                "all_tokens": row.all_tokens,
-                "requests": row.requests,
-                "cost_usd": row.cost_usd,
-                "unpriced_requests": row.unpriced_requests,
-            }
-            for row in snapshot.models
-        ],
+        "models": [_model(row) for row in snapshot.models],
         "daily_series": {
             name: [{"date": point.date, "value": point.value} for point in points]
             for name, points in snapshot.daily_series.items()
@@ -178,3 +163,22 @@ def prices_document(report: PricesReport) -> dict[str, Any]:
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _model(row: ModelRow) -> dict[str, Any]:
+    model: dict[str, Any] = {
+        "model": row.model,
+        "upstream_provider": row.upstream_provider,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "cache_read_tokens": row.cache_read_tokens,
+        "cache_write_tokens": row.cache_write_tokens,
+        "total_tokens": row.total_tokens,
+        "all_tokens": row.all_tokens,
+        "requests": row.requests,
+        "cost_usd": row.cost_usd,
+        "unpriced_requests": row.unpriced_requests,
+    }
+    if row.reasoning_output_tokens is not None:  # only where the provider separates it (a part of output)
+        model["reasoning_output_tokens"] = row.reasoning_output_tokens
+    return model

@@ -80,6 +80,8 @@ def _figures(counts: Counts) -> dict[str, int | float | None]:
     out: dict[str, int | float | None] = {}
     for key, _, value in FIGURES:
         out[key] = value(counts)
+        if key == "output_tokens":  # the part of it reported as reasoning; 0 where an agent does not
+            out["reasoning_output_tokens"] = counts.reasoning
         if key == "total_tokens" and counts.cost is not None:
             out["cost_usd"] = counts.cost_usd
     if counts.cost is not None:

@@ -42,6 +42,7 @@ class CodexCliProvider:
     compaction_scope: str | None = None  # Codex records no separate usage for its compaction
     # Each thread's calls count once per account: nothing is shared across accounts.
     shares_calls_across_accounts = False
+    reports_reasoning = True  # `reasoning_output_tokens`, a part of output (codex-cli-format.md)
     extra_keys: tuple[str, ...] = ("home", "sessions_dir")  # read by _home, session_dirs
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:

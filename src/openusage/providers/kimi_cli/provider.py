@@ -38,6 +38,7 @@ class KimiCliProvider:
     compaction_scope: str | None = None  # Kimi CLI records no usage for its compaction call
     # "Each model call counts once per account" (kimi-cli-format.md): nothing is shared across accounts.
     shares_calls_across_accounts = False
+    reports_reasoning = False  # its token_usage has no reasoning figure
     extra_keys: tuple[str, ...] = ("sessions_dir", "config_path")  # read by sessions_dir, config_paths
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:

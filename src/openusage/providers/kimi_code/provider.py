@@ -46,6 +46,7 @@ class KimiCodeProvider:
     compaction_scope: str | None = "session"  # usageScope "session" is the full-compaction call
     # "Count each identity once across all sessions and roots": its accounts are folded together.
     shares_calls_across_accounts = True
+    reports_reasoning = False  # its usage has no reasoning figure
     extra_keys: tuple[str, ...] = ("home", "sessions_dir", "config_path")  # read by _home, sessions_dir, config_path
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
