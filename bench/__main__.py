@@ -6,6 +6,7 @@ Scenarios, interleaved round by round (a, b, c, d, e, a, b, ...) so drift hits t
   c  `openusage snapshot --json` with an empty cache directory: the first run
   d  the same with the cache primed and nothing changed: the warm run
   e  the same after appending ~1 MB of new turns to 10 wire files (the append is not timed)
+and, in the same rounds, the peers found (ccusage, tokscale: bench.peers) on the same home,
 then the many-files corpus (100k tiny sessions): a primed warm run, to show that warm time follows
 the number of files. Each run is a subprocess; its wall time and the peak RSS of its process tree
 (`os.wait4`) are recorded. `--provider kimi_code` does the same on a Kimi Code home (bench.corpus_code)
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import corpus as gen
-from bench import corpus_code, corpus_codex
+from bench import corpus_code, corpus_codex, peers
 
 DEFAULT_ROOT = Path(os.environ.get("OPENUSAGE_BENCH_DIR", "/tmp/openusage-bench"))
 APPEND_JOURNAL = "bench-appends.json"
@@ -625,6 +626,8 @@ class Bench:
         self.cache_seq = 0
         self.appender: gen.Generator | corpus_code.Generator | corpus_codex.Generator | None = None
         self.leaks: list[str] = []  # outputs that showed a config secret
+        self.peers: peers.PeerSet | None = None
+        self.corpus_untouched: bool | None = None
 
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -688,6 +691,7 @@ class Bench:
         per_file = max(1, args.append_kb * 1024 // max(1, len(targets)))
         manifest = gen.read_manifest(root)
         start = gen.parse_instant(manifest["params"]["end"]) if manifest else time.time() - 3600.0
+        before = self.start_peers(root)
         for rep in range(args.repeat):
             if "a" in only:
                 self.record("a", rep, self.cat(list_file))
@@ -722,6 +726,37 @@ class Bench:
                 finally:
                     restore_appends(root)
                 d_dirty = e_dirty = True
+            if self.peers is not None:
+                self.peers.run_round(self.peer_run, self.log, rep, args.repeat)
+        if before is not None:
+            self.corpus_untouched = peers.corpus_listing(root, APPEND_JOURNAL) == before
+
+    def start_peers(self, root: Path) -> set[str] | None:
+        """Find the peers (one line for each skipped); the corpus's file list when any will run."""
+        args = self.args
+        if args.no_peers:
+            return None
+        flags = {name: getattr(args, name) for name in peers.PEER_NAMES}
+        self.peers = peers.discover(args.provider, self.work, root, flags, os.environ, self.log)
+        return peers.corpus_listing(root, APPEND_JOURNAL) if self.peers.peers else None
+
+    def peer_run(self, cmd: Sequence[str], env: dict[str, str]) -> Run:
+        return self.launcher.run(cmd, env=env)
+
+    def peer_section(self) -> Json | None:
+        """The peers' figures and the issue-21 targets; openusage's cold is the first run (c), the
+        cold run a user meets, or the --no-cache scan (b) when c was not run."""
+        if self.peers is None:
+            return None
+        cold_key = "c" if self.series["c"].times else "b"
+        cold = self.series[cold_key]
+        warm = self.series["d"]
+        return peers.report(
+            self.peers, self.first_output,
+            (cold_key, cold.median() if cold.times else None),
+            warm.median() if warm.times else None,
+            self.corpus_untouched,
+        )
 
     def record(self, key: str, rep: int, run: Run) -> None:
         self.series[key].add(run)
@@ -984,6 +1019,8 @@ def print_report(doc: Json) -> None:
         verdict = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
         measured = "-" if t["measured"] is None else f"{t['measured']:.3f} {t['unit']}"
         print(f"  {verdict}  {t['target']:34} {measured:>14}   (limit {t['limit']} {t['unit']})")
+    if doc.get("peers"):
+        peers.print_section(doc["peers"])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -1018,6 +1055,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--now", default=gen.DEFAULT_NOW, help="OPENUSAGE_NOW for every run (the corpus clock)")
     p.add_argument("--no-pin-clock", action="store_true", help="let openusage use the real time")
+    for name in peers.PEER_NAMES:
+        p.add_argument(
+            f"--{name}", metavar="PATH",
+            help=f"the {name} executable to time beside openusage (default: ${peers.ENV_VARIABLES[name]}, "
+            f"else {name} on PATH, else skipped)",
+        )
+    p.add_argument("--no-peers", action="store_true", help="time no peer")
     args = p.parse_args(argv)
     if args.repeat < 1 or not set(args.only) <= set(SCENARIOS):
         p.error("--repeat must be at least 1 and --only a subset of 'abcde'")
@@ -1071,6 +1115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "scenarios": {k: s.as_json() for k, s in bench.series.items()},
             "many_files": many,
+            "peers": bench.peer_section(),
         }
         a = bench.series["a"].median() if bench.series["a"].times else None
         doc["ratios"] = {
