@@ -68,6 +68,7 @@ class Run:
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu: float = 0.0  # user + system seconds of the process tree (its waited-for children included)
 
 
 # The bench process itself is big (corpus pools, outputs), and a child forked from it inherits its
@@ -91,7 +92,8 @@ for line in sys.stdin:
         continue
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    reply = {"wall": wall, "maxrss_kib": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status)}
+    reply = {"wall": wall, "maxrss_kib": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status),
+             "cpu": usage.ru_utime + usage.ru_stime}
     print(json.dumps(reply), flush=True)
 """
 
@@ -136,7 +138,8 @@ class Launcher:
         if "error" in reply:
             raise SystemExit(f"bench: cannot run {cmd[0]}: {reply['error']}")
         stdout = out.read_bytes() if capture else b""
-        return Run(reply["wall"], reply["maxrss_kib"] / 1024.0, reply["status"], stdout, err.read_bytes())
+        return Run(reply["wall"], reply["maxrss_kib"] / 1024.0, reply["status"], stdout, err.read_bytes(),
+                   reply["cpu"])
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -152,10 +155,12 @@ class Series:
     title: str
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     def add(self, run: Run) -> None:
         self.times.append(run.wall)
         self.rss.append(run.rss_mib)
+        self.cpu.append(run.cpu)
 
     def median(self) -> float:
         return statistics.median(self.times) if self.times else float("nan")
@@ -168,6 +173,8 @@ class Series:
             "min_s": round(min(self.times), 4) if self.times else None,
             "rss_mib": [round(r, 1) for r in self.rss],
             "peak_rss_mib": round(max(self.rss), 1) if self.rss else None,
+            "cpu_s": [round(c, 3) for c in self.cpu],
+            "median_cpu_s": round(statistics.median(self.cpu), 3) if self.cpu else None,
         }
 
 
@@ -963,7 +970,7 @@ def print_report(doc: Json) -> None:
         f"RSS floor (launcher, `true`): {doc['rss_floor_mib']:.1f} MiB"
     )
     print()
-    print(f"{'':3}{'scenario':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'ratio to a':>12}")
+    print(f"{'':3}{'scenario':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'ratio to a':>12}{'CPU':>9}")
     a = doc["scenarios"]["a"]["median_s"]
     for key, s in doc["scenarios"].items():
         if s["median_s"] is None:
@@ -971,7 +978,7 @@ def print_report(doc: Json) -> None:
         ratio = f"{s['median_s'] / a:.2f}x" if a and key != "a" else ""
         print(
             f"{key:3}{s['title']:38}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['peak_rss_mib']:>8.1f} MiB"
-            f"{ratio:>12}"
+            f"{ratio:>12}{s.get('median_cpu_s') or 0:>8.3f}s"
         )
     mf = doc.get("many_files")
     if mf:

@@ -163,6 +163,7 @@ class RunLike(Protocol):
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu: float
 
 
 Runner = Callable[[Sequence[str], dict[str, str]], RunLike]
@@ -174,10 +175,12 @@ class Timing:
 
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     def add(self, run: RunLike) -> None:
         self.times.append(run.wall)
         self.rss.append(run.rss_mib)
+        self.cpu.append(run.cpu)
 
     def median(self) -> float | None:
         return statistics.median(self.times) if self.times else None
@@ -189,6 +192,10 @@ class Timing:
             "min_s": round(min(self.times), 4) if self.times else None,
             "rss_mib": [round(r, 1) for r in self.rss],
             "peak_rss_mib": round(max(self.rss), 1) if self.rss else None,
+            # CPU seconds (user + system): on a shared machine, what a multi-threaded peer used
+            # besides its wall time.
+            "cpu_s": [round(c, 3) for c in self.cpu],
+            "median_cpu_s": round(statistics.median(self.cpu), 3) if self.cpu else None,
         }
 
 
@@ -428,7 +435,7 @@ def print_section(section: Json) -> None:
     """The peers' lines of the bench summary."""
     print()
     print("peers    (issue 21; timed in the same rounds, each with its own HOME and cache directories)")
-    print(f"{'':3}{'peer / run':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'openusage/peer':>16}")
+    print(f"{'':3}{'peer / run':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'openusage/peer':>16}{'CPU':>9}")
     for name, p in section["measured"].items():
         print(f"{'':3}{name} {p['version']} ({p['found_by']}): {' '.join(p['command'][1:])}")
         for key in ("cold", "warm"):
@@ -438,7 +445,7 @@ def print_section(section: Json) -> None:
             r = p["openusage_over_peer"][key]
             shown = "" if r is None else f"{r:.2f}x"
             print(f"{'':5}{key:36}{t['median_s']:>9.3f}s{t['min_s']:>9.3f}s{t['peak_rss_mib']:>8.1f} MiB"
-                  f"{shown:>16}")
+                  f"{shown:>16}{t['median_cpu_s']:>8.3f}s")
         if p["failed"]:
             print(f"{'':5}FAILED: {p['failed']}")
         diffs = p["totals_vs_openusage"]

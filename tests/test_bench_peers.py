@@ -158,6 +158,9 @@ def test_peers_run_with_the_bench_home_and_their_own_cache(tmp_path: Path) -> No
     assert by_name["tokscale"].totals == {"input": 100, "output": 20, "cache_read": 300, "cache_write": 4,
                                           "calls": 7}
     assert by_name["tokscale"].runs_agree == 3
+    # CPU seconds of each run's process tree are kept beside the wall time (a Python script uses some).
+    assert len(by_name["ccusage"].cold.cpu) == 2
+    assert all(cpu > 0 for cpu in by_name["ccusage"].cold.cpu)
 
 
 def test_a_failing_peer_is_dropped_not_fatal(tmp_path: Path) -> None:
