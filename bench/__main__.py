@@ -17,6 +17,7 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import math
 import os
@@ -232,6 +233,21 @@ def restore_appends(root: Path) -> None:
         if path.exists() and path.stat().st_size > size:
             os.truncate(path, size)
     journal.unlink()
+
+
+def lock_corpus(root: Path, exclusive: bool, log: Callable[[str], None]) -> int:
+    """Keep two benches on one corpus apart: a run that appends (scenario e) changes what another reads,
+    and both would write the same journal (one's restore then undoes the other's sizes, leaving appended
+    bytes behind). An flock on the corpus directory itself (no file is created there): exclusive for a
+    run that appends, shared otherwise; a run that finds it taken says so and waits. Held until exit."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"bench: another bench is using {root}; waiting for it to finish ...")
+        fcntl.flock(fd, mode)
+    return fd
 
 
 def provider_of(params: Params) -> str:
@@ -1088,9 +1104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.log(probe.stderr.decode(errors="replace")[-2000:])
             return 2
         params = make_params(args)
-        root = ensure_corpus(
-            args.corpus or default_corpus_dir(params), params, bench.log, args.corpus is not None
-        )
+        directory = args.corpus or default_corpus_dir(params)
+        appends = "e" in args.only
+        locked = directory.is_dir()
+        if locked:  # before ensure_corpus, which may repair another run's appends
+            lock_corpus(directory, appends, bench.log)
+        root = ensure_corpus(directory, params, bench.log, args.corpus is not None)
+        if not locked:  # generated just now
+            lock_corpus(root, appends, bench.log)
         wires = find_wire_files(root, args.provider)
         stats = corpus_stats(root, wires, args.provider)
         bench.log(
