@@ -6,6 +6,7 @@ Scenarios, interleaved round by round (a, b, c, d, e, a, b, ...) so drift hits t
   c  `openusage snapshot --json` with an empty cache directory: the first run
   d  the same with the cache primed and nothing changed: the warm run
   e  the same after appending ~1 MB of new turns to 10 wire files (the append is not timed)
+and, in the same rounds, the peers found (ccusage, tokscale: bench.peers) on the same home,
 then the many-files corpus (100k tiny sessions): a primed warm run, to show that warm time follows
 the number of files. Each run is a subprocess; its wall time and the peak RSS of its process tree
 (`os.wait4`) are recorded. `--provider kimi_code` does the same on a Kimi Code home (bench.corpus_code)
@@ -16,6 +17,7 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import math
 import os
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import corpus as gen
-from bench import corpus_code, corpus_codex
+from bench import corpus_code, corpus_codex, peers
 
 DEFAULT_ROOT = Path(os.environ.get("OPENUSAGE_BENCH_DIR", "/tmp/openusage-bench"))
 APPEND_JOURNAL = "bench-appends.json"
@@ -67,6 +69,7 @@ class Run:
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu: float = 0.0  # user + system seconds of the process tree (its waited-for children included)
 
 
 # The bench process itself is big (corpus pools, outputs), and a child forked from it inherits its
@@ -90,7 +93,8 @@ for line in sys.stdin:
         continue
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    reply = {"wall": wall, "maxrss_kib": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status)}
+    reply = {"wall": wall, "maxrss_kib": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status),
+             "cpu": usage.ru_utime + usage.ru_stime}
     print(json.dumps(reply), flush=True)
 """
 
@@ -135,7 +139,8 @@ class Launcher:
         if "error" in reply:
             raise SystemExit(f"bench: cannot run {cmd[0]}: {reply['error']}")
         stdout = out.read_bytes() if capture else b""
-        return Run(reply["wall"], reply["maxrss_kib"] / 1024.0, reply["status"], stdout, err.read_bytes())
+        return Run(reply["wall"], reply["maxrss_kib"] / 1024.0, reply["status"], stdout, err.read_bytes(),
+                   reply["cpu"])
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -151,10 +156,12 @@ class Series:
     title: str
     times: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     def add(self, run: Run) -> None:
         self.times.append(run.wall)
         self.rss.append(run.rss_mib)
+        self.cpu.append(run.cpu)
 
     def median(self) -> float:
         return statistics.median(self.times) if self.times else float("nan")
@@ -167,6 +174,8 @@ class Series:
             "min_s": round(min(self.times), 4) if self.times else None,
             "rss_mib": [round(r, 1) for r in self.rss],
             "peak_rss_mib": round(max(self.rss), 1) if self.rss else None,
+            "cpu_s": [round(c, 3) for c in self.cpu],
+            "median_cpu_s": round(statistics.median(self.cpu), 3) if self.cpu else None,
         }
 
 
@@ -224,6 +233,21 @@ def restore_appends(root: Path) -> None:
         if path.exists() and path.stat().st_size > size:
             os.truncate(path, size)
     journal.unlink()
+
+
+def lock_corpus(root: Path, exclusive: bool, log: Callable[[str], None]) -> int:
+    """Keep two benches on one corpus apart: a run that appends (scenario e) changes what another reads,
+    and both would write the same journal (one's restore then undoes the other's sizes, leaving appended
+    bytes behind). An flock on the corpus directory itself (no file is created there): exclusive for a
+    run that appends, shared otherwise; a run that finds it taken says so and waits. Held until exit."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"bench: another bench is using {root}; waiting for it to finish ...")
+        fcntl.flock(fd, mode)
+    return fd
 
 
 def provider_of(params: Params) -> str:
@@ -625,6 +649,8 @@ class Bench:
         self.cache_seq = 0
         self.appender: gen.Generator | corpus_code.Generator | corpus_codex.Generator | None = None
         self.leaks: list[str] = []  # outputs that showed a config secret
+        self.peers: peers.PeerSet | None = None
+        self.corpus_untouched: bool | None = None
 
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -688,6 +714,7 @@ class Bench:
         per_file = max(1, args.append_kb * 1024 // max(1, len(targets)))
         manifest = gen.read_manifest(root)
         start = gen.parse_instant(manifest["params"]["end"]) if manifest else time.time() - 3600.0
+        before = self.start_peers(root)
         for rep in range(args.repeat):
             if "a" in only:
                 self.record("a", rep, self.cat(list_file))
@@ -722,6 +749,37 @@ class Bench:
                 finally:
                     restore_appends(root)
                 d_dirty = e_dirty = True
+            if self.peers is not None:
+                self.peers.run_round(self.peer_run, self.log, rep, args.repeat)
+        if before is not None:
+            self.corpus_untouched = peers.corpus_listing(root, APPEND_JOURNAL) == before
+
+    def start_peers(self, root: Path) -> set[str] | None:
+        """Find the peers (one line for each skipped); the corpus's file list when any will run."""
+        args = self.args
+        if args.no_peers:
+            return None
+        flags = {name: getattr(args, name) for name in peers.PEER_NAMES}
+        self.peers = peers.discover(args.provider, self.work, root, flags, os.environ, self.log)
+        return peers.corpus_listing(root, APPEND_JOURNAL) if self.peers.peers else None
+
+    def peer_run(self, cmd: Sequence[str], env: dict[str, str]) -> Run:
+        return self.launcher.run(cmd, env=env)
+
+    def peer_section(self) -> Json | None:
+        """The peers' figures and the issue-21 targets; openusage's cold is the first run (c), the
+        cold run a user meets, or the --no-cache scan (b) when c was not run."""
+        if self.peers is None:
+            return None
+        cold_key = "c" if self.series["c"].times else "b"
+        cold = self.series[cold_key]
+        warm = self.series["d"]
+        return peers.report(
+            self.peers, self.first_output,
+            (cold_key, cold.median() if cold.times else None),
+            warm.median() if warm.times else None,
+            self.corpus_untouched,
+        )
 
     def record(self, key: str, rep: int, run: Run) -> None:
         self.series[key].add(run)
@@ -928,7 +986,7 @@ def print_report(doc: Json) -> None:
         f"RSS floor (launcher, `true`): {doc['rss_floor_mib']:.1f} MiB"
     )
     print()
-    print(f"{'':3}{'scenario':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'ratio to a':>12}")
+    print(f"{'':3}{'scenario':38}{'median':>10}{'min':>10}{'peak RSS':>12}{'ratio to a':>12}{'CPU':>9}")
     a = doc["scenarios"]["a"]["median_s"]
     for key, s in doc["scenarios"].items():
         if s["median_s"] is None:
@@ -936,7 +994,7 @@ def print_report(doc: Json) -> None:
         ratio = f"{s['median_s'] / a:.2f}x" if a and key != "a" else ""
         print(
             f"{key:3}{s['title']:38}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['peak_rss_mib']:>8.1f} MiB"
-            f"{ratio:>12}"
+            f"{ratio:>12}{s.get('median_cpu_s') or 0:>8.3f}s"
         )
     mf = doc.get("many_files")
     if mf:
@@ -984,6 +1042,8 @@ def print_report(doc: Json) -> None:
         verdict = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
         measured = "-" if t["measured"] is None else f"{t['measured']:.3f} {t['unit']}"
         print(f"  {verdict}  {t['target']:34} {measured:>14}   (limit {t['limit']} {t['unit']})")
+    if doc.get("peers"):
+        peers.print_section(doc["peers"])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -1018,6 +1078,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--now", default=gen.DEFAULT_NOW, help="OPENUSAGE_NOW for every run (the corpus clock)")
     p.add_argument("--no-pin-clock", action="store_true", help="let openusage use the real time")
+    for name in peers.PEER_NAMES:
+        p.add_argument(
+            f"--{name}", metavar="PATH",
+            help=f"the {name} executable to time beside openusage (default: ${peers.ENV_VARIABLES[name]}, "
+            f"else {name} on PATH, else skipped)",
+        )
+    p.add_argument("--no-peers", action="store_true", help="time no peer")
     args = p.parse_args(argv)
     if args.repeat < 1 or not set(args.only) <= set(SCENARIOS):
         p.error("--repeat must be at least 1 and --only a subset of 'abcde'")
@@ -1037,9 +1104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.log(probe.stderr.decode(errors="replace")[-2000:])
             return 2
         params = make_params(args)
-        root = ensure_corpus(
-            args.corpus or default_corpus_dir(params), params, bench.log, args.corpus is not None
-        )
+        directory = args.corpus or default_corpus_dir(params)
+        appends = "e" in args.only
+        locked = directory.is_dir()
+        if locked:  # before ensure_corpus, which may repair another run's appends
+            lock_corpus(directory, appends, bench.log)
+        root = ensure_corpus(directory, params, bench.log, args.corpus is not None)
+        if not locked:  # generated just now
+            lock_corpus(root, appends, bench.log)
         wires = find_wire_files(root, args.provider)
         stats = corpus_stats(root, wires, args.provider)
         bench.log(
@@ -1071,6 +1143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "scenarios": {k: s.as_json() for k, s in bench.series.items()},
             "many_files": many,
+            "peers": bench.peer_section(),
         }
         a = bench.series["a"].median() if bench.series["a"].times else None
         doc["ratios"] = {
