@@ -21,8 +21,8 @@ from kimi_home import NOW, KimiHome, at, uid
 
 SCRIPT = """
 import json, os, signal, sys
-from openusage import cli, pricefetch
-cli._ONE_SHOT[0] = True
+from openusage import cli, commands, pricefetch
+commands.ONE_SHOT[0] = True
 if sys.argv[1] == "kill-child":
     pricefetch.start()
     os.kill(pricefetch._CHILD[0].pid, signal.SIGKILL)
@@ -63,9 +63,9 @@ def _run(mode: str, *args: str) -> tuple[dict[str, object], dict[str, object]]:
 
 def _in_process() -> dict[str, object]:
     from kimi_home import invoke
-    from openusage import cli
+    from openusage import commands
 
-    assert cli._ONE_SHOT == [False]  # in this process: no child, genai-prices priced here
+    assert commands.ONE_SHOT == [False]  # in this process: no child, genai-prices priced here
     result = invoke(["snapshot", "--json", "--no-cache"], {"OPENUSAGE_NOW": NOW})
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]

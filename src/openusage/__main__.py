@@ -1,5 +1,5 @@
-"""`python -m openusage` runs the command line."""
+"""`python -m openusage` runs the command line, as the console script does."""
 
-from openusage.cli import main
+from openusage.launch import main
 
 main()

@@ -27,7 +27,6 @@ other failure is a `CacheError` saying why, and the caller reads without the cac
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import sqlite3
@@ -856,7 +855,11 @@ def _file_state_of(row: Any) -> FileState:
 
 
 def _counts_json(counts: dict[str, int]) -> str:
-    return json.dumps(counts, sort_keys=True) if counts else "{}"
+    if not counts:
+        return "{}"
+    import json  # only a file with skipped lines needs the encoder: a warm run imports none
+
+    return json.dumps(counts, sort_keys=True)
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:

@@ -14,7 +14,6 @@ is a str with surrogate escapes, which SQLite text cannot hold.
 
 from __future__ import annotations
 
-import json
 import marshal
 import struct
 import zlib
@@ -120,6 +119,10 @@ def _decode_records(blob: object, path: object, account: str, session: str) -> l
 
 def counts_of(text: object, where: object) -> dict[str, int]:
     """Stored skip counts (JSON text of reason -> count); `DamagedValue` otherwise."""
+    if text == "{}":  # nothing skipped, as nearly always: no JSON decoder needed (a warm run imports none)
+        return {}
+    import json
+
     try:
         counts = json.loads(text) if type(text) is str else None
     except ValueError:

@@ -9,7 +9,6 @@ row has a price, never 0) comes right after total in every format, with the coun
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from datetime import datetime
@@ -117,6 +116,8 @@ def report_csv(report: Report) -> str:
     """One header line, then one line per row: the JSON row's scalar columns, `models` joined with
     ";". With a breakdown each row is split into one line per model (a `model` column), so the lines
     still add up. No totals line: a spreadsheet's sum would count it twice."""
+    import csv  # only the CSV output needs it: a JSON or Markdown report does not import it
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     session = report.kind == "session"

@@ -1,0 +1,212 @@
+"""What each command does once its options are known, without click: a query to the api, its result to a
+renderer, an error to one line and an exit code.
+
+Two front ends call these: `cli.py` (click: every command, --help, --version, option errors) and
+`launch.py` (the console script, which reads the arguments of the hot commands itself so that a warm
+`openusage snapshot --json` never imports click). Both therefore run the same code once the options
+are read, and say the same things.
+
+Every line written to stderr (notices, errors) is one printable line, whatever a file name or a file's
+content put in it (`files.printable`). rich is imported only by the commands that draw.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any, NamedTuple, cast
+
+from openusage import api, paths
+from openusage.errors import OpenUsageError, UsageInputError
+from openusage.files import printable
+from openusage.windows import chosen_zone, current_time
+
+# Set by the entry points: this process is a one-shot command, which may fork helpers before it reads
+# (a test that runs the commands in its own process through click's CliRunner is not one).
+ONE_SHOT: list[bool] = [False]
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug of ours, said in one line
+
+
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """`text` to stdout (or stderr) and flushed, exactly as `click.echo` writes it. The common case (a
+    UTF-8 or other non-ASCII stream, no escape sequence in the text) is a plain write; anything else
+    goes through click.echo itself, which strips escape sequences from a stream that is not a
+    terminal and re-encodes a stream misconfigured as ASCII."""
+    stream = sys.stderr if err else sys.stdout
+    if nl:
+        text += "\n"
+    if "\x1b" in text or _ascii_stream(stream):
+        import click
+
+        click.echo(text, err=err, nl=False)
+        return
+    stream.write(text)
+    stream.flush()
+
+
+def _ascii_stream(stream: Any) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "ascii"
+    except LookupError:
+        return False
+
+
+def notice(message: str) -> None:
+    say(printable(message), err=True)
+
+
+def failure(exc: Exception) -> int:
+    """An exception out of a command as the process's exit code, its one line said on stderr: a named
+    error its own code, a reader that went away 0, anything else (a bug) an internal error, never a
+    traceback unless OPENUSAGE_DEBUG asks for one (then the exception goes on)."""
+    if isinstance(exc, OpenUsageError):
+        say(printable(f"openusage: {exc}"), err=True)
+        return exc.exit_code
+    if isinstance(exc, BrokenPipeError):
+        return 0
+    if os.environ.get("OPENUSAGE_DEBUG"):
+        raise exc
+    say(printable(f"openusage: internal error: {type(exc).__name__}: {exc}"), err=True)
+    return INTERNAL_ERROR
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def progress(json_output: bool) -> Any:
+    if json_output or not sys.stderr.isatty():
+        return None
+    from openusage.render.progress import ScanProgress
+
+    return ScanProgress()
+
+
+class Options(NamedTuple):
+    """What the group's options (`openusage --demo --no-cache <command>`) mean for the command after
+    them: every command honours them, or says it cannot."""
+
+    env: Mapping[str, str]  # the real environment, or the demo home's
+    now: datetime | None  # --demo: the instant its home was generated around
+    no_cache: bool  # --no-cache, written before the command
+    demo: bool  # --demo: its home is new every time, so it is read without the cache
+    tz_name: str | None  # --tz, written before the command
+    offline: bool  # --offline, written before the command: remote tiles show their last answer
+
+    def use_cache(self, no_cache_here: bool = False) -> bool:
+        return not (self.no_cache or self.demo or no_cache_here)
+
+    def zone(self, tz_here: str | None = None) -> tzinfo:
+        """The command's own --tz, else the one written before it, else OPENUSAGE_TZ, else UTC."""
+        return chosen_zone(tz_here or self.tz_name, os.environ, default_local=False)
+
+
+def prefetch_prices(env: Mapping[str, str], use_cache: bool) -> None:
+    """A one-shot command that will have to price calls with nothing priced in its cache (no cache,
+    or a first run) starts importing genai-prices in a child now, while it reads (pricefetch.py)."""
+    if not ONE_SHOT[0] or (use_cache and paths.cache_path(env).exists()):
+        return
+    from openusage import pricefetch
+
+    pricefetch.start()
+
+
+def dashboard(env: Mapping[str, str], now: datetime, *, account: str | None, use_cache: bool,
+              tz: tzinfo, offline: bool = False) -> None:
+    """The tiles of every account (or one), or how to point openusage at data when there is none."""
+    from openusage.render.tile import render_dashboard, render_nothing_detected
+
+    prefetch_prices(env, use_cache)
+    result = api.snapshot(env, now, account_id=account, use_cache=use_cache, progress=progress(False),
+                          notice=notice, tz=tz, offline=offline)
+    shown = console()
+    if result.snapshots:
+        render_dashboard(result, shown)
+    else:
+        render_nothing_detected(shown, paths.settings_path(env))
+
+
+def snapshot(options: Options, *, json_output: bool, account: str | None, no_cache: bool, offline: bool,
+             tz_name: str | None) -> None:
+    """`openusage snapshot`: the tiles, or with --json the openusage.snapshot/2 document."""
+    now = options.now or current_time()
+    use_cache = options.use_cache(no_cache)
+    tz = options.zone(tz_name)
+    offline = offline or options.offline
+    if not json_output:
+        dashboard(options.env, now, account=account, use_cache=use_cache, tz=tz, offline=offline)
+        return
+    from openusage.render.jsonout import dumps, snapshot_document
+
+    prefetch_prices(options.env, use_cache)
+    result = api.snapshot(options.env, now, account_id=account, use_cache=use_cache, notice=notice, tz=tz,
+                          offline=offline)
+    say(dumps(snapshot_document(result)), nl=False)
+
+
+def default(options: Options) -> None:
+    """`openusage` with no command (and no --demo): the tiles."""
+    dashboard(options.env, options.now or current_time(), account=None, use_cache=options.use_cache(),
+              tz=options.zone(), offline=options.offline)
+
+
+def report(kind: str, group: Options, *, since: str | None = None, until: str | None = None,
+           tz_name: str | None = None, start_of_week: str = "monday", start_of_month: int = 1,
+           accounts: tuple[str, ...] = (), providers: tuple[str, ...] = (), breakdown: bool = False,
+           order: str | None = None, limit: int | None = None, json_output: bool = False, csv_output: bool = False,
+           markdown: bool = False, no_cache: bool = False) -> None:
+    """`openusage report <kind>`: usage by period, session, project or model, as a table, JSON, CSV or
+    Markdown. The front end has checked the kind, the week start, the order and the ranges."""
+    from openusage import reports
+    from openusage.periods import Calendar, WeekStart, day_range
+    from openusage.query import CallsQuery
+    from openusage.snapshot import zone_name
+
+    if json_output + csv_output + markdown > 1:
+        raise UsageInputError("--json, --csv and --markdown: one at most")
+    # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
+    tz = chosen_zone(tz_name or group.tz_name, os.environ, default_local=True)
+    # The front end has checked the week start, order and kind are ours: the casts only tell mypy.
+    calendar = Calendar(tz, cast("WeekStart", start_of_week), start_of_month)
+    span = day_range(calendar, since, until, (group.now or current_time()).astimezone(tz).date())
+    options = reports.Options(cast("reports.Kind", kind), calendar, zone_name(tz), span, breakdown,
+                              cast("reports.Order | None", order), limit)
+    reports.check(options)  # a bad combination is said before any file is read
+    query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
+    machine = json_output or csv_output or markdown
+    prefetch_prices(group.env, group.use_cache(no_cache))
+    result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=progress(machine),
+                       notice=notice)
+    price, price_data = api.call_prices(group.env, result.calls, use_cache=group.use_cache(no_cache), notice=notice)
+    built = reports.build(result, options, price)._replace(prices=price_data)
+    if machine:
+        from openusage.render import report as out
+
+        text = out.dumps(out.report_document(built)) if json_output else (
+            out.report_csv(built) if csv_output else out.report_markdown(built))
+        say(text, nl=False)
+        return
+    from openusage.render.report_table import render_report
+
+    render_report(built, console())
+
+
+def finish(code: int) -> None:
+    """Leave the process with `code` through `os._exit`, once the output is flushed: tearing the
+    interpreter down would free every object a big scan built, one by one (~12 ms of a cold run), for
+    a process that is ending anyway. Nothing of ours waits for exit: the cache's transactions are
+    committed and its connection closed before a command returns."""
+    import contextlib
+
+    if "openusage.pricefetch" in sys.modules:  # its child, if one was started, is reaped
+        sys.modules["openusage.pricefetch"].stop()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said
+            stream.flush()
+    os._exit(code)
