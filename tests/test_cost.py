@@ -30,9 +30,9 @@ from kimi_home import (
     uid,
 )
 from openusage import pricing
+from openusage.calls import CallRow
 from openusage.cost import CallPricer, CallsPricing, ModelCost, Priced, call_cost, grouped_costs, model_costs, rates_at
 from openusage.errors import SettingsError
-from openusage.records import CallRow
 from openusage.settings import load_settings
 
 M = 1_000_000

@@ -318,7 +318,7 @@ def test_directory_symlink_loop_is_walked_once(cli_home: KimiHome) -> None:
 
 
 def test_file_that_disappears_between_listing_and_reading_is_unreadable(cli_home: KimiHome) -> None:
-    from openusage import scan
+    from openusage import reading, scan
     from openusage.providers.base import Account
     from openusage.providers.kimi_cli.provider import KimiCliProvider
 
@@ -329,14 +329,14 @@ def test_file_that_disappears_between_listing_and_reading_is_unreadable(cli_home
     assert len(sources) == 1
     os.unlink(sources[0].path)  # gone after the walk listed it
 
-    result = scan._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), scan._reader())
+    result = reading._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), reading._reader())
 
     assert result.end_offset is None  # unreadable: counted as such, nothing else lost
 
 
 _SWAP_SCRIPT = """
 import os, sys
-from openusage import scan
+from openusage import reading, scan
 from openusage.providers.base import Account
 from openusage.providers.kimi_code.provider import KimiCodeProvider
 provider = KimiCodeProvider()
@@ -346,7 +346,7 @@ sources = [s for session in units.top.sessions for s in provider.walk_session(wa
 assert len(sources) == 1, sources
 os.unlink(sources[0].path)
 os.mkfifo(sources[0].path)  # a regular file when listed, a FIFO when read
-result = scan._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), scan._reader())
+result = reading._read_job(scan._Job(provider.id, sources[0], 0, 0, None, True), reading._reader())
 print(result.end_offset)
 """
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import random
 
+from openusage.calls import UsageRecord
 from openusage.fold import Calls, ancestry, call_rows, fold_records, settle
 from openusage.groups import _keys_held_by, _moved, _moving, owned_rows
-from openusage.records import SessionInfo, UsageRecord
+from openusage.records import SessionInfo
 from openusage.summary import Ledger
 
 

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 from openusage import parallel
+from openusage.calls import UsageRecord
 from openusage.packed import Codec, codec
-from openusage.records import UsageRecord
 
 MARSHAL: Codec[Any] = Codec(marshal.dumps, marshal.loads)
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -397,7 +398,7 @@ def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list
     expected = reference(complete)
     # What a cache keeps of the first read (its complete lines), marked when the second read saw a
     # `forked` marker (the store marks a file's earlier copies then), and what the second read found.
-    kept = [(*r[:8], 1) for r in first.records] if second.marker_seen else first.records
+    kept = [msgspec.structs.replace(r, marked=1) for r in first.records] if second.marker_seen else first.records
     records = kept + second.records
     every = records + second.tail_records
     assert records_of(every) == expected_of(whole.copies)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from openusage import api, parallel, scan
+from openusage import api, parallel, reading, scan
 from openusage.query import CallsQuery
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -92,13 +92,13 @@ def test_concurrent_call_queries_from_threads_agree(resident: Resident) -> None:
 
 def test_threads_really_read_in_parallel_batches(resident: Resident, monkeypatch: pytest.MonkeyPatch) -> None:
     names: set[str] = set()
-    original = scan._reader
+    original = reading._reader
 
     def reader() -> Any:
         names.add(threading.current_thread().name)
         return original()
 
-    monkeypatch.setattr(scan, "_reader", reader)
+    monkeypatch.setattr(reading, "_reader", reader)
     api.snapshot(os.environ, NOW, use_cache=False)
     assert any(name.startswith("openusage-read") for name in names)
     assert resident.events == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshal
 import random
 
-from openusage.records import CallRow
+from openusage.calls import CallRow
 from openusage.summary import SUMMARY_VERSION, Ledger, Summary
 
 DAY = 86400.0

@@ -17,7 +17,6 @@ from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
 from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
-from openusage.records import CallRow
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot, remote_snapshot
 from openusage.store import Store
@@ -26,6 +25,7 @@ from openusage.summary import zone_figures
 from openusage.windows import windows
 
 if TYPE_CHECKING:
+    from openusage.calls import CallRow
     from openusage.cost import CallsPricing
     from openusage.fetching import Pending
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall

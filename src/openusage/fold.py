@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 
 import msgspec
 
-from openusage.records import CallRow, UsageRecord
+from openusage.calls import CallRow, UsageRecord
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):

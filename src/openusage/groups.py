@@ -22,23 +22,24 @@ from __future__ import annotations
 import marshal
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
-
-import msgspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from openusage import scan
-from openusage.fold import Calls, ancestry, ancestry_across, call_rows, merge, settle
 from openusage.providers.base import Account
-from openusage.records import CallRow, SessionInfo
+from openusage.records import SessionInfo
 from openusage.store import Store
 from openusage.summary import Ledger
+
+if TYPE_CHECKING:
+    from openusage.calls import CallRow
+    from openusage.fold import Calls
 
 GROUP_VERSION = 3
 # No directory name holds NUL, so "name\0index" sorts by the session name first (plain string order,
 # as the rule says), then by the account's place.
 _TAG = "\x00"
 
-Member = tuple[Calls, Mapping[str, SessionInfo]]
+Member = tuple["Calls", Mapping[str, SessionInfo]]
 
 
 def sharing(accounts: Sequence[Account], shares: Callable[[Account], bool]) -> list[list[Account]]:
@@ -108,11 +109,13 @@ def _root_ledgers(store: Store | None, provider: str,
         kept = _decode(stored, accounts, generations) if stored is not None else None
         if kept is not None:
             return kept
+        from openusage import reading  # the group's ledgers are computed: the stored calls are folded
+
         infos = [store.session_infos(account) for account in accounts]
         moving = _moving([store.call_keys(account) for account in accounts], infos,
                          lambda index, sessions: set().union(*(store.call_keys(accounts[index], session)
                                                                for session in sessions)))
-        result = _moved(own, [(scan.stored_calls(store, account, moving), infos[index])
+        result = _moved(own, [(reading.stored_calls(store, account, moving), infos[index])
                               for index, account in enumerate(accounts)])
         store.set_group(provider, marshal.dumps((GROUP_VERSION, accounts, generations,
                                                  [(one.ledger.encode(), one.elsewhere) for one in result])))
@@ -123,6 +126,8 @@ def settled_rows(roots: Sequence[str], members: Sequence[Member]) -> list[list[C
     """Each member's calls (every call it holds, settled within its account, and its sessions), as the
     rows of the calls it owns once the group is settled: what `ledgers` counts, call by call. `roots`:
     each member's sessions directory; members on the same one are one root and get the same rows."""
+    from openusage.fold import call_rows  # the fold loads msgspec: only when calls are settled
+
     places: dict[str, int] = {}
     root_members: list[Member] = []
     member_root: list[int] = []
@@ -149,6 +154,8 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
     or more roots, and those of sessions whose forks look different once `forkedFrom` runs through
     the other roots (`keys_of(root, sessions)`: the keys those sessions hold there). Every other call
     keeps its owner, so only these are folded again."""
+    from openusage.fold import ancestry, ancestry_across
+
     seen: set[str] = set()
     moving: set[str] = set()
     for keys in key_sets:
@@ -175,6 +182,8 @@ def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
     """Each root's own ledger with the moving calls (`moving`: settled as that ledger counts them)
     taken out and their owners across the roots put in: what folding every call of every root
     together gives, at the cost of the moving calls only."""
+    from openusage.fold import call_rows
+
     result: list[Settled] = []
     for mine, (calls, _infos), rows in zip(own, moving, owned_rows(moving), strict=True):
         ledger = Ledger.decode(mine.encode()) or Ledger()  # a copy: the input stays as it is
@@ -187,6 +196,10 @@ def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
 def owned_rows(members: Sequence[Member]) -> list[list[CallRow]]:
     """Each member's (calls, sessions) folded together and settled over every holder; per member, the
     rows of the calls its sessions own."""
+    import msgspec
+
+    from openusage.fold import ancestry_across, call_rows, merge, settle
+
     calls: Calls = {}
     ranks: dict[str, int] = {}
     tagged_names: dict[str, list[str]] = {}  # session name -> that session in every root holding it
@@ -229,6 +242,8 @@ def _suffix(index: int) -> str:
 def _tagged(calls: Calls, index: int) -> Calls:
     """A copy of a member's calls whose holders name their account. A call's holders survive
     `settle`, so calls settled within their account fold again here from every holder."""
+    import msgspec
+
     suffix = _suffix(index)
     out: Calls = {}
     for key, call in calls.items():

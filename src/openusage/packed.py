@@ -12,10 +12,11 @@ same way. Each packed value starts with one byte naming its form.
 from __future__ import annotations
 
 import marshal
-from collections.abc import Callable
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
+
+from openusage.parallel import Codec
 
 T = TypeVar("T")
 
@@ -53,13 +54,6 @@ class Unpacker(Generic[T]):
         if form == _MARSHAL:
             return msgspec.convert(marshal.loads(body), self._kind, builtin_types=_BYTES)
         raise ValueError("not a packed value")
-
-
-class Codec(NamedTuple, Generic[T]):
-    """How a value crosses a worker's pipe: bytes and back (`parallel.run`)."""
-
-    encode: Callable[[T], bytes]
-    decode: Callable[[bytes], T]
 
 
 def codec(kind: type[T]) -> Codec[T]:

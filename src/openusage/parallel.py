@@ -22,10 +22,7 @@ import contextlib
 import os
 import struct
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Generic, TypeVar
-
-if TYPE_CHECKING:
-    from openusage.packed import Codec
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -34,6 +31,13 @@ _HEADER = struct.Struct("<IQ")  # batch number, length of the encoded result
 _DONE = 0xFFFFFFFF
 _PIPE_SIZE = 1024 * 1024  # room for a few results, so a worker rarely waits for this process
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, Linux
+
+
+class Codec(NamedTuple, Generic[T]):
+    """How a batch's result crosses a worker's pipe: bytes and back (`packed.codec` for Structs)."""
+
+    encode: Callable[[T], bytes]
+    decode: Callable[[bytes], T]
 
 
 FORK = "fork"

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from openusage import pricing
 from openusage.cost import GroupCall, ModelCost, Schedule, day_costs, grouped_costs
-from openusage.records import CallRow
 from openusage.store import Store
+
+if TYPE_CHECKING:
+    from openusage.calls import CallRow
 
 COSTS_VERSION = 1
 _COSTS_KEY = "costs"

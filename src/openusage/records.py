@@ -1,14 +1,17 @@
-"""The shared vocabulary every layer speaks: usage records, sources, chunks and skip reasons.
+"""The shared vocabulary every layer speaks: sources, chunks, sessions and skip reasons.
 
-Readers produce these, the store persists them, nothing here does I/O.
+Readers produce these, the store persists them, nothing here does I/O. The records and rows
+themselves are msgspec Structs (`calls.py`), apart so that a warm run, which reads none, never
+imports msgspec.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import msgspec
+if TYPE_CHECKING:
+    from openusage.calls import UsageRecord
 
 
 class SkipReason(enum.StrEnum):
@@ -18,34 +21,6 @@ class SkipReason(enum.StrEnum):
     NOT_UTF8 = "not_utf8"
     WRONG_SHAPE = "wrong_shape"
     REEMITTED = "reemitted"  # the same usage written again (its running total has not moved): not a new call
-
-
-class UsageRecord(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """One copy of one model call, as found in one file.
-
-    `key` identifies the call across copies (forks, echoes, subagent files); the counts are part of
-    it. `ts` is the valid timestamp in UTC seconds, or None when the copy has none. `model` is what the
-    record says of its model, resolved against the config by the provider when the snapshot is built
-    (None: nothing, the configured default applies). `scope` is the provider's kind of call (Kimi Code's
-    usageScope; None where a provider has none). `marked` is 1 when a `forked` marker follows the copy
-    in its file. `reasoning` is the part of `output` the agent reports as reasoning (Codex), an
-    informational figure never added to anything; 0 where an agent does not report it.
-
-    A frozen, array-like msgspec Struct without GC tracking: built in C (about 45 ns more than a tuple
-    per record, ~2.5 ms for the 57,000 records of the 1 GB benchmark), encoded by the cache and across
-    a worker's pipe as a compact array, and decoded back with its types checked.
-    """
-
-    key: str
-    ts: float | None
-    model: str | None
-    input: int
-    output: int
-    cache_read: int
-    cache_write: int
-    scope: str | None = None
-    marked: int = 0
-    reasoning: int = 0
 
 
 # A candidate line as the scan hands it to a parser: a slice of its read buffer, or bytes read again.
@@ -68,26 +43,6 @@ class Source(NamedTuple):
 
     path: str
     session: str
-    identity: Identity
-
-
-class FileRead(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """What reading one file found, from the offset it was read from to its end: the reader's chunk,
-    the fingerprint of the consumed bytes, whether it was read from the start, and its identity as it
-    was when read. Crosses a worker's pipe as a compact array (`scan.py`)."""
-
-    end_offset: int | None  # None: the file could not be read
-    records: list[UsageRecord]
-    skipped: dict[str, int]
-    zero: int
-    tail_records: list[UsageRecord]
-    tail_skipped: dict[str, int]
-    tail_zero: int
-    state: bytes | None  # the reader's resume state at end_offset
-    marker_seen: bool  # a `forked` marker in the new lines: every earlier record of the file is marked
-    head_hash: bytes  # the fingerprint of the consumed bytes [0, end_offset): their hash and length
-    tail_hash: bytes  # empty: the head's hash covers every consumed byte (the column stays in the cache)
-    restarted: bool  # read from the start: every old copy of the file goes
     identity: Identity
 
 
@@ -128,23 +83,6 @@ class Chunk:
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------
-class CallRow(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """One model call after folding its copies: the session that owns it, its time and model (as the
-    records say; see `UsageRecord`), the four counts, how many copies it had, its scope and its
-    reasoning tokens (informational)."""
-
-    session: str
-    ts: float | None
-    model: str | None
-    input: int
-    output: int
-    cache_read: int
-    cache_write: int
-    copies: int
-    scope: str | None
-    reasoning: int = 0
-
-
 class SessionInfo(NamedTuple):
     """What a session's state says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes), the
     session it was forked from (Kimi Code: forkedFrom), if any, and the session its calls count toward

@@ -11,28 +11,15 @@ query decodes one value per group instead of folding every copy again: 20 ms aga
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
-
-import msgspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from openusage import groups, scan
-from openusage.packed import UNPACK_ERRORS, Unpacker, pack
-from openusage.records import CallRow
 from openusage.store import Store
 
+if TYPE_CHECKING:
+    from openusage.calls import CallRow
+
 SETTLED_VERSION = 2  # 2: typed rows with reasoning
-
-
-class _Stored(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A group's rows as kept: per member, the rows of the calls it owns, and the generations of the
-    members' summaries they were computed from."""
-
-    version: int
-    generations: list[int | None]
-    settled: list[list[CallRow]]
-
-
-_unpack = Unpacker(_Stored)
 
 
 class Member(NamedTuple):
@@ -70,7 +57,9 @@ def _groups(members: Iterable[Member]) -> list[list[Member]]:
 
 def _calls(store: Store | None, member: Member) -> groups.Member:
     if store is not None:
-        return scan.stored_account_calls(store, member.account)
+        from openusage import reading
+
+        return reading.stored_account_calls(store, member.account)
     refreshed = member.refreshed
     if refreshed.calls is None or refreshed.infos is None:
         raise ValueError(f"account {member.account!r} was refreshed without keeping its calls")
@@ -94,13 +83,21 @@ def _keep(store: Store, group: Sequence[Member], generations: list[int | None],
     if None in generations:
         return  # nothing stored of a member: no generation to tie the rows to
     with store.write():
-        store.set_settled(_name(group), pack(_Stored(SETTLED_VERSION, generations, settled)))
+        from openusage.calls import SettledRows
+        from openusage.packed import pack
+
+        store.set_settled(_name(group), pack(SettledRows(SETTLED_VERSION, generations, settled)))
 
 
 def decode(body: bytes, generations: Sequence[int | None], members: int) -> list[list[CallRow]] | None:
     """The stored rows, when they are of this version, for these generations and of the right shape."""
+    # Here, not at the top: settled calls are asked by reports and other zones, and msgspec (which the
+    # typed rows need) is no part of a warm snapshot in UTC.
+    from openusage.calls import SettledRows
+    from openusage.packed import UNPACK_ERRORS, Unpacker
+
     try:
-        stored = _unpack(body)  # every row's fields checked for their types
+        stored = Unpacker(SettledRows)(body)  # every row's fields checked for their types
     except UNPACK_ERRORS:
         return None
     if stored.version != SETTLED_VERSION or stored.generations != list(generations) or len(stored.settled) != members:

@@ -39,9 +39,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import msgspec
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from openusage.cachefile import (
     OPEN_TRIES,
@@ -53,8 +51,7 @@ from openusage.cachefile import (
     unusable,
 )
 from openusage.errors import CacheError
-from openusage.fold import Copy
-from openusage.records import FileDiagnostics, FileRead, SessionInfo, UsageRecord, add_counts, file_key
+from openusage.records import FileDiagnostics, SessionInfo, add_counts, file_key
 from openusage.stored import (
     COPIES,
     PLAIN_CHECK,
@@ -76,6 +73,10 @@ from openusage.stored import (
     to_db,
     unseal,
 )
+
+if TYPE_CHECKING:
+    from openusage.calls import FileRead, UsageRecord
+    from openusage.fold import Copy
 
 SCHEMA_VERSION = 21  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
@@ -422,7 +423,9 @@ class Store:
             records, skipped, zero = read.records, read.skipped, read.zero
         else:
             if read.marker_seen:  # a `forked` marker after these copies: they are a fork's copies
-                old_records = [msgspec.structs.replace(record, marked=1) for record in old_records]
+                from msgspec.structs import replace  # a file is read: msgspec is loaded already
+
+                old_records = [replace(record, marked=1) for record in old_records]
             records = [*old_records, *read.records]
             old_skipped, old_zero = self.conn.execute(
                 "SELECT skipped, zero FROM files WHERE id = ?", (file_id,)
@@ -616,6 +619,8 @@ class Store:
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
         """Every stored copy of the given calls held by the account's files. Every file holding one is
         checked, whatever its account: a file row whose account column was changed is found here."""
+        from openusage.fold import Copy  # the fold loads msgspec: only a run that folds asks
+
         self.flush()
         holding = self._holding(keys)
         rows = [row for file_id in sorted(holding)

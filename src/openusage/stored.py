@@ -20,13 +20,14 @@ import zlib
 from array import array
 from collections.abc import Iterable
 from contextlib import suppress
-from typing import Any, NoReturn
-
-import msgspec
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from openusage.errors import CacheError
-from openusage.packed import UNPACK_ERRORS, Unpacker, pack
-from openusage.records import FileDiagnostics, SessionInfo, UsageRecord
+from openusage.records import FileDiagnostics, SessionInfo
+
+if TYPE_CHECKING:
+    from openusage.calls import StoredCopies, UsageRecord
+    from openusage.packed import Unpacker
 
 
 class DamagedValue(CacheError):
@@ -59,20 +60,24 @@ def unseal(blob: object) -> bytes | None:
     return payload if zlib.crc32(payload) == _CRC.unpack_from(blob)[0] else None
 
 
-class _StoredCopies(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A file's copies as stored, with the account and session they were read for."""
-
-    account: str
-    session: str
-    records: list[UsageRecord]
-
-
-_unpack_copies = Unpacker(_StoredCopies)
-
-
 def encode_records(records: list[UsageRecord], account: str, session: str) -> bytes:
     """A file's copies as stored, with the account and session they were read for (`copies_of`)."""
-    return seal(pack(_StoredCopies(account, session, records)))
+    from openusage.calls import StoredCopies  # a run that reads copies loads msgspec; a warm one does not
+    from openusage.packed import pack
+
+    return seal(pack(StoredCopies(account, session, records)))
+
+
+_UNPACK_COPIES: list[Unpacker[StoredCopies]] = []  # made on first use (`_unpack_copies`)
+
+
+def _unpack_copies(payload: bytes) -> StoredCopies:
+    if not _UNPACK_COPIES:
+        from openusage.calls import StoredCopies
+        from openusage.packed import Unpacker
+
+        _UNPACK_COPIES.append(Unpacker(StoredCopies))
+    return _UNPACK_COPIES[0](payload)
 
 
 def holder_entries(blob: object) -> array[int]:
@@ -108,6 +113,8 @@ def _decode_records(blob: object, path: object, account: str, session: str) -> l
     payload = unseal(blob)
     if payload is None:
         damaged(f"the copies of {path}")
+    from openusage.packed import UNPACK_ERRORS
+
     try:
         stored = _unpack_copies(payload)
     except UNPACK_ERRORS:

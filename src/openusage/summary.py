@@ -12,10 +12,12 @@ from __future__ import annotations
 import marshal
 from collections.abc import Iterable
 from datetime import tzinfo
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from openusage.records import CallRow
 from openusage.windows import DAY, Windows, day_to_date, local_day, local_day_start
+
+if TYPE_CHECKING:
+    from openusage.calls import CallRow
 
 SUMMARY_VERSION = 9  # 7: model_days; 8: the per-model sums derived from them, not kept twice; 9: reasoning
 

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from openusage.records import Chunk, Line, SkipReason, UsageRecord
+from openusage.calls import UsageRecord
+from openusage.records import Chunk, Line, SkipReason
 
 NOT_JSON = object()  # what `decode` returns for a line it has counted as skipped
 _FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)

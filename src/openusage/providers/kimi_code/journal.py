@@ -18,9 +18,10 @@ from typing import Any
 
 import msgspec
 
+from openusage.calls import UsageRecord
 from openusage.providers.kimi_code.config import UNRESOLVED
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
-from openusage.records import Chunk, Line, SkipReason, UsageRecord
+from openusage.records import Chunk, Line, SkipReason
 
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z in milliseconds
 _ABSENT: Any = msgspec.UNSET

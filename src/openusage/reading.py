@@ -1,0 +1,532 @@
+"""Reading files and folding their copies: everything a run does once something is to be read.
+
+`scan.py` decides what to read (the walk compared with the store); this module reads it, in worker
+processes when there is enough, folds the copies (`fold.py`) and writes them to the store:
+- a full read (`read_all`): no cache, or the first run of an account;
+- a refresh's changes (`apply_changes`): the new bytes of changed files, and the calls they touch
+  re-folded from the store as they were before and after.
+A warm run with nothing new never imports it, nor the readers, the fold or msgspec.
+
+Every result that crosses a worker's pipe is a msgspec Struct (`packed.py`), so what a worker sends
+is typed and checked.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
+
+from openusage import scan
+from openusage.calls import FileRead
+from openusage.files import open_regular
+from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
+from openusage.packed import codec
+from openusage.parallel import Codec
+from openusage.providers import file_provider
+from openusage.providers.base import FileProvider, SessionDir, SessionList, Walk
+from openusage.records import FileDiagnostics, SessionInfo, Source, add_counts
+from openusage.scan import Progress, _holders, _Job, _Units
+from openusage.store import FileState, Store, key_crc, key_crcs
+from openusage.stored import encode_records
+from openusage.summary import Ledger
+
+if TYPE_CHECKING:
+    from openusage.candidates import Reader
+
+T = TypeVar("T")
+
+
+# -- every file, folded where it is read --------------------------------------------------------------
+
+@contextmanager
+def scratch_store() -> Iterator[Store]:
+    """A private SQLite file in the temporary directory, removed afterwards: a `--no-cache` scan of a
+    very large history folds from it one file at a time, as a first run does, so memory stays bounded
+    (the calls of 100,000 sessions held in memory cost ~40 MiB). The cache itself is not touched."""
+    import tempfile  # here: only a very large history needs it, and every run would pay its import
+
+    with tempfile.TemporaryDirectory(prefix="openusage-scan-") as directory:
+        store = Store(os.path.join(directory, "scan.sqlite3"))
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+class TooManyCalls(Exception):
+    """A scan without the cache holds more calls than the memory bound allows: it starts again through
+    a scratch file."""
+
+
+class _Folded:
+    """The in-memory sink of a full read: every unit's calls merged as they come, and of its sessions
+    all that `settle` needs (each session's parent, None for most; the ranks that are not 0; the
+    sessions that join another)."""
+
+    __slots__ = ("calls", "joins", "parents", "ranks")
+
+    def __init__(self) -> None:
+        self.calls: Calls = {}
+        self.parents: dict[str, str | None] = {}
+        self.ranks: dict[str, int] = {}
+        self.joins: dict[str, str] = {}
+
+    def add(self, unit_calls: Calls, unit_infos: dict[str, SessionInfo]) -> None:
+        merge(self.calls, unit_calls)
+        for name, (rank, parent, joined) in unit_infos.items():
+            self.parents[name] = parent
+            if rank:
+                self.ranks[name] = rank
+            if joined is not None:
+                self.joins[name] = joined
+
+    def ledger(self) -> Ledger:
+        """Every call's owner chosen, then counted."""
+        settle(self.calls.values(), self.ranks, ancestry(self.parents), self.joins)
+        return Ledger.of(call_rows(self.calls))
+
+    def infos(self) -> dict[str, SessionInfo]:
+        return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name))
+                for name, parent in self.parents.items()}
+
+
+class _Tally:
+    """What reading the files ran into: files read, all-zero records, skips by reason, unreadable."""
+
+    __slots__ = ("files_read", "skipped", "unreadable", "zero")
+
+    def __init__(self, unreadable: int) -> None:
+        self.files_read = self.zero = 0
+        self.skipped: dict[str, int] = {}
+        self.unreadable = unreadable
+
+    def add(self, result: FileRead) -> bool:
+        """Count one file's result; False when the file could not be read."""
+        if result.end_offset is None:
+            self.unreadable += 1
+            return False
+        self.files_read += 1
+        self.zero += result.zero + result.tail_zero
+        add_counts(add_counts(self.skipped, result.skipped), result.tail_skipped)
+        return True
+
+    def diagnostics(self) -> FileDiagnostics:
+        return FileDiagnostics(self.files_read, self.skipped, self.zero)
+
+
+def read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
+              listing: list[_Units], *, in_memory: bool,
+              bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None, dict[str, SessionInfo] | None]:
+    """Read every file of the walk from the start, split by session over the processes: each walks its
+    sessions, reads and folds their files and reads their sessions' state; the folds merge here. With a store,
+    the copies (encoded by the process that read them) and the sessions are written as the results
+    come in; without one, the calls and sessions are returned too (for `groups.py`). `in_memory`: the
+    calls are folded here as the results come (always, without a store), else the ledger is built from
+    the store one file at a time, which takes longer. `bounded`: more calls than the memory bound
+    allows end a read without a store (`_TooManyCalls`), and switch one with a store to its ledger."""
+    assert in_memory or store is not None  # without a store, there is nothing else to fold from
+    keep = store is not None
+    # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
+    # 100,000 sessions, is let go (cleared) before the ledger is built.
+
+    def work(i: int) -> _UnitRead:
+        top, units, loose = listing[0]
+        return _read_unit(provider, account, top, units[i], loose[i], keep, in_memory)
+
+    # With a store, each unit's sessions and files are also written as they come. (Workers forked
+    # before a switch to the store go on folding; what they send is then dropped.)
+    folded = _Folded()
+    tally = _Tally(walk.unreadable)
+    units = listing[0].sessions
+    for _i, unit in _run(len(units), work, _UNIT_READ, [len(unit) for unit in units], None, progress, provider,
+                         lambda unit: unit.size):
+        if store is not None:
+            store.set_sessions(account, ((name, info, unit.signatures.get(name, 0))
+                                         for name, info in unit.infos.items()))
+        if in_memory:
+            folded.add(unit.calls, unit.infos)
+            if bounded and len(folded.calls) > (scan.SCAN_MAX_CALLS if store is None else scan.FIRST_RUN_MAX_CALLS):
+                if store is None:
+                    raise TooManyCalls
+                in_memory = False  # too many to hold: the store folds what it holds when all are in
+                folded = _Folded()
+        tally.unreadable += unit.unreadable
+        for file in unit.files:
+            if tally.add(file.read) and store is not None and file.encoded is not None:
+                encoded = file.encoded
+                store.add_encoded(account, file.source.path, file.source.session, file.read, encoded.records,
+                                  encoded.tail, encoded.crcs)
+    listing.clear()
+    del units
+    read = tally.diagnostics()
+    if not in_memory:
+        assert store is not None
+        return stored_ledger(store, account), read, tally.unreadable, None, None
+    ledger = folded.ledger()
+    if store is not None:
+        return ledger, read, tally.unreadable, None, None
+    return ledger, read, tally.unreadable, folded.calls, folded.infos()
+
+
+class _Encoded(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A file's copies encoded for the store by the process that read them (`stored.encode_records`),
+    and the crcs of the keys they hold (`store.key_crcs`)."""
+
+    records: bytes
+    tail: bytes
+    crcs: list[int]
+
+
+class _FileResult(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One file of a full read: what was read (its copies emptied when they were folded or encoded:
+    only the counts cross the pipe then), and its copies encoded for the store."""
+
+    source: Source
+    read: FileRead
+    encoded: _Encoded | None
+
+
+class _UnitRead(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One unit of a full read, as it crosses a worker's pipe: its files, its calls folded, its
+    sessions' ranks, parents and state signatures, the unreadable files, and the bytes it read."""
+
+    files: list[_FileResult]
+    calls: Calls
+    infos: dict[str, SessionInfo]
+    signatures: dict[str, int]
+    unreadable: int
+    size: int
+
+
+_UNIT_READ = codec(_UnitRead)
+
+
+def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
+               loose: list[Source], keep: bool, fold: bool) -> _UnitRead:
+    """One unit of a full read, in any process: walk its sessions, read their files and their state
+    files. The files' copies are encoded for the store (`keep`) and/or folded (`fold`)."""
+    local = Walk()
+    walk_session = provider.walk_session
+    sources = [source for session in sessions for source in walk_session(local, session, top)]
+    sources.extend(loose)
+    calls: Calls = {}
+    files: list[_FileResult] = []
+    reader = _reader()
+    for source in sources:
+        result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader)
+        encoded: _Encoded | None = None
+        if result.end_offset is not None:
+            records, tail = result.records, result.tail_records
+            if keep:  # encoded here, in parallel, for the store
+                encoded = _Encoded(encode_records(records, account, source.session),
+                                   encode_records(tail, account, source.session), key_crcs(records, tail))
+            if fold:
+                fold_records(records, source.session, calls)
+                fold_records(tail, source.session, calls)
+            # The copies are encoded or folded into `calls` above: only the counts cross the pipe.
+            result = msgspec.structs.replace(result, records=[], tail_records=[])
+        files.append(_FileResult(source, result, encoded))
+    infos = provider.session_info(_holders(local, local.session_dirs))
+    return _UnitRead(files, calls, infos, local.signatures, local.unreadable,
+                     sum(source.identity[2] for source in sources))
+
+
+
+
+def apply_changes(store: Store, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
+                  jobs: list[_Job], gone: list[FileState], changed_sessions: dict[str, tuple[str, SessionInfo, int]],
+                  dropped_sessions: list[str], ledger: Ledger | None) -> tuple[Ledger, int, FileDiagnostics | None]:
+    """Read what changed (`scan._refresh` found it) and re-fold the calls it touches; returns the ledger,
+    the unreadable count, and None for the diagnostics (they must be stored again)."""
+    results = _read_jobs(jobs, progress, provider)
+    dirty = _dirty(store, account, gone, results, changed_sessions, dropped_sessions)
+    refold_all = ledger is None or len(dirty) >= scan.REFOLD_ALL_SHARE * max(1, ledger.totals[0])
+    if not refold_all:
+        assert ledger is not None
+        ledger.add(call_rows(stored_calls(store, account, dirty)), sign=-1)
+    unreadable = _apply(store, account, gone, results, changed_sessions, dropped_sessions) + walk.unreadable
+    if refold_all:
+        return stored_ledger(store, account), unreadable, None
+    assert ledger is not None
+    ledger.add(call_rows(stored_calls(store, account, dirty)))
+    return ledger, unreadable, None
+
+
+def _read_jobs(jobs: list[_Job], progress: Progress | None, provider: FileProvider) -> list[tuple[_Job, FileRead]]:
+    """The new bytes of every changed file, read in batches over the processes."""
+    batches = _batches(jobs)
+    results: list[tuple[_Job, FileRead]] = []
+    sizes = [sum(job.size - job.offset for job in batch) for batch in batches]
+    for i, batch in _run(len(batches), lambda i: _Batch([_read_job(job, _reader()) for job in batches[i]]),
+                         _BATCH, [len(batch) for batch in batches], sizes, progress, provider):
+        results.extend(zip(batches[i], batch.reads, strict=True))
+    return results
+
+
+class _Batch(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A batch of a refresh's reads, as it crosses a worker's pipe."""
+
+    reads: list[FileRead]
+
+
+_BATCH = codec(_Batch)
+
+
+def _dirty(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
+           changed: dict[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> set[str]:
+    """The calls a refresh changes, asked before anything changes: those of files gone, of the part of
+    a file read again, of its new lines, and of the sessions whose state or ancestry changed."""
+    dirty: set[str] = set()
+    for state in gone:
+        dirty |= store.keys_of_file(state.id)
+    for job, result in results:
+        previous = job.previous
+        if previous is not None:
+            if result.end_offset is None or result.restarted:
+                dirty |= store.keys_of_file(previous.id)
+            else:
+                dirty |= store.keys_of_file(previous.id, tail_only=True)
+                if result.marker_seen:
+                    dirty |= store.keys_of_file(previous.id, unmarked_only=True)
+        dirty.update(record.key for record in result.records)
+        dirty.update(record.key for record in result.tail_records)
+    for session in [*changed, *dropped, *_reparented(store, account, changed, dropped)]:
+        dirty |= store.call_keys(account, session)
+    return dirty
+
+
+def _apply(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
+           changed: dict[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> int:
+    """Write what the refresh read to the store; returns how many of its files could not be read."""
+    unreadable = 0
+    for state in gone:
+        store.drop_file(state.id)
+    for job, result in results:
+        if result.end_offset is None:
+            unreadable += 1
+            if job.previous is not None:
+                store.drop_file(job.previous.id)
+            continue
+        store.apply(account, job.source.path, job.source.session, result, job.previous)
+    store.set_sessions(account, changed.values())
+    store.drop_sessions(account, dropped)
+    return unreadable
+
+
+def _reparented(store: Store, account: str, changed: dict[str, tuple[str, SessionInfo, int]],
+                dropped: list[str]) -> set[str]:
+    """Sessions whose ancestry changes although their own state did not: a fork's chain runs
+    through sessions that exist, so one appearing, vanishing or changing its parent moves the owner of
+    calls that other sessions share."""
+    if not changed and not dropped:
+        return set()
+    before = store.session_infos(account)
+    after = dict(before)
+    for name, info, _signature in changed.values():
+        after[name] = info
+    for name in dropped:
+        after.pop(name, None)
+    old = ancestry({name: info.parent for name, info in before.items()})
+    new = ancestry({name: info.parent for name, info in after.items()})
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+
+def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
+    """The account's calls with these keys as the store's copies and sessions say now, settled as its
+    ledger counts them."""
+    if not keys:
+        return {}
+    calls = fold_copies(store.copies(account, keys))
+    _settle(store, account, calls)
+    return calls
+
+
+def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
+    forks = store.session_forks(account) if forks is None else forks
+    settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
+           ancestry({name: info.parent for name, info in forks.items()}), _joins(forks))
+
+
+def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
+    return {name: info.joins for name, info in forks.items() if info.joins is not None}
+
+
+def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
+    """Every call the store holds for the account, folded and settled as its ledger counts them, with
+    every session's rank and parent (for `groups.py`). Memory grows with the account's calls: this
+    answers the settled-calls query, which hands every call to its caller anyway."""
+    calls: Calls = {}
+    for session, records in store.file_copies(account):
+        fold_records(records, session, calls)
+    _settle(store, account, calls)
+    return calls, store.session_infos(account)
+
+
+def stored_ledger(store: Store, account: str) -> Ledger:
+    """The ledger of every call the store holds for the account, read one file at a time. A call whose
+    key's crc no other file holds has every copy in that file, so it is counted as soon as the file is
+    read; only the others are kept until all are read and their owners chosen. So memory grows with
+    the calls held in two or more files, not with the history."""
+    shared = store.shared_crcs()
+    forks = store.session_forks(account)
+    joins = _joins(forks)
+    ledger = Ledger()
+    pending: Calls = {}
+    for session, records in store.file_copies(account):
+        calls: Calls = {}
+        fold_records(records, session, calls)
+        if shared:
+            waiting = {key: call for key, call in calls.items() if key_crc(key) in shared}
+            if waiting:
+                merge(pending, waiting)
+                for key in waiting:
+                    del calls[key]
+        if joins:
+            rejoin(calls.values(), joins)
+        ledger.add(call_rows(calls))  # one holder session (copies within one file share it)
+    _settle(store, account, pending, forks)
+    ledger.add(call_rows(pending))
+    return ledger
+
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+def _run(count: int, work: Callable[[int], T], transport: Codec[T], items: list[int], sizes: list[int] | None,
+         progress: Progress | None, provider: FileProvider,
+         size_of: Callable[[T], int] | None = None) -> Iterator[tuple[int, T]]:
+    """`work(i)` for every unit i < count, in this process or, when there is enough to do, in worker
+    processes too; results come back as they are ready (in no particular order: nothing downstream
+    depends on it). `items`: the files (or sessions) of each unit, for the progress bar; `sizes`: the
+    bytes each unit reads, when known (None: a full read, whose sizes the walk finds as it goes, and
+    `size_of` tells from each result)."""
+    if not count:
+        return
+    total = sum(sizes) if sizes is not None else 0
+    if progress is not None:
+        progress.start(sum(items), total, "files" if sizes is not None else "sessions")
+    # Imported here: the reader, its SIMD search and the process pool cost ~15 ms of imports, and a warm
+    # run with nothing new needs none of them.
+    from openusage import parallel
+
+    _reader()
+    provider.parser(Source("", "", (0, 0, 0, 0, 0)), None)  # loads its reader now: the workers inherit it
+    workers = os.cpu_count() or 1
+    if count < 2 or (sizes is not None and total < scan.PARALLEL_MIN_BYTES):
+        workers = 1
+    done = done_bytes = 0
+    try:
+        for i, result in parallel.run(count, work, workers, transport):
+            done += items[i]
+            done_bytes += sizes[i] if sizes is not None else size_of(result) if size_of is not None else 0
+            if progress is not None:
+                progress.advance(done, done_bytes)
+            yield i, result
+    finally:
+        if progress is not None:
+            progress.finish()
+
+
+def _batches(jobs: list[_Job]) -> list[list[_Job]]:
+    """Jobs grouped into batches of about the same bytes, biggest files first, so that the processes
+    finish together and this one gets results to write while the workers are still reading."""
+    total = sum(job.size - job.offset for job in jobs)
+    target = max(scan.BATCH_MIN_BYTES, total // (2 * scan.BATCHES_PER_WORKER), total // scan.MAX_BATCHES + 1)
+    batches: list[list[_Job]] = []
+    batch: list[_Job] = []
+    size = 0
+    for job in sorted(jobs, key=lambda job: job.offset - job.size):
+        batch.append(job)
+        size += job.size - job.offset
+        if size >= target:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+_READER: list[Reader] = []
+_THREAD_READERS = threading.local()
+
+
+def _reader() -> Reader:
+    """This process's reader (its buffer is reused for every file); in a resident process, this
+    thread's, since threads read at once."""
+    from openusage import parallel
+
+    if parallel.resident():
+        reader: Reader | None = getattr(_THREAD_READERS, "reader", None)
+        if reader is None:
+            from openusage.candidates import Reader
+
+            reader = _THREAD_READERS.reader = Reader()
+        return reader
+    if not _READER:
+        from openusage.candidates import Reader
+
+        _READER.append(Reader())
+    return _READER[0]
+
+
+def _read_job(job: _Job, reader: Reader) -> FileRead:
+    """Runs in any process: open the file once, verify the consumed bytes, parse the new ones."""
+    from openusage.candidates import Prefix  # loaded already in any process that reads (`_reader`)
+
+    provider = file_provider(job.provider)
+    assert provider is not None  # jobs are only planned for registered providers
+    try:
+        # Regular files only, never blocking: a wire file swapped for a FIFO since the walk is refused.
+        fd, info = open_regular(job.source.path)
+    except OSError:
+        return _unreadable(job)
+    try:
+        size = info.st_size
+        offset = job.offset
+        previous = job.previous
+        prefix = None
+        if offset and previous is not None:
+            # Every consumed byte hashed again: a file rewritten anywhere before its offset (even to the
+            # same size) is read again from the start.
+            prefix = reader.hash_prefix(fd, offset) if offset <= size else None
+            if prefix is None or (prefix.at(offset), b"") != (previous.head_hash, previous.tail_hash):
+                offset, prefix = 0, None
+        if prefix is None and job.fingerprint:
+            prefix = Prefix()
+        parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
+        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix)
+        chunk = parser.finish(end, tail)
+        head_hash = b""
+        if job.fingerprint:
+            assert prefix is not None
+            head_hash = prefix.at(end) or _rehashed(reader, fd, end)
+        if chunk.marks_from_tail:
+            # Marks that a line still being written gave the copies before it: a fingerprint that never
+            # matches, so the next read of this file starts over and they go if the line ends otherwise.
+            head_hash = b""
+    except OSError:
+        return _unreadable(job)
+    finally:
+        os.close(fd)
+    identity = (info.st_dev, info.st_ino, size, info.st_mtime_ns, info.st_ctime_ns)
+    return FileRead(chunk.end_offset, chunk.records, chunk.skipped, chunk.zero_records, chunk.tail_records,
+                    chunk.tail_skipped, chunk.tail_zero_records, chunk.state, chunk.marker_seen, head_hash, b"",
+                    offset == 0, identity)
+
+
+def _rehashed(reader: Reader, fd: int, end: int) -> bytes:
+    """The fingerprint of `fd[0:end]` by a pass of its own: only when the file changed while it was read,
+    so that the scan's own hash does not end where the consumed bytes do. Empty (never equal to a
+    stored one: the file is read from the start next time) if it shrank below `end`."""
+    prefix = reader.hash_prefix(fd, end)
+    return b"" if prefix is None else prefix.at(end) or b""
+
+
+def _unreadable(job: _Job) -> FileRead:
+    return FileRead(None, [], {}, 0, [], {}, 0, None, False, b"", b"", False, job.source.identity)
