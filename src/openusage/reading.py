@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -119,58 +119,108 @@ class _Tally:
         return FileDiagnostics(self.files_read, self.skipped, self.zero)
 
 
-def read_all(store: Store | None, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
-              listing: list[_Units], *, in_memory: bool,
-              bounded: bool = True) -> tuple[Ledger, FileDiagnostics, int, Calls | None, dict[str, SessionInfo] | None]:
+class FullRead(NamedTuple):
+    """What a full read gives: the ledger, the files' diagnostics, the unreadable files, and (from the
+    memory sink only) the calls and sessions, for `groups.py`."""
+
+    ledger: Ledger
+    files: FileDiagnostics
+    unreadable: int
+    calls: Calls | None = None
+    infos: dict[str, SessionInfo] | None = None
+
+
+class Sink(Protocol):
+    """Where a full read's units go. The one loop of `read_all` hands every unit to its sink; the
+    sink says what the workers must send it (`folds`: each unit's calls folded; `keeps`: each file's
+    copies encoded for a store) and builds the ledger at the end."""
+
+    folds: bool
+    keeps: bool
+
+    def add(self, unit: _UnitRead) -> None: ...
+
+    def finish(self, files: FileDiagnostics, unreadable: int) -> FullRead: ...
+
+
+class MemorySink:
+    """No cache: the calls are folded here as they come, and returned with the ledger. `max_calls`
+    (None: no bound) is the memory bound: more calls than it end the read (`TooManyCalls`), and the
+    caller reads again into a `StoreSink` over a scratch store."""
+
+    folds, keeps = True, False
+
+    def __init__(self, max_calls: int | None) -> None:
+        self.folded = _Folded()
+        self.max_calls = max_calls
+
+    def add(self, unit: _UnitRead) -> None:
+        self.folded.add(unit.calls, unit.infos)
+        if self.max_calls is not None and len(self.folded.calls) > self.max_calls:
+            raise TooManyCalls
+
+    def finish(self, files: FileDiagnostics, unreadable: int) -> FullRead:
+        return FullRead(self.folded.ledger(), files, unreadable, self.folded.calls, self.folded.infos())
+
+
+class StoreSink:
+    """A store (the cache on a first run, or a scratch store): every unit's sessions and copies are
+    written as they come. The ledger is folded in memory as well while the calls stay under
+    `max_calls` (None: they are never folded here); past it, or from the start, it is built from the
+    store one file at a time (`stored_ledger`), which takes longer and holds little."""
+
+    keeps = True
+
+    def __init__(self, store: Store, account: str, max_calls: int | None) -> None:
+        self.store, self.account, self.max_calls = store, account, max_calls
+        self.folded: _Folded | None = _Folded() if max_calls is None or max_calls > 0 else None
+        self.folds = self.folded is not None
+        self.bounded = max_calls is not None
+
+    def add(self, unit: _UnitRead) -> None:
+        store, account = self.store, self.account
+        store.set_sessions(account, ((name, info, unit.signatures.get(name, 0)) for name, info in unit.infos.items()))
+        for file in unit.files:
+            encoded = file.encoded
+            if file.read.end_offset is not None and encoded is not None:
+                store.add_encoded(account, file.source.path, file.source.session, file.read, encoded.records,
+                                  encoded.tail, encoded.crcs)
+        if self.folded is not None:
+            self.folded.add(unit.calls, unit.infos)
+            if self.max_calls is not None and len(self.folded.calls) > self.max_calls:
+                # Too many to hold: the store folds what it holds when all are in. (Workers forked before
+                # this go on folding; what they send is then dropped.)
+                self.folded = None
+
+    def finish(self, files: FileDiagnostics, unreadable: int) -> FullRead:
+        ledger = self.folded.ledger() if self.folded is not None else stored_ledger(self.store, self.account)
+        return FullRead(ledger, files, unreadable)
+
+
+def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
+             listing: list[_Units]) -> FullRead:
     """Read every file of the walk from the start, split by session over the processes: each walks its
-    sessions, reads and folds their files and reads their sessions' state; the folds merge here. With a store,
-    the copies (encoded by the process that read them) and the sessions are written as the results
-    come in; without one, the calls and sessions are returned too (for `groups.py`). `in_memory`: the
-    calls are folded here as the results come (always, without a store), else the ledger is built from
-    the store one file at a time, which takes longer. `bounded`: more calls than the memory bound
-    allows end a read without a store (`_TooManyCalls`), and switch one with a store to its ledger."""
-    assert in_memory or store is not None  # without a store, there is nothing else to fold from
-    keep = store is not None
+    sessions, reads their files and their sessions' state, and folds and/or encodes what it read, as
+    the sink asks; every unit goes to `sink` as it comes."""
+    fold, keep = sink.folds, sink.keeps
     # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
     # 100,000 sessions, is let go (cleared) before the ledger is built.
 
     def work(i: int) -> _UnitRead:
         top, units, loose = listing[0]
-        return _read_unit(provider, account, top, units[i], loose[i], keep, in_memory)
+        return _read_unit(provider, account, top, units[i], loose[i], keep, fold)
 
-    # With a store, each unit's sessions and files are also written as they come. (Workers forked
-    # before a switch to the store go on folding; what they send is then dropped.)
-    folded = _Folded()
     tally = _Tally(walk.unreadable)
     units = listing[0].sessions
     for _i, unit in _run(len(units), work, _UNIT_READ, [len(unit) for unit in units], None, progress, provider,
                          lambda unit: unit.size):
-        if store is not None:
-            store.set_sessions(account, ((name, info, unit.signatures.get(name, 0))
-                                         for name, info in unit.infos.items()))
-        if in_memory:
-            folded.add(unit.calls, unit.infos)
-            if bounded and len(folded.calls) > (scan.SCAN_MAX_CALLS if store is None else scan.FIRST_RUN_MAX_CALLS):
-                if store is None:
-                    raise TooManyCalls
-                in_memory = False  # too many to hold: the store folds what it holds when all are in
-                folded = _Folded()
+        sink.add(unit)
         tally.unreadable += unit.unreadable
         for file in unit.files:
-            if tally.add(file.read) and store is not None and file.encoded is not None:
-                encoded = file.encoded
-                store.add_encoded(account, file.source.path, file.source.session, file.read, encoded.records,
-                                  encoded.tail, encoded.crcs)
+            tally.add(file.read)
     listing.clear()
     del units
-    read = tally.diagnostics()
-    if not in_memory:
-        assert store is not None
-        return stored_ledger(store, account), read, tally.unreadable, None, None
-    ledger = folded.ledger()
-    if store is not None:
-        return ledger, read, tally.unreadable, None, None
-    return ledger, read, tally.unreadable, folded.calls, folded.infos()
+    return sink.finish(tally.diagnostics(), tally.unreadable)
 
 
 class _Encoded(msgspec.Struct, array_like=True, frozen=True, gc=False):

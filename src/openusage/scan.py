@@ -7,17 +7,19 @@ again; if they still hash the same, it is read from its offset. Anything else (s
 rewritten in place anywhere, even to the same size) is read from the start and its old rows dropped,
 in the same transaction.
 
-Three ways through, one counting rule (`fold.py`):
-- no cache (`store` None): every file is read, in worker processes when there is enough to read; each
-  process folds what it read, and the folds merge here. Nothing is written to the cache. A history of
-  very many sessions goes through a scratch file instead, as a first run does; so does one whose calls
-  prove too many to hold in memory, read again from the start.
-- the first run of an account: the same reading and folding, and the workers also encode the copies,
-  which are written to the store as they come. A history of very many sessions or calls builds its
-  ledger from the store instead, one file at a time (`_stored_ledger`), so memory stays bounded.
-- a refresh: only the new bytes are read. The calls whose copies change are folded from the store as
-  they were before the change and as they are after it, and the ledger swaps the one for the other.
-  The comparison with what the store knows runs in every process, each for its own sessions.
+One reading loop, one counting rule (`fold.py`); the reading itself lives in `reading.py`, which a
+warm run never imports. A full read hands every unit it reads to a sink chosen by size:
+- no cache (`store` None): `MemorySink`, the calls of every process folded and merged here. Nothing
+  is written to the cache. A history of very many sessions goes to a `StoreSink` over a scratch file
+  instead, as a first run does; so does one whose calls prove too many to hold in memory (the memory
+  sink says so, and the files are read again from the start).
+- the first run of an account: a `StoreSink` over the cache, which writes the copies (encoded by the
+  workers) as they come and folds the ledger in memory while the calls fit, else from the store one
+  file at a time, so memory stays bounded.
+- a refresh: only the new bytes are read (`reading.apply_changes`). The calls whose copies change are
+  folded from the store as they were before the change and as they are after it, and the ledger
+  swaps the one for the other. The comparison with what the store knows runs in every process, each
+  for its own sessions.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from openusage.store import FileState, Store
 from openusage.summary import Ledger
 
 if TYPE_CHECKING:
+    from openusage import reading
     from openusage.fold import Calls
 
 # Below this many bytes to read, or sessions to walk, forking a worker costs more than it saves.
@@ -135,23 +138,21 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         listing = [_session_units(provider, walk)]
         if keep_calls or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS:
             try:
-                ledger, read, unreadable, calls, infos = reading.read_all(
-                    None, provider, account.id, walk, progress, listing, in_memory=True, bounded=not keep_calls)
-                return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls,
-                                 infos=infos)
+                read = reading.read_all(reading.MemorySink(None if keep_calls else SCAN_MAX_CALLS), provider,
+                                        account.id, walk, progress, listing)
+                return _refreshed(read, resolve_model, walk.root)
             except reading.TooManyCalls:
                 pass  # read again from the start, through a scratch file (the listing is still whole)
         try:
             with reading.scratch_store() as scratch, scratch.write():
-                ledger, read, unreadable, _, _ = reading.read_all(scratch, provider, account.id, walk, progress,
-                                                                  listing, in_memory=False)
-            return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root)
+                read = reading.read_all(reading.StoreSink(scratch, account.id, 0), provider, account.id, walk,
+                                        progress, listing)
+            return _refreshed(read, resolve_model, walk.root)
         except (OSError, CacheError):
             if not listing:  # the read itself failed: list again, and read in memory
                 listing = [_session_units(provider, walk)]
-        ledger, read, unreadable, calls, infos = reading.read_all(None, provider, account.id, walk, progress,
-                                                                  listing, in_memory=True, bounded=False)
-        return Refreshed(ledger, True, None, read, unreadable, resolve_model, walk.root, calls=calls, infos=infos)
+        read = reading.read_all(reading.MemorySink(None), provider, account.id, walk, progress, listing)
+        return _refreshed(read, resolve_model, walk.root)
     with store.write():
         if not walk.found:
             store.forget_account(account.id)
@@ -165,11 +166,17 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
 
             listing = [_session_units(provider, walk)]
             # A history of very many sessions builds its ledger from the store: their calls would not fit.
-            in_memory = len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS
-            ledger, read, unreadable, _, _ = reading.read_all(store, provider, account.id, walk, progress, listing,
-                                                              in_memory=in_memory)
-            files = store.set_summary(account.id, ledger.encode(), read)
+            max_calls = FIRST_RUN_MAX_CALLS if len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS else 0
+            read = reading.read_all(reading.StoreSink(store, account.id, max_calls), provider, account.id, walk,
+                                    progress, listing)
+            ledger, unreadable = read.ledger, read.unreadable
+            files = store.set_summary(account.id, ledger.encode(), read.files)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
+
+
+def _refreshed(read: reading.FullRead, resolve_model: ModelResolver, root: str) -> Refreshed:
+    return Refreshed(read.ledger, True, None, read.files, read.unreadable, resolve_model, root, calls=read.calls,
+                     infos=read.infos)
 
 
 class _Units(NamedTuple):
