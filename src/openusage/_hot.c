@@ -5,8 +5,10 @@
  * earlier block), so Python is entered once per candidate line instead of several times per hit.
  * The pure-Python function in hot.py is the reference; tests/test_hot_kernels.py holds the two equal.
  *
- * The substring search compares two bytes of the needle at 32 (AVX2) or 16 (SSE2) positions at once and
- * checks the whole needle only where both match; elsewhere (not x86-64, not gcc/clang) memmem.
+ * The substring search compares two bytes of the needle at 64 (AVX-512BW), 32 (AVX2) or 16 (SSE2)
+ * positions at once and checks the whole needle only where both match; each wider loop leaves its last
+ * positions to the narrower ones, and those to memmem, which is all there is elsewhere (not x86-64, not
+ * gcc/clang).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
@@ -91,6 +93,27 @@ static Py_ssize_t find_avx2(const unsigned char *h, Py_ssize_t from, Py_ssize_t 
         }
     }
     return find_sse2(h, p, to, nd);
+}
+
+__attribute__((target("avx512bw")))
+static Py_ssize_t find_avx512(const unsigned char *h, Py_ssize_t from, Py_ssize_t to, const Needle *nd)
+{
+    const Py_ssize_t m = nd->len, a = nd->a, b = nd->b;
+    if (to - from < m)
+        return -1;
+    const __m512i va = _mm512_set1_epi8((char)nd->bytes[a]), vb = _mm512_set1_epi8((char)nd->bytes[b]);
+    Py_ssize_t p = from;
+    for (; p + m + 63 <= to; p += 64) {
+        __mmask64 mask = _mm512_cmpeq_epi8_mask(va, _mm512_loadu_si512((const void *)(h + p + a))) &
+                         _mm512_cmpeq_epi8_mask(vb, _mm512_loadu_si512((const void *)(h + p + b)));
+        while (mask) {
+            int j = __builtin_ctzll(mask);
+            if (memcmp(h + p + j, nd->bytes, (size_t)m) == 0)
+                return p + j;
+            mask &= mask - 1;
+        }
+    }
+    return find_avx2(h, p, to, nd);
 }
 #endif
 
@@ -275,7 +298,10 @@ PyMODINIT_FUNC PyInit__hot(void)
 {
 #ifdef HOT_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) {
+    if (__builtin_cpu_supports("avx512bw")) {
+        find = find_avx512;
+        search_name = "avx512bw";
+    } else if (__builtin_cpu_supports("avx2")) {
         find = find_avx2;
         search_name = "avx2";
     } else {
