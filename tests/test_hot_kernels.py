@@ -108,6 +108,23 @@ def test_a_line_that_began_in_an_earlier_block_is_read_again_the_same_way() -> N
     assert results[0] == [("bytes", content[5:-4])]
 
 
+def test_a_failed_read_again_raises_the_same_error() -> None:
+    """A line that began before the block is read again from the file; when that read fails (here a
+    closed descriptor), both loops raise OSError with the same errno, and hand nothing over."""
+    compiled = compiled_kernel()
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    block = bytearray(b'xx"token_usage"yy\n')
+    errors = []
+    for kernel in (compiled, PURE):
+        handed: list[Any] = []
+        with pytest.raises(OSError) as caught:  # noqa: PT011  (the errno is compared below)
+            kernel.lines(block, KIMI_CLI_NEEDLES, 100, 0, len(block), 40, fd, handed.append)
+        errors.append(caught.value.errno)
+        assert handed == []
+    assert errors[0] == errors[1]
+
+
 # --- the providers' parsers over both loops -----------------------------------------------------------------
 
 def plain(value: Any) -> Any:
