@@ -5,7 +5,8 @@ for the provider's needles (quoted JSON keys or type names: inside a JSON string
 so content that merely mentions them never matches). Only the lines holding a needle are copied out
 and handed to the provider's parser. A line longer than a block is followed to its end and read again
 in one piece only when it holds a needle, so memory is bounded by the block and the longest candidate
-line, never by the file or by a long line of tool output.
+line, never by the file or by a long line of tool output. The search and hand-over within one block
+is `openusage.hot`'s (compiled, or its pure-Python reference); the blocks are read here.
 
 For the cache, the same pass hashes the bytes it consumes (`Prefix`): a fast 64-bit hash (stringzilla's,
 AES-accelerated, ~30 GB/s here) of every byte from the start of the file up to the end of its last

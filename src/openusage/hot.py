@@ -58,7 +58,9 @@ def lines(buf: bytearray, needles: tuple[bytes, ...], base: int, i: int, n: int,
     `i` on, merged in file order with one sort; a line that holds several of them is handed over once,
     a copy (the bytes of a line that began before the block read again from `fd`, from `line_start`).
     Returns where the search stopped and the start of a candidate line cut by the block end (or -1)."""
-    view = memoryview(buf)  # the search reads the buffer in place, through this view, for this call
+    # The search reads the buffer in place, through a view held for this call (~0.5 µs per block): a
+    # Str over the bytearray itself would not keep it from being resized under the search.
+    view = memoryview(buf)
     find = stringzilla.Str(view).find
     hits: list[int] = []
     for needle in needles:
