@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from openusage.candidates import Reader
+from openusage.hot import Kernel
 from openusage.records import Chunk
 
 # Fixed examples for CI: the same cases on every run, no example database. The function-scoped fixture
@@ -140,12 +141,13 @@ def split_lines(content: bytes) -> tuple[list[bytes], bytes]:
 
 
 def scan_file(content: bytes, needles: tuple[bytes, ...], block: int, cut: int,
-              parser_at: Callable[[bytes | None], Any]) -> tuple[list[Chunk], int]:
+              parser_at: Callable[[bytes | None], Any], kernel: Kernel | None = None) -> tuple[list[Chunk], int]:
     """Read `content` as the scan reads a file that grows: up to `cut` bytes first (the file as a writer
     left it for a moment), then on from where that read stopped to the end, with the reader's state
     handed over, through a Reader whose block is `block` bytes (so lines cross blocks and exceed them).
-    Returns both chunks and the offset the first one consumed."""
-    reader = Reader(block)
+    Returns both chunks and the offset the first one consumed. `kernel`: the reader's block loop (by
+    default the one `openusage.hot.choose` picks)."""
+    reader = Reader(block, kernel)
     with tempfile.TemporaryFile() as f:
         f.write(content)
         f.flush()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from openusage.calls import CallRow
     from openusage.cost import CallsPricing
     from openusage.fetching import Pending
+    from openusage.hot import Kernel
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
@@ -40,6 +41,7 @@ class DetectReport(NamedTuple):
     detections: tuple[Detection, ...]
     accounts: tuple[Account, ...]
     settings_error: str | None = None  # why the settings file was not used (`detect` with strict=False)
+    reader: Kernel | None = None  # the candidate reader's block loop this process uses (`detect` only)
 
 
 def serve_from_threads() -> None:
@@ -65,7 +67,12 @@ def detect(env: Mapping[str, str], *, detailed: bool = False, strict: bool = Tru
             raise
         settings, problem = Settings(path), str(exc)
     detections = tuple(provider.detect(env, detailed=detailed) for provider in PROVIDERS)
-    return DetectReport(settings, detections, _accounts(settings, detections), problem)
+    reader = None
+    if detailed:
+        from openusage.hot import choose
+
+        reader = choose()
+    return DetectReport(settings, detections, _accounts(settings, detections), problem, reader)
 
 
 def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Account, ...]:

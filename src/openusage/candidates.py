@@ -5,7 +5,8 @@ for the provider's needles (quoted JSON keys or type names: inside a JSON string
 so content that merely mentions them never matches). Only the lines holding a needle are copied out
 and handed to the provider's parser. A line longer than a block is followed to its end and read again
 in one piece only when it holds a needle, so memory is bounded by the block and the longest candidate
-line, never by the file or by a long line of tool output.
+line, never by the file or by a long line of tool output. The search and hand-over within one block
+is `openusage.hot`'s (compiled, or its pure-Python reference); the blocks are read here.
 
 For the cache, the same pass hashes the bytes it consumes (`Prefix`): a fast 64-bit hash (stringzilla's,
 AES-accelerated, ~30 GB/s here) of every byte from the start of the file up to the end of its last
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 import stringzilla
 
+from openusage.hot import Kernel, choose
 from openusage.records import Line
 
 BLOCK = 256 * 1024  # fits the L2 cache: each byte is copied in and searched while it is still hot
@@ -64,17 +66,18 @@ def fingerprint_of(digest: int, length: int) -> bytes:
 
 
 class Reader:
-    """One reusable buffer per process, and the search over it."""
+    """One reusable buffer per process, and the search over it: each block's candidate lines are found
+    by `kernel.lines`, compiled or pure Python (`openusage.hot`; by default, `hot.choose()`)."""
 
-    __slots__ = ("_buf", "_text", "_view")
+    __slots__ = ("_buf", "_view", "kernel")
 
-    def __init__(self, block: int = BLOCK) -> None:
+    def __init__(self, block: int = BLOCK, kernel: Kernel | None = None) -> None:
+        self.kernel = kernel if kernel is not None else choose()
         self._allocate(block)
 
     def _allocate(self, block: int) -> None:
         self._buf = bytearray(block)
         self._view = memoryview(self._buf)
-        self._text = stringzilla.Str(self._view)  # zero-copy over the buffer
 
     def hash_prefix(self, fd: int, end: int) -> Prefix | None:
         """The hash of `fd[0:end]` (`end` a line end), read in blocks; None when the file is shorter."""
@@ -101,7 +104,7 @@ class Reader:
         overlap = max(map(len, needles)) - 1
         if len(self._buf) <= 2 * overlap:  # a block must hold a needle and move on past the overlap
             self._allocate(2 * overlap + 2)
-        buf, view, find = self._buf, self._view, self._text.find
+        buf, view, lines = self._buf, self._view, self.kernel.lines
         block = len(buf)
         base = start  # file offset of buf[0]
         line_start = start  # file offset where the line under the cursor begins
@@ -126,7 +129,7 @@ class Reader:
                 pending = -1
                 line_start = base + nl + 1
                 i = nl + 1
-            i, pending = _lines(buf, find, needles, base, i, n, line_start, fd, on_line)
+            i, pending = lines(buf, needles, base, i, n, line_start, fd, on_line)
             if pending < 0 and i > 0:
                 line_start = max(line_start, base + i)
             last_nl = buf.rfind(_NEWLINE, i, n)
@@ -149,31 +152,3 @@ def _feed(prefix: Prefix, fd: int, buf: bytearray, view: memoryview, base: int, 
             prefix.mark, prefix.hashed = -1, 1 << 62  # and nothing more is fed
             return
     prefix.feed(buf, view, prefix.hashed - base, n)
-
-
-def _lines(buf: bytearray, find: Callable[[bytes, int, int], int], needles: tuple[bytes, ...], base: int, i: int,
-           n: int, line_start: int, fd: int, on_line: Callable[[Line], None]) -> tuple[int, int]:
-    """The candidate lines of one block: every needle's hits from `i` on, merged in file order with one
-    sort; a line that holds several of them is handed over once. Returns where the search stopped and
-    the start of a candidate line cut by the block end (or -1)."""
-    hits: list[int] = []
-    for needle in needles:
-        hit = find(needle, i, n)
-        while hit >= 0:
-            hits.append(hit)
-            hit = find(needle, hit + 1, n)
-    if len(needles) > 1:
-        hits.sort()
-    rfind, bfind = buf.rfind, buf.find
-    for hit in hits:
-        if hit < i:
-            continue  # in a line already handed over
-        nl_before = rfind(_NEWLINE, 0, hit)
-        ls = base + nl_before + 1 if nl_before >= 0 else line_start
-        nl = bfind(_NEWLINE, hit, n)
-        if nl < 0:
-            return i, ls
-        on_line(buf[ls - base : nl] if ls >= base else os.pread(fd, base + nl - ls, ls))
-        i = nl + 1
-        line_start = base + i
-    return i, -1

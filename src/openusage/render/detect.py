@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from openusage.api import DetectReport
+from openusage.hot import describe
 
 
 def render_detect(report: DetectReport, console: Console) -> None:
@@ -29,6 +30,9 @@ def render_detect(report: DetectReport, console: Console) -> None:
     else:
         where = f"{settings.path}" + ("" if settings.path.is_file() else " (not present: defaults)")
         console.print(f"settings: {escape(where)}; auto_detect: {'on' if settings.auto_detect else 'off'}")
+
+    if report.reader is not None:
+        console.print(f"reader: {escape(describe(report.reader))}")
 
     if not report.accounts:
         console.print("[yellow]No account detected or configured.[/]")

@@ -119,6 +119,8 @@ def detect_document(report: DetectReport) -> dict[str, Any]:
         "settings_file_exists": report.settings.path.is_file(),
         "settings_error": report.settings_error,  # null, or why the file was not used
         "auto_detect": report.settings.auto_detect,
+        # the candidate reader's block loop: compiled (openusage._hot) or pure Python, and why
+        "reader": None if report.reader is None else {"compiled": report.reader.compiled, "why": report.reader.why},
         "providers": [
             {
                 "provider_id": d.provider,

@@ -1,0 +1,98 @@
+"""python -m bench.readpass --corpus DIR: the read pass alone, pure-Python block loop against compiled.
+
+Every `wire.jsonl` under DIR goes through `candidates.Reader.scan` with the Kimi CLI needle and a
+callback that only counts the lines (no parsing, no records), once with `openusage.hot.lines` and once
+with `openusage._hot.lines`, round after round (interleaved, so drift hits both alike), and once more as
+bare `preadv` of the same blocks: the floor no reader goes below. CPU time of this process (user + sys),
+medians and minima. `--hash` also feeds each file's bytes to the cache's fingerprint (`Prefix`), as a
+first run does; without it the pass is a cold scan's (`--no-cache` hashes nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from openusage import hot
+from openusage.candidates import BLOCK, Prefix, Reader
+from openusage.records import Line
+
+NEEDLES = (b'"token_usage"',)
+
+
+def read_pass(files: list[str], kernel: hot.Kernel, hashing: bool) -> tuple[float, int]:
+    """CPU seconds to scan every file, and the candidate lines found."""
+    reader = Reader(kernel=kernel)
+    found = 0
+
+    def count(_line: Line) -> None:
+        nonlocal found
+        found += 1
+
+    started = time.process_time()
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            reader.scan(fd, 0, os.fstat(fd).st_size, NEEDLES, count, Prefix() if hashing else None)
+        finally:
+            os.close(fd)
+    return time.process_time() - started, found
+
+
+def preadv_only(files: list[str]) -> float:
+    view = memoryview(bytearray(BLOCK))
+    started = time.process_time()
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            offset = 0
+            while (n := os.preadv(fd, [view], offset)) > 0:
+                offset += n
+        finally:
+            os.close(fd)
+    return time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="a Kimi CLI home (its sessions/ is read)")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--hash", action="store_true", help="fingerprint the bytes too, as a first run does")
+    args = parser.parse_args()
+    files = sorted(str(p) for p in (args.corpus / "sessions").rglob("wire.jsonl"))
+    compiled = hot.choose({})
+    if not compiled.compiled:
+        raise SystemExit(f"the compiled loop is not in use: {compiled.why}")
+    kernels: dict[str, Callable[[], float]] = {
+        "preadv only": lambda: preadv_only(files),
+        "pure Python": lambda: measured(files, hot.Kernel(hot.lines, False, "reference"), args.hash),
+        "compiled": lambda: measured(files, compiled, args.hash),
+    }
+    times: dict[str, list[float]] = {name: [] for name in kernels}
+    for _ in range(args.rounds):
+        for name, run in kernels.items():
+            times[name].append(run())
+    size = sum(os.path.getsize(p) for p in files)
+    print(f"{len(files)} files, {size / 1e9:.3f} GB; {args.rounds} rounds; "
+          f"hash: {'yes' if args.hash else 'no'}; compiled: {compiled.why}")
+    for name, values in times.items():
+        print(f"{name:12s} median {statistics.median(values):.3f} s CPU   min {min(values):.3f} s")
+
+
+_FOUND: dict[str, int] = {}
+
+
+def measured(files: list[str], kernel: hot.Kernel, hashing: bool) -> float:
+    """The pass's CPU time; both loops must find the same number of lines."""
+    seconds, found = read_pass(files, kernel, hashing)
+    if _FOUND.setdefault("lines", found) != found:
+        raise SystemExit(f"the loops disagree: {found} lines against {_FOUND['lines']}")
+    return seconds
+
+
+if __name__ == "__main__":
+    main()

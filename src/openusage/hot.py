@@ -1,0 +1,85 @@
+"""The candidate reader's per-block loop, and which of its two forms runs: compiled or pure Python.
+
+`lines` here is the reference: the candidate lines of one block of a file, handed over in file order.
+`openusage._hot` (built from `_hot.c` when the package is installed, optional) is its compiled twin,
+with the same arguments and results; it enters Python once per candidate line instead of once per hit
+and per newline searched. The two are held equal by tests/test_hot_kernels.py over fuzzed files.
+
+Which one runs is chosen when a reader is made (`choose`): the compiled one, unless it is not built,
+cannot be loaded, is from another version of the source, or OPENUSAGE_PURE is set (to anything but
+"" or "0"); then the pure one, and `openusage detect` says why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import stringzilla
+
+from openusage.records import Line
+
+PURE_ENV = "OPENUSAGE_PURE"
+KERNEL_VERSION = 1  # the contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused
+_NEWLINE = b"\n"
+
+Lines = Callable[[bytearray, tuple[bytes, ...], int, int, int, int, int, Callable[[Line], None]], tuple[int, int]]
+
+
+class Kernel(NamedTuple):
+    lines: Lines
+    compiled: bool
+    why: str  # what runs, or why the compiled form does not
+
+
+def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
+    """The compiled loop when it can be used, else this module's."""
+    forced = environ.get(PURE_ENV, "")
+    if forced not in ("", "0"):
+        return Kernel(lines, False, f"{PURE_ENV}={forced} is set")
+    try:
+        from openusage import _hot
+    except ImportError as exc:
+        return Kernel(lines, False, f"openusage._hot is not built or cannot be loaded: {exc}")
+    if getattr(_hot, "KERNEL_VERSION", None) != KERNEL_VERSION:
+        return Kernel(lines, False, "openusage._hot was built from another version of the source: reinstall")
+    return Kernel(_hot.lines, True, f"openusage._hot, {_hot.SEARCH} search")
+
+
+def describe(kernel: Kernel) -> str:
+    """One line for `openusage detect`."""
+    return f"compiled ({kernel.why})" if kernel.compiled else f"pure Python ({kernel.why})"
+
+
+def lines(buf: bytearray, needles: tuple[bytes, ...], base: int, i: int, n: int, line_start: int, fd: int,
+          on_line: Callable[[Line], None]) -> tuple[int, int]:
+    """The candidate lines of the block `buf[:n]`, read from file offset `base`: every needle's hits from
+    `i` on, merged in file order with one sort; a line that holds several of them is handed over once,
+    a copy (the bytes of a line that began before the block read again from `fd`, from `line_start`).
+    Returns where the search stopped and the start of a candidate line cut by the block end (or -1)."""
+    # The search reads the buffer in place, through a view held for this call (~0.5 µs per block): a
+    # Str over the bytearray itself would not keep it from being resized under the search.
+    view = memoryview(buf)
+    find = stringzilla.Str(view).find
+    hits: list[int] = []
+    for needle in needles:
+        hit = find(needle, i, n)
+        while hit >= 0:
+            hits.append(hit)
+            hit = find(needle, hit + 1, n)
+    if len(needles) > 1:
+        hits.sort()
+    rfind, bfind = buf.rfind, buf.find
+    for hit in hits:
+        if hit < i:
+            continue  # in a line already handed over
+        nl_before = rfind(_NEWLINE, 0, hit)
+        ls = base + nl_before + 1 if nl_before >= 0 else line_start
+        nl = bfind(_NEWLINE, hit, n)
+        if nl < 0:
+            return i, ls
+        on_line(buf[ls - base : nl] if ls >= base else os.pread(fd, base + nl - ls, ls))
+        i = nl + 1
+        line_start = base + i
+    return i, -1

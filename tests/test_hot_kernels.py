@@ -1,0 +1,288 @@
+"""The compiled block loop (`openusage._hot`) and its pure-Python twin (`openusage.hot.lines`) give the same
+results: the same lines handed over (bytes and type), the same offsets and fingerprints, the same records
+and skip counts from every provider's parser, and the same snapshot figures from the command, with the
+cache written by one path and read by the other.
+
+Where the compiled loop is not built (no compiler where the package was installed), these tests skip,
+unless OPENUSAGE_REQUIRE_COMPILED=1 (CI sets it): then its absence fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import test_properties_kimi_cli as kimi_cli_props
+import test_properties_kimi_code as kimi_code_props
+from codex_home import rollout_line, session_meta, token_count, turn_context
+from openusage import hot
+from openusage.candidates import Prefix, Reader
+from openusage.providers.codex_cli.provider import NEEDLES as CODEX_NEEDLES
+from openusage.providers.codex_cli.rollout import RolloutParser
+from openusage.providers.kimi_cli.provider import NEEDLES as KIMI_CLI_NEEDLES
+from openusage.providers.kimi_cli.wire import WireParser
+from openusage.providers.kimi_code.journal import JournalParser
+from openusage.providers.kimi_code.provider import NEEDLES as KIMI_CODE_NEEDLES
+from property_files import damaged, files_of, noise_lines, reader_settings, scan_file, write_file
+
+PURE = hot.Kernel(hot.lines, False, "the reference")
+
+
+def compiled_kernel() -> hot.Kernel:
+    kernel = hot.choose({})
+    if not kernel.compiled:
+        if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
+            pytest.fail(f"the compiled loop is required here but not in use: {kernel.why}")
+        pytest.skip(f"the compiled loop is not in use: {kernel.why}")
+    return kernel
+
+
+# --- the loop alone: lines, offsets, fingerprints ----------------------------------------------------------
+
+NEEDLE_SETS = [KIMI_CLI_NEEDLES, KIMI_CODE_NEEDLES, CODEX_NEEDLES, (b"a",), (b"ab",)]
+PIECES = [b"x", b"\n", b"\r\n", b" ", b'"', b"\\", b"\xc3\xa9", b"\x00", b"ab", b"a", *KIMI_CLI_NEEDLES,
+          *KIMI_CODE_NEEDLES, *CODEX_NEEDLES, b'"token_', b'usage"', b'"llm.', b'request"', b"x" * 70,
+          b'{"type": "text", "text": "the usage of tokens, requests and the forked record"}' * 3]
+# Long enough for the compiled search's vector loops (32 bytes at a time) and their scalar tails.
+contents = st.lists(st.one_of(st.sampled_from(PIECES), st.binary(max_size=40)), max_size=120).map(b"".join)
+blocks = st.one_of(st.integers(1, 300), st.sampled_from([4096, 256 * 1024]))
+
+
+def loop_results(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...], block: int, start: int,
+                 size: int) -> tuple[Any, ...]:
+    """What a scan of `content[start:size]` hands over and returns, and its prefix hash, with `kernel`."""
+    handed: list[tuple[str, bytes]] = []
+    with tempfile.TemporaryFile() as f:
+        f.write(content)
+        f.flush()
+        reader = Reader(block, kernel)
+        prefix = reader.hash_prefix(f.fileno(), start) if start else Prefix()
+        assert prefix is not None
+        end, tail = reader.scan(f.fileno(), start, size, needles,
+                                lambda line: handed.append((type(line).__name__, bytes(line))), prefix)
+    return handed, end, tail, prefix.at(end), prefix.hashed, prefix.mark
+
+
+@reader_settings(400)
+@given(content=contents, needles=st.sampled_from(NEEDLE_SETS), block=blocks, data=st.data())
+def test_the_loops_hand_over_the_same_lines_offsets_and_fingerprints(
+        content: bytes, needles: tuple[bytes, ...], block: int, data: st.DataObject) -> None:
+    compiled = compiled_kernel()
+    starts = [0] + [i + 1 for i, byte in enumerate(content) if byte == 0x0A]
+    start = data.draw(st.sampled_from(starts))
+    size = data.draw(st.integers(start, len(content) + 5))  # beyond the end: the file "shrank" since
+    assert loop_results(compiled, content, needles, block, start, size) == \
+        loop_results(PURE, content, needles, block, start, size)
+
+
+@pytest.mark.parametrize("needles", NEEDLE_SETS, ids=repr)
+def test_a_needle_at_every_position_of_a_block_is_found(needles: tuple[bytes, ...]) -> None:
+    """Each needle at each of 100 positions of a line (every lane of the vector search, and its tail),
+    the rest text that shares the needle's bytes without holding it."""
+    compiled = compiled_kernel()
+    filler = b"x" * 100
+    for needle in needles:
+        decoy = needle[:-1] + b"#"
+        for at in range(100):
+            content = b"{" + filler[:at] + needle + decoy + filler[at:] + b"}\n" + decoy + b"\n"
+            results = loop_results(compiled, content, needles, 4096, 0, len(content))
+            assert results == loop_results(PURE, content, needles, 4096, 0, len(content)), (needle, at)
+            assert results[0] == [("bytearray", content[: content.index(b"\n")])], (needle, at)
+
+
+def test_a_line_that_began_in_an_earlier_block_is_read_again_the_same_way() -> None:
+    """A candidate line longer than the block: both loops read it again in one piece, as bytes."""
+    compiled = compiled_kernel()
+    content = b"head\n" + b"x" * 1000 + b'"token_usage"' + b"y" * 1000 + b"\nend"
+    results = loop_results(compiled, content, KIMI_CLI_NEEDLES, 64, 0, len(content))
+    assert results == loop_results(PURE, content, KIMI_CLI_NEEDLES, 64, 0, len(content))
+    assert results[0] == [("bytes", content[5:-4])]
+
+
+def test_a_failed_read_again_raises_the_same_error() -> None:
+    """A line that began before the block is read again from the file; when that read fails (here a
+    closed descriptor), both loops raise OSError with the same errno, and hand nothing over."""
+    compiled = compiled_kernel()
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    block = bytearray(b'xx"token_usage"yy\n')
+    errors = []
+    for kernel in (compiled, PURE):
+        handed: list[Any] = []
+        with pytest.raises(OSError) as caught:  # noqa: PT011  (the errno is compared below)
+            kernel.lines(block, KIMI_CLI_NEEDLES, 100, 0, len(block), 40, fd, handed.append)
+        errors.append(caught.value.errno)
+        assert handed == []
+    assert errors[0] == errors[1]
+
+
+# --- the providers' parsers over both loops -----------------------------------------------------------------
+
+def plain(value: Any) -> Any:
+    """A value as plain data to compare: an object with slots or struct fields (a Chunk, a record) as
+    its type's name and its fields, sequences and dicts taken apart, a float as its repr (NaN == NaN)."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return [type(value).__name__, *map(plain, value)]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    fields = getattr(value, "__struct_fields__", None) or getattr(value, "__slots__", None)
+    if fields is not None and not isinstance(value, str | bytes):
+        return type(value).__name__, {name: plain(getattr(value, name)) for name in fields}
+    return value
+
+
+def chunks_of(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...], block: int, cut: int,
+              parser_at: Any) -> Any:
+    """Both chunks of a read in two steps and the offset consumed, as plain data."""
+    return plain(scan_file(content, needles, block, cut, parser_at, kernel))
+
+
+@reader_settings(150)
+@given(content=kimi_cli_props.wire_files(kimi_cli_props.any_times), block=st.integers(1, 300), cut=st.floats(0, 1))
+def test_kimi_cli_records_and_skips_are_the_same(content: bytes, block: int, cut: float) -> None:
+    compiled = compiled_kernel()
+    at = int(len(content) * cut)
+    assert chunks_of(compiled, content, KIMI_CLI_NEEDLES, block, at, lambda _state: WireParser()) == \
+        chunks_of(PURE, content, KIMI_CLI_NEEDLES, block, at, lambda _state: WireParser())
+
+
+@reader_settings(150)
+@given(content=kimi_code_props.journals(kimi_code_props.any_times), block=st.integers(1, 300),
+       cut=st.floats(0, 1))
+def test_kimi_code_records_and_skips_are_the_same(content: bytes, block: int, cut: float) -> None:
+    compiled = compiled_kernel()
+    at = int(len(content) * cut)
+
+    def parser(state: bytes | None) -> JournalParser:
+        return JournalParser("main", state)
+
+    assert chunks_of(compiled, content, KIMI_CODE_NEEDLES, block, at, parser) == \
+        chunks_of(PURE, content, KIMI_CODE_NEEDLES, block, at, parser)
+
+
+def codex_pool(draw: st.DrawFn) -> list[bytes]:
+    counts = st.tuples(*[st.integers(0, 5000)] * 4)
+    good = [
+        session_meta("2026-11-19T10:00:00.000Z", "t1").encode(),
+        turn_context("2026-11-19T10:00:01.000Z", draw(st.sampled_from(["gpt-5", "o3", ""]))).encode(),
+        *(token_count("2026-11-19T10:00:02.000Z", draw(st.none() | counts), draw(st.none() | counts)).encode()
+          for _ in range(draw(st.integers(1, 4)))),
+        rollout_line("2026-11-19T10:00:03.000Z", "event_msg", {"type": "token_count", "info": None}).encode(),
+    ]
+    return good + [draw(damaged(line)) for line in good] + draw(st.lists(noise_lines, max_size=3))
+
+
+@st.composite
+def rollouts(draw: st.DrawFn) -> bytes:
+    return draw(files_of(codex_pool(draw), max_lines=12))
+
+
+@reader_settings(150)
+@given(content=rollouts(), block=st.integers(1, 300), cut=st.floats(0, 1))
+def test_codex_records_and_skips_are_the_same(content: bytes, block: int, cut: float) -> None:
+    compiled = compiled_kernel()
+    at = int(len(content) * cut)
+
+    def parser(state: bytes | None) -> RolloutParser:
+        return RolloutParser("t1", state)
+
+    assert chunks_of(compiled, content, CODEX_NEEDLES, block, at, parser) == \
+        chunks_of(PURE, content, CODEX_NEEDLES, block, at, parser)
+
+
+# --- the command: figures, and one cache shared by both paths -----------------------------------------------
+
+def snapshot(env: dict[str, str], pure: bool, *args: str) -> dict[str, Any]:
+    """`openusage snapshot --json` in its own process (the loop is chosen once per process)."""
+    run_env = {**env, "OPENUSAGE_NOW": kimi_cli_props.NOW}
+    run_env.pop("OPENUSAGE_PURE", None)
+    if pure:
+        run_env["OPENUSAGE_PURE"] = "1"
+    done = subprocess.run([sys.executable, "-m", "openusage", "snapshot", "--json", *args], env=run_env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    doc: dict[str, Any] = json.loads(done.stdout)
+    del doc["generated_at"]
+    return doc
+
+
+@reader_settings(6)
+@given(home=kimi_cli_props.homes(), grown=st.floats(0, 1))
+def test_snapshots_are_the_same_on_both_paths_and_share_the_cache(home: Any, grown: float) -> None:
+    compiled_kernel()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "kimi")
+        kimi_cli_props.write_home(root, home, grown)
+        env = {**os.environ, "KIMI_SHARE_DIR": root, "OPENUSAGE_CACHE_DIR": os.path.join(tmp, "cache")}
+        cold = snapshot(env, False, "--no-cache")
+        assert snapshot(env, True, "--no-cache") == cold
+        assert snapshot(env, False) == cold, "a first run, compiled"
+        kimi_cli_props.write_home(root, home, 1.0)  # the files grow from a cut anywhere
+        grown_cold = snapshot(env, True, "--no-cache")
+        assert snapshot(env, True) == grown_cold, "the pure path reads on in the compiled path's cache"
+        assert snapshot(env, False) == grown_cold, "and the compiled path in the pure path's"
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_fixture_homes_give_the_same_snapshots_on_both_paths(tmp_path: Path) -> None:
+    compiled_kernel()
+    for fixture in sorted((FIXTURES / "kimi_cli").glob("*.jsonl")):
+        write_file(str(tmp_path / "kimi" / "sessions" / "g" / fixture.stem / "wire.jsonl"), fixture.read_bytes())
+    for fixture in sorted((FIXTURES / "codex_cli").glob("*.jsonl")):
+        write_file(str(tmp_path / "codex" / "sessions" / "2026" / "11" / "19" /
+                       f"rollout-2026-11-19T10-00-00-{fixture.stem}.jsonl"), fixture.read_bytes())
+    env = {**os.environ, "KIMI_SHARE_DIR": str(tmp_path / "kimi"), "CODEX_HOME": str(tmp_path / "codex"),
+           "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache")}
+    cold = snapshot(env, False, "--no-cache")
+    assert len(cold["snapshots"]) == 2
+    assert any(snap["diagnostics"]["records_counted"] for snap in cold["snapshots"])
+    assert snapshot(env, True, "--no-cache") == cold
+    assert snapshot(env, True) == cold
+    assert snapshot(env, False) == cold
+
+
+# --- the choice, and what detect says -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["1", "yes", "true"])
+def test_openusage_pure_forces_the_pure_loop(value: str) -> None:
+    kernel = hot.choose({"OPENUSAGE_PURE": value})
+    assert kernel == hot.Kernel(hot.lines, False, f"OPENUSAGE_PURE={value} is set")
+    assert Reader(kernel=kernel).kernel.lines is hot.lines
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_openusage_pure_empty_or_zero_does_not_force_it(value: str) -> None:
+    compiled = compiled_kernel()
+    assert hot.choose({"OPENUSAGE_PURE": value}) == compiled
+    assert compiled.lines is not hot.lines
+
+
+def detect(pure: bool, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "OPENUSAGE_PURE"}
+    if pure:
+        env["OPENUSAGE_PURE"] = "1"
+    done = subprocess.run([sys.executable, "-m", "openusage", "detect", *args], env={**env, "COLUMNS": "200"},
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_detect_says_which_loop_reads() -> None:
+    compiled = compiled_kernel()
+    assert f"reader: compiled ({compiled.why})" in detect(False).splitlines()
+    assert "reader: pure Python (OPENUSAGE_PURE=1 is set)" in detect(True).splitlines()
+    assert json.loads(detect(False, "--json"))["reader"] == {"compiled": True, "why": compiled.why}
+    assert json.loads(detect(True, "--json"))["reader"] == {"compiled": False, "why": "OPENUSAGE_PURE=1 is set"}
