@@ -408,7 +408,7 @@ class Generator:
                 thread = threads[thread].parent  # type: ignore[assignment]
             return thread
 
-        totals = [0, 0, 0, 0]
+        totals = [0, 0, 0, 0, 0]  # input, output, cache read, calls, reasoning
         models: dict[str, list[int]] = {}
         days: dict[str, tuple[set[str], list[int]]] = {}
         sessions: set[str] = set()
@@ -421,13 +421,12 @@ class Generator:
             session = session_of(owner)
             times = [ts for ts in holders.values() if ts is not None]
             ts = min(times) if times else None
-            inp, cached, out, _r = call.last
+            inp, cached, out, reasoning = call.last
             cached = min(cached, inp)
-            row = (inp - cached, out, cached, 1)
-            for i, v in enumerate(row[:3]):
+            row = (inp - cached, out, cached, 1, reasoning)  # reasoning: a part of output, kept apart
+            for i, v in enumerate(row):
                 totals[i] += v
-            totals[3] += 1
-            sums = models.setdefault(call.model, [0, 0, 0, 0])
+            sums = models.setdefault(call.model, [0, 0, 0, 0, 0])
             for i, v in enumerate(row):
                 sums[i] += v
             sessions.add(session)
@@ -446,16 +445,16 @@ class Generator:
 def snapshot_figures(totals: list[int], copies: int, windows: tuple[set[str], set[str], set[str]],
                      models: dict[str, list[int]], days: dict[str, tuple[set[str], list[int]]]) -> Json:
     """The figures in the shape of openusage's snapshot (metrics, models, daily series, diagnostics)."""
-    inp, out, cache_read, calls = totals
+    inp, out, cache_read, calls, reasoning = totals
     sessions, today, week = windows
     rows = [{"model": m, "upstream_provider": "openai", "input_tokens": v[0], "output_tokens": v[1],
              "cache_read_tokens": v[2], "cache_write_tokens": 0, "total_tokens": v[0] + v[1] + v[2],
-             "requests": v[3]} for m, v in models.items()]
+             "requests": v[3], "reasoning_output_tokens": v[4]} for m, v in models.items()]
     rows.sort(key=lambda r: (-r["total_tokens"], r["model"]))
     return {
         "metrics": {"total_sessions": len(sessions), "sessions_today": len(today), "sessions_7d": len(week),
                     "total_input_tokens": inp, "total_output_tokens": out, "total_cache_read": cache_read,
-                    "total_cache_write": 0, "total_tokens": inp + out},
+                    "total_cache_write": 0, "total_tokens": inp + out, "reasoning_output_tokens": reasoning},
         "models": rows,
         "daily_series": {
             "sessions": [{"date": d, "value": len(v[0])} for d, v in sorted(days.items())],
