@@ -175,7 +175,6 @@ class StoreSink:
         self.store, self.account, self.max_calls = store, account, max_calls
         self.folded: _Folded | None = _Folded() if max_calls is None or max_calls > 0 else None
         self.folds = self.folded is not None
-        self.bounded = max_calls is not None
 
     def add(self, unit: _UnitRead) -> None:
         store, account = self.store, self.account
