@@ -56,6 +56,18 @@ class Unpacker(Generic[T]):
         raise ValueError("not a packed value")
 
 
+_UNPACKERS: dict[type[Any], Unpacker[Any]] = {}
+
+
+def unpacker(kind: type[T]) -> Unpacker[T]:
+    """The one `Unpacker` of `kind` (its decoders are built once per process; two threads that build
+    one at once each get a working one)."""
+    found = _UNPACKERS.get(kind)
+    if found is None:
+        found = _UNPACKERS[kind] = Unpacker(kind)
+    return found
+
+
 def codec(kind: type[T]) -> Codec[T]:
-    """`pack` and an `Unpacker` of `kind`."""
-    return Codec(pack, Unpacker(kind))
+    """`pack` and the `Unpacker` of `kind`."""
+    return Codec(pack, unpacker(kind))

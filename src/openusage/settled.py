@@ -94,10 +94,10 @@ def decode(body: bytes, generations: Sequence[int | None], members: int) -> list
     # Here, not at the top: settled calls are asked by reports and other zones, and msgspec (which the
     # typed rows need) is no part of a warm snapshot in UTC.
     from openusage.calls import SettledRows
-    from openusage.packed import UNPACK_ERRORS, Unpacker
+    from openusage.packed import UNPACK_ERRORS, unpacker
 
     try:
-        stored = Unpacker(SettledRows)(body)  # every row's fields checked for their types
+        stored = unpacker(SettledRows)(body)  # every row's fields checked for their types
     except UNPACK_ERRORS:
         return None
     if stored.version != SETTLED_VERSION or stored.generations != list(generations) or len(stored.settled) != members:

@@ -26,8 +26,7 @@ from openusage.errors import CacheError
 from openusage.records import FileDiagnostics, SessionInfo
 
 if TYPE_CHECKING:
-    from openusage.calls import StoredCopies, UsageRecord
-    from openusage.packed import Unpacker
+    from openusage.calls import UsageRecord
 
 
 class DamagedValue(CacheError):
@@ -68,16 +67,6 @@ def encode_records(records: list[UsageRecord], account: str, session: str) -> by
     return seal(pack(StoredCopies(account, session, records)))
 
 
-_UNPACK_COPIES: list[Unpacker[StoredCopies]] = []  # made on first use (`_unpack_copies`)
-
-
-def _unpack_copies(payload: bytes) -> StoredCopies:
-    if not _UNPACK_COPIES:
-        from openusage.calls import StoredCopies
-        from openusage.packed import Unpacker
-
-        _UNPACK_COPIES.append(Unpacker(StoredCopies))
-    return _UNPACK_COPIES[0](payload)
 
 
 def holder_entries(blob: object) -> array[int]:
@@ -113,10 +102,11 @@ def _decode_records(blob: object, path: object, account: str, session: str) -> l
     payload = unseal(blob)
     if payload is None:
         damaged(f"the copies of {path}")
-    from openusage.packed import UNPACK_ERRORS
+    from openusage.calls import StoredCopies  # loaded already: the file was read or its copies asked
+    from openusage.packed import UNPACK_ERRORS, unpacker
 
     try:
-        stored = _unpack_copies(payload)
+        stored = unpacker(StoredCopies)(payload)
     except UNPACK_ERRORS:
         damaged(f"the copies of {path}")
     if stored.account != account or stored.session != session:
