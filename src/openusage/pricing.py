@@ -101,9 +101,14 @@ class DataInfo(NamedTuple):
 
 
 def data_info() -> DataInfo:
-    """The price data's version and date: from the child that imported genai-prices while the files
-    were read (pricefetch.py), else from genai-prices in this process."""
-    from openusage import pricefetch
+    """The price data's version and date: from the price table made from the installed genai-prices
+    (pricetable.py), else from the child that imported genai-prices while the files were read
+    (pricefetch.py), else from genai-prices in this process."""
+    from openusage import pricefetch, pricetable
+
+    table = pricetable.current()
+    if table is not None:
+        return DataInfo(*table.info)
 
     answered, answer = pricefetch.ask("data", None)
     if answered and isinstance(answer, tuple) and len(answer) == 2:
@@ -129,10 +134,14 @@ def data_info_here() -> DataInfo:
 
 def database_schedules(models: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], Schedule | None]:
     """Each (model, provider hint)'s schedule from genai-prices (None: it knows no such model): from
-    the child that imported it while the files were read (pricefetch.py), else in this process."""
-    from openusage import pricefetch
+    the price table made from the installed genai-prices (pricetable.py), else from the child that
+    imported it while the files were read (pricefetch.py), else in this process."""
+    from openusage import pricefetch, pricetable
 
     wanted = list(models)
+    table = pricetable.current()
+    if table is not None:
+        return {(model, hint): table.schedule(model, hint) for model, hint in wanted}
     answered, answer = pricefetch.ask("schedules", wanted)
     if answered and isinstance(answer, list) and all(isinstance(item, tuple) and len(item) == 2 for item in answer):
         return {(str(key[0]), key[1]): schedule for key, schedule in answer}
