@@ -146,6 +146,9 @@ def test_a_table_named_by_the_environment_that_does_not_fit_is_not_used(tmp_path
     monkeypatch.setenv("OPENUSAGE_PRICE_TABLE", "0")
     pricetable.forget()
     assert pricetable.current() is None
+    monkeypatch.setenv("OPENUSAGE_PRICE_TABLE", "1")  # the usual places: the installed table
+    pricetable.forget()
+    assert pricetable.current() is not None
     pricetable.forget()
 
 

@@ -17,10 +17,10 @@ package; anything else (no table, an unreadable one, one made from another genai
 
 Where it lives: `_prices.bin` beside this module, written by setup.py's build (`build_table`), or
 `prices.bin` in the cache directory, written by `python -m openusage.pricetable build` when the
-package directory cannot be written. `OPENUSAGE_PRICE_TABLE=0` turns the table off, and a path in it
-names the only table to read. `build` refuses to write a table that disagrees with
-genai-prices on any model id (`check`): a genai-prices whose lookup changed in a way this module does
-not follow gets no table, and is imported as before.
+package directory cannot be written. `OPENUSAGE_PRICE_TABLE=0` turns the table off, `1` (or unset)
+reads it from those places, and a path in it names the only table to read. `build` refuses to write
+a table that disagrees with genai-prices on any model id (`check`): a genai-prices whose lookup
+changed in a way this module does not follow gets no table, and is imported as before.
 """
 
 from __future__ import annotations
@@ -224,12 +224,13 @@ def places(env: Mapping[str, str]) -> tuple[Path, ...]:
 
 def _load(env: Mapping[str, str]) -> Table | None:
     # OPENUSAGE_PRICE_TABLE: "0" uses no table (genai-prices answers, as before the table: for
-    # measuring both ways); a path uses that file only (tests give a damaged or foreign one).
+    # measuring both ways); unset, empty or "1" the usual places; a path, that file only (tests give a
+    # damaged or foreign one).
     chosen = env.get("OPENUSAGE_PRICE_TABLE", "")
     if chosen == "0":
         return None
     key: tuple[Any, ...] | None = None
-    for place in (Path(chosen),) if chosen else places(env):
+    for place in places(env) if chosen in {"", "1"} else (Path(chosen),):
         try:
             body = place.read_bytes()
         except OSError:
