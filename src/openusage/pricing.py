@@ -2,9 +2,10 @@
 
 genai-prices (Pydantic's MIT-licensed price database) ships its data inside the package and is
 never asked to fetch anything: the prices are those of the installed version. It imports pydantic
-(~0.25 s), so it is imported only when a model's rates are not already in the cache
-(`priced.py`); each model's rates are then kept as a plain `cost.Schedule`, keyed by a fingerprint
-of the installed data, and a new version is read once.
+(~0.25 s), so a model's rates come from the price table made from it at install time
+(pricetable.py) and genai-prices is imported only when that table does not fit the installed
+version, and only for rates not already in the cache (`priced.py`); each model's rates are kept as a
+plain `cost.Schedule`, keyed by a fingerprint of the installed data, and a new version is read once.
 
 Some names the agents record are not models: `kimi-for-coding` is the Kimi Code subscription's
 rolling id, upgraded in place to a new model from time to time, and `k3` is the subscription's
