@@ -215,6 +215,9 @@ def test_a_cold_and_a_first_run_with_the_table_never_import_genai_prices(home: K
     first, imported, _ = _snapshot({"OPENUSAGE_CACHE_DIR": str(tmp_path / "first")})
     assert "genai_prices" not in imported
     assert first == with_table
+    warm, imported, _ = _snapshot({"OPENUSAGE_CACHE_DIR": str(tmp_path / "first")})
+    assert "openusage.pricetable" not in imported  # a warm run has its costs cached: no table is read
+    assert warm == with_table
 
 
 def test_a_cold_run_with_a_table_that_does_not_fit_prices_as_genai_prices_does(home: KimiHome, tmp_path: Path,
