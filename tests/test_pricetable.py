@@ -256,3 +256,20 @@ def test_a_genai_prices_other_than_the_tables_is_noticed(home: KimiHome, tmp_pat
     check = subprocess.run([sys.executable, "-c", "from openusage import pricetable; print(pricetable.current())"],
                            env={**os.environ, **env}, capture_output=True, text=True, check=True, timeout=60)
     assert check.stdout == "None\n"
+
+
+def test_a_genai_prices_changed_under_a_running_process_is_noticed(tmp_path: Path) -> None:
+    """A resident process keeps its table only while the installed data is the one it was made from."""
+    import genai_prices
+
+    site = tmp_path / "site"
+    shutil.copytree(Path(genai_prices.__file__).parent, site / "genai_prices",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    version = pricing.data_info_here().version
+    (site / f"genai_prices-{version}.dist-info").mkdir()  # the same package, where the process finds it
+    data = site / "genai_prices" / "data.py"
+    script = ("import sys; from openusage import pricetable; print(pricetable.current() is not None); "
+              "open(sys.argv[1], 'a').write('# changed\\n'); print(pricetable.current() is not None)")
+    done = subprocess.run([sys.executable, "-c", script, str(data)], env={**os.environ, "PYTHONPATH": str(site)},
+                          capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout == "True\nFalse\n"

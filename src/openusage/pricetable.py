@@ -199,15 +199,20 @@ class Table:
 
 
 # -- reading it --------------------------------------------------------------------------------------------
-_LOADED: list[Table | None] = []
+# The table loaded, with the installed data's fingerprint then (a stat: a resident process notices a
+# genai-prices upgraded under it, and loads again).
+_LOADED: list[tuple[str | None, Table | None]] = []
 
 
 def current(env: Mapping[str, str] | None = None) -> Table | None:
-    """The table made from the installed genai-prices, loaded once per process; None when there is
-    none that fits (then genai-prices answers)."""
-    if not _LOADED:
-        _LOADED.append(_load(os.environ if env is None else env))
-    return _LOADED[0]
+    """The table made from the installed genai-prices, loaded once per process (again when the
+    installed data changed); None when there is none that fits (then genai-prices answers)."""
+    from openusage.pricing import data_fingerprint
+
+    stamp = data_fingerprint()
+    if not _LOADED or _LOADED[0][0] != stamp:
+        _LOADED[:] = [(stamp, _load(os.environ if env is None else env))]
+    return _LOADED[0][1]
 
 
 def forget() -> None:
