@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,35 @@ def test_a_damaged_or_foreign_table_is_not_used(table: pricetable.Table) -> None
     assert pricetable.decode(body, key) is not None
     other_version = (*key[:2], "0.0.1", *key[3:])
     other_bytes = (*key[:4], key[4] ^ 1)
-    for bad in (b"", b"garbage", body[: len(body) // 2], body[:-1], b"openusage-price-table\0" + marshal.dumps("x"),
-                b"openusage-price-table\0" + marshal.dumps((key, 1, 2)), pricetable.encode(table, other_version),
-                pricetable.encode(table, other_bytes), body.replace(b"openusage", b"openusagf", 1)):
+    magic = b"openusage-price-table\0"
+
+    def sealed(payload: bytes) -> bytes:
+        return magic + zlib.crc32(payload).to_bytes(4, "little") + payload
+
+    flipped = bytearray(body)
+    flipped[len(body) // 2] ^= 0x10
+    for bad in (b"", b"garbage", body[: len(body) // 2], body[:-1], bytes(flipped), magic + marshal.dumps("x"),
+                sealed(marshal.dumps("x")), sealed(marshal.dumps((key, 1, 2))), sealed(b"\xff" * 20),
+                pricetable.encode(table, other_version), pricetable.encode(table, other_bytes),
+                body.replace(b"openusage", b"openusagf", 1)):
         assert pricetable.decode(bad, key) is None
+
+
+def test_a_table_damaged_inside_is_answered_for_by_genai_prices(tmp_path: Path, table: pricetable.Table,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table whose seal holds but whose clauses cannot be read (written by a faulty build): the
+    answers are genai-prices' own, without a traceback."""
+    key = pricetable.installed()
+    assert key is not None
+    providers = tuple(p._replace(models=tuple((("?", "x"), index) for _, index in p.models)) for p in table.providers)
+    place = tmp_path / "prices.bin"
+    place.write_bytes(pricetable.encode(pricetable.Table(providers, table.schedules, table.info), key))
+    monkeypatch.setenv("OPENUSAGE_PRICE_TABLE", str(place))
+    pricetable.forget()
+    assert pricetable.current() is not None
+    wanted = [("kimi-k2.6", "moonshot"), ("gpt-5-codex", "openai")]
+    assert pricing.database_schedules(wanted) == pricing.database_schedules_here(wanted)
+    pricetable.forget()
 
 
 def test_a_table_named_by_the_environment_that_does_not_fit_is_not_used(tmp_path: Path, table: pricetable.Table,

@@ -37,10 +37,14 @@ from typing import Any, NamedTuple
 
 from openusage.cost import Schedule
 
-FORMAT = 1  # bumped whenever the table's layout or the lookup below changes
+FORMAT = 2  # bumped whenever the table's layout or the lookup below changes
 NAME = "_prices.bin"
 CACHE_NAME = "prices.bin"
 _MAGIC = b"openusage-price-table\0"
+
+# What a lookup in a table damaged inside raises (a clause of no known kind, a bad index): the caller
+# then asks genai-prices instead.
+DAMAGED = (ValueError, TypeError, IndexError, re.error)
 
 # A match clause as stored: (kind, argument). Kinds: "=" equals, "^" starts with, "$" ends with, "in"
 # contains (argument lowercased, as genai-prices compares), "re" regex (as written), "or" / "and" (a
@@ -255,8 +259,11 @@ def decode(body: bytes, key: tuple[Any, ...]) -> Table | None:
     version, a damaged or foreign file)."""
     if not body.startswith(_MAGIC):
         return None
+    payload = body[len(_MAGIC) + 4:]
+    if body[len(_MAGIC):len(_MAGIC) + 4] != zlib.crc32(payload).to_bytes(4, "little"):
+        return None  # damaged (or cut short) since it was written
     try:
-        stored_key, info, raw_providers, schedules = marshal.loads(body[len(_MAGIC):])
+        stored_key, info, raw_providers, schedules = marshal.loads(payload)
         if stored_key != key:
             return None
         providers = tuple(Provider(str(pid), pmatch, mmatch, tuple(fallbacks), tuple(models))
@@ -314,8 +321,10 @@ def make() -> Table:
 
 
 def encode(table: Table, key: tuple[Any, ...]) -> bytes:
+    """The file's bytes: a magic string, a crc32 of the rest, then the table and its key, marshalled."""
     raw = tuple((p.id, p.provider_match, p.model_match, p.fallbacks, p.models) for p in table.providers)
-    return _MAGIC + marshal.dumps((key, table.info, raw, table.schedules))
+    payload = marshal.dumps((key, table.info, raw, table.schedules))
+    return _MAGIC + zlib.crc32(payload).to_bytes(4, "little") + payload
 
 
 def check_names() -> list[tuple[str, str | None]]:

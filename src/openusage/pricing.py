@@ -142,7 +142,10 @@ def database_schedules(models: Iterable[tuple[str, str | None]]) -> dict[tuple[s
     wanted = list(models)
     table = pricetable.current()
     if table is not None:
-        return {(model, hint): table.schedule(model, hint) for model, hint in wanted}
+        try:
+            return {(model, hint): table.schedule(model, hint) for model, hint in wanted}
+        except pricetable.DAMAGED:
+            pass  # a table damaged inside: genai-prices answers, as without one
     answered, answer = pricefetch.ask("schedules", wanted)
     if answered and isinstance(answer, list) and all(isinstance(item, tuple) and len(item) == 2 for item in answer):
         return {(str(key[0]), key[1]): schedule for key, schedule in answer}
