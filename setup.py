@@ -1,13 +1,53 @@
-"""The compiled part of the package: the candidate reader's block loop (src/openusage/_hot.c).
+"""What pyproject.toml cannot declare: the compiled part of the package and the price table.
 
-Optional: where it cannot be built (no compiler, no Python headers), `pip install` still succeeds and
-openusage reads with the pure-Python twin of the loop (`openusage.hot`), more slowly.
+- The candidate reader's block loop (src/openusage/_hot.c). Optional: where it cannot be built (no
+  compiler, no Python headers), `pip install` still succeeds and openusage reads with the pure-Python
+  twin of the loop (`openusage.hot`), more slowly.
+- The price table (`openusage/_prices.bin`, pricetable.py): made from the genai-prices of the build
+  environment (`build-system.requires`) before the package's files are copied. Optional too: where it
+  cannot be made, the build says why and goes on, and openusage imports genai-prices to price calls.
+
 Everything else about the package is declared in pyproject.toml.
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+SOURCE = Path(__file__).resolve().parent / "src"
+
+
+class build_py_with_price_table(build_py):  # noqa: N801  (setuptools' command naming)
+    """build_py that first writes the price table beside the package's modules (so that both a wheel
+    and an editable install have it)."""
+
+    def run(self) -> None:
+        self.price_table()
+        super().run()
+
+    def price_table(self) -> None:
+        target = SOURCE / "openusage" / "_prices.bin"
+        # A child process: our source tree is imported as it is, and any failure stays a warning. The
+        # path is put first by the child itself: pip's build environment drops a PYTHONPATH entry that
+        # an installed editable openusage also names.
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from openusage import pricetable; "
+                "raise SystemExit(pricetable.main(['build', sys.argv[2]]))")
+        try:
+            done = subprocess.run([sys.executable, "-c", code, str(SOURCE), str(target)], capture_output=True,
+                                  text=True, timeout=600, check=False)
+        except (OSError, subprocess.SubprocessError) as error:
+            self.warn(f"no price table (openusage will import genai-prices to price calls): {error}")
+            return
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or ["unknown"])[-1]
+            self.warn(f"no price table (openusage will import genai-prices to price calls): {why}")
+
 
 setup(
+    cmdclass={"build_py": build_py_with_price_table},
     ext_modules=[
         Extension("openusage._hot", ["src/openusage/_hot.c"], optional=True, extra_compile_args=["-O2"]),
     ],

@@ -451,6 +451,7 @@ def test_a_warm_run_and_a_run_after_appends_do_not_import_the_price_database(tmp
     import sys
 
     env = {**os.environ, **{k: v for k, v in kimi_cli_home(tmp_path, "kimi-k2.6").items() if v is not None}}
+    env["OPENUSAGE_PRICE_TABLE"] = "0"  # no price table: the rates come from genai-prices (pricetable.py)
     command = [sys.executable, "-X", "importtime", "-m", "openusage", "snapshot", "--json"]
 
     def imports_prices() -> bool:

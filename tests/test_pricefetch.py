@@ -1,7 +1,8 @@
 """genai-prices imported in a forked child while a one-shot command reads (pricefetch.py).
 
-A cold or first run prices its calls with genai-prices; the command forks a child that imports it
-while the files are read, and asks it over a pipe. The figures are the same as priced in-process; the
+A cold or first run without a price table that fits (pricetable.py; here turned off) prices its calls
+with genai-prices; the command forks a child that imports it while the files are read, and asks it
+over a pipe. The figures are the same as priced in-process; the
 command itself never imports genai-prices then; a child that died is answered for in-process; no
 process is left behind. Each case runs in a real subprocess (forking from the test process would copy
 the whole test run).
@@ -53,7 +54,8 @@ def home(isolated_env: Path) -> KimiHome:
 
 
 def _run(mode: str, *args: str) -> tuple[dict[str, object], dict[str, object]]:
-    env = {**os.environ, "OPENUSAGE_NOW": NOW}
+    # No price table: the child is the way genai-prices answers when the table does not fit (pricetable.py).
+    env = {**os.environ, "OPENUSAGE_NOW": NOW, "OPENUSAGE_PRICE_TABLE": "0"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, mode, *args], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr

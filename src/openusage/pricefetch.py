@@ -42,9 +42,11 @@ _CHILD: list[_Child] = []
 def start() -> None:
     """Fork the child that imports genai-prices, unless one runs already or this process must not
     fork. Call before reading any file (no thread may be running: the caller is single-threaded)."""
-    from openusage import parallel
+    from openusage import parallel, pricetable
 
     if _CHILD or parallel.resident() or not hasattr(os, "fork"):
+        return
+    if pricetable.current() is not None:  # the price table answers: nothing to import
         return
     request_r, request_w = os.pipe()
     reply_r, reply_w = os.pipe()

@@ -2,9 +2,10 @@
 
 genai-prices (Pydantic's MIT-licensed price database) ships its data inside the package and is
 never asked to fetch anything: the prices are those of the installed version. It imports pydantic
-(~0.25 s), so it is imported only when a model's rates are not already in the cache
-(`priced.py`); each model's rates are then kept as a plain `cost.Schedule`, keyed by a fingerprint
-of the installed data, and a new version is read once.
+(~0.25 s), so a model's rates come from the price table made from it at install time
+(pricetable.py) and genai-prices is imported only when that table does not fit the installed
+version, and only for rates not already in the cache (`priced.py`); each model's rates are kept as a
+plain `cost.Schedule`, keyed by a fingerprint of the installed data, and a new version is read once.
 
 Some names the agents record are not models: `kimi-for-coding` is the Kimi Code subscription's
 rolling id, upgraded in place to a new model from time to time, and `k3` is the subscription's
@@ -101,9 +102,14 @@ class DataInfo(NamedTuple):
 
 
 def data_info() -> DataInfo:
-    """The price data's version and date: from the child that imported genai-prices while the files
-    were read (pricefetch.py), else from genai-prices in this process."""
-    from openusage import pricefetch
+    """The price data's version and date: from the price table made from the installed genai-prices
+    (pricetable.py), else from the child that imported genai-prices while the files were read
+    (pricefetch.py), else from genai-prices in this process."""
+    from openusage import pricefetch, pricetable
+
+    table = pricetable.current()
+    if table is not None:
+        return DataInfo(*table.info)
 
     answered, answer = pricefetch.ask("data", None)
     if answered and isinstance(answer, tuple) and len(answer) == 2:
@@ -129,10 +135,17 @@ def data_info_here() -> DataInfo:
 
 def database_schedules(models: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], Schedule | None]:
     """Each (model, provider hint)'s schedule from genai-prices (None: it knows no such model): from
-    the child that imported it while the files were read (pricefetch.py), else in this process."""
-    from openusage import pricefetch
+    the price table made from the installed genai-prices (pricetable.py), else from the child that
+    imported it while the files were read (pricefetch.py), else in this process."""
+    from openusage import pricefetch, pricetable
 
     wanted = list(models)
+    table = pricetable.current()
+    if table is not None:
+        try:
+            return {(model, hint): table.schedule(model, hint) for model, hint in wanted}
+        except pricetable.DAMAGED:
+            pass  # a table damaged inside: genai-prices answers, as without one
     answered, answer = pricefetch.ask("schedules", wanted)
     if answered and isinstance(answer, list) and all(isinstance(item, tuple) and len(item) == 2 for item in answer):
         return {(str(key[0]), key[1]): schedule for key, schedule in answer}
