@@ -222,6 +222,14 @@ def test_a_line_reads_alike_after_a_turn_context(line: bytes) -> None:
                   line, line])
 
 
+@pytest.mark.parametrize("field", USAGE_KEYS)
+def test_a_total_that_moved_in_one_field_is_no_re_emit(field: str) -> None:
+    moved = json.loads(USAGE)
+    moved[field] += 1
+    same_on_both([event(), event(info=f'{{"total_token_usage":{json.dumps(moved, separators=(",", ":"))},'
+                                      f'"last_token_usage":{USAGE}}}'), event()])
+
+
 @pytest.mark.parametrize("ts", GOOD_TIMES + ODD_TIMES)
 def test_a_timestamp_reads_alike(ts: str) -> None:
     same_on_both([event(ts=json.dumps(ts)), event(ts=json.dumps(ts), info=f'{{"total_token_usage":{USAGE},'

@@ -529,8 +529,6 @@ typedef struct {
     PyObject *fallback;    /* rollout.parse_line */
     PyObject *record_type; /* calls.UsageRecord */
     PyObject *reemitted;   /* SkipReason.REEMITTED.value */
-    PyObject *root;        /* the lineage root the cached prefix was made for */
-    PyObject *prefix;      /* "x\x1f<root>\x1f" */
     vectorcallfunc vectorcall;
 } Lines;
 
@@ -618,45 +616,87 @@ static char *put_tuple(char *p, const Usage *u)
     return p;
 }
 
-/* The key's text: rollout._token_count's f-string, with the tuples as str() writes them. */
-static PyObject *call_key(Lines *self, PyObject *root, const Event *ev)
+/* The key's text: rollout._token_count's f-string, with the tuples as str() writes them; one
+ * allocation when the root is ASCII (a thread id always is). */
+static PyObject *call_key(PyObject *root, const Event *ev)
 {
-    if (self->root != root || self->prefix == NULL) {
-        PyObject *prefix = PyUnicode_FromFormat("x\x1f%U\x1f", root);
-        if (prefix == NULL)
-            return NULL;
-        Py_XSETREF(self->prefix, prefix);
-        Py_INCREF(root);
-        Py_XSETREF(self->root, root);
-    }
     char tail[256];
-    char *p = put_tuple(tail, &ev->total);
+    char *p = tail;
+    *p++ = '\x1f';
+    p = put_tuple(p, &ev->total);
     *p++ = '\x1f';
     p = put_tuple(p, &ev->last);
-    PyObject *rest = PyUnicode_FromStringAndSize(tail, p - tail);
-    if (rest == NULL)
+    Py_ssize_t tail_len = p - tail;
+    if (PyUnicode_IS_ASCII(root)) {
+        Py_ssize_t root_len = PyUnicode_GET_LENGTH(root);
+        PyObject *key = PyUnicode_New(2 + root_len + tail_len, 127);
+        if (key == NULL)
+            return NULL;
+        char *out = (char *)PyUnicode_1BYTE_DATA(key);
+        out[0] = 'x';
+        out[1] = '\x1f';
+        memcpy(out + 2, PyUnicode_1BYTE_DATA(root), (size_t)root_len);
+        memcpy(out + 2 + root_len, tail, (size_t)tail_len);
+        return key;
+    }
+    PyObject *key = PyUnicode_FromFormat("x\x1f%U", root);
+    if (key == NULL)
         return NULL;
-    PyObject *key = PyUnicode_Concat(self->prefix, rest);
+    PyObject *rest = PyUnicode_FromStringAndSize(tail, tail_len);
+    if (rest == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    Py_SETREF(key, PyUnicode_Concat(key, rest));
     Py_DECREF(rest);
     return key;
+}
+
+/* Whether `previous` equals the tuple of `u`'s counts, as `==` says: 1 or 0 when that is plain (a
+ * 5-tuple of ints, None, a tuple of another length), -1 when `==` must be asked. */
+static int same_total(PyObject *previous, const Usage *u)
+{
+    if (previous == Py_None)
+        return 0;
+    if (!PyTuple_CheckExact(previous))
+        return -1;
+    if (PyTuple_GET_SIZE(previous) != 5)
+        return 0;
+    for (int k = 0; k < 5; k++) {
+        PyObject *item = PyTuple_GET_ITEM(previous, k);
+        if (!PyLong_CheckExact(item))
+            return -1;
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(item, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (overflow || v != u->v[k])
+            return 0;
+    }
+    return 1;
 }
 
 /* rollout._token_count for an event of the fast shape (a total and a last with all four counts). */
 static int token_count(Lines *self, const Event *ev)
 {
     PyObject *state = self->state;
-    PyObject *total = usage_tuple(&ev->total);
-    if (total == NULL)
-        return -1;
     PyObject *previous = PyObject_GetAttr(state, s_previous);
     if (previous == NULL)
-        goto fail;
-    int same = PyObject_RichCompareBool(total, previous, Py_EQ);
+        return -1;
+    /* A re-emit (40 % of events) is found without building its tuple. */
+    int same = same_total(previous, &ev->total);
+    PyObject *total = same == 1 ? NULL : usage_tuple(&ev->total);
+    if (same == -1 && total != NULL)
+        same = PyObject_RichCompareBool(total, previous, Py_EQ);
     Py_DECREF(previous);
-    if (same < 0)
-        goto fail;
+    if (same < 0 || (same == 0 && total == NULL)) {
+        Py_XDECREF(total);
+        return -1;
+    }
     if (same) {
-        Py_DECREF(total);
+        Py_XDECREF(total);
         return add_one(self->skipped, self->reemitted);
     }
     if (PyObject_SetAttr(state, s_previous, total) < 0 || PyObject_SetAttr(state, s_base, total) < 0)
@@ -670,7 +710,7 @@ static int token_count(Lines *self, const Event *ev)
     PyObject *root = lineage_root(state);
     if (root == NULL)
         return -1;
-    PyObject *key = PyUnicode_CheckExact(root) ? call_key(self, root, ev) : NULL;
+    PyObject *key = PyUnicode_CheckExact(root) ? call_key(root, ev) : NULL;
     Py_DECREF(root);
     if (key == NULL) {
         if (!PyErr_Occurred())
@@ -767,8 +807,6 @@ static PyObject *lines_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->fallback = Py_NewRef(fallback);
     self->record_type = Py_NewRef(record_type);
     self->reemitted = Py_NewRef(reemitted);
-    self->root = NULL;
-    self->prefix = NULL;
     self->vectorcall = lines_call;
     return (PyObject *)self;
 }
@@ -782,8 +820,6 @@ static int lines_traverse(Lines *self, visitproc visit, void *arg)
     Py_VISIT(self->fallback);
     Py_VISIT(self->record_type);
     Py_VISIT(self->reemitted);
-    Py_VISIT(self->root);
-    Py_VISIT(self->prefix);
     return 0;
 }
 
@@ -796,8 +832,6 @@ static int lines_clear(Lines *self)
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->record_type);
     Py_CLEAR(self->reemitted);
-    Py_CLEAR(self->root);
-    Py_CLEAR(self->prefix);
     return 0;
 }
 
