@@ -174,11 +174,17 @@ def _head(path: str) -> list[bytes]:
             if not block:
                 break
             offset += len(block)
-            *complete, pending = (pending + block).split(b"\n")
-            for line in complete:
+            text = pending + block if pending else block
+            # Line by line up to the first that is not a session_meta: splitting the whole block would
+            # cut up the tens of lines after it for nothing.
+            start = 0
+            while (end := text.find(b"\n", start)) >= 0:
+                line = text[start:end]
                 if b'"session_meta"' not in line:
                     return lines
                 lines.append(line)
+                start = end + 1
+            pending = text[start:]
     except OSError:
         return []
     finally:

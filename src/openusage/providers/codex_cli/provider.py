@@ -33,6 +33,16 @@ def _count(directory: Path, detailed: bool) -> str:
     return f" ({layout.count_sessions([str(directory)])} sessions)" if detailed and directory.is_dir() else ""
 
 
+def _parser_fact(detailed: bool) -> tuple[Fact, ...]:
+    """Which reader of token_count lines runs (compiled or pure Python), for `openusage detect` only."""
+    if not detailed:
+        return ()
+    from openusage.providers.codex_cli.compiled import choose, describe
+
+    path = choose()
+    return (Fact("token_count reader", describe(path), path.lines is not None),)
+
+
 class CodexCliProvider:
     id = "codex_cli"
     title = "Codex CLI"
@@ -57,6 +67,7 @@ class CodexCliProvider:
             Fact("archived sessions dir", f"{archived}{_count(archived, detailed)}", archived.is_dir()),
             Fact("config file", str(config_file), config_file.is_file()),
             Fact("binary", binary or "codex not on PATH", binary is not None),
+            *_parser_fact(detailed),
         )
         found = live.is_dir() or archived.is_dir() or binary is not None
         return Detection(self.id, self.title, Account(self.id, self.id) if found else None, facts)

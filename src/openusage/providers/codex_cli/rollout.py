@@ -27,12 +27,14 @@ line without its newline is never counted until it is complete.
 from __future__ import annotations
 
 import marshal
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from openusage.calls import UsageRecord
+from openusage.providers.codex_cli.compiled import choose
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason
 
@@ -79,6 +81,7 @@ class _Line(msgspec.Struct, gc=False):
 
 _decode_fast = msgspec.json.Decoder(_Line).decode
 _encode = msgspec.json.encode
+_FAST = choose()  # this process's choice: the environment does not change while it reads
 
 
 class _State:
@@ -133,16 +136,26 @@ class _State:
 
 
 class RolloutParser:
-    """Candidate lines of one rollout → a Chunk, resuming from the state of the lines before."""
+    """Candidate lines of one rollout → a Chunk, resuming from the state of the lines before.
 
-    __slots__ = ("body", "state")
+    `line` is the compiled fast path (`compiled.py`) when it is in use, which hands every line it does
+    not read itself to `parse_line`; else `parse_line` alone. `compiled` (None: as `compiled.choose()`
+    decides for this process) lets tests run both paths side by side."""
 
-    def __init__(self, thread: str, state: bytes | None) -> None:
-        self.state = _State(thread, state)
-        self.body = Tally()
+    __slots__ = ("body", "line", "state")
 
-    def line(self, line: Line) -> None:
-        parse_line(line, self.body, self.state)
+    def __init__(self, thread: str, state: bytes | None, compiled: bool | None = None) -> None:
+        self.state = state_ = _State(thread, state)
+        self.body = body = Tally()
+        lines = _FAST.lines if compiled is None else choose({}).lines if compiled else None
+        self.line: Callable[[Line], None]
+        if lines is not None:
+            self.line = lines(body.records, body.skipped, body, state_, parse_line, UsageRecord,
+                              SkipReason.REEMITTED.value)
+        else:
+            # A closure, not a bound method: the parser holding its own method would be a cycle, and
+            # the cyclic collector is off while a command runs.
+            self.line = lambda line: parse_line(line, body, state_)
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
         # A last line without its newline is not counted, nor judged, until it is complete.
