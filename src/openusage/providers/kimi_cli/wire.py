@@ -5,6 +5,10 @@ be usage (the provider's `NEEDLES`): the scan finds them without decoding the re
 hands them here one at a time. A line is decoded straight into the few fields a usage record needs
 (`lines` explains the two decoders); anything that is not a plain or wrapped StatusUpdate takes the
 careful path, which unwraps SubagentEvents at any depth and names each skip reason.
+
+`parse_line` is the reference. Where the compiled fast path is built (`fastpath`, `_wire.c`), each line
+goes to it first: it answers the plain usage lines (most of them) in one call, with the same record,
+and hands every other line back to `parse_line`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 import msgspec
 
 from openusage.calls import UsageRecord
+from openusage.providers.kimi_cli import fastpath
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason
 
@@ -50,22 +55,36 @@ _decode_fast = msgspec.json.Decoder(_Line).decode
 _encode = msgspec.json.encode
 
 
+_FAST = fastpath.choose().parse  # chosen once per process: the environment does not change under it
+
+
 class WireParser:
-    """Candidate lines of one wire.jsonl → a Chunk."""
+    """Candidate lines of one wire.jsonl → a Chunk, through the compiled fast path `fast` when given."""
 
-    __slots__ = ("body",)
+    __slots__ = ("body", "fast")
 
-    def __init__(self) -> None:
+    def __init__(self, fast: fastpath.Parse | None = _FAST) -> None:
         self.body = Tally()
+        self.fast = fast
 
     def line(self, line: Line) -> None:
-        parse_line(line, self.body)
+        fast = self.fast
+        if fast is None:
+            parse_line(line, self.body)
+            return
+        answer = fast(line, self.body.records, UsageRecord)
+        if answer:  # DONE (0) is by far the most common answer: one test for it
+            if answer == fastpath.ZERO:
+                self.body.zero += 1
+            else:
+                parse_line(line, self.body)
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
         rest = None
         if tail is not None:
-            rest = Tally()
-            parse_line(tail, rest)
+            last = WireParser(self.fast)
+            last.line(tail)
+            rest = last.body
         return chunk_of(end_offset, self.body, rest)
 
 
