@@ -25,17 +25,23 @@ import test_properties_kimi_cli as kimi_cli_props
 from openusage.calls import UsageRecord
 from openusage.providers.kimi_cli import fastpath
 from openusage.providers.kimi_cli.provider import NEEDLES
-from openusage.providers.kimi_cli.wire import WireParser
+from openusage.providers.kimi_cli.wire import REFERENCE, WireParser
 from property_files import reader_settings, scan_file
 
 
-def compiled() -> fastpath.Parse:
+def compiled_path() -> fastpath.FastPath:
     fast = fastpath.choose({})
     if fast.parse is None:
         if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
             pytest.fail(f"the compiled fast path is required here but not in use: {fast.why}")
         pytest.skip(f"the compiled fast path is not in use: {fast.why}")
-    return fast.parse
+    return fast
+
+
+def compiled() -> fastpath.Parse:
+    parse = compiled_path().parse
+    assert parse is not None
+    return parse
 
 
 def plain(value: Any) -> Any:
@@ -56,7 +62,7 @@ def both(lines: list[bytes]) -> tuple[Any, Any]:
     """What the fast path and the reference alone make of the same lines (as bytearrays, as the reader
     hands them over), the last one as a file's unfinished tail."""
     results = []
-    for fast in (compiled(), None):
+    for fast in (compiled_path(), REFERENCE):
         parser = WireParser(fast)
         for line in lines[:-1]:
             parser.line(bytearray(line))
@@ -199,7 +205,7 @@ def test_decimal_timestamps_are_read_as_the_decoders_round_them() -> None:
 
 # --- generated files ----------------------------------------------------------------------------------------
 
-def file_results(fast: fastpath.Parse | None, content: bytes, block: int, cut: int) -> Any:
+def file_results(fast: fastpath.FastPath, content: bytes, block: int, cut: int) -> Any:
     return plain(scan_file(content, NEEDLES, block, cut, lambda _state: WireParser(fast)))
 
 
@@ -207,19 +213,19 @@ def file_results(fast: fastpath.Parse | None, content: bytes, block: int, cut: i
 @given(content=kimi_cli_props.wire_files(kimi_cli_props.any_times), block=st.integers(1, 300), cut=st.floats(0, 1))
 def test_generated_wire_files_give_the_same_chunks(content: bytes, block: int, cut: float) -> None:
     at = int(len(content) * cut)
-    assert file_results(compiled(), content, block, at) == file_results(None, content, block, at)
+    assert file_results(compiled_path(), content, block, at) == file_results(REFERENCE, content, block, at)
 
 
 def test_the_benchmark_generators_home_gives_the_same_chunks(tmp_path: Path) -> None:
-    fast = compiled()
+    path, fast = compiled_path(), compiled()
     generate(tmp_path, Params(sessions=40, size_mb=4, seed=21))
     files = sorted(tmp_path.rglob("wire.jsonl"))
     assert len(files) >= 40
     answered = 0
-    for path in files:
-        content = path.read_bytes()
-        assert file_results(fast, content, 64 * 1024, len(content)) == file_results(None, content, 64 * 1024,
-                                                                                   len(content)), path
+    for file in files:
+        content = file.read_bytes()
+        assert file_results(path, content, 64 * 1024, len(content)) == file_results(REFERENCE, content, 64 * 1024,
+                                                                                   len(content)), file
         answered += sum(1 for line in content.splitlines() if b'"token_usage"' in line
                         and fast(bytearray(line), [], UsageRecord) != fastpath.DEFER)
     assert answered > 100  # the fast path did the work, not the reference
@@ -229,7 +235,7 @@ def test_the_benchmark_generators_home_gives_the_same_chunks(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("value", ["1", "yes"])
 def test_openusage_pure_turns_the_fast_path_off(value: str) -> None:
-    assert fastpath.choose({"OPENUSAGE_PURE": value}) == fastpath.FastPath(None, f"OPENUSAGE_PURE={value} is set")
+    assert fastpath.choose({"OPENUSAGE_PURE": value}) == fastpath.FastPath(None, None, f"OPENUSAGE_PURE={value} is set")
 
 
 @pytest.mark.parametrize("value", ["", "0"])

@@ -16,6 +16,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <float.h>
 #include <math.h>
@@ -23,7 +24,7 @@
 #include <string.h>
 
 /* Bumped whenever the function's contract changes: wire.py refuses a stale build. */
-#define PARSER_VERSION 1
+#define PARSER_VERSION 2
 #define LONG_LINE (64 * 1024)
 #define MAX_DEPTH 64   /* JSON nesting; deeper lines are deferred (Python's json has its own limit) */
 #define MAX_EVENTS 8   /* SubagentEvent wrappings; deeper ones are deferred */
@@ -549,13 +550,9 @@ static int classify(Parser *ps, int *level)
     }
 }
 
-static PyObject *parse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* The answer for one line: DONE, ZERO, DEFER, or -1 with an exception set. */
+static int answer(PyObject *line, PyObject *records, PyObject *record_type)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "parse(line, records, record_type)");
-        return NULL;
-    }
-    PyObject *line = args[0], *records = args[1], *record_type = args[2];
     const unsigned char *bytes;
     Py_ssize_t len;
     if (PyByteArray_CheckExact(line)) {
@@ -566,13 +563,13 @@ static PyObject *parse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         len = PyBytes_GET_SIZE(line);
     } else {
         PyErr_SetString(PyExc_TypeError, "line must be bytes or bytearray");
-        return NULL;
+        return -1;
     }
     if (!PyList_CheckExact(records)) {
         PyErr_SetString(PyExc_TypeError, "records must be a list");
-        return NULL;
+        return -1;
     }
-    if (len > LONG_LINE) return PyLong_FromLong(DEFER);
+    if (len > LONG_LINE) return DEFER;
 
     Parser ps; /* ev[] is zeroed level by level as the walk enters it (parse_object) */
     ps.depth = 0;
@@ -581,25 +578,103 @@ static PyObject *parse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     ps.p = bytes;
     ps.end = bytes + len;
     skip_ws(&ps);
-    if (ps.p >= ps.end || *ps.p != '{') return PyLong_FromLong(DEFER);
+    if (ps.p >= ps.end || *ps.p != '{') return DEFER;
     Val top;
-    if (parse_value(&ps, C_TOP, 0, &top) < 0) return PyLong_FromLong(DEFER);
+    if (parse_value(&ps, C_TOP, 0, &top) < 0) return DEFER;
     skip_ws(&ps);
-    if (ps.p != ps.end) return PyLong_FromLong(DEFER);
+    if (ps.p != ps.end) return DEFER;
 
     int level = 0;
     int what = classify(&ps, &level);
-    if (what != 3) return PyLong_FromLong(what);
+    if (what != 3) return what;
     Event *ev = &ps.ev[level];
     long long counts[4];
     for (int i = 0; i < 4; i++)
-        if (count_value(&ev->counts[i], &counts[i]) < 0) return PyLong_FromLong(DEFER);
-    if (!(counts[0] || counts[1] || counts[2] || counts[3])) return PyLong_FromLong(ZERO);
+        if (count_value(&ev->counts[i], &counts[i]) < 0) return DEFER;
+    if (!(counts[0] || counts[1] || counts[2] || counts[3])) return ZERO;
     double ts;
-    if (timestamp_value(&ps.timestamp, &ts) < 0) return PyLong_FromLong(DEFER);
-    if (append_record(records, record_type, &ev->message_id, &ev->model, ts, counts) < 0) return NULL;
-    return PyLong_FromLong(DONE);
+    if (timestamp_value(&ps.timestamp, &ts) < 0) return DEFER;
+    if (append_record(records, record_type, &ev->message_id, &ev->model, ts, counts) < 0) return -1;
+    return DONE;
 }
+
+static PyObject *parse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "parse(line, records, record_type)");
+        return NULL;
+    }
+    int what = answer(args[0], args[1], args[2]);
+    return what < 0 ? NULL : PyLong_FromLong(what);
+}
+
+/* Sink(records, record_type, reference): a callable the block loop hands each candidate line to
+ * directly (no Python frame per line). A record goes to `records`, an all-zero record adds to `zero`,
+ * and a deferred line goes to `reference(line)`. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *records, *record_type, *reference;
+    Py_ssize_t zero;
+} Sink;
+
+static PyObject *sink_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Sink *sink = (Sink *)self;
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a Sink takes one line");
+        return NULL;
+    }
+    int what = answer(args[0], sink->records, sink->record_type);
+    if (what < 0) return NULL;
+    if (what == ZERO) sink->zero++;
+    if (what == DEFER) return PyObject_CallOneArg(sink->reference, args[0]);
+    Py_RETURN_NONE;
+}
+
+static PyObject *sink_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *records, *record_type, *reference;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Sink(records, record_type, reference)");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!OO:Sink", &PyList_Type, &records, &record_type, &reference)) return NULL;
+    Sink *sink = (Sink *)type->tp_alloc(type, 0);
+    if (sink == NULL) return NULL;
+    sink->vectorcall = sink_call;
+    sink->records = Py_NewRef(records);
+    sink->record_type = Py_NewRef(record_type);
+    sink->reference = Py_NewRef(reference);
+    sink->zero = 0;
+    return (PyObject *)sink;
+}
+
+static void sink_dealloc(PyObject *self)
+{
+    Sink *sink = (Sink *)self;
+    Py_XDECREF(sink->records);
+    Py_XDECREF(sink->record_type);
+    Py_XDECREF(sink->reference);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyMemberDef sink_members[] = {
+    {"zero", T_PYSSIZET, offsetof(Sink, zero), READONLY, "all-zero usage records seen by the fast path"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject SinkType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "openusage.providers.kimi_cli._wire.Sink",
+    .tp_basicsize = sizeof(Sink),
+    .tp_dealloc = sink_dealloc,
+    .tp_vectorcall_offset = offsetof(Sink, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Sink(records, record_type, reference): the fast path as the block loop's callback",
+    .tp_members = sink_members,
+    .tp_new = sink_new,
+};
 
 static PyMethodDef methods[] = {
     {"parse", (PyCFunction)(void (*)(void))parse, METH_FASTCALL,
@@ -618,7 +693,8 @@ PyMODINIT_FUNC PyInit__wire(void)
     fill_tables();
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL) return NULL;
-    if (PyModule_AddIntConstant(m, "PARSER_VERSION", PARSER_VERSION) < 0) {
+    if (PyType_Ready(&SinkType) < 0 || PyModule_AddObjectRef(m, "Sink", (PyObject *)&SinkType) < 0 ||
+        PyModule_AddIntConstant(m, "PARSER_VERSION", PARSER_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-PARSER_VERSION = 1  # the contract `_wire.c` implements (its PARSER_VERSION); a stale build is refused
+PARSER_VERSION = 2  # the contract `_wire.c` implements (its PARSER_VERSION); a stale build is refused
 DONE, ZERO, DEFER = 0, 1, 2  # what the compiled parse answers for a line
 
 # parse(line, records, record_type): DONE (a record appended, or not usage), ZERO (an all-zero usage
@@ -24,6 +24,9 @@ Parse = Callable[[Any, list[Any], type], int]
 
 class FastPath(NamedTuple):
     parse: Parse | None
+    # Sink(records, record_type, reference): the same as a callable the block loop calls directly, which
+    # appends records, counts all-zero ones in `.zero` and hands deferred lines to reference(line)
+    sink: Callable[[list[Any], type, Callable[[Any], None]], Any] | None
     why: str  # what runs, or why the compiled fast path does not
 
 
@@ -33,16 +36,16 @@ def choose(environ: Mapping[str, str] = os.environ) -> FastPath:
 
     forced = environ.get(PURE_ENV, "")
     if forced not in ("", "0"):
-        return FastPath(None, f"{PURE_ENV}={forced} is set")
+        return FastPath(None, None, f"{PURE_ENV}={forced} is set")
     try:
         from openusage.providers.kimi_cli import _wire  # optional: built where a compiler is
     except ImportError as exc:
-        return FastPath(None, f"openusage.providers.kimi_cli._wire is not built or cannot be loaded: {exc}")
+        return FastPath(None, None, f"openusage.providers.kimi_cli._wire is not built or cannot be loaded: {exc}")
     if getattr(_wire, "PARSER_VERSION", None) != PARSER_VERSION:
-        return FastPath(None, "openusage.providers.kimi_cli._wire was built from another version of the source: "
+        return FastPath(None, None, "openusage.providers.kimi_cli._wire was built from another version of the source: "
                               "reinstall")
     parse: Parse = _wire.parse
-    return FastPath(parse, "openusage.providers.kimi_cli._wire")
+    return FastPath(parse, _wire.Sink, "openusage.providers.kimi_cli._wire")
 
 
 def describe(fast: FastPath) -> str:

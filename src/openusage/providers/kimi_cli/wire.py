@@ -13,6 +13,8 @@ and hands every other line back to `parse_line`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -55,37 +57,42 @@ _decode_fast = msgspec.json.Decoder(_Line).decode
 _encode = msgspec.json.encode
 
 
-_FAST = fastpath.choose().parse  # chosen once per process: the environment does not change under it
+_CHOSEN = fastpath.choose()  # once per process: the environment does not change under it
+REFERENCE = fastpath.FastPath(None, None, "the reference alone")  # parse_line for every line
 
 
 class WireParser:
-    """Candidate lines of one wire.jsonl → a Chunk, through the compiled fast path `fast` when given."""
+    """Candidate lines of one wire.jsonl → a Chunk, through the compiled fast path when `fast` has one.
 
-    __slots__ = ("body", "fast")
+    `line` is what the block loop calls per candidate line: the compiled `Sink` itself (no Python frame
+    per line; it hands the lines it defers to `parse_line`), or `parse_line` bound to this file's tally."""
 
-    def __init__(self, fast: fastpath.Parse | None = _FAST) -> None:
+    __slots__ = ("body", "fast", "line", "sink")
+
+    def __init__(self, fast: fastpath.FastPath = _CHOSEN) -> None:
         self.body = Tally()
         self.fast = fast
-
-    def line(self, line: Line) -> None:
-        fast = self.fast
-        if fast is None:
-            parse_line(line, self.body)
-            return
-        answer = fast(line, self.body.records, UsageRecord)
-        if answer:  # DONE (0) is by far the most common answer: one test for it
-            if answer == fastpath.ZERO:
-                self.body.zero += 1
-            else:
-                parse_line(line, self.body)
+        # A partial, not a bound method: nothing here refers back to the parser (commands run with the
+        # cyclic collector off).
+        reference: Callable[[Line], None] = partial(parse_line, tally=self.body)
+        self.sink = None if fast.sink is None else fast.sink(self.body.records, UsageRecord, reference)
+        self.line: Callable[[Line], None] = reference if self.sink is None else self.sink
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
+        body = self.finished_tally()
         rest = None
         if tail is not None:
             last = WireParser(self.fast)
             last.line(tail)
-            rest = last.body
-        return chunk_of(end_offset, self.body, rest)
+            rest = last.finished_tally()
+        return chunk_of(end_offset, body, rest)
+
+    def finished_tally(self) -> Tally:
+        """The tally, with the all-zero records the compiled path counted itself added (once)."""
+        if self.sink is not None:
+            self.body.zero += self.sink.zero
+            self.sink = None
+        return self.body
 
 
 def parse_line(line: Line, tally: Tally) -> None:
