@@ -23,7 +23,7 @@ from openusage.calls import UsageRecord
 from openusage.records import Chunk, Line, SkipReason
 
 NOT_JSON = object()  # what `decode` returns for a line it has counted as skipped
-_FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 T = TypeVar("T")
 
 
@@ -48,7 +48,7 @@ def decode_fast(decoder: Callable[[Line], T], line: Line) -> T | None:
     answered in one pass). None: the caller decodes the line again with `decode`."""
     try:
         fast = decoder(line)
-    except _FAST_ERRORS:
+    except FAST_ERRORS:
         return None
     if not line.isascii():
         try:

@@ -59,6 +59,11 @@ class KimiCliProvider:
         # an agent never used: its account stays.
         named_missing = bool(env.get(locate.SHARE_VARIABLE)) and not root.is_dir()
         found = named_missing or any(fact.found for fact in facts[1:])
+        if detailed:  # which parser reads the usage lines: the compiled fast path, or the reference alone
+            from openusage.providers.kimi_cli import fastpath
+
+            fast = fastpath.choose(env)
+            facts = (*facts, Fact("line parser", fastpath.describe(fast), fast.parse is not None))
         if migrated.exists():
             # Kimi Code's installer copied the conversations, not the usage: this history still counts, once.
             facts = (*facts, Fact("migrated to Kimi Code", f"{migrated} (history here still counted, once)", True))

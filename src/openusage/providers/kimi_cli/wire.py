@@ -5,15 +5,22 @@ be usage (the provider's `NEEDLES`): the scan finds them without decoding the re
 hands them here one at a time. A line is decoded straight into the few fields a usage record needs
 (`lines` explains the two decoders); anything that is not a plain or wrapped StatusUpdate takes the
 careful path, which unwraps SubagentEvents at any depth and names each skip reason.
+
+`parse_line` is the reference. Where the compiled fast path is built (`fastpath`, `_wire.c`), each line
+goes to it first: it answers the plain usage lines (most of them) in one call, with the same record,
+and hands every other line back to `parse_line`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
 
 from openusage.calls import UsageRecord
+from openusage.providers.kimi_cli import fastpath
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
 from openusage.records import Chunk, Line, SkipReason
 
@@ -50,23 +57,42 @@ _decode_fast = msgspec.json.Decoder(_Line).decode
 _encode = msgspec.json.encode
 
 
+_CHOSEN = fastpath.choose()  # once per process: the environment does not change under it
+REFERENCE = fastpath.FastPath(None, None, "the reference alone")  # parse_line for every line
+
+
 class WireParser:
-    """Candidate lines of one wire.jsonl → a Chunk."""
+    """Candidate lines of one wire.jsonl → a Chunk, through the compiled fast path when `fast` has one.
 
-    __slots__ = ("body",)
+    `line` is what the block loop calls per candidate line: the compiled `Sink` itself (no Python frame
+    per line; it hands the lines it defers to `parse_line`), or `parse_line` bound to this file's tally."""
 
-    def __init__(self) -> None:
+    __slots__ = ("body", "fast", "line", "sink")
+
+    def __init__(self, fast: fastpath.FastPath = _CHOSEN) -> None:
         self.body = Tally()
-
-    def line(self, line: Line) -> None:
-        parse_line(line, self.body)
+        self.fast = fast
+        # A partial, not a bound method: nothing here refers back to the parser (commands run with the
+        # cyclic collector off).
+        reference: Callable[[Line], None] = partial(parse_line, tally=self.body)
+        self.sink = None if fast.sink is None else fast.sink(self.body.records, UsageRecord, reference)
+        self.line: Callable[[Line], None] = reference if self.sink is None else self.sink
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
+        body = self.finished_tally()
         rest = None
         if tail is not None:
-            rest = Tally()
-            parse_line(tail, rest)
-        return chunk_of(end_offset, self.body, rest)
+            last = WireParser(self.fast)
+            last.line(tail)
+            rest = last.finished_tally()
+        return chunk_of(end_offset, body, rest)
+
+    def finished_tally(self) -> Tally:
+        """The tally, with the all-zero records the compiled path counted itself added (once)."""
+        if self.sink is not None:
+            self.body.zero += self.sink.zero
+            self.sink = None
+        return self.body
 
 
 def parse_line(line: Line, tally: Tally) -> None:

@@ -20,7 +20,8 @@ import msgspec
 
 from openusage.calls import UsageRecord
 from openusage.providers.kimi_code.config import UNRESOLVED
-from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
+from openusage.providers.lines import FAST_ERRORS as _FAST_ERRORS
+from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, printable
 from openusage.records import Chunk, Line, SkipReason
 
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z in milliseconds
@@ -111,33 +112,47 @@ class JournalParser:
 
 def parse_line(line: Line, lines: Tally, state: _State, agent: str) -> None:
     """Decode one candidate line (`lines` explains the two decoders) and add what it is to `lines`."""
-    fast = decode_fast(_decode_fast, line)
+    try:  # decode_fast, inlined: this runs once per candidate line
+        fast: _Record | None = _decode_fast(line)
+    except _FAST_ERRORS:
+        fast = None
+    if fast is not None and not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            fast = None
     if fast is not None:
         kind = fast.type
-        raw_time, scope, model, model_alias = fast.time, fast.usageScope, fast.model, fast.modelAlias
-        usage = fast.usage
-        counts = None if usage is None else (usage.inputOther, usage.output, usage.inputCacheRead,
-                                             usage.inputCacheCreation)
-    else:
-        obj = decode(line, lines)
-        if obj is NOT_JSON:
-            return
-        if type(obj) is not dict:
-            lines.skip(SkipReason.WRONG_SHAPE)
-            return
-        kind = obj.get("type")
-        raw_time, scope, model = obj.get("time", _ABSENT), obj.get("usageScope", _ABSENT), obj.get("model", _ABSENT)
-        model_alias = obj.get("modelAlias")
-        raw = obj.get("usage")
-        counts = None if type(raw) is not dict else (raw.get("inputOther"), raw.get("output"),
-                                                     raw.get("inputCacheRead"), raw.get("inputCacheCreation"))
+        if kind == "usage.record":
+            usage = fast.usage
+            if usage is None:
+                lines.skip(SkipReason.WRONG_SHAPE)
+                return
+            _add_usage(fast.time, fast.usageScope, fast.model, usage.inputOther, usage.output, usage.inputCacheRead,
+                       usage.inputCacheCreation, lines, state, agent)  # `model`: the alias here
+        elif kind == "llm.request":
+            _request(fast.model, fast.modelAlias, state)
+        elif kind == "forked":
+            _mark(lines.records)
+            lines.marker = True
+        return
+    obj = decode(line, lines)
+    if obj is NOT_JSON:
+        return
+    if type(obj) is not dict:
+        lines.skip(SkipReason.WRONG_SHAPE)
+        return
+    kind = obj.get("type")
     if kind == "usage.record":
-        if counts is None:
+        raw = obj.get("usage")
+        if type(raw) is not dict:
             lines.skip(SkipReason.WRONG_SHAPE)
             return
-        _add_usage(raw_time, scope, model, *counts, lines, state, agent)  # `model`: the alias here
+        _add_usage(obj.get("time", _ABSENT), obj.get("usageScope", _ABSENT), obj.get("model", _ABSENT),
+                   raw.get("inputOther"), raw.get("output"), raw.get("inputCacheRead"), raw.get("inputCacheCreation"),
+                   lines, state, agent)
     elif kind == "llm.request":
-        _request(model, model_alias, state)
+        _request(obj.get("model", _ABSENT), obj.get("modelAlias"), state)
     elif kind == "forked":
         _mark(lines.records)
         lines.marker = True
@@ -164,10 +179,16 @@ def _add_usage(raw_time: Any, scope: Any, alias: Any, inp: Any, out: Any, cr: An
     ts: float | None = None
     if (type(raw_time) is int or type(raw_time) is float) and 0 < raw_time < MAX_TIME_MS:
         ts = raw_time / 1000.0  # milliseconds, always: a small value is an early time, not seconds
-    key = (f"c\x1f{agent}\x1f{_raw(raw_time)}\x1f{_raw(scope)}\x1f{_raw(alias)}"
-           f"\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}")
-    lines.records.append(UsageRecord(key, ts, state.model_for(None if alias is _ABSENT else alias), inp, out, cr, cw,
-                                     scope if type(scope) is str else None))
+    if type(raw_time) is int and type(scope) is str and type(alias) is str:
+        # The usual record, without a call per field: `_raw` of an int or a str is its repr.
+        key = f"c\x1f{agent}\x1f{raw_time!r}\x1f{scope!r}\x1f{alias!r}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}"
+        by_alias = state.by_alias
+        model = by_alias[alias] if alias in by_alias else state.model_for(alias)
+    else:
+        key = (f"c\x1f{agent}\x1f{_raw(raw_time)}\x1f{_raw(scope)}\x1f{_raw(alias)}"
+               f"\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}")
+        model = state.model_for(None if alias is _ABSENT else alias)
+    lines.records.append(UsageRecord(key, ts, model, inp, out, cr, cw, scope if type(scope) is str else None))
 
 
 def _count(value: Any) -> int:
