@@ -102,12 +102,16 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
     in_utc = is_utc(tz)
 
     def answer(store: Store | None) -> tuple[Snapshot, ...]:
-        # Cost may need the calls: without a store, every refresh keeps them.
-        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
+        # Without a store, the calls are kept only when they are sure to be needed: days that are not
+        # UTC days are counted from them. In UTC the ledger answers, and a very large history is read
+        # through a scratch file holding none of them in memory (`scan.refresh`).
+        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc)
         settled_rows: dict[str, list[CallRow]] = {}
 
         def rows() -> dict[str, list[CallRow]]:
             if not settled_rows:
+                if store is None:  # pricing some day needs its calls (docs/pricing.md): read them again
+                    _keep_calls(refreshed, accounts, env)
                 settled_rows.update(_settled_rows(store, accounts, refreshed))
             return settled_rows
 
@@ -404,6 +408,19 @@ def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Acco
             for (account_id, one), settled in zip(members, settled_group, strict=True):
                 refreshed[account_id] = one._replace(ledger=settled.ledger, elsewhere=settled.elsewhere)
     return refreshed
+
+
+def _keep_calls(refreshed: dict[str, scan.Refreshed], accounts: list[Account], env: Mapping[str, str]) -> None:
+    """Without a store: the accounts refreshed without keeping their calls are read again, keeping
+    them this time. Only a run whose pricing turns out to need calls (a tiered or time-of-day price, a
+    price changing inside a UTC day, calls without a time) comes here: which does is known only once
+    the ledger's per-day sums are there, and holding every call on the chance would cost ~0.4 KiB
+    each (411 MiB at 500,000 sessions) for the runs that do not."""
+    for account in accounts:
+        one = refreshed.get(account.id)
+        if one is not None and one.found and one.calls is None:
+            again = scan.refresh(None, _provider(account), account, env, keep_calls=True)
+            refreshed[account.id] = one._replace(calls=again.calls, infos=again.infos)
 
 
 def _settled_rows(store: Store | None, accounts: list[Account],
