@@ -7,7 +7,7 @@ imported only when one is chosen) while the files are read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -178,7 +178,10 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
         rows = _settled_rows(store, accounts, refreshed)
         found: list[SettledCall] = []
         for account in chosen:
-            found.extend(_named(account, rows.get(account.id, ()), refreshed[account.id].resolve_model, query))
+            found.extend(_named(account, rows.pop(account.id, []), refreshed[account.id].resolve_model, query))
+        del rows  # every call is named: the rows go before the facts are asked (a row per call)
+        if not query.facts:
+            return found, {}
         wanted: dict[str, set[str]] = {}
         for call in found:
             wanted.setdefault(call.account, set()).add(call.session)
@@ -280,15 +283,19 @@ def _step(since: float | None, book: pricing.Book, name: str, target: str) -> Pr
     return PriceStep(when, one.target, one.origin, base[:4], bool(tiers), len(one.schedule) > 1)
 
 
-def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | None], str],
+def _named(account: Account, rows: list[CallRow], resolve: Callable[[str | None], str],
            query: CallsQuery) -> list[SettledCall]:
-    """An account's rows as named calls in the query's range, each model resolved once."""
+    """An account's rows as named calls in the query's range, each model resolved once. The rows are
+    taken from the end of `rows` as they are named, so that the list of rows and the list of calls,
+    each one object per call, are never both whole (the order is kept)."""
     from openusage.query import SettledCall
 
     models: dict[str | None, str] = {}
     admits = query.admits
     named: list[SettledCall] = []
-    for row in rows:
+    pop = rows.pop
+    while rows:
+        row = pop()
         if not admits(row.ts):
             continue
         resolved = models.get(row.model)
@@ -296,6 +303,7 @@ def _named(account: Account, rows: Iterable[CallRow], resolve: Callable[[str | N
             resolved = models[row.model] = resolve(row.model)
         named.append(SettledCall(account.id, account.provider, row.session, row.ts, resolved, row.input, row.output,
                                  row.cache_read, row.cache_write, row.scope, row.copies, row.reasoning))
+    named.reverse()
     return named
 
 
