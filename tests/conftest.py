@@ -44,7 +44,8 @@ def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     `--no-cache` scan through a scratch file and builds every first run's ledger from the cache, as a
     history of very many sessions does; "memory-cap" makes every scan hold too many calls in memory
     after its first unit, so a first run switches to the cache and a `--no-cache` scan starts again
-    through a scratch file, as a history of very many calls does."""
+    through a scratch file, as a history of very many calls does; it also writes the store's holders
+    index after every file, as a first run over very many calls does."""
     if request.param == "refold-delta":
         monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", float("inf"))
     if request.param == "scratch-scan":
@@ -52,4 +53,5 @@ def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "memory-cap":
         monkeypatch.setattr("openusage.scan.FIRST_RUN_MAX_CALLS", 0)
         monkeypatch.setattr("openusage.scan.SCAN_MAX_CALLS", 0)
+        monkeypatch.setattr("openusage.store.HOLDERS_FLUSH_AT", 1)
     return str(request.param)

@@ -295,6 +295,27 @@ def test_a_first_run_commits_every_file_and_holder_it_read(tmp_path: Path) -> No
     assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
 
 
+def test_holders_written_as_a_first_run_goes_are_the_holders_written_at_its_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A first run over very many calls writes its holders index every HOLDERS_FLUSH_AT entries instead of
+    # holding them all: the index, and so which calls are shared, must come out the same.
+    home, session, env = make_home(tmp_path)
+    home.fork(session, uid("2"), "Fork: Plan")
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+
+    def holders() -> list[tuple[int, bytes]]:
+        with sqlite3.connect(path) as conn:
+            return sorted(conn.execute("SELECT shard, entries FROM holders"))
+
+    cold = run_snapshot(env)
+    at_end = holders()
+    path.unlink()
+    monkeypatch.setattr("openusage.store.HOLDERS_FLUSH_AT", 1)
+    assert comparable(run_snapshot(env)) == comparable(cold)
+    assert holders() == at_end
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+
+
 def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
     _home, _session, env = make_home(tmp_path)
     cached_equals_cold(env)

@@ -486,3 +486,62 @@ def test_prices_over_the_demo_homes_reads_them_not_yours(tmp_path: Path) -> None
     assert result.exit_code == 0, explain(result)
     models = {(m["provider_id"], m["model"]) for m in json.loads(result.stdout)["models"]}
     assert ("kimi_code", "kimi-for-coding") in models
+
+
+# -- a snapshot without the cache keeps the calls only when pricing needs them ----------------------------
+
+def _kimi_for_coding_across_its_move(tmp_path: Path) -> dict[str, str | None]:
+    """kimi-for-coding moved from kimi-k2.5 to kimi-k2.6 at 2026-04-20T15:28:10Z: a call on each side of
+    it that day, so the day's sums cannot price it and the calls are read."""
+    home = KimiHome(tmp_path / "kimi")
+    home.config_toml('default_model = "m"\n[models.m]\nprovider = "moonshot"\nmodel = "kimi-for-coding"\n')
+    wire = home.session(uid("a"), GROUP)
+    wire.usage(at("2026-04-20T09:00:00Z"), (10_000, 2_000, 50_000, 0), "chatcmpl-1")
+    wire.usage(at("2026-04-20T18:00:00Z"), (10_000, 2_000, 50_000, 0), "chatcmpl-2")
+    return env_for(tmp_path / "kimi")
+
+
+K25_K26 = ((10_000 * 0.6 + 50_000 * 0.1 + 2_000 * 3.0) + (10_000 * 0.95 + 50_000 * 0.16 + 2_000 * 4.0)) / M
+
+
+@pytest.mark.parametrize("scratch", [False, True])
+def test_a_day_priced_call_by_call_reads_its_calls_without_the_cache(tmp_path: Path, scratch: bool,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if scratch:  # as a history of very many sessions is read: through a scratch file, no call kept
+        monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
+    snap = only_snapshot(_kimi_for_coding_across_its_move(tmp_path))  # --no-cache, cold and warm all equal
+    assert snap["models"][0]["cost_usd"] == pytest.approx(K25_K26, rel=1e-12)
+
+
+def _count_scratch_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times a scan reads through a scratch store (the real one, counted)."""
+    from openusage import reading
+
+    real = reading.scratch_store
+    opened: list[int] = []
+
+    def counted() -> Any:
+        opened.append(1)
+        return real()
+
+    monkeypatch.setattr(reading, "scratch_store", counted)
+    return opened
+
+
+def test_a_snapshot_without_the_cache_in_utc_holds_no_call_at_size(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
+    opened = _count_scratch_reads(monkeypatch)
+    env = kimi_cli_home(tmp_path, "kimi-k2.6")
+    doc = run_snapshot(env, "--no-cache")
+    assert opened == [1]  # read through a scratch file: the calls were not kept in memory
+    assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K26, rel=1e-12)
+
+
+def test_a_snapshot_without_the_cache_in_another_zone_keeps_its_calls(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
+    opened = _count_scratch_reads(monkeypatch)
+    doc = run_snapshot(kimi_cli_home(tmp_path, "kimi-k2.6"), "--no-cache", "--tz", "Asia/Kolkata")
+    assert opened == []  # the zone's days are counted from the calls: they are kept
+    assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K26, rel=1e-12)

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from openusage.errors import UsageInputError
-from openusage.query import SettledCall
-from openusage.reports import Counts, Kind, ModelShare, Report
+from openusage.periods import Calendar
+from openusage.query import CallsQuery, CallsResult, SettledCall
+from openusage.reports import Counts, Kind, ModelShare, Options, Report
 from openusage.windows import zone
 from report_calls import BERLIN, INFRA, WEBSHOP, A, D, call, report, utc
 
@@ -187,3 +188,41 @@ def test_every_call_lands_in_the_period_of_its_local_date(tz: str, around: str, 
         label = first.strftime("%Y-%m") if kind == "monthly" else first.isoformat()
         expected[label] = expected.get(label, 0) + 1
     assert {row.key: row.counts.calls for row in rep.rows} == expected
+
+
+class _TwoProviders:
+    """m1 has fixed units per token that differ by provider; m2 of kimi_code is priced call by call
+    (10 units a call); m2 of kimi_cli has no price."""
+
+    def fixed(self, provider: str, model: str) -> tuple[int, int, int, int, int] | bool | None:
+        if model == "m1":
+            return (1, 2, 0, 0, 0) if provider == "kimi_cli" else (3, 4, 0, 0, 0)
+        return False if provider == "kimi_code" else None
+
+    def __call__(self, call: SettledCall) -> int | None:
+        return 10
+
+
+def test_a_rows_cost_and_sessions_follow_each_provider_and_account() -> None:
+    from openusage.reports import build
+
+    calls = [call("kimi_cli", "s1", "2026-11-20T10:00", "m1", (100, 10, 0, 0)),
+             call("kimi_code", "s1", "2026-11-20T11:00", "m1", (100, 10, 0, 0)),  # same name, other account
+             call("kimi_code", "s1", "2026-11-20T12:00", "m2", (1, 1, 0, 0)),
+             call("kimi_code", "s1", "2026-11-20T13:00", "m2", (1, 1, 0, 0)),
+             call("kimi_cli", "s2", "2026-11-20T14:00", "m2", (1, 1, 0, 0))]
+    base = report("daily", calls=tuple(calls), tz="UTC")
+    rep = build(CallsResult(CallsQuery(), calls, {}, ("kimi_cli", "kimi_code")),
+                Options("daily", base_calendar(), "UTC", base.span, breakdown=True), _TwoProviders())
+    (row,) = rep.rows
+    assert row.sessions == 3  # (kimi_cli, s1), (kimi_code, s1), (kimi_cli, s2)
+    assert row.counts.cost == (100 * 1 + 10 * 2) + (100 * 3 + 10 * 4) + 2 * 10
+    assert row.counts.unpriced == 1
+    shares = {share.model: (share.counts.calls, share.counts.cost, share.sessions) for share in row.breakdown}
+    assert shares == {"m1": (2, 460, 2), "m2": (3, 20, 2)}
+    assert row.providers == ("kimi_cli", "kimi_code")
+    assert rep.totals.counts == row.counts
+
+
+def base_calendar() -> Calendar:
+    return Calendar(zone("UTC"))

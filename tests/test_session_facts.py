@@ -140,3 +140,24 @@ def test_codex_threads_are_titled_by_their_first_user_message_and_placed_in_thei
     assert facts[one] == SessionFacts("Add a report of usage per project, with totals...", "/home/dev/app")
     assert facts[two] == SessionFacts("Untitled", "/srv/other")
     assert _facts("codex_cli", titles=False)[one] == SessionFacts("", "/home/dev/app")
+
+
+def test_a_query_that_wants_no_facts_asks_no_provider_and_keeps_none(isolated_env: Path) -> None:
+    """A report by period or model shows no session's facts: the query says so, nothing is derived or
+    kept for its sessions (they would cost memory beside every call), and its calls are the same."""
+    import sqlite3
+
+    from openusage import paths
+
+    home = KimiHome(isolated_env / ".kimi")
+    home.session("s-one", group=_md5("/w"), title="First").add(_turn("hello")).usage(at(T), (1, 1, 0, 0), "m1")
+    bare = api.calls(os.environ, CallsQuery(providers=("kimi_cli",), facts=False))
+    assert bare.sessions == {}
+    cache = paths.cache_path(os.environ)
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM facts").fetchone() == (0,)
+    full = api.calls(os.environ, CallsQuery(providers=("kimi_cli",)))
+    assert full.calls == bare.calls
+    assert set(full.sessions) == {("kimi_cli", "s-one")}
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM facts").fetchone() == (1,)

@@ -178,7 +178,8 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
     options = reports.Options(cast("reports.Kind", kind), calendar, zone_name(tz), span, breakdown,
                               cast("reports.Order | None", order), limit)
     reports.check(options)  # a bad combination is said before any file is read
-    query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session")
+    query = CallsQuery(accounts or None, providers or None, span.since, span.until, tz, titles=kind == "session",
+                       facts=kind in ("session", "project"))
     machine = json_output or csv_output or markdown
     prefetch_prices(group.env, group.use_cache(no_cache))
     result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=progress(machine),

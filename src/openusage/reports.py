@@ -124,42 +124,42 @@ class Report(NamedTuple):
 
 
 class _Sums:
-    """A row while calls are added to it."""
+    """A row while calls are added to it: its sums, its sessions (as small numbers, one per (account,
+    session), shared by every set that holds it), each model's sums and sessions, its providers, and
+    its first and last dated calls. While calls are folded, the sums are kept per (model, provider) in
+    `fine`, since a price is a provider's model's (`_priced` then sums them into the model's and the
+    row's)."""
 
-    __slots__ = ("first", "last", "models", "providers", "sessions", "sums")
+    __slots__ = ("fine", "first", "last", "models", "providers", "sessions", "sums")
 
     def __init__(self) -> None:
         self.sums = [0, 0, 0, 0, 0, 0, 0, 0]  # the four counts, calls, cost, unpriced calls, reasoning
-        self.sessions: set[tuple[str, str]] = set()
-        self.models: dict[str, tuple[list[int], set[tuple[str, str]]]] = {}
+        self.sessions: set[int] = set()
+        self.models: dict[str, tuple[list[int], set[int]]] = {}
+        self.fine: dict[tuple[str, str], list[int]] = {}
         self.providers: set[str] = set()
         self.first: float | None = None
         self.last: float | None = None
 
-    def add(self, model: str, session: tuple[str, str], provider: str, figures: list[Any]) -> None:
-        """Add one session's calls on one model (`_fold`'s figures: four counts, calls, first, last,
-        provider, cost, unpriced calls, reasoning)."""
+    def priced(self, fixed: dict[tuple[str, str], Any]) -> None:
+        """Each (model, provider)'s sums priced when its calls share one set of rates (the cost is linear
+        in the sums: the same units as pricing each session's sums), then added to the model's and the
+        row's."""
         sums = self.sums
-        for index in range(5):
-            sums[index] += figures[index]
-        sums[5] += figures[8]
-        sums[6] += figures[9]
-        sums[7] += figures[10]
-        self.sessions.add(session)
-        self.providers.add(provider)
-        shares = self.models.get(model)
-        if shares is None:
-            shares = self.models[model] = ([0, 0, 0, 0, 0, 0, 0, 0], set())
-        for index in range(5):
-            shares[0][index] += figures[index]
-        shares[0][5] += figures[8]
-        shares[0][6] += figures[9]
-        shares[0][7] += figures[10]
-        shares[1].add(session)
-        first, last = figures[5], figures[6]
-        if first is not None:
-            self.first = first if self.first is None else min(self.first, first)
-            self.last = last if self.last is None else max(self.last, last)
+        for (model, provider), figures in self.fine.items():
+            units = fixed.get((provider, model), False)
+            if units is None:
+                figures[6] = figures[4]
+            elif units is not False:
+                unit_in, unit_out, unit_read, unit_write, unit_call = units
+                figures[5] = (unit_in * figures[0] + unit_out * figures[1] + unit_read * figures[2]
+                              + unit_write * figures[3] + unit_call * figures[4])
+            self.providers.add(provider)
+            mine = self.models[model][0]
+            for index, value in enumerate(figures):
+                mine[index] += value
+                sums[index] += value
+        self.fine = {}
 
     def merge(self, other: _Sums) -> None:
         for index, value in enumerate(other.sums):
@@ -202,14 +202,8 @@ def build(result: CallsResult, options: Options, price: Price | None = None) -> 
     """The report `options` asks for over every call of `result`, each call priced by `price` (None:
     no call has a price)."""
     check(options)
-    groups: dict[Hashable, _Sums] = {}
-    undated = _Sums()
-    folded = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions), price)
-    for (key, model, account, session), figures in folded.items():
-        sums = undated if key is None else groups.get(key)
-        if sums is None:
-            sums = groups[key] = _Sums()
-        sums.add(model, (account, session), figures[7], figures)
+    groups = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions), price)
+    undated = groups.pop(None, None) or _Sums()
     ranked = sorted(groups.items(), key=lambda item: _rank(options.kind, item[0], item[1]))
     if options.limit is not None:
         ranked = ranked[: options.limit]
@@ -228,57 +222,60 @@ def build(result: CallsResult, options: Options, price: Price | None = None) -> 
                   options.breakdown)
 
 
-_Fine = tuple[Hashable | None, str, str, str]
-
-
 def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None],
-          price: Price | None = None) -> dict[_Fine, list[Any]]:
-    """The calls summed per (row key, model, account, session): [input, output, cache read, cache write,
-    calls, first time, last time, provider, cost, unpriced calls, reasoning]. The one loop over every call, kept
-    tight: a history has hundreds of thousands of calls and only thousands of these groups, which the
-    rows are built from."""
-    fine: dict[_Fine, list[Any]] = {}
+          price: Price | None = None) -> dict[Hashable | None, _Sums]:
+    """The calls summed per row key (None: the undated row). The one loop over every call, kept tight:
+    a history has hundreds of thousands of calls and sessions, and a report only tens of rows (a
+    session report: a row per session). Nothing is kept per session but a small number in the sets
+    of the rows and models that hold it."""
+    rows: dict[Hashable | None, _Sums] = {}
     fixed = {} if price is None else {pair: price.fixed(*pair) for pair in {(c.provider, c.model) for c in calls}}
-    # Only a model whose calls have rates of their own is priced call by call; the others once per group.
+    # Only a model whose calls have rates of their own is priced call by call; the others once per row.
     one_by_one = {pair for pair, units in fixed.items() if units is False}
+    numbers: dict[str, dict[str, int]] = {}  # account → session → its number
+    numbered = 0
     for call in calls:
-        fine_key = (key_of(call), call.model, call.account, call.session)
-        figures = fine.get(fine_key)
-        time = call.time
+        key = key_of(call)
+        sums = rows.get(key)
+        if sums is None:
+            sums = rows[key] = _Sums()
+        by_session = numbers.get(call.account)
+        if by_session is None:
+            by_session = numbers[call.account] = {}
+        session = by_session.get(call.session)
+        if session is None:
+            session = by_session[call.session] = numbered
+            numbered += 1
+        model = call.model
+        pair = (model, call.provider)
+        figures = sums.fine.get(pair)
         if figures is None:
-            figures = fine[fine_key] = [0, 0, 0, 0, 0, time, time, call.provider, 0, 0, 0]
-        if one_by_one and (call.provider, call.model) in one_by_one:
+            figures = sums.fine[pair] = [0, 0, 0, 0, 0, 0, 0, 0]
+            if model not in sums.models:
+                sums.models[model] = ([0, 0, 0, 0, 0, 0, 0, 0], set())
+        if one_by_one and (call.provider, model) in one_by_one:
             cost = price(call)  # type: ignore[misc]  # one_by_one is empty without a price
             if cost is None:
-                figures[9] += 1
+                figures[6] += 1
             else:
-                figures[8] += cost
+                figures[5] += cost
         figures[0] += call.input
         figures[1] += call.output
         figures[2] += call.cache_read
         figures[3] += call.cache_write
         figures[4] += 1
-        figures[10] += call.reasoning
+        figures[7] += call.reasoning
+        sums.sessions.add(session)
+        sums.models[model][1].add(session)
+        time = call.time
         if time is not None:
-            if figures[5] is None or time < figures[5]:
-                figures[5] = time
-            if figures[6] is None or time > figures[6]:
-                figures[6] = time
-    if fixed:
-        _price_groups(fine, fixed)
-    return fine
-
-
-def _price_groups(fine: dict[_Fine, list[Any]], fixed: dict[tuple[str, str], Any]) -> None:
-    """The cost of each group of a model whose calls share one set of rates: its sums times them."""
-    for (_key, model, _account, _session), figures in fine.items():
-        units = fixed[(figures[7], model)]
-        if units is None:
-            figures[9] = figures[4]
-        elif units is not False:
-            unit_in, unit_out, unit_read, unit_write, unit_call = units
-            figures[8] = (unit_in * figures[0] + unit_out * figures[1] + unit_read * figures[2]
-                          + unit_write * figures[3] + unit_call * figures[4])
+            if sums.first is None or time < sums.first:
+                sums.first = time
+            if sums.last is None or time > sums.last:
+                sums.last = time
+    for sums in rows.values():
+        sums.priced(fixed)
+    return rows
 
 
 def _keyer(kind: Kind, calendar: Calendar, facts: dict[tuple[str, str], SessionFacts]

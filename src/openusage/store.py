@@ -80,6 +80,10 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 21  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
+# Pending holders entries written at once: a first run of 500,000 calls would otherwise hold a set of
+# them all (~60 bytes each, 33 MiB) until its end. Each write merges into every shard touched, so
+# the writes stay few: none before this many (a gigabyte of history has ~50,000 calls).
+HOLDERS_FLUSH_AT = 100_000
 FILE_ID_BITS = 31  # a holders entry: (crc32(call key) << 31) | file id
 _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
 # holders is kept in 1024 shards (by the top 10 bits of the crc), each a sorted array of entries: a
@@ -550,6 +554,8 @@ class Store:
         added = set(entries)
         self._dead_holders -= added
         self._new_holders |= added
+        if len(self._new_holders) >= HOLDERS_FLUSH_AT:
+            self.flush()  # bounded memory on a first run over many calls
 
     def _unhold(self, file_id: int, keys: Iterable[str]) -> None:
         removed = {(key_crc(key) << FILE_ID_BITS) | file_id for key in keys}
