@@ -545,3 +545,32 @@ def test_a_snapshot_without_the_cache_in_another_zone_keeps_its_calls(tmp_path: 
     doc = run_snapshot(kimi_cli_home(tmp_path, "kimi-k2.6"), "--no-cache", "--tz", "Asia/Kolkata")
     assert opened == []  # the zone's days are counted from the calls: they are kept
     assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K26, rel=1e-12)
+
+
+def _count_full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times a scan without the cache reads every file (the real reading, counted)."""
+    from openusage import reading
+
+    real = reading.read_all
+    reads: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "read_all", counted)
+    return reads
+
+
+@pytest.mark.parametrize(("scratch", "expected_reads"), [(False, 1), (True, 2)])
+def test_a_day_priced_call_by_call_reads_the_files_again_only_at_scratch_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scratch: bool, expected_reads: int) -> None:
+    """A history read in memory keeps the calls it holds anyway, so pricing that needs them does not
+    read every file a second time (it did, and made a Codex cold scan of 1 GB as slow as before the
+    fast paths); only a history too large to hold is read again, keeping its calls."""
+    if scratch:
+        monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
+    reads = _count_full_reads(monkeypatch)
+    doc = run_snapshot(_kimi_for_coding_across_its_move(tmp_path), "--no-cache")
+    assert len(reads) == expected_reads
+    assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K25_K26, rel=1e-12)

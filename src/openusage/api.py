@@ -102,10 +102,13 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
     in_utc = is_utc(tz)
 
     def answer(store: Store | None) -> tuple[Snapshot, ...]:
-        # Without a store, the calls are kept only when they are sure to be needed: days that are not
-        # UTC days are counted from them. In UTC the ledger answers, and a very large history is read
-        # through a scratch file holding none of them in memory (`scan.refresh`).
-        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc)
+        # Without a store, the calls are kept whatever the size only when they are sure to be needed:
+        # days that are not UTC days are counted from them. In UTC the ledger answers, and a very large
+        # history is read through a scratch file holding none of them in memory (`scan.refresh`); a
+        # history read in memory keeps the calls it holds anyway, so that pricing that needs them
+        # (`_keep_calls`) does not read the files a second time.
+        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc,
+                                 keep_read_calls=True)
         settled_rows: dict[str, list[CallRow]] = {}
 
         def rows() -> dict[str, list[CallRow]]:
@@ -400,13 +403,16 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
 
 
 def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
-                 progress: scan.Progress | None, *, keep_calls: bool) -> dict[str, scan.Refreshed]:
+                 progress: scan.Progress | None, *, keep_calls: bool,
+                 keep_read_calls: bool = False) -> dict[str, scan.Refreshed]:
     """Refresh the chosen accounts (and those they share calls with), their groups' ledgers settled.
-    `keep_calls`: without a store, every refresh keeps its calls for `_settled_rows`."""
+    `keep_calls`: without a store, every refresh keeps its calls for `_settled_rows`;
+    `keep_read_calls`: it keeps those it held in memory anyway (`scan.refresh`)."""
     sharing = groups.sharing(accounts, lambda account: _provider(account).shares_calls_across_accounts)
     grouped = {account.id for group in sharing for account in group}
     refreshed = {account.id: scan.refresh(store, _provider(account), account, env, progress,
-                                          keep_calls=store is None and (keep_calls or account.id in grouped))
+                                          keep_calls=store is None and (keep_calls or account.id in grouped),
+                                          keep_read_calls=store is None and keep_read_calls)
                  for account in groups.to_refresh(chosen, accounts, sharing)}
     for group in sharing:
         members = [(account.id, refreshed[account.id]) for account in group
@@ -419,11 +425,14 @@ def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Acco
 
 
 def _keep_calls(refreshed: dict[str, scan.Refreshed], accounts: list[Account], env: Mapping[str, str]) -> None:
-    """Without a store: the accounts refreshed without keeping their calls are read again, keeping
-    them this time. Only a run whose pricing turns out to need calls (a tiered or time-of-day price, a
-    price changing inside a UTC day, calls without a time) comes here: which does is known only once
-    the ledger's per-day sums are there, and holding every call on the chance would cost ~0.4 KiB
-    each (411 MiB at 500,000 sessions) for the runs that do not."""
+    """Without a store: the accounts refreshed without their calls are read again, keeping them this
+    time. Only a run whose pricing turns out to need calls (a tiered or time-of-day price, a price
+    changing inside a UTC day, calls without a time) comes here, and only for a history read through
+    a scratch file (a history read in memory kept its calls: `scan.refresh`'s `keep_read_calls`):
+    which pricing needs calls is known only once the ledger's per-day sums are there, and holding
+    every call on the chance would cost ~0.4 KiB each (411 MiB at 500,000 sessions). The counts are
+    those of the first read and the cost that of the second: a file that grows in between is priced
+    with its new calls."""
     for account in accounts:
         one = refreshed.get(account.id)
         if one is not None and one.found and one.calls is None:

@@ -97,13 +97,17 @@ class Refreshed(NamedTuple):
 
 
 def refresh(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
-            progress: Progress | None = None, *, keep_calls: bool = False) -> Refreshed:
+            progress: Progress | None = None, *, keep_calls: bool = False,
+            keep_read_calls: bool = False) -> Refreshed:
     """The ledger of `account`'s calls as the files on disk are now; with a store, also bring the
     store's rows for the account up to date (None: read everything, write nothing, and with
-    `keep_calls` also return the calls, which the store would otherwise keep)."""
+    `keep_calls` also return the calls, which the store would otherwise keep; with `keep_read_calls`,
+    return them only if they were held in memory anyway, i.e. not read through a scratch file)."""
     with _collector_paused():
         refreshed = _refresh_account(store, provider, account, env, progress, keep_calls)
-    return refreshed if keep_calls else refreshed._replace(calls=None, infos=None)
+    if keep_calls or (keep_read_calls and refreshed.calls is not None):
+        return refreshed
+    return refreshed._replace(calls=None, infos=None)
 
 
 @contextmanager
