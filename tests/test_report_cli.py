@@ -234,3 +234,25 @@ def test_a_report_over_no_data_is_empty_not_an_error(tmp_path: Path) -> None:
     doc = report_json({"OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC"}, "daily")
     assert doc["rows"] == []
     assert doc["totals"]["calls"] == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1"])
+def test_a_json_report_is_written_as_json_dumps_writes_it_on_any_stdout(tmp_path: Path, encoding: str) -> None:
+    """A JSON report goes to stdout as bytes when stdout is UTF-8 (never decoded into one large str):
+    byte for byte what `json.dumps(indent=2, ensure_ascii=False)` writes, titles with characters
+    outside the BMP included; on a stream that cannot hold them, they are JSON escapes."""
+    home = KimiHome(tmp_path / "kimi")
+    home.session(uid("a")).title("deploy 🚀 naïve").usage(at("2026-11-20T10:00:00Z"), (10, 2, 3, 0), "m-1")
+    home.session(uid("b")).title("plain").usage(at("2026-11-21T10:00:00Z"), (5, 1, 0, 0), "m-2")
+    env = {**os.environ, "KIMI_SHARE_DIR": str(tmp_path / "kimi"), "OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC",
+           "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONIOENCODING": encoding}
+    done = subprocess.run([sys.executable, "-m", "openusage", "report", "session", "--json"], env=env,
+                          capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    document = json.loads(done.stdout.decode(encoding))
+    assert {row["title"] for row in document["rows"]} == {"deploy 🚀 naïve", "plain"}
+    if encoding == "utf-8":
+        assert done.stdout == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    else:  # what the stream cannot hold is escaped: still the same document
+        assert done.stdout == (json.dumps(document, indent=2, ensure_ascii=True) + "\n").encode()

@@ -46,6 +46,37 @@ def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     stream.flush()
 
 
+def say_json(data: bytes) -> None:
+    """A JSON document, UTF-8 `data`, to stdout: straight to the byte stream when stdout is UTF-8 (the
+    common case: a large report is never decoded into a str), else as text through `say`, with the
+    characters the stream's encoding cannot hold written as JSON escapes (the same document; before,
+    an emoji in a title on a Latin-1 stdout ended the command with an internal error)."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and b"\x1b" not in data and _utf8_stream(stream):
+        stream.flush()
+        buffer.write(data)
+        buffer.flush()
+        return
+    text = data.decode()
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        import json
+
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n"
+    say(text, nl=False)
+
+
+def _utf8_stream(stream: Any) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        return False
+
+
 def _ascii_stream(stream: Any) -> bool:
     import codecs
 
@@ -189,9 +220,10 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
     if machine:
         from openusage.render import report as out
 
-        text = out.dumps(out.report_document(built)) if json_output else (
-            out.report_csv(built) if csv_output else out.report_markdown(built))
-        say(text, nl=False)
+        if json_output:
+            say_json(out.dump_bytes(out.report_document(built)))
+            return
+        say(out.report_csv(built) if csv_output else out.report_markdown(built), nl=False)
         return
     from openusage.render.report_table import render_report
 

@@ -101,12 +101,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    """The document as `json.dumps(indent=2, ensure_ascii=False)` writes it, byte for byte, by
-    msgspec's C encoder (already loaded for the settled calls): json's indenting encoder is pure
-    Python, 0.17 s for a 2,000-session report against 0.013 s."""
+    """The document as `json.dumps(indent=2, ensure_ascii=False)` writes it, byte for byte."""
+    return dump_bytes(document).decode()
+
+
+def dump_bytes(document: dict[str, Any]) -> bytes:
+    """`dumps` as UTF-8 bytes, by msgspec's C encoder (already loaded for the settled calls): json's
+    indenting encoder is pure Python, 0.17 s for a 2,000-session report against 0.013 s. Bytes, so
+    that a large report is never held as a str too: a session report of 10,000 sessions is ~7 MB of
+    text, which as a str with one title holding an emoji takes 4 bytes a character, and again for
+    its final newline (52 MiB of a 105 MiB peak, measured)."""
     import msgspec
 
-    return msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n"
+    encoded = msgspec.json.encode(document)
+    formatted = msgspec.json.format(encoded, indent=2)
+    del encoded
+    return formatted + b"\n"
 
 
 # ---- CSV ----
