@@ -256,3 +256,20 @@ def test_a_json_report_is_written_as_json_dumps_writes_it_on_any_stdout(tmp_path
         assert done.stdout == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
     else:  # what the stream cannot hold is escaped: still the same document
         assert done.stdout == (json.dumps(document, indent=2, ensure_ascii=True) + "\n").encode()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_json_snapshot_is_the_same_document_on_any_stdout(tmp_path: Path, encoding: str) -> None:
+    """The snapshot's JSON goes out as the report's does: on a stream that cannot hold a character
+    (a model named with one, here), it is a JSON escape rather than an internal error."""
+    home = KimiHome(tmp_path / "kimi")
+    home.config_toml('default_model = "m"\n[models.m]\nprovider = "moonshot"\nmodel = "kimi-🚀"\n')
+    home.session(uid("a")).usage(at("2026-11-20T10:00:00Z"), (10, 2, 3, 0), "m-1")
+    env = {**os.environ, "KIMI_SHARE_DIR": str(tmp_path / "kimi"), "OPENUSAGE_NOW": NOW,
+           "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONIOENCODING": encoding}
+    done = subprocess.run([sys.executable, "-m", "openusage", "snapshot", "--json"], env=env,
+                          capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout.decode(encoding))
+    assert [model["model"] for model in document["snapshots"][0]["models"]] == ["kimi-🚀"]
+    assert done.stdout == (json.dumps(document, indent=2, ensure_ascii=encoding != "utf-8") + "\n").encode()

@@ -133,7 +133,7 @@ def prices(options: commands.Options, json_output: bool, no_cache: bool) -> None
     if json_output:
         from openusage.render.jsonout import dumps, prices_document
 
-        commands.say(dumps(prices_document(report)), nl=False)
+        commands.say_json(dumps(prices_document(report)).encode())
         return
     from openusage.render.prices import render_prices
 

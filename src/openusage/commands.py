@@ -178,7 +178,7 @@ def snapshot(options: Options, *, json_output: bool, account: str | None, no_cac
     prefetch_prices(options.env, use_cache)
     result = api.snapshot(options.env, now, account_id=account, use_cache=use_cache, notice=notice, tz=tz,
                           offline=offline)
-    say(dumps(snapshot_document(result)), nl=False)
+    say_json(dumps(snapshot_document(result)).encode())
 
 
 def default(options: Options) -> None:
