@@ -5,9 +5,9 @@
 with the same arguments and results; it enters Python once per candidate line instead of once per hit
 and per newline searched. The two are held equal by tests/test_hot_kernels.py over fuzzed files.
 
-Which one runs is chosen when a reader is made (`choose`): the compiled one, unless it is not built,
-cannot be loaded, is from another version of the source, or OPENUSAGE_PURE is set (to anything but
-"" or "0"); then the pure one, and `openusage detect` says why.
+Which one runs is chosen when a reader is made (`choose`): the compiled one, unless `native.load`
+refuses it (OPENUSAGE_PURE, not built, another version of the source); then the pure one, and
+`openusage detect` says why.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 import stringzilla
 
+from openusage import native
 from openusage.records import Line
 
-PURE_ENV = "OPENUSAGE_PURE"
 KERNEL_VERSION = 1  # the contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused
 _NEWLINE = b"\n"
 
@@ -34,22 +34,16 @@ class Kernel(NamedTuple):
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
-    """The compiled loop when it can be used, else this module's."""
-    forced = environ.get(PURE_ENV, "")
-    if forced not in ("", "0"):
-        return Kernel(lines, False, f"{PURE_ENV}={forced} is set")
-    try:
-        from openusage import _hot
-    except ImportError as exc:
-        return Kernel(lines, False, f"openusage._hot is not built or cannot be loaded: {exc}")
-    if getattr(_hot, "KERNEL_VERSION", None) != KERNEL_VERSION:
-        return Kernel(lines, False, "openusage._hot was built from another version of the source: reinstall")
-    return Kernel(_hot.lines, True, f"openusage._hot, {_hot.SEARCH} search")
+    """The compiled loop when it can be used (`native.load`), else this module's."""
+    loaded = native.load("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, environ)
+    if loaded.module is None:
+        return Kernel(lines, False, loaded.why)
+    return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search")
 
 
 def describe(kernel: Kernel) -> str:
     """One line for `openusage detect`."""
-    return f"compiled ({kernel.why})" if kernel.compiled else f"pure Python ({kernel.why})"
+    return native.describe(kernel.compiled, kernel.why)
 
 
 def lines(buf: bytearray, needles: tuple[bytes, ...], base: int, i: int, n: int, line_start: int, fd: int,
