@@ -67,15 +67,11 @@ def installed() -> tuple[Any, ...] | None:
     """What identifies the installed genai-prices, without importing it: its version (from its
     dist-info directory's name), its modules' total size and crc32; None when it is not installed or
     cannot be identified that way (then no table answers)."""
-    import importlib.util
+    from openusage.pricing import PRICING_VERSION, genai_prices_dir
 
-    try:
-        spec = importlib.util.find_spec("genai_prices")
-    except (ImportError, ValueError):
+    package = genai_prices_dir()
+    if package is None:
         return None
-    if spec is None or spec.origin is None:
-        return None
-    package = Path(spec.origin).parent
     try:
         versions = [name[len("genai_prices-"):-len(".dist-info")] for name in os.listdir(package.parent)
                     if name.startswith("genai_prices-") and name.endswith(".dist-info")]
@@ -89,8 +85,6 @@ def installed() -> tuple[Any, ...] | None:
         return None
     if len(versions) != 1:  # none (an editable genai-prices), or two: which one is imported is unclear
         return None
-    from openusage.pricing import PRICING_VERSION
-
     return (FORMAT, PRICING_VERSION, versions[0], size, crc)
 
 

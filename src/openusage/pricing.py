@@ -79,18 +79,27 @@ def alias_steps(name: str, user: UserPrices) -> tuple[tuple[float | None, str], 
 def data_fingerprint() -> str | None:
     """Identifies the installed genai-prices data without importing it (a stat of its data file);
     None when genai-prices is not installed."""
+    package = genai_prices_dir()
+    if package is None:
+        return None
+    data = package / "data.py"
+    try:
+        stat = os.stat(data)
+    except OSError:
+        return None
+    return f"{PRICING_VERSION}:{data}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def genai_prices_dir() -> Path | None:
+    """The installed genai-prices package's directory, found without importing it; None when it is
+    not installed."""
     try:
         spec = importlib.util.find_spec("genai_prices")
     except (ImportError, ValueError):
         return None
     if spec is None or spec.origin is None:
         return None
-    data = Path(spec.origin).with_name("data.py")
-    try:
-        stat = os.stat(data)
-    except OSError:
-        return None
-    return f"{PRICING_VERSION}:{data}:{stat.st_size}:{stat.st_mtime_ns}"
+    return Path(spec.origin).parent
 
 
 class DataInfo(NamedTuple):
