@@ -209,6 +209,16 @@ class KimiHome:
 # --- running the CLI ---------------------------------------------------------------------------------
 
 
+def priced_home(root: Path) -> KimiHome:
+    """A Kimi CLI home at `root` with two sessions of a model genai-prices prices, on two days: what
+    the price-data tests run whole commands over."""
+    home = KimiHome(root)
+    home.config_toml('default_model = "k2"\n[models.k2]\nprovider = "moonshot"\nmodel = "kimi-k2-0905-preview"\n')
+    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (1_000_000, 200_000, 3_000_000, 0), "chatcmpl-a")
+    home.session(uid("2")).usage(at("2026-11-20T10:00:00Z"), (500_000, 100_000, 0, 0), "chatcmpl-b")
+    return home
+
+
 def env_for(root: Path | None = None, now: str = NOW, **extra: str | None) -> dict[str, str | None]:
     env: dict[str, str | None] = {"OPENUSAGE_NOW": now}
     if root is not None:

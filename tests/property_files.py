@@ -2,6 +2,9 @@
 way an agent (or a broken tool) could write them, files assembled from lines with every line ending,
 and the reader run over a file with a read block of any size.
 
+Also how a compiled path's results are compared with its pure-Python reference's (`plain`), and the
+rule for a compiled path that is not in use (`compiled_or_skip`).
+
 Nothing here knows a counting rule: each reader's reference model lives in its own test file.
 """
 
@@ -13,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -183,3 +187,29 @@ def write_file(path: str, content: bytes) -> None:
     with open(path, "wb") as f:
         f.write(content)
 
+
+
+def plain(value: Any) -> Any:
+    """A value as plain data to compare: an object with slots or struct fields (a Chunk, a record) as
+    its type's name and its fields, sequences and dicts taken apart, a float as its repr (so 1.0 and 1
+    and NaN compare as written)."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return [type(value).__name__, *map(plain, value)]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    fields = getattr(value, "__struct_fields__", None) or getattr(value, "__slots__", None)
+    if fields is not None and not isinstance(value, str | bytes):
+        return type(value).__name__, {name: plain(getattr(value, name)) for name in fields}
+    return value
+
+
+def compiled_or_skip(in_use: bool, what: str, why: str) -> None:
+    """A test of the compiled `what` skips where it is not in use, unless OPENUSAGE_REQUIRE_COMPILED=1
+    (CI sets it): then its absence fails the test."""
+    if in_use:
+        return
+    if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
+        pytest.fail(f"the compiled {what} is required here but not in use: {why}")
+    pytest.skip(f"the compiled {what} is not in use: {why}")

@@ -26,17 +26,23 @@ from openusage.candidates import Reader
 from openusage.providers.codex_cli import compiled as compiled_path
 from openusage.providers.codex_cli.provider import NEEDLES
 from openusage.providers.codex_cli.rollout import RolloutParser
-from property_files import ABSENT, damaged, json_values, noise_lines, put, reader_settings, weighted
+from property_files import (
+    ABSENT,
+    compiled_or_skip,
+    damaged,
+    json_values,
+    noise_lines,
+    put,
+    reader_settings,
+    weighted,
+)
 
 THREAD = "0199a000-0000-7000-8000-00000000000a"
 
 
 def require_compiled() -> None:
     path = compiled_path.choose({})
-    if path.lines is None:
-        if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
-            pytest.fail(f"the compiled token_count path is required here but not in use: {path.why}")
-        pytest.skip(f"the compiled token_count path is not in use: {path.why}")
+    compiled_or_skip(path.lines is not None, "token_count path", path.why)
 
 
 def read(lines: list[bytes], compiled: bool, state: bytes | None = None) -> tuple[Any, ...]:

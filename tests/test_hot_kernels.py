@@ -32,17 +32,23 @@ from openusage.providers.kimi_cli.provider import NEEDLES as KIMI_CLI_NEEDLES
 from openusage.providers.kimi_cli.wire import WireParser
 from openusage.providers.kimi_code.journal import JournalParser
 from openusage.providers.kimi_code.provider import NEEDLES as KIMI_CODE_NEEDLES
-from property_files import damaged, files_of, noise_lines, reader_settings, scan_file, write_file
+from property_files import (
+    compiled_or_skip,
+    damaged,
+    files_of,
+    noise_lines,
+    plain,
+    reader_settings,
+    scan_file,
+    write_file,
+)
 
 PURE = hot.Kernel(hot.lines, False, "the reference")
 
 
 def compiled_kernel() -> hot.Kernel:
     kernel = hot.choose({})
-    if not kernel.compiled:
-        if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
-            pytest.fail(f"the compiled loop is required here but not in use: {kernel.why}")
-        pytest.skip(f"the compiled loop is not in use: {kernel.why}")
+    compiled_or_skip(kernel.compiled, "loop", kernel.why)
     return kernel
 
 
@@ -126,21 +132,6 @@ def test_a_failed_read_again_raises_the_same_error() -> None:
 
 
 # --- the providers' parsers over both loops -----------------------------------------------------------------
-
-def plain(value: Any) -> Any:
-    """A value as plain data to compare: an object with slots or struct fields (a Chunk, a record) as
-    its type's name and its fields, sequences and dicts taken apart, a float as its repr (NaN == NaN)."""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return [type(value).__name__, *map(plain, value)]
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    fields = getattr(value, "__struct_fields__", None) or getattr(value, "__slots__", None)
-    if fields is not None and not isinstance(value, str | bytes):
-        return type(value).__name__, {name: plain(getattr(value, name)) for name in fields}
-    return value
-
 
 def chunks_of(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...], block: int, cut: int,
               parser_at: Any) -> Any:

@@ -11,7 +11,6 @@ then its absence fails them.
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,12 @@ from openusage.calls import UsageRecord
 from openusage.providers.kimi_cli import fastpath
 from openusage.providers.kimi_cli.provider import NEEDLES
 from openusage.providers.kimi_cli.wire import REFERENCE, WireParser
-from property_files import reader_settings, scan_file
+from property_files import compiled_or_skip, plain, reader_settings, scan_file
 
 
 def compiled_path() -> fastpath.FastPath:
     fast = fastpath.choose({})
-    if fast.parse is None:
-        if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
-            pytest.fail(f"the compiled fast path is required here but not in use: {fast.why}")
-        pytest.skip(f"the compiled fast path is not in use: {fast.why}")
+    compiled_or_skip(fast.parse is not None, "fast path", fast.why)
     return fast
 
 
@@ -42,20 +38,6 @@ def compiled() -> fastpath.Parse:
     parse = compiled_path().parse
     assert parse is not None
     return parse
-
-
-def plain(value: Any) -> Any:
-    """Records and chunks as plain data; a float as its repr, so 1.0 and 1 and NaN compare as written."""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return [type(value).__name__, *map(plain, value)]
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    fields = getattr(value, "__struct_fields__", None) or getattr(value, "__slots__", None)
-    if fields is not None and not isinstance(value, str | bytes):
-        return type(value).__name__, {name: plain(getattr(value, name)) for name in fields}
-    return value
 
 
 def both(lines: list[bytes]) -> tuple[Any, Any]:

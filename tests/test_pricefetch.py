@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kimi_home import NOW, KimiHome, at, uid
+from kimi_home import NOW, KimiHome, priced_home
 
 SCRIPT = """
 import json, os, signal, sys
@@ -46,11 +46,7 @@ print(json.dumps({"imported": "genai_prices" in sys.modules, "started": child is
 
 @pytest.fixture
 def home(isolated_env: Path) -> KimiHome:
-    home = KimiHome(isolated_env / ".kimi")
-    home.config_toml('default_model = "k2"\n[models.k2]\nprovider = "moonshot"\nmodel = "kimi-k2-0905-preview"\n')
-    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (1_000_000, 200_000, 3_000_000, 0), "chatcmpl-a")
-    home.session(uid("2")).usage(at("2026-11-20T10:00:00Z"), (500_000, 100_000, 0, 0), "chatcmpl-b")
-    return home
+    return priced_home(isolated_env / ".kimi")
 
 
 def _run(mode: str, *args: str) -> tuple[dict[str, object], dict[str, object]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from kimi_home import NOW, KimiHome, at, uid
+from kimi_home import NOW, KimiHome, priced_home
 from openusage import pricetable, pricing
 
 OUR_HINTS = ("moonshot", "openai")  # the providers' `upstream_provider`s
@@ -205,11 +205,7 @@ def test_build_says_in_one_line_why_it_wrote_nothing(tmp_path: Path, capsys: pyt
 # -- whole commands, in subprocesses -------------------------------------------------------------------------
 @pytest.fixture
 def home(isolated_env: Path) -> KimiHome:
-    home = KimiHome(isolated_env / ".kimi")
-    home.config_toml('default_model = "k2"\n[models.k2]\nprovider = "moonshot"\nmodel = "kimi-k2-0905-preview"\n')
-    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (1_000_000, 200_000, 3_000_000, 0), "chatcmpl-a")
-    home.session(uid("2")).usage(at("2026-11-20T10:00:00Z"), (500_000, 100_000, 0, 0), "chatcmpl-b")
-    return home
+    return priced_home(isolated_env / ".kimi")
 
 
 def _snapshot(env: dict[str, str], *args: str) -> tuple[dict[str, Any], set[str], str]:
