@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import genai_prices
+import msgspec
 import pytest
 from genai_prices.data import providers
 
@@ -421,13 +422,40 @@ def test_a_day_whose_price_changes_inside_it_is_priced_call_by_call() -> None:
     from openusage.cost import day_costs
     from openusage.summary import Ledger
 
-    # kimi-for-coding moved from kimi-k2.5 to kimi-k2.6 at 2026-04-20T15:28:10Z; gpt-5.4 has tiers.
+    # kimi-for-coding moved from kimi-k2.5 to kimi-k2.6 at 2026-04-20T15:28:10Z; gpt-5.4 has tiers, and one
+    # call of the day has a prompt above its first (272,000 tokens).
     for model, start in (("kimi-for-coding", "2026-04-20T00:00:00Z"), ("gpt-5.4", "2026-04-20T00:00:00Z")):
         rows = _rows(model, start, 24, 3)
+        if model == "gpt-5.4":
+            rows.append(msgspec.structs.replace(rows[0], cache_read=300_000))
         hint = "openai" if model.startswith("gpt") else "moonshot"
         schedules = pricing.database_schedules((t, hint) for t in pricing.targets([model], pricing.UserPrices()))
         book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
         assert day_costs(Ledger.of(rows).model_days, book.resolve_day) is None  # type: ignore[arg-type]
+
+
+def test_calls_without_a_time_are_priced_from_their_sums_unless_tiered() -> None:
+    from openusage.cost import day_costs
+    from openusage.summary import Ledger
+
+    # Undated calls take the newest rates: kimi-for-coding's latest alias target, gpt-5's flat price;
+    # gpt-5.4's newest rates have a tier, which one undated call's prompt crosses: those need pricing one by one.
+    for model, hint, tiered in (("kimi-for-coding", "moonshot", False), ("gpt-5", "openai", False),
+                                ("gpt-5.4", "openai", True)):
+        rows = [msgspec.structs.replace(row, ts=None) for row in _rows(model, "2026-06-08T00:00:00Z", 30, 6)]
+        rows += _rows(model, "2026-06-08T00:00:00Z", 5, 7)
+        if tiered:
+            rows.append(msgspec.structs.replace(rows[0], cache_read=300_000))  # undated, above the 272,000 tier
+        schedules = pricing.database_schedules((t, hint) for t in pricing.targets([model], pricing.UserPrices()))
+        book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+        per_day = day_costs(Ledger.of(rows).model_days, book.resolve_day)  # type: ignore[arg-type]
+        if tiered:
+            assert per_day is None
+            continue
+        by_model = {model: [(row.ts, row.input, row.output, row.cache_read, row.cache_write) for row in rows]}
+        assert per_day == grouped_costs(by_model, book.resolve, book.steady)  # type: ignore[arg-type]
+        assert per_day is not None
+        assert per_day[model].priced_calls + per_day[model].unpriced_calls == 35
 
 
 def test_the_ledger_keeps_its_day_sums_exactly_through_removals() -> None:
@@ -436,8 +464,48 @@ def test_the_ledger_keeps_its_day_sums_exactly_through_removals() -> None:
     kept, gone = _rows("m", "2026-06-01T00:00:00Z", 40, 4), _rows("n", "2026-06-01T10:00:00Z", 30, 5)
     ledger = Ledger.of(kept + gone)
     ledger.add(gone, -1)  # type: ignore[arg-type]
-    assert ledger.model_days == Ledger.of(kept).model_days  # type: ignore[arg-type]
+    fresh = Ledger.of(kept).model_days  # type: ignore[arg-type]
+    assert {key: sums[:6] for key, sums in ledger.model_days.items()} == {key: sums[:6] for key, sums in fresh.items()}
     assert Ledger.decode(ledger.encode()).model_days == ledger.model_days  # type: ignore[union-attr]
+
+
+def test_the_peak_prompt_is_an_upper_bound_through_removals() -> None:
+    from openusage.summary import Ledger
+
+    day = int(at("2026-06-01T00:00:00Z") // 86_400)
+    big = CallRow("s", at("2026-06-01T10:00:00Z"), "m", 300_000, 5, 10_000, 2, 1, None)
+    small = CallRow("s", at("2026-06-01T11:00:00Z"), "m", 1_000, 5, 2_000, 0, 1, None)
+    ledger = Ledger.of([small])
+    assert ledger.model_days[("m", day)][6] == 3_000
+    ledger.add([big])  # type: ignore[arg-type]
+    assert ledger.model_days[("m", day)][6] == 310_002
+    ledger.add([big], -1)  # type: ignore[arg-type]
+    assert ledger.model_days[("m", day)][6] == 310_002  # kept: a bound, never too small
+    ledger.add([small], -1)  # type: ignore[arg-type]
+    assert ("m", day) not in ledger.model_days  # the last call gone, so is the bound
+
+
+def test_a_tiered_model_prices_from_its_day_sums_while_no_prompt_reaches_the_tier() -> None:
+    from openusage.cost import day_costs
+    from openusage.summary import Ledger
+
+    schedules = pricing.database_schedules((t, "openai") for t in pricing.targets(["gpt-5.4"], pricing.UserPrices()))
+    book = pricing.Book(pricing.UserPrices(), {m: s for (m, _), s in schedules.items()})
+    rows = [CallRow("s", at("2026-06-01T00:00:00Z") + 60 * n, "gpt-5.4", 1_000 + n, 50, 269_000 - n, 1_000, 1, None)
+            for n in range(20)]  # prompts of exactly 271,000 tokens: below the 272,000 tier
+    rows.append(msgspec.structs.replace(rows[0], ts=None))
+
+    def per_call(calls: list[CallRow]) -> dict[str, ModelCost]:
+        return grouped_costs({"gpt-5.4": [(c.ts, c.input, c.output, c.cache_read, c.cache_write) for c in calls]},
+                             book.resolve, book.steady)
+
+    assert day_costs(Ledger.of(rows).model_days, book.resolve_day) == per_call(rows)  # type: ignore[arg-type]
+    at_tier = msgspec.structs.replace(rows[1], cache_read=rows[1].cache_read + 1_000)  # 272,000: still base rates
+    assert day_costs(Ledger.of([*rows, at_tier]).model_days, book.resolve_day) == per_call([*rows, at_tier])  # type: ignore[arg-type]
+    above = msgspec.structs.replace(rows[1], cache_read=rows[1].cache_read + 1_001)  # 272,001: the tier's rates
+    assert day_costs(Ledger.of([*rows, above]).model_days, book.resolve_day) is None  # type: ignore[arg-type]
+    undated_above = msgspec.structs.replace(above, ts=None)
+    assert day_costs(Ledger.of([*rows, undated_above]).model_days, book.resolve_day) is None  # type: ignore[arg-type]
 
 
 def test_costs_do_not_depend_on_the_zone(tmp_path: Path) -> None:
@@ -574,3 +642,26 @@ def test_a_day_priced_call_by_call_reads_the_files_again_only_at_scratch_size(
     doc = run_snapshot(_kimi_for_coding_across_its_move(tmp_path), "--no-cache")
     assert len(reads) == expected_reads
     assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K25_K26, rel=1e-12)
+
+
+def test_undated_calls_and_a_tiered_model_below_its_tier_price_without_reading_calls() -> None:
+    from openusage import priced
+    from openusage.summary import Ledger
+
+    rows = [CallRow("s", at("2026-06-01T00:00:00Z") + 60 * n, model, 2_000, 40, 100_000, 0, 1, None)
+            for n in range(10) for model in ("gpt-5.4", "gpt-5-codex")]
+    rows += [msgspec.structs.replace(row, ts=None) for row in rows[:4]]  # a Codex event without a valid timestamp
+
+    def no_rows() -> dict[str, list[CallRow]]:
+        raise AssertionError("the calls were read: the day sums should have been enough")
+
+    member = priced.Member("codex", "openai", str, model_days=Ledger.of(rows).model_days)
+    costs = priced.account_costs(None, [member], no_rows, pricing.UserPrices()).by_account["codex"]
+    by_hand = {model: sum(call_cost(rates_at(schedule, row.ts, 102_000), 2_000, 40, 100_000, 0)
+                          for row in rows if row.model == model)
+               for model, schedule in (("gpt-5.4", _schedule("gpt-5.4")), ("gpt-5-codex", _schedule("gpt-5-codex")))}
+    assert {model: cost.usd for model, cost in costs.items()} == pytest.approx(by_hand, rel=1e-12)
+
+
+def _schedule(model: str) -> Any:
+    return pricing.database_schedules([(model, "openai")])[(model, "openai")]

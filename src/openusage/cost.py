@@ -151,17 +151,32 @@ def grouped_costs(by_model: Mapping[str, Sequence[GroupCall]], resolve: Resolver
     return _totals(sums, unpriced, aliases)
 
 
-def day_rates(schedule: Schedule, day: int) -> Rates | None:
-    """The rates of every call on UTC day `day` when they are the same all day (no price change
-    inside it, no time-of-day windows, no tiers); None when the day's calls need pricing one by one."""
+def day_rates(schedule: Schedule, day: int, peak: int) -> Rates | None:
+    """The rates of every call on UTC day `day`, whose prompts are at most `peak` tokens, when they are
+    the same all day (no price change inside it, no time-of-day windows, no tier that a prompt of
+    `peak` tokens reaches); None when the day's calls need pricing one by one."""
     start, end = day * DAY, (day + 1) * DAY
     if any(start < begin < end for begin, _ in schedule):
         return None
     windows = schedule[0][1] if len(schedule) == 1 else schedule[max(
         bisect_right([begin for begin, _ in schedule], start) - 1, 0)][1]
-    if len(windows) != 1 or windows[0][1][1]:
+    if len(windows) != 1:
         return None
-    return windows[0][1][0]
+    return _below_tiers(windows[0][1], peak)
+
+
+def undated_rates(schedule: Schedule, peak: int) -> Rates | None:
+    """The rates of every call without a time (priced at the newest rates, whatever their time of day),
+    whose prompts are at most `peak` tokens, when no tier of those rates is reached; None when such
+    calls need pricing one by one."""
+    return _below_tiers(schedule[-1][1][0][1], peak)
+
+
+def _below_tiers(tiered: Tiered, peak: int) -> Rates | None:
+    """The base rates when a prompt of `peak` tokens reaches no tier (`rates_at`: a tier applies above
+    its threshold; thresholds ascend), else None."""
+    base, tiers = tiered
+    return base if not tiers or peak <= tiers[0][0] else None
 
 
 def _constant(schedule: Schedule) -> bool:
@@ -219,11 +234,13 @@ def _totals(sums: dict[tuple[str, Rates], list[int]], unpriced: dict[str, dict[s
 
 
 # A day's calls of one model as the ledger keeps them: (model as shown, UTC day or None), summed
-# [input, output, cache_read, cache_write, calls] (a ledger's also end with reasoning, part of output).
+# [input, output, cache_read, cache_write, calls, reasoning (part of output), peak prompt (at least
+# the largest input + cache_read + cache_write of a call)].
 DaySums = Mapping[tuple[str, int | None], Sequence[int]]
-# How a model name is priced on a whole UTC day: Priced with a one-entry flat schedule of that day's
-# rates, or with none (no price); None when the day's calls must be priced one by one.
-DayResolver = Callable[[str, int], "Priced | None"]
+# How a model name is priced on a whole UTC day (None: the calls without a time) whose largest prompt
+# is at most the given tokens: Priced with a one-entry flat schedule of that day's rates, or with none
+# (no price); None when the day's calls must be priced one by one.
+DayResolver = Callable[[str, int | None, int], "Priced | None"]
 
 
 def day_costs(sums: DaySums, resolve_day: DayResolver) -> dict[str, ModelCost] | None:
@@ -233,10 +250,8 @@ def day_costs(sums: DaySums, resolve_day: DayResolver) -> dict[str, ModelCost] |
     unpriced: dict[str, dict[str, int]] = {}
     aliases: set[str] = set()
     for (model, day), day_sums in sums.items():
-        input_, output, cache_read, cache_write, calls = day_sums[:5]  # a ledger's sums end with reasoning
-        if day is None:
-            return None  # calls without a time are priced at the newest rates, whatever their day
-        priced = resolve_day(model, day)
+        input_, output, cache_read, cache_write, calls, _reasoning, peak = day_sums
+        priced = resolve_day(model, day, peak)
         if priced is None:
             return None
         if priced.alias:

@@ -1,10 +1,12 @@
 """Each account's estimated cost per model, with the cache.
 
 Prices are per call (a dated price applies from its date, a tier by the call's prompt size). Where
-every call of a model on a UTC day has the same rates, which is every day of a flat-priced model,
-the ledger's per (model, day) sums give the exact figure without reading a call; a day that needs
-its calls (a tier, an off-peak price, a price or alias change inside it, calls without a time) has
-the account priced from its settled calls instead. See docs/pricing.md. The cache keeps (table
+every call of a model on a UTC day has the same rates, which is every day of a flat-priced model and
+every day of a tiered one whose largest prompt (the ledger's peak) reaches no tier, the ledger's per
+(model, day) sums give the exact figure without reading a call; calls without a time are one more
+such "day", at the newest rates. When some day needs its calls (a prompt above a tier, an off-peak
+price, a price or alias change inside it) the account is priced from its settled calls instead,
+which after appends means settling all of its calls again. See docs/pricing.md. The cache keeps (table
 `prices`, `Store.priced`):
 
 - each model's rates as a `cost.Schedule`, keyed by the installed price data's fingerprint and the
@@ -88,20 +90,21 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: Callable
 
 
 def _by_day(member: Member) -> dict[tuple[str, int | None], list[int]]:
-    """The ledger's per-day sums by model as shown (records that resolve to one name merged)."""
+    """The ledger's per-day sums by model as shown (records that resolve to one name merged: their
+    sums added, their peak prompts the larger)."""
     by_day: dict[tuple[str, int | None], list[int]] = {}
     shown: dict[str | None, str] = {}
     for (raw, day), sums in member.model_days.items():
         name = shown.get(raw)
         if name is None:
             name = shown[raw] = member.resolve_model(raw)
-        priced = sums[:5]  # input, output, cache_read, cache_write, calls (reasoning is part of output)
         total = by_day.get((name, day))
         if total is None:
-            by_day[(name, day)] = list(priced)
+            by_day[(name, day)] = list(sums)
         else:
-            for index, value in enumerate(priced):
-                total[index] += value
+            for index in range(6):  # input, output, cache_read, cache_write, calls, reasoning
+                total[index] += sums[index]
+            total[6] = max(total[6], sums[6])
     return by_day
 
 

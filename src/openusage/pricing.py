@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from openusage.cost import DAY, Priced, Rates, Schedule, day_rates, flat
+from openusage.cost import DAY, Priced, Rates, Schedule, day_rates, flat, undated_rates
 
 # Bumped whenever ALIASES or the way a schedule is built changes: cached rates and costs are redone.
 PRICING_VERSION = 1
@@ -261,10 +261,18 @@ class Book:
         priced = self._steps[name][1]
         return priced[0] if len(priced) == 1 else None
 
-    def resolve_day(self, name: str, day: int) -> Priced | None:
-        """How `name` is priced all through UTC day `day` (a flat schedule of that day's rates, or no
-        price); None when its alias or its price changes inside the day, or depends on the time of
-        day or the prompt's size: then the day's calls are priced one by one."""
+    def resolve_day(self, name: str, day: int | None, peak: int) -> Priced | None:
+        """How `name` is priced all through UTC day `day` for calls whose prompts are at most `peak`
+        tokens (a flat schedule of that day's rates, or no price); None when its alias or its price
+        changes inside the day, or depends on the time of day, or a prompt may reach a tier: then the
+        day's calls are priced one by one. Day None stands for the calls without a time, priced at
+        the newest rates (`resolve(name, None)`)."""
+        if day is None:
+            undated = self.resolve(name, None)
+            if undated.schedule is None:
+                return undated
+            rates = undated_rates(undated.schedule, peak)
+            return None if rates is None else undated._replace(schedule=flat(rates))
         start, end = day * DAY, (day + 1) * DAY
         self.resolve(name, None)
         starts = self._steps[name][0]
@@ -273,7 +281,7 @@ class Book:
         one = self.resolve(name, start)
         if one.schedule is None:
             return one
-        rates = day_rates(one.schedule, day)
+        rates = day_rates(one.schedule, day, peak)
         return None if rates is None else one._replace(schedule=flat(rates))
 
     def resolve(self, name: str, time: float | None) -> Priced:

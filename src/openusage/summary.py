@@ -19,7 +19,8 @@ from openusage.windows import DAY, Windows, day_to_date, local_day, local_day_st
 if TYPE_CHECKING:
     from openusage.calls import CallRow
 
-SUMMARY_VERSION = 9  # 7: model_days; 8: the per-model sums derived from them, not kept twice; 9: reasoning
+SUMMARY_VERSION = 10  # 7: model_days; 8: the per-model sums derived from them, not kept twice; 9: reasoning;
+# 10: each (model, day)'s peak prompt
 
 
 class ModelSums(NamedTuple):
@@ -70,8 +71,10 @@ class Ledger:
         # history of many short sessions keeps a float, not a list, per session and day).
         self.day_sessions: dict[int, dict[str, float | list[float]]] = {}
         self.scopes: dict[str | None, list[int]] = {}  # scope -> [calls, input + output]
-        # (model, UTC day or None) -> [input, output, cache_read, cache_write, calls, reasoning]: what cost needs to
-        # price a day's calls at that day's rates without reading them again (priced.py).
+        # (model, UTC day or None) -> [input, output, cache_read, cache_write, calls, reasoning, peak]: what cost
+        # needs to price a day's calls at that day's rates without reading them again (priced.py). `peak` is
+        # the largest prompt (input + cache_read + cache_write) of a call counted in, never lowered when one
+        # is counted out: an upper bound, enough to know that no call of the day reached a price's tier.
         self.model_days: dict[tuple[str | None, int | None], list[int]] = {}
 
     @classmethod
@@ -121,7 +124,7 @@ class Ledger:
                 key = (model, day)  # the per-model sums are these, summed over the days (`models`)
             by_day = model_day_get(key)
             if by_day is None:
-                model_days[key] = [i, o, r, w, 1, reasoning]
+                model_days[key] = [i, o, r, w, 1, reasoning, i + r + w]
             else:
                 by_day[0] += i
                 by_day[1] += o
@@ -129,6 +132,9 @@ class Ledger:
                 by_day[3] += w
                 by_day[4] += 1
                 by_day[5] += reasoning
+                prompt = i + r + w
+                if prompt > by_day[6]:  # noqa: PLR1730  # a call to max() per call costs more in this loop
+                    by_day[6] = prompt
             if ts is None:
                 continue  # no valid time: counts everywhere but on no day
             per_session = day_get(day)
@@ -176,7 +182,7 @@ class Ledger:
             if not kind[0]:
                 del scopes[scope]
             model_day = (model, None if ts is None else int(ts // DAY))
-            by_day = model_days.setdefault(model_day, [0, 0, 0, 0, 0, 0])
+            by_day = model_days.setdefault(model_day, [0, 0, 0, 0, 0, 0, 0])  # the peak stays: an upper bound
             by_day[0] -= i
             by_day[1] -= o
             by_day[2] -= r
@@ -208,7 +214,7 @@ class Ledger:
         (a few hundred entries), so the hot loop keeps one dict per call fewer (measured: the ledger
         of a 48k-call cold scan took half again as long keeping both)."""
         models: dict[str | None, list[int]] = {}
-        for (model, _day), (i, o, r, w, n, reasoning) in self.model_days.items():
+        for (model, _day), (i, o, r, w, n, reasoning, _peak) in self.model_days.items():
             sums = models.get(model)
             if sums is None:
                 models[model] = [i, o, r, w, n, reasoning]
@@ -269,7 +275,7 @@ class Ledger:
         except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
         if len(ledger.totals) != 7 \
-                or any(type(sums) is not list or len(sums) != 6 for sums in ledger.model_days.values()):
+                or any(type(sums) is not list or len(sums) != 7 for sums in ledger.model_days.values()):
             return None
         # Taken as marshal built them, not copied: at 100,000 sessions a copy of these would double the
         # warm run's largest objects for a moment.
