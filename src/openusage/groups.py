@@ -182,12 +182,10 @@ def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
     """Each root's own ledger with the moving calls (`moving`: settled as that ledger counts them)
     taken out and their owners across the roots put in: what folding every call of every root
     together gives, at the cost of the moving calls only."""
-    from openusage.fold import call_rows
-
     result: list[Settled] = []
     for mine, (calls, _infos), rows in zip(own, moving, owned_rows(moving), strict=True):
         ledger = Ledger.decode(mine.encode()) or Ledger()  # a copy: the input stays as it is
-        ledger.add(call_rows(calls), sign=-1)
+        ledger.add(calls.values(), sign=-1)
         ledger.add(rows)
         result.append(Settled(ledger, len(calls) - len(rows)))  # every call a root owns, it holds
     return result

@@ -24,7 +24,7 @@ import msgspec
 from openusage import scan
 from openusage.calls import FileRead
 from openusage.files import open_regular
-from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
+from openusage.fold import Calls, ancestry, fold_copies, fold_records, merge, rejoin, settle
 from openusage.packed import codec
 from openusage.parallel import Codec
 from openusage.providers import file_provider
@@ -88,7 +88,7 @@ class _Folded:
     def ledger(self) -> Ledger:
         """Every call's owner chosen, then counted."""
         settle(self.calls.values(), self.ranks, ancestry(self.parents), self.joins)
-        return Ledger.of(call_rows(self.calls))
+        return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
     def infos(self) -> dict[str, SessionInfo]:
         return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name))
@@ -297,12 +297,12 @@ def apply_changes(store: Store, provider: FileProvider, account: str, walk: Walk
     refold_all = ledger is None or len(dirty) >= scan.REFOLD_ALL_SHARE * max(1, ledger.totals[0])
     if not refold_all:
         assert ledger is not None
-        ledger.add(call_rows(stored_calls(store, account, dirty)), sign=-1)
+        ledger.add(stored_calls(store, account, dirty).values(), sign=-1)
     unreadable = _apply(store, account, gone, results, changed_sessions, dropped_sessions) + walk.unreadable
     if refold_all:
         return stored_ledger(store, account), unreadable, None
     assert ledger is not None
-    ledger.add(call_rows(stored_calls(store, account, dirty)))
+    ledger.add(stored_calls(store, account, dirty).values())
     return ledger, unreadable, None
 
 
@@ -438,9 +438,9 @@ def stored_ledger(store: Store, account: str) -> Ledger:
                     del calls[key]
         if joins:
             rejoin(calls.values(), joins)
-        ledger.add(call_rows(calls))  # one holder session (copies within one file share it)
+        ledger.add(calls.values())  # one holder session (copies within one file share it)
     _settle(store, account, pending, forks)
-    ledger.add(call_rows(pending))
+    ledger.add(pending.values())
     return ledger
 
 
