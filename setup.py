@@ -3,7 +3,8 @@
 - The compiled parts: the candidate reader's block loop (src/openusage/_hot.c), the Kimi CLI usage
   line's fast path (src/openusage/providers/kimi_cli/_wire.c), the Codex CLI token_count fast path
   (src/openusage/providers/codex_cli/_rollout.c) and the Kimi Code journal line's fast path
-  (src/openusage/providers/kimi_code/_journal.c, with the JSON scanning of src/openusage/_jsonscan.h).
+  (src/openusage/providers/kimi_code/_journal.c); the two Kimi ones share the JSON scanning of
+  src/openusage/_jsonscan.h.
   Optional: where they cannot be built (no compiler, no Python headers), `pip install` still succeeds
   and openusage reads with their pure-Python references (`openusage.hot`, `kimi_cli/wire.py`,
   `codex_cli/rollout.py`, `kimi_code/journal.py`), more slowly.
@@ -55,7 +56,7 @@ setup(
     ext_modules=[
         Extension("openusage._hot", ["src/openusage/_hot.c"], optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.kimi_cli._wire", ["src/openusage/providers/kimi_cli/_wire.c"],
-                  optional=True, extra_compile_args=["-O2"]),
+                  depends=["src/openusage/_jsonscan.h"], optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.codex_cli._rollout", ["src/openusage/providers/codex_cli/_rollout.c"],
                   optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.kimi_code._journal", ["src/openusage/providers/kimi_code/_journal.c"],

@@ -8,8 +8,8 @@
  * anything it does not accept, -1: the caller then hands the line to its pure-Python reference.
  * Which keys matter, and what a line means, stays in each parser.
  *
- * Used by providers/kimi_code/_journal.c; the primitives are the ones providers/kimi_cli/_wire.c
- * carries (same names, same rules), so that file can include this one instead of its own copy.
+ * Included by providers/kimi_code/_journal.c and providers/kimi_cli/_wire.c. (codex_cli/_rollout.c
+ * keeps its own ASCII-only scanner, with a 16-byte SSE2 string loop: Codex lines are ASCII.)
  */
 #ifndef OPENUSAGE_JSONSCAN_H
 #define OPENUSAGE_JSONSCAN_H
