@@ -1,10 +1,13 @@
 """What pyproject.toml cannot declare: the compiled parts of the package and the price table.
 
 - The compiled parts: the candidate reader's block loop (src/openusage/_hot.c), the Kimi CLI usage
-  line's fast path (src/openusage/providers/kimi_cli/_wire.c) and the Codex CLI token_count fast path
-  (src/openusage/providers/codex_cli/_rollout.c). Optional: where they cannot be built (no compiler, no
-  Python headers), `pip install` still succeeds and openusage reads with their pure-Python references
-  (`openusage.hot`, `kimi_cli/wire.py`, `codex_cli/rollout.py`), more slowly.
+  line's fast path (src/openusage/providers/kimi_cli/_wire.c), the Codex CLI token_count fast path
+  (src/openusage/providers/codex_cli/_rollout.c) and the Kimi Code journal line's fast path
+  (src/openusage/providers/kimi_code/_journal.c); the two Kimi ones share the JSON scanning of
+  src/openusage/_jsonscan.h.
+  Optional: where they cannot be built (no compiler, no Python headers), `pip install` still succeeds
+  and openusage reads with their pure-Python references (`openusage.hot`, `kimi_cli/wire.py`,
+  `codex_cli/rollout.py`, `kimi_code/journal.py`), more slowly.
 - The price table (`openusage/_prices.bin`, pricetable.py): made from the genai-prices of the build
   environment (`build-system.requires`) before the package's files are copied. Optional too: where it
   cannot be made, the build says why and goes on, and openusage imports genai-prices to price calls.
@@ -53,8 +56,10 @@ setup(
     ext_modules=[
         Extension("openusage._hot", ["src/openusage/_hot.c"], optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.kimi_cli._wire", ["src/openusage/providers/kimi_cli/_wire.c"],
-                  optional=True, extra_compile_args=["-O2"]),
+                  depends=["src/openusage/_jsonscan.h"], optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.codex_cli._rollout", ["src/openusage/providers/codex_cli/_rollout.c"],
                   optional=True, extra_compile_args=["-O2"]),
+        Extension("openusage.providers.kimi_code._journal", ["src/openusage/providers/kimi_code/_journal.c"],
+                  depends=["src/openusage/_jsonscan.h"], optional=True, extra_compile_args=["-O2"]),
     ],
 )

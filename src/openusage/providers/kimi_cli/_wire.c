@@ -23,12 +23,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../_jsonscan.h" /* the JSON scanning shared with the other compiled line parsers */
+
 /* Bumped whenever the function's contract changes: wire.py refuses a stale build. */
 #define PARSER_VERSION 2
 #define LONG_LINE (64 * 1024)
 #define MAX_DEPTH 64   /* JSON nesting; deeper lines are deferred (Python's json has its own limit) */
 #define MAX_EVENTS 8   /* SubagentEvent wrappings; deeper ones are deferred */
-#define MAX_DIGITS 18  /* an integer of at most 18 digits fits in a long long */
 
 #define DONE 0
 #define ZERO 1
@@ -36,14 +37,6 @@
 
 /* 10000-01-01T00:00:00Z: the spec's "before the year 10000" (wire.MAX_TIMESTAMP). */
 #define MAX_TIMESTAMP 253402300800.0
-
-enum kind { ABSENT = 0, STR, STR_ESC, INT, FLOAT, LITERAL_NULL, LITERAL_BOOL, OBJ, ARR };
-
-typedef struct {
-    enum kind kind;
-    const unsigned char *s; /* a string's content (without quotes) or a number's text */
-    Py_ssize_t n;
-} Val;
 
 typedef struct {
     Val self, type, payload, usage, message_id, model, event;
@@ -64,152 +57,29 @@ static const char *const COUNT_NAMES[4] = {"input_other", "output", "input_cache
 
 static int parse_value(Parser *ps, enum ctx ctx, int level, Val *out);
 
-/* JSON's whitespace: space, tab, newline, carriage return. */
-static unsigned char is_ws[256];
-
+/* The shared scanning (_jsonscan.h) at this parser's position. */
 static inline void skip_ws(Parser *ps)
 {
-    const unsigned char *p = ps->p, *end = ps->end;
-    while (p < end && is_ws[*p]) p++;
-    ps->p = p;
+    ps->p = js_skip_ws(ps->p, ps->end);
 }
 
-static inline int hexval(unsigned char c)
+static inline int parse_string(Parser *ps, Val *out)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    return js_string(&ps->p, ps->end, out);
 }
 
-/* One UTF-8 sequence starting at a byte >= 0x80, strictly (no overlongs, no surrogates, at most
- * U+10FFFF: what Python's decoder accepts). Returns its length, or 0 when it is not valid. */
-static inline int utf8_len(const unsigned char *p, const unsigned char *end)
+static inline int parse_number(Parser *ps, Val *out)
 {
-    unsigned char c = p[0];
-    Py_ssize_t left = end - p;
-    if (c >= 0xC2 && c <= 0xDF) {
-        return (left >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && p[1] < 0xA0) return 0;  /* overlong */
-        if (c == 0xED && p[1] >= 0xA0) return 0; /* a surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && p[1] < 0x90) return 0; /* overlong */
-        if (c == 0xF4 && p[1] >= 0x90) return 0; /* beyond U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
-/* Bytes a string's fast loop stops at: the closing quote, a backslash, a control character, and any
- * byte of a multi-byte UTF-8 sequence. Filled once, at import. */
-static unsigned char string_stop[256];
-
-static void fill_tables(void)
-{
-    for (int c = 0; c < 256; c++) {
-        string_stop[c] = (c < 0x20 || c == '"' || c == '\\' || c >= 0x80);
-        is_ws[c] = (c == ' ' || c == '\t' || c == '\n' || c == '\r');
-    }
-}
-
-/* A string, the opening quote at ps->p. Escapes are checked; a \u escape of a surrogate is deferred
- * (the decoders differ on lone ones), as is any control character. */
-static int parse_string(Parser *ps, Val *out)
-{
-    const unsigned char *p = ps->p + 1, *end = ps->end;
-    int escaped = 0;
-    const unsigned char *start = p;
-    for (;;) {
-        while (end - p >= 4 && !(string_stop[p[0]] | string_stop[p[1]] | string_stop[p[2]] | string_stop[p[3]]))
-            p += 4;
-        while (p < end && !string_stop[*p]) p++;
-        if (p >= end) return -1;
-        unsigned char c = *p;
-        if (c == '"') break;
-        if (c < 0x20) return -1;
-        if (c == '\\') {
-            escaped = 1;
-            if (p + 1 >= end) return -1;
-            unsigned char e = p[1];
-            if (e == 'u') {
-                if (end - p < 6) return -1;
-                int h0 = hexval(p[2]), h1 = hexval(p[3]), h2 = hexval(p[4]), h3 = hexval(p[5]);
-                if ((h0 | h1 | h2 | h3) < 0) return -1;
-                int code = (h0 << 12) | (h1 << 8) | (h2 << 4) | h3;
-                if (code >= 0xD800 && code <= 0xDFFF) return -1;
-                p += 6;
-            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-                       e == 't') {
-                p += 2;
-            } else {
-                return -1;
-            }
-            continue;
-        }
-        int len = utf8_len(p, end); /* c >= 0x80 */
-        if (len == 0) return -1;
-        p += len;
-    }
-    if (out != NULL) {
-        out->kind = escaped ? STR_ESC : STR;
-        out->s = start;
-        out->n = p - start;
-    }
-    ps->p = p + 1;
-    return 0;
-}
-
-static int parse_number(Parser *ps, Val *out)
-{
-    const unsigned char *p = ps->p, *end = ps->end, *start = ps->p;
-    int is_float = 0;
-    if (p < end && *p == '-') p++;
-    if (p >= end) return -1;
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < end && *p >= '0' && *p <= '9') p++;
-    } else {
-        return -1;
-    }
-    if (p < end && *p == '.') {
-        is_float = 1;
-        p++;
-        if (p >= end || *p < '0' || *p > '9') return -1;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        is_float = 1;
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
-        if (p >= end || *p < '0' || *p > '9') return -1;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-    }
-    out->kind = is_float ? FLOAT : INT;
-    out->s = start;
-    out->n = p - start;
-    ps->p = p;
-    return 0;
+    return js_number(&ps->p, ps->end, out);
 }
 
 static inline int literal(Parser *ps, const char *word, Py_ssize_t n)
 {
-    if (ps->end - ps->p < n || memcmp(ps->p, word, (size_t)n) != 0) return -1;
-    ps->p += n;
-    return 0;
+    return js_literal(&ps->p, ps->end, word, n);
 }
 
-static inline int key_is(const Val *key, const char *name)
-{
-    size_t n = strlen(name);
-    return (size_t)key->n == n && memcmp(key->s, name, n) == 0;
-}
+#define key_is js_is
+#define int_value js_int_value
 
 /* Where the value of `key` goes in an object of context `ctx`, and the context of that value; NULL
  * when the key does not matter here. *defer is set when the key might matter but cannot be read
@@ -374,21 +244,6 @@ static int parse_value(Parser *ps, enum ctx ctx, int level, Val *out)
     return 0;
 }
 
-/* An integer's text (INT kind) as a long long; -1 when it has more than MAX_DIGITS digits. */
-static int int_value(const Val *v, long long *value)
-{
-    const unsigned char *p = v->s, *end = v->s + v->n;
-    int negative = 0;
-    if (*p == '-') {
-        negative = 1;
-        p++;
-    }
-    if (end - p > MAX_DIGITS) return -1;
-    long long x = 0;
-    for (; p < end; p++) x = x * 10 + (*p - '0');
-    *value = negative ? -x : x;
-    return 0;
-}
 
 /* A count: an integer, or 0 (negative, not an integer, absent). -1: too large to read here. */
 static int count_value(const Val *v, long long *count)
@@ -690,7 +545,7 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__wire(void)
 {
-    fill_tables();
+    js_fill_tables();
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL) return NULL;
     if (PyType_Ready(&SinkType) < 0 || PyModule_AddObjectRef(m, "Sink", (PyObject *)&SinkType) < 0 ||

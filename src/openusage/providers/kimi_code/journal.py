@@ -8,17 +8,23 @@ and goals carry look-alike usage and are never read. A line is decoded straight 
 record needs (`lines` explains the two decoders). The last model per alias is the reader's state: it
 is handed back with the chunk and given to the next one, so a record appended later resolves exactly
 as in a cold scan.
+
+`parse_line` is the reference. Where the compiled fast path is built (`compiled`, `_journal.c`), each
+line goes to it first: it answers the plain `usage.record` and `llm.request` lines (almost all of them)
+with the same record and the same state, and hands every other line back to `parse_line`.
 """
 
 from __future__ import annotations
 
 import marshal
 import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from openusage.calls import UsageRecord
+from openusage.providers.kimi_code.compiled import choose
 from openusage.providers.kimi_code.config import UNRESOLVED
 from openusage.providers.lines import FAST_ERRORS as _FAST_ERRORS
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, printable
@@ -45,6 +51,7 @@ class _Record(msgspec.Struct):
 
 
 _decode_fast = msgspec.json.Decoder(_Record).decode
+_FAST = choose()  # this process's choice: the environment does not change while it reads
 
 
 class _State:
@@ -85,19 +92,30 @@ class _State:
 
 
 class JournalParser:
-    """Candidate lines of one agent's journal → a Chunk, resuming from the state of the lines before."""
+    """Candidate lines of one agent's journal → a Chunk, resuming from the state of the lines before.
 
-    __slots__ = ("agent", "body", "state")
+    `line` is what the block loop calls per candidate line: the compiled fast path (`compiled.py`) when
+    it is in use, which hands every line it does not read itself to `parse_line`; else `parse_line`
+    alone. `compiled` (None: as `compiled.choose()` decides for this process) lets tests run both paths
+    side by side."""
 
-    def __init__(self, agent: str, state: bytes | None) -> None:
+    __slots__ = ("agent", "body", "fast", "line", "state")
+
+    def __init__(self, agent: str, state: bytes | None, compiled: bool | None = None) -> None:
         self.agent = agent  # the agent directory's name: part of every record's identity
-        self.state = _State(state)
-        self.body = Tally()
-
-    def line(self, line: Line) -> None:
-        parse_line(line, self.body, self.state, self.agent)
+        self.state = state_ = _State(state)
+        self.body = body = Tally()
+        # A closure, not a bound method: the parser holding its own method would be a cycle, and the
+        # cyclic collector is off while a command runs.
+        reference: Callable[[Line], None] = lambda line: parse_line(line, body, state_, agent)  # noqa: E731
+        lines = _FAST.lines if compiled is None else choose({}).lines if compiled else None
+        self.fast = None if lines is None else lines(body.records, state_, agent, UsageRecord, reference)
+        self.line: Callable[[Line], None] = reference if self.fast is None else self.fast
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
+        if self.fast is not None:  # the all-zero records the compiled path counted, added once
+            self.body.zero += self.fast.zero
+            self.fast = None
         rest = None
         if tail is not None:
             rest = Tally()

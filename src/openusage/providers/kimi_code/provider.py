@@ -37,6 +37,16 @@ def code_root(env: Mapping[str, str]) -> Path:
     return expand(home, env) if home else Path(env.get("HOME") or Path.home()) / ".kimi-code"
 
 
+def _parser_fact(env: Mapping[str, str], detailed: bool) -> tuple[Fact, ...]:
+    """Which reader of journal lines runs (compiled or pure Python), for `openusage detect` only."""
+    if not detailed:
+        return ()
+    from openusage.providers.kimi_code.compiled import choose, describe
+
+    path = choose(env)
+    return (Fact("line parser", describe(path), path.lines is not None),)
+
+
 class KimiCodeProvider:
     id = "kimi_code"
     title = "Kimi Code"
@@ -59,6 +69,7 @@ class KimiCodeProvider:
             Fact("root", f"{root}" + (f" ({HOME_VARIABLE})" if env.get(HOME_VARIABLE) else ""), root.is_dir()),
             Fact("sessions dir", f"{sessions}{count}", found),
             Fact("config file", str(config_file), config_file.is_file()),
+            *_parser_fact(env, detailed),
         )
         # A home KIMI_CODE_HOME names that is not a directory is a mistake to show (walk says why), not
         # an agent never used: its account stays.
