@@ -1,6 +1,6 @@
 """Whether one of the package's optional compiled modules may be used, by the one rule they share.
 
-The compiled parts (`openusage._hot`, the Kimi CLI and Codex line parsers: see setup.py) each have a
+The compiled parts (`openusage._hot`, the Kimi CLI, Kimi Code and Codex line parsers: see setup.py) each have a
 pure-Python reference. A compiled module is used unless OPENUSAGE_PURE is set (to anything but "" or
 "0"), it is not built or cannot be loaded, or it was built from another version of its source (its
 version constant differs from the one its Python side expects); `openusage detect` says which runs,
