@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from openusage.errors import CacheError
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.listing import Listings
 from openusage.records import FileDiagnostics, SessionInfo, Source, file_key
 from openusage.store import FileState, Store
 from openusage.summary import Ledger
@@ -226,6 +227,8 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
     """Read what changed and re-fold the calls it touches; returns the ledger, the unreadable count,
     and, when nothing changed, the stored diagnostics of the files (None: they must be stored again)."""
     compared = _compare(store, provider, account, walk)
+    if compared.listings:  # written whatever else changed: the next run lists fewer directories
+        store.set_listings(account, compared.listings)
     jobs = [_plan(provider.id, source, store.file_state(account, source.path) if known else None)
             for source, known in compared.files]
     gone = [state for file_id in sorted(compared.gone) if (state := store.file_state_by_id(file_id)) is not None]
@@ -249,6 +252,7 @@ class _Compared(NamedTuple):
     gone: set[int]  # ids of known files that are not there any more
     sessions: dict[str, tuple[str, SessionInfo, int]]  # sessions whose state is new or changed, read again
     dropped: set[str]  # known sessions that hold no file any more
+    listings: dict[str, bytes | None]  # sessions whose remembered directory listings change
 
 
 def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> _Compared:
@@ -257,20 +261,22 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back."""
     top, units, loose = _session_units(provider, walk)
+    remembered = store.has_listings(account)
 
     def work(i: int) -> _UnitDiff:
-        return _compare_unit(store, provider, account, top, units[i], loose[i])
+        return _compare_unit(store, provider, account, top, units[i], loose[i], remembered)
 
     from openusage import parallel
 
     workers = (os.cpu_count() or 1) if len(top.sessions) >= PARALLEL_MIN_SESSIONS else 1
-    result = _Compared([], set(), {}, set())
+    result = _Compared([], set(), {}, set(), {})
     fetched_files = fetched_sessions = 0
     for _i, diff in parallel.run(len(units), work, workers, parallel.Codec(_encode_diff, _decode_diff)):
         result.files.extend(diff.changed)
         result.gone.update(diff.gone)
         result.sessions.update((name, (name, info, signature)) for name, (info, signature) in diff.sessions.items())
         result.dropped.update(diff.dropped)
+        result.listings.update(diff.listings)
         walk.unreadable += diff.unreadable
         fetched_files += diff.files
         fetched_sessions += diff.known_sessions
@@ -294,6 +300,7 @@ class _UnitDiff(NamedTuple):
     unreadable: int
     files: int
     known_sessions: int
+    listings: dict[str, bytes | None]  # sessions whose remembered listings change (listing.py)
 
 
 def _encode_diff(diff: _UnitDiff) -> bytes:
@@ -303,28 +310,30 @@ def _encode_diff(diff: _UnitDiff) -> bytes:
     return marshal.dumps((
         [(tuple(source), known) for source, known in diff.changed], diff.gone,
         {name: (tuple(info), signature) for name, (info, signature) in diff.sessions.items()},
-        diff.dropped, diff.unreadable, diff.files, diff.known_sessions))
+        diff.dropped, diff.unreadable, diff.files, diff.known_sessions, diff.listings))
 
 
 def _decode_diff(body: bytes) -> _UnitDiff:
-    changed, gone, sessions, dropped, unreadable, files, known_sessions = marshal.loads(body)
+    changed, gone, sessions, dropped, unreadable, files, known_sessions, listings = marshal.loads(body)
     return _UnitDiff([(Source(*source), known) for source, known in changed], gone,
                      {name: (SessionInfo(*info), signature) for name, (info, signature) in sessions.items()},
-                     dropped, unreadable, files, known_sessions)
+                     dropped, unreadable, files, known_sessions, listings)
 
 
 def _compare_unit(store: Store, provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
-                  loose: list[Source]) -> _UnitDiff:
+                  loose: list[Source], remembered: bool) -> _UnitDiff:
     """One unit of the warm comparison, in any process: walk its sessions, and return only what differs
     from the store: changed files, gone file ids, sessions whose state changed (read again), known
-    sessions not seen, and the counts asked."""
+    sessions not seen, the counts asked, and the sessions whose remembered directory listings change
+    (`remembered`: the store holds some of the account's)."""
     local = Walk()
     known = store.reader()
-    sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
     names = {session.name for session in sessions}
-    sources.extend(loose)
     names.update(source.session for source in loose)
     asked = sorted(names)
+    local.listings = Listings(known.listings(account, asked) if remembered else {})
+    sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
+    sources.extend(loose)
     files = known.files(account, asked)
     fetched = len(files)
     changed: list[tuple[Source, bool]] = []
@@ -343,7 +352,8 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
             new_signatures[session] = signature
     infos = provider.session_info(_holders(local, new_signatures))
     states = {name: (info, new_signatures[name]) for name, info in infos.items()}
-    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions)
+    listings = local.listings.changes(local.session_dirs.keys())
+    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions, listings)
 
 
 

@@ -34,7 +34,7 @@ import time
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from itertools import pairwise
@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from openusage.calls import FileRead, UsageRecord
     from openusage.fold import Copy
 
-SCHEMA_VERSION = 21  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning
+SCHEMA_VERSION = 22  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+# 22: the listings table (providers/listing.py)
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 # Pending holders entries written at once: a first run of 500,000 calls would otherwise hold a set of
 # them all (~60 bytes each, 33 MiB) until its end. Each write merges into every shard touched, so
@@ -116,6 +117,8 @@ CREATE TABLE IF NOT EXISTS facts(
     project TEXT NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS remote(account TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS prices(key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS listings(
+    account TEXT NOT NULL, session TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 """
 
 
@@ -198,6 +201,21 @@ class Known:
                           for session, signature in self.conn.execute(
                 f"SELECT session, signature FROM sessions WHERE account = ? AND session IN ({_marks(chunk)})",
                 (to_db(account), *map(to_db, chunk))))
+        return result
+
+
+    def listings(self, account: str, sessions: list[str]) -> dict[str, bytes]:
+        """session → the body of its remembered directory listings (`providers/listing.py`), for the
+        known ones of these sessions whose seal holds (a damaged one is as good as none: its
+        directories are listed again)."""
+        result: dict[str, bytes] = {}
+        for chunk in _chunks(sessions):
+            for session, blob in self.conn.execute(
+                    f"SELECT session, body FROM listings WHERE account = ? AND session IN ({_marks(chunk)})",
+                    (to_db(account), *map(to_db, chunk))):
+                body = unseal(blob)
+                if body is not None:
+                    result[session if type(session) is str else name_of(session, "a session")] = body
         return result
 
 
@@ -358,6 +376,12 @@ class Store:
 
     def has_files(self, account: str) -> bool:
         row = self.conn.execute("SELECT 1 FROM files WHERE account = ? LIMIT 1", (to_db(account),)).fetchone()
+        return row is not None
+
+    def has_listings(self, account: str) -> bool:
+        """Whether any directory listing of the account is remembered (`providers/listing.py`): a
+        provider whose walk remembers none (Codex) then asks nothing more of them."""
+        row = self.conn.execute("SELECT 1 FROM listings WHERE account = ? LIMIT 1", (to_db(account),)).fetchone()
         return row is not None
 
     def counts(self, account: str) -> tuple[int, int]:
@@ -620,6 +644,16 @@ class Store:
         gone = [(to_db(account), to_db(session)) for session in sessions]
         self.conn.executemany("DELETE FROM sessions WHERE account = ? AND session = ?", gone)
         self.conn.executemany("DELETE FROM facts WHERE account = ? AND session = ?", gone)
+        self.conn.executemany("DELETE FROM listings WHERE account = ? AND session = ?", gone)
+
+    def set_listings(self, account: str, rows: Mapping[str, bytes | None]) -> None:
+        """Sessions' remembered directory listings: a new body, or None to forget one."""
+        key = to_db(account)
+        self.conn.executemany("INSERT OR REPLACE INTO listings(account, session, body) VALUES (?, ?, ?)",
+                              ((key, to_db(session), seal(body)) for session, body in rows.items()
+                               if body is not None))
+        self.conn.executemany("DELETE FROM listings WHERE account = ? AND session = ?",
+                              ((key, to_db(session)) for session, body in rows.items() if body is None))
 
     # -- copies ---------------------------------------------------------------------------------------
     def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
@@ -829,6 +863,7 @@ class Store:
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM summaries WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM facts WHERE account = ?", (to_db(account),))
+        self.conn.execute("DELETE FROM listings WHERE account = ?", (to_db(account),))
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:
