@@ -227,8 +227,6 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
     """Read what changed and re-fold the calls it touches; returns the ledger, the unreadable count,
     and, when nothing changed, the stored diagnostics of the files (None: they must be stored again)."""
     compared = _compare(store, provider, account, walk)
-    if compared.listings:  # written whatever else changed: the next run lists fewer directories
-        store.set_listings(account, compared.listings)
     jobs = [_plan(provider.id, source, store.file_state(account, source.path) if known else None)
             for source, known in compared.files]
     gone = [state for file_id in sorted(compared.gone) if (state := store.file_state_by_id(file_id)) is not None]
@@ -252,14 +250,14 @@ class _Compared(NamedTuple):
     gone: set[int]  # ids of known files that are not there any more
     sessions: dict[str, tuple[str, SessionInfo, int]]  # sessions whose state is new or changed, read again
     dropped: set[str]  # known sessions that hold no file any more
-    listings: dict[str, bytes | None]  # sessions whose remembered directory listings change
 
 
 def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> _Compared:
     """The walk, compared with what the store knows, file by file and session by session. Split by
     session over the processes when there are many sessions (the walk is one syscall after another:
     half each); each process asks the store about its own sessions only, so none holds the whole
-    history, and only differences come back."""
+    history, and only differences come back. The sessions whose remembered directory listings
+    changed are written here, unit by unit (this runs inside the refresh's write transaction)."""
     top, units, loose = _session_units(provider, walk)
     remembered = store.has_listings(account)
 
@@ -269,14 +267,15 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     from openusage import parallel
 
     workers = (os.cpu_count() or 1) if len(top.sessions) >= PARALLEL_MIN_SESSIONS else 1
-    result = _Compared([], set(), {}, set(), {})
+    result = _Compared([], set(), {}, set())
     fetched_files = fetched_sessions = 0
     for _i, diff in parallel.run(len(units), work, workers, parallel.Codec(_encode_diff, _decode_diff)):
         result.files.extend(diff.changed)
         result.gone.update(diff.gone)
         result.sessions.update((name, (name, info, signature)) for name, (info, signature) in diff.sessions.items())
         result.dropped.update(diff.dropped)
-        result.listings.update(diff.listings)
+        if diff.listings:  # written as they come (nothing else holds them): the next run lists fewer
+            store.set_listings(account, diff.listings)
         walk.unreadable += diff.unreadable
         fetched_files += diff.files
         fetched_sessions += diff.known_sessions
