@@ -330,7 +330,11 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
     names = {session.name for session in sessions}
     names.update(source.session for source in loose)
     asked = sorted(names)
-    local.listings = Listings(known.listings(account, asked) if remembered else {})
+    if remembered:
+        signatures, stored_listings = known.signatures_and_listings(account, asked)
+    else:
+        signatures, stored_listings = known.signatures(account, asked), {}
+    local.listings = Listings(stored_listings)
     sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
     sources.extend(loose)
     files = known.files(account, asked)
@@ -342,7 +346,6 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
         if entry is None or entry[0] != file_key(source.identity, source.session):
             changed.append((source, entry is not None))
     gone = [file_id for _key, file_id in files.values()]
-    signatures = known.signatures(account, asked)
     known_sessions = len(signatures)
     new_signatures: dict[str, int] = {}
     for session in local.session_dirs:

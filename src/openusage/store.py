@@ -205,19 +205,24 @@ class Known:
         return result
 
 
-    def listings(self, account: str, sessions: list[str]) -> dict[str, bytes]:
-        """session → the body of its remembered directory listings (`providers/listing.py`), for the
-        known ones of these sessions whose seal holds (a damaged one is as good as none: its
+    def signatures_and_listings(self, account: str,
+                                sessions: list[str]) -> tuple[dict[str, int], dict[str, bytes]]:
+        """`signatures`, and in the same query the body of each known session's remembered directory
+        listings (`providers/listing.py`) whose seal holds (a damaged one is as good as none: its
         directories are listed again)."""
-        result: dict[str, bytes] = {}
+        signatures: dict[str, int] = {}
+        listings: dict[str, bytes] = {}
         for chunk in _chunks(sessions):
-            for session, blob in self.conn.execute(
-                    f"SELECT session, body FROM listings WHERE account = ? AND session IN ({_marks(chunk)})",
+            for session, signature, blob in self.conn.execute(
+                    "SELECT s.session, s.signature, l.body FROM sessions AS s LEFT JOIN listings AS l"
+                    " ON l.account = s.account AND l.session = s.session"
+                    f" WHERE s.account = ? AND s.session IN ({_marks(chunk)})",
                     (to_db(account), *map(to_db, chunk))):
-                body = unseal(blob)
-                if body is not None:
-                    result[session if type(session) is str else name_of(session, "a session")] = body
-        return result
+                name = session if type(session) is str else name_of(session, "a session")
+                signatures[name] = signature
+                if blob is not None and (body := unseal(blob)) is not None:
+                    listings[name] = body
+        return signatures, listings
 
 
 class Store:
