@@ -1,17 +1,20 @@
-"""python -m bench.ab: two (or more) openusage builds against each other, run for run, on one Kimi CLI home.
+"""python -m bench.ab: two (or more) openusage builds against each other, run for run, on one home.
 
 Each round runs every variant once, in alternating order (A B, B A, ...), so that a busy machine's
 drift hits them alike; each variant has its own cache directory (cache schemas may differ), primed
 before the first round. Without `--appends` it times the given command (default `snapshot --json`)
 warm. With `--appends` each round primes every cache, times a warm `snapshot --json` of each (d),
 appends ~1 MiB of new turns to 10 wire files with the bench's own appender and journal, times each
-again (e), checks that the variants' documents agree, and cuts the files back (`restore_appends`).
+again (e), checks that the variants' documents agree and equal a `--no-cache` run of the first variant,
+and cuts the files back (`restore_appends`). `--appends` writes into the corpus: give it a copy.
+`--provider` names the home's kind (Kimi CLI by default; Kimi Code, Codex).
 It prints, per variant, the median and minimum wall time and the median CPU time (user + system of
 the process and its waited-for workers).
 
     python -m bench.ab --corpus DIR [--rounds 21] [--args "snapshot --json"] base=/venv-a/bin/openusage \\
         new=/venv-b/bin/openusage
     python -m bench.ab --corpus DIR --appends --rounds 11 base=... new=...
+    python -m bench.ab --provider kimi_code --corpus DIR ... base=... new=...
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import corpus as gen
-from bench.__main__ import APPEND_JOURNAL, find_wire_files, restore_appends
+from bench import corpus_code, corpus_codex
+from bench.__main__ import APPEND_JOURNAL, HOME_VARIABLES, find_wire_files, restore_appends
 
 NOW = "2026-11-25T04:00:00Z"  # the instant the generated corpus is built around (as bench's default)
 APPEND_FILES = 10
@@ -48,11 +52,13 @@ class Variant:
         self.times: dict[str, list[float]] = {}
         self.cpu: dict[str, list[float]] = {}
 
-    def run(self, corpus: Path, home: Path, args: list[str], key: str | None) -> Any:
+    def run(self, corpus: Path, home: Path, args: list[str], key: str | None,
+            provider: str = "kimi_cli") -> Any:
         """One run; its timing kept under `key` (None: untimed). Returns stdout (JSON when it parses)."""
-        env = {**os.environ, "HOME": str(home), "KIMI_SHARE_DIR": str(corpus), "OPENUSAGE_NOW": NOW,
-               "OPENUSAGE_CACHE_DIR": str(self.cache)}
-        env.pop("OPENUSAGE_CONFIG", None)
+        env = {**os.environ, "HOME": str(home), "OPENUSAGE_NOW": NOW, "OPENUSAGE_CACHE_DIR": str(self.cache)}
+        for variable in (*HOME_VARIABLES.values(), "OPENUSAGE_CONFIG"):
+            env.pop(variable, None)
+        env[HOME_VARIABLES[provider]] = str(corpus)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run([*self.command, *args], env=env, capture_output=True, text=True, check=False)
@@ -73,11 +79,13 @@ class Variant:
         return document
 
 
-def _targets(corpus: Path, seed: int) -> list[Path]:
-    """Wire files of main sessions that end in a newline, as the bench picks them."""
+def _targets(corpus: Path, seed: int, provider: str = "kimi_cli") -> list[Path]:
+    """The files of main sessions (live ones) that end in a newline, as the bench picks them."""
     candidates = []
-    for path in find_wire_files(corpus):
-        if "subagents" in path.parts:
+    for path in find_wire_files(corpus, provider):
+        if "subagents" in path.parts or "archived_sessions" in path.parts:
+            continue
+        if provider == "kimi_code" and path.parent.name != "main":
             continue
         with open(path, "rb") as f:
             f.seek(max(0, path.stat().st_size - 1))
@@ -94,7 +102,8 @@ def _same(label: str, documents: list[Any]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.splitlines()[0])
     p.add_argument("variants", nargs="+", metavar="NAME=COMMAND")
-    p.add_argument("--corpus", type=Path, required=True, help="a Kimi CLI home (sessions/ inside)")
+    p.add_argument("--corpus", type=Path, required=True, help="the home (sessions/ inside)")
+    p.add_argument("--provider", choices=sorted(HOME_VARIABLES), default="kimi_cli", help="the home's kind")
     p.add_argument("--rounds", type=int, default=21)
     p.add_argument("--args", default="snapshot --json", help="the command's arguments (without --appends)")
     p.add_argument("--appends", action="store_true", help="time warm and warm-after-appends snapshots")
@@ -109,13 +118,15 @@ def main() -> None:
         variants = [Variant(spec, work) for spec in args.variants]
         command = ["snapshot", "--json"] if args.appends else shlex.split(args.args)
         for variant in variants:
-            variant.run(corpus, home, command, None)  # the first run fills its cache
+            variant.run(corpus, home, command, None, args.provider)  # the first run fills its cache
         if args.appends:
-            _appends(corpus, home, variants, args.rounds, args.seed)
+            cold = Variant(f"cold={shlex.join(variants[0].command)}", work)
+            _appends(corpus, home, variants, args.rounds, args.seed, args.provider, cold)
         else:
             for rnd in range(args.rounds):
                 order = variants if rnd % 2 == 0 else variants[::-1]
-                _same(f"round {rnd + 1}", [v.run(corpus, home, command, "warm") for v in order])
+                _same(f"round {rnd + 1}", [v.run(corpus, home, command, "warm", args.provider)
+                                           for v in order])
     for variant in variants:
         for key, times in variant.times.items():
             wall, fastest = 1e3 * statistics.median(times), 1e3 * min(times)
@@ -124,25 +135,34 @@ def main() -> None:
                   f" (min {fastest:6.1f})  CPU median {cpu:6.1f} ms")
 
 
-def _appends(corpus: Path, home: Path, variants: list[Variant], rounds: int, seed: int) -> None:
-    targets = _targets(corpus, seed)
+def _appends(corpus: Path, home: Path, variants: list[Variant], rounds: int, seed: int, provider: str,
+             cold: Variant) -> None:
+    """d and e, round after round; `cold` (the first variant's command, its own cache directory)
+    makes the `--no-cache` run each e is checked against."""
+    targets = _targets(corpus, seed, provider)
     manifest = gen.read_manifest(corpus)
     start = gen.parse_instant(manifest["params"]["end"]) if manifest else gen.parse_instant(NOW) - 3600.0
     end = gen.parse_instant(NOW) - 1.0
-    appender = gen.Generator(seed + 1000)
+    appender: gen.Generator | corpus_code.Generator | corpus_codex.Generator
+    if provider == "codex_cli":
+        appender = corpus_codex.Generator(corpus_codex.Params(seed=seed + 1000))
+    else:
+        appender = (corpus_code.Generator if provider == "kimi_code" else gen.Generator)(seed + 1000)
     command = ["snapshot", "--json"]
     for rnd in range(rounds):
         order = variants if rnd % 2 == 0 else variants[::-1]
         for variant in order:
-            variant.run(corpus, home, command, None)  # in step with the files again
-        _same(f"d round {rnd + 1}", [v.run(corpus, home, command, "d") for v in order])
+            variant.run(corpus, home, command, None, provider)  # in step with the files again
+        _same(f"d round {rnd + 1}", [v.run(corpus, home, command, "d", provider) for v in order])
         (corpus / APPEND_JOURNAL).write_text(json.dumps({str(p): p.stat().st_size for p in targets}))
         try:
             for i, path in enumerate(targets):
                 begin = min(start + rnd * 120.0 + i, end - 600.0)
                 appender.append_activity(path, APPEND_BYTES // len(targets), seed * 1_000_003 + rnd * 101 + i,
                                          begin, end)
-            _same(f"e round {rnd + 1}", [v.run(corpus, home, command, "e") for v in order])
+            documents = [v.run(corpus, home, command, "e", provider) for v in order]
+            documents.append(cold.run(corpus, home, [*command, "--no-cache"], None, provider))
+            _same(f"e round {rnd + 1} (and --no-cache)", documents)
         finally:
             restore_appends(corpus)
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from openusage.errors import CacheError
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.listing import Listings
 from openusage.records import FileDiagnostics, SessionInfo, Source, file_key
 from openusage.store import FileState, Store
 from openusage.summary import Ledger
@@ -255,11 +256,13 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     """The walk, compared with what the store knows, file by file and session by session. Split by
     session over the processes when there are many sessions (the walk is one syscall after another:
     half each); each process asks the store about its own sessions only, so none holds the whole
-    history, and only differences come back."""
+    history, and only differences come back. The sessions whose remembered directory listings
+    changed are written here, unit by unit (this runs inside the refresh's write transaction)."""
     top, units, loose = _session_units(provider, walk)
+    remembered = store.has_listings(account)
 
     def work(i: int) -> _UnitDiff:
-        return _compare_unit(store, provider, account, top, units[i], loose[i])
+        return _compare_unit(store, provider, account, top, units[i], loose[i], remembered)
 
     from openusage import parallel
 
@@ -271,6 +274,8 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
         result.gone.update(diff.gone)
         result.sessions.update((name, (name, info, signature)) for name, (info, signature) in diff.sessions.items())
         result.dropped.update(diff.dropped)
+        if diff.listings:  # written as they come (nothing else holds them): the next run lists fewer
+            store.set_listings(account, diff.listings)
         walk.unreadable += diff.unreadable
         fetched_files += diff.files
         fetched_sessions += diff.known_sessions
@@ -294,6 +299,7 @@ class _UnitDiff(NamedTuple):
     unreadable: int
     files: int
     known_sessions: int
+    listings: dict[str, bytes | None]  # sessions whose remembered listings change (listing.py)
 
 
 def _encode_diff(diff: _UnitDiff) -> bytes:
@@ -303,28 +309,34 @@ def _encode_diff(diff: _UnitDiff) -> bytes:
     return marshal.dumps((
         [(tuple(source), known) for source, known in diff.changed], diff.gone,
         {name: (tuple(info), signature) for name, (info, signature) in diff.sessions.items()},
-        diff.dropped, diff.unreadable, diff.files, diff.known_sessions))
+        diff.dropped, diff.unreadable, diff.files, diff.known_sessions, diff.listings))
 
 
 def _decode_diff(body: bytes) -> _UnitDiff:
-    changed, gone, sessions, dropped, unreadable, files, known_sessions = marshal.loads(body)
+    changed, gone, sessions, dropped, unreadable, files, known_sessions, listings = marshal.loads(body)
     return _UnitDiff([(Source(*source), known) for source, known in changed], gone,
                      {name: (SessionInfo(*info), signature) for name, (info, signature) in sessions.items()},
-                     dropped, unreadable, files, known_sessions)
+                     dropped, unreadable, files, known_sessions, listings)
 
 
 def _compare_unit(store: Store, provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
-                  loose: list[Source]) -> _UnitDiff:
+                  loose: list[Source], remembered: bool) -> _UnitDiff:
     """One unit of the warm comparison, in any process: walk its sessions, and return only what differs
     from the store: changed files, gone file ids, sessions whose state changed (read again), known
-    sessions not seen, and the counts asked."""
+    sessions not seen, the counts asked, and the sessions whose remembered directory listings change
+    (`remembered`: the store holds some of the account's)."""
     local = Walk()
     known = store.reader()
-    sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
     names = {session.name for session in sessions}
-    sources.extend(loose)
     names.update(source.session for source in loose)
     asked = sorted(names)
+    if remembered:
+        signatures, stored_listings = known.signatures_and_listings(account, asked)
+    else:
+        signatures, stored_listings = known.signatures(account, asked), {}
+    local.listings = Listings(stored_listings)
+    sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
+    sources.extend(loose)
     files = known.files(account, asked)
     fetched = len(files)
     changed: list[tuple[Source, bool]] = []
@@ -334,7 +346,6 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
         if entry is None or entry[0] != file_key(source.identity, source.session):
             changed.append((source, entry is not None))
     gone = [file_id for _key, file_id in files.values()]
-    signatures = known.signatures(account, asked)
     known_sessions = len(signatures)
     new_signatures: dict[str, int] = {}
     for session in local.session_dirs:
@@ -343,7 +354,8 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
             new_signatures[session] = signature
     infos = provider.session_info(_holders(local, new_signatures))
     states = {name: (info, new_signatures[name]) for name, info in infos.items()}
-    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions)
+    listings = local.listings.changes(local.session_dirs.keys())
+    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions, listings)
 
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 from openusage.records import Chunk, Line, SessionInfo, Source
 
 if TYPE_CHECKING:
+    from openusage.providers.listing import Listings
     from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
     from openusage.remote import Reading  # only a remote source's fetch builds one
 
@@ -66,8 +67,8 @@ class Walk:
     the rest through `add_source` and `add_signature`. The scan makes a fresh Walk per unit of work, so
     only what these methods add crosses between processes."""
 
-    __slots__ = ("dirs", "found", "more_session_dirs", "problem", "root", "session_dirs", "signatures",
-                 "top_sources", "unreadable")
+    __slots__ = ("dirs", "found", "listings", "more_session_dirs", "problem", "root", "session_dirs",
+                 "signatures", "top_sources", "unreadable")
 
     def __init__(self) -> None:
         self.root = ""  # the directory read
@@ -82,6 +83,8 @@ class Walk:
         self.unreadable = 0
         self.found = True  # False when the directory does not exist or cannot be used
         self.problem: str | None = None  # why a directory that exists cannot be used
+        # Listings remembered from earlier runs (`providers/listing.py`), when the scan gives them.
+        self.listings: Listings | None = None
 
     def add_source(self, path: str, info: os.stat_result, session: str, holder: str, sources: list[Source]) -> None:
         """A file found: it makes its session a session (held in `holder`), and is one file to read."""

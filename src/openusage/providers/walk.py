@@ -4,7 +4,8 @@ and Kimi Code providers, which keep one directory per session.
 One `scandir` per directory and one `stat` per wire.jsonl and state.json; the walk is a generator, so
 the cache compares each file as it is found. Directory symlinks are followed once each, so a loop
 cannot hang it. Only regular files are listed to read: a wire.jsonl or state.json that is a FIFO, a
-socket or a device (or a link to one) is counted unreadable and never opened.
+socket or a device (or a link to one) is counted unreadable and never opened. A directory the
+scan's remembered listings (`listing.py`, set on the Walk) show unchanged is stat'ed, not listed.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ import stat
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openusage.files import SMALL_FILE_LIMIT
 from openusage.providers.agentfiles import STATE_NAME
 from openusage.providers.base import SessionDir, SessionList, Walk
 from openusage.records import Source
 
+if TYPE_CHECKING:
+    from openusage.providers.listing import DirEntryLike
+
 WIRE_NAME = "wire.jsonl"
 AGENTS_NAME = "agents"
 AGENT_DEPTH = 4  # sessions/<group>/<session>/agents/<agent>/
 _NOTHING_SEEN: AbstractSet[int] = frozenset()
+_LISTED_NAMES = frozenset((WIRE_NAME, STATE_NAME))  # the files a remembered listing keeps (listing.py)
 
 
 def walk_sessions(sessions_dir: Path) -> Walk:
@@ -135,8 +141,11 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
     yields the subdirectories to walk next (name, and their pending entry). A directory in
     `seen` or `seen_above` was walked already."""
     try:
-        with os.scandir(directory) as entries:
-            children = list(entries)
+        if walk.listings is None:
+            with os.scandir(directory) as entries:
+                children: list[DirEntryLike] = list(entries)
+        else:  # a directory unchanged since an earlier run listed it is not listed again
+            children = walk.listings.entries(directory, session, holder, _LISTED_NAMES)
     except (FileNotFoundError, NotADirectoryError):
         return  # not there (a session without agents yet, or one removed while walked): nothing to read
     except OSError:
