@@ -164,7 +164,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         if store.has_files(account.id):
             ledger, unreadable, stored = _refresh(store, provider, account.id, walk, progress)
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
-            files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
+            files = stored if stored is not None else store.set_summary(account.id, ledger.stored())
         else:
             from openusage import reading  # a first run: everything is read
 
@@ -174,7 +174,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             read = reading.read_all(reading.StoreSink(store, account.id, max_calls), provider, account.id, walk,
                                     progress, listing)
             ledger, unreadable = read.ledger, read.unreadable
-            files = store.set_summary(account.id, ledger.encode(), read.files)
+            files = store.set_summary(account.id, ledger.stored(), read.files)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
 
@@ -222,7 +222,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
     gone = [state for file_id in sorted(compared.gone) if (state := store.file_state_by_id(file_id)) is not None]
     changed_sessions, dropped_sessions = compared.sessions, sorted(compared.dropped)
     stored = store.summary(account)
-    ledger = Ledger.decode(stored[0]) if stored is not None else None
+    ledger = Ledger.from_stored(stored[0], store.ledger_parts(account)) if stored is not None else None
     if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None \
             and stored is not None and stored[1] is not None:
         return ledger, walk.unreadable, stored[1]  # the warm path: nothing to read, nothing to fold
