@@ -682,11 +682,12 @@ class Store:
                                      ("ledger_days", "day", ledger.days)):
             if ledger.whole:
                 self.conn.execute(f"DELETE FROM {table} WHERE account = ?", (key,))
-            else:
-                self.conn.executemany(f"DELETE FROM {table} WHERE account = ? AND {column} = ?",
-                                      ((key, part) for part, body in parts.items() if body is None))
-            self.conn.executemany(f"INSERT OR REPLACE INTO {table}(account, {column}, body) VALUES (?, ?, ?)",
-                                  ((key, part, seal(body)) for part, body in parts.items() if body is not None))
+            for part, body in parts:  # one at a time: a whole ledger's parts are encoded as they come
+                if body is None:
+                    self.conn.execute(f"DELETE FROM {table} WHERE account = ? AND {column} = ?", (key, part))
+                else:
+                    self.conn.execute(f"INSERT OR REPLACE INTO {table}(account, {column}, body) VALUES (?, ?, ?)",
+                                      (key, part, seal(body)))
         return files
 
     def ledger_parts(self, account: str) -> LedgerParts:

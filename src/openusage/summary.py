@@ -10,7 +10,7 @@ without reading a call. Pure: no files, no SQL.
 from __future__ import annotations
 
 import marshal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from zlib import crc32
@@ -75,8 +75,8 @@ class StoredLedger(NamedTuple):
     whole ledger decoded took 78 MiB."""
 
     head: bytes
-    sessions: dict[int, bytes | None]  # part -> its sessions' call counts (None: it has none now)
-    days: dict[int, bytes | None]  # UTC day -> its sessions' call times (None: none now)
+    sessions: Iterable[tuple[int, bytes | None]]  # (part, its sessions' call counts; None: none now)
+    days: Iterable[tuple[int, bytes | None]]  # (UTC day, its sessions' call times; None: none now), once
     whole: bool  # True: every part is here (any other stored part goes); False: only these changed
 
 
@@ -370,21 +370,23 @@ class Ledger:
     def stored(self) -> StoredLedger:
         """The ledger as the cache keeps it (`StoredLedger`): every part, or for a ledger read from the
         cache only the parts changed since."""
+        shards: Iterable[tuple[int, bytes | None]]
+        days: Iterable[tuple[int, bytes | None]]
         if self._parts is None:
             grouped: dict[int, dict[str, int]] = {}
             for session, calls in self.sessions.items():
                 grouped.setdefault(session_shard(session), {})[session] = calls
             shard_counts = {shard: len(part) for shard, part in grouped.items()}
-            shards: dict[int, bytes | None] = {shard: marshal.dumps(part) for shard, part in grouped.items()}
-            del grouped
-            days: dict[int, bytes | None] = {day: marshal.dumps(per_session)
-                                             for day, per_session in self.day_sessions.items()}
+            # Encoded as they are written, each let go once written: a whole ledger of 500,000 sessions
+            # is a hundred MiB already, its parts all encoded at once would be half as much again.
+            shards = _encoded(grouped)
+            days = ((day, marshal.dumps(per_session)) for day, per_session in self.day_sessions.items())
             whole = True
         else:
             shard_counts = {shard: n for shard, n in self._shard_counts.items() if n}
-            shards = {shard: _part_of({session: calls for session, calls in self.sessions.items()
-                                       if session_shard(session) == shard}) for shard in self._touched_shards}
-            days = {day: _part_of(self.day_sessions.get(day, {})) for day in self._touched_days}
+            shards = [(shard, _part_of({session: calls for session, calls in self.sessions.items()
+                                        if session_shard(session) == shard})) for shard in self._touched_shards]
+            days = [(day, _part_of(self.day_sessions.get(day, {}))) for day in self._touched_days]
             whole = False
         head = marshal.dumps((SUMMARY_VERSION, _HEAD, self.totals, shard_counts, self.day_tokens, self._counts(),
                               [[scope, *sums] for scope, sums in self.scopes.items()],
@@ -463,6 +465,13 @@ def _part(payload: bytes | None) -> dict[str, Any]:
     if type(value) is not dict:
         damaged("a part of a ledger")
     return value
+
+
+def _encoded(grouped: dict[int, dict[str, int]]) -> Iterator[tuple[int, bytes]]:
+    """Each part encoded, and let go, as it is asked for."""
+    while grouped:
+        shard, part = grouped.popitem()
+        yield shard, marshal.dumps(part)
 
 
 def _part_of(entries: dict[str, Any]) -> bytes | None:
