@@ -161,7 +161,41 @@ LEDGER_DAMAGE = {
     "summary body: text": "UPDATE summaries SET body = 'text'",
     "summary diagnostics": "UPDATE summaries SET files = x'0102'",
     "summary generation: text": "UPDATE summaries SET generation = 'x'",
+    "a day's sessions": "UPDATE ledger_days SET body = x'00ff'",
+    "a day's sessions, a changed byte":
+        "UPDATE ledger_days SET body = substr(body, 1, 10) || x'7f' || substr(body, 12)",
+    "a day's sessions: gone": "DELETE FROM ledger_days",
+    "a day's sessions: another day's": "UPDATE ledger_days SET day = day + 1",
+    "the sessions' calls": "UPDATE ledger_sessions SET body = x'00ff'",
+    "the sessions' calls: gone": "DELETE FROM ledger_sessions",
 }
+
+
+LEDGER_PART_DAMAGE = {
+    "a day's sessions": ("UPDATE ledger_days SET body = ?", seal(marshal.dumps({}))),
+    "a day's sessions: not a dict": ("UPDATE ledger_days SET body = ?", seal(marshal.dumps([1]))),
+    "the sessions' calls": ("UPDATE ledger_sessions SET body = ?", seal(marshal.dumps({"x": 1}))),
+    "the sessions' calls: another part's": ("UPDATE ledger_sessions SET shard = (shard + 1) % 64",),
+    "the sessions' calls: a changed byte": ("UPDATE ledger_sessions SET body = x'00' || substr(body, 2)",),
+}
+
+
+@pytest.mark.parametrize("case", LEDGER_PART_DAMAGE)
+def test_a_damaged_ledger_part_is_found_when_calls_are_counted_in_or_out(tmp_path: Path, case: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger's per-session parts are read when a refresh counts calls in and out of it (and a day's,
+    when a window covers it): one that is not what was stored, even sealed, is dropped, the ledger
+    computed again, with one line."""
+    monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", float("inf"))  # count in and out, not re-fold
+    _home, second, env = make_home(tmp_path)
+    sql, *args = LEDGER_PART_DAMAGE[case]
+    damage(sql, *args)
+    second.usage(T + 120, (5, 5, 0, 0), "chatcmpl-4")
+    lines = notice_lines(cached_run_equals_no_cache(env))
+    assert len(lines) == 1, lines
+    assert "damaged" in lines[0]
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert tokens(run_snapshot(env, "--no-cache")["snapshots"][0]) == (306, 37, 3003, 4)
 
 
 @pytest.mark.parametrize("case", LEDGER_DAMAGE)
@@ -212,13 +246,19 @@ def integrity(path: Path) -> str:
 
 
 @pytest.mark.parametrize("where", [0.25, 0.5, 0.75, "schema", "header"])
-def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, where: float | str) -> None:
+def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, where: float | str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Damage SQLite reports ("database disk image is malformed", "file is not a database") anywhere in
     the file: one line, the file moved aside, a new cache built; the next runs read only what changed
     and say nothing."""
+    # The ledger re-folded whole, so that its stored parts are all rewritten (a refresh that counts a few
+    # calls in and out reads only the parts of their sessions and days: damage elsewhere is found when
+    # a later run reads it).
+    monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", 0.0)
     made, env = many_sessions(tmp_path)
     path = cache_file()
     size = path.stat().st_size
+
     offset = int(size * where) if isinstance(where, float) else {"schema": 100, "header": 0}[where]
     with path.open("r+b") as f:
         f.seek(offset)

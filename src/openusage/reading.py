@@ -206,19 +206,17 @@ def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progr
     # 100,000 sessions, is let go (cleared) before the ledger is built.
 
     def work(i: int) -> _UnitRead:
-        top, units, loose = listing[0]
-        return _read_unit(provider, account, top, units[i], loose[i], keep, fold)
+        units = listing[0]
+        return _read_unit(provider, account, units.top, *units.work(i), keep, fold)
 
     tally = _Tally(walk.unreadable)
-    units = listing[0].sessions
-    for _i, unit in _run(len(units), work, _UNIT_READ, [len(unit) for unit in units], None, progress, provider,
-                         lambda unit: unit.size):
+    sizes = listing[0].sizes()
+    for _i, unit in _run(len(sizes), work, _UNIT_READ, sizes, None, progress, provider, lambda unit: unit.size):
         sink.add(unit)
         tally.unreadable += unit.unreadable
         for file in unit.files:
             tally.add(file.read)
     listing.clear()
-    del units
     return sink.finish(tally.diagnostics(), tally.unreadable)
 
 

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from openusage.errors import CacheError
-from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk, unit_of
 from openusage.providers.listing import Listings
 from openusage.records import FileDiagnostics, SessionInfo, Source, file_key
 from openusage.store import FileState, Store
@@ -141,7 +141,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         from openusage import reading  # everything is read: the readers and the fold
 
         listing = [_session_units(provider, walk)]
-        if keep_calls or len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS:
+        if keep_calls or len(listing[0].top) < SCRATCH_MIN_SESSIONS:
             try:
                 read = reading.read_all(reading.MemorySink(None if keep_calls else SCAN_MAX_CALLS), provider,
                                         account.id, walk, progress, listing)
@@ -165,17 +165,17 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         if store.has_files(account.id):
             ledger, unreadable, stored = _refresh(store, provider, account.id, walk, progress)
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
-            files = stored if stored is not None else store.set_summary(account.id, ledger.encode())
+            files = stored if stored is not None else store.set_summary(account.id, ledger.stored())
         else:
             from openusage import reading  # a first run: everything is read
 
             listing = [_session_units(provider, walk)]
             # A history of very many sessions builds its ledger from the store: their calls would not fit.
-            max_calls = FIRST_RUN_MAX_CALLS if len(listing[0].top.sessions) < SCRATCH_MIN_SESSIONS else 0
+            max_calls = FIRST_RUN_MAX_CALLS if len(listing[0].top) < SCRATCH_MIN_SESSIONS else 0
             read = reading.read_all(reading.StoreSink(store, account.id, max_calls), provider, account.id, walk,
                                     progress, listing)
             ledger, unreadable = read.ledger, read.unreadable
-            files = store.set_summary(account.id, ledger.encode(), read.files)
+            files = store.set_summary(account.id, ledger.stored(), read.files)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
 
@@ -185,39 +185,30 @@ def _refreshed(read: reading.FullRead, resolve_model: ModelResolver, root: str) 
 
 
 class _Units(NamedTuple):
-    top: SessionList
-    sessions: list[list[SessionDir]]  # per unit
-    loose: list[list[Source]]  # per unit: the files above the session level whose session it has
+    top: SessionList  # the sessions, split into units by a hash of the name (`SessionList.unit`)
+    order: list[int]  # the units that hold something, in order: work unit i is `top.unit(order[i])`
+    loose: dict[int, list[Source]]  # per unit: the files above the session level whose session it has
+
+    def work(self, i: int) -> tuple[list[SessionDir], list[Source]]:
+        """The sessions and the loose files of work unit i."""
+        index = self.order[i]
+        return self.top.unit(index), self.loose.get(index, [])
+
+    def sizes(self) -> list[int]:
+        """How many sessions each work unit holds (for progress)."""
+        return [self.top.counts[index] for index in self.order]
 
 
 def _session_units(provider: FileProvider, walk: Walk) -> _Units:
-    """The sessions of the walk grouped into work units: many small ones, so that the processes finish
-    together whatever the sizes of the sessions (unknown before they are walked). The holders of
-    a name found in two holders are one session, so they go to the same unit, and so does a file found
-    by the listing itself whose session has that name (else the first unit takes it)."""
+    """The sessions of the walk in work units (`SessionList`: by a hash of the name, so the holders of a
+    name found in two holders, which are one session, are in the same unit), and with them any file
+    found by the listing itself: in the unit its session's name goes to."""
     top = provider.list_sessions(walk)
-    sessions = top.sessions
-    sessions.sort()  # by name: the holders of one name are neighbours (sorting builds nothing per session)
-    names = sum(1 for i, session in enumerate(sessions) if not i or session.name != sessions[i - 1].name)
-    count = max(1, min(names, MAX_BATCHES, 2 * BATCHES_PER_WORKER))
-    units: list[list[SessionDir]] = [[] for _ in range(count)]
-    loose_names = {source.session for source in walk.top_sources}
-    unit_of: dict[str, int] = {}
-    place = -1
-    previous = None
-    for session in sessions:
-        if session.name != previous:
-            place += 1
-            previous = session.name
-            if session.name in loose_names:
-                unit_of[session.name] = place % count
-        units[place % count].append(session)
-    loose: list[list[Source]] = [[] for _ in range(count)]
+    loose: dict[int, list[Source]] = {}
     for source in walk.top_sources:
-        loose[unit_of.get(source.session, 0)].append(source)
-    return _Units(top, units, loose)
-
-
+        loose.setdefault(unit_of(source.session, top.unit_count), []).append(source)
+    order = [index for index in range(top.unit_count) if top.counts[index] or index in loose]
+    return _Units(top, order, loose)
 
 
 # -- only what changed --------------------------------------------------------------------------------
@@ -232,7 +223,7 @@ def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
     gone = [state for file_id in sorted(compared.gone) if (state := store.file_state_by_id(file_id)) is not None]
     changed_sessions, dropped_sessions = compared.sessions, sorted(compared.dropped)
     stored = store.summary(account)
-    ledger = Ledger.decode(stored[0]) if stored is not None else None
+    ledger = Ledger.from_stored(stored[0], store.ledger_parts(account)) if stored is not None else None
     if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None \
             and stored is not None and stored[1] is not None:
         return ledger, walk.unreadable, stored[1]  # the warm path: nothing to read, nothing to fold
@@ -258,18 +249,19 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back. The sessions whose remembered directory listings
     changed are written here, unit by unit (this runs inside the refresh's write transaction)."""
-    top, units, loose = _session_units(provider, walk)
+    units = _session_units(provider, walk)
+    top = units.top
     remembered = store.has_listings(account)
 
     def work(i: int) -> _UnitDiff:
-        return _compare_unit(store, provider, account, top, units[i], loose[i], remembered)
+        return _compare_unit(store, provider, account, top, *units.work(i), remembered)
 
     from openusage import parallel
 
-    workers = (os.cpu_count() or 1) if len(top.sessions) >= PARALLEL_MIN_SESSIONS else 1
+    workers = (os.cpu_count() or 1) if len(top) >= PARALLEL_MIN_SESSIONS else 1
     result = _Compared([], set(), {}, set())
     fetched_files = fetched_sessions = 0
-    for _i, diff in parallel.run(len(units), work, workers, parallel.Codec(_encode_diff, _decode_diff)):
+    for _i, diff in parallel.run(len(units.order), work, workers, parallel.Codec(_encode_diff, _decode_diff)):
         result.files.extend(diff.changed)
         result.gone.update(diff.gone)
         result.sessions.update((name, (name, info, signature)) for name, (info, signature) in diff.sessions.items())
@@ -282,7 +274,7 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     stored_files, stored_sessions = store.counts(account)
     if fetched_files != stored_files or fetched_sessions != stored_sessions:
         # Known sessions that no unit asked about: they are gone.
-        listed = {session.name for session in top.sessions} | {source.session for source in walk.top_sources}
+        listed = {session.name for session in top} | {source.session for source in walk.top_sources}
         result.gone.update(store.files_outside(account, listed))
         result.dropped.update(store.sessions_outside(account, listed))
     return result

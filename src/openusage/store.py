@@ -77,9 +77,11 @@ from openusage.stored import (
 if TYPE_CHECKING:
     from openusage.calls import FileRead, UsageRecord
     from openusage.fold import Copy
+    from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 23  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
-# 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index
+SCHEMA_VERSION = 24  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+# 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
+# 24: a ledger's per-session parts in rows
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 # Pending holders entries written at once: a first run of 500,000 calls would otherwise hold a set of
 # them all (~60 bytes each, 33 MiB) until its end. Each write merges into every shard touched, so
@@ -120,6 +122,10 @@ CREATE TABLE IF NOT EXISTS remote(account TEXT PRIMARY KEY, body TEXT NOT NULL) 
 CREATE TABLE IF NOT EXISTS prices(key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS listings(
     account TEXT NOT NULL, session TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_sessions(
+    account TEXT NOT NULL, shard INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, shard)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_days(
+    account TEXT NOT NULL, day INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, day)) WITHOUT ROWID;
 """
 
 
@@ -702,16 +708,32 @@ class Store:
             return None  # damaged: computed again
         return body, diagnostics_of(unseal(row[1]))
 
-    def set_summary(self, account: str, body: bytes, files: FileDiagnostics | None = None) -> FileDiagnostics:
-        """Store the account's ledger with its files' diagnostics as they are now (`files`, when the
-        caller counted them, else from the file rows); returns those."""
+    def set_summary(self, account: str, ledger: StoredLedger, files: FileDiagnostics | None = None) -> FileDiagnostics:
+        """Store the account's ledger (its head in `summaries`, its per-session parts in `ledger_sessions`
+        and `ledger_days`) with its files' diagnostics as they are now (`files`, when the caller counted
+        them, else from the file rows); returns those."""
         files = files if files is not None else self.file_diagnostics(account)
         # Every change of an account's rows ends here, in the same transaction: a new generation tells a
         # group's stored result that it is stale, even if this process dies before the group is redone.
         generation = int.from_bytes(os.urandom(7), "big")
+        key = to_db(account)
         self.conn.execute("INSERT OR REPLACE INTO summaries(account, body, files, generation) VALUES (?, ?, ?, ?)",
-                          (to_db(account), seal(body), seal(marshal.dumps(tuple(files))), generation))
+                          (key, seal(ledger.head), seal(marshal.dumps(tuple(files))), generation))
+        for table, column, parts in (("ledger_sessions", "shard", ledger.sessions),
+                                     ("ledger_days", "day", ledger.days)):
+            if ledger.whole:
+                self.conn.execute(f"DELETE FROM {table} WHERE account = ?", (key,))
+            for part, body in parts:  # one at a time: a whole ledger's parts are encoded as they come
+                if body is None:
+                    self.conn.execute(f"DELETE FROM {table} WHERE account = ? AND {column} = ?", (key, part))
+                else:
+                    self.conn.execute(f"INSERT OR REPLACE INTO {table}(account, {column}, body) VALUES (?, ?, ?)",
+                                      (key, part, seal(body)))
         return files
+
+    def ledger_parts(self, account: str) -> LedgerParts:
+        """Where the account's stored ledger reads its per-session parts when it needs them."""
+        return _LedgerParts(self, to_db(account))
 
     def generation(self, account: str) -> int | None:
         """What `set_summary` last wrote for the account (None: nothing is stored of it)."""
@@ -750,6 +772,8 @@ class Store:
                         (account, session))
                     dropped.append(problem)
                 self.conn.execute("DELETE FROM summaries")
+                self.conn.execute("DELETE FROM ledger_sessions")
+                self.conn.execute("DELETE FROM ledger_days")
                 self.conn.execute("DELETE FROM groups")
                 self._rebuild_holders()
         finally:
@@ -805,9 +829,12 @@ class Store:
 
     def facts(self, account: str) -> dict[str, KeptFacts]:
         """The kept facts of the account's sessions; a row of the wrong shape is left out (derived
-        again and replaced), never trusted."""
-        rows = self.conn.execute("SELECT session, signature, labels, title, project FROM facts WHERE account = ?",
-                                 (to_db(account),))
+        again and replaced), never trusted. A read SQLite says is damaged is the cache's damage."""
+        try:
+            rows = self.conn.execute("SELECT session, signature, labels, title, project FROM facts WHERE account = ?",
+                                     (to_db(account),)).fetchall()
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
         return {_text_of(session): KeptFacts(signature, labels, None if title is None else _text_of(title),
                                              _text_of(project))
                 for session, signature, labels, title, project in rows
@@ -868,6 +895,8 @@ class Store:
             self.drop_file(file_id)
         self.conn.execute("DELETE FROM sessions WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM summaries WHERE account = ?", (to_db(account),))
+        self.conn.execute("DELETE FROM ledger_sessions WHERE account = ?", (to_db(account),))
+        self.conn.execute("DELETE FROM ledger_days WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM facts WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM listings WHERE account = ?", (to_db(account),))
 
@@ -891,6 +920,40 @@ class Store:
         ):
             add_counts(add_counts(skipped, counts_of(body, path)), counts_of(tail, path))
         return FileDiagnostics(int(files), skipped, int(zero))
+
+
+class _LedgerParts:
+    """A stored ledger's parts, read from the cache when the ledger first needs them (`LedgerParts`)."""
+
+    __slots__ = ("_account", "_store")
+
+    def __init__(self, store: Store, account: str | bytes) -> None:
+        self._store, self._account = store, account
+
+    def sessions(self, shards: list[int]) -> dict[int, bytes]:
+        return self._parts("ledger_sessions", "shard", shards)
+
+    def days(self, days: list[int]) -> dict[int, bytes]:
+        return self._parts("ledger_days", "day", days)
+
+    def _parts(self, table: str, column: str, wanted: list[int]) -> dict[int, bytes]:
+        """Read when the ledger needs them, maybe outside a transaction of the store: an SQLite error is
+        said as the store says it (a damaged file is moved aside and rebuilt)."""
+        found: dict[int, bytes] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            try:
+                rows = self._store.conn.execute(
+                    f"SELECT {column}, CAST(body AS BLOB) FROM {table} WHERE account = ?"
+                    f" AND {column} IN ({', '.join('?' * len(chunk))})", (self._account, *chunk)).fetchall()
+            except sqlite3.Error as exc:
+                raise self._store._failure(exc) from exc
+            for part, body in rows:
+                payload = unseal(body)
+                if payload is None or type(part) is not int:
+                    damaged(f"a part of a ledger ({table} {part})")
+                found[part] = payload
+        return found
 
 
 def _file_state_of(row: Any) -> FileState:

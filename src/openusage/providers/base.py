@@ -16,12 +16,15 @@ A provider offers one capability or the other (`Provider`); `api` dispatches on 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from zlib import crc32
 
 from openusage.records import Chunk, Line, SessionInfo, Source
 
@@ -116,15 +119,104 @@ class SessionDir(NamedTuple):
     holder: str
 
 
-class SessionList(NamedTuple):
+# How many units a session list is split into: many small ones, so that the processes finish together
+# whatever the sizes of the sessions (unknown before they are walked).
+SESSION_UNITS = 128
+
+
+def unit_of(name: str, units: int) -> int:
+    """The unit a session name goes to: a hash of the name, the same in every process and run, so the
+    holders of one name meet in one unit with no sort of the whole list."""
+    return crc32(name.encode("utf-8", "surrogatepass")) % units
+
+
+class SeenDirs:
+    """The directories a listing walked, for the symlink check below it (`identity in seen`, as
+    `(device << 64) | inode` ints): those reached without a symlink as a sorted array of their inodes
+    on the root's device (8 bytes each: at 500,000 sessions a set of ints took 33 MiB), the others
+    (reached through a symlink, and the root) as a set. Not changed after the listing."""
+
+    __slots__ = ("_real", "_sorted", "device", "linked")
+
+    def __init__(self, device: int = 0, linked: AbstractSet[int] = frozenset(), real: array[int] | None = None) -> None:
+        self.device = device
+        self.linked = linked
+        self._real = real if real is not None else array("Q")
+        self._sorted = False
+
+    def __contains__(self, identity: object) -> bool:
+        if identity in self.linked:
+            return True
+        if not isinstance(identity, int) or identity >> 64 != self.device or not self._real:
+            return False
+        if not self._sorted:  # only a symlinked directory below the listing asks: sorted when first asked
+            self._real = array("Q", sorted(self._real))
+            self._sorted = True
+        inode = identity & _INODE_MASK
+        at = bisect_left(self._real, inode)
+        return at < len(self._real) and self._real[at] == inode
+
+    def linked_only(self, identity: int) -> bool:
+        """Whether a directory reached without a symlink was walked already: only one reached through a
+        symlink can be the same directory (a directory has one name of its own)."""
+        return identity in self.linked
+
+
+_INODE_MASK = (1 << 64) - 1
+_NO_DIRS = SeenDirs()
+
+
+class SessionList:
     """What a provider's `list_sessions` found: every session (a name found in two holders is listed
-    once per holder), and, for a walk that follows symlinked directories, the identities of the
-    directories walked already (as ints) and the root's device. `seen` is not changed after listing."""
+    once per holder), split into units by a hash of the name (`unit_of`), and, for a walk that follows
+    symlinked directories, the directories walked already (`seen`) and the root's device.
 
-    sessions: list[SessionDir]
-    seen: AbstractSet[int]
-    device: int
+    Kept compactly (at 500,000 sessions a list of `SessionDir` took 113 MiB): each unit is one
+    bytearray of `name NUL holder-number NUL` (~40 bytes a session), the holders (a few thousand
+    directories, or one file per session for a provider whose holder is the session's file) once each.
+    `unit(i)` gives a unit's sessions sorted, so the holders of a name are neighbours."""
 
+    __slots__ = ("_holder_numbers", "_holders", "_units", "counts", "device", "seen")
+
+    def __init__(self, units: int = SESSION_UNITS) -> None:
+        self._units = [bytearray() for _ in range(units)]
+        self.counts = [0] * units  # sessions per unit
+        self._holders: list[str] = []
+        self._holder_numbers: dict[str, int] = {}
+        self.seen: SeenDirs = _NO_DIRS
+        self.device = 0
+
+    def add(self, name: str, holder: str) -> None:
+        number = self._holder_numbers.get(holder)
+        if number is None:
+            number = self._holder_numbers[holder] = len(self._holders)
+            self._holders.append(holder)
+        encoded = name.encode("utf-8", "surrogatepass")
+        unit = crc32(encoded) % len(self._units)
+        self._units[unit] += b"%s\0%d\0" % (encoded, number)
+        self.counts[unit] += 1
+
+    def __len__(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def unit_count(self) -> int:
+        return len(self._units)
+
+    def unit(self, index: int) -> list[SessionDir]:
+        """The sessions of one unit, sorted by name and holder."""
+        parts = self._units[index].decode("utf-8", "surrogatepass").split("\0")
+        holders = self._holders
+        return sorted(SessionDir(parts[i], holders[int(parts[i + 1])]) for i in range(0, len(parts) - 1, 2))
+
+    def __iter__(self) -> Iterator[SessionDir]:
+        for index in range(len(self._units)):
+            yield from self.unit(index)
+
+    @property
+    def sessions(self) -> list[SessionDir]:
+        """Every session, unit by unit: for a small listing or a test (the units are the compact form)."""
+        return list(self)
 
 class LineParser(Protocol):
     """Turns the candidate lines of one file, in file order, into a Chunk."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from array import array
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from openusage.files import SMALL_FILE_LIMIT
 from openusage.providers.agentfiles import STATE_NAME
-from openusage.providers.base import SessionDir, SessionList, Walk
+from openusage.providers.base import SeenDirs, SessionDir, SessionList, Walk
 from openusage.records import Source
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 WIRE_NAME = "wire.jsonl"
 AGENTS_NAME = "agents"
 AGENT_DEPTH = 4  # sessions/<group>/<session>/agents/<agent>/
-_NOTHING_SEEN: AbstractSet[int] = frozenset()
 _LISTED_NAMES = frozenset((WIRE_NAME, STATE_NAME))  # the files a remembered listing keeps (listing.py)
 
 
@@ -97,25 +97,94 @@ def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
     session directory (its holder is its group, shared by all its sessions), each once even when a
     symlink reaches it twice. `walk_session` then walks each session below that, in any order and in
     any process, with the same result. Files above the session level are added to `walk.top_sources`.
-    The identities of the directories walked (as `_identity` ints: a set of 100,000 pairs of ints
-    would cost more than the session names) go into the list's `seen`."""
+
+    In two passes, so that the directories walked need no set of one int per session: first every
+    directory reached without a symlink (their inodes go to an array: such a directory has one name,
+    so none of them is reached twice), then those reached through a symlink, each checked against all
+    of the first pass and against each other. So a directory and a link to it are listed under the
+    directory's own name, whatever order the directory lists them in."""
     root = walk.root
     info = os.stat(root)
     device = info.st_dev
-    seen: set[int] = {_identity(device, info.st_ino)}
-    found: list[SessionDir] = []
+    listing = SessionList()
+    real: array[int] = array("Q")
+    linked: set[int] = {_identity(device, info.st_ino)}
     top: list[Source] = []
+    later: list[tuple[str, int, os.DirEntry[str]]] = []  # directories reached through a symlink
+    # (directory, depth, and the session and holder of a wire file found in it, as `_children` names them)
     pending: list[tuple[str, int, str, str]] = [(root, 0, WIRE_NAME, os.path.dirname(root))]
     while pending:
         directory, depth, session, holder = pending.pop()
-        for name, child in _children(walk, directory, depth, session, holder, agents_layout, device, seen, top,
-                                            _NOTHING_SEEN):
-            if depth + 1 == 2:
-                found.append(SessionDir(name, directory))
+        for entry, is_link in _top_children(walk, directory, session, holder, agents_layout, top):
+            if is_link:
+                later.append((directory, depth, entry))
+            elif depth + 1 == 2:
+                real.append(entry.inode())
+                listing.add(entry.name, directory)
             else:
-                pending.append(child)
+                real.append(entry.inode())
+                pending.append((entry.path, depth + 1, entry.name, directory))
+    seen = SeenDirs(device, linked, real)
+    for directory, depth, entry in later:
+        _list_linked(walk, directory, depth, entry, agents_layout, listing, seen, top)
     walk.top_sources = top
-    return SessionList(found, seen, device)
+    listing.seen, listing.device = seen, device
+    return listing
+
+
+def _top_children(walk: Walk, directory: str, session: str, holder: str, agents_layout: bool,
+                  top: list[Source]) -> Iterator[tuple[os.DirEntry[str], bool]]:
+    """One directory above the sessions: its wire files go to `top` (as `session`, held in `holder`),
+    its subdirectories are yielded, each with whether it is a symlink."""
+    try:
+        with os.scandir(directory) as entries:
+            children = list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError:
+        walk.unreadable += 1
+        return
+    for entry in children:
+        try:
+            if entry.name == WIRE_NAME and not agents_layout and not entry.is_dir():
+                info = entry.stat()
+                if stat.S_ISREG(info.st_mode):
+                    walk.add_source(entry.path, info, session, holder, top)
+                else:  # a FIFO, a socket, a device: never opened
+                    walk.unreadable += 1
+            elif entry.is_dir():
+                link = entry.is_symlink()
+                yield entry, link
+        except OSError:
+            walk.unreadable += 1
+
+
+def _list_linked(walk: Walk, directory: str, depth: int, entry: os.DirEntry[str], agents_layout: bool,
+                 listing: SessionList, seen: SeenDirs, top: list[Source]) -> None:
+    """A directory above the sessions reached through a symlink, after every other: listed or walked
+    unless a directory with its identity was already; what it holds is checked the same way."""
+    pending: list[tuple[str, int, os.DirEntry[str], bool]] = [(directory, depth, entry, True)]
+    linked = seen.linked
+    assert isinstance(linked, set)
+    while pending:
+        parent, level, child, is_link = pending.pop()
+        try:
+            if is_link:
+                target = child.stat()
+                identity_key = _identity(target.st_dev, target.st_ino)
+            else:
+                identity_key = _identity(seen.device, child.inode())
+        except OSError:
+            walk.unreadable += 1
+            continue
+        if identity_key in seen:
+            continue
+        linked.add(identity_key)
+        if level + 1 == 2:
+            listing.add(child.name, parent)
+            continue
+        pending.extend((child.path, level + 1, grandchild, link) for grandchild, link
+                       in _top_children(walk, child.path, child.name, parent, agents_layout, top))
 
 
 def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_layout: bool = False) -> list[Source]:
@@ -136,7 +205,7 @@ def walk_session(walk: Walk, session: SessionDir, top: SessionList, *, agents_la
 
 def _children(walk: Walk, directory: str, depth: int, session: str, holder: str, agents_layout: bool, device: int,
               seen: set[int], sources: list[Source],
-              seen_above: AbstractSet[int]) -> Iterator[tuple[str, tuple[str, int, str, str]]]:
+              seen_above: SeenDirs) -> Iterator[tuple[str, tuple[str, int, str, str]]]:
     """One directory of the walk: its wire files go to `sources`, its state file's signature to `walk`;
     yields the subdirectories to walk next (name, and their pending entry). A directory in
     `seen` or `seen_above` was walked already."""
@@ -168,19 +237,18 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                 if entry.is_symlink():
                     target = entry.stat()
                     identity_key = _identity(target.st_dev, target.st_ino)
+                    walked = identity_key in seen or identity_key in seen_above
                 else:
                     identity_key = _identity(device, entry.inode())
-                if identity_key in seen or identity_key in seen_above:
+                    walked = identity_key in seen or seen_above.linked_only(identity_key)
+                if walked:
                     continue
                 seen.add(identity_key)
                 if agents_layout and depth == AGENT_DEPTH - 1:
                     # An agent's directory holds one journal at a known name: a stat, not a listing.
                     _agent_journal(walk, entry.path, session, holder, sources)
                     continue
-                if depth < 2:  # a group, then a session: the session is the directory at depth 2
-                    yield name, (entry.path, depth + 1, name, directory)
-                else:
-                    yield name, (entry.path, depth + 1, session, holder)
+                yield name, (entry.path, depth + 1, session, holder)
         except OSError:
             walk.unreadable += 1
 
@@ -265,7 +333,7 @@ def session_directories(sessions_dir: Path, wanted: AbstractSet[str]) -> dict[st
     if not walk.found:
         return found
     try:
-        listed = list_sessions(walk).sessions
+        listed = list_sessions(walk)
     except OSError:  # gone since it was checked
         return found
     for session in listed:

@@ -71,7 +71,7 @@ def thread_id(file_name: str) -> str:
 def list_sessions(walk: Walk) -> SessionList:
     """Every rollout under the walk's directories, as (thread id, its path). One `scandir` per
     directory; a directory reached twice (through a symlink) is walked once."""
-    found: list[SessionDir] = []
+    found = SessionList()
     seen: set[tuple[int, int]] = set()
     for root in walk.dirs:
         try:
@@ -95,10 +95,10 @@ def list_sessions(walk: Walk) -> SessionList:
                             seen.add(identity)
                             pending.append((entry.path, identity[0]))
                     elif name.startswith(PREFIX) and name.endswith(SUFFIX):
-                        found.append(SessionDir(thread_id(name), entry.path))
+                        found.add(thread_id(name), entry.path)
                 except OSError:
                     walk.unreadable += 1
-    return SessionList(found, frozenset(), 0)
+    return found
 
 
 def _entries(walk: Walk, directory: str) -> Iterator[os.DirEntry[str]]:
@@ -135,7 +135,7 @@ def walk_session(walk: Walk, session: SessionDir, listing: SessionList) -> list[
 def count_sessions(dirs: list[str]) -> int:
     """How many threads have a rollout (an archived copy is the same thread), for `openusage detect`."""
     walk = check(dirs)
-    return len({session.name for session in list_sessions(walk).sessions})
+    return len({session.name for session in list_sessions(walk)})
 
 
 def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:

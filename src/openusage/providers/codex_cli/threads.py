@@ -29,7 +29,7 @@ def session_facts(dirs: list[str], wanted: AbstractSet[str], *, titles: bool) ->
     walk = layout.check(dirs)
     paths: dict[str, list[str]] = {}
     if walk.found:
-        for session in layout.list_sessions(walk).sessions:
+        for session in layout.list_sessions(walk):
             if session.name in wanted:
                 paths.setdefault(session.name, []).append(session.holder)
     facts: dict[str, SessionFacts] = {}
