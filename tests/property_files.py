@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,3 +216,16 @@ def compiled_or_skip(in_use: bool, what: str, why: str) -> None:
     if os.environ.get("OPENUSAGE_REQUIRE_COMPILED") == "1":
         pytest.fail(f"the compiled {what} is required here but not in use: {why}")
     pytest.skip(f"the compiled {what} is not in use: {why}")
+
+
+def snapshot_on_path(home_variable: str, home: Path, tmp_path: Path, pure: bool) -> str:
+    """`openusage snapshot --json --no-cache` of the agent home that `home_variable` names, with the
+    compiled parts (pure False) or without (OPENUSAGE_PURE=1): what the differential tests compare."""
+    env = {**os.environ, "HOME": str(tmp_path / "user"), home_variable: str(home),
+           "OPENUSAGE_CACHE_DIR": str(tmp_path / f"cache-{pure}"), "OPENUSAGE_NOW": "2026-11-20T12:00:00Z"}
+    env.pop("OPENUSAGE_CONFIG", None)
+    env["OPENUSAGE_PURE"] = "1" if pure else "0"
+    done = subprocess.run([sys.executable, "-m", "openusage", "snapshot", "--json", "--no-cache"], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

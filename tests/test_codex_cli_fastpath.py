@@ -34,6 +34,7 @@ from property_files import (
     noise_lines,
     put,
     reader_settings,
+    snapshot_on_path,
     weighted,
 )
 
@@ -295,20 +296,10 @@ def test_both_paths_read_every_generated_file_alike(home: Path) -> None:
         same_on_both(broken)
 
 
-def snapshot(home: Path, tmp_path: Path, pure: bool) -> str:
-    env = {**os.environ, "HOME": str(tmp_path / "user"), "CODEX_HOME": str(home),
-           "OPENUSAGE_CACHE_DIR": str(tmp_path / f"cache-{pure}"), "OPENUSAGE_NOW": "2026-11-20T12:00:00Z"}
-    env.pop("OPENUSAGE_CONFIG", None)
-    env["OPENUSAGE_PURE"] = "1" if pure else "0"
-    done = subprocess.run([sys.executable, "-m", "openusage", "snapshot", "--json", "--no-cache"], env=env,
-                          capture_output=True, text=True, check=False, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_the_command_gives_the_same_snapshot_on_both_paths(home: Path, tmp_path: Path) -> None:
     require_compiled()
-    assert snapshot(home, tmp_path, pure=False) == snapshot(home, tmp_path, pure=True)
+    compiled = snapshot_on_path("CODEX_HOME", home, tmp_path, pure=False)
+    assert compiled == snapshot_on_path("CODEX_HOME", home, tmp_path, pure=True)
 
 
 def test_detect_says_which_reader_of_token_count_lines_runs(tmp_path: Path) -> None:

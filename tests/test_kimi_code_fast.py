@@ -15,8 +15,6 @@ import json
 import marshal
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,17 @@ from openusage.providers.kimi_code import compiled
 from openusage.providers.kimi_code.journal import MAX_TIME_MS, JournalParser, _State
 from openusage.providers.kimi_code.provider import NEEDLES
 from openusage.records import Chunk
-from property_files import ABSENT, compiled_or_skip, json_values, plain, put, reader_settings, scan_file, weighted
+from property_files import (
+    ABSENT,
+    compiled_or_skip,
+    json_values,
+    plain,
+    put,
+    reader_settings,
+    scan_file,
+    snapshot_on_path,
+    weighted,
+)
 
 
 def compiled_path() -> compiled.FastPath:
@@ -293,20 +301,10 @@ def test_both_paths_read_every_generated_file_alike(home: Path) -> None:
     assert deferred_total < handed_total * 0.05, (deferred_total, handed_total)  # the compiled path did the work
 
 
-def snapshot(home: Path, tmp_path: Path, pure: bool) -> str:
-    env = {**os.environ, "HOME": str(tmp_path / "user"), "KIMI_CODE_HOME": str(home),
-           "OPENUSAGE_CACHE_DIR": str(tmp_path / f"cache-{pure}"), "OPENUSAGE_NOW": "2026-11-20T12:00:00Z"}
-    env.pop("OPENUSAGE_CONFIG", None)
-    env["OPENUSAGE_PURE"] = "1" if pure else "0"
-    done = subprocess.run([sys.executable, "-m", "openusage", "snapshot", "--json", "--no-cache"], env=env,
-                          capture_output=True, text=True, check=False, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_the_command_gives_the_same_snapshot_on_both_paths(home: Path, tmp_path: Path) -> None:
     compiled_path()
-    assert snapshot(home, tmp_path, pure=False) == snapshot(home, tmp_path, pure=True)
+    compiled = snapshot_on_path("KIMI_CODE_HOME", home, tmp_path, pure=False)
+    assert compiled == snapshot_on_path("KIMI_CODE_HOME", home, tmp_path, pure=True)
 
 
 # --- the choice ----------------------------------------------------------------------------------------------

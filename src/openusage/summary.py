@@ -384,13 +384,9 @@ class Ledger:
             if version != SUMMARY_VERSION:
                 return None
             ledger = cls()
-            ledger.totals = [int(n) for n in totals]
-            ledger.scopes = {sc[0]: [int(sc[1]), int(sc[2])] for sc in scopes}
-            ledger.model_days = {(md[0], md[1]): md[2:] for md in model_days}
+            if not ledger._take_small(totals, scopes, model_days):
+                return None
         except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
-            return None
-        if len(ledger.totals) != 7 \
-                or any(type(sums) is not list or len(sums) != 7 for sums in ledger.model_days.values()):
             return None
         # Taken as marshal built them, not copied: at 100,000 sessions a copy of these would double the
         # warm run's largest objects for a moment.
@@ -426,6 +422,14 @@ class Ledger:
                               [[model, day, *sums] for (model, day), sums in self.model_days.items()]))
         return StoredLedger(head, shards, days, whole)
 
+    def _take_small(self, totals: Any, scopes: Any, model_days: Any) -> bool:
+        """Take the parts a whole blob and a stored head share, as marshal read them; False when their
+        shape is not this version's (the caller catches what a wrong type raises)."""
+        self.totals = [int(n) for n in totals]
+        self.scopes = {sc[0]: [int(sc[1]), int(sc[2])] for sc in scopes}
+        self.model_days = {(md[0], md[1]): md[2:] for md in model_days}
+        return len(self.totals) == 7 and all(type(sums) is list and len(sums) == 7 for sums in self.model_days.values())
+
     @classmethod
     def from_stored(cls, head: bytes, parts: LedgerParts) -> Ledger | None:
         """The ledger from a stored head, its parts read from `parts` when needed; None for a head of
@@ -435,15 +439,13 @@ class Ledger:
             if version != SUMMARY_VERSION or mark != _HEAD:
                 return None
             ledger = cls()
-            ledger.totals = [int(n) for n in totals]
-            ledger.scopes = {sc[0]: [int(sc[1]), int(sc[2])] for sc in scopes}
-            ledger.model_days = {(md[0], md[1]): md[2:] for md in model_days}
+            if not ledger._take_small(totals, scopes, model_days):
+                return None
         except (EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
-        if len(ledger.totals) != 7 or type(shard_counts) is not dict or type(day_tokens) is not dict \
+        if type(shard_counts) is not dict or type(day_tokens) is not dict \
                 or type(day_counts) is not dict or day_counts.keys() != day_tokens.keys() \
-                or not all(type(n) is int for n in (*shard_counts.values(), *day_counts.values())) \
-                or any(type(sums) is not list or len(sums) != 7 for sums in ledger.model_days.values()):
+                or not all(type(n) is int for n in (*shard_counts.values(), *day_counts.values())):
             return None
         ledger.day_tokens, ledger._day_counts, ledger._shard_counts = day_tokens, day_counts, shard_counts
         ledger._parts = parts
