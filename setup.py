@@ -1,12 +1,13 @@
 """What pyproject.toml cannot declare: the compiled parts of the package and the price table.
 
-- The compiled parts: the candidate reader's block loop (src/openusage/_hot.c), the Kimi CLI usage
+- The compiled parts: the candidate reader's block loop (src/openusage/_hot.c), the warm check's stats
+  (src/openusage/_manifest.c), the Kimi CLI usage
   line's fast path (src/openusage/providers/kimi_cli/_wire.c), the Codex CLI token_count fast path
   (src/openusage/providers/codex_cli/_rollout.c) and the Kimi Code journal line's fast path
   (src/openusage/providers/kimi_code/_journal.c); the two Kimi ones share the JSON scanning of
   src/openusage/_jsonscan.h.
   Optional: where they cannot be built (no compiler, no Python headers), `pip install` still succeeds
-  and openusage reads with their pure-Python references (`openusage.hot`, `kimi_cli/wire.py`,
+  and openusage reads with their pure-Python references (`openusage.hot`, `openusage.manifest`, `kimi_cli/wire.py`,
   `codex_cli/rollout.py`, `kimi_code/journal.py`), more slowly.
 - The price table (`openusage/_prices.bin`, pricetable.py): made from the genai-prices of the build
   environment (`build-system.requires`) before the package's files are copied. Optional too: where it
@@ -55,6 +56,7 @@ setup(
     cmdclass={"build_py": build_py_with_price_table},
     ext_modules=[
         Extension("openusage._hot", ["src/openusage/_hot.c"], optional=True, extra_compile_args=["-O2"]),
+        Extension("openusage._manifest", ["src/openusage/_manifest.c"], optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.kimi_cli._wire", ["src/openusage/providers/kimi_cli/_wire.c"],
                   depends=["src/openusage/_jsonscan.h"], optional=True, extra_compile_args=["-O2"]),
         Extension("openusage.providers.codex_cli._rollout", ["src/openusage/providers/codex_cli/_rollout.c"],

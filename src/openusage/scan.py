@@ -31,7 +31,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from openusage import manifest
 from openusage.errors import CacheError
+from openusage.manifest import Observations
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk, unit_of
 from openusage.providers.listing import Listings
 from openusage.records import FileDiagnostics, SessionInfo, Source, file_key
@@ -163,9 +165,11 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             store.forget_account(account.id)
             return Refreshed(Ledger(), False, walk.problem, nothing, 0, resolve_model)
         if store.has_files(account.id):
-            ledger, unreadable, stored = _refresh(store, provider, account.id, walk, progress)
+            ledger, unreadable, stored, kept = _refresh(store, provider, account.id, walk, progress)
             # Something changed (stored is None): the ledger and the diagnostics are stored again.
             files = stored if stored is not None else store.set_summary(account.id, ledger.stored())
+            if kept is not None:  # tied to the generation just stored: any later change makes it stale
+                store.set_manifest(account.id, kept)
         else:
             from openusage import reading  # a first run: everything is read
 
@@ -214,24 +218,39 @@ def _session_units(provider: FileProvider, walk: Walk) -> _Units:
 # -- only what changed --------------------------------------------------------------------------------
 
 def _refresh(store: Store, provider: FileProvider, account: str, walk: Walk,
-             progress: Progress | None) -> tuple[Ledger, int, FileDiagnostics | None]:
+             progress: Progress | None) -> tuple[Ledger, int, FileDiagnostics | None, bytes | None]:
     """Read what changed and re-fold the calls it touches; returns the ledger, the unreadable count,
-    and, when nothing changed, the stored diagnostics of the files (None: they must be stored again)."""
-    compared = _compare(store, provider, account, walk)
+    when nothing changed the stored diagnostics of the files (None: they must be stored again), and a
+    manifest to keep (`openusage.manifest`; None: keep the one there is, or none)."""
+    stored = store.summary(account)
+    ledger = Ledger.from_stored(stored[0], store.ledger_parts(account)) if stored is not None else None
+    compared = None
+    kept = store.manifest(account) if ledger is not None else None
+    if kept is not None:
+        differing = manifest.changed(kept, walk.dirs)
+        if differing == [] and ledger is not None and stored is not None and stored[1] is not None:
+            # The warmest path: every path the last comparison stat'ed says the same (no unreadable one
+            # among them: a manifest is kept only without), so it would find nothing again.
+            return ledger, walk.unreadable, stored[1], None
+        if differing:
+            compared = _compare_changed(store, provider, account, walk, kept, differing)
+    if compared is None:
+        compared = _compare(store, provider, account, walk)
     jobs = [_plan(provider.id, source, store.file_state(account, source.path) if known else None)
             for source, known in compared.files]
     gone = [state for file_id in sorted(compared.gone) if (state := store.file_state_by_id(file_id)) is not None]
     changed_sessions, dropped_sessions = compared.sessions, sorted(compared.dropped)
-    stored = store.summary(account)
-    ledger = Ledger.from_stored(stored[0], store.ledger_parts(account)) if stored is not None else None
+    keep = compared.manifest if walk.unreadable == 0 else None
     if not jobs and not gone and not changed_sessions and not dropped_sessions and ledger is not None \
             and stored is not None and stored[1] is not None:
-        return ledger, walk.unreadable, stored[1]  # the warm path: nothing to read, nothing to fold
+        return ledger, walk.unreadable, stored[1], keep  # the warm path: nothing to read, nothing to fold
 
     from openusage import reading  # only when something changed: it loads the readers and the fold
 
-    return reading.apply_changes(store, provider, account, walk, progress, jobs, gone, changed_sessions,
-                                 dropped_sessions, ledger)
+    ledger, unreadable, files = reading.apply_changes(store, provider, account, walk, progress, jobs, gone,
+                                                      changed_sessions, dropped_sessions, ledger)
+    # The store now holds what the walk saw (every changed file read, unless one could not be).
+    return ledger, unreadable, files, keep if unreadable == 0 else None
 
 
 class _Compared(NamedTuple):
@@ -241,6 +260,7 @@ class _Compared(NamedTuple):
     gone: set[int]  # ids of known files that are not there any more
     sessions: dict[str, tuple[str, SessionInfo, int]]  # sessions whose state is new or changed, read again
     dropped: set[str]  # known sessions that hold no file any more
+    manifest: bytes | None = None  # what the walk stat'ed, to keep once the store holds what it saw
 
 
 def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> _Compared:
@@ -249,12 +269,16 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back. The sessions whose remembered directory listings
     changed are written here, unit by unit (this runs inside the refresh's write transaction)."""
-    units = _session_units(provider, walk)
+    observed = walk.observed = Observations(top=True)
+    try:
+        units = _session_units(provider, walk)
+    finally:
+        walk.observed = None
     top = units.top
     remembered = store.has_listings(account)
 
     def work(i: int) -> _UnitDiff:
-        return _compare_unit(store, provider, account, top, *units.work(i), remembered)
+        return _compare_unit(store, provider, account, top, *units.work(i), remembered, observe=True)
 
     from openusage import parallel
 
@@ -271,6 +295,9 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
         walk.unreadable += diff.unreadable
         fetched_files += diff.files
         fetched_sessions += diff.known_sessions
+        if diff.observed is not None:
+            observed.extend(diff.observed)
+    result = result._replace(manifest=manifest.encode(walk.dirs, observed))
     stored_files, stored_sessions = store.counts(account)
     if fetched_files != stored_files or fetched_sessions != stored_sessions:
         # Known sessions that no unit asked about: they are gone.
@@ -292,6 +319,7 @@ class _UnitDiff(NamedTuple):
     files: int
     known_sessions: int
     listings: dict[str, bytes | None]  # sessions whose remembered listings change (listing.py)
+    observed: manifest.Parts | None = None  # what the unit's walk stat'ed, when asked (`observe`)
 
 
 def _encode_diff(diff: _UnitDiff) -> bytes:
@@ -301,23 +329,24 @@ def _encode_diff(diff: _UnitDiff) -> bytes:
     return marshal.dumps((
         [(tuple(source), known) for source, known in diff.changed], diff.gone,
         {name: (tuple(info), signature) for name, (info, signature) in diff.sessions.items()},
-        diff.dropped, diff.unreadable, diff.files, diff.known_sessions, diff.listings))
+        diff.dropped, diff.unreadable, diff.files, diff.known_sessions, diff.listings, diff.observed))
 
 
 def _decode_diff(body: bytes) -> _UnitDiff:
-    changed, gone, sessions, dropped, unreadable, files, known_sessions, listings = marshal.loads(body)
+    changed, gone, sessions, dropped, unreadable, files, known_sessions, listings, observed = marshal.loads(body)
     return _UnitDiff([(Source(*source), known) for source, known in changed], gone,
                      {name: (SessionInfo(*info), signature) for name, (info, signature) in sessions.items()},
-                     dropped, unreadable, files, known_sessions, listings)
+                     dropped, unreadable, files, known_sessions, listings, observed)
 
 
 def _compare_unit(store: Store, provider: FileProvider, account: str, top: SessionList, sessions: list[SessionDir],
-                  loose: list[Source], remembered: bool) -> _UnitDiff:
+                  loose: list[Source], remembered: bool, *, observe: bool = False) -> _UnitDiff:
     """One unit of the warm comparison, in any process: walk its sessions, and return only what differs
     from the store: changed files, gone file ids, sessions whose state changed (read again), known
     sessions not seen, the counts asked, and the sessions whose remembered directory listings change
-    (`remembered`: the store holds some of the account's)."""
+    (`remembered`: the store holds some of the account's); with `observe`, what the walk stat'ed."""
     local = Walk()
+    observed = local.observed = Observations() if observe else None  # the clock read before any stat
     known = store.reader()
     names = {session.name for session in sessions}
     names.update(source.session for source in loose)
@@ -327,6 +356,7 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
     else:
         signatures, stored_listings = known.signatures(account, asked), {}
     local.listings = Listings(stored_listings)
+    local.listings.observed = observed
     sources = [source for session in sessions for source in provider.walk_session(local, session, top)]
     sources.extend(loose)
     files = known.files(account, asked)
@@ -347,7 +377,37 @@ def _compare_unit(store: Store, provider: FileProvider, account: str, top: Sessi
     infos = provider.session_info(_holders(local, new_signatures))
     states = {name: (info, new_signatures[name]) for name, info in infos.items()}
     listings = local.listings.changes(local.session_dirs.keys())
-    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions, listings)
+    return _UnitDiff(changed, gone, states, list(signatures), local.unreadable, fetched, known_sessions, listings,
+                     None if observed is None else observed.parts())
+
+
+def _compare_changed(store: Store, provider: FileProvider, account: str, walk: Walk, kept: manifest.Manifest,
+                     differing: list[int]) -> _Compared | None:
+    """The comparison when the manifest says only files to read changed (appended to, say): every
+    directory and state file stats as it did, so every other session is as the store knows it, and
+    only the sessions of those files are walked and compared (`_compare_unit`, all their holders).
+    None when anything else changed: then the whole comparison runs."""
+    if any(kept.kinds[index] != manifest.SOURCE for index in differing):
+        return None
+    owners = kept.owners()
+    if owners is None:
+        return None
+    wanted = {owner[0] for index in differing if (owner := owners[index]) is not None}
+    held = {owner for owner in owners if owner is not None and owner[0] in wanted}
+    # A plain session list: a walk with a manifest met no symlink, so nothing above the sessions can be
+    # reached again from inside them.
+    diff = _compare_unit(store, provider, account, SessionList(1), sorted(SessionDir(*one) for one in held), [],
+                         store.has_listings(account), observe=True)
+    if diff.listings:
+        store.set_listings(account, diff.listings)
+    walk.unreadable += diff.unreadable
+    seen = Observations()
+    if diff.observed is not None:
+        seen.extend(diff.observed)
+    usable = diff.unreadable == 0
+    return _Compared(diff.changed, set(diff.gone),
+                     {name: (name, info, signature) for name, (info, signature) in diff.sessions.items()},
+                     set(diff.dropped), kept.with_stats(seen) if usable else None)
 
 
 

@@ -77,11 +77,12 @@ from openusage.stored import (
 if TYPE_CHECKING:
     from openusage.calls import FileRead, UsageRecord
     from openusage.fold import Copy
+    from openusage.manifest import Manifest
     from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 24  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+SCHEMA_VERSION = 25  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
-# 24: a ledger's per-session parts in rows
+# 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py)
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 # Pending holders entries written at once: a first run of 500,000 calls would otherwise hold a set of
 # them all (~60 bytes each, 33 MiB) until its end. Each write merges into every shard touched, so
@@ -124,6 +125,8 @@ CREATE TABLE IF NOT EXISTS listings(
     account TEXT NOT NULL, session TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_sessions(
     account TEXT NOT NULL, shard INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, shard)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS manifests(
+    account TEXT PRIMARY KEY, generation INTEGER NOT NULL, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_days(
     account TEXT NOT NULL, day INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, day)) WITHOUT ROWID;
 """
@@ -731,6 +734,23 @@ class Store:
                                       (key, part, seal(body)))
         return files
 
+    def manifest(self, account: str) -> Manifest | None:
+        """The account's manifest (`openusage.manifest`), when it was kept with the generation stored now
+        (any change of the account's rows since makes it stale) and its seal holds; else None."""
+        row = self.conn.execute("SELECT m.body FROM manifests AS m JOIN summaries AS s ON s.account = m.account"
+                                " AND s.generation = m.generation WHERE m.account = ?", (to_db(account),)).fetchone()
+        body = None if row is None else unseal(row[0])
+        if body is None:
+            return None
+        from openusage.manifest import decode
+
+        return decode(body)
+
+    def set_manifest(self, account: str, body: bytes) -> None:
+        """Keep the account's manifest, tied to its generation stored now (`set_summary`)."""
+        self.conn.execute("INSERT OR REPLACE INTO manifests(account, generation, body) SELECT account, generation, ?"
+                          " FROM summaries WHERE account = ?", (seal(body), to_db(account)))
+
     def ledger_parts(self, account: str) -> LedgerParts:
         """Where the account's stored ledger reads its per-session parts when it needs them."""
         return _LedgerParts(self, to_db(account))
@@ -899,6 +919,7 @@ class Store:
         self.conn.execute("DELETE FROM ledger_days WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM facts WHERE account = ?", (to_db(account),))
         self.conn.execute("DELETE FROM listings WHERE account = ?", (to_db(account),))
+        self.conn.execute("DELETE FROM manifests WHERE account = ?", (to_db(account),))
 
     # -- queries for the snapshot ---------------------------------------------------------------------
     def file_diagnostics(self, account: str) -> FileDiagnostics:

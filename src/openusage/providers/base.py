@@ -29,6 +29,7 @@ from zlib import crc32
 from openusage.records import Chunk, Line, SessionInfo, Source
 
 if TYPE_CHECKING:
+    from openusage.manifest import Observations
     from openusage.providers.listing import Listings
     from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
     from openusage.remote import Reading  # only a remote source's fetch builds one
@@ -70,7 +71,7 @@ class Walk:
     the rest through `add_source` and `add_signature`. The scan makes a fresh Walk per unit of work, so
     only what these methods add crosses between processes."""
 
-    __slots__ = ("dirs", "found", "listings", "more_session_dirs", "problem", "root", "session_dirs",
+    __slots__ = ("dirs", "found", "listings", "more_session_dirs", "observed", "problem", "root", "session_dirs",
                  "signatures", "top_sources", "unreadable")
 
     def __init__(self) -> None:
@@ -88,6 +89,9 @@ class Walk:
         self.problem: str | None = None  # why a directory that exists cannot be used
         # Listings remembered from earlier runs (`providers/listing.py`), when the scan gives them.
         self.listings: Listings | None = None
+        # When the scan keeps a manifest (`openusage.manifest`): every path the walk stats, and what it
+        # said. A walk that meets what its stats do not tell (a symlink) says so there (`unusable`).
+        self.observed: Observations | None = None
 
     def add_source(self, path: str, info: os.stat_result, session: str, holder: str, sources: list[Source]) -> None:
         """A file found: it makes its session a session (held in `holder`), and is one file to read."""
@@ -96,6 +100,8 @@ class Walk:
             self.session_dirs[session] = holder
         elif known != holder:  # the same session in two holders: one session, read from both
             self.more_session_dirs.setdefault(session, []).append(holder)
+        if self.observed is not None:
+            self.observed.source(path, info, session, holder)
         sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
                                               info.st_ctime_ns)))
 

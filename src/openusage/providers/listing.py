@@ -32,7 +32,10 @@ import stat
 import time
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from openusage.manifest import Observations
 
 TRUST_AFTER_NS = 5_000_000_000  # a listing is kept only of a directory unchanged this long
 _FILE, _DIR, _LINK = 0, 1, 2
@@ -108,6 +111,7 @@ class Listings:
                 self._stored[session] = listings
         self._made: dict[str, SessionListings] = {}  # session -> what is true of it now
         self._trusted_before = (time.time_ns() if now_ns is None else now_ns) - TRUST_AFTER_NS
+        self.observed: Observations | None = None  # set when the scan keeps a manifest: every stat here
 
     def entries(self, directory: str, session: str, holder: str, names: AbstractSet[str]) -> list[DirEntryLike]:
         """The entries of `directory` (inside session `session`, held in `holder`: the directory is
@@ -115,8 +119,15 @@ class Listings:
         named `names`; raises as `os.scandir` does when the directory cannot be listed."""
         try:
             info = os.stat(directory)
-        except OSError:
+        except OSError as exc:
+            if self.observed is not None:
+                if isinstance(exc, FileNotFoundError):
+                    self.observed.absent(directory)  # not there yet (a session without agents)
+                else:
+                    self.observed.unusable()
             return _listed(directory)  # let the listing say what is wrong, as without memory
+        if self.observed is not None:
+            self.observed.directory(directory, info)
         # A hash of ints is the same in every process (only str and bytes hashes are salted).
         signature = hash((info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns))
         where = directory[len(holder) + len(session) + 1:]  # "" for the session directory itself

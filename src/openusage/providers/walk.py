@@ -25,6 +25,7 @@ from openusage.providers.base import SeenDirs, SessionDir, SessionList, Walk
 from openusage.records import Source
 
 if TYPE_CHECKING:
+    from openusage.manifest import Observations
     from openusage.providers.listing import DirEntryLike
 
 WIRE_NAME = "wire.jsonl"
@@ -136,7 +137,10 @@ def _top_children(walk: Walk, directory: str, session: str, holder: str, agents_
                   top: list[Source]) -> Iterator[tuple[os.DirEntry[str], bool]]:
     """One directory above the sessions: its wire files go to `top` (as `session`, held in `holder`),
     its subdirectories are yielded, each with whether it is a symlink."""
+    observed = walk.observed
     try:
+        if observed is not None:  # a manifest keeps the directory's stat, taken before it is listed
+            _observe_directory(observed, directory)
         with os.scandir(directory) as entries:
             children = list(entries)
     except (FileNotFoundError, NotADirectoryError):
@@ -146,6 +150,8 @@ def _top_children(walk: Walk, directory: str, session: str, holder: str, agents_
         return
     for entry in children:
         try:
+            if observed is not None and entry.is_symlink():
+                observed.unusable()
             if entry.name == WIRE_NAME and not agents_layout and not entry.is_dir():
                 info = entry.stat()
                 if stat.S_ISREG(info.st_mode):
@@ -211,6 +217,8 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
     `seen` or `seen_above` was walked already."""
     try:
         if walk.listings is None:
+            if walk.observed is not None:  # a listing without its directory's stat: nothing to keep
+                walk.observed.unusable()
             with os.scandir(directory) as entries:
                 children: list[DirEntryLike] = list(entries)
         else:  # a directory unchanged since an earlier run listed it is not listed again
@@ -220,9 +228,12 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
     except OSError:
         walk.unreadable += 1
         return
+    observed = walk.observed
     for entry in children:
         name = entry.name
         try:
+            if observed is not None and entry.is_symlink():
+                observed.unusable()
             if name == WIRE_NAME and (depth == AGENT_DEPTH or not agents_layout) and not entry.is_dir():
                 info = entry.stat()
                 if stat.S_ISREG(info.st_mode):
@@ -230,7 +241,7 @@ def _children(walk: Walk, directory: str, depth: int, session: str, holder: str,
                 else:  # a FIFO, a socket, a device: never opened
                     walk.unreadable += 1
             elif name == STATE_NAME and depth == 2 and not entry.is_dir():
-                _add_state(walk, session, entry.stat())
+                _add_state(walk, session, entry.path, entry.stat())
             elif entry.is_dir():
                 if agents_layout and (depth >= AGENT_DEPTH or (depth == 2 and name != AGENTS_NAME)):
                     continue
@@ -258,16 +269,20 @@ def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set
     """A Kimi Code session: its layout is fixed (state.json, agents/<agent>/wire.jsonl), so its state
     file is a stat and only agents/ is listed; nothing else in the session is looked at."""
     path = os.path.join(session.holder, session.name)
+    state_path = os.path.join(path, STATE_NAME)
     try:
-        info = os.stat(os.path.join(path, STATE_NAME))
+        info = os.stat(state_path)
     except FileNotFoundError:
-        pass  # no state file (yet)
+        if walk.observed is not None:
+            walk.observed.absent(state_path)  # no state file (yet): one written later is noticed
     except OSError:  # the session directory cannot be entered: nothing in it can be read
         walk.unreadable += 1
         return sources
     else:
         if not stat.S_ISDIR(info.st_mode):
-            _add_state(walk, session.name, info)
+            _add_state(walk, session.name, state_path, info)
+        elif walk.observed is not None:
+            walk.observed.file(state_path, info)
     agents = os.path.join(path, AGENTS_NAME)
     for _child in _children(walk, agents, 3, session.name, session.holder, True, top.device, seen, sources,
                             top.seen):
@@ -282,6 +297,8 @@ def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, source
     except FileNotFoundError:
         if os.path.lexists(path):  # a dangling link: a journal that cannot be read, as in a listing
             walk.unreadable += 1
+        elif walk.observed is not None:
+            walk.observed.absent(path)  # not written yet: one written later is noticed
         return
     except OSError:
         walk.unreadable += 1
@@ -290,15 +307,30 @@ def _agent_journal(walk: Walk, agent_dir: str, session: str, holder: str, source
         walk.add_source(path, info, session, holder, sources)
     elif not stat.S_ISDIR(info.st_mode):  # a FIFO, a socket, a device: never opened
         walk.unreadable += 1
+    elif walk.observed is not None:
+        walk.observed.file(path, info)
 
 
-def _add_state(walk: Walk, session: str, info: os.stat_result) -> None:
+def _observe_directory(observed: Observations, directory: str) -> None:
+    """A directory's stat for the manifest, before it is listed (missing: kept as missing; any other
+    failure: the listing says it, and no manifest is kept)."""
+    try:
+        observed.directory(directory, os.stat(directory))
+    except FileNotFoundError:
+        observed.absent(directory)
+    except OSError:
+        observed.unusable()
+
+
+def _add_state(walk: Walk, session: str, path: str, info: os.stat_result) -> None:
     """A state file found. One that cannot be read as one (not a regular file, or larger than the bound
     on small files) is counted unreadable here, where every run sees it, and reads as empty; its
     signature is kept all the same, so that when it becomes a real file again it is read. The
     signature is what state.json looks like (`Walk.add_signature`)."""
     if not stat.S_ISREG(info.st_mode) or info.st_size > SMALL_FILE_LIMIT:
         walk.unreadable += 1
+    if walk.observed is not None:
+        walk.observed.file(path, info)
     walk.add_signature(session, hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
 
 

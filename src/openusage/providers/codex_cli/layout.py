@@ -85,9 +85,11 @@ def list_sessions(walk: Walk) -> SessionList:
         pending = [(root, info.st_dev)]
         while pending:
             directory, device = pending.pop()
-            for entry in _entries(walk, directory):
+            for entry in _entries(walk, directory, info if directory is root else None):
                 name = entry.name
                 try:
+                    if walk.observed is not None and entry.is_symlink():
+                        walk.observed.unusable()  # what a link reaches is not in the manifest's stats
                     if entry.is_dir():
                         target = entry.stat() if entry.is_symlink() else None
                         identity = (target.st_dev, target.st_ino) if target else (device, entry.inode())
@@ -101,11 +103,16 @@ def list_sessions(walk: Walk) -> SessionList:
     return found
 
 
-def _entries(walk: Walk, directory: str) -> Iterator[os.DirEntry[str]]:
+def _entries(walk: Walk, directory: str, info: os.stat_result | None) -> Iterator[os.DirEntry[str]]:
+    """The entries of `directory`; `info`: its stat, taken before (for a manifest, which keeps it)."""
     try:
+        if walk.observed is not None:
+            walk.observed.directory(directory, info if info is not None else os.stat(directory))
         with os.scandir(directory) as entries:
             yield from list(entries)
     except FileNotFoundError:
+        if walk.observed is not None:
+            walk.observed.unusable()  # removed while walked: its parent has changed, so says the next walk
         return  # removed while walked: nothing to read
     except OSError:
         walk.unreadable += 1
@@ -117,11 +124,15 @@ def walk_session(walk: Walk, session: SessionDir, listing: SessionList) -> list[
     try:
         info = os.stat(path)
     except FileNotFoundError:
+        if walk.observed is not None:
+            walk.observed.absent(path)
         return []  # removed since it was listed
     except OSError:
         walk.unreadable += 1
         return []
     if stat.S_ISDIR(info.st_mode):
+        if walk.observed is not None:
+            walk.observed.file(path, info)
         return []
     if not stat.S_ISREG(info.st_mode):  # a FIFO, a socket, a device: never opened
         walk.unreadable += 1
