@@ -1,4 +1,4 @@
-"""The shared vocabulary every layer speaks: sources, chunks, sessions and skip reasons.
+"""The shared vocabulary every layer speaks: sources, chunks and sessions (skip reasons: `skips.py`).
 
 Readers produce these, the store persists them, nothing here does I/O. The records and rows
 themselves are msgspec Structs (`calls.py`), apart so that a warm run, which reads none, never
@@ -7,20 +7,10 @@ imports msgspec.
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from openusage.calls import UsageRecord
-
-
-class SkipReason(enum.StrEnum):
-    """Why a line that could have held usage was not counted."""
-
-    INVALID_JSON = "invalid_json"
-    NOT_UTF8 = "not_utf8"
-    WRONG_SHAPE = "wrong_shape"
-    REEMITTED = "reemitted"  # the same usage written again (its running total has not moved): not a new call
 
 
 # A candidate line as the scan hands it to a parser: a slice of its read buffer, or bytes read again.

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from openusage.calls import UsageRecord
-from openusage.records import Chunk, Line, SkipReason
+from openusage.records import Chunk, Line
+from openusage.skips import SkipReason
 
 NOT_JSON = object()  # what `decode` returns for a line it has counted as skipped
 FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)

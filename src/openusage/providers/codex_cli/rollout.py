@@ -36,7 +36,8 @@ import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.codex_cli.compiled import choose
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
-from openusage.records import Chunk, Line, SkipReason
+from openusage.records import Chunk, Line
+from openusage.skips import SkipReason
 
 MAX_COUNT = 2**53 - 1
 MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z

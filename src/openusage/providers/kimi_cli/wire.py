@@ -22,7 +22,8 @@ import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.kimi_cli import fastpath
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
-from openusage.records import Chunk, Line, SkipReason
+from openusage.records import Chunk, Line
+from openusage.skips import SkipReason
 
 # 10000-01-01T00:00:00Z: the spec's "before the year 10000".
 MAX_TIMESTAMP = 253402300800.0

@@ -28,7 +28,8 @@ from openusage.providers.kimi_code.compiled import choose
 from openusage.providers.kimi_code.config import UNRESOLVED
 from openusage.providers.lines import FAST_ERRORS as _FAST_ERRORS
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, printable
-from openusage.records import Chunk, Line, SkipReason
+from openusage.records import Chunk, Line
+from openusage.skips import SkipReason
 
 MAX_TIME_MS = 253402300800000  # 10000-01-01T00:00:00Z in milliseconds
 _ABSENT: Any = msgspec.UNSET
