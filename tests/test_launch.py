@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,25 @@ def test_a_warm_snapshot_imports_nothing_it_does_not_need(home: KimiHome) -> Non
     warm = _imported(["snapshot", "--json"], env)
     assert "openusage.launch" in warm
     assert sorted(warm.intersection(NEVER_WARM_SNAPSHOT)) == []
+
+
+# And by a warm `snapshot --json` whose home has not changed for a while (its manifest answers, and its
+# config's model keys come from the cache): no TOML parser even with a config.toml, no reader, no fold,
+# no worker (`parallel`, and the select and fcntl it imports).
+NEVER_WARM_MANIFEST = (*NEVER_WARM_SNAPSHOT, "openusage.reading", "openusage.fold", "openusage.parallel", "select",
+                       "fcntl", "openusage.candidates")
+
+
+def test_a_warm_snapshot_of_a_home_unchanged_for_a_while_imports_even_less(home: KimiHome) -> None:
+    home.config_toml('default_model = "fast"\n[models.fast]\nmodel = "kimi-k2-turbo-preview"\n')
+    made = time.time()
+    env = {**os.environ, "KIMI_SHARE_DIR": str(home.root), "OPENUSAGE_NOW": NOW}
+    time.sleep(max(0.0, made + 5.5 - time.time()))  # older than the guard against same-tick changes (5 s)
+    _imported(["snapshot", "--json"], env)  # the first run
+    _imported(["snapshot", "--json"], env)  # compares, keeps the manifest and the config's model keys
+    warm = _imported(["snapshot", "--json"], env)
+    assert "openusage.manifest" in warm
+    assert sorted(warm.intersection(NEVER_WARM_MANIFEST)) == []
 
 
 def test_a_warm_run_after_appends_and_a_warm_report_import_no_front_end_and_no_prices(home: KimiHome) -> None:

@@ -152,11 +152,12 @@ class Manifest:
         not in it, or is now something else, or the observations are not usable."""
         if not seen.usable:
             return None
-        at = {path: index for index, path in enumerate(os.fsdecode(p) for p in self.paths.split(b"\0")[:-1])}
+        # Split once and looked up encoded: decoding every path would cost more than the rest of the run.
+        at = {path: index for index, path in enumerate(self.paths.split(b"\0")[:-1])}
         stats = array("Q")
         stats.frombytes(self.expected)
         for number, path in enumerate(seen.paths):
-            index = at.get(path)
+            index = at.get(os.fsencode(path))
             if index is None or self.kinds[index] != seen.kinds[number]:
                 return None
             start, end = number * _FIELDS, (number + 1) * _FIELDS

@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import marshal
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from openusage import manifest
 from openusage.errors import CacheError
 from openusage.manifest import Observations
+from openusage.providers import agentfiles
 from openusage.providers.base import Account, FileProvider, ModelResolver, SessionDir, SessionList, Walk, unit_of
 from openusage.providers.listing import Listings
 from openusage.records import FileDiagnostics, SessionInfo, Source, file_key
@@ -118,9 +120,10 @@ def _collector_paused() -> Iterator[None]:
     """A refresh builds tens of thousands of small lists and tuples and no reference cycles; Python's
     cyclic collector would walk all of them again and again while they are built (a fifth of a first
     run's ledger time), so it waits until the refresh is done."""
-    from openusage import parallel
-
-    if parallel.resident():  # the collector is process-wide: a resident process's other threads need it
+    # A process that serves from threads has imported `parallel` to say so; a warm one-shot run never
+    # needs the module otherwise (the manifest answers without forking).
+    parallel = sys.modules.get("openusage.parallel")
+    if parallel is not None and parallel.resident():  # the collector is process-wide: other threads need it
         yield
         return
     was_enabled = gc.isenabled()
@@ -135,7 +138,8 @@ def _collector_paused() -> Iterator[None]:
 def _refresh_account(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
                      progress: Progress | None, keep_calls: bool) -> Refreshed:
     walk = provider.walk(account, env)
-    resolve_model = provider.model_resolver(account, env)
+    with agentfiles.remembering(store):  # an unchanged config is not parsed again (no TOML parser loaded)
+        resolve_model = provider.model_resolver(account, env)
     nothing = FileDiagnostics(0, {}, 0)
     if store is None:
         if not walk.found:

@@ -82,7 +82,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 25  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
-# 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py)
+# 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
+# (providers/agentfiles.py)
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 # Pending holders entries written at once: a first run of 500,000 calls would otherwise hold a set of
 # them all (~60 bytes each, 33 MiB) until its end. Each write merges into every shard touched, so
@@ -127,6 +128,8 @@ CREATE TABLE IF NOT EXISTS ledger_sessions(
     account TEXT NOT NULL, shard INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, shard)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS manifests(
     account TEXT PRIMARY KEY, generation INTEGER NOT NULL, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_keys(
+    path TEXT PRIMARY KEY, signature TEXT NOT NULL, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_days(
     account TEXT NOT NULL, day INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY(account, day)) WITHOUT ROWID;
 """
@@ -750,6 +753,20 @@ class Store:
         """Keep the account's manifest, tied to its generation stored now (`set_summary`)."""
         self.conn.execute("INSERT OR REPLACE INTO manifests(account, generation, body) SELECT account, generation, ?"
                           " FROM summaries WHERE account = ?", (seal(body), to_db(account)))
+
+    def remembered_keys(self, path: str, signature: str) -> bytes | None:
+        """What `agentfiles.read_model_keys` kept of a config file with this stat signature, if its seal
+        holds (else None: the file is parsed again)."""
+        row = self.conn.execute("SELECT body FROM model_keys WHERE path = ? AND signature = ?",
+                                (to_db(path), signature)).fetchone()
+        return None if row is None else unseal(row[0])
+
+    def remember_keys(self, path: str, signature: str, body: bytes) -> None:
+        """Keep a config file's model keys for its stat signature. A cache that cannot take it now
+        (locked, full) only means the file is parsed again next time."""
+        with suppress(sqlite3.Error, UnicodeEncodeError):
+            self.conn.execute("INSERT OR REPLACE INTO model_keys(path, signature, body) VALUES (?, ?, ?)",
+                              (to_db(path), signature, seal(body)))
 
     def ledger_parts(self, account: str) -> LedgerParts:
         """Where the account's stored ledger reads its per-session parts when it needs them."""

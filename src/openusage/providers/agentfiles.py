@@ -9,9 +9,11 @@ one that exists could not be read goes to `problems` when the caller keeps them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from openusage.files import open_regular, read_small, reason
 
@@ -52,6 +54,80 @@ def read_document(path: Path | str) -> tuple[dict[str, Any], str | None]:
     if not isinstance(doc, dict):
         return {}, "not a JSON object"
     return doc, None
+
+
+class KeysMemo(Protocol):
+    """Where `read_model_keys` remembers what it read (the cache, while a refresh has it open)."""
+
+    def remembered_keys(self, path: str, signature: str) -> bytes | None: ...
+
+    def remember_keys(self, path: str, signature: str, body: bytes) -> None: ...
+
+
+_memo: list[KeysMemo] = []  # the memo of the refresh running in this process, if any
+
+
+@contextmanager
+def remembering(memo: KeysMemo | None) -> Iterator[None]:
+    """While the block runs, `read_model_keys` remembers its answers in `memo` (None: it does not)."""
+    if memo is None:
+        yield
+        return
+    _memo.append(memo)
+    try:
+        yield
+    finally:
+        _memo.remove(memo)
+
+
+def read_model_keys(path: Path | str, trusted_before_ns: int | None = None) -> tuple[dict[str, Any], str | None]:
+    """`read_document` of a config, but only the keys that name models (`model_keys`: all that any
+    provider reads of it), remembered by the file's stat while a refresh gives a memo (`remembering`).
+
+    A warm run would otherwise parse the same config.toml every time, and importing a TOML parser
+    costs ~2-4 ms of its ~70. A file is remembered only when its mtime and ctime are older than the
+    guard remembered listings keep (`listing.TRUST_AFTER_NS`), so a change within the clock tick of
+    the read is never hidden; any change of its device, inode, size or times is a new signature.
+    Only the model keys are kept: the rest of a config (API keys live there) is never cached."""
+    memo = _memo[-1] if _memo else None
+    if memo is None:
+        doc, problem = read_document(path)
+        return model_keys(doc), problem
+    import marshal
+
+    from openusage.providers import listing
+
+    name = os.fspath(path)
+    try:
+        info = os.stat(name)
+    except OSError:  # missing or unreadable: nothing to parse or remember
+        doc, problem = read_document(path)
+        return model_keys(doc), problem
+    signature = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    known = memo.remembered_keys(name, signature)
+    if known is not None:
+        with suppress(EOFError, ValueError, TypeError):
+            kept, why = marshal.loads(known)
+            if type(kept) is dict and (why is None or type(why) is str):
+                return kept, why
+    doc, problem = read_document(path)
+    keys = model_keys(doc)
+    now = time.time_ns() if trusted_before_ns is None else trusted_before_ns
+    if max(info.st_mtime_ns, info.st_ctime_ns) <= now - listing.TRUST_AFTER_NS:
+        memo.remember_keys(name, signature, marshal.dumps((keys, problem)))
+    return keys, problem
+
+
+def model_keys(doc: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a config that name models, as the providers read them: `model` and `default_model`
+    when they are strings, and `models.<alias>.model` when it is one (an alias whose entry has none is
+    left out, which every reader takes as it takes an entry without a model)."""
+    kept: dict[str, Any] = {key: doc[key] for key in ("model", "default_model") if isinstance(doc.get(key), str)}
+    models = doc.get("models")
+    if isinstance(models, dict):
+        kept["models"] = {alias: {"model": entry["model"]} for alias, entry in models.items()
+                          if isinstance(entry, dict) and isinstance(entry.get("model"), str)}
+    return kept
 
 
 def _one_line(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openusage.providers.agentfiles import read_document
+from openusage.providers.agentfiles import read_model_keys
 from openusage.providers.base import config_problem
 
 FALLBACK_MODEL = "kimi-for-coding"
@@ -22,7 +22,7 @@ def default_model(config_paths: list[Path]) -> tuple[str, tuple[str, ...]]:
     documents: list[tuple[Path, dict[str, Any]]] = []
     problems: list[str] = []
     for path in config_paths:
-        doc, problem = read_document(path)
+        doc, problem = read_model_keys(path)
         documents.append((path, doc))
         if problem is not None:
             problems.append(config_problem(path, problem))

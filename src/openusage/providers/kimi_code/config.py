@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from openusage.providers.agentfiles import read_document
+from openusage.providers.agentfiles import read_model_keys
 from openusage.providers.base import ModelResolver, config_problem
 
 FALLBACK_MODEL = "kimi-for-coding"
@@ -23,7 +23,7 @@ def model_resolver(config_path: Path) -> ModelResolver:
     llm.request before the call) is kept; an alias goes through `[models."<alias>"].model`, then the
     alias without `kimi-code/` (unless empty or `__name__`), then `default_model` the same way, then
     `kimi-for-coding`. A config.toml that exists but cannot be used reads as empty, and is named."""
-    doc, problem = read_document(config_path)
+    doc, problem = read_model_keys(config_path)
     problems = (config_problem(config_path, problem),) if problem is not None else ()
     return ModelResolver(_resolver(doc), problems)
 
