@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from openusage.api import DetectReport, PricesReport
+from openusage.render import jsontext
 from openusage.snapshot import ModelRow, Snapshot, SnapshotSet
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def prices_document(report: PricesReport) -> dict[str, Any]:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps(document) + "\n"
 
 
 def _model(row: ModelRow) -> dict[str, Any]:
