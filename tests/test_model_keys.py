@@ -116,3 +116,13 @@ def test_the_model_keys_answer_every_reader_as_the_whole_document(doc: dict[str,
         assert kimi_code._resolver(doc)(model) == kimi_code._resolver(kept)(model)
     assert (doc.get("model") if isinstance(doc.get("model"), str) else None) == kept.get("model")
     assert codex.FALLBACK_MODEL  # codex reads only the top-level `model`, compared above
+
+
+def test_a_cache_that_cannot_remember_is_only_slower(home: KimiHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listing, "TRUST_AFTER_NS", -LATER)
+    env = env_for(home.root)
+    _equal(env)
+    with sqlite3.connect(Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3") as conn:
+        conn.execute("DROP TABLE model_keys")  # asking it and keeping in it both fail now
+    for _ in range(2):
+        assert models(_equal(env))[0][0] == "kimi-k2-turbo-preview"

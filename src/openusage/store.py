@@ -757,8 +757,11 @@ class Store:
     def remembered_keys(self, path: str, signature: str) -> bytes | None:
         """What `agentfiles.read_model_keys` kept of a config file with this stat signature, if its seal
         holds (else None: the file is parsed again)."""
-        row = self.conn.execute("SELECT body FROM model_keys WHERE path = ? AND signature = ?",
-                                (to_db(path), signature)).fetchone()
+        try:
+            row = self.conn.execute("SELECT body FROM model_keys WHERE path = ? AND signature = ?",
+                                    (to_db(path), signature)).fetchone()
+        except (sqlite3.Error, UnicodeEncodeError):  # the memo is never needed: the file is parsed
+            return None
         return None if row is None else unseal(row[0])
 
     def remember_keys(self, path: str, signature: str, body: bytes) -> None:
