@@ -169,7 +169,8 @@ def test_a_warm_snapshot_imports_nothing_it_does_not_need(home: KimiHome) -> Non
 # config's model keys come from the cache): no TOML parser even with a config.toml, no reader, no fold,
 # no worker (`parallel`, and the select and fcntl it imports), no `json`.
 NEVER_WARM_MANIFEST = (*NEVER_WARM_SNAPSHOT, "openusage.reading", "openusage.fold", "openusage.parallel", "select",
-                       "fcntl", "openusage.candidates", "json")  # the document is written by render/jsontext.py
+                       "fcntl", "openusage.candidates", "json",  # the document is written by render/jsontext.py
+                       "openusage.facts", "openusage.settled")  # reports' facts; rows a UTC snapshot never needs
 
 
 def test_a_warm_snapshot_of_a_home_unchanged_for_a_while_imports_even_less(home: KimiHome) -> None:

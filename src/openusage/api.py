@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from openusage import facts, groups, paths, priced, pricing, scan, settled
+from openusage import groups, paths, priced, pricing, scan
 from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
 from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
@@ -188,6 +188,8 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
         wanted: dict[str, set[str]] = {}
         for call in found:
             wanted.setdefault(call.account, set()).add(call.session)
+        from openusage import facts  # only reports by session or project ask for them
+
         known = facts.session_facts(store, env, [(account, _provider(account)) for account in chosen], wanted,
                                     titles=query.titles)
         return found, known
@@ -443,6 +445,8 @@ def _keep_calls(refreshed: dict[str, scan.Refreshed], accounts: list[Account], e
 def _settled_rows(store: Store | None, accounts: list[Account],
                   refreshed: Mapping[str, scan.Refreshed]) -> dict[str, list[CallRow]]:
     """The rows of the calls each refreshed account owns, its group settled."""
+    from openusage import settled  # a snapshot in UTC whose prices need no call never asks for rows
+
     return settled.rows_by_account(store, [
         settled.Member(account.id, account.provider, refreshed[account.id],
                        _provider(account).shares_calls_across_accounts)
