@@ -218,12 +218,16 @@ def test_kimi_code_a_journal_written_where_none_was_is_found(tmp_path: Path, com
         docs.append(result.stdout)
     assert comparisons == ["whole"]
     assert _kept() == 1
+    session.main.usage(ms("2026-11-19T10:00:30Z"), (1, 1, 0, 0), ALIAS)  # appended: only its session compared
+    cached, cold = (invoke(["snapshot", "--json", *extra], env) for extra in ([], ["--no-cache"]))
+    assert comparable(json.loads(cached.stdout)) == comparable(json.loads(cold.stdout))
+    assert comparisons == ["whole", "changed"]
     helper = session.agent("helper")
     helper.header()
     helper.usage(ms("2026-11-19T10:01:00Z"), (7, 7, 0, 0), ALIAS)
     cached, cold = (invoke(["snapshot", "--json", *extra], env) for extra in ([], ["--no-cache"]))
     assert comparable(json.loads(cached.stdout)) == comparable(json.loads(cold.stdout))
-    assert tokens(json.loads(cold.stdout)["snapshots"][0])[:2] == (107, 17)
+    assert tokens(json.loads(cold.stdout)["snapshots"][0])[:2] == (108, 18)
     assert comparisons[-1] == "whole"
 
 
