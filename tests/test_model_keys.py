@@ -112,7 +112,8 @@ def test_the_model_keys_answer_every_reader_as_the_whole_document(doc: dict[str,
     toml, json = Path("config.toml"), Path("config.json")
     for pair in ([(toml, doc)], [(json, doc)], [(toml, doc), (json, doc)]):
         assert kimi_cli._default_model(pair) == kimi_cli._default_model([(p, kept) for p, _ in pair])
-    for model in (None, "a", "kimi-code/a", "b", "c", "", "__name__"):
+    unresolved = kimi_code.UNRESOLVED  # a journal's alias still to resolve through the config
+    for model in (None, "plain", *(unresolved + alias for alias in ("a", "kimi-code/a", "b", "c", "d", "", "__x__"))):
         assert kimi_code._resolver(doc)(model) == kimi_code._resolver(kept)(model)
     assert (doc.get("model") if isinstance(doc.get("model"), str) else None) == kept.get("model")
     assert codex.FALLBACK_MODEL  # codex reads only the top-level `model`, compared above
