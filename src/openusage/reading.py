@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 import msgspec
 
 from openusage import scan
-from openusage.calls import FileRead
+from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
-from openusage.fold import Calls, ancestry, fold_copies, fold_records, merge, rejoin, settle
+from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
 from openusage.packed import codec
 from openusage.parallel import Codec
 from openusage.providers import file_provider
@@ -413,6 +413,33 @@ def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, S
         fold_records(records, session, calls)
     _settle(store, account, calls)
     return calls, store.session_infos(account)
+
+
+def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
+    """The rows of every call the account's sessions own (what `stored_account_calls` settles), the
+    rows of each session one after the other, read one session's files at a time. A session whose
+    calls all have a key no other file holds owns every call it holds: its rows go out when its files
+    are read. The sessions holding a call another file holds too (a fork, an echo), and those that join
+    another or are joined, wait until every file is read and their calls' owners are chosen, then go
+    out by session. So memory grows with those waiting sessions' calls, not with the history."""
+    from itertools import groupby
+
+    shared = store.shared_crcs()
+    forks = store.session_forks(account)
+    joins = _joins(forks)
+    joined = set(joins) | set(joins.values())
+    waiting: Calls = {}
+    for session, files in groupby(store.file_copies(account, by_session=True), key=lambda file: file[0]):
+        calls: Calls = {}
+        for _session, records in files:
+            fold_records(records, session, calls)
+        if session in joined or (shared and any(key_crc(key) in shared for key in calls)):
+            merge(waiting, calls)
+            continue
+        yield from call_rows(calls)
+    if waiting:
+        _settle(store, account, waiting, forks)
+        yield from sorted(call_rows(waiting), key=lambda row: row.session)
 
 
 def stored_ledger(store: Store, account: str) -> Ledger:

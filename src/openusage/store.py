@@ -686,13 +686,15 @@ class Store:
                     if record.key in keys:
                         yield Copy(record, session)
 
-    def file_copies(self, account: str, session: str | None = None) -> Iterator[tuple[str, list[UsageRecord]]]:
+    def file_copies(self, account: str, session: str | None = None, *,
+                    by_session: bool = False) -> Iterator[tuple[str, list[UsageRecord]]]:
         """Every file of the account (of one session, when given), one at a time: its session and the
-        copies it holds."""
+        copies it holds. `by_session`: the files of each session one after the other (by the index)."""
         self.flush()
         where, args = ("account = ?", (to_db(account),)) if session is None else \
             ("account = ? AND session = ?", (to_db(account), to_db(session)))
-        for row in self.conn.execute(f"SELECT {COPIES} FROM files WHERE {where}", args):
+        order = " ORDER BY session" if by_session else ""
+        for row in self.conn.execute(f"SELECT {COPIES} FROM files WHERE {where}{order}", args):
             _account, file_session, records, tail = copies_of(row)
             yield file_session, [*records, *tail]
 
@@ -857,8 +859,24 @@ class Store:
         row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (to_db(name),)).fetchone()
         return None if row is None else unseal(row[0])
 
+    def drop_settled(self, name: str) -> None:
+        """A group's settled head and parts gone (before new ones are written)."""
+        self.conn.execute("DELETE FROM settled WHERE name = ? OR (name > ? AND name < ?)",
+                          (to_db(name), to_db(name + _PART), to_db(name + _PART_END)))
+
     def set_settled(self, name: str, body: bytes) -> None:
+        """Store a group's settled head (its parts: `set_settled_part`)."""
         self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)", (to_db(name), seal(body)))
+
+    def settled_part(self, name: str, member: int, part: int) -> bytes | None:
+        """One part of a member's settled rows (None: missing or damaged)."""
+        row = self.conn.execute("SELECT body FROM settled WHERE name = ?",
+                                (to_db(_part_key(name, member, part)),)).fetchone()
+        return None if row is None else unseal(row[0])
+
+    def set_settled_part(self, name: str, member: int, part: int, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)",
+                          (to_db(_part_key(name, member, part)), seal(body)))
 
     # -- remote accounts' last good answers (fetching.py) --------------------------------------------
     def remote_answer(self, account: str) -> str | None:
@@ -1011,3 +1029,10 @@ def _reset(conn: sqlite3.Connection) -> None:
         raise
     conn.execute("COMMIT")
 
+
+# A settled part's name: the group's name, then a character no account id holds, member and part.
+_PART, _PART_END = "\x01", "\x02"
+
+
+def _part_key(name: str, member: int, part: int) -> str:
+    return f"{name}{_PART}{member:04d}:{part:08d}"
