@@ -733,6 +733,52 @@ class Store:
                                       (key, part, seal(body)))
         return files
 
+    # -- a whole ledger built in parts (reading.parted_ledger) -----------------------------------------
+    def ledger_build_start(self) -> None:
+        """Empty scratch tables (this connection's own, in SQLite's temporary store) where a ledger being
+        built puts its sessions' call counts and call times a batch at a time."""
+        # On disk: in memory (this connection's setting for its sorts) they would hold what they are for
+        # not holding. Set before the first temporary table only (SQLite refuses it in a transaction once
+        # there is one), and left so: the process has few queries left after a first run.
+        with suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA temp_store=FILE")
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS build_sessions(shard INTEGER, session BLOB, calls INTEGER)")
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS build_days(day INTEGER, session BLOB, times BLOB)")
+        self.ledger_build_end()
+
+    def ledger_build_end(self) -> None:
+        self.conn.execute("DELETE FROM temp.build_sessions")
+        self.conn.execute("DELETE FROM temp.build_days")
+
+    def ledger_build_add(self, sessions: Iterable[tuple[int, str, int]],
+                         days: Iterable[tuple[int, str, bytes]]) -> None:
+        """(part, session, calls) and (UTC day, session, its call times marshalled) of a batch; a session
+        may come in several batches."""
+        self.conn.executemany("INSERT INTO temp.build_sessions VALUES (?, ?, ?)",
+                              ((shard, _name_bytes(session), calls) for shard, session, calls in sessions))
+        self.conn.executemany("INSERT INTO temp.build_days VALUES (?, ?, ?)",
+                              ((day, _name_bytes(session), times) for day, session, times in days))
+
+    def ledger_build_counts(self) -> tuple[dict[int, int], dict[int, int]]:
+        """How many distinct sessions each part and each UTC day has."""
+        shards = dict(self.conn.execute(
+            "SELECT shard, COUNT(DISTINCT session) FROM temp.build_sessions GROUP BY shard").fetchall())
+        days = dict(self.conn.execute(
+            "SELECT day, COUNT(DISTINCT session) FROM temp.build_days GROUP BY day").fetchall())
+        return shards, days
+
+    def ledger_build_sessions(self) -> Iterator[tuple[int, str, int]]:
+        """(part, session, its calls) by part."""
+        for shard, session, calls in self.conn.execute(
+                "SELECT shard, session, SUM(calls) FROM temp.build_sessions GROUP BY shard, session ORDER BY shard"):
+            yield shard, _name_str(session), calls
+
+    def ledger_build_days(self) -> Iterator[tuple[int, str, bytes]]:
+        """(UTC day, session, some of its call times marshalled) by day, each session's rows together."""
+        for day, session, times in self.conn.execute(
+                "SELECT day, session, times FROM temp.build_days ORDER BY day, session"):
+            yield day, _name_str(session), times
+
     def ledger_parts(self, account: str) -> LedgerParts:
         """Where the account's stored ledger reads its per-session parts when it needs them."""
         return _LedgerParts(self, to_db(account))
@@ -1036,3 +1082,12 @@ _PART, _PART_END = "\x01", "\x02"
 
 def _part_key(name: str, member: int, part: int) -> str:
     return f"{name}{_PART}{member:04d}:{part:08d}"
+
+
+def _name_bytes(name: str) -> bytes:
+    """A name as the scratch tables keep it: any str (one with surrogate escapes too) round-trips."""
+    return name.encode("utf-8", "surrogatepass")
+
+
+def _name_str(blob: bytes) -> str:
+    return blob.decode("utf-8", "surrogatepass")
