@@ -41,15 +41,16 @@ def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """Runs a test over both ways a refresh re-folds: every call (the default for a change that touches
     a quarter of the calls or more, which small test homes always do) and only the changed calls (what
     a refresh of a large history does). Both must give the cold figures. "scratch-scan" also runs every
-    `--no-cache` scan through a scratch file and builds every first run's ledger from the cache, as a
-    history of very many sessions does; "memory-cap" makes every scan hold too many calls in memory
-    after its first unit, so a first run switches to the cache and a `--no-cache` scan starts again
-    through a scratch file, as a history of very many calls does; it also writes the store's holders
-    index after every file, as a first run over very many calls does."""
+    `--no-cache` scan through a scratch file and builds every first run's ledger from the cache, in
+    parts a session at a time, as a history of very many sessions does; "memory-cap" makes every scan
+    hold too many calls in memory after its first unit, so a first run switches to the cache and a
+    `--no-cache` scan starts again through a scratch file, as a history of very many calls does; it also
+    writes the store's holders index after every file, as a first run over very many calls does."""
     if request.param == "refold-delta":
         monkeypatch.setattr("openusage.scan.REFOLD_ALL_SHARE", float("inf"))
     if request.param == "scratch-scan":
         monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
+        monkeypatch.setattr("openusage.reading.LEDGER_BATCH", 1)  # a ledger built from the cache: in parts
     if request.param == "memory-cap":
         monkeypatch.setattr("openusage.scan.FIRST_RUN_MAX_CALLS", 0)
         monkeypatch.setattr("openusage.scan.SCAN_MAX_CALLS", 0)

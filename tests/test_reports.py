@@ -226,3 +226,45 @@ def test_a_rows_cost_and_sessions_follow_each_provider_and_account() -> None:
 
 def base_calendar() -> Calendar:
     return Calendar(zone("UTC"))
+
+
+def test_totals_under_a_limit_count_a_session_spread_over_kept_rows_once() -> None:
+    """Sessions are counted as their calls end, not kept: a session with calls on three days, one on two
+    of them, one on a single day; the totals of the two most recent days count each session once."""
+    calls = (call("kimi_cli", "a", "2026-11-18T10:00", "m1", (1, 0, 0, 0)),
+             call("kimi_cli", "a", "2026-11-19T10:00", "m2", (1, 0, 0, 0)),
+             call("kimi_cli", "a", "2026-11-20T10:00", "m1", (1, 0, 0, 0)),
+             call("kimi_cli", "b", "2026-11-18T10:00", "m1", (1, 0, 0, 0)),
+             call("kimi_cli", "b", "2026-11-19T10:00", "m1", (1, 0, 0, 0)),
+             call("kimi_cli", "c", "2026-11-20T10:00", "m2", (1, 0, 0, 0)))
+    rep = report("daily", calls=calls, tz="UTC", limit=2, breakdown=True)
+    assert [(row.key, row.sessions) for row in rep.rows] == [("2026-11-19", 2), ("2026-11-20", 2)]
+    assert rep.totals.sessions == 3  # a, b and c once each
+    assert {share.model: share.sessions for share in rep.totals.breakdown} == {"m1": 2, "m2": 2}
+    whole = report("daily", calls=calls, tz="UTC", limit=1, breakdown=True)
+    assert whole.totals.sessions == 2
+    assert {s.model: s.sessions for s in whole.totals.breakdown} == {"m1": 1, "m2": 1}
+
+
+def test_a_streamed_report_holds_nothing_per_session() -> None:
+    """`build_stream` over calls that come each session's together keeps only its rows: 60,000 sessions
+    of one call each on one day take no more memory to fold than 600 (a number per session held in
+    the rows' session sets would cost some MiB)."""
+    import tracemalloc
+
+    from openusage.reports import build_stream
+
+    def peak(sessions: int) -> int:
+        day = utc("2026-11-20T10:00")
+        calls = (SettledCall("kimi_cli", "kimi_cli", f"session-{n:08d}", day + n % 3600, "m1", 1, 1, 0, 0)
+                 for n in range(sessions))
+        tracemalloc.start()
+        try:
+            rep = build_stream(calls, Options("daily", base_calendar(), "UTC", report("daily", tz="UTC").span))
+            most = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert rep.totals.sessions == sessions
+        return most
+
+    assert peak(60_000) < peak(600) + 256 * 1024

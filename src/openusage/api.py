@@ -7,7 +7,7 @@ imported only when one is chosen) while the files are read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -25,6 +25,7 @@ from openusage.summary import zone_figures
 from openusage.windows import windows
 
 if TYPE_CHECKING:
+    from openusage import settled
     from openusage.calls import CallRow
     from openusage.cost import CallsPricing
     from openusage.fetching import Pending
@@ -200,6 +201,63 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
     return CallsResult(query, settled_calls, known, tuple(account.id for account in chosen))
 
 
+def fold_calls(env: Mapping[str, str], query: CallsQuery,
+               fold: Callable[[Iterator[SettledCall], CallsPricing, pricing.DataInfo | None], _T], *,
+               use_cache: bool = True, progress: scan.Progress | None = None, notice: Notice | None = None) -> _T:
+    """`fold(calls, price, data)` over the settled calls `calls` answers (without the sessions' facts),
+    as they are read: each (account, session)'s calls come together, and none is held, so a report over
+    any number of calls holds its rows only. `price` prices every model the accounts' calls name (and
+    `data` is the price data it comes from); `fold` runs while the cache is open, and again from the
+    start if a damaged value is found on the way."""
+    every = list(detect(env).accounts)
+    accounts = [account for account in every if not _is_remote(account)]
+    chosen = [account for account in _chosen(every, query.accounts, query.providers)
+              if not _is_remote(account)]  # a balance or a quota has no calls
+    user = detect(env).settings.prices
+    fingerprint = pricing.data_fingerprint()
+
+    def answer(store: Store | None) -> _T:
+        from openusage import settled  # only a report reads settled rows
+
+        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
+        owned = settled.owned_by_account(store, [
+            settled.Member(account.id, account.provider, refreshed[account.id],
+                           _provider(account).shares_calls_across_accounts)
+            for account in accounts if account.id in refreshed])
+        names: dict[str, set[str]] = {}
+        for account in chosen:
+            if account.id in owned:
+                resolve = refreshed[account.id].resolve_model
+                names.setdefault(account.provider, set()).update(resolve(model) for model in owned[account.id].models)
+        price, data = _call_pricing(store, user, fingerprint, names)
+        return fold(_named_stream(chosen, owned, refreshed, query), price, data)
+
+    return _with_cache(env, use_cache, notice, answer)
+
+
+def _named_stream(chosen: Sequence[Account], owned: Mapping[str, settled.Owned],
+                  refreshed: Mapping[str, scan.Refreshed], query: CallsQuery) -> Iterator[SettledCall]:
+    """The chosen accounts' settled calls in the query's range, named, as their rows are read."""
+    from openusage.query import SettledCall
+
+    admits = query.admits
+    for account in chosen:
+        found = owned.get(account.id)
+        if found is None:
+            continue
+        resolve = refreshed[account.id].resolve_model
+        models: dict[str | None, str] = {}
+        account_id, provider = account.id, account.provider
+        for row in found.rows():
+            if not admits(row.ts):
+                continue
+            resolved = models.get(row.model)
+            if resolved is None:
+                resolved = models[row.model] = resolve(row.model)
+            yield SettledCall(account_id, provider, row.session, row.ts, resolved, row.input, row.output,
+                              row.cache_read, row.cache_write, row.scope, row.copies, row.reasoning)
+
+
 class PriceStep(NamedTuple):
     """From `since` (ISO instant; None: always) a model name is priced as `target`, from `origin`
     ("genai-prices", "settings" or "none") at `rates` (USD per million tokens: input, output, cache read,
@@ -259,24 +317,26 @@ def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cac
                 notice: Notice | None = None) -> tuple[CallsPricing, pricing.DataInfo | None]:
     """What each of `found`'s calls costs at list prices (in cost units), for the reports, and the
     price data used. Models' rates come from the cache when it has them."""
-    from openusage.cost import CallPricer, CallsPricing
-
     user = detect(env).settings.prices
     names: dict[str, set[str]] = {}
     for call in found:
         names.setdefault(call.provider, set()).add(call.model)
     fingerprint = pricing.data_fingerprint()
+    return _with_cache(env, use_cache, notice, lambda store: _call_pricing(store, user, fingerprint, names))
 
-    def answer(store: Store | None) -> tuple[CallsPricing, pricing.DataInfo | None]:
-        pricers: dict[str, CallPricer] = {}
-        for provider_id, models in names.items():
-            provider = file_provider(provider_id)
-            hint = provider.upstream_provider if provider is not None else None
-            book = pricing.Book(user, priced.schedules(store, fingerprint, hint, pricing.targets(models, user)))
-            pricers[provider_id] = CallPricer(book.resolve, book.steady)
-        return CallsPricing(pricers), priced.data_of(store, fingerprint) if names else None
 
-    return _with_cache(env, use_cache, notice, answer)
+def _call_pricing(store: Store | None, user: pricing.UserPrices, fingerprint: str | None,
+                  names: Mapping[str, set[str]]) -> tuple[CallsPricing, pricing.DataInfo | None]:
+    """A pricer of each provider's `names`, and the price data used (None: no names)."""
+    from openusage.cost import CallPricer, CallsPricing
+
+    pricers: dict[str, CallPricer] = {}
+    for provider_id, models in names.items():
+        provider = file_provider(provider_id)
+        hint = provider.upstream_provider if provider is not None else None
+        book = pricing.Book(user, priced.schedules(store, fingerprint, hint, pricing.targets(models, user)))
+        pricers[provider_id] = CallPricer(book.resolve, book.steady)
+    return CallsPricing(pricers), priced.data_of(store, fingerprint) if names else None
 
 
 def _step(since: float | None, book: pricing.Book, name: str, target: str) -> PriceStep:

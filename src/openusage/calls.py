@@ -78,13 +78,29 @@ class CallRow(msgspec.Struct, array_like=True, frozen=True, gc=False):
     reasoning: int = 0
 
 
-class SettledRows(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A group's settled rows as the cache keeps them (`settled.py`): per member, the rows of the calls
-    it owns, and the generations of the members' summaries they were computed from."""
+class SettledMember(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """Where one member's settled rows are kept: in `parts` parts of the member numbered `source` (a
+    member on the same sessions directory as an earlier one shares its rows), and the models they name
+    (as the records say), for pricing before the rows are read."""
+
+    source: int
+    parts: int
+    models: list[str | None]
+
+
+class SettledHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A group's settled rows as the cache keeps them (`settled.py`): the generations of the members'
+    summaries they were computed from, and per member where its rows are."""
 
     version: int
     generations: list[int | None]
-    settled: list[list[CallRow]]
+    members: list[SettledMember]
+
+
+class SettledPart(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """Some of a member's settled rows, each session's one after the other across the parts."""
+
+    rows: list[CallRow]
 
 
 class StoredCopies(msgspec.Struct, array_like=True, frozen=True, gc=False):

@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, tzinfo
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from openusage import api, paths
 from openusage.errors import OpenUsageError, UsageInputError
 from openusage.files import printable
 from openusage.windows import chosen_zone, current_time
+
+if TYPE_CHECKING:
+    from openusage import reports
+    from openusage.cost import CallsPricing
+    from openusage.pricing import DataInfo
+    from openusage.query import CallsQuery, SettledCall
 
 # Set by the entry points: this process is a one-shot command, which may fork helpers before it reads
 # (a test that runs the commands in its own process through click's CliRunner is not one).
@@ -213,10 +219,7 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
                        facts=kind in ("session", "project"))
     machine = json_output or csv_output or markdown
     prefetch_prices(group.env, group.use_cache(no_cache))
-    result = api.calls(group.env, query, use_cache=group.use_cache(no_cache), progress=progress(machine),
-                       notice=notice)
-    price, price_data = api.call_prices(group.env, result.calls, use_cache=group.use_cache(no_cache), notice=notice)
-    built = reports.build(result, options, price)._replace(prices=price_data)
+    built = _report(group.env, query, options, group.use_cache(no_cache), progress(machine))
     if machine:
         from openusage.render import report as out
 
@@ -228,6 +231,23 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
     from openusage.render.report_table import render_report
 
     render_report(built, console())
+
+
+def _report(env: Mapping[str, str], query: CallsQuery, options: reports.Options, use_cache: bool,
+            shown: Any) -> reports.Report:
+    """The report: by period or by model, folded as the calls are read (`api.fold_calls`: no call held);
+    by session or project, over the calls and their sessions' facts."""
+    from openusage import reports
+
+    if options.kind in reports.PERIOD_KINDS or options.kind == "model":
+        def fold(calls: Iterator[SettledCall], price: CallsPricing, data: DataInfo | None) -> reports.Report:
+            built = reports.build_stream(calls, options, price)
+            return built._replace(prices=data if built.totals.counts.calls else None)
+
+        return api.fold_calls(env, query, fold, use_cache=use_cache, progress=shown, notice=notice)
+    result = api.calls(env, query, use_cache=use_cache, progress=shown, notice=notice)
+    price, price_data = api.call_prices(env, result.calls, use_cache=use_cache, notice=notice)
+    return reports.build(result, options, price)._replace(prices=price_data)
 
 
 def finish(code: int) -> None:

@@ -13,18 +13,20 @@ is typed and checked.
 
 from __future__ import annotations
 
+import marshal
 import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import groupby
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
 from openusage import scan
-from openusage.calls import FileRead
+from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
-from openusage.fold import Calls, ancestry, fold_copies, fold_records, merge, rejoin, settle
+from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
 from openusage.packed import codec
 from openusage.parallel import Codec
 from openusage.providers import file_provider
@@ -33,7 +35,7 @@ from openusage.records import FileDiagnostics, SessionInfo, Source, add_counts
 from openusage.scan import Progress, _holders, _Job, _Units
 from openusage.store import FileState, Store, key_crc, key_crcs
 from openusage.stored import encode_records
-from openusage.summary import Ledger
+from openusage.summary import Ledger, StoredLedger, session_shard
 
 if TYPE_CHECKING:
     from openusage.candidates import Reader
@@ -171,8 +173,10 @@ class StoreSink:
 
     keeps = True
 
-    def __init__(self, store: Store, account: str, max_calls: int | None) -> None:
-        self.store, self.account, self.max_calls = store, account, max_calls
+    def __init__(self, store: Store, account: str, max_calls: int | None, *, cache: bool = True) -> None:
+        # `cache`: the store is the cache, where the ledger is stored in parts as it is built
+        # (`parted_ledger`); a scratch store's ledger is built whole, since the scratch goes afterwards.
+        self.store, self.account, self.max_calls, self.cache = store, account, max_calls, cache
         self.folded: _Folded | None = _Folded() if max_calls is None or max_calls > 0 else None
         self.folds = self.folded is not None
 
@@ -192,7 +196,12 @@ class StoreSink:
                 self.folded = None
 
     def finish(self, files: FileDiagnostics, unreadable: int) -> FullRead:
-        ledger = self.folded.ledger() if self.folded is not None else stored_ledger(self.store, self.account)
+        if self.folded is not None:
+            ledger = self.folded.ledger()
+        elif self.cache:
+            ledger = parted_ledger(self.store, self.account)
+        else:
+            ledger = stored_ledger(self.store, self.account)
         return FullRead(ledger, files, unreadable)
 
 
@@ -298,7 +307,7 @@ def apply_changes(store: Store, provider: FileProvider, account: str, walk: Walk
         ledger.add(stored_calls(store, account, dirty).values(), sign=-1)
     unreadable = _apply(store, account, gone, results, changed_sessions, dropped_sessions) + walk.unreadable
     if refold_all:
-        return stored_ledger(store, account), unreadable, None
+        return parted_ledger(store, account), unreadable, None
     assert ledger is not None
     ledger.add(stored_calls(store, account, dirty).values())
     return ledger, unreadable, None
@@ -415,6 +424,31 @@ def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, S
     return calls, store.session_infos(account)
 
 
+def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
+    """The rows of every call the account's sessions own (what `stored_account_calls` settles), the
+    rows of each session one after the other, read one session's files at a time. A session whose
+    calls all have a key no other file holds owns every call it holds: its rows go out when its files
+    are read. The sessions holding a call another file holds too (a fork, an echo), and those that join
+    another or are joined, wait until every file is read and their calls' owners are chosen, then go
+    out by session. So memory grows with those waiting sessions' calls, not with the history."""
+    shared = store.shared_crcs()
+    forks = store.session_forks(account)
+    joins = _joins(forks)
+    joined = set(joins) | set(joins.values())
+    waiting: Calls = {}
+    for session, files in groupby(store.file_copies(account, by_session=True), key=lambda file: file[0]):
+        calls: Calls = {}
+        for _session, records in files:
+            fold_records(records, session, calls)
+        if session in joined or (shared and any(key_crc(key) in shared for key in calls)):
+            merge(waiting, calls)
+            continue
+        yield from call_rows(calls)
+    if waiting:
+        _settle(store, account, waiting, forks)
+        yield from sorted(call_rows(waiting), key=lambda row: row.session)
+
+
 def stored_ledger(store: Store, account: str) -> Ledger:
     """The ledger of every call the store holds for the account, read one file at a time. A call whose
     key's crc no other file holds has every copy in that file, so it is counted as soon as the file is
@@ -441,6 +475,93 @@ def stored_ledger(store: Store, account: str) -> Ledger:
     ledger.add(pending.values())
     return ledger
 
+
+
+# Sessions a ledger is built of in memory (~17 MiB at 100,000) before they go to scratch tables, a batch
+# at a time (`parted_ledger`).
+LEDGER_BATCH = 100_000
+
+
+def parted_ledger(store: Store, account: str) -> Ledger:
+    """What `stored_ledger` gives, built without holding more than `LEDGER_BATCH` sessions: the calls are
+    read one file at a time as there, and counted into a ledger in memory; once it has `LEDGER_BATCH`
+    sessions, its sums are added to the whole's and its sessions' call counts and call times go to the
+    store's scratch tables (`Store.ledger_build_add`), and counting goes on into a new one. At the
+    end the ledger's parts are stored, made from those tables one at a time (by part, by UTC day), and
+    the ledger returned reads its parts from the store when it needs them, as a warm run's does. A
+    whole ledger of 500,000 sessions held ~100 MiB; one of fewer than `LEDGER_BATCH` is returned whole,
+    with no scratch table (they cost ~15 us a session)."""
+    shared = store.shared_crcs()
+    forks = store.session_forks(account)
+    joins = _joins(forks)
+    whole: Ledger | None = None
+    batch = Ledger()
+    pending: Calls = {}
+    try:
+        for session, records in store.file_copies(account):
+            calls: Calls = {}
+            fold_records(records, session, calls)
+            if shared:
+                waiting = {key: call for key, call in calls.items() if key_crc(key) in shared}
+                if waiting:
+                    merge(pending, waiting)
+                    for key in waiting:
+                        del calls[key]
+            if joins:
+                rejoin(calls.values(), joins)
+            batch.add(calls.values())
+            if len(batch.sessions) >= LEDGER_BATCH:
+                if whole is None:
+                    whole = Ledger()
+                    store.ledger_build_start()
+                _spill(store, whole, batch)
+                batch = Ledger()
+        _settle(store, account, pending, forks)
+        batch.add(pending.values())
+        if whole is None:
+            return batch
+        del pending
+        _spill(store, whole, batch)
+        del batch
+        head = whole.head(*store.ledger_build_counts())
+        store.set_summary(account, StoredLedger(head, _session_parts(store), _day_parts(store), True))
+    finally:
+        if whole is not None:
+            store.ledger_build_end()
+    ledger = Ledger.from_stored(head, store.ledger_parts(account))
+    assert ledger is not None  # the head was made by this code just now
+    return ledger
+
+
+def _spill(store: Store, whole: Ledger, batch: Ledger) -> None:
+    """A batch's sums into the whole, its sessions' call counts and call times into the scratch tables."""
+    whole.absorb(batch)
+    store.ledger_build_add(((session_shard(session), session, calls) for session, calls in batch.sessions.items()),
+                           ((day, session, marshal.dumps(times)) for day, per_session in batch.day_sessions.items()
+                            for session, times in per_session.items()))
+
+
+def _session_parts(store: Store) -> Iterator[tuple[int, bytes | None]]:
+    """Each part of the sessions' call counts, made from the scratch table one at a time."""
+    for shard, rows in groupby(store.ledger_build_sessions(), key=lambda row: row[0]):
+        yield shard, marshal.dumps({session: calls for _shard, session, calls in rows})
+
+
+def _day_parts(store: Store) -> Iterator[tuple[int, bytes | None]]:
+    """Each UTC day's sessions' call times, made from the scratch table one day at a time; a session's
+    times from several batches are joined (one time stays a float, as `Ledger` keeps it)."""
+    for day, rows in groupby(store.ledger_build_days(), key=lambda row: row[0]):
+        per_session: dict[str, float | list[float]] = {}
+        for _day, session, blob in rows:
+            times = marshal.loads(blob)
+            found = per_session.get(session)
+            if found is None:
+                per_session[session] = times
+            else:
+                joined = found if isinstance(found, list) else [found]
+                joined.extend(times if isinstance(times, list) else [times])
+                per_session[session] = joined
+        yield day, marshal.dumps(per_session)
 
 
 # -- reading ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ since a bounded one leaves those calls out. Each call's cost comes from a `Price
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -124,18 +124,18 @@ class Report(NamedTuple):
 
 
 class _Sums:
-    """A row while calls are added to it: its sums, its sessions (as small numbers, one per (account,
-    session), shared by every set that holds it), each model's sums and sessions, its providers, and
-    its first and last dated calls. While calls are folded, the sums are kept per (model, provider) in
-    `fine`, since a price is a provider's model's (`_priced` then sums them into the model's and the
+    """A row while calls are added to it: its sums, how many sessions it holds (`sessions`) and how many
+    of those have calls in no other row (`alone`), each model's sums and those two counts, its providers,
+    and its first and last dated calls. While calls are folded, the sums are kept per (model, provider)
+    in `fine`, since a price is a provider's model's (`priced` then sums them into the model's and the
     row's)."""
 
-    __slots__ = ("fine", "first", "last", "models", "providers", "sessions", "sums")
+    __slots__ = ("alone", "fine", "first", "last", "models", "providers", "sessions", "sums")
 
     def __init__(self) -> None:
         self.sums = [0, 0, 0, 0, 0, 0, 0, 0]  # the four counts, calls, cost, unpriced calls, reasoning
-        self.sessions: set[int] = set()
-        self.models: dict[str, tuple[list[int], set[int]]] = {}
+        self.sessions = self.alone = 0
+        self.models: dict[str, tuple[list[int], list[int]]] = {}  # model → its sums, [sessions, alone]
         self.fine: dict[tuple[str, str], list[int]] = {}
         self.providers: set[str] = set()
         self.first: float | None = None
@@ -162,25 +162,80 @@ class _Sums:
         self.fine = {}
 
     def merge(self, other: _Sums) -> None:
+        """Add another row's sums, providers, models' sums and first and last calls (not its sessions:
+        a session can be in both; `_Spread.totals` counts them)."""
         for index, value in enumerate(other.sums):
             self.sums[index] += value
-        self.sessions |= other.sessions
         self.providers |= other.providers
-        for name, (sums, sessions) in other.models.items():
-            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0, 0, 0, 0], set()))
+        for name, (sums, _sessions) in other.models.items():
+            mine = self.models.setdefault(name, ([0, 0, 0, 0, 0, 0, 0, 0], [0, 0]))
             for index, value in enumerate(sums):
                 mine[0][index] += value
-            mine[1].update(sessions)
         for moment in (other.first, other.last):
             if moment is not None:
                 self.first = moment if self.first is None else min(self.first, moment)
                 self.last = moment if self.last is None else max(self.last, moment)
 
     def row(self, key: str | None, breakdown: bool, priced: bool = True) -> Row:
-        shares = sorted((ModelShare(name, _counts(sums, priced), len(sessions)) for name, (sums, sessions)
+        shares = sorted((ModelShare(name, _counts(sums, priced), sessions[0]) for name, (sums, sessions)
                          in self.models.items()), key=lambda share: (-share.counts.total, share.model))
-        return Row(key, _counts(self.sums, priced), len(self.sessions), tuple(share.model for share in shares),
+        return Row(key, _counts(self.sums, priced), self.sessions, tuple(share.model for share in shares),
                    tuple(shares) if breakdown else (), None, tuple(sorted(self.providers)))
+
+
+class _Spread:
+    """The sessions with calls in two or more rows, counted per set of rows they have calls in (and per
+    model, per set of rows they have that model's calls in): with each row's sessions found in no other
+    row, what the totals of any choice of rows need to count each session once. A session report or a
+    project report has none (a session is one row); a daily one a few sets of adjacent days."""
+
+    __slots__ = ("models", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[frozenset[Hashable | None], int] = {}
+        self.models: dict[tuple[str, frozenset[Hashable | None]], int] = {}
+
+    def end_session(self, touched: dict[Hashable | None, set[str]], rows: dict[Hashable | None, _Sums]) -> None:
+        """Count one session, once all its calls are folded: `touched` says which rows it has calls in,
+        and which models in each."""
+        if len(touched) == 1:
+            for key, models in touched.items():
+                sums = rows[key]
+                sums.sessions += 1
+                sums.alone += 1
+                for model in models:
+                    counts = sums.models[model][1]
+                    counts[0] += 1
+                    counts[1] += 1
+            return
+        keys = frozenset(touched)
+        self.rows[keys] = self.rows.get(keys, 0) + 1
+        model_rows: dict[str, list[Hashable | None]] = {}
+        for key, models in touched.items():
+            sums = rows[key]
+            sums.sessions += 1
+            for model in models:
+                sums.models[model][1][0] += 1
+                model_rows.setdefault(model, []).append(key)
+        for model, where in model_rows.items():
+            if len(where) == 1:
+                rows[where[0]].models[model][1][1] += 1
+            else:
+                pair = (model, frozenset(where))
+                self.models[pair] = self.models.get(pair, 0) + 1
+
+    def totals(self, kept: list[tuple[Hashable | None, _Sums]], totals: _Sums) -> None:
+        """Set the sessions of `totals` (the kept rows merged): each session with a call in a kept row
+        once, overall and per model."""
+        keys = {key for key, _ in kept}
+        totals.sessions = sum(sums.alone for _, sums in kept) + sum(
+            count for where, count in self.rows.items() if not keys.isdisjoint(where))
+        for _, sums in kept:
+            for model, (_figures, counts) in sums.models.items():
+                totals.models[model][1][0] += counts[1]
+        for (model, where), count in self.models.items():
+            if not keys.isdisjoint(where):
+                totals.models[model][1][0] += count
 
 
 def _counts(sums: list[int], priced: bool) -> Counts:
@@ -202,7 +257,19 @@ def build(result: CallsResult, options: Options, price: Price | None = None) -> 
     """The report `options` asks for over every call of `result`, each call priced by `price` (None:
     no call has a price)."""
     check(options)
-    groups = _fold(result.calls, _keyer(options.kind, options.calendar, result.sessions), price)
+    # Each session's calls together (the settled calls come so: then this sort only checks them).
+    calls = sorted(result.calls, key=lambda call: (call.account, call.session))
+    return build_stream(calls, options, price, result.sessions)
+
+
+def build_stream(calls: Iterable[SettledCall], options: Options, price: Price | None = None,
+                 facts: dict[tuple[str, str], SessionFacts] | None = None) -> Report:
+    """The report over `calls`, which must come each (account, session)'s together (`api.call_stream`):
+    nothing is kept per session or per call, so a report over any number of calls holds its rows only.
+    `facts`: the sessions' facts, for a session or project report."""
+    check(options)
+    facts = facts or {}
+    groups, spread = _fold(calls, _keyer(options.kind, options.calendar, facts), price)
     undated = groups.pop(None, None) or _Sums()
     ranked = sorted(groups.items(), key=lambda item: _rank(options.kind, item[0], item[1]))
     if options.limit is not None:
@@ -217,44 +284,45 @@ def build(result: CallsResult, options: Options, price: Price | None = None) -> 
     priced = price is not None
     for key, sums in kept:
         totals.merge(sums)
-        rows.append(_row(options, result, key, sums, priced))
+        rows.append(_row(options, facts, key, sums, priced))
+    spread.totals(kept, totals)
     return Report(options.kind, options.tz, options.span, tuple(rows), totals.row("total", options.breakdown, priced),
                   options.breakdown)
 
 
-def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | None],
-          price: Price | None = None) -> dict[Hashable | None, _Sums]:
+def _fold(calls: Iterable[SettledCall], key_of: Callable[[SettledCall], Hashable | None],
+          price: Price | None = None) -> tuple[dict[Hashable | None, _Sums], _Spread]:
     """The calls summed per row key (None: the undated row). The one loop over every call, kept tight:
     a history has hundreds of thousands of calls and sessions, and a report only tens of rows (a
-    session report: a row per session). Nothing is kept per session but a small number in the sets
-    of the rows and models that hold it."""
+    session report: a row per session). A session's calls come together, so its rows and models are
+    counted when they end (`_Spread`): nothing is kept per session."""
     rows: dict[Hashable | None, _Sums] = {}
-    fixed = {} if price is None else {pair: price.fixed(*pair) for pair in {(c.provider, c.model) for c in calls}}
-    # Only a model whose calls have rates of their own is priced call by call; the others once per row.
-    one_by_one = {pair for pair, units in fixed.items() if units is False}
-    numbers: dict[str, dict[str, int]] = {}  # account → session → its number
-    numbered = 0
+    spread = _Spread()
+    fixed: dict[tuple[str, str], Any] = {}  # (provider, model) → its units for every call, False, None
+    account = session = None
+    touched: dict[Hashable | None, set[str]] = {}  # the current session's rows, and its models in each
     for call in calls:
+        if call.session != session or call.account != account:
+            if touched:
+                spread.end_session(touched, rows)
+                touched = {}
+            account, session = call.account, call.session
         key = key_of(call)
         sums = rows.get(key)
         if sums is None:
             sums = rows[key] = _Sums()
-        by_session = numbers.get(call.account)
-        if by_session is None:
-            by_session = numbers[call.account] = {}
-        session = by_session.get(call.session)
-        if session is None:
-            session = by_session[call.session] = numbered
-            numbered += 1
         model = call.model
         pair = (model, call.provider)
         figures = sums.fine.get(pair)
         if figures is None:
             figures = sums.fine[pair] = [0, 0, 0, 0, 0, 0, 0, 0]
             if model not in sums.models:
-                sums.models[model] = ([0, 0, 0, 0, 0, 0, 0, 0], set())
-        if one_by_one and (call.provider, model) in one_by_one:
-            cost = price(call)  # type: ignore[misc]  # one_by_one is empty without a price
+                sums.models[model] = ([0, 0, 0, 0, 0, 0, 0, 0], [0, 0])
+            if price is not None and (call.provider, model) not in fixed:
+                fixed[(call.provider, model)] = price.fixed(call.provider, model)
+        # Only a model whose calls have rates of their own is priced call by call; the others once per row.
+        if price is not None and fixed[(call.provider, model)] is False:
+            cost = price(call)
             if cost is None:
                 figures[6] += 1
             else:
@@ -265,17 +333,22 @@ def _fold(calls: list[SettledCall], key_of: Callable[[SettledCall], Hashable | N
         figures[3] += call.cache_write
         figures[4] += 1
         figures[7] += call.reasoning
-        sums.sessions.add(session)
-        sums.models[model][1].add(session)
+        models = touched.get(key)
+        if models is None:
+            touched[key] = {model}
+        else:
+            models.add(model)
         time = call.time
         if time is not None:
             if sums.first is None or time < sums.first:
                 sums.first = time
             if sums.last is None or time > sums.last:
                 sums.last = time
+    if touched:
+        spread.end_session(touched, rows)
     for sums in rows.values():
         sums.priced(fixed)
-    return rows
+    return rows, spread
 
 
 def _keyer(kind: Kind, calendar: Calendar, facts: dict[tuple[str, str], SessionFacts]
@@ -341,7 +414,8 @@ def _rank(kind: Kind, key: Hashable, sums: _Sums) -> tuple[object, ...]:
     return (-(sums.sums[0] + sums.sums[1]), key)
 
 
-def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sums, priced: bool) -> Row:
+def _row(options: Options, facts: dict[tuple[str, str], SessionFacts], key: Hashable | None, sums: _Sums,
+         priced: bool) -> Row:
     if key is None:
         return sums.row(None, options.breakdown, priced)
     if options.kind in PERIOD_KINDS:
@@ -352,10 +426,10 @@ def _row(options: Options, result: CallsResult, key: Hashable | None, sums: _Sum
     if options.kind == "session":
         assert isinstance(key, tuple)
         account, session = key
-        facts = result.sessions.get((account, session), _NO_FACTS)
+        found = facts.get((account, session), _NO_FACTS)
         local = options.calendar.local
         provider = next(iter(sums.providers))
-        detail = SessionDetail(account, provider, facts.title, facts.project or UNKNOWN_PROJECT,
+        detail = SessionDetail(account, provider, found.title, found.project or UNKNOWN_PROJECT,
                                None if sums.first is None else local(sums.first),
                                None if sums.last is None else local(sums.last))
         return sums.row(session, options.breakdown, priced)._replace(session=detail)

@@ -156,8 +156,8 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
                 pass  # read again from the start, through a scratch file (the listing is still whole)
         try:
             with reading.scratch_store() as scratch, scratch.write():
-                read = reading.read_all(reading.StoreSink(scratch, account.id, 0), provider, account.id, walk,
-                                        progress, listing)
+                read = reading.read_all(reading.StoreSink(scratch, account.id, 0, cache=False), provider,
+                                        account.id, walk, progress, listing)
             return _refreshed(read, resolve_model, walk.root)
         except (OSError, CacheError):
             if not listing:  # the read itself failed: list again, and read in memory

@@ -692,13 +692,15 @@ class Store:
                     if record.key in keys:
                         yield Copy(record, session)
 
-    def file_copies(self, account: str, session: str | None = None) -> Iterator[tuple[str, list[UsageRecord]]]:
+    def file_copies(self, account: str, session: str | None = None, *,
+                    by_session: bool = False) -> Iterator[tuple[str, list[UsageRecord]]]:
         """Every file of the account (of one session, when given), one at a time: its session and the
-        copies it holds."""
+        copies it holds. `by_session`: the files of each session one after the other (by the index)."""
         self.flush()
         where, args = ("account = ?", (to_db(account),)) if session is None else \
             ("account = ? AND session = ?", (to_db(account), to_db(session)))
-        for row in self.conn.execute(f"SELECT {COPIES} FROM files WHERE {where}", args):
+        order = " ORDER BY session" if by_session else ""
+        for row in self.conn.execute(f"SELECT {COPIES} FROM files WHERE {where}{order}", args):
             _account, file_session, records, tail = copies_of(row)
             yield file_session, [*records, *tail]
 
@@ -770,6 +772,52 @@ class Store:
         with suppress(sqlite3.Error, UnicodeEncodeError):
             self.conn.execute("INSERT OR REPLACE INTO model_keys(path, signature, body) VALUES (?, ?, ?)",
                               (to_db(path), signature, seal(body)))
+
+    # -- a whole ledger built in parts (reading.parted_ledger) -----------------------------------------
+    def ledger_build_start(self) -> None:
+        """Empty scratch tables (this connection's own, in SQLite's temporary store) where a ledger being
+        built puts its sessions' call counts and call times a batch at a time."""
+        # On disk: in memory (this connection's setting for its sorts) they would hold what they are for
+        # not holding. Set before the first temporary table only (SQLite refuses it in a transaction once
+        # there is one), and left so: the process has few queries left after a first run.
+        with suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA temp_store=FILE")
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS build_sessions(shard INTEGER, session BLOB, calls INTEGER)")
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS build_days(day INTEGER, session BLOB, times BLOB)")
+        self.ledger_build_end()
+
+    def ledger_build_end(self) -> None:
+        self.conn.execute("DELETE FROM temp.build_sessions")
+        self.conn.execute("DELETE FROM temp.build_days")
+
+    def ledger_build_add(self, sessions: Iterable[tuple[int, str, int]],
+                         days: Iterable[tuple[int, str, bytes]]) -> None:
+        """(part, session, calls) and (UTC day, session, its call times marshalled) of a batch; a session
+        may come in several batches."""
+        self.conn.executemany("INSERT INTO temp.build_sessions VALUES (?, ?, ?)",
+                              ((shard, _name_bytes(session), calls) for shard, session, calls in sessions))
+        self.conn.executemany("INSERT INTO temp.build_days VALUES (?, ?, ?)",
+                              ((day, _name_bytes(session), times) for day, session, times in days))
+
+    def ledger_build_counts(self) -> tuple[dict[int, int], dict[int, int]]:
+        """How many distinct sessions each part and each UTC day has."""
+        shards = dict(self.conn.execute(
+            "SELECT shard, COUNT(DISTINCT session) FROM temp.build_sessions GROUP BY shard").fetchall())
+        days = dict(self.conn.execute(
+            "SELECT day, COUNT(DISTINCT session) FROM temp.build_days GROUP BY day").fetchall())
+        return shards, days
+
+    def ledger_build_sessions(self) -> Iterator[tuple[int, str, int]]:
+        """(part, session, its calls) by part."""
+        for shard, session, calls in self.conn.execute(
+                "SELECT shard, session, SUM(calls) FROM temp.build_sessions GROUP BY shard, session ORDER BY shard"):
+            yield shard, _name_str(session), calls
+
+    def ledger_build_days(self) -> Iterator[tuple[int, str, bytes]]:
+        """(UTC day, session, some of its call times marshalled) by day, each session's rows together."""
+        for day, session, times in self.conn.execute(
+                "SELECT day, session, times FROM temp.build_days ORDER BY day, session"):
+            yield day, _name_str(session), times
 
     def ledger_parts(self, account: str) -> LedgerParts:
         """Where the account's stored ledger reads its per-session parts when it needs them."""
@@ -897,8 +945,24 @@ class Store:
         row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (to_db(name),)).fetchone()
         return None if row is None else unseal(row[0])
 
+    def drop_settled(self, name: str) -> None:
+        """A group's settled head and parts gone (before new ones are written)."""
+        self.conn.execute("DELETE FROM settled WHERE name = ? OR (name > ? AND name < ?)",
+                          (to_db(name), to_db(name + _PART), to_db(name + _PART_END)))
+
     def set_settled(self, name: str, body: bytes) -> None:
+        """Store a group's settled head (its parts: `set_settled_part`)."""
         self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)", (to_db(name), seal(body)))
+
+    def settled_part(self, name: str, member: int, part: int) -> bytes | None:
+        """One part of a member's settled rows (None: missing or damaged)."""
+        row = self.conn.execute("SELECT body FROM settled WHERE name = ?",
+                                (to_db(_part_key(name, member, part)),)).fetchone()
+        return None if row is None else unseal(row[0])
+
+    def set_settled_part(self, name: str, member: int, part: int, body: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO settled(name, body) VALUES (?, ?)",
+                          (to_db(_part_key(name, member, part)), seal(body)))
 
     # -- remote accounts' last good answers (fetching.py) --------------------------------------------
     def remote_answer(self, account: str) -> str | None:
@@ -1052,3 +1116,19 @@ def _reset(conn: sqlite3.Connection) -> None:
         raise
     conn.execute("COMMIT")
 
+
+# A settled part's name: the group's name, then a character no account id holds, member and part.
+_PART, _PART_END = "\x01", "\x02"
+
+
+def _part_key(name: str, member: int, part: int) -> str:
+    return f"{name}{_PART}{member:04d}:{part:08d}"
+
+
+def _name_bytes(name: str) -> bytes:
+    """A name as the scratch tables keep it: any str (one with surrogate escapes too) round-trips."""
+    return name.encode("utf-8", "surrogatepass")
+
+
+def _name_str(blob: bytes) -> str:
+    return blob.decode("utf-8", "surrogatepass")

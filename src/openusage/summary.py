@@ -417,10 +417,35 @@ class Ledger:
                                         if session_shard(session) == shard})) for shard in self._touched_shards]
             days = [(day, _part_of(self.day_sessions.get(day, {}))) for day in self._touched_days]
             whole = False
-        head = marshal.dumps((SUMMARY_VERSION, _HEAD, self.totals, shard_counts, self.day_tokens, self._counts(),
+        return StoredLedger(self.head(shard_counts, self._counts()), shards, days, whole)
+
+    def head(self, shard_counts: dict[int, int], day_counts: dict[int, int]) -> bytes:
+        """The stored head: the sums, and how many sessions each part (`shard_counts`) and each UTC day
+        (`day_counts`) has."""
+        return marshal.dumps((SUMMARY_VERSION, _HEAD, self.totals, shard_counts, self.day_tokens, day_counts,
                               [[scope, *sums] for scope, sums in self.scopes.items()],
                               [[model, day, *sums] for (model, day), sums in self.model_days.items()]))
-        return StoredLedger(head, shards, days, whole)
+
+    def absorb(self, other: Ledger) -> None:
+        """Add the sums of `other`, a ledger of other calls (totals, UTC days' tokens, scopes, and per
+        (model, day) the sums and the peak prompt): not its sessions, which the caller keeps apart
+        (`reading.parted_ledger`)."""
+        for index, value in enumerate(other.totals):
+            self.totals[index] += value
+        for day, tokens in other.day_tokens.items():
+            self.day_tokens[day] = self.day_tokens.get(day, 0) + tokens
+        for scope, (calls, tokens) in other.scopes.items():
+            mine = self.scopes.setdefault(scope, [0, 0])
+            mine[0] += calls
+            mine[1] += tokens
+        for key, sums in other.model_days.items():
+            found = self.model_days.get(key)
+            if found is None:
+                self.model_days[key] = list(sums)
+                continue
+            for index in range(6):
+                found[index] += sums[index]
+            found[6] = max(found[6], sums[6])
 
     def _take_small(self, totals: Any, scopes: Any, model_days: Any) -> bool:
         """Take the parts a whole blob and a stored head share, as marshal read them; False when their
