@@ -316,6 +316,35 @@ def test_holders_written_as_a_first_run_goes_are_the_holders_written_at_its_end(
     assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
 
 
+def test_the_holders_a_first_run_writes_are_those_rebuilt_from_its_file_rows(tmp_path: Path) -> None:
+    # A first run appends each new file's holders entries to their shards' lists and sorts each shard
+    # once (`Store._hold_new`); `repair` rebuilds the index from the file rows through the set every
+    # other change goes through. Both must write the same index: the same shards, the same entries.
+    from openusage.store import Store
+
+    home, session, env = make_home(tmp_path)
+    home.fork(session, uid("2"), "Fork: Plan")  # calls held in two files: shared crcs
+    for n in range(40):
+        other = home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan")
+        for k in range(12):
+            other.usage(T + k, (n + 1, k, 0, 0), f"chatcmpl-{n}-{k}")
+    cached_equals_cold(env)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+
+    def holders() -> list[tuple[int, bytes]]:
+        with sqlite3.connect(path) as conn:
+            return sorted(conn.execute("SELECT shard, entries FROM holders"))
+
+    written = holders()
+    assert len(written) > 100  # ~500 calls: most shards hold an entry
+    store = Store(path)
+    try:
+        assert store.repair() == []
+    finally:
+        store.close()
+    assert holders() == written
+
+
 def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
     _home, _session, env = make_home(tmp_path)
     cached_equals_cold(env)
