@@ -345,6 +345,32 @@ def test_the_holders_a_first_run_writes_are_those_rebuilt_from_its_file_rows(tmp
     assert holders() == written
 
 
+def test_a_new_cache_has_large_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    # A new cache file is made with PAGE_SIZE pages (a first run's commit and checkpoint write a tenth
+    # as many WAL frames as at 4 KiB); a file made by an older version keeps its 4 KiB pages (WAL mode
+    # cannot change them) and is used as it is.
+    from openusage.store import PAGE_SIZE
+
+    _home, session, env = make_home(tmp_path)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+
+    def page_size() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+    assert PAGE_SIZE > 4096
+    assert page_size() == PAGE_SIZE
+    path.unlink()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+    session.usage(T + 120, (5, 1, 0, 0), "chatcmpl-3")
+    assert tokens(cached_equals_cold(env)) == (305, 31, 3000, 0)
+    assert page_size() == 4096
+
+
 def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
     _home, _session, env = make_home(tmp_path)
     cached_equals_cold(env)
