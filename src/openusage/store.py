@@ -66,6 +66,7 @@ from openusage.stored import (
     lenient_text,
     name_of,
     seal,
+    seal_bound,
     seal_entries,
     sealed,
     session_check,
@@ -465,7 +466,7 @@ class Store:
         if read.state is None:
             self._new_files.append(row)
         else:
-            self._new_stated.append((*row, bytearray(seal(read.state))))
+            self._new_stated.append((*row, seal_bound(read.state)))
         self._hold_new(file_id, crcs)
         if len(self._new_files) + len(self._new_stated) >= FLUSH_EVERY:
             self._flush_files()  # bounded memory on a first run over many files
@@ -732,7 +733,7 @@ class Store:
         """Sessions' remembered directory listings: a new body, or None to forget one."""
         key = to_db(account)
         self.conn.executemany("INSERT OR REPLACE INTO listings(account, session, body) VALUES (?, ?, ?)",
-                              ((key, to_db(session), seal(body)) for session, body in rows.items()
+                              ((key, to_db(session), seal_bound(body)) for session, body in rows.items()
                                if body is not None))
         self.conn.executemany("DELETE FROM listings WHERE account = ? AND session = ?",
                               ((key, to_db(session)) for session, body in rows.items() if body is None))
