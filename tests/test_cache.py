@@ -316,6 +316,61 @@ def test_holders_written_as_a_first_run_goes_are_the_holders_written_at_its_end(
     assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
 
 
+def test_the_holders_a_first_run_writes_are_those_rebuilt_from_its_file_rows(tmp_path: Path) -> None:
+    # A first run appends each new file's holders entries to their shards' lists and sorts each shard
+    # once (`Store._hold_new`); `repair` rebuilds the index from the file rows through the set every
+    # other change goes through. Both must write the same index: the same shards, the same entries.
+    from openusage.store import Store
+
+    home, session, env = make_home(tmp_path)
+    home.fork(session, uid("2"), "Fork: Plan")  # calls held in two files: shared crcs
+    for n in range(40):
+        other = home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan")
+        for k in range(12):
+            other.usage(T + k, (n + 1, k, 0, 0), f"chatcmpl-{n}-{k}")
+    cached_equals_cold(env)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+
+    def holders() -> list[tuple[int, bytes]]:
+        with sqlite3.connect(path) as conn:
+            return sorted(conn.execute("SELECT shard, entries FROM holders"))
+
+    written = holders()
+    assert len(written) > 100  # ~500 calls: most shards hold an entry
+    store = Store(path)
+    try:
+        assert store.repair() == []
+    finally:
+        store.close()
+    assert holders() == written
+
+
+def test_a_new_cache_has_large_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    # A new cache file is made with PAGE_SIZE pages (a first run's commit and checkpoint write a tenth
+    # as many WAL frames as at 4 KiB); a file made by an older version keeps its 4 KiB pages (WAL mode
+    # cannot change them) and is used as it is.
+    from openusage.store import PAGE_SIZE
+
+    _home, session, env = make_home(tmp_path)
+    path = Path(os.environ["OPENUSAGE_CACHE_DIR"]) / "cache.sqlite3"
+
+    def page_size() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+    assert PAGE_SIZE > 4096
+    assert page_size() == PAGE_SIZE
+    path.unlink()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+    assert tokens(cached_equals_cold(env)) == (300, 30, 3000, 0)
+    session.usage(T + 120, (5, 1, 0, 0), "chatcmpl-3")
+    assert tokens(cached_equals_cold(env)) == (305, 31, 3000, 0)
+    assert page_size() == 4096
+
+
 def test_cache_from_another_schema_is_rebuilt(tmp_path: Path) -> None:
     _home, _session, env = make_home(tmp_path)
     cached_equals_cold(env)

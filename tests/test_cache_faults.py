@@ -217,7 +217,7 @@ def many_sessions(tmp_path: Path) -> tuple[list[Session], dict[str, str | None]]
     home = KimiHome(tmp_path / "kimi")
     made = [home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan") for n in range(40)]
     for n, s in enumerate(made):
-        for k in range(20):
+        for k in range(80):
             s.usage(T + k, (n + 1, k, 10, 0), f"chatcmpl-{n}-{k}")
     env = env_for(home.root)
     run_snapshot(env)
@@ -245,6 +245,16 @@ def integrity(path: Path) -> str:
         return str(exc)
 
 
+def page_start(path: Path, offset: int) -> int:
+    """The start of the page that holds `offset`: its header and first cells, which are always in use
+    (the free space inside a page, which may be most of a 16 KiB page, is never read)."""
+    with path.open("rb") as f:
+        f.seek(16)
+        size = int.from_bytes(f.read(2), "big")
+    page = 65536 if size == 1 else size  # the header's way of saying 65536
+    return offset // page * page
+
+
 @pytest.mark.parametrize("where", [0.25, 0.5, 0.75, "schema", "header"])
 def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, where: float | str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,7 +269,7 @@ def test_a_damaged_cache_file_is_moved_aside_once_and_rebuilt(tmp_path: Path, wh
     path = cache_file()
     size = path.stat().st_size
 
-    offset = int(size * where) if isinstance(where, float) else {"schema": 100, "header": 0}[where]
+    offset = {"schema": 100, "header": 0}[where] if isinstance(where, str) else page_start(path, int(size * where))
     with path.open("r+b") as f:
         f.seek(offset)
         f.write((bytes(range(256)) * 12)[: 3000 if where != "header" else 100])
@@ -401,13 +411,14 @@ def test_a_cache_directory_that_is_not_writable_is_skipped_with_one_line(user: U
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 192 KiB file system (tmpfs, mounted as root) for the cache: too small for the cache of
-    `many_sessions`."""
+    """A 1 MiB file system (tmpfs, mounted as root) for the cache: room for the cache of two sessions
+    (~0.3 MiB of 16 KiB pages, as much again in the WAL while it is made), not for that of 100
+    sessions of 60 calls, nor for a refresh that adds 198 such sessions."""
     if os.geteuid() != 0:
         pytest.skip("a size-limited file system needs root to mount (tmpfs)")
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k,mode=0755", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
@@ -421,7 +432,7 @@ def test_a_full_cache_file_system_is_skipped_with_one_line(tmp_path: Path, small
     the figures of `--no-cache`, exit 0; once there is room again the cache is built and used."""
     home = KimiHome(tmp_path / "kimi")
     env: dict[str, str | None] = {**env_for(home.root), "OPENUSAGE_CACHE_DIR": str(small_fs)}
-    count = 40 if when != "refresh" else 2
+    count = 100 if when != "refresh" else 2
     made = [home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan") for n in range(count)]
     for n, s in enumerate(made):
         for k in range(60):
@@ -438,7 +449,7 @@ def test_a_full_cache_file_system_is_skipped_with_one_line(tmp_path: Path, small
             os.close(fd)
     if when == "refresh":
         assert notice_lines(cached_run_equals_no_cache(env)) == []
-        for n in range(2, 40):  # the next refresh has far more to store than there is room for
+        for n in range(2, 200):  # the next refresh has far more to store than there is room for
             s = home.session(uid(f"{n % 16:x}") + f"-{n}")
             for k in range(60):
                 s.usage(T + k, (n + 1, k, 10, 0), f"chatcmpl-{n}-{k}")

@@ -233,8 +233,8 @@ class _Encoded(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A file's copies encoded for the store by the process that read them (`stored.encode_records`),
     and the crcs of the keys they hold (`store.key_crcs`)."""
 
-    records: bytes
-    tail: bytes
+    records: bytearray  # bytearrays: what the store binds directly (`Store._flush_files`)
+    tail: bytearray
     crcs: list[int]
 
 

@@ -66,6 +66,7 @@ from openusage.stored import (
     lenient_text,
     name_of,
     seal,
+    seal_bound,
     seal_entries,
     sealed,
     session_check,
@@ -84,6 +85,12 @@ SCHEMA_VERSION = 25  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
 # 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
 # (providers/agentfiles.py)
+# A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
+# and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes
+# were ~2,400 frames, and its commit and checkpoint ~20 ms of CPU; at 16 KiB ~600 frames, ~8 ms
+# (docs/speed.md, "A first run's writes"). A file made with another size keeps it (WAL mode cannot
+# change it): it is as valid, only slower to build.
+PAGE_SIZE = 16384
 FLUSH_EVERY = 512  # pending file rows written at once (each holds its copies)
 # Pending holders entries written at once: a first run of 500,000 calls would otherwise hold a set of
 # them all (~60 bytes each, 33 MiB) until its end. Each write merges into every shard touched, so
@@ -95,6 +102,8 @@ _FILE_ID_MASK = (1 << FILE_ID_BITS) - 1
 # first run writes 1024 small values instead of one row per copy, and a refresh rewrites only the
 # shards of the calls it changes.
 _SHARD_SHIFT = FILE_ID_BITS + 22
+_SHARDS = 1 << 10
+_CRC_SHARD_SHIFT = _SHARD_SHIFT - FILE_ID_BITS  # a crc's shard
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -166,8 +175,9 @@ class FileState(NamedTuple):
 
 
 def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
-    """`key_crc` of every call key these copies hold, once each."""
-    return [key_crc(key) for key in {record.key for record in (*records, *tail)}]
+    """`key_crc` of every call key these copies hold, each crc once (two keys may share one): a file's
+    holders entries are then unique without a set (`Store.add_encoded`)."""
+    return list({key_crc(key) for key in {record.key for record in (*records, *tail)}})
 
 
 def key_crc(key: str) -> int:
@@ -243,11 +253,18 @@ class Store:
     def __init__(self, path: Path | str, notice: Callable[[str], None] | None = None) -> None:
         self.path = str(path)
         self._notice = notice or (lambda _message: None)
-        self._new_files: list[tuple[object, ...]] = []  # file rows waiting for flush()
+        # File rows waiting for flush(): those without a reader's resume state (most) apart, so that
+        # no row binds a None (`_flush_files` says why).
+        self._new_files: list[tuple[object, ...]] = []
+        self._new_stated: list[tuple[object, ...]] = []
         # holders entries to add and to remove at flush(); an entry is in at most one of them: the last
         # word about it wins.
         self._new_holders: set[int] = set()
         self._dead_holders: set[int] = set()
+        # The entries of files new to the store, per shard, while nothing is to be removed (a first run):
+        # appended as they come and sorted per shard at flush(), with no set and no sort of them all.
+        self._fresh: list[list[int]] | None = None
+        self._fresh_count = 0
         self._next_id: int | None = None
         self._pid = os.getpid()
         self._child_reader: tuple[int, Known] | None = None
@@ -324,6 +341,7 @@ class Store:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's (`PAGE_SIZE`); an existing one keeps its own
         conn.execute("PRAGMA journal_mode=WAL")
         # No fsync: this is a cache. A killed process still leaves it consistent (WAL commits are
         # atomic without it); only a power loss could damage it, and a damaged cache is moved aside and
@@ -363,7 +381,8 @@ class Store:
 
     def _rollback(self) -> None:
         """Forget this transaction, and what it had not written yet (the store may be used again)."""
-        self._new_files, self._new_holders, self._dead_holders = [], set(), set()
+        self._new_files, self._new_stated, self._new_holders, self._dead_holders = [], [], set(), set()
+        self._fresh, self._fresh_count = None, 0
         if self.conn.in_transaction:
             with suppress(sqlite3.Error):  # SQLite may have rolled it back itself (a full disk)
                 self.conn.execute("ROLLBACK")
@@ -440,19 +459,22 @@ class Store:
         self._unhold(file_id, {record.key for record in (*records, *tail)})
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
-    def add_encoded(self, account: str, path: str, session: str, read: FileRead, records: bytes, tail: bytes,
-                    crcs: list[int]) -> None:
+    def add_encoded(self, account: str, path: str, session: str, read: FileRead, records: bytearray,
+                    tail: bytearray, crcs: list[int]) -> None:
         """A file seen for the first time, read whole: `records`/`tail` are its copies encoded (by the
         worker that read it, with `encode_records`), `crcs` the `key_crcs` of the keys it holds."""
         file_id = self._new_id()
         dev, ino, size, mtime_ns, ctime_ns = read.identity
-        self._new_files.append(
-            (file_id, to_db(account), to_db(path), to_db(session), to_db(file_key(read.identity, session)), dev, ino,
-             size, mtime_ns, ctime_ns, read.end_offset, read.head_hash, read.tail_hash, sealed(read.state),
-             _counts_json(read.skipped), read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
-        )
-        self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
-        if len(self._new_files) >= FLUSH_EVERY:
+        # Blobs as bytearrays: `_flush_files` says why.
+        row = (file_id, to_db(account), to_db(path), to_db(session), to_db(file_key(read.identity, session)), dev,
+               ino, size, mtime_ns, ctime_ns, read.end_offset, bytearray(read.head_hash), bytearray(read.tail_hash),
+               _counts_json(read.skipped), read.zero, _counts_json(read.tail_skipped), read.tail_zero, records, tail)
+        if read.state is None:
+            self._new_files.append(row)
+        else:
+            self._new_stated.append((*row, seal_bound(read.state)))
+        self._hold_new(file_id, crcs)
+        if len(self._new_files) + len(self._new_stated) >= FLUSH_EVERY:
             self._flush_files()  # bounded memory on a first run over many files
 
     def apply(self, account: str, path: str, session: str, read: FileRead, previous: FileState | None) -> None:
@@ -498,7 +520,8 @@ class Store:
     def flush(self) -> None:
         """Write the pending file rows, then the pending holders changes, one value per shard touched."""
         self._flush_files()
-        if not self._new_holders and not self._dead_holders:
+        fresh, self._fresh, self._fresh_count = self._fresh, None, 0
+        if not self._new_holders and not self._dead_holders and fresh is None:
             return
         new = sorted(self._new_holders)  # one sort; each shard's additions are then a slice of it
         cuts: dict[int, tuple[int, int]] = {}
@@ -512,16 +535,22 @@ class Store:
         for entry in self._dead_holders:
             removed.setdefault(entry >> _SHARD_SHIFT, set()).add(entry)
         touched = cuts.keys() | removed.keys()
+        if fresh is not None:
+            touched |= {shard for shard in range(_SHARDS) if fresh[shard]}
         stored = self._shards(touched)
         rows = []
         for shard in touched:
             start, stop = cuts.get(shard, (0, 0))
             entries = stored.get(shard, ())
             gone = removed.get(shard, set())
-            if not entries and not gone:
-                merged = new[start:stop]  # the first entries of a shard (every shard, on a first run)
+            added = fresh[shard] if fresh is not None else []
+            if not gone and start == stop:
+                # New files' entries only (every shard, on a first run): unique, and none stored yet.
+                merged = sorted([*entries, *added]) if entries else sorted(added)
+            elif not entries and not gone and not added:
+                merged = new[start:stop]
             else:
-                merged = sorted((set(entries) - gone).union(new[start:stop]))
+                merged = sorted((set(entries) - gone).union(new[start:stop], added))
             rows.append((shard, seal_entries(merged)))
         self.conn.executemany("INSERT OR REPLACE INTO holders(shard, entries) VALUES (?, ?)", rows)
         self._new_holders, self._dead_holders = set(), set()
@@ -566,14 +595,26 @@ class Store:
         return found
 
     def _flush_files(self) -> None:
+        """Write the pending file rows. Python's sqlite3 binds an int, a float, a str or a bytearray
+        directly, but looks every other value (bytes, None) up in its adapter registry first, ~1 us
+        each: 4 blobs and a None per row were a fifth of a first run's inserts (2,900 rows of a 1 GB
+        history). So the blobs come as bytearrays and a row without state says NULL in its statement."""
         if self._new_files:
             self.conn.executemany(
                 "INSERT INTO files(id, account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
-                " head_hash, tail_hash, state, skipped, zero, tail_skipped, tail_zero, records, tail_records)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " head_hash, tail_hash, skipped, zero, tail_skipped, tail_zero, records, tail_records, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 self._new_files,
             )
             self._new_files = []
+        if self._new_stated:
+            self.conn.executemany(
+                "INSERT INTO files(id, account, path, session, key, dev, ino, size, mtime_ns, ctime_ns, offset,"
+                " head_hash, tail_hash, skipped, zero, tail_skipped, tail_zero, records, tail_records, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._new_stated,
+            )
+            self._new_stated = []
 
     def _new_id(self) -> int:
         if self._next_id is None:
@@ -599,7 +640,27 @@ class Store:
         if len(self._new_holders) >= HOLDERS_FLUSH_AT:
             self.flush()  # bounded memory on a first run over many calls
 
+    def _hold_new(self, file_id: int, crcs: list[int]) -> None:
+        """The holders entries of a file new to the store (`crcs` unique, `key_crcs`): appended to their
+        shards' lists, ~3x cheaper than a set and a sort of them all at flush(). Only while no entry is
+        to be removed (a refresh that drops a file may hand its id to a new one: the set then says
+        which word about an entry is the last)."""
+        if self._dead_holders:
+            self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
+            return
+        fresh = self._fresh
+        if fresh is None:
+            fresh = self._fresh = [[] for _ in range(_SHARDS)]
+        for crc in crcs:
+            fresh[crc >> _CRC_SHARD_SHIFT].append((crc << FILE_ID_BITS) | file_id)
+        self._fresh_count += len(crcs)
+        if self._fresh_count >= HOLDERS_FLUSH_AT:
+            self.flush()  # bounded memory on a first run over many calls
+
     def _unhold(self, file_id: int, keys: Iterable[str]) -> None:
+        if self._fresh is not None:  # from now on the set holds every addition (`_hold_new`)
+            self._new_holders.update(entry for shard in self._fresh for entry in shard)
+            self._fresh, self._fresh_count = None, 0
         removed = {(key_crc(key) << FILE_ID_BITS) | file_id for key in keys}
         self._new_holders -= removed
         self._dead_holders |= removed
@@ -649,14 +710,24 @@ class Store:
         return infos
 
     def set_sessions(self, account: str, rows: Iterable[tuple[str, SessionInfo, int]]) -> None:
-        """(session, info, signature) rows."""
+        """(session, info, signature) rows. Most sessions are no fork: their rows share one checksum and
+        say NULL in the statement (binding a None costs an adapter lookup, `_flush_files`)."""
+        key = to_db(account)
+        plain: list[tuple[object, ...]] = []
+        forks: list[tuple[object, ...]] = []
+        for session, info, signature in rows:
+            if info == PLAIN_SESSION:
+                plain.append((key, to_db(session), signature, PLAIN_CHECK))
+            else:
+                forks.append((key, to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
+                              None if info.joins is None else to_db(info.joins), signature,
+                              session_check(info.rank, info.parent, info.joins)))
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, signature, checksum)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((to_db(account), to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
-              None if info.joins is None else to_db(info.joins), signature,
-              session_check(info.rank, info.parent, info.joins)) for session, info, signature in rows),
-        )
+            " VALUES (?, ?, 0, NULL, NULL, ?, ?)", plain)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, signature, checksum)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", forks)
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
         gone = [(to_db(account), to_db(session)) for session in sessions]
@@ -668,7 +739,7 @@ class Store:
         """Sessions' remembered directory listings: a new body, or None to forget one."""
         key = to_db(account)
         self.conn.executemany("INSERT OR REPLACE INTO listings(account, session, body) VALUES (?, ?, ?)",
-                              ((key, to_db(session), seal(body)) for session, body in rows.items()
+                              ((key, to_db(session), seal_bound(body)) for session, body in rows.items()
                                if body is not None))
         self.conn.executemany("DELETE FROM listings WHERE account = ? AND session = ?",
                               ((key, to_db(session)) for session, body in rows.items() if body is None))
@@ -825,7 +896,10 @@ class Store:
 
     def generation(self, account: str) -> int | None:
         """What `set_summary` last wrote for the account (None: nothing is stored of it)."""
-        row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (to_db(account),)).fetchone()
+        try:  # asked outside a transaction too (`settled`)
+            row = self.conn.execute("SELECT generation FROM summaries WHERE account = ?", (to_db(account),)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
         return row[0] if row is not None and type(row[0]) is int else None  # None: the group is computed again
 
     # -- groups ---------------------------------------------------------------------------------------
@@ -941,8 +1015,13 @@ class Store:
 
     # -- settled calls (settled.py) -------------------------------------------------------------------
     def settled(self, name: str) -> bytes | None:
-        """A group's stored settled calls (None: none, or damaged: computed again)."""
-        row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (to_db(name),)).fetchone()
+        """A group's stored settled calls (None: none, or damaged: computed again). Read outside a
+        transaction of the store: a read SQLite says is damaged is the cache's damage (moved aside
+        and rebuilt by the caller), as `write` says it."""
+        try:
+            row = self.conn.execute("SELECT body FROM settled WHERE name = ?", (to_db(name),)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
         return None if row is None else unseal(row[0])
 
     def drop_settled(self, name: str) -> None:
@@ -956,8 +1035,11 @@ class Store:
 
     def settled_part(self, name: str, member: int, part: int) -> bytes | None:
         """One part of a member's settled rows (None: missing or damaged)."""
-        row = self.conn.execute("SELECT body FROM settled WHERE name = ?",
-                                (to_db(_part_key(name, member, part)),)).fetchone()
+        try:
+            row = self.conn.execute("SELECT body FROM settled WHERE name = ?",
+                                    (to_db(_part_key(name, member, part)),)).fetchone()
+        except sqlite3.Error as exc:  # as `settled`: read outside a transaction, damage is the cache's
+            raise self._failure(exc) from exc
         return None if row is None else unseal(row[0])
 
     def set_settled_part(self, name: str, member: int, part: int, body: bytes) -> None:

@@ -50,6 +50,13 @@ def seal(payload: bytes) -> bytes:
     return _CRC.pack(zlib.crc32(payload)) + payload
 
 
+def seal_bound(payload: bytes) -> bytearray:
+    """`seal`, as a bytearray: what the store binds without an adapter lookup (`Store._flush_files`)."""
+    blob = bytearray(_CRC.pack(zlib.crc32(payload)))
+    blob += payload
+    return blob
+
+
 def unseal(blob: object) -> bytes | None:
     """The bytes `seal` was given, or None when `blob` is not a sealed blob (any other type, a changed
     byte)."""
@@ -59,12 +66,12 @@ def unseal(blob: object) -> bytes | None:
     return payload if zlib.crc32(payload) == _CRC.unpack_from(blob)[0] else None
 
 
-def encode_records(records: list[UsageRecord], account: str, session: str) -> bytes:
+def encode_records(records: list[UsageRecord], account: str, session: str) -> bytearray:
     """A file's copies as stored, with the account and session they were read for (`copies_of`)."""
     from openusage.calls import StoredCopies  # a run that reads copies loads msgspec; a warm one does not
     from openusage.packed import pack
 
-    return seal(pack(StoredCopies(account, session, records)))
+    return seal_bound(pack(StoredCopies(account, session, records)))
 
 
 
@@ -79,8 +86,8 @@ def holder_entries(blob: object) -> array[int]:
     return entries
 
 
-def seal_entries(values: Iterable[int]) -> bytes:
-    return seal(array("q", values).tobytes())
+def seal_entries(values: Iterable[int]) -> bytearray:
+    return seal_bound(array("q", values).tobytes())
 
 
 COPIES = "account, session, path, records, tail_records"  # the columns `copies_of` reads
