@@ -127,6 +127,28 @@ def test_both_counts_give_the_same_ledger(calls: list[tuple[TupleCall, str]], st
     same(counted(compiled, split, list(start)), counted(count_in, split, list(start)))
 
 
+@st.composite
+def run_of_calls(draw: st.DrawFn) -> list[TupleCall]:
+    """Calls in a row with the same session, model and scope (the same objects), mostly on the same day:
+    what the compiled count sums in C until the run ends (or a figure does not fit in 64 bits)."""
+    first = draw(rows)
+    more = draw(st.lists(st.tuples(counts, counts, counts, counts, counts, st.one_of(st.just(first.ts), times)),
+                         max_size=8))
+    return [first, *(first._replace(input=i, output=o, cache_read=r, cache_write=w, reasoning=x, ts=ts)
+                     for i, o, r, w, x, ts in more)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(run_of_calls(), kinds), max_size=12), st.lists(rows, max_size=10), st.integers(1, 2))
+def test_runs_of_calls_give_the_same_ledger(runs: list[tuple[list[TupleCall], str]], start: list[TupleCall],
+                                            batches: int) -> None:
+    compiled = compiled_count()
+    objects = [as_kind(kind, row) for run, kind in runs for row in run]
+    half = len(objects) // 2 if batches == 2 else len(objects)
+    split = [objects[:half], objects[half:]]
+    same(counted(compiled, split, list(start)), counted(count_in, split, list(start)))
+
+
 @given(st.lists(st.tuples(rows, kinds), min_size=1, max_size=30))
 def test_a_ledger_counted_by_one_goes_on_with_the_other(calls: list[tuple[TupleCall, str]]) -> None:
     compiled = compiled_count()
