@@ -129,13 +129,19 @@ def test_both_counts_give_the_same_ledger(calls: list[tuple[TupleCall, str]], st
 
 @st.composite
 def run_of_calls(draw: st.DrawFn) -> list[TupleCall]:
-    """Calls in a row with the same session, model and scope (the same objects), mostly on the same day:
-    what the compiled count sums in C until the run ends (or a figure does not fit in 64 bits)."""
+    """Calls in a row with the same session, model and scope (the same objects or equal ones), mostly on the
+    same day: what the compiled count sums in C until the run ends (or a figure does not fit in 64 bits)."""
     first = draw(rows)
-    more = draw(st.lists(st.tuples(counts, counts, counts, counts, counts, st.one_of(st.just(first.ts), times)),
-                         max_size=8))
-    return [first, *(first._replace(input=i, output=o, cache_read=r, cache_write=w, reasoning=x, ts=ts)
-                     for i, o, r, w, x, ts in more)]
+    more = draw(st.lists(st.tuples(counts, counts, counts, counts, counts, st.one_of(st.just(first.ts), times),
+                                   st.booleans()), max_size=8))
+    return [first, *(first._replace(input=i, output=o, cache_read=r, cache_write=w, reasoning=x, ts=ts,
+                                    **({"session": anew(first.session), "model": anew(first.model)} if copy else {}))
+                     for i, o, r, w, x, ts, copy in more)]
+
+
+def anew(name: str | None) -> str | None:
+    """An equal name that is another object (as a reader that decodes each call's names gives them)."""
+    return None if name is None else name.encode().decode()
 
 
 @settings(max_examples=300, deadline=None)
