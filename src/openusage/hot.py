@@ -1,4 +1,5 @@
-"""The candidate reader's per-block loop, and which of its two forms runs: compiled or pure Python.
+"""The candidate reader's per-block loop, and which of its two forms runs: compiled or pure Python; and
+the same choice for the ledger's count (`ledger_count`).
 
 `lines` here is the reference: the candidate lines of one block of a file, handed over in file order.
 `openusage._hot` (built from `_hot.c` when the package is installed, optional) is its compiled twin,
@@ -7,21 +8,26 @@ and per newline searched. The two are held equal by tests/test_hot_kernels.py ov
 
 Which one runs is chosen when a reader is made (`choose`): the compiled one, unless `native.load`
 refuses it (OPENUSAGE_PURE, not built, another version of the source); then the pure one, and
-`openusage detect` says why.
+`openusage detect` says why. The same module holds the compiled twin of `summary.count_in`, the
+ledger's count of a cold scan's calls, used by the same rule (`ledger_count`): `detect`'s reader line
+says so.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import stringzilla
 
 from openusage import native
 from openusage.records import Line
 
-KERNEL_VERSION = 1  # the contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused
+if TYPE_CHECKING:
+    from openusage.summary import CountIn
+
+KERNEL_VERSION = 2  # the contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in
 _NEWLINE = b"\n"
 
 Lines = Callable[[bytearray, tuple[bytes, ...], int, int, int, int, int, Callable[[Line], None]], tuple[int, int]]
@@ -38,7 +44,13 @@ def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
     loaded = native.load("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, environ)
     if loaded.module is None:
         return Kernel(lines, False, loaded.why)
-    return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search")
+    return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search, ledger count")
+
+
+def ledger_count(environ: Mapping[str, str] = os.environ) -> CountIn | None:
+    """The compiled `summary.count_in` when `openusage._hot` can be used (`native.load`), else None."""
+    loaded = native.load("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, environ)
+    return None if loaded.module is None else loaded.module.count_in
 
 
 def describe(kernel: Kernel) -> str:
