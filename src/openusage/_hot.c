@@ -322,13 +322,20 @@ static void fields_resolve(Fields *fields, PyTypeObject *type)
         fields->offset[k] = -1;
         if (type->tp_getattro != PyObject_GenericGetAttr)
             continue;  /* its own attribute lookup: only getattr says what it gives */
-        /* A member descriptor is a data descriptor: generic getattr takes it before any instance dict. */
-        PyObject *descr = _PyType_Lookup(type, field_names[k]);
-        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        /* A member descriptor is a data descriptor: generic getattr takes it before any instance dict.
+         * Asked of the type through the public getattr (a member descriptor read on its class is itself),
+         * not the private _PyType_Lookup, which Python may take away. */
+        PyObject *descr = PyObject_GetAttr((PyObject *)type, field_names[k]);
+        if (descr == NULL) {
+            PyErr_Clear();  /* no such attribute on the type: getattr on the call says what it is */
+            continue;
+        }
+        if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
             PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
             if (member->type == T_OBJECT_EX)
                 fields->offset[k] = member->offset;
         }
+        Py_DECREF(descr);
     }
 }
 
