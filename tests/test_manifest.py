@@ -183,6 +183,30 @@ def test_kimi_cli_warm_runs_are_answered_by_the_manifest(tmp_path: Path, compari
 
 
 @pytest.mark.usefixtures("trust_all")
+def test_a_history_past_the_size_limit_keeps_no_manifest(tmp_path: Path, comparisons: list[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest grows with the history and is held whole: past `MAX_SESSIONS` (here 1, against the
+    home's 2) none is made, every warm run compares, and the figures stay the `--no-cache` ones; with the limit
+    raised to the history's size, one is kept again."""
+    monkeypatch.setattr(manifest, "MAX_SESSIONS", 1)
+    _, one, env = _home(tmp_path)
+    _equal(env)
+    _equal(env)
+    _equal(env)
+    assert comparisons == ["whole", "whole"]
+    assert _kept() == 0
+    one.usage(T + 5, (5, 5, 0, 0), "chatcmpl-3")
+    assert tokens(_equal(env)) == (306, 36, 0, 0)
+    assert comparisons == ["whole"] * 3
+    assert _kept() == 0
+    monkeypatch.setattr(manifest, "MAX_SESSIONS", 2)
+    _equal(env)
+    assert _kept() == 1
+    _equal(env)
+    assert comparisons == ["whole"] * 4  # the manifest now answers
+
+
+@pytest.mark.usefixtures("trust_all")
 def test_kimi_cli_changes_the_manifest_cannot_take_alone_run_the_whole_comparison(
         tmp_path: Path, comparisons: list[str]) -> None:
     home, one, env = _home(tmp_path)

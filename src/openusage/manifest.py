@@ -39,6 +39,12 @@ from openusage.providers import listing
 
 FORMAT = 1  # the body's layout; another one is not used (the comparison runs, and keeps a new one)
 NATIVE_VERSION = 1  # the contract `_manifest.c` implements (its MANIFEST_VERSION); a stale build is refused
+# Past this many sessions no manifest is made: its paths and stats, held while the comparison walks and
+# then stored and read back whole, grow with the history (~0.5 KiB a path while observed; at 200,000
+# sessions a warm run held 650 MiB making one, a report 320 MiB reading it), against a memory budget of
+# 80 MiB at any size. Below it (the 1 GB test homes have ~2,000 sessions) a manifest stays under ~10 MB;
+# above it a warm run compares as it did before manifests, in bounded memory.
+MAX_SESSIONS = 20_000
 _MASK = (1 << 64) - 1
 _FIELDS = 6  # mode, dev, ino, size, mtime_ns, ctime_ns
 _ABSENT = (0,) * _FIELDS

@@ -273,16 +273,23 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
     half each); each process asks the store about its own sessions only, so none holds the whole
     history, and only differences come back. The sessions whose remembered directory listings
     changed are written here, unit by unit (this runs inside the refresh's write transaction)."""
-    observed = walk.observed = Observations(top=True)
+    stored_files, stored_sessions = store.counts(account)
+    # A manifest only for a history of a size it is made for (`manifest.MAX_SESSIONS`), as stored and as
+    # listed now: nothing is observed otherwise, so a very large history's comparison holds no more than
+    # it did before manifests.
+    observed = walk.observed = Observations(top=True) if stored_sessions <= manifest.MAX_SESSIONS else None
     try:
         units = _session_units(provider, walk)
     finally:
         walk.observed = None
     top = units.top
+    if len(top) > manifest.MAX_SESSIONS:
+        observed = None
     remembered = store.has_listings(account)
+    observe = observed is not None
 
     def work(i: int) -> _UnitDiff:
-        return _compare_unit(store, provider, account, top, *units.work(i), remembered, observe=True)
+        return _compare_unit(store, provider, account, top, *units.work(i), remembered, observe=observe)
 
     from openusage import parallel
 
@@ -299,10 +306,10 @@ def _compare(store: Store, provider: FileProvider, account: str, walk: Walk) -> 
         walk.unreadable += diff.unreadable
         fetched_files += diff.files
         fetched_sessions += diff.known_sessions
-        if diff.observed is not None:
+        if diff.observed is not None and observed is not None:
             observed.extend(diff.observed)
-    result = result._replace(manifest=manifest.encode(walk.dirs, observed))
-    stored_files, stored_sessions = store.counts(account)
+    if observed is not None:
+        result = result._replace(manifest=manifest.encode(walk.dirs, observed))
     if fetched_files != stored_files or fetched_sessions != stored_sessions:
         # Known sessions that no unit asked about: they are gone.
         listed = {session.name for session in top} | {source.session for source in walk.top_sources}
