@@ -16,7 +16,7 @@ from __future__ import annotations
 import marshal
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from itertools import groupby
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
@@ -26,7 +26,7 @@ import msgspec
 from openusage import scan
 from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
-from openusage.fold import Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
+from openusage.fold import Call, Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
 from openusage.packed import codec
 from openusage.parallel import Codec
 from openusage.providers import file_provider
@@ -450,14 +450,22 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
 
 
 def stored_ledger(store: Store, account: str) -> Ledger:
-    """The ledger of every call the store holds for the account, read one file at a time. A call whose
-    key's crc no other file holds has every copy in that file, so it is counted as soon as the file is
-    read; only the others are kept until all are read and their owners chosen. So memory grows with
-    the calls held in two or more files, not with the history."""
+    """The ledger of every call the store holds for the account, read one file at a time
+    (`_stored_calls`): memory grows with the calls held in two or more files, not with the history."""
+    ledger = Ledger()
+    for calls in _stored_calls(store, account):
+        ledger.add(calls)
+    return ledger
+
+
+def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
+    """The account's calls from the store, a file's at a time, then those held in several files. A call
+    whose key's crc no other file holds has every copy in that file, so it is given as soon as the file
+    is read (all of one holder session: copies within one file share it); only the others are kept
+    until all are read and their owners chosen, and come last."""
     shared = store.shared_crcs()
     forks = store.session_forks(account)
     joins = _joins(forks)
-    ledger = Ledger()
     pending: Calls = {}
     for session, records in store.file_copies(account):
         calls: Calls = {}
@@ -470,11 +478,9 @@ def stored_ledger(store: Store, account: str) -> Ledger:
                     del calls[key]
         if joins:
             rejoin(calls.values(), joins)
-        ledger.add(calls.values())  # one holder session (copies within one file share it)
+        yield calls.values()
     _settle(store, account, pending, forks)
-    ledger.add(pending.values())
-    return ledger
-
+    yield pending.values()
 
 
 # Sessions a ledger is built of in memory (~17 MiB at 100,000) before they go to scratch tables, a batch
@@ -491,36 +497,19 @@ def parted_ledger(store: Store, account: str) -> Ledger:
     the ledger returned reads its parts from the store when it needs them, as a warm run's does. A
     whole ledger of 500,000 sessions held ~100 MiB; one of fewer than `LEDGER_BATCH` is returned whole,
     with no scratch table (they cost ~15 us a session)."""
-    shared = store.shared_crcs()
-    forks = store.session_forks(account)
-    joins = _joins(forks)
     whole: Ledger | None = None
     batch = Ledger()
-    pending: Calls = {}
     try:
-        for session, records in store.file_copies(account):
-            calls: Calls = {}
-            fold_records(records, session, calls)
-            if shared:
-                waiting = {key: call for key, call in calls.items() if key_crc(key) in shared}
-                if waiting:
-                    merge(pending, waiting)
-                    for key in waiting:
-                        del calls[key]
-            if joins:
-                rejoin(calls.values(), joins)
-            batch.add(calls.values())
+        for calls in _stored_calls(store, account):
+            batch.add(calls)
             if len(batch.sessions) >= LEDGER_BATCH:
                 if whole is None:
                     whole = Ledger()
                     store.ledger_build_start()
                 _spill(store, whole, batch)
                 batch = Ledger()
-        _settle(store, account, pending, forks)
-        batch.add(pending.values())
         if whole is None:
             return batch
-        del pending
         _spill(store, whole, batch)
         del batch
         head = whole.head(*store.ledger_build_counts())
