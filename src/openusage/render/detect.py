@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from openusage import native
 from openusage.api import DetectReport
 from openusage.hot import describe
 
@@ -33,6 +34,9 @@ def render_detect(report: DetectReport, console: Console) -> None:
 
     if report.reader is not None:
         console.print(f"reader: {escape(describe(report.reader))}")
+    if report.warm_check is not None:
+        check = report.warm_check
+        console.print(f"warm check: {escape(native.describe(check.compiled, check.why))}")
 
     if not report.accounts:
         console.print("[yellow]No account detected or configured.[/]")

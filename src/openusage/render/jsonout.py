@@ -121,6 +121,9 @@ def detect_document(report: DetectReport) -> dict[str, Any]:
         "auto_detect": report.settings.auto_detect,
         # the candidate reader's block loop: compiled (openusage._hot) or pure Python, and why
         "reader": None if report.reader is None else {"compiled": report.reader.compiled, "why": report.reader.why},
+        # the warm run's check of what the last comparison stat'ed: compiled (openusage._manifest) or not
+        "warm_check": None if report.warm_check is None else {"compiled": report.warm_check.compiled,
+                                                              "why": report.warm_check.why},
         "providers": [
             {
                 "provider_id": d.provider,
