@@ -127,3 +127,50 @@ def test_a_cache_that_cannot_remember_is_only_slower(home: KimiHome, monkeypatch
         conn.execute("DROP TABLE model_keys")  # asking it and keeping in it both fail now
     for _ in range(2):
         assert models(_equal(env))[0][0] == "kimi-k2-turbo-preview"
+
+
+class _Memo:
+    """A memo that records what it was asked (a cache's stand-in for the memo protocol alone)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def remembered_keys(self, path: str, signature: str) -> bytes | None:
+        self.asked.append(path)
+        return None
+
+    def remember_keys(self, path: str, signature: str, body: bytes) -> None:
+        self.asked.append(path)
+
+
+def test_one_threads_memo_is_not_another_threads(tmp_path: Path) -> None:
+    """A resident process refreshes from threads, each with its cache connection: a read in a thread
+    that gave no memo uses none, whatever another thread gave."""
+    import threading
+
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    other = _Memo()
+    entered, done = threading.Event(), threading.Event()
+
+    def refreshing() -> None:
+        with agentfiles.remembering(other):
+            entered.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=refreshing)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        keys, problem = agentfiles.read_model_keys(config, trusted_before_ns=1 << 62)
+        assert problem is None
+        assert keys["default_model"] == "fast"
+        assert other.asked == []
+        mine = _Memo()
+        with agentfiles.remembering(mine):
+            agentfiles.read_model_keys(config, trusted_before_ns=1 << 62)
+        assert mine.asked
+        assert other.asked == []
+    finally:
+        done.set()
+        thread.join()

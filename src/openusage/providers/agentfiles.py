@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,7 +65,9 @@ class KeysMemo(Protocol):
     def remember_keys(self, path: str, signature: str, body: bytes) -> None: ...
 
 
-_memo: list[KeysMemo] = []  # the memo of the refresh running in this process, if any
+# The memo of the refresh running in this thread, if any: a context variable, so that threads of a
+# resident process (each refreshing with its own cache connection) never use one another's.
+_memo: ContextVar[KeysMemo | None] = ContextVar("openusage_keys_memo", default=None)
 
 
 @contextmanager
@@ -73,11 +76,11 @@ def remembering(memo: KeysMemo | None) -> Iterator[None]:
     if memo is None:
         yield
         return
-    _memo.append(memo)
+    token = _memo.set(memo)
     try:
         yield
     finally:
-        _memo.remove(memo)
+        _memo.reset(token)
 
 
 def read_model_keys(path: Path | str, trusted_before_ns: int | None = None) -> tuple[dict[str, Any], str | None]:
@@ -89,7 +92,7 @@ def read_model_keys(path: Path | str, trusted_before_ns: int | None = None) -> t
     guard remembered listings keep (`listing.TRUST_AFTER_NS`), so a change within the clock tick of
     the read is never hidden; any change of its device, inode, size or times is a new signature.
     Only the model keys are kept: the rest of a config (API keys live there) is never cached."""
-    memo = _memo[-1] if _memo else None
+    memo = _memo.get()
     if memo is None:
         doc, problem = read_document(path)
         return model_keys(doc), problem
