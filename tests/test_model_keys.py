@@ -162,13 +162,13 @@ def test_one_threads_memo_is_not_another_threads(tmp_path: Path) -> None:
     thread.start()
     try:
         assert entered.wait(10)
-        keys, problem = agentfiles.read_model_keys(config, trusted_before_ns=1 << 62)
+        keys, problem = agentfiles.read_model_keys(config, now_ns=1 << 62)
         assert problem is None
         assert keys["default_model"] == "fast"
         assert other.asked == []
         mine = _Memo()
         with agentfiles.remembering(mine):
-            agentfiles.read_model_keys(config, trusted_before_ns=1 << 62)
+            agentfiles.read_model_keys(config, now_ns=1 << 62)
         assert mine.asked
         assert other.asked == []
     finally:

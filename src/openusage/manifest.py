@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import marshal
 import os
-import time
 from array import array
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import NamedTuple
 
 from openusage import native
@@ -71,11 +71,11 @@ class Observations:
         self.usable = True
         # The clock before anything is stat'ed: a directory changed after this minus the guard (the one
         # remembered listings keep) is not kept.
-        self.trusted_before = (time.time_ns() if now_ns is None else now_ns) - listing.TRUST_AFTER_NS
+        self.trusted_before = listing.trusted_before(now_ns)
 
     def directory(self, path: str, info: os.stat_result) -> None:
         """A directory, stat'ed before it was listed."""
-        if info.st_mtime_ns > self.trusted_before or info.st_ctime_ns > self.trusted_before:
+        if not listing.unchanged_since(info, self.trusted_before):
             self.usable = False
         self._add(path, _fields(info), DIRECTORY, None)
 
@@ -234,12 +234,12 @@ def choose(environ: Mapping[str, str] = os.environ) -> Check:
 
 def differ(paths: bytes, expected: bytes) -> list[int]:
     """`differ_pure`, compiled when it may be (`choose`, once per process)."""
-    if not _chosen:
-        _chosen.append(choose())
-    return _chosen[0].differ(paths, expected)
+    return _chosen().differ(paths, expected)
 
 
-_chosen: list[Check] = []
+@cache
+def _chosen() -> Check:
+    return choose()
 
 
 def changed(manifest: Manifest, dirs: tuple[str, ...]) -> list[int] | None:

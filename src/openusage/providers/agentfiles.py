@@ -9,7 +9,6 @@ one that exists could not be read goes to `problems` when the caller keeps them.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -83,15 +82,16 @@ def remembering(memo: KeysMemo | None) -> Iterator[None]:
         _memo.reset(token)
 
 
-def read_model_keys(path: Path | str, trusted_before_ns: int | None = None) -> tuple[dict[str, Any], str | None]:
+def read_model_keys(path: Path | str, now_ns: int | None = None) -> tuple[dict[str, Any], str | None]:
     """`read_document` of a config, but only the keys that name models (`model_keys`: all that any
     provider reads of it), remembered by the file's stat while a refresh gives a memo (`remembering`).
 
     A warm run would otherwise parse the same config.toml every time, and importing a TOML parser
     costs ~2-4 ms of its ~70. A file is remembered only when its mtime and ctime are older than the
-    guard remembered listings keep (`listing.TRUST_AFTER_NS`), so a change within the clock tick of
-    the read is never hidden; any change of its device, inode, size or times is a new signature.
-    Only the model keys are kept: the rest of a config (API keys live there) is never cached."""
+    guard remembered listings keep (`listing.trusted_before`; `now_ns`: the clock, now unless given),
+    so a change within the clock tick of the read is never hidden; any change of its device, inode,
+    size or times is a new signature. Only the model keys are kept: the rest of a config (API keys
+    live there) is never cached."""
     memo = _memo.get()
     if memo is None:
         doc, problem = read_document(path)
@@ -115,8 +115,7 @@ def read_model_keys(path: Path | str, trusted_before_ns: int | None = None) -> t
                 return kept, why
     doc, problem = read_document(path)
     keys = model_keys(doc)
-    now = time.time_ns() if trusted_before_ns is None else trusted_before_ns
-    if max(info.st_mtime_ns, info.st_ctime_ns) <= now - listing.TRUST_AFTER_NS:
+    if listing.unchanged_since(info, listing.trusted_before(now_ns)):
         memo.remember_keys(name, signature, marshal.dumps((keys, problem)))
     return keys, problem
 

@@ -38,6 +38,18 @@ if TYPE_CHECKING:
     from openusage.manifest import Observations
 
 TRUST_AFTER_NS = 5_000_000_000  # a listing is kept only of a directory unchanged this long
+
+
+def trusted_before(now_ns: int | None = None) -> int:
+    """The newest mtime and ctime a stat may show for what it tells to be kept (a listing, a manifest,
+    a config's keys): the clock, read before anything is stat'ed (now unless given), less
+    `TRUST_AFTER_NS`. A change in the same clock tick as a read can leave both times as they were."""
+    return (time.time_ns() if now_ns is None else now_ns) - TRUST_AFTER_NS
+
+
+def unchanged_since(info: os.stat_result, before: int) -> bool:
+    """Whether neither of `info`'s change times is later than `before` (`trusted_before`)."""
+    return info.st_mtime_ns <= before and info.st_ctime_ns <= before
 _FILE, _DIR, _LINK = 0, 1, 2
 
 # A directory's listing: the hash of its device, inode, mtime_ns and ctime_ns, and (name, kind,
@@ -110,7 +122,7 @@ class Listings:
             if listings is not None:
                 self._stored[session] = listings
         self._made: dict[str, SessionListings] = {}  # session -> what is true of it now
-        self._trusted_before = (time.time_ns() if now_ns is None else now_ns) - TRUST_AFTER_NS
+        self._trusted_before = trusted_before(now_ns)
         self.observed: Observations | None = None  # set when the scan keeps a manifest: every stat here
 
     def entries(self, directory: str, session: str, holder: str, names: AbstractSet[str]) -> list[DirEntryLike]:
@@ -144,7 +156,7 @@ class Listings:
                 self._keep(session, holder, where, kept)
                 return children
         children = _listed(directory)
-        if info.st_mtime_ns <= self._trusted_before and info.st_ctime_ns <= self._trusted_before:
+        if unchanged_since(info, self._trusted_before):
             entries = _remember(children, names)
             if entries is not None:
                 self._keep(session, holder, where, (signature, entries))
