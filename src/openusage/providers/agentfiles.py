@@ -106,7 +106,7 @@ def read_model_keys(path: Path | str, now_ns: int | None = None) -> tuple[dict[s
     except OSError:  # missing or unreadable: nothing to parse or remember
         doc, problem = read_document(path)
         return model_keys(doc), problem
-    signature = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    signature = _signature_of(info)
     known = memo.remembered_keys(name, signature)
     if known is not None:
         with suppress(EOFError, ValueError, TypeError):
@@ -167,6 +167,10 @@ def stat_signature(path: Path | str) -> str:
         info = os.stat(path)
     except OSError:
         return ""
+    return _signature_of(info)
+
+
+def _signature_of(info: os.stat_result) -> str:
     return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
 
