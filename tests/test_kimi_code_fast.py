@@ -24,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import test_properties_kimi_code as kimi_code_props
+from openusage import native
 from openusage.calls import UsageRecord
 from openusage.candidates import Reader
 from openusage.providers.kimi_code import compiled
@@ -43,7 +44,7 @@ from property_files import (
 )
 
 
-def compiled_path() -> compiled.FastPath:
+def compiled_path() -> native.FastPath:
     path = compiled.choose({})
     compiled_or_skip(path.lines is not None, "journal line path", path.why)
     return path
@@ -311,7 +312,7 @@ def test_the_command_gives_the_same_snapshot_on_both_paths(home: Path, tmp_path:
 
 @pytest.mark.parametrize("value", ["1", "yes"])
 def test_openusage_pure_turns_the_compiled_path_off(value: str) -> None:
-    assert compiled.choose({"OPENUSAGE_PURE": value}) == compiled.FastPath(None, f"OPENUSAGE_PURE={value} is set")
+    assert compiled.choose({"OPENUSAGE_PURE": value}) == native.FastPath(None, f"OPENUSAGE_PURE={value} is set")
 
 
 @pytest.mark.parametrize("value", ["", "0"])

@@ -39,9 +39,14 @@ class Kernel(NamedTuple):
     why: str  # what runs, or why the compiled form does not
 
 
+def _compiled(environ: Mapping[str, str]) -> native.Loaded:
+    """`openusage._hot` when it may be used: the block loop and the ledger count go together."""
+    return native.load("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, environ)
+
+
 def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
     """The compiled loop when it can be used (`native.load`), else this module's."""
-    loaded = native.load("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, environ)
+    loaded = _compiled(environ)
     if loaded.module is None:
         return Kernel(lines, False, loaded.why)
     return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search, ledger count")
@@ -49,7 +54,7 @@ def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
 
 def ledger_count(environ: Mapping[str, str] = os.environ) -> CountIn | None:
     """The compiled `summary.count_in` when `openusage._hot` can be used (`native.load`), else None."""
-    loaded = native.load("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, environ)
+    loaded = _compiled(environ)
     return None if loaded.module is None else loaded.module.count_in
 
 

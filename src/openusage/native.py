@@ -13,7 +13,9 @@ import importlib
 import os
 from collections.abc import Mapping
 from types import ModuleType
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 PURE_ENV = "OPENUSAGE_PURE"
 
@@ -40,3 +42,22 @@ def load(name: str, version_name: str, version: int, environ: Mapping[str, str] 
 def describe(compiled: bool, why: str) -> str:
     """One line for `openusage detect`."""
     return f"compiled ({why})" if compiled else f"pure Python ({why})"
+
+
+class FastPath(NamedTuple, Generic[T]):
+    """A provider's choice of line reader: the compiled module's entry point, or None where the pure
+    reference reads every line."""
+
+    lines: T | None
+    why: str  # what runs, or why the compiled path does not
+
+
+def choose(name: str, version_name: str, version: int, entry: str, environ: Mapping[str, str]) -> FastPath[Any]:
+    """The entry point `entry` of the compiled module `name` when it may be used (`load`), else None."""
+    loaded = load(name, version_name, version, environ)
+    return FastPath(None if loaded.module is None else getattr(loaded.module, entry), loaded.why)
+
+
+def describe_path(path: FastPath[Any]) -> str:
+    """One line for `openusage detect` about a provider's choice."""
+    return describe(path.lines is not None, path.why)

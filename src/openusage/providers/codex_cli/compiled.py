@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from openusage import native
 
@@ -22,17 +22,6 @@ ROLLOUT_VERSION = 1  # the contract `_rollout.c` implements (its ROLLOUT_VERSION
 MODULE = "openusage.providers.codex_cli._rollout"
 
 
-class FastPath(NamedTuple):
-    lines: type[Lines] | None  # None: every line goes to the pure parser
-    why: str  # what runs, or why the compiled path does not
-
-
-def choose(environ: Mapping[str, str] = os.environ) -> FastPath:
+def choose(environ: Mapping[str, str] = os.environ) -> native.FastPath[type[Lines]]:
     """The compiled fast path when it can be used (`native.load`), else none."""
-    loaded = native.load(MODULE, "ROLLOUT_VERSION", ROLLOUT_VERSION, environ)
-    return FastPath(None if loaded.module is None else loaded.module.Lines, loaded.why)
-
-
-def describe(path: FastPath) -> str:
-    """One line for `openusage detect`."""
-    return native.describe(path.lines is not None, path.why)
+    return native.choose(MODULE, "ROLLOUT_VERSION", ROLLOUT_VERSION, "Lines", environ)

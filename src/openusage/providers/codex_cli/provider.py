@@ -37,10 +37,11 @@ def _parser_fact(detailed: bool) -> tuple[Fact, ...]:
     """Which reader of token_count lines runs (compiled or pure Python), for `openusage detect` only."""
     if not detailed:
         return ()
-    from openusage.providers.codex_cli.compiled import choose, describe
+    from openusage.native import describe_path
+    from openusage.providers.codex_cli.compiled import choose
 
     path = choose()
-    return (Fact("token_count reader", describe(path), path.lines is not None),)
+    return (Fact("token_count reader", describe_path(path), path.lines is not None),)
 
 
 class CodexCliProvider:

@@ -41,10 +41,11 @@ def _parser_fact(env: Mapping[str, str], detailed: bool) -> tuple[Fact, ...]:
     """Which reader of journal lines runs (compiled or pure Python), for `openusage detect` only."""
     if not detailed:
         return ()
-    from openusage.providers.kimi_code.compiled import choose, describe
+    from openusage.native import describe_path
+    from openusage.providers.kimi_code.compiled import choose
 
     path = choose(env)
-    return (Fact("line parser", describe(path), path.lines is not None),)
+    return (Fact("line parser", describe_path(path), path.lines is not None),)
 
 
 class KimiCodeProvider:
