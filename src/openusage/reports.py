@@ -299,10 +299,12 @@ def build_stream(calls: Iterable[SettledCall], options: Options, price: Price | 
 # A session report past this many sessions sorts its rows in a scratch file (`store.RowSort`); below,
 # in memory, which is faster and small (~2 KiB a session).
 SORT_IN_MEMORY = 20_000
-# Sessions whose facts are asked at once (a session report), and calls held while their sessions'
-# facts are asked (a project report): a bounded number, however many sessions there are.
-FACTS_BATCH = 4096
-FACTS_CALLS = 16_384
+# Sessions whose facts are asked at once (a session report: ~0.5 KiB each while they wait), and calls
+# held while their sessions' facts are asked (a project report: ~0.2 KiB each): a bounded number,
+# however many sessions there are, and few batches, since a provider asked for facts the cache does
+# not have lists every session each time (~0.5 s at 200,000).
+FACTS_BATCH = 16_384
+FACTS_CALLS = 50_000
 
 
 class RowSort(Protocol):
@@ -372,16 +374,16 @@ def session_stream(calls: Iterable[SettledCall], options: Options, price: Price 
     check(options)
     rows.clear()  # a fold asked again from the start (a damaged value mended) starts afresh
     fixed: dict[tuple[str, str], Any] = {}
-    waiting: list[tuple[tuple[str, str], _Sums]] = []
+    # Sessions whose facts are still to be asked, each as its row will be stored but for them (~0.5 KiB).
+    waiting: list[tuple[str, str, str, float | None, float | None, tuple[int, ...], list[tuple[str, tuple[int, ...]]]]]
+    waiting = []
 
     def put() -> None:
-        known = facts(key for key, _ in waiting)
-        for (account, session), sums in waiting:
+        known = facts((account, session) for account, session, *_rest in waiting)
+        for account, session, provider, first, last, figures, models in waiting:
             found = known.get((account, session), _NO_FACTS)
-            models = [(name, tuple(own)) for name, (own, _sessions) in sums.models.items()]
-            rows.add(sums.last, account, session,
-                     (account, session, next(iter(sums.providers)), sums.first, sums.last, found.title, found.project,
-                      tuple(sums.sums), models))
+            rows.add(last, account, session,
+                     (account, session, provider, first, last, found.title, found.project, figures, models))
         waiting.clear()
 
     def key_of(call: SettledCall) -> tuple[str, str]:
@@ -389,8 +391,9 @@ def session_stream(calls: Iterable[SettledCall], options: Options, price: Price 
 
     sessions = 0
     for key, one in groupby(calls, key_of):
-        folded, _spread = _fold(one, key_of, price, fixed)
-        waiting.append((key, folded[key]))
+        sums = _fold(one, key_of, price, fixed)[0][key]
+        waiting.append((key[0], key[1], next(iter(sums.providers)), sums.first, sums.last, tuple(sums.sums),
+                        [(name, tuple(own)) for name, (own, _sessions) in sums.models.items()]))
         sessions += 1
         if len(waiting) >= FACTS_BATCH:
             put()
