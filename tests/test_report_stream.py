@@ -144,3 +144,36 @@ def test_the_scratch_file_is_gone_when_the_sort_ends() -> None:
         rows.clear()
         assert list(rows.ordered(reverse=False, limit=None)) == []
     assert not os.path.exists(directory)
+
+
+def test_a_session_report_past_the_threshold_holds_a_bounded_number_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """60,000 one-call sessions folded into a session report, sorted through the scratch file and read
+    back row by row, take no more Python memory than 3,000 (a row per session held would be ~0.1 GiB)."""
+    import tracemalloc
+    from collections.abc import Iterable
+
+    from openusage.periods import Range
+    from openusage.query import SessionFacts, SettledCall
+
+    monkeypatch.setattr("openusage.reports.FACTS_BATCH", 500)
+
+    def facts(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
+        return {key: SessionFacts(f"title of {key[1]}", "/work/project") for key in keys}
+
+    def peak(sessions: int) -> int:
+        calls = (SettledCall("kimi_cli", "kimi_cli", f"session-{n:08d}", 1.7e9 + (n * 7919) % 100_000, "m1", 1, 1,
+                             0, 0) for n in range(sessions))
+        everything = Range(None, None, None, None)
+        options = reports.Options("session", Calendar(ZoneInfo("UTC"), "monday", 1), "UTC", everything)
+        tracemalloc.start()
+        try:
+            with RowSort(1000) as rows:
+                built = reports.session_stream(calls, options, None, facts, rows)
+                count = sum(1 for _row in built.rows)
+            most = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert count == sessions == built.totals.sessions
+        return most
+
+    assert peak(60_000) < peak(3_000) + 512 * 1024
