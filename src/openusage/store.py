@@ -1259,12 +1259,11 @@ class RowSort:
     def add(self, last: float | None, account: str, session: str, value: Any) -> None:
         """One row: its last call's time (None: none), its account and session, and `value` (anything
         marshal can write)."""
-        if self._conn is not None:
-            self._conn.execute("INSERT INTO rows VALUES (?, ?, ?, ?)",
-                               (last, _sort_bytes(account), _sort_bytes(session), marshal.dumps(value)))
-            return
         self._held.append(((_NEVER if last is None else -last, account, session), value))
-        if len(self._held) >= self.spill_at:
+        if self._conn is not None:
+            if len(self._held) >= _INSERT_ROWS:
+                self._write()
+        elif len(self._held) >= self.spill_at:
             self._spill()
 
     def _spill(self) -> None:
@@ -1279,14 +1278,21 @@ class RowSort:
         conn.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
         conn.execute("CREATE TABLE rows(last REAL, account BLOB, session BLOB, body BLOB)")
         conn.execute("BEGIN")  # one transaction for the inserts, which nobody else reads
+        self._write()
+
+    def _write(self) -> None:
+        """The rows held, into the scratch file (past `spill_at`, a batch of `_INSERT_ROWS` at a time)."""
+        assert self._conn is not None
         held, self._held = self._held, []
-        conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)",
-                         ((None if rank[0] == _NEVER else -rank[0], _sort_bytes(rank[1]), _sort_bytes(rank[2]),
-                           marshal.dumps(value)) for rank, value in held))
+        self._conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)",
+                               ((None if rank[0] == _NEVER else -rank[0], _sort_bytes(rank[1]), _sort_bytes(rank[2]),
+                                 marshal.dumps(value)) for rank, value in held))
 
     def ordered(self, *, reverse: bool, limit: int | None) -> Iterator[Any]:
         """The values, in rank order (most recent first) cut to the first `limit`, then reversed if
         `reverse`. May be asked more than once."""
+        if self._conn is not None and self._held:
+            self._write()
         if self._conn is None:
             ranked = sorted(self._held, key=_rank_of)
             if limit is not None:
@@ -1318,6 +1324,7 @@ class RowSort:
 
 
 SORT_CACHE_KIB = 4096
+_INSERT_ROWS = 1024  # rows written to the scratch file at once
 _NEVER = float("inf")  # the rank of a row without a last call: after every other
 
 
