@@ -5,6 +5,11 @@ Pure: no files, no SQL, no formatting. Days, weeks and months are the `Calendar`
 a call without a valid time goes to one undated row (key None), which only an unbounded query has,
 since a bounded one leaves those calls out. Each call's cost comes from a `Price` (cost.py's
 `CallPricer` over the price data) in whole units, so rows, breakdowns and totals add up exactly.
+
+Reports are folded from a stream of calls that come each session's together (`build_stream`); a
+session report, a row per session, puts its rows in a `RowSort` the caller gives (`store.RowSort`,
+which sorts a large one outside memory) and reads them back when its rows are iterated
+(`session_stream`); the facts of sessions come from a look-up asked a batch at a time.
 """
 
 from __future__ import annotations
