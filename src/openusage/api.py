@@ -7,7 +7,7 @@ imported only when one is chosen) while the files are read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -203,14 +203,18 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
     return CallsResult(query, settled_calls, known, tuple(account.id for account in chosen))
 
 
+FactsOf = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], "SessionFacts"]]
+
+
 def fold_calls(env: Mapping[str, str], query: CallsQuery,
-               fold: Callable[[Iterator[SettledCall], CallsPricing, pricing.DataInfo | None], _T], *,
+               fold: Callable[[Iterator[SettledCall], CallsPricing, pricing.DataInfo | None, FactsOf], _T], *,
                use_cache: bool = True, progress: scan.Progress | None = None, notice: Notice | None = None) -> _T:
-    """`fold(calls, price, data)` over the settled calls `calls` answers (without the sessions' facts),
-    as they are read: each (account, session)'s calls come together, and none is held, so a report over
-    any number of calls holds its rows only. `price` prices every model the accounts' calls name (and
-    `data` is the price data it comes from); `fold` runs while the cache is open, and again from the
-    start if a damaged value is found on the way."""
+    """`fold(calls, price, data, facts)` over the settled calls `calls` answers, as they are read: each
+    (account, session)'s calls come together, and none is held, so a report over any number of calls
+    holds its rows only. `price` prices every model the accounts' calls name (and `data` is the price
+    data it comes from); `facts(keys)` gives the facts of the (account, session) `keys` (their titles
+    when the query asks for them), to be asked a batch at a time. `fold` runs while the cache is open,
+    and again from the start if a damaged value is found on the way."""
     every = list(detect(env).accounts)
     accounts = [account for account in every if not _is_remote(account)]
     chosen = [account for account in _chosen(every, query.accounts, query.providers)
@@ -232,7 +236,17 @@ def fold_calls(env: Mapping[str, str], query: CallsQuery,
                 resolve = refreshed[account.id].resolve_model
                 names.setdefault(account.provider, set()).update(resolve(model) for model in owned[account.id].models)
         price, data = _call_pricing(store, user, fingerprint, names)
-        return fold(_named_stream(chosen, owned, refreshed, query), price, data)
+
+        def facts_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
+            from openusage import facts  # only reports by session or project ask for them
+
+            wanted: dict[str, set[str]] = {}
+            for account_id, session in keys:
+                wanted.setdefault(account_id, set()).add(session)
+            return facts.session_facts(store, env, [(account, _provider(account)) for account in chosen], wanted,
+                                       titles=query.titles)
+
+        return fold(_named_stream(chosen, owned, refreshed, query), price, data, facts_of)
 
     return _with_cache(env, use_cache, notice, answer)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -219,35 +219,95 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
                        facts=kind in ("session", "project"))
     machine = json_output or csv_output or markdown
     prefetch_prices(group.env, group.use_cache(no_cache))
-    built = _report(group.env, query, options, group.use_cache(no_cache), progress(machine))
-    if machine:
+    shown = progress(machine)
+    if options.kind == "session":
+        from openusage.store import RowSort
+
+        with RowSort(reports.SORT_IN_MEMORY) as sorter:
+            def fold(calls: Iterator[SettledCall], price: CallsPricing, data: DataInfo | None,
+                     facts: api.FactsOf) -> reports.SessionReport:
+                return reports.session_stream(calls, options, price, facts, sorter, data)
+
+            streamed = api.fold_calls(group.env, query, fold, use_cache=group.use_cache(no_cache), progress=shown,
+                                      notice=notice)
+            _show_report(streamed, json_output=json_output, csv_output=csv_output, markdown=markdown)
+        return
+    built = _report(group.env, query, options, group.use_cache(no_cache), shown)
+    _show_report(built, json_output=json_output, csv_output=csv_output, markdown=markdown)
+
+
+def _show_report(built: reports.Report | reports.SessionReport, *, json_output: bool, csv_output: bool,
+                 markdown: bool) -> None:
+    """The report on stdout in the form asked for, written as its rows are read."""
+    if json_output or csv_output or markdown:
         from openusage.render import report as out
 
         if json_output:
-            say_json(out.dump_bytes(out.report_document(built)))
+            say_json_parts(out.report_json(built))
             return
-        say(out.report_csv(built) if csv_output else out.report_markdown(built), nl=False)
+        say_parts(out.report_csv_lines(built) if csv_output else out.report_markdown_lines(built))
         return
     from openusage.render.report_table import render_report
 
     render_report(built, console())
 
 
+# Text written at once when output comes in parts: few writes, a bounded buffer.
+_PART_BYTES = 1 << 16
+
+
+def say_parts(parts: Iterable[str]) -> None:
+    """Text that comes in parts (each ending at a line's end), said as `say(text, nl=False)` would say
+    all of it, a buffer of them at a time."""
+    held: list[str] = []
+    size = 0
+    for part in parts:
+        held.append(part)
+        size += len(part)
+        if size >= _PART_BYTES:
+            say("".join(held), nl=False)
+            held, size = [], 0
+    if held:
+        say("".join(held), nl=False)
+
+
+def say_json_parts(parts: Iterable[bytes]) -> None:
+    """A JSON document that comes in parts, as `say_json` writes it whole: straight to a UTF-8 stdout's
+    byte stream a buffer at a time; on any other stream joined and handed to `say_json` (rare, and
+    what it does there needs the whole document)."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None or not _utf8_stream(stream):
+        say_json(b"".join(parts))
+        return
+    stream.flush()
+    held: list[bytes] = []
+    size = 0
+    for part in parts:  # JSON escapes every control character: no part holds an escape sequence
+        held.append(part)
+        size += len(part)
+        if size >= _PART_BYTES:
+            buffer.write(b"".join(held))
+            held, size = [], 0
+    buffer.write(b"".join(held))
+    buffer.flush()
+
+
 def _report(env: Mapping[str, str], query: CallsQuery, options: reports.Options, use_cache: bool,
             shown: Any) -> reports.Report:
-    """The report: by period or by model, folded as the calls are read (`api.fold_calls`: no call held);
-    by session or project, over the calls and their sessions' facts."""
+    """The report by period, model or project, folded as the calls are read (`api.fold_calls`: no call
+    held; a project report asks its sessions' facts a batch of calls at a time)."""
     from openusage import reports
 
-    if options.kind in reports.PERIOD_KINDS or options.kind == "model":
-        def fold(calls: Iterator[SettledCall], price: CallsPricing, data: DataInfo | None) -> reports.Report:
+    def fold(calls: Iterator[SettledCall], price: CallsPricing, data: DataInfo | None,
+             facts: api.FactsOf) -> reports.Report:
+        if options.kind == "project":
+            built = reports.project_stream(calls, options, price, facts)
+        else:
             built = reports.build_stream(calls, options, price)
-            return built._replace(prices=data if built.totals.counts.calls else None)
+        return built._replace(prices=data if built.totals.counts.calls else None)
 
-        return api.fold_calls(env, query, fold, use_cache=use_cache, progress=shown, notice=notice)
-    result = api.calls(env, query, use_cache=use_cache, progress=shown, notice=notice)
-    price, price_data = api.call_prices(env, result.calls, use_cache=use_cache, notice=notice)
-    return reports.build(result, options, price)._replace(prices=price_data)
+    return api.fold_calls(env, query, fold, use_cache=use_cache, progress=shown, notice=notice)
 
 
 def finish(code: int) -> None:

@@ -5,12 +5,18 @@ Pure: no files, no SQL, no formatting. Days, weeks and months are the `Calendar`
 a call without a valid time goes to one undated row (key None), which only an unbounded query has,
 since a bounded one leaves those calls out. Each call's cost comes from a `Price` (cost.py's
 `CallPricer` over the price data) in whole units, so rows, breakdowns and totals add up exactly.
+
+Reports are folded from a stream of calls that come each session's together (`build_stream`); a
+session report, a row per session, puts its rows in a `RowSort` the caller gives (`store.RowSort`,
+which sorts a large one outside memory) and reads them back when its rows are iterated
+(`session_stream`); the facts of sessions come from a look-up asked a batch at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import date, datetime, timedelta
+from itertools import groupby
 from typing import Any, Literal, NamedTuple, Protocol
 
 from openusage.cost import SCALE
@@ -121,6 +127,11 @@ class Report(NamedTuple):
     totals: Row
     breakdown: bool
     prices: DataInfo | None = None  # the price data the costs come from (None: none installed)
+
+    @property
+    def priced(self) -> bool:
+        """Whether the report was built with prices (then every row has a cost, maybe unknown)."""
+        return self.totals.counts.cost is not None
 
 
 class _Sums:
@@ -268,7 +279,7 @@ def build_stream(calls: Iterable[SettledCall], options: Options, price: Price | 
     nothing is kept per session or per call, so a report over any number of calls holds its rows only.
     `facts`: the sessions' facts, for a session or project report."""
     check(options)
-    facts = facts or {}
+    facts = facts if facts is not None else {}  # the very dict given: `project_stream` fills it as calls come
     groups, spread = _fold(calls, _keyer(options.kind, options.calendar, facts), price)
     undated = groups.pop(None, None) or _Sums()
     ranked = sorted(groups.items(), key=lambda item: _rank(options.kind, item[0], item[1]))
@@ -290,15 +301,147 @@ def build_stream(calls: Iterable[SettledCall], options: Options, price: Price | 
                   options.breakdown)
 
 
+# A session report past this many sessions sorts its rows in a scratch file (`store.RowSort`); below,
+# in memory (~1 KiB a row with its facts: 5 MiB at most), which is faster for a small history.
+SORT_IN_MEMORY = 5_000
+# Sessions whose facts are asked at once (a session report: ~0.5 KiB each while they wait, and about
+# as much again while their facts are looked up), and calls held while their sessions' facts are
+# asked (a project report: ~0.2 KiB each): a bounded number, however many sessions there are, and not
+# too many batches, since a provider asked for facts the cache does not have lists every session each
+# time (~1-2 s at 200,000 sessions: the first session report after a first run).
+FACTS_BATCH = 8192
+FACTS_CALLS = 50_000
+
+
+class RowSort(Protocol):
+    """Where a session report's rows wait to be given back in its order (`store.RowSort`)."""
+
+    def clear(self) -> None: ...
+
+    def add(self, last: float | None, account: str, session: str, value: Any) -> None: ...
+
+    def ordered(self, *, reverse: bool, limit: int | None) -> Iterator[Any]: ...
+
+
+FactsOf = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], SessionFacts]]
+
+
+class SessionReport:
+    """A session report whose rows are read when iterated (and again when iterated again: the table
+    measures them first), from a `RowSort` that must stay open meanwhile. `totals` is the totals row
+    of the rows, known once they have all been iterated. Renderers take it where they take a `Report`."""
+
+    kind: Kind = "session"
+
+    def __init__(self, options: Options, rows: RowSort, priced: bool, prices: DataInfo | None = None) -> None:
+        self.tz, self.span, self.breakdown = options.tz, options.span, options.breakdown
+        self.prices = prices
+        self.priced = priced
+        self._options = options
+        self._rows = rows
+        self._totals: Row | None = None
+
+    @property
+    def rows(self) -> Iterator[Row]:
+        """The rows in order, the totals counted on the way (each session is one row: its models and
+        itself counted once)."""
+        options = self._options
+        descending = (options.order or _default_order("session")) == "desc"
+        totals = _Sums()
+        self._totals = None
+        for value in self._rows.ordered(reverse=not descending, limit=options.limit):
+            account, session, provider, first, last, title, project, figures, models = value
+            sums = _Sums()
+            sums.sums = list(figures)
+            sums.models = {name: (list(own), [1, 1]) for name, own in models}
+            sums.providers = {provider}
+            sums.first, sums.last = first, last
+            sums.sessions = sums.alone = 1
+            totals.merge(sums)
+            totals.sessions += 1
+            for name in sums.models:
+                totals.models[name][1][0] += 1
+            key = (account, session)
+            yield _row(options, {key: SessionFacts(title, project)}, key, sums, self.priced)
+        self._totals = totals.row("total", options.breakdown, self.priced)
+
+    @property
+    def totals(self) -> Row:
+        if self._totals is None:
+            raise RuntimeError("a streamed report's totals are known once its rows have been read")
+        return self._totals
+
+
+def session_stream(calls: Iterable[SettledCall], options: Options, price: Price | None, facts: FactsOf,
+                   rows: RowSort, prices: DataInfo | None = None) -> SessionReport:
+    """The session report over `calls` (each (account, session)'s together), its rows put in `rows` as
+    each session ends, with its facts asked `FACTS_BATCH` sessions at a time: nothing is held per
+    session but in `rows`. `prices`: the price data `price` comes from, said when any call is."""
+    check(options)
+    rows.clear()  # a fold asked again from the start (a damaged value mended) starts afresh
+    fixed: dict[tuple[str, str], Any] = {}
+    # Sessions whose facts are still to be asked, each as its row will be stored but for them (~0.5 KiB).
+    waiting: list[tuple[str, str, str, float | None, float | None, tuple[int, ...], list[tuple[str, tuple[int, ...]]]]]
+    waiting = []
+
+    def put() -> None:
+        known = facts((account, session) for account, session, *_rest in waiting)
+        for account, session, provider, first, last, figures, models in waiting:
+            found = known.get((account, session), _NO_FACTS)
+            rows.add(last, account, session,
+                     (account, session, provider, first, last, found.title, found.project, figures, models))
+        waiting.clear()
+
+    def key_of(call: SettledCall) -> tuple[str, str]:
+        return (call.account, call.session)
+
+    sessions = 0
+    for key, one in groupby(calls, key_of):
+        sums = _fold(one, key_of, price, fixed)[0][key]
+        waiting.append((key[0], key[1], next(iter(sums.providers)), sums.first, sums.last, tuple(sums.sums),
+                        [(name, tuple(own)) for name, (own, _sessions) in sums.models.items()]))
+        sessions += 1
+        if len(waiting) >= FACTS_BATCH:
+            put()
+    if waiting:
+        put()
+    return SessionReport(options, rows, price is not None, prices if sessions else None)
+
+
+def project_stream(calls: Iterable[SettledCall], options: Options, price: Price | None, facts: FactsOf) -> Report:
+    """The project report over `calls` (each (account, session)'s together), the sessions' facts asked
+    for `FACTS_CALLS` calls at a time as they come: a project report holds its rows (one per project)
+    and one batch of calls."""
+    known: dict[tuple[str, str], SessionFacts] = {}
+
+    def batched() -> Iterator[SettledCall]:
+        batch: list[SettledCall] = []
+        for call in calls:
+            batch.append(call)
+            if len(batch) >= FACTS_CALLS:
+                known.clear()
+                known.update(facts({(one.account, one.session) for one in batch}))
+                yield from batch
+                batch = []
+        if batch:
+            known.clear()
+            known.update(facts({(one.account, one.session) for one in batch}))
+            yield from batch
+
+    return build_stream(batched(), options, price, known)
+
+
 def _fold(calls: Iterable[SettledCall], key_of: Callable[[SettledCall], Hashable | None],
-          price: Price | None = None) -> tuple[dict[Hashable | None, _Sums], _Spread]:
+          price: Price | None = None, fixed: dict[tuple[str, str], Any] | None = None
+          ) -> tuple[dict[Hashable | None, _Sums], _Spread]:
     """The calls summed per row key (None: the undated row). The one loop over every call, kept tight:
     a history has hundreds of thousands of calls and sessions, and a report only tens of rows (a
     session report: a row per session). A session's calls come together, so its rows and models are
-    counted when they end (`_Spread`): nothing is kept per session."""
+    counted when they end (`_Spread`): nothing is kept per session. `fixed`: (provider, model) → its
+    units for every call, False or None, as found so far (kept across folds of one report)."""
     rows: dict[Hashable | None, _Sums] = {}
     spread = _Spread()
-    fixed: dict[tuple[str, str], Any] = {}  # (provider, model) → its units for every call, False, None
+    fixed = {} if fixed is None else fixed
     account = session = None
     touched: dict[Hashable | None, set[str]] = {}  # the current session's rows, and its models in each
     for call in calls:

@@ -188,7 +188,7 @@ def key_crc(key: str) -> int:
 _IN_CHUNK = 500  # names per `IN (...)`: far below SQLite's limit on bound variables
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start:start + _IN_CHUNK]
 
@@ -983,18 +983,31 @@ class Store:
         self.flush()
 
     # -- session facts (facts.py) ---------------------------------------------------------------------
-    def session_signatures(self, account: str) -> dict[str, int]:
-        """session → the signature of its state file, for every session of the account."""
-        return {_text_of(session): signature for session, signature in self.conn.execute(
-            "SELECT session, signature FROM sessions WHERE account = ?", (to_db(account),))
+    def session_signatures(self, account: str, names: AbstractSet[str] | None = None) -> dict[str, int]:
+        """session → the signature of its state file, for every session of the account (or only those
+        of `names`: a report asks for its sessions' in batches, never all of them at once)."""
+        return {_text_of(session): signature for session, signature in self._by_names(
+            "SELECT session, signature FROM sessions WHERE account = ?", account, names)
             if isinstance(session, str | bytes) and type(signature) is int}
 
-    def facts(self, account: str) -> dict[str, KeptFacts]:
-        """The kept facts of the account's sessions; a row of the wrong shape is left out (derived
-        again and replaced), never trusted. A read SQLite says is damaged is the cache's damage."""
+    def _by_names(self, sql: str, account: str, names: AbstractSet[str] | None) -> list[Any]:
+        """The rows of `sql` (which selects by account), all of them or those whose session is one of
+        `names`, asked a bounded number of names at a time (SQLite limits a statement's parameters)."""
+        if names is None:
+            return self.conn.execute(sql, (to_db(account),)).fetchall()
+        rows: list[Any] = []
+        for chunk in _chunks([to_db(name) for name in names]):
+            rows.extend(self.conn.execute(f"{sql} AND session IN ({', '.join('?' * len(chunk))})",
+                                          (to_db(account), *chunk)))
+        return rows
+
+    def facts(self, account: str, names: AbstractSet[str] | None = None) -> dict[str, KeptFacts]:
+        """The kept facts of the account's sessions (or of those of `names`); a row of the wrong shape is
+        left out (derived again and replaced), never trusted. A read SQLite says is damaged is the
+        cache's damage."""
         try:
-            rows = self.conn.execute("SELECT session, signature, labels, title, project FROM facts WHERE account = ?",
-                                     (to_db(account),)).fetchall()
+            rows = self._by_names("SELECT session, signature, labels, title, project FROM facts WHERE account = ?",
+                                  account, names)
         except sqlite3.Error as exc:
             raise self._failure(exc) from exc
         return {_text_of(session): KeptFacts(signature, labels, None if title is None else _text_of(title),
@@ -1214,3 +1227,112 @@ def _name_bytes(name: str) -> bytes:
 
 def _name_str(blob: bytes) -> str:
     return blob.decode("utf-8", "surrogatepass")
+
+
+class RowSort:
+    """Rows given back in a report's order: the most recent last call first (rows without one after
+    every other), then by account and session; or the reverse; at most `limit` of the first ones.
+    Held in memory up to `spill_at` rows; past that in a scratch SQLite file of a temporary directory
+    of its own, sorted by SQLite outside memory (its sorter works in `SORT_CACHE_KIB` and spills to
+    temporary files), so that a session report holds a bounded number of its rows (one per session,
+    ~2 KiB each with its facts: ~1 GiB at 500,000 sessions). The two ways give the same order: names
+    are compared as Python compares them (by code point: their UTF-32-BE bytes, surrogates too)."""
+
+    def __init__(self, spill_at: int) -> None:
+        self.spill_at = spill_at
+        self._held: list[tuple[tuple[float, str, str], Any]] = []
+        self._directory: str | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> RowSort:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def clear(self) -> None:
+        """Forget every row (a report folded again from the start)."""
+        self._held = []
+        if self._conn is not None:
+            self._conn.execute("DELETE FROM rows")
+
+    def add(self, last: float | None, account: str, session: str, value: Any) -> None:
+        """One row: its last call's time (None: none), its account and session, and `value` (anything
+        marshal can write)."""
+        self._held.append(((_NEVER if last is None else -last, account, session), value))
+        if self._conn is not None:
+            if len(self._held) >= _INSERT_ROWS:
+                self._write()
+        elif len(self._held) >= self.spill_at:
+            self._spill()
+
+    def _spill(self) -> None:
+        import tempfile
+
+        self._directory = tempfile.mkdtemp(prefix="openusage-report-")
+        conn = self._conn = sqlite3.connect(os.path.join(self._directory, "rows.db"), isolation_level=None)
+        # Nothing here outlives the process: no journal, no syncing; the sort's memory is bounded.
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA temp_store=FILE")
+        conn.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
+        conn.execute("CREATE TABLE rows(last REAL, account BLOB, session BLOB, body BLOB)")
+        conn.execute("BEGIN")  # one transaction for the inserts, which nobody else reads
+        self._write()
+
+    def _write(self) -> None:
+        """The rows held, into the scratch file (past `spill_at`, a batch of `_INSERT_ROWS` at a time)."""
+        assert self._conn is not None
+        held, self._held = self._held, []
+        self._conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)",
+                               ((None if rank[0] == _NEVER else -rank[0], _sort_bytes(rank[1]), _sort_bytes(rank[2]),
+                                 marshal.dumps(value)) for rank, value in held))
+
+    def ordered(self, *, reverse: bool, limit: int | None) -> Iterator[Any]:
+        """The values, in rank order (most recent first) cut to the first `limit`, then reversed if
+        `reverse`. May be asked more than once."""
+        if self._conn is not None and self._held:
+            self._write()
+        if self._conn is None:
+            ranked = sorted(self._held, key=_rank_of)
+            if limit is not None:
+                ranked = ranked[:limit]
+            if reverse:
+                ranked.reverse()
+            for _rank, value in ranked:
+                yield value
+            return
+        rank = "last IS NULL, last DESC, account, session"
+        back = "last IS NULL DESC, last ASC, account DESC, session DESC"
+        sql = f"SELECT last, account, session, body FROM rows ORDER BY {rank}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        if reverse:
+            sql = f"SELECT * FROM ({sql}) ORDER BY {back}"
+        for *_rank, body in self._conn.execute(sql):
+            yield marshal.loads(body)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._directory is not None:
+            import shutil
+
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+
+
+SORT_CACHE_KIB = 4096
+_INSERT_ROWS = 1024  # rows written to the scratch file at once
+_NEVER = float("inf")  # the rank of a row without a last call: after every other
+
+
+def _rank_of(item: tuple[tuple[float, str, str], Any]) -> tuple[float, str, str]:
+    return item[0]
+
+
+def _sort_bytes(name: str) -> bytes:
+    """A name whose bytes sort as Python sorts the str: UTF-32-BE is one code point per 4 big-endian
+    bytes (surrogatepass: a directory name with surrogate escapes too)."""
+    return name.encode("utf-32-be", "surrogatepass")

@@ -10,12 +10,12 @@ row has a price, never 0) comes right after total in every format, with the coun
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from openusage.render.money import usd as money
-from openusage.reports import Counts, Report, Row, SessionDetail
+from openusage.reports import Counts, Report, Row, SessionDetail, SessionReport
 
 REPORT_SCHEMA = "openusage.report/1"
 # (JSON/CSV key, terminal header, value): the token figures of every row, in column order; `_figures`
@@ -35,14 +35,23 @@ KEY_HEADER = {"daily": "Day", "weekly": "Week of", "monthly": "Month", "session"
 
 # ---- JSON ----
 
+AnyReport = Report | SessionReport  # a session report's rows are read as they are written
 
-def priced(report: Report) -> bool:
+
+def priced(report: AnyReport) -> bool:
     """Whether the report was built with prices (the CLI's always are; a report built without any
     has no cost anywhere rather than a made-up one)."""
-    return report.totals.counts.cost is not None
+    return report.priced
 
 
 def report_document(report: Report) -> dict[str, Any]:
+    document = _document_head(report)
+    document["rows"] = [_json_row(report, row) for row in report.rows]
+    document["totals"] = _json_row(report, report.totals, totals=True)
+    return document
+
+
+def _document_head(report: AnyReport) -> dict[str, Any]:
     document: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "report": report.kind,
@@ -53,12 +62,30 @@ def report_document(report: Report) -> dict[str, Any]:
     if priced(report):
         document["prices"] = {"source": "genai-prices", "version": report.prices.version if report.prices else None,
                               "date": report.prices.date if report.prices else None}
-    document["rows"] = [_json_row(report, row) for row in report.rows]
-    document["totals"] = _json_row(report, report.totals, totals=True)
     return document
 
 
-def _json_row(report: Report, row: Row, *, totals: bool = False) -> dict[str, Any]:
+def report_json(report: AnyReport) -> Iterator[bytes]:
+    """The report's document as `dump_bytes(report_document(report))` writes it, byte for byte, in
+    pieces as its rows are read: the head, each row formatted alone and indented to its depth (a JSON
+    string holds no raw newline, so indenting after each one is exact), then the totals."""
+    import msgspec
+
+    def formatted(value: dict[str, Any], depth: bytes) -> bytes:
+        return msgspec.json.format(msgspec.json.encode(value), indent=2).replace(b"\n", b"\n" + depth)
+
+    head = formatted(_document_head(report), b"")
+    assert head.endswith(b"\n}")
+    yield head[:-2] + b',\n  "rows": ['
+    count = 0
+    for row in report.rows:
+        yield (b",\n    " if count else b"\n    ") + formatted(_json_row(report, row), b"    ")
+        count += 1
+    yield (b"\n  ]" if count else b"]") + b',\n  "totals": ' + formatted(
+        _json_row(report, report.totals, totals=True), b"  ") + b"\n}\n"
+
+
+def _json_row(report: AnyReport, row: Row, *, totals: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {} if totals else {"period": row.key}
     if row.session is not None:
         out.update(zip(_SESSION_KEYS, _session_values(row), strict=True))
@@ -122,10 +149,14 @@ def dump_bytes(document: dict[str, Any]) -> bytes:
 # ---- CSV ----
 
 
-def report_csv(report: Report) -> str:
+def report_csv(report: AnyReport) -> str:
+    return "".join(report_csv_lines(report))
+
+
+def report_csv_lines(report: AnyReport) -> Iterator[str]:
     """One header line, then one line per row: the JSON row's scalar columns, `models` joined with
     ";". With a breakdown each row is split into one line per model (a `model` column), so the lines
-    still add up. No totals line: a spreadsheet's sum would count it twice."""
+    still add up. No totals line: a spreadsheet's sum would count it twice. Written a row at a time."""
     import csv  # only the CSV output needs it: a JSON or Markdown report does not import it
 
     out = io.StringIO()
@@ -133,7 +164,7 @@ def report_csv(report: Report) -> str:
     session = report.kind == "session"
     header = ["period", *(_SESSION_KEYS if session else ())]
     header += ["model"] if report.breakdown else []
-    header += [*_figures(report.totals.counts)] + ([] if session else ["sessions"])
+    header += [*_figures(_NO_COUNTS._replace(cost=0 if priced(report) else None))] + ([] if session else ["sessions"])
     header += [] if report.breakdown else ["models"]
     writer.writerow(header)
     for row in report.rows:
@@ -145,7 +176,13 @@ def report_csv(report: Report) -> str:
         else:
             writer.writerow([*lead, *map(_csv, _figures(row.counts).values()), *([] if session else [row.sessions]),
                              ";".join(row.models)])
-    return out.getvalue()
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+_NO_COUNTS = Counts(0, 0, 0, 0, 0)  # the keys of `_figures` depend only on whether there is a cost
 
 
 def _csv(value: Any) -> Any:
@@ -155,22 +192,27 @@ def _csv(value: Any) -> Any:
 # ---- Markdown ----
 
 
-def report_markdown(report: Report) -> str:
-    """A GitHub table: figures in full, right-aligned; a bold totals row; breakdown lines indented."""
+def report_markdown(report: AnyReport) -> str:
+    return "".join(report_markdown_lines(report))
+
+
+def report_markdown_lines(report: AnyReport) -> Iterator[str]:
+    """A GitHub table: figures in full, right-aligned; a bold totals row; breakdown lines indented.
+    Each line with its newline, written as the rows are read."""
     session = report.kind == "session"
     headers = [KEY_HEADER[report.kind], *(["Title", "Project", "Provider", "First", "Last"] if session else [])]
     figures = [header.replace("\n", " ") for _, header, _ in FIGURES] + ([] if session else ["Sessions"])
     with_cost = priced(report)
     if with_cost:
         figures.insert(len(FIGURES) - 1, "Cost")
-    lines = ["| " + " | ".join([*headers, *figures, "Models"]) + " |",
-             "|" + "---|" * len(headers) + "---:|" * len(figures) + "---|"]
+    yield "| " + " | ".join([*headers, *figures, "Models"]) + " |\n"
+    yield "|" + "---|" * len(headers) + "---:|" * len(figures) + "---|\n"
 
-    def line(cells: list[str], counts: Counts, sessions: int | None, models: str) -> None:
+    def line(cells: list[str], counts: Counts, sessions: int | None, models: str) -> str:
         numbers = [f"{value(counts):,}" for _, _, value in FIGURES] + ([] if sessions is None else [f"{sessions:,}"])
         if with_cost:
             numbers.insert(len(FIGURES) - 1, cost_text(counts))
-        lines.append("| " + " | ".join(_md(cell) for cell in [*cells, *numbers, models]) + " |")
+        return "| " + " | ".join(_md(cell) for cell in [*cells, *numbers, models]) + " |\n"
 
     for row in report.rows:
         cells = [_label(row.key)]
@@ -178,14 +220,13 @@ def report_markdown(report: Report) -> str:
             first, last = (_when(moment) for moment in (row.session.first, row.session.last))
             cells += [row.session.title, row.session.project, owner(row.session),
                       first, last]
-        line(cells, row.counts, None if session else row.sessions, ", ".join(row.models))
+        yield line(cells, row.counts, None if session else row.sessions, ", ".join(row.models))
         for share in row.breakdown:
-            line(["↳ " + share.model, *[""] * (len(headers) - 1)], share.counts,
-                 None if session else share.sessions, "")
+            yield line(["↳ " + share.model, *[""] * (len(headers) - 1)], share.counts,
+                       None if session else share.sessions, "")
     totals = report.totals
-    line(["**Total**", *[""] * (len(headers) - 1)], totals.counts, None if session else totals.sessions,
-         ", ".join(totals.models))
-    return "\n".join(lines) + "\n"
+    yield line(["**Total**", *[""] * (len(headers) - 1)], totals.counts, None if session else totals.sessions,
+               ", ".join(totals.models))
 
 
 def cost_text(counts: Counts) -> str:

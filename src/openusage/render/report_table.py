@@ -8,14 +8,16 @@ column when the width holds the longest name whole; otherwise they are listed un
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from openusage.render.report import FIGURES, KEY_HEADER, cost_text, owner, priced
-from openusage.reports import Counts, Report, Row
+from openusage.reports import Counts, Report, Row, SessionReport
 from openusage.snapshot import compact_number
 
 # Below this width the columns are one space apart instead of two.
@@ -23,57 +25,180 @@ ROOMY = 80
 MAX_WIDTH = 160
 
 
-def render_report(report: Report, console: Console) -> None:
+def render_report(report: Report | SessionReport, console: Console) -> None:
+    if isinstance(report, SessionReport):
+        _render_stream(report, console)
+        return
     console.print(report_renderable(report, min(console.width, MAX_WIDTH), ascii_only=console.options.ascii_only))
 
 
 def report_renderable(report: Report, width: int, *, ascii_only: bool = False) -> RenderableType:
     session = report.kind == "session"
-    gap = 1 if width >= ROOMY else 0
     figures = [_number_cells(row.counts, None if session else row.sessions) for row in _all_rows(report)]
-    with_cost = priced(report)
+    models = sorted({name for row in report.rows for name in row.models})
+    longest_key = max((len(_key_text(row)) for row in report.rows), default=8)
+    models_width = max((len(", ".join(row.models)) for row in report.rows), default=0)
+    layout = _layout(report, width, figures, longest_key, models, models_width)
+    table = _table(report, layout)
+    for row in report.rows:
+        _add_row(table, row, layout, ascii_only)
+    _add_totals(table, report.totals, layout)
+    return Group(_heading(report, ascii_only), table, *_notes(report, layout))
+
+
+class _Layout(NamedTuple):
+    session: bool  # a session report: no sessions column
+    gap: int
+    headers: list[str]
+    number_widths: list[int]
+    longest_key: int
+    models: list[str]
+    models_width: int
+    show_models: bool
+
+
+def _layout(report: Report | SessionReport, width: int, figures: list[list[str]], longest_key: int,
+            models: list[str], models_width: int) -> _Layout:
+    """The columns: their headers, the figures' widths (`figures`: every row's and the totals' cells,
+    or for each column the widest cell) and whether models get a column of their own."""
+    session = report.kind == "session"
+    gap = 1 if width >= ROOMY else 0
     headers = [header for _, header, _ in FIGURES] + ([] if session else ["Sessions" if gap else "Sess"])
-    if with_cost:
+    if priced(report):
         headers.insert(len(FIGURES) - 1, "Cost")  # after Total
     number_widths = [max(*(len(part) for part in header.split("\n")), *(len(cells[i]) for cells in figures))
                      for i, header in enumerate(headers)]
     used = sum(number_widths) + len(number_widths) * (1 + gap)
-    models = sorted({name for row in report.rows for name in row.models})
-    longest_key = max((len(_key_text(row)) for row in report.rows), default=8)
-    models_width = max((len(", ".join(row.models)) for row in report.rows), default=0)
     show_models = bool(models) and not session and report.kind != "model" and (
         width - used - min(longest_key, 24) - 1 - gap >= max(len(name) for name in models))
+    return _Layout(session, gap, headers, number_widths, longest_key, models, models_width, show_models)
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, gap, 0, 0),
-                  header_style="bold", show_footer=False, width=None)
-    table.add_column(KEY_HEADER[report.kind], overflow="fold", min_width=min(longest_key, 10))
-    for header, number_width in zip(headers, number_widths, strict=True):
+
+def _table(report: Report | SessionReport, layout: _Layout, *, show_header: bool = True,
+           widths: list[int] | None = None) -> Table:
+    """The table's columns, no rows; `widths`: each column's width as a whole table found it
+    (padding included), for a table of some of the rows only."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, layout.gap, 0, 0),
+                  header_style="bold", show_footer=False, width=None, show_header=show_header)
+    table.add_column(KEY_HEADER[report.kind], overflow="fold", min_width=min(layout.longest_key, 10))
+    for header, number_width in zip(layout.headers, layout.number_widths, strict=True):
         table.add_column(header, justify="right", no_wrap=True, min_width=number_width)
-    if show_models:
-        table.add_column("Models", overflow="fold", min_width=min(models_width, max(len(m) for m in models)))
+    if layout.show_models:
+        models = layout.models
+        table.add_column("Models", overflow="fold", min_width=min(layout.models_width, max(len(m) for m in models)))
+    if widths is not None:
+        for index, (column, width) in enumerate(zip(table.columns, widths, strict=True)):
+            column.width = width - table._get_padding_width(index)  # rich's own padding rule
+    return table
+
+
+def _add_row(table: Table, row: Row, layout: _Layout, ascii_only: bool) -> None:
+    session = layout.session
     # No space after the arrow: a narrow column folds the name onto more lines instead of breaking
     # the line after the arrow.
     arrow = "-" if ascii_only else "↳"
-    for row in report.rows:
-        table.add_row(_key_cell(row, ascii_only), *_number_cells(row.counts, None if session else row.sessions),
-                      *(["\n".join(row.models)] if show_models else []))
-        for share in row.breakdown:
-            table.add_row(Text(arrow + share.model, style="dim"),
-                          *_number_cells(share.counts, None if session else share.sessions),
-                          *([""] if show_models else []), style="dim")
+    table.add_row(_key_cell(row, ascii_only), *_number_cells(row.counts, None if session else row.sessions),
+                  *(["\n".join(row.models)] if layout.show_models else []))
+    for share in row.breakdown:
+        table.add_row(Text(arrow + share.model, style="dim"),
+                      *_number_cells(share.counts, None if session else share.sessions),
+                      *([""] if layout.show_models else []), style="dim")
+
+
+def _add_totals(table: Table, totals: Row, layout: _Layout) -> None:
     table.add_section()
-    totals = report.totals
+    session = layout.session
     table.add_row(Text("Total", style="bold"), *_number_cells(totals.counts, None if session else totals.sessions),
-                  *([""] if show_models else []), style="bold")
-    parts: list[RenderableType] = [_heading(report, ascii_only), table]
-    if models and not show_models and report.kind not in ("model", "session"):
+                  *([""] if layout.show_models else []), style="bold")
+
+
+def _notes(report: Report | SessionReport, layout: _Layout) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    if layout.models and not layout.show_models and report.kind not in ("model", "session"):
         parts.append(Text("Models: " + ", ".join(report.totals.models), style="dim"))
     parts.append(Text("Total = input + output; cache reads and writes are counted apart.", style="dim"))
-    if with_cost and report.prices is not None:
+    if priced(report) and report.prices is not None:
         dated = f", newest price dated {report.prices.date}" if report.prices.date else ""
         parts.append(Text(f"Cost at list prices (genai-prices {report.prices.version}{dated}; ? = no price, "
                           "see openusage prices); a subscription's calls are worth it, not billed it.", style="dim"))
-    return Group(*parts)
+    return parts
+
+
+def _wider(widest: list[str], rows: list[list[str]]) -> list[str]:
+    """Per column, the longest of `widest` and the rows' cells (figures are ASCII with no space: their
+    width is their length, as wide as they are narrow)."""
+    for cells in rows:
+        if not widest:
+            widest = list(cells)
+        for index, cell in enumerate(cells):
+            if len(cell) > len(widest[index]):
+                widest[index] = cell
+    return widest
+
+
+# Rows per table printed by `_render_stream`: each is laid out with the widths the whole table has.
+CHUNK_ROWS = 512
+
+
+def _render_stream(report: SessionReport, console: Console) -> None:
+    """A session report drawn as `report_renderable` draws it, holding a bounded number of rows: a
+    table's column widths follow only from each column's widest cell (its widest word and widest
+    line, rich's `Measurement`), so a first pass over the rows keeps, per column, the cells that are
+    widest by each measure; a table of those cells and the totals gives the widths, and the rows are
+    then printed a chunk at a time in tables of those widths (the header with the first, the totals
+    with the last), the same lines as one table."""
+    ascii_only = console.options.ascii_only
+    width = min(console.width, MAX_WIDTH)
+    options = console.options
+    widest: list[str] = []  # per figure column, its widest cell of a row (the figures' widths)
+    widest_all: list[str] = []  # and of a row or a model's line under it (what rich measures)
+    narrow_key = wide_key = None  # the key cells with the widest word and the widest line
+    narrow = wide = -1
+    longest_key = None
+    count = 0
+    for row in report.rows:
+        count += 1
+        key_len = len(_key_text(row))
+        longest_key = key_len if longest_key is None else max(longest_key, key_len)
+        keys = [_key_cell(row, ascii_only)]
+        cells = [_number_cells(row.counts, None)]
+        for share in row.breakdown:
+            keys.append(Text(("-" if ascii_only else "↳") + share.model, style="dim"))
+            cells.append(_number_cells(share.counts, None))
+        for key in keys:
+            low, high = Measurement.get(console, options, key)
+            if low > narrow:
+                narrow, narrow_key = low, key
+            if high > wide:
+                wide, wide_key = high, key
+        widest = _wider(widest, cells[:1])
+        widest_all = _wider(widest_all, cells)
+    if count == 0 or narrow_key is None or wide_key is None:  # nothing to chunk: the one table
+        empty = Report("session", report.tz, report.span, (), report.totals, report.breakdown, report.prices)
+        console.print(report_renderable(empty, width, ascii_only=ascii_only))
+        return
+    totals = report.totals
+    figures = [widest, _number_cells(totals.counts, None)]
+    layout = _layout(report, width, figures, longest_key or 8, [], 0)
+    proxy = _table(report, layout)
+    for key in (narrow_key, wide_key):
+        proxy.add_row(key, *widest_all)
+    _add_totals(proxy, totals, layout)
+    widths = proxy._calculate_column_widths(  # what rich gives the whole table
+        console, options.update_width(options.max_width - proxy._extra_width))
+    console.print(_heading(report, ascii_only))
+    table = _table(report, layout, widths=widths)
+    held = 0
+    for row in report.rows:
+        if held == CHUNK_ROWS:
+            console.print(table)
+            table, held = _table(report, layout, show_header=False, widths=widths), 0
+        _add_row(table, row, layout, ascii_only)
+        held += 1
+    _add_totals(table, report.totals, layout)
+    console.print(table)
+    for note in _notes(report, layout):
+        console.print(note)
 
 
 def _all_rows(report: Report) -> list[Row]:
@@ -130,7 +255,7 @@ def _duration(span: timedelta) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
 
 
-def _heading(report: Report, ascii_only: bool) -> Text:
+def _heading(report: Report | SessionReport, ascii_only: bool) -> Text:
     span = report.span
     if span.first is None and span.last is None:
         scope = "all time"
