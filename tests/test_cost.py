@@ -606,13 +606,22 @@ def test_a_snapshot_without_the_cache_in_utc_holds_no_call_at_size(tmp_path: Pat
     assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K26, rel=1e-12)
 
 
-def test_a_snapshot_without_the_cache_in_another_zone_keeps_its_calls(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_snapshot_without_the_cache_in_another_zone_counts_its_days_from_the_scratch_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The zone's days are counted from the settled calls: at scratch size they are read from the
+    scratch file the history was read through (kept until the snapshot is built), not from memory
+    nor by reading the files again; the figures are those of a history held in memory."""
+    env = kimi_cli_home(tmp_path, "kimi-k2.6")
+    held = run_snapshot(env, "--no-cache", "--tz", "Asia/Kolkata")
     monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
     opened = _count_scratch_reads(monkeypatch)
-    doc = run_snapshot(kimi_cli_home(tmp_path, "kimi-k2.6"), "--no-cache", "--tz", "Asia/Kolkata")
-    assert opened == []  # the zone's days are counted from the calls: they are kept
+    reads = _count_full_reads(monkeypatch)
+    doc = run_snapshot(env, "--no-cache", "--tz", "Asia/Kolkata")
+    assert opened == [1]
+    assert len(reads) == 1
     assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K26, rel=1e-12)
+    assert {key: value for key, value in doc.items() if key != "generated_at"} == \
+        {key: value for key, value in held.items() if key != "generated_at"}
 
 
 def _count_full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -630,17 +639,20 @@ def _count_full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return reads
 
 
-@pytest.mark.parametrize(("scratch", "expected_reads"), [(False, 1), (True, 2)])
-def test_a_day_priced_call_by_call_reads_the_files_again_only_at_scratch_size(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scratch: bool, expected_reads: int) -> None:
+@pytest.mark.parametrize("scratch", [False, True])
+def test_a_day_priced_call_by_call_reads_the_files_once_at_any_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scratch: bool) -> None:
     """A history read in memory keeps the calls it holds anyway, so pricing that needs them does not
     read every file a second time (it did, and made a Codex cold scan of 1 GB as slow as before the
-    fast paths); only a history too large to hold is read again, keeping its calls."""
+    fast paths); a history too large to hold settles them from the scratch file it was read through,
+    which lives until the snapshot is built (it was read again, keeping every call)."""
     if scratch:
         monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
+    opened = _count_scratch_reads(monkeypatch)
     reads = _count_full_reads(monkeypatch)
     doc = run_snapshot(_kimi_for_coding_across_its_move(tmp_path), "--no-cache")
-    assert len(reads) == expected_reads
+    assert len(reads) == 1
+    assert len(opened) == int(scratch)
     assert doc["snapshots"][0]["metrics"]["cost_usd"]["used"] == pytest.approx(K25_K26, rel=1e-12)
 
 

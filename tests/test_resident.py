@@ -102,3 +102,36 @@ def test_threads_really_read_in_parallel_batches(resident: Resident, monkeypatch
     api.snapshot(os.environ, NOW, use_cache=False)
     assert any(name.startswith("openusage-read") for name in names)
     assert resident.events == []
+
+
+def test_concurrent_scratch_scans_from_threads_each_keep_a_file_of_their_own(
+        resident: Resident, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """At scratch size every scan without the cache reads through a scratch file of its own, its ledger
+    stored there in parts and read until its snapshot is built, then removed: threads share none."""
+    import tempfile
+
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    monkeypatch.setattr(scan, "SCRATCH_MIN_SESSIONS", 0)
+    monkeypatch.setattr(reading, "LEDGER_BATCH", 7)  # 30 sessions: spilled four times, read back in parts
+    real = reading.scratch_store
+    opened: list[str] = []
+
+    def counted() -> Any:
+        opened.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(reading, "scratch_store", counted)
+    baseline = sorted(api.calls(os.environ, CallsQuery(), use_cache=False).calls,
+                      key=lambda c: (c.session, c.time or 0.0, c.input, c.output))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = [pool.submit(api.snapshot, os.environ, NOW, use_cache=False) for _ in range(6)]
+        queries = [pool.submit(api.calls, os.environ, CallsQuery(), use_cache=False) for _ in range(2)]
+        results = [repr(_figures(run.result())) for run in runs]
+        for query in queries:
+            assert sorted(query.result().calls, key=lambda c: (c.session, c.time or 0.0, c.input, c.output)) == baseline
+    assert results == [resident.one_shot] * len(runs)
+    assert len(opened) == 9
+    assert list(directory.iterdir()) == []
+    assert resident.events == []

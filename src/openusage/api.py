@@ -8,6 +8,7 @@ imported only when one is chosen) while the files are read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -105,30 +106,27 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
     in_utc = is_utc(tz)
 
     def answer(store: Store | None) -> tuple[Snapshot, ...]:
-        # Without a store, the calls are kept whatever the size only when they are sure to be needed:
-        # days that are not UTC days are counted from them. In UTC the ledger answers, and a very large
-        # history is read through a scratch file holding none of them in memory (`scan.refresh`); a
-        # history read in memory keeps the calls it holds anyway, so that pricing that needs them
-        # (`_keep_calls`) does not read the files a second time.
-        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=not in_utc,
-                                 keep_read_calls=True)
-        settled_rows: dict[str, list[CallRow]] = {}
+        # Without a store, a very large history is read through a scratch file (`scan.refresh`) that
+        # lives until the snapshots are built: the ledger reads its days from there, and the settled
+        # calls, asked only for days that are not UTC days or for pricing that needs calls (a tiered
+        # price, one that changes inside a UTC day: docs/pricing.md), are read from there too.
+        with ExitStack() as scratch:
+            refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
+            settled_rows: dict[str, list[CallRow]] = {}
 
-        def rows() -> dict[str, list[CallRow]]:
-            if not settled_rows:
-                if store is None:  # pricing some day needs its calls (docs/pricing.md): read them again
-                    _keep_calls(refreshed, accounts, env)
-                settled_rows.update(_settled_rows(store, accounts, refreshed))
-            return settled_rows
+            def rows() -> dict[str, list[CallRow]]:
+                if not settled_rows:
+                    settled_rows.update(_settled_rows(store, accounts, refreshed))
+                return settled_rows
 
-        costs = _costs(store, chosen, refreshed, rows, report.settings)
-        local = [_account_snapshot(account, refreshed[account.id], now, costs=costs,
-                                   zoned=None if in_utc else (rows().get(account.id, []), tz))
-                 for account in chosen]
-        if fetch is None:
-            return tuple(local)
-        by_id = {one.account_id: one for one in (*local, *_remote_snapshots(fetch, store, notice))}
-        return tuple(by_id[account.id] for account in chosen_all)
+            costs = _costs(store, chosen, refreshed, rows, report.settings)
+            local = [_account_snapshot(account, refreshed[account.id], now, costs=costs,
+                                       zoned=None if in_utc else (rows().get(account.id, []), tz))
+                     for account in chosen]
+            if fetch is None:
+                return tuple(local)
+            by_id = {one.account_id: one for one in (*local, *_remote_snapshots(fetch, store, notice))}
+            return tuple(by_id[account.id] for account in chosen_all)
 
     snapshots = _with_cache(env, use_cache, notice, answer)
     for one in snapshots:
@@ -180,8 +178,9 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
               if not _is_remote(account)]  # a balance or a quota has no calls
 
     def answer(store: Store | None) -> tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]:
-        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
-        rows = _settled_rows(store, accounts, refreshed)
+        with ExitStack() as scratch:  # without a store: the scratch files the rows are read from
+            refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
+            rows = _settled_rows(store, accounts, refreshed)
         found: list[SettledCall] = []
         for account in chosen:
             found.extend(_named(account, rows.pop(account.id, []), refreshed[account.id].resolve_model, query))
@@ -225,28 +224,32 @@ def fold_calls(env: Mapping[str, str], query: CallsQuery,
     def answer(store: Store | None) -> _T:
         from openusage import settled  # only a report reads settled rows
 
-        refreshed = _refresh_all(store, accounts, chosen, env, progress, keep_calls=True)
-        owned = settled.owned_by_account(store, [
-            settled.Member(account.id, account.provider, refreshed[account.id],
-                           _provider(account).shares_calls_across_accounts)
-            for account in accounts if account.id in refreshed])
-        names: dict[str, set[str]] = {}
-        for account in chosen:
-            if account.id in owned:
-                resolve = refreshed[account.id].resolve_model
-                names.setdefault(account.provider, set()).update(resolve(model) for model in owned[account.id].models)
-        price, data = _call_pricing(store, user, fingerprint, names)
+        # Without a store, a very large history's rows are read from its scratch file as they are
+        # folded: the file lives until the fold is done.
+        with ExitStack() as scratch:
+            refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
+            owned = settled.owned_by_account(store, [
+                settled.Member(account.id, account.provider, refreshed[account.id],
+                               _provider(account).shares_calls_across_accounts)
+                for account in accounts if account.id in refreshed])
+            names: dict[str, set[str]] = {}
+            for account in chosen:
+                if account.id in owned:
+                    resolve = refreshed[account.id].resolve_model
+                    names.setdefault(account.provider, set()).update(resolve(model)
+                                                                     for model in owned[account.id].models)
+            price, data = _call_pricing(store, user, fingerprint, names)
 
-        def facts_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
-            from openusage import facts  # only reports by session or project ask for them
+            def facts_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
+                from openusage import facts  # only reports by session or project ask for them
 
-            wanted: dict[str, set[str]] = {}
-            for account_id, session in keys:
-                wanted.setdefault(account_id, set()).add(session)
-            return facts.session_facts(store, env, [(account, _provider(account)) for account in chosen], wanted,
-                                       titles=query.titles)
+                wanted: dict[str, set[str]] = {}
+                for account_id, session in keys:
+                    wanted.setdefault(account_id, set()).add(session)
+                return facts.session_facts(store, env, [(account, _provider(account)) for account in chosen],
+                                           wanted, titles=query.titles)
 
-        return fold(_named_stream(chosen, owned, refreshed, query), price, data, facts_of)
+            return fold(_named_stream(chosen, owned, refreshed, query), price, data, facts_of)
 
     return _with_cache(env, use_cache, notice, answer)
 
@@ -481,16 +484,18 @@ def _open_store(env: Mapping[str, str], use_cache: bool, tell: Notice) -> Store 
 
 
 def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Account], env: Mapping[str, str],
-                 progress: scan.Progress | None, *, keep_calls: bool,
-                 keep_read_calls: bool = False) -> dict[str, scan.Refreshed]:
+                 progress: scan.Progress | None, scratch: ExitStack) -> dict[str, scan.Refreshed]:
     """Refresh the chosen accounts (and those they share calls with), their groups' ledgers settled.
-    `keep_calls`: without a store, every refresh keeps its calls for `_settled_rows`;
-    `keep_read_calls`: it keeps those it held in memory anyway (`scan.refresh`)."""
+    Without a store, the settled calls (`_settled_rows`, `settled.owned_by_account`) come from the
+    calls a refresh held in memory, or from the scratch file a very large history was read through,
+    entered on `scratch` (`scan.refresh`): the caller closes it once done with the ledgers and the
+    rows. The accounts of a group keep their calls whatever the size: `groups.ledgers` settles them
+    together in memory."""
     sharing = groups.sharing(accounts, lambda account: _provider(account).shares_calls_across_accounts)
     grouped = {account.id for group in sharing for account in group}
     refreshed = {account.id: scan.refresh(store, _provider(account), account, env, progress,
-                                          keep_calls=store is None and (keep_calls or account.id in grouped),
-                                          keep_read_calls=store is None and keep_read_calls)
+                                          keep_calls=store is None and account.id in grouped,
+                                          keep_read_calls=store is None, scratch=scratch)
                  for account in groups.to_refresh(chosen, accounts, sharing)}
     for group in sharing:
         members = [(account.id, refreshed[account.id]) for account in group
@@ -500,22 +505,6 @@ def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Acco
             for (account_id, one), settled in zip(members, settled_group, strict=True):
                 refreshed[account_id] = one._replace(ledger=settled.ledger, elsewhere=settled.elsewhere)
     return refreshed
-
-
-def _keep_calls(refreshed: dict[str, scan.Refreshed], accounts: list[Account], env: Mapping[str, str]) -> None:
-    """Without a store: the accounts refreshed without their calls are read again, keeping them this
-    time. Only a run whose pricing turns out to need calls (a tiered or time-of-day price, a price
-    changing inside a UTC day, calls without a time) comes here, and only for a history read through
-    a scratch file (a history read in memory kept its calls: `scan.refresh`'s `keep_read_calls`):
-    which pricing needs calls is known only once the ledger's per-day sums are there, and holding
-    every call on the chance would cost ~0.4 KiB each (411 MiB at 500,000 sessions). The counts are
-    those of the first read and the cost that of the second: a file that grows in between is priced
-    with its new calls."""
-    for account in accounts:
-        one = refreshed.get(account.id)
-        if one is not None and one.found and one.calls is None:
-            again = scan.refresh(None, _provider(account), account, env, keep_calls=True)
-            refreshed[account.id] = one._replace(calls=again.calls, infos=again.infos)
 
 
 def _settled_rows(store: Store | None, accounts: list[Account],

@@ -49,7 +49,8 @@ T = TypeVar("T")
 def scratch_store() -> Iterator[Store]:
     """A private SQLite file in the temporary directory, removed afterwards: a `--no-cache` scan of a
     very large history folds from it one file at a time, as a first run does, so memory stays bounded
-    (the calls of 100,000 sessions held in memory cost ~40 MiB). The cache itself is not touched."""
+    (the calls of 100,000 sessions held in memory cost ~40 MiB), and keeps its ledger there in parts
+    while the command uses it (`scan.refresh`'s `scratch`). The cache itself is not touched."""
     import tempfile  # here: only a very large history needs it, and every run would pay its import
 
     with tempfile.TemporaryDirectory(prefix="openusage-scan-") as directory:
@@ -169,14 +170,14 @@ class StoreSink:
     """A store (the cache on a first run, or a scratch store): every unit's sessions and copies are
     written as they come. The ledger is folded in memory as well while the calls stay under
     `max_calls` (None: they are never folded here); past it, or from the start, it is built from the
-    store one file at a time (`stored_ledger`), which takes longer and holds little."""
+    store one file at a time and stored there in parts (`parted_ledger`), which takes longer and holds
+    little: the ledger returned reads its parts from the store, which must stay open while it is used
+    (a scratch store is the caller's: `scan.refresh`)."""
 
     keeps = True
 
-    def __init__(self, store: Store, account: str, max_calls: int | None, *, cache: bool = True) -> None:
-        # `cache`: the store is the cache, where the ledger is stored in parts as it is built
-        # (`parted_ledger`); a scratch store's ledger is built whole, since the scratch goes afterwards.
-        self.store, self.account, self.max_calls, self.cache = store, account, max_calls, cache
+    def __init__(self, store: Store, account: str, max_calls: int | None) -> None:
+        self.store, self.account, self.max_calls = store, account, max_calls
         self.folded: _Folded | None = _Folded() if max_calls is None or max_calls > 0 else None
         self.folds = self.folded is not None
 
@@ -196,12 +197,7 @@ class StoreSink:
                 self.folded = None
 
     def finish(self, files: FileDiagnostics, unreadable: int) -> FullRead:
-        if self.folded is not None:
-            ledger = self.folded.ledger()
-        elif self.cache:
-            ledger = parted_ledger(self.store, self.account)
-        else:
-            ledger = stored_ledger(self.store, self.account)
+        ledger = self.folded.ledger() if self.folded is not None else parted_ledger(self.store, self.account)
         return FullRead(ledger, files, unreadable)
 
 
@@ -451,7 +447,7 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
 
 def stored_ledger(store: Store, account: str) -> Ledger:
     """The ledger of every call the store holds for the account, read one file at a time
-    (`_stored_calls`): memory grows with the calls held in two or more files, not with the history."""
+    (`_stored_calls`) and held whole: the reference `parted_ledger` is held to (tests/test_settled_parts.py)."""
     ledger = Ledger()
     for calls in _stored_calls(store, account):
         ledger.add(calls)

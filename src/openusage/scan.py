@@ -12,7 +12,9 @@ warm run never imports. A full read hands every unit it reads to a sink chosen b
 - no cache (`store` None): `MemorySink`, the calls of every process folded and merged here. Nothing
   is written to the cache. A history of very many sessions goes to a `StoreSink` over a scratch file
   instead, as a first run does; so does one whose calls prove too many to hold in memory (the memory
-  sink says so, and the files are read again from the start).
+  sink says so, and the files are read again from the start). The scratch file is the caller's: it is
+  entered on the caller's `ExitStack`, so that the ledger, stored there in parts as a first run's is,
+  reads its parts (and a report its settled rows) until the caller is done with them.
 - the first run of an account: a `StoreSink` over the cache, which writes the copies (encoded by the
   workers) as they come and folds the ledger in memory while the calls fit, else from the store one
   file at a time, so memory stays bounded.
@@ -29,7 +31,7 @@ import marshal
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from openusage import manifest
@@ -55,7 +57,7 @@ BATCHES_PER_WORKER = 64
 MAX_BATCHES = 4096  # the queue is written whole before the workers start: it must fit in a pipe
 # A refresh that changes this share of the calls or more re-folds everything instead.
 REFOLD_ALL_SHARE = 0.25
-# From this many sessions on, a scan without the cache folds through a scratch file (`_scratch_store`),
+# From this many sessions on, a scan without the cache folds through a scratch file (`reading.scratch_store`),
 # and a first run builds its ledger from the cache instead of from the calls folded in memory.
 SCRATCH_MIN_SESSIONS = 20_000
 # More calls than this held in memory (~0.5 KiB each) would bring the 80 MiB bound near: a first run
@@ -99,17 +101,27 @@ class Refreshed(NamedTuple):
     # Without a store and when asked (`keep_calls`): the folded calls and the sessions, for `groups.py`.
     calls: Calls | None = None
     infos: dict[str, SessionInfo] | None = None
+    # Without a store, a history read through a scratch file: that store, open until the caller's
+    # `scratch` stack closes. The ledger reads its parts from it, and the settled rows can be read from
+    # it (`settled.py`) instead of the calls, which are then not held.
+    scratch: Store | None = None
 
 
 def refresh(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
-            progress: Progress | None = None, *, keep_calls: bool = False,
-            keep_read_calls: bool = False) -> Refreshed:
+            progress: Progress | None = None, *, keep_calls: bool = False, keep_read_calls: bool = False,
+            scratch: ExitStack | None = None) -> Refreshed:
     """The ledger of `account`'s calls as the files on disk are now; with a store, also bring the
     store's rows for the account up to date (None: read everything, write nothing, and with
     `keep_calls` also return the calls, which the store would otherwise keep; with `keep_read_calls`,
-    return them only if they were held in memory anyway, i.e. not read through a scratch file)."""
+    return them only if they were held in memory anyway, i.e. not read through a scratch file).
+
+    Without a store, a very large history (or one of too many calls to hold) is read through a scratch
+    file entered on `scratch`: it stays until the caller closes that stack, which must outlive every
+    use of the ledger (it reads its parts from there when asked for days) and of `Refreshed.scratch`.
+    Each call gets its own file, so threads never share one. Without a `scratch` stack (or with
+    `keep_calls`) everything is held in memory, whatever its size."""
     with _collector_paused():
-        refreshed = _refresh_account(store, provider, account, env, progress, keep_calls)
+        refreshed = _refresh_account(store, provider, account, env, progress, keep_calls, scratch)
     if keep_calls or (keep_read_calls and refreshed.calls is not None):
         return refreshed
     return refreshed._replace(calls=None, infos=None)
@@ -136,7 +148,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _refresh_account(store: Store | None, provider: FileProvider, account: Account, env: Mapping[str, str],
-                     progress: Progress | None, keep_calls: bool) -> Refreshed:
+                     progress: Progress | None, keep_calls: bool, scratch: ExitStack | None) -> Refreshed:
     walk = provider.walk(account, env)
     with agentfiles.remembering(store):  # an unchanged config is not parsed again (no TOML parser loaded)
         resolve_model = provider.model_resolver(account, env)
@@ -147,18 +159,24 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
         from openusage import reading  # everything is read: the readers and the fold
 
         listing = [_session_units(provider, walk)]
-        if keep_calls or len(listing[0].top) < SCRATCH_MIN_SESSIONS:
+        in_memory = keep_calls or scratch is None
+        if in_memory or len(listing[0].top) < SCRATCH_MIN_SESSIONS:
             try:
-                read = reading.read_all(reading.MemorySink(None if keep_calls else SCAN_MAX_CALLS), provider,
+                read = reading.read_all(reading.MemorySink(None if in_memory else SCAN_MAX_CALLS), provider,
                                         account.id, walk, progress, listing)
                 return _refreshed(read, resolve_model, walk.root)
             except reading.TooManyCalls:
                 pass  # read again from the start, through a scratch file (the listing is still whole)
+        assert scratch is not None  # only a refresh with a scratch stack holds the calls within a bound
         try:
-            with reading.scratch_store() as scratch, scratch.write():
-                read = reading.read_all(reading.StoreSink(scratch, account.id, 0, cache=False), provider,
-                                        account.id, walk, progress, listing)
-            return _refreshed(read, resolve_model, walk.root)
+            with ExitStack() as opened:  # the scratch goes at once if the read fails, else with the caller's stack
+                through = opened.enter_context(reading.scratch_store())
+                with through.write():
+                    # The ledger is stored there in parts (`reading.parted_ledger`), as a first run's.
+                    read = reading.read_all(reading.StoreSink(through, account.id, 0), provider, account.id, walk,
+                                            progress, listing)
+                scratch.push(opened.pop_all())
+            return _refreshed(read, resolve_model, walk.root)._replace(scratch=through)
         except (OSError, CacheError):
             if not listing:  # the read itself failed: list again, and read in memory
                 listing = [_session_units(provider, walk)]

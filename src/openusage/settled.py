@@ -59,7 +59,10 @@ def owned_by_account(store: Store | None, members: Sequence[Member]) -> dict[str
     for group in _groups(member for member in members if member.refreshed.found):
         # What the stored rows must have been computed from; None: nothing stored of a member yet.
         generations = [store.generation(m.account) for m in group] if store is not None else None
-        if store is None or generations is None or None in generations:
+        scratch = group[0].refreshed.scratch if store is None and len(group) == 1 else None
+        if scratch is not None:
+            found = [_from_scratch(scratch, group[0])]
+        elif store is None or generations is None or None in generations:
             found = _in_memory(store, group)
         else:
             head = _cached(store, group, generations)
@@ -86,6 +89,17 @@ def _in_memory(store: Store | None, group: Sequence[Member]) -> list[Owned]:
         rows.sort(key=_session)  # stable: each session's rows together
         found.append(Owned(frozenset(row.model for row in rows), partial(iter, rows)))
     return found
+
+
+def _from_scratch(scratch: Store, member: Member) -> Owned:
+    """The rows of an account read without the cache through a scratch file (a very large history:
+    `scan.refresh`), settled from there one session at a time when iterated, as a group of one
+    sessions directory is from the cache (`reading.settled_by_session`), so no call is held. The
+    models they name are those its ledger counts (the same calls, counted by the same settling)."""
+    from openusage import reading
+
+    models = frozenset(model for model, _day in member.refreshed.ledger.model_days)
+    return Owned(models, partial(reading.settled_by_session, scratch, member.account))
 
 
 def _settled_lists(store: Store | None, group: Sequence[Member]) -> list[list[CallRow]]:
