@@ -156,3 +156,18 @@ def test_a_split_list_lists_a_real_sessions_directory_as_an_unsplit_one(tmp_path
     assert again == everything
     for index, unit in _names_by_unit(split).items():
         assert all(unit_of(session.name, split.unit_count) == index for session in unit)
+
+
+def test_a_released_unit_lists_nothing_and_the_others_are_as_they_were() -> None:
+    listing = SessionList(units=4)
+    for i in range(40):
+        listing.add(f"s{i}", "/holder")
+    before = _names_by_unit(listing)
+    counts = list(listing.counts)
+
+    listing.release(2)
+
+    assert listing.unit(2) == []
+    assert listing.counts == counts
+    assert {index: unit for index, unit in _names_by_unit(listing).items() if index != 2} == \
+        {index: unit for index, unit in before.items() if index != 2}

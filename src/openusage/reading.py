@@ -206,10 +206,11 @@ class StoreSink:
 
 
 def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
-             listing: list[_Units]) -> FullRead:
+             listing: list[_Units], *, release: bool = False) -> FullRead:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads their files and their sessions' state, and folds and/or encodes what it read, as
-    the sink asks; every unit goes to `sink` as it comes."""
+    the sink asks; every unit goes to `sink` as it comes. `release`: the caller never reads this
+    listing again, even after a failure, so each unit's sessions go once its result is in."""
     fold, keep = sink.folds, sink.keeps
     # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
     # 100,000 sessions, is let go (cleared) before the ledger is built.
@@ -219,8 +220,15 @@ def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progr
         return _read_unit(provider, account, units.top, *units.work(i), keep, fold)
 
     tally = _Tally(walk.unreadable)
-    sizes = listing[0].sizes()
-    for _i, unit in _run(len(sizes), work, _UNIT_READ, sizes, None, progress, provider, lambda unit: unit.size):
+    units = listing[0]
+    sizes = units.sizes()
+    for i, unit in _run(len(sizes), work, _UNIT_READ, sizes, None, progress, provider, lambda unit: unit.size):
+        if release:
+            # A unit whose result is in is never asked for again (`parallel.run`): its sessions go (in
+            # this process; a worker keeps its own copy), ~20 MiB over the reading at 500,000 sessions.
+            # Not for a read that may start again from this listing (`scan._refresh_account` without
+            # the cache: too many calls, or a scratch store that fails).
+            units.release(i)
         sink.add(unit)
         tally.unreadable += unit.unreadable
         for file in unit.files:

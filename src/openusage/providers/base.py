@@ -254,6 +254,12 @@ class SessionList:
         holders = self._holders
         return sorted(SessionDir(parts[i], holders[int(parts[i + 1])]) for i in range(0, len(parts) - 1, 2))
 
+    def release(self, index: int) -> None:
+        """Let a unit's sessions go once its results are in (a full read's, which asks for no unit twice):
+        the list shrinks as it is read, and what it frees is there for the reading's own allocations. The
+        unit then lists nothing; its count stays."""
+        self._units[index] = bytearray()
+
     def __iter__(self) -> Iterator[SessionDir]:
         for index in range(len(self._units)):
             yield from self.unit(index)
