@@ -52,6 +52,7 @@ def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "scratch-scan":
         monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
         monkeypatch.setattr("openusage.reading.LEDGER_BATCH", 1)  # a ledger built from the cache: in parts
+        monkeypatch.setattr("openusage.reading.LEDGER_SPILL", 1)
         # A session list that starts as one unit and splits in two at every other session: units as small
         # as a history of very many sessions has them.
         monkeypatch.setattr("openusage.providers.base.SESSION_UNITS", 1)

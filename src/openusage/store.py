@@ -425,10 +425,13 @@ class Store:
 
     def counts(self, account: str) -> tuple[int, int]:
         """How many files and sessions the account has."""
-        key = (to_db(account),)
-        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", key).fetchone()[0]
-        sessions = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", key).fetchone()[0]
-        return int(files), int(sessions)
+        files = self.conn.execute("SELECT COUNT(*) FROM files WHERE account = ?", (to_db(account),)).fetchone()[0]
+        return int(files), self.session_count(account)
+
+    def session_count(self, account: str) -> int:
+        """How many sessions the account has (with calls or not)."""
+        row = self.conn.execute("SELECT COUNT(*) FROM sessions WHERE account = ?", (to_db(account),)).fetchone()
+        return int(row[0])
 
     def files_outside(self, account: str, sessions: AbstractSet[str]) -> list[int]:
         """The ids of the account's files whose session is not one of `sessions`."""
