@@ -42,8 +42,9 @@ def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     a quarter of the calls or more, which small test homes always do) and only the changed calls (what
     a refresh of a large history does). Both must give the cold figures. "scratch-scan" also runs every
     `--no-cache` scan through a scratch file and builds every first run's ledger from the cache, in
-    parts a session at a time, as a history of very many sessions does; "memory-cap" makes every scan
-    hold too many calls in memory after its first unit, so a first run switches to the cache and a
+    parts a session at a time, with its session list split into units of a session or two, as a history
+    of very many sessions does; "memory-cap" makes every scan hold too many calls in memory after its
+    first unit, so a first run switches to the cache and a
     `--no-cache` scan starts again through a scratch file, as a history of very many calls does; it also
     writes the store's holders index after every file, as a first run over very many calls does."""
     if request.param == "refold-delta":
@@ -51,6 +52,11 @@ def refold_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "scratch-scan":
         monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)
         monkeypatch.setattr("openusage.reading.LEDGER_BATCH", 1)  # a ledger built from the cache: in parts
+        monkeypatch.setattr("openusage.reading.LEDGER_SPILL", 1)
+        # A session list that starts as one unit and splits in two at every other session: units as small
+        # as a history of very many sessions has them.
+        monkeypatch.setattr("openusage.providers.base.SESSION_UNITS", 1)
+        monkeypatch.setattr("openusage.providers.base.UNIT_SESSIONS", 1)
     if request.param == "memory-cap":
         monkeypatch.setattr("openusage.scan.FIRST_RUN_MAX_CALLS", 0)
         monkeypatch.setattr("openusage.scan.SCAN_MAX_CALLS", 0)

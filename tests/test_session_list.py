@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from openusage.providers.base import SessionDir, SessionList, unit_of
 from openusage.providers.walk import list_sessions, walk_session, walk_sessions
 
@@ -96,3 +98,76 @@ def test_a_link_below_a_session_to_a_listed_directory_is_not_walked(tmp_path: Pa
 
     assert sorted(source.path for source in sources) == [str(below / "agent" / "wire.jsonl"),
                                                          str(root / "g" / "s1" / "wire.jsonl")]
+
+
+def _names_by_unit(listing: SessionList) -> dict[int, list[SessionDir]]:
+    return {index: listing.unit(index) for index in range(listing.unit_count)}
+
+
+def test_a_list_past_its_unit_size_splits_every_unit_and_keeps_each_name_in_the_unit_it_hashes_to() -> None:
+    names = [f"session-{i:04d}" for i in range(1000)]
+    holders = ["/g/a", "/g/b", "/g/c"]
+    whole = SessionList(units=4, unit_sessions=10**9)  # never splits: the reference
+    split = SessionList(units=4, unit_sessions=8)
+    for number, name in enumerate(names):
+        for holder in holders[: 1 + number % 3]:  # some names in two or three holders
+            whole.add(name, holder)
+            split.add(name, holder)
+
+    assert whole.unit_count == 4
+    assert split.unit_count == 256  # 1,999 entries: split while more than 8 a unit, 4 -> 8 -> ... -> 256
+    assert len(split) == len(whole) == sum(split.counts) == 334 + 2 * 333 + 3 * 333
+    assert sorted(split) == sorted(whole)
+    for index, unit in _names_by_unit(split).items():
+        assert unit == sorted(unit)
+        assert split.counts[index] == len(unit)
+        assert all(unit_of(session.name, split.unit_count) == index for session in unit)
+    # Every holder of a name is in one unit (the name's), as in the list that never split.
+    for name in names[:50]:
+        found = [session for session in split.unit(unit_of(name, split.unit_count)) if session.name == name]
+        assert found == [session for session in whole.unit(unit_of(name, 4)) if session.name == name]
+
+
+def test_a_list_stops_splitting_at_the_unit_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("openusage.providers.base.MAX_UNITS", 16)
+    listing = SessionList(units=2, unit_sessions=1)
+    odd = ["plain", "with\nnewline", "caf\u00e9", "emoji\U0001f600", os.fsdecode(b"latin1-\xe9"), "x" * 300]
+    names = [*odd, *(f"s{i}" for i in range(200))]
+    for name in names:
+        listing.add(name, "/holder")
+
+    assert listing.unit_count == 16
+    assert sorted(session.name for session in listing) == sorted(names)
+    assert all(unit_of(session.name, 16) == index for index, unit in _names_by_unit(listing).items()
+               for session in unit)
+
+
+def test_a_split_list_lists_a_real_sessions_directory_as_an_unsplit_one(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"s{i:03d}" for i in range(300)]
+    root = _sessions_dir(tmp_path, {"a": names, "b": names[::3]})
+    _listing, everything = _listed(root)
+    monkeypatch.setattr("openusage.providers.base.SESSION_UNITS", 1)
+    monkeypatch.setattr("openusage.providers.base.UNIT_SESSIONS", 3)
+
+    split, again = _listed(root)
+
+    assert split.unit_count == 256  # 400 sessions, at most 3 a unit on average: 1 -> 2 -> ... -> 256
+    assert again == everything
+    for index, unit in _names_by_unit(split).items():
+        assert all(unit_of(session.name, split.unit_count) == index for session in unit)
+
+
+def test_a_released_unit_lists_nothing_and_the_others_are_as_they_were() -> None:
+    listing = SessionList(units=4)
+    for i in range(40):
+        listing.add(f"s{i}", "/holder")
+    before = _names_by_unit(listing)
+    counts = list(listing.counts)
+
+    listing.release(2)
+
+    assert listing.unit(2) == []
+    assert listing.counts == counts
+    assert {index: unit for index, unit in _names_by_unit(listing).items() if index != 2} == \
+        {index: unit for index, unit in before.items() if index != 2}

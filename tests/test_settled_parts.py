@@ -108,6 +108,7 @@ def test_a_ledger_built_in_parts_equals_the_whole_one(tmp_path: Path, monkeypatc
     from test_summary import _whole
 
     monkeypatch.setattr(reading, "LEDGER_BATCH", 2)
+    monkeypatch.setattr(reading, "LEDGER_SPILL", 10**9)  # the batch as is: LEDGER_BATCH (the next test lowers it)
     monkeypatch.setattr("openusage.scan.SCRATCH_MIN_SESSIONS", 0)  # every first run builds it from the cache
     forked_home(tmp_path / "home")
     env = env_for(tmp_path / "home", OPENUSAGE_CACHE_DIR=str(tmp_path / "cache"))
@@ -122,5 +123,49 @@ def test_a_ledger_built_in_parts_equals_the_whole_one(tmp_path: Path, monkeypatc
             parted.encode()  # every part read back from the store
         assert _whole(parted) == _whole(whole)
         assert parted.sessions[uid("f0")] == 3
+    finally:
+        store.close()
+
+
+def test_a_store_of_more_sessions_than_a_batch_spills_in_batches_of_the_smaller_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An account whose store holds more sessions than `LEDGER_BATCH` spills its ledger every
+    `LEDGER_SPILL` sessions from the start (it would spill anyway); one that holds no more is built whole,
+    with no scratch table. Either way the ledger is the one built whole in memory."""
+    from openusage import reading
+    from openusage.summary import Ledger
+    from test_summary import _whole
+
+    forked_home(tmp_path / "home")
+    env = env_for(tmp_path / "home", OPENUSAGE_CACHE_DIR=str(tmp_path / "cache"))
+    assert _report(env, "daily", "--tz", "UTC") == _report(env, "daily", "--tz", "UTC", "--no-cache")
+    spilled: list[int] = []
+    spill = reading._spill
+
+    def counted(store: Store, whole: Ledger, batch: Ledger) -> None:
+        spilled.append(len(batch.sessions))
+        spill(store, whole, batch)
+
+    monkeypatch.setattr(reading, "_spill", counted)
+    monkeypatch.setattr(reading, "LEDGER_SPILL", 1)
+    store = Store(str(tmp_path / "cache" / "cache.sqlite3"))
+    try:
+        with store.write():
+            whole = reading.stored_ledger(store, "kimi_cli")
+            count = store.session_count("kimi_cli")
+            assert count >= len(whole.sessions) >= 4
+            monkeypatch.setattr(reading, "LEDGER_BATCH", count + 1)  # below it: whole, not spilled
+            kept = reading.parted_ledger(store, "kimi_cli")
+            assert spilled == []
+            assert _whole(kept) == _whole(whole)
+            monkeypatch.setattr(reading, "LEDGER_BATCH", count - 1)  # fewer than the store's sessions
+            parted = reading.parted_ledger(store, "kimi_cli")
+            assert parted.sessions == {}
+            parted.encode()  # every part read back from the store
+        # A batch of one session after each file's calls; then the sessions of the calls settled at the
+        # end (held in several files), and the empty batch the end spills.
+        assert spilled[:-2] == [1] * (len(spilled) - 2)
+        assert len(spilled) - 2 >= 3
+        assert _whole(parted) == _whole(whole)
     finally:
         store.close()

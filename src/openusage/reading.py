@@ -202,10 +202,11 @@ class StoreSink:
 
 
 def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
-             listing: list[_Units]) -> FullRead:
+             listing: list[_Units], *, release: bool = False) -> FullRead:
     """Read every file of the walk from the start, split by session over the processes: each walks its
     sessions, reads their files and their sessions' state, and folds and/or encodes what it read, as
-    the sink asks; every unit goes to `sink` as it comes."""
+    the sink asks; every unit goes to `sink` as it comes. `release`: the caller never reads this
+    listing again, even after a failure, so each unit's sessions go once its result is in."""
     fold, keep = sink.folds, sink.keeps
     # `listing` ([the units]) is a list so that the session list, a quarter of a first run's memory at
     # 100,000 sessions, is let go (cleared) before the ledger is built.
@@ -215,8 +216,15 @@ def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progr
         return _read_unit(provider, account, units.top, *units.work(i), keep, fold)
 
     tally = _Tally(walk.unreadable)
-    sizes = listing[0].sizes()
-    for _i, unit in _run(len(sizes), work, _UNIT_READ, sizes, None, progress, provider, lambda unit: unit.size):
+    units = listing[0]
+    sizes = units.sizes()
+    for i, unit in _run(len(sizes), work, _UNIT_READ, sizes, None, progress, provider, lambda unit: unit.size):
+        if release:
+            # A unit whose result is in is never asked for again (`parallel.run`): its sessions go (in
+            # this process; a worker keeps its own copy), ~20 MiB over the reading at 500,000 sessions.
+            # Not for a read that may start again from this listing (`scan._refresh_account` without
+            # the cache: too many calls, or a scratch store that fails).
+            units.release(i)
         sink.add(unit)
         tally.unreadable += unit.unreadable
         for file in unit.files:
@@ -482,23 +490,29 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
 # Sessions a ledger is built of in memory (~17 MiB at 100,000) before they go to scratch tables, a batch
 # at a time (`parted_ledger`).
 LEDGER_BATCH = 100_000
+# The batch of an account whose store holds more sessions than `LEDGER_BATCH`, which goes to the scratch
+# tables whatever the batch: ~4 MiB. (A batch of `LEDGER_BATCH` was the peak of a first run of 500,000
+# sessions, 17 MiB above the reading's; the scratch tables cost the same per session in any batch.)
+LEDGER_SPILL = 25_000
 
 
 def parted_ledger(store: Store, account: str) -> Ledger:
     """What `stored_ledger` gives, built without holding more than `LEDGER_BATCH` sessions: the calls are
     read one file at a time as there, and counted into a ledger in memory; once it has `LEDGER_BATCH`
-    sessions, its sums are added to the whole's and its sessions' call counts and call times go to the
+    sessions (`LEDGER_SPILL` when the store holds more sessions than `LEDGER_BATCH`: it would spill
+    anyway), its sums are added to the whole's and its sessions' call counts and call times go to the
     store's scratch tables (`Store.ledger_build_add`), and counting goes on into a new one. At the
     end the ledger's parts are stored, made from those tables one at a time (by part, by UTC day), and
     the ledger returned reads its parts from the store when it needs them, as a warm run's does. A
     whole ledger of 500,000 sessions held ~100 MiB; one of fewer than `LEDGER_BATCH` is returned whole,
     with no scratch table (they cost ~15 us a session)."""
+    limit = min(LEDGER_BATCH, LEDGER_SPILL) if store.session_count(account) > LEDGER_BATCH else LEDGER_BATCH
     whole: Ledger | None = None
     batch = Ledger()
     try:
         for calls in _stored_calls(store, account):
             batch.add(calls)
-            if len(batch.sessions) >= LEDGER_BATCH:
+            if len(batch.sessions) >= limit:
                 if whole is None:
                     whole = Ledger()
                     store.ledger_build_start()

@@ -199,7 +199,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
             # A history of very many sessions builds its ledger from the store: their calls would not fit.
             max_calls = FIRST_RUN_MAX_CALLS if len(listing[0].top) < SCRATCH_MIN_SESSIONS else 0
             read = reading.read_all(reading.StoreSink(store, account.id, max_calls), provider, account.id, walk,
-                                    progress, listing)
+                                    progress, listing, release=True)
             ledger, unreadable = read.ledger, read.unreadable
             files = store.set_summary(account.id, ledger.stored(), read.files)
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
@@ -219,6 +219,10 @@ class _Units(NamedTuple):
         """The sessions and the loose files of work unit i."""
         index = self.order[i]
         return self.top.unit(index), self.loose.get(index, [])
+
+    def release(self, i: int) -> None:
+        """Work unit i is read: its sessions are not needed again (`SessionList.release`)."""
+        self.top.release(self.order[i])
 
     def sizes(self) -> list[int]:
         """How many sessions each work unit holds (for progress)."""

@@ -128,6 +128,13 @@ class SessionDir(NamedTuple):
 # How many units a session list is split into: many small ones, so that the processes finish together
 # whatever the sizes of the sessions (unknown before they are walked).
 SESSION_UNITS = 128
+# Sessions a unit holds on average before the list splits every unit in two (`SessionList.add`): a
+# unit's sessions are read and sent back whole, and the process that writes the cache holds one
+# unit's results at a time, ~5 KiB a session of tiny ones (at 500,000 sessions in 128 units, ~3,900
+# sessions a unit: ~20 MiB of a first run's peak). Up to `MAX_UNITS`, whose numbers must fit in a
+# pipe of the smallest size (64 KiB, 4 bytes each: `parallel.run` writes them all before forking).
+UNIT_SESSIONS = 256
+MAX_UNITS = 8192
 
 
 def unit_of(name: str, units: int) -> int:
@@ -180,13 +187,20 @@ class SessionList:
     Kept compactly (at 500,000 sessions a list of `SessionDir` took 113 MiB): each unit is one
     bytearray of `name NUL holder-number NUL` (~40 bytes a session), the holders (a few thousand
     directories, or one file per session for a provider whose holder is the session's file) once each.
-    `unit(i)` gives a unit's sessions sorted, so the holders of a name are neighbours."""
+    `unit(i)` gives a unit's sessions sorted, so the holders of a name are neighbours. A list that
+    grows past `unit_sessions` sessions a unit on average splits every unit in two (up to
+    `MAX_UNITS`), so that a unit stays small however many sessions there are; `unit_count` is final
+    once the listing is done."""
 
-    __slots__ = ("_holder_numbers", "_holders", "_units", "counts", "device", "seen")
+    __slots__ = ("_holder_numbers", "_holders", "_length", "_unit_sessions", "_units", "counts", "device", "seen")
 
-    def __init__(self, units: int = SESSION_UNITS) -> None:
+    def __init__(self, units: int | None = None, unit_sessions: int | None = None) -> None:
+        # The module's constants read here, not bound as defaults: a test lowers them to split small lists.
+        units = SESSION_UNITS if units is None else units
         self._units = [bytearray() for _ in range(units)]
         self.counts = [0] * units  # sessions per unit
+        self._length = 0
+        self._unit_sessions = UNIT_SESSIONS if unit_sessions is None else unit_sessions
         self._holders: list[str] = []
         self._holder_numbers: dict[str, int] = {}
         self.seen: SeenDirs = _NO_DIRS
@@ -201,9 +215,34 @@ class SessionList:
         unit = crc32(encoded) % len(self._units)
         self._units[unit] += b"%s\0%d\0" % (encoded, number)
         self.counts[unit] += 1
+        self._length += 1
+        if self._length > self._unit_sessions * len(self._units) and len(self._units) * 2 <= MAX_UNITS:
+            self._split()
+
+    def _split(self) -> None:
+        """Every unit in two: a name in unit u of n goes to u or u + n of 2n (crc % 2n is one of them), so
+        the holders of a name still meet in one unit. One unit's entries are rewritten at a time."""
+        count = len(self._units)
+        units = self._units + [bytearray() for _ in range(count)]
+        counts = self.counts + [0] * count
+        for index in range(count):
+            parts = bytes(units[index]).split(b"\0")
+            low, high = bytearray(), bytearray()
+            moved = 0
+            for i in range(0, len(parts) - 1, 2):
+                name = parts[i]
+                if crc32(name) % (2 * count) == index:
+                    low += b"%s\0%s\0" % (name, parts[i + 1])
+                else:
+                    high += b"%s\0%s\0" % (name, parts[i + 1])
+                    moved += 1
+            units[index], units[index + count] = low, high
+            counts[index] -= moved
+            counts[index + count] = moved
+        self._units, self.counts = units, counts
 
     def __len__(self) -> int:
-        return sum(self.counts)
+        return self._length
 
     @property
     def unit_count(self) -> int:
@@ -214,6 +253,12 @@ class SessionList:
         parts = self._units[index].decode("utf-8", "surrogatepass").split("\0")
         holders = self._holders
         return sorted(SessionDir(parts[i], holders[int(parts[i + 1])]) for i in range(0, len(parts) - 1, 2))
+
+    def release(self, index: int) -> None:
+        """Let a unit's sessions go once its results are in (a full read's, which asks for no unit twice):
+        the list shrinks as it is read, and what it frees is there for the reading's own allocations. The
+        unit then lists nothing; its count stays."""
+        self._units[index] = bytearray()
 
     def __iter__(self) -> Iterator[SessionDir]:
         for index in range(len(self._units)):
