@@ -306,11 +306,12 @@ def build_stream(calls: Iterable[SettledCall], options: Options, price: Price | 
 SORT_IN_MEMORY = 5_000
 # Sessions whose facts are asked at once (a session report: ~0.5 KiB each while they wait, and about
 # as much again while their facts are looked up), and calls held while their sessions' facts are
-# asked (a project report: ~0.2 KiB each): a bounded number, however many sessions there are, and not
-# too many batches, since a provider asked for facts the cache does not have lists every session each
-# time (~1-2 s at 200,000 sessions: the first session report after a first run).
+# asked (a project report: ~0.2 KiB each, and up to a session's facts each: 50,000 held 100 MiB at
+# 200,000 one-call sessions): a bounded number, however many sessions there are, and not too many
+# batches, since a provider asked for facts the cache does not have lists every session each time
+# (~1-2 s at 200,000 sessions: the first session or project report after a first run).
 FACTS_BATCH = 8192
-FACTS_CALLS = 50_000
+FACTS_CALLS = 8192
 
 
 class RowSort(Protocol):
