@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, cast
 
 from openusage import api, paths
 from openusage.errors import OpenUsageError, UsageInputError
@@ -256,19 +256,25 @@ def _show_report(built: reports.Report | reports.SessionReport, *, json_output: 
 _PART_BYTES = 1 << 16
 
 
-def say_parts(parts: Iterable[str]) -> None:
-    """Text that comes in parts (each ending at a line's end), said as `say(text, nl=False)` would say
-    all of it, a buffer of them at a time."""
-    held: list[str] = []
+def _buffers(parts: Iterable[AnyStr], join: Callable[[list[AnyStr]], AnyStr]) -> Iterator[AnyStr]:
+    """`parts` joined into buffers of at least `_PART_BYTES` (the last one shorter, none empty)."""
+    held: list[AnyStr] = []
     size = 0
     for part in parts:
         held.append(part)
         size += len(part)
         if size >= _PART_BYTES:
-            say("".join(held), nl=False)
+            yield join(held)
             held, size = [], 0
     if held:
-        say("".join(held), nl=False)
+        yield join(held)
+
+
+def say_parts(parts: Iterable[str]) -> None:
+    """Text that comes in parts (each ending at a line's end), said as `say(text, nl=False)` would say
+    all of it, a buffer of them at a time."""
+    for text in _buffers(parts, "".join):
+        say(text, nl=False)
 
 
 def say_json_parts(parts: Iterable[bytes]) -> None:
@@ -281,15 +287,8 @@ def say_json_parts(parts: Iterable[bytes]) -> None:
         say_json(b"".join(parts))
         return
     stream.flush()
-    held: list[bytes] = []
-    size = 0
-    for part in parts:  # JSON escapes every control character: no part holds an escape sequence
-        held.append(part)
-        size += len(part)
-        if size >= _PART_BYTES:
-            buffer.write(b"".join(held))
-            held, size = [], 0
-    buffer.write(b"".join(held))
+    for data in _buffers(parts, b"".join):  # JSON escapes every control character: no escape sequence
+        buffer.write(data)
     buffer.flush()
 
 
