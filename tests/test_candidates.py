@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import stringzilla
 
-from openusage.candidates import Reader, fingerprint_of
+from openusage.candidates import CHUNK, Reader, content_digest, fingerprint_of
 
 NEEDLES_ONE = (b'"token_usage"',)
 NEEDLES_MANY = (b'"usage.record"', b'"llm.request"', b'"forked"')
@@ -73,20 +73,32 @@ def test_the_scan_hashes_every_consumed_byte_once_whatever_the_blocks(tmp_path: 
     overlap and lines run across them, and no byte may be fed twice or skipped."""
     rng = random.Random(20261203)
     path = tmp_path / "wire.jsonl"
-    for block in (7, 13, 16, 31, 64):
+    for block, chunk in ((7, 5), (13, 13), (16, 64), (31, 8), (64, 1 << 16)):
         for _ in range(150):
             data = b"".join(rng.choice(PIECES) for _ in range(rng.randrange(0, 120)))
             path.write_bytes(data)
             start = rng.choice([0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A])
             fd = os.open(path, os.O_RDONLY)
             try:
-                reader = Reader(block)
+                reader = Reader(block, chunk=chunk)
                 prefix = reader.hash_prefix(fd, start)
                 assert prefix is not None
                 end, _tail = reader.scan(fd, start, len(data), needles, lambda _line: None, prefix)
             finally:
                 os.close(fd)
-            assert prefix.at(end) == fingerprint_of(stringzilla.hash(data[:end]), end), (block, data, start)
+            expected = fingerprint_of(content_digest(data[:end], chunk), end)
+            assert prefix.at(end) == expected, (block, chunk, data, start)
+
+
+def test_the_digest_is_stringzillas_hash_chained_over_whole_chunks() -> None:
+    """The definition the cache relies on, spelled out: a change to it would make every stored
+    fingerprint differ (and every file be read again), so it is pinned here with its schema."""
+    data = bytes(range(256)) * 700  # 179,200 bytes: two whole 64 KiB chunks and a part
+    chain = stringzilla.hash(data[:CHUNK], 0)
+    chain = stringzilla.hash(data[CHUNK : 2 * CHUNK], chain)
+    assert content_digest(data) == stringzilla.hash(data[2 * CHUNK :], chain)
+    assert content_digest(b"") == stringzilla.hash(b"", 0)
+    assert content_digest(data[:CHUNK]) == stringzilla.hash(b"", stringzilla.hash(data[:CHUNK], 0))
 
 
 def test_a_change_anywhere_in_the_consumed_bytes_changes_the_fingerprint(tmp_path: Path) -> None:

@@ -70,8 +70,8 @@ def loop_results(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...],
     with tempfile.TemporaryFile() as f:
         f.write(content)
         f.flush()
-        reader = Reader(block, kernel)
-        prefix = reader.hash_prefix(f.fileno(), start) if start else Prefix()
+        reader = Reader(block, kernel, chunk=7)  # a small hash unit: chunks cut by every block edge
+        prefix = reader.hash_prefix(f.fileno(), start) if start else Prefix(7)
         assert prefix is not None
         end, tail = reader.scan(f.fileno(), start, size, needles,
                                 lambda line: handed.append((type(line).__name__, bytes(line))), prefix)
