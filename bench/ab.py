@@ -1,12 +1,13 @@
 """python -m bench.ab: two (or more) openusage builds against each other, run for run, on one home.
 
-Each round runs every variant once, in alternating order (A B, B A, ...), so that a busy machine's
-drift hits them alike; each variant has its own cache directory (cache schemas may differ), primed
-before the first round. Without `--appends` it times the given command (default `snapshot --json`)
-warm. With `--appends` each round primes every cache, times a warm `snapshot --json` of each (d),
-appends ~1 MiB of new turns to 10 wire files with the bench's own appender and journal, times each
-again (e), checks that the variants' documents agree and equal a `--no-cache` run of the first variant,
-and cuts the files back (`restore_appends`). `--appends` writes into the corpus: give it a copy.
+Each round runs every variant once, in alternating order (A B, B A, ...), so that a busy machine's drift
+hits them alike; each variant has its own cache directory (cache schemas may differ), primed before the
+first round. Without `--appends` it times the given command (default `snapshot --json`) warm, or with
+`--first` on an empty cache each time (a first run). With `--appends` each round primes every cache,
+times a warm `snapshot --json` of each (d), appends ~1 MiB of new turns to 10 wire files with the bench's
+own appender and journal, times each again (e), checks that the variants' documents agree and equal a
+`--no-cache` run of the first variant, and cuts the files back (`restore_appends`).
+`--appends` writes into the corpus: give it a copy.
 `--provider` names the home's kind (Kimi CLI by default; Kimi Code, Codex).
 It prints, per variant, the median and minimum wall time and the median CPU time (user + system of
 the process and its waited-for workers).
@@ -14,6 +15,7 @@ the process and its waited-for workers).
     python -m bench.ab --corpus DIR [--rounds 21] [--args "snapshot --json"] base=/venv-a/bin/openusage \\
         new=/venv-b/bin/openusage
     python -m bench.ab --corpus DIR --appends --rounds 11 base=... new=...
+    python -m bench.ab --corpus DIR --first --rounds 11 base=... new=...
     python -m bench.ab --provider kimi_code --corpus DIR ... base=... new=...
 """
 
@@ -25,6 +27,7 @@ import os
 import random
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -53,8 +56,11 @@ class Variant:
         self.cpu: dict[str, list[float]] = {}
 
     def run(self, corpus: Path, home: Path, args: list[str], key: str | None,
-            provider: str = "kimi_cli") -> Any:
-        """One run; its timing kept under `key` (None: untimed). Returns stdout (JSON when it parses)."""
+            provider: str = "kimi_cli", *, fresh: bool = False) -> Any:
+        """One run; its timing kept under `key` (None: untimed). Returns stdout (JSON when it parses).
+        `fresh`: on an empty cache directory (removed before the run, untimed)."""
+        if fresh:
+            shutil.rmtree(self.cache, ignore_errors=True)
         env = {**os.environ, "HOME": str(home), "OPENUSAGE_NOW": NOW, "OPENUSAGE_CACHE_DIR": str(self.cache)}
         for variable in (*HOME_VARIABLES.values(), "OPENUSAGE_CONFIG"):
             env.pop(variable, None)
@@ -107,6 +113,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=21)
     p.add_argument("--args", default="snapshot --json", help="the command's arguments (without --appends)")
     p.add_argument("--appends", action="store_true", help="time warm and warm-after-appends snapshots")
+    p.add_argument("--first", action="store_true", help="time the command on an empty cache (a first run)")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     corpus: Path = args.corpus
@@ -117,16 +124,17 @@ def main() -> None:
         home.mkdir()
         variants = [Variant(spec, work) for spec in args.variants]
         command = ["snapshot", "--json"] if args.appends else shlex.split(args.args)
-        for variant in variants:
-            variant.run(corpus, home, command, None, args.provider)  # the first run fills its cache
+        if not args.first:
+            for variant in variants:
+                variant.run(corpus, home, command, None, args.provider)  # the first run fills its cache
         if args.appends:
             cold = Variant(f"cold={shlex.join(variants[0].command)}", work)
             _appends(corpus, home, variants, args.rounds, args.seed, args.provider, cold)
         else:
             for rnd in range(args.rounds):
                 order = variants if rnd % 2 == 0 else variants[::-1]
-                _same(f"round {rnd + 1}", [v.run(corpus, home, command, "warm", args.provider)
-                                           for v in order])
+                _same(f"round {rnd + 1}", [v.run(corpus, home, command, "first" if args.first else "warm",
+                                                 args.provider, fresh=args.first) for v in order])
     for variant in variants:
         for key, times in variant.times.items():
             wall, fastest = 1e3 * statistics.median(times), 1e3 * min(times)
