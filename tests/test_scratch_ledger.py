@@ -9,12 +9,14 @@ import tempfile
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kimi_home import at, comparable, env_for, explain, invoke, run_snapshot, uid
 from openusage import api, reading, scan
 from openusage.providers import file_provider
+from openusage.providers.base import SessionList
 from openusage.windows import DAY, windows
 from test_settled_parts import forked_home
 from test_summary import _whole
@@ -69,8 +71,9 @@ def test_the_ledger_of_a_scratch_scan_is_read_in_parts_until_the_callers_stack_c
 
 def test_a_failed_scratch_read_leaves_no_file_on_the_callers_stack(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scratch_dir: Path) -> None:
-    """A scratch file that cannot be written (here: a full disk, at the first unit) is removed at once,
-    and the history read in memory instead, to the same figures."""
+    """A scratch file that cannot be written (here: a full disk, at the second unit, when the first
+    unit's sessions are let go already) is removed at once, and the history walked again and read in
+    memory instead, to the same figures and diagnostics."""
     forked_home(tmp_path / "home")
     env = {"KIMI_SHARE_DIR": str(tmp_path / "home"), "HOME": os.environ["HOME"]}
     account = api.detect(env).accounts[0]
@@ -80,14 +83,28 @@ def test_a_failed_scratch_read_leaves_no_file_on_the_callers_stack(
     _at_scratch_size(monkeypatch)
     seen: list[int] = []
 
-    def full(_self: object, _unit: object) -> None:
+    real_add = reading.StoreSink.add
+    released: list[int] = []
+    real_release = SessionList.release
+
+    def full(self: reading.StoreSink, unit: Any) -> None:
         seen.append(len(list(scratch_dir.iterdir())))
-        raise OSError(28, "No space left on device")
+        if len(seen) == 2:
+            raise OSError(28, "No space left on device")
+        real_add(self, unit)
+
+    def release(self: SessionList, index: int) -> None:
+        released.append(index)
+        real_release(self, index)
 
     monkeypatch.setattr(reading.StoreSink, "add", full)
+    monkeypatch.setattr(SessionList, "release", release)
     with ExitStack() as scratch:
         refreshed = scan.refresh(None, provider, account, env, keep_read_calls=True, scratch=scratch)
-        assert seen == [1]
+        assert seen == [1, 1]
+        assert len(released) == 2  # the units read through the scratch file were let go
+        assert refreshed.files == held.files
+        assert refreshed.unreadable == held.unreadable
         assert list(scratch_dir.iterdir()) == []
         assert refreshed.scratch is None
         assert refreshed.calls is not None

@@ -223,7 +223,7 @@ def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progr
             # A unit whose result is in is never asked for again (`parallel.run`): its sessions go (in
             # this process; a worker keeps its own copy), ~20 MiB over the reading at 500,000 sessions.
             # Not for a read that may start again from this listing (`scan._refresh_account` without
-            # the cache: too many calls, or a scratch store that fails).
+            # the cache, in memory: too many calls); a scratch store that fails lists afresh.
             units.release(i)
         sink.add(unit)
         tally.unreadable += unit.unreadable
