@@ -1144,7 +1144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "argv": sys.argv[1:] if argv is None else list(argv),
             "command": bench.cmd,
-            "revision": source_revision(),
+            # Only of the openusage this interpreter imports: a command named by --openusage-cmd may be
+            # another install (a venv of another commit), whose commit is not known here.
+            "revision": source_revision() if args.openusage_cmd is None else None,
             "byte_compiled": compiled,
             "machine": machine_info(),
             "python_startup_s": round(bench.startup(), 4),
