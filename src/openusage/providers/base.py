@@ -227,18 +227,11 @@ class SessionList:
         counts = self.counts + [0] * count
         for index in range(count):
             parts = bytes(units[index]).split(b"\0")
-            low, high = bytearray(), bytearray()
-            moved = 0
-            for i in range(0, len(parts) - 1, 2):
-                name = parts[i]
-                if crc32(name) % (2 * count) == index:
-                    low += b"%s\0%s\0" % (name, parts[i + 1])
-                else:
-                    high += b"%s\0%s\0" % (name, parts[i + 1])
-                    moved += 1
-            units[index], units[index + count] = low, high
-            counts[index] -= moved
-            counts[index + count] = moved
+            units[index], counts[index] = bytearray(), 0
+            for name, number in zip(parts[0:-1:2], parts[1:-1:2], strict=True):
+                unit = crc32(name) % (2 * count)  # as `add` places a name
+                units[unit] += b"%s\0%s\0" % (name, number)
+                counts[unit] += 1
         self._units, self.counts = units, counts
 
     def __len__(self) -> int:
