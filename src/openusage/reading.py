@@ -665,7 +665,7 @@ def _read_job(job: _Job, reader: Reader) -> FileRead:
             if prefix is None or (prefix.at(offset), b"") != (previous.head_hash, previous.tail_hash):
                 offset, prefix = 0, None
         if prefix is None and job.fingerprint:
-            prefix = Prefix()
+            prefix = Prefix(reader.chunk)  # the unit `hash_prefix` hashes in, so the two fingerprints compare
         parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
         end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix)
         chunk = parser.finish(end, tail)
