@@ -171,3 +171,53 @@ def test_a_released_unit_lists_nothing_and_the_others_are_as_they_were() -> None
     assert listing.counts == counts
     assert {index: unit for index, unit in _names_by_unit(listing).items() if index != 2} == \
         {index: unit for index, unit in before.items() if index != 2}
+
+
+def test_the_name_index_finds_every_holder_of_a_name_as_a_dict_of_lists_would() -> None:
+    """Names in one holder, in several, names never added, names added after a first question: the
+    holders each name was added with, and nothing for the others."""
+    import random
+
+    from openusage.providers.base import NameIndex
+
+    rng = random.Random(3)
+    index = NameIndex()
+    expected: dict[str, list[str]] = {}
+    for n in range(5_000):
+        name = f"session-{rng.randrange(3_000)}-\u00e9\udcff" if n % 3 else f"s{n}"
+        holder = f"/sessions/group-{rng.randrange(40)}"
+        index.add(name, holder)
+        expected.setdefault(name, []).append(holder)
+    assert len(index) == 5_000
+    asked = set(rng.sample(sorted(expected), 500)) | {"never-added", ""}
+    found = index.holders_of(asked)
+    assert {name: sorted(holders) for name, holders in found.items()} == \
+        {name: sorted(expected[name]) for name in asked if name in expected}
+    for n in range(300):  # after a question: asked again, the new ones are found too
+        index.add(f"late-{n % 100}", f"/sessions/late-{n}")
+        expected.setdefault(f"late-{n % 100}", []).append(f"/sessions/late-{n}")
+    everything = index.holders_of(set(expected))
+    assert {name: sorted(holders) for name, holders in everything.items()} == \
+        {name: sorted(holders) for name, holders in expected.items()}
+
+
+def test_the_name_index_of_a_sessions_directory_holds_what_the_scan_lists(tmp_path: Path) -> None:
+    """The facts' listing (`index_sessions`) and the scan's (`list_sessions`) see the same sessions in the
+    same groups, a linked group once under its own name; the walked directories are not kept."""
+    from openusage.providers.base import NameIndex
+    from openusage.providers.walk import index_sessions, session_directories, session_index
+
+    root = _sessions_dir(tmp_path, {"g1": ["a", "b", "shared"], "g2": ["shared", "c"]})
+    os.symlink(root / "g2", root / "g0-link")
+    _listing, listed = _listed(root)
+    index = index_sessions(walk_sessions(root))
+    names = {session.name for session in listed}
+    expected: dict[str, list[str]] = {}
+    for session in listed:
+        expected.setdefault(session.name, []).append(os.path.join(session.holder, session.name))
+    assert session_directories(index, names | {"gone"}) == {name: sorted(paths) for name, paths in expected.items()}
+    assert len(index) == len(listed) == 5
+    assert not index.seen.linked
+    assert not index.seen.device
+    assert len(session_index(tmp_path / "missing")) == 0
+    assert isinstance(session_index(root), NameIndex)

@@ -192,8 +192,8 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
             wanted.setdefault(call.account, set()).add(call.session)
         from openusage import facts  # only reports by session or project ask for them
 
-        known = facts.session_facts(store, env, [(account, _provider(account)) for account in chosen], wanted,
-                                    titles=query.titles)
+        known = facts.FactsLookup(store, env, [(account, _provider(account)) for account in chosen],
+                                  titles=query.titles)(wanted)
         return found, known
 
     from openusage.query import CallsResult
@@ -240,14 +240,16 @@ def fold_calls(env: Mapping[str, str], query: CallsQuery,
                                                                      for model in owned[account.id].models)
             price, data = _call_pricing(store, user, fingerprint, names)
 
-            def facts_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
-                from openusage import facts  # only reports by session or project ask for them
+            from openusage import facts  # light: a lookup reads nothing until a report asks it
 
+            lookup = facts.FactsLookup(store, env, [(account, _provider(account)) for account in chosen],
+                                       titles=query.titles)
+
+            def facts_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
                 wanted: dict[str, set[str]] = {}
                 for account_id, session in keys:
                     wanted.setdefault(account_id, set()).add(session)
-                return facts.session_facts(store, env, [(account, _provider(account)) for account in chosen],
-                                           wanted, titles=query.titles)
+                return lookup(wanted)
 
             return fold(_named_stream(chosen, owned, refreshed, query), price, data, facts_of)
 

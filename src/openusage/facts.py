@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from openusage.providers.base import Account, FileProvider
+from openusage.providers.base import Account, FactsFinder, FileProvider
 from openusage.store import Store
 
 if TYPE_CHECKING:
@@ -22,24 +22,35 @@ if TYPE_CHECKING:
 Key = tuple[str, str]  # (account, session)
 
 
-def session_facts(store: Store | None, env: Mapping[str, str], accounts: Sequence[tuple[Account, FileProvider]],
-                  wanted: Mapping[str, set[str]], *, titles: bool) -> dict[Key, SessionFacts]:
-    """The facts of the wanted sessions of each account (account id → session names)."""
-    found: dict[Key, SessionFacts] = {}
-    for account, provider in accounts:
-        sessions = wanted.get(account.id)
-        if not sessions:
-            continue
-        if store is None:
-            mine = provider.session_facts(account, env, sessions, titles=titles)
-        else:
-            mine = _cached(store, env, account, provider, sessions, titles)
-        found.update(((account.id, name), one) for name, one in mine.items())
-    return found
+class FactsLookup:
+    """The facts of the sessions of some accounts, for one report, asked a batch at a time (account id →
+    session names): each account's finder (`FileProvider.facts_finder`, which lists the account's
+    sessions once) is made when a batch first names the account, and kept for the next batches."""
+
+    def __init__(self, store: Store | None, env: Mapping[str, str], accounts: Sequence[tuple[Account, FileProvider]],
+                 *, titles: bool) -> None:
+        self._store, self._env, self._accounts, self._titles = store, env, accounts, titles
+        self._finders: dict[str, FactsFinder] = {}
+
+    def __call__(self, wanted: Mapping[str, set[str]]) -> dict[Key, SessionFacts]:
+        found: dict[Key, SessionFacts] = {}
+        for account, provider in self._accounts:
+            sessions = wanted.get(account.id)
+            if not sessions:
+                continue
+            finder = self._finders.get(account.id)
+            if finder is None:
+                finder = self._finders[account.id] = provider.facts_finder(account, self._env, titles=self._titles)
+            if self._store is None:
+                mine = finder(sessions)
+            else:
+                mine = _cached(self._store, self._env, account, provider, finder, sessions, self._titles)
+            found.update(((account.id, name), one) for name, one in mine.items())
+        return found
 
 
-def _cached(store: Store, env: Mapping[str, str], account: Account, provider: FileProvider, sessions: set[str],
-            titles: bool) -> dict[str, SessionFacts]:
+def _cached(store: Store, env: Mapping[str, str], account: Account, provider: FileProvider, finder: FactsFinder,
+            sessions: set[str], titles: bool) -> dict[str, SessionFacts]:
     from openusage.query import SessionFacts
 
     labels = provider.labels_signature(account, env)
@@ -57,7 +68,7 @@ def _cached(store: Store, env: Mapping[str, str], account: Account, provider: Fi
         else:
             facts[name] = SessionFacts(row.title if titles and row.title is not None else "", row.project)
     if missing:
-        new = provider.session_facts(account, env, missing, titles=titles)
+        new = finder(missing)
         facts.update(new)
         with store.write():
             store.set_facts(account.id, ((name, signatures.get(name), labels, one.title if titles else None,

@@ -262,6 +262,98 @@ class SessionList:
         """Every session, unit by unit: for a small listing or a test (the units are the compact form)."""
         return list(self)
 
+
+# The facts of the sessions named (`FileProvider.facts_finder`); a name it cannot find still has facts
+# (an empty project, "Untitled" when titles are asked).
+FactsFinder = Callable[[AbstractSet[str]], "dict[str, SessionFacts]"]
+
+
+class Listing(Protocol):
+    """What a provider's listing of sessions fills (`SessionList` for a scan, `NameIndex` for the facts
+    of a report): each session found, with its holder, and the directories it walked."""
+
+    seen: SeenDirs
+    device: int
+
+    def add(self, name: str, holder: str) -> None: ...
+
+
+class NameIndex:
+    """Where each session of a listing is held, for the facts a report asks a batch of sessions at a
+    time: one listing answers every batch (listing again for each took ~4/5 of a first session report
+    at 500,000 sessions). Kept small, since a report holds it while it streams its rows: per session
+    the 64-bit hash of its name (Python's, stable within the process) and its holder's number, in
+    arrays split by the hash's top bits and sorted when first asked (~13 bytes a session, where a
+    `SessionList` takes ~40 and a set of the names ~100; no table to regrow, so no moment holds two).
+    Two names with the same 64-bit hash would share their holders (odds of ~2**-64 a pair, as for the
+    cache's fingerprints). The directories walked (`seen`) are not kept."""
+
+    __slots__ = ("_count", "_hashes", "_holder_numbers", "_holders", "_numbers", "_sorted", "device")
+
+    def __init__(self) -> None:
+        self._holders: list[str] = []
+        self._holder_numbers: dict[str, int] = {}
+        self._hashes = [array("Q") for _ in range(1 << _BUCKET_BITS)]
+        self._numbers = [array("I") for _ in range(1 << _BUCKET_BITS)]
+        self._count = 0
+        self._sorted = True
+        self.device = 0
+
+    @property
+    def seen(self) -> SeenDirs:
+        return _NO_DIRS
+
+    @seen.setter
+    def seen(self, _walked: SeenDirs) -> None:
+        """The listing's directories: not needed to find a name's holders, so let go."""
+
+    def add(self, name: str, holder: str) -> None:
+        number = self._holder_numbers.get(holder)
+        if number is None:
+            number = self._holder_numbers[holder] = len(self._holders)
+            self._holders.append(holder)
+        hashed = hash(name) & _HASH_MASK
+        bucket = hashed >> _BUCKET_SHIFT
+        self._hashes[bucket].append(hashed)
+        self._numbers[bucket].append(number)
+        self._count += 1
+        self._sorted = False
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _sort(self) -> None:
+        """Each bucket by hash, one at a time (a bucket is ~1/1024 of the sessions)."""
+        for bucket, hashes in enumerate(self._hashes):
+            if len(hashes) > 1:
+                pairs = sorted(zip(hashes, self._numbers[bucket], strict=True))
+                self._hashes[bucket] = array("Q", [hashed for hashed, _number in pairs])
+                self._numbers[bucket] = array("I", [number for _hashed, number in pairs])
+        self._sorted = True
+
+    def holders_of(self, names: AbstractSet[str]) -> dict[str, list[str]]:
+        """The holders of each of `names` the listing found (in no particular order); a name it did not
+        find is left out."""
+        if not self._sorted:
+            self._sort()
+        holders = self._holders
+        found: dict[str, list[str]] = {}
+        for name in names:
+            hashed = hash(name) & _HASH_MASK
+            bucket = hashed >> _BUCKET_SHIFT
+            hashes, numbers = self._hashes[bucket], self._numbers[bucket]
+            at = bisect_left(hashes, hashed)
+            while at < len(hashes) and hashes[at] == hashed:
+                found.setdefault(name, []).append(holders[numbers[at]])
+                at += 1
+        return found
+
+
+_BUCKET_BITS = 10
+_BUCKET_SHIFT = 64 - _BUCKET_BITS
+_HASH_MASK = (1 << 64) - 1
+
+
 class LineParser(Protocol):
     """Turns the candidate lines of one file, in file order, into a Chunk."""
 
@@ -351,14 +443,14 @@ class FileProvider(Protocol):
         a config file that cannot be used is named in the resolver's `problems`."""
         ...
 
-    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
-                      titles: bool) -> dict[str, SessionFacts]:
-        """What reports show of these sessions: the project each ran in (as the user knows it), and
-        with `titles` the title the agent shows (else "")."""
+    def facts_finder(self, account: Account, env: Mapping[str, str], *, titles: bool) -> FactsFinder:
+        """What reports show of sessions, asked a batch of names at a time for one report: the project
+        each ran in (as the user knows it), and with `titles` the title the agent shows (else ""). What
+        every batch needs (the listing of the sessions) is read once, when the first batch is asked."""
         ...
 
     def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
-        """A cheap signature of what `session_facts` reads beyond each session's own state file (a
+        """A cheap signature of what `facts_finder` reads beyond each session's own state file (a
         home's index of working directories): when it changes, cached facts are derived again."""
         ...
 

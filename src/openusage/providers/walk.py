@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from openusage.files import SMALL_FILE_LIMIT
 from openusage.providers.agentfiles import STATE_NAME
-from openusage.providers.base import SeenDirs, SessionDir, SessionList, Walk
+from openusage.providers.base import Listing, NameIndex, SeenDirs, SessionDir, SessionList, Walk
 from openusage.records import Source
 
 if TYPE_CHECKING:
@@ -94,6 +94,21 @@ def _identity(device: int, inode: int) -> int:
 
 
 def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
+    """Every session directory of the walk, for a scan (`_list_into`)."""
+    listing = SessionList()
+    _list_into(walk, listing, agents_layout)
+    return listing
+
+
+def index_sessions(walk: Walk, *, agents_layout: bool = False) -> NameIndex:
+    """Where every session of the walk is, for the facts of a report: the scan's own listing, so both
+    see the same sessions (a group reached through a symlink included), kept small (`NameIndex`)."""
+    index = NameIndex()
+    _list_into(walk, index, agents_layout)
+    return index
+
+
+def _list_into(walk: Walk, listing: Listing, agents_layout: bool) -> None:
     """The first two levels of the walk (the sessions directory and its groups), done once: every
     session directory (its holder is its group, shared by all its sessions), each once even when a
     symlink reaches it twice. `walk_session` then walks each session below that, in any order and in
@@ -107,7 +122,6 @@ def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
     root = walk.root
     info = os.stat(root)
     device = info.st_dev
-    listing = SessionList()
     real: array[int] = array("Q")
     linked: set[int] = {_identity(device, info.st_ino)}
     top: list[Source] = []
@@ -130,7 +144,6 @@ def list_sessions(walk: Walk, *, agents_layout: bool = False) -> SessionList:
         _list_linked(walk, directory, depth, entry, agents_layout, listing, seen, top)
     walk.top_sources = top
     listing.seen, listing.device = seen, device
-    return listing
 
 
 def _top_children(walk: Walk, directory: str, session: str, holder: str, agents_layout: bool,
@@ -166,7 +179,7 @@ def _top_children(walk: Walk, directory: str, session: str, holder: str, agents_
 
 
 def _list_linked(walk: Walk, directory: str, depth: int, entry: os.DirEntry[str], agents_layout: bool,
-                 listing: SessionList, seen: SeenDirs, top: list[Source]) -> None:
+                 listing: Listing, seen: SeenDirs, top: list[Source]) -> None:
     """A directory above the sessions reached through a symlink, after every other: listed or walked
     unless a directory with its identity was already; what it holds is checked the same way."""
     pending: list[tuple[str, int, os.DirEntry[str], bool]] = [(directory, depth, entry, True)]
@@ -356,24 +369,23 @@ def count_sessions(sessions_dir: Path) -> int:
     return count
 
 
-def session_directories(sessions_dir: Path, wanted: AbstractSet[str]) -> dict[str, list[str]]:
-    """The directories (`<group>/<session>`) of the wanted sessions, for what reports say of them: a
-    name found in two groups has two. The scan's own listing (`list_sessions`), so both see the same
-    sessions, a group reached through a symlink included."""
+def session_index(sessions_dir: Path) -> NameIndex:
+    """Where every session under `sessions_dir` is (`index_sessions`), listed once for all the batches
+    of one report; empty when the directory is not there or cannot be listed."""
     walk = walk_sessions(sessions_dir)
-    found: dict[str, list[str]] = {}
-    if not walk.found:
-        return found
-    try:
-        listed = list_sessions(walk)
-    except OSError:  # gone since it was checked
-        return found
-    for session in listed:
-        if session.name in wanted:
-            found.setdefault(session.name, []).append(os.path.join(session.holder, session.name))
-    for paths in found.values():
-        paths.sort()
-    return found
+    if walk.found:
+        try:
+            return index_sessions(walk)
+        except OSError:  # gone since it was checked
+            pass
+    return NameIndex()
+
+
+def session_directories(index: NameIndex, wanted: AbstractSet[str]) -> dict[str, list[str]]:
+    """The directories (`<group>/<session>`) of the wanted sessions in `index`, sorted: a name found in
+    two groups has two."""
+    return {name: sorted(os.path.join(holder, name) for holder in holders)
+            for name, holders in index.holders_of(wanted).items()}
 
 
 def sessions_counted(sessions_dir: Path) -> str:

@@ -20,7 +20,7 @@ import stat
 from collections.abc import Iterator, Mapping
 
 from openusage.files import open_regular
-from openusage.providers.base import SessionDir, SessionList, Walk
+from openusage.providers.base import Listing, NameIndex, SessionDir, SessionList, Walk
 from openusage.records import SessionInfo, Source
 
 PREFIX = "rollout-"
@@ -69,9 +69,23 @@ def thread_id(file_name: str) -> str:
 
 
 def list_sessions(walk: Walk) -> SessionList:
-    """Every rollout under the walk's directories, as (thread id, its path). One `scandir` per
-    directory; a directory reached twice (through a symlink) is walked once."""
+    """Every rollout under the walk's directories, as (thread id, its path), for a scan."""
     found = SessionList()
+    _list_into(walk, found)
+    return found
+
+
+def index_sessions(walk: Walk) -> NameIndex:
+    """Every rollout under the walk's directories, for the facts of a report: the scan's own listing,
+    kept small (`NameIndex`)."""
+    index = NameIndex()
+    _list_into(walk, index)
+    return index
+
+
+def _list_into(walk: Walk, found: Listing) -> None:
+    """Every rollout under the walk's directories into `found`. One `scandir` per directory; a
+    directory reached twice (through a symlink) is walked once."""
     seen: set[tuple[int, int]] = set()
     for root in walk.dirs:
         try:
@@ -100,7 +114,6 @@ def list_sessions(walk: Walk) -> SessionList:
                         found.add(thread_id(name), entry.path)
                 except OSError:
                     walk.unreadable += 1
-    return found
 
 
 def _entries(walk: Walk, directory: str, info: os.stat_result | None) -> Iterator[os.DirEntry[str]]:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.base import (
+    Account,
+    Detection,
+    Fact,
+    FactsFinder,
+    LineParser,
+    ModelResolver,
+    SessionDir,
+    SessionList,
+    Walk,
+)
 from openusage.providers.codex_cli import config, layout
 from openusage.providers.home import expand, find_binary, user_home
 from openusage.records import SessionInfo, Source
-
-if TYPE_CHECKING:
-    from openusage.query import SessionFacts
 
 HOME_VARIABLE = "CODEX_HOME"
 # The quoted line types that matter (rollout.py says why): the thread and its ancestry, the model,
@@ -107,11 +112,10 @@ class CodexCliProvider:
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         return config.model_resolver(self._home(account, env) / "config.toml")
 
-    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
-                      titles: bool) -> dict[str, SessionFacts]:
-        from openusage.providers.codex_cli.threads import session_facts
+    def facts_finder(self, account: Account, env: Mapping[str, str], *, titles: bool) -> FactsFinder:
+        from openusage.providers.codex_cli.threads import ThreadFactsFinder
 
-        return session_facts(self.session_dirs(account, env), sessions, titles=titles)
+        return ThreadFactsFinder(self.session_dirs(account, env), titles=titles)
 
     def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
         return ""  # a thread's facts come from its own rollout's head, which the session signature covers

@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from openusage.providers.agentfiles import growing_heads
+from openusage.providers.base import NameIndex
 from openusage.providers.codex_cli import layout
 from openusage.query import SessionFacts
 
@@ -24,23 +25,30 @@ FIRST_READ = 64 * 1024  # session_meta carries the base instructions: tens of ki
 HEAD_BYTES = 1024 * 1024
 
 
-def session_facts(dirs: list[str], wanted: AbstractSet[str], *, titles: bool) -> dict[str, SessionFacts]:
-    """The facts of each wanted thread found in `dirs` (live, archived)."""
-    walk = layout.check(dirs)
-    paths: dict[str, list[str]] = {}
-    if walk.found:
-        for session in layout.list_sessions(walk):
-            if session.name in wanted:
-                paths.setdefault(session.name, []).append(session.holder)
-    facts: dict[str, SessionFacts] = {}
-    for name in wanted:
-        cwd, title = "", None
-        for path in sorted(paths.get(name, ())):
-            found_cwd, found_title = _head_facts(path, titles)
-            cwd = cwd or found_cwd
-            title = title or found_title
-        facts[name] = SessionFacts(_shorten(title) if titles else "", cwd)
-    return facts
+class ThreadFactsFinder:
+    """The facts of the threads in `dirs` (live, archived), a batch at a time: the rollouts are listed
+    when the first batch is asked, once."""
+
+    __slots__ = ("_dirs", "_index", "_titles")
+
+    def __init__(self, dirs: list[str], *, titles: bool) -> None:
+        self._dirs, self._titles = dirs, titles
+        self._index: NameIndex | None = None
+
+    def __call__(self, wanted: AbstractSet[str]) -> dict[str, SessionFacts]:
+        if self._index is None:
+            walk = layout.check(self._dirs)
+            self._index = layout.index_sessions(walk) if walk.found else NameIndex()
+        paths = self._index.holders_of(wanted)
+        facts: dict[str, SessionFacts] = {}
+        for name in wanted:
+            cwd, title = "", None
+            for path in sorted(paths.get(name, ())):
+                found_cwd, found_title = _head_facts(path, self._titles)
+                cwd = cwd or found_cwd
+                title = title or found_title
+            facts[name] = SessionFacts(_shorten(title) if self._titles else "", cwd)
+        return facts
 
 
 def _head_facts(path: str, titles: bool) -> tuple[str, str | None]:

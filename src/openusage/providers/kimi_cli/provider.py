@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.base import (
+    Account,
+    Detection,
+    Fact,
+    FactsFinder,
+    LineParser,
+    ModelResolver,
+    SessionDir,
+    SessionList,
+    Walk,
+)
 from openusage.providers.kimi_cli import config, locate, state
 from openusage.providers.walk import (
     explain_missing_home,
@@ -18,10 +26,6 @@ from openusage.providers.walk import (
     walk_sessions,
 )
 from openusage.records import SessionInfo, Source
-
-if TYPE_CHECKING:
-    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
-
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
 # Only lines holding this quoted key can be usage (wire.py says why).
@@ -110,12 +114,11 @@ class KimiCliProvider:
         default, problems = config.default_model(self.config_paths(account, env))
         return ModelResolver(lambda model: model or default, problems)
 
-    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
-                      titles: bool) -> dict[str, SessionFacts]:
-        from openusage.providers.kimi_cli.sessions import session_facts
+    def facts_finder(self, account: Account, env: Mapping[str, str], *, titles: bool) -> FactsFinder:
+        from openusage.providers.kimi_cli.sessions import SessionFactsFinder
 
         sessions_dir = self.sessions_dir(account, env)
-        return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+        return SessionFactsFinder(sessions_dir, sessions_dir.parent, titles=titles)
 
     def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
         from openusage.providers.agentfiles import stat_signature

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from openusage.providers.agentfiles import growing_heads, load_document, load_state
-from openusage.providers.walk import WIRE_NAME, session_directories
+from openusage.providers.base import NameIndex
+from openusage.providers.walk import WIRE_NAME, session_directories, session_index
 from openusage.query import SessionFacts
 
 UNTITLED = "Untitled"
@@ -28,19 +29,30 @@ HEAD_BYTES = 256 * 1024
 FIRST_READ = 16 * 1024
 
 
-def session_facts(sessions_dir: Path, root: Path, wanted: AbstractSet[str], *,
-                  titles: bool) -> dict[str, SessionFacts]:
-    """The facts of each wanted session found under `sessions_dir`; `root` holds `kimi.json`. A
-    session whose directory is gone keeps an empty project and, when titles are wanted, "Untitled"."""
-    projects = work_dirs(root / "kimi.json")
-    found = session_directories(sessions_dir, wanted)
-    facts: dict[str, SessionFacts] = {}
-    for name in wanted:
-        dirs = found.get(name, [])
-        group = os.path.basename(os.path.dirname(dirs[0])) if dirs else ""
-        title = _title(dirs) if titles else ""
-        facts[name] = SessionFacts(title, projects.get(group, group))
-    return facts
+class SessionFactsFinder:
+    """The facts of the sessions under `sessions_dir` (`root` holds `kimi.json`), a batch at a time: the
+    sessions are listed and `kimi.json` read when the first batch is asked, once. A session whose
+    directory is gone keeps an empty project and, when titles are wanted, "Untitled"."""
+
+    __slots__ = ("_index", "_projects", "_root", "_sessions_dir", "_titles")
+
+    def __init__(self, sessions_dir: Path, root: Path, *, titles: bool) -> None:
+        self._sessions_dir, self._root, self._titles = sessions_dir, root, titles
+        self._index: NameIndex | None = None
+        self._projects: dict[str, str] = {}
+
+    def __call__(self, wanted: AbstractSet[str]) -> dict[str, SessionFacts]:
+        if self._index is None:
+            self._projects = work_dirs(self._root / "kimi.json")
+            self._index = session_index(self._sessions_dir)
+        found = session_directories(self._index, wanted)
+        facts: dict[str, SessionFacts] = {}
+        for name in wanted:
+            dirs = found.get(name, [])
+            group = os.path.basename(os.path.dirname(dirs[0])) if dirs else ""
+            title = _title(dirs) if self._titles else ""
+            facts[name] = SessionFacts(title, self._projects.get(group, group))
+        return facts
 
 
 def work_dirs(path: Path) -> dict[str, str]:

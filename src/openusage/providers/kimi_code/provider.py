@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
+from openusage.providers.base import (
+    Account,
+    Detection,
+    Fact,
+    FactsFinder,
+    LineParser,
+    ModelResolver,
+    SessionDir,
+    SessionList,
+    Walk,
+)
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
 from openusage.providers.walk import (
@@ -20,10 +28,6 @@ from openusage.providers.walk import (
     walk_sessions,
 )
 from openusage.records import SessionInfo, Source
-
-if TYPE_CHECKING:
-    from openusage.query import SessionFacts  # msgspec: imported only where calls are asked for
-
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
 # The quoted record types that matter (journal.py says why): usage, the request naming the model, the
@@ -118,12 +122,11 @@ class KimiCodeProvider:
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         return config.model_resolver(self.config_path(account, env))
 
-    def session_facts(self, account: Account, env: Mapping[str, str], sessions: AbstractSet[str], *,
-                      titles: bool) -> dict[str, SessionFacts]:
-        from openusage.providers.kimi_code.sessions import session_facts
+    def facts_finder(self, account: Account, env: Mapping[str, str], *, titles: bool) -> FactsFinder:
+        from openusage.providers.kimi_code.sessions import SessionFactsFinder
 
         sessions_dir = self.sessions_dir(account, env)
-        return session_facts(sessions_dir, sessions_dir.parent, sessions, titles=titles)
+        return SessionFactsFinder(sessions_dir, sessions_dir.parent, titles=titles)
 
     def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
         from openusage.providers.agentfiles import stat_signature

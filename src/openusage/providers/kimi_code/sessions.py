@@ -15,7 +15,8 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from openusage.providers.agentfiles import load_state, read_head
-from openusage.providers.walk import session_directories
+from openusage.providers.base import NameIndex
+from openusage.providers.walk import session_directories, session_index
 from openusage.query import SessionFacts
 
 UNTITLED = "Untitled"
@@ -24,18 +25,29 @@ INDEX_MAX_BYTES = 64 * 1024 * 1024  # an index of a million sessions is ~200 MB;
 _WORK_DIR_KEY = re.compile(r"wd_(.+)_[0-9a-f]{12}")
 
 
-def session_facts(sessions_dir: Path, home: Path, wanted: AbstractSet[str], *,
-                  titles: bool) -> dict[str, SessionFacts]:
-    """The facts of each wanted session found under `sessions_dir`; `home` holds the session index."""
-    index = work_dirs(home / INDEX_NAME, wanted)
-    found = session_directories(sessions_dir, wanted)
-    facts: dict[str, SessionFacts] = {}
-    for name in wanted:
-        dirs = found.get(name, [])
-        group = os.path.basename(os.path.dirname(dirs[0])) if dirs else ""
-        project = index.get(name) or _slug(group)
-        facts[name] = SessionFacts(_title(dirs) if titles else "", project)
-    return facts
+class SessionFactsFinder:
+    """The facts of the sessions under `sessions_dir` (`home` holds the session index), a batch at a
+    time: the sessions are listed when the first batch is asked, once. The index is read for each
+    batch, keeping only the batch's sessions (all of a long one's would be ~100 bytes a session)."""
+
+    __slots__ = ("_home", "_index", "_sessions_dir", "_titles")
+
+    def __init__(self, sessions_dir: Path, home: Path, *, titles: bool) -> None:
+        self._sessions_dir, self._home, self._titles = sessions_dir, home, titles
+        self._index: NameIndex | None = None
+
+    def __call__(self, wanted: AbstractSet[str]) -> dict[str, SessionFacts]:
+        if self._index is None:
+            self._index = session_index(self._sessions_dir)
+        labels = work_dirs(self._home / INDEX_NAME, wanted)
+        found = session_directories(self._index, wanted)
+        facts: dict[str, SessionFacts] = {}
+        for name in wanted:
+            dirs = found.get(name, [])
+            group = os.path.basename(os.path.dirname(dirs[0])) if dirs else ""
+            project = labels.get(name) or _slug(group)
+            facts[name] = SessionFacts(_title(dirs) if self._titles else "", project)
+        return facts
 
 
 def work_dirs(path: Path, wanted: AbstractSet[str]) -> dict[str, str]:
