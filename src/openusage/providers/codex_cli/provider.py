@@ -5,21 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openusage.providers.base import (
-    Account,
-    Detection,
-    Fact,
-    FactsFinder,
-    LineParser,
-    ModelResolver,
-    SessionDir,
-    SessionList,
-    Walk,
-)
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
 from openusage.providers.codex_cli import config, layout
 from openusage.providers.home import expand, find_binary, user_home
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.providers.base import FactsFinder  # an annotation only
 
 HOME_VARIABLE = "CODEX_HOME"
 # The quoted line types that matter (rollout.py says why): the thread and its ancestry, the model,

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openusage.providers.base import (
-    Account,
-    Detection,
-    Fact,
-    FactsFinder,
-    LineParser,
-    ModelResolver,
-    SessionDir,
-    SessionList,
-    Walk,
-)
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
 from openusage.providers.kimi_cli import config, locate, state
 from openusage.providers.walk import (
     explain_missing_home,
@@ -26,6 +17,9 @@ from openusage.providers.walk import (
     walk_sessions,
 )
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.providers.base import FactsFinder  # an annotation only
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
 # Only lines holding this quoted key can be usage (wire.py says why).

@@ -5,18 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openusage.providers.base import (
-    Account,
-    Detection,
-    Fact,
-    FactsFinder,
-    LineParser,
-    ModelResolver,
-    SessionDir,
-    SessionList,
-    Walk,
-)
+from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
 from openusage.providers.kimi_cli.locate import expand
 from openusage.providers.kimi_code import config, state
 from openusage.providers.walk import (
@@ -28,6 +19,9 @@ from openusage.providers.walk import (
     walk_sessions,
 )
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.providers.base import FactsFinder  # an annotation only
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
 # The quoted record types that matter (journal.py says why): usage, the request naming the model, the
