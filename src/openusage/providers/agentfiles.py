@@ -161,6 +161,37 @@ def read_head(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
+def head_lines(path: str, limit: int) -> Iterator[bytes]:
+    """The lines of at most the first `limit` bytes of a regular file, as `read_head(path,
+    limit).splitlines()` gives them, read 64 KiB at a time: a long file's lines are never all held.
+    Nothing when it is not a regular file or cannot be read; a read that fails part way ends them."""
+    try:
+        fd, _info = open_regular(path)
+    except OSError:
+        return
+    try:
+        rest = bytearray()  # the bytes after the last line end read so far (a long line grows in place)
+        left = limit
+        while left > 0:
+            try:
+                chunk = os.read(fd, min(left, 65536))
+            except OSError:
+                return
+            if not chunk:
+                break
+            left -= len(chunk)
+            rest += chunk
+            # A line ends after the last `\n` (alone or in `\r\n`), whatever came before; only the new
+            # bytes can hold one.
+            cut = rest.rfind(b"\n", len(rest) - len(chunk)) + 1
+            if cut:
+                yield from bytes(rest[:cut]).splitlines()
+                del rest[:cut]
+        yield from bytes(rest).splitlines()
+    finally:
+        os.close(fd)
+
+
 def stat_signature(path: Path | str) -> str:
     """What a file looks like without reading it (identity, size, times), or "" when it is not there."""
     try:

@@ -323,17 +323,19 @@ class NameIndex:
         return self._count
 
     def _sort(self) -> None:
-        """Each bucket by hash, one at a time (a bucket is ~1/1024 of the sessions)."""
+        """Each bucket by hash, one at a time (a bucket is ~1/1024 of the sessions); stable, so that a
+        name's holders stay in the order they were added."""
         for bucket, hashes in enumerate(self._hashes):
             if len(hashes) > 1:
-                pairs = sorted(zip(hashes, self._numbers[bucket], strict=True))
-                self._hashes[bucket] = array("Q", [hashed for hashed, _number in pairs])
-                self._numbers[bucket] = array("I", [number for _hashed, number in pairs])
+                order = sorted(range(len(hashes)), key=hashes.__getitem__)
+                numbers = self._numbers[bucket]
+                self._hashes[bucket] = array("Q", [hashes[at] for at in order])
+                self._numbers[bucket] = array("I", [numbers[at] for at in order])
         self._sorted = True
 
     def holders_of(self, names: AbstractSet[str]) -> dict[str, list[str]]:
-        """The holders of each of `names` the listing found (in no particular order); a name it did not
-        find is left out."""
+        """The holders of each of `names` that was added, in the order they were added with it; a name
+        never added is left out."""
         if not self._sorted:
             self._sort()
         holders = self._holders

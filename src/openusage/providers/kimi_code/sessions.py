@@ -14,7 +14,7 @@ import re
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from openusage.providers.agentfiles import load_state, read_head
+from openusage.providers.agentfiles import head_lines, load_state
 from openusage.providers.base import NameIndex
 from openusage.providers.walk import session_directories, session_index
 from openusage.query import SessionFacts
@@ -27,19 +27,20 @@ _WORK_DIR_KEY = re.compile(r"wd_(.+)_[0-9a-f]{12}")
 
 class SessionFactsFinder:
     """The facts of the sessions under `sessions_dir` (`home` holds the session index), a batch at a
-    time: the sessions are listed when the first batch is asked, once. The index is read for each
-    batch, keeping only the batch's sessions (all of a long one's would be ~100 bytes a session)."""
+    time: the sessions are listed and the index read when the first batch is asked, once."""
 
-    __slots__ = ("_home", "_index", "_sessions_dir", "_titles")
+    __slots__ = ("_home", "_index", "_labels", "_sessions_dir", "_titles")
 
     def __init__(self, sessions_dir: Path, home: Path, *, titles: bool) -> None:
         self._sessions_dir, self._home, self._titles = sessions_dir, home, titles
         self._index: NameIndex | None = None
+        self._labels = NameIndex()
 
     def __call__(self, wanted: AbstractSet[str]) -> dict[str, SessionFacts]:
         if self._index is None:
+            self._labels = index_work_dirs(self._home / INDEX_NAME)
             self._index = session_index(self._sessions_dir)
-        labels = work_dirs(self._home / INDEX_NAME, wanted)
+        labels = work_dirs(self._labels, wanted)
         found = session_directories(self._index, wanted)
         facts: dict[str, SessionFacts] = {}
         for name in wanted:
@@ -50,22 +51,29 @@ class SessionFactsFinder:
         return facts
 
 
-def work_dirs(path: Path, wanted: AbstractSet[str]) -> dict[str, str]:
-    """sessionId → workDir, from the session index: the last line for a session wins."""
-    found: dict[str, str] = {}
-    for line in read_head(os.fspath(path), INDEX_MAX_BYTES).splitlines():
+def index_work_dirs(path: Path) -> NameIndex:
+    """Every line of the session index (its first `INDEX_MAX_BYTES`) that says a session's `workDir`, or
+    that the session is `deleted` (held as ""), in file order: a `NameIndex` of ~13 bytes a line,
+    where a dict of every session's work directory would be ~100 bytes a session."""
+    index = NameIndex()
+    for line in head_lines(os.fspath(path), INDEX_MAX_BYTES):
         try:
             entry = json.loads(line)
         except (ValueError, RecursionError):
             continue
-        if not isinstance(entry, dict) or entry.get("sessionId") not in wanted:
+        if not isinstance(entry, dict) or not isinstance(session := entry.get("sessionId"), str):
             continue
-        session = entry["sessionId"]
         if entry.get("deleted") is True:
-            found.pop(session, None)
+            index.add(session, "")
         elif isinstance(entry.get("workDir"), str) and entry["workDir"]:
-            found[session] = entry["workDir"]
-    return found
+            index.add(session, entry["workDir"])
+    return index
+
+
+def work_dirs(index: NameIndex, wanted: AbstractSet[str]) -> dict[str, str]:
+    """sessionId → workDir of the wanted sessions, from `index_work_dirs`: the last line for a session
+    wins, and a `deleted` one leaves it none."""
+    return {name: said[-1] for name, said in index.holders_of(wanted).items() if said[-1]}
 
 
 def _slug(group: str) -> str:
