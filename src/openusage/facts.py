@@ -11,6 +11,8 @@ sessions of the 1 GB benchmark). A title is derived only when asked for, and kep
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from functools import partial
 from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, FactsFinder, FileProvider
@@ -38,18 +40,24 @@ class FactsLookup:
             sessions = wanted.get(account.id)
             if not sessions:
                 continue
-            finder = self._finders.get(account.id)
-            if finder is None:
-                finder = self._finders[account.id] = provider.facts_finder(account, self._env, titles=self._titles)
+            find = partial(self._find, account, provider)
             if self._store is None:
-                mine = finder(sessions)
+                mine = find(sessions)
             else:
-                mine = _cached(self._store, self._env, account, provider, finder, sessions, self._titles)
+                mine = _cached(self._store, self._env, account, provider, find, sessions, self._titles)
             found.update(((account.id, name), one) for name, one in mine.items())
         return found
 
+    def _find(self, account: Account, provider: FileProvider, sessions: AbstractSet[str]) -> dict[str, SessionFacts]:
+        """From the provider. Its finder is made only when facts are missing: with every fact kept, a
+        report loads none of the providers' fact readers (Kimi CLI's loads OpenSSL for hashlib: ~4 MiB)."""
+        finder = self._finders.get(account.id)
+        if finder is None:
+            finder = self._finders[account.id] = provider.facts_finder(account, self._env, titles=self._titles)
+        return finder(sessions)
 
-def _cached(store: Store, env: Mapping[str, str], account: Account, provider: FileProvider, finder: FactsFinder,
+
+def _cached(store: Store, env: Mapping[str, str], account: Account, provider: FileProvider, find: FactsFinder,
             sessions: set[str], titles: bool) -> dict[str, SessionFacts]:
     from openusage.query import SessionFacts
 
@@ -68,7 +76,7 @@ def _cached(store: Store, env: Mapping[str, str], account: Account, provider: Fi
         else:
             facts[name] = SessionFacts(row.title if titles and row.title is not None else "", row.project)
     if missing:
-        new = finder(missing)
+        new = find(missing)
         facts.update(new)
         with store.write():
             store.set_facts(account.id, ((name, signatures.get(name), labels, one.title if titles else None,
