@@ -170,8 +170,11 @@ def test_a_report_asked_in_batches_lists_each_account_once(isolated_env: Path, m
     """A session report asks its sessions' facts a batch at a time (`reports.FACTS_BATCH`): the sessions
     of an account are listed for the first batch only (listing them for every batch took a first session
     report of 500,000 sessions from 220 s to 401 s), and every batch's facts are right, a session found
-    in two groups too, with the cache and without."""
+    in two groups too, with the cache and without; with every fact kept, nothing is listed."""
+    from typing import Any
+
     from openusage.providers import walk
+    from openusage.providers.kimi_cli.provider import KimiCliProvider
 
     home = KimiHome(isolated_env / ".kimi")
     for n in range(7):
@@ -200,6 +203,17 @@ def test_a_report_asked_in_batches_lists_each_account_once(isolated_env: Path, m
         rows = report(*extra)
         assert rows == whole
         assert listings == [1], extra
+    # Every fact kept: no finder is made (it would load the provider's fact readers, and OpenSSL).
+    finders: list[int] = []
+    made = KimiCliProvider.facts_finder
+
+    def counted_finder(self: KimiCliProvider, *args: Any, **kwargs: Any) -> Any:
+        finders.append(1)
+        return made(self, *args, **kwargs)
+
+    monkeypatch.setattr(KimiCliProvider, "facts_finder", counted_finder)
+    assert report() == whole
+    assert (listings, finders) == ([], [])
     first = min(("/w/one", "/w/two"), key=_md5)  # a session in two groups: the first group's project
     assert {row["period"]: (row["title"], row["project"]) for row in whole} == \
         {f"s-{n}": (f"Title {n}", first if n == 0 else "/w/one" if n % 2 else "/w/two") for n in range(7)}
