@@ -280,8 +280,8 @@ class Listing(Protocol):
 
 class NameIndex:
     """Where each session of a listing is held, for the facts a report asks a batch of sessions at a
-    time: one listing answers every batch (listing again for each took ~4/5 of a first session report
-    at 500,000 sessions). Kept small, since a report holds it while it streams its rows: per session
+    time: one listing answers every batch (listing again for each took a first session report of
+    500,000 sessions from 220 s to 401 s). Kept small, since a report holds it while it streams its rows: per session
     the 64-bit hash of its name (Python's, stable within the process) and its holder's number, in
     arrays split by the hash's top bits and sorted when first asked (~13 bytes a session, where a
     `SessionList` takes ~40 and a set of the names ~100; no table to regrow, so no moment holds two).
