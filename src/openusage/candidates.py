@@ -125,9 +125,14 @@ class Reader:
         self._buf = bytearray(block)
         self._view = memoryview(self._buf)
 
+    def prefix(self) -> Prefix:
+        """A running hash of nothing yet, in this reader's unit: the one `hash_prefix` hashes in, so that
+        the fingerprint a scan stores and the one a later read compares with it are hashed alike."""
+        return Prefix(self.chunk)
+
     def hash_prefix(self, fd: int, end: int) -> Prefix | None:
         """The hash of `fd[0:end]` (`end` a line end), read in blocks; None when the file is shorter."""
-        prefix = Prefix(self.chunk)
+        prefix = self.prefix()
         view = self._view
         while prefix.hashed < end:
             n = os.preadv(fd, [view[: min(len(view), end - prefix.hashed)]], prefix.hashed)

@@ -16,7 +16,9 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from openusage.calls import StoredCopies, UsageRecord
 from openusage.parallel import Codec
+from openusage.stored import seal_bound
 
 T = TypeVar("T")
 
@@ -27,6 +29,13 @@ _encode_msgpack = msgspec.msgpack.Encoder().encode
 
 # What a damaged or foreign value raises when it is unpacked.
 UNPACK_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, EOFError, TypeError)
+
+
+def encode_records(records: list[UsageRecord], account: str, session: str) -> bytearray:
+    """A file's copies as the store keeps them, sealed, with the account and session they were read for
+    (`stored.copies_of`). Here, where msgspec is loaded anyway, not in `stored.py`, which a warm run
+    imports: importing the two inside the function cost ~3.8 us a call, twice per file read."""
+    return seal_bound(pack(StoredCopies(account, session, records)))
 
 
 def pack(value: Any) -> bytes:

@@ -27,14 +27,13 @@ from openusage import scan
 from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
 from openusage.fold import Call, Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
-from openusage.packed import codec
+from openusage.packed import codec, encode_records
 from openusage.parallel import Codec
 from openusage.providers import file_provider
 from openusage.providers.base import FileProvider, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, SessionInfo, Source, add_counts
 from openusage.scan import Progress, _holders, _Job, _Units
 from openusage.store import FileState, Store, key_crc, key_crcs
-from openusage.stored import encode_records
 from openusage.summary import Ledger, StoredLedger, session_shard
 
 if TYPE_CHECKING:
@@ -234,7 +233,7 @@ def read_all(sink: Sink, provider: FileProvider, account: str, walk: Walk, progr
 
 
 class _Encoded(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A file's copies encoded for the store by the process that read them (`stored.encode_records`),
+    """A file's copies encoded for the store by the process that read them (`packed.encode_records`),
     and the crcs of the keys they hold (`store.key_crcs`)."""
 
     records: bytearray  # bytearrays: what the store binds directly (`Store._flush_files`)
@@ -644,8 +643,6 @@ def _reader() -> Reader:
 
 def _read_job(job: _Job, reader: Reader) -> FileRead:
     """Runs in any process: open the file once, verify the consumed bytes, parse the new ones."""
-    from openusage.candidates import Prefix  # loaded already in any process that reads (`_reader`)
-
     provider = file_provider(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
@@ -665,7 +662,7 @@ def _read_job(job: _Job, reader: Reader) -> FileRead:
             if prefix is None or (prefix.at(offset), b"") != (previous.head_hash, previous.tail_hash):
                 offset, prefix = 0, None
         if prefix is None and job.fingerprint:
-            prefix = Prefix(reader.chunk)  # the unit `hash_prefix` hashes in, so the two fingerprints compare
+            prefix = reader.prefix()
         parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
         end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix)
         chunk = parser.finish(end, tail)

@@ -61,7 +61,6 @@ from openusage.stored import (
     counts_of,
     damaged,
     diagnostics_of,
-    encode_records,
     holder_entries,
     lenient_text,
     name_of,
@@ -485,6 +484,8 @@ class Store:
     def apply(self, account: str, path: str, session: str, read: FileRead, previous: FileState | None) -> None:
         """Write what was read from a file. Read from the start (`read.restarted`): every old copy of it
         goes; otherwise the new copies join the old ones and the tail is replaced."""
+        from openusage.packed import encode_records  # a file was read: msgspec is loaded already
+
         if previous is None:
             self.add_encoded(account, path, session, read, encode_records(read.records, account, session),
                              encode_records(read.tail_records, account, session),

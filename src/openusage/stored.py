@@ -66,14 +66,6 @@ def unseal(blob: object) -> bytes | None:
     return payload if zlib.crc32(payload) == _CRC.unpack_from(blob)[0] else None
 
 
-def encode_records(records: list[UsageRecord], account: str, session: str) -> bytearray:
-    """A file's copies as stored, with the account and session they were read for (`copies_of`)."""
-    from openusage.calls import StoredCopies  # a run that reads copies loads msgspec; a warm one does not
-    from openusage.packed import pack
-
-    return seal_bound(pack(StoredCopies(account, session, records)))
-
-
 
 
 def holder_entries(blob: object) -> array[int]:
