@@ -34,24 +34,23 @@ class SessionFactsFinder:
     sessions are listed and `kimi.json` read when the first batch is asked, once. A session whose
     directory is gone keeps an empty project and, when titles are wanted, "Untitled"."""
 
-    __slots__ = ("_index", "_projects", "_root", "_sessions_dir", "_titles")
+    __slots__ = ("_listed", "_root", "_sessions_dir", "_titles")
 
     def __init__(self, sessions_dir: Path, root: Path, *, titles: bool) -> None:
         self._sessions_dir, self._root, self._titles = sessions_dir, root, titles
-        self._index: NameIndex | None = None
-        self._projects: dict[str, str] = {}
+        self._listed: tuple[NameIndex, dict[str, str]] | None = None  # the sessions, kimi.json's projects
 
     def __call__(self, wanted: AbstractSet[str]) -> dict[str, SessionFacts]:
-        if self._index is None:
-            self._projects = work_dirs(self._root / "kimi.json")
-            self._index = session_index(self._sessions_dir)
-        found = session_directories(self._index, wanted)
+        if self._listed is None:
+            self._listed = (session_index(self._sessions_dir), work_dirs(self._root / "kimi.json"))
+        sessions, projects = self._listed
+        found = session_directories(sessions, wanted)
         facts: dict[str, SessionFacts] = {}
         for name in wanted:
             dirs = found.get(name, [])
             group = os.path.basename(os.path.dirname(dirs[0])) if dirs else ""
             title = _title(dirs) if self._titles else ""
-            facts[name] = SessionFacts(title, self._projects.get(group, group))
+            facts[name] = SessionFacts(title, projects.get(group, group))
         return facts
 
 

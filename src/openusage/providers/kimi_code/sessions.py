@@ -29,19 +29,18 @@ class SessionFactsFinder:
     """The facts of the sessions under `sessions_dir` (`home` holds the session index), a batch at a
     time: the sessions are listed and the index read when the first batch is asked, once."""
 
-    __slots__ = ("_home", "_index", "_labels", "_sessions_dir", "_titles")
+    __slots__ = ("_home", "_listed", "_sessions_dir", "_titles")
 
     def __init__(self, sessions_dir: Path, home: Path, *, titles: bool) -> None:
         self._sessions_dir, self._home, self._titles = sessions_dir, home, titles
-        self._index: NameIndex | None = None
-        self._labels = NameIndex()
+        self._listed: tuple[NameIndex, NameIndex] | None = None  # the sessions, the index's lines
 
     def __call__(self, wanted: AbstractSet[str]) -> dict[str, SessionFacts]:
-        if self._index is None:
-            self._labels = index_work_dirs(self._home / INDEX_NAME)
-            self._index = session_index(self._sessions_dir)
-        labels = work_dirs(self._labels, wanted)
-        found = session_directories(self._index, wanted)
+        if self._listed is None:
+            self._listed = (session_index(self._sessions_dir), index_work_dirs(self._home / INDEX_NAME))
+        sessions, lines = self._listed
+        labels = work_dirs(lines, wanted)
+        found = session_directories(sessions, wanted)
         facts: dict[str, SessionFacts] = {}
         for name in wanted:
             dirs = found.get(name, [])
