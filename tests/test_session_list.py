@@ -57,6 +57,31 @@ def test_the_compact_list_gives_back_every_name_as_it_was_added() -> None:
     assert sum(listing.counts) == len(odd)
 
 
+def test_a_session_held_by_its_own_file_is_given_back_as_its_directory_joined_to_its_leaf() -> None:
+    """A holder that is one file a session (Codex) is added as its directory and its file's name: the
+    session comes back with the whole path, beside sessions added with a directory alone, and through
+    every split, as a list that was given the whole paths gives them."""
+    odd_leaves = ["rollout-a.jsonl", "caf\u00e9.jsonl", os.fsdecode(b"latin1-\xe9.jsonl"), "sp ace\nline.jsonl"]
+    joined = SessionList(units=2, unit_sessions=10**9)  # the reference: whole paths, never split
+    leaves = SessionList(units=2, unit_sessions=3)
+    for number in range(400):
+        name = f"thread-{number % 150}"
+        directory = f"/codex/sessions/2026/11/{number % 7:02d}/"
+        if number % 5 == 0:  # a directory holder, no leaf
+            joined.add(name, directory.rstrip("/"))
+            leaves.add(name, directory.rstrip("/"))
+        else:
+            leaf = odd_leaves[number % 4].replace(".jsonl", f"-{number}.jsonl")
+            joined.add(name, directory + leaf)
+            leaves.add(name, directory, leaf)
+
+    assert leaves.unit_count > 2
+    assert sorted(leaves) == sorted(joined)
+    for index, unit in _names_by_unit(leaves).items():
+        assert unit == sorted(unit)
+        assert all(unit_of(session.name, leaves.unit_count) == index for session in unit)
+
+
 def test_a_group_and_a_link_to_it_are_listed_once_under_the_directory_name(tmp_path: Path) -> None:
     root = _sessions_dir(tmp_path, {"real": ["s1", "s2"]})
     # Names that list before and after the directory: neither order lists the sessions twice.
@@ -197,6 +222,39 @@ def test_the_name_index_finds_every_holder_of_a_name_as_a_dict_of_lists_would() 
         expected.setdefault(f"late-{n % 100}", []).append(f"/sessions/late-{n}")
     everything = index.holders_of(set(expected))
     assert everything == expected
+
+
+def test_the_name_index_gives_a_leaf_back_joined_to_its_holder_whenever_it_was_added() -> None:
+    """Leaves (a session held by its own file) added after sessions without one, after a first
+    question, and mixed with directory holders: each holder comes back whole, in the order added."""
+    import random
+
+    from openusage.providers.base import NameIndex
+
+    rng = random.Random(5)
+    index = NameIndex()
+    expected: dict[str, list[str]] = {}
+
+    def add(name: str, holder: str, leaf: str = "") -> None:
+        index.add(name, holder, leaf)
+        expected.setdefault(name, []).append(holder + leaf)
+
+    for _ in range(2_000):
+        add(f"dir-{rng.randrange(900)}", f"/sessions/group-{rng.randrange(30)}")
+    first = {"dir-1", "dir-2", "dir-3"}
+    assert index.holders_of(first) == {name: expected[name] for name in first if name in expected}
+    for n in range(3_000):
+        name = f"thread-{rng.randrange(2_000)}-\u00e9\udcff"
+        if n % 4:
+            add(name, f"/codex/sessions/2026/11/{rng.randrange(30):02d}/", f"rollout-{n}-\udcfe.jsonl")
+        else:
+            add(name, f"/codex/archived_sessions/{n}")
+    asked = set(rng.sample(sorted(expected), 700)) | {"never-added"}
+    assert index.holders_of(asked) == {name: expected[name] for name in asked if name in expected}
+    for n in range(200):  # after a question: new leaves, new directories, and the old ones, all found
+        add(f"late-{n % 50}", "/late/", f"leaf-{n}.jsonl")
+        add(f"dir-{n}", "/late-dir")
+    assert index.holders_of(set(expected)) == expected
 
 
 def test_the_name_index_of_a_sessions_directory_holds_what_the_scan_lists(tmp_path: Path) -> None:

@@ -186,7 +186,9 @@ class SessionList:
 
     Kept compactly (at 500,000 sessions a list of `SessionDir` took 113 MiB): each unit is one
     bytearray of `name NUL holder-number NUL` (~40 bytes a session), the holders (a few thousand
-    directories, or one file per session for a provider whose holder is the session's file) once each.
+    directories) once each. A provider whose holder is the session's own file adds its directory as
+    the holder and its file name as a leaf, kept as `name NUL holder-number/leaf NUL` (~110 bytes a
+    Codex thread, where a path string of its own took ~250).
     `unit(i)` gives a unit's sessions sorted, so the holders of a name are neighbours. A list that
     grows past `unit_sessions` sessions a unit on average splits every unit in two (up to
     `MAX_UNITS`), so that a unit stays small however many sessions there are; `unit_count` is final
@@ -206,14 +208,20 @@ class SessionList:
         self.seen: SeenDirs = _NO_DIRS
         self.device = 0
 
-    def add(self, name: str, holder: str) -> None:
+    def add(self, name: str, holder: str, leaf: str = "") -> None:
+        """`name` held by `holder + leaf`: a provider whose holder is one file a session passes its
+        directory (ending with its separator) as `holder` and the file's name as `leaf`, so that a
+        directory of many sessions is kept once (a leaf is kept beside its session's name)."""
         number = self._holder_numbers.get(holder)
         if number is None:
             number = self._holder_numbers[holder] = len(self._holders)
             self._holders.append(holder)
         encoded = name.encode("utf-8", "surrogatepass")
         unit = crc32(encoded) % len(self._units)
-        self._units[unit] += b"%s\0%d\0" % (encoded, number)
+        if leaf:  # `number/leaf`: a file's name holds no '/', on any system
+            self._units[unit] += b"%s\0%d/%s\0" % (encoded, number, leaf.encode("utf-8", "surrogatepass"))
+        else:
+            self._units[unit] += b"%s\0%d\0" % (encoded, number)
         self.counts[unit] += 1
         self._length += 1
         if self._length > self._unit_sessions * len(self._units) and len(self._units) * 2 <= MAX_UNITS:
@@ -245,7 +253,12 @@ class SessionList:
         """The sessions of one unit, sorted by name and holder."""
         parts = self._units[index].decode("utf-8", "surrogatepass").split("\0")
         holders = self._holders
-        return sorted(SessionDir(parts[i], holders[int(parts[i + 1])]) for i in range(0, len(parts) - 1, 2))
+        sessions: list[SessionDir] = []
+        for at in range(0, len(parts) - 1, 2):
+            number, slash, leaf = parts[at + 1].partition("/")
+            sessions.append(SessionDir(parts[at], holders[int(number)] + leaf if slash else holders[int(number)]))
+        sessions.sort()
+        return sessions
 
     def release(self, index: int) -> None:
         """Let a unit's sessions go once its results are in (a full read's, which asks for no unit twice):
@@ -275,7 +288,7 @@ class Listing(Protocol):
     seen: SeenDirs
     device: int
 
-    def add(self, name: str, holder: str) -> None: ...
+    def add(self, name: str, holder: str, leaf: str = "") -> None: ...
 
 
 class NameIndex:
@@ -285,16 +298,22 @@ class NameIndex:
     the 64-bit hash of its name (Python's, stable within the process) and its holder's number, in
     arrays split by the hash's top bits and sorted when first asked (~13 bytes a session, where a
     `SessionList` takes ~40 and a set of the names ~100; no table to regrow, so no moment holds two).
+    A leaf (`SessionList.add`) is kept in its bucket's bytes, NUL-ended, found by its offset (offset 0
+    is the empty leaf), so a Codex thread takes ~85 bytes where a path string of its own took ~230.
     Two names with the same 64-bit hash would share their holders (odds of ~2**-64 a pair, as for the
     cache's fingerprints). The directories walked (`seen`) are not kept."""
 
-    __slots__ = ("_count", "_hashes", "_holder_numbers", "_holders", "_numbers", "_sorted", "device")
+    __slots__ = ("_count", "_hashes", "_holder_numbers", "_holders", "_leaf_starts", "_leaves", "_numbers", "_sorted",
+                 "device")
 
     def __init__(self) -> None:
         self._holders: list[str] = []
         self._holder_numbers: dict[str, int] = {}
         self._hashes = [array("Q") for _ in range(1 << _BUCKET_BITS)]
         self._numbers = [array("I") for _ in range(1 << _BUCKET_BITS)]
+        # Made when the first leaf is added: a listing of directories needs none.
+        self._leaves: list[bytearray] = []
+        self._leaf_starts: list[array[int]] = []
         self._count = 0
         self._sorted = True
         self.device = 0
@@ -307,35 +326,52 @@ class NameIndex:
     def seen(self, _walked: SeenDirs) -> None:
         """The listing's directories: not needed to find a name's holders, so let go."""
 
-    def add(self, name: str, holder: str) -> None:
+    def add(self, name: str, holder: str, leaf: str = "") -> None:
+        """`name` held by `holder + leaf`, as `SessionList.add`."""
         number = self._holder_numbers.get(holder)
         if number is None:
             number = self._holder_numbers[holder] = len(self._holders)
             self._holders.append(holder)
         hashed = hash(name) & _HASH_MASK
         bucket = hashed >> _BUCKET_SHIFT
+        if leaf and not self._leaves:
+            self._start_leaves()
         self._hashes[bucket].append(hashed)
         self._numbers[bucket].append(number)
+        if leaf:
+            leaves = self._leaves[bucket]
+            self._leaf_starts[bucket].append(len(leaves))
+            leaves += leaf.encode("utf-8", "surrogatepass") + b"\0"
+        elif self._leaves:
+            self._leaf_starts[bucket].append(0)
         self._count += 1
         self._sorted = False
+
+    def _start_leaves(self) -> None:
+        """Every bucket's leaves, the sessions added so far with the empty one."""
+        self._leaves = [bytearray(b"\0") for _ in self._hashes]
+        self._leaf_starts = [array("I", bytes(4 * len(hashes))) for hashes in self._hashes]
 
     def __len__(self) -> int:
         return self._count
 
     def _sort(self) -> None:
         """Each bucket by hash, one at a time (a bucket is ~1/1024 of the sessions); stable, so that a
-        name's holders stay in the order they were added."""
+        name's holders stay in the order they were added. A leaf stays where it is: its offset moves."""
         for bucket, hashes in enumerate(self._hashes):
             if len(hashes) > 1:
                 order = sorted(range(len(hashes)), key=hashes.__getitem__)
                 numbers = self._numbers[bucket]
                 self._hashes[bucket] = array("Q", [hashes[at] for at in order])
                 self._numbers[bucket] = array("I", [numbers[at] for at in order])
+                if self._leaves:
+                    starts = self._leaf_starts[bucket]
+                    self._leaf_starts[bucket] = array("I", [starts[at] for at in order])
         self._sorted = True
 
     def holders_of(self, names: AbstractSet[str]) -> dict[str, list[str]]:
-        """The holders of each of `names` that was added, in the order they were added with it; a name
-        never added is left out."""
+        """The holders of each of `names` that was added (with its leaf), in the order they were added
+        with it; a name never added is left out."""
         if not self._sorted:
             self._sort()
         holders = self._holders
@@ -346,7 +382,11 @@ class NameIndex:
             hashes, numbers = self._hashes[bucket], self._numbers[bucket]
             at = bisect_left(hashes, hashed)
             while at < len(hashes) and hashes[at] == hashed:
-                found.setdefault(name, []).append(holders[numbers[at]])
+                holder = holders[numbers[at]]
+                if self._leaves and (start := self._leaf_starts[bucket][at]):
+                    leaves = self._leaves[bucket]
+                    holder += leaves[start:leaves.index(0, start)].decode("utf-8", "surrogatepass")
+                found.setdefault(name, []).append(holder)
                 at += 1
         return found
 

@@ -84,8 +84,9 @@ def index_sessions(walk: Walk) -> NameIndex:
 
 
 def _list_into(walk: Walk, found: Listing) -> None:
-    """Every rollout under the walk's directories into `found`. One `scandir` per directory; a
-    directory reached twice (through a symlink) is walked once."""
+    """Every rollout under the walk's directories into `found`, its path as its directory and its
+    name (`SessionList.add`: a directory's path is kept once, not once per thread). One `scandir` per
+    directory; a directory reached twice (through a symlink) is walked once."""
     seen: set[tuple[int, int]] = set()
     for root in walk.dirs:
         try:
@@ -99,6 +100,7 @@ def _list_into(walk: Walk, found: Listing) -> None:
         pending = [(root, info.st_dev)]
         while pending:
             directory, device = pending.pop()
+            prefix = ""  # the directory as its entries' paths begin (with its separator), kept once
             for entry in _entries(walk, directory, info if directory is root else None):
                 name = entry.name
                 try:
@@ -111,7 +113,8 @@ def _list_into(walk: Walk, found: Listing) -> None:
                             seen.add(identity)
                             pending.append((entry.path, identity[0]))
                     elif name.startswith(PREFIX) and name.endswith(SUFFIX):
-                        found.add(thread_id(name), entry.path)
+                        prefix = prefix or entry.path[:-len(name)]
+                        found.add(thread_id(name), prefix, name)  # held by `entry.path`
                 except OSError:
                     walk.unreadable += 1
 
