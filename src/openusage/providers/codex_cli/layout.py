@@ -120,12 +120,14 @@ def _list_into(walk: Walk, found: Listing) -> None:
 
 
 def _entries(walk: Walk, directory: str, info: os.stat_result | None) -> Iterator[os.DirEntry[str]]:
-    """The entries of `directory`; `info`: its stat, taken before (for a manifest, which keeps it)."""
+    """The entries of `directory`, one at a time: `archived_sessions` is flat, and its 30,000 entries
+    held at once took 12 MiB of a report's peak. `info`: its stat, taken before (for a manifest, which
+    keeps it). An error part way keeps the entries given already."""
     try:
         if walk.observed is not None:
             walk.observed.directory(directory, info if info is not None else os.stat(directory))
         with os.scandir(directory) as entries:
-            yield from list(entries)
+            yield from entries
     except FileNotFoundError:
         if walk.observed is not None:
             walk.observed.unusable()  # removed while walked: its parent has changed, so says the next walk
