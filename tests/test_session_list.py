@@ -58,9 +58,9 @@ def test_the_compact_list_gives_back_every_name_as_it_was_added() -> None:
 
 
 def test_a_session_held_by_its_own_file_is_given_back_as_its_directory_joined_to_its_leaf() -> None:
-    """A holder that is one file a session (Codex) is added as its directory and its file's name: the
-    session comes back with the whole path, beside sessions added with a directory alone, and through
-    every split, as a list that was given the whole paths gives them."""
+    """A holder that is one file a session (Codex) is added as its directory and its file's name (kept
+    with the session's name in it elided): the session comes back with the whole path, beside sessions
+    added with a directory alone, and through every split, as a list given the whole paths gives them."""
     odd_leaves = ["rollout-a.jsonl", "caf\u00e9.jsonl", os.fsdecode(b"latin1-\xe9.jsonl"), "sp ace\nline.jsonl"]
     joined = SessionList(units=2, unit_sessions=10**9)  # the reference: whole paths, never split
     leaves = SessionList(units=2, unit_sessions=3)
@@ -72,6 +72,8 @@ def test_a_session_held_by_its_own_file_is_given_back_as_its_directory_joined_to
             leaves.add(name, directory.rstrip("/"))
         else:
             leaf = odd_leaves[number % 4].replace(".jsonl", f"-{number}.jsonl")
+            if number % 3 == 0:  # the name in its leaf (a Codex rollout's), once or twice
+                leaf = f"rollout-{number}-{name}.jsonl" if number % 2 else f"{name}{leaf}{name}"
             joined.add(name, directory + leaf)
             leaves.add(name, directory, leaf)
 
@@ -246,7 +248,8 @@ def test_the_name_index_gives_a_leaf_back_joined_to_its_holder_whenever_it_was_a
     for n in range(3_000):
         name = f"thread-{rng.randrange(2_000)}-\u00e9\udcff"
         if n % 4:
-            add(name, f"/codex/sessions/2026/11/{rng.randrange(30):02d}/", f"rollout-{n}-\udcfe.jsonl")
+            leaf = f"rollout-{n}-{name}.jsonl" if n % 3 else f"rollout-{n}-\udcfe.jsonl"  # its name in it, or not
+            add(name, f"/codex/sessions/2026/11/{rng.randrange(30):02d}/", leaf)
         else:
             add(name, f"/codex/archived_sessions/{n}")
     asked = set(rng.sample(sorted(expected), 700)) | {"never-added"}

@@ -187,7 +187,7 @@ class SessionList:
     Kept compactly (at 500,000 sessions a list of `SessionDir` took 113 MiB): each unit is one
     bytearray of `name NUL holder-number NUL` (~40 bytes a session), the holders (a few thousand
     directories) once each. A provider whose holder is the session's own file adds its directory as
-    the holder and its file name as a leaf, kept as `name NUL holder-number/leaf NUL` (~110 bytes a
+    the holder and its file name as a leaf, kept as `name NUL holder-number/leaf NUL` (~75 bytes a
     Codex thread, where a path string of its own took ~250).
     `unit(i)` gives a unit's sessions sorted, so the holders of a name are neighbours. A list that
     grows past `unit_sessions` sessions a unit on average splits every unit in two (up to
@@ -219,7 +219,7 @@ class SessionList:
         encoded = name.encode("utf-8", "surrogatepass")
         unit = crc32(encoded) % len(self._units)
         if leaf:  # `number/leaf`: a file's name holds no '/', on any system
-            self._units[unit] += b"%s\0%d/%s\0" % (encoded, number, leaf.encode("utf-8", "surrogatepass"))
+            self._units[unit] += b"%s\0%d/%s\0" % (encoded, number, _pack_leaf(name, leaf))
         else:
             self._units[unit] += b"%s\0%d\0" % (encoded, number)
         self.counts[unit] += 1
@@ -255,8 +255,10 @@ class SessionList:
         holders = self._holders
         sessions: list[SessionDir] = []
         for at in range(0, len(parts) - 1, 2):
+            name = parts[at]
             number, slash, leaf = parts[at + 1].partition("/")
-            sessions.append(SessionDir(parts[at], holders[int(number)] + leaf if slash else holders[int(number)]))
+            holder = holders[int(number)]
+            sessions.append(SessionDir(name, holder + leaf.replace("/", name) if slash else holder))
         sessions.sort()
         return sessions
 
@@ -299,7 +301,7 @@ class NameIndex:
     arrays split by the hash's top bits and sorted when first asked (~13 bytes a session, where a
     `SessionList` takes ~40 and a set of the names ~100; no table to regrow, so no moment holds two).
     A leaf (`SessionList.add`) is kept in its bucket's bytes, NUL-ended, found by its offset (offset 0
-    is the empty leaf), so a Codex thread takes ~85 bytes where a path string of its own took ~230.
+    is the empty leaf), so a Codex thread takes ~50 bytes where a path string of its own took ~230.
     Two names with the same 64-bit hash would share their holders (odds of ~2**-64 a pair, as for the
     cache's fingerprints). The directories walked (`seen`) are not kept."""
 
@@ -341,7 +343,7 @@ class NameIndex:
         if leaf:
             leaves = self._leaves[bucket]
             self._leaf_starts[bucket].append(len(leaves))
-            leaves += leaf.encode("utf-8", "surrogatepass") + b"\0"
+            leaves += _pack_leaf(name, leaf) + b"\0"
         elif self._leaves:
             self._leaf_starts[bucket].append(0)
         self._count += 1
@@ -385,10 +387,19 @@ class NameIndex:
                 holder = holders[numbers[at]]
                 if self._leaves and (start := self._leaf_starts[bucket][at]):
                     leaves = self._leaves[bucket]
-                    holder += leaves[start:leaves.index(0, start)].decode("utf-8", "surrogatepass")
+                    holder += leaves[start:leaves.index(0, start)].decode("utf-8", "surrogatepass").replace("/", name)
                 found.setdefault(name, []).append(holder)
                 at += 1
         return found
+
+
+def _pack_leaf(name: str, leaf: str) -> bytes:
+    """A leaf as kept beside its session's name: the name in it (a Codex rollout's file name ends with
+    its thread's id, 36 of its ~66 bytes) as '/', which no file name holds, so `replace("/", name)`
+    gives it back."""
+    if name and name in leaf:
+        leaf = leaf.replace(name, "/")
+    return leaf.encode("utf-8", "surrogatepass")
 
 
 _BUCKET_BITS = 10
