@@ -10,13 +10,13 @@ first line, so its first user message can be one it inherited: that is what Code
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 from openusage.providers.agentfiles import growing_heads
 from openusage.providers.base import NameIndex
 from openusage.providers.codex_cli import layout
+from openusage.providers.titles import short_title
 from openusage.query import SessionFacts
 
 UNTITLED = "Untitled"
@@ -91,4 +91,4 @@ def _payload(line: bytes) -> dict[str, Any]:
 def _shorten(title: str | None) -> str:
     if not title:
         return UNTITLED
-    return textwrap.shorten(" ".join(title.split()), TITLE_WIDTH, placeholder="...") or UNTITLED
+    return short_title(title, TITLE_WIDTH) or UNTITLED

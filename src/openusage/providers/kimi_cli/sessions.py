@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import textwrap
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 from openusage.providers.agentfiles import growing_heads, load_document, load_state
 from openusage.providers.base import NameIndex
+from openusage.providers.titles import short_title
 from openusage.providers.walk import WIRE_NAME, session_directories, session_index
 from openusage.query import SessionFacts
 
@@ -80,7 +80,7 @@ def _title(dirs: list[str]) -> str:
     for directory in dirs:
         text = _first_user_input(os.path.join(directory, WIRE_NAME))
         if text:
-            return textwrap.shorten(" ".join(text.split()), TITLE_WIDTH, placeholder="...")
+            return short_title(text, TITLE_WIDTH)
     return UNTITLED
 
 
