@@ -397,9 +397,7 @@ def _pack_leaf(name: str, leaf: str) -> bytes:
     """A leaf as kept beside its session's name: the name in it (a Codex rollout's file name ends with
     its thread's id, 36 of its ~66 bytes) as '/', which no file name holds, so `replace("/", name)`
     gives it back."""
-    if name and name in leaf:
-        leaf = leaf.replace(name, "/")
-    return leaf.encode("utf-8", "surrogatepass")
+    return (leaf.replace(name, "/") if name else leaf).encode("utf-8", "surrogatepass")
 
 
 _BUCKET_BITS = 10
