@@ -8,8 +8,7 @@ never loads msgspec.
 
 from __future__ import annotations
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.records import Identity
 
 

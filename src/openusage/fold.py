@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
 
 

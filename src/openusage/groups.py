@@ -194,8 +194,7 @@ def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
 def owned_rows(members: Sequence[Member]) -> list[list[CallRow]]:
     """Each member's (calls, sessions) folded together and settled over every holder; per member, the
     rows of the calls its sessions own."""
-    import msgspec
-
+    from openusage._msgspec import msgspec
     from openusage.fold import ancestry_across, call_rows, merge, settle
 
     calls: Calls = {}
@@ -240,7 +239,7 @@ def _suffix(index: int) -> str:
 def _tagged(calls: Calls, index: int) -> Calls:
     """A copy of a member's calls whose holders name their account. A call's holders survive
     `settle`, so calls settled within their account fold again here from every holder."""
-    import msgspec
+    from openusage._msgspec import msgspec
 
     suffix = _suffix(index)
     out: Calls = {}

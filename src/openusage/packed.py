@@ -14,8 +14,7 @@ from __future__ import annotations
 import marshal
 from typing import Any, Generic, TypeVar
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.calls import StoredCopies, UsageRecord
 from openusage.parallel import Codec
 from openusage.stored import seal_bound

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, tzinfo
 from typing import NamedTuple
 
-import msgspec
+from openusage._msgspec import msgspec
 
 
 class CallsQuery(NamedTuple):

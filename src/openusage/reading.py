@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from itertools import groupby
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
-import msgspec
-
 from openusage import scan
+from openusage._msgspec import msgspec
 from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
 from openusage.fold import Call, Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle

@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
 from openusage.records import Chunk, Line
 from openusage.skips import SkipReason

@@ -69,7 +69,7 @@ def report_json(report: AnyReport) -> Iterator[bytes]:
     """The report's document as `dump_bytes(report_document(report))` writes it, byte for byte, in
     pieces as its rows are read: the head, each row formatted alone and indented to its depth (a JSON
     string holds no raw newline, so indenting after each one is exact), then the totals."""
-    import msgspec
+    from openusage._msgspec import msgspec
 
     def formatted(value: dict[str, Any], depth: bytes) -> bytes:
         return msgspec.json.format(msgspec.json.encode(value), indent=2).replace(b"\n", b"\n" + depth)
@@ -138,7 +138,7 @@ def dump_bytes(document: dict[str, Any]) -> bytes:
     that a large report is never held as a str too: a session report of 10,000 sessions is ~7 MB of
     text, which as a str with one title holding an emoji takes 4 bytes a character, and again for
     its final newline (52 MiB of a 105 MiB peak, measured)."""
-    import msgspec
+    from openusage._msgspec import msgspec
 
     encoded = msgspec.json.encode(document)
     formatted = msgspec.json.format(encoded, indent=2)

@@ -31,8 +31,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.codex_cli.compiled import choose
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.kimi_cli import fastpath
 from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable

@@ -21,8 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
+from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.kimi_code.compiled import choose
 from openusage.providers.kimi_code.config import UNRESOLVED
