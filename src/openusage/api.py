@@ -5,7 +5,6 @@ file source are refreshed through `scan`; accounts of a remote source are fetche
 imported only when one is chosen) while the files are read.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from openusage import groups, paths, priced, pricing, scan
 from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
+from openusage.manifest import Check
 from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from openusage.cost import CallsPricing
     from openusage.fetching import Pending
     from openusage.hot import Kernel
-    from openusage.manifest import Check
     from openusage.query import CallsQuery, CallsResult, SessionFacts, SettledCall
+else:
+    Kernel = object  # a stand-in for `DetectReport.reader`: the reader loads only where files are read
 
 _T = TypeVar("_T")
 
@@ -114,7 +115,7 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
             refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
             settled_rows: dict[str, list[CallRow]] = {}
 
-            def rows() -> dict[str, list[CallRow]]:
+            def rows() -> "dict[str, list[CallRow]]":
                 if not settled_rows:
                     settled_rows.update(_settled_rows(store, accounts, refreshed))
                 return settled_rows
@@ -144,7 +145,7 @@ def _is_remote(account: Account) -> bool:
 
 
 def _start_fetching(remote: list[Account], env: Mapping[str, str], now: datetime, offline: bool,
-                    timeout: float | None) -> Pending | None:
+                    timeout: float | None) -> "Pending | None":
     """The fetches of the remote accounts, started; None without any (nothing remote is imported)."""
     if not remote:
         return None
@@ -159,7 +160,7 @@ def _start_fetching(remote: list[Account], env: Mapping[str, str], now: datetime
                           timeout=fetching.REMOTE_TIMEOUT if timeout is None else timeout)
 
 
-def _remote_snapshots(pending: Pending, store: Store | None, notice: Notice | None) -> list[Snapshot]:
+def _remote_snapshots(pending: "Pending", store: Store | None, notice: Notice | None) -> list[Snapshot]:
     from openusage import fetching
 
     readings = fetching.finish(pending, store, notice or (lambda _message: None))
@@ -167,8 +168,8 @@ def _remote_snapshots(pending: Pending, store: Store | None, notice: Notice | No
             for job in pending.jobs]
 
 
-def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
-          progress: scan.Progress | None = None, notice: Notice | None = None) -> CallsResult:
+def calls(env: Mapping[str, str], query: "CallsQuery", *, use_cache: bool = True,
+          progress: scan.Progress | None = None, notice: Notice | None = None) -> "CallsResult":
     """Every settled call of the query's accounts (all detected and configured ones when it names
     none) in its range: each model call once, owned by one session, across every root of a provider
     whose accounts share calls, exactly the calls the snapshots count. The store is refreshed first."""
@@ -177,7 +178,7 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
     chosen = [account for account in _chosen(every, query.accounts, query.providers)
               if not _is_remote(account)]  # a balance or a quota has no calls
 
-    def answer(store: Store | None) -> tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]:
+    def answer(store: Store | None) -> "tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]":
         with ExitStack() as scratch:  # without a store: the scratch files the rows are read from
             refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
             rows = _settled_rows(store, accounts, refreshed)
@@ -205,8 +206,8 @@ def calls(env: Mapping[str, str], query: CallsQuery, *, use_cache: bool = True,
 FactsOf = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], "SessionFacts"]]
 
 
-def fold_calls(env: Mapping[str, str], query: CallsQuery,
-               fold: Callable[[Iterator[SettledCall], CallsPricing, pricing.DataInfo | None, FactsOf], _T], *,
+def fold_calls(env: Mapping[str, str], query: "CallsQuery",
+               fold: "Callable[[Iterator[SettledCall], CallsPricing, pricing.DataInfo | None, FactsOf], _T]", *,
                use_cache: bool = True, progress: scan.Progress | None = None, notice: Notice | None = None) -> _T:
     """`fold(calls, price, data, facts)` over the settled calls `calls` answers, as they are read: each
     (account, session)'s calls come together, and none is held, so a report over any number of calls
@@ -245,7 +246,7 @@ def fold_calls(env: Mapping[str, str], query: CallsQuery,
             lookup = facts.FactsLookup(store, env, [(account, _provider(account)) for account in chosen],
                                        titles=query.titles)
 
-            def facts_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SessionFacts]:
+            def facts_of(keys: Iterable[tuple[str, str]]) -> "dict[tuple[str, str], SessionFacts]":
                 wanted: dict[str, set[str]] = {}
                 for account_id, session in keys:
                     wanted.setdefault(account_id, set()).add(session)
@@ -256,8 +257,8 @@ def fold_calls(env: Mapping[str, str], query: CallsQuery,
     return _with_cache(env, use_cache, notice, answer)
 
 
-def _named_stream(chosen: Sequence[Account], owned: Mapping[str, settled.Owned],
-                  refreshed: Mapping[str, scan.Refreshed], query: CallsQuery) -> Iterator[SettledCall]:
+def _named_stream(chosen: Sequence[Account], owned: "Mapping[str, settled.Owned]",
+                  refreshed: Mapping[str, scan.Refreshed], query: "CallsQuery") -> "Iterator[SettledCall]":
     """The chosen accounts' settled calls in the query's range, named, as their rows are read."""
     from openusage.query import SettledCall
 
@@ -334,8 +335,8 @@ def prices(env: Mapping[str, str], *, use_cache: bool = True, notice: Notice | N
     return PricesReport(pricing.data_info() if installed else None, tuple(rows))
 
 
-def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cache: bool = True,
-                notice: Notice | None = None) -> tuple[CallsPricing, pricing.DataInfo | None]:
+def call_prices(env: Mapping[str, str], found: "Sequence[SettledCall]", *, use_cache: bool = True,
+                notice: Notice | None = None) -> "tuple[CallsPricing, pricing.DataInfo | None]":
     """What each of `found`'s calls costs at list prices (in cost units), for the reports, and the
     price data used. Models' rates come from the cache when it has them."""
     user = detect(env).settings.prices
@@ -347,7 +348,7 @@ def call_prices(env: Mapping[str, str], found: Sequence[SettledCall], *, use_cac
 
 
 def _call_pricing(store: Store | None, user: pricing.UserPrices, fingerprint: str | None,
-                  names: Mapping[str, set[str]]) -> tuple[CallsPricing, pricing.DataInfo | None]:
+                  names: Mapping[str, set[str]]) -> "tuple[CallsPricing, pricing.DataInfo | None]":
     """A pricer of each provider's `names`, and the price data used (None: no names)."""
     from openusage.cost import CallPricer, CallsPricing
 
@@ -369,8 +370,8 @@ def _step(since: float | None, book: pricing.Book, name: str, target: str) -> Pr
     return PriceStep(when, one.target, one.origin, base[:4], bool(tiers), len(one.schedule) > 1)
 
 
-def _named(account: Account, rows: list[CallRow], resolve: Callable[[str | None], str],
-           query: CallsQuery) -> list[SettledCall]:
+def _named(account: Account, rows: "list[CallRow]", resolve: Callable[[str | None], str],
+           query: "CallsQuery") -> "list[SettledCall]":
     """An account's rows as named calls in the query's range, each model resolved once. The rows are
     taken from the end of `rows` as they are named, so that the list of rows and the list of calls,
     each one object per call, are never both whole (the order is kept)."""
@@ -510,7 +511,7 @@ def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Acco
 
 
 def _settled_rows(store: Store | None, accounts: list[Account],
-                  refreshed: Mapping[str, scan.Refreshed]) -> dict[str, list[CallRow]]:
+                  refreshed: Mapping[str, scan.Refreshed]) -> "dict[str, list[CallRow]]":
     """The rows of the calls each refreshed account owns, its group settled."""
     from openusage import settled  # a snapshot in UTC whose prices need no call never asks for rows
 
@@ -527,7 +528,7 @@ def _provider(account: Account) -> FileProvider:
 
 
 def _costs(store: Store | None, chosen: list[Account], refreshed: Mapping[str, scan.Refreshed],
-           rows: Callable[[], Mapping[str, list[CallRow]]], settings: Settings) -> priced.Costs:
+           rows: "Callable[[], Mapping[str, list[CallRow]]]", settings: Settings) -> priced.Costs:
     """The chosen accounts' costs per model, tied to the generations of every account refreshed with
     them (a group's calls are settled across its members)."""
     members = [priced.Member(account.id, _provider(account).upstream_provider, one.resolve_model,
@@ -539,7 +540,7 @@ def _costs(store: Store | None, chosen: list[Account], refreshed: Mapping[str, s
 
 
 def _account_snapshot(account: Account, refreshed: scan.Refreshed, now: datetime, *, costs: priced.Costs,
-                      zoned: tuple[list[CallRow], tzinfo] | None = None) -> Snapshot:
+                      zoned: "tuple[list[CallRow], tzinfo] | None" = None) -> Snapshot:
     """The snapshot from the account's ledger; `zoned`: its calls and a zone whose days are not UTC
     days, which then give today, 7 d and the daily series."""
     window = windows(now)

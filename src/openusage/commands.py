@@ -10,7 +10,6 @@ Every line written to stderr (notices, errors) is one printable line, whatever a
 content put in it (`files.printable`). rich is imported only by the commands that draw.
 """
 
-from __future__ import annotations
 
 import os
 import sys
@@ -224,8 +223,8 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
         from openusage.store import RowSort
 
         with RowSort(reports.SORT_IN_MEMORY) as sorter:
-            def fold(calls: Iterator[SettledCall], price: CallsPricing, data: DataInfo | None,
-                     facts: api.FactsOf) -> reports.SessionReport:
+            def fold(calls: "Iterator[SettledCall]", price: "CallsPricing", data: "DataInfo | None",
+                     facts: api.FactsOf) -> "reports.SessionReport":
                 return reports.session_stream(calls, options, price, facts, sorter, data)
 
             streamed = api.fold_calls(group.env, query, fold, use_cache=group.use_cache(no_cache), progress=shown,
@@ -236,7 +235,7 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
     _show_report(built, json_output=json_output, csv_output=csv_output, markdown=markdown)
 
 
-def _show_report(built: reports.Report | reports.SessionReport, *, json_output: bool, csv_output: bool,
+def _show_report(built: "reports.Report | reports.SessionReport", *, json_output: bool, csv_output: bool,
                  markdown: bool) -> None:
     """The report on stdout in the form asked for, written as its rows are read."""
     if json_output or csv_output or markdown:
@@ -292,14 +291,14 @@ def say_json_parts(parts: Iterable[bytes]) -> None:
     buffer.flush()
 
 
-def _report(env: Mapping[str, str], query: CallsQuery, options: reports.Options, use_cache: bool,
-            shown: Any) -> reports.Report:
+def _report(env: Mapping[str, str], query: "CallsQuery", options: "reports.Options", use_cache: bool,
+            shown: Any) -> "reports.Report":
     """The report by period, model or project, folded as the calls are read (`api.fold_calls`: no call
     held; a project report asks its sessions' facts a batch of calls at a time)."""
     from openusage import reports
 
-    def fold(calls: Iterator[SettledCall], price: CallsPricing, data: DataInfo | None,
-             facts: api.FactsOf) -> reports.Report:
+    def fold(calls: "Iterator[SettledCall]", price: "CallsPricing", data: "DataInfo | None",
+             facts: api.FactsOf) -> "reports.Report":
         if options.kind == "project":
             built = reports.project_stream(calls, options, price, facts)
         else:

@@ -11,7 +11,6 @@ dollar (rates are turned into units per token once), so a run with the cache and
 tile and a report, give the same figure to the last digit.
 """
 
-from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -326,7 +325,7 @@ class CallsPricing:
         pricer = self.pricers.get(provider)
         return None if pricer is None else pricer.fixed(model)
 
-    def __call__(self, call: SettledCall) -> int | None:
+    def __call__(self, call: "SettledCall") -> int | None:
         pricer = self.pricers.get(call.provider)
         if pricer is None:
             return None

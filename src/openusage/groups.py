@@ -17,7 +17,6 @@ With the cache, a group's ledgers are stored with the generations of its members
 same, so a warm run with nothing new folds nothing here either.
 """
 
-from __future__ import annotations
 
 import marshal
 import os
@@ -122,7 +121,7 @@ def _root_ledgers(store: Store | None, provider: str,
     return result
 
 
-def settled_rows(roots: Sequence[str], members: Sequence[Member]) -> list[list[CallRow]]:
+def settled_rows(roots: Sequence[str], members: Sequence[Member]) -> "list[list[CallRow]]":
     """Each member's calls (every call it holds, settled within its account, and its sessions), as the
     rows of the calls it owns once the group is settled: what `ledgers` counts, call by call. `roots`:
     each member's sessions directory; members on the same one are one root and get the same rows."""
@@ -173,7 +172,7 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
     return moving
 
 
-def _keys_held_by(calls: Calls, sessions: set[str]) -> set[str]:
+def _keys_held_by(calls: "Calls", sessions: set[str]) -> set[str]:
     return {key for key, call in calls.items()
             if call.session in sessions or any(session in sessions for _, session in call.holders or ())}
 
@@ -191,7 +190,7 @@ def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
     return result
 
 
-def owned_rows(members: Sequence[Member]) -> list[list[CallRow]]:
+def owned_rows(members: Sequence[Member]) -> "list[list[CallRow]]":
     """Each member's (calls, sessions) folded together and settled over every holder; per member, the
     rows of the calls its sessions own."""
     from openusage._msgspec import msgspec
@@ -236,7 +235,7 @@ def _suffix(index: int) -> str:
     return f"{_TAG}{index:04d}"
 
 
-def _tagged(calls: Calls, index: int) -> Calls:
+def _tagged(calls: "Calls", index: int) -> "Calls":
     """A copy of a member's calls whose holders name their account. A call's holders survive
     `settle`, so calls settled within their account fold again here from every holder."""
     from openusage._msgspec import msgspec

@@ -25,7 +25,6 @@ The check itself is `differ`: the compiled one in `openusage._manifest` (`native
 OPENUSAGE_PURE, not a stale build), else `differ_pure`, its reference; tests hold them equal.
 """
 
-from __future__ import annotations
 
 import marshal
 import os
@@ -101,7 +100,7 @@ class Observations:
         self.kinds.append(kind)
         self.owners.append(owner)
 
-    def extend(self, other: Parts) -> None:
+    def extend(self, other: "Parts") -> None:
         """Another process's observations (`parts`), added."""
         paths, stats, kinds, owners, usable = other
         self.paths.extend(paths)
@@ -110,7 +109,7 @@ class Observations:
         self.owners.extend(owners)
         self.usable = self.usable and usable
 
-    def parts(self) -> Parts:
+    def parts(self) -> "Parts":
         """What crosses a worker's pipe (plain values, for marshal)."""
         return self.paths, self.stats, bytes(self.kinds), self.owners, self.usable
 

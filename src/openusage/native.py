@@ -7,7 +7,6 @@ version constant differs from the one its Python side expects); `openusage detec
 and why. Imports nothing heavy: the providers ask it while detecting.
 """
 
-from __future__ import annotations
 
 import importlib
 import os

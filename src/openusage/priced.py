@@ -20,7 +20,6 @@ which after appends means settling all of its calls again. See docs/pricing.md. 
 A stale or damaged value is computed again, never used; the figures never depend on the cache.
 """
 
-from __future__ import annotations
 
 import marshal
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -59,7 +58,7 @@ class Costs(NamedTuple):
     data: pricing.DataInfo | None
 
 
-def account_costs(store: Store | None, members: Sequence[Member], rows: Callable[[], Mapping[str, list[CallRow]]],
+def account_costs(store: Store | None, members: Sequence[Member], rows: "Callable[[], Mapping[str, list[CallRow]]]",
                   user: pricing.UserPrices, generations: Iterable[str] = ()) -> Costs:
     """The members' costs: from the cache when it holds them for the current generations of
     `generations` (the accounts whose calls they depend on), else priced from each member's day
@@ -108,7 +107,7 @@ def _by_day(member: Member) -> dict[tuple[str, int | None], list[int]]:
     return by_day
 
 
-def _by_model(rows: Iterable[CallRow], resolve: Callable[[str | None], str]) -> dict[str, list[GroupCall]]:
+def _by_model(rows: "Iterable[CallRow]", resolve: Callable[[str | None], str]) -> dict[str, list[GroupCall]]:
     """The calls by model as shown (records' names resolved once each)."""
     by_raw: dict[str | None, list[GroupCall]] = {}
     for row in rows:

@@ -24,7 +24,6 @@ warm run never imports. A full read hands every unit it reads to a sink chosen b
   for its own sessions.
 """
 
-from __future__ import annotations
 
 import gc
 import marshal
@@ -47,6 +46,8 @@ from openusage.summary import Ledger
 if TYPE_CHECKING:
     from openusage import reading
     from openusage.fold import Calls
+else:
+    Calls = dict  # a stand-in for `Refreshed.calls`: fold.py loads msgspec, which a warm run never needs
 
 # Below this many bytes to read, or sessions to walk, forking a worker costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -208,7 +209,7 @@ def _refresh_account(store: Store | None, provider: FileProvider, account: Accou
     return Refreshed(ledger, True, None, files, unreadable, resolve_model, walk.root)
 
 
-def _refreshed(read: reading.FullRead, resolve_model: ModelResolver, root: str) -> Refreshed:
+def _refreshed(read: "reading.FullRead", resolve_model: ModelResolver, root: str) -> Refreshed:
     return Refreshed(read.ledger, True, None, read.files, read.unreadable, resolve_model, root, calls=read.calls,
                      infos=read.infos)
 

@@ -6,7 +6,6 @@ renderers draw and the JSON carries. `remote_snapshot` wraps a remote source's r
 a plan quota) in the same envelope, its figures in `remote`.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
@@ -19,6 +18,8 @@ from openusage.summary import DailyRow, Summary, WindowCounts
 
 if TYPE_CHECKING:  # loaded only with a remote account (the warm local path stays as it was)
     from openusage.remote import Reading
+else:
+    Reading = object  # a stand-in for the field annotation below, evaluated when the class is made
 
 Status = Literal["ok", "unknown", "error"]
 
@@ -180,13 +181,13 @@ def _priced_rows(rows: tuple[ModelRow, ...], costs: dict[str, ModelCost],
     return priced, summary
 
 
-def remote_snapshot(account_id: str, provider_id: str, title: str, reading: Reading) -> Snapshot:
+def remote_snapshot(account_id: str, provider_id: str, title: str, reading: "Reading") -> Snapshot:
     """A remote account's snapshot: its reading, with a status a front end colours by."""
     return Snapshot(account_id, provider_id, title, _remote_status(reading), reading.message, {}, (), {}, {},
                     (), reading)
 
 
-def _remote_status(reading: Reading) -> Status:
+def _remote_status(reading: "Reading") -> Status:
     if reading.state in {"ok", "low"} or (reading.state == "offline" and reading.has_figures):
         return "ok"
     if reading.state in {"offline", "no_key", "signed_out"}:

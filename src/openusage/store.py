@@ -25,7 +25,6 @@ group result is simply computed again. A file SQLite says is damaged is moved as
 other failure is a `CacheError` saying why, and the caller reads without the cache (`cachefile.py`).
 """
 
-from __future__ import annotations
 
 import marshal
 import os
@@ -173,7 +172,7 @@ class FileState(NamedTuple):
     state: bytes | None  # the reader's resume state at `offset`
 
 
-def key_crcs(records: list[UsageRecord], tail: list[UsageRecord]) -> list[int]:
+def key_crcs(records: "list[UsageRecord]", tail: "list[UsageRecord]") -> list[int]:
     """`key_crc` of every call key these copies hold, each crc once (two keys may share one): a file's
     holders entries are then unique without a set (`Store.add_encoded`)."""
     return list({key_crc(key) for key in {record.key for record in (*records, *tail)}})
@@ -463,7 +462,7 @@ class Store:
         self._unhold(file_id, {record.key for record in (*records, *tail)})
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
-    def add_encoded(self, account: str, path: str, session: str, read: FileRead, records: bytearray,
+    def add_encoded(self, account: str, path: str, session: str, read: "FileRead", records: bytearray,
                     tail: bytearray, crcs: list[int]) -> None:
         """A file seen for the first time, read whole: `records`/`tail` are its copies encoded (by the
         worker that read it, with `encode_records`), `crcs` the `key_crcs` of the keys it holds."""
@@ -481,7 +480,7 @@ class Store:
         if len(self._new_files) + len(self._new_stated) >= FLUSH_EVERY:
             self._flush_files()  # bounded memory on a first run over many files
 
-    def apply(self, account: str, path: str, session: str, read: FileRead, previous: FileState | None) -> None:
+    def apply(self, account: str, path: str, session: str, read: "FileRead", previous: FileState | None) -> None:
         """Write what was read from a file. Read from the start (`read.restarted`): every old copy of it
         goes; otherwise the new copies join the old ones and the tail is replaced."""
         from openusage.packed import encode_records  # a file was read: msgspec is loaded already
@@ -571,7 +570,7 @@ class Store:
             shared.update(crc for crc, following in pairwise(crcs) if crc == following)
         return shared
 
-    def _shards(self, shards: Iterable[int]) -> dict[int, array[int]]:
+    def _shards(self, shards: Iterable[int]) -> "dict[int, array[int]]":
         """The stored entries of these shards (one query for all when they are many)."""
         wanted = set(shards)
         if len(wanted) > 64:
@@ -579,7 +578,7 @@ class Store:
             return {shard: holder_entries(blob) for shard, blob in rows if shard in wanted}
         return {shard: self._shard(shard) for shard in wanted}
 
-    def _shard(self, shard: int) -> array[int]:
+    def _shard(self, shard: int) -> "array[int]":
         row = self.conn.execute("SELECT entries FROM holders WHERE shard = ?", (shard,)).fetchone()
         return holder_entries(row[0]) if row is not None else array("q")
 
@@ -631,7 +630,7 @@ class Store:
         self._next_id += 1
         return file_id
 
-    def _records_of(self, file_id: int) -> tuple[list[UsageRecord], list[UsageRecord]]:
+    def _records_of(self, file_id: int) -> "tuple[list[UsageRecord], list[UsageRecord]]":
         self._flush_files()
         row = self.conn.execute(f"SELECT {COPIES} FROM files WHERE id = ?", (file_id,)).fetchone()
         if row is None:
@@ -751,7 +750,7 @@ class Store:
                               ((key, to_db(session)) for session, body in rows.items() if body is None))
 
     # -- copies ---------------------------------------------------------------------------------------
-    def copies(self, account: str, keys: set[str]) -> Iterator[Copy]:
+    def copies(self, account: str, keys: set[str]) -> "Iterator[Copy]":
         """Every stored copy of the given calls held by the account's files. Every file holding one is
         checked, whatever its account: a file row whose account column was changed is found here."""
         from openusage.fold import Copy  # the fold loads msgspec: only a run that folds asks
@@ -770,7 +769,7 @@ class Store:
                         yield Copy(record, session)
 
     def file_copies(self, account: str, session: str | None = None, *,
-                    by_session: bool = False) -> Iterator[tuple[str, list[UsageRecord]]]:
+                    by_session: bool = False) -> "Iterator[tuple[str, list[UsageRecord]]]":
         """Every file of the account (of one session, when given), one at a time: its session and the
         copies it holds. `by_session`: the files of each session one after the other (by the index)."""
         self.flush()
@@ -793,7 +792,8 @@ class Store:
             return None  # damaged: computed again
         return body, diagnostics_of(unseal(row[1]))
 
-    def set_summary(self, account: str, ledger: StoredLedger, files: FileDiagnostics | None = None) -> FileDiagnostics:
+    def set_summary(self, account: str, ledger: "StoredLedger",
+                    files: FileDiagnostics | None = None) -> FileDiagnostics:
         """Store the account's ledger (its head in `summaries`, its per-session parts in `ledger_sessions`
         and `ledger_days`) with its files' diagnostics as they are now (`files`, when the caller counted
         them, else from the file rows); returns those."""
@@ -816,7 +816,7 @@ class Store:
                                       (key, part, seal(body)))
         return files
 
-    def manifest(self, account: str) -> Manifest | None:
+    def manifest(self, account: str) -> "Manifest | None":
         """The account's manifest (`openusage.manifest`), when it was kept with the generation stored now
         (any change of the account's rows since makes it stale) and its seal holds; else None."""
         row = self.conn.execute("SELECT m.body FROM manifests AS m JOIN summaries AS s ON s.account = m.account"
@@ -896,7 +896,7 @@ class Store:
                 "SELECT day, session, times FROM temp.build_days ORDER BY day, session"):
             yield day, _name_str(session), times
 
-    def ledger_parts(self, account: str) -> LedgerParts:
+    def ledger_parts(self, account: str) -> "LedgerParts":
         """Where the account's stored ledger reads its per-session parts when it needs them."""
         return _LedgerParts(self, to_db(account))
 
@@ -1250,7 +1250,7 @@ class RowSort:
         self._directory: str | None = None
         self._conn: sqlite3.Connection | None = None
 
-    def __enter__(self) -> RowSort:
+    def __enter__(self) -> "RowSort":
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -7,7 +7,6 @@ versions go out, their new ones come in, exactly. For the windows (sessions toda
 without reading a call. Pure: no files, no SQL.
 """
 
-from __future__ import annotations
 
 import marshal
 from collections.abc import Callable, Iterable, Iterator
@@ -154,7 +153,7 @@ class Ledger:
         self._touched_days: set[int] = set()
 
     @classmethod
-    def of(cls, calls: Iterable[Counted]) -> Ledger:
+    def of(cls, calls: Iterable[Counted]) -> "Ledger":
         ledger = cls()
         ledger.add(calls)
         return ledger
@@ -315,7 +314,7 @@ class Ledger:
                               [[model, day, *sums] for (model, day), sums in self.model_days.items()]))
 
     @classmethod
-    def decode(cls, blob: bytes) -> Ledger | None:
+    def decode(cls, blob: bytes) -> "Ledger | None":
         """None for a blob of another version or shape: the caller rebuilds the ledger."""
         try:
             version, totals, sessions, day_tokens, day_sessions, scopes, model_days = marshal.loads(blob)
@@ -364,7 +363,7 @@ class Ledger:
                               [[scope, *sums] for scope, sums in self.scopes.items()],
                               [[model, day, *sums] for (model, day), sums in self.model_days.items()]))
 
-    def absorb(self, other: Ledger) -> None:
+    def absorb(self, other: "Ledger") -> None:
         """Add the sums of `other`, a ledger of other calls (totals, UTC days' tokens, scopes, and per
         (model, day) the sums and the peak prompt): not its sessions, which the caller keeps apart
         (`reading.parted_ledger`)."""
@@ -394,7 +393,7 @@ class Ledger:
         return len(self.totals) == 7 and all(type(sums) is list and len(sums) == 7 for sums in self.model_days.values())
 
     @classmethod
-    def from_stored(cls, head: bytes, parts: LedgerParts) -> Ledger | None:
+    def from_stored(cls, head: bytes, parts: LedgerParts) -> "Ledger | None":
         """The ledger from a stored head, its parts read from `parts` when needed; None for a head of
         another version or shape: the caller rebuilds the ledger."""
         try:
@@ -578,7 +577,7 @@ def _bump(counts: dict[str, int], key: str, sign: int) -> None:
         del counts[key]
 
 
-def zone_figures(calls: Iterable[CallRow], tz: tzinfo, window: Windows) -> tuple[WindowCounts, tuple[DailyRow, ...]]:
+def zone_figures(calls: "Iterable[CallRow]", tz: tzinfo, window: Windows) -> tuple[WindowCounts, tuple[DailyRow, ...]]:
     """What the ledger answers by UTC day, by the days of `tz` instead, from the settled calls: the
     sessions with a call on the zone's day holding now (up to now) and in the last 7 x 24 h (up to
     now: an "as of" instant, as `Ledger.windows`), and the daily series."""

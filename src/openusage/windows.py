@@ -1,6 +1,5 @@
 """Time windows: the current day, the last 7 x 24 hours, and day buckets, all from one injectable clock."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping

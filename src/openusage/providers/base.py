@@ -13,7 +13,6 @@ and nothing else; `api` runs it on a thread beside the local scan and keeps its 
 A provider offers one capability or the other (`Provider`); `api` dispatches on which.
 """
 
-from __future__ import annotations
 
 import os
 from array import array
@@ -151,7 +150,8 @@ class SeenDirs:
 
     __slots__ = ("_real", "_sorted", "device", "linked")
 
-    def __init__(self, device: int = 0, linked: AbstractSet[int] = frozenset(), real: array[int] | None = None) -> None:
+    def __init__(self, device: int = 0, linked: AbstractSet[int] = frozenset(),
+                 real: "array[int] | None" = None) -> None:
         self.device = device
         self.linked = linked
         self._real = real if real is not None else array("Q")
@@ -521,7 +521,7 @@ class RemoteSource(Protocol):
         """Never opens a socket, even with `detailed`."""
         ...
 
-    def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading: ...
+    def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> "Reading": ...
 
 
 Provider = FileProvider | RemoteSource
