@@ -9,6 +9,7 @@ one that exists could not be read goes to `problems` when the caller keeps them.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -42,9 +43,7 @@ def read_document(path: Path | str) -> tuple[dict[str, Any], str | None]:
 
             doc: Any = tomllib.loads(text)
         else:
-            import json
-
-            doc = json.loads(text)
+            doc = _decode_json(raw, text)
     except UnicodeDecodeError as exc:
         return {}, f"not UTF-8 text (byte {exc.start})"
     except RecursionError:
@@ -54,6 +53,22 @@ def read_document(path: Path | str) -> tuple[dict[str, Any], str | None]:
     if not isinstance(doc, dict):
         return {}, "not a JSON object"
     return doc, None
+
+
+def _decode_json(raw: bytes, text: str) -> Any:
+    """A JSON document as `json.loads(text)` reads it. Where msgspec is loaded already (a process that
+    reads files: a cold or first run reads every session's state.json), it decodes first, 3x faster
+    than `json` on a state file; whatever it refuses (NaN, a lone surrogate, a number beyond a float,
+    anything malformed) goes to `json`, which decides as it always did, error messages included."""
+    msgspec = sys.modules.get("msgspec")
+    if msgspec is not None:
+        try:
+            return msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    import json
+
+    return json.loads(text)
 
 
 class KeysMemo(Protocol):
