@@ -5,7 +5,6 @@ file source are refreshed through `scan`; accounts of a remote source are fetche
 imported only when one is chosen) while the files are read.
 """
 
-
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, tzinfo

@@ -10,7 +10,6 @@ Every line written to stderr (notices, errors) is one printable line, whatever a
 content put in it (`files.printable`). rich is imported only by the commands that draw.
 """
 
-
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping

@@ -11,7 +11,6 @@ dollar (rates are turned into units per token once), so a run with the cache and
 tile and a report, give the same figure to the last digit.
 """
 
-
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple

@@ -17,7 +17,6 @@ With the cache, a group's ledgers are stored with the generations of its members
 same, so a warm run with nothing new folds nothing here either.
 """
 
-
 import marshal
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence

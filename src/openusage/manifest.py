@@ -25,7 +25,6 @@ The check itself is `differ`: the compiled one in `openusage._manifest` (`native
 OPENUSAGE_PURE, not a stale build), else `differ_pure`, its reference; tests hold them equal.
 """
 
-
 import marshal
 import os
 from array import array

@@ -7,7 +7,6 @@ version constant differs from the one its Python side expects); `openusage detec
 and why. Imports nothing heavy: the providers ask it while detecting.
 """
 
-
 import importlib
 import os
 from collections.abc import Mapping

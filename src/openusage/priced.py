@@ -20,7 +20,6 @@ which after appends means settling all of its calls again. See docs/pricing.md. 
 A stale or damaged value is computed again, never used; the figures never depend on the cache.
 """
 
-
 import marshal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple

@@ -14,7 +14,6 @@ with its public source in docs/pricing.md; a user's own aliases and prices (sett
 `"prices"`) win over both the table and the database.
 """
 
-
 import importlib.util
 import os
 from collections.abc import Iterable, Mapping

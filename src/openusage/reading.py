@@ -294,8 +294,6 @@ def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions:
                      sum(source.identity[2] for source in sources))
 
 
-
-
 def apply_changes(store: Store, provider: FileProvider, account: str, walk: Walk, progress: Progress | None,
                   jobs: list[_Job], gone: list[FileState], changed_sessions: dict[str, tuple[str, SessionInfo, int]],
                   dropped_sessions: list[str], ledger: Ledger | None) -> tuple[Ledger, int, FileDiagnostics | None]:
@@ -392,7 +390,6 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
     old = ancestry({name: info.parent for name, info in before.items()})
     new = ancestry({name: info.parent for name, info in after.items()})
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
-
 
 
 def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:

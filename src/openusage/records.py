@@ -5,7 +5,6 @@ themselves are msgspec Structs (`calls.py`), apart so that a warm run, which rea
 imports msgspec.
 """
 
-
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ warm run never imports. A full read hands every unit it reads to a sink chosen b
   for its own sessions.
 """
 
-
 import gc
 import marshal
 import os

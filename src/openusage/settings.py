@@ -8,7 +8,6 @@ or in its `extra`, whose keys each provider declares) is an error naming the nea
 a typo silently ignored looks like a setting that took effect.
 """
 
-
 import codecs
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path

@@ -6,7 +6,6 @@ renderers draw and the JSON carries. `remote_snapshot` wraps a remote source's r
 a plan quota) in the same envelope, its figures in `remote`.
 """
 
-
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Literal, NamedTuple

@@ -25,7 +25,6 @@ group result is simply computed again. A file SQLite says is damaged is moved as
 other failure is a `CacheError` saying why, and the caller reads without the cache (`cachefile.py`).
 """
 
-
 import marshal
 import os
 import sqlite3

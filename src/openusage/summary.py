@@ -7,7 +7,6 @@ versions go out, their new ones come in, exactly. For the windows (sessions toda
 without reading a call. Pure: no files, no SQL.
 """
 
-
 import marshal
 from collections.abc import Callable, Iterable, Iterator
 from datetime import tzinfo

@@ -1,6 +1,5 @@
 """Time windows: the current day, the last 7 x 24 hours, and day buckets, all from one injectable clock."""
 
-
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo

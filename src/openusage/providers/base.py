@@ -13,7 +13,6 @@ and nothing else; `api` runs it on a thread beside the local scan and keeps its 
 A provider offers one capability or the other (`Provider`); `api` dispatches on which.
 """
 
-
 import os
 from array import array
 from bisect import bisect_left
