@@ -89,3 +89,19 @@ def test_the_readers_load_msgspec_without_typing_extensions_and_leave_it_importa
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[]", "Row(n=1, names=['a'])", "True"]
+
+
+def test_nothing_is_blocked_while_another_thread_runs(packages: Path) -> None:
+    import threading
+
+    _package(packages, "ou_threaded", "from ou_threaded.part import helper\n", part=OPTIONAL)
+    (packages / "ou_extra.py").write_text("VALUE = 4\n", encoding="utf-8")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        lib = import_without("ou_threaded", "ou_extra")
+    finally:
+        stop.set()
+        other.join()
+    assert lib.helper is sys.modules["ou_extra"]  # imported as usual: the other thread could have needed it

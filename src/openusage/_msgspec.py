@@ -8,7 +8,8 @@ reads a file, measured (docs/speed.md, "msgspec without typing_extensions"). So 
 first imported, `typing_extensions` is marked as not importable (msgspec then falls back to `typing`,
 as it does where `typing_extensions` is not installed), and the mark is taken away at once: anything
 imported later gets the real module. If `typing_extensions` is already loaded (a test run, a resident
-front end that imported httpx first), nothing is done. If a msgspec release ever needs it outright, the
+front end that imported httpx first), or another thread runs (it might import it meanwhile), nothing is
+done. If a msgspec release ever needs it outright, the
 import fails, and msgspec is then imported again the ordinary way.
 """
 
@@ -23,7 +24,7 @@ def import_without(name: str, blocked: str) -> ModuleType:
     """Module `name`, imported while `blocked` cannot be (unless either is loaded already); if `name`
     cannot be imported that way, everything that attempt loaded under `name` is dropped and `name` is
     imported as usual."""
-    if name in sys.modules or blocked in sys.modules:
+    if name in sys.modules or blocked in sys.modules or _other_threads():
         return importlib.import_module(name)
     sys.modules[blocked] = None  # type: ignore[assignment]  # None in sys.modules: `import blocked` raises ImportError
     try:
@@ -35,6 +36,13 @@ def import_without(name: str, blocked: str) -> ModuleType:
         if sys.modules.get(blocked, False) is None:
             del sys.modules[blocked]
     return importlib.import_module(name)
+
+
+def _other_threads() -> bool:
+    """Whether another thread runs (a resident front end's): the mark is process-wide, and that thread
+    could be importing `blocked` itself meanwhile, so then nothing is marked."""
+    threading = sys.modules.get("threading")  # not imported: no thread was started through it
+    return threading is not None and threading.active_count() > 1
 
 
 import_without("msgspec", "typing_extensions")
