@@ -1,28 +1,18 @@
 """msgspec is imported without typing_extensions (`openusage._msgspec`), and nothing else is affected:
-the helper on real packages written to disk, and the reading modules in a fresh interpreter."""
+the helper on real packages written to disk, and the reading modules, each in a fresh interpreter (the
+helper does nothing while another thread runs, and a test run may have threads of its own)."""
 
 from __future__ import annotations
 
 import importlib.util
 import subprocess
 import sys
-from collections.abc import Iterator
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from openusage._msgspec import import_without
-
-
-@pytest.fixture
-def packages(tmp_path: Path) -> Iterator[Path]:
-    """A directory on sys.path for the test's own packages; everything they loaded goes afterwards."""
-    before = set(sys.modules)
-    sys.path.insert(0, str(tmp_path))
-    yield tmp_path
-    sys.path.remove(str(tmp_path))
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+OPTIONAL = "try:\n    import ou_extra as helper\nexcept ImportError:\n    helper = None\n"
 
 
 def _package(root: Path, name: str, init: str, **modules: str) -> None:
@@ -32,76 +22,114 @@ def _package(root: Path, name: str, init: str, **modules: str) -> None:
         (root / name / f"{module}.py").write_text(text, encoding="utf-8")
 
 
-OPTIONAL = "try:\n    import ou_extra as helper\nexcept ImportError:\n    helper = None\n"
+def _run(root: Path, script: str) -> list[str]:
+    """What `script` prints in a fresh interpreter with `root` first on sys.path and `import_without` imported."""
+    prelude = f"import sys\nsys.path.insert(0, {str(root)!r})\nfrom openusage._msgspec import import_without\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
 
 
-def test_a_module_that_can_do_without_it_is_imported_without_it(packages: Path) -> None:
-    _package(packages, "ou_lib", "from ou_lib.part import helper\n", part=OPTIONAL)
-    (packages / "ou_extra.py").write_text("VALUE = 1\n", encoding="utf-8")
-    lib = import_without("ou_lib", "ou_extra")
-    assert lib.helper is None
-    assert "ou_extra" not in sys.modules
-    # The mark is gone: whatever imports it afterwards gets the real module.
-    import ou_extra  # type: ignore[import-not-found]
-
-    assert ou_extra.VALUE == 1
-
-
-def test_a_module_that_needs_it_is_imported_the_ordinary_way(packages: Path) -> None:
-    _package(packages, "ou_needs", "from ou_needs.part import helper\n", part="import ou_dep as helper\n")
-    (packages / "ou_dep.py").write_text("VALUE = 2\n", encoding="utf-8")
-    lib = import_without("ou_needs", "ou_dep")
-    assert lib.helper.VALUE == 2
-    assert sys.modules["ou_needs.part"].helper is sys.modules["ou_dep"]  # not a half-loaded first attempt
+def test_a_module_that_can_do_without_it_is_imported_without_it(tmp_path: Path) -> None:
+    _package(tmp_path, "ou_lib", "from ou_lib.part import helper\n", part=OPTIONAL)
+    (tmp_path / "ou_extra.py").write_text("VALUE = 1\n", encoding="utf-8")
+    printed = _run(
+        tmp_path,
+        """
+        lib = import_without("ou_lib", "ou_extra")
+        print(lib.helper, "ou_extra" in sys.modules)
+        import ou_extra  # the mark is gone: whatever imports it afterwards gets the real module
+        print(ou_extra.VALUE)
+        """,
+    )
+    assert printed == ["None False", "1"]
 
 
-def test_nothing_is_blocked_when_either_is_loaded_already(packages: Path) -> None:
-    _package(packages, "ou_first", "from ou_first.part import helper\n", part=OPTIONAL)
-    (packages / "ou_extra.py").write_text("VALUE = 3\n", encoding="utf-8")
-    import ou_extra
+def test_a_module_that_needs_it_is_imported_the_ordinary_way(tmp_path: Path) -> None:
+    _package(tmp_path, "ou_needs", "from ou_needs.part import helper\n", part="import ou_dep as helper\n")
+    (tmp_path / "ou_dep.py").write_text("VALUE = 2\n", encoding="utf-8")
+    printed = _run(
+        tmp_path,
+        """
+        lib = import_without("ou_needs", "ou_dep")
+        print(lib.helper.VALUE)
+        print(sys.modules["ou_needs.part"].helper is sys.modules["ou_dep"])  # not a half-loaded first attempt
+        """,
+    )
+    assert printed == ["2", "True"]
 
-    lib = import_without("ou_first", "ou_extra")
-    assert lib.helper is ou_extra
-    assert import_without("ou_first", "ou_missing") is lib
+
+def test_nothing_is_blocked_when_either_is_loaded_already(tmp_path: Path) -> None:
+    _package(tmp_path, "ou_first", "from ou_first.part import helper\n", part=OPTIONAL)
+    (tmp_path / "ou_extra.py").write_text("VALUE = 3\n", encoding="utf-8")
+    printed = _run(
+        tmp_path,
+        """
+        import ou_extra
+        lib = import_without("ou_first", "ou_extra")
+        print(lib.helper is ou_extra)
+        print(import_without("ou_first", "ou_missing") is lib)
+        """,
+    )
+    assert printed == ["True", "True"]
 
 
-def test_an_import_error_of_the_module_itself_still_reaches_the_caller(packages: Path) -> None:
-    _package(packages, "ou_broken", "import ou_nowhere\n")
-    with pytest.raises(ImportError):
-        import_without("ou_broken", "ou_extra")
-    assert "ou_broken" not in sys.modules
+def test_an_import_error_of_the_module_itself_still_reaches_the_caller(tmp_path: Path) -> None:
+    _package(tmp_path, "ou_broken", "import ou_nowhere\n")
+    printed = _run(
+        tmp_path,
+        """
+        try:
+            import_without("ou_broken", "ou_extra")
+        except ImportError as error:
+            print(type(error).__name__, error.name)
+        print("ou_broken" in sys.modules)
+        """,
+    )
+    assert printed == ["ModuleNotFoundError ou_nowhere", "False"]
+
+
+def test_nothing_is_blocked_while_another_thread_runs(tmp_path: Path) -> None:
+    _package(tmp_path, "ou_threaded", "from ou_threaded.part import helper\n", part=OPTIONAL)
+    (tmp_path / "ou_extra.py").write_text("VALUE = 4\n", encoding="utf-8")
+    printed = _run(
+        tmp_path,
+        """
+        import threading
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        other.start()
+        try:
+            lib = import_without("ou_threaded", "ou_extra")
+        finally:
+            stop.set()
+            other.join()
+        print(lib.helper is sys.modules["ou_extra"])  # imported as usual: the other thread could have needed it
+        """,
+    )
+    assert printed == ["True"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("typing_extensions") is None, reason="typing_extensions not installed")
-def test_the_readers_load_msgspec_without_typing_extensions_and_leave_it_importable() -> None:
-    script = (
-        "import sys\n"
-        "import openusage.reading, openusage.providers.kimi_cli.wire, openusage.providers.codex_cli.rollout\n"
-        "import msgspec\n"
-        "print(sorted(name for name in ('typing_extensions', 'inspect') if name in sys.modules))\n"
-        "class Row(msgspec.Struct):\n"
-        "    n: 'int'\n"  # a string annotation: resolved by typing's get_type_hints
-        "    names: list[str]\n"
-        "print(msgspec.json.decode(b'{\"n\": 1, \"names\": [\"a\"]}', type=Row))\n"
-        "import typing_extensions\n"
-        "print(typing_extensions.get_type_hints is not None)\n"
+def test_the_readers_load_msgspec_without_typing_extensions_and_leave_it_importable(tmp_path: Path) -> None:
+    printed = _run(
+        tmp_path,
+        """
+        import openusage.reading, openusage.providers.kimi_cli.wire, openusage.providers.codex_cli.rollout
+        import msgspec
+        print(sorted(name for name in ('typing_extensions', 'inspect') if name in sys.modules))
+        class Row(msgspec.Struct):
+            n: 'int'  # a string annotation: resolved by typing's get_type_hints
+            names: list[str]
+        print(msgspec.json.decode(b'{"n": 1, "names": ["a"]}', type=Row))
+        import typing_extensions
+        print(typing_extensions.get_type_hints is not None)
+        """,
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[]", "Row(n=1, names=['a'])", "True"]
-
-
-def test_nothing_is_blocked_while_another_thread_runs(packages: Path) -> None:
-    import threading
-
-    _package(packages, "ou_threaded", "from ou_threaded.part import helper\n", part=OPTIONAL)
-    (packages / "ou_extra.py").write_text("VALUE = 4\n", encoding="utf-8")
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        lib = import_without("ou_threaded", "ou_extra")
-    finally:
-        stop.set()
-        other.join()
-    assert lib.helper is sys.modules["ou_extra"]  # imported as usual: the other thread could have needed it
+    assert printed == ["[]", "Row(n=1, names=['a'])", "True"]
