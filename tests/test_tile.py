@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from openusage.api import agent_homes
+from openusage.providers import PROVIDERS, file_provider
 from openusage.render.tile import render_dashboard, render_nothing_detected, sparkline
-from openusage.snapshot import DailyPoint, Metric, ModelRow, Snapshot, SnapshotSet
+from openusage.snapshot import AgentHome, DailyPoint, Metric, ModelRow, Snapshot, SnapshotSet
 from openusage.snapshot import compact_number as compact
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -315,19 +317,41 @@ def test_ascii_only_terminal_gets_an_ascii_chart() -> None:
 def test_nothing_detected_says_how_to_point_at_data() -> None:
     console = _console(80)
     settings = Path("/home/someone/.config/openusage/settings.json")
-    render_nothing_detected(console, settings)
+    render_nothing_detected(console, settings, agent_homes())
     out = _text(console)
     assert "No account was detected or configured." in out
-    for hint in ("~/.kimi-code", "~/.kimi", "KIMI_CODE_HOME", "KIMI_SHARE_DIR", str(settings),
-                 '"provider": "kimi_cli"', "openusage --demo"):
+    for hint in ("~/.kimi-code", "~/.kimi", "~/.codex", "KIMI_CODE_HOME", "KIMI_SHARE_DIR", "CODEX_HOME",
+                 str(settings), '"provider": "kimi_cli"', '"sessions_dir": "~/.kimi/sessions"', "openusage --demo"):
         assert hint in out
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_nothing_detected_names_every_file_provider_of_the_registry_on_a_line_of_its_own() -> None:
+    console = _console(80)
+    homes = agent_homes()
+    render_nothing_detected(console, Path("/s.json"), homes)
+    lines = _text(console).splitlines()
+    assert [home.provider for home in homes] == [p.id for p in PROVIDERS if file_provider(p.id) is not None]
+    for home in homes:
+        (line,) = [line for line in lines if f" {home.title} " in line]
+        assert home.default in line
+        assert home.variable in line
+
+
+def test_nothing_detected_without_an_example_account_still_names_the_settings_file() -> None:
+    console = _console(80)
+    home = AgentHome("x_agent", "X Agent", "~/.x", "X_HOME", None)
+    render_nothing_detected(console, Path("/s.json"), (home,))
+    out = _text(console)
+    for hint in ("X Agent", "~/.x", "X_HOME", "/s.json"):
+        assert hint in out
+    assert '"accounts"' not in out
 
 
 def test_nothing_detected_keeps_odd_paths_literal_and_within_width() -> None:
     console = _console(80)
     odd = Path("/tmp/[weird]") / ("x" * 120) / "settings.json"
-    render_nothing_detected(console, odd)
+    render_nothing_detected(console, odd, agent_homes())
     out = _text(console)
     assert "[weird]" in out  # not swallowed as rich markup
     assert all(len(line) <= 80 for line in out.splitlines())

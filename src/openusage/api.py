@@ -18,7 +18,15 @@ from openusage.manifest import Check
 from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
-from openusage.snapshot import AccountFigures, ProviderInfo, Snapshot, SnapshotSet, build_snapshot, remote_snapshot
+from openusage.snapshot import (
+    AccountFigures,
+    AgentHome,
+    ProviderInfo,
+    Snapshot,
+    SnapshotSet,
+    build_snapshot,
+    remote_snapshot,
+)
 from openusage.store import Store
 from openusage.stored import DamagedValue
 from openusage.summary import zone_figures
@@ -46,6 +54,18 @@ class DetectReport(NamedTuple):
     settings_error: str | None = None  # why the settings file was not used (`detect` with strict=False)
     reader: Kernel | None = None  # the candidate reader's block loop this process uses (`detect` only)
     warm_check: Check | None = None  # the warm run's stats of the manifest's paths (`detect` only)
+
+
+def agent_homes() -> tuple[AgentHome, ...]:
+    """Every file provider's home, in the registry's order: what to say when no account was found."""
+    homes = []
+    for listed in PROVIDERS:
+        provider = file_provider(listed.id)
+        if provider is not None:
+            sessions = f"{provider.home_default}/sessions" if "sessions_dir" in provider.extra_keys else None
+            homes.append(AgentHome(provider.id, provider.title, provider.home_default, provider.home_variable,
+                                   sessions))
+    return tuple(homes)
 
 
 def serve_from_threads() -> None:

@@ -164,7 +164,7 @@ def dashboard(env: Mapping[str, str], now: datetime, *, account: str | None, use
     if result.snapshots:
         render_dashboard(result, shown)
     else:
-        render_nothing_detected(shown, paths.settings_path(env))
+        render_nothing_detected(shown, paths.settings_path(env), api.agent_homes())
 
 
 def snapshot(options: Options, *, json_output: bool, account: str | None, no_cache: bool, offline: bool,

@@ -121,6 +121,18 @@ class AccountFigures(NamedTuple):
     price_data: DataInfo | None = None
 
 
+class AgentHome(NamedTuple):
+    """Where one provider's agent keeps its data unless told otherwise (as a user writes it), the
+    environment variable that names another place, and the `sessions_dir` an account in the settings
+    would give for the default (None: the provider takes no such key)."""
+
+    provider: str
+    title: str
+    default: str
+    variable: str
+    sessions_dir: str | None
+
+
 class ProviderInfo(NamedTuple):
     id: str
     title: str

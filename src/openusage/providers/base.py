@@ -456,6 +456,10 @@ class FileProvider(Protocol):
     # The keys an account's `extra` may hold (its path overrides): settings.py rejects any other, so a
     # typo is an error instead of an override silently not taken.
     extra_keys: tuple[str, ...]
+    # Where its agent keeps its data unless told otherwise, as a user writes it ("~/.kimi"), and the
+    # environment variable that names another place: what openusage says when it found no account.
+    home_default: str
+    home_variable: str
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """`detailed`: also count what is there (for `openusage detect`; every other command skips it)."""

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from openusage.render.money import usd
-from openusage.snapshot import CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
+from openusage.snapshot import AgentHome, CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 
 CHART_DAYS = 14
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -63,36 +63,35 @@ def render_dashboard(snapshot_set: SnapshotSet, console: Console) -> None:
         console.print(_tile(snapshot, end=end, zone=snapshot_set.tz_name, width=width, ascii_only=ascii_only))
 
 
-def render_nothing_detected(console: Console, settings_path: Path) -> None:
-    """Say that no account was found, and every way to point openusage at data."""
+def render_nothing_detected(console: Console, settings_path: Path, homes: Sequence[AgentHome]) -> None:
+    """Say that no account was found, and every way to point openusage at data: each agent's home
+    and the variable that names another (`homes`), an account in the settings, the demo."""
     bullet = "-" if console.options.ascii_only else "•"
-    example = (
-        '      {"accounts": [{"id": "kimi_cli", "provider": "kimi_cli",\n'
-        '                     "extra": {"sessions_dir": "~/.kimi/sessions"}}]}'
-    )
+    titles = max((len(home.title) for home in homes), default=0)
+    defaults = max((len(home.default) for home in homes), default=0)
     # Text objects rather than markup strings: a path or the JSON example may contain "[".
     body = Text.assemble(
         ("No account was detected or configured.", "bold"),
-        "\n\nopenusage reads Kimi Code's and Kimi CLI's own session files.\nTo point it at data:\n",
-        f"  {bullet} run Kimi Code or Kimi CLI (sessions in ",
-        ("~/.kimi-code", "bold"),
-        ", ",
-        ("~/.kimi", "bold"),
-        ")\n",
-        f"  {bullet} or set ",
-        ("KIMI_CODE_HOME", "bold"),
-        " or ",
-        ("KIMI_SHARE_DIR", "bold"),
-        " to the data directory to read\n",
-        f"  {bullet} or add an account to ",
-        (str(settings_path), "bold"),
-        ":\n",
-        (example, "dim"),
-        "\n",
-        f"  {bullet} or try ",
-        ("openusage --demo", "bold"),
-        " to see the dashboard over sample data",
+        "\n\nopenusage reads the files each agent keeps on this machine.\nTo point it at data:\n",
+        f"  {bullet} run the agent, or set its variable to the directory it uses:\n",
     )
+    for home in homes:
+        body.append(f"      {home.title:<{titles}}   ")
+        body.append(f"{home.default:<{defaults}}", "bold")
+        body.append("   ")
+        body.append(home.variable, "bold")
+        body.append("\n")
+    example = next((home for home in homes if home.sessions_dir is not None), None)
+    body.append(f"  {bullet} or add an account to ")
+    body.append(str(settings_path), "bold")
+    if example is not None:
+        body.append(":\n")
+        body.append(f'      {{"accounts": [{{"id": "{example.provider}", "provider": "{example.provider}",\n'
+                    f'                     "extra": {{"sessions_dir": "{example.sessions_dir}"}}}}]}}', "dim")
+    body.append("\n")
+    body.append(f"  {bullet} or try ")
+    body.append("openusage --demo", "bold")
+    body.append(" to see the dashboard over sample data")
     panel = Panel(
         body,
         title=Text("openusage", style="bold"),

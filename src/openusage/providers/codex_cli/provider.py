@@ -54,6 +54,8 @@ class CodexCliProvider:
     shares_calls_across_accounts = False
     reports_reasoning = True  # `reasoning_output_tokens`, a part of output (codex-cli-format.md)
     extra_keys: tuple[str, ...] = ("home", "sessions_dir")  # read by _home, session_dirs
+    home_default = "~/.codex"  # codex_root
+    home_variable = HOME_VARIABLE
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = codex_root(env)

@@ -38,6 +38,8 @@ class KimiCliProvider:
     shares_calls_across_accounts = False
     reports_reasoning = False  # its token_usage has no reasoning figure
     extra_keys: tuple[str, ...] = ("sessions_dir", "config_path")  # read by sessions_dir, config_paths
+    home_default = "~/.kimi"  # locate.kimi_root
+    home_variable = locate.SHARE_VARIABLE
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = locate.kimi_root(env)

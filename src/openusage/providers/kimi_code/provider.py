@@ -57,6 +57,8 @@ class KimiCodeProvider:
     shares_calls_across_accounts = True
     reports_reasoning = False  # its usage has no reasoning figure
     extra_keys: tuple[str, ...] = ("home", "sessions_dir", "config_path")  # read by _home, sessions_dir, config_path
+    home_default = "~/.kimi-code"  # code_root
+    home_variable = HOME_VARIABLE
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         root = code_root(env)
