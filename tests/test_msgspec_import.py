@@ -22,6 +22,12 @@ def _package(root: Path, name: str, init: str, **modules: str) -> None:
         (root / name / f"{module}.py").write_text(text, encoding="utf-8")
 
 
+def _optional_user(root: Path, name: str, value: int) -> None:
+    """Package `name`, whose part imports `ou_extra` if it can, and `ou_extra` itself (VALUE = value)."""
+    _package(root, name, f"from {name}.part import helper\n", part=OPTIONAL)
+    (root / "ou_extra.py").write_text(f"VALUE = {value}\n", encoding="utf-8")
+
+
 def _run(root: Path, script: str) -> list[str]:
     """What `script` prints in a fresh interpreter with `root` first on sys.path and `import_without` imported."""
     prelude = f"import sys\nsys.path.insert(0, {str(root)!r})\nfrom openusage._msgspec import import_without\n"
@@ -37,8 +43,7 @@ def _run(root: Path, script: str) -> list[str]:
 
 
 def test_a_module_that_can_do_without_it_is_imported_without_it(tmp_path: Path) -> None:
-    _package(tmp_path, "ou_lib", "from ou_lib.part import helper\n", part=OPTIONAL)
-    (tmp_path / "ou_extra.py").write_text("VALUE = 1\n", encoding="utf-8")
+    _optional_user(tmp_path, "ou_lib", 1)
     printed = _run(
         tmp_path,
         """
@@ -66,8 +71,7 @@ def test_a_module_that_needs_it_is_imported_the_ordinary_way(tmp_path: Path) -> 
 
 
 def test_nothing_is_blocked_when_either_is_loaded_already(tmp_path: Path) -> None:
-    _package(tmp_path, "ou_first", "from ou_first.part import helper\n", part=OPTIONAL)
-    (tmp_path / "ou_extra.py").write_text("VALUE = 3\n", encoding="utf-8")
+    _optional_user(tmp_path, "ou_first", 3)
     printed = _run(
         tmp_path,
         """
@@ -96,8 +100,7 @@ def test_an_import_error_of_the_module_itself_still_reaches_the_caller(tmp_path:
 
 
 def test_nothing_is_blocked_while_another_thread_runs(tmp_path: Path) -> None:
-    _package(tmp_path, "ou_threaded", "from ou_threaded.part import helper\n", part=OPTIONAL)
-    (tmp_path / "ou_extra.py").write_text("VALUE = 4\n", encoding="utf-8")
+    _optional_user(tmp_path, "ou_threaded", 4)
     printed = _run(
         tmp_path,
         """
