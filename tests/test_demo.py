@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from openusage.demo import write_demo_home
+from openusage.providers.kimi_cli.demo import write_demo_home
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 HEADER = {"type": "metadata", "protocol_version": "1.10"}
@@ -233,3 +233,21 @@ def test_just_after_midnight_nothing_lies_in_the_future(tmp_path: Path) -> None:
 
 def test_non_ascii_text_is_written_as_is(home: Path) -> None:
     assert any("价格" in path.read_text(encoding="utf-8") for path in home.rglob("wire.jsonl"))
+
+
+def test_the_demo_environment_names_each_providers_sample_home_by_its_variable(tmp_path: Path) -> None:
+    from openusage.api import demo_home
+    from openusage.providers import PROVIDERS, file_provider
+
+    env = demo_home(tmp_path, NOW)
+    providers = [p for listed in PROVIDERS if (p := file_provider(listed.id)) is not None]
+    with_sample = {p.home_variable: tmp_path / p.id for p in providers if (tmp_path / p.id).is_dir()}
+    assert set(with_sample) == {"KIMI_SHARE_DIR", "KIMI_CODE_HOME"}  # Codex CLI has no sample home yet
+    for variable, home in with_sample.items():
+        assert env[variable] == str(home)
+        assert any((home / "sessions").iterdir())
+    assert "CODEX_HOME" not in env
+    assert env["HOME"] == str(tmp_path)  # nothing of the user's own is found from here
+    assert env["PATH"] == ""
+    assert json.loads(Path(env["OPENUSAGE_CONFIG"]).read_text(encoding="utf-8")) == {}
+    assert Path(env["OPENUSAGE_CACHE_DIR"]).parent == tmp_path

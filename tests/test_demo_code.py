@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kimi_home import explain, invoke
-from openusage.demo import write_demo_home
-from openusage.demo_code import write_demo_code_home
+from openusage.providers.kimi_cli.demo import write_demo_home
+from openusage.providers.kimi_code.demo import write_demo_code_home
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 

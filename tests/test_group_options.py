@@ -15,8 +15,8 @@ import pytest
 
 from kimi_code_home import KimiCodeHome, sid
 from kimi_home import NOW, KimiHome, at, comparable, env_for, explain, invoke, uid
-from openusage.demo import write_demo_home
-from openusage.demo_code import write_demo_code_home
+from openusage.providers.kimi_cli.demo import write_demo_home
+from openusage.providers.kimi_code.demo import write_demo_code_home
 
 
 @pytest.fixture

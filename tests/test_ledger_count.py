@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from openusage import hot
 from openusage.calls import CallRow
-from openusage.demo import write_demo_home
 from openusage.fold import Call
+from openusage.providers.kimi_cli.demo import write_demo_home
 from openusage.summary import DAY, CountIn, Ledger, count_in
 from property_files import compiled_or_skip, snapshot_on_path
 

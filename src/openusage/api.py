@@ -591,13 +591,13 @@ def _info(provider: FileProvider) -> ProviderInfo:
 
 
 def demo_home(root: Path, now: datetime) -> dict[str, str]:
-    """An environment whose Kimi CLI and Kimi Code homes are generated samples, for `openusage --demo`."""
-    from openusage.demo import write_demo_home
-    from openusage.demo_code import write_demo_code_home
-
-    write_demo_home(root / "kimi", now)
-    write_demo_code_home(root / "kimi-code", now)
+    """An environment in which every provider that has a sample home (`write_demo`) finds a generated
+    one, under `root`, and nothing of the user's own: for `openusage --demo`."""
+    env = {"HOME": str(root), "PATH": ""}  # no agent of the user's is found from here
+    for listed in PROVIDERS:
+        provider = file_provider(listed.id)
+        if provider is not None and provider.write_demo(root / provider.id, now):
+            env[provider.home_variable] = str(root / provider.id)
     settings = root / "settings.json"  # the defaults, whatever the user's own settings say
     settings.write_text("{}\n", encoding="utf-8")
-    return {"HOME": str(root), "KIMI_SHARE_DIR": str(root / "kimi"), "KIMI_CODE_HOME": str(root / "kimi-code"),
-            "PATH": "", "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}
+    return {**env, "OPENUSAGE_CONFIG": str(settings), "OPENUSAGE_CACHE_DIR": str(root / "cache")}

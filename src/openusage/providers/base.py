@@ -508,6 +508,12 @@ class FileProvider(Protocol):
         home's index of working directories): when it changes, cached facts are derived again."""
         ...
 
+    def write_demo(self, home: Path, now: datetime) -> bool:
+        """Write a realistic sample home of the agent into `home` (a new directory), its latest activity
+        just before `now`, for `openusage --demo`; False where the provider has no sample (nothing is
+        written). The same `now` gives the same bytes."""
+        ...
+
 @runtime_checkable
 class RemoteSource(Protocol):
     """A provider whose figures come from a service: it fetches one account's reading on demand.

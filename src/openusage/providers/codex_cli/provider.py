@@ -13,6 +13,8 @@ from openusage.providers.home import expand, find_binary, user_home
 from openusage.records import SessionInfo, Source
 
 if TYPE_CHECKING:
+    from datetime import datetime  # an annotation only
+
     from openusage.providers.base import FactsFinder  # an annotation only
 
 HOME_VARIABLE = "CODEX_HOME"
@@ -115,3 +117,6 @@ class CodexCliProvider:
 
     def labels_signature(self, account: Account, env: Mapping[str, str]) -> str:
         return ""  # a thread's facts come from its own rollout's head, which the session signature covers
+
+    def write_demo(self, home: Path, now: datetime) -> bool:
+        return False  # no sample Codex home yet: the demo shows the Kimi agents

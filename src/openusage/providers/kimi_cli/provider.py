@@ -19,6 +19,8 @@ from openusage.providers.walk import (
 from openusage.records import SessionInfo, Source
 
 if TYPE_CHECKING:
+    from datetime import datetime  # an annotation only
+
     from openusage.providers.base import FactsFinder  # an annotation only
 
 MIGRATED_MARKER = ".migrated-to-kimi-code"
@@ -120,4 +122,10 @@ class KimiCliProvider:
         from openusage.providers.agentfiles import stat_signature
 
         return stat_signature(self.sessions_dir(account, env).parent / "kimi.json")
+
+    def write_demo(self, home: Path, now: datetime) -> bool:
+        from openusage.providers.kimi_cli.demo import write_demo_home
+
+        write_demo_home(home, now)
+        return True
 

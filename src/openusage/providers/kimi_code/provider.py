@@ -21,6 +21,8 @@ from openusage.providers.walk import (
 from openusage.records import SessionInfo, Source
 
 if TYPE_CHECKING:
+    from datetime import datetime  # an annotation only
+
     from openusage.providers.base import FactsFinder  # an annotation only
 
 HOME_VARIABLE = "KIMI_CODE_HOME"
@@ -128,4 +130,10 @@ class KimiCodeProvider:
         from openusage.providers.agentfiles import stat_signature
 
         return stat_signature(self.sessions_dir(account, env).parent / "session_index.jsonl")
+
+    def write_demo(self, home: Path, now: datetime) -> bool:
+        from openusage.providers.kimi_code.demo import write_demo_code_home
+
+        write_demo_code_home(home, now)
+        return True
 

@@ -15,9 +15,11 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from openusage.providers.sample import start_sample_home
 
 SEED = 20260922
 PROTOCOL_VERSION = "1.10"
@@ -90,13 +92,9 @@ _SNIPPET = (
 
 def write_demo_home(root: Path, now: datetime) -> None:
     """Write a sample Kimi CLI data directory (what `~/.kimi` holds) at `root`, as seen at `now`."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now, midnight = start_sample_home(root, now, CONFIG_TOML)
     rng = random.Random(SEED)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config.toml").write_text(CONFIG_TOML, encoding="utf-8")
     sessions = root / "sessions"
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     today_elapsed = (now - midnight).total_seconds()
     # kimi.json names each group's working directory, so reports show projects by path, not by hash.
     work_dirs = [{"path": project, "kaos": "local", "last_session_id": None}

@@ -1,4 +1,5 @@
-"""A realistic sample Kimi Code home, for `openusage --demo` beside the Kimi CLI sample of `demo.py`.
+"""A realistic sample Kimi Code home, for `openusage --demo` beside the Kimi CLI sample of
+`providers/kimi_cli/demo.py`.
 
 Owns only writing that sample, in the layout and record format of `kimi-code-format.md`: sessions
 under `wd_<slug>_<hash>` directories, one `agents/main/wire.jsonl` journal each (metadata header,
@@ -15,9 +16,11 @@ import hashlib
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from openusage.providers.sample import start_sample_home
 
 SEED = 20261120
 ALIAS = "kimi-code/kimi-for-coding"
@@ -65,13 +68,9 @@ _PLANS = (
 
 def write_demo_code_home(root: Path, now: datetime) -> None:
     """Write a sample Kimi Code data directory (what `~/.kimi-code` holds) at `root`, as seen at `now`."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now, midnight = start_sample_home(root, now, CONFIG_TOML)
     rng = random.Random(SEED)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config.toml").write_text(CONFIG_TOML, encoding="utf-8")
     index: list[str] = []
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for number, plan in enumerate(_PLANS):
         session_id = f"session_{uuid.uuid5(_NAMESPACE, f'session-{number}')}"
         session_dir = root / "sessions" / _work_dir_key(plan.work_dir) / session_id
