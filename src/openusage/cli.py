@@ -76,7 +76,10 @@ def _demo(options: commands.Options) -> None:
     from rich.text import Text
 
     console = commands.console()
-    sample = Text("Sample data: a generated Kimi CLI home and Kimi Code home, not your usage.", style="bold yellow")
+    # The demo's environment names only the sample homes (`api.demo_home`): each by its provider's variable.
+    homes = [f"{home.title} home" for home in api.agent_homes() if home.variable in options.env]
+    listed = " and ".join(filter(None, [", ".join(homes[:-1]), homes[-1]])) if homes else "home"
+    sample = Text(f"Sample data: a generated {listed}, not your usage.", style="bold yellow")
     console.print(sample)
     commands.dashboard(options.env, options.now or current_time(), account=None, use_cache=False, tz=options.zone())
     console.print(Text.assemble("A sample report, ", ("openusage --demo report project --since 7d", "bold"),
