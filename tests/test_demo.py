@@ -242,11 +242,10 @@ def test_the_demo_environment_names_each_providers_sample_home_by_its_variable(t
     env = demo_home(tmp_path, NOW)
     providers = [p for listed in PROVIDERS if (p := file_provider(listed.id)) is not None]
     with_sample = {p.home_variable: tmp_path / p.id for p in providers if (tmp_path / p.id).is_dir()}
-    assert set(with_sample) == {"KIMI_SHARE_DIR", "KIMI_CODE_HOME"}  # Codex CLI has no sample home yet
+    assert set(with_sample) == {"KIMI_SHARE_DIR", "KIMI_CODE_HOME", "CODEX_HOME"}
     for variable, home in with_sample.items():
         assert env[variable] == str(home)
         assert any((home / "sessions").iterdir())
-    assert "CODEX_HOME" not in env
     assert env["HOME"] == str(tmp_path)  # nothing of the user's own is found from here
     assert env["PATH"] == ""
     assert json.loads(Path(env["OPENUSAGE_CONFIG"]).read_text(encoding="utf-8")) == {}

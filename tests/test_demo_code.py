@@ -1,4 +1,4 @@
-"""The first five minutes: `openusage --demo` over both sample homes, and the Kimi Code sample itself,
+"""The first five minutes: `openusage --demo` over every sample home, and the Kimi Code sample itself,
 checked with a parser of its own (one json.loads per line), not with the reader."""
 
 from __future__ import annotations
@@ -81,14 +81,15 @@ def test_kimi_cli_sample_names_its_projects(tmp_path: Path) -> None:
     assert "/home/demo/code/webshop" in [entry["path"] for entry in work_dirs]
 
 
-def test_demo_says_it_is_sample_data_and_shows_both_homes_and_a_report() -> None:
+def test_demo_says_it_is_sample_data_and_shows_every_sample_home_and_a_report() -> None:
     result = invoke(["--demo", "--tz", "UTC"], {"OPENUSAGE_NOW": "2026-11-20T15:30:00Z", "COLUMNS": "80"})
     assert result.exit_code == 0, explain(result)
     out = result.stdout
-    assert out.startswith("Sample data: a generated Kimi CLI home and Kimi Code home, not your usage.")
+    assert out.startswith("Sample data: generated Kimi CLI, Kimi Code and Codex CLI homes, not your usage.\n")
     assert out.rstrip().endswith("not your usage.")
     assert "╭─ Kimi CLI " in out
     assert "╭─ Kimi Code " in out
+    assert "╭─ Codex CLI " in out
     assert "Compaction  1 call" in out
     assert "openusage --demo report project --since 7d" in out
     assert "Usage by project · 2026-11-14 to now · UTC" in out
@@ -112,7 +113,8 @@ def test_demo_before_report_reports_over_the_sample_homes() -> None:
     result = invoke(["--demo", "report", "model", "--json", "--tz", "UTC"], {"OPENUSAGE_NOW": "2026-11-20T15:30:00Z"})
     assert result.exit_code == 0, explain(result)
     doc = json.loads(result.stdout)
-    assert {row["period"] for row in doc["rows"]} == {"kimi-k2-turbo-preview", "kimi-k2-thinking", "kimi-for-coding"}
+    assert {row["period"] for row in doc["rows"]} == {"kimi-k2-turbo-preview", "kimi-k2-thinking", "kimi-for-coding",
+                                                      "gpt-5-codex", "gpt-5.1-codex", "gpt-5.1-codex-max"}
 
 
 def test_options_before_report_apply_to_it(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from kimi_code_home import KimiCodeHome, sid
 from kimi_home import NOW, KimiHome, at, comparable, env_for, explain, invoke, uid
+from openusage.providers.codex_cli.demo import write_demo_codex_home
 from openusage.providers.kimi_cli.demo import write_demo_home
 from openusage.providers.kimi_code.demo import write_demo_code_home
 
@@ -63,12 +64,13 @@ def test_no_cache_before_the_dashboard_writes_no_cache(home: KimiHome) -> None:
 
 
 def _demo_reference(tmp_path: Path) -> dict[str, Any]:
-    """The demo homes (Kimi CLI and Kimi Code) generated at NOW, read as a user's own homes."""
+    """The demo homes (Kimi CLI, Kimi Code, Codex CLI) generated at NOW, read as a user's own homes."""
     root = tmp_path / "reference-demo"
     now = datetime.fromisoformat(NOW.replace("Z", "+00:00")).astimezone(UTC)
     write_demo_home(root / "kimi", now)
     write_demo_code_home(root / "kimi-code", now)
-    env = env_for(root / "kimi", KIMI_CODE_HOME=str(root / "kimi-code"))
+    write_demo_codex_home(root / "codex", now)
+    env = env_for(root / "kimi", KIMI_CODE_HOME=str(root / "kimi-code"), CODEX_HOME=str(root / "codex"))
     return json_run(["snapshot", "--json", "--no-cache"], env)
 
 
@@ -81,7 +83,7 @@ def test_demo_before_snapshot_shows_the_demo_accounts_not_the_real_ones(home: Ki
     doc = json_run(["--demo", "snapshot", "--json"], env_for(home.root, KIMI_CODE_HOME=str(code.root)))
 
     assert comparable(doc) == comparable(_demo_reference(tmp_path))
-    assert [s["account_id"] for s in doc["snapshots"]] == ["kimi_cli", "kimi_code"]
+    assert [s["account_id"] for s in doc["snapshots"]] == ["kimi_cli", "kimi_code", "codex_cli"]
     assert not cache_dir().exists()
 
 

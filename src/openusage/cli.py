@@ -41,8 +41,8 @@ class _Group(click.Group):
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="openusage")
 @click.option("--demo", is_flag=True,
-              help="The dashboard and a sample report (or the command's output) over generated Kimi CLI and "
-                   "Kimi Code homes.")
+              help="The dashboard and a sample report (or the command's output) over a generated sample "
+                   "home of each agent.")
 @click.option("--no-cache", is_flag=True, help="Read every file from scratch; neither read nor write the cache.")
 @click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
@@ -77,9 +77,10 @@ def _demo(options: commands.Options) -> None:
 
     console = commands.console()
     # The demo's environment names only the sample homes (`api.demo_home`): each by its provider's variable.
-    homes = [f"{home.title} home" for home in api.agent_homes() if home.variable in options.env]
-    listed = " and ".join(filter(None, [", ".join(homes[:-1]), homes[-1]])) if homes else "home"
-    sample = Text(f"Sample data: a generated {listed}, not your usage.", style="bold yellow")
+    titles = [home.title for home in api.agent_homes() if home.variable in options.env]
+    listed = " and ".join(filter(None, [", ".join(titles[:-1]), titles[-1]])) if titles else "agent"
+    sample = Text(f"Sample data: generated {listed} home{'s' if len(titles) > 1 else ''}, not your usage.",
+                  style="bold yellow")
     console.print(sample)
     commands.dashboard(options.env, options.now or current_time(), account=None, use_cache=False, tz=options.zone())
     console.print(Text.assemble("A sample report, ", ("openusage --demo report project --since 7d", "bold"),

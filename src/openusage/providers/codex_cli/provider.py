@@ -119,4 +119,7 @@ class CodexCliProvider:
         return ""  # a thread's facts come from its own rollout's head, which the session signature covers
 
     def write_demo(self, home: Path, now: datetime) -> bool:
-        return False  # no sample Codex home yet: the demo shows the Kimi agents
+        from openusage.providers.codex_cli.demo import write_demo_codex_home
+
+        write_demo_codex_home(home, now)
+        return True
