@@ -237,11 +237,10 @@ def test_non_ascii_text_is_written_as_is(home: Path) -> None:
 
 def test_the_demo_environment_names_each_providers_sample_home_by_its_variable(tmp_path: Path) -> None:
     from openusage.api import demo_home
-    from openusage.providers import PROVIDERS, file_provider
+    from openusage.providers import file_providers
 
     env = demo_home(tmp_path, NOW)
-    providers = [p for listed in PROVIDERS if (p := file_provider(listed.id)) is not None]
-    with_sample = {p.home_variable: tmp_path / p.id for p in providers if (tmp_path / p.id).is_dir()}
+    with_sample = {p.home_variable: tmp_path / p.id for p in file_providers() if (tmp_path / p.id).is_dir()}
     assert set(with_sample) == {"KIMI_SHARE_DIR", "KIMI_CODE_HOME", "CODEX_HOME"}
     for variable, home in with_sample.items():
         assert env[variable] == str(home)

@@ -15,7 +15,7 @@ from openusage import groups, paths, priced, pricing, scan
 from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
 from openusage.manifest import Check
-from openusage.providers import PROVIDERS, file_provider, provider_by_id, remote_provider
+from openusage.providers import PROVIDERS, file_provider, file_providers, provider_by_id, remote_provider
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import (
@@ -58,14 +58,9 @@ class DetectReport(NamedTuple):
 
 def agent_homes() -> tuple[AgentHome, ...]:
     """Every file provider's home, in the registry's order: what to say when no account was found."""
-    homes = []
-    for listed in PROVIDERS:
-        provider = file_provider(listed.id)
-        if provider is not None:
-            sessions = f"{provider.home_default}/sessions" if "sessions_dir" in provider.extra_keys else None
-            homes.append(AgentHome(provider.id, provider.title, provider.home_default, provider.home_variable,
-                                   sessions))
-    return tuple(homes)
+    return tuple(AgentHome(provider.id, provider.title, provider.home_default, provider.home_variable,
+                           f"{provider.home_default}/sessions" if "sessions_dir" in provider.extra_keys else None)
+                 for provider in file_providers())
 
 
 def serve_from_threads() -> None:
@@ -594,9 +589,8 @@ def demo_home(root: Path, now: datetime) -> dict[str, str]:
     """An environment in which every provider that has a sample home (`write_demo`) finds a generated
     one, under `root`, and nothing of the user's own: for `openusage --demo`."""
     env = {"HOME": str(root), "PATH": ""}  # no agent of the user's is found from here
-    for listed in PROVIDERS:
-        provider = file_provider(listed.id)
-        if provider is not None and provider.write_demo(root / provider.id, now):
+    for provider in file_providers():
+        if provider.write_demo(root / provider.id, now):
             env[provider.home_variable] = str(root / provider.id)
     settings = root / "settings.json"  # the defaults, whatever the user's own settings say
     settings.write_text("{}\n", encoding="utf-8")

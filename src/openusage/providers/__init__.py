@@ -33,6 +33,11 @@ def file_provider(provider_id: str) -> FileProvider | None:
     return _FILES.get(provider_id)
 
 
+def file_providers() -> tuple[FileProvider, ...]:
+    """Every file source, in the registry's order."""
+    return tuple(_FILES.values())
+
+
 def remote_provider(provider_id: str) -> RemoteSource | None:
     """The provider as a remote source, or None (unknown, or a file source)."""
     return _REMOTE.get(provider_id)
