@@ -61,6 +61,7 @@ class _Thread:
 
     def __init__(self, thread_id: str, clock: datetime) -> None:
         self.id = thread_id
+        self.started = clock  # its session_meta's time: the rollout's folder and name
         self.clock = clock
         self.lines: list[str] = []
         self.total: Counts = (0, 0, 0, 0)
@@ -182,7 +183,7 @@ def _thread_id(number: int, role: str) -> str:
 
 
 def _write(root: Path, thread: _Thread) -> None:
-    started = datetime.fromisoformat(_stamp_of(thread.lines[0]).replace("Z", "+00:00"))
+    started = thread.started
     day = root / "sessions" / f"{started:%Y}" / f"{started:%m}" / f"{started:%d}"
     day.mkdir(parents=True, exist_ok=True)
     name = f"rollout-{started:%Y-%m-%dT%H-%M-%S}-{thread.id}.jsonl"
@@ -192,10 +193,6 @@ def _write(root: Path, thread: _Thread) -> None:
 def _stamp(instant: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and Z, as Codex writes a line's timestamp."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-
-
-def _stamp_of(line: str) -> str:
-    return str(json.loads(line)["timestamp"])
 
 
 def _dumps(obj: Json) -> str:
