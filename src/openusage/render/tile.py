@@ -67,8 +67,8 @@ def render_nothing_detected(console: Console, settings_path: Path, homes: Sequen
     """Say that no account was found, and every way to point openusage at data: each agent's home
     and the variable that names another (`homes`), an account in the settings, the demo."""
     bullet = "-" if console.options.ascii_only else "•"
-    titles = max((len(home.title) for home in homes), default=0)
-    defaults = max((len(home.default) for home in homes), default=0)
+    title_width = max((len(home.title) for home in homes), default=0)
+    default_width = max((len(home.default) for home in homes), default=0)
     # Text objects rather than markup strings: a path or the JSON example may contain "[".
     body = Text.assemble(
         ("No account was detected or configured.", "bold"),
@@ -76,8 +76,8 @@ def render_nothing_detected(console: Console, settings_path: Path, homes: Sequen
         f"  {bullet} run the agent, or set its variable to the directory it uses:\n",
     )
     for home in homes:
-        body.append(f"      {home.title:<{titles}}   ")
-        body.append(f"{home.default:<{defaults}}", "bold")
+        body.append(f"      {home.title:<{title_width}}   ")
+        body.append(f"{home.default:<{default_width}}", "bold")
         body.append("   ")
         body.append(home.variable, "bold")
         body.append("\n")
