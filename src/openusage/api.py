@@ -11,7 +11,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from openusage import groups, paths, priced, pricing, scan
+from openusage import groups, lifetime, paths, priced, pricing, scan
 from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
 from openusage.manifest import Check
@@ -138,6 +138,7 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
             local = [_account_snapshot(account, refreshed[account.id], now, costs=costs,
                                        zoned=None if in_utc else (rows().get(account.id, []), tz))
                      for account in chosen]
+            lifetime.outlive(refreshed)  # the calls and ledgers: freed with the process, not one by one now
             if fetch is None:
                 return tuple(local)
             by_id = {one.account_id: one for one in (*local, *_remote_snapshots(fetch, store, notice))}

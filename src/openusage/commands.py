@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, cast
 
-from openusage import api, paths
+from openusage import api, lifetime, paths
 from openusage.errors import OpenUsageError, UsageInputError
 from openusage.files import printable
 from openusage.windows import chosen_zone, current_time
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from openusage.query import CallsQuery, SettledCall
 
 # Set by the entry points: this process is a one-shot command, which may fork helpers before it reads
-# (a test that runs the commands in its own process through click's CliRunner is not one).
-ONE_SHOT: list[bool] = [False]
+# and keeps what it is done with until it leaves (a test that runs the commands in its own process
+# through click's CliRunner is not one). The list lives in `lifetime`, which the api reads.
+ONE_SHOT = lifetime.ONE_SHOT
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug of ours, said in one line
 
 
