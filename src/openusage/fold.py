@@ -104,6 +104,7 @@ def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping
     another holder, the lowest (rank, marked, session). Then a call owned by a session that joins
     another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`)."""
     no_ancestors: frozenset[str] = frozenset()
+    rank = ranks.get
     for call in calls:
         holders = call.holders
         if holders is None:
@@ -113,7 +114,12 @@ def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping
             sessions = {session for _, session in holders}
             originals = [h for h in holders if not (ancestors.get(h[1], no_ancestors) & sessions)]
             candidates = originals or holders  # a forkedFrom cycle leaves no original: fall back to all
-        _, marked, session = min((ranks.get(s, 0), m, s) for m, s in candidates)
+        if len(candidates) == 2:  # most shared calls (a fork's copy): `min` without its generator, 2 ms
+            (m1, s1), (m2, s2) = candidates  # less of a cold scan's tail for its 7,000 shared calls
+            first, second = (rank(s1, 0), m1, s1), (rank(s2, 0), m2, s2)
+            _, marked, session = first if first <= second else second
+        else:
+            _, marked, session = min((rank(s, 0), m, s) for m, s in candidates)
         call.session, call.marked = session, marked
     if joins:
         rejoin(calls, joins)
