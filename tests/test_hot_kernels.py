@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,25 @@ def compiled_kernel() -> hot.Kernel:
     return kernel
 
 
+SEARCHES = ["avx512bw", "avx2", "sse2", "memmem"]  # the compiled loop's substring searches, widest first
+
+
+@contextmanager
+def search(name: str) -> Iterator[None]:
+    """The compiled loop searching with `name` (skipped where this CPU has no such instructions)."""
+    compiled_kernel()
+    from openusage import _hot
+
+    try:
+        previous = _hot.use_search(name)
+    except ValueError:
+        pytest.skip(f"this CPU does not run the {name} search")
+    try:
+        yield
+    finally:
+        _hot.use_search(previous)
+
+
 # --- the loop alone: lines, offsets, fingerprints ----------------------------------------------------------
 
 NEEDLE_SETS = [KIMI_CLI_NEEDLES, KIMI_CODE_NEEDLES, CODEX_NEEDLES, (b"a",), (b"ab",)]
@@ -78,29 +99,35 @@ def loop_results(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...],
     return handed, end, tail, prefix.at(end), prefix.hashed, prefix.mark
 
 
+@pytest.mark.parametrize("name", SEARCHES)
 @reader_settings(400)
 @given(content=contents, needles=st.sampled_from(NEEDLE_SETS), block=blocks, data=st.data())
 def test_the_loops_hand_over_the_same_lines_offsets_and_fingerprints(
-        content: bytes, needles: tuple[bytes, ...], block: int, data: st.DataObject) -> None:
+        name: str, content: bytes, needles: tuple[bytes, ...], block: int, data: st.DataObject) -> None:
     compiled = compiled_kernel()
     starts = [0] + [i + 1 for i, byte in enumerate(content) if byte == 0x0A]
     start = data.draw(st.sampled_from(starts))
     size = data.draw(st.integers(start, len(content) + 5))  # beyond the end: the file "shrank" since
-    assert loop_results(compiled, content, needles, block, start, size) == \
-        loop_results(PURE, content, needles, block, start, size)
+    with search(name):
+        found = loop_results(compiled, content, needles, block, start, size)
+    assert found == loop_results(PURE, content, needles, block, start, size)
 
 
+@pytest.mark.parametrize("name", SEARCHES)
 @pytest.mark.parametrize("needles", NEEDLE_SETS, ids=repr)
-def test_a_needle_at_every_position_of_a_block_is_found(needles: tuple[bytes, ...]) -> None:
+def test_a_needle_at_every_position_of_a_block_is_found(name: str, needles: tuple[bytes, ...]) -> None:
     """Each needle at each of 100 positions of a line (every lane of the vector search, and its tail),
-    the rest text that shares the needle's bytes without holding it."""
+    the rest text that shares the needle's bytes without holding it: each decoy is the needle with one
+    byte changed, so every byte the vector filter compares first (two of the needle's and its last)
+    matches in some decoy while the needle does not."""
     compiled = compiled_kernel()
     filler = b"x" * 100
     for needle in needles:
-        decoy = needle[:-1] + b"#"
+        decoys = b"".join(needle[:k] + b"#" + needle[k + 1:] for k in range(len(needle)))
         for at in range(100):
-            content = b"{" + filler[:at] + needle + decoy + filler[at:] + b"}\n" + decoy + b"\n"
-            results = loop_results(compiled, content, needles, 4096, 0, len(content))
+            content = b"{" + filler[:at] + needle + decoys + filler[at:] + b"}\n" + decoys + b"\n"
+            with search(name):
+                results = loop_results(compiled, content, needles, 4096, 0, len(content))
             assert results == loop_results(PURE, content, needles, 4096, 0, len(content)), (needle, at)
             assert results[0] == [("bytearray", content[: content.index(b"\n")])], (needle, at)
 

@@ -7,9 +7,9 @@
  * The pure-Python function in hot.py is the reference; tests/test_hot_kernels.py holds the two equal.
  *
  * The substring search compares two bytes of the needle at 64 (AVX-512BW), 32 (AVX2) or 16 (SSE2)
- * positions at once and checks the whole needle only where both match; each wider loop leaves its last
- * positions to the narrower ones, and those to memmem, which is all there is elsewhere (not x86-64, not
- * gcc/clang).
+ * positions at once, then its last byte where both match, and checks the whole needle only where all
+ * three do; each wider loop leaves its last positions to the narrower ones, and those to memmem, which
+ * is all there is elsewhere (not x86-64, not gcc/clang).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
@@ -39,6 +39,7 @@ typedef struct {
     const unsigned char *bytes;
     Py_ssize_t len;
     Py_ssize_t a, b;      /* the two positions compared first */
+    Py_ssize_t c;         /* the last byte, compared where a and b match (`choose_positions` says why) */
     Py_ssize_t next;      /* the first hit at or after `from`, or -1 for none before the block end */
     Py_ssize_t from;      /* where `next` was searched from */
 } Needle;
@@ -62,11 +63,14 @@ static Py_ssize_t find_sse2(const unsigned char *h, Py_ssize_t from, Py_ssize_t 
     if (to - from < m)
         return -1;
     const __m128i va = _mm_set1_epi8((char)nd->bytes[a]), vb = _mm_set1_epi8((char)nd->bytes[b]);
+    const __m128i vc = _mm_set1_epi8((char)nd->bytes[nd->c]);
     Py_ssize_t p = from;
     for (; p + m + 15 <= to; p += 16) {  /* every position checked here has its whole needle inside */
         __m128i ea = _mm_cmpeq_epi8(va, _mm_loadu_si128((const __m128i *)(h + p + a)));
         __m128i eb = _mm_cmpeq_epi8(vb, _mm_loadu_si128((const __m128i *)(h + p + b)));
         unsigned mask = (unsigned)_mm_movemask_epi8(_mm_and_si128(ea, eb));
+        if (mask)
+            mask &= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(vc, _mm_loadu_si128((const __m128i *)(h + p + nd->c))));
         while (mask) {
             int j = __builtin_ctz(mask);
             if (memcmp(h + p + j, nd->bytes, (size_t)m) == 0)
@@ -84,11 +88,15 @@ static Py_ssize_t find_avx2(const unsigned char *h, Py_ssize_t from, Py_ssize_t 
     if (to - from < m)
         return -1;
     const __m256i va = _mm256_set1_epi8((char)nd->bytes[a]), vb = _mm256_set1_epi8((char)nd->bytes[b]);
+    const __m256i vc = _mm256_set1_epi8((char)nd->bytes[nd->c]);
     Py_ssize_t p = from;
     for (; p + m + 31 <= to; p += 32) {
         __m256i ea = _mm256_cmpeq_epi8(va, _mm256_loadu_si256((const __m256i *)(h + p + a)));
         __m256i eb = _mm256_cmpeq_epi8(vb, _mm256_loadu_si256((const __m256i *)(h + p + b)));
         unsigned mask = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(ea, eb));
+        if (mask)
+            mask &= (unsigned)_mm256_movemask_epi8(
+                _mm256_cmpeq_epi8(vc, _mm256_loadu_si256((const __m256i *)(h + p + nd->c))));
         while (mask) {
             int j = __builtin_ctz(mask);
             if (memcmp(h + p + j, nd->bytes, (size_t)m) == 0)
@@ -106,10 +114,13 @@ static Py_ssize_t find_avx512(const unsigned char *h, Py_ssize_t from, Py_ssize_
     if (to - from < m)
         return -1;
     const __m512i va = _mm512_set1_epi8((char)nd->bytes[a]), vb = _mm512_set1_epi8((char)nd->bytes[b]);
+    const __m512i vc = _mm512_set1_epi8((char)nd->bytes[nd->c]);
     Py_ssize_t p = from;
     for (; p + m + 63 <= to; p += 64) {
         __mmask64 mask = _mm512_cmpeq_epi8_mask(va, _mm512_loadu_si512((const void *)(h + p + a))) &
                          _mm512_cmpeq_epi8_mask(vb, _mm512_loadu_si512((const void *)(h + p + b)));
+        if (mask)
+            mask &= _mm512_cmpeq_epi8_mask(vc, _mm512_loadu_si512((const void *)(h + p + nd->c)));
         while (mask) {
             int j = __builtin_ctzll(mask);
             if (memcmp(h + p + j, nd->bytes, (size_t)m) == 0)
@@ -146,6 +157,10 @@ static void choose_positions(Needle *nd)
             second = k;
     nd->a = best < second ? best : second;
     nd->b = best < second ? second : best;
+    /* Then the last byte, a needle's closing quote: two letters of a key match in running text often
+     * enough (1.1 million full comparisons for 111,000 hits on the Kimi Code benchmark), a quote right
+     * after them rarely (114,000); measured on the three 1 GB homes, the search took ~20 % less. */
+    nd->c = nd->len - 1;
 }
 
 /* The next hit of any needle at or after `from`, before `n`; which needle is irrelevant. */
@@ -286,6 +301,51 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyBuffer_Release(&view);
     return out;
+}
+
+PyDoc_STRVAR(use_search_doc,
+"use_search(name) -> str\n\n"
+"Search with `name` from now on ('avx512bw', 'avx2', 'sse2' or 'memmem', one this CPU runs) and return\n"
+"the one used before. Import chooses the widest (SEARCH); the tests run every one this machine has,\n"
+"since each must hand over the same lines.");
+
+static PyObject *use_search(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "use_search(): the name of a search");
+        return NULL;
+    }
+    find_fn chosen = NULL;
+    const char *chosen_name = NULL;
+    if (strcmp(name, "memmem") == 0) {
+        chosen = find_scalar;
+        chosen_name = "memmem";
+    }
+#ifdef HOT_X86
+    else if (strcmp(name, "sse2") == 0) {
+        chosen = find_sse2;
+        chosen_name = "sse2";
+    } else if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2")) {
+        chosen = find_avx2;
+        chosen_name = "avx2";
+    } else if (strcmp(name, "avx512bw") == 0 && __builtin_cpu_supports("avx512bw")) {
+        chosen = find_avx512;
+        chosen_name = "avx512bw";
+    }
+#endif
+    if (chosen == NULL) {
+        PyErr_Format(PyExc_ValueError, "use_search(): %s is not a search this machine runs", name);
+        return NULL;
+    }
+    PyObject *previous = PyUnicode_FromString(search_name);
+    if (previous == NULL)
+        return NULL;
+    find = chosen;
+    search_name = chosen_name;
+    return previous;
 }
 
 /* ---- the ledger's count ------------------------------------------------------------------------------
@@ -925,6 +985,7 @@ static PyObject *count_in(PyObject *self, PyObject *const *args, Py_ssize_t narg
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, lines_doc},
     {"count_in", (PyCFunction)(void (*)(void))count_in, METH_FASTCALL, count_in_doc},
+    {"use_search", use_search, METH_O, use_search_doc},
     {NULL, NULL, 0, NULL},
 };
 
