@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from kimi_home import KimiHome, at, comparable, env_for, explain, invoke, run_snapshot, uid
+from openusage.providers import PROVIDERS, file_providers, remote_providers
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 WIDE = "1000"  # COLUMNS: long tmp paths must not be wrapped or cut in tables
@@ -79,6 +80,19 @@ def test_top_level_help_lists_commands_and_options() -> None:
     out = ok(["--help"], env_for())
     for word in ("snapshot", "detect", "--demo", "--version", "--help"):
         assert word in out, word
+
+
+def test_top_level_help_names_every_provider_of_the_registry() -> None:
+    """Each agent's home and variable, each remote tile and how it is turned on: all from the providers
+    (the front end names no agent itself)."""
+    out = " ".join(ok(["--help"], {**env_for(), "COLUMNS": WIDE}).split())  # unwrapped
+    for provider in file_providers():
+        assert f"{provider.title} {provider.home_default} ({provider.home_variable})" in out, provider.id
+    for source in remote_providers():
+        assert f"{source.title}: {source.turned_on_by}" in out, source.id
+    cli_source = (Path(__file__).resolve().parents[1] / "src" / "openusage" / "cli.py").read_text(encoding="utf-8")
+    for provider in PROVIDERS:
+        assert provider.title not in cli_source, provider.id
 
 
 @pytest.mark.parametrize(

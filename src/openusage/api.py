@@ -15,13 +15,21 @@ from openusage import groups, lifetime, paths, priced, pricing, scan
 from openusage.cachefile import CacheDamaged
 from openusage.errors import CacheError, SettingsError, UsageInputError, printable_line
 from openusage.manifest import Check
-from openusage.providers import PROVIDERS, file_provider, file_providers, provider_by_id, remote_provider
+from openusage.providers import (
+    PROVIDERS,
+    file_provider,
+    file_providers,
+    provider_by_id,
+    remote_provider,
+    remote_providers,
+)
 from openusage.providers.base import Account, Detection, FileProvider
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import (
     AccountFigures,
     AgentHome,
     ProviderInfo,
+    RemoteTile,
     Snapshot,
     SnapshotSet,
     build_snapshot,
@@ -61,6 +69,11 @@ def agent_homes() -> tuple[AgentHome, ...]:
     return tuple(AgentHome(provider.id, provider.title, provider.home_default, provider.home_variable,
                            f"{provider.home_default}/sessions" if "sessions_dir" in provider.extra_keys else None)
                  for provider in file_providers())
+
+
+def remote_tiles() -> tuple[RemoteTile, ...]:
+    """Every remote source's tile and how it is turned on, in the registry's order: for `--help`."""
+    return tuple(RemoteTile(source.id, source.title, source.turned_on_by) for source in remote_providers())
 
 
 def serve_from_threads() -> None:

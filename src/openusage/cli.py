@@ -38,7 +38,20 @@ class _Group(click.Group):
             ctx.exit(commands.failure(exc))
 
 
-@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+def _group_help() -> str:
+    """The group's help, from the registry: every agent's home and its variable, then every remote
+    tile and how it is turned on."""
+    homes = "; ".join(f"{home.title} {home.default} ({home.variable})" for home in api.agent_homes())
+    tiles = "; ".join(f"{tile.title}: {tile.turned_on_by}" for tile in api.remote_tiles())
+    return ("How much you use your AI coding agents, read from their own local files.\n\n"
+            "With no command: a tile for every detected or configured account. Each agent's home, "
+            f"unless its variable names another: {homes}. Add accounts in settings.json "
+            "(OPENUSAGE_CONFIG names another file).\n\n"
+            f"Remote tiles, fetched over the network (--offline shows their last answer instead): {tiles}.")
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]},
+             help=_group_help())
 @click.version_option(__version__, "--version", "-V", prog_name="openusage")
 @click.option("--demo", is_flag=True,
               help="The dashboard and a sample report (or the command's output) over a generated sample "
@@ -48,14 +61,7 @@ class _Group(click.Group):
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.pass_context
 def cli(ctx: click.Context, demo: bool, no_cache: bool, offline: bool, tz_name: str | None) -> None:
-    """How much you use your AI coding agents, read from their own local files.
-
-    With no command: a tile for every detected or configured account. KIMI_SHARE_DIR, KIMI_CODE_HOME and
-    CODEX_HOME point at Kimi CLI, Kimi Code and Codex CLI homes other than ~/.kimi, ~/.kimi-code and
-    ~/.codex; add accounts in settings.json (OPENUSAGE_CONFIG names another file). MOONSHOT_API_KEY
-    adds the Moonshot balance tile, and a kimi_code_plan account in the settings the Kimi Code plan's
-    limits (fetched over the network; --offline shows their last answer instead).
-    """
+    """The group: its help is `_group_help`, written from the providers' registry."""
     options = commands.Options(os.environ, None, no_cache, demo, tz_name, offline)
     if demo:
         import tempfile

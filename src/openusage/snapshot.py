@@ -133,6 +133,14 @@ class AgentHome(NamedTuple):
     sessions_dir: str | None
 
 
+class RemoteTile(NamedTuple):
+    """A remote source's tile and how a user turns it on (`RemoteSource.turned_on_by`)."""
+
+    provider: str
+    title: str
+    turned_on_by: str
+
+
 class ProviderInfo(NamedTuple):
     id: str
     title: str

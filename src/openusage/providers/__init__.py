@@ -38,6 +38,11 @@ def file_providers() -> tuple[FileProvider, ...]:
     return tuple(_FILES.values())
 
 
+def remote_providers() -> tuple[RemoteSource, ...]:
+    """Every remote source, in the registry's order."""
+    return tuple(_REMOTE.values())
+
+
 def remote_provider(provider_id: str) -> RemoteSource | None:
     """The provider as a remote source, or None (unknown, or a file source)."""
     return _REMOTE.get(provider_id)

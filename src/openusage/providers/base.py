@@ -525,6 +525,8 @@ class RemoteSource(Protocol):
     id: str
     title: str
     extra_keys: tuple[str, ...]  # the keys an account's `extra` may hold in settings
+    # How a user turns its tile on, said after its title in `--help` ("when MOONSHOT_API_KEY is set").
+    turned_on_by: str
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """Never opens a socket, even with `detailed`."""

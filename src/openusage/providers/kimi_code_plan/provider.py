@@ -39,6 +39,7 @@ class KimiCodePlanProvider:
     id = "kimi_code_plan"
     title = "Kimi Code plan"
     extra_keys: tuple[str, ...] = ("home",)  # another Kimi Code home's sign-in
+    turned_on_by = 'its limits, once the settings hold an account of provider "kimi_code_plan"'
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """Never an account (the user turns the tile on), and never a network call. With `detailed`,

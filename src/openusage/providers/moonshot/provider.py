@@ -22,6 +22,7 @@ class MoonshotProvider:
     id = "moonshot"
     title = "Moonshot API"
     extra_keys: tuple[str, ...] = ("api_key_env", "base_url", "low_balance")  # read by balance.py
+    turned_on_by = f"its balance, when {KEY_VARIABLE} is set"
 
     def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
         """An account when `MOONSHOT_API_KEY` is non-empty. The key's value is never looked at
