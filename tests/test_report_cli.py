@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,27 @@ def test_a_json_snapshot_is_the_same_document_on_any_stdout(tmp_path: Path, enco
     document = json.loads(done.stdout.decode(encoding))
     assert [model["model"] for model in document["snapshots"][0]["models"]] == ["kimi-🚀"]
     assert done.stdout == (json.dumps(document, indent=2, ensure_ascii=encoding != "utf-8") + "\n").encode()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "America/Los_Angeles"])
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly", "session", "model", "project"])
+def test_a_call_in_the_last_second_of_9999_is_reported_in_every_zone(tmp_path: Path, zone: str, kind: str) -> None:
+    """9999-12-31T23:59:59Z is a valid time (only the year 10000 is not); east of UTC its local day
+    would be in the year 10000, which no calendar writes: it is the calendar's last day, 9999-12-31,
+    and its local time is written in UTC. Before, daily, weekly and monthly reports ended with an
+    internal error in every zone (the end of that day overflowed), session reports east of UTC too."""
+    home = KimiHome(tmp_path / "kimi")
+    home.session(uid("1")).usage(at("9999-12-31T23:59:59Z"), (5, 1, 0, 0), "chatcmpl-late")
+    home.session(uid("2")).usage(at("2026-11-19T10:00:00Z"), (7, 2, 0, 0), "chatcmpl-now")
+    env: dict[str, str | None] = {"OPENUSAGE_NOW": NOW, "KIMI_SHARE_DIR": str(home.root)}
+    doc = report_json(env, kind, "--tz", zone, "--no-cache")
+    assert doc["totals"]["calls"] == 2
+    assert doc["totals"]["input_tokens"] == 12
+    if kind == "daily":
+        late = [row for row in doc["rows"] if row["period"] == "9999-12-31"]
+        assert [row["input_tokens"] for row in late] == [5]
+    if kind == "session":
+        (late,) = [row for row in doc["rows"] if row["input_tokens"] == 5]
+        assert datetime.fromisoformat(late["first"]).timestamp() == at("9999-12-31T23:59:59Z")
+    ranged = report_json(env, kind, "--tz", zone, "--since", "9999-12-31", "--until", "9999-12-31", "--no-cache")
+    assert ranged["totals"]["input_tokens"] == 5  # 9999-12-31 in every zone (15:59 in Los Angeles)

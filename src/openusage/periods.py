@@ -9,8 +9,9 @@ day's first local instant, its last day ends where the next day starts.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal, NamedTuple
 
 from openusage.errors import UsageInputError
@@ -33,7 +34,12 @@ class Calendar:
         self.day = local_day(tz)  # UTC seconds → the zone's local date
 
     def local(self, instant: float) -> datetime:
-        return datetime.fromtimestamp(instant, self.tz)
+        """`instant` in the zone; in UTC when the zone's local time is past the end of 9999 (a valid
+        time late in 9999, east of UTC): the same instant, which the zone's calendar cannot write."""
+        try:
+            return datetime.fromtimestamp(instant, self.tz)
+        except (OverflowError, ValueError):
+            return datetime.fromtimestamp(instant, UTC)
 
     # ---- buckets of a local date ----
 
@@ -59,7 +65,10 @@ class Calendar:
         return local_day_start(day, self.tz)
 
     def end_of(self, day: date) -> float:
-        """Where `day` ends (exclusive): the start of the next day."""
+        """Where `day` ends (exclusive): the start of the next day; never, for the calendar's last day
+        (9999-12-31, which a valid time late in 9999 reaches east of UTC)."""
+        if day == date.max:
+            return math.inf
         return self.start_of(day + timedelta(days=1))
 
     def days_named(self, text: str, today: date) -> tuple[date, date]:
