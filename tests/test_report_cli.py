@@ -298,3 +298,26 @@ def test_a_call_in_the_last_second_of_9999_is_reported_in_every_zone(tmp_path: P
         assert datetime.fromisoformat(late["first"]).timestamp() == at("9999-12-31T23:59:59Z")
     ranged = report_json(env, kind, "--tz", zone, "--since", "9999-12-31", "--until", "9999-12-31", "--no-cache")
     assert ranged["totals"]["input_tokens"] == 5  # 9999-12-31 in every zone (15:59 in Los Angeles)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_session_directory_name_that_is_not_utf8_is_reported_in_every_format(tmp_path: Path, cached: bool) -> None:
+    """The session is its directory's name; one that is not UTF-8 (here the byte 0xff) reads as a
+    string with a surrogate escape. JSON, CSV, Markdown and the table are Unicode text: each writes
+    U+FFFD for that byte. Before, `report session --json` ended with an internal error
+    (UnicodeEncodeError), and so did the others on a strict UTF-8 stdout."""
+    home = KimiHome(tmp_path / "kimi")
+    odd = os.fsdecode(b"\xff-session")
+    home.session(odd).usage(at("2026-11-19T10:00:00Z"), (100, 10, 0, 0), "chatcmpl-odd")
+    home.session(uid("2")).usage(at("2026-11-19T11:00:00Z"), (7, 2, 0, 0), "chatcmpl-plain")
+    env: dict[str, str | None] = {"OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC", "KIMI_SHARE_DIR": str(home.root),
+                                  "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache")}
+    extra = () if cached else ("--no-cache",)
+    doc = report_json(env, "session", *extra)
+    assert sorted(row["period"] for row in doc["rows"]) == sorted(["\ufffd-session", uid("2")])
+    assert doc["totals"]["input_tokens"] == 107
+    for fmt in ("--csv", "--markdown", None):
+        result = invoke(["report", "session", *([fmt] if fmt else []), *extra], {**env, "COLUMNS": "200"})
+        assert result.exit_code == 0, explain(result)
+        assert result.stderr == "", explain(result)
+        assert "\ufffd-session" in result.stdout, fmt
