@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from codex_home import A, B, CodexHome, codex_env, run, snapshot, token_count
+from codex_home import A, B, CodexHome, codex_env, run, session_meta, snapshot, token_count
 from kimi_home import diag, explain, invoke, models, series, sessions, settings_file, tokens
 from unprivileged import hand_over, run_openusage
 
@@ -140,6 +140,23 @@ def test_last_only_legacy_events(home: CodexHome) -> None:
     # No totals: each event is its own call, identified by its time (100/40/10 twice, then 300/0/30).
     assert tokens(snap) == (60 + 60 + 300, 10 + 10 + 30, 80, 0)
     assert diag(snap, "records_counted") == {"records_counted": 3}
+
+
+def test_last_only_events_whose_times_are_not_strings_stay_apart(home: CodexHome) -> None:
+    """An event without a total is identified by (thread, raw timestamp, last): NaN, Infinity,
+    -Infinity and null are four raw values (Python's json reads the first three), so the same `last`
+    under each is four calls, on no day. Before, they read as one (msgspec writes NaN as null)."""
+    last = {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 10, "reasoning_output_tokens": 0,
+            "total_tokens": 110}
+    lines = [session_meta("2026-11-19T10:00:00.000Z", A)]
+    for raw in ("NaN", "Infinity", "-Infinity", "null"):
+        lines.append('{"timestamp":' + raw + ',"type":"event_msg","payload":{"type":"token_count","info":'
+                     + json.dumps({"last_token_usage": last}, separators=(",", ":")) + ',"rate_limits":null}}')
+    home.write(home.path(A), lines)
+    snap = snap_of(home)
+    assert tokens(snap) == (400, 40, 0, 0)
+    assert series(snap, "tokens") == {}
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 0}
 
 
 def test_total_only_legacy_events_are_differences_and_a_drop_is_a_reset(home: CodexHome) -> None:

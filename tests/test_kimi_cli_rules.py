@@ -289,6 +289,42 @@ def test_records_without_message_id_fold_only_when_kind_time_counts_and_model_ma
     assert diag(snap) == clean_diag(files_read=2, records=5, duplicates=5)
 
 
+def test_records_without_message_id_whose_times_are_not_numbers_stay_apart(home: KimiHome) -> None:
+    """The identity of a record without a message_id holds its raw `timestamp` value: NaN, Infinity,
+    -Infinity and null are four different values (Python's json reads the first three; none is a
+    valid time), so four records that differ only there are four calls, on no day. A fork's verbatim
+    copies of them fold. Before, all four read as one call (msgspec writes a non-finite float as null)."""
+    a = home.session(uid("a"), title="T")
+    usage = '{"token_usage": {"input_other": 100, "output": 10, "input_cache_read": 0, "input_cache_creation": 0}'
+    for raw in ("NaN", "Infinity", "-Infinity", "null"):
+        a.add('{"timestamp": ' + raw + ', "message": {"type": "StatusUpdate", "payload": ' + usage
+              + ', "message_id": null}}}')
+    home.fork(a, uid("b"), "Fork: T")
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (400, 40, 0, 0)
+    assert sessions(snap) == (1, 0, 0)
+    assert series(snap, "tokens") == {}
+    assert diag(snap) == clean_diag(files_read=2, records=4, duplicates=4)
+
+
+def test_records_without_message_id_whose_models_differ_in_a_lone_surrogate_stay_apart(home: KimiHome) -> None:
+    """The model is part of that identity as written: "k\\ud800" and "k\\ud801" (JSON escapes of
+    unpaired surrogates) are two models, so two calls, both shown as "k\ufffd"."""
+    a = home.session(uid("a"), title="T")
+    usage = '{"token_usage": {"input_other": 100, "output": 10, "input_cache_read": 0, "input_cache_creation": 0}'
+    for escaped in ("\\ud800", "\\ud801"):
+        a.add('{"timestamp": 1795161600.0, "message": {"type": "StatusUpdate", "payload": ' + usage
+              + ', "message_id": null, "model": "k' + escaped + '"}}}')
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (200, 20, 0, 0)
+    assert models(snap) == [("k\ufffd", 200, 20, 0, 0, 2)]
+    assert diag(snap) == clean_diag(files_read=1, records=2)
+
+
 def test_empty_message_id_is_no_message_id(home: KimiHome) -> None:
     a = home.session(uid("a"), title="T")
     a.usage(at("2026-11-18T09:00:00Z"), (7, 1, 0, 0), "")

@@ -14,6 +14,7 @@ Python's own `json` on the strictly decoded text: the agents write their files w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -66,6 +67,38 @@ def chunk_of(end_offset: int, body: Tally, tail: Tally | None, state: bytes | No
     if tail is not None:
         chunk.tail_records, chunk.tail_skipped, chunk.tail_zero_records = tail.records, tail.skipped, tail.zero
     return chunk
+
+
+def raw_json(value: Any) -> str:
+    """A decoded JSON value's text, for the identity of a record keyed by what it holds (a raw timestamp):
+    the same whichever decoder read it. msgspec writes it, except where it would write `null` for a
+    number that is not finite (NaN, Infinity, -Infinity, or 1e400, which Python's json reads as
+    infinity): those are written as `json.dumps` writes them, so that each stays apart from `null` and
+    from the others."""
+    if type(value) is float:
+        if not math.isfinite(value):
+            return repr(value)
+    elif (type(value) is list or type(value) is dict) and _holds_non_finite(value):
+        import json  # only a value that holds NaN or infinity: the careful path has loaded it already
+
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return _encode(value).decode()
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):  # a lone surrogate in a string
+        return repr(value)
+
+
+_encode = msgspec.json.encode
+
+
+def _holds_non_finite(value: Any) -> bool:
+    if type(value) is float:
+        return not math.isfinite(value)
+    if type(value) is list:
+        return any(_holds_non_finite(item) for item in value)
+    if type(value) is dict:
+        return any(_holds_non_finite(item) for item in value.values())
+    return False
 
 
 def printable(text: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.codex_cli.compiled import choose
-from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
+from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable, raw_json
 from openusage.records import Chunk, Line
 from openusage.skips import SkipReason
 
@@ -80,7 +80,6 @@ class _Line(msgspec.Struct, gc=False):
 
 
 _decode_fast = msgspec.json.Decoder(_Line).decode
-_encode = msgspec.json.encode
 _FAST = choose()  # this process's choice: the environment does not change while it reads
 
 
@@ -327,13 +326,8 @@ def _seconds(raw: Any) -> float | None:
 
 
 def _raw_json(value: Any) -> str:
-    """A timestamp's JSON text for an identity: the same whichever decoder read it."""
-    if value is _ABSENT:
-        return ""
-    try:
-        return _encode(value).decode()
-    except (TypeError, ValueError, OverflowError):
-        return repr(value)
+    """A timestamp's JSON text for an identity: the same whichever decoder read it (`lines.raw_json`)."""
+    return "" if value is _ABSENT else raw_json(value)
 
 
 class _Meta(msgspec.Struct, gc=False):

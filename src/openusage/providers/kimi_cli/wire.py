@@ -20,7 +20,7 @@ from typing import Any
 from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
 from openusage.providers.kimi_cli import fastpath
-from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable
+from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_fast, printable, raw_json
 from openusage.records import Chunk, Line
 from openusage.skips import SkipReason
 
@@ -54,7 +54,6 @@ class _Line(msgspec.Struct, gc=False):  # no cycles: nothing for the collector
 
 
 _decode_fast = msgspec.json.Decoder(_Line).decode
-_encode = msgspec.json.encode
 
 
 _CHOSEN = fastpath.choose()  # once per process: the environment does not change under it
@@ -179,18 +178,13 @@ def _add_usage(raw_ts: Any, model: Any, message_id: Any, inp: Any, out: Any, cr:
     ts: float | None = None
     if type(raw_ts) is float or type(raw_ts) is int:
         ts = float(raw_ts) if 0 < raw_ts < MAX_TIMESTAMP else None
-    model = printable(model) if type(model) is str and model else None
+    raw_model = model if type(model) is str and model else None
+    model = printable(raw_model) if raw_model is not None else None
     if type(message_id) is str and message_id:
         key = f"m\x1f{message_id}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}"
     else:
-        raw = "" if raw_ts is _ABSENT else _raw_json(raw_ts)
-        key = f"t\x1f{kind}\x1f{raw}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}\x1f{model or ''}"
+        # The model as written (two models that differ only in an unpaired surrogate are two calls; the
+        # record shows it printable).
+        raw = "" if raw_ts is _ABSENT else raw_json(raw_ts)
+        key = f"t\x1f{kind}\x1f{raw}\x1f{inp}\x1f{out}\x1f{cr}\x1f{cw}\x1f{raw_model or ''}"
     tally.records.append(UsageRecord(key, ts, model, inp, out, cr, cw))
-
-
-def _raw_json(value: Any) -> str:
-    """A timestamp's JSON text for a record's identity: the same whichever decoder read it."""
-    try:
-        return _encode(value).decode()
-    except (TypeError, ValueError, OverflowError):  # NaN, infinity: not JSON, but json.dumps writes them
-        return repr(value)
