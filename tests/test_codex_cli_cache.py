@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from codex_home import FIXTURES, A, CodexHome, cached_equals_cold, codex_env, snapshot, token_count, turn_context
+from codex_home import (
+    FIXTURES,
+    A,
+    CodexHome,
+    S,
+    cached_equals_cold,
+    codex_env,
+    rollout_line,
+    session_meta,
+    snapshot,
+    token_count,
+    turn_context,
+)
 from kimi_home import diag, models, series, sessions, tokens
 
 pytestmark = pytest.mark.usefixtures("refold_path")
@@ -185,4 +197,32 @@ def test_subagents_parent_deleted_after_caching(home: CodexHome) -> None:
     parent.unlink()
     snap = cached_equals_cold(env)
     assert tokens(snap) == (550, 795, 3200, 0)
+    assert sessions(snap) == (1, 0, 1)
+
+
+def test_a_long_rollout_rewritten_in_place_as_a_subagent_is_read_again_for_its_lineage(home: CodexHome) -> None:
+    """A thread's lineage comes from the session_meta lines at its head; a warm run reads them again
+    whenever the file changed (its size or mtime), not only while it is shorter than 256 KiB. Here a
+    300 KB rollout is rewritten in place (same inode) with a session_meta that makes it A's subagent:
+    the warm run must fold it into A's session as a cold run does (it kept two sessions before)."""
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    text = {"type": "input_text", "text": "y" * 300_000}
+    filler = rollout_line("2026-11-19T11:00:02.000Z", "response_item",
+                          {"type": "message", "role": "user", "content": [text]})
+    body = [turn_context("2026-11-19T11:00:01.000Z", "gpt-5"), filler,
+            token_count("2026-11-19T11:00:03.000Z", (50, 0, 5, 0), (50, 0, 5, 0))]
+    path = home.write(home.path(S), [session_meta("2026-11-19T11:00:00.000Z", S), *body])
+    env = codex_env(home.root)
+    assert sessions(snapshot(env)) == (2, 0, 2)
+    spawned = session_meta("2026-11-19T11:00:00.000Z", S,
+                           source={"subagent": {"thread_spawn": {"parent_thread_id": A, "depth": 1}}})
+    inode = path.stat().st_ino
+    with path.open("r+", encoding="utf-8") as f:
+        f.truncate(0)
+        f.write("\n".join([spawned, *body]) + "\n")
+    assert path.stat().st_ino == inode
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (150, 15, 0, 0)
     assert sessions(snap) == (1, 0, 1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from codex_home import A, B, CodexHome, codex_env, run, session_meta, snapshot, token_count
+from codex_home import A, B, CodexHome, F, codex_env, run, session_meta, snapshot, token_count, turn_context
 from kimi_home import diag, explain, invoke, models, series, sessions, settings_file, tokens
 from unprivileged import hand_over, run_openusage
 
@@ -157,6 +157,28 @@ def test_last_only_events_whose_times_are_not_strings_stay_apart(home: CodexHome
     assert tokens(snap) == (400, 40, 0, 0)
     assert series(snap, "tokens") == {}
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 0}
+
+
+def test_a_fork_whose_session_meta_is_longer_than_256_kib_still_names_its_parent(home: CodexHome) -> None:
+    """A session_meta line carries the base instructions, with no length limit: the lineage is read
+    from the head however long its lines are. Before, a 300 KB first line hid the fork's parent, so
+    the call it replays from A was counted again as the fork's own."""
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(F, "2026/11/20"), [
+        session_meta("2026-11-20T09:00:00.000Z", F, forked_from_id=A, base_instructions="x" * 300_000),
+        session_meta("2026-11-19T10:00:00.000Z", A),
+        turn_context("2026-11-20T09:00:00.010Z", "gpt-5"),
+        token_count("2026-11-20T09:00:00.020Z", (100, 0, 10, 0), (100, 0, 10, 0)),  # A's call, replayed
+        turn_context("2026-11-20T09:00:05.000Z", "gpt-5"),
+        token_count("2026-11-20T09:00:06.000Z", (300, 0, 30, 0), (200, 0, 20, 0)),  # the fork's own
+    ])
+    snap = snap_of(home)
+    assert tokens(snap) == (300, 30, 0, 0)
+    assert sessions(snap) == (2, 1, 2)
+    assert series(snap, "tokens") == {"2026-11-19": 110, "2026-11-20": 220}
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 1}
 
 
 def test_total_only_legacy_events_are_differences_and_a_drop_is_a_reset(home: CodexHome) -> None:

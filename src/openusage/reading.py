@@ -351,9 +351,21 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
                     dirty |= store.keys_of_file(previous.id, unmarked_only=True)
         dirty.update(record.key for record in result.records)
         dirty.update(record.key for record in result.tail_records)
-    for session in [*changed, *dropped, *_reparented(store, account, changed, dropped)]:
+    moved = _moved(store, account, changed)
+    for session in [*moved, *dropped, *_reparented(store, account, moved, dropped)]:
         dirty |= store.call_keys(account, session)
     return dirty
+
+
+def _moved(store: Store, account: str,
+           changed: dict[str, tuple[str, SessionInfo, int]]) -> dict[str, tuple[str, SessionInfo, int]]:
+    """The changed sessions whose state now says something else (a rank, a parent, a session joined),
+    or that are new: a session whose state was read again and says the same (a Codex rollout appended
+    to: its signature covers the whole file) moves no call, and costs no refold."""
+    if not changed:
+        return changed
+    before = store.session_infos(account, list(changed))
+    return {name: row for name, row in changed.items() if before.get(name) != row[1]}
 
 
 def _apply(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],

@@ -683,9 +683,16 @@ class Store:
         return {record.key for _, records in self.file_copies(account, session) for record in records}
 
     # -- sessions -------------------------------------------------------------------------------------
-    def session_infos(self, account: str) -> dict[str, SessionInfo]:
-        """Every session of the account with its rank, the session it was forked from, and the one it
-        joins."""
+    def session_infos(self, account: str, sessions: list[str] | None = None) -> dict[str, SessionInfo]:
+        """Every session of the account (or those of `sessions` it knows) with its rank, the session it
+        was forked from, and the one it joins."""
+        if sessions is not None:
+            known: dict[str, SessionInfo] = {}
+            for chunk in _chunks(sessions):
+                known.update(map(session_of, self.conn.execute(
+                    "SELECT session, rank, parent, joins, checksum FROM sessions"
+                    f" WHERE account = ? AND session IN ({_marks(chunk)})", (to_db(account), *map(to_db, chunk)))))
+            return known
         rows = self.conn.execute("SELECT session, rank, parent, joins, checksum FROM sessions WHERE account = ?",
                                  (to_db(account),))
         # Most sessions are no fork: checked inline against the one checksum they share, one object

@@ -9,8 +9,10 @@ keeps appending to its original, possibly months-old, folder.
 
 A session's holder is its rollout file itself, so `walk_session` is one `stat`. Its state, for the
 owner rule, is the head of its rollout: the `session_meta` lines a fork or a subagent copies from its
-ancestors, read by `session_info` only when the head can have changed (the signature: the file's
-identity and its size up to `HEAD_BYTES`; a rollout is only ever appended to).
+ancestors, read by `session_info` when the file can have changed (the signature: its device, inode,
+size and mtime). Codex only appends to a rollout, but a file rewritten in place, even past its first
+256 KiB, must not keep the lineage of what it held before (a warm run would then differ from a cold
+one), and a head re-read is one small read of a file that is read anyway.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ PREFIX = "rollout-"
 SUFFIX = ".jsonl"
 LIVE_DIR = "sessions"
 ARCHIVED_DIR = "archived_sessions"
-# The ancestry lines sit at the top of a rollout: its own session_meta, then the copied ones. Only
-# this much of a file is looked at for them, so its signature stops changing once it is this long.
-HEAD_BYTES = 256 * 1024
+# The ancestry lines sit at the top of a rollout: its own session_meta, then the copied ones, read a
+# block at a time up to the first other line (a session_meta carries the base instructions: often
+# tens of kilobytes, with no limit).
 HEAD_BLOCK = 32 * 1024
 _UUID_LENGTH = 36
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -157,7 +159,7 @@ def walk_session(walk: Walk, session: SessionDir, listing: SessionList) -> list[
         return []
     sources: list[Source] = []
     walk.add_source(path, info, session.name, path, sources)
-    walk.add_signature(session.name, hash((info.st_dev, info.st_ino, min(info.st_size, HEAD_BYTES))))
+    walk.add_signature(session.name, hash((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)))
     return sources
 
 
@@ -187,33 +189,34 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
 
 
 def _head(path: str) -> list[bytes]:
-    """The complete lines at the top of a rollout that hold a `session_meta`, read in small blocks and
-    no further than the first other line (a fork's copied ancestry comes right after its own line), and
-    never past `HEAD_BYTES`. Nothing when the file cannot be read."""
+    """The complete lines at the top of a rollout that hold a `session_meta`, read in blocks and no
+    further than the first other line (a fork's copied ancestry comes right after its own line),
+    however long each is. Nothing when the file cannot be read."""
     try:
         fd, _info = open_regular(path)  # never blocks on a FIFO, refuses a device
     except OSError:
         return []
     lines: list[bytes] = []
-    pending = b""
+    pending = bytearray()  # the line being read: a long one grows in place, never copied whole per block
     offset = 0
     try:
-        while offset < HEAD_BYTES:
-            block = os.pread(fd, min(HEAD_BLOCK, HEAD_BYTES - offset), offset)
-            if not block:
-                break
+        while block := os.pread(fd, HEAD_BLOCK, offset):
             offset += len(block)
-            text = pending + block if pending else block
+            start = 0
             # Line by line up to the first that is not a session_meta: splitting the whole block would
             # cut up the tens of lines after it for nothing.
-            start = 0
-            while (end := text.find(b"\n", start)) >= 0:
-                line = text[start:end]
+            while (end := block.find(b"\n", start)) >= 0:
+                if pending:
+                    pending += block[start:end]
+                    line = bytes(pending)
+                    pending.clear()
+                else:
+                    line = block[start:end]
                 if b'"session_meta"' not in line:
                     return lines
                 lines.append(line)
                 start = end + 1
-            pending = text[start:]
+            pending += block[start:]
     except OSError:
         return []
     finally:
