@@ -226,3 +226,25 @@ def test_a_long_rollout_rewritten_in_place_as_a_subagent_is_read_again_for_its_l
     snap = cached_equals_cold(env)
     assert tokens(snap) == (150, 15, 0, 0)
     assert sessions(snap) == (1, 0, 1)
+
+
+def test_a_subagents_spawner_found_later_to_be_a_subagent_itself_moves_both(home: CodexHome) -> None:
+    """The inner subagent's calls count toward its spawner's thread; when a later run finds that the
+    spawner was itself spawned by A (its rollout appears), both count toward A, as a cold scan says."""
+    s1, s2 = "0199a000-0000-7000-8000-000000000051", "0199a000-0000-7000-8000-000000000052"
+    spawned = {"subagent": {"thread_spawn": {"parent_thread_id": s1, "depth": 2}}}
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(s2), [session_meta("2026-11-19T10:02:00.000Z", s2, source=spawned),
+                               turn_context("2026-11-19T10:02:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:02:02.000Z", (30, 0, 3, 0), (30, 0, 3, 0))])
+    env = codex_env(home.root)
+    assert sessions(snapshot(env)) == (2, 0, 2)  # A, and s1 (which s2 joins) although s1 has no file yet
+    home.write(home.path(s1), [
+        session_meta("2026-11-19T10:01:00.000Z", s1, source={"subagent": {"thread_spawn": {"parent_thread_id": A}}}),
+        turn_context("2026-11-19T10:01:01.000Z", "gpt-5"),
+        token_count("2026-11-19T10:01:02.000Z", (50, 0, 5, 0), (50, 0, 5, 0))])
+    snap = cached_equals_cold(env)
+    assert tokens(snap) == (180, 18, 0, 0)
+    assert sessions(snap) == (1, 0, 1)

@@ -181,6 +181,29 @@ def test_a_fork_whose_session_meta_is_longer_than_256_kib_still_names_its_parent
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 1}
 
 
+def _spawned(parent: str) -> dict[str, Any]:
+    return {"subagent": {"thread_spawn": {"parent_thread_id": parent, "depth": 1}}}
+
+
+def test_a_subagents_subagent_counts_toward_the_top_thread_without_copies_of_its_chain(home: CodexHome) -> None:
+    """"Subagents of subagents fold to the top thread" (Readings settled 6), also when the inner
+    subagent's rollout names only its own spawner: the link from that spawner to the top is read from
+    the spawner's own rollout. Before, the inner subagent's call counted toward the middle one."""
+    s1, s2 = "0199a000-0000-7000-8000-000000000051", "0199a000-0000-7000-8000-000000000052"
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(s1), [session_meta("2026-11-19T10:01:00.000Z", s1, source=_spawned(A)),
+                               turn_context("2026-11-19T10:01:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:01:02.000Z", (50, 0, 5, 0), (50, 0, 5, 0))])
+    home.write(home.path(s2), [session_meta("2026-11-19T10:02:00.000Z", s2, source=_spawned(s1)),
+                               turn_context("2026-11-19T10:02:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:02:02.000Z", (30, 0, 3, 0), (30, 0, 3, 0))])
+    snap = snap_of(home)
+    assert tokens(snap) == (180, 18, 0, 0)
+    assert sessions(snap) == (1, 0, 1)
+
+
 def test_total_only_legacy_events_are_differences_and_a_drop_is_a_reset(home: CodexHome) -> None:
     home.place("total_only.jsonl")
     snap = snap_of(home)

@@ -6,7 +6,7 @@ own; both paths are checked here against the rule written out plainly."""
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openusage.fold import Call, settle
+from openusage.fold import Call, joined_to, rejoin, settle
 
 SESSIONS = ["a", "b", "c", "d"]
 holder = st.tuples(st.integers(0, 1), st.sampled_from(SESSIONS))
@@ -53,3 +53,18 @@ def test_a_call_held_once_keeps_its_holder_and_a_joining_session_hands_its_calls
     settle([alone, shared], {}, {}, {"sub": "parent"})
     assert (alone.marked, alone.session) == (0, "a")
     assert shared.session == "parent"  # "sub" < "z" owns it, then joins its parent
+
+
+def test_joined_to_follows_each_link_to_the_top_and_stops_at_a_cycle() -> None:
+    assert joined_to({"s2": "s1", "s1": "a", "g": "x"}) == {"s2": "a", "s1": "a", "g": "x"}
+    assert joined_to({"p": "q", "q": "p"}) == {"p": "p", "q": "q"}  # a cycle: each stops before repeating
+    assert joined_to({}) == {}
+
+
+def test_a_call_owned_by_a_subagents_subagent_counts_toward_the_top_thread() -> None:
+    inner = _call([(0, "s2"), (0, "z")])
+    alone = Call("s2", 0, 1.0, "m", 1, 2, 3, 4, None, 1, None, 0)
+    settle([inner], {}, {}, {"s2": "s1", "s1": "a"})
+    rejoin([alone], joined_to({"s2": "s1", "s1": "a"}))
+    assert inner.session == "a"
+    assert alone.session == "a"

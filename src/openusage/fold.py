@@ -122,12 +122,27 @@ def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping
             _, marked, session = min((rank(s, 0), m, s) for m, s in candidates)
         call.session, call.marked = session, marked
     if joins:
-        rejoin(calls, joins)
+        rejoin(calls, joined_to(joins))
+
+
+def joined_to(joins: Mapping[str, str]) -> dict[str, str]:
+    """Each session that joins another (`joins`), to the one it counts toward in the end: a subagent's
+    subagent counts toward the thread at the top (codex-cli-format.md, "Readings settled" 6), so each
+    link is followed through the sessions that join another in turn; a cycle stops before it repeats."""
+    resolved: dict[str, str] = {}
+    for session, first in joins.items():
+        target, seen = first, {session}
+        while target in joins and target not in seen:
+            seen.add(target)
+            target = joins[target]
+        resolved[session] = target
+    return resolved
 
 
 def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:
-    """Settled calls whose owner joins another session count toward that one. Every call's owner is
-    looked up, so callers skip this when no session joins another (Kimi's never do)."""
+    """Settled calls whose owner joins another session count toward that one (`joins` as `joined_to`
+    gives it: each session to its last target). Every call's owner is looked up, so callers skip this
+    when no session joins another (Kimi's never do)."""
     get = joins.get
     for call in calls:
         target = get(call.session)

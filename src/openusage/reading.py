@@ -25,7 +25,18 @@ from openusage import scan
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
-from openusage.fold import Call, Calls, ancestry, call_rows, fold_copies, fold_records, merge, rejoin, settle
+from openusage.fold import (
+    Call,
+    Calls,
+    ancestry,
+    call_rows,
+    fold_copies,
+    fold_records,
+    joined_to,
+    merge,
+    rejoin,
+    settle,
+)
 from openusage.packed import codec, encode_records
 from openusage.parallel import Codec
 from openusage.providers import file_provider
@@ -401,7 +412,11 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
         after.pop(name, None)
     old = ancestry({name: info.parent for name, info in before.items()})
     new = ancestry({name: info.parent for name, info in after.items()})
-    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+    moved = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+    # A subagent's subagent counts toward the thread at the top: one link changing moves the calls of
+    # every session whose chain runs through it.
+    old_joins, new_joins = _joins(before), _joins(after)
+    return moved | {name for name in old_joins.keys() | new_joins.keys() if old_joins.get(name) != new_joins.get(name)}
 
 
 def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
@@ -421,7 +436,8 @@ def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionIn
 
 
 def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
-    return {name: info.joins for name, info in forks.items() if info.joins is not None}
+    """Each session that joins another, to the one it counts toward in the end (`fold.joined_to`)."""
+    return joined_to({name: info.joins for name, info in forks.items() if info.joins is not None})
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
