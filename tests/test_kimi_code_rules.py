@@ -34,6 +34,7 @@ from kimi_code_home import (
     code_env,
     code_snapshot,
     compaction,
+    default_state,
     dumps,
     ms,
     scopes,
@@ -532,6 +533,38 @@ def test_fork_chain_stops_at_a_deleted_session(home: KimiCodeHome, marker: bool)
     assert series(snap, "sessions") == {"2026-11-16": 1, "2026-11-18": 1, "2026-11-20": 1}
     assert tokens(snap) == (600, 60, 0, 0)
     assert code_diag(snap) == clean(files_read=2, records=3, duplicates=1)
+
+
+def test_fork_chain_runs_through_a_session_that_has_no_journal(home: KimiCodeHome) -> None:
+    """"Through sessions that exist": a session directory with a state.json but no journal (its agents
+    never wrote, or its journals were removed) is still a link of the chain. a… is a fork of b…, which
+    is a fork of c…; only a… and c… hold the 11-16 call, which is c…'s. Before, the chain stopped at
+    b… and name order gave the call to a…."""
+    o = started(home, sid("c"))
+    o.main.usage(ms("2026-11-16T10:00:00Z"), (100, 10, 0, 0), ALIAS)
+    middle = home.session(o.work_dir_key, sid("b"), state={**default_state("Fork: New session"),
+                                                         "forkedFrom": sid("c")})
+    f2 = home.fork(o, sid("a"), marker=False, state={"forkedFrom": middle.id})
+    f2.main.usage(ms("2026-11-20T08:00:00Z"), (300, 30, 0, 0), ALIAS)
+
+    snap = code_snapshot(env(home))
+
+    assert sessions(snap) == (2, 1, 2)
+    assert series(snap, "sessions") == {"2026-11-16": 1, "2026-11-20": 1}
+    assert tokens(snap) == (400, 40, 0, 0)
+    assert code_diag(snap) == clean(files_read=2, records=2, duplicates=1)
+
+
+def test_a_journal_less_link_appearing_later_moves_the_call_as_a_cold_scan_does(home: KimiCodeHome) -> None:
+    o = started(home, sid("c"))
+    o.main.usage(ms("2026-11-16T10:00:00Z"), (100, 10, 0, 0), ALIAS)
+    f2 = home.fork(o, sid("a"), marker=False, state={"forkedFrom": sid("b")})  # b… does not exist yet
+    f2.main.usage(ms("2026-11-20T08:00:00Z"), (300, 30, 0, 0), ALIAS)
+    assert sessions(code_snapshot(env(home))) == (1, 1, 1)  # a… owns both calls (name order)
+    home.session(o.work_dir_key, sid("b"), state={**default_state("Fork: New session"), "forkedFrom": sid("c")})
+    snap = code_snapshot(env(home), fresh_cache=False)  # the warm run first: it must say what a cold one says
+    assert sessions(snap) == (2, 1, 2)
+    assert tokens(snap) == (400, 40, 0, 0)
 
 
 def test_deleted_source_hands_its_calls_to_the_fork(home: KimiCodeHome) -> None:

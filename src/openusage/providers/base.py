@@ -93,15 +93,20 @@ class Walk:
 
     def add_source(self, path: str, info: os.stat_result, session: str, holder: str, sources: list[Source]) -> None:
         """A file found: it makes its session a session (held in `holder`), and is one file to read."""
+        self.add_holder(session, holder)
+        if self.observed is not None:
+            self.observed.source(path, info, session, holder)
+        sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                                              info.st_ctime_ns)))
+
+    def add_holder(self, session: str, holder: str) -> None:
+        """A session found in `holder`, with or without a file to read (a Kimi Code session whose
+        state names the session it was forked from is a link in that chain, journal or not)."""
         known = self.session_dirs.get(session)
         if known is None:
             self.session_dirs[session] = holder
         elif known != holder:  # the same session in two holders: one session, read from both
             self.more_session_dirs.setdefault(session, []).append(holder)
-        if self.observed is not None:
-            self.observed.source(path, info, session, holder)
-        sources.append(Source(path, session, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
-                                              info.st_ctime_ns)))
 
     def add_signature(self, session: str, signature: int) -> None:
         """One more piece of the session's state; several combine (in walk order) into one signature. A

@@ -294,6 +294,9 @@ def _agents_session(walk: Walk, session: SessionDir, top: SessionList, seen: set
     else:
         if not stat.S_ISDIR(info.st_mode):
             _add_state(walk, session.name, state_path, info)
+            # A session that exists, journal or not: its `forkedFrom` is a link in a fork's chain
+            # (kimi-code-format.md: "through sessions that exist"), which must not stop here.
+            walk.add_holder(session.name, session.holder)
         elif walk.observed is not None:
             walk.observed.file(state_path, info)
     agents = os.path.join(path, AGENTS_NAME)
