@@ -204,6 +204,29 @@ def test_a_subagents_subagent_counts_toward_the_top_thread_without_copies_of_its
     assert sessions(snap) == (1, 0, 1)
 
 
+@pytest.mark.parametrize("last", [
+    {"input_tokens": None, "cached_input_tokens": None, "output_tokens": None, "reasoning_output_tokens": None,
+     "total_tokens": None},
+    {"input_tokens": "200", "output_tokens": "20"},
+], ids=["nulls", "text"])
+def test_a_last_usage_whose_keys_are_present_is_the_calls_figure_whatever_their_values(
+        home: CodexHome, last: dict[str, Any]) -> None:
+    """"Has any of input/cached/output/reasoning" means the keys are present (Readings settled 4): a
+    last_token_usage naming them with values that are not counts is an all-zero figure, skipped as
+    such, not a reason to difference the totals. Before, the second event counted 200 in, 20 out."""
+    info = {"total_token_usage": {"input_tokens": 300, "cached_input_tokens": 0, "output_tokens": 30,
+                                  "reasoning_output_tokens": 0, "total_tokens": 330}, "last_token_usage": last}
+    home.write(home.path(A), [
+        session_meta("2026-11-19T10:00:00.000Z", A), turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+        token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+        json.dumps({"timestamp": "2026-11-19T10:00:03.000Z", "type": "event_msg",
+                    "payload": {"type": "token_count", "info": info, "rate_limits": None}}, separators=(",", ":")),
+    ])
+    snap = snap_of(home)
+    assert tokens(snap) == (100, 10, 0, 0)
+    assert diag(snap, "records_counted", "zero_records") == {"records_counted": 1, "zero_records": 1}
+
+
 def test_total_only_legacy_events_are_differences_and_a_drop_is_a_reset(home: CodexHome) -> None:
     home.place("total_only.jsonl")
     snap = snap_of(home)

@@ -47,13 +47,14 @@ Usage = tuple[int | None, int | None, int | None, int | None, int | None]
 
 
 class _Usage(msgspec.Struct, gc=False):  # no cycles: nothing for the collector
-    # Whole numbers (or null or missing: not a count) are checked by msgspec itself; anything else
-    # (text, a float, a boolean) sends the line to the careful path, which reads it the same way.
-    input_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning_output_tokens: int | None = None
-    total_tokens: int | None = None
+    # Whole numbers (or null) are checked by msgspec itself; anything else (text, a float, a boolean)
+    # sends the line to the careful path, which reads it the same way. A missing key stays UNSET: a
+    # key that is present counts as present whatever its value ("Readings settled" 4).
+    input_tokens: int | msgspec.UnsetType | None = msgspec.UNSET
+    cached_input_tokens: int | msgspec.UnsetType | None = msgspec.UNSET
+    output_tokens: int | msgspec.UnsetType | None = msgspec.UNSET
+    reasoning_output_tokens: int | msgspec.UnsetType | None = msgspec.UNSET
+    total_tokens: int | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class _Info(msgspec.Struct, gc=False):
@@ -218,10 +219,11 @@ def _careful(obj: dict[str, Any], tally: Tally, state: _State) -> None:
 
 
 def _count(value: Any) -> int | None:
-    """A count as written: a whole number from 0 up (a negative one is 0); None when not a count."""
+    """A count as written: a whole number from 0 up (a negative one is 0, and so is a value that is not
+    a count: null, text, a float); None when the key is missing."""
     if type(value) is int:
         return value if 0 <= value <= MAX_COUNT else 0
-    return None
+    return None if value is _ABSENT else 0
 
 
 def _usage_struct(usage: _Usage | None) -> Usage | None:
@@ -229,18 +231,20 @@ def _usage_struct(usage: _Usage | None) -> Usage | None:
         return None
     counts = (usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, usage.reasoning_output_tokens,
               usage.total_tokens)
-    # (No `cast` here: building its type argument on every call cost more than the check.)
-    if None in counts or min(counts) < 0 or max(counts) > MAX_COUNT:  # type: ignore[type-var,operator]
+    # Five counts, as almost every event has them: three C calls instead of five Python ones. (No `cast`
+    # here: building its type argument on every call cost more than the check.)
+    if None in counts or _ABSENT in counts or min(counts) < 0 or max(counts) > MAX_COUNT:  # type: ignore[type-var,operator]
         return (_count(counts[0]), _count(counts[1]), _count(counts[2]), _count(counts[3]), _count(counts[4]))
-    return counts  # five counts, as almost every event has them: three C calls instead of five Python ones
+    return counts  # type: ignore[return-value]  # all five are ints here
 
 
 def _usage_dict(usage: dict[str, Any] | None) -> Usage | None:
     if usage is None:
         return None
     get = usage.get
-    return (_count(get("input_tokens")), _count(get("cached_input_tokens")), _count(get("output_tokens")),
-            _count(get("reasoning_output_tokens")), _count(get("total_tokens")))
+    return (_count(get("input_tokens", _ABSENT)), _count(get("cached_input_tokens", _ABSENT)),
+            _count(get("output_tokens", _ABSENT)), _count(get("reasoning_output_tokens", _ABSENT)),
+            _count(get("total_tokens", _ABSENT)))
 
 
 def _model(*names: Any) -> str | None:
