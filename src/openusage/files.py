@@ -104,6 +104,16 @@ def reason(exc: OSError) -> str:
     return printable(exc.strerror or str(exc))
 
 
+def unicode_text(text: str) -> str:
+    """`text` with every unpaired surrogate replaced by U+FFFD: a byte of a name that is not UTF-8 (read
+    with surrogate escapes) or a JSON `\\ud800`, in text that must be Unicode (JSON, a stored or
+    printed name)."""
+    if text.isascii():
+        return text
+    # Through UTF-16, each unpaired surrogate becomes one replacement character.
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def printable(text: str) -> str:
     """`text` as one printable line: control characters (a newline in a file name, an escape
     sequence) and undecodable bytes (surrogate escapes) shown as escapes instead of written out."""

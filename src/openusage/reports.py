@@ -21,6 +21,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from openusage.cost import SCALE
 from openusage.errors import UsageInputError
+from openusage.files import unicode_text
 from openusage.periods import Calendar, Range
 from openusage.pricing import DataInfo
 from openusage.query import CallsResult, SessionFacts, SettledCall
@@ -573,19 +574,13 @@ def _row(options: Options, facts: dict[tuple[str, str], SessionFacts], key: Hash
         found = facts.get((account, session), _NO_FACTS)
         local = options.calendar.local
         provider = next(iter(sums.providers))
-        detail = SessionDetail(_text(account), provider, _text(found.title), _text(found.project or UNKNOWN_PROJECT),
+        # Names as a report writes them (`files.unicode_text`: JSON, CSV and a terminal take Unicode text);
+        # rows are grouped by the names as read.
+        detail = SessionDetail(unicode_text(account), provider, unicode_text(found.title),
+                               unicode_text(found.project or UNKNOWN_PROJECT),
                                None if sums.first is None else local(sums.first),
                                None if sums.last is None else local(sums.last))
-        return sums.row(_text(session), options.breakdown, priced)._replace(session=detail)
+        return sums.row(unicode_text(session), options.breakdown, priced)._replace(session=detail)
     assert isinstance(key, str)
-    return sums.row(_text(key), options.breakdown, priced)
-
-
-def _text(name: str) -> str:
-    """A name as a report writes it: every unpaired surrogate (a byte of a directory name that is not
-    UTF-8, or a JSON `\\ud800`) as U+FFFD, since JSON, CSV and a terminal take Unicode text. Rows are
-    grouped by the names as read; only what is written is replaced."""
-    if name.isascii():
-        return name
-    return name.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return sums.row(unicode_text(key), options.breakdown, priced)
 
