@@ -3,7 +3,7 @@
 A one-shot command (`launch.main`, `cli.main`) leaves through `os._exit` (`commands.finish`): nothing is
 torn down. A value it is done with but that is large (a cold scan's 48,000 calls and their ledger) is
 better left alive until then than freed object by object just before the process ends: that freeing
-took ~5 ms of a cold `snapshot --json` (docs/speed.md, "The tail of a cold scan"). Anything else (a
+took ~5 ms of a cold `snapshot --json` (docs/speed.md, "A cold scan's CPU, part by part"). Anything else (a
 test that runs the commands in its own process, a resident dashboard or exporter) frees as usual.
 """
 
