@@ -270,3 +270,17 @@ def test_demo_prints_a_kimi_tile_without_touching_home(isolated_env: Path) -> No
 def test_no_color_means_no_ansi_escapes(home: KimiHome, args: list[str]) -> None:
     out = ok(args, env_for(home.root, NO_COLOR="1", TERM="xterm-256color", COLUMNS="160"))
     assert "\x1b[" not in out
+
+
+def test_a_name_written_like_rich_markup_is_shown_as_written(tmp_path: Path) -> None:
+    """What the renderers draw comes from files and servers: a model named `[/x]` (or `[red]`) is text,
+    not a style tag. Before, the dashboard, the daily and the project reports ended with rich's
+    MarkupError (an internal error), and a tag that opened and closed would have styled the text."""
+    home = KimiHome(tmp_path / "kimi")
+    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (100, 10, 0, 0), "chatcmpl-a", model="[/x]")
+    home.session(uid("2")).usage(at("2026-11-19T11:00:00Z"), (50, 5, 0, 0), "chatcmpl-b", model="[red]k[/red]")
+    env = {**env_for(home.root), "COLUMNS": WIDE}
+    for args in ([], ["report", "daily"], ["report", "project"], ["report", "model"], ["prices"]):
+        out = ok(args, env)
+        assert "[/x]" in out, args
+        assert "[red]k[/red]" in out, args

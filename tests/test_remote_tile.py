@@ -191,3 +191,9 @@ def test_a_reading_round_trips_through_the_cache_text() -> None:
         assert decode(encode(reading)) == reading
     assert decode("{broken") is None
     assert decode('{"state": "ok"}') is None
+
+
+def test_a_servers_control_characters_are_shown_escaped_on_one_line() -> None:
+    out = render(("moonshot", balance(caps=(Cap("tier", "Tier", "ak-\u202eevil\n1"),))))
+    (line,) = [line for line in out.splitlines() if "Tier" in line]
+    assert line.split("Tier", 1)[1].strip(" │") == "ak-\\u202eevil\\n1"

@@ -111,9 +111,12 @@ def failure(exc: Exception) -> int:
 
 
 def console() -> Any:
+    """The terminal the renderers draw on. Without markup: every string they hand rich is shown as
+    written, so a model, path or server text such as `[/bold]` is text, not a tag (a model named so in
+    an agent's config ended the dashboard with rich's MarkupError); styles are set on `Text` objects."""
     from rich.console import Console
 
-    return Console()
+    return Console(markup=False)
 
 
 def progress(json_output: bool) -> Any:

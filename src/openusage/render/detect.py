@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from openusage import native
 from openusage.api import DetectReport
@@ -19,27 +19,26 @@ def render_detect(report: DetectReport, console: Console) -> None:
     facts.add_column("found")
     for detection in report.detections:
         for fact in detection.facts:
-            facts.add_row(
-                detection.title, fact.what, fact.value, "[green]yes[/]" if fact.found else "[dim]no[/]"
-            )
+            found = Text("yes", style="green") if fact.found else Text("no", style="dim")
+            facts.add_row(detection.title, fact.what, fact.value, found)
     console.print(facts)
 
     settings = report.settings
     if report.settings_error is not None:
-        console.print(f"[red]settings: {escape(report.settings_error)}[/]")
-        console.print("[yellow]The settings are not used: these are the accounts detection alone gives.[/]")
+        console.print(Text(f"settings: {report.settings_error}", style="red"))
+        console.print(Text("The settings are not used: these are the accounts detection alone gives.", style="yellow"))
     else:
         where = f"{settings.path}" + ("" if settings.path.is_file() else " (not present: defaults)")
-        console.print(f"settings: {escape(where)}; auto_detect: {'on' if settings.auto_detect else 'off'}")
+        console.print(Text(f"settings: {where}; auto_detect: {'on' if settings.auto_detect else 'off'}"))
 
     if report.reader is not None:
-        console.print(f"reader: {escape(describe(report.reader))}")
+        console.print(Text(f"reader: {describe(report.reader)}"))
     if report.warm_check is not None:
         check = report.warm_check
-        console.print(f"warm check: {escape(native.describe(check.compiled, check.why))}")
+        console.print(Text(f"warm check: {native.describe(check.compiled, check.why)}"))
 
     if not report.accounts:
-        console.print("[yellow]No account detected or configured.[/]")
+        console.print(Text("No account detected or configured.", style="yellow"))
         return
     accounts = Table(title="Accounts", title_justify="left")
     accounts.add_column("id")

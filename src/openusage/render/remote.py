@@ -14,6 +14,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from openusage.files import printable
 from openusage.remote import Amount, Cap, Quota, Reading, js_round
 from openusage.snapshot import Snapshot
 
@@ -48,8 +49,10 @@ def duration(seconds: float) -> str:
 
 
 def plain(text: str, *, ascii_only: bool) -> str:
-    """`text` as a terminal that cannot encode more than ASCII can show it (a server's message may be
-    Chinese)."""
+    """A server's text as one line a terminal shows as written: control characters (a newline, an
+    escape sequence, a direction override) escaped (`files.printable`), and, on a terminal that cannot
+    encode more than ASCII, what it cannot show as `?` (a server's message may be Chinese)."""
+    text = printable(text)
     return text.encode("ascii", "replace").decode("ascii") if ascii_only else text
 
 
