@@ -383,3 +383,37 @@ def test_a_timeout_is_retried_once_within_the_deadline(server: Server, code_home
     reading = fetch(server, code_home, seconds=2.0)
     assert reading.state == "ok"
     assert server.hits("/usages") == 2
+
+
+@pytest.mark.parametrize("reset", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_reset_time_outside_the_years_1_to_9999_in_utc_is_text(server: Server, code_home: Path,
+                                                                 reset: str) -> None:
+    """Such a time parses with its offset but has no instant in UTC: it is shown as the text it came
+    as. Before, `snapshot --json` ended with an internal error (and so did every later --offline run,
+    the answer being cached)."""
+    sign_in(code_home)
+    server.answer("/coding/v1/usages", body={"usage": {"used": 1, "limit": 10, "resetTime": reset}})
+    reading = fetch(server, code_home)
+    assert reading.state == "ok"
+    (weekly,) = reading.quotas
+    assert weekly.resets_at is None
+    assert weekly.reset_text == f"resets at {reset}"
+
+
+def test_an_integer_no_float_holds_is_not_a_number(server: Server, code_home: Path) -> None:
+    sign_in(code_home)
+    huge = int("1" + "0" * 400)
+    server.answer("/coding/v1/usages", body={"usage": {"used": huge, "limit": 1000},
+                                             "limits": [{"detail": {"used": 1, "limit": huge}}]})
+    reading = fetch(server, code_home)
+    assert reading.state == "ok"
+    assert quotas(reading) == [("Weekly limit", 0, 1000, 0), ("Limit", 1, 0, 0)]
+
+
+def test_a_token_echoed_in_a_good_answer_is_redacted(server: Server, code_home: Path) -> None:
+    sign_in(code_home)
+    server.answer("/coding/v1/usages", body={"usage": {"used": 1, "limit": 10, "resetTime": f"tok {TOKEN}"},
+                                             "limits": [{"name": TOKEN, "detail": {"used": 1, "limit": 2}}]})
+    reading = fetch(server, code_home)
+    assert TOKEN not in repr(reading)
+    assert [q.label for q in reading.quotas] == ["Weekly limit", "[redacted]"]

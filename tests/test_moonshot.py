@@ -307,3 +307,50 @@ def test_a_password_in_the_base_url_is_neither_shown_nor_kept(server: Server) ->
     assert reading.state == "ok"
     assert reading.source == server.base_url
     assert "PLANTEDpw" not in repr(reading)
+
+
+def test_an_integer_no_float_holds_is_not_a_number(server: Server) -> None:
+    """A 400-digit count in the optional user info leaves the balances shown (the caps are left out,
+    said in a note); one in the balance is a wrong shape. Before, both ended the reading with an
+    internal error (float() overflowed)."""
+    huge = int("1" + "0" * 400)
+    server.answer(BALANCE, body=DOCUMENTED)
+    server.answer(ME, body={**USER_INFO, "data": {**USER_INFO["data"],
+                                                   "organization": {"max_concurrency": huge}}})
+    reading = fetch(server)
+    assert reading.state == "ok"
+    assert amounts(reading)["available"] == (49.58894, "USD")
+    server.answer(BALANCE, body={"code": 0, "status": True,
+                                 "data": {**DOCUMENTED["data"], "available_balance": huge}})
+    assert fetch(server).state == "bad_response"
+
+
+def test_a_json_body_that_is_not_an_object_is_a_wrong_shape(server: Server) -> None:
+    server.answer(BALANCE, body=[1, 2, 3])
+    server.answer(ME, body=USER_INFO)
+    reading = fetch(server)
+    assert reading.state == "bad_response"
+    assert "not a JSON object" in reading.message
+
+
+def test_a_base_url_that_is_not_a_url_is_a_settings_error() -> None:
+    account = Account("moonshot", "moonshot", {"base_url": "http://[::1"})
+    reading = MoonshotProvider().fetch(account, {"MOONSHOT_API_KEY": KEY}, now=NOW, deadline=time.monotonic() + 5)
+    assert reading.state == "bad_settings"
+    assert "not a URL" in reading.message
+
+
+def test_a_key_echoed_with_an_invisible_character_inside_is_still_redacted(server: Server) -> None:
+    split = KEY[:10] + "\u200b" + KEY[10:]
+    server.answer(BALANCE, 401, {"error": {"message": f"bad key {split}"}})
+    reading = fetch(server)
+    assert KEY[10:] not in repr(reading)
+    assert reading.message.endswith("bad key [redacted])")
+
+
+def test_a_key_echoed_in_a_good_answer_is_redacted(server: Server) -> None:
+    server.answer(BALANCE, body=DOCUMENTED)
+    server.answer(ME, body={**USER_INFO, "data": {**USER_INFO["data"], "user_group_id": f"tier {KEY}"}})
+    reading = fetch(server)
+    assert KEY not in repr(reading)
+    assert {c.key: c.value for c in reading.caps}["tier"] == "tier [redacted]"

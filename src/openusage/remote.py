@@ -111,6 +111,24 @@ class Reading(NamedTuple):
     def has_figures(self) -> bool:
         return bool(self.amounts or self.quotas or self.caps)
 
+    def without(self, secret: str) -> Reading:
+        """This reading with `secret` replaced wherever a service's text reached it (the message, notes,
+        labels, caps, what a reset time said): a server that echoes a token in a good answer must not
+        have it shown or cached."""
+        if not secret:
+            return self
+
+        def clean(text: str) -> str:
+            return text.replace(secret, "[redacted]")
+
+        return self._replace(
+            message=clean(self.message), notes=tuple(map(clean, self.notes)),
+            amounts=tuple(a._replace(label=clean(a.label)) for a in self.amounts),
+            quotas=tuple(q._replace(label=clean(q.label),
+                                    reset_text=None if q.reset_text is None else clean(q.reset_text))
+                         for q in self.quotas),
+            caps=tuple(c._replace(label=clean(c.label), value=clean(c.value)) for c in self.caps))
+
 
 def encode(reading: Reading) -> str:
     """A reading as JSON text for the cache."""

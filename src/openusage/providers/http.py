@@ -167,7 +167,10 @@ def public_url(url: str) -> str:
 
 
 def redact(text: str, *secrets: str, limit: int = 160) -> str:
-    """`text` fit for a status line: every secret replaced, control characters dropped, cut at `limit`."""
+    """`text` fit for a status line: every secret replaced, control characters dropped, cut at `limit`.
+    Characters that show nothing (a zero-width space, a direction mark) go before the secrets are
+    looked for, so that one put inside a secret does not hide it from the replacement."""
+    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")

@@ -42,7 +42,7 @@ def fetch_plan(account: Account, env: Mapping[str, str], *, now: datetime, deadl
         return Reading("bad_response", "unexpected answer: no usage, limits or wallet", source=public)
     shown = [f"{q.label} {q.percent}% used" for q in quotas if q.section == PLAN][:2]
     message = ", ".join(shown) or "Extra Usage only"
-    return Reading("ok", message, amounts, quotas, caps, (), now, False, public)
+    return Reading("ok", message, amounts, quotas, caps, (), now, False, public).without(token)
 
 
 def _failure(answer: http.Answer, token: str) -> tuple[RemoteState, str] | None:
@@ -100,7 +100,13 @@ def _int(value: Any) -> int | None:
             value = float(value.strip())
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value):
+    if isinstance(value, int):
+        try:
+            float(value)  # one past 1e308 is no number to JavaScript either (Infinity): not a count
+        except OverflowError:
+            return None
+        return value
+    if isinstance(value, float) and math.isfinite(value):
         return math.trunc(value)
     return None
 
@@ -150,9 +156,11 @@ def _reset(value: Any) -> tuple[datetime | None, str | None]:
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)  # an instant outside the years 1-9999 in UTC (9999-12-31T23:59-05:00)
+    except (ValueError, OverflowError):
         return None, f"resets at {value[:40]}"
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), None
+    return moment, None
 
 
 def _wallet_parts(raw: Any) -> tuple[int, int, str, dict[str, Any]] | None:

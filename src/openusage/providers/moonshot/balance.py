@@ -50,6 +50,10 @@ def fetch_balance(account: Account, env: Mapping[str, str], *, now: datetime, de
     key = env.get(variable, "").strip()
     base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
     shown = http.public_url(base)  # what readings and messages may say of it
+    try:
+        _ = urlsplit(base).hostname  # raises on what is no URL at all ("http://[::1")
+    except ValueError:
+        return Reading("bad_settings", "extra.base_url cannot be used: it is not a URL", source=shown)
     if not key:
         return Reading("no_key", f"no API key: set {variable}", source=shown)
     threshold = _threshold(account.extra.get("low_balance"))
@@ -66,14 +70,14 @@ def fetch_balance(account: Account, env: Mapping[str, str], *, now: datetime, de
         return Reading(*limits_failed, source=shown)  # a 401/403 on either endpoint is the key's
     notes = () if limits_failed is None else (f"limits unavailable ({limits_failed[1]})",)
     if not isinstance(balance, _Balance):
-        return Reading(*balance, caps=caps, notes=notes, fetched_at=now if caps else None, source=shown)
+        return Reading(*balance, caps=caps, notes=notes, fetched_at=now if caps else None, source=shown).without(key)
     available, voucher, cash = balance
     amounts = [Amount("available", "Available", available, currency), Amount("cash", "Cash", cash, currency),
                Amount("vouchers", "Vouchers", voucher, currency)]
     if cash < 0:
         amounts.append(Amount("debt", "Owes", -cash, currency))
     state, message = _balance_state(available, threshold, currency)
-    return Reading(state, message, tuple(amounts), (), caps, notes, now, False, shown)
+    return Reading(state, message, tuple(amounts), (), caps, notes, now, False, shown).without(key)
 
 
 def _threshold(text: str | None) -> float | None:
@@ -123,16 +127,24 @@ def _failure(answer: http.Answer, key: str, variable: str, base: str) -> Failure
         return "bad_response", f"not a JSON answer (HTTP {status}, {answer.detail}): a proxy in the way?"
     if not 200 <= status <= 299:
         return "api_error", f"HTTP {status}{text}"
-    if not (isinstance(answer.body, dict) and answer.body.get("code") == 0 and answer.body.get("status") is True):
+    if not isinstance(answer.body, dict):
+        return "bad_response", f"unexpected answer (HTTP {status}): not a JSON object"
+    if not (answer.body.get("code") == 0 and answer.body.get("status") is True):
         code = answer.body.get("code") if isinstance(answer.body, dict) else None
         return "api_error", f"the API says it failed (code {code}{text})"
     return None
 
 
 def _number(value: Any) -> float | None:
+    """A JSON number as a float; None for anything else, and for one no float holds (NaN, infinity,
+    an integer past 1e308: `float` would raise)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _balance(body: Any) -> _Balance | Failure:
