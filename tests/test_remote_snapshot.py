@@ -320,3 +320,19 @@ def test_a_number_in_extra_must_be_quoted(tmp_path: Path) -> None:
     assert done.stderr.strip().endswith(
         "accounts[0].extra.low_balance: expected a string (a path, a URL, a variable name or a number in quotes),"
         " found a number")
+
+
+def test_a_cached_reset_time_with_no_utc_instant_is_written_as_it_came() -> None:
+    """A reading cached before such reset times were refused (9999-12-31T23:59:59-05:00 is in the year
+    10000 in UTC) still makes a JSON document: the time is written with its own offset."""
+    from openusage.remote import Quota, Reading
+    from openusage.render.jsonout import dumps, snapshot_document
+    from openusage.snapshot import SnapshotSet, remote_snapshot
+
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    late = datetime.fromisoformat("9999-12-31T23:59:59-05:00")
+    reading = Reading("ok", "Weekly limit 10% used", (), (Quota("weekly", "Weekly limit", 1.0, 10.0, "", late),),
+                      fetched_at=now)
+    doc = json.loads(dumps(snapshot_document(SnapshotSet(now, (remote_snapshot("kimi_code_plan", "kimi_code_plan",
+                                                                                 "Kimi Code plan", reading),)))))
+    assert "9999-12-31T23:59:59-05:00" in json.dumps(doc)

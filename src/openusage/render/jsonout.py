@@ -91,7 +91,10 @@ def _num(value: float) -> int | float:
 def _instant(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except OverflowError:  # no UTC instant (9999-12-31T23:59-05:00, cached before it was refused): as given
+        return moment.isoformat(timespec="seconds")
 
 
 def _local(snapshot: Snapshot) -> dict[str, Any]:
