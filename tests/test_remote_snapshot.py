@@ -336,3 +336,23 @@ def test_a_cached_reset_time_with_no_utc_instant_is_written_as_it_came() -> None
     doc = json.loads(dumps(snapshot_document(SnapshotSet(now, (remote_snapshot("kimi_code_plan", "kimi_code_plan",
                                                                                  "Kimi Code plan", reading),)))))
     assert "9999-12-31T23:59:59-05:00" in json.dumps(doc)
+
+
+@pytest.mark.parametrize(("extra", "ids"), [
+    ({"base_url": "https://api.moonshot.cn"}, ["moonshot_cn"]),  # the same key: only the configured account
+    ({"base_url": "https://api.moonshot.cn", "api_key_env": "MOONSHOT_CN_KEY"}, ["moonshot", "moonshot_cn"]),
+])
+def test_a_configured_moonshot_account_with_the_default_key_replaces_the_detected_one(
+        tmp_path: Path, extra: dict[str, str], ids: list[str]) -> None:
+    """A key is never sent to the other host: a configured `moonshot_cn` account that reads
+    MOONSHOT_API_KEY leaves out the account auto-detection would add for the same key (it would send
+    that key to api.moonshot.ai too); one with a key of its own is a second account beside it."""
+    from openusage import api
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"accounts": [{"id": "moonshot_cn", "provider": "moonshot", "extra": extra}]}),
+                        encoding="utf-8")
+    env = {"HOME": str(tmp_path), "OPENUSAGE_CONFIG": str(settings), "MOONSHOT_API_KEY": "sk-one",
+           "MOONSHOT_CN_KEY": "sk-two"}
+    report = api.detect(env)
+    assert [account.id for account in report.accounts if account.provider == "moonshot"] == ids

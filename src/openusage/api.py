@@ -112,10 +112,27 @@ def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Ac
     accounts: list[Account] = []
     if settings.auto_detect:
         for detection in detections:
-            if detection.account is not None:
-                accounts.append(configured.pop(detection.account.id, detection.account))
+            detected = detection.account
+            if detected is None:
+                continue
+            if detected.id in configured:
+                accounts.append(configured.pop(detected.id))
+            elif not _sends_the_same_secret(detected, settings.accounts):
+                accounts.append(detected)
     accounts.extend(configured.values())
     return tuple(accounts)
+
+
+def _sends_the_same_secret(detected: Account, configured: Sequence[Account]) -> bool:
+    """Whether a configured account of a remote source sends the secret the detected one would (a
+    configured `moonshot_cn` with the default key variable): the detected account would send it to
+    the default host too, which the service's rules forbid, so it is left out."""
+    source = remote_provider(detected.provider)
+    if source is None:
+        return False
+    secret = source.credential(detected)
+    return any(account.provider == detected.provider and source.credential(account) == secret
+               for account in configured)
 
 
 def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = None, use_cache: bool = True,

@@ -539,6 +539,12 @@ class RemoteSource(Protocol):
 
     def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> "Reading": ...
 
+    def credential(self, account: Account) -> str:
+        """What names the secret `account`'s fetch sends (the variable that holds a key): an account
+        detected by default is not added beside a configured one that sends the same secret, which
+        would send it to the default host as well."""
+        ...
+
 
 Provider = FileProvider | RemoteSource
 

@@ -53,6 +53,9 @@ class KimiCodePlanProvider:
         facts = (Fact("Kimi Code sign-in", str(credentials), found), Fact("plan tile", TURN_ON, False))
         return Detection(self.id, self.title, None, facts)
 
+    def credential(self, account: Account) -> str:
+        return account.extra.get("home", "")  # the sign-in of that Kimi Code home ("": the default one)
+
     def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
         from openusage.providers.kimi_code_plan.usage import fetch_plan
 

@@ -32,6 +32,9 @@ class MoonshotProvider:
         fact = Fact("API key", f"{KEY_VARIABLE} ({'set' if found else 'not set'})", found)
         return Detection(self.id, self.title, Account(self.id, self.id) if found else None, (fact,))
 
+    def credential(self, account: Account) -> str:
+        return account.extra.get("api_key_env") or KEY_VARIABLE
+
     def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
         from openusage.providers.moonshot.balance import fetch_balance
 
