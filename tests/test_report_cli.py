@@ -321,3 +321,26 @@ def test_a_session_directory_name_that_is_not_utf8_is_reported_in_every_format(t
         assert result.exit_code == 0, explain(result)
         assert result.stderr == "", explain(result)
         assert "\ufffd-session" in result.stdout, fmt
+
+
+@pytest.mark.parametrize(("now", "args"), [
+    ("2026-11-20T12:00:00Z", ["report", "daily", "--since", "0001-01-01", "--tz", "Asia/Kolkata", "--json"]),
+    ("9999-12-31T23:59:59Z", ["report", "daily", "--tz", "Asia/Kolkata", "--json"]),
+    ("9999-12-31T23:59:59Z", ["report", "weekly", "--tz", "UTC", "--since", "this-week", "--json"]),
+    ("9999-12-31T23:59:59Z", ["report", "monthly", "--since", "last-month", "--until", "this-month", "--json"]),
+    ("9999-12-31T23:59:59Z", ["report", "session", "--tz", "Pacific/Kiritimati", "--since", "7d", "--json"]),
+    ("9999-12-31T23:59:59Z", ["snapshot", "--tz", "Asia/Kolkata"]),
+    ("9999-12-31T23:59:59Z", ["--tz", "Asia/Kolkata"]),
+], ids=["since-year-1-east", "now-in-year-10000-locally", "this-week-past-9999", "this-month-past-9999",
+        "7d-in-kiritimati", "tile", "dashboard"])
+def test_the_edges_of_the_calendar_are_answered(tmp_path: Path, now: str, args: list[str]) -> None:
+    """OPENUSAGE_NOW may be 9999-12-31T23:59:59Z, where "today" east of UTC is past the calendar, and
+    --since may name 0001-01-01, whose start east of UTC is before it: the last day ends never, the
+    first begins at once, a week or month past 9999 ends on its last day. Before, each of these ended
+    with an internal error (OverflowError)."""
+    home = KimiHome(tmp_path / "kimi")
+    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (7, 2, 0, 0), "chatcmpl-one")
+    result = invoke(args, {"OPENUSAGE_NOW": now, "KIMI_SHARE_DIR": str(home.root), "COLUMNS": "120",
+                           "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.exit_code == 0, explain(result)
+    assert result.stderr == "", explain(result)

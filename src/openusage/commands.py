@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, cast
 from openusage import api, lifetime, paths
 from openusage.errors import OpenUsageError, UsageInputError
 from openusage.files import printable
-from openusage.windows import chosen_zone, current_time
+from openusage.windows import chosen_zone, current_time, local_date
 
 if TYPE_CHECKING:
     from openusage import reports
@@ -213,7 +213,7 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
     tz = chosen_zone(tz_name or group.tz_name, os.environ, default_local=True)
     # The front end has checked the week start, order and kind are ours: the casts only tell mypy.
     calendar = Calendar(tz, cast("WeekStart", start_of_week), start_of_month)
-    span = day_range(calendar, since, until, (group.now or current_time()).astimezone(tz).date())
+    span = day_range(calendar, since, until, local_date(group.now or current_time(), tz))
     options = reports.Options(cast("reports.Kind", kind), calendar, zone_name(tz), span, breakdown,
                               cast("reports.Order | None", order), limit)
     reports.check(options)  # a bad combination is said before any file is read

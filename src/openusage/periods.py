@@ -84,12 +84,13 @@ class Calendar:
             return today - timedelta(days=int(value[:-1]) - 1), today
         if value == "this-week":
             first = self.week(today)
-            return first, first + timedelta(days=6)
+            return first, _plus_days(first, 6)
         if value in ("this-month", "last-month"):
             first = self.month(today)
             if value == "last-month":
                 first = _add_months(first, -1)
-            return first, _add_months(first, 1) - timedelta(days=1)
+            following = _add_months(first, 1)
+            return first, date.max if following == date.max else following - timedelta(days=1)
         try:
             day = date.fromisoformat(value)
         except ValueError:
@@ -120,6 +121,17 @@ def day_range(calendar: Calendar, since: str | None, until: str | None, today: d
 
 
 def _add_months(day: date, months: int) -> date:
-    """`day` moved by whole months; only called with days 1-28, which every month has."""
+    """`day` moved by whole months; only called with days 1-28, which every month has. Past the end of
+    9999: the calendar's last day."""
     index = day.year * 12 + day.month - 1 + months
+    if index // 12 > date.max.year:
+        return date.max
     return day.replace(year=index // 12, month=index % 12 + 1)
+
+
+def _plus_days(day: date, days: int) -> date:
+    """`day` moved forward by `days`, or the calendar's last day when that is past 9999-12-31."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max

@@ -1,5 +1,6 @@
 """Time windows: the current day, the last 7 x 24 hours, and day buckets, all from one injectable clock."""
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -68,8 +69,21 @@ def local_day(tz: tzinfo) -> Callable[[float], date]:
 
 
 def local_day_start(day: date, tz: tzinfo) -> float:
-    """The first instant of `day` in `tz`, in UTC seconds (a day that starts in a gap starts at its end)."""
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC).timestamp()
+    """The first instant of `day` in `tz`, in UTC seconds (a day that starts in a gap starts at its end);
+    -inf for a day whose start is before the year 1 in UTC (0001-01-01 east of UTC): nothing is earlier."""
+    try:
+        return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC).timestamp()
+    except OverflowError:
+        return -math.inf
+
+
+def local_date(moment: datetime, tz: tzinfo) -> date:
+    """The date `moment` falls on in `tz`; the calendar's last day (9999-12-31) for a moment late in 9999
+    whose local date would be in the year 10000 (east of UTC)."""
+    try:
+        return moment.astimezone(tz).date()
+    except OverflowError:
+        return date.max
 
 
 def day_to_date(day_number: int) -> date:

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from openusage.render.money import usd
 from openusage.snapshot import AgentHome, CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
+from openusage.windows import local_date
 
 CHART_DAYS = 14
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -334,4 +335,4 @@ def _day_in(moment: datetime, tz: tzinfo) -> date:
     # A naive clock is taken as UTC, never as local time.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).date()
+    return local_date(moment, tz)
