@@ -344,3 +344,17 @@ def test_the_edges_of_the_calendar_are_answered(tmp_path: Path, now: str, args: 
                            "OPENUSAGE_CACHE_DIR": str(tmp_path / "cache")})
     assert result.exit_code == 0, explain(result)
     assert result.stderr == "", explain(result)
+
+
+@pytest.mark.parametrize("breakdown", [False, True])
+def test_a_project_csv_has_the_json_rows_providers(tmp_path: Path, breakdown: bool) -> None:
+    """CSV has the JSON row's columns: a project row's `providers` too (it was left out)."""
+    home = KimiHome(tmp_path / "kimi")
+    home.session(uid("1")).usage(at("2026-11-19T10:00:00Z"), (7, 2, 0, 0), "chatcmpl-one")
+    env: dict[str, str | None] = {"OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC", "KIMI_SHARE_DIR": str(home.root)}
+    extra = ["--breakdown"] if breakdown else []
+    doc = report_json(env, "project", "--no-cache", *extra)
+    result = invoke(["report", "project", "--csv", "--no-cache", *extra], env)
+    assert result.exit_code == 0, explain(result)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["providers"] for row in rows] == [";".join(r["providers"]) for r in doc["rows"]] == ["kimi_cli"]

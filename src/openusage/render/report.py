@@ -166,16 +166,19 @@ def report_csv_lines(report: AnyReport) -> Iterator[str]:
     header += ["model"] if report.breakdown else []
     header += [*_figures(_NO_COUNTS._replace(cost=0 if priced(report) else None))] + ([] if session else ["sessions"])
     header += [] if report.breakdown else ["models"]
+    project = report.kind == "project"  # its rows name their providers too, as in JSON
+    header += ["providers"] if project else []
     writer.writerow(header)
     for row in report.rows:
         lead = [row.key or "", *(_csv(v) for v in _session_values(row))] if session else [row.key or ""]
+        providers = [";".join(row.providers)] if project else []
         if report.breakdown:
             for share in row.breakdown:
                 writer.writerow([*lead, share.model, *map(_csv, _figures(share.counts).values()),
-                                 *([] if session else [share.sessions])])
+                                 *([] if session else [share.sessions]), *providers])
         else:
             writer.writerow([*lead, *map(_csv, _figures(row.counts).values()), *([] if session else [row.sessions]),
-                             ";".join(row.models)])
+                             ";".join(row.models), *providers])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
