@@ -113,10 +113,19 @@ def failure(exc: Exception) -> int:
 def console() -> Any:
     """The terminal the renderers draw on. Without markup: every string they hand rich is shown as
     written, so a model, path or server text such as `[/bold]` is text, not a tag (a model named so in
-    an agent's config ended the dashboard with rich's MarkupError); styles are set on `Text` objects."""
+    an agent's config ended the dashboard with rich's MarkupError); styles are set on `Text` objects.
+    A reader that stops early (`| head`) ends the command with exit 0, as for every other output
+    (rich itself exits with 1 there)."""
     from rich.console import Console
 
-    return Console(markup=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # as rich does: nothing more is written, stdout goes to /dev/null
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise BrokenPipeError  # `failure` takes it for what it is: not a failure of ours (exit 0)
+
+    return _Console(markup=False)
 
 
 def progress(json_output: bool) -> Any:
