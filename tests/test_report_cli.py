@@ -358,3 +358,15 @@ def test_a_project_csv_has_the_json_rows_providers(tmp_path: Path, breakdown: bo
     assert result.exit_code == 0, explain(result)
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["providers"] for row in rows] == [";".join(r["providers"]) for r in doc["rows"]] == ["kimi_cli"]
+
+
+@pytest.mark.parametrize("args", [["report", "daily", "--tz="], ["report", "daily", "--since="],
+                                  ["report", "daily", "--until="], ["snapshot", "--json", "--tz="],
+                                  ["--tz=", "report", "daily"], ["--tz="]], ids=" ".join)
+def test_an_empty_zone_or_date_is_the_users_error_not_ignored(tmp_path: Path, args: list[str]) -> None:
+    """An option is never silently ignored: `--tz ""` names no zone and `--since ""` no day (they
+    were taken as not given)."""
+    result = invoke(args, {"OPENUSAGE_NOW": NOW, "KIMI_SHARE_DIR": str(tmp_path / "kimi")})
+    assert result.exit_code == 2, explain(result)
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, explain(result)

@@ -152,7 +152,7 @@ class Options(NamedTuple):
 
     def zone(self, tz_here: str | None = None) -> tzinfo:
         """The command's own --tz, else the one written before it, else OPENUSAGE_TZ, else UTC."""
-        return chosen_zone(tz_here or self.tz_name, os.environ, default_local=False)
+        return chosen_zone(tz_here if tz_here is not None else self.tz_name, os.environ, default_local=False)
 
 
 def prefetch_prices(env: Mapping[str, str], use_cache: bool) -> None:
@@ -219,7 +219,7 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
     if json_output + csv_output + markdown > 1:
         raise UsageInputError("--json, --csv and --markdown: one at most")
     # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
-    tz = chosen_zone(tz_name or group.tz_name, os.environ, default_local=True)
+    tz = chosen_zone(tz_name if tz_name is not None else group.tz_name, os.environ, default_local=True)
     # The front end has checked the week start, order and kind are ours: the casts only tell mypy.
     calendar = Calendar(tz, cast("WeekStart", start_of_week), start_of_month)
     span = day_range(calendar, since, until, local_date(group.now or current_time(), tz))

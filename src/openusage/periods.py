@@ -112,8 +112,9 @@ class Range(NamedTuple):
 
 def day_range(calendar: Calendar, since: str | None, until: str | None, today: date) -> Range:
     """`--since` / `--until` (inclusive local days) as a Range; an empty range is the user's error."""
-    first = calendar.days_named(since, today)[0] if since else None
-    last = calendar.days_named(until, today)[1] if until else None
+    # An empty --since names no day: the user's error (`days_named` says so), never an open end.
+    first = calendar.days_named(since, today)[0] if since is not None else None
+    last = calendar.days_named(until, today)[1] if until is not None else None
     if first is not None and last is not None and first > last:
         raise UsageInputError(f"--since {since} ({first}) is after --until {until} ({last})")
     return Range(first, last, None if first is None else calendar.start_of(first),

@@ -133,7 +133,9 @@ def zone(name: str) -> tzinfo:
 def chosen_zone(option: str | None, env: Mapping[str, str], *, default_local: bool) -> tzinfo:
     """The zone a command shows: `--tz`, else `OPENUSAGE_TZ`, else the machine's own zone (reports) or
     UTC (the tile and the snapshot)."""
-    name = option or env.get(TZ_VARIABLE, "")
+    if option is not None:
+        return zone(option)  # an empty --tz names no zone: the user's error (`zone` says so), never ignored
+    name = env.get(TZ_VARIABLE, "")
     if name:
         return zone(name)
     return machine_zone(env) if default_local else UTC
