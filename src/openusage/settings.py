@@ -50,12 +50,32 @@ def load_settings(path: Path, extra_keys: Mapping[str, Collection[str]], *, name
     import json  # only users with a settings file pay for the import
 
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_once_each)
     except json.JSONDecodeError as exc:
         raise SettingsError(
             f"settings file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
+    except _Repeated as exc:
+        raise SettingsError(f"settings file {path}: {exc.key!r} is written twice in one object: which one "
+                            "is meant is not clear") from exc
     return _parse(path, doc, extra_keys)
+
+
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each written once: JSON keeps the last of two, so an earlier
+    `"auto_detect": true` would silently do nothing."""
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _Repeated(key)
+        doc[key] = value
+    return doc
 
 
 def _parse(path: Path, doc: Any, extra_keys: Mapping[str, Collection[str]]) -> Settings:
