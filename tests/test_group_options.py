@@ -114,6 +114,26 @@ def test_no_cache_before_detect_is_refused_in_one_line(home: KimiHome) -> None:
     assert "detect" in lines[0]
 
 
+@pytest.mark.parametrize(("args", "option"), [
+    (["--tz", "UTC", "detect"], "--tz"), (["--offline", "detect"], "--offline"),
+    (["--tz", "UTC", "prices"], "--tz"), (["--offline", "prices"], "--offline"),
+    (["--offline", "report", "daily"], "--offline"),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else value)
+def test_an_option_before_a_command_it_does_not_apply_to_is_refused_in_one_line(
+        home: KimiHome, args: list[str], option: str) -> None:
+    """Options are never silently ignored: `--tz` and `--offline` written before a command that shows
+    no day or calls no service are refused, as `--no-cache` before `detect` is (they were accepted and
+    did nothing)."""
+    result = invoke(args, env_for(home.root))
+
+    assert result.exit_code == 2, explain(result)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert option in lines[0]
+    assert "does not apply to" in lines[0]
+
+
 def test_demo_home_is_removed_after_a_command(tmp_path: Path, home: KimiHome) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()

@@ -218,6 +218,8 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
 
     if json_output + csv_output + markdown > 1:
         raise UsageInputError("--json, --csv and --markdown: one at most")
+    if group.offline:  # written before `report`: never ignored
+        raise UsageInputError("--offline does not apply to report, which calls no service")
     # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
     tz = chosen_zone(tz_name if tz_name is not None else group.tz_name, os.environ, default_local=True)
     # The front end has checked the week start, order and kind are ours: the casts only tell mypy.
