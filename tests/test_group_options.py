@@ -134,6 +134,12 @@ def test_an_option_before_a_command_it_does_not_apply_to_is_refused_in_one_line(
     assert "does not apply to" in lines[0]
 
 
+def test_offline_before_the_demo_applies_to_its_dashboard_not_its_report() -> None:
+    result = invoke(["--demo", "--offline"], {"OPENUSAGE_NOW": "2026-11-20T12:00:00Z", "COLUMNS": "120"})
+    assert result.exit_code == 0, explain(result)
+    assert "Sample data" in result.stdout
+
+
 def test_demo_home_is_removed_after_a_command(tmp_path: Path, home: KimiHome) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()

@@ -91,7 +91,7 @@ def _demo(options: commands.Options) -> None:
     commands.dashboard(options.env, options.now or current_time(), account=None, use_cache=False, tz=options.zone())
     console.print(Text.assemble("A sample report, ", ("openusage --demo report project --since 7d", "bold"),
                                 " (see openusage report --help):"))
-    commands.report("project", options, since="7d")
+    commands.report("project", options._replace(offline=False), since="7d")  # --offline was the dashboard's
     console.print(sample)
 
 
