@@ -108,3 +108,19 @@ def test_dashboard_names_a_broken_config_on_stderr(cli_home: KimiHome) -> None:
     assert result.exit_code == 0, explain(result)
     assert str(path) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("args", [["report", "daily", "--json"], ["report", "session", "--json"],
+                                  ["report", "model", "--csv"], ["prices", "--json"]], ids=" ".join)
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "cache"])
+def test_reports_and_prices_name_a_broken_config_once_too(cli_home: KimiHome, args: list[str],
+                                                           cached: bool) -> None:
+    """What a snapshot says of a config file it could not use, a report and `prices` say too: their
+    calls land on the default model for the same reason (they said nothing)."""
+    path = cli_home.config_toml(BROKEN_TOML)
+    result = invoke([*args, *([] if cached else ["--no-cache"])], env_for(cli_home.root))
+    assert result.exit_code == 0, explain(result)
+    stderr = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(stderr) == 1, stderr
+    assert str(path) in stderr[0]
+    assert "ignored" in stderr[0]

@@ -223,9 +223,12 @@ def calls(env: Mapping[str, str], query: "CallsQuery", *, use_cache: bool = True
     chosen = [account for account in _chosen(every, query.accounts, query.providers)
               if not _is_remote(account)]  # a balance or a quota has no calls
 
+    said: list[str] = []
+
     def answer(store: Store | None) -> "tuple[list[SettledCall], dict[tuple[str, str], SessionFacts]]":
         with ExitStack() as scratch:  # without a store: the scratch files the rows are read from
             refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
+            said[:] = _config_notices(chosen, refreshed)
             rows = _settled_rows(store, accounts, refreshed)
         found: list[SettledCall] = []
         for account in chosen:
@@ -245,7 +248,20 @@ def calls(env: Mapping[str, str], query: "CallsQuery", *, use_cache: bool = True
     from openusage.query import CallsResult
 
     settled_calls, known = _with_cache(env, use_cache, notice, answer)
+    _say(notice, said)
     return CallsResult(query, settled_calls, known, tuple(account.id for account in chosen))
+
+
+def _config_notices(chosen: list[Account], refreshed: Mapping[str, scan.Refreshed]) -> list[str]:
+    """One line for each agent config the chosen accounts' models were resolved around (a file that
+    exists but cannot be used): what a snapshot says too, so a report never says it less."""
+    return [f"openusage: {account.id}: {line}" for account in chosen if account.id in refreshed
+            for line in refreshed[account.id].resolve_model.problems]
+
+
+def _say(notice: Notice | None, lines: list[str]) -> None:
+    for line in lines:
+        (notice or _silent)(line)
 
 
 FactsOf = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], "SessionFacts"]]
@@ -266,6 +282,7 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
               if not _is_remote(account)]  # a balance or a quota has no calls
     user = detect(env).settings.prices
     fingerprint = pricing.data_fingerprint()
+    said: list[str] = []
 
     def answer(store: Store | None) -> _T:
         from openusage import settled  # only a report reads settled rows
@@ -274,6 +291,7 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
         # folded: the file lives until the fold is done.
         with ExitStack() as scratch:
             refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
+            said[:] = _config_notices(chosen, refreshed)
             owned = settled.owned_by_account(store, [
                 settled.Member(account.id, account.provider, refreshed[account.id],
                                _provider(account).shares_calls_across_accounts)
@@ -299,7 +317,9 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
 
             return fold(_named_stream(chosen, owned, refreshed, query), price, data, facts_of)
 
-    return _with_cache(env, use_cache, notice, answer)
+    folded = _with_cache(env, use_cache, notice, answer)
+    _say(notice, said)
+    return folded
 
 
 def _named_stream(chosen: Sequence[Account], owned: "Mapping[str, settled.Owned]",
