@@ -370,3 +370,15 @@ def test_an_empty_zone_or_date_is_the_users_error_not_ignored(tmp_path: Path, ar
     assert result.exit_code == 2, explain(result)
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, explain(result)
+
+
+@pytest.mark.parametrize("args", [["report", "--bogus"], ["report", "--json", "daily"],
+                                  ["report", "--tz", "UTC", "daily"], ["report", "daily", "--bogus"],
+                                  ["report", "bogus"]], ids=" ".join)
+def test_a_bad_option_of_report_is_one_line_wherever_it_is_written(args: list[str]) -> None:
+    """README: an unknown option or command under `openusage report` is one line (exit 2), also written
+    before the kind (that gave click's usage message)."""
+    result = invoke(args, {"OPENUSAGE_NOW": NOW})
+    assert result.exit_code == 2, explain(result)
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, explain(result)

@@ -185,7 +185,18 @@ REPORT_OPTIONS = (
 
 
 class _ReportGroup(_Group):
-    """A bad option of a report is one line and exit 2, like every other request that cannot be met."""
+    """A bad option of a report is one line and exit 2, like every other request that cannot be met:
+    one written after the kind (`invoke`) or before it (`parse_args`: `report --json daily`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        alone = not args  # (click's parser consumes the list)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if alone:  # `openusage report` alone: click's help, on stderr, as for any group
+                raise
+            click.echo(f"openusage: {exc.format_message()}", err=True)
+            ctx.exit(2)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
