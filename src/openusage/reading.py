@@ -16,7 +16,7 @@ from __future__ import annotations
 import marshal
 import os
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import groupby
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
@@ -410,13 +410,16 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
         after[name] = info
     for name in dropped:
         after.pop(name, None)
-    old = ancestry({name: info.parent for name, info in before.items()})
-    new = ancestry({name: info.parent for name, info in after.items()})
-    moved = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
-    # A subagent's subagent counts toward the thread at the top: one link changing moves the calls of
-    # every session whose chain runs through it.
-    old_joins, new_joins = _joins(before), _joins(after)
-    return moved | {name for name in old_joins.keys() | new_joins.keys() if old_joins.get(name) != new_joins.get(name)}
+    # A subagent's subagent counts toward the thread at the top, so the joins are compared resolved: one
+    # link changing moves the calls of every session whose chain runs through it.
+    return (_differing(ancestry({name: info.parent for name, info in before.items()}),
+                       ancestry({name: info.parent for name, info in after.items()}))
+            | _differing(_joins(before), _joins(after)))
+
+
+def _differing(old: Mapping[str, object], new: Mapping[str, object]) -> set[str]:
+    """The names whose value differs between two mappings (one that is in only one of them included)."""
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
 def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
