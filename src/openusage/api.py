@@ -175,9 +175,7 @@ def snapshot(env: Mapping[str, str], now: datetime, *, account_id: str | None = 
             return tuple(by_id[account.id] for account in chosen_all)
 
     snapshots = _with_cache(env, use_cache, notice, answer)
-    for one in snapshots:
-        for line in one.notices:
-            (notice or _silent)(f"openusage: {one.account_id}: {line}")
+    _say(notice, [f"openusage: {one.account_id}: {line}" for one in snapshots for line in one.notices])
     return SnapshotSet(now, snapshots, tz)
 
 
