@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from openusage import __version__, api, commands
-from openusage.errors import SettingsError, UsageInputError
+from openusage.errors import SettingsError
 from openusage.windows import current_time
 
 OFFLINE_HELP = "Never call a remote service: remote tiles show their last answer from the cache, with its age."
@@ -95,15 +95,6 @@ def _demo(options: commands.Options) -> None:
     console.print(sample)
 
 
-def _refuse(options: commands.Options, command: str, why: str, *, no_cache: bool = False) -> None:
-    """An option written before a command it does not apply to is the user's error, never ignored."""
-    given = [name for name, value in (("--no-cache", no_cache and options.no_cache),
-                                      ("--offline", options.offline), ("--tz", options.tz_name is not None))
-             if value]
-    if given:
-        raise UsageInputError(f"{' and '.join(given)} does not apply to {command}, {why}")
-
-
 @cli.command()
 @click.option("--json", "json_output", is_flag=True, help="Print the openusage.detect/1 JSON document.")
 @click.pass_obj
@@ -112,7 +103,7 @@ def detect(options: commands.Options, json_output: bool) -> None:
 
     A settings file that cannot be used does not stop it: the report says why, shows the accounts
     detection alone gives, and the command then exits with the settings error's code."""
-    _refuse(options, "detect", "which reads no usage, no cache and no service", no_cache=True)
+    options.refuse("detect", "which reads no usage, no cache and no service", no_cache=True)
     report = api.detect(options.env, detailed=True, strict=False)
     if json_output:
         from openusage.render.jsonout import detect_document, dumps
@@ -147,7 +138,7 @@ def snapshot(options: commands.Options, json_output: bool, account: str | None, 
 def prices(options: commands.Options, json_output: bool, no_cache: bool) -> None:
     """The price data (genai-prices' version and date) and how each of your models is priced: its
     rates, the alias used, your own prices from settings, or no price."""
-    _refuse(options, "prices", "which shows no day and calls no service")
+    options.refuse("prices", "which shows no day and calls no service")
     report = api.prices(options.env, use_cache=options.use_cache(no_cache), notice=commands.notice)
     if json_output:
         from openusage.render.jsonout import dumps, prices_document

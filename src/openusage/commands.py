@@ -150,6 +150,14 @@ class Options(NamedTuple):
     def use_cache(self, no_cache_here: bool = False) -> bool:
         return not (self.no_cache or self.demo or no_cache_here)
 
+    def refuse(self, command: str, why: str, *, no_cache: bool = False, tz: bool = True) -> None:
+        """An option written before `command` that does not apply to it (`--offline` always, `--no-cache`
+        and `--tz` where asked) is the user's error, never ignored."""
+        given = [name for name, value in (("--no-cache", no_cache and self.no_cache), ("--offline", self.offline),
+                                          ("--tz", tz and self.tz_name is not None)) if value]
+        if given:
+            raise UsageInputError(f"{' and '.join(given)} does not apply to {command}, {why}")
+
     def zone(self, tz_here: str | None = None) -> tzinfo:
         """The command's own --tz, else the one written before it, else OPENUSAGE_TZ, else UTC."""
         return chosen_zone(tz_here if tz_here is not None else self.tz_name, os.environ, default_local=False)
@@ -218,8 +226,7 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
 
     if json_output + csv_output + markdown > 1:
         raise UsageInputError("--json, --csv and --markdown: one at most")
-    if group.offline:  # written before `report`: never ignored
-        raise UsageInputError("--offline does not apply to report, which calls no service")
+    group.refuse("report", "which calls no service", tz=False)
     # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
     tz = chosen_zone(tz_name if tz_name is not None else group.tz_name, os.environ, default_local=True)
     # The front end has checked the week start, order and kind are ours: the casts only tell mypy.
