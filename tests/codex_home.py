@@ -59,7 +59,7 @@ def session_meta(ts: str, thread: str, **extra: Any) -> str:
 
 
 def fixture_thread(name: str) -> str:
-    first = (FIXTURES / name).read_text(encoding="utf-8").split("\n", 1)[0]
+    first = (FIXTURES / name).read_bytes().split(b"\n", 1)[0]  # a fixture's later lines need not be UTF-8
     return str(json.loads(first)["payload"]["id"])
 
 

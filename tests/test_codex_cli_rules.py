@@ -131,6 +131,17 @@ def test_broken_and_wrong_shaped_lines_are_skipped_by_reason(home: CodexHome) ->
     assert skipped(snap) == {"invalid_json": 1, "wrong_shape": 4}
 
 
+def test_broken_lines_without_a_needle_are_skipped_too(home: CodexHome) -> None:
+    """"Any line that is not valid JSON ... is skipped and counted": a line cut by a crash before its
+    `token_count` could be written, or text in the file, holds no needle and is still counted; a blank
+    line or a JSON value that is no object is nothing."""
+    home.place("needleless_broken.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (150, 15, 0, 0)
+    assert skipped(snap) == {"invalid_json": 2, "not_utf8": 1}
+    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 3}
+
+
 # --- legacy shapes -------------------------------------------------------------------------------------------
 
 

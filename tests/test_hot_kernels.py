@@ -88,6 +88,7 @@ def loop_results(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...],
                  size: int) -> tuple[Any, ...]:
     """What a scan of `content[start:size]` hands over and returns, and its prefix hash, with `kernel`."""
     handed: list[tuple[str, bytes]] = []
+    broken: list[bytes] = []
     with tempfile.TemporaryFile() as f:
         f.write(content)
         f.flush()
@@ -95,8 +96,21 @@ def loop_results(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...],
         prefix = reader.hash_prefix(f.fileno(), start) if start else Prefix(7)
         assert prefix is not None
         end, tail = reader.scan(f.fileno(), start, size, needles,
-                                lambda line: handed.append((type(line).__name__, bytes(line))), prefix)
-    return handed, end, tail, prefix.at(end), prefix.hashed, prefix.mark
+                                lambda line: handed.append((type(line).__name__, bytes(line))), prefix,
+                                lambda line: broken.append(bytes(line)))
+    return handed, end, tail, prefix.at(end), prefix.hashed, prefix.mark, sorted(broken)
+
+
+def suspects(content: bytes, needles: tuple[bytes, ...], start: int, end: int) -> list[bytes]:
+    """The lines a scan of `content[start:end]` must hand to `on_broken`, worked out the plain way: every
+    complete line that holds no needle, is not blank, and does not begin with `{` and end with `}` once
+    JSON's blanks are taken off its two ends."""
+    found = []
+    for line in content[start:end].split(b"\n")[:-1]:
+        core = line.strip(b" \t\r")
+        if core and not (core.startswith(b"{") and core.endswith(b"}")) and not any(n in line for n in needles):
+            found.append(line)
+    return sorted(found)
 
 
 @pytest.mark.parametrize("name", SEARCHES)
@@ -111,6 +125,37 @@ def test_the_loops_hand_over_the_same_lines_offsets_and_fingerprints(
     with search(name):
         found = loop_results(compiled, content, needles, block, start, size)
     assert found == loop_results(PURE, content, needles, block, start, size)
+
+
+@reader_settings(400)
+@given(content=st.lists(st.one_of(st.sampled_from([b"{", b"}", b" ", b"\t", b"\r", b"\n", b"\n\n", b"{}", b" }\r\n",
+                                                  b'{"a": 1}', b"x" * 70, b'"token_usage"', b"junk"]),
+                                  st.binary(max_size=12)), max_size=80).map(b"".join),
+       needles=st.sampled_from(NEEDLE_SETS), block=blocks, data=st.data())
+def test_the_lines_that_cannot_be_json_are_the_plain_ones_on_both_loops(
+        content: bytes, needles: tuple[bytes, ...], block: int, data: st.DataObject) -> None:
+    """`judge` (compiled and pure) across every cut of lines by blocks: the suspect lines handed over are
+    exactly those the plain definition gives, each once, however the blocks overlap."""
+    starts = [0] + [i + 1 for i, byte in enumerate(content) if byte == 0x0A]
+    start = data.draw(st.sampled_from(starts))
+    kernels = [PURE]
+    if hot.choose({}).compiled:
+        kernels.append(hot.choose({}))
+    for kernel in kernels:
+        results = loop_results(kernel, content, needles, block, start, len(content))
+        end = results[1]
+        assert results[-1] == suspects(content, needles, start, end), kernel.why
+
+
+def test_a_broken_line_longer_than_the_block_is_read_again_whole() -> None:
+    """A suspect line that began blocks before its end is handed over whole, from the file, on both loops."""
+    long_broken = b'{"type": "TurnBegin", "text": "' + b"y" * 500  # cut by a crash: no closing brace
+    content = b'{"ok": 1}\n' + long_broken + b"\n" + b"   \n" + b"not json\r\n" + b'{"last": 1}'
+    kernels = [PURE] + ([hot.choose({})] if hot.choose({}).compiled else [])
+    for kernel in kernels:
+        results = loop_results(kernel, content, KIMI_CLI_NEEDLES, 64, 0, len(content))
+        assert results[-1] == sorted([long_broken, b"not json\r"]), kernel.why
+        assert results[1] == len(content) - len(b'{"last": 1}')  # the last line, still being written: not judged
 
 
 @pytest.mark.parametrize("name", SEARCHES)

@@ -935,6 +935,21 @@ def test_non_utf8_candidate_line_is_skipped_as_not_utf8(home: KimiHome) -> None:
     }
 
 
+def test_broken_lines_without_a_needle_are_skipped_and_reported(home: KimiHome) -> None:
+    """"A line that is not valid JSON ... is skipped and counted in diagnostics, never silently", whether
+    or not it holds a "token_usage" key; a blank line or a JSON value that is no object is nothing."""
+    home.session_from_fixture("needleless_broken.jsonl", uid("1"))
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (30, 3, 0, 0)
+    assert diag(snap) == {
+        **clean_diag(files_read=1, records=2),
+        "lines_skipped": 3,
+        "skipped_by_reason": {"invalid_json": 2, "not_utf8": 1},
+    }
+
+
 def test_invalid_and_wrong_shaped_candidate_lines_are_skipped_and_reported(home: KimiHome) -> None:
     home.session_from_fixture("bad_lines.jsonl", uid("1"))
 

@@ -259,6 +259,21 @@ def test_malformed_non_utf8_and_wrong_shaped_usage_lines_are_skipped_by_reason(h
     }
 
 
+def test_broken_lines_without_a_needle_are_skipped_by_reason_too(home: KimiCodeHome) -> None:
+    """"A line that is not valid JSON ... is skipped and counted in diagnostics, never silently", whether
+    or not it holds a needle; a blank line or a JSON value that is no object is nothing."""
+    home.journal_from_fixture("needleless_broken.jsonl", WD, sid("1"))
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (33, 3, 0, 0)
+    assert code_diag(snap) == {
+        **clean(files_read=1, records=2),
+        "lines_skipped": 3,
+        "skipped_by_reason": {"invalid_json": 2, "not_utf8": 1},
+    }
+
+
 def test_identity_is_agent_time_scope_alias_and_counts(home: KimiCodeHome) -> None:
     t = ms("2026-11-19T10:00:00Z")
     a = started(home, sid("a")).main

@@ -40,6 +40,7 @@ from property_files import (
     encoded,
     files_of,
     json_values,
+    needleless_skip,
     noise_lines,
     put,
     raw_key,
@@ -103,12 +104,14 @@ class Rules(NamedTuple):
 SPEC = Rules(ref_count, ref_time, id_with_counts=True)
 
 
-def ref_line(line: bytes, rules: Rules = SPEC) -> tuple[str, Copy | None]:
+def ref_line(line: bytes, rules: Rules = SPEC, whole: bool = True) -> tuple[str, Copy | None]:
     """One line: ("usage", copy), ("zero", None), ("skip:<reason>", None) or ("other", None).
 
-    Only a line holding a `token_usage` key can be usage or count as skipped (README, diagnostics)."""
+    Only a line holding a `token_usage` key can be usage; one without it counts as skipped only when it
+    is complete (`whole`), cannot be a JSON object and is not JSON (`needleless_skip`)."""
     if NEEDLE not in line:
-        return "other", None
+        reason = needleless_skip(line) if whole else None
+        return ("other" if reason is None else f"skip:{reason}"), None
     try:
         obj = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
@@ -151,12 +154,14 @@ def ref_line(line: bytes, rules: Rules = SPEC) -> tuple[str, Copy | None]:
     return "usage", Copy(identity, rules.time(obj.get("timestamp")), model, counts)  # type: ignore[arg-type]
 
 
-def ref_lines(lines: list[bytes], rules: Rules = SPEC) -> Lines:
+def ref_lines(lines: list[bytes], rules: Rules = SPEC, tail: bytes = b"") -> Lines:
+    """The complete `lines` of a file, then `tail`, a last line without its newline (judged only when it
+    holds the needle: a line still being written)."""
     copies: list[Copy] = []
     zero = 0
     skipped: Counter[str] = Counter()
-    for line in lines:
-        what, copy = ref_line(line, rules)
+    for line, whole in [*((line, True) for line in lines), *([(tail, False)] if tail else [])]:
+        what, copy = ref_line(line, rules, whole)
         if copy is not None:
             copies.append(copy)
         elif what == "zero":
@@ -194,7 +199,7 @@ def ref_figures(files: list[tuple[str, bytes]], ranks: dict[str, int], now: floa
     skipped: Counter[str] = Counter()
     for session, content in files:
         complete, rest = split_lines(content)
-        found = ref_lines([*complete, rest] if rest else complete)  # a last line without newline counts
+        found = ref_lines(complete, tail=rest)  # a last line without newline counts
         zero += found.zero
         skipped += found.skipped
         for copy in found.copies:
@@ -362,7 +367,7 @@ def records_of(chunk_records: list[Any]) -> list[tuple[Any, ...]]:
     return [(r.ts, r.model, (r.input, r.output, r.cache_read, r.cache_write)) for r in chunk_records]
 
 
-def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list[bytes]], Lines]) -> None:
+def check_reader(content: bytes, block: int, cut: int, reference: Callable[..., Lines]) -> None:
     """The reader's findings in `content`, read up to `cut` and then on to its end, equal the
     reference's."""
     (first, second), consumed = scan_file(content, NEEDLES, block, cut, lambda _state: WireParser())
@@ -370,7 +375,7 @@ def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list
     assert consumed == sum(len(line) + 1 for line in head_complete), "consumed bytes end after the last newline"
     complete, rest = split_lines(content)
     expected = reference(complete)
-    expected_tail = reference([rest] if rest else [])
+    expected_tail = reference([], tail=rest)
     records = first.records + second.records
     assert records_of(records) == [(c.ts, c.model, c.counts) for c in expected.copies]
     assert records_of(second.tail_records) == [(c.ts, c.model, c.counts) for c in expected_tail.copies]
@@ -406,7 +411,7 @@ def test_a_broken_reference_is_caught(broken: Rules) -> None:
     @settings(max_examples=300, phases=[Phase.generate], report_multiple_bugs=False, **SETTINGS)
     @given(content=wire_files(edge_times), block=st.integers(1, 300))
     def property_with(content: bytes, block: int) -> None:
-        check_reader(content, block, len(content), lambda lines: ref_lines(lines, broken))
+        check_reader(content, block, len(content), lambda lines, tail=b"": ref_lines(lines, broken, tail))
 
     with pytest.raises(AssertionError):
         property_with()

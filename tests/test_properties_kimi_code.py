@@ -48,6 +48,7 @@ from property_files import (
     encoded,
     files_of,
     json_values,
+    needleless_skip,
     noise_lines,
     put,
     raw_key,
@@ -128,16 +129,21 @@ class Rules(NamedTuple):
 SPEC = Rules(ref_count, ref_time, model_by_alias=True)
 
 
-def ref_lines(lines: list[bytes], agent: str, rules: Rules = SPEC) -> Lines:
-    """The lines of one agent's journal, in order (a last line without newline included)."""
+def ref_lines(lines: list[bytes], agent: str, rules: Rules = SPEC, tail: bytes = b"") -> Lines:
+    """The complete lines of one agent's journal, in order, then `tail`, a last line without its newline
+    (judged only when it holds a needle: a line still being written)."""
     copies: list[Copy] = []
     zero = 0
     skipped: Counter[str] = Counter()
     by_alias: dict[str, str] = {}  # the model of the last llm.request per modelAlias
     last: str | None = None  # the model of the last llm.request
-    for line in lines:
+    for line, whole in [*((line, True) for line in lines), *([(tail, False)] if tail else [])]:
         if not any(needle in line for needle in NEEDLES):
-            continue  # cannot be a record that matters (and is no skipped line: README, diagnostics)
+            # Cannot be a record that matters; skipped only when complete and not JSON (`needleless_skip`).
+            reason = needleless_skip(line) if whole else None
+            if reason is not None:
+                skipped[reason] += 1
+            continue
         try:
             obj = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError:
@@ -208,7 +214,7 @@ def ref_figures(files: list[tuple[str, str, bytes]], parents: dict[str, str | No
     skipped: Counter[str] = Counter()
     for session, agent, content in files:
         complete, rest = split_lines(content)
-        found = ref_lines([*complete, rest] if rest else complete, agent)
+        found = ref_lines(complete, agent, tail=rest)
         zero += found.zero
         skipped += found.skipped
         for copy in found.copies:
@@ -386,7 +392,7 @@ def expected_of(copies: list[Copy]) -> list[tuple[Any, ...]]:
              c.scope if type(c.scope) is str else None, c.marked) for c in copies]
 
 
-def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list[bytes]], Lines]) -> None:
+def check_reader(content: bytes, block: int, cut: int, reference: Callable[..., Lines]) -> None:
     """The reader's findings in `content`, read up to `cut` and then on to its end (with the state of the
     first read), equal the reference's."""
     chunks, consumed = scan_file(content, NEEDLES, block, cut, lambda state: JournalParser("main", state))
@@ -394,7 +400,7 @@ def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list
     head_complete, _ = split_lines(content[:cut])
     assert consumed == sum(len(line) + 1 for line in head_complete), "consumed bytes end after the last newline"
     complete, rest = split_lines(content)
-    whole = reference([*complete, rest] if rest else complete)
+    whole = reference(complete, tail=rest)
     expected = reference(complete)
     # What a cache keeps of the first read (its complete lines), marked when the second read saw a
     # `forked` marker (the store marks a file's earlier copies then), and what the second read found.
@@ -413,7 +419,7 @@ def check_reader(content: bytes, block: int, cut: int, reference: Callable[[list
 @reader_settings(250)
 @given(content=journals(any_times), block=st.integers(1, 300), cut=st.floats(0, 1))
 def test_reader_finds_what_the_specification_says(content: bytes, block: int, cut: float) -> None:
-    check_reader(content, block, int(len(content) * cut), lambda lines: ref_lines(lines, "main"))
+    check_reader(content, block, int(len(content) * cut), lambda lines, tail=b"": ref_lines(lines, "main", tail=tail))
 
 
 @pytest.mark.parametrize("broken", [
@@ -427,7 +433,7 @@ def test_a_broken_reference_is_caught(broken: Rules) -> None:
     @settings(max_examples=300, phases=[Phase.generate], report_multiple_bugs=False, **SETTINGS)
     @given(content=journals(edge_times), block=st.integers(1, 300))
     def property_with(content: bytes, block: int) -> None:
-        check_reader(content, block, len(content), lambda lines: ref_lines(lines, "main", broken))
+        check_reader(content, block, len(content), lambda lines, tail=b"": ref_lines(lines, "main", broken, tail))
 
     with pytest.raises(AssertionError):
         property_with()

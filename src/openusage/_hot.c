@@ -1,5 +1,6 @@
-/* openusage._hot: the compiled twins of `openusage.hot.lines`, the candidate reader's per-block loop, and
- * of `openusage.summary.count_in`, the ledger's count of a cold scan's calls (at the end of this file).
+/* openusage._hot: the compiled twins of `openusage.hot.lines`, the candidate reader's per-block loop, of
+ * `openusage.hot.judge`, its test of every line for one that cannot be JSON, and of
+ * `openusage.summary.count_in`, the ledger's count of a cold scan's calls (at the end of this file).
  *
  * One call per block: find every needle in buf[i:n], and hand each complete line holding one to
  * `on_line` in file order (a copy: a bytearray, or bytes read with pread when the line started in an
@@ -30,7 +31,7 @@
 
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
-#define KERNEL_VERSION 2  /* 2: count_in */
+#define KERNEL_VERSION 3  /* 2: count_in; 3: judge */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -300,6 +301,81 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                           args[7]);
     }
     PyBuffer_Release(&view);
+    return out;
+}
+
+static inline int blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+PyDoc_STRVAR(judge_doc,
+"judge(buf, lo, n, base, begin, first, last) -> (begin, first, last, spans)\n\n"
+"The lines of one block that cannot be a JSON object, as openusage.hot.judge (the reference).");
+
+/* One memchr per line, the bytes between never looked at but for the blanks at a line's two ends: a
+ * line's first and last bytes are all the test needs. */
+static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "judge() takes 7 arguments");
+        return NULL;
+    }
+    Py_ssize_t lo = PyLong_AsSsize_t(args[1]), n = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t begin = PyLong_AsSsize_t(args[4]);
+    long first = PyLong_AsLong(args[5]), last = PyLong_AsLong(args[6]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *spans = NULL;
+    if (lo < 0 || n < lo || n > view.len) {
+        PyErr_SetString(PyExc_ValueError, "judge(): need 0 <= lo <= n <= len(buf)");
+        goto done;
+    }
+    if ((spans = PyList_New(0)) == NULL)
+        goto done;
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    Py_ssize_t pos = lo;
+    for (;;) {
+        const unsigned char *found = memchr(buf + pos, '\n', (size_t)(n - pos));
+        Py_ssize_t stop = found != NULL ? found - buf : n;
+        if (pos < stop) {
+            if (first < 0) {
+                Py_ssize_t at = pos;
+                while (at < stop && blank(buf[at]))
+                    at++;
+                if (at < stop)
+                    first = buf[at];
+            }
+            Py_ssize_t at = stop - 1;
+            while (at >= pos && blank(buf[at]))
+                at--;
+            if (at >= pos)
+                last = buf[at];
+        }
+        if (found == NULL)
+            break;
+        if (first >= 0 && (first != '{' || last != '}')) {
+            PyObject *span = Py_BuildValue("(nn)", begin, base + stop);
+            if (span == NULL || PyList_Append(spans, span) < 0) {
+                Py_XDECREF(span);
+                Py_CLEAR(spans);
+                goto done;
+            }
+            Py_DECREF(span);
+        }
+        begin = base + stop + 1;
+        first = last = -1;
+        pos = stop + 1;
+    }
+done:
+    PyBuffer_Release(&view);
+    if (spans == NULL)
+        return NULL;
+    PyObject *out = Py_BuildValue("(nllN)", begin, first, last, spans);
     return out;
 }
 
@@ -984,6 +1060,7 @@ static PyObject *count_in(PyObject *self, PyObject *const *args, Py_ssize_t narg
 
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, lines_doc},
+    {"judge", (PyCFunction)(void (*)(void))judge, METH_FASTCALL, judge_doc},
     {"count_in", (PyCFunction)(void (*)(void))count_in, METH_FASTCALL, count_in_doc},
     {"use_search", use_search, METH_O, use_search_doc},
     {NULL, NULL, 0, NULL},

@@ -144,21 +144,27 @@ class Reader:
         return prefix
 
     def scan(self, fd: int, start: int, size: int, needles: tuple[bytes, ...],
-             on_line: Callable[[Line], None], prefix: Prefix | None = None) -> tuple[int, bytes | None]:
+             on_line: Callable[[Line], None], prefix: Prefix | None = None,
+             on_broken: Callable[[Line], None] | None = None) -> tuple[int, bytes | None]:
         """Hand every complete line of `fd[start:size]` that holds a needle to `on_line`, in file order.
 
         Returns the offset just past the last complete line, and the bytes after it (a last line
         without its newline) when they hold a needle, else None. `start` is a line start. `prefix`,
         when given, holds the hash of `fd[0:start]` and is fed every byte read after it, once.
+        `on_broken`, when given, is handed every other complete line that cannot be a JSON object
+        (`hot.judge`), in no particular order relative to `on_line`'s: its parser counts it when it is
+        not JSON, so a broken line is never silent for holding no needle.
         """
         overlap = max(map(len, needles)) - 1
         if len(self._buf) <= 2 * overlap:  # a block must hold a needle and move on past the overlap
             self._allocate(2 * overlap + 2)
         buf, view, lines = self._buf, self._view, self.kernel.lines
+        judge = self.kernel.judge
         block = len(buf)
         base = start  # file offset of buf[0]
         line_start = start  # file offset where the line under the cursor begins
         pending = -1  # start of a candidate line whose end is in a later block
+        judged, begin, first, last = start, start, -1, -1  # `judge`'s progress and the line it is in
         while base < size:
             want = min(block, size - base)
             n = os.preadv(fd, [view[:want]], base)
@@ -169,6 +175,11 @@ class Reader:
                 size = end  # shrank while being read: this is its end now
             if prefix is not None and end > prefix.hashed:  # blocks overlap a little: each byte fed once
                 _feed(prefix, fd, buf, view, base, n)
+            if on_broken is not None and end > judged:  # each byte judged once, as each is hashed once
+                begin, first, last, suspects = judge(buf, judged - base, n, base, begin, first, last)
+                judged = end
+                for suspect in suspects:
+                    _hand_broken(fd, buf, base, suspect, needles, on_broken)
             i = 0
             if pending >= 0:
                 nl = buf.find(_NEWLINE, 0, n)
@@ -191,6 +202,16 @@ class Reader:
         if pending >= 0:  # a last line without its newline that holds a needle
             return pending, os.pread(fd, size - pending, pending)
         return line_start, None  # any line after line_start holds no needle: nothing to hand over
+
+
+def _hand_broken(fd: int, buf: bytearray, base: int, span: tuple[int, int], needles: tuple[bytes, ...],
+                 on_broken: Callable[[Line], None]) -> None:
+    """A suspect line (`judge`) to `on_broken`, unless it holds a needle: then it is a candidate line,
+    which its parser judges already."""
+    start, end = span
+    line = buf[start - base : end - base] if start >= base else os.pread(fd, end - start, start)
+    if not any(needle in line for needle in needles):
+        on_broken(line)
 
 
 def _feed(prefix: Prefix, fd: int, buf: bytearray, view: memoryview, base: int, n: int) -> None:

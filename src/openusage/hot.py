@@ -27,16 +27,60 @@ from openusage.records import Line
 if TYPE_CHECKING:
     from openusage.summary import CountIn
 
-KERNEL_VERSION = 2  # the contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in
+# The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge.
+KERNEL_VERSION = 3
 _NEWLINE = b"\n"
+_BLANK = b" \t\r"  # JSON's whitespace within a line
+_OPEN, _CLOSE = ord("{"), ord("}")
 
 Lines = Callable[[bytearray, tuple[bytes, ...], int, int, int, int, int, Callable[[Line], None]], tuple[int, int]]
+# What `judge` carries from one block to the next, and what it finds: see there.
+Judged = tuple[int, int, int, list[tuple[int, int]]]
+Judge = Callable[[bytearray, int, int, int, int, int, int], Judged]
+
+
+def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, first: int, last: int) -> Judged:
+    """The complete lines of the block `buf[:n]` (read from file offset `base`) that end in `buf[lo:n]`
+    and cannot be a JSON object: their first byte other than JSON's blanks is not `{`, or their last
+    one is not `}` (a line of blanks alone is nothing). The line under way when the block begins
+    started at file offset `begin`, and its first and last such bytes so far are `first` and `last`
+    (-1: none yet). Returns the same three for the line under way at the block's end, and the
+    (start, end) file offsets of the suspect lines, newline excluded.
+
+    A cheap test, run over every byte a scan reads: every line of the agents' files is one object, so a
+    line that fails it is broken (cut by a crash, text written into the file). The scan decodes each
+    suspect that holds no needle and counts it when it is not JSON (`candidates.Reader.scan`)."""
+    spans: list[tuple[int, int]] = []
+    find = buf.find
+    pos = lo
+    while True:
+        nl = find(_NEWLINE, pos, n)
+        stop = n if nl < 0 else nl
+        if pos < stop:
+            if first < 0:
+                at = pos
+                while at < stop and buf[at] in _BLANK:
+                    at += 1
+                if at < stop:
+                    first = buf[at]
+            at = stop - 1
+            while at >= pos and buf[at] in _BLANK:
+                at -= 1
+            if at >= pos:
+                last = buf[at]
+        if nl < 0:
+            return begin, first, last, spans
+        if first >= 0 and (first != _OPEN or last != _CLOSE):
+            spans.append((begin, base + nl))
+        begin, first, last = base + nl + 1, -1, -1
+        pos = nl + 1
 
 
 class Kernel(NamedTuple):
     lines: Lines
     compiled: bool
     why: str  # what runs, or why the compiled form does not
+    judge: Judge = judge
 
 
 def _compiled(environ: Mapping[str, str]) -> native.Loaded:
@@ -49,7 +93,8 @@ def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
     loaded = _compiled(environ)
     if loaded.module is None:
         return Kernel(lines, False, loaded.why)
-    return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search, ledger count")
+    return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search, ledger count",
+                  loaded.module.judge)
 
 
 def ledger_count(environ: Mapping[str, str] = os.environ) -> CountIn | None:

@@ -691,7 +691,7 @@ def _read_job(job: _Job, reader: Reader) -> FileRead:
         if prefix is None and job.fingerprint:
             prefix = reader.prefix()
         parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
-        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix)
+        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix, parser.broken)
         chunk = parser.finish(end, tail)
         head_hash = b""
         if job.fingerprint:

@@ -78,12 +78,13 @@ if TYPE_CHECKING:
     from openusage.manifest import Manifest
     from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 27  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+SCHEMA_VERSION = 28  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
 # 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
 # (providers/agentfiles.py); 26: the files' fingerprints chained over 64 KiB chunks (candidates.py)
 # 27: the identity of a record keyed by its raw time keeps NaN, Infinity and null apart, and the model
 # as written (providers/lines.raw_json): a copy stored under an older key would fold differently
+# 28: a file's skipped lines count the broken ones that hold no needle (hot.judge)
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes

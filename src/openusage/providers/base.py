@@ -416,6 +416,11 @@ class LineParser(Protocol):
         """One complete line (without its newline) that holds a needle."""
         ...
 
+    def broken(self, line: Line) -> None:
+        """One complete line that holds no needle and cannot be a JSON object (`hot.judge`): counted
+        when it is not JSON (`lines.Tally.broken`)."""
+        ...
+
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
         """The chunk of the lines seen, consumed up to `end_offset`; `tail` is a last line without its
         newline that holds a needle (counted now, read again next time), or None."""

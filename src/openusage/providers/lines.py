@@ -42,6 +42,12 @@ class Tally:
     def skip(self, reason: SkipReason) -> None:
         self.skipped[reason.value] = self.skipped.get(reason.value, 0) + 1
 
+    def broken(self, line: Line) -> None:
+        """A complete line that holds no needle and cannot be a JSON object (`hot.judge`): counted as
+        `not_utf8` or `invalid_json` when it is not JSON; a JSON value of another kind is no usage and
+        nothing broken."""
+        decode(line, self)
+
 
 def decode_fast(decoder: Callable[[Line], T], line: Line) -> T | None:
     """The line through a typed msgspec decoder, or None when that decoder refuses it or the line is not

@@ -142,11 +142,12 @@ class RolloutParser:
     not read itself to `parse_line`; else `parse_line` alone. `compiled` (None: as `compiled.choose()`
     decides for this process) lets tests run both paths side by side."""
 
-    __slots__ = ("body", "line", "state")
+    __slots__ = ("body", "broken", "line", "state")
 
     def __init__(self, thread: str, state: bytes | None, compiled: bool | None = None) -> None:
         self.state = state_ = _State(thread, state)
         self.body = body = Tally()
+        self.broken = body.broken  # a line holding no needle that cannot be JSON (`hot.judge`)
         lines = _FAST.lines if compiled is None else choose({}).lines if compiled else None
         self.line: Callable[[Line], None]
         if lines is not None:

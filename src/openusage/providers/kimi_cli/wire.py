@@ -66,10 +66,11 @@ class WireParser:
     `line` is what the block loop calls per candidate line: the compiled `Sink` itself (no Python frame
     per line; it hands the lines it defers to `parse_line`), or `parse_line` bound to this file's tally."""
 
-    __slots__ = ("body", "fast", "line", "sink")
+    __slots__ = ("body", "broken", "fast", "line", "sink")
 
     def __init__(self, fast: fastpath.FastPath = _CHOSEN) -> None:
         self.body = Tally()
+        self.broken = self.body.broken  # a line holding no needle that cannot be JSON (`hot.judge`)
         self.fast = fast
         # A partial, not a bound method: nothing here refers back to the parser (commands run with the
         # cyclic collector off).

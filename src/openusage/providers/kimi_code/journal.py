@@ -99,12 +99,13 @@ class JournalParser:
     alone. `compiled` (None: as `compiled.choose()` decides for this process) lets tests run both paths
     side by side."""
 
-    __slots__ = ("agent", "body", "fast", "line", "state")
+    __slots__ = ("agent", "body", "broken", "fast", "line", "state")
 
     def __init__(self, agent: str, state: bytes | None, compiled: bool | None = None) -> None:
         self.agent = agent  # the agent directory's name: part of every record's identity
         self.state = state_ = _State(state)
         self.body = body = Tally()
+        self.broken = body.broken  # a line holding no needle that cannot be JSON (`hot.judge`)
         # A closure, not a bound method: the parser holding its own method would be a cycle, and the
         # cyclic collector is off while a command runs.
         reference: Callable[[Line], None] = lambda line: parse_line(line, body, state_, agent)  # noqa: E731
