@@ -278,6 +278,27 @@ def test_day_is_the_lines_utc_timestamp_and_bad_timestamps_count_on_no_day(home:
     assert sessions(snap) == (1, 1, 1)
 
 
+def test_timestamps_are_read_as_rfc_3339_says(home: CodexHome) -> None:
+    """RFC 3339 (section 5.6): `t`/`z` in lower case, a space for `T`, any number of fraction digits and a
+    leap second are valid; a time without seconds, ISO 8601's basic and week forms, a comma fraction and
+    an offset without its colon are not (the call counts in the totals, on no day)."""
+    lines = [session_meta("2026-11-19T10:00:00.000Z", B), turn_context("2026-11-19T10:00:00.100Z", "gpt-5")]
+    valid = {"2026-11-18t23:00:00.5z": 1, "2026-11-18 23:30:00Z": 2, "2016-12-31T23:59:60Z": 4,
+             "2026-11-19T10:00:00.123456789-02:00": 8}
+    invalid = ["2026-11-19T10:00Z", "20261119T100000Z", "2026-W47-4T10:00:00Z", "2026-11-19T10:00:00,5Z",
+               "2026-11-19T10:00:00+0100", "2026-11-19T24:00:00Z"]
+    calls = [*valid.items(), *((ts, 100 * (k + 1)) for k, ts in enumerate(invalid))]
+    totals = 0
+    for count, (ts, n) in enumerate(calls, 1):  # n input and 1 output each, as `last`; the totals run on
+        totals += n
+        lines.append(token_count(ts, (totals, 0, count, 0), (n, 0, 1, 0)))
+    home.write(home.path(B), lines)
+    snap = snap_of(home)
+    assert tokens(snap) == (totals, 10, 0, 0)
+    # The leap second stays on its day; -02:00 puts 10:00 on the 19th at 12:00 UTC.
+    assert series(snap, "tokens") == {"2016-12-31": 5, "2026-11-18": 1 + 1 + 2 + 1, "2026-11-19": 8 + 1}
+
+
 def test_day_is_never_the_folder_or_the_file_name(home: CodexHome) -> None:
     # A session started at local midnight on the 20th (its folder and name) whose lines are UTC on the 19th.
     path = home.path(A, "2026/11/20", started="00-30-00")

@@ -27,6 +27,7 @@ line without its newline is never counted until it is complete.
 from __future__ import annotations
 
 import marshal
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -315,17 +316,32 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
                                      0, None, 0, reasoning))
 
 
+# RFC 3339's date-time (section 5.6): `T` or `t` (or, as its note allows, a space) between the date and
+# the time, seconds required, any number of fraction digits, `Z`, `z` or a `±hh:mm` offset. ASCII
+# digits only (`re.ASCII`): `\d` would take other scripts' digits too.
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
 def _seconds(raw: Any) -> float | None:
-    """An RFC 3339 timestamp with its offset (Codex writes UTC with `Z`) → seconds; None when missing,
-    unparseable, without an offset, or outside the years 1970 to 9999."""
+    """An RFC 3339 timestamp (Codex writes UTC with milliseconds and `Z`) → seconds; None when missing,
+    not RFC 3339 (no offset, no seconds, ISO 8601's other forms such as week dates or `20261119T1000Z`),
+    not a real date and time, or outside the years 1970 to 9999. A leap second (`23:59:60`) is the
+    last instant of its minute, so that it stays on its day; a fraction finer than a microsecond is cut."""
     if type(raw) is not str:
         return None
+    match = _RFC3339.fullmatch(raw)
+    if match is None:
+        return None
+    date, minutes, second, fraction, offset = match.groups()
+    leap = second == "60"
+    text = f"{date}T{minutes}:{'59' if leap else second}.{(fraction or '')[:6]:0<6}" \
+           f"{'+00:00' if offset in 'Zz' else offset}"
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
+        moment = datetime.fromisoformat(text)
+    except ValueError:  # a month 13, a 31st of April, an hour 24, an offset of 24 hours
         return None
-    if moment.tzinfo is None:
-        return None
+    if leap:
+        moment = moment.replace(microsecond=999_999)
     ts = moment.timestamp()
     return ts if 0 < ts < MAX_TIMESTAMP else None
 
