@@ -360,6 +360,28 @@ def test_detect_says_how_to_turn_it_on_and_never_registers(code_home: Path) -> N
     assert TOKEN not in repr(found)
 
 
+def test_detect_says_the_tile_is_on_when_the_settings_turn_it_on(tmp_path: Path, code_home: Path) -> None:
+    """`openusage detect` lists a configured plan account: what it says of the tile agrees, and names the
+    sign-in each account reads."""
+    sign_in(code_home)
+    other = tmp_path / "elsewhere"
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"accounts": [
+        {"id": "plan", "provider": "kimi_code_plan", "extra": {}},
+        {"id": "plan2", "provider": "kimi_code_plan", "extra": {"home": str(other)}}]}))
+    env = {"KIMI_CODE_HOME": str(code_home), "OPENUSAGE_CONFIG": str(settings), "HOME": str(tmp_path)}
+    from openusage import api
+
+    report = api.detect(env, detailed=True)
+    plan = next(d for d in report.detections if d.provider == "kimi_code_plan")
+    facts = {fact.what: (fact.value, fact.found) for fact in plan.facts}
+    assert facts["plan tile"] == ("on in settings.json (plan, plan2)", True)
+    assert facts["Kimi Code sign-in"] == (str(code_home / "credentials" / "kimi-code.json"), True)
+    assert facts["sign-in of plan2"] == (str(other / "credentials" / "kimi-code.json"), False)
+    assert [account.id for account in report.accounts] == ["plan", "plan2"]
+    assert TOKEN not in repr(report)
+
+
 def test_a_token_a_header_cannot_carry_is_never_sent(server: Server, code_home: Path) -> None:
     sign_in(code_home, token="eyPLANTED\r\nX-Injected: 1")
     reading = fetch(server, code_home)

@@ -290,6 +290,21 @@ def test_detect_reads_the_variable_without_showing_it() -> None:
     assert MoonshotProvider().detect({}).account is None
 
 
+def test_detect_says_whether_a_configured_accounts_own_variable_is_set() -> None:
+    """An account of the settings that reads its key from another variable: `detect` says whether that
+    one is set (the accounts table lists the account), never its value."""
+    configured = [Account("work", "moonshot", {"api_key_env": "WORK_KEY"}, origin="configured"),
+                  Account("home", "moonshot", {"api_key_env": "HOME_KEY"}, origin="configured"),
+                  Account("cn", "moonshot", {"base_url": "https://api.moonshot.cn/v1"}, origin="configured")]
+    found = MoonshotProvider().detect({"WORK_KEY": KEY}, detailed=True, configured=configured)
+    assert [(fact.what, fact.value, fact.found) for fact in found.facts] == [
+        ("API key", "MOONSHOT_API_KEY (not set)", False),
+        ("API key of work", "WORK_KEY (set)", True),
+        ("API key of home", "HOME_KEY (not set)", False)]
+    assert found.account is None
+    assert KEY not in repr(found)
+
+
 @pytest.mark.parametrize("key", ["sk-PLANTED\nsecond-line", "sk-PLANTED with space", "sk-PLANTED-é"])
 def test_a_key_a_header_cannot_carry_is_never_sent(server: Server, key: str) -> None:
     reading = fetch(server, key=key)

@@ -23,7 +23,7 @@ from openusage.providers import (
     remote_provider,
     remote_providers,
 )
-from openusage.providers.base import Account, Detection, FileProvider
+from openusage.providers.base import Account, Detection, FileProvider, Provider, remote_source
 from openusage.settings import Settings, load_settings
 from openusage.snapshot import (
     AccountFigures,
@@ -98,13 +98,22 @@ def detect(env: Mapping[str, str], *, detailed: bool = False, strict: bool = Tru
         if strict:
             raise
         settings, problem = Settings(path), str(exc)
-    detections = tuple(provider.detect(env, detailed=detailed) for provider in PROVIDERS)
+    detections = tuple(_detected(provider, env, detailed, settings) for provider in PROVIDERS)
     reader = warm_check = None
     if detailed:
         from openusage import hot, manifest
 
         reader, warm_check = hot.choose(), manifest.choose()
     return DetectReport(settings, detections, _accounts(settings, detections), problem, reader, warm_check)
+
+
+def _detected(provider: Provider, env: Mapping[str, str], detailed: bool, settings: Settings) -> Detection:
+    """What one provider found; a remote source is told which accounts the settings hold of it."""
+    source = remote_source(provider)
+    if source is None:
+        return provider.detect(env, detailed=detailed)
+    return source.detect(env, detailed=detailed,
+                         configured=[account for account in settings.accounts if account.provider == source.id])
 
 
 def _accounts(settings: Settings, detections: tuple[Detection, ...]) -> tuple[Account, ...]:

@@ -16,7 +16,7 @@ A provider offers one capability or the other (`Provider`); `api` dispatches on 
 import os
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
@@ -538,8 +538,10 @@ class RemoteSource(Protocol):
     # How a user turns its tile on, said after its title in `--help` ("when MOONSHOT_API_KEY is set").
     turned_on_by: str
 
-    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
-        """Never opens a socket, even with `detailed`."""
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False,
+               configured: Sequence[Account] = ()) -> Detection:
+        """Never opens a socket, even with `detailed`. `configured`: the settings' accounts of this
+        provider, so that what `openusage detect` says of the tile agrees with the accounts it lists."""
         ...
 
     def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> "Reading": ...

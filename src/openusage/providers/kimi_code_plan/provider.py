@@ -8,7 +8,7 @@ only when an account is fetched.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,17 +41,27 @@ class KimiCodePlanProvider:
     extra_keys: tuple[str, ...] = ("home",)  # another Kimi Code home's sign-in
     turned_on_by = 'its limits, once the settings hold an account of provider "kimi_code_plan"'
 
-    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False,
+               configured: Sequence[Account] = ()) -> Detection:
         """Never an account (the user turns the tile on), and never a network call. With `detailed`,
-        whether the sign-in file the tile would read exists."""
+        whether the sign-in file the tile would read exists, and whether the settings turn the tile on
+        (`configured`: their accounts of this provider, each with the sign-in it reads)."""
         if not detailed:
             return Detection(self.id, self.title, None, ())
         from openusage.providers.kimi_code_plan.signin import locate
 
         credentials, _base = locate(None, env)
-        found = credentials.is_file()
-        facts = (Fact("Kimi Code sign-in", str(credentials), found), Fact("plan tile", TURN_ON, False))
-        return Detection(self.id, self.title, None, facts)
+        facts = [Fact("Kimi Code sign-in", str(credentials), credentials.is_file())]
+        for account in configured:
+            if account.extra.get("home"):  # another home's sign-in
+                path, _base = locate(account, env)
+                facts.append(Fact(f"sign-in of {account.id}", str(path), path.is_file()))
+        if configured:
+            names = ", ".join(account.id for account in configured)
+            facts.append(Fact("plan tile", f"on in settings.json ({names})", True))
+        else:
+            facts.append(Fact("plan tile", TURN_ON, False))
+        return Detection(self.id, self.title, None, tuple(facts))
 
     def credential(self, account: Account) -> str:
         return account.extra.get("home", "")  # the sign-in of that Kimi Code home ("": the default one)

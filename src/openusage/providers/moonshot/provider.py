@@ -6,7 +6,7 @@ is fetched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -24,13 +24,20 @@ class MoonshotProvider:
     extra_keys: tuple[str, ...] = ("api_key_env", "base_url", "low_balance")  # read by balance.py
     turned_on_by = f"its balance, when {KEY_VARIABLE} is set"
 
-    def detect(self, env: Mapping[str, str], *, detailed: bool = False) -> Detection:
+    def detect(self, env: Mapping[str, str], *, detailed: bool = False,
+               configured: Sequence[Account] = ()) -> Detection:
         """An account when `MOONSHOT_API_KEY` is non-empty. The key's value is never looked at
         further, shown or kept; an account with another variable (`extra.api_key_env`) comes from
-        the settings."""
+        the settings (`configured`: their accounts of this provider), and whether its variable is set
+        is said too."""
         found = bool(env.get(KEY_VARIABLE, "").strip())
-        fact = Fact("API key", f"{KEY_VARIABLE} ({'set' if found else 'not set'})", found)
-        return Detection(self.id, self.title, Account(self.id, self.id) if found else None, (fact,))
+        facts = [Fact("API key", f"{KEY_VARIABLE} ({'set' if found else 'not set'})", found)]
+        for account in configured:
+            variable = self.credential(account)
+            if variable != KEY_VARIABLE:
+                there = bool(env.get(variable, "").strip())
+                facts.append(Fact(f"API key of {account.id}", f"{variable} ({'set' if there else 'not set'})", there))
+        return Detection(self.id, self.title, Account(self.id, self.id) if found else None, tuple(facts))
 
     def credential(self, account: Account) -> str:
         return account.extra.get("api_key_env") or KEY_VARIABLE
