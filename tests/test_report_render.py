@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from openusage.query import SettledCall
-from openusage.render.report import dumps, report_csv, report_document, report_markdown
-from openusage.render.report_table import render_report
+from openusage.render.report import KEY_HEADER, dumps, report_csv, report_document, report_markdown
+from openusage.render.report_table import LEFT_OUT_FIRST, render_report
 from report_calls import A, B, D, E, call, report, utc
 
 LONG = "kimi-k2-turbo-preview"
@@ -161,6 +161,29 @@ def test_model_names_are_told_apart_at_every_width(width: int) -> None:
     assert THINKING in breakdown
     assert "kimi-k2-turbo-pr" in breakdown
     assert LONG in "\n".join(render("daily", width))  # in its column or in the list under the table
+
+
+@pytest.mark.parametrize("width", [58, 50, 44, 36, 30])
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly", "project", "model", "session"])
+def test_a_narrow_terminal_leaves_whole_columns_out_and_says_which(kind: str, width: int) -> None:
+    """Below the width every column needs, the least telling figures go whole (cache writes first, in
+    `LEFT_OUT_FIRST`'s order), never the key or the total, and never a figure cut short (`render`
+    checks that no line is wider than the terminal and none holds an ellipsis); a line names what went."""
+    lines = render(kind, width)
+    rule = next(at for at, line in enumerate(lines) if line.startswith("─"))  # under the header
+    header = " ".join(lines[rule - 2 : rule])  # its two lines: "Cache" above "read" and "write"
+    assert KEY_HEADER[kind].split()[0] in header, "\n".join(lines)
+    assert "Total" in header, "\n".join(lines)
+    assert " 4.0M" in next(line for line in lines if line.startswith("Total "))  # input + output, whole
+    noted = [line for line in lines if line.startswith("Too narrow for ")]
+    note = " ".join(line.strip() for line in lines[lines.index(noted[0]):]) if noted else ""
+    left_out = note.split("Too narrow for ", 1)[1].split(":", 1)[0].split(", ") if noted else []
+    order = [name.replace("\n", " ") for name in LEFT_OUT_FIRST if name != "Sess" or kind != "session"]
+    assert left_out == order[:len(left_out)], "\n".join(lines)
+    for name in ("Input", "Output", "Calls"):
+        assert (name in left_out) != (name in header), (name, "\n".join(lines))
+    if width >= 58:
+        assert not left_out
 
 
 def test_models_get_a_column_when_they_fit_and_a_line_when_not() -> None:

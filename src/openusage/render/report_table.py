@@ -1,7 +1,9 @@
 """A report as a rich table on a terminal (JSON, CSV and Markdown are in `report.py`, without rich).
 
 Figures are compact (1.2M) and never wrap, so they stay whole and right-aligned at any width the
-table can have; only the text column folds onto more lines, so nothing is cut. Models get their own
+table can have; only the text column folds onto more lines, so nothing is cut. A terminal too narrow
+for every figure column loses the least telling ones (cache writes first; never the total or the
+cost), and a line under the table names them. Models get their own
 column when the width holds the longest name whole; otherwise they are listed under the table.
 """
 
@@ -46,6 +48,13 @@ def report_renderable(report: Report, width: int, *, ascii_only: bool = False) -
     return Group(_heading(report, ascii_only), table, *_notes(report, layout))
 
 
+# The figure columns a terminal too narrow for all of them leaves out, first to last: the total, the
+# cost and the key are always kept (the note under the table names what was left out).
+LEFT_OUT_FIRST = ("Cache\nwrite", "Cache\nread", "Calls", "Sess", "Output", "Input")
+# The key column's least width (a day: 2026-11-20), and the narrowest it folds to otherwise.
+KEY_MIN = 10
+
+
 class _Layout(NamedTuple):
     session: bool  # a session report: no sessions column
     gap: int
@@ -55,12 +64,15 @@ class _Layout(NamedTuple):
     models: list[str]
     models_width: int
     show_models: bool
+    kept: list[int]  # which of a row's figure cells (`_number_cells`) have a column, in order
+    left_out: list[str]  # the headers of those that do not (one line each)
 
 
 def _layout(report: Report | SessionReport, width: int, figures: list[list[str]], longest_key: int,
             models: list[str], models_width: int) -> _Layout:
     """The columns: their headers, the figures' widths (`figures`: every row's and the totals' cells,
-    or for each column the widest cell) and whether models get a column of their own."""
+    or for each column the widest cell), which figures a narrow terminal leaves out so that the rest
+    stay whole, and whether models get a column of their own."""
     session = report.kind == "session"
     gap = 1 if width >= ROOMY else 0
     headers = [header for _, header, _ in FIGURES] + ([] if session else ["Sessions" if gap else "Sess"])
@@ -68,10 +80,21 @@ def _layout(report: Report | SessionReport, width: int, figures: list[list[str]]
         headers.insert(len(FIGURES) - 1, "Cost")  # after Total
     number_widths = [max(*(len(part) for part in header.split("\n")), *(len(cells[i]) for cells in figures))
                      for i, header in enumerate(headers)]
+    kept = list(range(len(headers)))
+    left_out: list[str] = []  # in the order they were left out
+    key_width = min(longest_key, KEY_MIN)
+    for header in LEFT_OUT_FIRST:
+        if key_width + sum(number_widths[i] + 1 + gap for i in kept) <= width:
+            break
+        if header in headers:
+            kept.remove(headers.index(header))
+            left_out.append(header.replace("\n", " "))
+    headers, number_widths = [headers[i] for i in kept], [number_widths[i] for i in kept]
     used = sum(number_widths) + len(number_widths) * (1 + gap)
     show_models = bool(models) and not session and report.kind != "model" and (
         width - used - min(longest_key, 24) - 1 - gap >= max(len(name) for name in models))
-    return _Layout(session, gap, headers, number_widths, longest_key, models, models_width, show_models)
+    return _Layout(session, gap, headers, number_widths, longest_key, models, models_width, show_models, kept,
+                   left_out)
 
 
 def _table(report: Report | SessionReport, layout: _Layout, *, show_header: bool = True,
@@ -80,7 +103,7 @@ def _table(report: Report | SessionReport, layout: _Layout, *, show_header: bool
     (padding included), for a table of some of the rows only."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, layout.gap, 0, 0),
                   header_style="bold", show_footer=False, width=None, show_header=show_header)
-    table.add_column(KEY_HEADER[report.kind], overflow="fold", min_width=min(layout.longest_key, 10))
+    table.add_column(KEY_HEADER[report.kind], overflow="fold", min_width=min(layout.longest_key, KEY_MIN))
     for header, number_width in zip(layout.headers, layout.number_widths, strict=True):
         table.add_column(header, justify="right", no_wrap=True, min_width=number_width)
     if layout.show_models:
@@ -97,23 +120,32 @@ def _add_row(table: Table, row: Row, layout: _Layout, ascii_only: bool) -> None:
     # No space after the arrow: a narrow column folds the name onto more lines instead of breaking
     # the line after the arrow.
     arrow = "-" if ascii_only else "↳"
-    table.add_row(_key_cell(row, ascii_only), *_number_cells(row.counts, None if session else row.sessions),
+    table.add_row(_key_cell(row, ascii_only), *_kept(layout, row.counts, None if session else row.sessions),
                   *(["\n".join(row.models)] if layout.show_models else []))
     for share in row.breakdown:
         table.add_row(Text(arrow + share.model, style="dim"),
-                      *_number_cells(share.counts, None if session else share.sessions),
+                      *_kept(layout, share.counts, None if session else share.sessions),
                       *([""] if layout.show_models else []), style="dim")
 
 
 def _add_totals(table: Table, totals: Row, layout: _Layout) -> None:
     table.add_section()
     session = layout.session
-    table.add_row(Text("Total", style="bold"), *_number_cells(totals.counts, None if session else totals.sessions),
+    table.add_row(Text("Total", style="bold"), *_kept(layout, totals.counts, None if session else totals.sessions),
                   *([""] if layout.show_models else []), style="bold")
+
+
+def _kept(layout: _Layout, counts: Counts, sessions: int | None) -> list[str]:
+    """A row's figure cells that have a column (`_Layout.kept`)."""
+    cells = _number_cells(counts, sessions)
+    return cells if len(layout.kept) == len(cells) else [cells[i] for i in layout.kept]
 
 
 def _notes(report: Report | SessionReport, layout: _Layout) -> list[RenderableType]:
     parts: list[RenderableType] = []
+    if layout.left_out:
+        parts.append(Text(f"Too narrow for {', '.join(layout.left_out)}: a wider terminal, or --json, --csv "
+                          "or --markdown, shows every figure.", style="dim"))
     if layout.models and not layout.show_models and report.kind not in ("model", "session"):
         parts.append(Text("Models: " + ", ".join(report.totals.models), style="dim"))
     parts.append(Text("Total = input + output; cache reads and writes are counted apart.", style="dim"))
@@ -182,7 +214,8 @@ def _render_stream(report: SessionReport, console: Console) -> None:
     layout = _layout(report, width, figures, longest_key or 8, [], 0)
     proxy = _table(report, layout)
     for key in (narrow_key, wide_key):
-        proxy.add_row(key, *widest_all)
+        proxy.add_row(key, *(widest_all if len(layout.kept) == len(widest_all) else
+                             [widest_all[i] for i in layout.kept]))
     _add_totals(proxy, totals, layout)
     widths = proxy._calculate_column_widths(  # what rich gives the whole table
         console, options.update_width(options.max_width - proxy._extra_width))
