@@ -372,6 +372,34 @@ def test_nested_fork_whose_middle_generation_is_gone(home: CodexHome) -> None:
     assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1}
 
 
+def test_forks_of_gone_threads_tie_by_thread_id_whatever_their_depth(home: CodexHome) -> None:
+    """"Readings settled" 1 and 3: a fork's head names its ancestors through every `session_meta` line,
+    files or not; among holders none of which descends from another, the thread id that sorts first
+    owns the call. A's file and its fork C's are gone; G (a fork of C) and H (a fork of A) both replay
+    A's call: G's id sorts first, though its chain is the longer one."""
+    a, c, g, h = (f"0199a000-0000-7000-8000-0000000000{n}" for n in ("aa", "cc", "01", "dd"))
+    replay = token_count("2026-11-19T10:00:05.000Z", (100, 0, 10, 0), (100, 0, 10, 0))
+    a_meta = session_meta("2026-11-19T10:00:00.000Z", a)
+    c_meta = session_meta("2026-11-19T11:00:00.000Z", c, forked_from_id=a)
+    home.write(home.path(g, "2026/11/20"), [
+        session_meta("2026-11-20T09:00:00.000Z", g, forked_from_id=c), c_meta, a_meta, replay,
+        turn_context("2026-11-20T09:00:01.000Z", "gpt-5"),
+        token_count("2026-11-20T09:00:02.000Z", (150, 0, 15, 0), (50, 0, 5, 0))])
+    home.write(home.path(h, "2026/11/21"), [
+        session_meta("2026-11-21T09:00:00.000Z", h, forked_from_id=a), a_meta, replay,
+        turn_context("2026-11-21T09:00:01.000Z", "gpt-5"),
+        token_count("2026-11-21T09:00:02.000Z", (170, 0, 17, 0), (70, 0, 7, 0))])
+    snap = snap_of(home)
+    assert tokens(snap) == (100 + 50 + 70, 10 + 5 + 7, 0, 0)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 1}
+    # A's call counts on its own day, for G: the 19th's session is G's, and G and H each own a call after.
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1, "2026-11-21": 1}
+    result = invoke(["report", "session", "--json", "--tz", "UTC"], codex_env(home.root))
+    assert result.exit_code == 0, explain(result)
+    calls = {row["period"]: row["calls"] for row in json.loads(result.stdout)["rows"]}
+    assert calls == {g: 2, h: 1}
+
+
 def test_subagent_replay_is_owned_by_the_parent(home: CodexHome) -> None:
     home.place("plain_two_turns.jsonl")
     home.place("subagent.jsonl")

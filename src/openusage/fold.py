@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
+from openusage.records import SessionInfo
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
@@ -150,6 +151,12 @@ def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:
             call.session = target
 
 
+def ancestry_of(infos: Mapping[str, SessionInfo]) -> dict[str, frozenset[str]]:
+    """`ancestry_across` of the sessions' states: each session's parent and the further ancestors its
+    state names (`SessionInfo.parents`)."""
+    return ancestry_across({session: info.parents() for session, info in infos.items()})
+
+
 def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
     """Session → the sessions it was forked from, following `parent` links through sessions that exist
     (the chain stops at one that does not). Sessions with no parent are left out."""
@@ -158,7 +165,8 @@ def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
 
 def ancestry_across(parents: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
     """`ancestry` where a session may name several parents (one session held in several Kimi Code roots,
-    each with its own `forkedFrom`): every parent is followed, through sessions that exist (the keys)."""
+    each with its own `forkedFrom`; a Codex fork naming the whole chain its head copies): every parent
+    is followed, through sessions that exist (the keys)."""
     result: dict[str, frozenset[str]] = {}
     for session, first in parents.items():
         chain: set[str] = set()

@@ -152,7 +152,7 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
     or more roots, and those of sessions whose forks look different once `forkedFrom` runs through
     the other roots (`keys_of(root, sessions)`: the keys those sessions hold there). Every other call
     keeps its owner, so only these are folded again."""
-    from openusage.fold import ancestry, ancestry_across
+    from openusage.fold import ancestry_across, ancestry_of
 
     seen: set[str] = set()
     moving: set[str] = set()
@@ -162,7 +162,7 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
         seen |= mine
     across = ancestry_across(_parents(infos))
     for index, root_infos in enumerate(infos):
-        alone = ancestry({session: info.parent for session, info in root_infos.items()})
+        alone = ancestry_of(root_infos)
         names = root_infos.keys()
         changed = {session for session in root_infos
                    if (across.get(session, _NONE) & names) != alone.get(session, _NONE)}
@@ -219,13 +219,12 @@ _NONE: frozenset[str] = frozenset()
 
 
 def _parents(infos: Sequence[Mapping[str, SessionInfo]]) -> dict[str, set[str]]:
-    """Session name → its `forkedFrom` in every root holding it (every session is a key)."""
+    """Session name → its `forkedFrom` (and any further ancestor its state names) in every root holding
+    it (every session is a key)."""
     parents: dict[str, set[str]] = {}
     for root_infos in infos:
         for name, info in root_infos.items():
-            found = parents.setdefault(name, set())
-            if info.parent is not None:
-                found.add(info.parent)
+            parents.setdefault(name, set()).update(info.parents())
     return parents
 
 

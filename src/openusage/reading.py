@@ -29,6 +29,8 @@ from openusage.fold import (
     Call,
     Calls,
     ancestry,
+    ancestry_across,
+    ancestry_of,
     call_rows,
     fold_copies,
     fold_records,
@@ -78,32 +80,41 @@ class TooManyCalls(Exception):
 class _Folded:
     """The in-memory sink of a full read: every unit's calls merged as they come, and of its sessions
     all that `settle` needs (each session's parent, None for most; the ranks that are not 0; the
-    sessions that join another)."""
+    sessions that join another; the further ancestors a session's state names, for the few that do)."""
 
-    __slots__ = ("calls", "joins", "parents", "ranks")
+    __slots__ = ("calls", "joins", "lineages", "parents", "ranks")
 
     def __init__(self) -> None:
         self.calls: Calls = {}
         self.parents: dict[str, str | None] = {}
         self.ranks: dict[str, int] = {}
         self.joins: dict[str, str] = {}
+        self.lineages: dict[str, tuple[str, ...]] = {}
 
     def add(self, unit_calls: Calls, unit_infos: dict[str, SessionInfo]) -> None:
         merge(self.calls, unit_calls)
-        for name, (rank, parent, joined) in unit_infos.items():
+        for name, (rank, parent, joined, lineage) in unit_infos.items():
             self.parents[name] = parent
             if rank:
                 self.ranks[name] = rank
             if joined is not None:
                 self.joins[name] = joined
+            if lineage:
+                self.lineages[name] = lineage
 
     def ledger(self) -> Ledger:
         """Every call's owner chosen, then counted."""
-        settle(self.calls.values(), self.ranks, ancestry(self.parents), self.joins)
+        if self.lineages:
+            lineages = self.lineages
+            ancestors = ancestry_across({name: ((() if parent is None else (parent,)) + lineages.get(name, ()))
+                                         for name, parent in self.parents.items()})
+        else:
+            ancestors = ancestry(self.parents)
+        settle(self.calls.values(), self.ranks, ancestors, self.joins)
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
     def infos(self) -> dict[str, SessionInfo]:
-        return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name))
+        return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name), self.lineages.get(name, ()))
                 for name, parent in self.parents.items()}
 
 
@@ -412,8 +423,7 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
         after.pop(name, None)
     # A subagent's subagent counts toward the thread at the top, so the joins are compared resolved: one
     # link changing moves the calls of every session whose chain runs through it.
-    return (_differing(ancestry({name: info.parent for name, info in before.items()}),
-                       ancestry({name: info.parent for name, info in after.items()}))
+    return (_differing(ancestry_of(before), ancestry_of(after))
             | _differing(_joins(before), _joins(after)))
 
 
@@ -435,7 +445,7 @@ def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
 def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
     forks = store.session_forks(account) if forks is None else forks
     settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-           ancestry({name: info.parent for name, info in forks.items()}), _joins(forks))
+           ancestry_of(forks), _joins(forks))
 
 
 def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:

@@ -73,12 +73,20 @@ class Chunk:
 # -- what the store answers, for the snapshot -------------------------------------------------------
 class SessionInfo(NamedTuple):
     """What a session's state says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes), the
-    session it was forked from (Kimi Code: forkedFrom), if any, and the session its calls count toward
-    when it is part of another one (a subagent thread of its parent's; None: its own)."""
+    session it was forked from (Kimi Code: forkedFrom; Codex: forked_from_id or the spawning thread),
+    if any, the session its calls count toward when it is part of another one (a subagent thread of
+    its parent's; None: its own), and the further ancestors its own state names beyond its parent,
+    nearest first (Codex: the `session_meta` lines a fork copies from its ancestors), so that its
+    ancestry reaches them even when the files of those between are gone."""
 
     rank: int
     parent: str | None
     joins: str | None = None
+    lineage: tuple[str, ...] = ()
+
+    def parents(self) -> tuple[str, ...]:
+        """Every ancestor the session's own state names, nearest first."""
+        return self.lineage if self.parent is None else (self.parent, *self.lineage)
 
 
 class FileDiagnostics(NamedTuple):

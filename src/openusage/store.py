@@ -61,6 +61,7 @@ from openusage.stored import (
     diagnostics_of,
     holder_entries,
     lenient_text,
+    lineage_blob,
     name_of,
     seal,
     seal_bound,
@@ -78,13 +79,14 @@ if TYPE_CHECKING:
     from openusage.manifest import Manifest
     from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 28  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+SCHEMA_VERSION = 29  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
 # 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
 # (providers/agentfiles.py); 26: the files' fingerprints chained over 64 KiB chunks (candidates.py)
 # 27: the identity of a record keyed by its raw time keeps NaN, Infinity and null apart, and the model
 # as written (providers/lines.raw_json): a copy stored under an older key would fold differently
 # 28: a file's skipped lines count the broken ones that hold no needle (hot.judge)
+# 29: a session's further ancestors (`SessionInfo.lineage`, the sessions table's lineage column)
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes
@@ -121,7 +123,7 @@ CREATE INDEX IF NOT EXISTS files_by_session ON files(account, session);
 CREATE INDEX IF NOT EXISTS files_diagnostics ON files(account, zero, tail_zero, skipped, tail_skipped);
 CREATE TABLE IF NOT EXISTS holders(shard INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
-    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, joins TEXT,
+    account TEXT NOT NULL, session TEXT NOT NULL, rank INTEGER NOT NULL, parent TEXT, joins TEXT, lineage BLOB,
     signature INTEGER NOT NULL, checksum INTEGER NOT NULL, PRIMARY KEY(account, session)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summaries(
     account TEXT PRIMARY KEY, body BLOB NOT NULL, files BLOB NOT NULL, generation INTEGER NOT NULL) WITHOUT ROWID;
@@ -691,20 +693,21 @@ class Store:
             known: dict[str, SessionInfo] = {}
             for chunk in _chunks(sessions):
                 known.update(map(session_of, self.conn.execute(
-                    "SELECT session, rank, parent, joins, checksum FROM sessions"
+                    "SELECT session, rank, parent, joins, lineage, checksum FROM sessions"
                     f" WHERE account = ? AND session IN ({_marks(chunk)})", (to_db(account), *map(to_db, chunk)))))
             return known
-        rows = self.conn.execute("SELECT session, rank, parent, joins, checksum FROM sessions WHERE account = ?",
-                                 (to_db(account),))
+        rows = self.conn.execute("SELECT session, rank, parent, joins, lineage, checksum FROM sessions"
+                                 " WHERE account = ?", (to_db(account),))
         # Most sessions are no fork: checked inline against the one checksum they share, one object
         # for all (a call per row cost 30 ms at 20,000 sessions).
         plain, plain_check = PLAIN_SESSION, PLAIN_CHECK
         infos: dict[str, SessionInfo] = {}
-        for session, rank, parent, joins, checksum in rows:
-            if rank == 0 and parent is None and joins is None and checksum == plain_check and type(session) is str:
+        for session, rank, parent, joins, lineage, checksum in rows:
+            if rank == 0 and parent is None and joins is None and lineage is None and checksum == plain_check \
+                    and type(session) is str:
                 infos[session] = plain
             else:
-                name, info = session_of((session, rank, parent, joins, checksum))
+                name, info = session_of((session, rank, parent, joins, lineage, checksum))
                 infos[name] = info
         return infos
 
@@ -713,13 +716,13 @@ class Store:
         session they join, and the parents they name that exist (a history of 100,000 plain sessions
         loads nothing here)."""
         infos = dict(map(session_of, self.conn.execute(
-            "SELECT session, rank, parent, joins, checksum FROM sessions"
-            " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL)",
+            "SELECT session, rank, parent, joins, lineage, checksum FROM sessions"
+            " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL OR lineage IS NOT NULL)",
             (to_db(account),))))
-        named = sorted({info.parent for info in infos.values() if info.parent is not None} - infos.keys())
+        named = sorted({name for info in infos.values() for name in info.parents()} - infos.keys())
         for chunk in _chunks(named):
             infos.update(map(session_of, self.conn.execute(
-                f"SELECT session, rank, parent, joins, checksum FROM sessions WHERE account = ? AND session IN"
+                f"SELECT session, rank, parent, joins, lineage, checksum FROM sessions WHERE account = ? AND session IN"
                 f" ({_marks(chunk)})",
                 (to_db(account), *map(to_db, chunk)))))
         return infos
@@ -735,14 +738,14 @@ class Store:
                 plain.append((key, to_db(session), signature, PLAIN_CHECK))
             else:
                 forks.append((key, to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
-                              None if info.joins is None else to_db(info.joins), signature,
-                              session_check(info.rank, info.parent, info.joins)))
+                              None if info.joins is None else to_db(info.joins), lineage_blob(info.lineage), signature,
+                              session_check(info.rank, info.parent, info.joins, info.lineage)))
         self.conn.executemany(
-            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, signature, checksum)"
-            " VALUES (?, ?, 0, NULL, NULL, ?, ?)", plain)
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, lineage, signature, checksum)"
+            " VALUES (?, ?, 0, NULL, NULL, NULL, ?, ?)", plain)
         self.conn.executemany(
-            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, signature, checksum)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", forks)
+            "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, lineage, signature, checksum)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", forks)
 
     def drop_sessions(self, account: str, sessions: Iterable[str]) -> None:
         gone = [(to_db(account), to_db(session)) for session in sessions]
@@ -978,13 +981,14 @@ class Store:
 
     def _damaged_sessions(self) -> Iterator[tuple[bytes, bytes, str]]:
         """(account's bytes, session's bytes, what is wrong) of every damaged session row."""
-        for account, session, rank, parent, joins, checksum, signature, account_key, session_key in self.conn.execute(
-                "SELECT account, session, rank, parent, joins, checksum, signature, CAST(account AS BLOB),"
+        for (account, session, rank, parent, joins, lineage, checksum, signature, account_key,
+             session_key) in self.conn.execute(
+                "SELECT account, session, rank, parent, joins, lineage, checksum, signature, CAST(account AS BLOB),"
                 " CAST(session AS BLOB)"
                 " FROM sessions").fetchall():
             try:
                 name_of(account, session)
-                session_of((session, rank, parent, joins, checksum))
+                session_of((session, rank, parent, joins, lineage, checksum))
                 if type(signature) is not int:
                     damaged(f"the signature of session {session}")
             except DamagedValue as exc:

@@ -163,13 +163,21 @@ def name_of(value: object, where: object) -> str:
     damaged(f"a name stored for {where}")
 
 
-def session_check(rank: int, parent: str | None, joins: str | None = None) -> int:
-    """What a session row keeps beside its rank, parent and the session it joins, so that one of them
-    changed into another valid value (which would move the owner of a fork's calls) is found."""
+def session_check(rank: int, parent: str | None, joins: str | None = None, lineage: tuple[str, ...] = ()) -> int:
+    """What a session row keeps beside its rank, parent, the session it joins and its further ancestors,
+    so that one of them changed into another valid value (which would move the owner of a fork's
+    calls) is found."""
     text = f"{rank}" if parent is None else f"{rank}/{parent}"
     if joins is not None:
         text += f"//{joins}"
+    if lineage:
+        text += "///" + "\x1f".join(lineage)
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def lineage_blob(lineage: tuple[str, ...]) -> bytes | None:
+    """A session's further ancestors as its row keeps them (NULL for none: almost every session)."""
+    return marshal.dumps(lineage) if lineage else None
 
 
 PLAIN_SESSION = SessionInfo(0, None)
@@ -179,13 +187,24 @@ PLAIN_CHECK = session_check(0, None)
 
 
 def session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
-    """A session row (session, rank, parent, joins, checksum) as its name and `SessionInfo`."""
-    session, rank, stored_parent, stored_joins, checksum = row
+    """A session row (session, rank, parent, joins, lineage, checksum) as its name and `SessionInfo`."""
+    session, rank, stored_parent, stored_joins, stored_lineage, checksum = row
     parent = None if stored_parent is None else name_of(stored_parent, session)
     joins = None if stored_joins is None else name_of(stored_joins, session)
-    if type(rank) is not int or checksum != session_check(rank, parent, joins):
+    lineage = () if stored_lineage is None else _lineage_of(stored_lineage, session)
+    if type(rank) is not int or checksum != session_check(rank, parent, joins, lineage):
         damaged(f"the fork rank or parent of session {session}")
-    return name_of(session, "a session"), SessionInfo(rank, parent, joins)
+    return name_of(session, "a session"), SessionInfo(rank, parent, joins, lineage)
+
+
+def _lineage_of(stored: object, session: object) -> tuple[str, ...]:
+    try:
+        lineage = marshal.loads(stored) if type(stored) is bytes else None
+    except (EOFError, ValueError, TypeError):
+        lineage = None
+    if type(lineage) is not tuple or not all(type(name) is str for name in lineage):
+        damaged(f"the ancestors of session {session}")
+    return lineage
 
 
 def diagnostics_of(payload: bytes | None) -> FileDiagnostics | None:

@@ -170,21 +170,25 @@ def count_sessions(dirs: list[str]) -> int:
 
 
 def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
-    """Each thread's fork or subagent parent, its depth (how many ancestors its head names) and, for a
-    subagent, the thread whose session it is part of, read from the `session_meta` lines at the head
-    of its rollout(s). The depth ranks holders that no existing file links (a fork whose parent's file
-    is gone still sits below its grandparent)."""
+    """Each thread's fork or subagent parent, the further ancestors its head names (so that a fork
+    whose parent's file is gone still descends from its grandparent) and, for a subagent, the thread
+    whose session it is part of, read from the `session_meta` lines at the head of its rollout(s).
+    Every rank is 0: among holders none of which descends from another, the thread id that sorts
+    first owns a call (codex-cli-format.md, "Readings settled" 3). A thread with a live and an
+    archived rollout takes the longer chain, whichever is read first."""
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
     for session, paths in holders.items():
-        depth, parent, joins = 0, None, None
+        chain: tuple[str, ...] = ()
+        joins: str | None = None
         for path in paths:
-            found_depth, found_parent, found_joins = head_lineage(_head(path))
-            depth = max(depth, found_depth)
-            parent = parent or found_parent
-            joins = joins or found_joins
-        infos[session] = SessionInfo(depth, parent, joins)
+            found_chain, found_joins = head_lineage(_head(path))
+            if (len(found_chain), found_chain) > (len(chain), chain):
+                chain = found_chain
+            if found_joins is not None and (joins is None or found_joins < joins):
+                joins = found_joins
+        infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:])
     return infos
 
 

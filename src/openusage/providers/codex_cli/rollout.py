@@ -365,11 +365,12 @@ class _MetaLine(msgspec.Struct, gc=False):
 _decode_meta = msgspec.json.Decoder(_MetaLine).decode
 
 
-def head_lineage(head: list[bytes]) -> tuple[int, str | None, str | None]:
-    """From the `session_meta` lines at the head of a rollout: how many ancestors its `session_meta` lines
-    lead to (its fork depth), its own parent, and, for a subagent, the thread whose session it is part
-    of: its spawner, or that one's spawner, up to the first thread that was not spawned (a user fork
-    or a thread of its own). (0, None, None) for a thread of its own."""
+def head_lineage(head: list[bytes]) -> tuple[tuple[str, ...], str | None]:
+    """From the `session_meta` lines at the head of a rollout: the ancestors they lead to through
+    `forked_from_id` / `parent_thread_id`, nearest first, whether or not their files exist ("Readings
+    settled" 1 and 3), and, for a subagent, the thread whose session it is part of: its spawner, or
+    that one's spawner, up to the first thread that was not spawned (a user fork or a thread of its
+    own). ((), None) for a thread of its own."""
     parents: dict[str, str | None] = {}
     spawners: dict[str, str] = {}  # subagent thread -> the thread that spawned it
     own: str | None = None
@@ -388,14 +389,15 @@ def head_lineage(head: list[bytes]) -> tuple[int, str | None, str | None]:
             if spawner is not None:
                 spawners[payload.id] = spawner
     if own is None:
-        return 0, None, None
-    depth, node, seen = 0, own, {own}
+        return (), None
+    chain: list[str] = []
+    node, seen = own, {own}
     while (parent := parents.get(node)) is not None and parent not in seen:
         seen.add(parent)
-        depth += 1
+        chain.append(parent)
         node = parent
     joins, seen = None, {own}
     while (spawner := spawners.get(joins or own)) is not None and spawner not in seen:
         seen.add(spawner)
         joins = spawner
-    return depth, parents[own], joins
+    return tuple(chain), joins
