@@ -382,3 +382,27 @@ def test_a_bad_option_of_report_is_one_line_wherever_it_is_written(args: list[st
     assert result.exit_code == 2, explain(result)
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, explain(result)
+
+
+@pytest.mark.parametrize(("args", "provider"), [
+    (["report", "daily", "--json"], None), (["report", "session"], None), (["report", "model", "--csv"], None),
+    (["report", "daily", "--provider", "codex_cli"], "codex_cli")],
+    ids=["daily json", "session table", "model csv", "codex only"])
+def test_a_report_with_no_account_to_read_says_so_in_one_line(tmp_path: Path, args: list[str],
+                                                              provider: str | None) -> None:
+    """An empty report because nothing was found is said, not left to look like no usage: one line on
+    stderr naming what is missing, the (empty) report on stdout, exit 0."""
+    env = {"OPENUSAGE_NOW": NOW}
+    if provider is not None:  # a Kimi CLI home with usage, and no Codex one
+        KimiHome(tmp_path / "kimi").session(uid("a")).usage(at("2026-11-20T10:00:00Z"), (10, 2, 3, 0), "m-1")
+        env["KIMI_SHARE_DIR"] = str(tmp_path / "kimi")
+    result = invoke(args, env)
+    assert result.exit_code == 0, explain(result)
+    which = f"no {provider} account" if provider else "no account with usage files"
+    assert result.stderr.strip().splitlines() == [
+        f"openusage: {which} was detected or configured, so the report is empty (openusage detect shows where"
+        " each agent's files were looked for)"], explain(result)
+    if "--json" in args:
+        assert json.loads(result.stdout)["rows"] == []
+    if "--csv" in args:
+        assert result.stdout.count("\n") == 1  # the header alone

@@ -287,6 +287,8 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
     accounts = [account for account in every if not _is_remote(account)]
     chosen = [account for account in _chosen(every, query.accounts, query.providers)
               if not _is_remote(account)]  # a balance or a quota has no calls
+    if not chosen:
+        _say(notice, [_nothing_to_report(query.providers)])
     user = detect(env).settings.prices
     fingerprint = pricing.data_fingerprint()
     said: list[str] = []
@@ -327,6 +329,13 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
     folded = _with_cache(env, use_cache, notice, answer)
     _say(notice, said)
     return folded
+
+
+def _nothing_to_report(providers: Sequence[str] | None) -> str:
+    """Why a report is empty when no account of the ones it asks for reads usage files."""
+    which = f"{' or '.join(providers)} account" if providers else "account with usage files"
+    return (f"openusage: no {which} was detected or configured, so the report is empty"
+            " (openusage detect shows where each agent's files were looked for)")
 
 
 def _named_stream(chosen: Sequence[Account], owned: "Mapping[str, settled.Owned]",
