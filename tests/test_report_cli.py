@@ -232,7 +232,9 @@ def test_the_installed_command_reports(tmp_path: Path) -> None:
 
 
 def test_a_report_over_no_data_is_empty_not_an_error(tmp_path: Path) -> None:
-    doc = report_json({"OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC"}, "daily")
+    """A home with no session yet: an empty report, and nothing said (an account was found)."""
+    (tmp_path / "kimi" / "sessions").mkdir(parents=True)
+    doc = report_json({"OPENUSAGE_NOW": NOW, "OPENUSAGE_TZ": "UTC", "KIMI_SHARE_DIR": str(tmp_path / "kimi")}, "daily")
     assert doc["rows"] == []
     assert doc["totals"]["calls"] == 0
 
