@@ -108,3 +108,24 @@ def test_large_counts_read_in_worker_processes(tmp_path: Path, monkeypatch: pyte
     snap = only_snapshot(env_for(home.root))
 
     assert tokens(snap) == (12 * HUGE + sum(range(12)), 12 * BIG, 0, 0)
+
+
+def test_codex_counts_beyond_2_53_are_exact(tmp_path: Path) -> None:
+    """Codex's five counts too: a `last` of 2^53 + 1 and 2^64 + 5 counts as written (it counted 0), a
+    total-only event's difference of such totals as well, and the reasoning beside them."""
+    from codex_home import CodexHome, codex_env, session_meta, snapshot, token_count, turn_context
+    from kimi_home import diag
+
+    home = CodexHome(tmp_path / "codex")
+    thread = "0199a000-0000-7000-8000-0000000000b1"
+    first, second = (BIG, 0, HUGE, BIG), (HUGE, BIG, 7, 0)
+    total = tuple(a + b for a, b in zip(first, second, strict=True))
+    home.write(home.path(thread), [
+        session_meta("2026-11-19T10:00:00.000Z", thread), turn_context("2026-11-19T10:00:00.100Z", "gpt-5"),
+        token_count("2026-11-19T10:00:01.000Z", first, first),  # type: ignore[arg-type]
+        token_count("2026-11-20T10:00:01.000Z", total, None)])  # type: ignore[arg-type]  # a total only
+    snap = snapshot(codex_env(home.root))  # no cache, a cold cache and a warm one, alike
+    # input excludes cached: BIG + (HUGE - BIG); cache read BIG; output HUGE + 7.
+    assert tokens(snap) == (BIG + HUGE - BIG, HUGE + 7, BIG, 0)
+    assert snap["metrics"]["reasoning_output_tokens"]["used"] == BIG
+    assert diag(snap, "records_counted", "zero_records") == {"records_counted": 2, "zero_records": 0}

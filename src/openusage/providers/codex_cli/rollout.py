@@ -39,7 +39,7 @@ from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_
 from openusage.records import Chunk, Line
 from openusage.skips import SkipReason
 
-MAX_COUNT = 2**53 - 1
+MAX_COUNT = 2**53 - 1  # the largest count the compiled path reads itself; a larger one comes here
 MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z
 _ABSENT: Any = msgspec.UNSET
 # A usage object as five normalised fields: input, cached input, output, reasoning, total; None for a
@@ -221,10 +221,11 @@ def _careful(obj: dict[str, Any], tally: Tally, state: _State) -> None:
 
 
 def _count(value: Any) -> int | None:
-    """A count as written: a whole number from 0 up (a negative one is 0, and so is a value that is not
-    a count: null, text, a float); None when the key is missing."""
+    """A count as written: a whole number from 0 up, however large (beyond 2**53 and 2**64 it counts
+    exactly, as the Kimi providers' do); a negative one is 0, and so is a value that is not a count
+    (null, text, a float); None when the key is missing."""
     if type(value) is int:
-        return value if 0 <= value <= MAX_COUNT else 0
+        return value if value >= 0 else 0
     return None if value is _ABSENT else 0
 
 
