@@ -215,6 +215,41 @@ def test_a_subagents_subagent_counts_toward_the_top_thread_without_copies_of_its
     assert sessions(snap) == (1, 0, 1)
 
 
+def _session_calls(home: CodexHome, *args: str) -> dict[str, int]:
+    """Calls per session, from `report session --json`."""
+    result = invoke(["report", "session", "--json", "--tz", "UTC", *args], codex_env(home.root))
+    assert result.exit_code == 0, explain(result)
+    return {row["period"]: row["calls"] for row in json.loads(result.stdout)["rows"]}
+
+
+def test_a_subagent_chain_is_followed_through_links_another_rollout_names(home: CodexHome) -> None:
+    """Readings settled 1 and 6: E (spawned by D, spawned by C, spawned by B) names C's spawner but not
+    B's; C's rollout names B's, A. D's and B's rollouts are gone. E's call still counts toward A, the
+    top thread, from the link C's rollout names (it counted toward B, a thread with no rollout); and so
+    after C's rollout appears beside a cache that knew only E's."""
+    b, c, d, e = (f"0199a000-0000-7000-8000-0000000000{n}" for n in ("b2", "c2", "d2", "e2"))
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(e), [
+        session_meta("2026-11-19T10:03:00.000Z", e, source=_spawned(d)),
+        session_meta("2026-11-19T10:02:00.000Z", d, source=_spawned(c)),
+        session_meta("2026-11-19T10:01:00.000Z", c, source=_spawned(b)),
+        turn_context("2026-11-19T10:03:01.000Z", "gpt-5"),
+        token_count("2026-11-19T10:03:02.000Z", (30, 0, 3, 0), (30, 0, 3, 0))])
+    assert _session_calls(home) == {A: 1, b: 1}  # B is as far as E's rollout reaches
+    home.write(home.path(c), [
+        session_meta("2026-11-19T10:01:00.000Z", c, source=_spawned(b)),
+        session_meta("2026-11-19T10:00:30.000Z", b, source=_spawned(A)),
+        turn_context("2026-11-19T10:01:01.000Z", "gpt-5"),
+        token_count("2026-11-19T10:01:02.000Z", (50, 0, 5, 0), (50, 0, 5, 0))])
+    assert _session_calls(home) == {A: 3}  # the warm cache, then from scratch:
+    assert _session_calls(home, "--no-cache") == {A: 3}
+    snap = snap_of(home)
+    assert tokens(snap) == (180, 18, 0, 0)
+    assert sessions(snap) == (1, 0, 1)
+
+
 @pytest.mark.parametrize("last", [
     {"input_tokens": None, "cached_input_tokens": None, "output_tokens": None, "reasoning_output_tokens": None,
      "total_tokens": None},

@@ -14,7 +14,7 @@ processes fold what they read, and their folds merge.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
@@ -138,6 +138,24 @@ def joined_to(joins: Mapping[str, str]) -> dict[str, str]:
             target = joins[target]
         resolved[session] = target
     return resolved
+
+
+def joined_through(joins: Mapping[str, str], chains: Callable[[str], tuple[str, ...]]) -> dict[str, str]:
+    """`joined_to`, following the spawn links every such session's state names (`chains(session)`: its
+    ancestors, nearest first; up to the thread it joins they are its spawners, one after the other), so
+    that a link only another thread's file names is followed too: a subagent's rollout that names its
+    spawner's spawner but not the one above joins the thread at the top, as the rollout of a sibling
+    that names it says ("Readings settled" 1 and 6). Where two states name different spawners for one
+    thread, the one that sorts first is followed, whatever the order sessions come in."""
+    links: dict[str, str] = {}
+    for session, target in joins.items():
+        chain = chains(session)
+        spawners = chain[: chain.index(target) + 1] if target in chain else (target,)
+        for child, spawner in zip((session, *spawners), spawners, strict=False):
+            known = links.get(child)
+            if known is None or spawner < known:
+                links[child] = spawner
+    return joined_to(links) if links else {}
 
 
 def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:

@@ -34,7 +34,7 @@ from openusage.fold import (
     call_rows,
     fold_copies,
     fold_records,
-    joined_to,
+    joined_through,
     merge,
     rejoin,
     settle,
@@ -110,7 +110,16 @@ class _Folded:
                                          for name, parent in self.parents.items()})
         else:
             ancestors = ancestry(self.parents)
-        settle(self.calls.values(), self.ranks, ancestors, self.joins)
+        joins = self.joins
+        if joins:
+            parents, lineages = self.parents, self.lineages
+
+            def chain(name: str) -> tuple[str, ...]:
+                parent = parents.get(name)
+                return (() if parent is None else (parent,)) + lineages.get(name, ())
+
+            joins = joined_through(joins, chain)
+        settle(self.calls.values(), self.ranks, ancestors, joins)
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
     def infos(self) -> dict[str, SessionInfo]:
@@ -449,8 +458,12 @@ def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionIn
 
 
 def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
-    """Each session that joins another, to the one it counts toward in the end (`fold.joined_to`)."""
-    return joined_to({name: info.joins for name, info in forks.items() if info.joins is not None})
+    """Each session that joins another, to the one it counts toward in the end (`fold.joined_through`)."""
+    joins = {name: info.joins for name, info in forks.items() if info.joins is not None}
+    if not joins:
+        return {}
+    resolved = joined_through(joins, lambda name: forks[name].parents())
+    return {name: resolved[name] for name in joins}
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
