@@ -405,6 +405,18 @@ def test_kimi_code_prefix_is_stripped_from_aliases_the_config_does_not_name(home
     ]
 
 
+def test_an_empty_alias_resolves_through_its_own_table_first(home: KimiCodeHome) -> None:
+    """The rule's third step, `[models."<alias>"].model`, for the alias "": a table TOML can name."""
+    home.config('default_model = "fast"\n[models.fast]\nmodel = "kimi-k2-turbo-preview"\n'
+                '[models.""]\nmodel = "kimi-k2-0905-preview"\n')
+    j = started(home, sid("1")).main
+    j.usage(ms("2026-11-19T10:00:00Z"), (100, 10, 0, 0), "")
+
+    snap = code_snapshot(env(home))
+
+    assert models(snap) == [("kimi-k2-0905-preview", 100, 10, 0, 0, 1)]
+
+
 def test_env_model_alias_falls_through_to_default_model(home: KimiCodeHome) -> None:
     home.config('default_model = "fast"\n\n[models.fast]\nprovider = "moonshot"\nmodel = "kimi-k2-turbo-preview"\n')
     j = started(home, sid("1")).main
@@ -425,6 +437,9 @@ DEFAULT_MODEL_CONFIGS = {
     "default-alias-hand-written": ('default_model = "my-model"\n', "my-model"),
     "default-is-env-model": ('default_model = "__kimi_env_model__"\n', DEFAULT),
     "default-is-empty": ('default_model = ""\n', DEFAULT),
+    # `[models.""]` is a table TOML can name: the empty alias and an empty default_model resolve there.
+    "default-is-empty-with-its-table": ('default_model = ""\n[models.""]\nmodel = "kimi-k2-0905-preview"\n',
+                                        "kimi-k2-0905-preview"),
     "default-names-nothing": ('default_model = "kimi-code/"\n', DEFAULT),
     "no-default": ('[models.fast]\nmodel = "kimi-k2-turbo-preview"\n', DEFAULT),
     "empty-config": ("", DEFAULT),  # the file is empty until the user logs in

@@ -51,10 +51,10 @@ def _resolver(doc: dict[str, Any]) -> Callable[[str | None], str]:
 
 
 def _resolve(alias: str, aliases: dict[str, str]) -> str | None:
+    if alias in aliases:  # the empty alias too: `[models.""]` is a table TOML can name
+        return aliases[alias]
     if not alias:
         return None
-    if alias in aliases:
-        return aliases[alias]
     stripped = alias.removeprefix(MANAGED_PREFIX)
     if not stripped or (stripped.startswith("__") and stripped.endswith("__")):
         return None  # e.g. __kimi_env_model__: the model came from environment variables, in no file
