@@ -250,6 +250,22 @@ def test_a_subagent_chain_is_followed_through_links_another_rollout_names(home: 
     assert sessions(snap) == (1, 0, 1)
 
 
+def test_an_archived_copy_that_lost_the_copied_lines_does_not_cut_a_subagents_chain(home: CodexHome) -> None:
+    """A subagent S (spawned by B, spawned by C) whose live rollout names B's session_meta, and whose
+    archived copy names only its own: its call counts toward C, the top thread the fuller head reaches
+    (it counted toward B: the joins of one rollout were taken with the ancestry of the other). The
+    call has no total, so its identity is the thread's, the same in both copies."""
+    b, c, s3 = (f"0199a000-0000-7000-8000-0000000000{n}" for n in ("b3", "c3", "53"))
+    own = session_meta("2026-11-19T10:00:00.000Z", s3, source=_spawned(b))
+    call = [turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+            token_count("2026-11-19T10:00:02.000Z", None, (100, 0, 10, 0))]
+    home.write(home.path(s3), [own, session_meta("2026-11-19T09:59:00.000Z", b, source=_spawned(c)), *call])
+    home.write(home.path(s3, archived=True), [own, *call])
+    assert _session_calls(home) == {c: 1}
+    assert _session_calls(home, "--no-cache") == {c: 1}
+    assert tokens(snap_of(home)) == (100, 10, 0, 0)
+
+
 @pytest.mark.parametrize("last", [
     {"input_tokens": None, "cached_input_tokens": None, "output_tokens": None, "reasoning_output_tokens": None,
      "total_tokens": None},

@@ -175,19 +175,16 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
     whose session it is part of, read from the `session_meta` lines at the head of its rollout(s).
     Every rank is 0: among holders none of which descends from another, the thread id that sorts
     first owns a call (codex-cli-format.md, "Readings settled" 3). A thread with a live and an
-    archived rollout takes the longer chain, whichever is read first."""
+    archived rollout takes the longer chain, and the thread it joins by that same head, whichever
+    rollout is read first."""
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
     for session, paths in holders.items():
-        chain: tuple[str, ...] = ()
-        joins: str | None = None
-        for path in paths:
-            found_chain, found_joins = head_lineage(_head(path))
-            if (len(found_chain), found_chain) > (len(chain), chain):
-                chain = found_chain
-            if found_joins is not None and (joins is None or found_joins < joins):
-                joins = found_joins
+        # The rollout whose head names the most ancestors (an archived copy may have lost its copied
+        # lines), and the thread it joins by that same head: the two go together.
+        heads = [head_lineage(_head(path)) for path in paths]
+        chain, joins = max(heads, key=lambda head: (len(head[0]), head[0], head[1] or ""), default=((), None))
         infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:])
     return infos
 
