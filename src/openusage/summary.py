@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from zlib import crc32
 
 from openusage.stored import damaged
-from openusage.windows import DAY, Windows, day_to_date, local_day, local_day_start
+from openusage.windows import DAY, Windows, day_to_date, local_day
 
 if TYPE_CHECKING:
     from openusage.calls import CallRow
@@ -288,20 +288,20 @@ class Ledger:
         return {day: len(per_session) for day, per_session in self.day_sessions.items()}
 
     def windows(self, window: Windows) -> WindowCounts:
-        """Distinct sessions with a call today (the UTC day holding now, up to now) and in the last
-        7 x 24 h (from now minus 7 x 24 h to now). `now` is an "as of" instant: a call after it is in
-        neither window, so a report as of a past instant is what it would have said then."""
+        """Distinct sessions "owning a call on the current UTC day" (the UTC day holding now, all of
+        it) and "at or after now minus 7 x 24 h" (kimi-cli-format.md, "Sessions"): neither has an end
+        at now, so a call stamped after it (a clock ahead, `OPENUSAGE_NOW` in the past) counts in both,
+        as the specifications word them."""
         now, start = window.now, window.week_start
         now_day, first_day = int(now // DAY), int(start // DAY)
-        today_start = window.today_start
-        self._load_days([day for day in self.day_tokens if first_day <= day <= now_day])
-        today = sum(1 for times in self.day_sessions.get(now_day, {}).values() if _any_within(times, today_start, now))
+        self._load_days([day for day in self.day_tokens if day >= first_day])
+        today = len(self.day_sessions.get(now_day, ()))
         week: set[str] = set()
         for day, per_session in self.day_sessions.items():
-            if first_day < day < now_day:
+            if day > first_day:
                 week.update(per_session)
-            elif day in (first_day, now_day):  # a boundary day: only the calls inside the window
-                week.update(s for s, times in per_session.items() if _any_within(times, start, now))
+            elif day == first_day:  # the window's first day: only the calls from its start on
+                week.update(s for s, times in per_session.items() if _any_within(times, start, _NO_END))
         return WindowCounts(today, len(week))
 
     def encode(self) -> bytes:
@@ -561,6 +561,9 @@ def _part_of(entries: dict[str, Any]) -> bytes | None:
     return marshal.dumps(entries) if entries else None
 
 
+_NO_END = float("inf")
+
+
 def _any_within(times: float | list[float], low: float, high: float) -> bool:
     """Whether a session's call time (or any of its call times) on one day is in [low, high]."""
     if isinstance(times, list):
@@ -578,11 +581,10 @@ def _bump(counts: dict[str, int], key: str, sign: int) -> None:
 
 def zone_figures(calls: "Iterable[CallRow]", tz: tzinfo, window: Windows) -> tuple[WindowCounts, tuple[DailyRow, ...]]:
     """What the ledger answers by UTC day, by the days of `tz` instead, from the settled calls: the
-    sessions with a call on the zone's day holding now (up to now) and in the last 7 x 24 h (up to
-    now: an "as of" instant, as `Ledger.windows`), and the daily series."""
+    sessions with a call on the zone's day holding now (all of it) and at or after now minus 7 x 24 h
+    (as `Ledger.windows`), and the daily series."""
     day_of = local_day(tz)
-    now = window.now
-    today_start = local_day_start(day_of(now), tz)
+    today = day_of(window.now)
     day_sessions: dict[str, set[str]] = {}
     day_tokens: dict[str, int] = {}
     sessions_today: set[str] = set()
@@ -591,12 +593,13 @@ def zone_figures(calls: "Iterable[CallRow]", tz: tzinfo, window: Windows) -> tup
         ts, session = call.ts, call.session
         if ts is None:
             continue  # no valid time: on no day
-        day = day_of(ts).isoformat()
+        local = day_of(ts)
+        day = local.isoformat()
         day_sessions.setdefault(day, set()).add(session)
         day_tokens[day] = day_tokens.get(day, 0) + call.input + call.output
-        if today_start <= ts <= now:
+        if local == today:
             sessions_today.add(session)
-        if window.week_start <= ts <= now:
+        if ts >= window.week_start:
             sessions_week.add(session)
     daily = tuple((day, len(day_sessions[day]), day_tokens[day]) for day in sorted(day_sessions))
     return WindowCounts(len(sessions_today), len(sessions_week)), daily
