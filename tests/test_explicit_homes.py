@@ -45,6 +45,27 @@ def test_kimi_code_home_naming_a_missing_directory_shows_the_account_with_the_re
         assert snap["message"] == f"KIMI_CODE_HOME names {missing}, which does not exist"
 
 
+@pytest.mark.parametrize("variable", ["CODEX_HOME", "KIMI_SHARE_DIR"])
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_a_named_home_that_is_missing_or_a_file_shows_the_account_with_the_reason(
+        tmp_path: Path, variable: str, kind: str) -> None:
+    """codex-cli-format.md: Codex refuses a CODEX_HOME that does not exist or is not a directory; "we
+    should report that in diagnostics, not crash" (the account vanished without a word). A named home
+    that is a file says so, for every agent's variable."""
+    named = tmp_path / "typo-home"
+    if kind == "a file":
+        named.write_text("")
+    env = {"OPENUSAGE_NOW": NOW, variable: str(named)}
+    provider = "codex_cli" if variable == "CODEX_HOME" else "kimi_cli"
+    which = "is not a directory" if kind == "a file" else "does not exist"
+    for args in (["--no-cache"], [], []):
+        result = invoke(["snapshot", "--json", *args], env)
+        assert result.exit_code == 0, explain(result)
+        snap = account(json.loads(result.stdout), provider)
+        assert snap["status"] == "error"
+        assert snap["message"] == f"{variable} names {named}, which {which}"
+
+
 def test_detect_lists_the_account_of_a_missing_named_home(tmp_path: Path) -> None:
     result = invoke(["detect", "--json"], env_for(tmp_path / "nope", KIMI_CODE_HOME=str(tmp_path / "nope2")))
 

@@ -82,10 +82,10 @@ def walk_sessions(sessions_dir: Path) -> Walk:
 
 def explain_missing_home(walk: Walk, home: Path, named_by: str) -> Walk:
     """A sessions directory not found because the home the user named explicitly (`named_by`: an
-    environment variable) does not exist: that is an error to show, naming both, not a quiet "not
-    found" (a typo in the name would otherwise look like an agent never used)."""
-    if not walk.found and walk.problem is None and not home.exists():
-        walk.problem = f"{named_by} names {home}, which does not exist"
+    environment variable) does not exist, or is not a directory: that is an error to show, naming
+    both, not a quiet "not found" (a typo in the name would otherwise look like an agent never used)."""
+    if not walk.found and not home.is_dir():
+        walk.problem = f"{named_by} names {home}, which {'is not a directory' if home.exists() else 'does not exist'}"
     return walk
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from openusage.providers.base import Account, Detection, Fact, LineParser, ModelResolver, SessionDir, SessionList, Walk
 from openusage.providers.codex_cli import config, layout
 from openusage.providers.home import expand, find_binary, user_home
+from openusage.providers.walk import explain_missing_home
 from openusage.records import SessionInfo, Source
 
 if TYPE_CHECKING:
@@ -73,7 +74,10 @@ class CodexCliProvider:
             Fact("binary", binary or "codex not on PATH", binary is not None),
             *_parser_fact(detailed),
         )
-        found = live.is_dir() or archived.is_dir() or binary is not None
+        # A root CODEX_HOME names that is not a directory is a mistake to show (Codex itself refuses to
+        # start then; codex-cli-format.md: "report that in diagnostics"), not an agent never used.
+        named_unusable = bool(variable) and not root.is_dir()
+        found = named_unusable or live.is_dir() or archived.is_dir() or binary is not None
         return Detection(self.id, self.title, Account(self.id, self.id) if found else None, facts)
 
     def _home(self, account: Account, env: Mapping[str, str]) -> Path:
@@ -88,7 +92,10 @@ class CodexCliProvider:
         return [os.fspath(live), os.fspath(home / layout.ARCHIVED_DIR)]
 
     def walk(self, account: Account, env: Mapping[str, str]) -> Walk:
-        return layout.check(self.session_dirs(account, env))
+        walk = layout.check(self.session_dirs(account, env))
+        if not account.extra.get("home") and not account.extra.get("sessions_dir") and env.get(HOME_VARIABLE):
+            explain_missing_home(walk, codex_root(env), HOME_VARIABLE)
+        return walk
 
     def list_sessions(self, walk: Walk) -> SessionList:
         return layout.list_sessions(walk)
