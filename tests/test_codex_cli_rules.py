@@ -606,7 +606,8 @@ def test_detected_by_the_binary_alone(tmp_path: Path) -> None:
     binary = bin_dir / "codex"
     binary.write_text("#!/bin/sh\n", encoding="utf-8")
     binary.chmod(0o755)
-    env = codex_env(tmp_path / "none", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "empty").mkdir()  # a home Codex has written nothing to yet (a missing one is an error)
+    env = codex_env(tmp_path / "empty", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     found = codex_detection(detect_json(env))
     assert found["detected"]
     assert any(f["value"] == str(binary) and f["found"] for f in found["facts"])
@@ -616,7 +617,8 @@ def test_detected_by_the_binary_alone(tmp_path: Path) -> None:
 
 
 def test_not_detected_without_any_trace(tmp_path: Path) -> None:
-    env = codex_env(tmp_path / "none")
+    (tmp_path / "empty").mkdir()  # a home with nothing in it (a missing one is an error, shown)
+    env = codex_env(tmp_path / "empty")
     assert not codex_detection(detect_json(env))["detected"]
     assert run(env)["snapshots"] == []
 
