@@ -250,6 +250,24 @@ def test_a_subagent_chain_is_followed_through_links_another_rollout_names(home: 
     assert sessions(snap) == (1, 0, 1)
 
 
+def test_a_thread_another_head_calls_spawned_keeps_its_calls_when_its_own_head_says_otherwise(
+        home: CodexHome) -> None:
+    """Heads that disagree: S's copy of X's session_meta says X was spawned by A, X's own says it is a
+    thread of its own. S joins A through that link; X's own call stays X's, read from scratch as from
+    the cache (a scan from scratch moved it to A, the cache did not)."""
+    x, s1 = (f"0199a000-0000-7000-8000-0000000000{n}" for n in ("e4", "54"))
+    home.write(home.path(x), [session_meta("2026-11-19T10:00:00.000Z", x),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", None, (100, 0, 10, 0))])
+    home.write(home.path(s1), [session_meta("2026-11-19T10:01:00.000Z", s1, source=_spawned(x)),
+                               session_meta("2026-11-19T10:00:00.000Z", x, source=_spawned(A)),
+                               turn_context("2026-11-19T10:01:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:01:02.000Z", None, (50, 0, 5, 0))])
+    assert _session_calls(home, "--no-cache") == {x: 1, A: 1}
+    assert _session_calls(home) == {x: 1, A: 1}
+    assert sessions(snap_of(home))[0] == 2
+
+
 def test_an_archived_copy_that_lost_the_copied_lines_does_not_cut_a_subagents_chain(home: CodexHome) -> None:
     """A subagent S (spawned by B, spawned by C) whose live rollout names B's session_meta, and whose
     archived copy names only its own: its call counts toward C, the top thread the fuller head reaches

@@ -146,7 +146,9 @@ def joined_through(joins: Mapping[str, str], chains: Callable[[str], tuple[str, 
     that a link only another thread's file names is followed too: a subagent's rollout that names its
     spawner's spawner but not the one above joins the thread at the top, as the rollout of a sibling
     that names it says ("Readings settled" 1 and 6). Where two states name different spawners for one
-    thread, the one that sorts first is followed, whatever the order sessions come in."""
+    thread, the one that sorts first is followed, whatever the order sessions come in. Answers for the
+    sessions of `joins` only: a thread another state calls spawned keeps its calls unless its own
+    state says it joins another."""
     links: dict[str, str] = {}
     for session, target in joins.items():
         chain = chains(session)
@@ -155,7 +157,8 @@ def joined_through(joins: Mapping[str, str], chains: Callable[[str], tuple[str, 
             known = links.get(child)
             if known is None or spawner < known:
                 links[child] = spawner
-    return joined_to(links) if links else {}
+    resolved = joined_to(links)
+    return {session: resolved[session] for session in joins}
 
 
 def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:

@@ -105,22 +105,17 @@ class _Folded:
     def ledger(self) -> Ledger:
         """Every call's owner chosen, then counted."""
         if self.lineages:
-            lineages = self.lineages
-            ancestors = ancestry_across({name: ((() if parent is None else (parent,)) + lineages.get(name, ()))
-                                         for name, parent in self.parents.items()})
+            ancestors = ancestry_across({name: self._chain(name) for name in self.parents})
         else:
             ancestors = ancestry(self.parents)
-        joins = self.joins
-        if joins:
-            parents, lineages = self.parents, self.lineages
-
-            def chain(name: str) -> tuple[str, ...]:
-                parent = parents.get(name)
-                return (() if parent is None else (parent,)) + lineages.get(name, ())
-
-            joins = joined_through(joins, chain)
+        joins = joined_through(self.joins, self._chain) if self.joins else self.joins
         settle(self.calls.values(), self.ranks, ancestors, joins)
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
+
+    def _chain(self, name: str) -> tuple[str, ...]:
+        """The session's ancestors its state names, nearest first (`SessionInfo.parents`)."""
+        parent = self.parents.get(name)
+        return (() if parent is None else (parent,)) + self.lineages.get(name, ())
 
     def infos(self) -> dict[str, SessionInfo]:
         return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name), self.lineages.get(name, ()))
@@ -460,10 +455,7 @@ def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionIn
 def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
     """Each session that joins another, to the one it counts toward in the end (`fold.joined_through`)."""
     joins = {name: info.joins for name, info in forks.items() if info.joins is not None}
-    if not joins:
-        return {}
-    resolved = joined_through(joins, lambda name: forks[name].parents())
-    return {name: resolved[name] for name in joins}
+    return joined_through(joins, lambda name: forks[name].parents()) if joins else {}
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
