@@ -136,8 +136,12 @@ def _add_totals(table: Table, totals: Row, layout: _Layout) -> None:
 
 
 def _kept(layout: _Layout, counts: Counts, sessions: int | None) -> list[str]:
-    """A row's figure cells that have a column (`_Layout.kept`)."""
-    cells = _number_cells(counts, sessions)
+    """A row's figure cells that have a column."""
+    return _columns(layout, _number_cells(counts, sessions))
+
+
+def _columns(layout: _Layout, cells: list[str]) -> list[str]:
+    """Of a row's figure cells, those that have a column (`_Layout.kept`)."""
     return cells if len(layout.kept) == len(cells) else [cells[i] for i in layout.kept]
 
 
@@ -214,8 +218,7 @@ def _render_stream(report: SessionReport, console: Console) -> None:
     layout = _layout(report, width, figures, longest_key or 8, [], 0)
     proxy = _table(report, layout)
     for key in (narrow_key, wide_key):
-        proxy.add_row(key, *(widest_all if len(layout.kept) == len(widest_all) else
-                             [widest_all[i] for i in layout.kept]))
+        proxy.add_row(key, *_columns(layout, widest_all))
     _add_totals(proxy, totals, layout)
     widths = proxy._calculate_column_widths(  # what rich gives the whole table
         console, options.update_width(options.max_width - proxy._extra_width))

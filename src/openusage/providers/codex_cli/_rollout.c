@@ -26,7 +26,7 @@
 
 /* Bumped whenever the contract with rollout.py changes: a stale build is refused there. */
 #define ROLLOUT_VERSION 1
-#define MAX_COUNT 9007199254740991LL /* 2**53 - 1, rollout.MAX_COUNT */
+#define MAX_COUNT 9007199254740991LL /* 2**53 - 1: a larger count is left to rollout.py, which keeps it whole */
 #define MAX_DEPTH 64                 /* deeper values go to the pure parser, which judges them */
 
 typedef struct {

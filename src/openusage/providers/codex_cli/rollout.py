@@ -39,7 +39,6 @@ from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, decode_
 from openusage.records import Chunk, Line
 from openusage.skips import SkipReason
 
-MAX_COUNT = 2**53 - 1  # the largest count the compiled path reads itself; a larger one comes here
 MAX_TIMESTAMP = 253402300800.0  # 10000-01-01T00:00:00Z
 _ABSENT: Any = msgspec.UNSET
 # A usage object as five normalised fields: input, cached input, output, reasoning, total; None for a
@@ -236,7 +235,7 @@ def _usage_struct(usage: _Usage | None) -> Usage | None:
               usage.total_tokens)
     # Five counts, as almost every event has them: three C calls instead of five Python ones. (No `cast`
     # here: building its type argument on every call cost more than the check.)
-    if None in counts or _ABSENT in counts or min(counts) < 0 or max(counts) > MAX_COUNT:  # type: ignore[type-var,operator]
+    if None in counts or _ABSENT in counts or min(counts) < 0:  # type: ignore[type-var,operator]
         return (_count(counts[0]), _count(counts[1]), _count(counts[2]), _count(counts[3]), _count(counts[4]))
     return counts  # type: ignore[return-value]  # all five are ints here
 
