@@ -301,7 +301,7 @@ class Ledger:
             if day > first_day:
                 week.update(per_session)
             elif day == first_day:  # the window's first day: only the calls from its start on
-                week.update(s for s, times in per_session.items() if _any_within(times, start, _NO_END))
+                week.update(s for s, times in per_session.items() if _any_from(times, start))
         return WindowCounts(today, len(week))
 
     def encode(self) -> bytes:
@@ -561,14 +561,11 @@ def _part_of(entries: dict[str, Any]) -> bytes | None:
     return marshal.dumps(entries) if entries else None
 
 
-_NO_END = float("inf")
-
-
-def _any_within(times: float | list[float], low: float, high: float) -> bool:
-    """Whether a session's call time (or any of its call times) on one day is in [low, high]."""
+def _any_from(times: float | list[float], low: float) -> bool:
+    """Whether a session's call time (or any of its call times) on one day is at or after `low`."""
     if isinstance(times, list):
-        return any(low <= t <= high for t in times)
-    return low <= times <= high
+        return any(t >= low for t in times)
+    return times >= low
 
 
 def _bump(counts: dict[str, int], key: str, sign: int) -> None:

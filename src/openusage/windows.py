@@ -16,18 +16,16 @@ LOCALTIME = "/etc/localtime"
 
 
 class Windows(NamedTuple):
+    """Now, and the start of the 7-day window (today is the day holding now: a ledger knows its days)."""
+
     now: float
-    today_start: float
-    today_end: float
     week_start: float
 
 
 def windows(now: datetime) -> Windows:
-    """Windows for `now` (timezone-aware): today is the current UTC day."""
-    utc = now.astimezone(UTC)
-    today = datetime(utc.year, utc.month, utc.day, tzinfo=UTC).timestamp()
-    stamp = utc.timestamp()
-    return Windows(stamp, today, today + DAY, stamp - WEEK)
+    """Windows for `now` (timezone-aware)."""
+    stamp = now.astimezone(UTC).timestamp()
+    return Windows(stamp, stamp - WEEK)
 
 
 # Every change of a zone's offset since 1970 falls on a quarter hour: within one quarter hour whose two
