@@ -168,13 +168,19 @@ def scan_file(content: bytes, needles: tuple[bytes, ...], block: int, cut: int,
     return [first, second], end
 
 
+def cannot_be_object(line: bytes) -> bool:
+    """What `openusage.hot.judge` looks for, the plain way: a line that is not blank and whose first and
+    last bytes other than JSON's blanks are not `{` and `}`."""
+    core = line.strip(b" \t\r")
+    return bool(core) and not (core.startswith(b"{") and core.endswith(b"}"))
+
+
 def needleless_skip(line: bytes) -> str | None:
     """Why the scan counts a complete line that holds no needle as skipped, or None when it does not:
-    only a line that cannot be a JSON object (its first and last bytes other than JSON's blanks are not
-    `{` and `}`: `openusage.hot.judge`) is decoded, and counted when it is not JSON. A needle-less line
-    of the form `{...}` is never decoded: the prefilter every figure's speed rests on (docs/reliability.md)."""
-    core = line.strip(b" \t\r")
-    if not core or (core.startswith(b"{") and core.endswith(b"}")):
+    only a line that cannot be a JSON object (`cannot_be_object`) is decoded, and counted when it is not
+    JSON. A needle-less line of the form `{...}` is never decoded: the prefilter every figure's speed
+    rests on (docs/reliability.md)."""
+    if not cannot_be_object(line):
         return None
     try:
         json.loads(line.decode("utf-8"))

@@ -35,6 +35,7 @@ from openusage.providers.kimi_cli.wire import WireParser
 from openusage.providers.kimi_code.journal import JournalParser
 from openusage.providers.kimi_code.provider import NEEDLES as KIMI_CODE_NEEDLES
 from property_files import (
+    cannot_be_object,
     compiled_or_skip,
     damaged,
     files_of,
@@ -105,12 +106,8 @@ def suspects(content: bytes, needles: tuple[bytes, ...], start: int, end: int) -
     """The lines a scan of `content[start:end]` must hand to `on_broken`, worked out the plain way: every
     complete line that holds no needle, is not blank, and does not begin with `{` and end with `}` once
     JSON's blanks are taken off its two ends."""
-    found = []
-    for line in content[start:end].split(b"\n")[:-1]:
-        core = line.strip(b" \t\r")
-        if core and not (core.startswith(b"{") and core.endswith(b"}")) and not any(n in line for n in needles):
-            found.append(line)
-    return sorted(found)
+    return sorted(line for line in content[start:end].split(b"\n")[:-1]
+                  if cannot_be_object(line) and not any(n in line for n in needles))
 
 
 @pytest.mark.parametrize("name", SEARCHES)
