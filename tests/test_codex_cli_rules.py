@@ -12,7 +12,19 @@ from typing import Any
 
 import pytest
 
-from codex_home import A, B, CodexHome, F, codex_env, run, session_meta, snapshot, token_count, turn_context
+from codex_home import (
+    A,
+    B,
+    CodexHome,
+    F,
+    cached_equals_cold,
+    codex_env,
+    run,
+    session_meta,
+    snapshot,
+    token_count,
+    turn_context,
+)
 from kimi_home import diag, explain, invoke, models, series, sessions, settings_file, tokens
 from unprivileged import hand_over, run_openusage
 
@@ -679,3 +691,89 @@ def test_codex_home_that_is_a_file_is_an_error_not_a_crash(tmp_path: Path) -> No
     snap = run(codex_env(root), "--no-cache")["snapshots"][0]
     assert snap["status"] == "error"
     assert "not a directory" in snap["message"]
+
+
+# --- lineage roots followed across files ("through the session_meta lines of all files") -------------------
+
+R1, P1, F1 = (f"0199a000-0000-7000-8000-0000000001{n}" for n in ("a1", "b1", "c1"))
+
+
+def _root_thread() -> list[str]:
+    return [session_meta("2026-11-19T10:00:00.000Z", R1),
+            turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+            token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))]
+
+
+def _middle_fork() -> list[str]:
+    """P, a fork of R that copies R's session_meta and replays R's call, then makes one of its own."""
+    return [session_meta("2026-11-19T11:00:00.000Z", P1, forked_from_id=R1),
+            session_meta("2026-11-19T10:00:00.000Z", R1),
+            token_count("2026-11-19T11:00:00.010Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+            turn_context("2026-11-19T11:00:01.000Z", "gpt-5"),
+            token_count("2026-11-19T11:00:02.000Z", (150, 0, 15, 0), (50, 0, 5, 0))]
+
+
+def _outer_fork() -> list[str]:
+    """F, a fork of P whose head names P alone (no copy of P's session_meta, so nothing in F's file
+    leads to R), replaying R's and P's calls before one of its own."""
+    return [session_meta("2026-11-20T09:00:00.000Z", F1, forked_from_id=P1),
+            token_count("2026-11-20T09:00:00.010Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+            token_count("2026-11-20T09:00:00.020Z", (150, 0, 15, 0), (50, 0, 5, 0)),
+            turn_context("2026-11-20T09:00:01.000Z", "gpt-5"),
+            token_count("2026-11-20T09:00:02.000Z", (180, 0, 18, 0), (30, 0, 3, 0))]
+
+
+def test_the_lineage_root_is_followed_through_the_heads_of_other_files(home: CodexHome) -> None:
+    """"Follow forked_from_id / parent_thread_id through the session_meta lines of all files to the
+    oldest known ancestor": F's head names P only, P's names R, so F's copies of R's and P's calls are
+    keyed under R, as the originals are, and count once each, owned by their own threads, at their own
+    times. Before, F's file alone decided its root (P), and both replays counted again."""
+    home.write(home.path(R1), _root_thread())
+    home.write(home.path(P1), _middle_fork())
+    home.write(home.path(F1, "2026/11/20"), _outer_fork())
+    snap = snap_of(home)
+    assert tokens(snap) == (180, 18, 0, 0)
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 3}
+    assert series(snap, "tokens") == {"2026-11-19": 165, "2026-11-20": 33}
+    assert _session_calls(home) == {R1: 1, P1: 1, F1: 1}
+
+
+def test_a_head_that_links_two_roots_later_folds_the_cached_copies_together(home: CodexHome) -> None:
+    """The cache knew F and R only, so F's replays were F's own (nothing named P's parent); P's rollout
+    then appears and links P to R: the cached copies fold as a scan from scratch folds them. And when
+    P's rollout goes again, they come apart again."""
+    home.write(home.path(R1), _root_thread())
+    home.write(home.path(F1, "2026/11/20"), _outer_fork())
+    apart = snap_of(home)
+    assert tokens(apart) == (280, 28, 0, 0)  # R's call, and F's three (its two replays have no known root)
+    middle = home.write(home.path(P1), _middle_fork())
+    assert _session_calls(home) == {R1: 1, P1: 1, F1: 1}  # the cache of the run before, refreshed
+    assert _session_calls(home, "--no-cache") == {R1: 1, P1: 1, F1: 1}
+    snap = cached_equals_cold(codex_env(home.root))
+    assert tokens(snap) == (180, 18, 0, 0)
+    middle.unlink()
+    snap = cached_equals_cold(codex_env(home.root))
+    assert tokens(snap) == (280, 28, 0, 0)
+
+
+def test_a_head_that_names_a_gone_threads_parent_joins_the_roots_of_other_files(home: CodexHome) -> None:
+    """P's rollout is gone for good. F's head names P only; Q's head names P and, through its copy of
+    P's session_meta, P's parent R. Once Q's rollout appears, F's copy of R's call is keyed under R as
+    well, whichever of the cache's ways of re-folding runs: a refresh must re-fold the calls of F,
+    whose own state and ancestry did not change."""
+    q = "0199a000-0000-7000-8000-0000000001d1"
+    home.write(home.path(R1), _root_thread())
+    home.write(home.path(F1, "2026/11/20"), _outer_fork())
+    assert tokens(snap_of(home)) == (280, 28, 0, 0)
+    home.write(home.path(q, "2026/11/20"), [
+        session_meta("2026-11-20T10:00:00.000Z", q, forked_from_id=P1),
+        session_meta("2026-11-19T11:00:00.000Z", P1, forked_from_id=R1),
+        session_meta("2026-11-19T10:00:00.000Z", R1),
+        token_count("2026-11-20T10:00:00.010Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+        token_count("2026-11-20T10:00:00.020Z", (150, 0, 15, 0), (50, 0, 5, 0)),
+        turn_context("2026-11-20T10:00:01.000Z", "gpt-5"),
+        token_count("2026-11-20T10:00:02.000Z", (170, 0, 17, 0), (20, 0, 2, 0))])
+    snap = cached_equals_cold(codex_env(home.root))
+    # R's call, P's (held by F and Q, owned by F: the id that sorts first), F's own, Q's own.
+    assert tokens(snap) == (200, 20, 0, 0)
+    assert _session_calls(home) == {R1: 1, F1: 2, q: 1}

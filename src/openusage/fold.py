@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
 from openusage.records import SessionInfo
+from openusage.roots import reroot_keys
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
@@ -92,8 +93,27 @@ def merge(calls: Calls, other: Calls) -> None:
     for key, mine in kept.items():
         theirs = calls[key]
         calls[key] = mine
-        for marked, session in theirs.holders or ((theirs.marked, theirs.session),):
-            _add_copy(mine, theirs.ts, theirs.model, marked, session)  # one copy per holder
+        _absorb(mine, theirs)
+
+
+def _absorb(mine: Call, theirs: Call) -> None:
+    """Fold the copies of `theirs` into `mine`: one copy per holder."""
+    for marked, session in theirs.holders or ((theirs.marked, theirs.session),):
+        _add_copy(mine, theirs.ts, theirs.model, marked, session)
+
+
+def reroot(calls: Calls, remap: Mapping[str, str]) -> None:
+    """Move the calls keyed under a thread that `remap` (`roots.remap_of`) leads to an older root to
+    their key under that root, folding them into the call already there: before owners are chosen."""
+    if not remap:
+        return
+    for old, new in reroot_keys(calls.keys(), remap).items():
+        moving = calls.pop(old)
+        mine = calls.get(new)
+        if mine is None:
+            calls[new] = moving
+        else:
+            _absorb(mine, moving)
 
 
 _NO_JOINS: Mapping[str, str] = {}

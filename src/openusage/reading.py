@@ -37,6 +37,7 @@ from openusage.fold import (
     joined_through,
     merge,
     rejoin,
+    reroot,
     settle,
 )
 from openusage.packed import codec, encode_records
@@ -44,6 +45,7 @@ from openusage.parallel import Codec
 from openusage.providers import file_provider
 from openusage.providers.base import FileProvider, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, SessionInfo, Source, add_counts
+from openusage.roots import classes, in_touched, local_root, remap_across, remap_of, touched, widened
 from openusage.scan import Progress, _holders, _Job, _Units
 from openusage.store import FileState, Store, key_crc, key_crcs
 from openusage.summary import Ledger, StoredLedger, session_shard
@@ -103,7 +105,9 @@ class _Folded:
                 self.lineages[name] = lineage
 
     def ledger(self) -> Ledger:
-        """Every call's owner chosen, then counted."""
+        """Every call keyed under its lineage's root (`roots.py`), its owner chosen, then counted."""
+        reroot(self.calls, remap_across(((name, self._chain(name)) for name, parent in self.parents.items()
+                                         if parent is not None or name in self.lineages), self._plain))
         if self.lineages:
             ancestors = ancestry_across({name: self._chain(name) for name in self.parents})
         else:
@@ -111,6 +115,10 @@ class _Folded:
         joins = joined_through(self.joins, self._chain) if self.joins else self.joins
         settle(self.calls.values(), self.ranks, ancestors, joins)
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
+
+    def _plain(self, name: str) -> bool:
+        """Whether the session was read, and its state names no ancestor."""
+        return name in self.parents and self.parents[name] is None and name not in self.lineages
 
     def _chain(self, name: str) -> tuple[str, ...]:
         """The session's ancestors its state names, nearest first (`SessionInfo.parents`)."""
@@ -326,11 +334,11 @@ def apply_changes(store: Store, provider: FileProvider, account: str, walk: Walk
     """Read what changed (`scan._refresh` found it) and re-fold the calls it touches; returns the ledger,
     the unreadable count, and None for the diagnostics (they must be stored again)."""
     results = _read_jobs(jobs, progress, provider)
-    dirty = _dirty(store, account, gone, results, changed_sessions, dropped_sessions)
+    dirty, forks = _dirty(store, account, gone, results, changed_sessions, dropped_sessions)
     refold_all = ledger is None or len(dirty) >= scan.REFOLD_ALL_SHARE * max(1, ledger.totals[0])
     if not refold_all:
         assert ledger is not None
-        ledger.add(stored_calls(store, account, dirty).values(), sign=-1)
+        ledger.add(stored_calls(store, account, dirty, forks).values(), sign=-1)
     unreadable = _apply(store, account, gone, results, changed_sessions, dropped_sessions) + walk.unreadable
     if refold_all:
         return parted_ledger(store, account), unreadable, None
@@ -360,9 +368,13 @@ _BATCH = codec(_Batch)
 
 
 def _dirty(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
-           changed: dict[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> set[str]:
+           changed: dict[str, tuple[str, SessionInfo, int]],
+           dropped: list[str]) -> tuple[set[str], dict[str, SessionInfo]]:
     """The calls a refresh changes, asked before anything changes: those of files gone, of the part of
-    a file read again, of its new lines, and of the sessions whose state or ancestry changed."""
+    a file read again, of its new lines, of the sessions whose state or ancestry changed, and of those
+    whose lineage now reaches another root; each under every root it folds with, before or after
+    (`roots.py`), so that the calls re-folded are whole on both sides of the change. With them, the
+    sessions' states as owners are chosen before the change (`Store.session_forks`)."""
     dirty: set[str] = set()
     for state in gone:
         dirty |= store.keys_of_file(state.id)
@@ -378,9 +390,38 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
         dirty.update(record.key for record in result.records)
         dirty.update(record.key for record in result.tail_records)
     moved = _moved(store, account, changed)
-    for session in [*moved, *dropped, *_reparented(store, account, moved, dropped)]:
+    before = store.session_forks(account)
+    after = _after(before, moved, dropped)
+    remap_before, remap_after = remap_of(before), remap_of(after)
+    rerooted = _rerooted(before, after, remap_before, remap_after)
+    for session in [*moved, *dropped, *_reparented(store, account, moved, dropped), *rerooted]:
         dirty |= store.call_keys(account, session)
-    return dirty
+    return widened(dirty, classes(remap_before, remap_after)), before
+
+
+def _after(before: dict[str, SessionInfo], changed: Mapping[str, tuple[str, SessionInfo, int]],
+           dropped: list[str]) -> dict[str, SessionInfo]:
+    """The sessions' states as they will be once the refresh is written."""
+    if not changed and not dropped:
+        return before
+    after = dict(before)
+    for name, info, _signature in changed.values():
+        after[name] = info
+    for name in dropped:
+        after.pop(name, None)
+    return after
+
+
+def _rerooted(before: Mapping[str, SessionInfo], after: Mapping[str, SessionInfo],
+              remap_before: Mapping[str, str], remap_after: Mapping[str, str]) -> set[str]:
+    """The sessions whose calls are keyed under a root that leads elsewhere than it did (another file's
+    head naming its parent came or went): the root itself, and every session whose own head leads to it."""
+    if remap_before == remap_after:
+        return set()
+    changed = {root for root in remap_before.keys() | remap_after.keys()
+               if remap_before.get(root, root) != remap_after.get(root, root)}
+    sessions = {name for infos in (before, after) for name, info in infos.items() if local_root(name, info) in changed}
+    return sessions | changed
 
 
 def _moved(store: Store, account: str,
@@ -436,18 +477,20 @@ def _differing(old: Mapping[str, object], new: Mapping[str, object]) -> set[str]
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
-def stored_calls(store: Store, account: str, keys: set[str]) -> Calls:
-    """The account's calls with these keys as the store's copies and sessions say now, settled as its
-    ledger counts them."""
+def stored_calls(store: Store, account: str, keys: set[str], forks: dict[str, SessionInfo] | None = None) -> Calls:
+    """The account's calls with these keys as the store's copies and sessions say now (`forks`: its
+    `session_forks`, when the caller has them), settled as its ledger counts them."""
     if not keys:
         return {}
     calls = fold_copies(store.copies(account, keys))
-    _settle(store, account, calls)
+    _settle(store, account, calls, forks)
     return calls
 
 
 def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
+    """Every call keyed under its lineage's root (`roots.py`), then its owner chosen."""
     forks = store.session_forks(account) if forks is None else forks
+    reroot(calls, remap_of(forks))
     settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
            ancestry_of(forks), _joins(forks))
 
@@ -475,17 +518,20 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
     calls all have a key no other file holds owns every call it holds: its rows go out when its files
     are read. The sessions holding a call another file holds too (a fork, an echo), and those that join
     another or are joined, wait until every file is read and their calls' owners are chosen, then go
-    out by session. So memory grows with those waiting sessions' calls, not with the history."""
+    out by session, as do those holding a call keyed under a root another file's head leads further
+    (`roots.py`). So memory grows with those waiting sessions' calls, not with the history."""
     shared = store.shared_crcs()
     forks = store.session_forks(account)
     joins = _joins(forks)
     joined = set(joins) | set(joins.values())
+    moved = touched(remap_of(forks))
     waiting: Calls = {}
     for session, files in groupby(store.file_copies(account, by_session=True), key=lambda file: file[0]):
         calls: Calls = {}
         for _session, records in files:
             fold_records(records, session, calls)
-        if session in joined or (shared and any(key_crc(key) in shared for key in calls)):
+        if session in joined or (shared and any(key_crc(key) in shared for key in calls)) \
+                or (moved and any(in_touched(key, moved) for key in calls)):
             merge(waiting, calls)
             continue
         yield from call_rows(calls)
@@ -507,16 +553,19 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
     """The account's calls from the store, a file's at a time, then those held in several files. A call
     whose key's crc no other file holds has every copy in that file, so it is given as soon as the file
     is read (all of one holder session: copies within one file share it); only the others are kept
-    until all are read and their owners chosen, and come last."""
+    until all are read and their owners chosen, and come last, with those keyed under a root another
+    file's head leads further (`roots.py`): their copies elsewhere are keyed under another root."""
     shared = store.shared_crcs()
     forks = store.session_forks(account)
     joins = _joins(forks)
+    moved = touched(remap_of(forks))
     pending: Calls = {}
     for session, records in store.file_copies(account):
         calls: Calls = {}
         fold_records(records, session, calls)
-        if shared:
-            waiting = {key: call for key, call in calls.items() if key_crc(key) in shared}
+        if shared or moved:
+            waiting = {key: call for key, call in calls.items()
+                       if (shared and key_crc(key) in shared) or (moved and in_touched(key, moved))}
             if waiting:
                 merge(pending, waiting)
                 for key in waiting:
