@@ -40,7 +40,7 @@ def home(tmp_path: Path) -> KimiHome:
                                                                 "tz_name": "Europe/Berlin"}, {}),
     (["snapshot"], "snapshot", {}, {}),
     (["snapshot", "--json"], "snapshot", {}, {"json_output": True}),
-    (["--tz=UTC", "snapshot", "--json", "--account", "a", "--account=b", "--no-cache", "--offline", "--tz", "X/Y"],
+    (["--tz=UTC", "snapshot", "--json", "--account=b", "--no-cache", "--offline", "--tz", "X/Y"],
      "snapshot", {"tz_name": "UTC"}, {"json_output": True, "account": "b", "no_cache": True, "offline": True,
                                       "tz_name": "X/Y"}),
     (["report", "daily"], "daily", {}, {}),
@@ -70,6 +70,8 @@ def test_the_hot_command_lines_are_read_as_click_reads_them(args: list[str], com
     ["report", "daily", "--start-of-month", "+5"], ["report", "daily", "--start-of-month", "٣"],
     ["report", "daily", "--limit", "0"], ["report", "daily", "--limit", "many"], ["report", "daily", "--offline"],
     ["report", "daily", "--breakdown=yes"], ["report", "daily", "extra"], ["snapshot", "--since", "7d"],
+    ["snapshot", "--tz", "UTC", "--tz=Asia/Tokyo"], ["snapshot", "--account", "a", "--account=b"],
+    ["--tz", "UTC", "--tz", "UTC"], ["report", "daily", "--since", "7d", "--since", "30d"],
 ])
 def test_every_other_command_line_is_left_to_click(args: list[str]) -> None:
     assert read(args) is None
@@ -122,6 +124,9 @@ def _same_output(ours: str, clicks: str) -> None:
     ["report", "daily", "--json", "--csv"],
     ["report", "daily", "--since", "bogus"],
     ["report", "project", "--limit", "0"],
+    ["report", "daily", "--json", "--tz", "UTC", "--tz", "Asia/Tokyo"],
+    ["snapshot", "--json", "--tz", "UTC", "--tz=UTC"],
+    ["--tz", "UTC", "--tz", "Asia/Tokyo", "report", "daily"],
 ], ids=lambda args: " ".join(args) or "tiles")
 def test_the_console_script_says_what_click_says(home: KimiHome, args: list[str]) -> None:
     env = {**os.environ, "KIMI_SHARE_DIR": str(home.root), "OPENUSAGE_NOW": NOW, "COLUMNS": "160",

@@ -206,6 +206,9 @@ def test_the_machines_zone_is_the_default(tmp_path: Path) -> None:
         (["daily", "--account", "nobody"], "no account 'nobody'"),
         (["daily", "--provider", "nothing"], "no provider 'nothing'"),
         (["hourly"], "No such command"),
+        (["daily", "--tz", "UTC", "--tz", "Asia/Tokyo"], "--tz is given more than once"),
+        (["weekly", "--since=7d", "--since", "30d"], "--since is given more than once"),
+        (["monthly", "--limit", "2", "--limit", "2"], "--limit is given more than once"),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -26,8 +26,26 @@ TZ_HELP = ("The time zone (IANA, e.g. Europe/Berlin) of today, 7 d and the daily
 SETTINGS_HINT = "Settings: OPENUSAGE_CONFIG or ~/.config/openusage/settings.json."
 
 
-class _Group(click.Group):
+class _OnceEach(click.Command):
+    """An option that takes one value, given twice (`--tz UTC --tz Asia/Tokyo`), is an error that names
+    it: click would keep the last and drop the first without a word."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            _opts, _rest, order = self.make_parser(ctx).parse_args(args=list(args))
+            seen: set[str | None] = set()
+            for param in order:
+                if isinstance(param, click.Option) and not (param.multiple or param.is_flag or param.count):
+                    if param.name in seen:
+                        raise click.UsageError(f"{param.opts[0]} is given more than once; give it once.", ctx)
+                    seen.add(param.name)
+        return super().parse_args(ctx, args)
+
+
+class _Group(_OnceEach, click.Group):
     """Converts errors once, for every command: a named error is one line and its exit code."""
+
+    command_class = _OnceEach
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

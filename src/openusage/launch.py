@@ -97,6 +97,8 @@ def _options(args: list[str], flags: dict[str, str], values: dict[str, str],
             return None
         if name in repeated:
             found.setdefault(repeated[name], []).append(value)
+        elif values[name] in found:
+            return None  # given twice: click says it must be given once
         else:
             found[values[name]] = value
     for keyword in repeated.values():
