@@ -777,3 +777,26 @@ def test_a_head_that_names_a_gone_threads_parent_joins_the_roots_of_other_files(
     # R's call, P's (held by F and Q, owned by F: the id that sorts first), F's own, Q's own.
     assert tokens(snap) == (200, 20, 0, 0)
     assert _session_calls(home) == {R1: 1, F1: 2, q: 1}
+
+
+def test_a_head_that_names_the_parent_of_a_thread_of_its_own_moves_that_threads_keys(home: CodexHome) -> None:
+    """X's own head names no parent, so its keys are under X; it replays R's call. Q's head then copies
+    X's session_meta naming R as X's parent: X's keys go under R, and the replay folds with R's call,
+    in a refresh of the cache as in a scan from scratch (X, named by no head before, is in no state
+    the cache compares until Q names it)."""
+    x, q = "0199a000-0000-7000-8000-0000000001e1", "0199a000-0000-7000-8000-0000000001f1"
+    home.write(home.path(R1), _root_thread())
+    home.write(home.path(x), [session_meta("2026-11-19T12:00:00.000Z", x),
+                              token_count("2026-11-19T12:00:00.010Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+                              turn_context("2026-11-19T12:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T12:00:02.000Z", (140, 0, 14, 0), (40, 0, 4, 0))])
+    assert tokens(snap_of(home)) == (240, 24, 0, 0)
+    home.write(home.path(q, "2026/11/20"), [
+        session_meta("2026-11-20T10:00:00.000Z", q, forked_from_id=x),
+        session_meta("2026-11-19T12:00:00.000Z", x, forked_from_id=R1),
+        session_meta("2026-11-19T10:00:00.000Z", R1),
+        turn_context("2026-11-20T10:00:01.000Z", "gpt-5"),
+        token_count("2026-11-20T10:00:02.000Z", (20, 0, 2, 0), (20, 0, 2, 0))])
+    snap = cached_equals_cold(codex_env(home.root))
+    assert tokens(snap) == (160, 16, 0, 0)
+    assert _session_calls(home) == {R1: 1, x: 1, q: 1}

@@ -391,7 +391,7 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
         dirty.update(record.key for record in result.tail_records)
     moved = _moved(store, account, changed)
     before = store.session_forks(account)
-    after = _after(before, moved, dropped)
+    after = _after(store, account, before, moved, dropped)
     remap_before, remap_after = remap_of(before), remap_of(after)
     rerooted = _rerooted(before, after, remap_before, remap_after)
     for session in [*moved, *dropped, *_reparented(store, account, moved, dropped), *rerooted]:
@@ -399,9 +399,10 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
     return widened(dirty, classes(remap_before, remap_after)), before
 
 
-def _after(before: dict[str, SessionInfo], changed: Mapping[str, tuple[str, SessionInfo, int]],
-           dropped: list[str]) -> dict[str, SessionInfo]:
-    """The sessions' states as they will be once the refresh is written."""
+def _after(store: Store, account: str, before: dict[str, SessionInfo],
+           changed: Mapping[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> dict[str, SessionInfo]:
+    """`Store.session_forks` as it will be once the refresh is written: with the changed sessions' new
+    states, and the stored sessions their chains name that `before` left out (then named by none)."""
     if not changed and not dropped:
         return before
     after = dict(before)
@@ -409,6 +410,10 @@ def _after(before: dict[str, SessionInfo], changed: Mapping[str, tuple[str, Sess
         after[name] = info
     for name in dropped:
         after.pop(name, None)
+    named = [name for _, info, _ in changed.values() for name in info.parents() if name not in after]
+    if named:
+        gone = set(dropped)
+        after.update((name, info) for name, info in store.session_infos(account, named).items() if name not in gone)
     return after
 
 
