@@ -6,8 +6,9 @@ from __future__ import annotations
 import random
 
 from openusage.calls import UsageRecord
-from openusage.fold import Calls, ancestry, call_rows, fold_records, settle
+from openusage.fold import Calls, call_rows, fold_records, settle
 from openusage.groups import _keys_held_by, _moved, _moving, owned_rows
+from openusage.lineage import Lineage
 from openusage.records import SessionInfo
 from openusage.summary import Ledger
 
@@ -23,7 +24,7 @@ def random_root(rng: random.Random, keys: list[str]) -> tuple[Calls, dict[str, S
                                0, 0, "turn", rng.randrange(2), rng.randrange(3))
                    for key in rng.sample(keys, rng.randrange(1, len(keys)))]
         fold_records(records, name, calls)
-    settle(calls.values(), {n: i.rank for n, i in infos.items()}, ancestry({n: i.parent for n, i in infos.items()}))
+    settle(calls.values(), {n: i.rank for n, i in infos.items()}, Lineage(infos).ancestors())
     return calls, infos
 
 

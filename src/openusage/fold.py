@@ -14,12 +14,12 @@ processes fold what they read, and their folds merge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
+from openusage.lineage import reroot_keys
 from openusage.records import SessionInfo
-from openusage.roots import reroot_keys
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
@@ -103,7 +103,7 @@ def _absorb(mine: Call, theirs: Call) -> None:
 
 
 def reroot(calls: Calls, remap: Mapping[str, str]) -> None:
-    """Move the calls keyed under a thread that `remap` (`roots.remap_of`) leads to an older root to
+    """Move the calls keyed under a thread that `remap` (`lineage.Lineage.remap`) leads to an older root to
     their key under that root, folding them into the call already there: before owners are chosen."""
     if not remap:
         return
@@ -160,27 +160,6 @@ def joined_to(joins: Mapping[str, str]) -> dict[str, str]:
     return resolved
 
 
-def joined_through(joins: Mapping[str, str], chains: Callable[[str], tuple[str, ...]]) -> dict[str, str]:
-    """`joined_to`, following the spawn links every such session's state names (`chains(session)`: its
-    ancestors, nearest first; up to the thread it joins they are its spawners, one after the other), so
-    that a link only another thread's file names is followed too: a subagent's rollout that names its
-    spawner's spawner but not the one above joins the thread at the top, as the rollout of a sibling
-    that names it says ("Readings settled" 1 and 6). Where two states name different spawners for one
-    thread, the one that sorts first is followed, whatever the order sessions come in. Answers for the
-    sessions of `joins` only: a thread another state calls spawned keeps its calls unless its own
-    state says it joins another."""
-    links: dict[str, str] = {}
-    for session, target in joins.items():
-        chain = chains(session)
-        spawners = chain[: chain.index(target) + 1] if target in chain else (target,)
-        for child, spawner in zip((session, *spawners), spawners, strict=False):
-            known = links.get(child)
-            if known is None or spawner < known:
-                links[child] = spawner
-    resolved = joined_to(links)
-    return {session: resolved[session] for session in joins}
-
-
 def rejoin(calls: Iterable[Call], joins: Mapping[str, str]) -> None:
     """Settled calls whose owner joins another session count toward that one (`joins` as `joined_to`
     gives it: each session to its last target). Every call's owner is looked up, so callers skip this
@@ -198,16 +177,11 @@ def ancestry_of(infos: Mapping[str, SessionInfo]) -> dict[str, frozenset[str]]:
     return ancestry_across({session: info.parents() for session, info in infos.items()})
 
 
-def ancestry(parents: Mapping[str, str | None]) -> dict[str, frozenset[str]]:
-    """Session → the sessions it was forked from, following `parent` links through sessions that exist
-    (the chain stops at one that does not). Sessions with no parent are left out."""
-    return ancestry_across({session: () if parent is None else (parent,) for session, parent in parents.items()})
-
-
 def ancestry_across(parents: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
-    """`ancestry` where a session may name several parents (one session held in several Kimi Code roots,
-    each with its own `forkedFrom`; a Codex fork naming the whole chain its head copies): every parent
-    is followed, through sessions that exist (the keys)."""
+    """Session → the sessions it was forked from, following its parents (several where one session is
+    held in several Kimi Code roots, each with its own `forkedFrom`) through sessions that exist (the
+    keys): the chain stops at one that does not. For the roots of a group (`groups.py`); one account's
+    sessions follow `lineage.Lineage`."""
     result: dict[str, frozenset[str]] = {}
     for session, first in parents.items():
         chain: set[str] = set()

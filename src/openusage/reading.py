@@ -25,29 +25,16 @@ from openusage import scan
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
-from openusage.fold import (
-    Call,
-    Calls,
-    ancestry,
-    ancestry_across,
-    ancestry_of,
-    call_rows,
-    fold_copies,
-    fold_records,
-    joined_through,
-    merge,
-    rejoin,
-    reroot,
-    settle,
-)
+from openusage.fold import Call, Calls, call_rows, fold_copies, fold_records, merge, rejoin, reroot, settle
+from openusage.lineage import Lineage, classes, in_touched, local_root, touched, widened
 from openusage.packed import codec, encode_records
 from openusage.parallel import Codec
 from openusage.providers import file_provider
 from openusage.providers.base import FileProvider, SessionDir, SessionList, Walk
 from openusage.records import FileDiagnostics, SessionInfo, Source, add_counts
-from openusage.roots import classes, in_touched, local_root, remap_across, remap_of, touched, widened
 from openusage.scan import Progress, _holders, _Job, _Units
 from openusage.store import FileState, Store, key_crc, key_crcs
+from openusage.stored import PLAIN_SESSION
 from openusage.summary import Ledger, StoredLedger, session_shard
 
 if TYPE_CHECKING:
@@ -80,54 +67,36 @@ class TooManyCalls(Exception):
 
 
 class _Folded:
-    """The in-memory sink of a full read: every unit's calls merged as they come, and of its sessions
-    all that `settle` needs (each session's parent, None for most; the ranks that are not 0; the
-    sessions that join another; the further ancestors a session's state names, for the few that do)."""
+    """The in-memory sink of a full read: every unit's calls merged as they come, and every session's
+    state: most name nothing (`PLAIN_SESSION`: kept as a name only); those with a rank, a parent, a
+    session they join or links, whole, for `settle` (`lineage.Lineage`)."""
 
-    __slots__ = ("calls", "joins", "lineages", "parents", "ranks")
+    __slots__ = ("calls", "forks", "names")
 
     def __init__(self) -> None:
         self.calls: Calls = {}
-        self.parents: dict[str, str | None] = {}
-        self.ranks: dict[str, int] = {}
-        self.joins: dict[str, str] = {}
-        self.lineages: dict[str, tuple[str, ...]] = {}
+        self.names: dict[str, None] = {}  # every session read (a dict: the order sessions came in)
+        self.forks: dict[str, SessionInfo] = {}
 
     def add(self, unit_calls: Calls, unit_infos: dict[str, SessionInfo]) -> None:
         merge(self.calls, unit_calls)
-        for name, (rank, parent, joined, lineage) in unit_infos.items():
-            self.parents[name] = parent
-            if rank:
-                self.ranks[name] = rank
-            if joined is not None:
-                self.joins[name] = joined
-            if lineage:
-                self.lineages[name] = lineage
+        for name, info in unit_infos.items():
+            self.names[name] = None
+            if info != PLAIN_SESSION:
+                self.forks[name] = info
 
     def ledger(self) -> Ledger:
-        """Every call keyed under its lineage's root (`roots.py`), its owner chosen, then counted."""
-        reroot(self.calls, remap_across(((name, self._chain(name)) for name, parent in self.parents.items()
-                                         if parent is not None or name in self.lineages), self._plain))
-        if self.lineages:
-            ancestors = ancestry_across({name: self._chain(name) for name in self.parents})
-        else:
-            ancestors = ancestry(self.parents)
-        joins = joined_through(self.joins, self._chain) if self.joins else self.joins
-        settle(self.calls.values(), self.ranks, ancestors, joins)
+        """Every call keyed under its lineage's root (`lineage.py`), its owner chosen, then counted."""
+        forks = self.forks
+        lineage = Lineage(forks)
+        reroot(self.calls, lineage.remap(lambda name: name in self.names and name not in forks))
+        settle(self.calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
+               lineage.ancestors(), lineage.joins())
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
-    def _plain(self, name: str) -> bool:
-        """Whether the session was read, and its state names no ancestor."""
-        return name in self.parents and self.parents[name] is None and name not in self.lineages
-
-    def _chain(self, name: str) -> tuple[str, ...]:
-        """The session's ancestors its state names, nearest first (`SessionInfo.parents`)."""
-        parent = self.parents.get(name)
-        return (() if parent is None else (parent,)) + self.lineages.get(name, ())
-
     def infos(self) -> dict[str, SessionInfo]:
-        return {name: SessionInfo(self.ranks.get(name, 0), parent, self.joins.get(name), self.lineages.get(name, ()))
-                for name, parent in self.parents.items()}
+        forks = self.forks
+        return {name: forks.get(name, PLAIN_SESSION) for name in self.names}
 
 
 class _Tally:
@@ -373,7 +342,7 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
     """The calls a refresh changes, asked before anything changes: those of files gone, of the part of
     a file read again, of its new lines, of the sessions whose state or ancestry changed, and of those
     whose lineage now reaches another root; each under every root it folds with, before or after
-    (`roots.py`), so that the calls re-folded are whole on both sides of the change. With them, the
+    (`lineage.py`), so that the calls re-folded are whole on both sides of the change. With them, the
     sessions' states as owners are chosen before the change (`Store.session_forks`)."""
     dirty: set[str] = set()
     for state in gone:
@@ -392,7 +361,7 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
     moved = _moved(store, account, changed)
     before = store.session_forks(account)
     after = _after(store, account, before, moved, dropped)
-    remap_before, remap_after = remap_of(before), remap_of(after)
+    remap_before, remap_after = Lineage(before).remap(), Lineage(after).remap()
     rerooted = _rerooted(before, after, remap_before, remap_after)
     for session in [*moved, *dropped, *_reparented(store, account, moved, dropped), *rerooted]:
         dirty |= store.call_keys(account, session)
@@ -410,7 +379,9 @@ def _after(store: Store, account: str, before: dict[str, SessionInfo],
         after[name] = info
     for name in dropped:
         after.pop(name, None)
-    named = [name for _, info, _ in changed.values() for name in info.parents() if name not in after]
+    named = [name for _, info, _ in changed.values()
+             for name in (*info.parents(), *(thread for link in info.links for thread in link[:2]))
+             if name not in after]
     if named:
         gone = set(dropped)
         after.update((name, info) for name, info in store.session_infos(account, named).items() if name not in gone)
@@ -473,8 +444,8 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
         after.pop(name, None)
     # A subagent's subagent counts toward the thread at the top, so the joins are compared resolved: one
     # link changing moves the calls of every session whose chain runs through it.
-    return (_differing(ancestry_of(before), ancestry_of(after))
-            | _differing(_joins(before), _joins(after)))
+    old, new = Lineage(before), Lineage(after)
+    return _differing(old.ancestors(), new.ancestors()) | _differing(old.joins(), new.joins())
 
 
 def _differing(old: Mapping[str, object], new: Mapping[str, object]) -> set[str]:
@@ -493,17 +464,12 @@ def stored_calls(store: Store, account: str, keys: set[str], forks: dict[str, Se
 
 
 def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
-    """Every call keyed under its lineage's root (`roots.py`), then its owner chosen."""
+    """Every call keyed under its lineage's root (`lineage.py`), then its owner chosen."""
     forks = store.session_forks(account) if forks is None else forks
-    reroot(calls, remap_of(forks))
+    lineage = Lineage(forks)
+    reroot(calls, lineage.remap())
     settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-           ancestry_of(forks), _joins(forks))
-
-
-def _joins(forks: dict[str, SessionInfo]) -> dict[str, str]:
-    """Each session that joins another, to the one it counts toward in the end (`fold.joined_through`)."""
-    joins = {name: info.joins for name, info in forks.items() if info.joins is not None}
-    return joined_through(joins, lambda name: forks[name].parents()) if joins else {}
+           lineage.ancestors(), lineage.joins())
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
@@ -524,12 +490,13 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
     are read. The sessions holding a call another file holds too (a fork, an echo), and those that join
     another or are joined, wait until every file is read and their calls' owners are chosen, then go
     out by session, as do those holding a call keyed under a root another file's head leads further
-    (`roots.py`). So memory grows with those waiting sessions' calls, not with the history."""
+    (`lineage.py`). So memory grows with those waiting sessions' calls, not with the history."""
     shared = store.shared_crcs()
     forks = store.session_forks(account)
-    joins = _joins(forks)
+    lineage = Lineage(forks)
+    joins = lineage.joins()
     joined = set(joins) | set(joins.values())
-    moved = touched(remap_of(forks))
+    moved = touched(lineage.remap())
     waiting: Calls = {}
     for session, files in groupby(store.file_copies(account, by_session=True), key=lambda file: file[0]):
         calls: Calls = {}
@@ -559,11 +526,12 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
     whose key's crc no other file holds has every copy in that file, so it is given as soon as the file
     is read (all of one holder session: copies within one file share it); only the others are kept
     until all are read and their owners chosen, and come last, with those keyed under a root another
-    file's head leads further (`roots.py`): their copies elsewhere are keyed under another root."""
+    file's head leads further (`lineage.py`): their copies elsewhere are keyed under another root."""
     shared = store.shared_crcs()
     forks = store.session_forks(account)
-    joins = _joins(forks)
-    moved = touched(remap_of(forks))
+    lineage = Lineage(forks)
+    joins = lineage.joins()
+    moved = touched(lineage.remap())
     pending: Calls = {}
     for session, records in store.file_copies(account):
         calls: Calls = {}

@@ -75,14 +75,19 @@ class SessionInfo(NamedTuple):
     """What a session's state says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes), the
     session it was forked from (Kimi Code: forkedFrom; Codex: forked_from_id or the spawning thread),
     if any, the session its calls count toward when it is part of another one (a subagent thread of
-    its parent's; None: its own), and the further ancestors its own state names beyond its parent,
+    its parent's; None: its own), the further ancestors its own state names beyond its parent,
     nearest first (Codex: the `session_meta` lines a fork copies from its ancestors), so that its
-    ancestry reaches them even when the files of those between are gone."""
+    ancestry reaches them even when the files of those between are gone, and every link its state
+    names between two threads, its own and those of the copies, as (thread, parent, spawned): Codex
+    follows the links of every rollout's head (codex-cli-format.md, "Readings settled" 1), so one the
+    chain from the session does not reach (a copy whose generation between is left out) still counts,
+    and `spawned` says the thread is a subagent its parent spawned, not a fork of it."""
 
     rank: int
     parent: str | None
     joins: str | None = None
     lineage: tuple[str, ...] = ()
+    links: tuple[tuple[str, str, bool], ...] = ()
 
     def parents(self) -> tuple[str, ...]:
         """Every ancestor the session's own state names, nearest first."""

@@ -79,7 +79,7 @@ if TYPE_CHECKING:
     from openusage.manifest import Manifest
     from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 29  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+SCHEMA_VERSION = 30  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
 # 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
 # (providers/agentfiles.py); 26: the files' fingerprints chained over 64 KiB chunks (candidates.py)
@@ -87,6 +87,7 @@ SCHEMA_VERSION = 29  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # as written (providers/lines.raw_json): a copy stored under an older key would fold differently
 # 28: a file's skipped lines count the broken ones that hold no needle (hot.judge)
 # 29: a session's further ancestors (`SessionInfo.lineage`, the sessions table's lineage column)
+# 30: the links a session's state names (`SessionInfo.links`), kept with its lineage
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes
@@ -712,14 +713,15 @@ class Store:
         return infos
 
     def session_forks(self, account: str) -> dict[str, SessionInfo]:
-        """What choosing owners needs of the sessions, and no more: those with a rank, a parent or a
-        session they join, and the parents they name that exist (a history of 100,000 plain sessions
-        loads nothing here)."""
+        """What choosing owners needs of the sessions, and no more: those with a rank, a parent, a
+        session they join or links, and the threads they name that exist (a history of 100,000 plain
+        sessions loads nothing here)."""
         infos = dict(map(session_of, self.conn.execute(
             "SELECT session, rank, parent, joins, lineage, checksum FROM sessions"
             " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL OR lineage IS NOT NULL)",
             (to_db(account),))))
-        named = sorted({name for info in infos.values() for name in info.parents()} - infos.keys())
+        named = sorted({name for info in infos.values()
+                        for name in (*info.parents(), *(n for link in info.links for n in link[:2]))} - infos.keys())
         for chunk in _chunks(named):
             infos.update(map(session_of, self.conn.execute(
                 f"SELECT session, rank, parent, joins, lineage, checksum FROM sessions WHERE account = ? AND session IN"
@@ -738,8 +740,9 @@ class Store:
                 plain.append((key, to_db(session), signature, PLAIN_CHECK))
             else:
                 forks.append((key, to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
-                              None if info.joins is None else to_db(info.joins), lineage_blob(info.lineage), signature,
-                              session_check(info.rank, info.parent, info.joins, info.lineage)))
+                              None if info.joins is None else to_db(info.joins),
+                              lineage_blob(info.lineage, info.links), signature,
+                              session_check(info.rank, info.parent, info.joins, info.lineage, info.links)))
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, lineage, signature, checksum)"
             " VALUES (?, ?, 0, NULL, NULL, NULL, ?, ?)", plain)

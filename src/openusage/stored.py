@@ -163,21 +163,25 @@ def name_of(value: object, where: object) -> str:
     damaged(f"a name stored for {where}")
 
 
-def session_check(rank: int, parent: str | None, joins: str | None = None, lineage: tuple[str, ...] = ()) -> int:
-    """What a session row keeps beside its rank, parent, the session it joins and its further ancestors,
-    so that one of them changed into another valid value (which would move the owner of a fork's
-    calls) is found."""
+def session_check(rank: int, parent: str | None, joins: str | None = None, lineage: tuple[str, ...] = (),
+                  links: tuple[tuple[str, str, bool], ...] = ()) -> int:
+    """What a session row keeps beside its rank, parent, the session it joins, its further ancestors and
+    the links its state names, so that one of them changed into another valid value (which would move
+    the owner of a fork's calls) is found."""
     text = f"{rank}" if parent is None else f"{rank}/{parent}"
     if joins is not None:
         text += f"//{joins}"
     if lineage:
         text += "///" + "\x1f".join(lineage)
+    if links:
+        text += "////" + "\x1e".join(f"{child}\x1f{named}\x1f{int(spawned)}" for child, named, spawned in links)
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
-def lineage_blob(lineage: tuple[str, ...]) -> bytes | None:
-    """A session's further ancestors as its row keeps them (NULL for none: almost every session)."""
-    return marshal.dumps(lineage) if lineage else None
+def lineage_blob(lineage: tuple[str, ...], links: tuple[tuple[str, str, bool], ...] = ()) -> bytes | None:
+    """A session's further ancestors and the links its state names, as its row keeps them in its
+    lineage column (NULL for neither: almost every session)."""
+    return marshal.dumps((lineage, links)) if lineage or links else None
 
 
 PLAIN_SESSION = SessionInfo(0, None)
@@ -191,20 +195,24 @@ def session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
     session, rank, stored_parent, stored_joins, stored_lineage, checksum = row
     parent = None if stored_parent is None else name_of(stored_parent, session)
     joins = None if stored_joins is None else name_of(stored_joins, session)
-    lineage = () if stored_lineage is None else _lineage_of(stored_lineage, session)
-    if type(rank) is not int or checksum != session_check(rank, parent, joins, lineage):
+    lineage, links = ((), ()) if stored_lineage is None else _lineage_of(stored_lineage, session)
+    if type(rank) is not int or checksum != session_check(rank, parent, joins, lineage, links):
         damaged(f"the fork rank or parent of session {session}")
-    return name_of(session, "a session"), SessionInfo(rank, parent, joins, lineage)
+    return name_of(session, "a session"), SessionInfo(rank, parent, joins, lineage, links)
 
 
-def _lineage_of(stored: object, session: object) -> tuple[str, ...]:
+def _lineage_of(stored: object, session: object) -> tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...]]:
     try:
-        lineage = marshal.loads(stored) if type(stored) is bytes else None
+        value = marshal.loads(stored) if type(stored) is bytes else None
     except (EOFError, ValueError, TypeError):
-        lineage = None
-    if type(lineage) is not tuple or not all(type(name) is str for name in lineage):
-        damaged(f"the ancestors of session {session}")
-    return lineage
+        value = None
+    if type(value) is tuple and len(value) == 2:
+        lineage, links = value
+        if type(lineage) is tuple and all(type(name) is str for name in lineage) and type(links) is tuple \
+                and all(type(link) is tuple and len(link) == 3 and type(link[0]) is str and type(link[1]) is str
+                        and type(link[2]) is bool for link in links):
+            return lineage, links
+    damaged(f"the ancestors of session {session}")
 
 
 def diagnostics_of(payload: bytes | None) -> FileDiagnostics | None:

@@ -176,7 +176,8 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
     Every rank is 0: among holders none of which descends from another, the thread id that sorts
     first owns a call (codex-cli-format.md, "Readings settled" 3). A thread with a live and an
     archived rollout takes the longer chain, and the thread it joins by that same head, whichever
-    rollout is read first."""
+    rollout is read first; and the links of both heads ("Readings settled" 1: every session_meta
+    line)."""
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
@@ -184,8 +185,10 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         # The rollout whose head names the most ancestors (an archived copy may have lost its copied
         # lines), and the thread it joins by that same head: the two go together.
         heads = [head_lineage(_head(path)) for path in paths]
-        chain, joins = max(heads, key=lambda head: (len(head[0]), head[0], head[1] or ""), default=((), None))
-        infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:])
+        chain, joins, _ = max(heads, key=lambda head: (len(head.chain), head.chain, head.joins or ""),
+                              default=((), None, ()))
+        links = tuple(sorted({link for head in heads for link in head.links}))
+        infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links)
     return infos
 
 

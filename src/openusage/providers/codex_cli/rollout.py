@@ -30,7 +30,7 @@ import marshal
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from openusage._msgspec import msgspec
 from openusage.calls import UsageRecord
@@ -365,13 +365,23 @@ class _MetaLine(msgspec.Struct, gc=False):
 _decode_meta = msgspec.json.Decoder(_MetaLine).decode
 
 
-def head_lineage(head: list[bytes]) -> tuple[tuple[str, ...], str | None]:
+class HeadLineage(NamedTuple):
+    """What the `session_meta` lines at the head of a rollout say of its thread's lineage."""
+
+    chain: tuple[str, ...]  # the ancestors the thread's own line leads to, nearest first
+    joins: str | None  # for a subagent, the thread whose session it is part of
+    links: tuple[tuple[str, str, bool], ...]  # every (thread, parent, spawned) a line names, in file order
+
+
+def head_lineage(head: list[bytes]) -> HeadLineage:
     """From the `session_meta` lines at the head of a rollout: the ancestors they lead to through
     `forked_from_id` / `parent_thread_id`, nearest first, whether or not their files exist ("Readings
-    settled" 1 and 3), and, for a subagent, the thread whose session it is part of: its spawner, or
-    that one's spawner, up to the first thread that was not spawned (a user fork or a thread of its
-    own). ((), None) for a thread of its own."""
+    settled" 1 and 3); for a subagent, the thread whose session it is part of: its spawner, or that
+    one's spawner, up to the first thread that was not spawned (a user fork or a thread of its own);
+    and every link a line names, those the chain does not reach included. Nothing for a thread of its
+    own."""
     parents: dict[str, str | None] = {}
+    links: list[tuple[str, str, bool]] = []
     spawners: dict[str, str] = {}  # subagent thread -> the thread that spawned it
     own: str | None = None
     for line in head:
@@ -384,12 +394,14 @@ def head_lineage(head: list[bytes]) -> tuple[tuple[str, ...], str | None]:
             continue
         own = own or payload.id
         if payload.id not in parents:
-            parents[payload.id] = _parent(payload.forked_from_id, payload.source)
+            parent = parents[payload.id] = _parent(payload.forked_from_id, payload.source)
             spawner = None if payload.forked_from_id else _spawned_by(payload.source)
             if spawner is not None:
                 spawners[payload.id] = spawner
+            if parent is not None:
+                links.append((payload.id, parent, spawner is not None))
     if own is None:
-        return (), None
+        return HeadLineage((), None, ())
     chain: list[str] = []
     node, seen = own, {own}
     while (parent := parents.get(node)) is not None and parent not in seen:
@@ -400,4 +412,4 @@ def head_lineage(head: list[bytes]) -> tuple[tuple[str, ...], str | None]:
     while (spawner := spawners.get(joins or own)) is not None and spawner not in seen:
         seen.add(spawner)
         joins = spawner
-    return tuple(chain), joins
+    return HeadLineage(tuple(chain), joins, tuple(links))

@@ -1,0 +1,206 @@
+"""The links between threads that every session's state names, followed across sessions; and the
+lineage roots in call keys that depend on them. Pure.
+
+Codex names a thread's parent (a fork's, a subagent's spawner) in the `session_meta` lines at the head
+of a rollout: its own, and the copies of its ancestors' a fork or subagent replays. The specification
+follows them "through the session_meta lines of all files" ("Readings settled" 1), so the thread a
+call belongs to, the root of its identity and the top thread a subagent counts toward can depend on a
+link only another rollout names (its copy of a generation whose own rollout is gone). `Lineage`
+gathers every session's links (`SessionInfo`: its own chain, and `links`) and answers from all of
+them: each session's ancestors (`settle` gives a call to the holder no other holder descends from),
+the thread each subagent joins, and the remap of key roots. Kimi's sessions name one parent each
+(their own), so for them this is the chain of `forkedFrom`.
+
+A provider whose calls are identified within a lineage (Codex: "lineage root, total, last") writes the
+root into the key, `x\x1f<root>\x1f<rest>`, where `<rest>` never holds the separator. Its parser
+knows only the ancestors its own file names, so the root it writes is the oldest of those, and
+another file can lead that thread further. `Lineage.remap` gives each such root the lineage's, and
+`fold.reroot` folds the calls keyed under the one into those keyed under the other before owners are
+chosen. Stored copies keep the keys their own file gave them, so every path that folds calls applies
+the same remap, and a refresh that changes it re-folds the calls of the roots it joins or parts
+(`classes`, `widened`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from itertools import pairwise
+
+from openusage.records import SessionInfo
+
+ROOTED = "x\x1f"
+_SEP = "\x1f"
+
+
+def key_root(key: str) -> str | None:
+    """The lineage root a key names, or None for a key that names none."""
+    if not key.startswith(ROOTED):
+        return None
+    end = key.rfind(_SEP, 2, key.rfind(_SEP))  # the rest holds one separator: the root is before it
+    return key[2:end] if end >= 2 else None
+
+
+def rerooted(key: str, root: str) -> str:
+    """The key with its lineage root replaced by `root` (a key naming one: `key_root`)."""
+    return ROOTED + root + key[key.rfind(_SEP, 2, key.rfind(_SEP)):]
+
+
+def _keep(edges: dict[str, str], child: str, named: str) -> None:
+    known = edges.get(child)
+    if known is None or named < known:
+        edges[child] = named
+
+
+class Lineage:
+    """The links every session's state names (`SessionInfo`: its own chain, and Codex's `links`),
+    followed across them: a thread's own state names its parent, where it names one; else the parent
+    the other states name, the one that sorts first where they differ. Nothing depends on the order
+    of `infos`."""
+
+    __slots__ = ("infos", "parent", "spawner")
+
+    def __init__(self, infos: Mapping[str, SessionInfo]) -> None:
+        self.infos = infos
+        own: dict[str, str] = {}
+        named: dict[str, str] = {}
+        spawner: dict[str, str] = {}
+        for session, info in infos.items():
+            chain = info.parents()
+            if chain:
+                own[session] = chain[0]
+            for child, parent in pairwise(chain):
+                _keep(named, child, parent)
+            for child, parent, spawned in info.links:
+                if child != session:
+                    _keep(named, child, parent)
+                if spawned:
+                    _keep(spawner, child, parent)
+        self.parent = {**named, **own}
+        self.spawner = spawner
+
+    def root(self, thread: str) -> str:
+        """The oldest thread the links lead to from `thread`; in a cycle, its member that sorts first."""
+        parent = self.parent
+        path = [thread]
+        at = {thread: 0}
+        node = parent.get(thread)
+        if node is None:
+            return thread
+        while node not in at:
+            at[node] = len(path)
+            path.append(node)
+            if node not in parent:
+                return node
+            node = parent[node]
+        return min(path[at[node]:])
+
+    def remap(self, plain: Callable[[str], bool] | None = None) -> dict[str, str]:
+        """Each root a session's keys are written under (the oldest ancestor its own chain names, or the
+        session itself; with `plain`, also each thread it says is a session whose state names no
+        ancestor) that the links lead further, to the lineage's root (`root`). A fork whose head names
+        its whole chain has its keys under the lineage's root already, and moves nothing."""
+        parent = self.parent
+        written = {chain[-1] if (chain := info.parents()) else session for session, info in self.infos.items()}
+        if plain is not None:
+            written.update(thread for thread in parent if plain(thread))
+        remap: dict[str, str] = {}
+        for thread in written:
+            if thread in parent:
+                root = self.root(thread)
+                if root != thread:
+                    remap[thread] = root
+        return remap
+
+    def ancestors(self) -> dict[str, frozenset[str]]:
+        """Each session of `infos` that has ancestors, to all of them: its fork and spawn parents, theirs
+        in turn, through threads whose files are gone as through the others."""
+        parent = self.parent
+        result: dict[str, frozenset[str]] = {}
+        for session in self.infos:
+            chain: list[str] = []
+            node = parent.get(session)
+            while node is not None and node != session and node not in chain:
+                chain.append(node)
+                node = parent.get(node)
+            if chain:
+                result[session] = frozenset(chain)
+        return result
+
+    def joins(self) -> dict[str, str]:
+        """Each session whose own state says it is a subagent (`SessionInfo.joins`), to the thread its
+        calls count toward: its spawner's, that one's spawner's and so on, up to the first thread not
+        spawned (codex-cli-format.md, "Readings settled" 6: subagents of subagents fold to the top
+        thread), following the spawn links any state names; a cycle stops before it repeats."""
+        spawner = self.spawner
+        result: dict[str, str] = {}
+        for session, info in self.infos.items():
+            if info.joins is None:
+                continue
+            target = spawner.get(session, info.joins)
+            seen = {session, target}
+            while (above := spawner.get(target)) is not None and above not in seen:
+                seen.add(above)
+                target = above
+            result[session] = target
+        return result
+
+
+def reroot_keys(keys: Iterable[str], remap: Mapping[str, str]) -> dict[str, str]:
+    """Each of `keys` that names a thread `remap` moves, to its key under the lineage's root."""
+    moved: dict[str, str] = {}
+    for key in keys:
+        if key.startswith(ROOTED):
+            root = key_root(key)
+            target = remap.get(root) if root is not None else None
+            if target is not None:
+                moved[key] = rerooted(key, target)
+    return moved
+
+
+def touched(remap: Mapping[str, str]) -> frozenset[str]:
+    """The roots whose calls `remap` moves or joins: a key under one of them may fold with a key of
+    another file's (the others' calls stay where their keys are)."""
+    return frozenset(remap) | frozenset(remap.values())
+
+
+def in_touched(key: str, roots: frozenset[str]) -> bool:
+    """Whether the key names one of `roots` (`touched`)."""
+    return key.startswith(ROOTED) and key_root(key) in roots
+
+
+def classes(*remaps: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """Each thread any of the remaps names, to every thread that any of them joins it with, directly
+    or through others: the keys a refresh must re-fold together when the remap it starts with and
+    the one it ends with differ."""
+    group: dict[str, set[str]] = {}
+    for remap in remaps:
+        for thread, root in remap.items():
+            mine, theirs = group.setdefault(thread, {thread}), group.setdefault(root, {root})
+            if mine is not theirs:
+                if len(mine) < len(theirs):
+                    mine, theirs = theirs, mine
+                mine |= theirs
+                for member in theirs:
+                    group[member] = mine
+    return {thread: frozenset(members) for thread, members in group.items()}
+
+
+def widened(keys: Iterable[str], joined: Mapping[str, frozenset[str]]) -> set[str]:
+    """`keys` and, for each that names a thread of `joined` (`classes`), the same key under every
+    thread joined with it."""
+    result = set(keys)
+    if not joined:
+        return result
+    for key in list(result):
+        if key.startswith(ROOTED):
+            root = key_root(key)
+            members = joined.get(root) if root is not None else None
+            if members:
+                result.update(rerooted(key, member) for member in members)
+    return result
+
+
+def local_root(session: str, info: SessionInfo | None) -> str:
+    """The root a session's own file leads to: the oldest ancestor its state names, else itself."""
+    chain = info.parents() if info is not None else ()
+    return chain[-1] if chain else session
