@@ -870,3 +870,55 @@ def test_a_link_in_a_head_that_leaves_a_generation_out_is_followed(home: CodexHo
     assert tokens(snap) == (300, 30, 0, 0)
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 1}
     assert _session_calls(home) == {TA: 1, TD: 1}
+
+
+# --- the upstream provider ("Readings settled" 8) -----------------------------------------------------------
+
+UA, UB, UF, US = (f"0199a000-0000-7000-8000-0000000003{n}" for n in ("a1", "b1", "c1", "d1"))
+
+
+def _provider_rows(snap: dict[str, Any]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(model, upstream provider) → (input, output, requests) of each model row."""
+    return {(r["model"], r["upstream_provider"]): (r["input_tokens"], r["output_tokens"], r["requests"])
+            for r in snap["models"]}
+
+
+def test_each_call_is_its_owning_threads_upstream_providers(home: CodexHome) -> None:
+    """"Upstream provider comes from the owning thread's session_meta.model_provider": A runs on Azure,
+    B (no model_provider) on the usual openai, both gpt-5: two rows. F, an openai fork of A, replays
+    A's call (owned by A: Azure) and makes its own (openai). S, a subagent A spawned on openai, counts
+    toward A's session, so its call is Azure's."""
+    home.write(home.path(UA), [session_meta("2026-11-19T10:00:00.000Z", UA, model_provider="azure"),
+                               turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(UB), ['{"timestamp":"2026-11-19T11:00:00.000Z","type":"session_meta","payload":{"id":"'
+                               + UB + '"}}',
+                               turn_context("2026-11-19T11:00:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T11:00:02.000Z", (200, 0, 20, 0), (200, 0, 20, 0))])
+    home.write(home.path(UF, "2026/11/20"), [
+        session_meta("2026-11-20T09:00:00.000Z", UF, forked_from_id=UA),
+        session_meta("2026-11-19T10:00:00.000Z", UA, model_provider="azure"),
+        token_count("2026-11-20T09:00:00.010Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+        turn_context("2026-11-20T09:00:01.000Z", "gpt-5"),
+        token_count("2026-11-20T09:00:02.000Z", (140, 0, 14, 0), (40, 0, 4, 0))])
+    home.write(home.path(US), [session_meta("2026-11-19T10:05:00.000Z", US, source=_spawned(UA)),
+                               turn_context("2026-11-19T10:05:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:05:02.000Z", (30, 0, 3, 0), (30, 0, 3, 0))])
+    snap = snap_of(home)
+    assert _provider_rows(snap) == {("gpt-5", "azure"): (130, 13, 2), ("gpt-5", "openai"): (240, 24, 2)}
+    assert tokens(snap) == (370, 37, 0, 0)
+    assert _session_calls(home) == {UA: 2, UB: 1, UF: 1}
+
+
+def test_a_thread_named_on_another_upstream_later_moves_its_calls_rows(home: CodexHome) -> None:
+    """The cache knew S's call as A's (A's rollout not yet there: the usual upstream); A's rollout then
+    appears, on Azure: S's call, which A owns, is Azure's in the refreshed cache as from scratch."""
+    home.write(home.path(US), [session_meta("2026-11-19T10:05:00.000Z", US, source=_spawned(UA)),
+                               turn_context("2026-11-19T10:05:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:05:02.000Z", (30, 0, 3, 0), (30, 0, 3, 0))])
+    assert _provider_rows(snap_of(home)) == {("gpt-5", "openai"): (30, 3, 1)}
+    home.write(home.path(UA), [session_meta("2026-11-19T10:00:00.000Z", UA, model_provider="azure"),
+                               turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    snap = cached_equals_cold(codex_env(home.root))
+    assert _provider_rows(snap) == {("gpt-5", "azure"): (130, 13, 2)}

@@ -612,8 +612,8 @@ def _costs(store: Store | None, chosen: list[Account], refreshed: Mapping[str, s
            rows: "Callable[[], Mapping[str, list[CallRow]]]", settings: Settings) -> priced.Costs:
     """The chosen accounts' costs per model, tied to the generations of every account refreshed with
     them (a group's calls are settled across its members)."""
-    members = [priced.Member(account.id, _provider(account).upstream_provider, one.resolve_model,
-                             tuple((m.model, one.resolve_model(m.model)) for m in one.ledger.summary().models),
+    members = [priced.Member(account.id, _provider(account).upstream_provider, one.resolve_model.shown,
+                             tuple((m.model, one.resolve_model.shown(m.model)) for m in one.ledger.summary().models),
                              one.ledger.model_days)
                for account in chosen if (one := refreshed[account.id]).found]
     return priced.account_costs(store, members, rows, settings.prices,

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
 from openusage.lineage import reroot_keys
-from openusage.records import SessionInfo
+from openusage.records import SessionInfo, split_upstream, with_upstream
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
@@ -120,10 +120,11 @@ _NO_JOINS: Mapping[str, str] = {}
 
 
 def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping[str, frozenset[str]],
-           joins: Mapping[str, str] = _NO_JOINS) -> None:
+           joins: Mapping[str, str] = _NO_JOINS, upstreams: Mapping[str, str] = _NO_JOINS) -> None:
     """Choose the owner of every call held more than once: among the holders that are not a fork of
     another holder, the lowest (rank, marked, session). Then a call owned by a session that joins
-    another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`)."""
+    another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call
+    whose owner names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
     no_ancestors: frozenset[str] = frozenset()
     rank = ranks.get
     for call in calls:
@@ -144,6 +145,18 @@ def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping
         call.session, call.marked = session, marked
     if joins:
         rejoin(calls, joined_to(joins))
+    if upstreams:
+        mark_upstream(calls, upstreams)
+
+
+def mark_upstream(calls: Iterable[Call], upstreams: Mapping[str, str]) -> None:
+    """Settled calls whose owner names an upstream provider of its own (`SessionInfo.upstream`) carry it
+    with their model (`records.with_upstream`): the ledger counts each (model, upstream) apart."""
+    get = upstreams.get
+    for call in calls:
+        upstream = get(call.session)
+        if upstream is not None:
+            call.model = with_upstream(split_upstream(call.model)[0], upstream)
 
 
 def joined_to(joins: Mapping[str, str]) -> dict[str, str]:

@@ -126,6 +126,10 @@ class Lineage:
                 result[session] = frozenset(chain)
         return result
 
+    def upstreams(self) -> dict[str, str]:
+        """Each session whose state names an upstream provider of its own, to it (`SessionInfo.upstream`)."""
+        return {session: info.upstream for session, info in self.infos.items() if info.upstream is not None}
+
     def joins(self) -> dict[str, str]:
         """Each session whose own state says it is a subagent (`SessionInfo.joins`), to the thread its
         calls count toward: its spawner's, that one's spawner's and so on, up to the first thread not

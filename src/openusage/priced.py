@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from openusage import pricing
-from openusage.cost import GroupCall, ModelCost, Schedule, day_costs, grouped_costs
+from openusage.cost import GroupCall, ModelCost, Priced, Schedule, day_costs, grouped_costs
+from openusage.records import UPSTREAM_MARK, split_upstream
 from openusage.store import Store
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Member(NamedTuple):
 
     account: str
     hint: str | None
-    resolve_model: Callable[[str | None], str]
+    resolve_model: Callable[[str | None], str]  # as the snapshot's rows key them (`ModelResolver.shown`)
     names: tuple[tuple[str | None, str], ...] = ()
     # The ledger's sums per (record model, UTC day): enough to price every day whose calls share one
     # set of rates, without reading the calls.
@@ -73,8 +74,8 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: "Callabl
     by_account: dict[str, dict[str, ModelCost]] = {}
     for member in members:
         by_day = _by_day(member)
-        names = {model for model, _ in by_day}
-        book = pricing.Book(user, schedules(store, fingerprint, member.hint, pricing.targets(names, user)))
+        names = {_bare(model) for model, _ in by_day}
+        book = _BareBook(pricing.Book(user, schedules(store, fingerprint, member.hint, pricing.targets(names, user))))
         costs = day_costs(by_day, book.resolve_day)
         if costs is None:  # some day's calls have rates of their own (a tier, a change that day)
             by_model = _by_model(rows().get(member.account, ()), member.resolve_model)
@@ -85,6 +86,30 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: "Callabl
         with store.write():
             store.set_priced(_COSTS_KEY, marshal.dumps((stamp, _encode(result))))
     return result
+
+
+def _bare(shown: str) -> str:
+    """A model as `Member.resolve_model` shows it, without the upstream provider a row may add (the
+    price looked up is the model's, with the account's hint)."""
+    return split_upstream(shown)[0] or shown if UPSTREAM_MARK in shown else shown
+
+
+class _BareBook:
+    """A `pricing.Book` asked for models as `Member.resolve_model` shows them (`_bare`)."""
+
+    __slots__ = ("book",)
+
+    def __init__(self, book: pricing.Book) -> None:
+        self.book = book
+
+    def resolve_day(self, model: str, day: int | None, peak: int) -> Priced | None:
+        return self.book.resolve_day(_bare(model), day, peak)
+
+    def resolve(self, model: str, time: float | None) -> Priced:
+        return self.book.resolve(_bare(model), time)
+
+    def steady(self, model: str) -> Priced | None:
+        return self.book.steady(_bare(model))
 
 
 def _by_day(member: Member) -> dict[tuple[str, int | None], list[int]]:

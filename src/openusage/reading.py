@@ -25,7 +25,18 @@ from openusage import scan
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, FileRead
 from openusage.files import open_regular
-from openusage.fold import Call, Calls, call_rows, fold_copies, fold_records, merge, rejoin, reroot, settle
+from openusage.fold import (
+    Call,
+    Calls,
+    call_rows,
+    fold_copies,
+    fold_records,
+    mark_upstream,
+    merge,
+    rejoin,
+    reroot,
+    settle,
+)
 from openusage.lineage import Lineage, classes, in_touched, local_root, touched, widened
 from openusage.packed import codec, encode_records
 from openusage.parallel import Codec
@@ -91,7 +102,7 @@ class _Folded:
         lineage = Lineage(forks)
         reroot(self.calls, lineage.remap(lambda name: name in self.names and name not in forks))
         settle(self.calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-               lineage.ancestors(), lineage.joins())
+               lineage.ancestors(), lineage.joins(), lineage.upstreams())
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
     def infos(self) -> dict[str, SessionInfo]:
@@ -445,7 +456,15 @@ def _reparented(store: Store, account: str, changed: dict[str, tuple[str, Sessio
     # A subagent's subagent counts toward the thread at the top, so the joins are compared resolved: one
     # link changing moves the calls of every session whose chain runs through it.
     old, new = Lineage(before), Lineage(after)
-    return _differing(old.ancestors(), new.ancestors()) | _differing(old.joins(), new.joins())
+    return (_differing(old.ancestors(), new.ancestors()) | _differing(old.joins(), new.joins())
+            | _differing(_joined_upstreams(old), _joined_upstreams(new)))
+
+
+def _joined_upstreams(lineage: Lineage) -> dict[str, str | None]:
+    """Each session that joins another, to the upstream provider its calls are marked with then: that
+    of the session it joins (a new state of that one changes the mark of calls it does not hold)."""
+    upstreams = lineage.upstreams()
+    return {session: upstreams.get(target) for session, target in lineage.joins().items()}
 
 
 def _differing(old: Mapping[str, object], new: Mapping[str, object]) -> set[str]:
@@ -469,7 +488,7 @@ def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionIn
     lineage = Lineage(forks)
     reroot(calls, lineage.remap())
     settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-           lineage.ancestors(), lineage.joins())
+           lineage.ancestors(), lineage.joins(), lineage.upstreams())
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
@@ -495,6 +514,7 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
     forks = store.session_forks(account)
     lineage = Lineage(forks)
     joins = lineage.joins()
+    upstreams = lineage.upstreams()
     joined = set(joins) | set(joins.values())
     moved = touched(lineage.remap())
     waiting: Calls = {}
@@ -506,6 +526,8 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
                 or (moved and any(in_touched(key, moved) for key in calls)):
             merge(waiting, calls)
             continue
+        if upstreams:
+            mark_upstream(calls.values(), upstreams)
         yield from call_rows(calls)
     if waiting:
         _settle(store, account, waiting, forks)
@@ -531,6 +553,7 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
     forks = store.session_forks(account)
     lineage = Lineage(forks)
     joins = lineage.joins()
+    upstreams = lineage.upstreams()
     moved = touched(lineage.remap())
     pending: Calls = {}
     for session, records in store.file_copies(account):
@@ -545,6 +568,8 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
                     del calls[key]
         if joins:
             rejoin(calls.values(), joins)
+        if upstreams:
+            mark_upstream(calls.values(), upstreams)
         yield calls.values()
     _settle(store, account, pending, forks)
     yield pending.values()

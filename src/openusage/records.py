@@ -71,6 +71,26 @@ class Chunk:
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------
+# A call owned by a session whose upstream provider is not its provider's usual one (`SessionInfo.upstream`)
+# names it after its model, after this separator, from the moment its owner is chosen (`fold.settle`):
+# the ledger then counts each (model, upstream) apart, and only the snapshot's model rows show it
+# (`ModelResolver` shows the model alone to everything else).
+UPSTREAM_MARK = "\x1f"
+
+
+def with_upstream(model: str | None, upstream: str) -> str:
+    """A call's model with its owner's upstream provider (`UPSTREAM_MARK`)."""
+    return f"{model or ''}{UPSTREAM_MARK}{upstream}"
+
+
+def split_upstream(model: str | None) -> tuple[str | None, str | None]:
+    """(model, upstream) of a call's model as `with_upstream` writes it; (model, None) for any other."""
+    if model is None or UPSTREAM_MARK not in model:
+        return model, None
+    name, _, upstream = model.rpartition(UPSTREAM_MARK)
+    return name or None, upstream
+
+
 class SessionInfo(NamedTuple):
     """What a session's state says for attribution: its rank (Kimi CLI: Fork:/Undo: prefixes), the
     session it was forked from (Kimi Code: forkedFrom; Codex: forked_from_id or the spawning thread),
@@ -81,13 +101,16 @@ class SessionInfo(NamedTuple):
     names between two threads, its own and those of the copies, as (thread, parent, spawned): Codex
     follows the links of every rollout's head (codex-cli-format.md, "Readings settled" 1), so one the
     chain from the session does not reach (a copy whose generation between is left out) still counts,
-    and `spawned` says the thread is a subagent its parent spawned, not a fork of it."""
+    and `spawned` says the thread is a subagent its parent spawned, not a fork of it; and the upstream
+    provider its state names when that is not its provider's usual one (Codex: `model_provider`,
+    "Readings settled" 8: the calls a thread owns are that provider's)."""
 
     rank: int
     parent: str | None
     joins: str | None = None
     lineage: tuple[str, ...] = ()
     links: tuple[tuple[str, str, bool], ...] = ()
+    upstream: str | None = None
 
     def parents(self) -> tuple[str, ...]:
         """Every ancestor the session's own state names, nearest first."""

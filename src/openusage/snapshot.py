@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from openusage.cost import ModelCost, total_usd
 from openusage.pricing import DataInfo
-from openusage.records import FileDiagnostics
+from openusage.records import FileDiagnostics, split_upstream, with_upstream
 from openusage.summary import DailyRow, Summary, WindowCounts
 
 if TYPE_CHECKING:  # loaded only with a remote account (the warm local path stays as it was)
@@ -181,18 +181,19 @@ def build_snapshot(account_id: str, provider: ProviderInfo, figures: AccountFigu
     rows = _model_rows(summary, provider.upstream_provider, figures.resolve_model, provider.reports_reasoning)
     cost = None
     if figures.costs is not None:
-        rows, cost = _priced_rows(rows, figures.costs, figures.price_data)
+        rows, cost = _priced_rows(rows, provider.upstream_provider, figures.costs, figures.price_data)
         diagnostics["unpriced_requests"] = {name: one.unpriced_calls for name, one in sorted(figures.costs.items())
                                             if one.unpriced_calls}
     return Snapshot(account_id, provider.id, provider.title, *_status(provider, figures), metrics, rows,
                     _daily(figures.daily), diagnostics, figures.notices, cost=cost)
 
 
-def _priced_rows(rows: tuple[ModelRow, ...], costs: dict[str, ModelCost],
+def _priced_rows(rows: tuple[ModelRow, ...], usual: str, costs: dict[str, ModelCost],
                  data: DataInfo | None) -> tuple[tuple[ModelRow, ...], CostSummary]:
-    """The model rows with their cost, and the account's cost summary."""
-    priced = tuple(row._replace(cost_usd=costs[row.model].usd, unpriced_requests=costs[row.model].unpriced_calls)
-                   if row.model in costs else row for row in rows)
+    """The model rows with their cost (`costs` by `ModelResolver.shown`: a row of another upstream
+    provider than the `usual` one has its own), and the account's cost summary."""
+    priced = tuple(row._replace(cost_usd=costs[key].usd, unpriced_requests=costs[key].unpriced_calls)
+                   if (key := _shown(row, usual)) in costs else row for row in rows)
     every = list(costs.values())
     missing = tuple(sorted({target for one in every for target in one.unpriced_targets}))
     summary = CostSummary(total_usd(every), sum(one.unpriced_calls for one in every), missing,
@@ -224,20 +225,27 @@ def _status(provider: ProviderInfo, figures: AccountFigures) -> tuple[Status, st
     return "ok", f"{count} session{'' if count == 1 else 's'}, {tokens} tokens"
 
 
-def _model_rows(summary: Summary, upstream: str, resolve: Callable[[str | None], str],
+def _model_rows(summary: Summary, usual: str, resolve: Callable[[str | None], str],
                 reports_reasoning: bool) -> tuple[ModelRow, ...]:
-    """Each recorded model resolved with the account's config; records that resolve to the same name
-    share a row. Sorted by all four counts, largest first, then by name."""
-    merged: dict[str, list[int]] = {}
+    """Each recorded model resolved with the account's config, with the upstream provider its calls are
+    marked with (`records.with_upstream`: the owning thread's; else the provider's `usual` one); records
+    that resolve to the same name and upstream share a row. Sorted by all four counts, largest first,
+    then by name and upstream."""
+    merged: dict[tuple[str, str], list[int]] = {}
     for m in summary.models:
-        name = resolve(m.model)
-        sums = merged.setdefault(name, [0, 0, 0, 0, 0, 0])
+        model, upstream = split_upstream(m.model)
+        sums = merged.setdefault((resolve(model), upstream or usual), [0, 0, 0, 0, 0, 0])
         for index, value in enumerate((m.input, m.output, m.cache_read, m.cache_write, m.calls, m.reasoning)):
             sums[index] += value
     rows = [ModelRow(name, upstream, i, o, r, w, n, reasoning_output_tokens=reasoning if reports_reasoning else None)
-            for name, (i, o, r, w, n, reasoning) in merged.items()]
-    rows.sort(key=lambda row: (-row.all_tokens, row.model))
+            for (name, upstream), (i, o, r, w, n, reasoning) in merged.items()]
+    rows.sort(key=lambda row: (-row.all_tokens, row.model, row.upstream_provider))
     return tuple(rows)
+
+
+def _shown(row: ModelRow, usual: str) -> str:
+    """The row's key among the account's costs (`ModelResolver.shown`)."""
+    return row.model if row.upstream_provider == usual else with_upstream(row.model, row.upstream_provider)
 
 
 def _daily(daily: tuple[DailyRow, ...]) -> dict[str, tuple[DailyPoint, ...]]:

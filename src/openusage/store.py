@@ -87,7 +87,8 @@ SCHEMA_VERSION = 30  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # as written (providers/lines.raw_json): a copy stored under an older key would fold differently
 # 28: a file's skipped lines count the broken ones that hold no needle (hot.judge)
 # 29: a session's further ancestors (`SessionInfo.lineage`, the sessions table's lineage column)
-# 30: the links a session's state names (`SessionInfo.links`), kept with its lineage
+# 30: the links a session's state names and its upstream provider (`SessionInfo.links`, `.upstream`),
+# kept with its lineage
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes
@@ -741,8 +742,8 @@ class Store:
             else:
                 forks.append((key, to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
                               None if info.joins is None else to_db(info.joins),
-                              lineage_blob(info.lineage, info.links), signature,
-                              session_check(info.rank, info.parent, info.joins, info.lineage, info.links)))
+                              lineage_blob(info.lineage, info.links, info.upstream), signature,
+                              session_check(*info)))
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, lineage, signature, checksum)"
             " VALUES (?, ?, 0, NULL, NULL, NULL, ?, ?)", plain)

@@ -29,6 +29,9 @@ PREFIX = "rollout-"
 SUFFIX = ".jsonl"
 LIVE_DIR = "sessions"
 ARCHIVED_DIR = "archived_sessions"
+# The upstream provider of a thread whose `session_meta` names no other (codex-cli-format.md: "usually
+# openai"); a thread that names another keeps it in its state (`SessionInfo.upstream`).
+USUAL_UPSTREAM = "openai"
 # The ancestry lines sit at the top of a rollout: its own session_meta, then the copied ones, read a
 # block at a time up to the first other line (a session_meta carries the base instructions: often
 # tens of kilobytes, with no limit).
@@ -177,7 +180,8 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
     first owns a call (codex-cli-format.md, "Readings settled" 3). A thread with a live and an
     archived rollout takes the longer chain, and the thread it joins by that same head, whichever
     rollout is read first; and the links of both heads ("Readings settled" 1: every session_meta
-    line)."""
+    line). The upstream provider its own line names, unless it is the usual one (`USUAL_UPSTREAM`):
+    the calls the thread owns are that provider's ("Readings settled" 8)."""
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
@@ -185,10 +189,12 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         # The rollout whose head names the most ancestors (an archived copy may have lost its copied
         # lines), and the thread it joins by that same head: the two go together.
         heads = [head_lineage(_head(path)) for path in paths]
-        chain, joins, _ = max(heads, key=lambda head: (len(head.chain), head.chain, head.joins or ""),
-                              default=((), None, ()))
+        chain, joins, _, upstream = max(heads, key=lambda head: (len(head.chain), head.chain, head.joins or "",
+                                                                  head.upstream or ""),
+                                        default=((), None, (), None))
         links = tuple(sorted({link for head in heads for link in head.links}))
-        infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links)
+        infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links,
+                                     None if upstream == USUAL_UPSTREAM else upstream)
     return infos
 
 

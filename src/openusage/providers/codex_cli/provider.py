@@ -49,7 +49,7 @@ def _parser_fact(detailed: bool) -> tuple[Fact, ...]:
 class CodexCliProvider:
     id = "codex_cli"
     title = "Codex CLI"
-    upstream_provider = "openai"
+    upstream_provider = layout.USUAL_UPSTREAM  # a thread's session_meta may name another (layout.session_info)
     missing_message = "Codex CLI sessions directory not found"
     scopes: tuple[str, ...] = ()
     compaction_scope: str | None = None  # Codex records no separate usage for its compaction

@@ -355,6 +355,7 @@ class _Meta(msgspec.Struct, gc=False):
     id: Any = None
     forked_from_id: Any = None
     source: Any = None
+    model_provider: Any = None
 
 
 class _MetaLine(msgspec.Struct, gc=False):
@@ -371,6 +372,7 @@ class HeadLineage(NamedTuple):
     chain: tuple[str, ...]  # the ancestors the thread's own line leads to, nearest first
     joins: str | None  # for a subagent, the thread whose session it is part of
     links: tuple[tuple[str, str, bool], ...]  # every (thread, parent, spawned) a line names, in file order
+    upstream: str | None = None  # the thread's own line's `model_provider`, when it is a non-empty string
 
 
 def head_lineage(head: list[bytes]) -> HeadLineage:
@@ -378,12 +380,13 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
     `forked_from_id` / `parent_thread_id`, nearest first, whether or not their files exist ("Readings
     settled" 1 and 3); for a subagent, the thread whose session it is part of: its spawner, or that
     one's spawner, up to the first thread that was not spawned (a user fork or a thread of its own);
-    and every link a line names, those the chain does not reach included. Nothing for a thread of its
-    own."""
+    and every link a line names, those the chain does not reach included; and the upstream provider
+    the thread's own line names ("Readings settled" 8)."""
     parents: dict[str, str | None] = {}
     links: list[tuple[str, str, bool]] = []
     spawners: dict[str, str] = {}  # subagent thread -> the thread that spawned it
     own: str | None = None
+    upstream: str | None = None
     for line in head:
         try:
             meta = _decode_meta(line)
@@ -392,7 +395,10 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
         payload = meta.payload
         if meta.type != "session_meta" or payload is None or type(payload.id) is not str or not payload.id:
             continue
-        own = own or payload.id
+        if own is None:
+            own = payload.id
+            provider = payload.model_provider
+            upstream = provider if type(provider) is str and provider else None
         if payload.id not in parents:
             parent = parents[payload.id] = _parent(payload.forked_from_id, payload.source)
             spawner = None if payload.forked_from_id else _spawned_by(payload.source)
@@ -412,4 +418,4 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
     while (spawner := spawners.get(joins or own)) is not None and spawner not in seen:
         seen.add(spawner)
         joins = spawner
-    return HeadLineage(tuple(chain), joins, tuple(links))
+    return HeadLineage(tuple(chain), joins, tuple(links), upstream)
