@@ -169,10 +169,18 @@ def scan_file(content: bytes, needles: tuple[bytes, ...], block: int, cut: int,
 
 
 def cannot_be_object(line: bytes) -> bool:
-    """What `openusage.hot.judge` looks for, the plain way: a line that is not blank and whose first and
-    last bytes other than JSON's blanks are not `{` and `}`."""
+    """What `openusage.hot.judge` looks for, the plain way: a line that is not blank and that, JSON's
+    blanks aside, is not `{}` and does not begin with `{"` and end with a value's end (a quote, a digit,
+    `e`, `l`, `}` or `]`) and `}`."""
     core = line.strip(b" \t\r")
-    return bool(core) and not (core.startswith(b"{") and core.endswith(b"}"))
+    if not core:
+        return False
+    if not (core.startswith(b"{") and core.endswith(b"}")) or len(core) < 2:
+        return True
+    inner = core[1:-1].strip(b" \t\r")
+    if not inner:
+        return False  # {}
+    return not (inner.startswith(b'"') and inner[-1:] in {bytes([c]) for c in b'"0123456789el}]'})
 
 
 def needleless_skip(line: bytes) -> str | None:

@@ -150,8 +150,8 @@ def test_broken_lines_without_a_needle_are_skipped_too(home: CodexHome) -> None:
     home.place("needleless_broken.jsonl")
     snap = snap_of(home)
     assert tokens(snap) == (150, 15, 0, 0)
-    assert skipped(snap) == {"invalid_json": 2, "not_utf8": 1}
-    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 3}
+    assert skipped(snap) == {"invalid_json": 4, "not_utf8": 1}
+    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 5}
 
 
 # --- legacy shapes -------------------------------------------------------------------------------------------

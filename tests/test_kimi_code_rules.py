@@ -269,8 +269,8 @@ def test_broken_lines_without_a_needle_are_skipped_by_reason_too(home: KimiCodeH
     assert tokens(snap) == (33, 3, 0, 0)
     assert code_diag(snap) == {
         **clean(files_read=1, records=2),
-        "lines_skipped": 3,
-        "skipped_by_reason": {"invalid_json": 2, "not_utf8": 1},
+        "lines_skipped": 5,
+        "skipped_by_reason": {"invalid_json": 4, "not_utf8": 1},
     }
 
 

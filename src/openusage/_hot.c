@@ -31,7 +31,7 @@
 
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
-#define KERNEL_VERSION 3  /* 2: count_in; 3: judge */
+#define KERNEL_VERSION 4  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -310,11 +310,26 @@ static inline int blank(unsigned char c)
 }
 
 PyDoc_STRVAR(judge_doc,
-"judge(buf, lo, n, base, begin, first, last) -> (begin, first, last, spans)\n\n"
+"judge(buf, lo, n, base, begin, head, tail) -> (begin, head, tail, spans)\n\n"
 "The lines of one block that cannot be a JSON object, as openusage.hot.judge (the reference).");
 
+/* What can stand before an object's closing brace: a value's end (hot._VALUE_END). */
+static inline int value_end(long c)
+{
+    return c == '"' || (c >= '0' && c <= '9') || c == 'e' || c == 'l' || c == '}' || c == ']';
+}
+
+/* hot.fits_object: `{` then `"` (or `{}`), a value's end then `}`. */
+static inline int fits_object(long head, long tail)
+{
+    long first = head & 0xFF, second = (head >> 8) - 1, last = tail & 0xFF, before = (tail >> 8) - 1;
+    if (first != '{' || last != '}')
+        return 0;
+    return second == '}' ? before == '{' : second == '"' && value_end(before);
+}
+
 /* One memchr per line, the bytes between never looked at but for the blanks at a line's two ends: a
- * line's first and last bytes are all the test needs. */
+ * line's first two and last two bytes are all the test needs. */
 static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -324,7 +339,7 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t lo = PyLong_AsSsize_t(args[1]), n = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
     Py_ssize_t begin = PyLong_AsSsize_t(args[4]);
-    long first = PyLong_AsLong(args[5]), last = PyLong_AsLong(args[6]);
+    long head = PyLong_AsLong(args[5]), tail = PyLong_AsLong(args[6]);
     if (PyErr_Occurred())
         return NULL;
     Py_buffer view;
@@ -343,22 +358,26 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         const unsigned char *found = memchr(buf + pos, '\n', (size_t)(n - pos));
         Py_ssize_t stop = found != NULL ? found - buf : n;
         if (pos < stop) {
-            if (first < 0) {
-                Py_ssize_t at = pos;
-                while (at < stop && blank(buf[at]))
-                    at++;
-                if (at < stop)
-                    first = buf[at];
+            Py_ssize_t at = pos;
+            while ((head < 0 || (head >> 8) == 0) && at < stop) {
+                unsigned char byte = buf[at++];
+                if (!blank(byte))
+                    head = head < 0 ? (long)byte : head | ((long)byte + 1) << 8;
             }
-            Py_ssize_t at = stop - 1;
+            at = stop - 1;
             while (at >= pos && blank(buf[at]))
                 at--;
-            if (at >= pos)
-                last = buf[at];
+            if (at >= pos) {
+                long last = buf[at--];
+                while (at >= pos && blank(buf[at]))
+                    at--;
+                long before = at >= pos ? (long)buf[at] : (tail >= 0 ? (tail & 0xFF) : -1);
+                tail = last | (before + 1) << 8;
+            }
         }
         if (found == NULL)
             break;
-        if (first >= 0 && (first != '{' || last != '}')) {
+        if (head >= 0 && !fits_object(head, tail)) {
             PyObject *span = Py_BuildValue("(nn)", begin, base + stop);
             if (span == NULL || PyList_Append(spans, span) < 0) {
                 Py_XDECREF(span);
@@ -368,14 +387,14 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(span);
         }
         begin = base + stop + 1;
-        first = last = -1;
+        head = tail = -1;
         pos = stop + 1;
     }
 done:
     PyBuffer_Release(&view);
     if (spans == NULL)
         return NULL;
-    PyObject *out = Py_BuildValue("(nllN)", begin, first, last, spans);
+    PyObject *out = Py_BuildValue("(nllN)", begin, head, tail, spans);
     return out;
 }
 

@@ -27,11 +27,25 @@ from openusage.records import Line
 if TYPE_CHECKING:
     from openusage.summary import CountIn
 
-# The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge.
-KERNEL_VERSION = 3
+# The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge;
+# 4: judge looks at the two bytes at each end of a line.
+KERNEL_VERSION = 4
 _NEWLINE = b"\n"
 _BLANK = b" \t\r"  # JSON's whitespace within a line
-_OPEN, _CLOSE = ord("{"), ord("}")
+_OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
+# What can end a JSON value, so stand before an object's closing brace: a string, a number, true, false,
+# null, an object, an array.
+_VALUE_END = frozenset(b'"0123456789el}]')
+
+
+def fits_object(head: int, tail: int) -> bool:
+    """Whether a line whose first two bytes other than blanks are `head` and last two `tail` (as `judge`
+    packs them) can be a JSON object: `{` then `"` or `}`; a value's end, or the `{` of `{}`, then `}`."""
+    first, second = head & 0xFF, (head >> 8) - 1
+    last, before = tail & 0xFF, (tail >> 8) - 1
+    if first != _OPEN or last != _CLOSE:
+        return False
+    return before == _OPEN if second == _CLOSE else second == _QUOTE and before in _VALUE_END
 
 Lines = Callable[[bytearray, tuple[bytes, ...], int, int, int, int, int, Callable[[Line], None]], tuple[int, int]]
 # What `judge` carries from one block to the next, and what it finds: see there.
@@ -39,17 +53,20 @@ Judged = tuple[int, int, int, list[tuple[int, int]]]
 Judge = Callable[[bytearray, int, int, int, int, int, int], Judged]
 
 
-def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, first: int, last: int) -> Judged:
+def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tail: int) -> Judged:
     """The complete lines of the block `buf[:n]` (read from file offset `base`) that end in `buf[lo:n]`
-    and cannot be a JSON object: their first byte other than JSON's blanks is not `{`, or their last
-    one is not `}` (a line of blanks alone is nothing). The line under way when the block begins
-    started at file offset `begin`, and its first and last such bytes so far are `first` and `last`
-    (-1: none yet). Returns the same three for the line under way at the block's end, and the
-    (start, end) file offsets of the suspect lines, newline excluded.
+    and cannot be a JSON object (`fits_object`): they do not begin with `{` and `"` (or `{}`), or do not
+    end with a value's end and `}`, blanks aside (a line of blanks alone is nothing). The line under way
+    when the block begins started at file offset `begin`, and its first two and last two bytes other
+    than blanks so far are `head` and `tail`: -1 none yet, else the first (last) byte, plus 256 times
+    one more than the second (the one before the last), 0 for none. Returns the same three for the line
+    under way at the block's end, and the (start, end) file offsets of the suspect lines, newline
+    excluded.
 
     A cheap test, run over every byte a scan reads: every line of the agents' files is one object, so a
-    line that fails it is broken (cut by a crash, text written into the file). The scan decodes each
-    suspect that holds no needle and counts it when it is not JSON (`candidates.Reader.scan`)."""
+    line that fails it is broken (cut by a crash, text written into the file, `{oops}`). The scan
+    decodes each suspect that holds no needle and counts it when it is not JSON
+    (`candidates.Reader.scan`)."""
     spans: list[tuple[int, int]] = []
     find = buf.find
     pos = lo
@@ -57,22 +74,27 @@ def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, first: int, la
         nl = find(_NEWLINE, pos, n)
         stop = n if nl < 0 else nl
         if pos < stop:
-            if first < 0:
-                at = pos
-                while at < stop and buf[at] in _BLANK:
-                    at += 1
-                if at < stop:
-                    first = buf[at]
+            at = pos
+            while (head < 0 or head >> 8 == 0) and at < stop:
+                byte = buf[at]
+                at += 1
+                if byte not in _BLANK:
+                    head = byte if head < 0 else head | (byte + 1) << 8
             at = stop - 1
             while at >= pos and buf[at] in _BLANK:
                 at -= 1
             if at >= pos:
                 last = buf[at]
+                at -= 1
+                while at >= pos and buf[at] in _BLANK:
+                    at -= 1
+                before = buf[at] if at >= pos else (tail & 0xFF if tail >= 0 else -1)
+                tail = last | (before + 1) << 8
         if nl < 0:
-            return begin, first, last, spans
-        if first >= 0 and (first != _OPEN or last != _CLOSE):
+            return begin, head, tail, spans
+        if head >= 0 and not fits_object(head, tail):
             spans.append((begin, base + nl))
-        begin, first, last = base + nl + 1, -1, -1
+        begin, head, tail = base + nl + 1, -1, -1
         pos = nl + 1
 
 
