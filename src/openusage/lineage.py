@@ -52,8 +52,9 @@ def _keep(edges: dict[str, str], child: str, named: str) -> None:
 
 
 class Lineage:
-    """The links every session's state names (`SessionInfo`: its own chain, and Codex's `links`),
-    followed across them: a thread's own state names its parent, where it names one; else the parent
+    """What choosing owners needs of the sessions' states (`SessionInfo`): their ranks and upstream
+    providers, and the links every state names (its own chain, the spawns up to the session it joins,
+    Codex's `links`), followed across them: a thread's own state names its parent, where it names one; else the parent
     the other states name, the one that sorts first where they differ. Nothing depends on the order
     of `infos`."""
 
@@ -70,6 +71,11 @@ class Lineage:
                 own[session] = chain[0]
             for child, parent in pairwise(chain):
                 _keep(named, child, parent)
+            if info.joins is not None and info.joins in chain:  # the steps up to the thread it joins: spawns
+                for child, parent in zip((session, *chain), chain, strict=False):
+                    _keep(spawner, child, parent)
+                    if parent == info.joins:
+                        break
             for child, parent, spawned in info.links:
                 if child != session:
                     _keep(named, child, parent)
@@ -125,6 +131,10 @@ class Lineage:
             if chain:
                 result[session] = frozenset(chain)
         return result
+
+    def ranks(self) -> dict[str, int]:
+        """Each session whose rank is not 0, to it (`SessionInfo.rank`: Kimi CLI's fork depth)."""
+        return {session: info.rank for session, info in self.infos.items() if info.rank}
 
     def upstreams(self) -> dict[str, str]:
         """Each session whose state names an upstream provider of its own, to it (`SessionInfo.upstream`)."""

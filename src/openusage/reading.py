@@ -101,8 +101,7 @@ class _Folded:
         forks = self.forks
         lineage = Lineage(forks)
         reroot(self.calls, lineage.remap(lambda name: name in self.names and name not in forks))
-        settle(self.calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-               lineage.ancestors(), lineage.joins(), lineage.upstreams())
+        settle(self.calls.values(), lineage.ranks(), lineage.ancestors(), lineage.joins(), lineage.upstreams())
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
     def infos(self) -> dict[str, SessionInfo]:
@@ -314,11 +313,11 @@ def apply_changes(store: Store, provider: FileProvider, account: str, walk: Walk
     """Read what changed (`scan._refresh` found it) and re-fold the calls it touches; returns the ledger,
     the unreadable count, and None for the diagnostics (they must be stored again)."""
     results = _read_jobs(jobs, progress, provider)
-    dirty, forks = _dirty(store, account, gone, results, changed_sessions, dropped_sessions)
+    dirty, lineage = _dirty(store, account, gone, results, changed_sessions, dropped_sessions)
     refold_all = ledger is None or len(dirty) >= scan.REFOLD_ALL_SHARE * max(1, ledger.totals[0])
     if not refold_all:
         assert ledger is not None
-        ledger.add(stored_calls(store, account, dirty, forks).values(), sign=-1)
+        ledger.add(stored_calls(store, account, dirty, lineage).values(), sign=-1)
     unreadable = _apply(store, account, gone, results, changed_sessions, dropped_sessions) + walk.unreadable
     if refold_all:
         return parted_ledger(store, account), unreadable, None
@@ -349,12 +348,12 @@ _BATCH = codec(_Batch)
 
 def _dirty(store: Store, account: str, gone: list[FileState], results: list[tuple[_Job, FileRead]],
            changed: dict[str, tuple[str, SessionInfo, int]],
-           dropped: list[str]) -> tuple[set[str], dict[str, SessionInfo]]:
+           dropped: list[str]) -> tuple[set[str], Lineage]:
     """The calls a refresh changes, asked before anything changes: those of files gone, of the part of
     a file read again, of its new lines, of the sessions whose state or ancestry changed, and of those
     whose lineage now reaches another root; each under every root it folds with, before or after
     (`lineage.py`), so that the calls re-folded are whole on both sides of the change. With them, the
-    sessions' states as owners are chosen before the change (`Store.session_forks`)."""
+    links of the sessions' states as owners are chosen before the change (`Store.session_forks`)."""
     dirty: set[str] = set()
     for state in gone:
         dirty |= store.keys_of_file(state.id)
@@ -372,11 +371,13 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
     moved = _moved(store, account, changed)
     before = store.session_forks(account)
     after = _after(store, account, before, moved, dropped)
-    remap_before, remap_after = Lineage(before).remap(), Lineage(after).remap()
+    lineage = Lineage(before)
+    remap_before = lineage.remap()
+    remap_after = remap_before if after is before else Lineage(after).remap()
     rerooted = _rerooted(before, after, remap_before, remap_after)
     for session in [*moved, *dropped, *_reparented(store, account, moved, dropped), *rerooted]:
         dirty |= store.call_keys(account, session)
-    return widened(dirty, classes(remap_before, remap_after)), before
+    return widened(dirty, classes(remap_before, remap_after)), lineage
 
 
 def _after(store: Store, account: str, before: dict[str, SessionInfo],
@@ -472,23 +473,23 @@ def _differing(old: Mapping[str, object], new: Mapping[str, object]) -> set[str]
     return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
-def stored_calls(store: Store, account: str, keys: set[str], forks: dict[str, SessionInfo] | None = None) -> Calls:
-    """The account's calls with these keys as the store's copies and sessions say now (`forks`: its
-    `session_forks`, when the caller has them), settled as its ledger counts them."""
+def stored_calls(store: Store, account: str, keys: set[str], lineage: Lineage | None = None) -> Calls:
+    """The account's calls with these keys as the store's copies and sessions say now (`lineage`: that
+    of its `session_forks`, when the caller has it), settled as its ledger counts them."""
     if not keys:
         return {}
     calls = fold_copies(store.copies(account, keys))
-    _settle(store, account, calls, forks)
+    _settle(store, account, calls, lineage=lineage)
     return calls
 
 
-def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None) -> None:
+def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None,
+            lineage: Lineage | None = None) -> None:
     """Every call keyed under its lineage's root (`lineage.py`), then its owner chosen."""
-    forks = store.session_forks(account) if forks is None else forks
-    lineage = Lineage(forks)
+    if lineage is None:
+        lineage = Lineage(store.session_forks(account) if forks is None else forks)
     reroot(calls, lineage.remap())
-    settle(calls.values(), {name: info.rank for name, info in forks.items() if info.rank},
-           lineage.ancestors(), lineage.joins(), lineage.upstreams())
+    settle(calls.values(), lineage.ranks(), lineage.ancestors(), lineage.joins(), lineage.upstreams())
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:

@@ -97,11 +97,13 @@ class SessionInfo(NamedTuple):
     if any, the session its calls count toward when it is part of another one (a subagent thread of
     its parent's; None: its own), the further ancestors its own state names beyond its parent,
     nearest first (Codex: the `session_meta` lines a fork copies from its ancestors), so that its
-    ancestry reaches them even when the files of those between are gone, and every link its state
-    names between two threads, its own and those of the copies, as (thread, parent, spawned): Codex
-    follows the links of every rollout's head (codex-cli-format.md, "Readings settled" 1), so one the
-    chain from the session does not reach (a copy whose generation between is left out) still counts,
-    and `spawned` says the thread is a subagent its parent spawned, not a fork of it; and the upstream
+    ancestry reaches them even when the files of those between are gone, and the links its state
+    names between two threads that its chain and the session it joins do not say already (those are
+    a spawn up to the thread it joins, a fork or a spawn of a thread of its own above), as (thread,
+    parent, spawned): Codex follows the links of every rollout's head (codex-cli-format.md, "Readings
+    settled" 1), so one the chain from the session does not reach (a copy whose generation between is
+    left out) still counts, and `spawned` says the thread is a subagent its parent spawned, not a fork
+    of it (a fork's copy of a subagent's line); and the upstream
     provider its state names when that is not its provider's usual one (Codex: `model_provider`,
     "Readings settled" 8: the calls a thread owns are that provider's)."""
 
