@@ -417,6 +417,20 @@ def test_an_empty_alias_resolves_through_its_own_table_first(home: KimiCodeHome)
     assert models(snap) == [("kimi-k2-0905-preview", 100, 10, 0, 0, 1)]
 
 
+def test_a_record_that_names_no_model_never_looks_up_the_empty_alias(home: KimiCodeHome) -> None:
+    """A usage.record without `model` (or with one that is not text) has no alias: the third and fourth
+    steps have nothing to look up, and `default_model` applies, not `[models.""]`."""
+    home.config('default_model = "fast"\n[models.fast]\nmodel = "kimi-k2-turbo-preview"\n'
+                '[models.""]\nmodel = "kimi-k2-0905-preview"\n')
+    j = started(home, sid("1")).main
+    j.usage(ms("2026-11-19T10:00:00Z"), (100, 10, 0, 0), OMIT)
+    j.usage(ms("2026-11-19T10:01:00Z"), (50, 5, 0, 0), 42)
+
+    snap = code_snapshot(env(home))
+
+    assert models(snap) == [("kimi-k2-turbo-preview", 150, 15, 0, 0, 2)]
+
+
 def test_env_model_alias_falls_through_to_default_model(home: KimiCodeHome) -> None:
     home.config('default_model = "fast"\n\n[models.fast]\nprovider = "moonshot"\nmodel = "kimi-k2-turbo-preview"\n')
     j = started(home, sid("1")).main

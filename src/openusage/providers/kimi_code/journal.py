@@ -81,14 +81,15 @@ class _State:
         clone.last = self.last
         return clone
 
-    def model_for(self, alias: Any) -> str:
+    def model_for(self, alias: Any) -> str | None:
         """The nearest llm.request's model for this alias, else the nearest's; else the alias, for the
-        config to resolve when the snapshot is built."""
+        config to resolve when the snapshot is built; None for a record that names no alias (its `model`
+        missing or not a string): no `[models."<alias>"]` to look up, the default model applies."""
         if isinstance(alias, str) and alias in self.by_alias:
             return self.by_alias[alias]
         if self.last is not None:
             return self.last
-        return UNRESOLVED + (printable(alias) if isinstance(alias, str) else "")
+        return UNRESOLVED + printable(alias) if isinstance(alias, str) else None
 
 
 class JournalParser:
