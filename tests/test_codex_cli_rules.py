@@ -922,3 +922,19 @@ def test_a_thread_named_on_another_upstream_later_moves_its_calls_rows(home: Cod
                                token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
     snap = cached_equals_cold(codex_env(home.root))
     assert _provider_rows(snap) == {("gpt-5", "azure"): (130, 13, 2)}
+
+
+def test_a_thread_whose_rollout_is_gone_is_known_by_the_provider_its_copies_name(home: CodexHome) -> None:
+    """S, a subagent on openai, counts toward A, whose rollout is gone; S's head copies A's session_meta,
+    which names Azure: S's call is Azure's ("the owning thread's session_meta.model_provider", wherever
+    that line is). When A's rollout appears, its own line decides (here, the usual openai)."""
+    home.write(home.path(US), [session_meta("2026-11-19T10:05:00.000Z", US, source=_spawned(UA)),
+                               session_meta("2026-11-19T10:00:00.000Z", UA, model_provider="azure"),
+                               turn_context("2026-11-19T10:05:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:05:02.000Z", (30, 0, 3, 0), (30, 0, 3, 0))])
+    assert _provider_rows(snap_of(home)) == {("gpt-5", "azure"): (30, 3, 1)}
+    home.write(home.path(UA), [session_meta("2026-11-19T10:00:00.000Z", UA),
+                               turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                               token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    snap = cached_equals_cold(codex_env(home.root))
+    assert _provider_rows(snap) == {("gpt-5", "openai"): (130, 13, 2)}

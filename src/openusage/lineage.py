@@ -136,9 +136,20 @@ class Lineage:
         """Each session whose rank is not 0, to it (`SessionInfo.rank`: Kimi CLI's fork depth)."""
         return {session: info.rank for session, info in self.infos.items() if info.rank}
 
-    def upstreams(self) -> dict[str, str]:
-        """Each session whose state names an upstream provider of its own, to it (`SessionInfo.upstream`)."""
-        return {session: info.upstream for session, info in self.infos.items() if info.upstream is not None}
+    def upstreams(self, known: Callable[[str], bool] | None = None) -> dict[str, str]:
+        """Each thread whose calls carry an upstream provider other than the usual one, to it: a session,
+        the one its own state names (`SessionInfo.upstream`); a thread of no state (its rollout gone),
+        the one the other states name for it (`told`; the one that sorts first where they differ).
+        `known` says which threads have a state of their own, when `infos` holds only some of them
+        (else: those it holds)."""
+        has_state = known if known is not None else self.infos.__contains__
+        result: dict[str, str] = {}
+        for info in self.infos.values():
+            for thread, provider in info.told:
+                if not has_state(thread):
+                    _keep(result, thread, provider)
+        result.update((session, info.upstream) for session, info in self.infos.items() if info.upstream is not None)
+        return result
 
     def joins(self) -> dict[str, str]:
         """Each session whose own state says it is a subagent (`SessionInfo.joins`), to the thread its

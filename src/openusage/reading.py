@@ -101,7 +101,8 @@ class _Folded:
         forks = self.forks
         lineage = Lineage(forks)
         reroot(self.calls, lineage.remap(lambda name: name in self.names and name not in forks))
-        settle(self.calls.values(), lineage.ranks(), lineage.ancestors(), lineage.joins(), lineage.upstreams())
+        settle(self.calls.values(), lineage.ranks(), lineage.ancestors(), lineage.joins(),
+               lineage.upstreams(self.names.__contains__))
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
     def infos(self) -> dict[str, SessionInfo]:
@@ -392,7 +393,8 @@ def _after(store: Store, account: str, before: dict[str, SessionInfo],
     for name in dropped:
         after.pop(name, None)
     named = [name for _, info, _ in changed.values()
-             for name in (*info.parents(), *(thread for link in info.links for thread in link[:2]))
+             for name in (*info.parents(), *(thread for link in info.links for thread in link[:2]),
+                          *(thread for thread, _ in info.told))
              if name not in after]
     if named:
         gone = set(dropped)

@@ -113,6 +113,10 @@ class SessionInfo(NamedTuple):
     lineage: tuple[str, ...] = ()
     links: tuple[tuple[str, str, bool], ...] = ()
     upstream: str | None = None
+    # The upstream providers its state names for other threads, other than the usual one (Codex: the
+    # `model_provider` of the copies of ancestors' `session_meta` lines): what a thread whose own
+    # rollout is gone is known by, when its calls' owner (`lineage.Lineage.upstreams`).
+    told: tuple[tuple[str, str], ...] = ()
 
     def parents(self) -> tuple[str, ...]:
         """Every ancestor the session's own state names, nearest first."""

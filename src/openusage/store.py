@@ -87,8 +87,8 @@ SCHEMA_VERSION = 30  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # as written (providers/lines.raw_json): a copy stored under an older key would fold differently
 # 28: a file's skipped lines count the broken ones that hold no needle (hot.judge)
 # 29: a session's further ancestors (`SessionInfo.lineage`, the sessions table's lineage column)
-# 30: the links a session's state names and its upstream provider (`SessionInfo.links`, `.upstream`),
-# kept with its lineage
+# 30: the links a session's state names, its upstream provider and those it names for other threads
+# (`SessionInfo.links`, `.upstream`, `.told`), kept with its lineage
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes
@@ -722,7 +722,8 @@ class Store:
             " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL OR lineage IS NOT NULL)",
             (to_db(account),))))
         named = sorted({name for info in infos.values()
-                        for name in (*info.parents(), *(n for link in info.links for n in link[:2]))} - infos.keys())
+                        for name in (*info.parents(), *(n for link in info.links for n in link[:2]),
+                                     *(thread for thread, _ in info.told))} - infos.keys())
         for chunk in _chunks(named):
             infos.update(map(session_of, self.conn.execute(
                 f"SELECT session, rank, parent, joins, lineage, checksum FROM sessions WHERE account = ? AND session IN"
@@ -742,7 +743,7 @@ class Store:
             else:
                 forks.append((key, to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
                               None if info.joins is None else to_db(info.joins),
-                              lineage_blob(info.lineage, info.links, info.upstream), signature,
+                              lineage_blob(info.lineage, info.links, info.upstream, info.told), signature,
                               session_check(*info)))
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, lineage, signature, checksum)"

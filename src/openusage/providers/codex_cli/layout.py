@@ -181,7 +181,8 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
     archived rollout takes the longer chain, and the thread it joins by that same head, whichever
     rollout is read first; and the links of both heads ("Readings settled" 1: every session_meta
     line). The upstream provider its own line names, unless it is the usual one (`USUAL_UPSTREAM`):
-    the calls the thread owns are that provider's ("Readings settled" 8)."""
+    the calls the thread owns are that provider's ("Readings settled" 8); and those the copies name for
+    other threads, unless usual: a thread whose own rollout is gone is known by them."""
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
@@ -189,13 +190,14 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         # The rollout whose head names the most ancestors (an archived copy may have lost its copied
         # lines), and the thread it joins by that same head: the two go together.
         heads = [head_lineage(_head(path)) for path in paths]
-        chain, joins, _, upstream = max(heads, key=lambda head: (len(head.chain), head.chain, head.joins or "",
-                                                                  head.upstream or ""),
-                                        default=((), None, (), None))
+        chain, joins, _, upstream, _ = max(heads, key=lambda head: (len(head.chain), head.chain, head.joins or "",
+                                                                     head.upstream or ""),
+                                           default=((), None, (), None, ()))
         said = _said_by(session, chain, joins)
         links = tuple(sorted({link for head in heads for link in head.links if link not in said}))
+        told = tuple(sorted({one for head in heads for one in head.told if one[1] != USUAL_UPSTREAM}))
         infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links,
-                                     None if upstream == USUAL_UPSTREAM else upstream)
+                                     None if upstream == USUAL_UPSTREAM else upstream, told)
     return infos
 
 

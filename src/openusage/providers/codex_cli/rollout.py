@@ -373,6 +373,7 @@ class HeadLineage(NamedTuple):
     joins: str | None  # for a subagent, the thread whose session it is part of
     links: tuple[tuple[str, str, bool], ...]  # every (thread, parent, spawned) a line names, in file order
     upstream: str | None = None  # the thread's own line's `model_provider`, when it is a non-empty string
+    told: tuple[tuple[str, str], ...] = ()  # (thread, model_provider) of the other lines, in file order
 
 
 def head_lineage(head: list[bytes]) -> HeadLineage:
@@ -381,12 +382,13 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
     settled" 1 and 3); for a subagent, the thread whose session it is part of: its spawner, or that
     one's spawner, up to the first thread that was not spawned (a user fork or a thread of its own);
     and every link a line names, those the chain does not reach included; and the upstream provider
-    the thread's own line names ("Readings settled" 8)."""
+    the thread's own line names ("Readings settled" 8), and those the other lines name for theirs."""
     parents: dict[str, str | None] = {}
     links: list[tuple[str, str, bool]] = []
     spawners: dict[str, str] = {}  # subagent thread -> the thread that spawned it
     own: str | None = None
     upstream: str | None = None
+    told: list[tuple[str, str]] = []
     for line in head:
         try:
             meta = _decode_meta(line)
@@ -395,10 +397,11 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
         payload = meta.payload
         if meta.type != "session_meta" or payload is None or type(payload.id) is not str or not payload.id:
             continue
+        provider = payload.model_provider if type(payload.model_provider) is str and payload.model_provider else None
         if own is None:
-            own = payload.id
-            provider = payload.model_provider
-            upstream = provider if type(provider) is str and provider else None
+            own, upstream = payload.id, provider
+        elif provider is not None and payload.id != own:
+            told.append((payload.id, provider))
         if payload.id not in parents:
             parent = parents[payload.id] = _parent(payload.forked_from_id, payload.source)
             spawner = None if payload.forked_from_id else _spawned_by(payload.source)
@@ -418,4 +421,4 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
     while (spawner := spawners.get(joins or own)) is not None and spawner not in seen:
         seen.add(spawner)
         joins = spawner
-    return HeadLineage(tuple(chain), joins, tuple(links), upstream)
+    return HeadLineage(tuple(chain), joins, tuple(links), upstream, tuple(told))
