@@ -808,13 +808,26 @@ TA, TB, TC, TD, TM = (f"0199a000-0000-7000-8000-0000000002{n}" for n in ("a1", "
 T0 = "0099a000-0000-7000-8000-000000000201"  # sorts before every other thread here
 
 
+def _thread_a() -> list[str]:
+    """A, a thread of its own with one call (100 in, 10 out)."""
+    return [session_meta("2026-11-20T10:00:00.000Z", TA),
+            turn_context("2026-11-20T10:00:01.000Z", "gpt-5"),
+            token_count("2026-11-20T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))]
+
+
+def _fork_of_b_replaying_a(thread: str) -> list[str]:
+    """A fork of B whose head names B only, replaying A's call before one of its own (200 in, 20 out)."""
+    return [session_meta("2026-11-20T10:04:00.000Z", thread, forked_from_id=TB),
+            token_count("2026-11-20T10:05:00.000Z", (100, 0, 10, 0), (100, 0, 10, 0)),
+            turn_context("2026-11-20T10:05:01.000Z", "gpt-5"),
+            token_count("2026-11-20T10:06:00.000Z", (300, 0, 30, 0), (200, 0, 20, 0))]
+
+
 def test_a_subagent_joins_the_top_thread_through_a_spawn_link_only_a_forks_head_names(home: CodexHome) -> None:
     """D was spawned by B, whose rollout is gone; D's head names B only. C, a user fork of B, copies B's
     session_meta: B was spawned by A. "Subagents of subagents fold to the top thread" ("Readings settled"
     6), through the link C's head names (1): D's call counts toward A. Before, toward B."""
-    home.write(home.path(TA), [session_meta("2026-11-20T10:00:00.000Z", TA),
-                               turn_context("2026-11-20T10:00:01.000Z", "gpt-5"),
-                               token_count("2026-11-20T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(TA), _thread_a())
     home.write(home.path(TD, "2026/11/20"), [
         session_meta("2026-11-20T10:05:00.000Z", TD, source=_spawned(TB)),
         turn_context("2026-11-20T10:05:01.000Z", "gpt-5"),
@@ -833,17 +846,11 @@ def test_a_replay_is_owned_by_the_thread_a_link_only_another_head_names_leads_to
     """B, a fork of A, has no rollout; C's head copies B's session_meta (B forked from A). D (whose id
     sorts first) forks B, names B only, and replays A's call. A is D's ancestor through C's link, so A
     owns the call ("the copy's thread that is an ancestor of the others"), not D by its id."""
-    home.write(home.path(TA), [session_meta("2026-11-20T10:00:00.000Z", TA),
-                               turn_context("2026-11-20T10:00:01.000Z", "gpt-5"),
-                               token_count("2026-11-20T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(TA), _thread_a())
     home.write(home.path(TC, "2026/11/20"), [
         session_meta("2026-11-20T10:03:00.000Z", TC, forked_from_id=TB),
         session_meta("2026-11-20T10:01:00.000Z", TB, forked_from_id=TA)])
-    home.write(home.path(T0, "2026/11/20"), [
-        session_meta("2026-11-20T10:04:00.000Z", T0, forked_from_id=TB),
-        token_count("2026-11-20T10:05:00.000Z", (100, 0, 10, 0), (100, 0, 10, 0)),
-        turn_context("2026-11-20T10:05:01.000Z", "gpt-5"),
-        token_count("2026-11-20T10:06:00.000Z", (300, 0, 30, 0), (200, 0, 20, 0))])
+    home.write(home.path(T0, "2026/11/20"), _fork_of_b_replaying_a(T0))
     snap = snap_of(home)
     assert tokens(snap) == (300, 30, 0, 0)
     assert sessions(snap) == (2, 2, 2)
@@ -855,17 +862,11 @@ def test_a_link_in_a_head_that_leaves_a_generation_out_is_followed(home: CodexHo
     its own line and a copy of B's (B forked from A), not M's: the chain from C stops at M, and the link
     from B to A is still a session_meta line to follow. D forks B, names B only, and replays A's call:
     keyed under A, it counts once. Before, twice."""
-    home.write(home.path(TA), [session_meta("2026-11-20T10:00:00.000Z", TA),
-                               turn_context("2026-11-20T10:00:01.000Z", "gpt-5"),
-                               token_count("2026-11-20T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(TA), _thread_a())
     home.write(home.path(TC, "2026/11/20"), [
         session_meta("2026-11-20T10:03:00.000Z", TC, forked_from_id=TM),
         session_meta("2026-11-20T10:01:00.000Z", TB, forked_from_id=TA)])
-    home.write(home.path(TD, "2026/11/20"), [
-        session_meta("2026-11-20T10:04:00.000Z", TD, forked_from_id=TB),
-        token_count("2026-11-20T10:05:00.000Z", (100, 0, 10, 0), (100, 0, 10, 0)),
-        turn_context("2026-11-20T10:05:01.000Z", "gpt-5"),
-        token_count("2026-11-20T10:06:00.000Z", (300, 0, 30, 0), (200, 0, 20, 0))])
+    home.write(home.path(TD, "2026/11/20"), _fork_of_b_replaying_a(TD))
     snap = snap_of(home)
     assert tokens(snap) == (300, 30, 0, 0)
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 1}
