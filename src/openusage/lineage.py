@@ -23,8 +23,7 @@ the same remap, and a refresh that changes it re-folds the calls of the roots it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from itertools import pairwise
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from openusage.records import SessionInfo
 
@@ -32,17 +31,35 @@ ROOTED = "x\x1f"
 _SEP = "\x1f"
 
 
+def _rest_at(key: str) -> int:
+    """Where the rest of a rooted key begins (its separator), -1 in a key too short to have one: the
+    rest holds one separator, so the root is before the last but one."""
+    return key.rfind(_SEP, 2, key.rfind(_SEP))
+
+
 def key_root(key: str) -> str | None:
     """The lineage root a key names, or None for a key that names none."""
     if not key.startswith(ROOTED):
         return None
-    end = key.rfind(_SEP, 2, key.rfind(_SEP))  # the rest holds one separator: the root is before it
+    end = _rest_at(key)
     return key[2:end] if end >= 2 else None
 
 
 def rerooted(key: str, root: str) -> str:
     """The key with its lineage root replaced by `root` (a key naming one: `key_root`)."""
-    return ROOTED + root + key[key.rfind(_SEP, 2, key.rfind(_SEP)):]
+    return ROOTED + root + key[_rest_at(key):]
+
+
+def chain_links(session: str, chain: tuple[str, ...], joins: str | None) -> Iterator[tuple[str, str, bool]]:
+    """The links a session's chain (its ancestors, nearest first) and the thread it joins say, as
+    (thread, parent, spawned): each step of the chain, a spawn up to the thread it joins (when the
+    chain reaches it), a fork or a spawn of a thread of its own above. What a state says beyond these
+    it keeps in `SessionInfo.links`."""
+    spawned = joins is not None and joins in chain
+    for child, parent in zip((session, *chain), chain, strict=False):
+        yield child, parent, spawned
+        if parent == joins:
+            spawned = False
 
 
 def _keep(edges: dict[str, str], child: str, named: str) -> None:
@@ -53,10 +70,9 @@ def _keep(edges: dict[str, str], child: str, named: str) -> None:
 
 class Lineage:
     """What choosing owners needs of the sessions' states (`SessionInfo`): their ranks and upstream
-    providers, and the links every state names (its own chain, the spawns up to the session it joins,
-    Codex's `links`), followed across them: a thread's own state names its parent, where it names one; else the parent
-    the other states name, the one that sorts first where they differ. Nothing depends on the order
-    of `infos`."""
+    providers, and the links every state names (`chain_links`, and Codex's `links`), followed across
+    them: a thread's own state names its parent, where it names one; else the parent the other states
+    name, the one that sorts first where they differ. Nothing depends on the order of `infos`."""
 
     __slots__ = ("infos", "parent", "spawner")
 
@@ -66,18 +82,12 @@ class Lineage:
         named: dict[str, str] = {}
         spawner: dict[str, str] = {}
         for session, info in infos.items():
-            chain = info.parents()
-            if chain:
-                own[session] = chain[0]
-            for child, parent in pairwise(chain):
-                _keep(named, child, parent)
-            if info.joins is not None and info.joins in chain:  # the steps up to the thread it joins: spawns
-                for child, parent in zip((session, *chain), chain, strict=False):
-                    _keep(spawner, child, parent)
-                    if parent == info.joins:
-                        break
-            for child, parent, spawned in info.links:
-                if child != session:
+            # The chain's own step comes first: another head's word on the session's parent (an archived
+            # copy's, kept in `links`) never overrides it.
+            for child, parent, spawned in (*chain_links(session, info.parents(), info.joins), *info.links):
+                if child == session:
+                    own.setdefault(session, parent)
+                else:
                     _keep(named, child, parent)
                 if spawned:
                     _keep(spawner, child, parent)
@@ -106,7 +116,7 @@ class Lineage:
         ancestor) that the links lead further, to the lineage's root (`root`). A fork whose head names
         its whole chain has its keys under the lineage's root already, and moves nothing."""
         parent = self.parent
-        written = {chain[-1] if (chain := info.parents()) else session for session, info in self.infos.items()}
+        written = {local_root(session, info) for session, info in self.infos.items()}
         if plain is not None:
             written.update(thread for thread in parent if plain(thread))
         remap: dict[str, str] = {}

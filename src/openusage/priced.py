@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from openusage import pricing
 from openusage.cost import GroupCall, ModelCost, Priced, Schedule, day_costs, grouped_costs
-from openusage.records import UPSTREAM_MARK, split_upstream
+from openusage.records import split_upstream
 from openusage.store import Store
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def account_costs(store: Store | None, members: Sequence[Member], rows: "Callabl
 def _bare(shown: str) -> str:
     """A model as `Member.resolve_model` shows it, without the upstream provider a row may add (the
     price looked up is the model's, with the account's hint)."""
-    return split_upstream(shown)[0] or shown if UPSTREAM_MARK in shown else shown
+    return split_upstream(shown)[0] or shown
 
 
 class _BareBook:

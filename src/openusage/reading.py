@@ -384,7 +384,7 @@ def _dirty(store: Store, account: str, gone: list[FileState], results: list[tupl
 def _after(store: Store, account: str, before: dict[str, SessionInfo],
            changed: Mapping[str, tuple[str, SessionInfo, int]], dropped: list[str]) -> dict[str, SessionInfo]:
     """`Store.session_forks` as it will be once the refresh is written: with the changed sessions' new
-    states, and the stored sessions their chains name that `before` left out (then named by none)."""
+    states, and the stored sessions they name that `before` left out (then named by none)."""
     if not changed and not dropped:
         return before
     after = dict(before)
@@ -392,10 +392,7 @@ def _after(store: Store, account: str, before: dict[str, SessionInfo],
         after[name] = info
     for name in dropped:
         after.pop(name, None)
-    named = [name for _, info, _ in changed.values()
-             for name in (*info.parents(), *(thread for link in info.links for thread in link[:2]),
-                          *(thread for thread, _ in info.told))
-             if name not in after]
+    named = sorted({name for _, info, _ in changed.values() for name in info.named()} - after.keys())
     if named:
         gone = set(dropped)
         after.update((name, info) for name, info in store.session_infos(account, named).items() if name not in gone)

@@ -122,6 +122,12 @@ class SessionInfo(NamedTuple):
         """Every ancestor the session's own state names, nearest first."""
         return self.lineage if self.parent is None else (self.parent, *self.lineage)
 
+    def named(self) -> set[str]:
+        """Every other thread the state names: its ancestors, the two ends of its links, the threads it
+        names a provider of (those whose states choosing owners needs beside its own)."""
+        return {*self.parents(), *(thread for link in self.links for thread in link[:2]),
+                *(thread for thread, _ in self.told)}
+
 
 class FileDiagnostics(NamedTuple):
     files_read: int

@@ -721,9 +721,7 @@ class Store:
             "SELECT session, rank, parent, joins, lineage, checksum FROM sessions"
             " WHERE account = ? AND (rank != 0 OR parent IS NOT NULL OR joins IS NOT NULL OR lineage IS NOT NULL)",
             (to_db(account),))))
-        named = sorted({name for info in infos.values()
-                        for name in (*info.parents(), *(n for link in info.links for n in link[:2]),
-                                     *(thread for thread, _ in info.told))} - infos.keys())
+        named = sorted({name for info in infos.values() for name in info.named()} - infos.keys())
         for chunk in _chunks(named):
             infos.update(map(session_of, self.conn.execute(
                 f"SELECT session, rank, parent, joins, lineage, checksum FROM sessions WHERE account = ? AND session IN"

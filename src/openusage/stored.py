@@ -211,10 +211,10 @@ def session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
     return name_of(session, "a session"), SessionInfo(rank, parent, joins, lineage, links, upstream, told)
 
 
-Lineage = tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...], str | None, tuple[tuple[str, str], ...]]
+_StoredLineage = tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...], str | None, tuple[tuple[str, str], ...]]
 
 
-def _lineage_of(stored: object, session: object) -> Lineage:
+def _lineage_of(stored: object, session: object) -> _StoredLineage:
     try:
         value = marshal.loads(stored) if type(stored) is bytes else None
     except (EOFError, ValueError, TypeError):

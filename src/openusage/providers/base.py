@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 from zlib import crc32
 
-from openusage.records import UPSTREAM_MARK, Chunk, Line, SessionInfo, Source, split_upstream, with_upstream
+from openusage.records import Chunk, Line, SessionInfo, Source, split_upstream, with_upstream
 
 if TYPE_CHECKING:
     from openusage.manifest import Observations
@@ -440,9 +440,7 @@ class ModelResolver:
 
     def __call__(self, model: str | None) -> str:
         """The model's name: a call's upstream mark (`records.with_upstream`) is not part of it."""
-        if model is not None and UPSTREAM_MARK in model:
-            model = split_upstream(model)[0]
-        return self._resolve(model)
+        return self._resolve(split_upstream(model)[0])
 
     def shown(self, model: str | None) -> str:
         """The model's name, and after `UPSTREAM_MARK` the upstream provider a call is marked with (as the

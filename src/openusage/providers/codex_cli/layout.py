@@ -183,6 +183,7 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
     line). The upstream provider its own line names, unless it is the usual one (`USUAL_UPSTREAM`):
     the calls the thread owns are that provider's ("Readings settled" 8); and those the copies name for
     other threads, unless usual: a thread whose own rollout is gone is known by them."""
+    from openusage.lineage import chain_links
     from openusage.providers.codex_cli.rollout import head_lineage  # the decoder loads only when needed
 
     infos: dict[str, SessionInfo] = {}
@@ -193,26 +194,14 @@ def session_info(holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
         chain, joins, _, upstream, _ = max(heads, key=lambda head: (len(head.chain), head.chain, head.joins or "",
                                                                      head.upstream or ""),
                                            default=((), None, (), None, ()))
-        said = _said_by(session, chain, joins)
+        # Most sessions' states then hold no links at all (a refresh loads every such state: ~2,000 of
+        # them on the 1 GB Codex home cost ~10 ms more with them).
+        said = set(chain_links(session, chain, joins))
         links = tuple(sorted({link for head in heads for link in head.links if link not in said}))
         told = tuple(sorted({one for head in heads for one in head.told if one[1] != USUAL_UPSTREAM}))
         infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links,
                                      None if upstream == USUAL_UPSTREAM else upstream, told)
     return infos
-
-
-def _said_by(session: str, chain: tuple[str, ...], joins: str | None) -> set[tuple[str, str, bool]]:
-    """The links a session's chain and the thread it joins say already (`lineage.Lineage` reads them
-    from there): each step of the chain, a spawn up to the thread it joins, a fork or a spawn of a
-    thread of its own above. Kept apart, most sessions' states hold no links at all (a refresh loads
-    every such state: ~2,000 of them on the 1 GB Codex home cost ~10 ms more with them)."""
-    said: set[tuple[str, str, bool]] = set()
-    spawned = joins is not None
-    for child, parent in zip((session, *chain), chain, strict=False):
-        said.add((child, parent, spawned))
-        if parent == joins:
-            spawned = False
-    return said
 
 
 def _head(path: str) -> list[bytes]:
