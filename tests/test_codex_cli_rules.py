@@ -431,6 +431,45 @@ def test_fork_whose_parent_is_gone_counts_the_replay_once(home: CodexHome) -> No
     assert sessions(snap) == (1, 1, 1)
 
 
+def test_a_replayed_call_is_on_the_model_its_owners_file_names(home: CodexHome) -> None:
+    """A call's model is "the latest turn_context before the event in the same file", and a replayed
+    call is its owner's event: FM, a fork of A, writes its own turn_context (`gpt-4.1`) before it
+    replays A's two calls, which stay on A's `gpt-5-codex`. Before, a folded call took the smallest
+    model any copy named, and `gpt-4.1` sorts first."""
+    home.place("plain_two_turns.jsonl")
+    home.place("fork_under_its_own_model.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    assert sorted(models(snap)) == [("gpt-4.1", 300, 50, 0, 0, 1), ("gpt-5-codex", 400, 700, 2600, 0, 2)]
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 2}
+
+
+def test_a_replays_model_changes_with_its_owner_in_the_cache(home: CodexHome) -> None:
+    """With A's rollout gone, FM's copies are the only records and FM's model is theirs; once A's rollout
+    is back, the cached calls take A's model, as a scan from scratch does; and when it goes, FM's again."""
+    home.place("fork_under_its_own_model.jsonl", "2026/11/20")
+    assert models(snap_of(home)) == [("gpt-4.1", 700, 750, 2600, 0, 3)]
+    parent = home.place("plain_two_turns.jsonl")
+    snap = cached_equals_cold(codex_env(home.root))
+    assert sorted(models(snap)) == [("gpt-4.1", 300, 50, 0, 0, 1), ("gpt-5-codex", 400, 700, 2600, 0, 2)]
+    parent.unlink()
+    snap = cached_equals_cold(codex_env(home.root))
+    assert models(snap) == [("gpt-4.1", 700, 750, 2600, 0, 3)]
+
+
+def test_a_call_whose_owners_file_names_no_model_is_not_on_a_replays(home: CodexHome) -> None:
+    """A's call comes before any turn_context in A's file: its model is config.toml's, else `unknown`,
+    whatever model the file of F, a fork replaying it under a turn_context of its own, names."""
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    home.write(home.path(F, "2026/11/20"), [session_meta("2026-11-20T09:00:00.000Z", F, forked_from_id=A),
+                                            turn_context("2026-11-20T09:00:00.001Z", "gpt-5"),
+                                            token_count("2026-11-20T09:00:00.002Z", (100, 0, 10, 0),
+                                                        (100, 0, 10, 0))])
+    assert models(snap_of(home)) == [("unknown", 100, 10, 0, 0, 1)]
+    home.config('model = "o4-mini"\n')
+    assert models(snap_of(home)) == [("o4-mini", 100, 10, 0, 0, 1)]
+
+
 def test_nested_fork_counts_every_generation_once(home: CodexHome) -> None:
     home.place("plain_two_turns.jsonl")
     home.place("fork.jsonl", "2026/11/20")

@@ -24,7 +24,7 @@ def random_root(rng: random.Random, keys: list[str]) -> tuple[Calls, dict[str, S
                                0, 0, "turn", rng.randrange(2), rng.randrange(3))
                    for key in rng.sample(keys, rng.randrange(1, len(keys)))]
         fold_records(records, name, calls)
-    settle(calls.values(), {n: i.rank for n, i in infos.items()}, Lineage(infos).ancestors())
+    settle(calls, {n: i.rank for n, i in infos.items()}, Lineage(infos).ancestors())
     return calls, infos
 
 

@@ -4,7 +4,10 @@ A call's copies share its key. The call counts once; its time is the earliest va
 copies, its model the smallest model a copy names. It belongs to one holder session: among the
 holders, those that are not a fork of another holder (by the sessions' ancestry, where a provider
 records one), then the lowest (rank, marked, session name): rank is Kimi CLI's fork depth, marked a
-`forked` marker after the copy (Kimi Code). Nothing depends on the order copies arrive in, so a cold
+`forked` marker after the copy (Kimi Code). A call identified within a lineage (a key naming its root,
+`lineage.ROOTED`: Codex) is a replay everywhere but in the thread that made it, each copy under the
+model its own file had in effect: such a call takes the model its owner's copies name, none if they
+name none. Nothing depends on the order copies arrive in, so a cold
 scan, a scan split over processes and any sequence of cached refreshes give the same calls.
 
 Folding does not need the ranks: a call seen once belongs to its only holder, and a call seen more
@@ -18,13 +21,16 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from openusage._msgspec import msgspec
 from openusage.calls import CallRow, UsageRecord
-from openusage.lineage import reroot_keys
+from openusage.lineage import ROOTED, reroot_keys
 from openusage.records import SessionInfo, split_upstream, with_upstream
+
+Holder = tuple[int, str, str | None]  # a copy's (marked, session, model)
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
     """A call while its copies are folded. `session`/`marked` are its holder while it has one copy;
-    `holders` is then None, and becomes every (marked, session) once a second copy comes. Mutable:
+    `holders` is then None, and becomes every copy's (marked, session, model) once a second copy
+    comes. Mutable:
     folding updates it in place. No GC tracking: it holds names, numbers and a list of pairs, never a
     cycle. Crosses a worker's pipe as a compact array."""
 
@@ -38,7 +44,7 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     cache_write: int
     scope: str | None
     copies: int
-    holders: list[tuple[int, str]] | None
+    holders: list[Holder] | None
     reasoning: int
 
 
@@ -75,9 +81,9 @@ def fold_copies(copies: Iterable[Copy], calls: Calls | None = None) -> Calls:
 def _add_copy(call: Call, ts: float | None, model: str | None, marked: int, session: str) -> None:
     holders = call.holders
     if holders is None:
-        call.holders = [(call.marked, call.session), (marked, session)]
+        call.holders = [(call.marked, call.session, call.model), (marked, session, model)]
     else:
-        holders.append((marked, session))
+        holders.append((marked, session, model))
     call.copies += 1
     if ts is not None and (call.ts is None or ts < call.ts):
         call.ts = ts
@@ -98,8 +104,8 @@ def merge(calls: Calls, other: Calls) -> None:
 
 def _absorb(mine: Call, theirs: Call) -> None:
     """Fold the copies of `theirs` into `mine`: one copy per holder."""
-    for marked, session in theirs.holders or ((theirs.marked, theirs.session),):
-        _add_copy(mine, theirs.ts, theirs.model, marked, session)
+    for marked, session, model in theirs.holders or ((theirs.marked, theirs.session, theirs.model),):
+        _add_copy(mine, theirs.ts, model, marked, session)
 
 
 def reroot(calls: Calls, remap: Mapping[str, str]) -> None:
@@ -119,34 +125,46 @@ def reroot(calls: Calls, remap: Mapping[str, str]) -> None:
 _NO_JOINS: Mapping[str, str] = {}
 
 
-def settle(calls: Collection[Call], ranks: Mapping[str, int], ancestors: Mapping[str, frozenset[str]],
+def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mapping[str, frozenset[str]],
            joins: Mapping[str, str] = _NO_JOINS, upstreams: Mapping[str, str] = _NO_JOINS) -> None:
     """Choose the owner of every call held more than once: among the holders that are not a fork of
-    another holder, the lowest (rank, marked, session). Then a call owned by a session that joins
-    another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call
-    whose owner names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
+    another holder, the lowest (rank, marked, session); a call identified within a lineage takes the
+    model its owner's copies name (`_owners_model`). Then a call owned by a session that joins another
+    (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call whose owner
+    names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
     no_ancestors: frozenset[str] = frozenset()
     rank = ranks.get
-    for call in calls:
+    for key, call in calls.items():
         holders = call.holders
         if holders is None:
             continue
         candidates = holders
         if ancestors:
-            sessions = {session for _, session in holders}
+            sessions = {h[1] for h in holders}
             originals = [h for h in holders if not (ancestors.get(h[1], no_ancestors) & sessions)]
             candidates = originals or holders  # a forkedFrom cycle leaves no original: fall back to all
         if len(candidates) == 2:  # most shared calls (a fork's copy): `min` without its generator, 2 ms
-            (m1, s1), (m2, s2) = candidates  # less of a cold scan's tail for its 7,000 shared calls
+            (m1, s1, _), (m2, s2, _) = candidates  # less of a cold scan's tail for its 7,000 shared calls
             first, second = (rank(s1, 0), m1, s1), (rank(s2, 0), m2, s2)
             _, marked, session = first if first <= second else second
         else:
-            _, marked, session = min((rank(s, 0), m, s) for m, s in candidates)
+            _, marked, session = min((rank(s, 0), m, s) for m, s, _ in candidates)
         call.session, call.marked = session, marked
+        if key.startswith(ROOTED):
+            call.model = _owners_model(holders, session)
     if joins:
-        rejoin(calls, joined_to(joins))
+        rejoin(calls.values(), joined_to(joins))
     if upstreams:
-        mark_upstream(calls, upstreams)
+        mark_upstream(calls.values(), upstreams)
+
+
+def _owners_model(holders: list[Holder], owner: str) -> str | None:
+    """The model a call's owner's copies name (the smallest, where the owner holds it in two files that
+    differ), None when they name none: codex-cli-format.md takes a call's model from the latest
+    `turn_context` before it in its own file, and the owner's line is the call as it was made; a
+    replay sits under whatever context the replaying file had then."""
+    named = [model for _, session, model in holders if session == owner and model is not None]
+    return min(named) if named else None
 
 
 def mark_upstream(calls: Iterable[Call], upstreams: Mapping[str, str]) -> None:

@@ -173,7 +173,7 @@ def _moving(key_sets: Sequence[Iterable[str]], infos: Sequence[Mapping[str, Sess
 
 def _keys_held_by(calls: "Calls", sessions: set[str]) -> set[str]:
     return {key for key, call in calls.items()
-            if call.session in sessions or any(session in sessions for _, session in call.holders or ())}
+            if call.session in sessions or any(holder[1] in sessions for holder in call.holders or ())}
 
 
 def _moved(own: Sequence[Ledger], moving: Sequence[Member]) -> list[Settled]:
@@ -207,7 +207,7 @@ def owned_rows(members: Sequence[Member]) -> "list[list[CallRow]]":
     ancestors = {tagged: frozenset(t for parent in chain for t in tagged_names[parent])
                  for name, chain in ancestry_across(_parents([infos for _, infos in members])).items()
                  for tagged in tagged_names[name]}
-    settle(calls.values(), ranks, ancestors)
+    settle(calls, ranks, ancestors)
     rows: list[list[CallRow]] = [[] for _ in members]
     for row in call_rows(calls):
         name, _, place = row.session.rpartition(_TAG)
@@ -244,7 +244,8 @@ def _tagged(calls: "Calls", index: int) -> "Calls":
         holders = call.holders
         out[key] = msgspec.structs.replace(
             call, session=call.session + suffix,
-            holders=None if holders is None else [(marked, session + suffix) for marked, session in holders])
+            holders=None if holders is None else [(marked, session + suffix, model)
+                                                  for marked, session, model in holders])
     return out
 
 

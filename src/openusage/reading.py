@@ -101,7 +101,7 @@ class _Folded:
         forks = self.forks
         lineage = Lineage(forks)
         reroot(self.calls, lineage.remap(lambda name: name in self.names and name not in forks))
-        settle(self.calls.values(), lineage.ranks(), lineage.ancestors(), lineage.joins(),
+        settle(self.calls, lineage.ranks(), lineage.ancestors(), lineage.joins(),
                lineage.upstreams(self.names.__contains__))
         return Ledger.of(self.calls.values())  # counted as folded: no row made per call
 
@@ -488,7 +488,7 @@ def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionIn
     if lineage is None:
         lineage = Lineage(store.session_forks(account) if forks is None else forks)
     reroot(calls, lineage.remap())
-    settle(calls.values(), lineage.ranks(), lineage.ancestors(), lineage.joins(), lineage.upstreams())
+    settle(calls, lineage.ranks(), lineage.ancestors(), lineage.joins(), lineage.upstreams())
 
 
 def stored_account_calls(store: Store, account: str) -> tuple[Calls, dict[str, SessionInfo]]:
