@@ -30,9 +30,8 @@ Holder = tuple[int, str, str | None]  # a copy's (marked, session, model)
 class Call(msgspec.Struct, array_like=True, gc=False):
     """A call while its copies are folded. `session`/`marked` are its holder while it has one copy;
     `holders` is then None, and becomes every copy's (marked, session, model) once a second copy
-    comes. Mutable:
-    folding updates it in place. No GC tracking: it holds names, numbers and a list of pairs, never a
-    cycle. Crosses a worker's pipe as a compact array."""
+    comes. Mutable: folding updates it in place. No GC tracking: it holds names, numbers and a list of
+    tuples, never a cycle. Crosses a worker's pipe as a compact array."""
 
     session: str
     marked: int
