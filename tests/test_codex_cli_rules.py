@@ -443,6 +443,16 @@ def test_a_replayed_call_is_on_the_model_its_owners_file_names(home: CodexHome) 
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 2}
 
 
+def test_a_stale_repeat_in_the_owners_own_file_keeps_the_calls_first_model(home: CodexHome) -> None:
+    """A total and last repeated later in the thread's own file are a copy of the call already counted
+    (rule (b)): the call keeps the model of its first line, `gpt-5-codex`, not the later turn's
+    `gpt-4.1` (which sorts first)."""
+    home.place("stale_repeat.jsonl")
+    snap = snap_of(home)
+    assert sorted(models(snap)) == [("gpt-4.1", 50, 5, 0, 0, 1), ("gpt-5-codex", 150, 15, 0, 0, 2)]
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 1}
+
+
 def test_a_replays_model_changes_with_its_owner_in_the_cache(home: CodexHome) -> None:
     """With A's rollout gone, FM's copies are the only records and FM's model is theirs; once A's rollout
     is back, the cached calls take A's model, as a scan from scratch does; and when it goes, FM's again."""

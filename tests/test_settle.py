@@ -2,7 +2,7 @@
 holders that are not a fork of another holder, the lowest (rank, marked, session); then a session that
 joins another hands its calls on. Two holders (a fork's copy, most shared calls) take a path of their
 own; both paths are checked here against the rule written out plainly. A call keyed within a lineage
-(`lineage.ROOTED`) then takes the model its owner's copies name; any other keeps the smallest a copy
+(`lineage.ROOTED`) then takes the model of its owner's first copy; any other keeps the smallest a copy
 names, as folding left it."""
 
 from hypothesis import given
@@ -48,9 +48,11 @@ def test_every_shared_call_goes_to_the_holder_the_rule_names(holder_lists: list[
     for call, holders in zip(calls, holder_lists, strict=True):
         owner = _by_the_rule(holders, ranks, ancestors)
         assert (call.marked, call.session) == owner
-        named = sorted(model for _, session, model in holders if model is not None
-                       and (not rooted or session == owner[1]))
-        assert call.model == (named[0] if named else None)  # the owner's copies' within a lineage
+        if rooted:  # the owner's first copy's
+            assert call.model == next(model for _, session, model in holders if session == owner[1])
+        else:  # the smallest any copy names
+            named = sorted(model for _, _, model in holders if model is not None)
+            assert call.model == (named[0] if named else None)
 
 
 def test_two_holders_tied_on_rank_go_to_the_unmarked_then_the_lower_name() -> None:
@@ -87,13 +89,14 @@ def test_a_call_owned_by_a_subagents_subagent_counts_toward_the_top_thread() -> 
 
 
 def test_a_call_keyed_within_a_lineage_is_on_its_owners_model_and_another_on_the_smallest() -> None:
-    """The fork's copy names `a-model`, which sorts first; the owner (the fork's parent) names `z-model`."""
-    holders: list[Holder] = [(0, "fork", "a-model"), (0, "parent", "z-model"), (0, "parent", None)]
+    """The fork's copy names `a-model`, which sorts first; the owner (the fork's parent) names `z-model`
+    in its first copy, and `b-model` in a later one (a stale total repeated)."""
+    holders: list[Holder] = [(0, "fork", "a-model"), (0, "parent", "z-model"), (0, "parent", "b-model")]
     within, other = _call(holders), _call(holders)
     settle(_keyed([within], rooted=True), {}, {"fork": frozenset({"parent"})})
     settle(_keyed([other]), {}, {"fork": frozenset({"parent"})})
     assert (within.session, within.model) == ("parent", "z-model")
     assert (other.session, other.model) == ("parent", "a-model")
-    unnamed = _call([(0, "fork", "a-model"), (0, "parent", None)])
+    unnamed = _call([(0, "fork", "a-model"), (0, "parent", None), (0, "parent", "b-model")])
     settle(_keyed([unnamed], rooted=True), {}, {"fork": frozenset({"parent"})})
-    assert unnamed.model is None  # the owner's file names none: config.toml's, else `unknown`
+    assert unnamed.model is None  # the owner's file names none then: config.toml's, else `unknown`

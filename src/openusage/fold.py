@@ -5,10 +5,11 @@ copies, its model the smallest model a copy names. It belongs to one holder sess
 holders, those that are not a fork of another holder (by the sessions' ancestry, where a provider
 records one), then the lowest (rank, marked, session name): rank is Kimi CLI's fork depth, marked a
 `forked` marker after the copy (Kimi Code). A call identified within a lineage (a key naming its root,
-`lineage.ROOTED`: Codex) is a replay everywhere but in the thread that made it, each copy under the
-model its own file had in effect: such a call takes the model its owner's copies name, none if they
-name none. Nothing depends on the order copies arrive in, so a cold
-scan, a scan split over processes and any sequence of cached refreshes give the same calls.
+`lineage.ROOTED`: Codex) is a replay everywhere but where it was made, each copy under the model
+its own file had in effect: such a call takes the model of its owner's first copy. Nothing depends on
+the order copies arrive in but the order of one file's copies, which every path keeps (a file's copies
+are read, stored and folded in line order), so a cold scan, a scan split over processes and any
+sequence of cached refreshes give the same calls.
 
 Folding does not need the ranks: a call seen once belongs to its only holder, and a call seen more
 than once keeps every holder until `settle` chooses, when every session's rank is known. So worker
@@ -128,7 +129,7 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
            joins: Mapping[str, str] = _NO_JOINS, upstreams: Mapping[str, str] = _NO_JOINS) -> None:
     """Choose the owner of every call held more than once: among the holders that are not a fork of
     another holder, the lowest (rank, marked, session); a call identified within a lineage takes the
-    model its owner's copies name (`_owners_model`). Then a call owned by a session that joins another
+    model of its owner's first copy (`_owners_model`). Then a call owned by a session that joins another
     (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call whose owner
     names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
     no_ancestors: frozenset[str] = frozenset()
@@ -157,13 +158,26 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
         mark_upstream(calls.values(), upstreams)
 
 
+def own_models(calls: Mapping[str, Call]) -> None:
+    """Calls whose copies all one file holds (so their one holder session owns them without `settle`:
+    `reading._stored_calls`): a call identified within a lineage that its file holds twice (a stale
+    total repeated) takes the model of its first copy, as `settle` would give it."""
+    for key, call in calls.items():
+        holders = call.holders
+        if holders is not None and key.startswith(ROOTED):
+            call.model = _owners_model(holders, call.session)
+
+
 def _owners_model(holders: list[Holder], owner: str) -> str | None:
-    """The model a call's owner's copies name (the smallest, where the owner holds it in two files that
-    differ), None when they name none: codex-cli-format.md takes a call's model from the latest
-    `turn_context` before it in its own file, and the owner's line is the call as it was made; a
-    replay sits under whatever context the replaying file had then."""
-    named = [model for _, session, model in holders if session == owner and model is not None]
-    return min(named) if named else None
+    """The model of the owner's first copy (holders keep each file's copies in line order), None when
+    it names none: codex-cli-format.md takes an event's model from the latest `turn_context` before it
+    in its own file, and the owner's first line is the call as it was made. A replay sits under
+    whatever context the replaying file had then, and a later copy in the owner's own file (a stale
+    total repeated) under the context of its own later turn."""
+    for _, session, model in holders:
+        if session == owner:
+            return model
+    return None  # not reached: the owner is one of the holders
 
 
 def mark_upstream(calls: Iterable[Call], upstreams: Mapping[str, str]) -> None:

@@ -33,6 +33,7 @@ from openusage.fold import (
     fold_records,
     mark_upstream,
     merge,
+    own_models,
     rejoin,
     reroot,
     settle,
@@ -526,6 +527,7 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
                 or (moved and any(in_touched(key, moved) for key in calls)):
             merge(waiting, calls)
             continue
+        own_models(calls)
         if upstreams:
             mark_upstream(calls.values(), upstreams)
         yield from call_rows(calls)
@@ -566,6 +568,7 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
                 merge(pending, waiting)
                 for key in waiting:
                     del calls[key]
+        own_models(calls)
         if joins:
             rejoin(calls.values(), joins)
         if upstreams:
