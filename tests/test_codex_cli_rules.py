@@ -453,6 +453,29 @@ def test_a_stale_repeat_in_the_owners_own_file_keeps_the_calls_first_model(home:
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 1}
 
 
+def _call_under(model: str | None, ts: str = "2026-11-19T10:00:02.000Z") -> list[str]:
+    """B's call (100 in, 10 out), after a turn_context naming `model` (none: no turn_context)."""
+    return [session_meta("2026-11-19T10:00:00.000Z", B),
+            *([turn_context("2026-11-19T10:00:01.000Z", model)] if model else []),
+            token_count(ts, (100, 0, 10, 0), (100, 0, 10, 0))]
+
+
+@pytest.mark.parametrize("first", ["live", "archived"])
+def test_a_threads_two_files_give_its_call_one_model_whichever_is_read_first(home: CodexHome, first: str) -> None:
+    """B's live rollout and its archived copy differ: the copy lost its turn_context. Both copies are
+    B's, at one time: the call is on the model one of them names (`gpt-5`), whichever file the cache
+    met first (before, the copy folded first decided). An archived copy whose line is earlier decides."""
+    live, archived = home.path(B), home.path(B, archived=True)
+    files = {"live": (live, "gpt-5"), "archived": (archived, None)}
+    other = "archived" if first == "live" else "live"
+    home.write(files[first][0], _call_under(files[first][1]))
+    snap_of(home)
+    home.write(files[other][0], _call_under(files[other][1]))
+    assert models(cached_equals_cold(codex_env(home.root))) == [("gpt-5", 100, 10, 0, 0, 1)]
+    home.write(archived, _call_under("o3", "2026-11-19T10:00:01.500Z"))
+    assert models(cached_equals_cold(codex_env(home.root))) == [("o3", 100, 10, 0, 0, 1)]
+
+
 def test_a_replays_model_changes_with_its_owner_in_the_cache(home: CodexHome) -> None:
     """With A's rollout gone, FM's copies are the only records and FM's model is theirs; once A's rollout
     is back, the cached calls take A's model, as a scan from scratch does; and when it goes, FM's again."""

@@ -6,10 +6,9 @@ holders, those that are not a fork of another holder (by the sessions' ancestry,
 records one), then the lowest (rank, marked, session name): rank is Kimi CLI's fork depth, marked a
 `forked` marker after the copy (Kimi Code). A call identified within a lineage (a key naming its root,
 `lineage.ROOTED`: Codex) is a replay everywhere but where it was made, each copy under the model
-its own file had in effect: such a call takes the model of its owner's first copy. Nothing depends on
-the order copies arrive in but the order of one file's copies, which every path keeps (a file's copies
-are read, stored and folded in line order), so a cold scan, a scan split over processes and any
-sequence of cached refreshes give the same calls.
+its own file had in effect: such a call takes the model of its owner's earliest copy. Nothing depends
+on the order copies arrive in, so a cold scan, a scan split over processes and any sequence of cached
+refreshes give the same calls.
 
 Folding does not need the ranks: a call seen once belongs to its only holder, and a call seen more
 than once keeps every holder until `settle` chooses, when every session's rank is known. So worker
@@ -25,13 +24,13 @@ from openusage.calls import CallRow, UsageRecord
 from openusage.lineage import ROOTED, reroot_keys
 from openusage.records import SessionInfo, split_upstream, with_upstream
 
-Holder = tuple[int, str, str | None]  # a copy's (marked, session, model)
+Holder = tuple[int, str, str | None, float | None]  # a copy's (marked, session, model, time)
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
     """A call while its copies are folded. `session`/`marked` are its holder while it has one copy;
-    `holders` is then None, and becomes every copy's (marked, session, model) once a second copy
-    comes. Mutable: folding updates it in place. No GC tracking: it holds names, numbers and a list of
+    `holders` is then None, and becomes every copy's (marked, session, model, time) once a second
+    copy comes. Mutable: folding updates it in place. No GC tracking: it holds names, numbers and a list of
     tuples, never a cycle. Crosses a worker's pipe as a compact array."""
 
     session: str
@@ -81,9 +80,9 @@ def fold_copies(copies: Iterable[Copy], calls: Calls | None = None) -> Calls:
 def _add_copy(call: Call, ts: float | None, model: str | None, marked: int, session: str) -> None:
     holders = call.holders
     if holders is None:
-        call.holders = [(call.marked, call.session, call.model), (marked, session, model)]
+        call.holders = [(call.marked, call.session, call.model, call.ts), (marked, session, model, ts)]
     else:
-        holders.append((marked, session, model))
+        holders.append((marked, session, model, ts))
     call.copies += 1
     if ts is not None and (call.ts is None or ts < call.ts):
         call.ts = ts
@@ -104,8 +103,8 @@ def merge(calls: Calls, other: Calls) -> None:
 
 def _absorb(mine: Call, theirs: Call) -> None:
     """Fold the copies of `theirs` into `mine`: one copy per holder."""
-    for marked, session, model in theirs.holders or ((theirs.marked, theirs.session, theirs.model),):
-        _add_copy(mine, theirs.ts, model, marked, session)
+    for marked, session, model, ts in theirs.holders or ((theirs.marked, theirs.session, theirs.model, theirs.ts),):
+        _add_copy(mine, ts, model, marked, session)
 
 
 def reroot(calls: Calls, remap: Mapping[str, str]) -> None:
@@ -129,7 +128,7 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
            joins: Mapping[str, str] = _NO_JOINS, upstreams: Mapping[str, str] = _NO_JOINS) -> None:
     """Choose the owner of every call held more than once: among the holders that are not a fork of
     another holder, the lowest (rank, marked, session); a call identified within a lineage takes the
-    model of its owner's first copy (`_owners_model`). Then a call owned by a session that joins another
+    model of its owner's earliest copy (`_owners_model`). Then a call owned by a session that joins another
     (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call whose owner
     names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
     no_ancestors: frozenset[str] = frozenset()
@@ -144,11 +143,11 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
             originals = [h for h in holders if not (ancestors.get(h[1], no_ancestors) & sessions)]
             candidates = originals or holders  # a forkedFrom cycle leaves no original: fall back to all
         if len(candidates) == 2:  # most shared calls (a fork's copy): `min` without its generator, 2 ms
-            (m1, s1, _), (m2, s2, _) = candidates  # less of a cold scan's tail for its 7,000 shared calls
+            (m1, s1, _, _), (m2, s2, _, _) = candidates  # less of a cold scan's tail for its 7,000 shared calls
             first, second = (rank(s1, 0), m1, s1), (rank(s2, 0), m2, s2)
             _, marked, session = first if first <= second else second
         else:
-            _, marked, session = min((rank(s, 0), m, s) for m, s, _ in candidates)
+            _, marked, session = min((rank(s, 0), m, s) for m, s, _, _ in candidates)
         call.session, call.marked = session, marked
         if key.startswith(ROOTED):
             call.model = _owners_model(holders, session)
@@ -161,7 +160,7 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
 def own_models(calls: Mapping[str, Call]) -> None:
     """Calls whose copies all one file holds (so their one holder session owns them without `settle`:
     `reading._stored_calls`): a call identified within a lineage that its file holds twice (a stale
-    total repeated) takes the model of its first copy, as `settle` would give it."""
+    total repeated) takes the model of its earliest copy, as `settle` would give it."""
     for key, call in calls.items():
         holders = call.holders
         if holders is not None and key.startswith(ROOTED):
@@ -169,15 +168,22 @@ def own_models(calls: Mapping[str, Call]) -> None:
 
 
 def _owners_model(holders: list[Holder], owner: str) -> str | None:
-    """The model of the owner's first copy (holders keep each file's copies in line order), None when
-    it names none: codex-cli-format.md takes an event's model from the latest `turn_context` before it
-    in its own file, and the owner's first line is the call as it was made. A replay sits under
-    whatever context the replaying file had then, and a later copy in the owner's own file (a stale
-    total repeated) under the context of its own later turn."""
-    for _, session, model in holders:
-        if session == owner:
-            return model
-    return None  # not reached: the owner is one of the holders
+    """The model of the owner's copy made first: the earliest valid time, and among copies of one time
+    (or none) the smallest model, a copy naming none last. codex-cli-format.md takes an event's model
+    from the latest `turn_context` before it in its own file; the owner's first line is the call as it
+    was made (its time the call's, where the owner's is the earliest). A replay sits under whatever
+    context the replaying file had then, and a later copy in the owner's own file (a stale total
+    repeated) under the context of its own later turn. Times, not the order copies come in, decide:
+    a thread can have two files (a rollout and an archived copy of it), read in any order."""
+    best: tuple[bool, float, bool, str] | None = None
+    chosen: str | None = None
+    for _, session, model, ts in holders:
+        if session != owner:
+            continue
+        rank = (ts is None, 0.0 if ts is None else ts, model is None, model or "")
+        if best is None or rank < best:
+            best, chosen = rank, model
+    return chosen
 
 
 def mark_upstream(calls: Iterable[Call], upstreams: Mapping[str, str]) -> None:

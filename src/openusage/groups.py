@@ -244,8 +244,8 @@ def _tagged(calls: "Calls", index: int) -> "Calls":
         holders = call.holders
         out[key] = msgspec.structs.replace(
             call, session=call.session + suffix,
-            holders=None if holders is None else [(marked, session + suffix, model)
-                                                  for marked, session, model in holders])
+            holders=None if holders is None else [(marked, session + suffix, model, ts)
+                                                  for marked, session, model, ts in holders])
     return out
 
 
