@@ -128,9 +128,9 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
            joins: Mapping[str, str] = _NO_JOINS, upstreams: Mapping[str, str] = _NO_JOINS) -> None:
     """Choose the owner of every call held more than once: among the holders that are not a fork of
     another holder, the lowest (rank, marked, session); a call identified within a lineage takes the
-    model of its owner's earliest copy (`_owners_model`). Then a call owned by a session that joins another
-    (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call whose owner
-    names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
+    model of its owner's earliest copy (`_owners_model`). Then a call owned by a session that joins
+    another (`joins`: a subagent thread, its parent's) counts toward that one (`rejoin`), and a call
+    whose owner names an upstream provider of its own (`upstreams`) is marked with it (`mark_upstream`)."""
     no_ancestors: frozenset[str] = frozenset()
     rank = ranks.get
     for key, call in calls.items():
@@ -150,7 +150,10 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
             _, marked, session = min((rank(s, 0), m, s) for m, s, _, _ in candidates)
         call.session, call.marked = session, marked
         if key.startswith(ROOTED):
-            call.model = _owners_model(holders, session)
+            if len(holders) == 2 and holders[0][1] != holders[1][1]:  # an original and one replay: the
+                call.model = (holders[0] if holders[0][1] == session else holders[1])[2]  # owner's one copy
+            else:
+                call.model = _owners_model(holders, session)
     if joins:
         rejoin(calls.values(), joined_to(joins))
     if upstreams:
