@@ -30,8 +30,8 @@ Holder = tuple[int, str, str | None, float | None]  # a copy's (marked, session,
 class Call(msgspec.Struct, array_like=True, gc=False):
     """A call while its copies are folded. `session`/`marked` are its holder while it has one copy;
     `holders` is then None, and becomes every copy's (marked, session, model, time) once a second
-    copy comes. Mutable: folding updates it in place. No GC tracking: it holds names, numbers and a list of
-    tuples, never a cycle. Crosses a worker's pipe as a compact array."""
+    copy comes. Mutable: folding updates it in place. No GC tracking: it holds names, numbers and a
+    list of tuples, never a cycle. Crosses a worker's pipe as a compact array."""
 
     session: str
     marked: int
@@ -161,8 +161,8 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
 
 
 def own_models(calls: Mapping[str, Call]) -> None:
-    """Calls whose copies all one file holds (so their one holder session owns them without `settle`:
-    `reading._stored_calls`): a call identified within a lineage that its file holds twice (a stale
+    """Calls whose every copy is in one file, so that its session owns them without `settle`
+    (`reading._stored_calls`): a call identified within a lineage that the file holds twice (a stale
     total repeated) takes the model of its earliest copy, as `settle` would give it."""
     for key, call in calls.items():
         holders = call.holders
