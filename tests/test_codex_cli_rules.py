@@ -451,6 +451,14 @@ def test_a_stale_repeat_in_the_owners_own_file_keeps_the_calls_first_model(home:
     snap = snap_of(home)
     assert sorted(models(snap)) == [("gpt-4.1", 50, 5, 0, 0, 1), ("gpt-5-codex", 150, 15, 0, 0, 2)]
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 1}
+    assert _model_calls(home) == _model_calls(home, "--no-cache") == {"gpt-4.1": 1, "gpt-5-codex": 2}
+
+
+def _model_calls(home: CodexHome, *args: str) -> dict[str, int]:
+    """Calls per model, from `report model --json` (the settled calls, read a session at a time)."""
+    result = invoke(["report", "model", "--json", "--tz", "UTC", *args], codex_env(home.root))
+    assert result.exit_code == 0, explain(result)
+    return {row["period"]: row["calls"] for row in json.loads(result.stdout)["rows"]}
 
 
 def _call_under(model: str | None, ts: str = "2026-11-19T10:00:02.000Z") -> list[str]:
@@ -472,6 +480,7 @@ def test_a_threads_two_files_give_its_call_one_model_whichever_is_read_first(hom
     snap_of(home)
     home.write(files[other][0], _call_under(files[other][1]))
     assert models(cached_equals_cold(codex_env(home.root))) == [("gpt-5", 100, 10, 0, 0, 1)]
+    assert _model_calls(home) == _model_calls(home, "--no-cache") == {"gpt-5": 1}
     home.write(archived, _call_under("o3", "2026-11-19T10:00:01.500Z"))
     assert models(cached_equals_cold(codex_env(home.root))) == [("o3", 100, 10, 0, 0, 1)]
 
