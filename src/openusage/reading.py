@@ -479,15 +479,15 @@ def stored_calls(store: Store, account: str, keys: set[str], lineage: Lineage | 
     if not keys:
         return {}
     calls = fold_copies(store.copies(account, keys))
-    _settle(store, account, calls, lineage=lineage)
+    _settle(store, account, calls, lineage)
     return calls
 
 
-def _settle(store: Store, account: str, calls: Calls, forks: dict[str, SessionInfo] | None = None,
-            lineage: Lineage | None = None) -> None:
-    """Every call keyed under its lineage's root (`lineage.py`), then its owner chosen."""
+def _settle(store: Store, account: str, calls: Calls, lineage: Lineage | None = None) -> None:
+    """Every call keyed under its lineage's root (`lineage.py`), then its owner chosen (`lineage`: that of
+    the account's `session_forks`, when the caller has it)."""
     if lineage is None:
-        lineage = Lineage(store.session_forks(account) if forks is None else forks)
+        lineage = Lineage(store.session_forks(account))
     reroot(calls, lineage.remap())
     settle(calls, lineage.ranks(), lineage.ancestors(), lineage.joins(), lineage.upstreams())
 
@@ -512,8 +512,7 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
     out by session, as do those holding a call keyed under a root another file's head leads further
     (`lineage.py`). So memory grows with those waiting sessions' calls, not with the history."""
     shared = store.shared_crcs()
-    forks = store.session_forks(account)
-    lineage = Lineage(forks)
+    lineage = Lineage(store.session_forks(account))
     joins = lineage.joins()
     upstreams = lineage.upstreams()
     joined = set(joins) | set(joins.values())
@@ -532,7 +531,7 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
             mark_upstream(calls.values(), upstreams)
         yield from call_rows(calls)
     if waiting:
-        _settle(store, account, waiting, forks)
+        _settle(store, account, waiting, lineage)
         yield from sorted(call_rows(waiting), key=lambda row: row.session)
 
 
@@ -552,8 +551,7 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
     until all are read and their owners chosen, and come last, with those keyed under a root another
     file's head leads further (`lineage.py`): their copies elsewhere are keyed under another root."""
     shared = store.shared_crcs()
-    forks = store.session_forks(account)
-    lineage = Lineage(forks)
+    lineage = Lineage(store.session_forks(account))
     joins = lineage.joins()
     upstreams = lineage.upstreams()
     moved = touched(lineage.remap())
@@ -574,7 +572,7 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
         if upstreams:
             mark_upstream(calls.values(), upstreams)
         yield calls.values()
-    _settle(store, account, pending, forks)
+    _settle(store, account, pending, lineage)
     yield pending.values()
 
 
