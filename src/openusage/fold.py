@@ -160,14 +160,22 @@ def settle(calls: Mapping[str, Call], ranks: Mapping[str, int], ancestors: Mappi
         mark_upstream(calls.values(), upstreams)
 
 
-def own_models(calls: Mapping[str, Call]) -> None:
-    """Calls whose every copy is in one file, so that its session owns them without `settle`
-    (`reading._stored_calls`): a call identified within a lineage that the file holds twice (a stale
-    total repeated) takes the model of its earliest copy, as `settle` would give it."""
+def settle_alone(calls: Mapping[str, Call], joins: Mapping[str, str] = _NO_JOINS,
+                 upstreams: Mapping[str, str] = _NO_JOINS) -> None:
+    """What `settle` does to calls whose every copy is in one file, so that its session owns them with
+    no choice to make (`reading._stored_calls`, `reading.settled_by_session`): a call identified within
+    a lineage that the file holds twice (a stale total repeated) takes the model of its earliest copy;
+    then a call of a session that joins another counts toward that one (`joins` as `joined_to` gives
+    them: each session to its last target), and a call whose owner names an upstream provider of its
+    own is marked with it."""
     for key, call in calls.items():
         holders = call.holders
         if holders is not None and key.startswith(ROOTED):
             call.model = _owners_model(holders, call.session)
+    if joins:
+        rejoin(calls.values(), joins)
+    if upstreams:
+        mark_upstream(calls.values(), upstreams)
 
 
 def _owners_model(holders: list[Holder], owner: str) -> str | None:

@@ -31,12 +31,10 @@ from openusage.fold import (
     call_rows,
     fold_copies,
     fold_records,
-    mark_upstream,
     merge,
-    own_models,
-    rejoin,
     reroot,
     settle,
+    settle_alone,
 )
 from openusage.lineage import Lineage, classes, in_touched, local_root, touched, widened
 from openusage.packed import codec, encode_records
@@ -526,9 +524,7 @@ def settled_by_session(store: Store, account: str) -> Iterator[CallRow]:
                 or (moved and any(in_touched(key, moved) for key in calls)):
             merge(waiting, calls)
             continue
-        own_models(calls)
-        if upstreams:
-            mark_upstream(calls.values(), upstreams)
+        settle_alone(calls, upstreams=upstreams)  # a session that joins another, or is joined, waits
         yield from call_rows(calls)
     if waiting:
         _settle(store, account, waiting, lineage)
@@ -566,11 +562,7 @@ def _stored_calls(store: Store, account: str) -> Iterator[Collection[Call]]:
                 merge(pending, waiting)
                 for key in waiting:
                     del calls[key]
-        own_models(calls)
-        if joins:
-            rejoin(calls.values(), joins)
-        if upstreams:
-            mark_upstream(calls.values(), upstreams)
+        settle_alone(calls, joins, upstreams)
         yield calls.values()
     _settle(store, account, pending, lineage)
     yield pending.values()
