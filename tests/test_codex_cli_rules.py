@@ -904,6 +904,13 @@ def _fork_of_b_replaying_a(thread: str) -> list[str]:
             token_count("2026-11-20T10:06:00.000Z", (300, 0, 30, 0), (200, 0, 20, 0))]
 
 
+def _c_copying_b(parent: str, **b_link: Any) -> list[str]:
+    """C's head alone: its own session_meta (a fork of `parent`), then a copy of B's, naming B's own
+    link to A (`b_link`: `forked_from_id=TA` or `source=_spawned(TA)`)."""
+    return [session_meta("2026-11-20T10:03:00.000Z", TC, forked_from_id=parent),
+            session_meta("2026-11-20T10:01:00.000Z", TB, **b_link)]
+
+
 def test_a_subagent_joins_the_top_thread_through_a_spawn_link_only_a_forks_head_names(home: CodexHome) -> None:
     """D was spawned by B, whose rollout is gone; D's head names B only. C, a user fork of B, copies B's
     session_meta: B was spawned by A. "Subagents of subagents fold to the top thread" ("Readings settled"
@@ -914,9 +921,7 @@ def test_a_subagent_joins_the_top_thread_through_a_spawn_link_only_a_forks_head_
         turn_context("2026-11-20T10:05:01.000Z", "gpt-5"),
         token_count("2026-11-20T10:06:00.000Z", (200, 0, 20, 0), (200, 0, 20, 0))])
     assert _session_calls(home) == {TA: 1, TB: 1}  # nothing names B's spawner yet; the cache is made
-    home.write(home.path(TC, "2026/11/20"), [
-        session_meta("2026-11-20T10:03:00.000Z", TC, forked_from_id=TB),
-        session_meta("2026-11-20T10:01:00.000Z", TB, source=_spawned(TA))])
+    home.write(home.path(TC, "2026/11/20"), _c_copying_b(TB, source=_spawned(TA)))
     assert _session_calls(home) == {TA: 2}  # the cache, refreshed
     snap = snap_of(home)
     assert sessions(snap) == (1, 1, 1)
@@ -928,9 +933,7 @@ def test_a_replay_is_owned_by_the_thread_a_link_only_another_head_names_leads_to
     sorts first) forks B, names B only, and replays A's call. A is D's ancestor through C's link, so A
     owns the call ("the copy's thread that is an ancestor of the others"), not D by its id."""
     home.write(home.path(TA), _thread_a())
-    home.write(home.path(TC, "2026/11/20"), [
-        session_meta("2026-11-20T10:03:00.000Z", TC, forked_from_id=TB),
-        session_meta("2026-11-20T10:01:00.000Z", TB, forked_from_id=TA)])
+    home.write(home.path(TC, "2026/11/20"), _c_copying_b(TB, forked_from_id=TA))
     home.write(home.path(T0, "2026/11/20"), _fork_of_b_replaying_a(T0))
     snap = snap_of(home)
     assert tokens(snap) == (300, 30, 0, 0)
@@ -944,9 +947,7 @@ def test_a_link_in_a_head_that_leaves_a_generation_out_is_followed(home: CodexHo
     from B to A is still a session_meta line to follow. D forks B, names B only, and replays A's call:
     keyed under A, it counts once. Before, twice."""
     home.write(home.path(TA), _thread_a())
-    home.write(home.path(TC, "2026/11/20"), [
-        session_meta("2026-11-20T10:03:00.000Z", TC, forked_from_id=TM),
-        session_meta("2026-11-20T10:01:00.000Z", TB, forked_from_id=TA)])
+    home.write(home.path(TC, "2026/11/20"), _c_copying_b(TM, forked_from_id=TA))
     home.write(home.path(TD, "2026/11/20"), _fork_of_b_replaying_a(TD))
     snap = snap_of(home)
     assert tokens(snap) == (300, 30, 0, 0)
