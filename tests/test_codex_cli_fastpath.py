@@ -174,6 +174,11 @@ def rollout_lines(draw: st.DrawFn) -> list[bytes]:
     lines = [draw(weighted((12, st.just(line)), (1, damaged(line)))) for line in lines]
     if lines and draw(st.booleans()):  # a re-emit: the same line again, as Codex writes one
         lines.insert(draw(st.integers(0, len(lines))), lines[draw(st.integers(0, len(lines) - 1))])
+    if objects and draw(st.booleans()):  # a re-emit at another time (earlier, later, invalid), right after
+        at = draw(st.integers(0, len(objects) - 1))
+        again = dict(objects[at])
+        put(again, "timestamp", draw(timestamps))
+        lines.insert(at + 1, spelled(draw, again))
     return lines + draw(st.lists(noise_lines, max_size=2))
 
 
@@ -227,6 +232,29 @@ def test_a_line_reads_alike_after_a_turn_context(line: bytes) -> None:
     """Each line twice (the second a re-emit of the first), after a turn that names a model."""
     same_on_both([b'{"timestamp":"2026-11-19T10:00:01.000Z","type":"turn_context","payload":{"model":"gpt-5"}}',
                   line, line])
+
+
+@pytest.mark.parametrize(("first", "then"), [
+    ('"2026-11-19T10:00:02.123Z"', '"2026-11-19T10:00:01.000Z"'),  # the re-emit earlier: it moves the call
+    ('"2026-11-19T10:00:02.123Z"', '"2026-11-19T10:00:03.000Z"'),  # later: nothing moves
+    ('"2026-11-19 10:00:02"', '"2026-11-19T10:00:03.000Z"'),  # the original's time invalid
+    ('"2026-11-19T10:00:02.123Z"', '"2026-11-19T10:00:02.123Z"'),  # the same time
+    ('"2026-11-19T10:00:02.123Z"', '"2026-11-19 10:00:01"'),  # the re-emit's invalid: nothing moves
+])
+def test_a_re_emit_reads_alike_whatever_its_time(first: str, then: str) -> None:
+    """A re-emit whose time may move its call's goes to the pure parser; after a call of another key
+    (the last differs), and read resumed from the state the original left (the halves of `same_on_both`)."""
+    other = event(info=f'{{"total_token_usage":{USAGE},"last_token_usage":{USAGE.replace("100", "90")}}}', ts=then)
+    same_on_both([event(ts=first), event(ts=then)])
+    same_on_both([event(ts=first), other, event(ts=then)])
+
+
+def test_an_earlier_re_emit_moves_the_time_of_its_call_on_both_paths() -> None:
+    require_compiled()
+    for compiled in (True, False):
+        records = read([event(ts='"2026-11-19 10:00:02"'), event(ts='"2026-11-19T10:00:03.000Z"'),
+                        event(ts='"2026-11-19T10:00:01.000Z"'), event(ts='"2026-11-19T10:00:04.000Z"')], compiled)[0]
+        assert [r.ts for r in records] == [1795082401.0]
 
 
 @pytest.mark.parametrize("field", USAGE_KEYS)

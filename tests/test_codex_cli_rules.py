@@ -113,6 +113,37 @@ def test_re_emitted_events_are_skipped(home: CodexHome) -> None:
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 0}
 
 
+def test_a_re_emits_valid_earlier_time_is_its_calls_time(home: CodexHome) -> None:
+    """"Readings settled" 3: a call's time is the earliest valid timestamp over every line carrying its
+    key, and a re-emit carries it. Call 1's own time is no RFC 3339 time, its re-emit's is (the 20th);
+    call 2 (the 21st) is re-emitted stamped the 19th, then the 21st; call 3 (the 22nd) is followed by a
+    re-emit of its total with another last, which carries another key."""
+    home.place("reemit_time.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (3500, 350, 0, 0)
+    assert series(snap, "tokens") == {"2026-11-19": 2200, "2026-11-20": 1100, "2026-11-22": 550}
+    assert sessions(snap) == (1, 1, 1)  # call 1 is today's now
+    assert skipped(snap) == {"reemitted": 4}
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 3, "duplicate_records": 0}
+
+
+def test_a_re_emit_appended_later_moves_the_time_of_a_call_read_in_an_earlier_run(home: CodexHome) -> None:
+    """The call's record is in the cache when its re-emit comes: the file is read again from its start,
+    and the cache agrees with a scan from scratch."""
+    lines = (home.place("reemit_time.jsonl").read_text(encoding="utf-8")).splitlines()
+    path = home.write(home.path(B), lines[:4])  # call 1, whose own time is invalid
+    env = codex_env(home.root)
+    assert series(cached_equals_cold(env), "tokens") == {}
+    home.append(path, lines[4] + "\n")  # its re-emit, stamped the 20th
+    assert series(cached_equals_cold(env), "tokens") == {"2026-11-20": 1100}
+    home.append(path, "\n".join(lines[5:8]) + "\n")  # call 2 and its re-emit stamped the 19th
+    assert series(cached_equals_cold(env), "tokens") == {"2026-11-19": 2200, "2026-11-20": 1100}
+    home.append(path, lines[8] + "\n")  # a later re-emit of call 2: nothing moves
+    snap = cached_equals_cold(env)
+    assert series(snap, "tokens") == {"2026-11-19": 2200, "2026-11-20": 1100}
+    assert skipped(snap) == {"reemitted": 3}
+
+
 def test_info_null_is_not_usage(home: CodexHome) -> None:
     home.place("info_null.jsonl")
     snap = snap_of(home)

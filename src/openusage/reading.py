@@ -748,6 +748,14 @@ def _read_job(job: _Job, reader: Reader) -> FileRead:
         parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
         end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix, parser.broken)
         chunk = parser.finish(end, tail)
+        if chunk.reread and offset:
+            # The new lines change a record the earlier read holds: the whole file again, as a cold scan
+            # reads it (the old copies of it go: `FileRead.restarted`).
+            offset = 0
+            prefix = reader.prefix() if job.fingerprint else None
+            parser = provider.parser(job.source, None)
+            end, tail = reader.scan(fd, 0, size, provider.needles, parser.line, prefix, parser.broken)
+            chunk = parser.finish(end, tail)
         head_hash = b""
         if job.fingerprint:
             assert prefix is not None

@@ -50,8 +50,8 @@ class Chunk:
     being written is never half-counted, and a complete line without a final newline still counts.
     """
 
-    __slots__ = ("end_offset", "marker_seen", "marks_from_tail", "records", "skipped", "state", "tail_records",
-                 "tail_skipped", "tail_zero_records", "zero_records")
+    __slots__ = ("end_offset", "marker_seen", "marks_from_tail", "records", "reread", "skipped", "state",
+                 "tail_records", "tail_skipped", "tail_zero_records", "zero_records")
 
     def __init__(self, end_offset: int = 0, state: bytes | None = None) -> None:
         self.records: list[UsageRecord] = []
@@ -68,6 +68,9 @@ class Chunk:
         # The marks come from a marker in the last line, without its newline: they hold only while that
         # line reads as a marker, so the next read of the file must start over (scan.py).
         self.marks_from_tail = False
+        # These lines change a record an earlier read of the file holds (a Codex re-emit that moves a
+        # call's time): read the whole file again from its start instead (reading._read_job).
+        self.reread = False
 
 
 # -- what the store answers, for the snapshot -------------------------------------------------------

@@ -10,6 +10,8 @@
  * the event, deep nesting, a byte over 0x7f, a timestamp in another form...), goes to
  * `fallback(line, tally, state)`, the pure-Python parser (rollout.parse_line), which is the reference:
  * nothing is changed before that decision, so a deferred line is read exactly as on the pure path.
+ * A re-emit goes there too when its time may move the call it repeats (rollout._reemit): rare, since
+ * a re-emit is written after its original.
  * tests/test_codex_cli_fastpath.py holds the two paths equal over fuzzed and generated files.
  */
 #define PY_SSIZE_T_CLEAN
@@ -25,7 +27,7 @@
 #endif
 
 /* Bumped whenever the contract with rollout.py changes: a stale build is refused there. */
-#define ROLLOUT_VERSION 1
+#define ROLLOUT_VERSION 2
 #define MAX_COUNT 9007199254740991LL /* 2**53 - 1: a larger count is left to rollout.py, which keeps it whole */
 #define MAX_DEPTH 64                 /* deeper values go to the pure parser, which judges them */
 
@@ -532,7 +534,7 @@ typedef struct {
     vectorcallfunc vectorcall;
 } Lines;
 
-static PyObject *s_previous, *s_base, *s_model, *s_root, *s_zero, *s_lineage_root, *s_unit;
+static PyObject *s_previous, *s_base, *s_model, *s_root, *s_zero, *s_lineage_root, *s_unit, *s_ts, *s_last;
 
 static PyObject *usage_tuple(const Usage *u)
 {
@@ -678,7 +680,30 @@ static int same_total(PyObject *previous, const Usage *u)
     return 1;
 }
 
-/* rollout._token_count for an event of the fast shape (a total and a last with all four counts). */
+/* Whether a re-emit stamped `ts` may move the time of the call it repeats (rollout._reemit): this
+ * read's last call has no time or a later one, or this read has none yet and an earlier read left one
+ * (`state.last`). 1: rollout.py decides, 0: it cannot, -1: an error. */
+static int reemit_may_move(Lines *self, double ts)
+{
+    Py_ssize_t n = PyList_GET_SIZE(self->records);
+    if (n == 0) {
+        PyObject *last = PyObject_GetAttr(self->state, s_last);
+        if (last == NULL)
+            return -1;
+        int some = last != Py_None;
+        Py_DECREF(last);
+        return some;
+    }
+    PyObject *was = PyObject_GetAttr(PyList_GET_ITEM(self->records, n - 1), s_ts);
+    if (was == NULL)
+        return -1;
+    int may = !PyFloat_CheckExact(was) || ts < PyFloat_AS_DOUBLE(was);
+    Py_DECREF(was);
+    return may;
+}
+
+/* rollout._token_count for an event of the fast shape (a total and a last with all four counts).
+ * 1: the line is rollout.py's to read (nothing changed here). */
 static int token_count(Lines *self, const Event *ev)
 {
     PyObject *state = self->state;
@@ -697,7 +722,8 @@ static int token_count(Lines *self, const Event *ev)
     }
     if (same) {
         Py_XDECREF(total);
-        return add_one(self->skipped, self->reemitted);
+        int may = reemit_may_move(self, ev->ts);
+        return may != 0 ? may : add_one(self->skipped, self->reemitted);
     }
     if (PyObject_SetAttr(state, s_previous, total) < 0 || PyObject_SetAttr(state, s_base, total) < 0)
         goto fail;
@@ -772,8 +798,13 @@ static PyObject *lines_call(PyObject *op, PyObject *const *args, size_t nargsf, 
         return PyObject_Vectorcall(self->fallback, call, 3, NULL);
     }
     if (ev.what == USAGE) {
-        if (token_count(self, &ev) < 0)
+        int rc = token_count(self, &ev);
+        if (rc < 0)
             return NULL;
+        if (rc == 1) {
+            PyObject *call[3] = {line, self->tally, self->state};
+            return PyObject_Vectorcall(self->fallback, call, 3, NULL);
+        }
     } else if (ev.what == MODEL) {
         /* rollout._turn_context: a non-empty ASCII model, which `printable` leaves as it is */
         PyObject *model = PyUnicode_FromStringAndSize((const char *)ev.model, ev.model_end - ev.model);
@@ -870,7 +901,8 @@ static int intern(PyObject **slot, const char *text)
 PyMODINIT_FUNC PyInit__rollout(void)
 {
     if (intern(&s_previous, "previous") < 0 || intern(&s_base, "base") < 0 || intern(&s_model, "model") < 0 ||
-        intern(&s_root, "root") < 0 || intern(&s_zero, "zero") < 0 || intern(&s_lineage_root, "lineage_root") < 0)
+        intern(&s_root, "root") < 0 || intern(&s_zero, "zero") < 0 || intern(&s_lineage_root, "lineage_root") < 0 ||
+        intern(&s_ts, "ts") < 0 || intern(&s_last, "last") < 0)
         return NULL;
     s_unit = PyLong_FromLong(1);
     if (s_unit == NULL || PyType_Ready(&LinesType) < 0)

@@ -7,7 +7,9 @@ follow) and `event_msg` lines whose payload is a `token_count`. Everything else 
 
 Per `token_count` with an `info`:
 - a re-emit (its `total_token_usage` equal, field for field, to that of the file's previous event
-  with an `info`) is skipped and counted as `reemitted`;
+  with an `info`) is skipped and counted as `reemitted`; it carries the call's key all the same, so
+  its valid timestamp, when earlier than the call's (the original's missing, invalid or later), is
+  the call's time ("Readings settled" 3: "every line carrying its key");
 - the call's figures are its `last_token_usage` when that names any of input, cached, output or
   reasoning; else the difference from the file's previous total (the first: the total itself; a
   negative component is a reset, which counts nothing and becomes the new baseline);
@@ -19,9 +21,11 @@ Per `token_count` with an `info`:
   the file's `session_meta` lines lead to through `forked_from_id` / `parent_thread_id`, whether or not
   its file exists. An event without a total is identified by (thread, raw timestamp, last).
 
-The file's thread, its ancestry, the latest model and the previous totals are the parser's state: the
-cache keeps them with the chunk, so lines appended later are read exactly as in a cold scan. A last
-line without its newline is never counted until it is complete.
+The file's thread, its ancestry, the latest model, the previous totals and the key and time of the
+last call are the parser's state: the cache keeps them with the chunk, so lines appended later are
+read exactly as in a cold scan. A re-emit appended later that moves the time of a call read in an
+earlier run asks for the file to be read again from its start (`Chunk.reread`): the call's record is
+in the store, not in this read. A last line without its newline is never counted until it is complete.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ class _State:
     """What the lines before tell the next ones: the thread, the ancestry its `session_meta` lines
     name, the latest model, the previous event's total and the baseline for differences."""
 
-    __slots__ = ("base", "fallback", "model", "own", "parents", "previous", "root")
+    __slots__ = ("base", "fallback", "last", "model", "own", "parents", "previous", "reread", "root")
 
     def __init__(self, fallback: str, encoded: bytes | None) -> None:
         self.fallback = fallback  # the thread named by the file, until a session_meta names it
@@ -98,16 +102,21 @@ class _State:
         self.previous: Usage | None = None  # the total of the previous event with an info
         self.base: Usage | None = None  # the latest total: what a total-only event is a difference from
         self.root: str | None = None  # cached lineage root (None: work it out again)
+        # The key and time of the file's last call read in an earlier run: what a re-emit at the start
+        # of this read may move (`_reemit`). The calls of this read are the tally's own records.
+        self.last: tuple[str, float | None] | None = None
+        self.reread = False  # a re-emit moved the time of a call read in an earlier run
         if encoded:
             try:
-                own, parents, model, previous, base = marshal.loads(encoded)
+                own, parents, model, previous, base, last = marshal.loads(encoded)
             except (ValueError, EOFError, TypeError):
                 return  # a state of another shape: start afresh
             self.own, self.parents, self.model = own, parents, model
-            self.previous, self.base = previous, base  # marshal gives the tuples back as they were
+            self.previous, self.base, self.last = previous, base, last  # marshal gives the tuples back
 
-    def encode(self) -> bytes:
-        return marshal.dumps((self.own, self.parents, self.model, self.previous, self.base))
+    def encode(self, records: list[UsageRecord]) -> bytes:
+        last = (records[-1].key, records[-1].ts) if records else self.last
+        return marshal.dumps((self.own, self.parents, self.model, self.previous, self.base, last))
 
     def thread(self) -> str:
         return self.own if self.own is not None else self.fallback
@@ -160,7 +169,9 @@ class RolloutParser:
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:
         # A last line without its newline is not counted, nor judged, until it is complete.
-        return chunk_of(end_offset, self.body, None, self.state.encode())
+        chunk = chunk_of(end_offset, self.body, None, self.state.encode(self.body.records))
+        chunk.reread = self.state.reread
+        return chunk
 
 
 def parse_line(line: Line, tally: Tally, state: _State) -> None:
@@ -285,6 +296,7 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
     """One `token_count` event with an info: a call, a re-emit, or nothing."""
     if total is not None and total == state.previous:
         tally.skip(SkipReason.REEMITTED)
+        _reemit(_seconds(raw_ts), total, last, tally.records, state)
         return
     state.previous = total
     if last is not None and (last[0] is not None or last[1] is not None or last[2] is not None
@@ -307,13 +319,30 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
         tally.zero += 1
         return
     ts = _seconds(raw_ts)
-    if total is not None:
-        key = f"x\x1f{state.lineage_root()}\x1f{total}\x1f{last}"  # the tuples as text: one C call each
-    else:
-        key = f"t\x1f{state.thread()}\x1f{_raw_json(raw_ts)}\x1f{last}"
+    key = _key(total, last, state) if total is not None else f"t\x1f{state.thread()}\x1f{_raw_json(raw_ts)}\x1f{last}"
     # Reasoning is part of output, kept beside it as written: informational, never added to anything.
     tally.records.append(UsageRecord(key, ts, model if model is not None else state.model, inp - cached, out, cached,
                                      0, None, 0, reasoning))
+
+
+def _reemit(ts: float | None, total: Usage, last: Usage | None, records: list[UsageRecord], state: _State) -> None:
+    """A re-emit's time, when valid and earlier, becomes the time of the call it repeats: the file's
+    last call, when that has the re-emit's key (its record in this read, else the state's `last`)."""
+    if ts is None:
+        return
+    if records:
+        record = records[-1]
+        if (record.ts is None or ts < record.ts) and record.key == _key(total, last, state):
+            records[-1] = msgspec.structs.replace(record, ts=ts)
+    elif state.last is not None:
+        last_key, last_ts = state.last
+        if (last_ts is None or ts < last_ts) and last_key == _key(total, last, state):
+            state.reread = True
+
+
+def _key(total: Usage, last: Usage | None, state: _State) -> str:
+    """The identity of a call with a total: its lineage root, its total and its last, as text."""
+    return f"x\x1f{state.lineage_root()}\x1f{total}\x1f{last}"  # the tuples as text: one C call each
 
 
 # RFC 3339's date-time (section 5.6): `T` or `t` (or, as its note allows, a space) between the date and
