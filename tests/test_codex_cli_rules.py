@@ -144,6 +144,19 @@ def test_a_re_emit_appended_later_moves_the_time_of_a_call_read_in_an_earlier_ru
     assert skipped(snap) == {"reemitted": 3}
 
 
+def test_a_figure_of_reasoning_alone_is_a_call(home: CodexHome) -> None:
+    """"Readings settled" 4: a figure is all zero when input (cached capped at it), output and reasoning
+    all are. A last of reasoning alone (7) and a difference of totals that moved in reasoning alone (3)
+    are calls; a last of cached input alone, capped at its input of 0, is all zero."""
+    home.place("reasoning_only.jsonl")
+    snap = snap_of(home)
+    assert diag(snap, "records_counted", "zero_records") == {"records_counted": 3, "zero_records": 1}
+    assert tokens(snap) == (650, 100, 350, 0)
+    assert models(snap) == [("gpt-5-codex", 650, 100, 350, 0, 3)]
+    assert snap["metrics"]["reasoning_output_tokens"]["used"] == 7 + 3 + 30
+    assert sessions(snap) == (1, 0, 1)
+
+
 def test_info_null_is_not_usage(home: CodexHome) -> None:
     home.place("info_null.jsonl")
     snap = snap_of(home)

@@ -27,7 +27,7 @@
 #endif
 
 /* Bumped whenever the contract with rollout.py changes: a stale build is refused there. */
-#define ROLLOUT_VERSION 2
+#define ROLLOUT_VERSION 3
 #define MAX_COUNT 9007199254740991LL /* 2**53 - 1: a larger count is left to rollout.py, which keeps it whole */
 #define MAX_DEPTH 64                 /* deeper values go to the pure parser, which judges them */
 
@@ -731,7 +731,7 @@ static int token_count(Lines *self, const Event *ev)
     long long inp = ev->last.v[0], cached = ev->last.v[1], out = ev->last.v[2], reasoning = ev->last.v[3];
     if (cached > inp)
         cached = inp; /* cached input is part of input: never more than it */
-    if (!(inp || out))
+    if (!(inp || out || reasoning)) /* cached is at most input here */
         return add_zero(self->tally);
     PyObject *root = lineage_root(state);
     if (root == NULL)

@@ -18,7 +18,7 @@ from openusage import native
 if TYPE_CHECKING:
     from openusage.providers.codex_cli._rollout import Lines
 
-ROLLOUT_VERSION = 2  # the contract `_rollout.c` implements (its ROLLOUT_VERSION); a stale build is refused
+ROLLOUT_VERSION = 3  # the contract `_rollout.c` implements (its ROLLOUT_VERSION); a stale build is refused
 MODULE = "openusage.providers.codex_cli._rollout"
 
 

@@ -13,7 +13,8 @@ Per `token_count` with an `info`:
 - the call's figures are its `last_token_usage` when that names any of input, cached, output or
   reasoning; else the difference from the file's previous total (the first: the total itself; a
   negative component is a reset, which counts nothing and becomes the new baseline);
-- all-zero figures (this drops the context-window-full artefact) are not usage;
+- all-zero figures (this drops the context-window-full artefact) are not usage: input (cached capped at
+  it), output and reasoning all zero ("Readings settled" 4); a figure of reasoning alone is a call;
 - cached input is capped at input and taken out of it: input = input - cached, cache read = cached,
   output as written (reasoning is part of it), cache write 0;
 - the call's identity is (lineage root, total, last): the same call replayed into a fork or a
@@ -315,7 +316,7 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
     if total is not None:
         state.base = total
     cached = min(cached, inp)  # cached input is part of input: never more than it
-    if not (inp or out):
+    if not (inp or out or reasoning):  # cached is at most input here
         tally.zero += 1
         return
     ts = _seconds(raw_ts)
