@@ -100,8 +100,10 @@ def _targets(corpus: Path, seed: int, provider: str = "kimi_cli") -> list[Path]:
     return random.Random(seed * 31 + 7).sample(candidates, min(APPEND_FILES, len(candidates)))
 
 
-def _same(label: str, documents: list[Any]) -> None:
-    if len({json.dumps(d, sort_keys=True) for d in documents}) != 1:
+def _same(label: str, documents: list[Any], differ: bool = False) -> None:
+    """Every variant gave the same output; with `differ` (a change of what is counted) nothing is
+    compared across variants."""
+    if not differ and len({json.dumps(d, sort_keys=True) for d in documents}) != 1:
         raise SystemExit(f"bench.ab: the variants' outputs differ ({label})")
 
 
@@ -115,6 +117,9 @@ def main() -> None:
     p.add_argument("--appends", action="store_true", help="time warm and warm-after-appends snapshots")
     p.add_argument("--first", action="store_true", help="time the command on an empty cache (a first run)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--differ", action="store_true",
+                   help="the variants count differently (a change of a rule): their outputs are not compared "
+                        "with each other; after appends each is compared with its own --no-cache run")
     args = p.parse_args()
     corpus: Path = args.corpus
     restore_appends(corpus)
@@ -128,13 +133,15 @@ def main() -> None:
             for variant in variants:
                 variant.run(corpus, home, command, None, args.provider)  # the first run fills its cache
         if args.appends:
-            cold = Variant(f"cold={shlex.join(variants[0].command)}", work)
-            _appends(corpus, home, variants, args.rounds, args.seed, args.provider, cold)
+            colds = [Variant(f"cold{i}={shlex.join(v.command)}", work)
+                     for i, v in enumerate(variants if args.differ else variants[:1])]
+            _appends(corpus, home, variants, args.rounds, args.seed, args.provider, colds)
         else:
             for rnd in range(args.rounds):
                 order = variants if rnd % 2 == 0 else variants[::-1]
-                _same(f"round {rnd + 1}", [v.run(corpus, home, command, "first" if args.first else "warm",
-                                                 args.provider, fresh=args.first) for v in order])
+                kind = "first" if args.first else "warm"
+                _same(f"round {rnd + 1}", [v.run(corpus, home, command, kind, args.provider, fresh=args.first)
+                                           for v in order], args.differ)
     for variant in variants:
         for key, times in variant.times.items():
             wall, fastest = 1e3 * statistics.median(times), 1e3 * min(times)
@@ -144,9 +151,9 @@ def main() -> None:
 
 
 def _appends(corpus: Path, home: Path, variants: list[Variant], rounds: int, seed: int, provider: str,
-             cold: Variant) -> None:
-    """d and e, round after round; `cold` (the first variant's command, its own cache directory)
-    makes the `--no-cache` run each e is checked against."""
+             colds: list[Variant]) -> None:
+    """d and e, round after round; `colds` (the first variant's command, or with `--differ` each
+    variant's, in a cache directory of its own) make the `--no-cache` runs each e is checked against."""
     targets = _targets(corpus, seed, provider)
     manifest = gen.read_manifest(corpus)
     start = gen.parse_instant(manifest["params"]["end"]) if manifest else gen.parse_instant(NOW) - 3600.0
@@ -161,16 +168,23 @@ def _appends(corpus: Path, home: Path, variants: list[Variant], rounds: int, see
         order = variants if rnd % 2 == 0 else variants[::-1]
         for variant in order:
             variant.run(corpus, home, command, None, provider)  # in step with the files again
-        _same(f"d round {rnd + 1}", [v.run(corpus, home, command, "d", provider) for v in order])
+        _same(f"d round {rnd + 1}", [v.run(corpus, home, command, "d", provider) for v in order],
+              len(colds) > 1)
         (corpus / APPEND_JOURNAL).write_text(json.dumps({str(p): p.stat().st_size for p in targets}))
         try:
             for i, path in enumerate(targets):
                 begin = min(start + rnd * 120.0 + i, end - 600.0)
                 appender.append_activity(path, APPEND_BYTES // len(targets), seed * 1_000_003 + rnd * 101 + i,
                                          begin, end)
-            documents = [v.run(corpus, home, command, "e", provider) for v in order]
-            documents.append(cold.run(corpus, home, [*command, "--no-cache"], None, provider))
-            _same(f"e round {rnd + 1} (and --no-cache)", documents)
+            found = {v.name: v.run(corpus, home, command, "e", provider) for v in order}
+            if len(colds) == 1:
+                _same(f"e round {rnd + 1} (and --no-cache)",
+                      [*found.values(), colds[0].run(corpus, home, [*command, "--no-cache"], None, provider)])
+            else:
+                for variant, cold in zip(variants, colds, strict=True):
+                    uncached = cold.run(corpus, home, [*command, "--no-cache"], None, provider)
+                    _same(f"e round {rnd + 1} of {variant.name} (and its --no-cache)",
+                          [found[variant.name], uncached])
         finally:
             restore_appends(corpus)
 
