@@ -745,17 +745,15 @@ def _read_job(job: _Job, reader: Reader) -> FileRead:
                 offset, prefix = 0, None
         if prefix is None and job.fingerprint:
             prefix = reader.prefix()
-        parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
-        end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix, parser.broken)
-        chunk = parser.finish(end, tail)
-        if chunk.reread and offset:
+        while True:
+            parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
+            end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix, parser.broken)
+            chunk = parser.finish(end, tail)
+            if not (chunk.reread and offset):
+                break
             # The new lines change a record the earlier read holds: the whole file again, as a cold scan
             # reads it (the old copies of it go: `FileRead.restarted`).
-            offset = 0
-            prefix = reader.prefix() if job.fingerprint else None
-            parser = provider.parser(job.source, None)
-            end, tail = reader.scan(fd, 0, size, provider.needles, parser.line, prefix, parser.broken)
-            chunk = parser.finish(end, tail)
+            offset, prefix = 0, reader.prefix() if job.fingerprint else None
         head_hash = b""
         if job.fingerprint:
             assert prefix is not None

@@ -680,21 +680,25 @@ static int same_total(PyObject *previous, const Usage *u)
     return 1;
 }
 
-/* Whether a re-emit stamped `ts` may move the time of the call it repeats (rollout._reemit): this
- * read's last call has no time or a later one, or this read has none yet and an earlier read left one
- * (`state.last`). 1: rollout.py decides, 0: it cannot, -1: an error. */
+/* Whether a re-emit stamped `ts` may move the time of the call it repeats (rollout._reemit): the
+ * file's last call (this read's last record, else `state.last`, an earlier read's) has no time or a
+ * later one. 1: rollout.py decides, 0: it cannot, -1: an error. */
 static int reemit_may_move(Lines *self, double ts)
 {
     Py_ssize_t n = PyList_GET_SIZE(self->records);
-    if (n == 0) {
+    PyObject *was;
+    if (n > 0) {
+        was = PyObject_GetAttr(PyList_GET_ITEM(self->records, n - 1), s_ts);
+    } else {
         PyObject *last = PyObject_GetAttr(self->state, s_last);
-        if (last == NULL)
-            return -1;
-        int some = last != Py_None;
+        if (last == NULL || last == Py_None || !PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) != 2) {
+            int some = last != NULL && last != Py_None; /* another shape: rollout.py says what it is */
+            Py_XDECREF(last);
+            return last == NULL ? -1 : some;
+        }
+        was = Py_NewRef(PyTuple_GET_ITEM(last, 1));
         Py_DECREF(last);
-        return some;
     }
-    PyObject *was = PyObject_GetAttr(PyList_GET_ITEM(self->records, n - 1), s_ts);
     if (was == NULL)
         return -1;
     int may = !PyFloat_CheckExact(was) || ts < PyFloat_AS_DOUBLE(was);

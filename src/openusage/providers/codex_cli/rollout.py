@@ -297,7 +297,7 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
     """One `token_count` event with an info: a call, a re-emit, or nothing."""
     if total is not None and total == state.previous:
         tally.skip(SkipReason.REEMITTED)
-        _reemit(_seconds(raw_ts), total, last, tally.records, state)
+        _reemit(raw_ts, total, last, tally.records, state)
         return
     state.previous = total
     if last is not None and (last[0] is not None or last[1] is not None or last[2] is not None
@@ -326,19 +326,20 @@ def _token_count(raw_ts: Any, total: Usage | None, last: Usage | None, model: st
                                      0, None, 0, reasoning))
 
 
-def _reemit(ts: float | None, total: Usage, last: Usage | None, records: list[UsageRecord], state: _State) -> None:
+def _reemit(raw_ts: Any, total: Usage, last: Usage | None, records: list[UsageRecord], state: _State) -> None:
     """A re-emit's time, when valid and earlier, becomes the time of the call it repeats: the file's
     last call, when that has the re-emit's key (its record in this read, else the state's `last`)."""
-    if ts is None:
+    record = records[-1] if records else None
+    known = (record.key, record.ts) if record is not None else state.last
+    if known is None:
         return
-    if records:
-        record = records[-1]
-        if (record.ts is None or ts < record.ts) and record.key == _key(total, last, state):
-            records[-1] = msgspec.structs.replace(record, ts=ts)
-    elif state.last is not None:
-        last_key, last_ts = state.last
-        if (last_ts is None or ts < last_ts) and last_key == _key(total, last, state):
-            state.reread = True
+    ts = _seconds(raw_ts)
+    if ts is None or (known[1] is not None and ts >= known[1]) or known[0] != _key(total, last, state):
+        return
+    if record is not None:
+        records[-1] = msgspec.structs.replace(record, ts=ts)
+    else:
+        state.reread = True  # the call's record is in the store: read the file from its start
 
 
 def _key(total: Usage, last: Usage | None, state: _State) -> str:
