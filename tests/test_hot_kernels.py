@@ -55,7 +55,9 @@ def compiled_kernel() -> hot.Kernel:
     return kernel
 
 
-SEARCHES = ["avx512bw", "avx2", "sse2", "memmem"]  # the compiled loop's substring searches, widest first
+# The compiled loop's substring searches, widest first: "avx512bw" and "avx2" search for several needles in
+# one pass where they share factors (the group search), the "-each" ones needle by needle.
+SEARCHES = ["avx512bw", "avx512bw-each", "avx2", "avx2-each", "sse2", "memmem"]
 
 
 @contextmanager
@@ -76,9 +78,17 @@ def search(name: str) -> Iterator[None]:
 
 # --- the loop alone: lines, offsets, fingerprints ----------------------------------------------------------
 
-NEEDLE_SETS = [KIMI_CLI_NEEDLES, KIMI_CODE_NEEDLES, CODEX_NEEDLES, (b"a",), (b"ab",)]
+# How the group search groups them (_hot.c, `make_plan`): one group sharing "_x" at three offsets; a needle
+# 40 bytes before its group's factor, so a later vector can hold an earlier needle; four groups (".re" shared,
+# three alone); five groups and a needle longer than a vector (both searched needle by needle); needles that
+# overlap themselves and each other.
+GROUPED = [(b'"ab_xy"', b'"cd_xy"', b"q_x"), (b"_zzq", b"a" * 40 + b"_zzr"),
+           (b'"usage.record"', b'"forked"', b'"a.re"', b'"qj"', b'"vv"'), (b'"aa"', b'"bb"', b'"cc"', b'"dd"', b'"ee"'),
+           (b"y" * 70 + b"_qa", b"_qb"), (b"a_b", b"_b_", b"b_bj")]
+NEEDLE_SETS = [KIMI_CLI_NEEDLES, KIMI_CODE_NEEDLES, CODEX_NEEDLES, (b"a",), (b"ab",), *GROUPED]
 PIECES = [b"x", b"\n", b"\r\n", b" ", b'"', b"\\", b"\xc3\xa9", b"\x00", b"ab", b"a", *KIMI_CLI_NEEDLES,
           *KIMI_CODE_NEEDLES, *CODEX_NEEDLES, b'"token_', b'usage"', b'"llm.', b'request"', b"x" * 70,
+          *{needle for needles in GROUPED for needle in needles}, b"_x", b"_zz", b"a" * 40, b".re", b"_b", b"y" * 70,
           b'{"type": "text", "text": "the usage of tokens, requests and the forked record"}' * 3]
 # Long enough for the compiled search's vector loops (32 bytes at a time) and their scalar tails.
 contents = st.lists(st.one_of(st.sampled_from(PIECES), st.binary(max_size=40)), max_size=120).map(b"".join)
@@ -164,13 +174,14 @@ def test_a_needle_at_every_position_of_a_block_is_found(name: str, needles: tupl
     matches in some decoy while the needle does not."""
     compiled = compiled_kernel()
     filler = b"x" * 100
+    block = 16 * 1024  # the whole line in one block (a needle of 70 bytes has 70 decoys of 70 bytes)
     for needle in needles:
         decoys = b"".join(needle[:k] + b"#" + needle[k + 1:] for k in range(len(needle)))
         for at in range(100):
             content = b"{" + filler[:at] + needle + decoys + filler[at:] + b"}\n" + decoys + b"\n"
             with search(name):
-                results = loop_results(compiled, content, needles, 4096, 0, len(content))
-            assert results == loop_results(PURE, content, needles, 4096, 0, len(content)), (needle, at)
+                results = loop_results(compiled, content, needles, block, 0, len(content))
+            assert results == loop_results(PURE, content, needles, block, 0, len(content)), (needle, at)
             assert results[0] == [("bytearray", content[: content.index(b"\n")])], (needle, at)
 
 

@@ -10,7 +10,8 @@
  * The substring search compares two bytes of the needle at 64 (AVX-512BW), 32 (AVX2) or 16 (SSE2)
  * positions at once, then its last byte where both match, and checks the whole needle only where all
  * three do; each wider loop leaves its last positions to the narrower ones, and those to memmem, which
- * is all there is elsewhere (not x86-64, not gcc/clang).
+ * is all there is elsewhere (not x86-64, not gcc/clang). Several needles are searched in one pass where
+ * they share factors (the group search, below): AVX-512BW and AVX2 only.
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
@@ -164,9 +165,292 @@ static void choose_positions(Needle *nd)
     nd->c = nd->len - 1;
 }
 
-/* The next hit of any needle at or after `from`, before `n`; which needle is irrelevant. */
-static Py_ssize_t next_hit(const unsigned char *h, Needle *needles, Py_ssize_t count, Py_ssize_t from, Py_ssize_t n)
+
+/* ---- the group search: one pass for all the needles ---------------------------------------------------
+ *
+ * The per-needle search above makes one pass over the block for each needle, each costing about four
+ * vector operations per 64 bytes (two compares, their AND and the test), and the two-byte filters with
+ * their unaligned loads left the three Codex needles at ~14 cycles per 64 bytes. The group search makes
+ * one pass: the needles are put in groups that share a factor (a common substring that holds a rare byte,
+ * "n_" in all three of Codex's, ".re" in two of Kimi Code's; a needle that shares none is a group of its
+ * own, its factor the whole needle), and at each position three bytes of each group's factor are XORed
+ * with what they should be and ORed together (`vpternlogd`): a zero byte is a position where a factor may
+ * begin. One test per 64 positions covers every group; a position that passes is checked needle by
+ * needle in full. The read pass over the 1.55 GB Codex home (`preadv`, search, lines handed over) took
+ * 0.371 s of CPU needle by needle and 0.302 s in one pass; Kimi Code's 0.262 and 0.227 (docs/speed.md). */
+
+#define MAX_GROUPS 4   /* more groups than this: the per-needle search (no provider comes near) */
+
+typedef struct {
+    unsigned char want[3];           /* three bytes of the factor (repeated when it is shorter) */
+    Py_ssize_t at[3];                /* their offsets from where the factor begins */
+    int count;                       /* needles in the group */
+    int needle[MAX_NEEDLES];         /* which needles */
+    Py_ssize_t off[MAX_NEEDLES];     /* where the factor begins in each: a needle begins off bytes before */
+    const unsigned char *factor;     /* the factor itself, inside the group's first needle */
+    Py_ssize_t factor_len;
+} Group;
+
+typedef struct {
+    int count;                       /* groups; 0: no group search (the per-needle one is used) */
+    Group group[MAX_GROUPS];
+    Py_ssize_t reach;                /* the largest `at`: a vector at p reads up to p + reach + 63 */
+    Py_ssize_t max_off;              /* the largest `off`: a factor at q belongs to a needle at q - off or after */
+} Plan;
+
+/* A byte that makes a factor worth sharing: not a common letter, a digit or JSON's punctuation, which
+ * are everywhere in these files (a factor of common letters would pass the filter in most vectors). */
+static int selective(unsigned char c)
 {
+    if (c >= 'A' && c <= 'Z')
+        c |= 0x20;
+    if (c >= 'a' && c <= 'z')
+        return rarity(c) >= 19;  /* b v k x j q z */
+    if (c >= '0' && c <= '9')
+        return 0;
+    return strchr("\"{}[]:, \t\r\n\\", c) == NULL || c == 0;
+}
+
+/* The longest common substring of x and y that holds a selective byte: its starts in x and y, its length
+ * (0 for none of 2 bytes or more). The needles are short: quadratic is nothing here. */
+static Py_ssize_t shared_factor(const unsigned char *x, Py_ssize_t xn, const unsigned char *y, Py_ssize_t yn,
+                                Py_ssize_t *at_x, Py_ssize_t *at_y)
+{
+    Py_ssize_t best = 0;
+    for (Py_ssize_t i = 0; i < xn; i++)
+        for (Py_ssize_t j = 0; j < yn; j++) {
+            Py_ssize_t len = 0;
+            int rare = 0;
+            while (i + len < xn && j + len < yn && x[i + len] == y[j + len]) {
+                rare |= selective(x[i + len]);
+                len++;
+                if (len >= 2 && rare && len > best) {
+                    best = len;
+                    *at_x = i;
+                    *at_y = j;
+                }
+            }
+        }
+    return best;
+}
+
+/* The filter's three bytes in a factor: all of a short one, else the needle search's choice. */
+static void choose_bytes(Group *g)
+{
+    if (g->factor_len <= 3) {
+        for (int k = 0; k < 3; k++) {
+            Py_ssize_t at = k < g->factor_len ? k : g->factor_len - 1;
+            g->at[k] = at;
+            g->want[k] = g->factor[at];
+        }
+        return;
+    }
+    Needle nd = {.bytes = g->factor, .len = g->factor_len};
+    choose_positions(&nd);
+    g->at[0] = nd.a;
+    g->at[1] = nd.b;
+    g->at[2] = nd.c;
+    for (int k = 0; k < 3; k++)
+        g->want[k] = g->factor[g->at[k]];
+}
+
+/* Needles in order, each joining the first group whose factor it shares (the factor shrinks to what all
+ * share), else starting one. Leaves plan->count 0 when the needles need more than MAX_GROUPS groups or a
+ * needle is longer than a vector, and for a lone needle (the per-needle search takes those). */
+static void make_plan(Plan *plan, const Needle *needles, Py_ssize_t count)
+{
+    plan->count = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const Needle *nd = &needles[k];
+        if (nd->len > 64)
+            goto none;
+        Group *g = NULL;
+        Py_ssize_t at_f = 0, at_n = 0, len = 0;
+        for (int j = 0; j < plan->count && g == NULL; j++)
+            if ((len = shared_factor(plan->group[j].factor, plan->group[j].factor_len, nd->bytes, nd->len, &at_f,
+                                     &at_n)) > 0)
+                g = &plan->group[j];
+        if (g != NULL) {
+            for (int m = 0; m < g->count; m++)
+                g->off[m] += at_f;
+            g->factor += at_f;
+            g->factor_len = len;
+            g->needle[g->count] = (int)k;
+            g->off[g->count++] = at_n;
+            continue;
+        }
+        if (plan->count == MAX_GROUPS)
+            goto none;
+        g = &plan->group[plan->count++];
+        g->count = 1;
+        g->needle[0] = (int)k;
+        g->off[0] = 0;
+        g->factor = nd->bytes;
+        g->factor_len = nd->len;
+    }
+    if (plan->count == 1 && plan->group[0].count == 1)
+        goto none;  /* a lone needle: its own search is as fast (0.206 s against 0.211 over the Kimi CLI home) */
+    plan->reach = plan->max_off = 0;
+    for (int j = 0; j < plan->count; j++) {
+        Group *g = &plan->group[j];
+        choose_bytes(g);
+        for (int b = 0; b < 3; b++)
+            if (g->at[b] > plan->reach)
+                plan->reach = g->at[b];
+        for (int m = 0; m < g->count; m++)
+            if (g->off[m] > plan->max_off)
+                plan->max_off = g->off[m];
+    }
+    return;
+none:
+    plan->count = 0;
+}
+
+/* The needles that may begin where group g's filter passed (bits of `mask`, positions p + bit), checked in
+ * full; the earliest at or after `from` that fits before `to`, or `best` when none is earlier. */
+static Py_ssize_t check_group(const unsigned char *h, const Needle *needles, const Group *g, Py_ssize_t p,
+                              uint64_t mask, Py_ssize_t from, Py_ssize_t to, Py_ssize_t best)
+{
+    for (; mask; mask &= mask - 1) {
+        Py_ssize_t q = p + __builtin_ctzll(mask);
+        for (int m = 0; m < g->count; m++) {
+            const Needle *nd = &needles[g->needle[m]];
+            Py_ssize_t s = q - g->off[m];
+            if (s >= from && s + nd->len <= to && (best < 0 || s < best) &&
+                memcmp(h + s, nd->bytes, (size_t)nd->len) == 0)
+                best = s;
+        }
+    }
+    return best;
+}
+
+/* After the vector loop stopped at p (every factor position before p checked): the rest, needle by needle,
+ * from where a needle's factor would be at p or later. */
+static Py_ssize_t group_tail(const unsigned char *h, const Needle *needles, const Plan *plan, Py_ssize_t p,
+                             Py_ssize_t from, Py_ssize_t to, Py_ssize_t best)
+{
+    for (int j = 0; j < plan->count; j++) {
+        const Group *g = &plan->group[j];
+        for (int m = 0; m < g->count; m++) {
+            const Needle *nd = &needles[g->needle[m]];
+            Py_ssize_t s0 = p - g->off[m] > from ? p - g->off[m] : from;
+            Py_ssize_t end = best >= 0 && best + nd->len < to ? best + nd->len : to;  /* only an earlier hit matters */
+            Py_ssize_t s = find_scalar(h, s0, end, nd);
+            if (s >= 0 && (best < 0 || s < best))
+                best = s;
+        }
+    }
+    return best;
+}
+
+#ifdef HOT_X86
+/* One pass of 64 positions at a time for K groups (K a constant where it is inlined, so the loop over the
+ * groups unrolls and their wanted bytes stay in registers). */
+__attribute__((target("avx512bw"))) static inline __attribute__((always_inline)) Py_ssize_t
+group_avx512_k(const unsigned char *h, const Needle *needles, const Plan *plan, Py_ssize_t from, Py_ssize_t to,
+               const int K)
+{
+    __m512i want[MAX_GROUPS][3];
+    Py_ssize_t at[MAX_GROUPS][3];
+    for (int j = 0; j < K; j++)
+        for (int b = 0; b < 3; b++) {
+            want[j][b] = _mm512_set1_epi8((char)plan->group[j].want[b]);
+            at[j][b] = plan->group[j].at[b];
+        }
+    Py_ssize_t best = -1, p = from;
+    for (; p + plan->reach + 64 <= to; p += 64) {
+        /* The first hit, exactly: a needle whose factor lies in a later vector may begin before one found
+         * here (it begins at most max_off earlier). For the lines handed over it makes no difference (such
+         * a needle spans the one found, so both are in one line), but the contract stays simple. */
+        if (best >= 0 && p - plan->max_off >= best)
+            return best;
+        __m512i x[MAX_GROUPS], z;
+#pragma GCC unroll 4
+        for (int j = 0; j < K; j++) {
+            x[j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(h + p + at[j][0])), want[j][0]);
+            /* 0xBE: (a ^ b) | c, the next byte's difference ORed in */
+            x[j] = _mm512_ternarylogic_epi32(_mm512_loadu_si512((const void *)(h + p + at[j][1])), want[j][1], x[j], 0xBE);
+            x[j] = _mm512_ternarylogic_epi32(_mm512_loadu_si512((const void *)(h + p + at[j][2])), want[j][2], x[j], 0xBE);
+            z = j == 0 ? x[0] : _mm512_min_epu8(z, x[j]);  /* a zero byte in any group's */
+        }
+        if (__builtin_expect(_mm512_testn_epi8_mask(z, z) != 0, 0))
+            for (int j = 0; j < K; j++)
+                best = check_group(h, needles, &plan->group[j], p, _mm512_testn_epi8_mask(x[j], x[j]), from, to, best);
+    }
+    if (best >= 0 && p - plan->max_off >= best)
+        return best;
+    return group_tail(h, needles, plan, p, from, to, best);
+}
+
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) Py_ssize_t
+group_avx2_k(const unsigned char *h, const Needle *needles, const Plan *plan, Py_ssize_t from, Py_ssize_t to,
+             const int K)
+{
+    __m256i want[MAX_GROUPS][3];
+    Py_ssize_t at[MAX_GROUPS][3];
+    for (int j = 0; j < K; j++)
+        for (int b = 0; b < 3; b++) {
+            want[j][b] = _mm256_set1_epi8((char)plan->group[j].want[b]);
+            at[j][b] = plan->group[j].at[b];
+        }
+    const __m256i zero = _mm256_setzero_si256();
+    Py_ssize_t best = -1, p = from;
+    for (; p + plan->reach + 32 <= to; p += 32) {
+        if (best >= 0 && p - plan->max_off >= best)
+            return best;
+        __m256i x[MAX_GROUPS], z;
+#pragma GCC unroll 4
+        for (int j = 0; j < K; j++) {
+            x[j] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(h + p + at[j][0])), want[j][0]);
+            x[j] = _mm256_or_si256(x[j], _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(h + p + at[j][1])), want[j][1]));
+            x[j] = _mm256_or_si256(x[j], _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(h + p + at[j][2])), want[j][2]));
+            z = j == 0 ? x[0] : _mm256_min_epu8(z, x[j]);
+        }
+        if (__builtin_expect(_mm256_movemask_epi8(_mm256_cmpeq_epi8(z, zero)) != 0, 0))
+            for (int j = 0; j < K; j++)
+                best = check_group(h, needles, &plan->group[j], p,
+                                   (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x[j], zero)), from, to, best);
+    }
+    if (best >= 0 && p - plan->max_off >= best)
+        return best;
+    return group_tail(h, needles, plan, p, from, to, best);
+}
+
+#define GROUP_WIDTHS(NAME, BODY)                                                                          \
+    __attribute__((target(NAME##_TARGET))) static Py_ssize_t NAME(const unsigned char *h, const Needle *needles, \
+                                                                const Plan *plan, Py_ssize_t from, Py_ssize_t to) \
+    {                                                                                                     \
+        switch (plan->count) {                                                                            \
+        case 1: return BODY(h, needles, plan, from, to, 1);                                               \
+        case 2: return BODY(h, needles, plan, from, to, 2);                                               \
+        case 3: return BODY(h, needles, plan, from, to, 3);                                               \
+        default: return BODY(h, needles, plan, from, to, 4);                                              \
+        }                                                                                                 \
+    }
+#define group_avx512_TARGET "avx512bw"
+#define group_avx2_TARGET "avx2"
+GROUP_WIDTHS(group_avx512, group_avx512_k)
+GROUP_WIDTHS(group_avx2, group_avx2_k)
+#endif
+
+typedef Py_ssize_t (*group_fn)(const unsigned char *, const Needle *, const Plan *, Py_ssize_t, Py_ssize_t);
+static group_fn find_group = NULL;  /* the group search of the chosen width; NULL: needle by needle */
+
+/* The next hit of any needle at or after `from`, before `n`; which needle is irrelevant. */
+static Py_ssize_t next_hit(const unsigned char *h, Needle *needles, Py_ssize_t count, const Plan *plan,
+                           Py_ssize_t from, Py_ssize_t n)
+{
+    if (plan->count > 0) {  /* find_group is set: one pass for all the needles */
+        Py_ssize_t hit;
+        if (n - from >= RELEASE_GIL_BYTES) {
+            Py_BEGIN_ALLOW_THREADS
+            hit = find_group(h, needles, plan, from, n);
+            Py_END_ALLOW_THREADS
+        } else {
+            hit = find_group(h, needles, plan, from, n);
+        }
+        return hit;
+    }
     Py_ssize_t first = -1;
     for (Py_ssize_t k = 0; k < count; k++) {
         Needle *nd = &needles[k];
@@ -236,11 +520,12 @@ static int load_needles(PyObject *tuple, Needle *needles, Py_ssize_t *count)
 }
 
 /* The loop itself, over a buffer held for the whole call (a bytearray cannot be resized meanwhile). */
-static PyObject *block_lines(const unsigned char *buf, Needle *needles, Py_ssize_t count, Py_ssize_t base,
+static PyObject *block_lines(const unsigned char *buf, Needle *needles, Py_ssize_t count, const Plan *plan,
+                             Py_ssize_t base,
                              Py_ssize_t i, Py_ssize_t n, Py_ssize_t line_start, int fd, PyObject *on_line)
 {
     Py_ssize_t hit;
-    while ((hit = next_hit(buf, needles, count, i, n)) >= 0) {
+    while ((hit = next_hit(buf, needles, count, plan, i, n)) >= 0) {
         const unsigned char *before = memrchr(buf, '\n', (size_t)hit);
         Py_ssize_t ls = before != NULL ? base + (before - buf) + 1 : line_start;
         const unsigned char *after = memchr(buf + hit, '\n', (size_t)(n - hit));
@@ -278,6 +563,9 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t count, base, i, n, line_start;
     if (load_needles(args[1], needles, &count) < 0)
         return NULL;
+    Plan plan = {.count = 0};
+    if (find_group != NULL)
+        make_plan(&plan, needles, count);
     base = PyLong_AsSsize_t(args[2]);
     i = PyLong_AsSsize_t(args[3]);
     n = PyLong_AsSsize_t(args[4]);
@@ -297,7 +585,7 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "lines(): need 0 <= i <= n <= len(buf)");
         out = NULL;
     } else {
-        out = block_lines((const unsigned char *)view.buf, needles, count, base, i, n, line_start, (int)fd,
+        out = block_lines((const unsigned char *)view.buf, needles, count, &plan, base, i, n, line_start, (int)fd,
                           args[7]);
     }
     PyBuffer_Release(&view);
@@ -400,8 +688,10 @@ done:
 
 PyDoc_STRVAR(use_search_doc,
 "use_search(name) -> str\n\n"
-"Search with `name` from now on ('avx512bw', 'avx2', 'sse2' or 'memmem', one this CPU runs) and return\n"
-"the one used before. Import chooses the widest (SEARCH); the tests run every one this machine has,\n"
+"Search with `name` from now on ('avx512bw', 'avx512bw-each', 'avx2', 'avx2-each', 'sse2' or 'memmem',\n"
+"one this CPU runs) and return the one used before. 'avx512bw' and 'avx2' search for all the needles in\n"
+"one pass (the group search) where they form groups, and needle by needle otherwise; the '-each' ones\n"
+"always needle by needle. Import chooses the widest (SEARCH); the tests run every one this machine has,\n"
 "since each must hand over the same lines.");
 
 static PyObject *use_search(PyObject *self, PyObject *arg)
@@ -414,6 +704,7 @@ static PyObject *use_search(PyObject *self, PyObject *arg)
         return NULL;
     }
     find_fn chosen = NULL;
+    group_fn chosen_group = NULL;
     const char *chosen_name = NULL;
     if (strcmp(name, "memmem") == 0) {
         chosen = find_scalar;
@@ -425,10 +716,18 @@ static PyObject *use_search(PyObject *self, PyObject *arg)
         chosen_name = "sse2";
     } else if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2")) {
         chosen = find_avx2;
+        chosen_group = group_avx2;
         chosen_name = "avx2";
+    } else if (strcmp(name, "avx2-each") == 0 && __builtin_cpu_supports("avx2")) {
+        chosen = find_avx2;
+        chosen_name = "avx2-each";
     } else if (strcmp(name, "avx512bw") == 0 && __builtin_cpu_supports("avx512bw")) {
         chosen = find_avx512;
+        chosen_group = group_avx512;
         chosen_name = "avx512bw";
+    } else if (strcmp(name, "avx512bw-each") == 0 && __builtin_cpu_supports("avx512bw")) {
+        chosen = find_avx512;
+        chosen_name = "avx512bw-each";
     }
 #endif
     if (chosen == NULL) {
@@ -439,6 +738,7 @@ static PyObject *use_search(PyObject *self, PyObject *arg)
     if (previous == NULL)
         return NULL;
     find = chosen;
+    find_group = chosen_group;
     search_name = chosen_name;
     return previous;
 }
@@ -1097,9 +1397,11 @@ PyMODINIT_FUNC PyInit__hot(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512bw")) {
         find = find_avx512;
+        find_group = group_avx512;
         search_name = "avx512bw";
     } else if (__builtin_cpu_supports("avx2")) {
         find = find_avx2;
+        find_group = group_avx2;
         search_name = "avx2";
     } else {
         find = find_sse2;
