@@ -114,10 +114,11 @@ class Reader:
     """One reusable buffer per process, and the search over it: each block's candidate lines are found
     by `kernel.lines`, compiled or pure Python (`openusage.hot`; by default, `hot.choose()`)."""
 
-    __slots__ = ("_buf", "_view", "chunk", "kernel")
+    __slots__ = ("_buf", "_view", "chunk", "head", "kernel")
 
     def __init__(self, block: int = BLOCK, kernel: Kernel | None = None, chunk: int = CHUNK) -> None:
         self.kernel = kernel if kernel is not None else choose()
+        self.head: bytes | None = None  # the file's first bytes, kept by the last scan asked for them
         self.chunk = chunk  # the hash's unit (`Prefix`): only tests make it small
         self._allocate(block)
 
@@ -145,7 +146,7 @@ class Reader:
 
     def scan(self, fd: int, start: int, size: int, needles: tuple[bytes, ...],
              on_line: Callable[[Line], None], prefix: Prefix | None = None,
-             on_broken: Callable[[Line], None] | None = None) -> tuple[int, bytes | None]:
+             on_broken: Callable[[Line], None] | None = None, keep_head: int = 0) -> tuple[int, bytes | None]:
         """Hand every complete line of `fd[start:size]` that holds a needle to `on_line`, in file order.
 
         Returns the offset just past the last complete line, and the bytes after it (a last line
@@ -153,8 +154,12 @@ class Reader:
         when given, holds the hash of `fd[0:start]` and is fed every byte read after it, once.
         `on_broken`, when given, is handed every other complete line that cannot be a JSON object
         (`hot.judge`), in no particular order relative to `on_line`'s: its parser counts it when it is
-        not JSON, so a broken line is never silent for holding no needle.
+        not JSON, so a broken line is never silent for holding no needle. `keep_head`, with `start` 0:
+        keep the file's first `keep_head` bytes as this scan read them (`self.head`; all of the file
+        when it is shorter), for what reads the top of a file again (a Codex rollout's `session_meta`
+        lines); a block smaller than that keeps none.
         """
+        self.head = None
         overlap = max(map(len, needles)) - 1
         if len(self._buf) <= 2 * overlap:  # a block must hold a needle and move on past the overlap
             self._allocate(2 * overlap + 2)
@@ -173,6 +178,8 @@ class Reader:
             end = base + n
             if n < want:
                 size = end  # shrank while being read: this is its end now
+            if keep_head and base == 0 and n >= min(keep_head, size):
+                self.head = bytes(buf[: min(n, keep_head)])
             if prefix is not None and end > prefix.hashed:  # blocks overlap a little: each byte fed once
                 _feed(prefix, fd, buf, view, base, n)
             if on_broken is not None and end > judged:  # each byte judged once, as each is hashed once

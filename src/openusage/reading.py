@@ -288,8 +288,9 @@ def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions:
     calls: Calls = {}
     files: list[_FileResult] = []
     reader = _reader()
+    heads: dict[str, bytes] = {}  # the top of each file as read, for `session_info` (`head_bytes`)
     for source in sources:
-        result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader)
+        result = _read_job(_Job(provider.id, source, 0, source.identity[2], None, keep), reader, heads)
         encoded: _Encoded | None = None
         if result.end_offset is not None:
             records, tail = result.records, result.tail_records
@@ -302,7 +303,7 @@ def _read_unit(provider: FileProvider, account: str, top: SessionList, sessions:
             # The copies are encoded or folded into `calls` above: only the counts cross the pipe.
             result = msgspec.structs.replace(result, records=[], tail_records=[])
         files.append(_FileResult(source, result, encoded))
-    infos = provider.session_info(_holders(local, local.session_dirs))
+    infos = provider.session_info(_holders(local, local.session_dirs), heads)
     return _UnitRead(files, calls, infos, local.signatures, local.unreadable,
                      sum(source.identity[2] for source in sources))
 
@@ -723,8 +724,9 @@ def _reader() -> Reader:
     return _READER[0]
 
 
-def _read_job(job: _Job, reader: Reader) -> FileRead:
-    """Runs in any process: open the file once, verify the consumed bytes, parse the new ones."""
+def _read_job(job: _Job, reader: Reader, heads: dict[str, bytes] | None = None) -> FileRead:
+    """Runs in any process: open the file once, verify the consumed bytes, parse the new ones. `heads`,
+    when given, takes the top of a file read from its start (the provider's `head_bytes` of it)."""
     provider = file_provider(job.provider)
     assert provider is not None  # jobs are only planned for registered providers
     try:
@@ -747,7 +749,10 @@ def _read_job(job: _Job, reader: Reader) -> FileRead:
             prefix = reader.prefix()
         while True:
             parser = provider.parser(job.source, previous.state if offset and previous is not None else None)
-            end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix, parser.broken)
+            keep_head = provider.head_bytes if heads is not None and offset == 0 else 0
+            end, tail = reader.scan(fd, offset, size, provider.needles, parser.line, prefix, parser.broken, keep_head)
+            if reader.head is not None and heads is not None:
+                heads[job.source.path] = reader.head
             chunk = parser.finish(end, tail)
             if not (chunk.reread and offset):
                 break

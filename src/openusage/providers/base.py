@@ -505,9 +505,13 @@ class FileProvider(Protocol):
         caches; the provider only turns lines into records."""
         ...
 
-    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+    head_bytes: int  # how much of a file's top `session_info` reads (0: none, its state is elsewhere)
+
+    def session_info(self, holders: Mapping[str, list[str]],
+                     heads: Mapping[str, bytes] | None = None) -> dict[str, SessionInfo]:
         """Rank and parent of each session, from its state. `holders`: session -> the holders the walk
-        found it in (usually one)."""
+        found it in (usually one). `heads`: path -> the first `head_bytes` of a file (all of it when
+        shorter), as the read of the whole file just saw them; a file not named there is read here."""
         ...
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:

@@ -111,8 +111,11 @@ class CodexCliProvider:
 
         return RolloutParser(source.session, state)
 
-    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
-        return layout.session_info(holders)
+    head_bytes = layout.HEAD_BLOCK  # a thread's state is the session_meta lines at its rollout's top
+
+    def session_info(self, holders: Mapping[str, list[str]],
+                     heads: Mapping[str, bytes] | None = None) -> dict[str, SessionInfo]:
+        return layout.session_info(holders, heads)
 
     def model_resolver(self, account: Account, env: Mapping[str, str]) -> ModelResolver:
         return config.model_resolver(self._home(account, env) / "config.toml")

@@ -103,7 +103,10 @@ class KimiCliProvider:
 
         return WireParser()
 
-    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+    head_bytes = 0  # a session's state is a file of its own
+
+    def session_info(self, holders: Mapping[str, list[str]],
+                     heads: Mapping[str, bytes] | None = None) -> dict[str, SessionInfo]:
         return {name: SessionInfo(min(state.fork_depth(d) for d in dirs), None)
                 for name, dirs in session_paths(holders).items()}
 

@@ -113,7 +113,10 @@ class KimiCodeProvider:
         agent = os.path.basename(os.path.dirname(source.path))  # part of a record's identity
         return JournalParser(agent, state)
 
-    def session_info(self, holders: Mapping[str, list[str]]) -> dict[str, SessionInfo]:
+    head_bytes = 0  # a session's state is a file of its own
+
+    def session_info(self, holders: Mapping[str, list[str]],
+                     heads: Mapping[str, bytes] | None = None) -> dict[str, SessionInfo]:
         return {name: SessionInfo(0, next(filter(None, map(state.forked_from, dirs)), None))
                 for name, dirs in session_paths(holders).items()}
 
