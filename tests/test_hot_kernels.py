@@ -134,6 +134,34 @@ def test_the_loops_hand_over_the_same_lines_offsets_and_fingerprints(
     assert found == loop_results(PURE, content, needles, block, start, size)
 
 
+# Needles of any make: short and long (past a vector), from few bytes, so that they share factors with
+# one another in every way (`make_plan` grouping them, or leaving them to the per-needle search), and text
+# made of their pieces, so that their factors and near misses turn up at every offset.
+_LETTERS = b"ab_.x\"\n"
+any_needles = st.lists(st.binary(min_size=1, max_size=70).map(lambda raw: bytes(_LETTERS[b % 6] for b in raw)),
+                       min_size=1, max_size=6, unique=True).map(tuple)
+
+
+@st.composite
+def made_of(draw: st.DrawFn, needles: tuple[bytes, ...]) -> bytes:
+    pieces = [*needles, *(n[i:j] for n in needles for i, j in [(0, len(n) // 2), (len(n) // 3, len(n))]),
+              b"\n", b"x" * 64, b"_"]
+    return b"".join(draw(st.lists(st.one_of(st.sampled_from(pieces), st.binary(max_size=8).map(
+        lambda raw: bytes(_LETTERS[b % len(_LETTERS)] for b in raw))), max_size=80)))
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+@reader_settings(300)
+@given(needles=any_needles, block=blocks, data=st.data())
+def test_needles_of_any_make_are_found_alike_by_every_search(
+        name: str, needles: tuple[bytes, ...], block: int, data: st.DataObject) -> None:
+    compiled = compiled_kernel()
+    content = data.draw(made_of(needles))
+    with search(name):
+        found = loop_results(compiled, content, needles, block, 0, len(content))
+    assert found == loop_results(PURE, content, needles, block, 0, len(content))
+
+
 @reader_settings(400)
 @given(content=st.lists(st.one_of(st.sampled_from([b"{", b"}", b" ", b"\t", b"\r", b"\n", b"\n\n", b"{}", b" }\r\n",
                                                   b'{"a": 1}', b"x" * 70, b'"token_usage"', b"junk"]),
