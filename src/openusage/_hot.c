@@ -165,7 +165,6 @@ static void choose_positions(Needle *nd)
     nd->c = nd->len - 1;
 }
 
-
 /* ---- the group search: one pass for all the needles ---------------------------------------------------
  *
  * The per-needle search above makes one pass over the block for each needle, each costing about four
@@ -177,7 +176,8 @@ static void choose_positions(Needle *nd)
  * with what they should be and ORed together (`vpternlogd`): a zero byte is a position where a factor may
  * begin. One test per 64 positions covers every group; a position that passes is checked needle by
  * needle in full. The read pass over the 1.55 GB Codex home (`preadv`, search, lines handed over) took
- * 0.371 s of CPU needle by needle and 0.302 s in one pass; Kimi Code's 0.262 and 0.227 (docs/speed.md). */
+ * 0.394 s of CPU needle by needle and 0.317 s in one pass; Kimi Code's 0.259 and 0.227 (`python -m
+ * bench.readpass`, docs/speed.md). */
 
 #define MAX_GROUPS 4   /* more groups than this: the per-needle search (no provider comes near) */
 
