@@ -162,6 +162,32 @@ def test_needles_of_any_make_are_found_alike_by_every_search(
     assert found == loop_results(PURE, content, needles, block, 0, len(content))
 
 
+def test_threads_searching_for_other_needles_at_once_find_their_own() -> None:
+    """A resident process reads on threads, and the search lets go of the GIL: each thread's needles
+    are planned for (`_hot.c`, `plan_of`) and searched apart from another thread's, whatever the order."""
+    import threading
+
+    compiled = compiled_kernel()
+    filler = b'{"text": "' + b"the usage of tokens, requests and the forked record " * 400 + b'"}\n'  # > 16 KiB
+    sets = [CODEX_NEEDLES, KIMI_CODE_NEEDLES, *GROUPED[:3]]
+    contents = [b"".join(filler + b"{" + needle + b"}\n" for needle in needles) * 3 for needles in sets]
+    expected = [loop_results(PURE, content, needles, 64 * 1024, 0, len(content))
+                for content, needles in zip(contents, sets, strict=True)]
+    failures: list[int] = []
+
+    def scan_again(k: int) -> None:
+        for _ in range(30):
+            if loop_results(compiled, contents[k], sets[k], 64 * 1024, 0, len(contents[k])) != expected[k]:
+                failures.append(k)
+
+    threads = [threading.Thread(target=scan_again, args=(k,)) for k in range(len(sets))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
 @reader_settings(400)
 @given(content=st.lists(st.one_of(st.sampled_from([b"{", b"}", b" ", b"\t", b"\r", b"\n", b"\n\n", b"{}", b" }\r\n",
                                                   b'{"a": 1}', b"x" * 70, b'"token_usage"', b"junk"]),

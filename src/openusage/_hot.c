@@ -436,6 +436,22 @@ GROUP_WIDTHS(group_avx2, group_avx2_k)
 typedef Py_ssize_t (*group_fn)(const unsigned char *, const Needle *, const Plan *, Py_ssize_t, Py_ssize_t);
 static group_fn find_group = NULL;  /* the group search of the chosen width; NULL: needle by needle */
 
+/* The plan of the needles last searched for, made once for them rather than once per block: a provider
+ * passes the same tuple for every block (making it is quadratic in the needles' lengths: 16 needles of 64
+ * bytes took ~25 us). The tuple is held, so its identity names its bytes for as long as it is cached. */
+static PyObject *planned_for = NULL;
+static Plan planned;
+
+static void plan_of(PyObject *tuple, const Needle *needles, Py_ssize_t count, Plan *plan)
+{
+    if (tuple != planned_for) {
+        make_plan(&planned, needles, count);
+        Py_INCREF(tuple);
+        Py_XSETREF(planned_for, tuple);
+    }
+    *plan = planned;  /* a copy, taken with the GIL held: another thread may plan for other needles */
+}
+
 /* The next hit of any needle at or after `from`, before `n`; which needle is irrelevant. */
 static Py_ssize_t next_hit(const unsigned char *h, Needle *needles, Py_ssize_t count, const Plan *plan,
                            Py_ssize_t from, Py_ssize_t n)
@@ -565,7 +581,7 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     Plan plan = {.count = 0};
     if (find_group != NULL)
-        make_plan(&plan, needles, count);
+        plan_of(args[1], needles, count, &plan);
     base = PyLong_AsSsize_t(args[2]);
     i = PyLong_AsSsize_t(args[3]);
     n = PyLong_AsSsize_t(args[4]);
