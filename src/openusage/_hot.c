@@ -324,11 +324,22 @@ static Py_ssize_t check_group(const unsigned char *h, const Needle *needles, con
     return best;
 }
 
+/* Whether `best`, a hit found before the vector at p, is the first: every needle whose factor is at p or
+ * later begins at p - max_off or later. (A needle whose factor lies in a later vector may begin before
+ * one found in an earlier one. For the lines handed over it makes no difference, since such a needle
+ * spans the one found and both are in one line, but the contract stays simple: the first hit.) */
+static inline int first_found(const Plan *plan, Py_ssize_t p, Py_ssize_t best)
+{
+    return best >= 0 && p - plan->max_off >= best;
+}
+
 /* After the vector loop stopped at p (every factor position before p checked): the rest, needle by needle,
  * from where a needle's factor would be at p or later. */
 static Py_ssize_t group_tail(const unsigned char *h, const Needle *needles, const Plan *plan, Py_ssize_t p,
                              Py_ssize_t from, Py_ssize_t to, Py_ssize_t best)
 {
+    if (first_found(plan, p, best))
+        return best;
     for (int j = 0; j < plan->count; j++) {
         const Group *g = &plan->group[j];
         for (int m = 0; m < g->count; m++) {
@@ -359,10 +370,7 @@ group_avx512_k(const unsigned char *h, const Needle *needles, const Plan *plan, 
         }
     Py_ssize_t best = -1, p = from;
     for (; p + plan->reach + 64 <= to; p += 64) {
-        /* The first hit, exactly: a needle whose factor lies in a later vector may begin before one found
-         * here (it begins at most max_off earlier). For the lines handed over it makes no difference (such
-         * a needle spans the one found, so both are in one line), but the contract stays simple. */
-        if (best >= 0 && p - plan->max_off >= best)
+        if (first_found(plan, p, best))
             return best;
         __m512i x[MAX_GROUPS], z;
 #pragma GCC unroll 4
@@ -377,8 +385,6 @@ group_avx512_k(const unsigned char *h, const Needle *needles, const Plan *plan, 
             for (int j = 0; j < K; j++)
                 best = check_group(h, needles, &plan->group[j], p, _mm512_testn_epi8_mask(x[j], x[j]), from, to, best);
     }
-    if (best >= 0 && p - plan->max_off >= best)
-        return best;
     return group_tail(h, needles, plan, p, from, to, best);
 }
 
@@ -396,7 +402,7 @@ group_avx2_k(const unsigned char *h, const Needle *needles, const Plan *plan, Py
     const __m256i zero = _mm256_setzero_si256();
     Py_ssize_t best = -1, p = from;
     for (; p + plan->reach + 32 <= to; p += 32) {
-        if (best >= 0 && p - plan->max_off >= best)
+        if (first_found(plan, p, best))
             return best;
         __m256i x[MAX_GROUPS], z;
 #pragma GCC unroll 4
@@ -411,8 +417,6 @@ group_avx2_k(const unsigned char *h, const Needle *needles, const Plan *plan, Py
                 best = check_group(h, needles, &plan->group[j], p,
                                    (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x[j], zero)), from, to, best);
     }
-    if (best >= 0 && p - plan->max_off >= best)
-        return best;
     return group_tail(h, needles, plan, p, from, to, best);
 }
 
