@@ -169,12 +169,16 @@ def scan_file(content: bytes, needles: tuple[bytes, ...], block: int, cut: int,
 
 
 def cannot_be_object(line: bytes) -> bool:
-    """What `openusage.hot.judge` looks for, the plain way: a line that is not blank and that, JSON's
-    blanks aside, is not `{}` and does not begin with `{"` and end with a value's end (a quote, a digit,
-    `e`, `l`, `}` or `]`) and `}`."""
+    """What `openusage.hot.judge` looks for, the plain way: a line that is not blank and that is not
+    UTF-8, or, JSON's blanks aside, is not `{}` and does not begin with `{"` and end with a value's end (a
+    quote, a digit, `e`, `l`, `}` or `]`) and `}`."""
     core = line.strip(b" \t\r")
     if not core:
         return False
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
     if not (core.startswith(b"{") and core.endswith(b"}")) or len(core) < 2:
         return True
     inner = core[1:-1].strip(b" \t\r")
@@ -186,8 +190,8 @@ def cannot_be_object(line: bytes) -> bool:
 def needleless_skip(line: bytes) -> str | None:
     """Why the scan counts a complete line that holds no needle as skipped, or None when it does not:
     only a line that cannot be a JSON object (`cannot_be_object`) is decoded, and counted when it is not
-    JSON. A needle-less line of the form `{...}` is never decoded: the prefilter every figure's speed
-    rests on (docs/reliability.md)."""
+    JSON. A needle-less line of the form `{...}` in UTF-8 is never decoded: the prefilter every figure's
+    speed rests on (docs/reliability.md)."""
     if not cannot_be_object(line):
         return None
     try:

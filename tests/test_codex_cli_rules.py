@@ -198,6 +198,17 @@ def test_broken_lines_without_a_needle_are_skipped_too(home: CodexHome) -> None:
     assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 5}
 
 
+def test_a_line_without_a_needle_that_is_not_utf8_is_counted(home: CodexHome) -> None:
+    """"Any line that is not valid JSON ... is skipped and counted": JSON text is UTF-8, so an object
+    holding a byte UTF-8 does not allow (a Latin-1 letter, a character cut short, an encoded surrogate,
+    a stray byte amid a long run of Chinese) is counted, needle or not; the long run whole is nothing."""
+    home.place("needleless_not_utf8.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (150, 15, 0, 0)
+    assert skipped(snap) == {"not_utf8": 4}
+    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 4}
+
+
 # --- legacy shapes -------------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ unless OPENUSAGE_REQUIRE_COMPILED=1 (CI sets it): then its absence fails them.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import subprocess
@@ -206,6 +207,61 @@ def test_the_lines_that_cannot_be_json_are_the_plain_ones_on_both_loops(
         results = loop_results(kernel, content, needles, block, start, len(content))
         end = results[1]
         assert results[-1] == suspects(content, needles, start, end), kernel.why
+
+
+# Text for the UTF-8 test of every line: characters of one to four bytes (long runs of them, which the
+# compiled check takes 32 bytes at a time), and the bytes UTF-8 refuses: a stray continuation, leading bytes
+# that never lead (C0, C1, F5-FF), overlong and surrogate forms, a value past U+10FFFF, characters cut short.
+_WRONG_UTF8 = [b"\x80", b"\xbf", b"\xc0\xaf", b"\xc1\xbf", b"\xe0\x80\x80", b"\xe0\x9f\xbf", b"\xed\xa0\x80",
+               b"\xed\xbf\xbf", b"\xf0\x80\x80\x80", b"\xf0\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80",
+               b"\xf8", b"\xff", b"\xc3", b"\xe4\xb8", b"\xf0\x9f\x98", b"\xc3\xa9\xa9", b"\xe4\xb8\xad\xad"]
+_RIGHT_UTF8 = [b"a", b"\xc2\x80", b"\xdf\xbf", b"\xe0\xa0\x80", b"\xed\x9f\xbf", b"\xee\x80\x80", b"\xef\xbf\xbf",
+               b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf", "中文字".encode(), "😀".encode(), "é".encode()]
+text_pieces = st.one_of(st.sampled_from(_RIGHT_UTF8), st.characters(codec="utf-8").map(str.encode),
+                        st.tuples(st.sampled_from(_RIGHT_UTF8[1:]), st.integers(1, 40)).map(lambda r: r[0] * r[1]),
+                        st.sampled_from(_WRONG_UTF8), st.just(b"\n"), st.just(b'{"a": "'), st.just(b'"}\n'))
+
+
+@reader_settings(600)
+@given(content=st.lists(text_pieces, max_size=60).map(b"".join), needles=st.sampled_from(NEEDLE_SETS[:3]),
+       block=blocks, data=st.data())
+def test_a_line_that_is_not_utf8_is_a_suspect_however_the_blocks_cut_its_characters(
+        content: bytes, needles: tuple[bytes, ...], block: int, data: st.DataObject) -> None:
+    """`judge` (compiled and pure) finds every line that Python's decoder refuses, wherever a block edge
+    cuts a character and however long its runs of characters of two to four bytes (the compiled check
+    takes those 32 bytes at a time), and no other."""
+    starts = [0] + [i + 1 for i, byte in enumerate(content) if byte == 0x0A]
+    start = data.draw(st.sampled_from(starts))
+    kernels = [PURE] + ([hot.choose({})] if hot.choose({}).compiled else [])
+    for kernel in kernels:
+        results = loop_results(kernel, content, needles, block, start, len(content))
+        assert results[-1] == suspects(content, needles, start, results[1]), kernel.why
+
+
+def test_the_state_of_a_line_cut_in_a_character_is_what_python_keeps() -> None:
+    """The state `judge` carries between blocks for the line under way: the bytes of a character begun
+    (as Python's incremental decoder keeps them), or NOT_UTF8 from the first byte it refuses; the same
+    from both loops, block after block."""
+    kernels = [PURE] + ([hot.choose({})] if hot.choose({}).compiled else [])
+    text = '{"t": "中文 😀 é ' + "中" * 40 + '"}'
+    line = text.encode() + b"\n"
+    for cut in range(1, len(line) - 1):
+        states = []
+        for kernel in kernels:
+            first = kernel.judge(bytearray(line[:cut]), 0, cut, 0, 0, -1, -1, 0)
+            second = kernel.judge(bytearray(line[cut:]), 0, len(line) - cut, cut, *first[:4])
+            states.append((first[3], second))
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        decoder.decode(line[:cut])
+        pending = decoder.getstate()[0]
+        assert states[0][0] == len(pending) | int.from_bytes(pending, "little") << 8, cut
+        assert states[0][1] == (len(line), -1, -1, 0, []), cut
+        assert all(state == states[0] for state in states), cut
+    for wrong in _WRONG_UTF8[:-5]:
+        broken = bytearray(b'{"t": "' + wrong + b'"}\n')
+        for kernel in kernels:
+            assert kernel.judge(broken, 0, len(broken) - 1, 0, 0, -1, -1, 0)[3] == hot.NOT_UTF8, (wrong, kernel.why)
+            assert kernel.judge(broken, 0, len(broken), 0, 0, -1, -1, 0)[4] == [(0, len(broken) - 1)], wrong
 
 
 def test_a_broken_line_longer_than_the_block_is_read_again_whole() -> None:

@@ -923,6 +923,9 @@ def test_truncated_last_line_is_skipped_and_reported(home: KimiHome) -> None:
 
 
 def test_non_utf8_candidate_line_is_skipped_as_not_utf8(home: KimiHome) -> None:
+    """A candidate line with bytes FF FE is skipped as `not_utf8`, and so is a ToolResult holding a
+    Latin-1 byte: no usage, but not valid JSON either (JSON text is UTF-8), so not silent since
+    2026-12-05. UTF-8 CJK text is fine."""
     home.session_from_fixture("not_utf8.jsonl", uid("1"))
 
     snap = only_snapshot(env_for(home.root))
@@ -930,8 +933,8 @@ def test_non_utf8_candidate_line_is_skipped_as_not_utf8(home: KimiHome) -> None:
     assert tokens(snap) == (100, 10, 0, 0)
     assert diag(snap) == {
         **clean_diag(files_read=1, records=2),
-        "lines_skipped": 1,
-        "skipped_by_reason": {"not_utf8": 1},
+        "lines_skipped": 2,
+        "skipped_by_reason": {"not_utf8": 2},
     }
 
 
@@ -947,6 +950,22 @@ def test_broken_lines_without_a_needle_are_skipped_and_reported(home: KimiHome) 
         **clean_diag(files_read=1, records=2),
         "lines_skipped": 5,
         "skipped_by_reason": {"invalid_json": 4, "not_utf8": 1},
+    }
+
+
+def test_a_line_without_a_needle_that_is_not_utf8_is_counted(home: KimiHome) -> None:
+    """JSON text is UTF-8: an object without a "token_usage" key that holds a byte UTF-8 does not allow (a
+    Latin-1 letter, a character cut short, an encoded surrogate, a stray byte amid a long run of Chinese)
+    is skipped and counted as `not_utf8`; the long run whole is nothing."""
+    home.session_from_fixture("needleless_not_utf8.jsonl", uid("1"))
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (30, 3, 0, 0)
+    assert diag(snap) == {
+        **clean_diag(files_read=1, records=2),
+        "lines_skipped": 4,
+        "skipped_by_reason": {"not_utf8": 4},
     }
 
 

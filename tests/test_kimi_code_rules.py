@@ -274,6 +274,22 @@ def test_broken_lines_without_a_needle_are_skipped_by_reason_too(home: KimiCodeH
     }
 
 
+def test_a_line_without_a_needle_that_is_not_utf8_is_counted(home: KimiCodeHome) -> None:
+    """JSON text is UTF-8: an object without a needle that holds a byte UTF-8 does not allow (a Latin-1
+    letter, a character cut short, an encoded surrogate, a stray byte amid a long run of Chinese) is
+    skipped and counted as `not_utf8`; the long run whole is nothing."""
+    home.journal_from_fixture("needleless_not_utf8.jsonl", WD, sid("1"))
+
+    snap = code_snapshot(env(home))
+
+    assert tokens(snap) == (33, 3, 0, 0)
+    assert code_diag(snap) == {
+        **clean(files_read=1, records=2),
+        "lines_skipped": 4,
+        "skipped_by_reason": {"not_utf8": 4},
+    }
+
+
 def test_identity_is_agent_time_scope_alias_and_counts(home: KimiCodeHome) -> None:
     t = ms("2026-11-19T10:00:00Z")
     a = started(home, sid("a")).main

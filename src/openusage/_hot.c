@@ -1,5 +1,6 @@
 /* openusage._hot: the compiled twins of `openusage.hot.lines`, the candidate reader's per-block loop, of
- * `openusage.hot.judge`, its test of every line for one that cannot be JSON, and of
+ * `openusage.hot.judge`, its test of every line for one that cannot be JSON (its shape, and whether it
+ * is UTF-8), and of
  * `openusage.summary.count_in`, the ledger's count of a cold scan's calls (at the end of this file).
  *
  * One call per block: find every needle in buf[i:n], and hand each complete line holding one to
@@ -32,7 +33,8 @@
 
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
-#define KERNEL_VERSION 4  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end */
+#define KERNEL_VERSION 5  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
+                            * whether the line is UTF-8 */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -617,8 +619,202 @@ static inline int blank(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* ---- whether a line is UTF-8 (`hot.text_state`) --------------------------------------------------------
+ *
+ * The state of the line under way, as hot.py packs it: NOT_UTF8, or the bytes of a character begun and
+ * not ended (their count, then each byte). A byte is refused as soon as no valid text can go on from it,
+ * as Python's decoder does (so the bytes kept are always a valid start of a character).
+ *
+ * Most text is ASCII, skipped eight bytes at a time. Where there is more than a little else (a line of
+ * Chinese or emoji), 32 bytes at a time are checked with AVX2 by looking each byte up with the one
+ * before it in three tables of 16 (the method of Keiser and Lemire, "Validating UTF-8 in less than one
+ * instruction per byte", 2021): every error is a pair of bytes whose high and low nibbles, and the next
+ * byte's high nibble, share a bit of the tables; and the third and fourth bytes of a character must be
+ * continuations exactly where the byte two (three) before begins a 3-byte (4-byte) character. */
+#define NOT_UTF8 (-1L)
+
+/* What a leading byte asks of the next: how many continuations follow it and the range of the first
+ * (the others are all 0x80-0xBF). 0 continuations: not a leading byte UTF-8 allows. */
+static inline int utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 1;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0)
+            *lo = 0xA0;  /* overlong below */
+        else if (c == 0xED)
+            *hi = 0x9F;  /* surrogates above */
+        return 2;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0)
+            *lo = 0x90;  /* overlong below */
+        else if (c == 0xF4)
+            *hi = 0x8F;  /* past U+10FFFF above */
+        return 3;
+    }
+    return 0;
+}
+
+#ifdef HOT_X86
+enum { U8_SHORT = 1, U8_LONG = 2, U8_OVERLONG_3 = 4, U8_TOO_LARGE = 8, U8_SURROGATE = 16, U8_OVERLONG_2 = 32,
+       U8_TOO_LARGE_1000 = 64, U8_OVERLONG_4 = 64, U8_TWO_CONTINUATIONS = 128,
+       U8_CARRY = U8_SHORT | U8_LONG | U8_TWO_CONTINUATIONS };
+
+/* Whether s[from:to) holds an error, given that s[from-3:from) are there and the text before `from` is
+ * valid; `to - from` a multiple of 32. A character begun before `to` and not ended is no error here. */
+__attribute__((target("avx2")))
+static int utf8_errors_avx2(const unsigned char *s, Py_ssize_t from, Py_ssize_t to)
+{
+#define U8_TABLE(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p) \
+    _mm256_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
+    /* the byte before, by its high nibble: ASCII, continuation, or a leading byte of two, three, four */
+    const __m256i first_high = U8_TABLE(
+        U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
+        U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS,
+        U8_SHORT | U8_OVERLONG_2, U8_SHORT, U8_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
+        U8_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4);
+    /* the byte before, by its low nibble */
+    const __m256i first_low = U8_TABLE(
+        U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4, U8_CARRY | U8_OVERLONG_2, U8_CARRY, U8_CARRY,
+        U8_CARRY | U8_TOO_LARGE, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_SURROGATE,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000);
+    /* the byte itself, by its high nibble */
+    const __m256i second_high = U8_TABLE(
+        U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_OVERLONG_3 | U8_TOO_LARGE_1000 | U8_OVERLONG_4,
+        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_OVERLONG_3 | U8_TOO_LARGE,
+        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_SURROGATE | U8_TOO_LARGE,
+        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_SURROGATE | U8_TOO_LARGE,
+        U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT);
+#undef U8_TABLE
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    const __m256i third_from = _mm256_set1_epi8((char)(0xE0 - 0x80)), fourth_from = _mm256_set1_epi8((char)(0xF0 - 0x80));
+    const __m256i high_bit = _mm256_set1_epi8((char)0x80);
+    __m256i error = _mm256_setzero_si256();
+    for (Py_ssize_t p = from; p < to; p += 32) {
+        __m256i input = _mm256_loadu_si256((const __m256i *)(s + p));
+        __m256i prev3 = _mm256_loadu_si256((const __m256i *)(s + p - 3));
+        if (!_mm256_movemask_epi8(_mm256_or_si256(input, prev3)))
+            continue;  /* s[p-3:p+32) all ASCII */
+        __m256i prev1 = _mm256_loadu_si256((const __m256i *)(s + p - 1));
+        __m256i prev2 = _mm256_loadu_si256((const __m256i *)(s + p - 2));
+        __m256i special = _mm256_and_si256(
+            _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble)),
+                             _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, nibble))),
+            _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(input, 4), nibble)));
+        /* 0x80 where the byte must be a third or fourth one: two (three) bytes after a leading byte of
+         * three (four) */
+        __m256i must = _mm256_and_si256(_mm256_or_si256(_mm256_subs_epu8(prev2, third_from),
+                                                        _mm256_subs_epu8(prev3, fourth_from)), high_bit);
+        error = _mm256_or_si256(error, _mm256_xor_si256(must, special));
+    }
+    return !_mm256_testz_si256(error, error);
+}
+
+/* The first position from `i` of a 32-byte stretch of s[i:len) that is not all ASCII (or where fewer
+ * than 32 bytes are left): most text is skipped here, 64 bytes a turn. */
+__attribute__((target("avx2")))
+static Py_ssize_t ascii_avx2(const unsigned char *s, Py_ssize_t i, Py_ssize_t len)
+{
+    for (; i + 64 <= len; i += 64) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(s + i)), b = _mm256_loadu_si256((const __m256i *)(s + i + 32));
+        if (_mm256_movemask_epi8(_mm256_or_si256(a, b)))
+            break;
+    }
+    for (; i + 32 <= len; i += 32)
+        if (_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)(s + i))))
+            break;
+    return i;
+}
+
+static int utf8_vector = 0;  /* AVX2 here: set when the module is made */
+#endif
+
+/* hot.text_state: the state after s[0:len) is added to a line whose state was `state`. */
+static long text_state(long state, const unsigned char *s, Py_ssize_t len)
+{
+    if (state == NOT_UTF8)
+        return state;
+    unsigned char begun[4];  /* the character under way: its bytes so far */
+    int have = (int)(state & 3), need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    for (int k = 0; k < have; k++)
+        begun[k] = (unsigned char)(state >> (8 * (k + 1)));
+    if (have) {  /* what the kept bytes ask of the next ones (they were checked as they came) */
+        need = utf8_lead(begun[0], &lo, &hi) - (have - 1);
+        if (need <= 0)
+            return NOT_UTF8;  /* not a state judge gives */
+        if (have > 1)
+            lo = 0x80, hi = 0xBF;
+    }
+    Py_ssize_t i = 0;
+    while (i < len) {
+        if (need == 0) {
+#ifdef HOT_X86
+            if (utf8_vector)
+                i = ascii_avx2(s, i, len);
+#endif
+            while (i + 8 <= len) {  /* ASCII, eight bytes at a time */
+                uint64_t word;
+                memcpy(&word, s + i, 8);
+                if (word & 0x8080808080808080ULL)
+                    break;
+                i += 8;
+            }
+#ifdef HOT_X86
+            /* A long stretch that is not all ASCII: 32 bytes at a time, from a character's start with
+             * three bytes before it in `s`; then on from the start of the last character begun there. */
+            if (utf8_vector && i >= 3 && len - i >= 64) {
+                Py_ssize_t to = i + ((len - i) & ~(Py_ssize_t)31);
+                if (utf8_errors_avx2(s, i, to))
+                    return NOT_UTF8;
+                Py_ssize_t back = to;
+                while (back > to - 3 && (s[back - 1] & 0xC0) == 0x80)
+                    back--;
+                if (s[back - 1] >= 0xC0)
+                    back--;  /* its leading byte: the character is checked again whole, or found cut */
+                i = back;
+                continue;
+            }
+#endif
+            if (i >= len)
+                break;
+            unsigned char c = s[i++];
+            if (c < 0x80)
+                continue;
+            need = utf8_lead(c, &lo, &hi);
+            if (need == 0)
+                return NOT_UTF8;
+            begun[0] = c;
+            have = 1;
+        } else {
+            unsigned char c = s[i++];
+            if (c < lo || c > hi)
+                return NOT_UTF8;
+            lo = 0x80, hi = 0xBF;
+            begun[have++] = c;
+            need--;
+            if (need == 0)
+                have = 0;
+        }
+    }
+    if (need == 0)
+        return 0;
+    long out = have;
+    for (int k = 0; k < have; k++)
+        out |= (long)begun[k] << (8 * (k + 1));
+    return out;
+}
+
 PyDoc_STRVAR(judge_doc,
-"judge(buf, lo, n, base, begin, head, tail) -> (begin, head, tail, spans)\n\n"
+"judge(buf, lo, n, base, begin, head, tail, text) -> (begin, head, tail, text, spans)\n\n"
 "The lines of one block that cannot be a JSON object, as openusage.hot.judge (the reference).");
 
 /* What can stand before an object's closing brace: a value's end (hot._VALUE_END). */
@@ -636,18 +832,18 @@ static inline int fits_object(long head, long tail)
     return second == '}' ? before == '{' : second == '"' && value_end(before);
 }
 
-/* One memchr per line, the bytes between never looked at but for the blanks at a line's two ends: a
- * line's first two and last two bytes are all the test needs. */
+/* One memchr per line; of the bytes between, the blanks at a line's two ends (its first two and last
+ * two other bytes are all the shape test needs), and whether they are UTF-8 (`text_state`). */
 static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "judge() takes 7 arguments");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "judge() takes 8 arguments");
         return NULL;
     }
     Py_ssize_t lo = PyLong_AsSsize_t(args[1]), n = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
     Py_ssize_t begin = PyLong_AsSsize_t(args[4]);
-    long head = PyLong_AsLong(args[5]), tail = PyLong_AsLong(args[6]);
+    long head = PyLong_AsLong(args[5]), tail = PyLong_AsLong(args[6]), text = PyLong_AsLong(args[7]);
     if (PyErr_Occurred())
         return NULL;
     Py_buffer view;
@@ -666,6 +862,7 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         const unsigned char *found = memchr(buf + pos, '\n', (size_t)(n - pos));
         Py_ssize_t stop = found != NULL ? found - buf : n;
         if (pos < stop) {
+            text = text_state(text, buf + pos, stop - pos);
             Py_ssize_t at = pos;
             while ((head < 0 || (head >> 8) == 0) && at < stop) {
                 unsigned char byte = buf[at++];
@@ -685,7 +882,8 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         if (found == NULL)
             break;
-        if (head >= 0 && !fits_object(head, tail)) {
+        /* A line that ends in the middle of a character is no more UTF-8 than one holding a stray byte. */
+        if (head >= 0 && (text != 0 || !fits_object(head, tail))) {
             PyObject *span = Py_BuildValue("(nn)", begin, base + stop);
             if (span == NULL || PyList_Append(spans, span) < 0) {
                 Py_XDECREF(span);
@@ -696,13 +894,14 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         begin = base + stop + 1;
         head = tail = -1;
+        text = 0;
         pos = stop + 1;
     }
 done:
     PyBuffer_Release(&view);
     if (spans == NULL)
         return NULL;
-    PyObject *out = Py_BuildValue("(nllN)", begin, head, tail, spans);
+    PyObject *out = Py_BuildValue("(nlllN)", begin, head, tail, text, spans);
     return out;
 }
 
@@ -1415,6 +1614,7 @@ PyMODINIT_FUNC PyInit__hot(void)
 {
 #ifdef HOT_X86
     __builtin_cpu_init();
+    utf8_vector = __builtin_cpu_supports("avx2");
     if (__builtin_cpu_supports("avx512bw")) {
         find = find_avx512;
         find_group = group_avx512;

@@ -169,7 +169,7 @@ class Reader:
         base = start  # file offset of buf[0]
         line_start = start  # file offset where the line under the cursor begins
         pending = -1  # start of a candidate line whose end is in a later block
-        judged, begin, head, tail = start, start, -1, -1  # `judge`'s progress and the line it is in
+        judged, begin, head, tail, text = start, start, -1, -1, 0  # `judge`'s progress and the line it is in
         while base < size:
             want = min(block, size - base)
             n = os.preadv(fd, [view[:want]], base)
@@ -183,7 +183,7 @@ class Reader:
             if prefix is not None and end > prefix.hashed:  # blocks overlap a little: each byte fed once
                 _feed(prefix, fd, buf, view, base, n)
             if on_broken is not None and end > judged:  # each byte judged once, as each is hashed once
-                begin, head, tail, suspects = judge(buf, judged - base, n, base, begin, head, tail)
+                begin, head, tail, text, suspects = judge(buf, judged - base, n, base, begin, head, tail, text)
                 judged = end
                 for suspect in suspects:
                     _hand_broken(fd, buf, base, suspect, needles, on_broken)

@@ -15,6 +15,7 @@ says so.
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from openusage.summary import CountIn
 
 # The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge;
-# 4: judge looks at the two bytes at each end of a line.
-KERNEL_VERSION = 4
+# 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8.
+KERNEL_VERSION = 5
 _NEWLINE = b"\n"
 _BLANK = b" \t\r"  # JSON's whitespace within a line
 _OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
@@ -47,25 +48,50 @@ def fits_object(head: int, tail: int) -> bool:
         return False
     return before == _OPEN if second == _CLOSE else second == _QUOTE and before in _VALUE_END
 
+
+# `judge`'s state of the text of the line under way: the bytes of a character it ends in the middle of
+# (their count, then each byte, 8 bits apiece: 0 when it ends between characters), or NOT_UTF8 once the
+# line holds a byte that UTF-8 does not allow there.
+NOT_UTF8 = -1
+
+
+def text_state(state: int, data: bytes | bytearray) -> int:
+    """The state (`NOT_UTF8`, or the bytes of a character begun and not ended, as `judge` packs them)
+    after `data`, the next bytes of a line, is added to a line whose state was `state`: as Python's
+    UTF-8 decoder reads them, refusing a byte as soon as no valid text can go on from it (where the
+    decoder waits for a third byte: after ED, a byte above 9F begins a surrogate, never valid)."""
+    if state == NOT_UTF8 or (state == 0 and data.isascii()):
+        return state
+    text = (state >> 8).to_bytes(3, "little")[: state & 3] + data
+    try:
+        used = codecs.utf_8_decode(text, "strict", False)[1]
+    except UnicodeDecodeError:
+        return NOT_UTF8
+    rest = text[used:]  # at most three bytes: a character begun
+    if rest[:1] == b"\xed" and rest[1:2] > b"\x9f":
+        return NOT_UTF8
+    return len(rest) | int.from_bytes(rest, "little") << 8
+
+
 Lines = Callable[[bytearray, tuple[bytes, ...], int, int, int, int, int, Callable[[Line], None]], tuple[int, int]]
 # What `judge` carries from one block to the next, and what it finds: see there.
-Judged = tuple[int, int, int, list[tuple[int, int]]]
-Judge = Callable[[bytearray, int, int, int, int, int, int], Judged]
+Judged = tuple[int, int, int, int, list[tuple[int, int]]]
+Judge = Callable[[bytearray, int, int, int, int, int, int, int], Judged]
 
 
-def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tail: int) -> Judged:
+def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tail: int, text: int) -> Judged:
     """The complete lines of the block `buf[:n]` (read from file offset `base`) that end in `buf[lo:n]`
-    and cannot be a JSON object (`fits_object`): they do not begin with `{` and `"` (or `{}`), or do not
-    end with a value's end and `}`, blanks aside (a line of blanks alone is nothing). The line under way
-    when the block begins started at file offset `begin`, and its first two and last two bytes other
-    than blanks so far are `head` and `tail`: -1 none yet, else the first (last) byte, plus 256 times
-    one more than the second (the one before the last), 0 for none. Returns the same three for the line
-    under way at the block's end, and the (start, end) file offsets of the suspect lines, newline
-    excluded.
+    and cannot be a JSON object: they do not begin with `{` and `"` (or `{}`), or do not end with a
+    value's end and `}`, blanks aside (`fits_object`; a line of blanks alone is nothing), or they are not
+    UTF-8 (`text_state`). The line under way when the block begins started at file offset `begin`, its
+    first two and last two bytes other than blanks so far are `head` and `tail` (-1 none yet, else the
+    first (last) byte, plus 256 times one more than the second (the one before the last), 0 for none),
+    and `text` is the state of its bytes so far (`text_state`). Returns the same four for the line under
+    way at the block's end, and the (start, end) file offsets of the suspect lines, newline excluded.
 
-    A cheap test, run over every byte a scan reads: every line of the agents' files is one object, so a
-    line that fails it is broken (cut by a crash, text written into the file, `{oops}`). The scan
-    decodes each suspect that holds no needle and counts it when it is not JSON
+    A cheap test, run over every byte a scan reads: every line of the agents' files is one object of
+    UTF-8 text, so a line that fails it is broken (cut by a crash, text or a byte written into the file,
+    `{oops}`). The scan decodes each suspect that holds no needle and counts it when it is not JSON
     (`candidates.Reader.scan`)."""
     spans: list[tuple[int, int]] = []
     find = buf.find
@@ -74,6 +100,7 @@ def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tai
         nl = find(_NEWLINE, pos, n)
         stop = n if nl < 0 else nl
         if pos < stop:
+            text = text_state(text, buf[pos:stop])
             at = pos
             while (head < 0 or head >> 8 == 0) and at < stop:
                 byte = buf[at]
@@ -91,10 +118,11 @@ def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tai
                 before = buf[at] if at >= pos else (tail & 0xFF if tail >= 0 else -1)
                 tail = last | (before + 1) << 8
         if nl < 0:
-            return begin, head, tail, spans
-        if head >= 0 and not fits_object(head, tail):
+            return begin, head, tail, text, spans
+        # A line that ends in the middle of a character is no more UTF-8 than one holding a stray byte.
+        if head >= 0 and (text != 0 or not fits_object(head, tail)):
             spans.append((begin, base + nl))
-        begin, head, tail = base + nl + 1, -1, -1
+        begin, head, tail, text = base + nl + 1, -1, -1, 0
         pos = nl + 1
 
 
