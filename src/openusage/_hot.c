@@ -734,7 +734,64 @@ static Py_ssize_t ascii_avx2(const unsigned char *s, Py_ssize_t i, Py_ssize_t le
     return i;
 }
 
+/* The first newline in buf[pos:n) (n: none), and in `ascii` whether every byte before it is ASCII: one
+ * pass for what memchr and the text check would each read, so that an ASCII line (almost every line)
+ * costs the text check nothing. */
+__attribute__((target("avx512bw")))
+static Py_ssize_t line_end_avx512(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t n, int *ascii)
+{
+    const __m512i newline = _mm512_set1_epi8('\n');
+    uint64_t high = 0;
+    for (; pos + 64 <= n; pos += 64) {
+        __m512i chunk = _mm512_loadu_si512((const void *)(buf + pos));
+        uint64_t lines = _mm512_cmpeq_epi8_mask(chunk, newline);
+        uint64_t top = _mm512_movepi8_mask(chunk);
+        if (lines) {
+            unsigned at = (unsigned)__builtin_ctzll(lines);
+            high |= top & ((1ULL << at) - 1ULL);  /* the bytes before the newline only */
+            *ascii = high == 0;
+            return pos + at;
+        }
+        high |= top;
+    }
+    for (; pos < n && buf[pos] != '\n'; pos++)
+        high |= buf[pos] & 0x80;
+    *ascii = high == 0;
+    return pos;
+}
+
+__attribute__((target("avx2")))
+static Py_ssize_t line_end_avx2(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t n, int *ascii)
+{
+    const __m256i newline = _mm256_set1_epi8('\n');
+    unsigned high = 0;
+    for (; pos + 64 <= n; pos += 64) {  /* 64 bytes a turn while no newline comes */
+        __m256i a = _mm256_loadu_si256((const __m256i *)(buf + pos)), b = _mm256_loadu_si256((const __m256i *)(buf + pos + 32));
+        if (!_mm256_testz_si256(_mm256_or_si256(_mm256_cmpeq_epi8(a, newline), _mm256_cmpeq_epi8(b, newline)),
+                                _mm256_set1_epi8(-1)))
+            break;
+        high |= (unsigned)_mm256_movemask_epi8(_mm256_or_si256(a, b));
+    }
+    for (; pos + 32 <= n; pos += 32) {
+        __m256i chunk = _mm256_loadu_si256((const __m256i *)(buf + pos));
+        unsigned lines = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(chunk, newline));
+        unsigned top = (unsigned)_mm256_movemask_epi8(chunk);
+        if (lines) {
+            unsigned at = (unsigned)__builtin_ctz(lines);
+            high |= top & ((1u << at) - 1u);  /* the bytes before the newline only */
+            *ascii = high == 0;
+            return pos + at;
+        }
+        high |= top;
+    }
+    for (; pos < n && buf[pos] != '\n'; pos++)
+        high |= buf[pos] & 0x80;
+    *ascii = high == 0;
+    return pos;
+}
+
 static int utf8_vector = 0;  /* AVX2 here: set when the module is made */
+static Py_ssize_t (*line_end)(const unsigned char *, Py_ssize_t, Py_ssize_t, int *) = NULL;  /* likewise */
 #endif
 
 /* hot.text_state: the state after s[0:len) is added to a line whose state was `state`. */
@@ -859,10 +916,21 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     const unsigned char *buf = (const unsigned char *)view.buf;
     Py_ssize_t pos = lo;
     for (;;) {
-        const unsigned char *found = memchr(buf + pos, '\n', (size_t)(n - pos));
-        Py_ssize_t stop = found != NULL ? found - buf : n;
+        Py_ssize_t stop;
+        int ascii = 0;
+#ifdef HOT_X86
+        if (line_end != NULL)
+            stop = line_end(buf, pos, n, &ascii);
+        else
+#endif
+        {
+            const unsigned char *end = memchr(buf + pos, '\n', (size_t)(n - pos));
+            stop = end != NULL ? end - buf : n;
+        }
+        int found = stop < n;
         if (pos < stop) {
-            text = text_state(text, buf + pos, stop - pos);
+            if (!(ascii && text == 0))  /* ASCII after a whole character stays whole */
+                text = text_state(text, buf + pos, stop - pos);
             Py_ssize_t at = pos;
             while ((head < 0 || (head >> 8) == 0) && at < stop) {
                 unsigned char byte = buf[at++];
@@ -880,7 +948,7 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 tail = last | (before + 1) << 8;
             }
         }
-        if (found == NULL)
+        if (!found)
             break;
         /* A line that ends in the middle of a character is no more UTF-8 than one holding a stray byte. */
         if (head >= 0 && (text != 0 || !fits_object(head, tail))) {
@@ -908,7 +976,8 @@ done:
 PyDoc_STRVAR(use_search_doc,
 "use_search(name) -> str\n\n"
 "Search with `name` from now on ('avx512bw', 'avx512bw-each', 'avx2', 'avx2-each', 'sse2' or 'memmem',\n"
-"one this CPU runs) and return the one used before. 'avx512bw' and 'avx2' search for all the needles in\n"
+"one this CPU runs; judge's scans for line ends and text take the same width) and return the one used\n"
+"before. 'avx512bw' and 'avx2' search for all the needles in\n"
 "one pass (the group search) where they form groups, and needle by needle otherwise; the '-each' ones\n"
 "always needle by needle. Import chooses the widest (SEARCH); the tests run every one this machine has,\n"
 "since each must hand over the same lines.");
@@ -959,6 +1028,11 @@ static PyObject *use_search(PyObject *self, PyObject *arg)
     find = chosen;
     find_group = chosen_group;
     search_name = chosen_name;
+#ifdef HOT_X86
+    /* judge's scans go with the search's width: AVX-512BW, AVX2, or memchr and byte by byte */
+    utf8_vector = chosen == find_avx512 || chosen == find_avx2;
+    line_end = chosen == find_avx512 ? line_end_avx512 : chosen == find_avx2 ? line_end_avx2 : NULL;
+#endif
     return previous;
 }
 
@@ -1615,6 +1689,7 @@ PyMODINIT_FUNC PyInit__hot(void)
 #ifdef HOT_X86
     __builtin_cpu_init();
     utf8_vector = __builtin_cpu_supports("avx2");
+    line_end = __builtin_cpu_supports("avx512bw") ? line_end_avx512 : utf8_vector ? line_end_avx2 : NULL;
     if (__builtin_cpu_supports("avx512bw")) {
         find = find_avx512;
         find_group = group_avx512;
