@@ -663,48 +663,58 @@ enum { U8_SHORT = 1, U8_LONG = 2, U8_OVERLONG_3 = 4, U8_TOO_LARGE = 8, U8_SURROG
        U8_TOO_LARGE_1000 = 64, U8_OVERLONG_4 = 64, U8_TWO_CONTINUATIONS = 128,
        U8_CARRY = U8_SHORT | U8_LONG | U8_TWO_CONTINUATIONS };
 
+/* The three tables, as the 16 bytes each 128-bit lane of a vector holds. */
+#define U8_FIRST_HIGH                                                                                       \
+    U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,                                 \
+    U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS,                 \
+    U8_SHORT | U8_OVERLONG_2, U8_SHORT, U8_SHORT | U8_OVERLONG_3 | U8_SURROGATE,                            \
+    U8_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4
+#define U8_FIRST_LOW                                                                                        \
+    U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4, U8_CARRY | U8_OVERLONG_2, U8_CARRY, U8_CARRY, \
+    U8_CARRY | U8_TOO_LARGE, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,                                   \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,               \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,               \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,               \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_SURROGATE, \
+    U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000
+#define U8_SECOND_HIGH                                                                                      \
+    U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,                         \
+    U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_OVERLONG_3 | U8_TOO_LARGE_1000 | U8_OVERLONG_4,     \
+    U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_OVERLONG_3 | U8_TOO_LARGE,                          \
+    U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_SURROGATE | U8_TOO_LARGE,                           \
+    U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_SURROGATE | U8_TOO_LARGE,                           \
+    U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT
+
+/* Whether the last three bytes before `from` are not all ASCII (what the first vector's check needs). */
+static inline int utf8_high_before(const unsigned char *s, Py_ssize_t from)
+{
+    return ((s[from - 1] | s[from - 2] | s[from - 3]) & 0x80) != 0;
+}
+
 /* Whether s[from:to) holds an error, given that s[from-3:from) are there and the text before `from` is
- * valid; `to - from` a multiple of 32. A character begun before `to` and not ended is no error here. */
+ * valid; `to - from` a multiple of 32. A character begun before `to` and not ended is no error here. A
+ * vector that is all ASCII after three ASCII bytes is skipped with one load: most of a line of text. */
 __attribute__((target("avx2")))
 static int utf8_errors_avx2(const unsigned char *s, Py_ssize_t from, Py_ssize_t to)
 {
-#define U8_TABLE(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p) \
-    _mm256_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
-    /* the byte before, by its high nibble: ASCII, continuation, or a leading byte of two, three, four */
-    const __m256i first_high = U8_TABLE(
-        U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
-        U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS, U8_TWO_CONTINUATIONS,
-        U8_SHORT | U8_OVERLONG_2, U8_SHORT, U8_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
-        U8_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4);
-    /* the byte before, by its low nibble */
-    const __m256i first_low = U8_TABLE(
-        U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4, U8_CARRY | U8_OVERLONG_2, U8_CARRY, U8_CARRY,
-        U8_CARRY | U8_TOO_LARGE, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
-        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
-        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
-        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
-        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_SURROGATE,
-        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000);
-    /* the byte itself, by its high nibble */
-    const __m256i second_high = U8_TABLE(
-        U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
-        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_OVERLONG_3 | U8_TOO_LARGE_1000 | U8_OVERLONG_4,
-        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_OVERLONG_3 | U8_TOO_LARGE,
-        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_SURROGATE | U8_TOO_LARGE,
-        U8_LONG | U8_OVERLONG_2 | U8_TWO_CONTINUATIONS | U8_SURROGATE | U8_TOO_LARGE,
-        U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT);
-#undef U8_TABLE
+    const __m256i first_high = _mm256_setr_epi8(U8_FIRST_HIGH, U8_FIRST_HIGH);
+    const __m256i first_low = _mm256_setr_epi8(U8_FIRST_LOW, U8_FIRST_LOW);
+    const __m256i second_high = _mm256_setr_epi8(U8_SECOND_HIGH, U8_SECOND_HIGH);
     const __m256i nibble = _mm256_set1_epi8(0x0F);
     const __m256i third_from = _mm256_set1_epi8((char)(0xE0 - 0x80)), fourth_from = _mm256_set1_epi8((char)(0xF0 - 0x80));
     const __m256i high_bit = _mm256_set1_epi8((char)0x80);
     __m256i error = _mm256_setzero_si256();
+    unsigned before = (unsigned)utf8_high_before(s, from);  /* high bits among the three bytes before */
     for (Py_ssize_t p = from; p < to; p += 32) {
         __m256i input = _mm256_loadu_si256((const __m256i *)(s + p));
-        __m256i prev3 = _mm256_loadu_si256((const __m256i *)(s + p - 3));
-        if (!_mm256_movemask_epi8(_mm256_or_si256(input, prev3)))
-            continue;  /* s[p-3:p+32) all ASCII */
+        unsigned high = (unsigned)_mm256_movemask_epi8(input);
+        unsigned earlier = before;
+        before = high >> 29;
+        if (!(high | earlier))
+            continue;
         __m256i prev1 = _mm256_loadu_si256((const __m256i *)(s + p - 1));
         __m256i prev2 = _mm256_loadu_si256((const __m256i *)(s + p - 2));
+        __m256i prev3 = _mm256_loadu_si256((const __m256i *)(s + p - 3));
         __m256i special = _mm256_and_si256(
             _mm256_and_si256(_mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble)),
                              _mm256_shuffle_epi8(first_low, _mm256_and_si256(prev1, nibble))),
@@ -716,6 +726,39 @@ static int utf8_errors_avx2(const unsigned char *s, Py_ssize_t from, Py_ssize_t 
         error = _mm256_or_si256(error, _mm256_xor_si256(must, special));
     }
     return !_mm256_testz_si256(error, error);
+}
+
+/* The same, 64 bytes at a time; `to - from` a multiple of 64. */
+__attribute__((target("avx512bw")))
+static int utf8_errors_avx512(const unsigned char *s, Py_ssize_t from, Py_ssize_t to)
+{
+    const __m512i first_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_HIGH));
+    const __m512i first_low = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_LOW));
+    const __m512i second_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_SECOND_HIGH));
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    const __m512i third_from = _mm512_set1_epi8((char)(0xE0 - 0x80)), fourth_from = _mm512_set1_epi8((char)(0xF0 - 0x80));
+    const __m512i high_bit = _mm512_set1_epi8((char)0x80);
+    __m512i error = _mm512_setzero_si512();
+    uint64_t before = (uint64_t)utf8_high_before(s, from);
+    for (Py_ssize_t p = from; p < to; p += 64) {
+        __m512i input = _mm512_loadu_si512((const void *)(s + p));
+        uint64_t high = _mm512_movepi8_mask(input);
+        uint64_t earlier = before;
+        before = high >> 61;
+        if (!(high | earlier))
+            continue;
+        __m512i prev1 = _mm512_loadu_si512((const void *)(s + p - 1));
+        __m512i prev2 = _mm512_loadu_si512((const void *)(s + p - 2));
+        __m512i prev3 = _mm512_loadu_si512((const void *)(s + p - 3));
+        __m512i special = _mm512_and_si512(
+            _mm512_and_si512(_mm512_shuffle_epi8(first_high, _mm512_and_si512(_mm512_srli_epi16(prev1, 4), nibble)),
+                             _mm512_shuffle_epi8(first_low, _mm512_and_si512(prev1, nibble))),
+            _mm512_shuffle_epi8(second_high, _mm512_and_si512(_mm512_srli_epi16(input, 4), nibble)));
+        __m512i must = _mm512_and_si512(_mm512_or_si512(_mm512_subs_epu8(prev2, third_from),
+                                                        _mm512_subs_epu8(prev3, fourth_from)), high_bit);
+        error = _mm512_or_si512(error, _mm512_xor_si512(must, special));
+    }
+    return _mm512_test_epi8_mask(error, error) != 0;
 }
 
 /* The first position from `i` of a 32-byte stretch of s[i:len) that is not all ASCII (or where fewer
@@ -790,7 +833,7 @@ static Py_ssize_t line_end_avx2(const unsigned char *buf, Py_ssize_t pos, Py_ssi
     return pos;
 }
 
-static int utf8_vector = 0;  /* AVX2 here: set when the module is made */
+static int utf8_vector = 0;  /* the text check's width: 64 (AVX-512BW), 32 (AVX2) or 0; set with the search's */
 static Py_ssize_t (*line_end)(const unsigned char *, Py_ssize_t, Py_ssize_t, int *) = NULL;  /* likewise */
 #endif
 
@@ -829,8 +872,8 @@ static long text_state(long state, const unsigned char *s, Py_ssize_t len)
             /* A long stretch that is not all ASCII: 32 bytes at a time, from a character's start with
              * three bytes before it in `s`; then on from the start of the last character begun there. */
             if (utf8_vector && i >= 3 && len - i >= 64) {
-                Py_ssize_t to = i + ((len - i) & ~(Py_ssize_t)31);
-                if (utf8_errors_avx2(s, i, to))
+                Py_ssize_t to = i + ((len - i) & ~(Py_ssize_t)(utf8_vector == 64 ? 63 : 31));
+                if (utf8_vector == 64 ? utf8_errors_avx512(s, i, to) : utf8_errors_avx2(s, i, to))
                     return NOT_UTF8;
                 Py_ssize_t back = to;
                 while (back > to - 3 && (s[back - 1] & 0xC0) == 0x80)
@@ -1030,7 +1073,7 @@ static PyObject *use_search(PyObject *self, PyObject *arg)
     search_name = chosen_name;
 #ifdef HOT_X86
     /* judge's scans go with the search's width: AVX-512BW, AVX2, or memchr and byte by byte */
-    utf8_vector = chosen == find_avx512 || chosen == find_avx2;
+    utf8_vector = chosen == find_avx512 ? 64 : chosen == find_avx2 ? 32 : 0;
     line_end = chosen == find_avx512 ? line_end_avx512 : chosen == find_avx2 ? line_end_avx2 : NULL;
 #endif
     return previous;
@@ -1688,8 +1731,8 @@ PyMODINIT_FUNC PyInit__hot(void)
 {
 #ifdef HOT_X86
     __builtin_cpu_init();
-    utf8_vector = __builtin_cpu_supports("avx2");
-    line_end = __builtin_cpu_supports("avx512bw") ? line_end_avx512 : utf8_vector ? line_end_avx2 : NULL;
+    utf8_vector = __builtin_cpu_supports("avx512bw") ? 64 : __builtin_cpu_supports("avx2") ? 32 : 0;
+    line_end = utf8_vector == 64 ? line_end_avx512 : utf8_vector ? line_end_avx2 : NULL;
     if (__builtin_cpu_supports("avx512bw")) {
         find = find_avx512;
         find_group = group_avx512;
