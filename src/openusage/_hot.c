@@ -840,6 +840,58 @@ static Py_ssize_t line_end_avx2(const unsigned char *buf, Py_ssize_t pos, Py_ssi
     return pos;
 }
 
+/* A line from buf[pos] (a character's start) to its newline (or n), in one pass: its end, and in `bad`
+ * whether its text is not UTF-8 up to and with the newline (a character cut by the newline is an error
+ * at the newline). The same lookups as `utf8_errors_avx512`, made only for the vectors that hold text
+ * other than ASCII (or follow one): the newline search loads each vector anyway, so an ASCII line costs
+ * what memchr does, and a line of text with a few characters that are not ASCII (the benchmark homes:
+ * 66-95 % of the bytes) one load a vector and the lookups where those are. The bytes before `pos` are
+ * whole text: ASCII to the check. */
+__attribute__((target("avx512bw")))
+static Py_ssize_t line_check_avx512(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t n, int *bad)
+{
+    const __m512i newline = _mm512_set1_epi8('\n');
+    const __m512i first_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_HIGH));
+    const __m512i first_low = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_LOW));
+    const __m512i second_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_SECOND_HIGH));
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    const __m512i third_from = _mm512_set1_epi8((char)(0xE0 - 0x80)), fourth_from = _mm512_set1_epi8((char)(0xF0 - 0x80));
+    const __m512i high_bit = _mm512_set1_epi8((char)0x80);
+    __m512i previous = _mm512_setzero_si512();
+    uint64_t before = 0, wrong = 0;
+    for (Py_ssize_t p = pos; p < n; p += 64) {
+        Py_ssize_t left = n - p;
+        uint64_t inside = left >= 64 ? ~0ULL : (1ULL << left) - 1;
+        __m512i input = left >= 64 ? _mm512_loadu_si512((const void *)(buf + p))
+                                   : _mm512_maskz_loadu_epi8(inside, (const void *)(buf + p));
+        uint64_t lines = _mm512_cmpeq_epi8_mask(input, newline) & inside;
+        uint64_t high = _mm512_movepi8_mask(input);
+        uint64_t mine = lines ? (2ULL << __builtin_ctzll(lines)) - 1 : inside;  /* the line's bytes, newline too */
+        if ((high & mine) | before) {
+            __m512i lanes_before = _mm512_alignr_epi64(input, previous, 6);
+            __m512i prev1 = _mm512_alignr_epi8(input, lanes_before, 15);
+            __m512i prev2 = _mm512_alignr_epi8(input, lanes_before, 14);
+            __m512i prev3 = _mm512_alignr_epi8(input, lanes_before, 13);
+            __m512i special = _mm512_and_si512(
+                _mm512_and_si512(_mm512_shuffle_epi8(first_high, _mm512_and_si512(_mm512_srli_epi16(prev1, 4), nibble)),
+                                 _mm512_shuffle_epi8(first_low, _mm512_and_si512(prev1, nibble))),
+                _mm512_shuffle_epi8(second_high, _mm512_and_si512(_mm512_srli_epi16(input, 4), nibble)));
+            __m512i must = _mm512_and_si512(_mm512_or_si512(_mm512_subs_epu8(prev2, third_from),
+                                                            _mm512_subs_epu8(prev3, fourth_from)), high_bit);
+            __m512i error = _mm512_xor_si512(must, special);
+            wrong |= _mm512_test_epi8_mask(error, error) & mine;
+        }
+        if (lines) {
+            *bad = wrong != 0;
+            return p + __builtin_ctzll(lines);
+        }
+        before = high >> 61;
+        previous = input;
+    }
+    *bad = wrong != 0;
+    return n;
+}
+
 static int utf8_vector = 0;  /* the text check's width: 64 (AVX-512BW), 32 (AVX2) or 0; set with the search's */
 static Py_ssize_t (*line_end)(const unsigned char *, Py_ssize_t, Py_ssize_t, int *) = NULL;  /* likewise */
 #endif
@@ -920,6 +972,19 @@ static long text_state(long state, const unsigned char *s, Py_ssize_t len)
     return out;
 }
 
+/* The state of a line's text whose bytes from `from` to its last character are whole: the bytes of that
+ * character, if it is not ended (at most three: found by going back over continuations). */
+static long text_tail(const unsigned char *s, Py_ssize_t from, Py_ssize_t n)
+{
+    Py_ssize_t start = n;
+    while (start > from && start > n - 4) {
+        start--;
+        if ((s[start] & 0xC0) != 0x80)
+            break;  /* a leading byte, or ASCII */
+    }
+    return text_state(0, s + start, n - start);
+}
+
 PyDoc_STRVAR(judge_doc,
 "judge(buf, lo, n, base, begin, head, tail, text) -> (begin, head, tail, text, spans)\n\n"
 "The lines of one block that cannot be a JSON object, as openusage.hot.judge (the reference).");
@@ -967,9 +1032,17 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t pos = lo;
     for (;;) {
         Py_ssize_t stop;
-        int ascii = 0;
+        int ascii = 0, checked = 0;
 #ifdef HOT_X86
-        if (line_end != NULL)
+        if (utf8_vector == 64 && text == 0) {  /* a line from a character's start: its end and text at once */
+            int bad;
+            stop = line_check_avx512(buf, pos, n, &bad);
+            checked = 1;
+            if (bad)
+                text = NOT_UTF8;
+            else if (stop == n && pos < stop)  /* the line under way: the character it may end in */
+                text = text_tail(buf, pos, stop);
+        } else if (line_end != NULL)
             stop = line_end(buf, pos, n, &ascii);
         else
 #endif
@@ -979,7 +1052,7 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         int found = stop < n;
         if (pos < stop) {
-            if (!(ascii && text == 0))  /* ASCII after a whole character stays whole */
+            if (!checked && !(ascii && text == 0))  /* ASCII after a whole character stays whole */
                 text = text_state(text, buf + pos, stop - pos);
             Py_ssize_t at = pos;
             while ((head < 0 || (head >> 8) == 0) && at < stop) {
