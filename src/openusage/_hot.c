@@ -728,9 +728,13 @@ static int utf8_errors_avx2(const unsigned char *s, Py_ssize_t from, Py_ssize_t 
     return !_mm256_testz_si256(error, error);
 }
 
-/* The same, 64 bytes at a time; `to - from` a multiple of 64. */
-__attribute__((target("avx512bw")))
-static int utf8_errors_avx512(const unsigned char *s, Py_ssize_t from, Py_ssize_t to)
+/* The errors of one vector of 64 bytes (a byte 0x80 or more where one is found), given the vector
+ * before it (its last three bytes): the lookups `utf8_errors_avx2` explains. The bytes one, two and three
+ * before each byte are made from the two vectors (valignq, vpalignr), not loaded again across cache
+ * lines (three more loads were the check's hot spot, measured slower). Inlined where it is used, its
+ * tables stay in registers across a loop. */
+__attribute__((target("avx512bw"), always_inline)) static inline __m512i utf8_vector_errors(__m512i input,
+                                                                                          __m512i last)
 {
     const __m512i first_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_HIGH));
     const __m512i first_low = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_LOW));
@@ -738,10 +742,25 @@ static int utf8_errors_avx512(const unsigned char *s, Py_ssize_t from, Py_ssize_
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const __m512i third_from = _mm512_set1_epi8((char)(0xE0 - 0x80)), fourth_from = _mm512_set1_epi8((char)(0xF0 - 0x80));
     const __m512i high_bit = _mm512_set1_epi8((char)0x80);
+    __m512i lanes_before = _mm512_alignr_epi64(input, last, 6);  /* each 128-bit lane: the one before it */
+    __m512i prev1 = _mm512_alignr_epi8(input, lanes_before, 15);
+    __m512i prev2 = _mm512_alignr_epi8(input, lanes_before, 14);
+    __m512i prev3 = _mm512_alignr_epi8(input, lanes_before, 13);
+    __m512i special = _mm512_and_si512(
+        _mm512_and_si512(_mm512_shuffle_epi8(first_high, _mm512_and_si512(_mm512_srli_epi16(prev1, 4), nibble)),
+                         _mm512_shuffle_epi8(first_low, _mm512_and_si512(prev1, nibble))),
+        _mm512_shuffle_epi8(second_high, _mm512_and_si512(_mm512_srli_epi16(input, 4), nibble)));
+    __m512i must = _mm512_and_si512(_mm512_or_si512(_mm512_subs_epu8(prev2, third_from),
+                                                    _mm512_subs_epu8(prev3, fourth_from)), high_bit);
+    return _mm512_xor_si512(must, special);
+}
+
+/* The same, 64 bytes at a time; `to - from` a multiple of 64. */
+__attribute__((target("avx512bw")))
+static int utf8_errors_avx512(const unsigned char *s, Py_ssize_t from, Py_ssize_t to)
+{
     __m512i error = _mm512_setzero_si512();
-    /* The vector before, of which the last three bytes matter: s[from-3:from) to begin with (a masked
-     * load reads nothing else). The bytes one, two and three before each byte are made from it and the
-     * vector itself, not loaded again (three more loads across cache lines, measured slower). */
+    /* The vector before: s[from-3:from) to begin with (a masked load reads nothing else). */
     __m512i previous = _mm512_maskz_loadu_epi8(0xE000000000000000ULL, (const void *)(s + from - 64));
     uint64_t before = (uint64_t)utf8_high_before(s, from);
     for (Py_ssize_t p = from; p < to; p += 64) {
@@ -751,19 +770,8 @@ static int utf8_errors_avx512(const unsigned char *s, Py_ssize_t from, Py_ssize_
         before = high >> 61;
         __m512i last = previous;
         previous = input;
-        if (!(high | earlier))
-            continue;
-        __m512i lanes_before = _mm512_alignr_epi64(input, last, 6);  /* each 128-bit lane: the one before it */
-        __m512i prev1 = _mm512_alignr_epi8(input, lanes_before, 15);
-        __m512i prev2 = _mm512_alignr_epi8(input, lanes_before, 14);
-        __m512i prev3 = _mm512_alignr_epi8(input, lanes_before, 13);
-        __m512i special = _mm512_and_si512(
-            _mm512_and_si512(_mm512_shuffle_epi8(first_high, _mm512_and_si512(_mm512_srli_epi16(prev1, 4), nibble)),
-                             _mm512_shuffle_epi8(first_low, _mm512_and_si512(prev1, nibble))),
-            _mm512_shuffle_epi8(second_high, _mm512_and_si512(_mm512_srli_epi16(input, 4), nibble)));
-        __m512i must = _mm512_and_si512(_mm512_or_si512(_mm512_subs_epu8(prev2, third_from),
-                                                        _mm512_subs_epu8(prev3, fourth_from)), high_bit);
-        error = _mm512_or_si512(error, _mm512_xor_si512(must, special));
+        if (high | earlier)
+            error = _mm512_or_si512(error, utf8_vector_errors(input, last));
     }
     return _mm512_test_epi8_mask(error, error) != 0;
 }
@@ -851,12 +859,6 @@ __attribute__((target("avx512bw")))
 static Py_ssize_t line_check_avx512(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t n, int *bad)
 {
     const __m512i newline = _mm512_set1_epi8('\n');
-    const __m512i first_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_HIGH));
-    const __m512i first_low = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_FIRST_LOW));
-    const __m512i second_high = _mm512_broadcast_i32x4(_mm_setr_epi8(U8_SECOND_HIGH));
-    const __m512i nibble = _mm512_set1_epi8(0x0F);
-    const __m512i third_from = _mm512_set1_epi8((char)(0xE0 - 0x80)), fourth_from = _mm512_set1_epi8((char)(0xF0 - 0x80));
-    const __m512i high_bit = _mm512_set1_epi8((char)0x80);
     __m512i previous = _mm512_setzero_si512();
     uint64_t before = 0, wrong = 0;
     for (Py_ssize_t p = pos; p < n; p += 64) {
@@ -868,17 +870,7 @@ static Py_ssize_t line_check_avx512(const unsigned char *buf, Py_ssize_t pos, Py
         uint64_t high = _mm512_movepi8_mask(input);
         uint64_t mine = lines ? (2ULL << __builtin_ctzll(lines)) - 1 : inside;  /* the line's bytes, newline too */
         if ((high & mine) | before) {
-            __m512i lanes_before = _mm512_alignr_epi64(input, previous, 6);
-            __m512i prev1 = _mm512_alignr_epi8(input, lanes_before, 15);
-            __m512i prev2 = _mm512_alignr_epi8(input, lanes_before, 14);
-            __m512i prev3 = _mm512_alignr_epi8(input, lanes_before, 13);
-            __m512i special = _mm512_and_si512(
-                _mm512_and_si512(_mm512_shuffle_epi8(first_high, _mm512_and_si512(_mm512_srli_epi16(prev1, 4), nibble)),
-                                 _mm512_shuffle_epi8(first_low, _mm512_and_si512(prev1, nibble))),
-                _mm512_shuffle_epi8(second_high, _mm512_and_si512(_mm512_srli_epi16(input, 4), nibble)));
-            __m512i must = _mm512_and_si512(_mm512_or_si512(_mm512_subs_epu8(prev2, third_from),
-                                                            _mm512_subs_epu8(prev3, fourth_from)), high_bit);
-            __m512i error = _mm512_xor_si512(must, special);
+            __m512i error = utf8_vector_errors(input, previous);
             wrong |= _mm512_test_epi8_mask(error, error) & mine;
         }
         if (lines) {
