@@ -794,30 +794,7 @@ static Py_ssize_t ascii_avx2(const unsigned char *s, Py_ssize_t i, Py_ssize_t le
 
 /* The first newline in buf[pos:n) (n: none), and in `ascii` whether every byte before it is ASCII: one
  * pass for what memchr and the text check would each read, so that an ASCII line (almost every line)
- * costs the text check nothing. */
-__attribute__((target("avx512bw")))
-static Py_ssize_t line_end_avx512(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t n, int *ascii)
-{
-    const __m512i newline = _mm512_set1_epi8('\n');
-    uint64_t high = 0;
-    for (; pos + 64 <= n; pos += 64) {
-        __m512i chunk = _mm512_loadu_si512((const void *)(buf + pos));
-        uint64_t lines = _mm512_cmpeq_epi8_mask(chunk, newline);
-        uint64_t top = _mm512_movepi8_mask(chunk);
-        if (lines) {
-            unsigned at = (unsigned)__builtin_ctzll(lines);
-            high |= top & ((1ULL << at) - 1ULL);  /* the bytes before the newline only */
-            *ascii = high == 0;
-            return pos + at;
-        }
-        high |= top;
-    }
-    for (; pos < n && buf[pos] != '\n'; pos++)
-        high |= buf[pos] & 0x80;
-    *ascii = high == 0;
-    return pos;
-}
-
+ * costs the text check nothing. AVX2's; with AVX-512BW `line_check_avx512` checks the text itself. */
 __attribute__((target("avx2")))
 static Py_ssize_t line_end_avx2(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t n, int *ascii)
 {
@@ -885,7 +862,6 @@ static Py_ssize_t line_check_avx512(const unsigned char *buf, Py_ssize_t pos, Py
 }
 
 static int utf8_vector = 0;  /* the text check's width: 64 (AVX-512BW), 32 (AVX2) or 0; set with the search's */
-static Py_ssize_t (*line_end)(const unsigned char *, Py_ssize_t, Py_ssize_t, int *) = NULL;  /* likewise */
 #endif
 
 /* hot.text_state: the state after s[0:len) is added to a line whose state was `state`. */
@@ -1023,29 +999,31 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     const unsigned char *buf = (const unsigned char *)view.buf;
     Py_ssize_t pos = lo;
     for (;;) {
+        /* The line's end, and the state of its text so far (`text_state`). */
         Py_ssize_t stop;
-        int ascii = 0, checked = 0;
 #ifdef HOT_X86
+        int ascii;
         if (utf8_vector == 64 && text == 0) {  /* a line from a character's start: its end and text at once */
             int bad;
             stop = line_check_avx512(buf, pos, n, &bad);
-            checked = 1;
             if (bad)
                 text = NOT_UTF8;
             else if (stop == n && pos < stop)  /* the line under way: the character it may end in */
                 text = text_tail(buf, pos, stop);
-        } else if (line_end != NULL)
-            stop = line_end(buf, pos, n, &ascii);
-        else
+        } else if (utf8_vector == 32) {
+            stop = line_end_avx2(buf, pos, n, &ascii);
+            if (pos < stop && !(ascii && text == 0))  /* ASCII after a whole character stays whole */
+                text = text_state(text, buf + pos, stop - pos);
+        } else
 #endif
         {
             const unsigned char *end = memchr(buf + pos, '\n', (size_t)(n - pos));
             stop = end != NULL ? end - buf : n;
+            if (pos < stop)
+                text = text_state(text, buf + pos, stop - pos);
         }
         int found = stop < n;
         if (pos < stop) {
-            if (!checked && !(ascii && text == 0))  /* ASCII after a whole character stays whole */
-                text = text_state(text, buf + pos, stop - pos);
             Py_ssize_t at = pos;
             while ((head < 0 || (head >> 8) == 0) && at < stop) {
                 unsigned char byte = buf[at++];
@@ -1146,7 +1124,6 @@ static PyObject *use_search(PyObject *self, PyObject *arg)
 #ifdef HOT_X86
     /* judge's scans go with the search's width: AVX-512BW, AVX2, or memchr and byte by byte */
     utf8_vector = chosen == find_avx512 ? 64 : chosen == find_avx2 ? 32 : 0;
-    line_end = chosen == find_avx512 ? line_end_avx512 : chosen == find_avx2 ? line_end_avx2 : NULL;
 #endif
     return previous;
 }
@@ -1804,7 +1781,6 @@ PyMODINIT_FUNC PyInit__hot(void)
 #ifdef HOT_X86
     __builtin_cpu_init();
     utf8_vector = __builtin_cpu_supports("avx512bw") ? 64 : __builtin_cpu_supports("avx2") ? 32 : 0;
-    line_end = utf8_vector == 64 ? line_end_avx512 : utf8_vector ? line_end_avx2 : NULL;
     if (__builtin_cpu_supports("avx512bw")) {
         find = find_avx512;
         find_group = group_avx512;
