@@ -1076,3 +1076,83 @@ def test_a_thread_whose_rollout_is_gone_is_known_by_the_provider_its_copies_name
                                token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
     snap = cached_equals_cold(codex_env(home.root))
     assert _provider_rows(snap) == {("gpt-5", "openai"): (130, 13, 2)}
+
+
+# --- a rollout named after another thread: the session is the thread its first session_meta names ------------
+
+R = "0199a000-0000-7000-8000-0000000000ee"  # a file name's UUID that is no thread's id
+
+
+def _renamed(home: CodexHome, fixture: str, name: str = R, day: str = "2026/11/19", *,
+             archived: bool = False) -> Path:
+    """A fixture as a rollout whose file name ends with `name`, not with its thread's id."""
+    path = home.path(name, day, archived=archived)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((Path(__file__).parent / "fixtures" / "codex_cli" / fixture).read_bytes())
+    return path
+
+
+def test_a_renamed_rollouts_session_is_the_thread_its_first_session_meta_names(home: CodexHome) -> None:
+    """"Session id: the thread id from the file's first session_meta ...; fallback: the UUID in the file
+    name." A's rollout under another name is A's session, in every report and from the cache."""
+    _renamed(home, "plain_two_turns.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (400, 700, 2600, 0)
+    assert sessions(snap) == (1, 0, 1)
+    assert _session_calls(home, "--no-cache") == {A: 2}
+    assert _session_calls(home) == {A: 2}
+
+
+def test_a_renamed_rollout_and_its_copy_under_the_threads_name_are_one_session(home: CodexHome) -> None:
+    """"Identify a file by the thread id in its first session_meta, not by its path": A's archived copy
+    under another name folds into A's live rollout, whichever name sorts first."""
+    home.place("plain_two_turns.jsonl")
+    for name in (R, "0199a000-0000-7000-8000-000000000001"):  # after A's id, then before it
+        path = _renamed(home, "plain_two_turns.jsonl", name, archived=True)
+        snap = snap_of(home)
+        assert tokens(snap) == (400, 700, 2600, 0)
+        assert sessions(snap) == (1, 0, 1)
+        assert diag(snap, "files_read", "records_counted", "duplicate_records") == {
+            "files_read": 2, "records_counted": 2, "duplicate_records": 2}
+        assert _session_calls(home, "--no-cache") == {A: 2}
+        assert _session_calls(home) == {A: 2}
+        path.unlink()
+
+
+def test_a_fork_of_a_renamed_rollouts_thread_replays_calls_its_parent_owns(home: CodexHome) -> None:
+    """F, a fork of A, replays A's two calls; A's rollout is named after another id that sorts before
+    F's. The replay is still A's (F descends from the thread A's file holds), and F owns its own call."""
+    _renamed(home, "plain_two_turns.jsonl", "0199a000-0000-7000-8000-000000000001")
+    home.place("fork.jsonl", "2026/11/20")
+    snap = snap_of(home)
+    assert tokens(snap) == (400 + 100, 700 + 120, 2600 + 800, 0)
+    assert series(snap, "sessions") == {"2026-11-19": 1, "2026-11-20": 1}
+    assert sessions(snap) == (2, 1, 2)
+    assert _session_calls(home, "--no-cache") == {A: 2, F: 1}
+    assert _session_calls(home) == {A: 2, F: 1}
+
+
+def test_a_renamed_subagent_rollout_still_counts_toward_its_parent(home: CodexHome) -> None:
+    home.place("plain_two_turns.jsonl")
+    _renamed(home, "subagent.jsonl")
+    snap = snap_of(home)
+    assert tokens(snap) == (400 + 100, 700 + 90, 2600 + 600, 0)
+    assert sessions(snap) == (1, 0, 1)
+    assert _session_calls(home, "--no-cache") == {A: 3}
+
+
+def test_a_renamed_rollout_with_no_session_meta_is_the_thread_its_name_ends_with(home: CodexHome) -> None:
+    """The fallback: no session_meta, so the UUID in the file name names the session."""
+    home.write(home.path(R), [turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    assert _session_calls(home, "--no-cache") == {R: 1}
+    assert _session_calls(home) == {R: 1}
+
+
+def test_a_rollout_renamed_after_a_first_run_stays_its_threads_session(home: CodexHome) -> None:
+    """The cache knew A's rollout by A's name; moved to another name, it is still A's one session."""
+    path = home.place("plain_two_turns.jsonl")
+    assert _session_calls(home) == {A: 2}
+    path.rename(home.path(R))
+    assert _session_calls(home) == {A: 2}
+    assert sessions(cached_equals_cold(codex_env(home.root)))[0] == 1

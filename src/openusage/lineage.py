@@ -74,7 +74,7 @@ class Lineage:
     them: a thread's own state names its parent, where it names one; else the parent the other states
     name, the one that sorts first where they differ. Nothing depends on the order of `infos`."""
 
-    __slots__ = ("infos", "parent", "spawner")
+    __slots__ = ("copies", "infos", "parent", "spawner")
 
     def __init__(self, infos: Mapping[str, SessionInfo]) -> None:
         self.infos = infos
@@ -93,6 +93,13 @@ class Lineage:
                     _keep(spawner, child, parent)
         self.parent = {**named, **own}
         self.spawner = spawner
+        # Each thread that sessions of other names hold (`SessionInfo.thread`: a renamed rollout), to them:
+        # a thread that descends from it descends from them.
+        copies: dict[str, list[str]] = {}
+        for session, info in infos.items():
+            if info.thread is not None:
+                copies.setdefault(info.thread, []).append(session)
+        self.copies = copies
 
     def root(self, thread: str) -> str:
         """The oldest thread the links lead to from `thread`; in a cycle, its member that sorts first."""
@@ -130,7 +137,7 @@ class Lineage:
     def ancestors(self) -> dict[str, frozenset[str]]:
         """Each session of `infos` that has ancestors, to all of them: its fork and spawn parents, theirs
         in turn, through threads whose files are gone as through the others."""
-        parent = self.parent
+        parent, copies = self.parent, self.copies
         result: dict[str, frozenset[str]] = {}
         for session in self.infos:
             chain: list[str] = []
@@ -139,6 +146,8 @@ class Lineage:
                 chain.append(node)
                 node = parent.get(node)
             if chain:
+                if copies:  # an ancestor held under another name is that session too
+                    chain += [copy for node in chain for copy in copies.get(node, ()) if copy != session]
                 result[session] = frozenset(chain)
         return result
 
@@ -236,6 +245,9 @@ def widened(keys: Iterable[str], joined: Mapping[str, frozenset[str]]) -> set[st
 
 
 def local_root(session: str, info: SessionInfo | None) -> str:
-    """The root a session's own file leads to: the oldest ancestor its state names, else itself."""
-    chain = info.parents() if info is not None else ()
-    return chain[-1] if chain else session
+    """The root a session's own file leads to: the oldest ancestor its state names, else the thread it
+    holds (itself, or the one its file names when its name says another: `SessionInfo.thread`)."""
+    if info is None:
+        return session
+    chain = info.parents()
+    return chain[-1] if chain else info.thread or session

@@ -108,7 +108,9 @@ class SessionInfo(NamedTuple):
     left out) still counts, and `spawned` says the thread is a subagent its parent spawned, not a fork
     of it (a fork's copy of a subagent's line); and the upstream
     provider its state names when that is not its provider's usual one (Codex: `model_provider`,
-    "Readings settled" 8: the calls a thread owns are that provider's)."""
+    "Readings settled" 8: the calls a thread owns are that provider's); and the thread its state names
+    as its own when that is not its name (Codex: a rollout whose file name ends with another id than
+    its first `session_meta`'s: the session is that thread, codex-cli-format.md, "Session id")."""
 
     rank: int
     parent: str | None
@@ -120,6 +122,9 @@ class SessionInfo(NamedTuple):
     # `model_provider` of the copies of ancestors' `session_meta` lines): what a thread whose own
     # rollout is gone is known by, when its calls' owner (`lineage.Lineage.upstreams`).
     told: tuple[tuple[str, str], ...] = ()
+    # The thread the session's files hold when their name says another (`lineage.Lineage`: its calls
+    # count toward that thread, and a thread descending from that one descends from this session too).
+    thread: str | None = None
 
     def parents(self) -> tuple[str, ...]:
         """Every ancestor the session's own state names, nearest first."""
@@ -129,7 +134,7 @@ class SessionInfo(NamedTuple):
         """Every other thread the state names: its ancestors, the two ends of its links, the threads it
         names a provider of (those whose states choosing owners needs beside its own)."""
         return {*self.parents(), *(thread for link in self.links for thread in link[:2]),
-                *(thread for thread, _ in self.told)}
+                *(thread for thread, _ in self.told), *((self.thread,) if self.thread is not None else ())}
 
 
 class FileDiagnostics(NamedTuple):

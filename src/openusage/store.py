@@ -79,7 +79,7 @@ if TYPE_CHECKING:
     from openusage.manifest import Manifest
     from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 34  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+SCHEMA_VERSION = 35  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
 # 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
 # (providers/agentfiles.py); 26: the files' fingerprints chained over 64 KiB chunks (candidates.py)
@@ -93,6 +93,7 @@ SCHEMA_VERSION = 34  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # 32: a Codex rollout's state keeps its last call's key and time (a re-emit's time: rollout._reemit)
 # 33: a Codex figure of reasoning alone is a call, no longer an all-zero record
 # 34: a file's skipped lines count the lines that hold no needle and are not UTF-8 (hot.judge)
+# 35: a Codex rollout named after another id is its first session_meta's thread (`SessionInfo.thread`)
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes
@@ -747,7 +748,7 @@ class Store:
             else:
                 forks.append((key, to_db(session), info.rank, None if info.parent is None else to_db(info.parent),
                               None if info.joins is None else to_db(info.joins),
-                              lineage_blob(info.lineage, info.links, info.upstream, info.told), signature,
+                              lineage_blob(info.lineage, info.links, info.upstream, info.told, info.thread), signature,
                               session_check(*info)))
         self.conn.executemany(
             "INSERT OR REPLACE INTO sessions(account, session, rank, parent, joins, lineage, signature, checksum)"

@@ -165,7 +165,7 @@ def name_of(value: object, where: object) -> str:
 
 def session_check(rank: int, parent: str | None, joins: str | None = None, lineage: tuple[str, ...] = (),
                   links: tuple[tuple[str, str, bool], ...] = (), upstream: str | None = None,
-                  told: tuple[tuple[str, str], ...] = ()) -> int:
+                  told: tuple[tuple[str, str], ...] = (), thread: str | None = None) -> int:
     """What a session row keeps beside its rank, parent, the session it joins, its further ancestors and
     the links its state names, so that one of them changed into another valid value (which would move
     the owner of a fork's calls) is found."""
@@ -180,16 +180,19 @@ def session_check(rank: int, parent: str | None, joins: str | None = None, linea
         text += f"/////{upstream}"
     if told:
         text += "//////" + "\x1e".join(f"{thread}\x1f{provider}" for thread, provider in told)
+    if thread is not None:
+        text += f"///////{thread}"
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 def lineage_blob(lineage: tuple[str, ...], links: tuple[tuple[str, str, bool], ...] = (),
-                 upstream: str | None = None, told: tuple[tuple[str, str], ...] = ()) -> bytes | None:
-    """A session's further ancestors, the links its state names, its upstream provider and those it
-    names for other threads, as its row keeps them in its lineage column (NULL for none of them:
-    almost every session)."""
-    if lineage or links or upstream is not None or told:
-        return marshal.dumps((lineage, links, upstream, told))
+                 upstream: str | None = None, told: tuple[tuple[str, str], ...] = (),
+                 thread: str | None = None) -> bytes | None:
+    """A session's further ancestors, the links its state names, its upstream provider, those it
+    names for other threads and the thread its files hold when their name says another, as its row
+    keeps them in its lineage column (NULL for none of them: almost every session)."""
+    if lineage or links or upstream is not None or told or thread is not None:
+        return marshal.dumps((lineage, links, upstream, told, thread))
     return None
 
 
@@ -204,14 +207,15 @@ def session_of(row: tuple[object, ...]) -> tuple[str, SessionInfo]:
     session, rank, stored_parent, stored_joins, stored_lineage, checksum = row
     parent = None if stored_parent is None else name_of(stored_parent, session)
     joins = None if stored_joins is None else name_of(stored_joins, session)
-    lineage, links, upstream, told = ((), (), None, ()) if stored_lineage is None \
+    lineage, links, upstream, told, thread = ((), (), None, (), None) if stored_lineage is None \
         else _lineage_of(stored_lineage, session)
-    if type(rank) is not int or checksum != session_check(rank, parent, joins, lineage, links, upstream, told):
+    if type(rank) is not int or checksum != session_check(rank, parent, joins, lineage, links, upstream, told, thread):
         damaged(f"the fork rank or parent of session {session}")
-    return name_of(session, "a session"), SessionInfo(rank, parent, joins, lineage, links, upstream, told)
+    return name_of(session, "a session"), SessionInfo(rank, parent, joins, lineage, links, upstream, told, thread)
 
 
-_StoredLineage = tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...], str | None, tuple[tuple[str, str], ...]]
+_StoredLineage = tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...], str | None, tuple[tuple[str, str], ...],
+                       str | None]
 
 
 def _lineage_of(stored: object, session: object) -> _StoredLineage:
@@ -219,14 +223,15 @@ def _lineage_of(stored: object, session: object) -> _StoredLineage:
         value = marshal.loads(stored) if type(stored) is bytes else None
     except (EOFError, ValueError, TypeError):
         value = None
-    if type(value) is tuple and len(value) == 4:
-        lineage, links, upstream, told = value
+    if type(value) is tuple and len(value) == 5:
+        lineage, links, upstream, told, thread = value
         if type(lineage) is tuple and all(type(name) is str for name in lineage) and type(links) is tuple \
                 and all(type(link) is tuple and len(link) == 3 and type(link[0]) is str and type(link[1]) is str
                         and type(link[2]) is bool for link in links) and (upstream is None or type(upstream) is str) \
                 and type(told) is tuple and all(type(one) is tuple and len(one) == 2 and type(one[0]) is str
-                                                and type(one[1]) is str for one in told):
-            return lineage, links, upstream, told
+                                                and type(one[1]) is str for one in told) \
+                and (thread is None or type(thread) is str):
+            return lineage, links, upstream, told, thread
     damaged(f"the ancestors of session {session}")
 
 

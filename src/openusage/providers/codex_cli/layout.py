@@ -1,11 +1,13 @@
 """Where Codex CLI keeps its rollouts, and which session each one is.
 
 `<root>/sessions/YYYY/MM/DD/rollout-<local time>-<thread id>.jsonl` and the flat
-`<root>/archived_sessions/`: every `rollout-*.jsonl` under either, at any depth, is one file of the
-thread named by the UUID at the end of its name (Codex names the file after the thread's id). A
+`<root>/archived_sessions/`: every `rollout-*.jsonl` under either, at any depth, is listed as a file of
+the thread named by the UUID at the end of its name (Codex names the file after the thread's id). A
 thread's live rollout and its archived copy are one session found in two holders; the scan reads
-both and the copies of each call fold into one. No folder is skipped for its date: a resumed session
-keeps appending to its original, possibly months-old, folder.
+both and the copies of each call fold into one. The thread a file holds is the one its first
+`session_meta` names, which its head says once read: a rollout named after another id is listed under
+that name and joins its thread's session (`session_info`, `SessionInfo.thread`). No folder is skipped
+for its date: a resumed session keeps appending to its original, possibly months-old, folder.
 
 A session's holder is its rollout file itself, so `walk_session` is one `stat`. Its state, for the
 owner rule, is the head of its rollout: the `session_meta` lines a fork or a subagent copies from its
@@ -193,16 +195,22 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
         # The rollout whose head names the most ancestors (an archived copy may have lost its copied
         # lines), and the thread it joins by that same head: the two go together.
         lineages = [head_lineage(_head(path, first.get(path))) for path in paths]
-        chain, joins, _, upstream, _ = max(lineages, key=lambda head: (len(head.chain), head.chain, head.joins or "",
-                                                                     head.upstream or ""),
-                                           default=((), None, (), None, ()))
+        chain, joins, _, upstream, _, own = max(lineages, key=lambda head: (len(head.chain), head.chain,
+                                                                          head.joins or "", head.upstream or "",
+                                                                          head.own or ""),
+                                                default=((), None, (), None, (), None))
+        # A rollout named after another id than its first session_meta's is that thread's ("Session
+        # id"): its calls count toward that thread's session, as a subagent's toward its spawner's.
+        thread = own if own is not None and own != session else None
+        if thread is not None and joins is None:
+            joins = thread
         # Most sessions' states then hold no links at all (a refresh loads every such state: ~2,000 of
         # them on the 1 GB Codex home cost ~10 ms more with them).
         said = set(chain_links(session, chain, joins))
         links = tuple(sorted({link for head in lineages for link in head.links if link not in said}))
         told = tuple(sorted({one for head in lineages for one in head.told if one[1] != USUAL_UPSTREAM}))
         infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links,
-                                     None if upstream == USUAL_UPSTREAM else upstream, told)
+                                     None if upstream == USUAL_UPSTREAM else upstream, told, thread)
     return infos
 
 

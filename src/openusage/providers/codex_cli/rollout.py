@@ -405,6 +405,7 @@ class HeadLineage(NamedTuple):
     links: tuple[tuple[str, str, bool], ...]  # every (thread, parent, spawned) a line names, in file order
     upstream: str | None = None  # the thread's own line's `model_provider`, when it is a non-empty string
     told: tuple[tuple[str, str], ...] = ()  # (thread, model_provider) of the other lines, in file order
+    own: str | None = None  # the thread the first session_meta names: the file's own
 
 
 def head_lineage(head: list[bytes]) -> HeadLineage:
@@ -452,4 +453,4 @@ def head_lineage(head: list[bytes]) -> HeadLineage:
     while (spawner := spawners.get(joins or own)) is not None and spawner not in seen:
         seen.add(spawner)
         joins = spawner
-    return HeadLineage(tuple(chain), joins, tuple(links), upstream, tuple(told))
+    return HeadLineage(tuple(chain), joins, tuple(links), upstream, tuple(told), own)
