@@ -1156,3 +1156,25 @@ def test_a_rollout_renamed_after_a_first_run_stays_its_threads_session(home: Cod
     path.rename(home.path(R))
     assert _session_calls(home) == {A: 2}
     assert sessions(cached_equals_cold(codex_env(home.root)))[0] == 1
+
+
+def test_a_renamed_rollouts_thread_shows_the_title_and_project_its_file_names(home: CodexHome) -> None:
+    """A report by session or by project finds a thread's facts by its id among the files' names: a
+    thread held only under another name takes them from the file that holds it, without the cache, on a
+    first run and warm."""
+    _renamed(home, "plain_two_turns.jsonl")
+    home.place("fork.jsonl", "2026/11/20")
+
+    def facts(*args: str) -> dict[str, tuple[str, str]]:
+        result = invoke(["report", "session", "--json", "--tz", "UTC", *args], codex_env(home.root))
+        assert result.exit_code == 0, explain(result)
+        return {row["period"]: (row["title"], row["project"]) for row in json.loads(result.stdout)["rows"]}
+
+    expected = {A: ("Add a --json flag to the report", "/home/dev/app"),
+                F: ("Add a --json flag to the report", "/home/dev/app")}
+    assert facts("--no-cache") == expected
+    assert facts() == expected  # the first run
+    assert facts() == expected  # warm
+    result = invoke(["report", "project", "--json", "--tz", "UTC"], codex_env(home.root))
+    assert result.exit_code == 0, explain(result)
+    assert [row["period"] for row in json.loads(result.stdout)["rows"]] == ["/home/dev/app"]

@@ -286,3 +286,12 @@ def test_head_lines_are_the_lines_of_the_head_read_whole(tmp_path: Path) -> None
     os.mkfifo(tmp_path / "fifo")
     assert list(head_lines(str(tmp_path / "fifo"), 1000)) == []
     assert list(head_lines(str(tmp_path / "missing"), 1000)) == []
+
+
+def test_a_thread_held_only_under_other_names_takes_the_facts_of_the_first_of_them() -> None:
+    from openusage.facts import stand_ins
+    from openusage.records import SessionInfo
+
+    infos = {"x2": SessionInfo(0, None, "t", thread="t"), "x1": SessionInfo(0, None, "t", thread="t"),
+             "y": SessionInfo(0, None, "u", thread="u"), "u": SessionInfo(0, None)}
+    assert stand_ins(infos) == {"t": "x1"}  # "u" is a session of its own: its facts are its own

@@ -237,6 +237,8 @@ def calls(env: Mapping[str, str], query: "CallsQuery", *, use_cache: bool = True
             refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
             said[:] = _config_notices(chosen, refreshed)
             rows = _settled_rows(store, accounts, refreshed)
+            # Read while a scratch file is open: the facts are asked after it is closed.
+            stand_ins = _stand_ins(store, chosen, refreshed) if query.facts else {}
         found: list[SettledCall] = []
         for account in chosen:
             found.extend(_named(account, rows.pop(account.id, []), refreshed[account.id].resolve_model, query))
@@ -249,7 +251,7 @@ def calls(env: Mapping[str, str], query: "CallsQuery", *, use_cache: bool = True
         from openusage import facts  # only reports by session or project ask for them
 
         known = facts.FactsLookup(store, env, [(account, _provider(account)) for account in chosen],
-                                  titles=query.titles)(wanted)
+                                  titles=query.titles, stand_ins=stand_ins)(wanted)
         return found, known
 
     from openusage.query import CallsResult
@@ -257,6 +259,27 @@ def calls(env: Mapping[str, str], query: "CallsQuery", *, use_cache: bool = True
     settled_calls, known = _with_cache(env, use_cache, notice, answer)
     _say(notice, said)
     return CallsResult(query, settled_calls, known, tuple(account.id for account in chosen))
+
+
+def _stand_ins(store: Store | None, chosen: list[Account],
+               refreshed: Mapping[str, scan.Refreshed]) -> dict[str, dict[str, str]]:
+    """For each chosen account, the threads that take another session's facts (`facts.stand_ins`): from
+    the sessions the refresh held, else those the cache (or the scratch file) keeps."""
+    from openusage import facts
+
+    found: dict[str, dict[str, str]] = {}
+    for account in chosen:
+        one = refreshed.get(account.id)
+        if one is None:
+            continue
+        infos = one.infos
+        if infos is None:
+            kept = store if store is not None else one.scratch
+            infos = kept.session_forks(account.id) if kept is not None else {}
+        mine = facts.stand_ins(infos)
+        if mine:
+            found[account.id] = mine
+    return found
 
 
 def _config_notices(chosen: list[Account], refreshed: Mapping[str, scan.Refreshed]) -> list[str]:
@@ -316,7 +339,7 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
             from openusage import facts  # light: a lookup reads nothing until a report asks it
 
             lookup = facts.FactsLookup(store, env, [(account, _provider(account)) for account in chosen],
-                                       titles=query.titles)
+                                       titles=query.titles, stand_ins=_stand_ins(store, chosen, refreshed))
 
             def facts_of(keys: Iterable[tuple[str, str]]) -> "dict[tuple[str, str], SessionFacts]":
                 wanted: dict[str, set[str]] = {}

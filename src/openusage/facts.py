@@ -6,6 +6,10 @@ With the cache, each session's facts are kept beside it with the signature of it
 store's `sessions` table) and the provider's signature of its labels file, and used while both are
 the same: a warm session report then reads no agent file (0.25 s of title reading for the 2,000
 sessions of the 1 GB benchmark). A title is derived only when asked for, and kept once it has been.
+
+A thread whose files are all named after other ids (a renamed Codex rollout: `SessionInfo.thread`) is
+no session of the listing, so the provider finds nothing under its name; it takes the facts of the
+session that holds it (`stand_ins`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from openusage.providers.base import Account, FactsFinder, FileProvider
+from openusage.records import SessionInfo
 from openusage.store import Store
 
 if TYPE_CHECKING:
@@ -24,15 +29,30 @@ if TYPE_CHECKING:
 Key = tuple[str, str]  # (account, session)
 
 
+def stand_ins(infos: Mapping[str, SessionInfo]) -> dict[str, str]:
+    """Each thread that sessions of other names hold (`SessionInfo.thread`) and that is no session of
+    `infos` itself, to the one of them whose name sorts first: where its facts are found. `infos`: every
+    session that names a thread, and those threads that are sessions (`Store.session_forks` loads both)."""
+    found: dict[str, str] = {}
+    for name in sorted(infos):
+        thread = infos[name].thread
+        if thread is not None and thread not in infos:
+            found.setdefault(thread, name)
+    return found
+
+
 class FactsLookup:
     """The facts of the sessions of some accounts, for one report, asked a batch at a time (account id →
     session names): each account's finder (`FileProvider.facts_finder`, which lists the account's
     sessions once) is made when a batch first names the account, and kept for the next batches."""
 
     def __init__(self, store: Store | None, env: Mapping[str, str], accounts: Sequence[tuple[Account, FileProvider]],
-                 *, titles: bool) -> None:
+                 *, titles: bool, stand_ins: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """`stand_ins`: for each account id, its threads that take the facts of another session
+        (`stand_ins`)."""
         self._store, self._env, self._accounts, self._titles = store, env, accounts, titles
         self._finders: dict[str, FactsFinder] = {}
+        self._stand_ins = stand_ins or {}
 
     def __call__(self, wanted: Mapping[str, set[str]]) -> dict[Key, SessionFacts]:
         found: dict[Key, SessionFacts] = {}
@@ -40,12 +60,14 @@ class FactsLookup:
             sessions = wanted.get(account.id)
             if not sessions:
                 continue
+            instead = self._stand_ins.get(account.id, {})
+            asked = {instead.get(name, name) for name in sessions} if instead else sessions
             find = partial(self._find, account, provider)
             if self._store is None:
-                mine = find(sessions)
+                mine = find(asked)
             else:
-                mine = _cached(self._store, self._env, account, provider, find, sessions, self._titles)
-            found.update(((account.id, name), one) for name, one in mine.items())
+                mine = _cached(self._store, self._env, account, provider, find, asked, self._titles)
+            found.update(((account.id, name), mine[instead.get(name, name)]) for name in sessions)
         return found
 
     def _find(self, account: Account, provider: FileProvider, sessions: AbstractSet[str]) -> dict[str, SessionFacts]:
