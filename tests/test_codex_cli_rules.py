@@ -1181,16 +1181,17 @@ def test_a_renamed_rollouts_thread_shows_the_title_and_project_its_file_names(ho
 
 
 def test_a_broken_line_above_a_forks_session_meta_lines_does_not_hide_its_parent(home: CodexHome) -> None:
-    """A line that cannot be JSON at the top of a fork's rollout (junk written before its first line) is
-    skipped and counted, and the session_meta lines under it still name the fork's parent: the call the
-    fork replays stays its parent's, though the fork's id sorts first."""
+    """Lines that cannot be a JSON object at the top of a fork's rollout (junk written before its first
+    line, `{oops}` between its session_meta lines) are skipped and counted, a blank line is nothing, and
+    the session_meta lines among them still name the fork's parent: the call the fork replays stays its
+    parent's, though the fork's id sorts first."""
     parent, fork = "0199a000-0000-7000-8000-0000000000aa", "0199a000-0000-7000-8000-000000000001"
     call = token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))
     home.write(home.path(parent), [session_meta("2026-11-19T10:00:00.000Z", parent),
                                    turn_context("2026-11-19T10:00:01.000Z", "gpt-5"), call])
     home.write(home.path(fork, "2026/11/20"), [
-        "\x00\x00 not a line of Codex's {",
-        session_meta("2026-11-20T09:00:00.000Z", fork, forked_from_id=parent),
+        "\x00\x00 not a line of Codex's {", "",
+        session_meta("2026-11-20T09:00:00.000Z", fork, forked_from_id=parent), "{oops}",
         session_meta("2026-11-19T10:00:00.000Z", parent), call,
         turn_context("2026-11-20T09:00:01.000Z", "gpt-5"),
         token_count("2026-11-20T09:00:02.000Z", (150, 0, 15, 0), (50, 0, 5, 0))])
@@ -1198,4 +1199,4 @@ def test_a_broken_line_above_a_forks_session_meta_lines_does_not_hide_its_parent
     assert _session_calls(home) == {parent: 1, fork: 1}
     snap = snap_of(home)
     assert tokens(snap) == (150, 15, 0, 0)
-    assert sum(skipped(snap).values()) == 1
+    assert sum(skipped(snap).values()) == 2  # the blank line is nothing

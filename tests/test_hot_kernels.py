@@ -468,3 +468,17 @@ def test_detect_says_which_loop_reads() -> None:
     assert "reader: pure Python (OPENUSAGE_PURE=1 is set)" in detect(True).splitlines()
     assert json.loads(detect(False, "--json"))["reader"] == {"compiled": True, "why": compiled.why}
     assert json.loads(detect(True, "--json"))["reader"] == {"compiled": False, "why": "OPENUSAGE_PURE=1 is set"}
+
+
+_LINE_BYTES = st.lists(st.sampled_from([b"{", b"}", b'"', b" ", b"\t", b"\r", b"a", b"1", b"e", b"l", b"]", b",",
+                                        b":", b"\xc3", b"\xa9", b"\xff", b"\xe2\x82\xac"]), max_size=12)
+
+
+@given(_LINE_BYTES)
+def test_suspect_is_what_judge_hands_over_for_one_whole_line(parts: list[bytes]) -> None:
+    """`hot.suspect` (what reads a Codex rollout's head again passes over) is `judge`'s own test on one
+    line: blanks alone are nothing, a line whose ends cannot be an object's or that is not UTF-8 is one."""
+    line = b"".join(parts)
+    buf = bytearray(line + b"\n")
+    spans = hot.judge(buf, 0, len(buf), 0, 0, -1, -1, 0)[4]
+    assert hot.suspect(line) == bool(spans)

@@ -40,7 +40,6 @@ USUAL_UPSTREAM = "openai"
 HEAD_BLOCK = 32 * 1024
 _UUID_LENGTH = 36
 _BLANKS = b" \t\r"
-_OPEN, _CLOSE = ord("{"), ord("}")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -216,25 +215,22 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
     return infos
 
 
-def _may_be_object(line: bytes) -> bool:
-    """Whether a line can be a JSON object by its two ends: one that cannot is broken, not the first
-    line after a rollout's `session_meta` lines."""
-    first, last = 0, len(line) - 1  # not `strip()`: the line can be hundreds of kilobytes
-    while first <= last and line[first] in _BLANKS:
-        first += 1
-    while last > first and line[last] in _BLANKS:
-        last -= 1
-    return first < last and line[first] == _OPEN and line[last] == _CLOSE
+def _blank(line: bytes) -> bool:
+    """Whether a line is blanks alone (its first byte decides almost always: no copy of a long line)."""
+    return not line or (line[0] in _BLANKS and not line.strip(_BLANKS))
 
 
 def _head(path: str, first: bytes | None = None) -> list[bytes]:
     """The complete lines at the top of a rollout that hold a `session_meta`, read in blocks and no
-    further than the first other line that can be JSON (a fork's copied ancestry comes right after its
-    own line; a broken line is passed over, as the scan passes over it), however long each is.
+    further than the first other line (a fork's copied ancestry comes right after its own line; blanks
+    and a line that cannot be an object, which a scan passes over, are passed over: `hot.suspect`),
+    however long each is.
     Nothing when the file cannot be read. `first`: the file's first block as the read of the whole
     file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is opened only when the
     head goes on past it (a full read of 2,671 rollouts opened each a second time, ~35 ms of CPU;
     docs/speed.md, "One pass for several needles")."""
+    from openusage.hot import suspect  # read paths only: a warm run lists rollouts without it
+
     fd = -1
     lines: list[bytes] = []
     pending = bytearray()  # the line being read: a long one grows in place, never copied whole per block
@@ -264,9 +260,9 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
                     line = block[start:end]
                 start = end + 1
                 if b'"session_meta"' not in line:
-                    if _may_be_object(line):
+                    if not _blank(line) and not suspect(line):
                         return lines
-                    continue  # a line that cannot be JSON (junk above the first line): skipped, as a scan does
+                    continue  # blanks, or a line that cannot be an object (junk): a scan passes over it too
                 lines.append(line)
             pending += block[start:]
     except OSError:
