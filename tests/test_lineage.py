@@ -138,3 +138,15 @@ def test_calls_keyed_under_a_thread_that_leads_further_fold_into_the_roots_call(
     assert (folded.copies, folded.ts) == (2, 10.0)
     assert sorted(folded.holders or ()) == [(0, "f", "gpt-5", 20.0), (0, "r", "gpt-5", 10.0)]
     assert calls[key("r", "(9, 0, 9, 0, 18)")].session == "f"  # moved alone: still its one holder's
+
+
+def test_a_session_holding_a_thread_of_another_id_is_that_thread_to_its_descendants() -> None:
+    """A renamed rollout X holds thread Y (`SessionInfo.thread`): X joins Y's session, its keys' root is
+    Y, and C, a fork of Y, descends from X as from Y (so a call X and C share is X's, then Y's)."""
+    x = SessionInfo(0, None, "y", thread="y")
+    infos = {"x": x, "c": SessionInfo(0, "y")}
+    lineage = Lineage(infos)
+    assert lineage.ancestors() == {"c": frozenset({"y", "x"})}
+    assert lineage.joins() == {"x": "y"}
+    assert local_root("x", x) == "y"
+    assert local_root("c", infos["c"]) == "y"

@@ -147,7 +147,7 @@ class Lineage:
                 node = parent.get(node)
             if chain:
                 if copies:  # an ancestor held under another name is that session too
-                    chain += [copy for node in chain for copy in copies.get(node, ()) if copy != session]
+                    chain += [copy for ancestor in chain for copy in copies.get(ancestor, ()) if copy != session]
                 result[session] = frozenset(chain)
         return result
 

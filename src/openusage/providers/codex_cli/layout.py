@@ -224,11 +224,10 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
     """The complete lines at the top of a rollout that hold a `session_meta`, read in blocks and no
     further than the first other line (a fork's copied ancestry comes right after its own line; blanks
     and a line that cannot be an object, which a scan passes over, are passed over: `hot.suspect`),
-    however long each is.
-    Nothing when the file cannot be read. `first`: the file's first block as the read of the whole
-    file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is opened only when the
-    head goes on past it (a full read of 2,671 rollouts opened each a second time, ~35 ms of CPU;
-    docs/speed.md, "One pass for several needles")."""
+    however long each is. Nothing when the file cannot be read. `first`: the file's first block as the
+    read of the whole file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is
+    opened only when the head goes on past it (a full read of 2,671 rollouts opened each a second
+    time, ~35 ms of CPU; docs/speed.md, "One pass for several needles")."""
     from openusage.hot import suspect  # read paths only: a warm run lists rollouts without it
 
     fd = -1
