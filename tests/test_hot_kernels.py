@@ -477,8 +477,19 @@ _LINE_BYTES = st.lists(st.sampled_from([b"{", b"}", b'"', b" ", b"\t", b"\r", b"
 @given(_LINE_BYTES)
 def test_suspect_is_what_judge_hands_over_for_one_whole_line(parts: list[bytes]) -> None:
     """`hot.suspect` (what reads a Codex rollout's head again passes over) is `judge`'s own test on one
-    line: blanks alone are nothing, a line whose ends cannot be an object's or that is not UTF-8 is one."""
+    line, whichever `judge` a scan runs (the compiled one where it loads): blanks alone are nothing, a line
+    whose ends cannot be an object's or that is not UTF-8 is one."""
     line = b"".join(parts)
     buf = bytearray(line + b"\n")
-    spans = hot.judge(buf, 0, len(buf), 0, 0, -1, -1, 0)[4]
+    spans = hot.choose({}).judge(buf, 0, len(buf), 0, 0, -1, -1, 0)[4]
     assert hot.suspect(line) == bool(spans)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (b'{"type":"turn_context","payload":{}}', False), (b' {"a": 1} \r', False), (b"{}", False), (b"", False),
+    (b"  \t", False), (b"garbage", True), (b"{oops}", True), (b'{"a":1,}', True), (b"[1,2]", True),
+    (b'{"timestamp":"2026-11-20T09:00:00.000Z","type":"resp', True), (b'{"a":"\xc3"}', True),
+    (b'{"a":"\xc3\xa9"}', False)])
+def test_suspect_lines(line: bytes, expected: bool) -> None:
+    assert hot.suspect(line) is expected
+    assert hot.blank(line) is (line.strip(b" \t\r") == b"")

@@ -126,37 +126,19 @@ def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tai
         pos = nl + 1
 
 
+def blank(line: bytes) -> bool:
+    """Whether a line is blanks alone (`judge`'s blanks; its first byte decides almost always: no copy of a
+    long line)."""
+    return not line or (line[0] in _BLANK and not line.strip(_BLANK))
+
+
 def suspect(line: bytes) -> bool:
     """Whether `judge` hands over this whole line (its newline excluded) as one that cannot be a JSON
-    object: blanks alone are nothing; otherwise its ends (`fits_object`) and its text (UTF-8). For what
-    reads a few lines again and must pass over the ones a scan passes over (a Codex rollout's head)."""
-    first = 0
-    end = len(line)
-    while first < end and line[first] in _BLANK:
-        first += 1
-    if first == end:
-        return False
-    last = end - 1
-    while line[last] in _BLANK:
-        last -= 1
-    second = first + 1
-    while second < end and line[second] in _BLANK:
-        second += 1
-    before = last - 1
-    while before >= 0 and line[before] in _BLANK:
-        before -= 1
-    # As `judge` packs them: the first byte, plus 256 times one more than the second (0: none).
-    head = line[first] | ((line[second] + 1) << 8 if second <= last else 0)
-    tail = line[last] | ((line[before] + 1) << 8 if before >= first else 0)
-    if not fits_object(head, tail):
-        return True
-    if line.isascii():
-        return False
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+    object (blanks alone are nothing): `judge` itself, on the line alone. For what reads a few lines again
+    and must pass over the ones a scan passes over (a Codex rollout's head)."""
+    buf = bytearray(line)
+    buf += _NEWLINE
+    return bool(judge(buf, 0, len(buf), 0, 0, -1, -1, 0)[4])
 
 
 class Kernel(NamedTuple):

@@ -39,7 +39,6 @@ USUAL_UPSTREAM = "openai"
 # tens of kilobytes, with no limit).
 HEAD_BLOCK = 32 * 1024
 _UUID_LENGTH = 36
-_BLANKS = b" \t\r"
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -215,11 +214,6 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
     return infos
 
 
-def _blank(line: bytes) -> bool:
-    """Whether a line is blanks alone (its first byte decides almost always: no copy of a long line)."""
-    return not line or (line[0] in _BLANKS and not line.strip(_BLANKS))
-
-
 def _head(path: str, first: bytes | None = None) -> list[bytes]:
     """The complete lines at the top of a rollout that hold a `session_meta`, read in blocks and no
     further than the first other line (a fork's copied ancestry comes right after its own line; blanks
@@ -228,7 +222,7 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
     read of the whole file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is
     opened only when the head goes on past it (a full read of 2,671 rollouts opened each a second
     time, ~35 ms of CPU; docs/speed.md, "One pass for several needles")."""
-    from openusage.hot import suspect  # read paths only: a warm run lists rollouts without it
+    from openusage.hot import blank, suspect  # read paths only: a warm run lists rollouts without them
 
     fd = -1
     lines: list[bytes] = []
@@ -259,7 +253,7 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
                     line = block[start:end]
                 start = end + 1
                 if b'"session_meta"' not in line:
-                    if not _blank(line) and not suspect(line):
+                    if not blank(line) and not suspect(line):
                         return lines
                     continue  # blanks, or a line that cannot be an object (junk): a scan passes over it too
                 lines.append(line)
