@@ -34,10 +34,10 @@ def stand_ins(infos: Mapping[str, SessionInfo]) -> dict[str, str]:
     `infos` itself, to the one of them whose name sorts first: where its facts are found. `infos`: every
     session that names a thread, and those threads that are sessions (`Store.session_forks` loads both)."""
     found: dict[str, str] = {}
-    for name in sorted(infos):
-        thread = infos[name].thread
-        if thread is not None and thread not in infos:
-            found.setdefault(thread, name)
+    for name, info in infos.items():  # a report without the cache has every session here: none sorted
+        thread = info.thread
+        if thread is not None and thread not in infos and (thread not in found or name < found[thread]):
+            found[thread] = name
     return found
 
 
