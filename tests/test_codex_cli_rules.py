@@ -19,6 +19,7 @@ from codex_home import (
     F,
     cached_equals_cold,
     codex_env,
+    rollout_line,
     run,
     session_meta,
     snapshot,
@@ -1200,3 +1201,34 @@ def test_a_broken_line_above_a_forks_session_meta_lines_does_not_hide_its_parent
     snap = snap_of(home)
     assert tokens(snap) == (150, 15, 0, 0)
     assert sum(skipped(snap).values()) == 2  # the blank line is nothing
+
+
+def test_lines_of_kinds_codex_may_add_above_and_between_session_meta_lines_do_not_hide_a_lineage(
+        home: CodexHome) -> None:
+    """"Unknown kinds are normal: skip them" (codex-cli-format.md): a line of a kind a newer build adds,
+    written above a fork's own session_meta and between it and its parent's copy, is passed over, so the
+    call the fork replays stays its parent's though the fork's id sorts first; and a subagent whose
+    rollout begins with one still joins its spawner's session."""
+    parent, fork = "0199a000-0000-7000-8000-0000000000aa", "0199a000-0000-7000-8000-000000000001"
+    agent = "0199a000-0000-7000-8000-0000000000ab"
+    call = token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))
+    added = rollout_line("2026-11-20T09:00:00.000Z", "token_usage_record", {"kind": "new", "n": 1})
+    home.write(home.path(parent), [session_meta("2026-11-19T10:00:00.000Z", parent),
+                                   turn_context("2026-11-19T10:00:01.000Z", "gpt-5"), call])
+    home.write(home.path(fork, "2026/11/20"), [
+        added, session_meta("2026-11-20T09:00:00.000Z", fork, forked_from_id=parent), added,
+        session_meta("2026-11-19T10:00:00.000Z", parent), call,
+        turn_context("2026-11-20T09:00:01.000Z", "gpt-5"),
+        token_count("2026-11-20T09:00:02.000Z", (150, 0, 15, 0), (50, 0, 5, 0))])
+    home.write(home.path(agent, "2026/11/21"), [
+        added, session_meta("2026-11-21T09:00:00.000Z", agent, source=_spawned(parent)),
+        turn_context("2026-11-21T09:00:01.000Z", "gpt-5"),
+        token_count("2026-11-21T09:00:02.000Z", (7, 0, 1, 0), (7, 0, 1, 0))])
+    expected = {parent: 2, fork: 1}  # the subagent's call counts toward its spawner's session
+    assert _session_calls(home, "--no-cache") == expected
+    assert _session_calls(home) == expected  # the first run
+    assert _session_calls(home) == expected  # warm
+    snap = snap_of(home)
+    assert tokens(snap) == (157, 16, 0, 0)
+    assert sessions(snap)[0] == 2
+    assert skipped(snap) == {}  # a line of another kind is no broken line

@@ -35,8 +35,8 @@ ARCHIVED_DIR = "archived_sessions"
 # openai"); a thread that names another keeps it in its state (`SessionInfo.upstream`).
 USUAL_UPSTREAM = "openai"
 # The ancestry lines sit at the top of a rollout: its own session_meta, then the copied ones, read a
-# block at a time up to the first other line (a session_meta carries the base instructions: often
-# tens of kilobytes, with no limit).
+# block at a time up to the first line of its history (a session_meta carries the base instructions:
+# often tens of kilobytes, with no limit).
 HEAD_BLOCK = 32 * 1024
 _UUID_LENGTH = 36
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -216,8 +216,9 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
 
 def _head(path: str, first: bytes | None = None) -> list[bytes]:
     """The complete lines at the top of a rollout that hold a `session_meta`, read in blocks and no
-    further than the first other line (a fork's copied ancestry comes right after its own line; blanks
-    and a line that cannot be an object, which a scan passes over, are passed over: `hot.suspect`),
+    further than the first line of its history (`_known_kind`: a fork's copied ancestry comes right
+    after its own line; blanks, a line that cannot be an object (`hot.suspect`) and a line of a kind
+    Codex may add, which a scan passes over, are passed over, above the first session_meta too),
     however long each is. Nothing when the file cannot be read. `first`: the file's first block as the
     read of the whole file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is
     opened only when the head goes on past it (a full read of 2,671 rollouts opened each a second
@@ -253,9 +254,11 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
                     line = block[start:end]
                 start = end + 1
                 if b'"session_meta"' not in line:
-                    if not blank(line) and not suspect(line):
+                    if not blank(line) and not suspect(line) and _known_kind(line):
                         return lines
-                    continue  # blanks, or a line that cannot be an object (junk): a scan passes over it too
+                    # A blank, a line that cannot be an object (junk), or one of a kind Codex may add
+                    # ("Unknown kinds are normal: skip them"): a scan passes over each of them too.
+                    continue
                 lines.append(line)
             pending += block[start:]
     except OSError:
@@ -264,3 +267,15 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
         if fd >= 0:
             os.close(fd)
     return lines
+
+
+# The kinds of line a rollout's history is made of (codex-cli-format.md, "`type` values"): the first of
+# them after the session_meta lines ends the head. Their quoted names, the first most often met there.
+_HISTORY_KINDS = (b'"response_item"', b'"turn_context"', b'"event_msg"', b'"compacted"')
+
+
+def _known_kind(line: bytes) -> bool:
+    """Whether a line that names no session_meta is one of the rollout's history (`_HISTORY_KINDS`), by
+    its quoted kind anywhere in it: a line of another kind (Codex adds kinds) that quotes one in its
+    payload also ends the head, as every line but a session_meta did before."""
+    return any(kind in line for kind in _HISTORY_KINDS)
