@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from codex_home import (
     turn_context,
 )
 from kimi_home import diag, explain, invoke, models, series, sessions, settings_file, tokens
+from openusage.providers.codex_cli import layout
 from unprivileged import hand_over, run_openusage
 
 pytestmark = pytest.mark.usefixtures("refold_path")
@@ -1232,3 +1234,44 @@ def test_lines_of_kinds_codex_may_add_above_and_between_session_meta_lines_do_no
     assert tokens(snap) == (157, 16, 0, 0)
     assert sessions(snap)[0] == 2
     assert skipped(snap) == {}  # a line of another kind is no broken line
+
+
+def test_a_rollouts_head_passes_over_as_many_lines_as_its_bound_allows(home: CodexHome) -> None:
+    """`layout.HEAD_PASSES` lines that are no session_meta above a fork's own line (junk, blanks,
+    kinds Codex may add, mixed) are passed over: the parent's call stays the parent's."""
+    parent, fork = "0199a000-0000-7000-8000-0000000000aa", "0199a000-0000-7000-8000-000000000001"
+    call = token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))
+    added = rollout_line("2026-11-20T09:00:00.000Z", "token_usage_record", {"kind": "new"})
+    home.write(home.path(parent), [session_meta("2026-11-19T10:00:00.000Z", parent),
+                                   turn_context("2026-11-19T10:00:01.000Z", "gpt-5"), call])
+    above = [("not a line {", "", added)[n % 3] for n in range(layout.HEAD_PASSES)]
+    home.write(home.path(fork, "2026/11/20"), [
+        *above, session_meta("2026-11-20T09:00:00.000Z", fork, forked_from_id=parent),
+        session_meta("2026-11-19T10:00:00.000Z", parent), call,
+        turn_context("2026-11-20T09:00:01.000Z", "gpt-5"),
+        token_count("2026-11-20T09:00:02.000Z", (150, 0, 15, 0), (50, 0, 5, 0))])
+    assert _session_calls(home, "--no-cache") == {parent: 1, fork: 1}
+    assert _session_calls(home) == {parent: 1, fork: 1}
+
+
+def test_a_rollout_of_one_endless_line_is_not_held_whole(home: CodexHome) -> None:
+    """A rollout that is one line without end (a file of zeros: a damaged disk, a preallocated file)
+    holds no session_meta: its head stops at `layout.HEAD_LINE_LIMIT` instead of holding the file in
+    memory, and the thread beside it counts as ever."""
+    zeros = home.path("0199a000-0000-7000-8000-0000000000ee", "2026/11/20")
+    zeros.parent.mkdir(parents=True, exist_ok=True)
+    with zeros.open("wb") as f:
+        f.truncate(4 * layout.HEAD_LINE_LIMIT)  # sparse: no disk used
+    tracemalloc.start()
+    try:
+        assert layout._head(str(zeros)) == []
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * layout.HEAD_LINE_LIMIT  # the line as far as the bound, not the file
+    home.write(home.path(A), [session_meta("2026-11-19T10:00:00.000Z", A),
+                              turn_context("2026-11-19T10:00:01.000Z", "gpt-5"),
+                              token_count("2026-11-19T10:00:02.000Z", (100, 0, 10, 0), (100, 0, 10, 0))])
+    snap = snap_of(home)
+    assert tokens(snap) == (100, 10, 0, 0)
+    assert snap["status"] == "ok"

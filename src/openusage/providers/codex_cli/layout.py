@@ -38,6 +38,13 @@ USUAL_UPSTREAM = "openai"
 # block at a time up to the first line of its history (a session_meta carries the base instructions:
 # often tens of kilobytes, with no limit).
 HEAD_BLOCK = 32 * 1024
+# What the head passes over before it gives up, so that a damaged rollout costs what its scan costs:
+# lines that are no session_meta and none of the history (blanks, junk, kinds Codex may add; a fork
+# with a few of them at its top or between its copied lines is read whole), and one line longer than
+# any session_meta (its base instructions are tens of kilobytes): a file of zeros, one endless line,
+# was held whole in memory (300 MB of them: 316 MB of RSS), and one of junk lines read line by line.
+HEAD_PASSES = 64
+HEAD_LINE_LIMIT = 8 * 1024 * 1024
 _UUID_LENGTH = 36
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -219,7 +226,8 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
     further than the first line of its history (`_known_kind`: a fork's copied ancestry comes right
     after its own line; blanks, a line that cannot be an object (`hot.suspect`) and a line of a kind
     Codex may add, which a scan passes over, are passed over, above the first session_meta too),
-    however long each is. Nothing when the file cannot be read. `first`: the file's first block as the
+    each up to `HEAD_LINE_LIMIT` long, and passing over `HEAD_PASSES` lines at most (past either, the head
+    ends there). Nothing when the file cannot be read. `first`: the file's first block as the
     read of the whole file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is
     opened only when the head goes on past it (a full read of 2,671 rollouts opened each a second
     time, ~35 ms of CPU; docs/speed.md, "One pass for several needles")."""
@@ -228,7 +236,7 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
     fd = -1
     lines: list[bytes] = []
     pending = bytearray()  # the line being read: a long one grows in place, never copied whole per block
-    offset = 0
+    offset = passes = 0
     try:
         while True:
             if offset == 0 and first is not None:
@@ -258,9 +266,14 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
                         return lines
                     # A blank, a line that cannot be an object (junk), or one of a kind Codex may add
                     # ("Unknown kinds are normal: skip them"): a scan passes over each of them too.
+                    passes += 1
+                    if passes > HEAD_PASSES:
+                        return lines
                     continue
                 lines.append(line)
             pending += block[start:]
+            if len(pending) > HEAD_LINE_LIMIT:
+                return lines
     except OSError:
         return []
     finally:
