@@ -119,3 +119,67 @@ def test_a_change_anywhere_in_the_consumed_bytes_changes_the_fingerprint(tmp_pat
         assert prefix is not None
         fingerprints.add(prefix.at(len(data)))
     assert len(fingerprints) == 4
+
+
+# --- long lines that cannot be a JSON object -----------------------------------------------------------------
+
+LONG_PIECES = [b"\x00" * 9, b"\xff", b"\xc3\xa9", b"\xf0\x9f\x98\x80", b"\xf0\x9f", b" ", b"\t", b"[", b'"', b"1",
+               b"-", b"N", b"{", b"}", b"]", b",", b"x", b"null", b"NaN", b'"token_usage"', b'"forked"']
+
+
+def judged(path: Path, needles: tuple[bytes, ...], long_broken: int) -> tuple[dict[str, int], int]:
+    """The skip counts a parser gives every line the scan hands over as broken, and how many lines it
+    handed over."""
+    from openusage.providers.lines import Tally
+
+    tally, handed = Tally(), []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        reader = Reader(64, long_broken=long_broken)
+        reader.scan(fd, 0, os.fstat(fd).st_size, needles, lambda line: None, None,
+                    lambda line: (handed.append(len(line)), tally.broken(line)), 0)
+    finally:
+        os.close(fd)
+    return tally.skipped, len(handed)
+
+
+@pytest.mark.parametrize("needles", [NEEDLES_ONE, NEEDLES_MANY], ids=["one-needle", "three-needles"])
+def test_a_long_broken_line_is_judged_in_pieces_as_it_is_whole(tmp_path: Path, needles: tuple[bytes, ...]) -> None:
+    """A line that cannot be a JSON object and is longer than `Reader.long_broken` is judged in pieces
+    (`_long_broken`): its parser counts it as it counts the whole line (not UTF-8, no JSON, a JSON value
+    of another kind: nothing), and a line holding a needle anywhere is a candidate, never broken."""
+    rng = random.Random(20261205)
+    path = tmp_path / "wire.jsonl"
+    for _ in range(400):
+        lines = [b"".join(rng.choice(LONG_PIECES) for _ in range(rng.randrange(0, 40)))
+                 for _ in range(rng.randrange(1, 6))]
+        if rng.random() < 0.3:  # JSON values that are no object, long ones among them
+            lines.append(b"[" + b",".join(b"1" for _ in range(rng.randrange(1, 60))) + b"]")
+            lines.append(b'"' + b"\xc3\xa9" * rng.randrange(1, 60) + b'"')
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        whole = judged(path, needles, 1 << 30)
+        for long_broken in (8, 17, 64):
+            assert judged(path, needles, long_broken) == whole, (long_broken, lines)
+
+
+def test_a_long_line_of_zeros_is_not_held_whole(tmp_path: Path) -> None:
+    """8 MiB of zeros between two lines (what a crash can leave in a file) count as one invalid line,
+    read in pieces of `LONG_BROKEN`: the scan never holds the line whole (it was read, then decoded, whole:
+    two copies of it)."""
+    import tracemalloc
+
+    from openusage.candidates import LONG_BROKEN
+
+    path = tmp_path / "wire.jsonl"
+    with path.open("wb") as f:
+        f.write(b'{"a": 1}\n')
+        f.write(b"\x00" * (8 * LONG_BROKEN) + b"\n")
+        f.write(b'{"b": "token_usage"}\n')
+    tracemalloc.start()
+    try:
+        skipped, handed = judged(path, NEEDLES_ONE, LONG_BROKEN)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (skipped, handed) == ({"invalid_json": 1}, 1)
+    assert peak < 4 * LONG_BROKEN  # two pieces and their join, whatever the line's length

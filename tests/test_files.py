@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from kimi_code_home import WD, KimiCodeHome, ms, sid
-from kimi_home import NOW, KimiHome, at, comparable, tokens, uid
+from kimi_home import GROUP, NOW, KimiHome, at, comparable, tokens, uid
 
 GOOD = (100, 20, 300, 4)  # the one good call in every home here
 HANG_LIMIT = 120  # seconds: far above a normal run here (~1 s); reaching it means a hang
@@ -167,6 +167,33 @@ def test_fifo_journal_of_a_kimi_code_main_agent_is_unreadable_not_a_hang(code_ho
     snap, _ = all_ways(code_env(code_home))
 
     assert_good_only(snap, files_unreadable=1)
+
+
+# --- a run of zeros in a journal ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["kimi_cli", "kimi_code"])
+def test_a_run_of_zeros_in_a_journal_counts_as_one_broken_line(cli_home: KimiHome, code_home: KimiCodeHome,
+                                                               which: str) -> None:
+    """What a crash can leave in a file: a run of zero bytes (here 3 MiB, longer than `LONG_BROKEN`) ended
+    by the next line written. It is one line that is no JSON, counted as such, judged in pieces; the
+    calls around it count."""
+    from openusage.candidates import LONG_BROKEN
+
+    zeros = b"\x00" * (3 * LONG_BROKEN) + b"\n"
+    if which == "kimi_cli":
+        path = cli_home.sessions / GROUP / uid("1") / "wire.jsonl"
+        env = cli_env(cli_home)
+    else:
+        path = code_home.session(WD, sid("1")).main.path
+        env = code_env(code_home)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]) + zeros + lines[-1])
+
+    snap, _ = all_ways(env)
+
+    assert_good_only(snap, files_unreadable=0)
+    assert snap["diagnostics"]["skipped_by_reason"] == {"invalid_json": 1}
 
 
 # --- state and config files that are not files --------------------------------------------------------

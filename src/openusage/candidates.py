@@ -5,8 +5,11 @@ for the provider's needles (quoted JSON keys or type names: inside a JSON string
 so content that merely mentions them never matches). Only the lines holding a needle are copied out
 and handed to the provider's parser. A line longer than a block is followed to its end and read again
 in one piece only when it holds a needle, so memory is bounded by the block and the longest candidate
-line, never by the file or by a long line of tool output. The search and hand-over within one block
-is `openusage.hot`'s (compiled, or its pure-Python reference); the blocks are read here.
+line, never by the file or by a long line of tool output. A line that holds no needle and cannot be a
+JSON object is counted by its parser as broken; one longer than `LONG_BROKEN` (a run of zeros a crash
+left in a file) is judged in pieces of that size, not held whole (`_long_broken`). The search and
+hand-over within one block is `openusage.hot`'s (compiled, or its pure-Python reference); the blocks are
+read here.
 
 For the cache, the same pass hashes the bytes it consumes (`Prefix`): a fast 64-bit hash of every
 byte from the start of the file up to the end of its last complete line (`content_digest` defines
@@ -23,6 +26,7 @@ of CPU in it (docs/speed.md, "On a CPU without AVX-512").
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 import stringzilla
@@ -37,6 +41,15 @@ _NEWLINE = b"\n"
 
 
 CHUNK = 64 * 1024  # the hash's unit: one-shot calls at ~30 GB/s (16 KiB: ~20, 4 KiB: ~8), 4 per block
+# A line that cannot be a JSON object and is longer than this is judged in pieces of this size
+# (`_long_broken`): 300 MB of zeros with a newline after them were read whole and decoded, ~600 MiB of
+# RSS in every provider. Nearly every broken line is a few hundred bytes.
+LONG_BROKEN = 1024 * 1024
+# What may begin a JSON value, to Python's `json` (RFC 8259's, and NaN, Infinity): a line that begins
+# otherwise, past JSON's blanks, is no JSON whatever follows.
+_JSON_STARTS = frozenset(b'{["-0123456789tfnNI')
+_NOT_BLANK = re.compile(rb"[^ \t\r]")  # past JSON's blanks within a line
+_FIRST_BYTES = 64 * 1024
 
 
 def content_digest(data: bytes, chunk: int = CHUNK) -> int:
@@ -114,12 +127,14 @@ class Reader:
     """One reusable buffer per process, and the search over it: each block's candidate lines are found
     by `kernel.lines`, compiled or pure Python (`openusage.hot`; by default, `hot.choose()`)."""
 
-    __slots__ = ("_buf", "_view", "chunk", "head", "kernel")
+    __slots__ = ("_buf", "_view", "chunk", "head", "kernel", "long_broken")
 
-    def __init__(self, block: int = BLOCK, kernel: Kernel | None = None, chunk: int = CHUNK) -> None:
+    def __init__(self, block: int = BLOCK, kernel: Kernel | None = None, chunk: int = CHUNK,
+                 long_broken: int = LONG_BROKEN) -> None:
         self.kernel = kernel if kernel is not None else choose()
         self.head: bytes | None = None  # the file's first bytes, kept by the last scan asked for them
         self.chunk = chunk  # the hash's unit (`Prefix`): only tests make it small
+        self.long_broken = long_broken  # `LONG_BROKEN`: only tests make it small
         self._allocate(block)
 
     def _allocate(self, block: int) -> None:
@@ -186,7 +201,7 @@ class Reader:
                 begin, head, tail, text, suspects = judge(buf, judged - base, n, base, begin, head, tail, text)
                 judged = end
                 for suspect in suspects:
-                    _hand_broken(fd, buf, base, suspect, needles, on_broken)
+                    _hand_broken(fd, buf, base, suspect, needles, on_broken, self.long_broken)
             i = 0
             if pending >= 0:
                 nl = buf.find(_NEWLINE, 0, n)
@@ -212,13 +227,63 @@ class Reader:
 
 
 def _hand_broken(fd: int, buf: bytearray, base: int, span: tuple[int, int], needles: tuple[bytes, ...],
-                 on_broken: Callable[[Line], None]) -> None:
+                 on_broken: Callable[[Line], None], long_broken: int = LONG_BROKEN) -> None:
     """A suspect line (`judge`) to `on_broken`, unless it holds a needle: then it is a candidate line,
-    which its parser judges already."""
+    which its parser judges already. One longer than `long_broken` is judged in pieces (`_long_broken`)."""
     start, end = span
+    if end - start > long_broken:
+        found = _long_broken(fd, start, end, needles, long_broken)
+        if found is not None:
+            on_broken(found)
+        return
     line = buf[start - base : end - base] if start >= base else os.pread(fd, end - start, start)
     if not any(needle in line for needle in needles):
         on_broken(line)
+
+
+def _long_broken(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_size: int) -> Line | None:
+    """What stands for the suspect line `fd[start:end]`, read in pieces of `piece_size`, when handed to its
+    parser, which counts it as `providers.lines.decode` judges it: None when it holds a needle (a
+    candidate line: its parser has it already); else its first piece that is not UTF-8, with the bytes
+    of a character cut before it (not UTF-8, as the line); else, when it begins with what begins no
+    JSON value, its first bytes cut at a character's end (no JSON, as the line); else the line itself,
+    which only a decoder can judge (a long JSON array on one line, say: never seen in an agent's file).
+    Memory holds about two pieces, whatever the line's length."""
+    import codecs  # a long broken line is rare: no run pays the import otherwise
+
+    overlap = max(map(len, needles)) - 1
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first = b""  # the line's first bytes: what stands for it when it is UTF-8 and no JSON
+    lead = -1  # the line's first byte past JSON's blanks
+    not_utf8: bytes | None = None
+    carry = b""  # the end of the piece before: a needle cut by a piece's edge is found whole
+    at = start
+    while at < end:
+        piece = os.pread(fd, min(piece_size, end - at), at)
+        if not piece:
+            return None  # the file shrank under us: a read from the start will judge it
+        at += len(piece)
+        if not first:
+            first = piece[:_FIRST_BYTES]
+        if lead < 0 and (begun := _NOT_BLANK.search(piece)) is not None:
+            lead = piece[begun.start()]
+        if any(needle in piece or needle in carry + piece[:overlap] for needle in needles):
+            return None
+        carry = (carry + piece[-overlap:])[-overlap:] if overlap else b""  # pieces shorter than a needle too
+        if not_utf8 is None and not (piece.isascii() and not decoder.getstate()[0]):
+            cut = decoder.getstate()[0]  # the bytes of a character the piece before ended in
+            try:
+                decoder.decode(piece, final=at >= end)
+            except UnicodeDecodeError:
+                not_utf8 = cut + piece
+        del piece
+    if not_utf8 is not None:
+        return not_utf8
+    if lead in _JSON_STARTS:
+        return os.pread(fd, end - start, start)
+    # All of it is UTF-8 and no JSON (blanks alone are none either): its first bytes, a cut character
+    # dropped, are no JSON the same way.
+    return first.decode("utf-8", "ignore").encode()
 
 
 def _feed(prefix: Prefix, fd: int, buf: bytearray, view: memoryview, base: int, n: int) -> None:
