@@ -127,36 +127,50 @@ LONG_PIECES = [b"\x00" * 9, b"\xff", b"\xc3\xa9", b"\xf0\x9f\x98\x80", b"\xf0\x9
                b"-", b"N", b"{", b"}", b"]", b",", b"x", b"null", b"NaN", b'"token_usage"', b'"forked"']
 
 
-def judged(path: Path, needles: tuple[bytes, ...], long_broken: int) -> tuple[dict[str, int], int]:
-    """The skip counts a parser gives every line the scan hands over as broken, and how many lines it
-    handed over."""
-    from openusage.providers.lines import Tally
+def judged(path: Path, needles: tuple[bytes, ...], long_broken: int) -> tuple[object, ...]:
+    """How a parser that decodes every line it is handed (`providers.lines.decode`) counts the lines the
+    scan hands over as broken and as candidates, and the last line without its newline; how many of
+    each it was handed; where the scan stopped."""
+    from openusage.providers.lines import Tally, decode
 
-    tally, handed = Tally(), []
+    broken, candidates, handed = Tally(), Tally(), {"broken": 0, "candidates": 0}
+
+    def on_broken(line: bytes | bytearray) -> None:
+        handed["broken"] += 1
+        decode(line, broken)
+
+    def on_line(line: bytes | bytearray) -> None:
+        handed["candidates"] += 1
+        decode(line, candidates)
+
     fd = os.open(path, os.O_RDONLY)
     try:
         reader = Reader(64, long_broken=long_broken)
-        reader.scan(fd, 0, os.fstat(fd).st_size, needles, lambda line: None, None,
-                    lambda line: (handed.append(len(line)), tally.broken(line)), 0)
+        end, tail = reader.scan(fd, 0, os.fstat(fd).st_size, needles, on_line, None, on_broken, 0)
     finally:
         os.close(fd)
-    return tally.skipped, len(handed)
+    last = Tally()
+    if tail is not None:
+        decode(tail, last)
+    return broken.skipped, candidates.skipped, handed, end, tail is not None, last.skipped
 
 
 @pytest.mark.parametrize("needles", [NEEDLES_ONE, NEEDLES_MANY], ids=["one-needle", "three-needles"])
-def test_a_long_broken_line_is_judged_in_pieces_as_it_is_whole(tmp_path: Path, needles: tuple[bytes, ...]) -> None:
-    """A line that cannot be a JSON object and is longer than `Reader.long_broken` is judged in pieces
-    (`_long_broken`): its parser counts it as it counts the whole line (not UTF-8, no JSON, a JSON value
-    of another kind: nothing), and a line holding a needle anywhere is a candidate, never broken."""
+def test_a_long_line_is_judged_in_pieces_as_it_is_whole(tmp_path: Path, needles: tuple[bytes, ...]) -> None:
+    """A line longer than `Reader.long_broken` is judged in pieces (`_long_line`), whether it holds a
+    needle (a candidate) or cannot be a JSON object (broken), and the last line without its newline
+    too: its parser counts what it is handed as it counts the whole line (not UTF-8, no JSON, a JSON
+    value: nothing here), and a line holding a needle anywhere is a candidate, never broken."""
     rng = random.Random(20261205)
     path = tmp_path / "wire.jsonl"
-    for _ in range(400):
+    for _ in range(500):
         lines = [b"".join(rng.choice(LONG_PIECES) for _ in range(rng.randrange(0, 40)))
                  for _ in range(rng.randrange(1, 6))]
-        if rng.random() < 0.3:  # JSON values that are no object, long ones among them
+        if rng.random() < 0.3:  # JSON values, long ones among them, a needle in some
             lines.append(b"[" + b",".join(b"1" for _ in range(rng.randrange(1, 60))) + b"]")
             lines.append(b'"' + b"\xc3\xa9" * rng.randrange(1, 60) + b'"')
-        path.write_bytes(b"\n".join(lines) + b"\n")
+            lines.append(b'{"a": [' + b"2," * rng.randrange(1, 60) + b'3], "b": ' + rng.choice(needles) + b"}")
+        path.write_bytes(b"\n".join(lines) + rng.choice([b"\n", b""]))
         whole = judged(path, needles, 1 << 30)
         for long_broken in (8, 17, 64):
             assert judged(path, needles, long_broken) == whole, (long_broken, lines)
@@ -177,9 +191,32 @@ def test_a_long_line_of_zeros_is_not_held_whole(tmp_path: Path) -> None:
         f.write(b'{"b": "token_usage"}\n')
     tracemalloc.start()
     try:
-        skipped, handed = judged(path, NEEDLES_ONE, LONG_BROKEN)
+        skipped = judged(path, NEEDLES_ONE, LONG_BROKEN)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (skipped, handed) == ({"invalid_json": 1}, 1)
+    assert skipped[:3] == ({"invalid_json": 1}, {}, {"broken": 1, "candidates": 1})
     assert peak < 4 * LONG_BROKEN  # two pieces and their join, whatever the line's length
+
+
+def test_a_long_line_of_zeros_ended_by_a_usage_line_is_not_held_whole(tmp_path: Path) -> None:
+    """What a crash leaves: a run of zeros, then the line the agent appends next, with no newline
+    between: one candidate line (it holds a needle) that is no JSON, read in pieces, never whole."""
+    import tracemalloc
+
+    from openusage.candidates import LONG_BROKEN
+
+    path = tmp_path / "wire.jsonl"
+    with path.open("wb") as f:
+        f.write(b'{"a": 1}\n')
+        f.write(b"\x00" * (8 * LONG_BROKEN) + b'{"b": "x", "token_usage": {"input": 1}}\n')
+        f.write(b"\x00" * (8 * LONG_BROKEN) + b'{"b": "x", "token_usage": {"input": 2}}')  # no newline yet
+    tracemalloc.start()
+    try:
+        skipped = judged(path, NEEDLES_ONE, LONG_BROKEN)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert skipped == ({}, {"invalid_json": 1}, {"broken": 0, "candidates": 1}, 9 + 8 * LONG_BROKEN + 40, True,
+                       {"invalid_json": 1})
+    assert peak < 4 * LONG_BROKEN

@@ -7,7 +7,8 @@ and handed to the provider's parser. A line longer than a block is followed to i
 in one piece only when it holds a needle, so memory is bounded by the block and the longest candidate
 line, never by the file or by a long line of tool output. A line that holds no needle and cannot be a
 JSON object is counted by its parser as broken; one longer than `LONG_BROKEN` (a run of zeros a crash
-left in a file) is judged in pieces of that size, not held whole (`_long_broken`). The search and
+left in a file) is judged in pieces of that size, not held whole (`_long_line`), and so is a candidate line
+that long. The search and
 hand-over within one block is `openusage.hot`'s (compiled, or its pure-Python reference); the blocks are
 read here.
 
@@ -41,9 +42,10 @@ _NEWLINE = b"\n"
 
 
 CHUNK = 64 * 1024  # the hash's unit: one-shot calls at ~30 GB/s (16 KiB: ~20, 4 KiB: ~8), 4 per block
-# A line that cannot be a JSON object and is longer than this is judged in pieces of this size
-# (`_long_broken`): 300 MB of zeros with a newline after them were read whole and decoded, ~600 MiB of
-# RSS in every provider. Nearly every broken line is a few hundred bytes.
+# A line longer than this is judged in pieces of this size (`_long_line`), whether it holds a needle or
+# cannot be a JSON object: 300 MB of zeros with a newline after them were read whole and decoded, ~600
+# MiB of RSS in every provider, and so were they with a usage line written after them (what a crash
+# leaves: the zeros, then the next line the agent appends). Nearly every line is far shorter.
 LONG_BROKEN = 1024 * 1024
 # What may begin a JSON value, to Python's `json` (RFC 8259's, and NaN, Infinity): a line that begins
 # otherwise, past JSON's blanks, is no JSON whatever follows.
@@ -208,10 +210,12 @@ class Reader:
                 if nl < 0:
                     base = end
                     continue
-                on_line(os.pread(fd, base + nl - pending, pending))
+                on_line(self._line(fd, pending, base + nl))
                 pending = -1
                 line_start = base + nl + 1
                 i = nl + 1
+            elif base - line_start > self.long_broken:
+                line_start, i = self._end_of_long_line(fd, buf, n, base, line_start, needles, on_line)
             i, pending = lines(buf, needles, base, i, n, line_start, fd, on_line)
             if pending < 0 and i > 0:
                 line_start = max(line_start, base + i)
@@ -222,17 +226,39 @@ class Reader:
             # early, so a needle cut by the block edge is found whole.
             base = end if end >= size or pending >= 0 else max(end - overlap, line_start)
         if pending >= 0:  # a last line without its newline that holds a needle
-            return pending, os.pread(fd, size - pending, pending)
+            return pending, self._line(fd, pending, size)
         return line_start, None  # any line after line_start holds no needle: nothing to hand over
+
+    def _end_of_long_line(self, fd: int, buf: bytearray, n: int, base: int, line_start: int,
+                          needles: tuple[bytes, ...], on_line: Callable[[Line], None]) -> tuple[int, int]:
+        """A block `buf[:n]` (at file offset `base`) in a line begun more than `long_broken` before it,
+        that held no needle before the block (`pending` would say): when the line ends in the block, a
+        needle in its last part makes it a candidate, handed over by `_line` (`lines` would read it
+        whole); returns where the next line starts and its index in the block (the line start and 0 when
+        the line goes on)."""
+        nl = buf.find(_NEWLINE, 0, n)
+        if nl < 0:
+            return line_start, 0
+        if any(buf.find(needle, 0, nl) >= 0 for needle in needles):
+            on_line(self._line(fd, line_start, base + nl))
+        return base + nl + 1, nl + 1
+
+    def _line(self, fd: int, start: int, end: int) -> bytes:
+        """The candidate line `fd[start:end]`, read whole; one longer than `long_broken` in pieces, handed
+        over as what stands for it (`_long_line`)."""
+        if end - start <= self.long_broken:
+            return os.pread(fd, end - start, start)
+        line = _long_line(fd, start, end, (), self.long_broken)
+        return b"" if line is None else line  # None: the file shrank under us (an empty line is no JSON)
 
 
 def _hand_broken(fd: int, buf: bytearray, base: int, span: tuple[int, int], needles: tuple[bytes, ...],
                  on_broken: Callable[[Line], None], long_broken: int = LONG_BROKEN) -> None:
     """A suspect line (`judge`) to `on_broken`, unless it holds a needle: then it is a candidate line,
-    which its parser judges already. One longer than `long_broken` is judged in pieces (`_long_broken`)."""
+    which its parser judges already. One longer than `long_broken` is judged in pieces (`_long_line`)."""
     start, end = span
     if end - start > long_broken:
-        found = _long_broken(fd, start, end, needles, long_broken)
+        found = _long_line(fd, start, end, needles, long_broken)
         if found is not None:
             on_broken(found)
         return
@@ -241,17 +267,18 @@ def _hand_broken(fd: int, buf: bytearray, base: int, span: tuple[int, int], need
         on_broken(line)
 
 
-def _long_broken(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_size: int) -> Line | None:
-    """What stands for the suspect line `fd[start:end]`, read in pieces of `piece_size`, when handed to its
-    parser, which counts it as `providers.lines.decode` judges it: None when it holds a needle (a
-    candidate line: its parser has it already); else its first piece that is not UTF-8, with the bytes
+def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_size: int) -> bytes | None:
+    """What stands for the line `fd[start:end]`, read in pieces of `piece_size`, when handed to its
+    parser, which counts it as `providers.lines.decode` judges it: None when it holds one of `needles`
+    (a suspect line that holds one is a candidate: its parser has it already); else its first piece
+    that is not UTF-8, with the bytes
     of a character cut before it (not UTF-8, as the line); else, when it begins with what begins no
     JSON value, its first bytes cut at a character's end (no JSON, as the line); else the line itself,
     which only a decoder can judge (a long JSON array on one line, say: never seen in an agent's file).
     Memory holds about two pieces, whatever the line's length."""
     import codecs  # a long broken line is rare: no run pays the import otherwise
 
-    overlap = max(map(len, needles)) - 1
+    overlap = max(map(len, needles), default=1) - 1
     decoder = codecs.getincrementaldecoder("utf-8")()
     first = b""  # the line's first bytes: what stands for it when it is UTF-8 and no JSON
     lead = -1  # the line's first byte past JSON's blanks
