@@ -201,22 +201,25 @@ def test_a_long_line_of_zeros_is_not_held_whole(tmp_path: Path) -> None:
 
 def test_a_long_line_of_zeros_ended_by_a_usage_line_is_not_held_whole(tmp_path: Path) -> None:
     """What a crash leaves: a run of zeros, then the line the agent appends next, with no newline
-    between: one candidate line (it holds a needle) that is no JSON, read in pieces, never whole."""
+    between; or a line cut short, the zeros, then the next line. Each is one candidate line (it holds
+    a needle) that is no JSON, read in pieces, never whole; and so is a last line without its newline."""
     import tracemalloc
 
     from openusage.candidates import LONG_BROKEN
 
     path = tmp_path / "wire.jsonl"
+    usage = b'{"b": "x", "token_usage": {"input": 1}}'
     with path.open("wb") as f:
         f.write(b'{"a": 1}\n')
-        f.write(b"\x00" * (8 * LONG_BROKEN) + b'{"b": "x", "token_usage": {"input": 1}}\n')
-        f.write(b"\x00" * (8 * LONG_BROKEN) + b'{"b": "x", "token_usage": {"input": 2}}')  # no newline yet
+        f.write(b"\x00" * (8 * LONG_BROKEN) + usage + b"\n")
+        f.write(b'{"b": "a line cut sh' + b"\x00" * (8 * LONG_BROKEN) + usage + b"\n")
+        end = f.tell()
+        f.write(b"\x00" * (8 * LONG_BROKEN) + usage)  # no newline yet
     tracemalloc.start()
     try:
         skipped = judged(path, NEEDLES_ONE, LONG_BROKEN)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert skipped == ({}, {"invalid_json": 1}, {"broken": 0, "candidates": 1}, 9 + 8 * LONG_BROKEN + 40, True,
-                       {"invalid_json": 1})
+    assert skipped == ({}, {"invalid_json": 2}, {"broken": 0, "candidates": 2}, end, True, {"invalid_json": 1})
     assert peak < 4 * LONG_BROKEN

@@ -51,6 +51,9 @@ LONG_BROKEN = 1024 * 1024
 # otherwise, past JSON's blanks, is no JSON whatever follows.
 _JSON_STARTS = frozenset(b'{["-0123456789tfnNI')
 _NOT_BLANK = re.compile(rb"[^ \t\r]")  # past JSON's blanks within a line
+# A control character JSON has no place for, in a string or between values (strict, as Python's `json`):
+# a line holding one is no JSON, however it begins (a line cut short, then zeros).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _FIRST_BYTES = 64 * 1024
 
 
@@ -271,11 +274,11 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
     """What stands for the line `fd[start:end]`, read in pieces of `piece_size`, when handed to its
     parser, which counts it as `providers.lines.decode` judges it: None when it holds one of `needles`
     (a suspect line that holds one is a candidate: its parser has it already); else its first piece
-    that is not UTF-8, with the bytes
-    of a character cut before it (not UTF-8, as the line); else, when it begins with what begins no
-    JSON value, its first bytes cut at a character's end (no JSON, as the line); else the line itself,
-    which only a decoder can judge (a long JSON array on one line, say: never seen in an agent's file).
-    Memory holds about two pieces, whatever the line's length."""
+    that is not UTF-8, with the bytes of a character cut before it (not UTF-8, as the line); else,
+    when it begins with what begins no JSON value, its first bytes, or when it holds a control
+    character, the piece holding it (no JSON, as the line); else the line itself, which only a decoder
+    can judge (a long JSON array on one line, say: never seen in an agent's file). Memory holds about
+    two pieces, whatever the line's length."""
     import codecs  # a long broken line is rare: no run pays the import otherwise
 
     overlap = max(map(len, needles), default=1) - 1
@@ -283,6 +286,7 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
     first = b""  # the line's first bytes: what stands for it when it is UTF-8 and no JSON
     lead = -1  # the line's first byte past JSON's blanks
     not_utf8: bytes | None = None
+    control: bytes | None = None  # the first piece that holds a control character, from a character's start
     carry = b""  # the end of the piece before: a needle cut by a piece's edge is found whole
     at = start
     while at < end:
@@ -297,8 +301,10 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
         if any(needle in piece or needle in carry + piece[:overlap] for needle in needles):
             return None
         carry = (carry + piece[-overlap:])[-overlap:] if overlap else b""  # pieces shorter than a needle too
-        if not_utf8 is None and not (piece.isascii() and not decoder.getstate()[0]):
-            cut = decoder.getstate()[0]  # the bytes of a character the piece before ended in
+        cut = decoder.getstate()[0]  # the bytes of a character the piece before ended in
+        if control is None and _CONTROL.search(piece) is not None:
+            control = cut + piece
+        if not_utf8 is None and not (piece.isascii() and not cut):
             try:
                 decoder.decode(piece, final=at >= end)
             except UnicodeDecodeError:
@@ -306,11 +312,14 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
         del piece
     if not_utf8 is not None:
         return not_utf8
-    if lead in _JSON_STARTS:
-        return os.pread(fd, end - start, start)
-    # All of it is UTF-8 and no JSON (blanks alone are none either): its first bytes, a cut character
-    # dropped, are no JSON the same way.
-    return first.decode("utf-8", "ignore").encode()
+    # All of it is UTF-8. No JSON when it begins with what begins no JSON value (blanks alone are none
+    # either): its first bytes are no JSON the same way; or when it holds a control character: the
+    # piece holding it is no JSON either. A character cut at a piece's end is dropped.
+    if lead not in _JSON_STARTS:
+        return first.decode("utf-8", "ignore").encode()
+    if control is not None:
+        return control.decode("utf-8", "ignore").encode()
+    return os.pread(fd, end - start, start)
 
 
 def _feed(prefix: Prefix, fd: int, buf: bytearray, view: memoryview, base: int, n: int) -> None:
