@@ -47,14 +47,17 @@ CHUNK = 64 * 1024  # the hash's unit: one-shot calls at ~30 GB/s (16 KiB: ~20, 4
 # MiB of RSS in every provider, and so were they with a usage line written after them (what a crash
 # leaves: the zeros, then the next line the agent appends). Nearly every line is far shorter.
 LONG_BROKEN = 1024 * 1024
-# What may begin a JSON value, to Python's `json` (RFC 8259's, and NaN, Infinity): a line that begins
-# otherwise, past JSON's blanks, is no JSON whatever follows.
-_JSON_STARTS = frozenset(b'{["-0123456789tfnNI')
 _NOT_BLANK = re.compile(rb"[^ \t\r]")  # past JSON's blanks within a line
 # A control character JSON has no place for, in a string or between values (strict, as Python's `json`):
 # a line holding one is no JSON, however it begins (a line cut short, then zeros).
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_FIRST_BYTES = 64 * 1024
+_EDGE_BYTES = 64 * 1024  # how much of a long line's start and end stands for it (`_no_json`)
+_JSON_BLANKS = b" \t\r"
+_CONTINUATION = bytes(range(0x80, 0xC0))  # the bytes inside a UTF-8 character, after its first
+# What may end the JSON value each first byte begins (Python's `json`: NaN, Infinity and -Infinity too).
+_JSON_ENDS = {ord("{"): b"}", ord("["): b"]", ord('"'): b'"', ord("t"): b"e", ord("f"): b"e", ord("n"): b"l",
+              ord("N"): b"N", ord("I"): b"y", ord("-"): b"0123456789y", **dict.fromkeys(b"0123456789", b"0123456789")}
+_JSON_STARTS = frozenset(_JSON_ENDS)  # what may begin a JSON value: a line that begins otherwise is none
 
 
 def content_digest(data: bytes, chunk: int = CHUNK) -> int:
@@ -274,17 +277,15 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
     """What stands for the line `fd[start:end]`, read in pieces of `piece_size`, when handed to its
     parser, which counts it as `providers.lines.decode` judges it: None when it holds one of `needles`
     (a suspect line that holds one is a candidate: its parser has it already); else its first piece
-    that is not UTF-8, with the bytes of a character cut before it (not UTF-8, as the line); else,
-    when it begins with what begins no JSON value, its first bytes, or when it holds a control
-    character, the piece holding it (no JSON, as the line); else the line itself, which only a decoder
-    can judge (a long JSON array on one line, say: never seen in an agent's file). Memory holds about
-    two pieces, whatever the line's length."""
-    import codecs  # a long broken line is rare: no run pays the import otherwise
+    that is not UTF-8, with the bytes of a character cut before it (not UTF-8, as the line); else, when
+    it is no JSON (`_no_json`), bytes of it that are no JSON the same way; else the line itself, which
+    only a decoder can judge (a long JSON value on one line: never seen in an agent's file). Memory
+    holds about two pieces, whatever the line's length."""
+    import codecs  # a long line is rare: no run pays the import otherwise
 
     overlap = max(map(len, needles), default=1) - 1
     decoder = codecs.getincrementaldecoder("utf-8")()
-    first = b""  # the line's first bytes: what stands for it when it is UTF-8 and no JSON
-    lead = -1  # the line's first byte past JSON's blanks
+    first = last = b""  # the line's first bytes, and its last (from a character's start)
     not_utf8: bytes | None = None
     control: bytes | None = None  # the first piece that holds a control character, from a character's start
     carry = b""  # the end of the piece before: a needle cut by a piece's edge is found whole
@@ -294,14 +295,13 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
         if not piece:
             return None  # the file shrank under us: a read from the start will judge it
         at += len(piece)
-        if not first:
-            first = piece[:_FIRST_BYTES]
-        if lead < 0 and (begun := _NOT_BLANK.search(piece)) is not None:
-            lead = piece[begun.start()]
         if any(needle in piece or needle in carry + piece[:overlap] for needle in needles):
             return None
         carry = (carry + piece[-overlap:])[-overlap:] if overlap else b""  # pieces shorter than a needle too
         cut = decoder.getstate()[0]  # the bytes of a character the piece before ended in
+        if not first:
+            first = piece[:_EDGE_BYTES]
+        last = (last + piece)[-_EDGE_BYTES:] if len(piece) < _EDGE_BYTES else piece[-_EDGE_BYTES:]
         if control is None and _CONTROL.search(piece) is not None:
             control = cut + piece
         if not_utf8 is None and not (piece.isascii() and not cut):
@@ -312,14 +312,34 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
         del piece
     if not_utf8 is not None:
         return not_utf8
-    # All of it is UTF-8. No JSON when it begins with what begins no JSON value (blanks alone are none
-    # either): its first bytes are no JSON the same way; or when it holds a control character: the
-    # piece holding it is no JSON either. A character cut at a piece's end is dropped.
-    if lead not in _JSON_STARTS:
-        return first.decode("utf-8", "ignore").encode()
+    stand_in = _no_json(first, last, control)
+    return stand_in if stand_in is not None else os.pread(fd, end - start, start)
+
+
+def _no_json(first: bytes, last: bytes, control: bytes | None) -> bytes | None:
+    """For a line that is UTF-8, of which `first` and `last` are the first and last bytes and `control`
+    the bytes around its first control character, if any: bytes that are no JSON as the line is none,
+    when it is none for one of three reasons a decoder would meet; else None (only a decoder can tell).
+    Its first byte past JSON's blanks begins no JSON value: its first bytes. It holds a control
+    character JSON has no place for: the bytes around it. Its last byte past blanks cannot end the
+    value its first begins (a line cut short): its first bytes then its last, which begin and end
+    alike. A character cut at either edge is dropped."""
+    begun = _NOT_BLANK.search(first)
+    if begun is None:  # blanks alone as far as `first` goes: what follows them decides
+        return None
+    if first[begun.start()] not in _JSON_STARTS:
+        return _whole_characters(first)
     if control is not None:
-        return control.decode("utf-8", "ignore").encode()
-    return os.pread(fd, end - start, start)
+        return _whole_characters(control)
+    ended = last.rstrip(_JSON_BLANKS)
+    if ended and ended[-1] not in _JSON_ENDS[first[begun.start()]]:
+        return _whole_characters(first) + _whole_characters(last.lstrip(_CONTINUATION))
+    return None
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """UTF-8 bytes without a character cut at their end (or anywhere: none is, in a line that is UTF-8)."""
+    return data.decode("utf-8", "ignore").encode()
 
 
 def _feed(prefix: Prefix, fd: int, buf: bytearray, view: memoryview, base: int, n: int) -> None:
