@@ -223,3 +223,20 @@ def test_a_long_line_of_zeros_ended_by_a_usage_line_is_not_held_whole(tmp_path: 
         tracemalloc.stop()
     assert skipped == ({}, {"invalid_json": 2}, {"broken": 0, "candidates": 2}, end, True, {"invalid_json": 1})
     assert peak < 4 * LONG_BROKEN
+
+
+def test_a_broken_line_of_ascii_is_counted_by_its_edges_as_a_decoder_counts_it() -> None:
+    """`Tally.broken` counts a line of ASCII that is no JSON by its edges (`jsonedges`) without a
+    decoder: as `decode` counts it, whatever the line."""
+    from openusage.providers.lines import Tally, decode
+
+    rng = random.Random(20261205)
+    alphabet = [b" ", b"\t", b"\r", b"{", b"}", b"[", b"]", b'"', b"1", b"-", b"e", b"y", b"l", b"N", b"I", b"t",
+                b"f", b"n", b"x", b",", b":", b"\x00", b"\x1f", b"true", b"null", b"NaN", b"-Infinity", b'"a"',
+                b"\xc3\xa9"]
+    for _ in range(20000):
+        line = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 8)))
+        fast, reference = Tally(), Tally()
+        fast.broken(line)
+        decode(line, reference)
+        assert fast.skipped == reference.skipped, line

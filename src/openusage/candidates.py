@@ -27,11 +27,11 @@ of CPU in it (docs/speed.md, "On a CPU without AVX-512").
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 
 import stringzilla
 
+from openusage import jsonedges
 from openusage.hot import Kernel, choose
 from openusage.records import Line
 
@@ -47,17 +47,8 @@ CHUNK = 64 * 1024  # the hash's unit: one-shot calls at ~30 GB/s (16 KiB: ~20, 4
 # MiB of RSS in every provider, and so were they with a usage line written after them (what a crash
 # leaves: the zeros, then the next line the agent appends). Nearly every line is far shorter.
 LONG_BROKEN = 1024 * 1024
-_NOT_BLANK = re.compile(rb"[^ \t\r]")  # past JSON's blanks within a line
-# A control character JSON has no place for, in a string or between values (strict, as Python's `json`):
-# a line holding one is no JSON, however it begins (a line cut short, then zeros).
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _EDGE_BYTES = 64 * 1024  # how much of a long line's start and end stands for it (`_no_json`)
-_JSON_BLANKS = b" \t\r"
 _CONTINUATION = bytes(range(0x80, 0xC0))  # the bytes inside a UTF-8 character, after its first
-# What may end the JSON value each first byte begins (Python's `json`: NaN, Infinity and -Infinity too).
-_JSON_ENDS = {ord("{"): b"}", ord("["): b"]", ord('"'): b'"', ord("t"): b"e", ord("f"): b"e", ord("n"): b"l",
-              ord("N"): b"N", ord("I"): b"y", ord("-"): b"0123456789y", **dict.fromkeys(b"0123456789", b"0123456789")}
-_JSON_STARTS = frozenset(_JSON_ENDS)  # what may begin a JSON value: a line that begins otherwise is none
 
 
 def content_digest(data: bytes, chunk: int = CHUNK) -> int:
@@ -302,7 +293,7 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
         if not first:
             first = piece[:_EDGE_BYTES]
         last = (last + piece)[-_EDGE_BYTES:] if len(piece) < _EDGE_BYTES else piece[-_EDGE_BYTES:]
-        if control is None and _CONTROL.search(piece) is not None:
+        if control is None and jsonedges.CONTROL.search(piece) is not None:
             control = cut + piece
         if not_utf8 is None and not (piece.isascii() and not cut):
             try:
@@ -319,20 +310,13 @@ def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_
 def _no_json(first: bytes, last: bytes, control: bytes | None) -> bytes | None:
     """For a line that is UTF-8, of which `first` and `last` are the first and last bytes and `control`
     the bytes around its first control character, if any: bytes that are no JSON as the line is none,
-    when it is none for one of three reasons a decoder would meet; else None (only a decoder can tell).
-    Its first byte past JSON's blanks begins no JSON value: its first bytes. It holds a control
-    character JSON has no place for: the bytes around it. Its last byte past blanks cannot end the
-    value its first begins (a line cut short): its first bytes then its last, which begin and end
-    alike. A character cut at either edge is dropped."""
-    begun = _NOT_BLANK.search(first)
-    if begun is None:  # blanks alone as far as `first` goes: what follows them decides
-        return None
-    if first[begun.start()] not in _JSON_STARTS:
-        return _whole_characters(first)
+    when it is none by them (`jsonedges`); else None (only a decoder can tell). The bytes around a
+    control character JSON has no place for; or its first bytes then its last, which begin and end
+    alike (a line that begins with what begins no value, or is cut short). A character cut at either
+    edge is dropped."""
     if control is not None:
         return _whole_characters(control)
-    ended = last.rstrip(_JSON_BLANKS)
-    if ended and ended[-1] not in _JSON_ENDS[first[begun.start()]]:
+    if jsonedges.not_json(first, last):
         return _whole_characters(first) + _whole_characters(last.lstrip(_CONTINUATION))
     return None
 
