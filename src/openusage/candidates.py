@@ -226,6 +226,12 @@ class Reader:
             return pending, self._line(fd, pending, size)
         return line_start, None  # any line after line_start holds no needle: nothing to hand over
 
+    def _may_be_json(self, fd: int, start: int, end: int) -> bool:
+        """Whether the long line `fd[start:end]` may be JSON by its edges and its first piece."""
+        head = os.pread(fd, self.long_broken, start)
+        tail = os.pread(fd, min(_EDGE_BYTES, end - start), end - min(_EDGE_BYTES, end - start))
+        return not jsonedges.not_json(head, tail) and jsonedges.CONTROL.search(head) is None
+
     def _end_of_long_line(self, fd: int, buf: bytearray, n: int, base: int, line_start: int,
                           needles: tuple[bytes, ...], on_line: Callable[[Line], None]) -> tuple[int, int]:
         """A block `buf[:n]` (at file offset `base`) in a line begun more than `long_broken` before it,
@@ -241,10 +247,16 @@ class Reader:
         return base + nl + 1, nl + 1
 
     def _line(self, fd: int, start: int, end: int) -> bytes:
-        """The candidate line `fd[start:end]`, read whole; one longer than `long_broken` in pieces, handed
-        over as what stands for it (`_long_line`)."""
-        if end - start <= self.long_broken:
-            return os.pread(fd, end - start, start)
+        """The candidate line `fd[start:end]`, read whole. One longer than `long_broken` is nearly always a
+        long record, read whole as well (Kimi CLI's `mcp_status` lines hold megabytes: judging each in
+        pieces first cost a cold scan of the Kimi CLI home ~50 ms); only one that is no JSON by its
+        edges, or holds a control character in its first piece (a line cut short, then a crash's zeros,
+        then the next line), is judged in pieces and handed over as what stands for it (`_long_line`)."""
+        length = end - start
+        if length <= self.long_broken:
+            return os.pread(fd, length, start)
+        if self._may_be_json(fd, start, end):
+            return os.pread(fd, length, start)
         line = _long_line(fd, start, end, (), self.long_broken)
         return b"" if line is None else line  # None: the file shrank under us (an empty line is no JSON)
 
