@@ -225,18 +225,29 @@ def test_a_long_line_of_zeros_ended_by_a_usage_line_is_not_held_whole(tmp_path: 
     assert peak < 4 * LONG_BROKEN
 
 
-def test_a_broken_line_of_ascii_is_counted_by_its_edges_as_a_decoder_counts_it() -> None:
-    """`Tally.broken` counts a line of ASCII that is no JSON by its edges (`jsonedges`) without a
-    decoder: as `decode` counts it, whatever the line."""
-    from openusage.providers.lines import Tally, decode
+def test_a_line_is_counted_by_its_edges_as_pythons_json_counts_it() -> None:
+    """`providers.lines.decode` counts a line of ASCII that is no JSON by its edges (`jsonedges`)
+    without a decoder: as Python's `json` on the line's text counts it, whatever the line."""
+    import json
+
+    from openusage.providers.lines import NOT_JSON, Tally, decode
+
+    def reference(line: bytes) -> dict[str, int]:
+        try:
+            json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return {"not_utf8": 1}
+        except (ValueError, RecursionError):
+            return {"invalid_json": 1}
+        return {}
 
     rng = random.Random(20261205)
     alphabet = [b" ", b"\t", b"\r", b"{", b"}", b"[", b"]", b'"', b"1", b"-", b"e", b"y", b"l", b"N", b"I", b"t",
                 b"f", b"n", b"x", b",", b":", b"\x00", b"\x1f", b"true", b"null", b"NaN", b"-Infinity", b'"a"',
-                b"\xc3\xa9"]
+                b"\xc3\xa9", b"\xff"]
     for _ in range(20000):
         line = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 8)))
-        fast, reference = Tally(), Tally()
-        fast.broken(line)
-        decode(line, reference)
-        assert fast.skipped == reference.skipped, line
+        tally = Tally()
+        value = decode(line, tally)
+        assert tally.skipped == reference(line), line
+        assert (value is NOT_JSON) == bool(tally.skipped), line
