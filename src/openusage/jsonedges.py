@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 BLANKS = b" \t\r"  # JSON's whitespace within a line (a newline ends it)
+_BLANK_BYTES = frozenset(BLANKS)
 NOT_BLANK = re.compile(rb"[^ \t\r]")
 # What may end the value each first byte begins.
 ENDS = {ord("{"): b"}", ord("["): b"]", ord('"'): b'"', ord("t"): b"e", ord("f"): b"e", ord("n"): b"l",
@@ -30,5 +31,7 @@ def not_json(head: bytes | bytearray, tail: bytes | bytearray) -> bool:
     lead = head[begun.start()]
     if lead not in STARTS:
         return True
-    ended = tail.rstrip(BLANKS)
-    return bool(ended) and ended[-1] not in ENDS[lead]
+    end = len(tail)
+    while end and tail[end - 1] in _BLANK_BYTES:  # no copy of a long line: blanks at its end are few
+        end -= 1
+    return end > 0 and tail[end - 1] not in ENDS[lead]

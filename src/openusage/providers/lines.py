@@ -121,12 +121,12 @@ def printable(text: str) -> str:
 
 def decode(line: Line, tally: Tally) -> Any:
     """The line's JSON value as Python's `json` reads it; or NOT_JSON, with the line counted as
-    `not_utf8` or `invalid_json`. A line of ASCII that is no JSON by its edges (`jsonedges`: what begins
-    it past blanks, what ends it, a control character) is counted without a decoder: a journal that is
-    a log, a million lines of text, took ~5 µs a line through Python's `json` and the exception it
-    raises (4.9 s; 1.35 s with `candidates._hand_broken`'s own loop), and a million usage records cut
-    short 5.6 s."""
-    if line.isascii() and (jsonedges.not_json(line, line) or jsonedges.CONTROL.search(line) is not None):
+    `not_utf8` or `invalid_json`. A line of ASCII that is no JSON by its edges (`jsonedges.not_json`:
+    what begins it past blanks, what ends it) is counted without a decoder: a journal that is a log, a
+    million lines of text, took ~5 µs a line through Python's `json` and the exception it raises (4.9
+    s; 1.35 s with `candidates._hand_broken`'s own loop), and a million usage records cut short 5.6 s.
+    (Not its control characters: a regex over a long line costs more than the decoder.)"""
+    if line.isascii() and jsonedges.not_json(line, line):
         skipped = tally.skipped  # `Tally.skip`, without the enum's value looked up again for every line
         skipped[_INVALID_JSON] = skipped.get(_INVALID_JSON, 0) + 1
         return NOT_JSON
