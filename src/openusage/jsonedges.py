@@ -1,10 +1,8 @@
 """What JSON allows at the edges of a value, for the checks that judge a line without decoding it.
 
 A line is no JSON, to Python's `json` (the reference `providers.lines.decode` uses), when its first
-byte past JSON's blanks begins no value, when its last byte past them cannot end the value its first
-begins, or when it holds a control character JSON has no place for (in a string or between values,
-strictly, as Python's `json` reads them). Python's `json` reads `NaN`, `Infinity` and `-Infinity`
-too, so their letters are here.
+byte past JSON's blanks begins no value, or when its last byte past them cannot end the value its
+first begins. Python's `json` reads `NaN`, `Infinity` and `-Infinity` too, so their letters are here.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ NOT_BLANK = re.compile(rb"[^ \t\r]")
 ENDS = {ord("{"): b"}", ord("["): b"]", ord('"'): b'"', ord("t"): b"e", ord("f"): b"e", ord("n"): b"l",
         ord("N"): b"N", ord("I"): b"y", ord("-"): b"0123456789y", **dict.fromkeys(b"0123456789", b"0123456789")}
 STARTS = frozenset(ENDS)  # what may begin a value
-CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # the control characters but a tab, CR and LF
 
 
 def not_json(head: bytes | bytearray, tail: bytes | bytearray) -> bool:
