@@ -82,28 +82,3 @@ def test_typed_results_cross_the_pipe_with_their_types_even_where_msgpack_cannot
     got = sorted(parallel.run(6, work, 2, codec(_Unit)), key=lambda pair: pair[0])
     assert got == [(i, work(i)) for i in range(6)]
     assert all(type(record) is UsageRecord for _, unit in got for record in unit.records)
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_what_meanwhile_asks_for_runs_once_here_while_the_workers_read(workers: int) -> None:
-    """A task given to `meanwhile` runs once, in this process, when the next run starts: after it has
-    forked its workers (one is still reading), or at once when it reads alone; a later run does not
-    run it again."""
-    seen: list[tuple[int, bool]] = []
-
-    def task() -> None:
-        try:
-            children = os.waitpid(-1, os.WNOHANG) == (0, 0)  # a worker is running (none has ended)
-        except ChildProcessError:
-            children = False
-        seen.append((os.getpid(), children))
-
-    def slow(i: int) -> int:
-        time.sleep(0.2)
-        return i
-
-    parallel.meanwhile(task)
-    assert sorted(i for i, _ in parallel.run(4, slow, workers, MARSHAL)) == [0, 1, 2, 3]
-    assert seen == [(os.getpid(), workers > 1)]
-    assert sorted(i for i, _ in parallel.run(2, slow, workers, MARSHAL)) == [0, 1]
-    assert len(seen) == 1

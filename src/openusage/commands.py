@@ -165,18 +165,9 @@ class Options(NamedTuple):
 
 def prefetch_prices(env: Mapping[str, str], use_cache: bool) -> None:
     """A one-shot command that will have to price calls with nothing priced in its cache (no cache,
-    or a first run) checks its price table while it reads, and starts importing genai-prices in a
-    child when the table does not answer (pricefetch.py): right after the reading forks its workers
-    (`parallel.meanwhile`), where the check's ~7 ms (the installed genai-prices identified, the table
-    decoded) are spread over both cores instead of coming before the reading."""
+    or a first run) starts importing genai-prices in a child now, while it reads (pricefetch.py)."""
     if not ONE_SHOT[0] or (use_cache and paths.cache_path(env).exists()):
         return
-    from openusage import parallel
-
-    parallel.meanwhile(_start_prefetch)
-
-
-def _start_prefetch() -> None:
     from openusage import pricefetch
 
     pricefetch.start()

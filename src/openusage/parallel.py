@@ -55,34 +55,15 @@ def resident() -> bool:
     return _strategy[0] == THREADS
 
 
-_MEANWHILE: list[Callable[[], None]] = []  # what this process does while the next batches are read
-
-
-def meanwhile(task: Callable[[], None]) -> None:
-    """Have `task` run once, in this process, while the next `run` reads: right after it forks its
-    workers, so that the time it takes is spread over both cores (they take more batches meanwhile)
-    instead of coming before them; at once where the run reads in this process alone. For work a
-    one-shot command needs only after reading (a task no run comes to is never done: it must be one
-    its result is found without, later)."""
-    _MEANWHILE.append(task)
-
-
-def _run_meanwhile() -> None:
-    while _MEANWHILE:
-        _MEANWHILE.pop(0)()
-
-
 def run(batches: int, work: Callable[[int], T], workers: int, codec: Codec[T]) -> Iterator[tuple[int, T]]:
     """`(i, work(i))` for every batch number i in 0..batches-1, in no particular order, computed in
     `workers` processes (this one included), or threads in a resident process. A worker's result
-    crosses its pipe through `codec`. What `meanwhile` asked for runs in this process as it starts."""
+    crosses its pipe through `codec`."""
     if workers < 2 or batches < 2 or (not hasattr(os, "fork") and not resident()):  # no fork (Windows): one process
-        _run_meanwhile()
         for i in range(batches):
             yield i, work(i)
         return
     if resident():
-        _run_meanwhile()
         yield from _threads(batches, work, workers)
         return
     queue_r, queue_w = os.pipe()
@@ -100,7 +81,6 @@ def run(batches: int, work: Callable[[int], T], workers: int, codec: Codec[T]) -
                 _child(queue_r, result_w, work, codec.encode)
             os.close(result_w)
             children[result_r] = pid
-        _run_meanwhile()  # the workers read meanwhile
         done: set[int] = set()
         readers = {fd: _Messages(fd, codec.decode) for fd in children}
         while True:

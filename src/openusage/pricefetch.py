@@ -2,8 +2,8 @@
 
 Pricing a run that has nothing priced in its cache (every `--no-cache` run, a first run) needs
 genai-prices, whose import builds pydantic models of every price it knows: ~0.17 s and ~25 MiB, after
-the scan, on the critical path. A one-shot command therefore forks one child as its reading starts:
-the child imports genai-prices while the scan runs, then answers the two questions pricing asks
+the scan, on the critical path. A one-shot command therefore forks one child before it reads any
+file: the child imports genai-prices while the scan runs, then answers the two questions pricing asks
 of it (`pricing.database_schedules`, `pricing.data_info`) over a pipe, marshalled. The command itself
 never imports it then. Anything that goes wrong with the child (it died, it is slow, it answered
 nonsense) is answered in this process instead, as it would be without the child; the child leaves
@@ -41,8 +41,7 @@ _CHILD: list[_Child] = []
 
 def start() -> None:
     """Fork the child that imports genai-prices, unless one runs already or this process must not
-    fork. Call from a single-threaded process (a fork copies no other thread): a one-shot command
-    calls it while its reading starts (`commands.prefetch_prices`, `parallel.meanwhile`)."""
+    fork. Call before reading any file (no thread may be running: the caller is single-threaded)."""
     from openusage import parallel, pricetable
 
     if _CHILD or parallel.resident() or not hasattr(os, "fork"):
