@@ -176,12 +176,24 @@ def test_a_long_line_is_judged_in_pieces_as_it_is_whole(tmp_path: Path, needles:
             assert judged(path, needles, long_broken) == whole, (long_broken, lines)
 
 
+def judged_with_peak(path: Path) -> tuple[tuple[object, ...], int]:
+    """`judged` with the default `LONG_BROKEN`, and the most memory Python held while it ran."""
+    import tracemalloc
+
+    from openusage.candidates import LONG_BROKEN
+
+    tracemalloc.start()
+    try:
+        counted = judged(path, NEEDLES_ONE, LONG_BROKEN)
+        return counted, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_long_line_of_zeros_is_not_held_whole(tmp_path: Path) -> None:
     """8 MiB of zeros between two lines (what a crash can leave in a file) count as one invalid line,
     read in pieces of `LONG_BROKEN`: the scan never holds the line whole (it was read, then decoded, whole:
     two copies of it)."""
-    import tracemalloc
-
     from openusage.candidates import LONG_BROKEN
 
     path = tmp_path / "wire.jsonl"
@@ -189,13 +201,8 @@ def test_a_long_line_of_zeros_is_not_held_whole(tmp_path: Path) -> None:
         f.write(b'{"a": 1}\n')
         f.write(b"\x00" * (8 * LONG_BROKEN) + b"\n")
         f.write(b'{"b": "token_usage"}\n')
-    tracemalloc.start()
-    try:
-        skipped = judged(path, NEEDLES_ONE, LONG_BROKEN)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert skipped[:3] == ({"invalid_json": 1}, {}, {"broken": 1, "candidates": 1})
+    counted, peak = judged_with_peak(path)
+    assert counted[:3] == ({"invalid_json": 1}, {}, {"broken": 1, "candidates": 1})
     assert peak < 4 * LONG_BROKEN  # two pieces and their join, whatever the line's length
 
 
@@ -203,8 +210,6 @@ def test_a_long_line_of_zeros_ended_by_a_usage_line_is_not_held_whole(tmp_path: 
     """What a crash leaves: a run of zeros, then the line the agent appends next, with no newline
     between; or a line cut short, the zeros, then the next line. Each is one candidate line (it holds
     a needle) that is no JSON, read in pieces, never whole; and so is a last line without its newline."""
-    import tracemalloc
-
     from openusage.candidates import LONG_BROKEN
 
     path = tmp_path / "wire.jsonl"
@@ -215,13 +220,8 @@ def test_a_long_line_of_zeros_ended_by_a_usage_line_is_not_held_whole(tmp_path: 
         f.write(b'{"b": "a line cut sh' + b"\x00" * (8 * LONG_BROKEN) + usage + b"\n")
         end = f.tell()
         f.write(b"\x00" * (8 * LONG_BROKEN) + usage)  # no newline yet
-    tracemalloc.start()
-    try:
-        skipped = judged(path, NEEDLES_ONE, LONG_BROKEN)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert skipped == ({}, {"invalid_json": 2}, {"broken": 0, "candidates": 2}, end, True, {"invalid_json": 1})
+    counted, peak = judged_with_peak(path)
+    assert counted == ({}, {"invalid_json": 2}, {"broken": 0, "candidates": 2}, end, True, {"invalid_json": 1})
     assert peak < 4 * LONG_BROKEN
 
 

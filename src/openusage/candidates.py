@@ -7,10 +7,9 @@ and handed to the provider's parser. A line longer than a block is followed to i
 in one piece only when it holds a needle, so memory is bounded by the block and the longest candidate
 line, never by the file or by a long line of tool output. A line that holds no needle and cannot be a
 JSON object is counted by its parser as broken; one longer than `LONG_BROKEN` (a run of zeros a crash
-left in a file) is judged in pieces of that size, not held whole (`_long_line`), and so is a candidate line
-that long. The search and
-hand-over within one block is `openusage.hot`'s (compiled, or its pure-Python reference); the blocks are
-read here.
+left in a file) is judged in pieces of that size, not held whole (`_long_line`), and so is a candidate
+line that long that is no JSON. The search and hand-over within one block is `openusage.hot`'s
+(compiled, or its pure-Python reference); the blocks are read here.
 
 For the cache, the same pass hashes the bytes it consumes (`Prefix`): a fast 64-bit hash of every
 byte from the start of the file up to the end of its last complete line (`content_digest` defines

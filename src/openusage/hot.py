@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import stringzilla
 
-from openusage import native
+from openusage import jsonedges, native
 from openusage.records import Line
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8.
 KERNEL_VERSION = 5
 _NEWLINE = b"\n"
-_BLANK = b" \t\r"  # JSON's whitespace within a line
+_BLANK = jsonedges.BLANKS  # JSON's whitespace within a line
 _OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
 # What can end a JSON value, so stand before an object's closing brace: a string, a number, true, false,
 # null, an object, an array.

@@ -51,7 +51,6 @@ class Tally:
         decode(line, self)
 
 
-
 def decode_fast(decoder: Callable[[Line], T], line: Line) -> T | None:
     """The line through a typed msgspec decoder, or None when that decoder refuses it or the line is not
     UTF-8 (the check msgspec skips for the values it skips; ASCII, almost every usage line, is
