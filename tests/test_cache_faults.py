@@ -412,8 +412,8 @@ def test_a_cache_directory_that_is_not_writable_is_skipped_with_one_line(user: U
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB file system (tmpfs, mounted as root) for the cache: room for the cache of two sessions
-    (~0.3 MiB of 16 KiB pages, as much again in the WAL while it is made), not for that of 100
-    sessions of 60 calls, nor for a refresh that adds 198 such sessions."""
+    (~0.3 MiB of 16 KiB pages), not for that of 300 sessions of 60 calls, nor for a refresh that adds
+    198 such sessions (written to the WAL, then copied into the database)."""
     if os.geteuid() != 0:
         pytest.skip("a size-limited file system needs root to mount (tmpfs)")
     mount = tmp_path / "small"
@@ -432,7 +432,7 @@ def test_a_full_cache_file_system_is_skipped_with_one_line(tmp_path: Path, small
     the figures of `--no-cache`, exit 0; once there is room again the cache is built and used."""
     home = KimiHome(tmp_path / "kimi")
     env: dict[str, str | None] = {**env_for(home.root), "OPENUSAGE_CACHE_DIR": str(small_fs)}
-    count = 100 if when != "refresh" else 2
+    count = 300 if when != "refresh" else 2
     made = [home.session(uid(f"{n % 16:x}") + f"-{n}", title="Plan") for n in range(count)]
     for n, s in enumerate(made):
         for k in range(60):

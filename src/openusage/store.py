@@ -40,6 +40,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from openusage import newcache
 from openusage.cachefile import (
     OPEN_TRIES,
     CacheDamaged,
@@ -50,6 +51,8 @@ from openusage.cachefile import (
     unusable,
 )
 from openusage.errors import CacheError
+from openusage.files import reason
+from openusage.newcache import NewCache
 from openusage.records import FileDiagnostics, SessionInfo, add_counts, file_key
 from openusage.stored import (
     COPIES,
@@ -291,14 +294,30 @@ class Store:
         self._pid = os.getpid()
         self._child_reader: tuple[int, Known] | None = None
         self._opened: int | None = None  # the inode of the cache file opened
+        # A cache that did not exist is made aside and put in place by `close` (`newcache.py`).
+        self._making: NewCache | None = None
         self.conn = self._open()
+
+    @property
+    def _file(self) -> str:
+        """The file the connection is on: the cache's, or the one a new cache is made in."""
+        return self._making.aside if self._making is not None else self.path
 
     # -- opening, migrations, corruption -------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         """The connection; a cache SQLite says is damaged is moved aside and a new one made. Any other
-        failure (no permission, a full disk, a lock held too long) is a `CacheError`: read without it."""
+        failure (no permission, a full disk, a lock held too long) is a `CacheError`: read without it.
+        A cache that could not be made lets go of its lock and leaves nothing behind."""
+        try:
+            return self._open_file()
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _open_file(self) -> sqlite3.Connection:
         try:
             private_dirs(Path(self.path).parent)
+            self._making = newcache.begin(self.path)
             return self._connect()
         except sqlite3.Error as exc:
             if not is_damaged(exc):
@@ -315,6 +334,15 @@ class Store:
         """The cache file is damaged (SQLite said so, or it still held damaged values after `repair`):
         move it aside and start a new one."""
         self._rollback()
+        if self._making is not None:  # a cache being made: that file goes, and it is made again
+            self.conn.close()
+            self._drop_aside()
+            try:
+                self.conn = self._connect()
+            except (sqlite3.Error, OSError) as exc:
+                self._abandon()  # nothing to put in place when the caller closes the store
+                raise unusable(self.path, exc) from exc
+            return
         self.close()
         try:
             self._move_aside(damage)
@@ -324,7 +352,11 @@ class Store:
 
     def _move_aside(self, damage: BaseException) -> None:
         """Keep the damaged file (and its -wal, -shm) for a post-mortem, under a name of its own; unless
-        another process has moved it already (the file at the path is not the one opened)."""
+        another process has moved it already (the file at the path is not the one opened). A cache being
+        made is not kept: nothing in it was ever used."""
+        if self._making is not None:
+            self._drop_aside()
+            return
         if self._opened is not None and inode(self.path) != self._opened:
             return
         aside = f"{self.path}.corrupt-{int(time.time())}"
@@ -342,12 +374,13 @@ class Store:
         """Open and prepare the cache. Several processes opening a new cache at once race to make it a
         WAL database: SQLite answers "database is locked" at once to one that has begun reading (no
         busy wait: it could deadlock), so that one tries again, for up to ~10 s."""
-        private_file(self.path)
+        file = self._file
+        private_file(file)
         for attempt in range(OPEN_TRIES):
             began = time.monotonic()
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+            conn = sqlite3.connect(file, isolation_level=None, timeout=60.0)
             try:
-                self._opened = inode(self.path)
+                self._opened = inode(file)
                 return self._prepare(conn)
             except sqlite3.OperationalError as exc:
                 conn.close()
@@ -370,7 +403,9 @@ class Store:
         # the switch to WAL: after it, making a new cache's file a WAL one took four `fdatasync`s (a first
         # run's, before it reads any file: 1 ms on this machine's disk, more on a slower one).
         conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("PRAGMA journal_mode=WAL")
+        # A cache being made is one process's alone, and in place only once whole: its journal in
+        # memory, so that no page is written twice (`newcache.py`). Made WAL when next opened.
+        conn.execute("PRAGMA journal_mode=MEMORY" if self._making is not None else "PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         version = _schema_version(conn)
         if version != SCHEMA_VERSION:
@@ -380,7 +415,40 @@ class Store:
         return conn
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection; a cache being made is made a WAL database, as every cache is, and put in
+        place (closing again does nothing)."""
+        making = self._making
+        if making is None:
+            self.conn.close()
+            return
+        try:
+            self._rollback()  # what a failed refresh left uncommitted is not part of it
+            # Now, while no other process can have it open: a reader holding the file once it is in
+            # place would keep the first process that opens it from making it WAL.
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.close()
+            self._making = None
+            making.publish()
+        except (sqlite3.Error, OSError) as exc:
+            self.conn.close()
+            self._abandon()
+            why = reason(exc) if isinstance(exc, OSError) else str(exc)
+            self._notice(f"openusage: the new cache {self.path} could not be put in place ({why}); "
+                         "the next run reads every file again")
+
+    def _drop_aside(self) -> None:
+        """The file a cache is being made in, removed (it is made again)."""
+        assert self._making is not None
+        with suppress(FileNotFoundError):
+            os.unlink(self._making.aside)
+
+    def _abandon(self) -> None:
+        """A cache being made that cannot be: its file removed, its lock let go (no other process waits
+        for it any longer)."""
+        if self._making is not None:
+            self._drop_aside()
+            self._making.release()
+            self._making = None
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -428,7 +496,7 @@ class Store:
             return Known(self.conn)
         if self._child_reader is None or self._child_reader[0] != os.getpid():
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+                conn = sqlite3.connect(self._file, isolation_level=None, timeout=60.0)
                 conn.execute("PRAGMA query_only=1")
             except sqlite3.Error as exc:
                 raise unusable(self.path, exc) from exc
