@@ -192,3 +192,14 @@ def test_a_cache_put_in_place_meanwhile_by_another_process_is_kept(tmp_path: Pat
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)]
     assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
+
+
+def test_a_lock_file_name_taken_by_a_directory_makes_the_cache_in_place(tmp_path: Path) -> None:
+    """Something else at `cache.sqlite3.lock` (a directory): no lock to take, so the cache is made in
+    place as a cache that exists is written, and used; nothing is said."""
+    env = small_home(tmp_path)
+    (cache_dir() / "cache.sqlite3.lock").mkdir(parents=True)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert journal_mode(cache_dir() / "cache.sqlite3") == "wal"
+    assert not [p for p in cache_dir().iterdir() if ".new-" in p.name]
+    assert notice_lines(cached_run_equals_no_cache(env)) == []

@@ -67,15 +67,22 @@ class NewCache:
 def begin(path: str) -> NewCache | None:
     """When there is no cache at `path`: the lock on making it, and the file to make it in; None when
     there is one (made by the process this one waited for, say), or where a cache cannot be made
-    aside (no `flock`): then it is made in place. Raises `CacheError` when another process has been
-    making it for longer than `LOCK_WAIT`, `OSError` when the lock file cannot be made."""
+    aside (no `flock`, or its lock file's name taken by something else): then it is made in place.
+    Raises `CacheError` when another process has been making it for longer than `LOCK_WAIT`, `OSError`
+    when the lock file cannot be made for want of permission or room."""
     if os.path.lexists(path):
         return None
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on the platforms openusage runs on
         return None
-    lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        # Never blocking, never a terminal: whatever took the lock file's name (a FIFO) cannot hang us.
+        lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            raise  # the cache could not be made in place either: the caller says why
+        return None  # something else holds the name (a directory): made in place, as before
     try:
         if not _locked(fcntl.flock, fcntl.LOCK_EX | fcntl.LOCK_NB, lock, path):
             os.close(lock)
@@ -94,7 +101,7 @@ def begin(path: str) -> NewCache | None:
 def _locked(flock: Callable[[int, int], None], flags: int, lock: int, path: str) -> bool:
     """Take the lock (`flock(lock, flags)`, without blocking), trying again for as long as another
     process holds it, up to `LOCK_WAIT`; False where `flock` does not work (a network file system
-    without it)."""
+    without it, a lock file that is not a regular file)."""
     until = time.monotonic() + LOCK_WAIT
     while True:
         try:
@@ -105,10 +112,8 @@ def _locked(flock: Callable[[int, int], None], flags: int, lock: int, path: str)
                 raise CacheError(f"the cache {path} has been in the making by another process for over "
                                  f"{LOCK_WAIT:.0f} s") from None
             time.sleep(_POLL)
-        except OSError as exc:
-            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                return False
-            raise
+        except OSError:
+            return False
 
 
 def _remove_left(path: str) -> None:
