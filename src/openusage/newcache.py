@@ -77,8 +77,9 @@ def begin(path: str) -> NewCache | None:
     except ImportError:  # pragma: no cover - not on the platforms openusage runs on
         return None
     try:
-        # Never blocking, never a terminal: whatever took the lock file's name (a FIFO) cannot hang us.
-        lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
+        # Read-only (flock needs no more: a lock file made read-only is still one), never blocking, never
+        # a terminal: whatever took its name (a FIFO) cannot hang us.
+        lock = os.open(path + ".lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
             raise  # the cache could not be made in place either: the caller says why
