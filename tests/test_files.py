@@ -435,3 +435,40 @@ def test_a_notice_naming_a_file_with_a_newline_and_a_non_utf8_byte_is_one_printa
     assert proc.stderr == (rb"openusage: kimi_cli: config file " + os.fsencode(tmp_path)
                            + rb"/kimi\nhome\udcff/config.toml ignored (cannot be read: a named pipe (FIFO), not a "
                            + b"regular file); its models fall back to the defaults\n")
+
+
+# --- small files read whole ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 65536, 65537, 200_000])
+def test_a_small_file_is_read_whole_and_exactly(tmp_path: Path, size: int) -> None:
+    """One read takes a file whole when it is as long as it says; any size gives its exact bytes."""
+    from openusage.files import read_small
+
+    path = tmp_path / "state.json"
+    data = bytes((i * 7 + 3) % 251 for i in range(size))
+    path.write_bytes(data)
+    assert read_small(str(path)) == data
+
+
+def test_a_file_that_says_it_is_empty_but_is_not_is_read_to_its_end() -> None:
+    """/proc's files report a size of 0 and hold text: read on until the end, not cut after one byte."""
+    from openusage.files import read_small
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("no /proc here")
+    text = read_small("/proc/self/status")
+    assert text.startswith(b"Name:")
+    assert text.endswith(b"\n")
+    assert len(text) > 100
+
+
+def test_a_small_file_over_the_bound_is_refused(tmp_path: Path) -> None:
+    from openusage.files import Refused, read_small
+
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"x" * 101)
+    with pytest.raises(Refused, match="larger than 100 bytes"):
+        read_small(str(path), limit=100)
+    path.write_bytes(b"x" * 100)
+    assert read_small(str(path), limit=100) == b"x" * 100
