@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -493,3 +494,39 @@ def test_suspect_is_what_judge_hands_over_for_one_whole_line(parts: list[bytes])
 def test_suspect_lines(line: bytes, expected: bool) -> None:
     assert hot.suspect(line) is expected
     assert hot.blank(line) is (line.strip(b" \t\r") == b"")
+
+
+# -- a first run's holders entries (`hot.shard_entries`, `Store._hold_new`) ---------------------------
+
+crc_arrays = st.lists(st.integers(0, 2**32 - 1), max_size=40).map(lambda crcs: array("I", crcs))
+
+
+@reader_settings(300)
+@given(files=st.lists(st.tuples(st.integers(0, 2**31 - 1), crc_arrays), max_size=60),
+       shape=st.sampled_from([(31, 22, 1024), (3, 30, 4), (0, 31, 2), (31, 20, 4096)]))
+def test_the_holders_entries_are_the_same_from_both(files: list[tuple[int, array[int]]],
+                                                    shape: tuple[int, int, int]) -> None:
+    """Every entry of every file, in its shard, each shard sorted: the compiled twin and the reference
+    give the same bytes (the store seals them as they are)."""
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, "holders entries", loaded.why)
+    assert loaded.module is not None
+    bits, shift, shards = shape
+    files = [(file_id % (1 << bits) if bits else 0, crcs) for file_id, crcs in files]
+    assert loaded.module.shard_entries(files, bits, shift, shards) == hot.shard_entries(files, bits, shift, shards)
+
+
+def test_the_compiled_holders_entries_refuse_what_is_not_a_file_of_crcs() -> None:
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, "holders entries", loaded.why)
+    assert loaded.module is not None
+    entries = loaded.module.shard_entries
+    with pytest.raises(TypeError):
+        entries([(1, [1, 2])], 31, 22, 1024)  # a list, not an array('I')
+    with pytest.raises(TypeError):
+        entries([(1, array("q", [1]))], 31, 22, 1024)
+    with pytest.raises(ValueError, match="file id out of range"):
+        entries([(2**31, array("I", [1]))], 31, 22, 1024)  # a file id beyond its bits
+    with pytest.raises(ValueError, match="do not fit"):
+        entries([], 31, 21, 1024)  # a crc's shard beyond the shards
+    assert entries([], 31, 22, 1024) == [b""] * 1024

@@ -1,7 +1,8 @@
 /* openusage._hot: the compiled twins of `openusage.hot.lines`, the candidate reader's per-block loop, of
  * `openusage.hot.judge`, its test of every line for one that cannot be JSON (its shape, and whether it
  * is UTF-8), and of
- * `openusage.summary.count_in`, the ledger's count of a cold scan's calls (at the end of this file).
+ * `openusage.summary.count_in`, the ledger's count of a cold scan's calls, and of `openusage.hot.shard_entries`,
+ * a first run's holders entries by shard (both at the end of this file).
  *
  * One call per block: find every needle in buf[i:n], and hand each complete line holding one to
  * `on_line` in file order (a copy: a bytearray, or bytes read with pread when the line started in an
@@ -33,8 +34,8 @@
 
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
-#define KERNEL_VERSION 5  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
-                            * whether the line is UTF-8 */
+#define KERNEL_VERSION 6  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
+                            * whether the line is UTF-8; 6: shard_entries */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -1762,17 +1763,147 @@ static PyObject *count_in(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
+
+/* ---- shard_entries: a first run's holders entries, by shard, sorted (`hot.shard_entries`) ------------ */
+
+PyDoc_STRVAR(shard_entries_doc,
+"shard_entries(files, id_bits, crc_shift, shards, /) -> list[bytes]\n\n"
+"Every (crc << id_bits) | file_id of every (file_id, crcs) in `files` (crcs: an array('I')), in the\n"
+"shard crc >> crc_shift, each shard's entries sorted, as the bytes of an array('q'). The twin of\n"
+"openusage.hot.shard_entries.");
+
+static int compare_entries(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* One file's (file_id, crcs): the id, and the crcs' buffer (released by the caller). */
+static int file_pair(PyObject *pair, long long *file_id, Py_buffer *crcs, int id_bits)
+{
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        PyErr_SetString(PyExc_TypeError, "shard_entries(): each file must be a (file_id, crcs) tuple");
+        return -1;
+    }
+    *file_id = PyLong_AsLongLong(PyTuple_GET_ITEM(pair, 0));
+    if (*file_id == -1 && PyErr_Occurred())
+        return -1;
+    if (*file_id < 0 || *file_id >= (1LL << id_bits)) {
+        PyErr_SetString(PyExc_ValueError, "shard_entries(): a file id out of range");
+        return -1;
+    }
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 1), crcs, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (crcs->itemsize != 4 || crcs->format == NULL || strcmp(crcs->format, "I") != 0) {
+        PyBuffer_Release(crcs);
+        PyErr_SetString(PyExc_TypeError, "shard_entries(): crcs must be an array('I')");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *shard_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "shard_entries() takes a list of files and three ints");
+        return NULL;
+    }
+    long id_bits = PyLong_AsLong(args[1]), crc_shift = PyLong_AsLong(args[2]);
+    Py_ssize_t shards = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (id_bits < 0 || id_bits > 31 || crc_shift < 0 || crc_shift > 32 || shards < 1 ||
+        (((unsigned long long)0xFFFFFFFFu) >> crc_shift) >= (unsigned long long)shards) {
+        PyErr_SetString(PyExc_ValueError, "shard_entries(): bits, shift and shards do not fit");
+        return NULL;
+    }
+    PyObject *files = args[0];
+    Py_ssize_t n_files = PyList_GET_SIZE(files);
+    Py_ssize_t *start = PyMem_Calloc((size_t)shards + 1, sizeof(Py_ssize_t));
+    if (start == NULL)
+        return PyErr_NoMemory();
+    /* Two passes over the files: each shard's count, then every entry in its place. */
+    Py_ssize_t total = 0;
+    for (Py_ssize_t f = 0; f < n_files; f++) {
+        long long file_id;
+        Py_buffer crcs;
+        if (file_pair(PyList_GET_ITEM(files, f), &file_id, &crcs, (int)id_bits) < 0) {
+            PyMem_Free(start);
+            return NULL;
+        }
+        const unsigned int *crc = crcs.buf;
+        Py_ssize_t count = crcs.len / 4;
+        for (Py_ssize_t k = 0; k < count; k++)
+            start[(crc[k] >> crc_shift) + 1]++;
+        total += count;
+        PyBuffer_Release(&crcs);
+    }
+    for (Py_ssize_t shard = 0; shard < shards; shard++)
+        start[shard + 1] += start[shard];
+    long long *entries = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(long long));
+    Py_ssize_t *fill = PyMem_Malloc((size_t)shards * sizeof(Py_ssize_t));
+    if (entries == NULL || fill == NULL) {
+        PyMem_Free(entries);
+        PyMem_Free(fill);
+        PyMem_Free(start);
+        return PyErr_NoMemory();
+    }
+    memcpy(fill, start, (size_t)shards * sizeof(Py_ssize_t));
+    PyObject *result = NULL;
+    for (Py_ssize_t f = 0; f < n_files; f++) {
+        long long file_id;
+        Py_buffer crcs;
+        /* The list is the caller's and this holds the GIL: the same files as in the first pass. */
+        if (file_pair(PyList_GET_ITEM(files, f), &file_id, &crcs, (int)id_bits) < 0)
+            goto done;
+        const unsigned int *crc = crcs.buf;
+        Py_ssize_t count = crcs.len / 4;
+        for (Py_ssize_t k = 0; k < count; k++) {
+            Py_ssize_t shard = (Py_ssize_t)(crc[k] >> crc_shift);
+            if (fill[shard] >= start[shard + 1]) {  /* an array that grew since the first pass */
+                PyBuffer_Release(&crcs);
+                PyErr_SetString(PyExc_RuntimeError, "shard_entries(): the files changed while read");
+                goto done;
+            }
+            entries[fill[shard]++] = ((long long)crc[k] << id_bits) | file_id;
+        }
+        PyBuffer_Release(&crcs);
+    }
+    result = PyList_New(shards);
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t shard = 0; shard < shards; shard++) {
+        Py_ssize_t lo = start[shard], n = fill[shard] - lo;
+        if (n > 1)
+            qsort(entries + lo, (size_t)n, sizeof(long long), compare_entries);
+        PyObject *part = PyBytes_FromStringAndSize((const char *)(entries + lo), n * (Py_ssize_t)sizeof(long long));
+        if (part == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, shard, part);
+    }
+done:
+    PyMem_Free(entries);
+    PyMem_Free(fill);
+    PyMem_Free(start);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, lines_doc},
     {"judge", (PyCFunction)(void (*)(void))judge, METH_FASTCALL, judge_doc},
     {"count_in", (PyCFunction)(void (*)(void))count_in, METH_FASTCALL, count_in_doc},
+    {"shard_entries", (PyCFunction)(void (*)(void))shard_entries, METH_FASTCALL, shard_entries_doc},
     {"use_search", use_search, METH_O, use_search_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "openusage._hot",
-    "The candidate reader's block loop and the ledger's count, compiled (see hot.py).", -1, methods, NULL, NULL,
+    "The candidate reader's block loop, the ledger's count and a first run's holders entries, compiled (see "
+    "hot.py).", -1, methods, NULL, NULL,
     NULL, NULL,
 };
 

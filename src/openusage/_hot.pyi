@@ -1,5 +1,6 @@
-# The compiled block loop and ledger count (_hot.c); their references and documentation are
-# `openusage.hot.lines` and `openusage.summary.count_in`.
+# The compiled block loop, ledger count and holders entries (_hot.c); their references and documentation
+# are `openusage.hot.lines`, `openusage.summary.count_in` and `openusage.hot.shard_entries`.
+from array import array
 from collections.abc import Callable, Iterable
 
 from openusage.records import Line
@@ -15,4 +16,5 @@ def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, first: int, la
 def count_in(calls: Iterable[Counted], totals: list[int], sessions: dict[str, int], scopes: dict[str | None, list[int]],
              day_tokens: dict[int, int], day_sessions: dict[int, dict[str, float | list[float]]],
              model_days: dict[tuple[str | None, int | None], list[int]], day_length: float, /) -> None: ...
+def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: int, shards: int, /) -> list[bytes]: ...
 def use_search(name: str, /) -> str: ...

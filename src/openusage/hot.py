@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import os
+from array import array
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -28,9 +29,11 @@ from openusage.records import Line
 if TYPE_CHECKING:
     from openusage.summary import CountIn
 
+    ShardEntries = Callable[[list[tuple[int, array[int]]], int, int, int], list[bytes]]
+
 # The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge;
-# 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8.
-KERNEL_VERSION = 5
+# 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8; 6: shard_entries.
+KERNEL_VERSION = 6
 _NEWLINE = b"\n"
 _BLANK = jsonedges.BLANKS  # JSON's whitespace within a line
 _OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
@@ -166,6 +169,25 @@ def ledger_count(environ: Mapping[str, str] = os.environ) -> CountIn | None:
     """The compiled `summary.count_in` when `openusage._hot` can be used (`native.load`), else None."""
     loaded = _compiled(environ)
     return None if loaded.module is None else loaded.module.count_in
+
+
+def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: int, shards: int) -> list[bytes]:
+    """A first run's holders entries (`Store._hold_new`): `(crc << id_bits) | file_id` for every crc
+    (an `array('I')`) of every `(file_id, crcs)` in `files`, in shard `crc >> crc_shift`; each shard's
+    entries sorted, as the bytes of an `array('q')` (`stored.seal_entries`). The reference of the
+    compiled twin `openusage._hot.shard_entries`, which sorts machine integers, not Python's (~20 ms
+    for a 1 GB history's 58,000 entries here, in the parent process)."""
+    parts: list[list[int]] = [[] for _ in range(shards)]
+    for file_id, crcs in files:
+        for crc in crcs:
+            parts[crc >> crc_shift].append((crc << id_bits) | file_id)
+    return [array("q", sorted(part)).tobytes() for part in parts]
+
+
+def holders_kernel(environ: Mapping[str, str] = os.environ) -> ShardEntries:
+    """The compiled `shard_entries` when `openusage._hot` can be used (`native.load`), else this module's."""
+    loaded = _compiled(environ)
+    return shard_entries if loaded.module is None else loaded.module.shard_entries
 
 
 def describe(kernel: Kernel) -> str:

@@ -284,11 +284,11 @@ class Store:
         # word about it wins.
         self._new_holders: set[int] = set()
         self._dead_holders: set[int] = set()
-        # The entries of files new to the store, per shard, while nothing is to be removed (a first run):
-        # appended as they come and sorted per shard at flush(), with no set and no sort of them all. An
-        # array of 8 bytes an entry: a list held an int object for each (~44 bytes: 4.4 MiB at the
-        # `HOLDERS_FLUSH_AT` bound, on a first run over that many calls).
-        self._fresh: list[array[int]] | None = None
+        # The files new to the store and the crcs of their keys, while nothing is to be removed (a first
+        # run): kept as they come, made entries, sharded and sorted at flush() by `hot.shard_entries`
+        # (compiled), with no set and no Python sort of them all. The crcs as an array of 4 bytes each: a
+        # list holds an int object for each (~40 bytes: 4 MiB at the `HOLDERS_FLUSH_AT` bound).
+        self._fresh: list[tuple[int, array[int]]] | None = None
         self._fresh_count = 0
         self._next_id: int | None = None
         self._pid = os.getpid()
@@ -632,18 +632,27 @@ class Store:
         for entry in self._dead_holders:
             removed.setdefault(entry >> _SHARD_SHIFT, set()).add(entry)
         touched = cuts.keys() | removed.keys()
-        if fresh is not None:
-            touched |= {shard for shard in range(_SHARDS) if fresh[shard]}
+        parts: list[bytes] = []
+        if fresh:
+            from openusage.hot import holders_kernel  # a flush with new files only: a read loaded it
+
+            parts = holders_kernel()(fresh, FILE_ID_BITS, _CRC_SHARD_SHIFT, _SHARDS)
+            touched |= {shard for shard, part in enumerate(parts) if part}
         stored = self._shards(touched)
         rows = []
         for shard in touched:
             start, stop = cuts.get(shard, (0, 0))
             entries = stored.get(shard, ())
             gone = removed.get(shard, set())
-            added = fresh[shard] if fresh is not None else []
+            part = parts[shard] if parts else b""
+            if not gone and start == stop and not entries:
+                # New files' entries only (every shard, on a first run): unique, sorted, none stored yet.
+                rows.append((shard, seal_bound(part)))
+                continue
+            added = array("q")
+            added.frombytes(part)
             if not gone and start == stop:
-                # New files' entries only (every shard, on a first run): unique, and none stored yet.
-                merged = sorted([*entries, *added]) if entries else sorted(added)
+                merged = sorted([*entries, *added])
             elif not entries and not gone and not added:
                 merged = new[start:stop]
             else:
@@ -739,24 +748,22 @@ class Store:
 
     def _hold_new(self, file_id: int, crcs: list[int]) -> None:
         """The holders entries of a file new to the store (`crcs` unique, `key_crcs`): appended to their
-        shards' lists, ~3x cheaper than a set and a sort of them all at flush(). Only while no entry is
+        shards at flush() (`hot.shard_entries`): no set, and no sort of Python integers. Only while no entry is
         to be removed (a refresh that drops a file may hand its id to a new one: the set then says
         which word about an entry is the last)."""
         if self._dead_holders:
             self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
             return
-        fresh = self._fresh
-        if fresh is None:
-            fresh = self._fresh = [array("q") for _ in range(_SHARDS)]
-        for crc in crcs:
-            fresh[crc >> _CRC_SHARD_SHIFT].append((crc << FILE_ID_BITS) | file_id)
+        if self._fresh is None:
+            self._fresh = []
+        self._fresh.append((file_id, array("I", crcs)))
         self._fresh_count += len(crcs)
         if self._fresh_count >= HOLDERS_FLUSH_AT:
             self.flush()  # bounded memory on a first run over many calls
 
     def _unhold(self, file_id: int, keys: Iterable[str]) -> None:
         if self._fresh is not None:  # from now on the set holds every addition (`_hold_new`)
-            self._new_holders.update(entry for shard in self._fresh for entry in shard)
+            self._new_holders.update((crc << FILE_ID_BITS) | file_id for file_id, crcs in self._fresh for crc in crcs)
             self._fresh, self._fresh_count = None, 0
         removed = {(key_crc(key) << FILE_ID_BITS) | file_id for key in keys}
         self._new_holders -= removed
