@@ -530,3 +530,39 @@ def test_the_compiled_holders_entries_refuse_what_is_not_a_file_of_crcs() -> Non
     with pytest.raises(ValueError, match="do not fit"):
         entries([], 31, 21, 1024)  # a crc's shard beyond the shards
     assert entries([], 31, 22, 1024) == [b""] * 1024
+
+
+keys = st.text(alphabet=st.sampled_from("ab\x1f:-_0123456789é😀\ud800\udcff"), max_size=120)
+
+
+@reader_settings(300)
+@given(records=st.lists(keys, max_size=30), tail=st.lists(keys, max_size=5))
+def test_the_key_crcs_are_the_same_from_both(records: list[str], tail: list[str]) -> None:
+    """zlib's crc32 of each key's UTF-8 (lone surrogates passed through), each once, sorted: the compiled
+    twin's own crc32 gives the bytes the reference gives."""
+    from openusage.calls import UsageRecord
+    from openusage.store import crc_array, key_crc, key_crcs_reference
+
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, "key crcs", loaded.why)
+    assert loaded.module is not None
+
+    def copies(names: list[str]) -> list[UsageRecord]:
+        return [UsageRecord(name, 1.0, "m", 1, 2, 3, 4, "turn", 0, 0) for name in names]
+
+    compiled = loaded.module.key_crcs(copies(records), copies(tail))
+    assert compiled == key_crcs_reference(copies(records), copies(tail))
+    assert list(crc_array(compiled)) == sorted({key_crc(name) for name in records + tail})
+
+
+def test_the_compiled_key_crcs_refuse_a_key_that_is_not_text() -> None:
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, "key crcs", loaded.why)
+    assert loaded.module is not None
+    from openusage.calls import UsageRecord
+
+    with pytest.raises(TypeError, match="must be a str"):
+        loaded.module.key_crcs([UsageRecord(b"k", 1.0, "m", 1, 2, 3, 4, "turn", 0, 0)], [])  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        loaded.module.key_crcs([object()], [])  # type: ignore[list-item]
+    assert loaded.module.key_crcs([], []) == b""

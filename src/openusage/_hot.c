@@ -1,8 +1,8 @@
 /* openusage._hot: the compiled twins of `openusage.hot.lines`, the candidate reader's per-block loop, of
  * `openusage.hot.judge`, its test of every line for one that cannot be JSON (its shape, and whether it
  * is UTF-8), and of
- * `openusage.summary.count_in`, the ledger's count of a cold scan's calls, and of `openusage.hot.shard_entries`,
- * a first run's holders entries by shard (both at the end of this file).
+ * `openusage.summary.count_in`, the ledger's count of a cold scan's calls, of `openusage.hot.shard_entries`,
+ * a first run's holders entries by shard, and of `openusage.store.key_crcs` (all at the end of this file).
  *
  * One call per block: find every needle in buf[i:n], and hand each complete line holding one to
  * `on_line` in file order (a copy: a bytearray, or bytes read with pread when the line started in an
@@ -22,6 +22,7 @@
 #include <structmember.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -34,8 +35,8 @@
 
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
-#define KERNEL_VERSION 6  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
-                            * whether the line is UTF-8; 6: shard_entries */
+#define KERNEL_VERSION 7  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
+                            * whether the line is UTF-8; 6: shard_entries; 7: key_crcs */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -1891,19 +1892,137 @@ done:
     return result;
 }
 
+
+/* ---- key_crcs: the crc32 of every call key a file's copies hold (`store.key_crcs`) ------------------- */
+
+PyDoc_STRVAR(key_crcs_doc,
+"key_crcs(records, tail, /) -> bytes\n\n"
+"zlib's crc32 of the UTF-8 (surrogatepass) of every record's `key` in the two lists, each crc once,\n"
+"sorted, as the bytes of an array('I'). The twin of openusage.store.key_crcs.");
+
+/* zlib's crc32 (the reflected polynomial 0xEDB88320), eight bytes a step; tables made at import. */
+static uint32_t crc_tables[8][256];
+
+static void crc_tables_make(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_tables[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_tables[t][i] = (crc_tables[t - 1][i] >> 8) ^ crc_tables[0][crc_tables[t - 1][i] & 0xFF];
+}
+
+static uint32_t crc32_of(const unsigned char *p, Py_ssize_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (n >= 8) {
+        uint32_t a = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        c = crc_tables[7][a & 0xFF] ^ crc_tables[6][(a >> 8) & 0xFF] ^ crc_tables[5][(a >> 16) & 0xFF] ^
+            crc_tables[4][a >> 24] ^ crc_tables[3][b & 0xFF] ^ crc_tables[2][(b >> 8) & 0xFF] ^
+            crc_tables[1][(b >> 16) & 0xFF] ^ crc_tables[0][b >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n-- > 0)
+        c = crc_tables[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static PyObject *key_name;  /* "key", interned at import */
+
+/* The crc of one record's key; -1 with an exception set. */
+static long long key_crc_of(PyObject *record)
+{
+    PyObject *key = PyObject_GetAttr(record, key_name);
+    if (key == NULL)
+        return -1;
+    if (!PyUnicode_Check(key)) {
+        Py_DECREF(key);
+        PyErr_SetString(PyExc_TypeError, "key_crcs(): a record's key must be a str");
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(key, &n);
+    long long crc;
+    if (text != NULL) {
+        crc = crc32_of((const unsigned char *)text, n);
+    } else {  /* a lone surrogate (a name that is not UTF-8): its bytes as surrogatepass makes them */
+        PyErr_Clear();
+        PyObject *bytes = PyUnicode_AsEncodedString(key, "utf-8", "surrogatepass");
+        if (bytes == NULL) {
+            Py_DECREF(key);
+            return -1;
+        }
+        crc = crc32_of((const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+        Py_DECREF(bytes);
+    }
+    Py_DECREF(key);
+    return crc;
+}
+
+static int compare_crcs(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static PyObject *key_crcs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "key_crcs() takes two lists of records");
+        return NULL;
+    }
+    Py_ssize_t total = PyList_GET_SIZE(args[0]) + PyList_GET_SIZE(args[1]);
+    uint32_t *crcs = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
+    if (crcs == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t n = 0;
+    for (int which = 0; which < 2; which++) {
+        PyObject *records = args[which];
+        /* The lists are the caller's and this holds the GIL; a key's attribute could still run code. */
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(records) && n < total; k++) {
+            PyObject *record = PyList_GET_ITEM(records, k);
+            Py_INCREF(record);
+            long long crc = key_crc_of(record);
+            Py_DECREF(record);
+            if (crc < 0) {
+                PyMem_Free(crcs);
+                return NULL;
+            }
+            crcs[n++] = (uint32_t)crc;
+        }
+    }
+    if (n > 1)
+        qsort(crcs, (size_t)n, sizeof(uint32_t), compare_crcs);
+    Py_ssize_t unique = 0;
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (unique == 0 || crcs[unique - 1] != crcs[k])
+            crcs[unique++] = crcs[k];
+    PyObject *result = PyBytes_FromStringAndSize((const char *)crcs, unique * (Py_ssize_t)sizeof(uint32_t));
+    PyMem_Free(crcs);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, lines_doc},
     {"judge", (PyCFunction)(void (*)(void))judge, METH_FASTCALL, judge_doc},
     {"count_in", (PyCFunction)(void (*)(void))count_in, METH_FASTCALL, count_in_doc},
     {"shard_entries", (PyCFunction)(void (*)(void))shard_entries, METH_FASTCALL, shard_entries_doc},
+    {"key_crcs", (PyCFunction)(void (*)(void))key_crcs, METH_FASTCALL, key_crcs_doc},
     {"use_search", use_search, METH_O, use_search_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "openusage._hot",
-    "The candidate reader's block loop, the ledger's count and a first run's holders entries, compiled (see "
-    "hot.py).", -1, methods, NULL, NULL,
+    "The candidate reader's block loop, the ledger's count and a first run's holders entries and key crcs, "
+    "compiled (see hot.py).", -1, methods, NULL, NULL,
     NULL, NULL,
 };
 
@@ -1928,6 +2047,9 @@ PyMODINIT_FUNC PyInit__hot(void)
     for (int k = 0; k < N_FIELDS; k++)
         if (field_names[k] == NULL && (field_names[k] = PyUnicode_InternFromString(FIELD_NAMES[k])) == NULL)
             return NULL;
+    if (key_name == NULL && (key_name = PyUnicode_InternFromString("key")) == NULL)
+        return NULL;
+    crc_tables_make();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;

@@ -3,6 +3,7 @@
 from array import array
 from collections.abc import Callable, Iterable
 
+from openusage.calls import UsageRecord
 from openusage.records import Line
 from openusage.summary import Counted
 
@@ -17,4 +18,5 @@ def count_in(calls: Iterable[Counted], totals: list[int], sessions: dict[str, in
              day_tokens: dict[int, int], day_sessions: dict[int, dict[str, float | list[float]]],
              model_days: dict[tuple[str | None, int | None], list[int]], day_length: float, /) -> None: ...
 def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: int, shards: int, /) -> list[bytes]: ...
+def key_crcs(records: list[UsageRecord], tail: list[UsageRecord], /) -> bytes: ...
 def use_search(name: str, /) -> str: ...

@@ -27,13 +27,16 @@ from openusage import jsonedges, native
 from openusage.records import Line
 
 if TYPE_CHECKING:
+    from openusage.calls import UsageRecord
     from openusage.summary import CountIn
 
     ShardEntries = Callable[[list[tuple[int, array[int]]], int, int, int], list[bytes]]
+    KeyCrcs = Callable[[list[UsageRecord], list[UsageRecord]], bytes]
 
 # The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge;
-# 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8; 6: shard_entries.
-KERNEL_VERSION = 6
+# 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8; 6: shard_entries;
+# 7: key_crcs.
+KERNEL_VERSION = 7
 _NEWLINE = b"\n"
 _BLANK = jsonedges.BLANKS  # JSON's whitespace within a line
 _OPEN, _CLOSE, _QUOTE = ord("{"), ord("}"), ord('"')
@@ -182,6 +185,12 @@ def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: 
         for crc in crcs:
             parts[crc >> crc_shift].append((crc << id_bits) | file_id)
     return [array("q", sorted(part)).tobytes() for part in parts]
+
+
+def crcs_kernel(environ: Mapping[str, str] = os.environ) -> KeyCrcs | None:
+    """The compiled `store.key_crcs` when `openusage._hot` can be used (`native.load`), else None."""
+    loaded = _compiled(environ)
+    return None if loaded.module is None else loaded.module.key_crcs
 
 
 def holders_kernel(environ: Mapping[str, str] = os.environ) -> ShardEntries:

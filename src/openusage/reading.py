@@ -253,7 +253,7 @@ class _Encoded(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
     records: bytearray  # bytearrays: what the store binds directly (`Store._flush_files`)
     tail: bytearray
-    crcs: list[int]
+    crcs: bytes  # an array('I') of them (`store.crc_array`)
 
 
 class _FileResult(msgspec.Struct, array_like=True, frozen=True, gc=False):

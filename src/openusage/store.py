@@ -189,18 +189,37 @@ class FileState(NamedTuple):
     state: bytes | None  # the reader's resume state at `offset`
 
 
-def key_crcs(records: "list[UsageRecord]", tail: "list[UsageRecord]") -> list[int]:
-    """`key_crc` of every call key these copies hold, each crc once (two keys may share one): a file's
-    holders entries are then unique without a set (`Store.add_encoded`). The crcs' set does what a set
-    of the keys did first (a key twice in a file is rare): 23 → 18 ms for 58,000 copies, a first run's,
-    in its workers."""
+def key_crcs(records: "list[UsageRecord]", tail: "list[UsageRecord]") -> bytes:
+    """`key_crc` of every call key these copies hold, each crc once (two keys may share one), sorted, as
+    the bytes of an `array('I')` (`crc_array`): a file's holders entries are then unique without a set
+    (`Store.add_encoded`), and a worker sends them as one value, not an integer each. Compiled where
+    `openusage._hot` may be used (`hot.crcs_kernel`: ~25 → ~5 ms for a 1 GB history's 58,000 copies,
+    in the workers of a first run), else `key_crcs_reference`."""
+    if not _KEY_CRCS:
+        from openusage.hot import crcs_kernel  # a read loaded it: only what reads files asks
+
+        _KEY_CRCS.append(crcs_kernel() or key_crcs_reference)
+    return _KEY_CRCS[0](records, tail)
+
+
+def key_crcs_reference(records: "list[UsageRecord]", tail: "list[UsageRecord]") -> bytes:
+    """`key_crcs` in Python: the reference of its compiled twin, and what runs without it."""
     crcs = set(map(key_crc, map(_KEY_OF, records)))
     if tail:
         crcs.update(map(key_crc, map(_KEY_OF, tail)))
-    return list(crcs)
+    return array(_CRC_TYPE, sorted(crcs)).tobytes()
 
 
+def crc_array(crcs: bytes) -> "array[int]":
+    """What `key_crcs` gives, as the array of crcs it holds."""
+    held = array(_CRC_TYPE)
+    held.frombytes(crcs)
+    return held
+
+
+_KEY_CRCS: "list[Callable[[list[UsageRecord], list[UsageRecord]], bytes]]" = []  # the one chosen, once
 _KEY_OF = attrgetter("key")
+_CRC_TYPE = "I"  # 4 bytes on every platform CPython builds for (ILP32, LP64, LLP64): a crc32 each
 
 
 def key_crc(key: str) -> int:
@@ -555,7 +574,7 @@ class Store:
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
     def add_encoded(self, account: str, path: str, session: str, read: "FileRead", records: bytearray,
-                    tail: bytearray, crcs: list[int]) -> None:
+                    tail: bytearray, crcs: bytes) -> None:
         """A file seen for the first time, read whole: `records`/`tail` are its copies encoded (by the
         worker that read it, with `encode_records`), `crcs` the `key_crcs` of the keys it holds."""
         file_id = self._new_id()
@@ -746,18 +765,19 @@ class Store:
         if len(self._new_holders) >= HOLDERS_FLUSH_AT:
             self.flush()  # bounded memory on a first run over many calls
 
-    def _hold_new(self, file_id: int, crcs: list[int]) -> None:
+    def _hold_new(self, file_id: int, crcs: bytes) -> None:
         """The holders entries of a file new to the store (`crcs` unique, `key_crcs`): appended to their
         shards at flush() (`hot.shard_entries`): no set, and no sort of Python integers. Only while no entry is
         to be removed (a refresh that drops a file may hand its id to a new one: the set then says
         which word about an entry is the last)."""
+        held = crc_array(crcs)
         if self._dead_holders:
-            self._hold((crc << FILE_ID_BITS) | file_id for crc in crcs)
+            self._hold((crc << FILE_ID_BITS) | file_id for crc in held)
             return
         if self._fresh is None:
             self._fresh = []
-        self._fresh.append((file_id, array("I", crcs)))
-        self._fresh_count += len(crcs)
+        self._fresh.append((file_id, held))
+        self._fresh_count += len(held)
         if self._fresh_count >= HOLDERS_FLUSH_AT:
             self.flush()  # bounded memory on a first run over many calls
 
@@ -1094,7 +1114,7 @@ class Store:
         self._new_holders, self._dead_holders = set(), set()
         for file_id, *copies in self.conn.execute(f"SELECT id, {COPIES} FROM files").fetchall():
             _account, _session, records, tail = copies_of(copies)
-            self._hold((crc << FILE_ID_BITS) | file_id for crc in key_crcs(records, tail))
+            self._hold((crc << FILE_ID_BITS) | file_id for crc in crc_array(key_crcs(records, tail)))
         self.flush()
 
     # -- session facts (facts.py) ---------------------------------------------------------------------
