@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def cache_dir() -> Path:
 
 
 def journal_mode(path: Path) -> str:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
 
@@ -75,7 +76,7 @@ def test_a_first_run_killed_in_the_middle_leaves_no_cache_and_the_next_makes_it(
     place): no cache file at all, never half of one; the next run makes it whole."""
     env = small_home(tmp_path)
     code = ("import os, sys; from openusage import newcache; "
-            "newcache.NewCache.publish = lambda self: os.kill(os.getpid(), 9); "
+            "newcache.NewCache.place = lambda self: os.kill(os.getpid(), 9); "
             "from openusage.launch import main; sys.argv = ['openusage', 'snapshot', '--json']; main()")
     full_env = {**os.environ, **{k: v for k, v in env.items() if v is not None}}
     done = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, check=False)
@@ -189,7 +190,7 @@ def test_a_cache_put_in_place_meanwhile_by_another_process_is_kept(tmp_path: Pat
         theirs.execute("CREATE TABLE theirs(x)")
     shutil.copyfile(tmp_path / "theirs.sqlite3", path)
     store.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)]
     assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
 
@@ -203,3 +204,77 @@ def test_a_lock_file_name_taken_by_a_directory_makes_the_cache_in_place(tmp_path
     assert journal_mode(cache_dir() / "cache.sqlite3") == "wal"
     assert not [p for p in cache_dir().iterdir() if ".new-" in p.name]
     assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+def lock_is_free() -> bool:
+    fd = os.open(cache_dir() / "cache.sqlite3.lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_cache_made_is_put_in_place_once_its_refresh_is_done(tmp_path: Path) -> None:
+    """Committed, it goes in place at once, its lock let go; the store goes on, on the file in place."""
+    small_home(tmp_path)
+    path = cache_dir() / "cache.sqlite3"
+    store = Store(path)
+    try:
+        with store.write():
+            store.set_group("kimi_code", b"made")
+        assert not path.exists()
+        assert not lock_is_free()
+        store.put_in_place()
+        assert path.exists()
+        assert lock_is_free()
+        assert journal_mode(path) == "wal"
+        assert store.group("kimi_code") == b"made"
+        with store.write():
+            store.set_group("kimi_code", b"then")  # written to the cache in place
+    finally:
+        store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM groups").fetchone() == (1,)
+    assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
+
+
+def test_a_first_run_puts_its_cache_in_place_before_it_is_done_with_it(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes waiting for a cache being made wait for its refresh, not for the rest of the
+    command (a remote tile's answer, say): the cache is in place before the command closes it."""
+    env = small_home(tmp_path)
+    seen: list[tuple[bool, bool]] = []
+    real_close = Store.close
+
+    def close(store: Store) -> None:
+        seen.append(((cache_dir() / "cache.sqlite3").exists(), lock_is_free()))
+        real_close(store)
+
+    monkeypatch.setattr(Store, "close", close)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert seen[0] == (True, True)
+
+
+def test_a_cache_put_in_place_by_another_process_while_this_one_refreshed_is_left_as_it_is(
+        tmp_path: Path) -> None:
+    """Another cache at the path by the time the refresh is done (a maker the lock did not keep out):
+    this process goes on with its own file aside, and leaves the other in place."""
+    small_home(tmp_path)
+    path = cache_dir() / "cache.sqlite3"
+    store = Store(path)
+    try:
+        with store.write():
+            store.set_group("kimi_code", b"mine")
+        with sqlite3.connect(tmp_path / "theirs.sqlite3") as theirs:
+            theirs.execute("CREATE TABLE theirs(x)")
+        shutil.copyfile(tmp_path / "theirs.sqlite3", path)
+        store.put_in_place()
+        assert store.group("kimi_code") == b"mine"  # still its own file
+    finally:
+        store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)]
+    assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]

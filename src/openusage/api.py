@@ -611,6 +611,8 @@ def _refresh_all(store: Store | None, accounts: list[Account], chosen: list[Acco
             settled_group = groups.ledgers(store, group[0].provider, members)
             for (account_id, one), settled in zip(members, settled_group, strict=True):
                 refreshed[account_id] = one._replace(ledger=settled.ledger, elsewhere=settled.elsewhere)
+    if store is not None:
+        store.put_in_place()  # a cache just made: the processes waiting for it need not wait for the rest
     return refreshed
 
 

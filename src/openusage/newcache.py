@@ -6,10 +6,12 @@ checkpoint when the connection closes: every page written twice, the copy in the
 run (docs/speed.md, "A new cache made aside"). So a cache that does not exist yet is made in
 `<cache>.new-<pid>`, its rollback journal in memory (rollback works, nothing is written twice), and
 linked into place by `Store.close`. A process killed while making it leaves no cache at all, never
-half of one: the next run makes it again, and removes the file the killed one left. The first run to
-open the cache after that makes it a WAL database, as the store always does on opening.
+half of one: the next run makes it again, and removes the file the killed one left. It is made a WAL
+database just before it is put in place, as every cache is.
 
-While one process makes it, any other that finds no cache waits for it (an exclusive `flock` on
+The command that makes it puts it in place as soon as its refresh is done (`Store.put_in_place`),
+before what else it does (a remote tile's wait), and at the latest when it closes it. While one
+process makes it, any other that finds no cache waits for it (an exclusive `flock` on
 `<cache>.lock`, held from the start until the file is in place), then opens what was made: as with
 a cache that exists, one process reads the files and the others find nothing left to do. The wait is
 bounded as SQLite's busy wait on a lock is (`LOCK_WAIT`); past it, the cache is not used this time.
@@ -42,17 +44,29 @@ class NewCache:
         self.aside = aside
         self._lock = lock
 
+    def place(self) -> bool:
+        """Put the made file in place and let go of the lock: True. False, nothing changed, when a cache
+        is there by now (another process's, which stays). Raises `OSError` when it cannot be put there
+        (the file aside and the lock are kept)."""
+        if os.path.lexists(self.path):
+            return False
+        # A -wal or -shm the path's last file left (that file deleted by hand) would be read as this
+        # file's: SQLite checks a WAL against itself, not against the database it opens.
+        for suffix in ("-wal", "-shm", "-journal"):
+            with suppress(FileNotFoundError):
+                os.unlink(self.path + suffix)
+        if not _link(self.aside, self.path):
+            return False
+        with suppress(FileNotFoundError):  # gone already where it was renamed into place
+            os.unlink(self.aside)
+        self.release()
+        return True
+
     def publish(self) -> None:
-        """Put the made file in place (unless a cache is there by now: another process's, which stays),
-        and let go of the lock. Raises `OSError` when it cannot be put there; nothing is left aside."""
+        """`place`, and in any case nothing left aside and the lock let go. Raises `OSError` when the
+        file cannot be put in place."""
         try:
-            if not os.path.lexists(self.path):
-                # A -wal or -shm the path's last file left (that file deleted by hand) would be read as
-                # this file's: SQLite checks a WAL against itself, not against the database it opens.
-                for suffix in ("-wal", "-shm", "-journal"):
-                    with suppress(FileNotFoundError):
-                        os.unlink(self.path + suffix)
-                _link(self.aside, self.path)
+            self.place()
         finally:
             with suppress(FileNotFoundError):
                 os.unlink(self.aside)
@@ -129,15 +143,17 @@ def _remove_left(path: str) -> None:
                     os.unlink(entry.path)
 
 
-def _link(made: str, path: str) -> None:
-    """`made` at `path` too, unless something is at `path` by now. A hard link never replaces; where
-    the file system has none, a rename (the lock keeps other makers out meanwhile)."""
+def _link(made: str, path: str) -> bool:
+    """`made` at `path` too (True), unless something is at `path` by now (False). A hard link never
+    replaces; where the file system has none, a rename (the lock keeps other makers out meanwhile)."""
     try:
         os.link(made, path)
     except FileExistsError:
-        pass
+        return False
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
             raise
-        if not os.path.lexists(path):
-            os.rename(made, path)
+        if os.path.lexists(path):
+            return False
+        os.rename(made, path)
+    return True

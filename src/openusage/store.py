@@ -455,6 +455,31 @@ class Store:
             self._notice(f"openusage: the new cache {self.path} could not be put in place ({why}); "
                          "the next run reads every file again")
 
+    def put_in_place(self) -> None:
+        """A cache being made, put in place now (its refresh done: nothing is uncommitted), so that the
+        processes waiting for it go on while this command does the rest (a remote tile's wait, say),
+        on the cache in place. Where it cannot be put there yet (another cache is there by now, the
+        file system refuses), this command goes on with the file aside and `close` decides. Nothing
+        for a cache that exists. Raises `CacheError` when no file can be opened again."""
+        making = self._making
+        if making is None or self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")  # as `close` does, before anyone can open it
+        except sqlite3.Error:
+            return  # left to `close`, which says why if it fails again
+        self.conn.close()
+        try:
+            if making.place():
+                self._making = None
+        except OSError:
+            pass  # still aside: `close` tries again, and says why if it fails
+        try:
+            self.conn = self._connect()  # the cache in place, or still the file aside
+        except (sqlite3.Error, OSError) as exc:
+            self._abandon()
+            raise unusable(self.path, exc) from exc
+
     def _drop_aside(self) -> None:
         """The file a cache is being made in, removed (it is made again)."""
         assert self._making is not None
