@@ -183,15 +183,10 @@ def test_a_cache_in_the_making_for_too_long_is_read_without(tmp_path: Path, monk
 
 def test_a_cache_put_in_place_meanwhile_by_another_process_is_kept(tmp_path: Path) -> None:
     """Two makers (a lock that did not work, say): the one that finishes second leaves the other's."""
-    small_home(tmp_path)
-    path = cache_dir() / "cache.sqlite3"
-    store = Store(path)
-    with sqlite3.connect(tmp_path / "theirs.sqlite3") as theirs:
-        theirs.execute("CREATE TABLE theirs(x)")
-    shutil.copyfile(tmp_path / "theirs.sqlite3", path)
+    path, store = store_being_made(tmp_path, b"mine")
+    theirs_put_at(tmp_path, path)
     store.close()
-    with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)]
+    assert only_theirs_at(path)
     assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
 
 
@@ -204,6 +199,29 @@ def test_a_lock_file_name_taken_by_a_directory_makes_the_cache_in_place(tmp_path
     assert journal_mode(cache_dir() / "cache.sqlite3") == "wal"
     assert not [p for p in cache_dir().iterdir() if ".new-" in p.name]
     assert notice_lines(cached_run_equals_no_cache(env)) == []
+
+
+def store_being_made(tmp_path: Path, group: bytes) -> tuple[Path, Store]:
+    """A cache being made (none at its path yet), one value written and committed in it."""
+    small_home(tmp_path)
+    path = cache_dir() / "cache.sqlite3"
+    store = Store(path)
+    with store.write():
+        store.set_group("kimi_code", group)
+    return path, store
+
+
+def theirs_put_at(tmp_path: Path, path: Path) -> None:
+    """Another process's cache put at `path` (a maker the lock did not keep out)."""
+    with closing(sqlite3.connect(tmp_path / "theirs.sqlite3")) as theirs:
+        theirs.execute("CREATE TABLE theirs(x)")
+        theirs.commit()
+    shutil.copyfile(tmp_path / "theirs.sqlite3", path)
+
+
+def only_theirs_at(path: Path) -> bool:
+    with closing(sqlite3.connect(path)) as conn:
+        return bool(conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)])
 
 
 def lock_is_free() -> bool:
@@ -219,12 +237,8 @@ def lock_is_free() -> bool:
 
 def test_a_cache_made_is_put_in_place_once_its_refresh_is_done(tmp_path: Path) -> None:
     """Committed, it goes in place at once, its lock let go; the store goes on, on the file in place."""
-    small_home(tmp_path)
-    path = cache_dir() / "cache.sqlite3"
-    store = Store(path)
+    path, store = store_being_made(tmp_path, b"made")
     try:
-        with store.write():
-            store.set_group("kimi_code", b"made")
         assert not path.exists()
         assert not lock_is_free()
         store.put_in_place()
@@ -262,19 +276,12 @@ def test_a_cache_put_in_place_by_another_process_while_this_one_refreshed_is_lef
         tmp_path: Path) -> None:
     """Another cache at the path by the time the refresh is done (a maker the lock did not keep out):
     this process goes on with its own file aside, and leaves the other in place."""
-    small_home(tmp_path)
-    path = cache_dir() / "cache.sqlite3"
-    store = Store(path)
+    path, store = store_being_made(tmp_path, b"mine")
     try:
-        with store.write():
-            store.set_group("kimi_code", b"mine")
-        with sqlite3.connect(tmp_path / "theirs.sqlite3") as theirs:
-            theirs.execute("CREATE TABLE theirs(x)")
-        shutil.copyfile(tmp_path / "theirs.sqlite3", path)
+        theirs_put_at(tmp_path, path)
         store.put_in_place()
         assert store.group("kimi_code") == b"mine"  # still its own file
     finally:
         store.close()
-    with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)]
+    assert only_theirs_at(path)
     assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
