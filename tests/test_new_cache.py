@@ -285,3 +285,18 @@ def test_a_cache_put_in_place_by_another_process_while_this_one_refreshed_is_lef
         store.close()
     assert only_theirs_at(path)
     assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
+
+
+def test_a_file_system_without_hard_links_gets_the_cache_by_a_rename(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where `link` is refused (vfat, some FUSE file systems), the file made aside is renamed into place."""
+    env = small_home(tmp_path)
+
+    def no_links(_source: object, _target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
+    assert sorted(p.name for p in cache_dir().iterdir()) == ["cache.sqlite3", "cache.sqlite3.lock"]
+    assert journal_mode(cache_dir() / "cache.sqlite3") == "wal"
+    assert notice_lines(cached_run_equals_no_cache(env)) == []
