@@ -503,7 +503,7 @@ crc_arrays = st.lists(st.integers(0, 2**32 - 1), max_size=40).map(lambda crcs: a
 
 @reader_settings(300)
 @given(files=st.lists(st.tuples(st.integers(0, 2**31 - 1), crc_arrays), max_size=60),
-       shape=st.sampled_from([(31, 22, 1024), (3, 30, 4), (0, 31, 2), (31, 20, 4096)]))
+       shape=st.sampled_from([(31, 22, 1024), (3, 30, 4), (0, 31, 2), (31, 20, 4096), (31, 32, 1)]))
 def test_the_holders_entries_are_the_same_from_both(files: list[tuple[int, array[int]]],
                                                     shape: tuple[int, int, int]) -> None:
     """Every entry of every file, in its shard, each shard sorted: the compiled twin and the reference
@@ -525,6 +525,8 @@ def test_the_compiled_holders_entries_refuse_what_is_not_a_file_of_crcs() -> Non
         entries([(1, [1, 2])], 31, 22, 1024)  # a list, not an array('I')
     with pytest.raises(TypeError):
         entries([(1, array("q", [1]))], 31, 22, 1024)
+    with pytest.raises(TypeError, match="must be an int"):
+        entries([(1.0, array("I", [1]))], 31, 22, 1024)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="file id out of range"):
         entries([(2**31, array("I", [1]))], 31, 22, 1024)  # a file id beyond its bits
     with pytest.raises(ValueError, match="do not fit"):

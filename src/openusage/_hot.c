@@ -1786,7 +1786,12 @@ static int file_pair(PyObject *pair, long long *file_id, Py_buffer *crcs, int id
         PyErr_SetString(PyExc_TypeError, "shard_entries(): each file must be a (file_id, crcs) tuple");
         return -1;
     }
-    *file_id = PyLong_AsLongLong(PyTuple_GET_ITEM(pair, 0));
+    PyObject *id = PyTuple_GET_ITEM(pair, 0);
+    if (!PyLong_Check(id)) {  /* an int: no __index__ of another type runs code between the two passes */
+        PyErr_SetString(PyExc_TypeError, "shard_entries(): a file id must be an int");
+        return -1;
+    }
+    *file_id = PyLong_AsLongLong(id);
     if (*file_id == -1 && PyErr_Occurred())
         return -1;
     if (*file_id < 0 || *file_id >= (1LL << id_bits)) {
@@ -1836,7 +1841,7 @@ static PyObject *shard_entries(PyObject *self, PyObject *const *args, Py_ssize_t
         const unsigned int *crc = crcs.buf;
         Py_ssize_t count = crcs.len / 4;
         for (Py_ssize_t k = 0; k < count; k++)
-            start[(crc[k] >> crc_shift) + 1]++;
+            start[((uint64_t)crc[k] >> crc_shift) + 1]++;  /* 64 bits: a shift of 32 is defined */
         total += count;
         PyBuffer_Release(&crcs);
     }
@@ -1853,6 +1858,10 @@ static PyObject *shard_entries(PyObject *self, PyObject *const *args, Py_ssize_t
     memcpy(fill, start, (size_t)shards * sizeof(Py_ssize_t));
     PyObject *result = NULL;
     for (Py_ssize_t f = 0; f < n_files; f++) {
+        if (PyList_GET_SIZE(files) != n_files) {  /* not the files the first pass counted */
+            PyErr_SetString(PyExc_RuntimeError, "shard_entries(): the files changed while read");
+            goto done;
+        }
         long long file_id;
         Py_buffer crcs;
         /* The list is the caller's and this holds the GIL: the same files as in the first pass. */
@@ -1861,7 +1870,7 @@ static PyObject *shard_entries(PyObject *self, PyObject *const *args, Py_ssize_t
         const unsigned int *crc = crcs.buf;
         Py_ssize_t count = crcs.len / 4;
         for (Py_ssize_t k = 0; k < count; k++) {
-            Py_ssize_t shard = (Py_ssize_t)(crc[k] >> crc_shift);
+            Py_ssize_t shard = (Py_ssize_t)((uint64_t)crc[k] >> crc_shift);
             if (fill[shard] >= start[shard + 1]) {  /* an array that grew since the first pass */
                 PyBuffer_Release(&crcs);
                 PyErr_SetString(PyExc_RuntimeError, "shard_entries(): the files changed while read");
