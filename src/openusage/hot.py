@@ -19,7 +19,7 @@ import codecs
 import os
 from array import array
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import stringzilla
 
@@ -174,10 +174,14 @@ def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
                   loaded.module.judge)
 
 
+def _compiled_entry(name: str, environ: Mapping[str, str]) -> Any:
+    """`openusage._hot`'s `name` when the module can be used (`native.load`), else None."""
+    return native.choose("openusage._hot", "KERNEL_VERSION", KERNEL_VERSION, name, environ).lines
+
+
 def ledger_count(environ: Mapping[str, str] = os.environ) -> CountIn | None:
     """The compiled `summary.count_in` when `openusage._hot` can be used (`native.load`), else None."""
-    loaded = _compiled(environ)
-    return None if loaded.module is None else loaded.module.count_in
+    return cast("CountIn | None", _compiled_entry("count_in", environ))
 
 
 def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: int, shards: int) -> list[bytes]:
@@ -195,14 +199,12 @@ def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: 
 
 def crcs_kernel(environ: Mapping[str, str] = os.environ) -> KeyCrcs | None:
     """The compiled `store.key_crcs` when `openusage._hot` can be used (`native.load`), else None."""
-    loaded = _compiled(environ)
-    return None if loaded.module is None else loaded.module.key_crcs
+    return cast("KeyCrcs | None", _compiled_entry("key_crcs", environ))
 
 
 def holders_kernel(environ: Mapping[str, str] = os.environ) -> ShardEntries:
     """The compiled `shard_entries` when `openusage._hot` can be used (`native.load`), else this module's."""
-    loaded = _compiled(environ)
-    return shard_entries if loaded.module is None else loaded.module.shard_entries
+    return cast("ShardEntries", _compiled_entry("shard_entries", environ) or shard_entries)
 
 
 def describe(kernel: Kernel) -> str:
