@@ -55,11 +55,17 @@ _CONTINUATION = bytes(range(0x80, 0xC0))  # the bytes inside a UTF-8 character, 
 def content_digest(data: bytes, chunk: int = CHUNK) -> int:
     """The 64-bit hash `Prefix` computes of `data` fed in any pieces: its `chunk`-sized pieces from the
     start, each hashed with the hash of those before it as the seed, then what is left the same way."""
-    chain = 0
-    whole = len(data) - len(data) % chunk
-    for at in range(0, whole, chunk):
-        chain = _hash(data[at : at + chunk], chain)
+    chain, whole = _chained(data, 0, len(data), chunk, 0)
     return _hash(data[whole:], chain)
+
+
+def _chained(data: bytes | bytearray | memoryview, start: int, stop: int, chunk: int, chain: int) -> tuple[int, int]:
+    """`chain` with each whole chunk of `data[start:stop]` from `start` hashed into it, in order, and
+    where the last of them ends."""
+    while stop - start >= chunk:
+        chain = _hash(data[start : start + chunk], chain)
+        start += chunk
+    return chain, start
 
 
 class Prefix:
@@ -96,16 +102,9 @@ class Prefix:
         buffer itself, the digest at the line end `mark` from its part of a chunk, and only what follows
         the last whole chunk is copied (the file's end). `absorb` copied every chunk a block edge cut
         in two, ~64 KiB a block: ~25-45 ms of a first run's CPU on the 1.55 GB Codex home."""
-        chunk, chain, i = self.chunk, self.chain, lo
-        edge = lo + (mark - lo) // chunk * chunk  # where the chunk holding the mark begins
-        while i < edge:
-            chain = _hash(view[i : i + chunk], chain)
-            i += chunk
+        chain, edge = _chained(view, lo, mark, self.chunk, self.chain)  # edge: where the mark's chunk begins
         self.mark_digest = _hash(view[edge:mark], chain)
-        while hi - i >= chunk:
-            chain = _hash(view[i : i + chunk], chain)
-            i += chunk
-        self.chain = chain
+        self.chain, i = _chained(view, edge, hi, self.chunk, chain)
         self.hashed += hi - lo
         self.mark = self.hashed - (hi - mark)
         if i < hi:
@@ -122,11 +121,7 @@ class Prefix:
                 return
             self.chain = _hash(tail, self.chain)
             del tail[:]
-        chain = self.chain
-        while n - i >= chunk:
-            chain = _hash(data[i : i + chunk], chain)
-            i += chunk
-        self.chain = chain
+        self.chain, i = _chained(data, i, n, chunk, self.chain)
         if i < n:
             tail += data[i:]
 
