@@ -313,7 +313,7 @@ class Store:
         self._pid = os.getpid()
         self._child_reader: tuple[int, Known] | None = None
         self._opened: int | None = None  # the inode of the cache file opened
-        # A cache that did not exist is made aside and put in place by `close` (`newcache.py`).
+        # A cache that did not exist is made aside, put in place by `put_in_place` or `close` (`newcache.py`).
         self._making: NewCache | None = None
         self.conn = self._open()
 
@@ -423,7 +423,7 @@ class Store:
         # run's, before it reads any file: 1 ms on this machine's disk, more on a slower one).
         conn.execute("PRAGMA synchronous=OFF")
         # A cache being made is one process's alone, and in place only once whole: its journal in
-        # memory, so that no page is written twice (`newcache.py`). Made WAL when next opened.
+        # memory, so that no page is written twice (`newcache.py`). Made WAL just before it is put in place.
         conn.execute("PRAGMA journal_mode=MEMORY" if self._making is not None else "PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         version = _schema_version(conn)
