@@ -568,3 +568,85 @@ def test_the_compiled_key_crcs_refuse_a_key_that_is_not_text() -> None:
     with pytest.raises(AttributeError):
         loaded.module.key_crcs([object()], [])  # type: ignore[list-item]
     assert loaded.module.key_crcs([], []) == b""
+
+
+# -- the top of a file (`hot.head_lines`, a Codex rollout's head) ----------------------------------
+
+HEAD_KEEP = b'"keep"'
+HEAD_ENDS = (b'"end_a"', b'"end_b"')
+head_pieces = st.one_of(
+    st.sampled_from([b'{"type":"keep","x":1}', b'{"type":"end_a"}', b'{"k":"end_b"}', b'{"type":"end_b"', b"junk",
+                     b'"end_a"', b"{}", b"  \t", b"\r", b"", b' {"keep": "\xc3"} ', b'{"a":"\xc3\xa9","t":"end_a"}',
+                     b'{"a":"\xed\xa0\x80","t":"end_b"}', b'{"other":1}', b"{", b"}", b'{"end_a":1,}']),
+    st.lists(st.sampled_from(_RIGHT_UTF8 + _WRONG_UTF8 + [b'"end_a"', b'"keep"', b"{", b"}", b'"', b" "]),
+             max_size=12).map(b"".join))
+head_blocks = st.lists(head_pieces, max_size=40).map(b"\n".join)
+
+
+def head_plain(block: bytes, start: int, passes: int, most: int) -> tuple[list[bytes], bool, int, int]:
+    """What `head_lines` must do, worked out line by line from the definition: each complete line from
+    `start` holding the kept needle is kept; the first other one holding an end, not blank and not a
+    suspect, ends the top; every other line counts as passed over, and one past `most` ends it."""
+    kept: list[bytes] = []
+    at = start
+    for line in block[start:].split(b"\n")[:-1]:
+        at += len(line) + 1
+        if HEAD_KEEP in line:
+            kept.append(line)
+            continue
+        if line.strip(b" \t\r") and not cannot_be_object(line) and any(end in line for end in HEAD_ENDS):
+            return kept, True, at, passes
+        passes += 1
+        if passes > most:
+            return kept, True, at, passes
+    return kept, False, at, passes
+
+
+@reader_settings(400)
+@given(block=head_blocks, data=st.data(), passes=st.integers(0, 5), most=st.integers(0, 8))
+def test_the_top_of_a_file_is_the_same_from_both(block: bytes, data: st.DataObject, passes: int,
+                                                  most: int) -> None:
+    """The lines kept, whether the top ended, where it stopped and the lines passed over: the compiled
+    twin and the reference agree with the plain definition, from any line's start, on bytes and on a
+    bytearray (a line the block before ended in, joined)."""
+    starts = [0] + [i + 1 for i, byte in enumerate(block) if byte == 0x0A]
+    start = data.draw(st.sampled_from(starts))
+    kept, done, stop, passed = head_plain(block, start, passes, most)
+    kernels = [hot.head_lines]
+    loaded = hot._compiled({})
+    if loaded.module is not None:
+        kernels.append(loaded.module.head_lines)
+    for kernel in kernels:
+        for given_block in (block, bytearray(block)):
+            lines: list[bytes] = [b"before"]
+            assert kernel(given_block, start, HEAD_KEEP, HEAD_ENDS, lines, passes, most) == (done, stop, passed)
+            assert lines == [b"before", *kept]
+            assert all(type(line) is bytes for line in lines)
+
+
+def test_the_head_kernel_is_the_compiled_one_where_it_loads() -> None:
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, "head lines", loaded.why)
+    assert loaded.module is not None
+    assert hot.head_kernel({}) is loaded.module.head_lines
+    assert hot.head_kernel({"OPENUSAGE_PURE": "1"}) is hot.head_lines
+
+
+def test_the_compiled_head_lines_refuse_what_they_cannot_read() -> None:
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, "head lines", loaded.why)
+    assert loaded.module is not None
+    head = loaded.module.head_lines
+    with pytest.raises(TypeError):
+        head(b"a\n", 0, "keep", HEAD_ENDS, [], 0, 1)  # type: ignore[arg-type]  # a needle as text
+    with pytest.raises(TypeError, match="every needle"):
+        head(b"a\n", 0, HEAD_KEEP, ("end",), [], 0, 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        head(b"a\n", 0, HEAD_KEEP, HEAD_ENDS, (), 0, 1)  # type: ignore[arg-type]  # not a list
+    with pytest.raises(TypeError):
+        head("a\n", 0, HEAD_KEEP, HEAD_ENDS, [], 0, 1)  # type: ignore[arg-type]  # not a buffer
+    with pytest.raises(ValueError, match="start"):
+        head(b"a\n", 3, HEAD_KEEP, HEAD_ENDS, [], 0, 1)
+    with pytest.raises(ValueError, match="start"):
+        head(b"a\n", -1, HEAD_KEEP, HEAD_ENDS, [], 0, 1)
+    assert head(b"", 0, HEAD_KEEP, HEAD_ENDS, [], 0, 1) == (False, 0, 0)

@@ -2,7 +2,8 @@
  * `openusage.hot.judge`, its test of every line for one that cannot be JSON (its shape, and whether it
  * is UTF-8), and of
  * `openusage.summary.count_in`, the ledger's count of a cold scan's calls, of `openusage.hot.shard_entries`,
- * a first run's holders entries by shard, and of `openusage.store.key_crcs` (all at the end of this file).
+ * a first run's holders entries by shard, of `openusage.store.key_crcs` and of `openusage.hot.head_lines`,
+ * the lines at the top of a file up to the first of its body (all at the end of this file).
  *
  * One call per block: find every needle in buf[i:n], and hand each complete line holding one to
  * `on_line` in file order (a copy: a bytearray, or bytes read with pread when the line started in an
@@ -35,8 +36,8 @@
 
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
-#define KERNEL_VERSION 7  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
-                            * whether the line is UTF-8; 6: shard_entries; 7: key_crcs */
+#define KERNEL_VERSION 8  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
+                            * whether the line is UTF-8; 6: shard_entries; 7: key_crcs; 8: head_lines */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -2018,12 +2019,112 @@ static PyObject *key_crcs(PyObject *self, PyObject *const *args, Py_ssize_t narg
     return result;
 }
 
+/* ---- the lines at the top of a file (`hot.head_lines`) ---------------------------------------------- */
+
+/* What `judge` makes of a whole line (its newline excluded): BLANK_LINE (blanks alone: nothing),
+ * SUSPECT_LINE (handed over: not shaped as an object, `fits_object`, or not UTF-8, `text_state`) or
+ * OBJECT_LINE. */
+enum { BLANK_LINE, SUSPECT_LINE, OBJECT_LINE };
+
+static int line_shape(const unsigned char *s, Py_ssize_t len)
+{
+    Py_ssize_t first = 0, last = len - 1;
+    while (first < len && blank(s[first]))
+        first++;
+    if (first == len)
+        return BLANK_LINE;
+    while (blank(s[last]))
+        last--;
+    Py_ssize_t second = first + 1, before = last - 1;
+    while (second <= last && blank(s[second]))
+        second++;
+    while (before >= first && blank(s[before]))
+        before--;
+    long head = (long)s[first] | (second <= last ? (long)s[second] + 1 : 0) << 8;
+    long tail = (long)s[last] | (before >= first ? (long)s[before] + 1 : 0) << 8;
+    return fits_object(head, tail) && text_state(0, s, len) == 0 ? OBJECT_LINE : SUSPECT_LINE;
+}
+
+static int holds(const unsigned char *s, Py_ssize_t len, PyObject *needle)
+{
+    Py_ssize_t n = PyBytes_GET_SIZE(needle);
+    return n <= len && memmem(s, (size_t)len, PyBytes_AS_STRING(needle), (size_t)n) != NULL;
+}
+
+PyDoc_STRVAR(head_lines_doc,
+"head_lines(block, start, keep, ends, lines, passes, most) -> (done, start, passes)\n\n"
+"The lines at the top of a file, one block at a time, as openusage.hot.head_lines (the reference).");
+
+static PyObject *head_lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 7 || !PyBytes_Check(args[2]) || !PyTuple_Check(args[3]) || !PyList_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "head_lines() takes a block, a start, a needle (bytes), a tuple of "
+                                         "needles, a list and two counts");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), passes = PyLong_AsSsize_t(args[5]);
+    Py_ssize_t most = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *keep = args[2], *ends = args[3], *lines = args[4];
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ends); k++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(ends, k))) {
+            PyErr_SetString(PyExc_TypeError, "head_lines(): every needle must be bytes");
+            return NULL;
+        }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int done = 0;
+    if (start < 0 || start > view.len) {
+        PyErr_SetString(PyExc_ValueError, "head_lines(): need 0 <= start <= len(block)");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    for (;;) {
+        const unsigned char *nl = memchr(buf + start, '\n', (size_t)(view.len - start));
+        if (nl == NULL)
+            break;
+        const unsigned char *line = buf + start;
+        Py_ssize_t len = nl - line;
+        start += len + 1;
+        if (holds(line, len, keep)) {
+            PyObject *kept = PyBytes_FromStringAndSize((const char *)line, len);
+            if (kept == NULL || PyList_Append(lines, kept) < 0) {
+                Py_XDECREF(kept);
+                PyBuffer_Release(&view);
+                return NULL;
+            }
+            Py_DECREF(kept);
+            continue;
+        }
+        if (line_shape(line, len) == OBJECT_LINE) {
+            int body = 0;
+            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ends) && !body; k++)
+                body = holds(line, len, PyTuple_GET_ITEM(ends, k));
+            if (body) {
+                done = 1;
+                break;
+            }
+        }
+        if (++passes > most) {
+            done = 1;
+            break;
+        }
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(Onn)", done ? Py_True : Py_False, start, passes);
+}
+
 static PyMethodDef methods[] = {
     {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, lines_doc},
     {"judge", (PyCFunction)(void (*)(void))judge, METH_FASTCALL, judge_doc},
     {"count_in", (PyCFunction)(void (*)(void))count_in, METH_FASTCALL, count_in_doc},
     {"shard_entries", (PyCFunction)(void (*)(void))shard_entries, METH_FASTCALL, shard_entries_doc},
     {"key_crcs", (PyCFunction)(void (*)(void))key_crcs, METH_FASTCALL, key_crcs_doc},
+    {"head_lines", (PyCFunction)(void (*)(void))head_lines, METH_FASTCALL, head_lines_doc},
     {"use_search", use_search, METH_O, use_search_doc},
     {NULL, NULL, 0, NULL},
 };
