@@ -22,10 +22,14 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from openusage.files import open_regular
 from openusage.providers.base import Listing, NameIndex, SessionDir, SessionList, Walk
 from openusage.records import SessionInfo, Source
+
+if TYPE_CHECKING:
+    from openusage.hot import HeadLines
 
 PREFIX = "rollout-"
 SUFFIX = ".jsonl"
@@ -202,10 +206,10 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
         # The rollout whose head names the most ancestors (an archived copy may have lost its copied
         # lines), and the thread it joins by that same head: the two go together.
         lineages = [head_lineage(_head(path, first.get(path))) for path in paths]
-        chain, joins, _, upstream, _, own = max(lineages, key=lambda head: (len(head.chain), head.chain,
-                                                                          head.joins or "", head.upstream or "",
-                                                                          head.own or ""),
-                                                default=((), None, (), None, (), None))
+        chain, joins, _, upstream, _, own = lineages[0] if len(lineages) == 1 else max(
+            lineages, key=lambda head: (len(head.chain), head.chain, head.joins or "", head.upstream or "",
+                                        head.own or ""),
+            default=((), None, (), None, (), None))
         # A rollout named after another id than its first session_meta's is that thread's ("Session
         # id"): its calls count toward that thread's session, as a subagent's toward its spawner's.
         thread = own if own is not None and own != session else None
@@ -213,9 +217,15 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
             joins = thread
         # Most sessions' states then hold no links at all (a refresh loads every such state: ~2,000 of
         # them on the 1 GB Codex home cost ~10 ms more with them).
-        said = set(chain_links(session, chain, joins))
-        links = tuple(sorted({link for head in lineages for link in head.links if link not in said}))
-        told = tuple(sorted({one for head in lineages for one in head.told if one[1] != USUAL_UPSTREAM}))
+        links: tuple[tuple[str, str, bool], ...] = ()
+        told: tuple[tuple[str, str], ...] = ()
+        # Most heads name no link and no other thread's provider: nothing to sort then (a cold scan of
+        # the 1 GB Codex home: ~2,600 sessions).
+        if any(head.links for head in lineages):
+            said = set(chain_links(session, chain, joins))
+            links = tuple(sorted({link for head in lineages for link in head.links if link not in said}))
+        if any(head.told for head in lineages):
+            told = tuple(sorted({one for head in lineages for one in head.told if one[1] != USUAL_UPSTREAM}))
         infos[session] = SessionInfo(0, chain[0] if chain else None, joins, chain[1:], links,
                                      None if upstream == USUAL_UPSTREAM else upstream, told, thread)
     return infos
@@ -223,16 +233,20 @@ def session_info(holders: Mapping[str, list[str]], heads: Mapping[str, bytes] | 
 
 def _head(path: str, first: bytes | None = None) -> list[bytes]:
     """The complete lines at the top of a rollout that hold a `session_meta`, read in blocks and no
-    further than the first line of its history (`_known_kind`: a fork's copied ancestry comes right
+    further than the first line of its history (`_HISTORY`: a fork's copied ancestry comes right
     after its own line; blanks, a line that cannot be an object (`hot.suspect`) and a line of a kind
     Codex may add, which a scan passes over, are passed over, above the first session_meta too),
     each up to `HEAD_LINE_LIMIT` long, and passing over `HEAD_PASSES` lines at most (past either, the head
     ends there). Nothing when the file cannot be read. `first`: the file's first block as the
     read of the whole file saw it (`HEAD_BLOCK` bytes, or the whole file when shorter): the file is
     opened only when the head goes on past it (a full read of 2,671 rollouts opened each a second
-    time, ~35 ms of CPU; docs/speed.md, "One pass for several needles")."""
-    from openusage.hot import blank, suspect  # read paths only: a warm run lists rollouts without them
+    time, ~35 ms of CPU; docs/speed.md, "One pass for several needles"). Each block's lines are
+    judged by `hot.head_lines`, compiled where the reader is."""
+    if not _HEAD_LINES:
+        from openusage.hot import head_kernel  # read paths only: a warm run lists rollouts without it
 
+        _HEAD_LINES.append(head_kernel())
+    head_lines = _HEAD_LINES[0]
     fd = -1
     lines: list[bytes] = []
     pending = bytearray()  # the line being read: a long one grows in place, never copied whole per block
@@ -251,26 +265,22 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
                 break
             offset += len(block)
             start = 0
-            # Line by line up to the first that is not a session_meta: splitting the whole block would
-            # cut up the tens of lines after it for nothing.
-            while (end := block.find(b"\n", start)) >= 0:
-                if pending:
-                    pending += block[start:end]
-                    line = bytes(pending)
-                    pending.clear()
-                else:
-                    line = block[start:end]
-                start = end + 1
-                if b'"session_meta"' not in line:
-                    if not blank(line) and not suspect(line) and _known_kind(line):
-                        return lines
-                    # A blank, a line that cannot be an object (junk), or one of a kind Codex may add
-                    # ("Unknown kinds are normal: skip them"): a scan passes over each of them too.
-                    passes += 1
-                    if passes > HEAD_PASSES:
+            if pending:  # the line the block before ended in: judged whole, once it ends
+                end = block.find(b"\n")
+                if end < 0:
+                    pending += block
+                    if len(pending) > HEAD_LINE_LIMIT:
                         return lines
                     continue
-                lines.append(line)
+                pending += block[: end + 1]
+                done, _, passes = head_lines(pending, 0, _META, _HISTORY, lines, passes, HEAD_PASSES)
+                pending.clear()
+                if done:
+                    return lines
+                start = end + 1
+            done, start, passes = head_lines(block, start, _META, _HISTORY, lines, passes, HEAD_PASSES)
+            if done:
+                return lines
             pending += block[start:]
             if len(pending) > HEAD_LINE_LIMIT:
                 return lines
@@ -282,13 +292,11 @@ def _head(path: str, first: bytes | None = None) -> list[bytes]:
     return lines
 
 
-def _known_kind(line: bytes) -> bool:
-    """Whether a line that names no session_meta is one of the rollout's history: the kinds it is made
-    of (codex-cli-format.md, "`type` values"), each found by its quoted name anywhere in the line. A
-    line of another kind (Codex adds kinds) that quotes one in its payload also ends the head, as every
-    line but a session_meta did before."""
-    # Spelled out, not `any` over a generator, and the kinds the generated homes begin their history
-    # with first (event_msg, turn_context): 2,671 heads of the Codex home 16.2 → 14.0 ms, 12.7 before
-    # the head passed over other kinds.
-    return (b'"event_msg"' in line or b'"turn_context"' in line or b'"response_item"' in line
-            or b'"compacted"' in line)
+_HEAD_LINES: list[HeadLines] = []  # the head's judge of a block, chosen once
+_META = b'"session_meta"'
+# The kinds a rollout's history is made of (codex-cli-format.md, "`type` values"), each found by its
+# quoted name anywhere in the line: a line of another kind (Codex adds kinds) that quotes one in its
+# payload also ends the head, as every line but a session_meta did before.
+_HISTORY = (b'"event_msg"', b'"turn_context"', b'"response_item"', b'"compacted"')
+
+
