@@ -230,7 +230,7 @@ class Reader:
             if n < want:
                 size = end  # shrank while being read: this is its end now
             if keep_head and base == 0 and n >= min(keep_head, size):
-                self.head = bytes(buf[: min(n, keep_head)])
+                self.head = bytes(view[: min(n, keep_head)])  # one copy: a bytearray slice would be two
             if prefix is not None and end > prefix.hashed:  # blocks overlap a little: each byte fed once
                 _feed(prefix, fd, buf, view, base, n)
             if on_broken is not None and end > judged:  # each byte judged once, as each is hashed once
