@@ -29,7 +29,7 @@ import test_properties_kimi_cli as kimi_cli_props
 import test_properties_kimi_code as kimi_code_props
 from codex_home import rollout_line, session_meta, token_count, turn_context
 from openusage import hot
-from openusage.candidates import Prefix, Reader
+from openusage.candidates import LONG_BROKEN, Prefix, Reader
 from openusage.providers.codex_cli.provider import NEEDLES as CODEX_NEEDLES
 from openusage.providers.codex_cli.rollout import RolloutParser
 from openusage.providers.kimi_cli.provider import NEEDLES as KIMI_CLI_NEEDLES
@@ -98,14 +98,16 @@ blocks = st.one_of(st.integers(1, 300), st.sampled_from([4096, 256 * 1024]))
 
 
 def loop_results(kernel: hot.Kernel, content: bytes, needles: tuple[bytes, ...], block: int, start: int,
-                 size: int) -> tuple[Any, ...]:
-    """What a scan of `content[start:size]` hands over and returns, and its prefix hash, with `kernel`."""
+                 size: int, long_broken: int = LONG_BROKEN) -> tuple[Any, ...]:
+    """What a scan of `content[start:size]` hands over and returns, and its prefix hash, with `kernel`
+    (its compiled loop, `_hot.scan`, where it has one; else the reader's own)."""
     handed: list[tuple[str, bytes]] = []
     broken: list[bytes] = []
     with tempfile.TemporaryFile() as f:
         f.write(content)
         f.flush()
-        reader = Reader(block, kernel, chunk=7)  # a small hash unit: chunks cut by every block edge
+        # A small hash unit: chunks cut by every block edge.
+        reader = Reader(block, kernel, chunk=7, long_broken=long_broken)
         prefix = reader.hash_prefix(f.fileno(), start) if start else Prefix(7)
         assert prefix is not None
         end, tail = reader.scan(f.fileno(), start, size, needles,
@@ -131,9 +133,33 @@ def test_the_loops_hand_over_the_same_lines_offsets_and_fingerprints(
     starts = [0] + [i + 1 for i, byte in enumerate(content) if byte == 0x0A]
     start = data.draw(st.sampled_from(starts))
     size = data.draw(st.integers(start, len(content) + 5))  # beyond the end: the file "shrank" since
+    # Lines longer than `long_broken` are read and judged in pieces, by the reader's Python either way.
+    long_broken = data.draw(st.sampled_from([LONG_BROKEN, 3, 40]))
     with search(name):
-        found = loop_results(compiled, content, needles, block, start, size)
-    assert found == loop_results(PURE, content, needles, block, start, size)
+        found = loop_results(compiled, content, needles, block, start, size, long_broken)
+    assert found == loop_results(PURE, content, needles, block, start, size, long_broken)
+
+
+# Lines longer than `long_broken` that hold a needle: no JSON by their edges (zeros, a crash's), or JSON,
+# before the needle, after it, cut by every block edge; a needle's line begun more than `long_broken`
+# before a block (`_end_of_long_line`) and one followed into a later block (`_line`).
+LONG_LINES = [b'{"a":"' + b"\x00" * 50 + b'"token_usage"}\nnext\n',
+              b"x" * 30 + b'"token_usage"' + b"y" * 30 + b"\n{}\n",
+              b"\x00" * 60 + b'"token_usage"\n', b'{"k":"' + b"z" * 80 + b'","t":"token_usage"}\n',
+              b'{"t":"token_usage","k":"' + b"\x00" * 70 + b'"}\n' + b"\x00" * 40 + b"\n",
+              b"\x00" * 90 + b'"token_usage"']
+
+
+@pytest.mark.parametrize("content", LONG_LINES, ids=[f"long{i}" for i in range(len(LONG_LINES))])
+def test_the_loops_read_long_lines_alike(content: bytes) -> None:
+    """Both loops hand over the same stand-in for each long line (`Reader._line`, `_long_line`), whichever
+    block edge cuts it and however long `long_broken` is: the compiled loop leaves these to the reader."""
+    compiled = compiled_kernel()
+    for block in (16, 20, 31, 40, 64, 100):
+        for long_broken in (3, 8, 40, 1000):
+            needles = (b'"token_usage"',)
+            assert loop_results(compiled, content, needles, block, 0, len(content), long_broken) == \
+                loop_results(PURE, content, needles, block, 0, len(content), long_broken), (block, long_broken)
 
 
 # Needles of any make: short and long (past a vector), from few bytes, so that they share factors with

@@ -37,7 +37,7 @@
 /* Bumped whenever the function's contract changes: hot.py refuses a stale build (an editable install
  * whose .so predates the source) and falls back to pure Python. */
 #define KERNEL_VERSION 8  /* 2: count_in; 3: judge; 4: judge looks at the two bytes at each end; 5: and
-                            * whether the line is UTF-8; 6: shard_entries; 7: key_crcs; 8: head_lines */
+                            * whether the line is UTF-8; 6: shard_entries; 7: key_crcs; 8: head_lines, scan */
 #define MAX_NEEDLES 16
 /* Below this many bytes to search, releasing the GIL costs more than it lets other threads do. */
 #define RELEASE_GIL_BYTES (16 * 1024)
@@ -544,33 +544,39 @@ static int load_needles(PyObject *tuple, Needle *needles, Py_ssize_t *count)
     return 0;
 }
 
-/* The loop itself, over a buffer held for the whole call (a bytearray cannot be resized meanwhile). */
-static PyObject *block_lines(const unsigned char *buf, Needle *needles, Py_ssize_t count, const Plan *plan,
-                             Py_ssize_t base,
-                             Py_ssize_t i, Py_ssize_t n, Py_ssize_t line_start, int fd, PyObject *on_line)
+/* The loop itself, over a buffer held for the whole call (a bytearray cannot be resized meanwhile): where
+ * the search stopped into *i, and the start of a candidate line cut by the block end (or -1) into
+ * *pending. -1 with an exception set when a read or `on_line` fails. */
+static int block_lines(const unsigned char *buf, Needle *needles, Py_ssize_t count, const Plan *plan,
+                       Py_ssize_t base, Py_ssize_t *i_p, Py_ssize_t n, Py_ssize_t line_start, int fd, PyObject *on_line,
+                       Py_ssize_t *pending)
 {
-    Py_ssize_t hit;
+    Py_ssize_t hit, i = *i_p;
+    *pending = -1;
     while ((hit = next_hit(buf, needles, count, plan, i, n)) >= 0) {
         const unsigned char *before = memrchr(buf, '\n', (size_t)hit);
         Py_ssize_t ls = before != NULL ? base + (before - buf) + 1 : line_start;
         const unsigned char *after = memchr(buf + hit, '\n', (size_t)(n - hit));
-        if (after == NULL)
-            return Py_BuildValue("(nn)", i, ls);
+        if (after == NULL) {
+            *pending = ls;
+            break;
+        }
         Py_ssize_t nl = after - buf;
         PyObject *line = ls >= base
             ? PyByteArray_FromStringAndSize((const char *)buf + (ls - base), nl - (ls - base))
             : pread_bytes(fd, base + nl - ls, ls);
         if (line == NULL)
-            return NULL;
+            return -1;
         PyObject *result = PyObject_CallOneArg(on_line, line);
         Py_DECREF(line);
         if (result == NULL)
-            return NULL;
+            return -1;
         Py_DECREF(result);
         i = nl + 1;
         line_start = base + i;
     }
-    return Py_BuildValue("(nn)", i, (Py_ssize_t)-1);
+    *i_p = i;
+    return 0;
 }
 
 PyDoc_STRVAR(lines_doc,
@@ -610,8 +616,9 @@ static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "lines(): need 0 <= i <= n <= len(buf)");
         out = NULL;
     } else {
-        out = block_lines((const unsigned char *)view.buf, needles, count, &plan, base, i, n, line_start, (int)fd,
-                          args[7]);
+        Py_ssize_t pending;
+        out = block_lines((const unsigned char *)view.buf, needles, count, &plan, base, &i, n, line_start, (int)fd,
+                          args[7], &pending) < 0 ? NULL : Py_BuildValue("(nn)", i, pending);
     }
     PyBuffer_Release(&view);
     return out;
@@ -976,30 +983,14 @@ static inline int fits_object(long head, long tail)
 }
 
 /* One memchr per line; of the bytes between, the blanks at a line's two ends (its first two and last
- * two other bytes are all the shape test needs), and whether they are UTF-8 (`text_state`). */
-static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+ * two other bytes are all the shape test needs), and whether they are UTF-8 (`text_state`). The state of
+ * the line under way goes in and out through the four pointers; each suspect line's (start, end) file
+ * offsets are appended to `spans`. -1 with an exception set when that fails. */
+static int judge_block(const unsigned char *buf, Py_ssize_t lo, Py_ssize_t n, Py_ssize_t base, Py_ssize_t *begin_p,
+                       long *head_p, long *tail_p, long *text_p, PyObject *spans)
 {
-    (void)self;
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "judge() takes 8 arguments");
-        return NULL;
-    }
-    Py_ssize_t lo = PyLong_AsSsize_t(args[1]), n = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
-    Py_ssize_t begin = PyLong_AsSsize_t(args[4]);
-    long head = PyLong_AsLong(args[5]), tail = PyLong_AsLong(args[6]), text = PyLong_AsLong(args[7]);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    PyObject *spans = NULL;
-    if (lo < 0 || n < lo || n > view.len) {
-        PyErr_SetString(PyExc_ValueError, "judge(): need 0 <= lo <= n <= len(buf)");
-        goto done;
-    }
-    if ((spans = PyList_New(0)) == NULL)
-        goto done;
-    const unsigned char *buf = (const unsigned char *)view.buf;
+    Py_ssize_t begin = *begin_p;
+    long head = *head_p, tail = *tail_p, text = *text_p;
     Py_ssize_t pos = lo;
     for (;;) {
         /* The line's end, and the state of its text so far (`text_state`). */
@@ -1051,8 +1042,7 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             PyObject *span = Py_BuildValue("(nn)", begin, base + stop);
             if (span == NULL || PyList_Append(spans, span) < 0) {
                 Py_XDECREF(span);
-                Py_CLEAR(spans);
-                goto done;
+                return -1;
             }
             Py_DECREF(span);
         }
@@ -1061,11 +1051,242 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         text = 0;
         pos = stop + 1;
     }
-done:
+    *begin_p = begin, *head_p = head, *tail_p = tail, *text_p = text;
+    return 0;
+}
+
+static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "judge() takes 8 arguments");
+        return NULL;
+    }
+    Py_ssize_t lo = PyLong_AsSsize_t(args[1]), n = PyLong_AsSsize_t(args[2]), base = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t begin = PyLong_AsSsize_t(args[4]);
+    long head = PyLong_AsLong(args[5]), tail = PyLong_AsLong(args[6]), text = PyLong_AsLong(args[7]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *spans = NULL;
+    if (lo < 0 || n < lo || n > view.len) {
+        PyErr_SetString(PyExc_ValueError, "judge(): need 0 <= lo <= n <= len(buf)");
+    } else if ((spans = PyList_New(0)) != NULL
+               && judge_block((const unsigned char *)view.buf, lo, n, base, &begin, &head, &tail, &text, spans) < 0) {
+        Py_CLEAR(spans);
+    }
     PyBuffer_Release(&view);
     if (spans == NULL)
         return NULL;
-    PyObject *out = Py_BuildValue("(nlllN)", begin, head, tail, text, spans);
+    return Py_BuildValue("(nlllN)", begin, head, tail, text, spans);
+}
+
+/* ---- the scan of a file, block by block (`candidates.Reader.scan`) ----------------------------------------
+ *
+ * The same loop as the pure-Python one in candidates.py (the reference; tests/test_hot_kernels.py holds
+ * the two equal over fuzzed files, every block size and every cut): each block read with one pread
+ * into the reader's buffer, judged (`judge_block`), searched (`block_lines`), and the next one begun a
+ * needle's overlap early. It runs in C so that Python is not entered once per block (~3 us a block in
+ * Python, ~7,000 blocks in a cold scan of a 1.5 GB home); what is rare, or not the reader's own, still
+ * runs in Python through `hooks`: the fingerprint's block sizes and feed (a first run), each suspect
+ * line, a line longer than `long_broken`. */
+
+/* One pread of up to `want` bytes into buf at `offset`, retried on EINTR: how many (0: the end), or -1
+ * with OSError set. */
+static Py_ssize_t pread_into(int fd, unsigned char *buf, Py_ssize_t want, Py_ssize_t offset)
+{
+    for (;;) {
+        ssize_t got;
+        Py_BEGIN_ALLOW_THREADS
+        got = pread(fd, buf, (size_t)want, (off_t)offset);
+        Py_END_ALLOW_THREADS
+        if (got >= 0)
+            return (Py_ssize_t)got;
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
+/* `fn(*args)` for its effect; -1 with an exception set when it raises. */
+static int call_for_effect(PyObject *result)
+{
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* What a scan needs besides its arguments: its buffer (the bytearray, for the hooks), the hooks (each
+ * None when not needed), the suspect lines of a block and the file's first bytes. */
+typedef struct {
+    PyObject *buf, *reader, *want_of, *feed, *broken;
+    PyObject *spans;  /* a block's suspect lines, when judging */
+    PyObject *head;   /* the file's first bytes, when asked for (`keep_head`) */
+} ScanContext;
+
+/* The loop of `candidates.Reader.scan`, line for line. Returns -1 with an exception set, else 0 with
+ * where the last complete line ends, the candidate line under way (or -1) and the file's size as read. */
+static int scan_blocks(ScanContext *cx, unsigned char *buf, Py_ssize_t room, Py_ssize_t block, int fd,
+                       Py_ssize_t start, Py_ssize_t *size_p, Needle *needles, Py_ssize_t count, const Plan *plan,
+                       PyObject *needles_tuple, PyObject *on_line, Py_ssize_t overlap, Py_ssize_t long_broken,
+                       Py_ssize_t keep_head, Py_ssize_t *line_start_p, Py_ssize_t *pending_p)
+{
+    Py_ssize_t size = *size_p, base = start, line_start = start, pending = -1;
+    Py_ssize_t judged = start, begin = start;  /* `judge`'s progress and the line it is in */
+    long head = -1, tail = -1, text = 0;
+    while (base < size) {
+        Py_ssize_t want = block < size - base ? block : size - base;
+        if (cx->want_of != Py_None) {  /* a scan that hashes: blocks end at the hash's chunk edges */
+            PyObject *got = PyObject_CallFunction(cx->want_of, "nn", base, size);
+            if (got == NULL)
+                return -1;
+            want = PyLong_AsSsize_t(got);
+            Py_DECREF(got);
+            if (want == -1 && PyErr_Occurred())
+                return -1;
+            if (want < 1 || want > room) {
+                PyErr_SetString(PyExc_ValueError, "scan(): a block size beyond the buffer");
+                return -1;
+            }
+        }
+        Py_ssize_t n = pread_into(fd, buf, want, base);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;  /* the file shrank under us: what is consumed so far stays consistent */
+        Py_ssize_t end = base + n;
+        if (n < want)
+            size = end;  /* shrank while being read: this is its end now */
+        if (keep_head && base == 0 && n >= (keep_head < size ? keep_head : size)) {
+            Py_XSETREF(cx->head, PyBytes_FromStringAndSize((const char *)buf, n < keep_head ? n : keep_head));
+            if (cx->head == NULL)
+                return -1;
+        }
+        if (cx->feed != Py_None && call_for_effect(PyObject_CallFunction(cx->feed, "nn", base, n)) < 0)
+            return -1;
+        if (cx->broken != Py_None && end > judged) {  /* each byte judged once, as each is hashed once */
+            if (judge_block(buf, judged - base, n, base, &begin, &head, &tail, &text, cx->spans) < 0)
+                return -1;
+            judged = end;
+            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(cx->spans); k++)
+                if (call_for_effect(PyObject_CallFunction(cx->broken, "nO", base,
+                                                          PyList_GET_ITEM(cx->spans, k))) < 0)
+                    return -1;
+            if (PyList_SetSlice(cx->spans, 0, PyList_GET_SIZE(cx->spans), NULL) < 0)
+                return -1;
+        }
+        Py_ssize_t i = 0;
+        if (pending >= 0) {
+            const unsigned char *nl = memchr(buf, '\n', (size_t)n);
+            if (nl == NULL) {
+                base = end;
+                continue;
+            }
+            Py_ssize_t line_end = base + (nl - buf);
+            /* `Reader._line`: a line up to `long_broken` long read whole here; a longer one there. */
+            PyObject *line = line_end - pending <= long_broken
+                ? pread_bytes(fd, line_end - pending, pending)
+                : PyObject_CallMethod(cx->reader, "_line", "inn", fd, pending, line_end);
+            if (line == NULL)
+                return -1;
+            int failed = call_for_effect(PyObject_CallOneArg(on_line, line));
+            Py_DECREF(line);
+            if (failed)
+                return -1;
+            pending = -1;
+            line_start = line_end + 1;
+            i = nl - buf + 1;
+        } else if (base - line_start > long_broken) {
+            PyObject *got = PyObject_CallMethod(cx->reader, "_end_of_long_line", "iOnnnOO", fd, cx->buf, n, base,
+                                                line_start, needles_tuple, on_line);
+            if (got == NULL)
+                return -1;
+            int ok = PyTuple_Check(got) && PyTuple_GET_SIZE(got) == 2;
+            if (ok) {
+                line_start = PyLong_AsSsize_t(PyTuple_GET_ITEM(got, 0));
+                i = PyLong_AsSsize_t(PyTuple_GET_ITEM(got, 1));
+            }
+            Py_DECREF(got);
+            if (!ok || PyErr_Occurred() || i < 0 || i > n) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "scan(): _end_of_long_line must give a line start and an index");
+                return -1;
+            }
+        }
+        for (Py_ssize_t k = 0; k < count; k++)
+            needles[k].next = needles[k].from = -1;  /* the hits a needle found are the last block's */
+        if (block_lines(buf, needles, count, plan, base, &i, n, line_start, fd, on_line, &pending) < 0)
+            return -1;
+        if (pending < 0 && i > 0 && base + i > line_start)
+            line_start = base + i;
+        const unsigned char *last_nl = i < n ? memrchr(buf + i, '\n', (size_t)(n - i)) : NULL;
+        if (last_nl != NULL && pending < 0)
+            line_start = base + (last_nl - buf) + 1;
+        /* Unless a candidate line is being followed to its end, the next block starts a little early, so a
+         * needle cut by the block edge is found whole. */
+        base = end >= size || pending >= 0 ? end : (end - overlap > line_start ? end - overlap : line_start);
+    }
+    *size_p = size, *line_start_p = line_start, *pending_p = pending;
+    return 0;
+}
+
+PyDoc_STRVAR(scan_doc,
+"scan(buf, block, fd, start, size, needles, on_line, overlap, long_broken, keep_head, hooks)\n"
+"    -> (line_start, pending, size, head)\n\n"
+"The block loop of openusage.candidates.Reader.scan (the reference), reading into `buf` (the reader's\n"
+"bytearray) blocks of `block` bytes. `hooks`: (reader, want_of, feed, broken), each of the last three\n"
+"None when not needed: want_of(base, size) -> the next block's size and feed(base, n) for a scan that\n"
+"hashes, broken(base, span) for each suspect line when judging; the reader's `_line` and\n"
+"`_end_of_long_line` read what is longer than `long_broken`.");
+
+static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 11 || !PyByteArray_Check(args[0]) || !PyTuple_Check(args[10]) || PyTuple_GET_SIZE(args[10]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 11 arguments: a bytearray first, a tuple of 4 hooks last");
+        return NULL;
+    }
+    Needle needles[MAX_NEEDLES];
+    Py_ssize_t count;
+    if (load_needles(args[5], needles, &count) < 0)
+        return NULL;
+    Plan plan = {.count = 0};
+    if (find_group != NULL)
+        plan_of(args[5], needles, count, &plan);
+    Py_ssize_t block = PyLong_AsSsize_t(args[1]), start = PyLong_AsSsize_t(args[3]), size = PyLong_AsSsize_t(args[4]);
+    Py_ssize_t overlap = PyLong_AsSsize_t(args[7]), long_broken = PyLong_AsSsize_t(args[8]);
+    Py_ssize_t keep_head = PyLong_AsSsize_t(args[9]);
+    long fd = PyLong_AsLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (fd < 0 || fd > INT_MAX || start < 0 || overlap < 0 || keep_head < 0) {
+        PyErr_SetString(PyExc_ValueError, "scan(): fd, start, overlap and keep_head must not be negative");
+        return NULL;
+    }
+    PyObject *hooks = args[10];
+    ScanContext cx = {args[0], PyTuple_GET_ITEM(hooks, 0), PyTuple_GET_ITEM(hooks, 1), PyTuple_GET_ITEM(hooks, 2),
+                      PyTuple_GET_ITEM(hooks, 3), NULL, NULL};
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0)
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t line_start = start, pending = -1;
+    if (block < 1 || block > view.len) {
+        PyErr_SetString(PyExc_ValueError, "scan(): need 1 <= block <= len(buf)");
+    } else if (cx.broken == Py_None || (cx.spans = PyList_New(0)) != NULL) {
+        if (scan_blocks(&cx, (unsigned char *)view.buf, view.len, block, (int)fd, start, &size, needles, count, &plan,
+                        args[5], args[6], overlap, long_broken, keep_head, &line_start, &pending) == 0)
+            out = Py_BuildValue("(nnnO)", line_start, pending, size, cx.head != NULL ? cx.head : Py_None);
+    }
+    PyBuffer_Release(&view);
+    Py_XDECREF(cx.spans);
+    Py_XDECREF(cx.head);
     return out;
 }
 
@@ -2125,6 +2346,7 @@ static PyMethodDef methods[] = {
     {"shard_entries", (PyCFunction)(void (*)(void))shard_entries, METH_FASTCALL, shard_entries_doc},
     {"key_crcs", (PyCFunction)(void (*)(void))key_crcs, METH_FASTCALL, key_crcs_doc},
     {"head_lines", (PyCFunction)(void (*)(void))head_lines, METH_FASTCALL, head_lines_doc},
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"use_search", use_search, METH_O, use_search_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -2,6 +2,7 @@
 # are `openusage.hot.lines`, `openusage.summary.count_in` and `openusage.hot.shard_entries`.
 from array import array
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from openusage.calls import UsageRecord
 from openusage.records import Line
@@ -21,4 +22,7 @@ def shard_entries(files: list[tuple[int, array[int]]], id_bits: int, crc_shift: 
 def key_crcs(records: list[UsageRecord], tail: list[UsageRecord], /) -> bytes: ...
 def head_lines(block: bytes | bytearray, start: int, keep: bytes, ends: tuple[bytes, ...], lines: list[bytes],
                passes: int, most: int, /) -> tuple[bool, int, int]: ...
+def scan(buf: bytearray, block: int, fd: int, start: int, size: int, needles: tuple[bytes, ...],
+         on_line: Callable[[Line], None], overlap: int, long_broken: int, keep_head: int,
+         hooks: tuple[Any, Any, Any, Any], /) -> tuple[int, int, int, bytes | None]: ...
 def use_search(name: str, /) -> str: ...

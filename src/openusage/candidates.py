@@ -9,7 +9,9 @@ line, never by the file or by a long line of tool output. A line that holds no n
 JSON object is counted by its parser as broken; one longer than `LONG_BROKEN` (a run of zeros a crash
 left in a file) is judged in pieces of that size, not held whole (`_long_line`), and so is a candidate
 line that long that is no JSON. The search and hand-over within one block is `openusage.hot`'s
-(compiled, or its pure-Python reference); the blocks are read here.
+(compiled, or its pure-Python reference); the blocks are read here, by `Reader.scan`'s own loop (the
+reference) or, where the compiled kernel loads, by its twin `openusage._hot.scan`, which enters Python
+only for what is rare (a suspect line, a line longer than `LONG_BROKEN`, the fingerprint's feed).
 
 For the cache, the same pass hashes the bytes it consumes (`Prefix`): a fast 64-bit hash of every
 byte from the start of the file up to the end of its last complete line (`content_digest` defines
@@ -31,7 +33,7 @@ from collections.abc import Callable
 import stringzilla
 
 from openusage import jsonedges
-from openusage.hot import Kernel, choose
+from openusage.hot import Kernel, Scan, choose
 from openusage.records import Line
 
 _hash: Callable[[bytes | bytearray | memoryview, int], int] = stringzilla.hash  # seeded, one-shot
@@ -214,6 +216,10 @@ class Reader:
         overlap = max(map(len, needles)) - 1
         if self._block <= 2 * overlap:  # a block must hold a needle and move on past the overlap
             self._allocate(2 * overlap + 2)
+        if self.kernel.scan is not None:
+            return self._scan_compiled(self.kernel.scan, fd, start, size, needles, on_line, prefix, on_broken,
+                                       keep_head, overlap)
+        # The reference: the compiled loop (`openusage._hot.scan`) is this one, line for line, in C.
         buf, view, lines = self._buf, self._view, self.kernel.lines
         judge = self.kernel.judge
         block = self._block
@@ -262,6 +268,33 @@ class Reader:
         if pending >= 0:  # a last line without its newline that holds a needle
             return pending, self._line(fd, pending, size)
         return line_start, None  # any line after line_start holds no needle: nothing to hand over
+
+    def _scan_compiled(self, scan: Scan, fd: int, start: int, size: int, needles: tuple[bytes, ...],
+                       on_line: Callable[[Line], None], prefix: Prefix | None, on_broken: Callable[[Line], None] | None,
+                       keep_head: int, overlap: int) -> tuple[int, bytes | None]:
+        """`scan` with the compiled loop: Python is entered for what is rare or not the reader's own (the
+        fingerprint's blocks, a suspect line, a line longer than `long_broken`), not once per block."""
+        buf, view, long_broken = self._buf, self._view, self.long_broken
+        want_of = feed = broken = None
+        if prefix is not None:
+            hashing = prefix
+            want_of = self._block_size
+
+            def feed(base: int, n: int) -> None:
+                if base + n > hashing.hashed:  # blocks overlap a little: each byte fed once
+                    _feed(hashing, fd, buf, view, base, n)
+
+        if on_broken is not None:
+            handed = on_broken
+
+            def broken(base: int, span: tuple[int, int]) -> None:
+                _hand_broken(fd, buf, base, span, needles, handed, long_broken)
+
+        line_start, pending, size, self.head = scan(buf, self._block, fd, start, size, needles, on_line, overlap,
+                                                    long_broken, keep_head, (self, want_of, feed, broken))
+        if pending >= 0:  # a last line without its newline that holds a needle
+            return pending, self._line(fd, pending, size)
+        return line_start, None
 
     def _may_be_json(self, fd: int, start: int, end: int) -> bool:
         """Whether the long line `fd[start:end]` may be JSON by its edges and its first piece: it holds no

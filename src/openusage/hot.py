@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # The contract `_hot.c` implements (its KERNEL_VERSION); a stale build is refused. 2: count_in; 3: judge;
 # 4: judge looks at the two bytes at each end of a line; 5: and whether the line is UTF-8; 6: shard_entries;
-# 7: key_crcs; 8: head_lines.
+# 7: key_crcs; 8: head_lines and scan.
 KERNEL_VERSION = 8
 _NEWLINE = b"\n"
 _BLANK = jsonedges.BLANKS  # JSON's whitespace within a line
@@ -85,6 +85,10 @@ Lines = Callable[[bytearray, tuple[bytes, ...], int, int, int, int, int, Callabl
 # What `judge` carries from one block to the next, and what it finds: see there.
 Judged = tuple[int, int, int, int, list[tuple[int, int]]]
 Judge = Callable[[bytearray, int, int, int, int, int, int, int], Judged]
+# `openusage._hot.scan`: (buf, block, fd, start, size, needles, on_line, overlap, long_broken, keep_head,
+# hooks) -> (line_start, pending, size, head); `candidates.Reader.scan` says what each is.
+Scan = Callable[[bytearray, int, int, int, int, tuple[bytes, ...], Callable[[Line], None], int, int, int,
+                 tuple[Any, Any, Any, Any]], tuple[int, int, int, bytes | None]]
 
 
 def judge(buf: bytearray, lo: int, n: int, base: int, begin: int, head: int, tail: int, text: int) -> Judged:
@@ -183,6 +187,9 @@ class Kernel(NamedTuple):
     compiled: bool
     why: str  # what runs, or why the compiled form does not
     judge: Judge = judge
+    # The whole block loop of `candidates.Reader.scan`, compiled (`openusage._hot.scan`); None: the reader
+    # runs its own, the reference, which calls `lines` and `judge` once per block.
+    scan: Scan | None = None
 
 
 def _compiled(environ: Mapping[str, str]) -> native.Loaded:
@@ -195,8 +202,9 @@ def choose(environ: Mapping[str, str] = os.environ) -> Kernel:
     loaded = _compiled(environ)
     if loaded.module is None:
         return Kernel(lines, False, loaded.why)
-    return Kernel(loaded.module.lines, True, f"openusage._hot, {loaded.module.SEARCH} search, ledger count",
-                  loaded.module.judge)
+    return Kernel(loaded.module.lines, True,
+                  f"openusage._hot, block loop, {loaded.module.SEARCH} search, ledger count",
+                  loaded.module.judge, loaded.module.scan)
 
 
 def _compiled_entry(name: str, environ: Mapping[str, str]) -> Any:
