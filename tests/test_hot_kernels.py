@@ -676,3 +676,35 @@ def test_the_compiled_head_lines_refuse_what_they_cannot_read() -> None:
     with pytest.raises(ValueError, match="start"):
         head(b"a\n", -1, HEAD_KEEP, HEAD_ENDS, [], 0, 1)
     assert head(b"", 0, HEAD_KEEP, HEAD_ENDS, [], 0, 1) == (False, 0, 0)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])
+def test_a_signal_stops_the_scan_of_a_long_file_between_blocks(tmp_path: Path, compiled: bool) -> None:
+    """A signal's handler (Ctrl-C's) runs between two blocks of one long file, not only once the whole file
+    is scanned: the compiled loop checks for signals as the Python loop's bytecode does."""
+    import signal
+
+    kernel = compiled_kernel() if compiled else PURE
+    path = tmp_path / "long.jsonl"
+    line = b'{"type":"x","token_usage":{"a":1}}\n'
+    path.write_bytes(line * (32 * 1024 * 1024 // len(line)))
+    handed: list[object] = []
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.001)
+        with pytest.raises(_Interrupted):
+            Reader(kernel=kernel).scan(fd, 0, os.fstat(fd).st_size, (b'"token_usage"',), handed.append)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(fd)
+    assert len(handed) < os.path.getsize(path) // len(line)  # stopped part way

@@ -1141,6 +1141,8 @@ static int scan_blocks(ScanContext *cx, unsigned char *buf, Py_ssize_t room, Py_
     Py_ssize_t judged = start, begin = start;  /* `judge`'s progress and the line it is in */
     long head = -1, tail = -1, text = 0;
     while (base < size) {
+        if (PyErr_CheckSignals() < 0)
+            return -1;  /* Ctrl-C within a long file, as between the Python loop's blocks */
         Py_ssize_t want = block < size - base ? block : size - base;
         if (cx->want_of != Py_None) {  /* a scan that hashes: blocks end at the hash's chunk edges */
             PyObject *got = PyObject_CallFunction(cx->want_of, "nn", base, size);
