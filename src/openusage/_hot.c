@@ -2244,28 +2244,23 @@ static PyObject *key_crcs(PyObject *self, PyObject *const *args, Py_ssize_t narg
 
 /* ---- the lines at the top of a file (`hot.head_lines`) ---------------------------------------------- */
 
-/* What `judge` makes of a whole line (its newline excluded): BLANK_LINE (blanks alone: nothing),
- * SUSPECT_LINE (handed over: not shaped as an object, `fits_object`, or not UTF-8, `text_state`) or
- * OBJECT_LINE. */
-enum { BLANK_LINE, SUSPECT_LINE, OBJECT_LINE };
-
-static int line_shape(const unsigned char *s, Py_ssize_t len)
+/* Whether the whole line s[0:len), its newline at s[len], is an object line: not blanks alone, and not
+ * one `judge_block` hands over (the scan's own test, on the line alone; `spans` takes and gives back its
+ * suspect span). 1 or 0; -1 with an exception set. */
+static int object_line(const unsigned char *s, Py_ssize_t len, PyObject *spans)
 {
-    Py_ssize_t first = 0, last = len - 1;
-    while (first < len && blank(s[first]))
-        first++;
-    if (first == len)
-        return BLANK_LINE;
-    while (blank(s[last]))
-        last--;
-    Py_ssize_t second = first + 1, before = last - 1;
-    while (second <= last && blank(s[second]))
-        second++;
-    while (before >= first && blank(s[before]))
-        before--;
-    long head = (long)s[first] | (second <= last ? (long)s[second] + 1 : 0) << 8;
-    long tail = (long)s[last] | (before >= first ? (long)s[before] + 1 : 0) << 8;
-    return fits_object(head, tail) && text_state(0, s, len) == 0 ? OBJECT_LINE : SUSPECT_LINE;
+    Py_ssize_t at = 0;
+    while (at < len && blank(s[at]))
+        at++;
+    if (at == len)
+        return 0;  /* blanks alone: nothing */
+    Py_ssize_t begin = 0, had = PyList_GET_SIZE(spans);
+    long head = -1, tail = -1, text = 0;
+    if (judge_block(s, 0, len + 1, 0, &begin, &head, &tail, &text, spans) < 0)
+        return -1;
+    if (PyList_GET_SIZE(spans) == had)
+        return 1;
+    return PyList_SetSlice(spans, had, PyList_GET_SIZE(spans), NULL) < 0 ? -1 : 0;
 }
 
 static int holds(const unsigned char *s, Py_ssize_t len, PyObject *needle)
@@ -2305,6 +2300,11 @@ static PyObject *head_lines(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyBuffer_Release(&view);
         return NULL;
     }
+    PyObject *spans = PyList_New(0);  /* `object_line`'s, empty between lines */
+    if (spans == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const unsigned char *buf = (const unsigned char *)view.buf;
     for (;;) {
         const unsigned char *nl = memchr(buf + start, '\n', (size_t)(view.len - start));
@@ -2317,13 +2317,18 @@ static PyObject *head_lines(PyObject *self, PyObject *const *args, Py_ssize_t na
             PyObject *kept = PyBytes_FromStringAndSize((const char *)line, len);
             if (kept == NULL || PyList_Append(lines, kept) < 0) {
                 Py_XDECREF(kept);
-                PyBuffer_Release(&view);
-                return NULL;
+                done = -1;
+                break;
             }
             Py_DECREF(kept);
             continue;
         }
-        if (line_shape(line, len) == OBJECT_LINE) {
+        int shaped = object_line(line, len, spans);
+        if (shaped < 0) {
+            done = -1;
+            break;
+        }
+        if (shaped) {
             int body = 0;
             for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ends) && !body; k++)
                 body = holds(line, len, PyTuple_GET_ITEM(ends, k));
@@ -2338,7 +2343,8 @@ static PyObject *head_lines(PyObject *self, PyObject *const *args, Py_ssize_t na
         }
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("(Onn)", done ? Py_True : Py_False, start, passes);
+    Py_DECREF(spans);
+    return done < 0 ? NULL : Py_BuildValue("(Onn)", done ? Py_True : Py_False, start, passes);
 }
 
 static PyMethodDef methods[] = {
