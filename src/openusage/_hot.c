@@ -495,29 +495,38 @@ static Py_ssize_t next_hit(const unsigned char *h, Needle *needles, Py_ssize_t c
     return first;
 }
 
+/* One pread of up to `want` bytes into buf at `offset`, retried on EINTR: how many (0: the end), or -1
+ * with OSError set. */
+static Py_ssize_t pread_into(int fd, unsigned char *buf, Py_ssize_t want, Py_ssize_t offset)
+{
+    for (;;) {
+        ssize_t got;
+        Py_BEGIN_ALLOW_THREADS
+        got = pread(fd, buf, (size_t)want, (off_t)offset);
+        Py_END_ALLOW_THREADS
+        if (got >= 0)
+            return (Py_ssize_t)got;
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
 /* os.pread(fd, length, offset): one read, its bytes (fewer when the file shrank). */
 static PyObject *pread_bytes(int fd, Py_ssize_t length, Py_ssize_t offset)
 {
     PyObject *out = PyBytes_FromStringAndSize(NULL, length);
     if (out == NULL)
         return NULL;
-    ssize_t got;
-    for (;;) {
-        Py_BEGIN_ALLOW_THREADS
-        got = pread(fd, PyBytes_AS_STRING(out), (size_t)length, (off_t)offset);
-        Py_END_ALLOW_THREADS
-        if (got >= 0 || errno != EINTR)
-            break;
-        if (PyErr_CheckSignals() < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
-    }
+    Py_ssize_t got = pread_into(fd, (unsigned char *)PyBytes_AS_STRING(out), length, offset);
     if (got < 0) {
         Py_DECREF(out);
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return NULL;
     }
-    if (got != length && _PyBytes_Resize(&out, (Py_ssize_t)got) < 0)
+    if (got != length && _PyBytes_Resize(&out, got) < 0)
         return NULL;
     return out;
 }
@@ -1093,27 +1102,7 @@ static PyObject *judge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * runs in Python through `hooks`: the fingerprint's block sizes and feed (a first run), each suspect
  * line, a line longer than `long_broken`. */
 
-/* One pread of up to `want` bytes into buf at `offset`, retried on EINTR: how many (0: the end), or -1
- * with OSError set. */
-static Py_ssize_t pread_into(int fd, unsigned char *buf, Py_ssize_t want, Py_ssize_t offset)
-{
-    for (;;) {
-        ssize_t got;
-        Py_BEGIN_ALLOW_THREADS
-        got = pread(fd, buf, (size_t)want, (off_t)offset);
-        Py_END_ALLOW_THREADS
-        if (got >= 0)
-            return (Py_ssize_t)got;
-        if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        if (PyErr_CheckSignals() < 0)
-            return -1;
-    }
-}
-
-/* `fn(*args)` for its effect; -1 with an exception set when it raises. */
+/* The result of a call made for its effect, let go: 0; -1 (the exception set) when the call raised. */
 static int call_for_effect(PyObject *result)
 {
     if (result == NULL)
