@@ -57,6 +57,15 @@ def compiled_kernel() -> hot.Kernel:
     return kernel
 
 
+def compiled_hot(what: str) -> Any:
+    """`openusage._hot` itself, for a test of its twin of `what` (skipped, or failed under
+    OPENUSAGE_REQUIRE_COMPILED, where it is not built)."""
+    loaded = hot._compiled({})
+    compiled_or_skip(loaded.module is not None, what, loaded.why)
+    assert loaded.module is not None
+    return loaded.module
+
+
 # The compiled loop's substring searches, widest first: "avx512bw" and "avx2" search for several needles in
 # one pass where they share factors (the group search), the "-each" ones needle by needle.
 SEARCHES = ["avx512bw", "avx512bw-each", "avx2", "avx2-each", "sse2", "memmem"]
@@ -534,19 +543,15 @@ def test_the_holders_entries_are_the_same_from_both(files: list[tuple[int, array
                                                     shape: tuple[int, int, int]) -> None:
     """Every entry of every file, in its shard, each shard sorted: the compiled twin and the reference
     give the same bytes (the store seals them as they are)."""
-    loaded = hot._compiled({})
-    compiled_or_skip(loaded.module is not None, "holders entries", loaded.why)
-    assert loaded.module is not None
+    module = compiled_hot("holders entries")
     bits, shift, shards = shape
     files = [(file_id % (1 << bits) if bits else 0, crcs) for file_id, crcs in files]
-    assert loaded.module.shard_entries(files, bits, shift, shards) == hot.shard_entries(files, bits, shift, shards)
+    assert module.shard_entries(files, bits, shift, shards) == hot.shard_entries(files, bits, shift, shards)
 
 
 def test_the_compiled_holders_entries_refuse_what_is_not_a_file_of_crcs() -> None:
-    loaded = hot._compiled({})
-    compiled_or_skip(loaded.module is not None, "holders entries", loaded.why)
-    assert loaded.module is not None
-    entries = loaded.module.shard_entries
+    module = compiled_hot("holders entries")
+    entries = module.shard_entries
     with pytest.raises(TypeError):
         entries([(1, [1, 2])], 31, 22, 1024)  # a list, not an array('I')
     with pytest.raises(TypeError):
@@ -571,29 +576,25 @@ def test_the_key_crcs_are_the_same_from_both(records: list[str], tail: list[str]
     from openusage.calls import UsageRecord
     from openusage.store import crc_array, key_crc, key_crcs_reference
 
-    loaded = hot._compiled({})
-    compiled_or_skip(loaded.module is not None, "key crcs", loaded.why)
-    assert loaded.module is not None
+    module = compiled_hot("key crcs")
 
     def copies(names: list[str]) -> list[UsageRecord]:
         return [UsageRecord(name, 1.0, "m", 1, 2, 3, 4, "turn", 0, 0) for name in names]
 
-    compiled = loaded.module.key_crcs(copies(records), copies(tail))
+    compiled = module.key_crcs(copies(records), copies(tail))
     assert compiled == key_crcs_reference(copies(records), copies(tail))
     assert list(crc_array(compiled)) == sorted({key_crc(name) for name in records + tail})
 
 
 def test_the_compiled_key_crcs_refuse_a_key_that_is_not_text() -> None:
-    loaded = hot._compiled({})
-    compiled_or_skip(loaded.module is not None, "key crcs", loaded.why)
-    assert loaded.module is not None
+    module = compiled_hot("key crcs")
     from openusage.calls import UsageRecord
 
     with pytest.raises(TypeError, match="must be a str"):
-        loaded.module.key_crcs([UsageRecord(b"k", 1.0, "m", 1, 2, 3, 4, "turn", 0, 0)], [])  # type: ignore[arg-type]
+        module.key_crcs([UsageRecord(b"k", 1.0, "m", 1, 2, 3, 4, "turn", 0, 0)], [])  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
-        loaded.module.key_crcs([object()], [])  # type: ignore[list-item]
-    assert loaded.module.key_crcs([], []) == b""
+        module.key_crcs([object()], [])  # type: ignore[list-item]
+    assert module.key_crcs([], []) == b""
 
 
 # -- the top of a file (`hot.head_lines`, a Codex rollout's head) ----------------------------------
@@ -651,18 +652,14 @@ def test_the_top_of_a_file_is_the_same_from_both(block: bytes, data: st.DataObje
 
 
 def test_the_head_kernel_is_the_compiled_one_where_it_loads() -> None:
-    loaded = hot._compiled({})
-    compiled_or_skip(loaded.module is not None, "head lines", loaded.why)
-    assert loaded.module is not None
-    assert hot.head_kernel({}) is loaded.module.head_lines
+    module = compiled_hot("head lines")
+    assert hot.head_kernel({}) is module.head_lines
     assert hot.head_kernel({"OPENUSAGE_PURE": "1"}) is hot.head_lines
 
 
 def test_the_compiled_head_lines_refuse_what_they_cannot_read() -> None:
-    loaded = hot._compiled({})
-    compiled_or_skip(loaded.module is not None, "head lines", loaded.why)
-    assert loaded.module is not None
-    head = loaded.module.head_lines
+    module = compiled_hot("head lines")
+    head = module.head_lines
     with pytest.raises(TypeError):
         head(b"a\n", 0, "keep", HEAD_ENDS, [], 0, 1)  # type: ignore[arg-type]  # a needle as text
     with pytest.raises(TypeError, match="every needle"):
