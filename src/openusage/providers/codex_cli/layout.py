@@ -298,5 +298,3 @@ _META = b'"session_meta"'
 # quoted name anywhere in the line: a line of another kind (Codex adds kinds) that quotes one in its
 # payload also ends the head, as every line but a session_meta did before.
 _HISTORY = (b'"event_msg"', b'"turn_context"', b'"response_item"', b'"compacted"')
-
-
