@@ -191,14 +191,15 @@ def test_broken_and_wrong_shaped_lines_are_skipped_by_reason(home: CodexHome) ->
 
 
 def test_broken_lines_without_a_needle_are_skipped_too(home: CodexHome) -> None:
-    """"Any line that is not valid JSON ... is skipped and counted": a line cut by a crash before its
-    `token_count` could be written, or text in the file, holds no needle and is still counted; a blank
-    line or a JSON value that is no object is nothing."""
+    """"Any line that is not valid JSON or not of this shape is skipped and counted": a line cut by a
+    crash before its `token_count` could be written, or text in the file, holds no needle and is still
+    counted; so is a JSON value that is no object ("one object per line": `wrong_shape`); a blank line
+    is nothing."""
     home.place("needleless_broken.jsonl")
     snap = snap_of(home)
     assert tokens(snap) == (150, 15, 0, 0)
-    assert skipped(snap) == {"invalid_json": 4, "not_utf8": 1}
-    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 5}
+    assert skipped(snap) == {"invalid_json": 4, "not_utf8": 1, "wrong_shape": 2}
+    assert diag(snap, "records_counted", "lines_skipped") == {"records_counted": 2, "lines_skipped": 7}
 
 
 def test_a_line_without_a_needle_that_is_not_utf8_is_counted(home: CodexHome) -> None:

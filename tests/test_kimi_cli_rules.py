@@ -939,8 +939,9 @@ def test_non_utf8_candidate_line_is_skipped_as_not_utf8(home: KimiHome) -> None:
 
 
 def test_broken_lines_without_a_needle_are_skipped_and_reported(home: KimiHome) -> None:
-    """"A line that is not valid JSON ... is skipped and counted in diagnostics, never silently", whether
-    or not it holds a "token_usage" key; a blank line or a JSON value that is no object is nothing."""
+    """"A line that is not valid JSON, or not of the shape above, is skipped and counted in diagnostics,
+    never silently", whether or not it holds a "token_usage" key: every wire line is an object, so a JSON
+    array or string is `wrong_shape`; a blank line is nothing."""
     home.session_from_fixture("needleless_broken.jsonl", uid("1"))
 
     snap = only_snapshot(env_for(home.root))
@@ -948,8 +949,8 @@ def test_broken_lines_without_a_needle_are_skipped_and_reported(home: KimiHome) 
     assert tokens(snap) == (30, 3, 0, 0)
     assert diag(snap) == {
         **clean_diag(files_read=1, records=2),
-        "lines_skipped": 5,
-        "skipped_by_reason": {"invalid_json": 4, "not_utf8": 1},
+        "lines_skipped": 7,
+        "skipped_by_reason": {"invalid_json": 4, "not_utf8": 1, "wrong_shape": 2},
     }
 
 

@@ -83,7 +83,7 @@ if TYPE_CHECKING:
     from openusage.manifest import Manifest
     from openusage.summary import LedgerParts, StoredLedger
 
-SCHEMA_VERSION = 36  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
+SCHEMA_VERSION = 37  # 20: the prices table (docs/pricing.md); 21: copies as msgpack records with reasoning;
 # 22: the listings table (providers/listing.py); 23: the files' diagnostics counted from an index;
 # 24: a ledger's per-session parts in rows; 25: the manifests table (manifest.py), the model_keys table
 # (providers/agentfiles.py); 26: the files' fingerprints chained over 64 KiB chunks (candidates.py)
@@ -99,6 +99,7 @@ SCHEMA_VERSION = 36  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # 34: a file's skipped lines count the lines that hold no needle and are not UTF-8 (hot.judge)
 # 35: a Codex rollout named after another id is its first session_meta's thread (`SessionInfo.thread`)
 # 36: a Codex rollout's head passes over lines of kinds Codex may add (its sessions' lineage differs)
+# 37: a Kimi CLI or Codex file's skipped lines count a line of JSON that is no object (lines.broken_record)
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes

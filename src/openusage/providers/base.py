@@ -418,7 +418,8 @@ class LineParser(Protocol):
 
     def broken(self, line: Line) -> None:
         """One complete line that holds no needle and cannot be a JSON object (`hot.judge`): counted
-        when it is not JSON (`lines.Tally.broken`)."""
+        when it is not JSON (`lines.Tally.broken`), and when it is JSON of another kind where every
+        line of the format is an object (`lines.Tally.broken_record`)."""
         ...
 
     def finish(self, end_offset: int, tail: Line | None) -> Chunk:

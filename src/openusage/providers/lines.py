@@ -50,6 +50,16 @@ class Tally:
         nothing broken."""
         decode(line, self)
 
+    def broken_record(self, line: Line) -> None:
+        """`broken` for a format every line of which is a JSON object (Kimi CLI's wire lines, Codex's
+        rollout lines: "any line that is not valid JSON or not of this shape is skipped and counted"):
+        a JSON value of another kind (an array, a number, a string, null) is counted as `wrong_shape`.
+        Such a line always reaches here, as a line that cannot be an object; an object of the wrong
+        shape that holds no needle does not (only decoding every line would tell)."""
+        value = decode(line, self)
+        if value is not NOT_JSON and type(value) is not dict:
+            self.skip(SkipReason.WRONG_SHAPE)
+
 
 def decode_fast(decoder: Callable[[Line], T], line: Line) -> T | None:
     """The line through a typed msgspec decoder, or None when that decoder refuses it or the line is not

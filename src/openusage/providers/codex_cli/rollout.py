@@ -157,7 +157,7 @@ class RolloutParser:
     def __init__(self, thread: str, state: bytes | None, compiled: bool | None = None) -> None:
         self.state = state_ = _State(thread, state)
         self.body = body = Tally()
-        self.broken = body.broken  # a line holding no needle that cannot be JSON (`hot.judge`)
+        self.broken = body.broken_record  # a line holding no needle that cannot be a JSON object (`hot.judge`)
         lines = _FAST.lines if compiled is None else choose({}).lines if compiled else None
         self.line: Callable[[Line], None]
         if lines is not None:

@@ -70,7 +70,7 @@ class WireParser:
 
     def __init__(self, fast: fastpath.FastPath = _CHOSEN) -> None:
         self.body = Tally()
-        self.broken = self.body.broken  # a line holding no needle that cannot be JSON (`hot.judge`)
+        self.broken = self.body.broken_record  # a line holding no needle that cannot be a JSON object (`hot.judge`)
         self.fast = fast
         # A partial, not a bound method: nothing here refers back to the parser (commands run with the
         # cyclic collector off).
