@@ -187,20 +187,21 @@ def cannot_be_object(line: bytes) -> bool:
     return not (inner.startswith(b'"') and inner[-1:] in {bytes([c]) for c in b'"0123456789el}]'})
 
 
-def needleless_skip(line: bytes) -> str | None:
+def needleless_skip(line: bytes, objects_only: bool = False) -> str | None:
     """Why the scan counts a complete line that holds no needle as skipped, or None when it does not:
     only a line that cannot be a JSON object (`cannot_be_object`) is decoded, and counted when it is not
-    JSON. A needle-less line of the form `{...}` in UTF-8 is never decoded: the prefilter every figure's
-    speed rests on (docs/reliability.md)."""
+    JSON, or, in a format every line of which is an object (`objects_only`: Kimi CLI's, Codex's), when
+    it is JSON of another kind. A needle-less line of the form `{...}` in UTF-8 is never decoded: the
+    prefilter every figure's speed rests on (docs/reliability.md)."""
     if not cannot_be_object(line):
         return None
     try:
-        json.loads(line.decode("utf-8"))
+        value = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
         return "not_utf8"
     except (ValueError, RecursionError):
         return "invalid_json"
-    return None
+    return "wrong_shape" if objects_only and type(value) is not dict else None
 
 
 def same_partition(keys: Sequence[object], identities: Sequence[object]) -> bool:

@@ -108,9 +108,10 @@ def ref_line(line: bytes, rules: Rules = SPEC, whole: bool = True) -> tuple[str,
     """One line: ("usage", copy), ("zero", None), ("skip:<reason>", None) or ("other", None).
 
     Only a line holding a `token_usage` key can be usage; one without it counts as skipped only when it
-    is complete (`whole`), cannot be a JSON object and is not JSON (`needleless_skip`)."""
+    is complete (`whole`), cannot be a JSON object and is not JSON, or is JSON that is no object: every
+    wire line is one ("not of the shape above"; `needleless_skip`)."""
     if NEEDLE not in line:
-        reason = needleless_skip(line) if whole else None
+        reason = needleless_skip(line, objects_only=True) if whole else None
         return ("other" if reason is None else f"skip:{reason}"), None
     try:
         obj = json.loads(line.decode("utf-8"))
