@@ -241,6 +241,24 @@ def test_last_only_events_whose_times_are_not_strings_stay_apart(home: CodexHome
     assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 4, "duplicate_records": 0}
 
 
+def test_last_only_events_whose_times_are_nested_deep_count_apart(home: CodexHome) -> None:
+    """A raw timestamp nested 400 levels deep is JSON both decoders read, and part of the identity of an
+    event without a total: two that differ only deep inside it are two calls, on no day; the same one
+    twice is one. Before, writing that identity recursed past Python's limit: an internal error."""
+    last = {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 10, "reasoning_output_tokens": 0,
+            "total_tokens": 110}
+    lines = [session_meta("2026-11-19T10:00:00.000Z", A)]
+    for inner in ("1", "2", "2"):
+        lines.append('{"timestamp":' + "[" * 400 + inner + "]" * 400 + ',"type":"event_msg","payload":{"type":'
+                     '"token_count","info":' + json.dumps({"last_token_usage": last}, separators=(",", ":"))
+                     + ',"rate_limits":null}}')
+    home.write(home.path(A), lines)
+    snap = snap_of(home)
+    assert tokens(snap) == (200, 20, 0, 0)
+    assert series(snap, "tokens") == {}
+    assert diag(snap, "records_counted", "duplicate_records") == {"records_counted": 2, "duplicate_records": 1}
+
+
 def test_a_fork_whose_session_meta_is_longer_than_256_kib_still_names_its_parent(home: CodexHome) -> None:
     """A session_meta line carries the base instructions, with no length limit: the lineage is read
     from the head however long its lines are. Before, a 300 KB first line hid the fork's parent, so

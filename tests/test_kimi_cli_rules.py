@@ -309,6 +309,26 @@ def test_records_without_message_id_whose_times_are_not_numbers_stay_apart(home:
     assert diag(snap) == clean_diag(files_read=2, records=4, duplicates=4)
 
 
+def test_records_without_message_id_whose_times_are_nested_deep_count_apart(home: KimiHome) -> None:
+    """A raw `timestamp` nested 400 levels deep is JSON both decoders read, and part of the identity of
+    a record without a message_id: two records that differ only deep inside it are two calls, a fork's
+    verbatim copies of them fold, and neither is on a day. Before, writing that identity recursed past
+    Python's limit, and the whole command ended in an internal error."""
+    a = home.session(uid("a"), title="T")
+    usage = '{"token_usage": {"input_other": 100, "output": 10, "input_cache_read": 0, "input_cache_creation": 0}'
+    for inner in ("1", "2"):
+        a.add('{"timestamp": ' + "[" * 400 + inner + "]" * 400 + ', "message": {"type": "StatusUpdate", "payload": '
+              + usage + "}}}")
+    home.fork(a, uid("b"), "Fork: T")
+
+    snap = only_snapshot(env_for(home.root))
+
+    assert tokens(snap) == (200, 20, 0, 0)
+    assert sessions(snap) == (1, 0, 0)
+    assert series(snap, "tokens") == {}
+    assert diag(snap) == clean_diag(files_read=2, records=2, duplicates=2)
+
+
 def test_records_without_message_id_whose_models_differ_in_a_lone_surrogate_stay_apart(home: KimiHome) -> None:
     """The model is part of that identity as written: "k\\ud800" and "k\\ud801" (JSON escapes of
     unpaired surrogates) are two models, so two calls, both shown as "k\ufffd"."""

@@ -99,7 +99,8 @@ SCHEMA_VERSION = 37  # 20: the prices table (docs/pricing.md); 21: copies as msg
 # 34: a file's skipped lines count the lines that hold no needle and are not UTF-8 (hot.judge)
 # 35: a Codex rollout named after another id is its first session_meta's thread (`SessionInfo.thread`)
 # 36: a Codex rollout's head passes over lines of kinds Codex may add (its sessions' lineage differs)
-# 37: a Kimi CLI or Codex file's skipped lines count a line of JSON that is no object (lines.broken_record)
+# 37: a Kimi CLI or Codex file's skipped lines count a line of JSON that is no object (lines.broken_record);
+# a Kimi Code time nested too deep for `repr` is its text, not "<nested>" (lines.nested_text)
 
 # A new cache file's page size. SQLite writes a WAL frame (a header, then the page) in two system calls
 # and copies it back at the checkpoint a page at a time: at 4 KiB the ~10 MB a 1 GB first run writes

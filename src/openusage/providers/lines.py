@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from openusage import jsonedges
@@ -92,14 +93,13 @@ def raw_json(value: Any) -> str:
     the same whichever decoder read it. msgspec writes it, except where it would write `null` for a
     number that is not finite (NaN, Infinity, -Infinity, or 1e400, which Python's json reads as
     infinity): those are written as `json.dumps` writes them, so that each stays apart from `null` and
-    from the others."""
+    from the others. A list or an object is written without recursion (`nested_text`): a timestamp
+    nested a few hundred levels deep is still JSON a decoder reads, and was an internal error."""
     if type(value) is float:
         if not math.isfinite(value):
             return repr(value)
-    elif (type(value) is list or type(value) is dict) and _holds_non_finite(value):
-        import json  # only a value that holds NaN or infinity: the careful path has loaded it already
-
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    elif type(value) is list or type(value) is dict:
+        return _container_json(value)
     try:
         return _encode(value).decode()
     except (TypeError, ValueError, OverflowError, UnicodeEncodeError):  # a lone surrogate in a string
@@ -109,14 +109,79 @@ def raw_json(value: Any) -> str:
 _encode = msgspec.json.encode
 
 
-def _holds_non_finite(value: Any) -> bool:
-    if type(value) is float:
-        return not math.isfinite(value)
-    if type(value) is list:
-        return any(_holds_non_finite(item) for item in value)
-    if type(value) is dict:
-        return any(_holds_non_finite(item) for item in value.values())
+def _container_json(value: list[Any] | dict[str, Any]) -> str:
+    """`raw_json` of a list or an object: the text msgspec, or `json.dumps` when it holds a number that
+    is not finite, writes for it (else its `repr`, as for a scalar neither can write)."""
+    if _holds_non_finite(value):
+        import json  # only a value that holds NaN or infinity: the careful path has loaded it already
+
+        return nested_text(value, partial(json.dumps, ensure_ascii=False), ",", ":")
+    try:
+        return nested_text(value, _encode_text, ",", ":")
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+        return nested_text(value, repr, ", ", ": ")
+
+
+def _encode_text(value: Any) -> str:
+    return _encode(value).decode()
+
+
+def _holds_non_finite(value: list[Any] | dict[str, Any]) -> bool:
+    """Whether a float that is not finite is anywhere inside `value` (without recursion)."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return True
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            stack.extend(item.values())
     return False
+
+
+_END: Any = object()
+
+
+def nested_text(value: Any, scalar: Callable[[Any], str], comma: str, colon: str) -> str:
+    """The text of a decoded JSON value, however deep it is nested (without recursion): a list as `[`,
+    its items' texts between `comma`s, `]`; an object as `{`, `key<colon>value` between `comma`s, `}`;
+    anything else, keys too, as `scalar` writes it. With msgspec's compact encoder, `","` and `":"` it
+    is what msgspec writes for the whole value; with `repr`, `", "` and `": "`, what `repr` does."""
+    parts: list[str] = []
+    # The open containers, innermost last: [the iterator of what is left, closer, is an object, items so far].
+    frames: list[list[Any]] = []
+    item = value
+    while True:
+        kind = type(item)
+        if kind is list:
+            parts.append("[")
+            frames.append([iter(item), "]", False, 0])
+        elif kind is dict:
+            parts.append("{")
+            frames.append([iter(item.items()), "}", True, 0])
+        else:
+            parts.append(scalar(item))
+        while frames:
+            frame = frames[-1]
+            following = next(frame[0], _END)
+            if following is _END:
+                parts.append(frame[1])
+                frames.pop()
+                continue
+            if frame[3]:
+                parts.append(comma)
+            frame[3] += 1
+            if frame[2]:
+                key, item = following
+                parts.append(scalar(key) + colon)
+            else:
+                item = following
+            break
+        else:
+            return "".join(parts)
 
 
 def printable(text: str) -> str:

@@ -26,7 +26,7 @@ from openusage.calls import UsageRecord
 from openusage.providers.kimi_code.compiled import choose
 from openusage.providers.kimi_code.config import UNRESOLVED
 from openusage.providers.lines import FAST_ERRORS as _FAST_ERRORS
-from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, printable
+from openusage.providers.lines import NOT_JSON, Tally, chunk_of, decode, nested_text, printable
 from openusage.records import Chunk, Line
 from openusage.skips import SkipReason
 
@@ -228,8 +228,8 @@ def _raw(value: Any) -> str:
         return ""
     try:
         return repr(value)
-    except RecursionError:  # nested near the limit: decodable, but too deep to print
-        return "<nested>"
+    except RecursionError:  # nested near the limit: decodable, but too deep for `repr`: the same text
+        return nested_text(value, repr, ", ", ": ")
 
 
 def _mark(records: list[UsageRecord]) -> None:
