@@ -273,6 +273,18 @@ def test_footnote_sums_a_per_reason_breakdown() -> None:
     assert "5 lines skipped (see snapshot --json)" in render((snapshot,))
 
 
+def test_footnote_leaves_out_re_emitted_usage_which_is_a_copy_not_damage() -> None:
+    """A Codex home re-emits thousands of events (`reemitted`): copies of calls, not faults, so the
+    footnote counts only the lines skipped as damage, and says nothing when there are none."""
+    snapshot = make_snapshot(diagnostics={"lines_skipped": 26_363,
+                                          "skipped_by_reason": {"reemitted": 26_361, "invalid_json": 2}})
+    assert "2 lines skipped (see snapshot --json)" in render((snapshot,))
+    snapshot = make_snapshot(diagnostics={"lines_skipped": 5, "skipped_by_reason": {"reemitted": 5}})
+    assert "skipped" not in render((snapshot,))
+    snapshot = make_snapshot(diagnostics={"lines_skipped": {"reemitted": 4, "not_utf8": 1}})
+    assert "1 line skipped (see snapshot --json)" in render((snapshot,))
+
+
 def test_no_footnote_when_nothing_was_skipped() -> None:
     assert "see snapshot --json" not in render((make_snapshot(),))
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from openusage.render.money import usd
+from openusage.skips import SkipReason
 from openusage.snapshot import AgentHome, CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 from openusage.windows import local_date
 
@@ -287,7 +288,7 @@ def _window(points: Sequence[DailyPoint], days: Sequence[date]) -> list[int]:
 
 
 def _footnote(snapshot: Snapshot) -> Text | None:
-    skipped = _diagnostic(snapshot, "lines_skipped")
+    skipped = _damaged_lines(snapshot)
     unreadable = _diagnostic(snapshot, "files_unreadable")
     parts = []
     if skipped:
@@ -325,6 +326,18 @@ def _diagnostic(snapshot: Snapshot, key: str) -> int:
     value = snapshot.diagnostics.get(key, 0)
     # A diagnostic may be broken down by reason; the footnote only needs the total.
     return sum(value.values()) if isinstance(value, dict) else value
+
+
+def _damaged_lines(snapshot: Snapshot) -> int:
+    """The skipped lines that are damage. Not the re-emits: a line that writes a call's usage again is a
+    copy of it, like the copies folded into a call (`duplicate_records`), which the footnote does not
+    count either; on a Codex home they are thousands, and "lines skipped" would read as a fault."""
+    value = snapshot.diagnostics.get("lines_skipped", 0)
+    if isinstance(value, dict):
+        return sum(count for reason, count in value.items() if reason != SkipReason.REEMITTED)
+    by_reason = snapshot.diagnostics.get("skipped_by_reason")
+    copies = by_reason.get(SkipReason.REEMITTED, 0) if isinstance(by_reason, dict) else 0
+    return int(value) - int(copies)
 
 
 def _noun(count: int, word: str) -> str:
