@@ -315,13 +315,45 @@ def test_a_key_a_header_cannot_carry_is_never_sent(server: Server, key: str) -> 
     assert "PLANTED" not in repr(reading)
 
 
-def test_a_password_in_the_base_url_is_neither_shown_nor_kept(server: Server) -> None:
+def test_a_password_in_the_base_url_is_a_settings_error_neither_sent_nor_shown(server: Server) -> None:
+    """httpx sends a URL's user name and password as Basic auth in place of the Bearer key ("Bearer
+    auth"): the key would not go, they would. Refused before any request; the password is not shown."""
     server.answer(BALANCE, body=DOCUMENTED)
     account = Account("moonshot", "moonshot", {"base_url": server.base_url.replace("//", "//me:PLANTEDpw@")})
     reading = MoonshotProvider().fetch(account, {"MOONSHOT_API_KEY": KEY}, now=NOW, deadline=time.monotonic() + 5)
-    assert reading.state == "ok"
+    assert reading.state == "bad_settings"
+    assert "must not hold a user name or password" in reading.message
     assert reading.source == server.base_url
     assert "PLANTEDpw" not in repr(reading)
+    assert server.hits(BALANCE) == 0
+
+
+def test_a_code_of_false_is_not_code_0(server: Server) -> None:
+    """"Successful only when HTTP 200, `code == 0` and `status == true`": JSON's `false` is not the number 0
+    (Python's `False == 0` is)."""
+    server.answer(BALANCE, body={**DOCUMENTED, "code": False})
+    reading = fetch(server)
+    assert (reading.state, reading.message) == ("api_error", "the API says it failed (code false)")
+    assert reading.amounts == ()
+
+
+@pytest.mark.parametrize("echo", [KEY[3:], KEY[-10:], KEY.upper(), "Bearer%20" + KEY[3:].lower(), KEY[5:12]])
+def test_a_piece_of_the_key_echoed_in_any_case_is_redacted(server: Server, echo: str) -> None:
+    """"The key is never printed": nor its last characters, nor the key without its prefix or upper-cased,
+    which a server may echo in its error; any run of six of its characters, in any case, is a piece."""
+    server.answer(BALANCE, 401, {"error": {"type": "invalid_authentication_error", "message": f"bad key={echo}!"}})
+    reading = fetch(server)
+    assert reading.state == "invalid_key"
+    said = reading.message.split("(HTTP 401: ", 1)[1]
+    assert said.endswith("[redacted]!)")
+    assert not any(KEY[i : i + 6].casefold() in said.casefold() for i in range(len(KEY) - 5))
+
+
+def test_redaction_leaves_text_that_shares_no_six_characters_with_the_key(server: Server) -> None:
+    server.answer(BALANCE, 401, {"error": {"type": "invalid_authentication_error",
+                                           "message": "Incorrect API key provided: sk-..."}})
+    assert fetch(server).message == ("invalid API key: check MOONSHOT_API_KEY "
+                                     "(HTTP 401: Incorrect API key provided: sk-...)")
 
 
 def test_an_integer_no_float_holds_is_not_a_number(server: Server) -> None:

@@ -192,6 +192,17 @@ def test_a_slow_service_is_not_waited_for(tmp_path: Path, server: Server) -> Non
         assert remote["stale"] is True
 
 
+def test_a_service_answering_in_4_s_is_waited_for(tmp_path: Path, server: Server) -> None:
+    """"Short timeouts (connect 5 s, total 10-15 s)": the command waits 10 s for its remote tiles, so a
+    service slow by a few seconds (a distant region) is shown. Before, the wait was 6 s, its first
+    attempt 3.6 s, and a 4 s answer was a timeout both times."""
+    env = configure(tmp_path, server)
+    server.answer("/v1/users/me/balance", body=BALANCE, delay=4.0)
+    snaps = snapshot(env)
+    assert snaps["moonshot"]["remote"]["state"] == "ok", snaps["moonshot"]["remote"]
+    assert server.hits("/v1/users/me/balance") == 1
+
+
 def test_threads_in_a_resident_process(tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "_strategy", [parallel.THREADS])
 

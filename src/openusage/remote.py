@@ -119,7 +119,7 @@ class Reading(NamedTuple):
             return self
 
         def clean(text: str) -> str:
-            return text.replace(secret, "[redacted]")
+            return scrub(text, secret)
 
         return self._replace(
             message=clean(self.message), notes=tuple(map(clean, self.notes)),
@@ -163,3 +163,34 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _parse_iso(text: Any) -> datetime | None:
     return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+FRAGMENT = 6  # a run of this many characters of a secret, in any case, is a piece of it
+
+
+def scrub(text: str, secret: str) -> str:
+    """`text` with every piece of `secret` in it replaced by `[redacted]`: the secret itself, and any run
+    of `FRAGMENT` or more of its characters, whatever their case (a server that echoes the key without
+    its prefix, its last characters, or upper-cased). Six random characters of a key turn up in other
+    text by chance about once in two billion tries."""
+    if not secret or not text:
+        return text
+    if len(secret) < FRAGMENT:
+        return text.replace(secret, "[redacted]")
+    folded, key = text.casefold(), secret.casefold()
+    if len(folded) != len(text) or len(key) != len(secret):  # case folding changed a length: exact only
+        return text.replace(secret, "[redacted]")
+    pieces = {key[i : i + FRAGMENT] for i in range(len(key) - FRAGMENT + 1)}
+    covered = [False] * len(text)
+    for i in range(len(folded) - FRAGMENT + 1):
+        if folded[i : i + FRAGMENT] in pieces:
+            covered[i : i + FRAGMENT] = [True] * FRAGMENT
+    if not any(covered):
+        return text
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not covered[i]:
+            out.append(char)
+        elif i == 0 or not covered[i - 1]:
+            out.append("[redacted]")
+    return "".join(out)

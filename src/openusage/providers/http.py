@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from openusage.remote import scrub
+
 CONNECT_TIMEOUT = 5.0  # both specifications: connect within 5 s
 MAX_BODY = 1 << 20  # an account answer is a few hundred bytes; a proxy's page is cut here
 MAX_RETRY_WAIT = 3.0  # a Retry-After longer than this is not waited for: the status says when instead
@@ -90,6 +92,8 @@ def _budget(deadline: float, share: float) -> float:
 
 
 def _attempt(url: str, headers: Mapping[str, str], token: str, seconds: float) -> Answer:
+    if _has_user_info(url):  # httpx would send them as Basic auth in place of the Bearer token
+        return Answer(0, None, "bad_url", "the base URL must not hold a user name or password")
     timeout = httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
@@ -154,6 +158,14 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def _has_user_info(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False  # no URL at all: httpx says so
+    return "@" in parts.netloc
+
+
 def public_url(url: str) -> str:
     """`url` fit to show and keep: without a user name or password someone may have put in it."""
     try:
@@ -167,15 +179,15 @@ def public_url(url: str) -> str:
 
 
 def redact(text: str, *secrets: str, limit: int = 160) -> str:
-    """`text` fit for a status line: every secret replaced, control characters dropped, cut at `limit`.
-    Characters that show nothing (a zero-width space, a direction mark) go before the secrets are
-    looked for, so that one put inside a secret does not hide it from the replacement."""
+    """`text` fit for a status line: every secret replaced (`scrub`), control characters dropped, cut
+    at `limit`. Characters that show nothing (a zero-width space, a direction mark) go before the
+    secrets are looked for, so that one put inside a secret does not hide it from the replacement."""
     text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+        text = scrub(text, secret)
     text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 
 def error_text(body: Any) -> str | None:

@@ -9,6 +9,7 @@ never put in a text: server messages pass through `http.redact`.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -129,9 +130,9 @@ def _failure(answer: http.Answer, key: str, variable: str, base: str) -> Failure
         return "api_error", f"HTTP {status}{text}"
     if not isinstance(answer.body, dict):
         return "bad_response", f"unexpected answer (HTTP {status}): not a JSON object"
-    if not (answer.body.get("code") == 0 and answer.body.get("status") is True):
-        code = answer.body.get("code") if isinstance(answer.body, dict) else None
-        return "api_error", f"the API says it failed (code {code}{text})"
+    code = answer.body.get("code")
+    if not (type(code) in (int, float) and code == 0 and answer.body.get("status") is True):  # `false` is no 0
+        return "api_error", f"the API says it failed (code {json.dumps(code)}{text})"
     return None
 
 
