@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from rich.console import Console
@@ -155,6 +156,55 @@ def test_a_refused_key_does_not_show_old_figures(tmp_path: Path, server: Server)
     moonshot = snapshot(env)["moonshot"]
     assert moonshot["remote"]["amounts"] == []
     assert moonshot["remote"]["stale"] is False
+
+
+def test_a_refused_key_leaves_no_old_figures_for_a_later_offline_run(tmp_path: Path, server: Server) -> None:
+    """"A refused key or sign-in shows no old figures": not on the run that is refused, nor on a later
+    --offline run (the last good answer is dropped with the refusal)."""
+    env = configure(tmp_path, server, plan=False)
+    snapshot(env)
+    server.answer("/v1/users/me/balance", 401, {"error": {"type": "incorrect_api_key_error", "message": "no"}})
+    snapshot(env)
+    moonshot = snapshot(env, offline=True)["moonshot"]
+    assert moonshot["remote"]["state"] == "offline"
+    assert moonshot["remote"]["amounts"] == []
+
+
+def test_another_keys_figures_are_not_shown(tmp_path: Path, server: Server) -> None:
+    """The tile "shows the Open Platform prepaid balance of one key's account": a cached answer is shown
+    only for the key (and host) it was fetched with (a fingerprint of the key is kept, never the key)."""
+    env = configure(tmp_path, server, plan=False)
+    snapshot(env)
+    other = {**env, "MOONSHOT_API_KEY": "sk-ANOTHER-key-0123456789abcdef"}
+    moonshot = snapshot(other, offline=True)["moonshot"]
+    assert (moonshot["remote"]["state"], moonshot["remote"]["amounts"]) == ("offline", [])
+    server.answer("/v1/users/me/balance", 503, {"error": {"type": "server_error", "message": "down"}})
+    assert snapshot(other)["moonshot"]["remote"]["amounts"] == []
+    again = snapshot(env, offline=True)["moonshot"]  # the key it was fetched with: shown, marked as old
+    assert again["remote"]["stale"] is True
+    assert again["remote"]["amounts"] != []
+
+
+def test_one_key_is_never_sent_to_two_hosts(tmp_path: Path, server: Server) -> None:
+    """"Region is a property of the key; never try the other host with the same key": of two accounts
+    that send one key to two hosts, the first in the settings is fetched and the second refused, with no
+    request; two accounts that send it to the same host are both fetched."""
+    with serving() as elsewhere:
+        elsewhere.answer("/v1/users/me/balance", body=BALANCE)
+        env = configure(tmp_path, server, plan=False)
+        accounts = [{"id": "moonshot", "provider": "moonshot", "extra": {"base_url": server.base_url}},
+                    {"id": "moonshot_cn", "provider": "moonshot", "extra": {"base_url": elsewhere.base_url}},
+                    {"id": "moonshot_again", "provider": "moonshot", "extra": {"base_url": server.base_url}}]
+        settings_file().write_text(json.dumps({"accounts": accounts}))
+        snaps = snapshot(env)
+        assert elsewhere.seen == []
+    assert snaps["moonshot"]["remote"]["state"] == "ok"
+    assert snaps["moonshot_again"]["remote"]["state"] == "ok"
+    refused = snaps["moonshot_cn"]
+    assert refused["remote"]["state"] == "bad_settings"
+    assert refused["message"] == (f"its key already goes to 127.0.0.1:{urlsplit(server.base_url).port} (account "
+                                  "moonshot): a key belongs to one host, so this account needs a key of its own")
+    assert KEY not in json.dumps(snaps)
 
 
 def test_offline_never_calls(tmp_path: Path, server: Server) -> None:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from openusage import parallel
 from openusage.errors import CacheError
 from openusage.providers.base import Account, RemoteSource
-from openusage.remote import Reading, decode, encode
+from openusage.remote import Reading, binding_of, decode, encode
 from openusage.store import Store
 
 # Seconds the command waits, at most, for every remote tile together: the specifications' "connect 5 s,
@@ -35,6 +35,8 @@ GRACE = 0.5  # past the deadline, for a fetch that is giving up to say so
 # answer is still the best there is. A refused key or sign-in is not one: old figures would mislead.
 SHOW_CACHED = frozenset({"offline", "timeout", "unreachable", "server_error", "rate_limited", "bad_response",
                          "error"})
+# A refused key or sign-in: the last good answer is dropped, so that no later run (`--offline`) shows it.
+REFUSED = frozenset({"invalid_key", "signed_out", "expired"})
 
 
 class Job(NamedTuple):
@@ -43,33 +45,70 @@ class Job(NamedTuple):
 
 
 class Pending:
-    """Fetches under way; `collect` waits for them until the deadline at most, once."""
+    """Fetches under way; `collect` waits for them until the deadline at most, once. `bindings`: each
+    account's (`RemoteSource.binding`); `refused`: the readings of accounts not fetched for their
+    settings (a key another account sends to another host)."""
 
     def __init__(self, jobs: tuple[Job, ...], timeout: float, offline: bool,
-                 wait: Callable[[], dict[str, Reading]] | None = None) -> None:
+                 wait: Callable[[], dict[str, Reading]] | None = None, bindings: Mapping[str, str] | None = None,
+                 refused: Mapping[str, Reading] | None = None) -> None:
         self.jobs = jobs
         self.timeout = timeout
         self.offline = offline
+        self.bindings = dict(bindings or {})
+        self.refused = dict(refused or {})
         self._wait = wait
         self._fetched: dict[str, Reading] | None = None
 
     def collect(self) -> dict[str, Reading]:
         if self._fetched is None:
-            self._fetched = self._wait() if self._wait is not None else {}
+            self._fetched = {**(self._wait() if self._wait is not None else {}), **self.refused}
         return self._fetched
 
 
 def start(jobs: Sequence[Job], env: Mapping[str, str], now: datetime, *, offline: bool,
           timeout: float = REMOTE_TIMEOUT) -> Pending:
-    """Start fetching every job's account (none with `offline`); `Pending.collect` gathers them."""
+    """Start fetching every job's account (none with `offline`, none refused for sending a key to a
+    second host); `Pending.collect` gathers them."""
     jobs = tuple(jobs)
-    if offline or not jobs:
-        return Pending(jobs, timeout, offline)
+    bindings = {job.account.id: _binding(job, env) for job in jobs}
+    refused = _second_hosts(jobs, bindings)
+    fetched = tuple(job for job in jobs if job.account.id not in refused)
+    if offline or not fetched:
+        return Pending(jobs, timeout, offline, bindings=bindings, refused=refused)
     deadline = time.monotonic() + timeout
     env = dict(env)
     if hasattr(os, "fork") and not parallel.resident():
-        return Pending(jobs, timeout, False, _in_child(jobs, env, now, deadline))
-    return Pending(jobs, timeout, False, _on_threads(jobs, env, now, deadline))
+        wait = _in_child(fetched, env, now, deadline)
+    else:
+        wait = _on_threads(fetched, env, now, deadline)
+    return Pending(jobs, timeout, False, wait, bindings, refused)
+
+
+def _binding(job: Job, env: Mapping[str, str]) -> str:
+    try:
+        return job.source.binding(job.account, env) or ""
+    except Exception:  # a provider bug: nothing bound, never a traceback
+        return ""
+
+
+def _second_hosts(jobs: tuple[Job, ...], bindings: Mapping[str, str]) -> dict[str, Reading]:
+    """The accounts that would send a secret an earlier account (in the settings' order) sends to another
+    host ("never send the key to any other host"): refused, with which account has it."""
+    first: dict[str, tuple[str, str]] = {}  # secret's fingerprint -> (host, account)
+    refused: dict[str, Reading] = {}
+    for job in jobs:
+        secret, _, host = bindings[job.account.id].partition("@")
+        if not secret:
+            continue
+        if secret not in first:
+            first[secret] = (host, job.account.id)
+        elif first[secret][0] != host:
+            there, owner = first[secret]
+            refused[job.account.id] = Reading(
+                "bad_settings", f"its key already goes to {there} (account {owner}): a key belongs to one host, "
+                                "so this account needs a key of its own")
+    return refused
 
 
 def finish(pending: Pending, store: Store | None, tell: Callable[[str], None]) -> dict[str, Reading]:
@@ -82,16 +121,23 @@ def finish(pending: Pending, store: Store | None, tell: Callable[[str], None]) -
         if reading is None:
             reading = (Reading("offline", "offline: not fetched (--offline)") if pending.offline else
                        Reading("timeout", f"no answer within {pending.timeout:g} s"))
-        readings[job.account.id] = _with_cached(store, job.account.id, reading, tell)
+        readings[job.account.id] = _with_cached(store, job.account.id, reading, tell,
+                                                pending.bindings.get(job.account.id, ""))
     return readings
 
 
-def _with_cached(store: Store | None, account: str, reading: Reading, tell: Callable[[str], None]) -> Reading:
+def _with_cached(store: Store | None, account: str, reading: Reading, tell: Callable[[str], None],
+                 binding: str = "") -> Reading:
+    """`reading`, or where it says nothing of the figures the last good answer fetched with the same
+    binding (the same key to the same host: another key's figures are not this one's)."""
     if store is None:
         return reading
     try:
         if reading.good:
-            store.set_remote_answer(account, encode(reading))
+            store.set_remote_answer(account, encode(reading, binding))
+            return reading
+        if reading.state in REFUSED:
+            store.drop_remote_answer(account)
             return reading
         if reading.state not in SHOW_CACHED or reading.amounts or reading.quotas:
             return reading
@@ -99,7 +145,7 @@ def _with_cached(store: Store | None, account: str, reading: Reading, tell: Call
     except CacheError as exc:
         tell(f"openusage: {exc}; the last answer of {account} is not kept")
         return reading
-    previous = None if body is None else decode(body)
+    previous = None if body is None or binding_of(body) != binding else decode(body)
     if previous is None or (reading.source and previous.source and reading.source != previous.source):
         return reading
     if reading.state == "offline":  # nothing failed: the last answer, as it was, marked as old

@@ -130,9 +130,11 @@ class Reading(NamedTuple):
             caps=tuple(c._replace(label=clean(c.label), value=clean(c.value)) for c in self.caps))
 
 
-def encode(reading: Reading) -> str:
-    """A reading as JSON text for the cache."""
+def encode(reading: Reading, binding: str = "") -> str:
+    """A reading as JSON text for the cache, with the binding it was fetched with
+    (`RemoteSource.binding`: a fingerprint of the key and the host, never the key)."""
     return json.dumps({
+        "binding": binding,
         "state": reading.state, "message": reading.message,
         "amounts": [list(a) for a in reading.amounts],
         "quotas": [[q.key, q.label, q.used, q.limit, q.unit, _iso(q.resets_at), q.reset_text, q.section, q.order]
@@ -155,6 +157,16 @@ def decode(text: str) -> Reading | None:
             tuple(str(n) for n in doc["notes"]), _parse_iso(doc["fetched_at"]), False, str(doc["source"]))
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def binding_of(text: str) -> str:
+    """The binding a cached reading was fetched with ("" for none, or an entry from before bindings)."""
+    try:
+        doc: Any = json.loads(text)
+    except ValueError:
+        return ""
+    binding = doc.get("binding", "") if isinstance(doc, dict) else ""
+    return binding if isinstance(binding, str) else ""
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1230,6 +1230,13 @@ class Store:
             raise CacheError(f"the cache {self.path} cannot be read: {exc}") from exc
         return None if row is None else str(row[0])
 
+    def drop_remote_answer(self, account: str) -> None:
+        """Forget a remote account's last good reading (its key or sign-in was refused)."""
+        try:
+            self.conn.execute("DELETE FROM remote WHERE account = ?", (account,))
+        except sqlite3.Error as exc:
+            raise CacheError(f"the cache {self.path} cannot be updated: {exc}") from exc
+
     def set_remote_answer(self, account: str, body: str) -> None:
         try:
             self.conn.execute("INSERT OR REPLACE INTO remote(account, body) VALUES (?, ?)", (account, body))

@@ -565,6 +565,14 @@ class RemoteSource(Protocol):
         would send it to the default host as well."""
         ...
 
+    def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
+        """The secret `account`'s fetch would send and the host it would go to, as one text that holds
+        a fingerprint of the secret (a hash: never the secret itself); None when there is nothing to bind
+        (no secret, or one that changes on its own, such as a short-lived token). One secret goes to one
+        host: an account that would send a secret another account sends elsewhere is refused, and a
+        cached answer is shown only for the binding it was fetched with (`fetching`)."""
+        ...
+
 
 Provider = FileProvider | RemoteSource
 
@@ -572,3 +580,12 @@ Provider = FileProvider | RemoteSource
 def remote_source(provider: Provider) -> RemoteSource | None:
     """The provider as a remote source, or None when it reads local files."""
     return provider if isinstance(provider, RemoteSource) else None
+
+
+def fingerprint(secret: str) -> str:
+    """A secret's fingerprint for `RemoteSource.binding`: 64 bits of a keyed hash, which tell two keys
+    apart and give nothing of either (a key holds far more than 64 bits of chance)."""
+    import hashlib  # a remote account's only
+
+    data = secret.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=8, person=b"openusage.key").hexdigest()

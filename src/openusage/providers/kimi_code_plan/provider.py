@@ -66,6 +66,9 @@ class KimiCodePlanProvider:
     def credential(self, account: Account) -> str:
         return account.extra.get("home", "")  # the sign-in of that Kimi Code home ("": the default one)
 
+    def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
+        return None  # the access token changes every hour or so, and every plan account asks one host
+
     def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
         from openusage.providers.kimi_code_plan.usage import fetch_plan
 

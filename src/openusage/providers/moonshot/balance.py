@@ -19,10 +19,9 @@ from urllib.parse import urlsplit
 from openusage import __version__
 from openusage.providers import http
 from openusage.providers.base import Account
-from openusage.providers.moonshot.provider import KEY_VARIABLE
+from openusage.providers.moonshot.provider import DEFAULT_BASE_URL, KEY_VARIABLE
 from openusage.remote import Amount, Cap, Reading, RemoteState
 
-DEFAULT_BASE_URL = "https://api.moonshot.ai"
 DEFAULT_LOW_BALANCE = 1.0
 # One retry on a timeout, a 5xx or a 429 (Retry-After honoured, capped): the specification's rule.
 RETRY = http.Retry(timeout=True, server_error=True, rate_limited=True)

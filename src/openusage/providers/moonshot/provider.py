@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from openusage.providers.base import Account, Detection, Fact
+from openusage.providers.base import Account, Detection, Fact, fingerprint
 
 if TYPE_CHECKING:  # the registry imports this module on every run; a reading is built only by fetch
     from openusage.remote import Reading
 
 KEY_VARIABLE = "MOONSHOT_API_KEY"
+DEFAULT_BASE_URL = "https://api.moonshot.ai"
 
 
 class MoonshotProvider:
@@ -41,6 +43,22 @@ class MoonshotProvider:
 
     def credential(self, account: Account) -> str:
         return account.extra.get("api_key_env") or KEY_VARIABLE
+
+    def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
+        """The key's fingerprint and the host `base_url` names: "region is a property of the key; never
+        try the other host with the same key"."""
+        key = env.get(self.credential(account), "").strip()
+        base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip()
+        try:
+            parts = urlsplit(base)
+            host = (parts.hostname or "").lower()
+            port = parts.port
+        except ValueError:
+            return None  # no URL: the fetch says so, and sends nothing
+        if not key or not host:
+            return None
+        where = host if port is None else f"{host}:{port}"
+        return f"{fingerprint(key)}@{where}"
 
     def fetch(self, account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
         from openusage.providers.moonshot.balance import fetch_balance
