@@ -207,6 +207,24 @@ def test_one_key_is_never_sent_to_two_hosts(tmp_path: Path, server: Server) -> N
     assert KEY not in json.dumps(snaps)
 
 
+def test_offline_says_what_the_machine_alone_decides_not_old_figures(tmp_path: Path, server: Server) -> None:
+    """--offline asks no service, but a missing key, a sign-in that expired or was removed are on this
+    machine: the tile says so (as a fetch would, before any request) instead of showing old figures."""
+    env = configure(tmp_path, server)
+    snapshot(env)
+    asked = len(server.seen)
+    credentials = Path(env["KIMI_CODE_HOME"]) / "credentials" / "kimi-code.json"
+    credentials.write_text(json.dumps({"access_token": TOKEN, "expires_at": NOW.timestamp() - 60}))
+    offline = snapshot({**env, "MOONSHOT_API_KEY": ""}, offline=True)
+    assert (offline["moonshot"]["remote"]["state"], offline["moonshot"]["remote"]["amounts"]) == ("no_key", [])
+    plan = offline["kimi_code_plan"]
+    assert (plan["remote"]["state"], plan["remote"]["quotas"]) == ("expired", [])
+    credentials.unlink()
+    assert snapshot(env, offline=True)["kimi_code_plan"]["remote"]["state"] == "signed_out"
+    assert len(server.seen) == asked  # the first run's requests only
+    assert snapshot(env, offline=True)["moonshot"]["remote"]["stale"] is True  # its key is back: shown
+
+
 def test_offline_never_calls(tmp_path: Path, server: Server) -> None:
     env = configure(tmp_path, server)
     nothing = snapshot(env, offline=True)

@@ -73,6 +73,9 @@ def start(jobs: Sequence[Job], env: Mapping[str, str], now: datetime, *, offline
     jobs = tuple(jobs)
     bindings = {job.account.id: _binding(job, env) for job in jobs}
     refused = _second_hosts(jobs, bindings)
+    if offline:  # what the machine alone decides (no key, signed out, expired): not old figures
+        refused.update((job.account.id, reading) for job in jobs if job.account.id not in refused
+                       and (reading := _unfetched(job, env, now)) is not None)
     fetched = tuple(job for job in jobs if job.account.id not in refused)
     if offline or not fetched:
         return Pending(jobs, timeout, offline, bindings=bindings, refused=refused)
@@ -83,6 +86,13 @@ def start(jobs: Sequence[Job], env: Mapping[str, str], now: datetime, *, offline
     else:
         wait = _on_threads(fetched, env, now, deadline)
     return Pending(jobs, timeout, False, wait, bindings, refused)
+
+
+def _unfetched(job: Job, env: Mapping[str, str], now: datetime) -> Reading | None:
+    try:
+        return job.source.unfetched(job.account, env, now=now)
+    except Exception as exc:  # a provider bug: a status, never a traceback, and never the text (a secret?)
+        return Reading("error", f"internal error while reading the sign-in ({type(exc).__name__})")
 
 
 def _binding(job: Job, env: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ import json
 import math
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 # What happened, in one word per case both specifications list; `message` says it for people.
 RemoteState = Literal[
@@ -206,3 +207,15 @@ def scrub(text: str, secret: str) -> str:
         elif i == 0 or not covered[i - 1]:
             out.append("[redacted]")
     return "".join(out)
+
+
+def public_url(url: str) -> str:
+    """`url` fit to show and keep: without a user name or password someone may have put in it."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(not a URL)"
+    return urlunsplit(parts._replace(netloc=(parts.hostname or "") + port))

@@ -565,6 +565,12 @@ class RemoteSource(Protocol):
         would send it to the default host as well."""
         ...
 
+    def unfetched(self, account: Account, env: Mapping[str, str], *, now: datetime) -> "Reading | None":
+        """The reading of an account that is not fetched (`--offline`), when what is on this machine
+        decides it without the service: no key, no sign-in or an expired one. Reads local files only,
+        never opens a socket; None when only the service could say (the last good answer is shown)."""
+        ...
+
     def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
         """The secret `account`'s fetch would send and the host it would go to, as one text that holds
         a fingerprint of the secret (a hash: never the secret itself); None when there is nothing to bind

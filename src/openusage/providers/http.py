@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -97,8 +97,9 @@ def _attempt(url: str, headers: Mapping[str, str], token: str, seconds: float) -
     timeout = httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            # No client-wide User-Agent: a caller that wants none sends none (Kimi Code sends none).
-            client.headers.pop("User-Agent", None)
+            # No client-wide headers: a caller's are all that go (the plan's "only `Authorization` and
+            # `Accept`"; httpx would add User-Agent, Accept-Encoding and Connection), beside Host.
+            client.headers.clear()
             with client.stream("GET", url, headers=headers) as response:
                 body = _read_bounded(response)
                 content_type = response.headers.get("content-type", "").split(";")[0].strip()
@@ -164,18 +165,6 @@ def _has_user_info(url: str) -> bool:
     except ValueError:
         return False  # no URL at all: httpx says so
     return "@" in parts.netloc
-
-
-def public_url(url: str) -> str:
-    """`url` fit to show and keep: without a user name or password someone may have put in it."""
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(not a URL)"
-    return urlunsplit(parts._replace(netloc=(parts.hostname or "") + port))
 
 
 def redact(text: str, *secrets: str, limit: int = 160) -> str:

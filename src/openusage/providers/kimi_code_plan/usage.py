@@ -18,7 +18,7 @@ from typing import Any
 from openusage.providers import http
 from openusage.providers.base import Account
 from openusage.providers.kimi_code_plan.signin import EXPIRED, Problem, sign_in
-from openusage.remote import Amount, Cap, Quota, Reading, RemoteState
+from openusage.remote import Amount, Cap, Quota, Reading, RemoteState, public_url
 
 RETRY = http.Retry(timeout=True, server_error=True, rate_limited=False)
 PLAN = "Plan usage"  # Kimi Code's two sections of /usage
@@ -30,9 +30,9 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 def fetch_plan(account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
     found = sign_in(account, env, now)
     if isinstance(found, Problem):
-        return Reading(found.state, found.message, source=http.public_url(found.base_url))
+        return Reading(found.state, found.message, source=public_url(found.base_url))
     base, token = found
-    public = http.public_url(base)  # what readings may say of it
+    public = public_url(base)  # what readings may say of it
     answer = http.get_json(f"{base}/usages", token, deadline=deadline, retry=RETRY)
     failed = _failure(answer, token)
     if failed is not None:
@@ -47,7 +47,8 @@ def fetch_plan(account: Account, env: Mapping[str, str], *, now: datetime, deadl
 
 def _failure(answer: http.Answer, token: str) -> tuple[RemoteState, str] | None:
     said = http.error_text(answer.body)
-    text = f": {http.redact(said, token)}" if said else ""
+    # "Non-2xx: message from body ...; else" the fixed texts, as Kimi Code shows them.
+    told = http.redact(said, token) if said else ""
     status = answer.status
     if answer.failure == "timeout":
         return "timeout", "Failed to fetch usage: request timed out."
@@ -60,12 +61,12 @@ def _failure(answer: http.Answer, token: str) -> tuple[RemoteState, str] | None:
     if status in {401, 403}:
         return "expired", EXPIRED
     if status == 404:
-        return "not_found", "Usage endpoint not available. Try Kimi For Coding."
+        return "not_found", told or "Usage endpoint not available. Try Kimi For Coding."
     if 300 <= status <= 399:
         return "bad_response", f"Failed to fetch usage: redirected (HTTP {status})"
     if status == 429 or 500 <= status <= 599 or not 200 <= status <= 299:
         state: RemoteState = "rate_limited" if status == 429 else "server_error" if status >= 500 else "api_error"
-        return state, f"Failed to fetch usage: HTTP {status}{text}"
+        return state, told or f"Failed to fetch usage: HTTP {status}"
     if answer.failure == "not_json":
         return "bad_response", f"Failed to fetch usage: not a JSON answer (HTTP {status}, {answer.detail})"
     if not isinstance(answer.body, dict):

@@ -20,7 +20,7 @@ from openusage import __version__
 from openusage.providers import http
 from openusage.providers.base import Account
 from openusage.providers.moonshot.provider import DEFAULT_BASE_URL, KEY_VARIABLE
-from openusage.remote import Amount, Cap, Reading, RemoteState
+from openusage.remote import Amount, Cap, Reading, RemoteState, public_url
 
 DEFAULT_LOW_BALANCE = 1.0
 # One retry on a timeout, a 5xx or a 429 (Retry-After honoured, capped): the specification's rule.
@@ -49,7 +49,7 @@ def fetch_balance(account: Account, env: Mapping[str, str], *, now: datetime, de
     variable = account.extra.get("api_key_env") or KEY_VARIABLE
     key = env.get(variable, "").strip()
     base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
-    shown = http.public_url(base)  # what readings and messages may say of it
+    shown = public_url(base)  # what readings and messages may say of it
     try:
         _ = urlsplit(base).hostname  # raises on what is no URL at all ("http://[::1")
     except ValueError:
@@ -111,7 +111,7 @@ def _failure(answer: http.Answer, key: str, variable: str, base: str) -> Failure
     if answer.failure == "bad_secret":
         return "invalid_key", f"the API key in {variable} cannot be used: {answer.detail}"
     if answer.failure == "bad_url":
-        return "bad_settings", f"extra.base_url {http.public_url(base)!r} cannot be used: {answer.detail}"
+        return "bad_settings", f"extra.base_url {public_url(base)!r} cannot be used: {answer.detail}"
     if status in {401, 403}:
         return "invalid_key", f"invalid API key: check {variable} (HTTP {status}{text})"
     if status == 404:

@@ -44,6 +44,16 @@ class MoonshotProvider:
     def credential(self, account: Account) -> str:
         return account.extra.get("api_key_env") or KEY_VARIABLE
 
+    def unfetched(self, account: Account, env: Mapping[str, str], *, now: datetime) -> Reading | None:
+        """`no_key` when the key's variable is empty, as a fetch would say before any request."""
+        variable = self.credential(account)
+        if env.get(variable, "").strip():
+            return None
+        from openusage.remote import Reading, public_url
+
+        base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
+        return Reading("no_key", f"no API key: set {variable}", source=public_url(base))
+
     def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
         """The key's fingerprint and the host `base_url` names: "region is a property of the key; never
         try the other host with the same key"."""
