@@ -77,7 +77,7 @@ def test_kimi_code_calls_after_now_count_in_the_windows_too(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "1969-12-31T23:59:59Z",
-                                   "9999-12-31T23:59:59-01:00"])
+                                   "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59.001Z", "1969-12-31T23:59:59.5Z"])
 @pytest.mark.parametrize("args", [["snapshot", "--json"], [], ["snapshot"]], ids=lambda a: " ".join(a) or "dashboard")
 def test_an_instant_outside_the_supported_span_is_exit_2(home: KimiHome, value: str, args: list[str]) -> None:
     home.session(uid("1")).usage(at("2026-11-20T10:00:00Z"), (10, 1, 0, 0), "chatcmpl-1")

@@ -192,6 +192,21 @@ def test_the_machines_zone_is_the_default(tmp_path: Path) -> None:
     assert report_json({**env, "OPENUSAGE_TZ": "Asia/Kolkata"}, "daily", "--tz", "UTC")["tz"] == "UTC"
 
 
+def test_a_machine_zone_named_by_its_file_is_named_as_iana_names_it(tmp_path: Path) -> None:
+    """`TZ=/usr/share/zoneinfo/Asia/Kolkata` (a path, as POSIX allows) is the zone Asia/Kolkata: its days,
+    and its name in the report, not the file's name alone ("Kolkata")."""
+    from zoneinfo import TZPATH
+
+    found = [Path(root) / "Asia" / "Kolkata" for root in TZPATH if (Path(root) / "Asia" / "Kolkata").is_file()]
+    if not found:
+        pytest.skip("no system zoneinfo tree")  # the tzdata package alone has no file to point TZ at
+    env = {**build_homes(tmp_path), "TZ": str(found[0])}
+    assert report_json(env, "daily")["tz"] == "Asia/Kolkata"
+    copy = tmp_path / "my-zone"  # a tz file outside any zoneinfo tree: named by its file
+    copy.write_bytes(found[0].read_bytes())
+    assert report_json({**env, "TZ": str(copy)}, "daily")["tz"] == "my-zone"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

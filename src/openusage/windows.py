@@ -109,7 +109,7 @@ def current_time(environ: dict[str, str] | None = None) -> datetime:
 
 
 EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_NOW = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+LATEST_NOW = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the range the README and the error state
 
 
 def _out_of_range(value: str) -> UsageInputError:
@@ -161,7 +161,16 @@ def machine_zone(env: Mapping[str, str]) -> tzinfo:
 
 
 def _zone_file(path: str) -> tzinfo:
-    from zoneinfo import ZoneInfo
+    """The zone of a tz file; named as IANA names it when the file is in a zoneinfo tree
+    (`TZ=/usr/share/zoneinfo/Asia/Kolkata` is `Asia/Kolkata`, not `Kolkata`), else by its file name."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    target = os.path.realpath(path)
+    marker = "/zoneinfo/"
+    if marker in target:
+        try:
+            return ZoneInfo(target.split(marker, 1)[1])
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a file of its own in that tree: read as it is
     with open(path, "rb") as handle:
         return ZoneInfo.from_file(handle, key=os.path.basename(path))
