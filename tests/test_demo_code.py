@@ -127,4 +127,5 @@ def test_options_before_report_apply_to_it(tmp_path: Path) -> None:
     doc = json.loads(before.stdout)
     assert (doc["tz"], doc["rows"][0]["period"]) == ("Europe/Berlin", "2026-11-20")
     after = invoke(["--tz", "Europe/Berlin", "report", "daily", "--json", "--tz", "UTC"], env)
-    assert json.loads(after.stdout)["rows"][0]["period"] == "2026-11-19"  # the command's own --tz wins
+    assert after.exit_code == 2  # given twice: neither is silently ignored
+    assert after.stderr == "openusage: --tz is given more than once (before the command and after it)\n"

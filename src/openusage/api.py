@@ -311,7 +311,7 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
     chosen = [account for account in _chosen(every, query.accounts, query.providers)
               if not _is_remote(account)]  # a balance or a quota has no calls
     if not chosen:
-        _say(notice, [_nothing_to_report(query.providers)])
+        _say(notice, [_nothing_to_report(query.providers, query.accounts)])
     user = detect(env).settings.prices
     fingerprint = pricing.data_fingerprint()
     said: list[str] = []
@@ -323,7 +323,7 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
         # folded: the file lives until the fold is done.
         with ExitStack() as scratch:
             refreshed = _refresh_all(store, accounts, chosen, env, progress, scratch)
-            said[:] = _config_notices(chosen, refreshed)
+            said[:] = [*_config_notices(chosen, refreshed), *_skipped_notice(chosen, refreshed)]
             owned = settled.owned_by_account(store, [
                 settled.Member(account.id, account.provider, refreshed[account.id],
                                _provider(account).shares_calls_across_accounts)
@@ -354,8 +354,33 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
     return folded
 
 
-def _nothing_to_report(providers: Sequence[str] | None) -> str:
+def _skipped_notice(chosen: Sequence[Account], refreshed: Mapping[str, scan.Refreshed]) -> list[str]:
+    """One line for what the report's accounts could not count: lines skipped as damage (not re-emitted
+    usage, a copy of a call) and files that could not be read, which only the snapshot's diagnostics
+    detail; none when there are none."""
+    from openusage.skips import SkipReason
+
+    parts = []
+    for account in chosen:
+        found = refreshed.get(account.id)
+        if found is None:
+            continue
+        lines = sum(count for reason, count in found.files.skipped.items() if reason != SkipReason.REEMITTED)
+        what = [f"{lines:,} {'line' if lines == 1 else 'lines'} skipped"] if lines else []
+        if found.unreadable:
+            what.append(f"{found.unreadable:,} {'file' if found.unreadable == 1 else 'files'} unreadable")
+        if what:
+            parts.append(f"{account.id}: {', '.join(what)}")
+    if not parts:
+        return []
+    return [f"openusage: {'; '.join(parts)} (openusage snapshot --json --account <id> says why)"]
+
+
+def _nothing_to_report(providers: Sequence[str] | None, accounts: Sequence[str] | None = None) -> str:
     """Why a report is empty when no account of the ones it asks for reads usage files."""
+    if providers and accounts:
+        return (f"openusage: no account is both {' or '.join(accounts)} and a {' or '.join(providers)} account,"
+                " so the report is empty")
     which = f"{' or '.join(providers)} account" if providers else "account with usage files"
     return (f"openusage: no {which} was detected or configured, so the report is empty"
             " (openusage detect shows where each agent's files were looked for)")

@@ -61,7 +61,9 @@ def unusable(path: str, exc: sqlite3.Error | OSError) -> CacheError:
 
 def private_dirs(directory: Path) -> None:
     """Make the cache directory, and any missing parent, 0700 whatever the umask: the cache holds the
-    paths and names of every session. An existing directory is left as it is (it may be the user's)."""
+    paths and names of every session. An existing directory is left as it is (it may be the user's),
+    unless it is openusage's own (named so, and the user's): that one is made 0700 too."""
+    _tighten_own(directory)
     missing: list[Path] = []
     while not directory.exists():
         missing.append(directory)
@@ -70,6 +72,15 @@ def private_dirs(directory: Path) -> None:
         with suppress(FileExistsError):  # another process made it meanwhile
             path.mkdir(mode=0o700)
             os.chmod(path, 0o700)  # a umask with owner bits would take them off mkdir's mode
+
+
+def _tighten_own(directory: Path) -> None:
+    """An `openusage` directory of this user's that others may read (made by hand, or by an older
+    version): 0700, as every cache directory is."""
+    with suppress(OSError):
+        found = os.stat(directory)
+        if directory.name == "openusage" and found.st_uid == os.getuid() and found.st_mode & 0o077:
+            os.chmod(directory, 0o700)
 
 
 def private_file(path: str) -> None:

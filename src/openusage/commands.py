@@ -10,6 +10,7 @@ Every line written to stderr (notices, errors) is one printable line, whatever a
 content put in it (`files.printable`). rich is imported only by the commands that draw.
 """
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,13 +43,18 @@ def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     stream = sys.stderr if err else sys.stdout
     if nl:
         text += "\n"
-    if "\x1b" in text or _ascii_stream(stream):
-        import click
+    try:
+        if "\x1b" in text or _ascii_stream(stream):
+            import click
 
-        click.echo(text, err=err, nl=False)
-        return
-    stream.write(text)
-    stream.flush()
+            click.echo(text, err=err, nl=False)
+            return
+        stream.write(text)
+        stream.flush()
+    except OSError:
+        if not err:
+            raise
+        # stderr closed or full (`2>/dev/full`): a notice that cannot be said is not the command's failure
 
 
 def say_json(data: bytes) -> None:
@@ -95,6 +101,9 @@ def notice(message: str) -> None:
     say(printable(message), err=True)
 
 
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF})
+
+
 def failure(exc: Exception) -> int:
     """An exception out of a command as the process's exit code, its one line said on stderr: a named
     error its own code, a reader that went away 0, anything else (a bug) an internal error, never a
@@ -104,6 +113,9 @@ def failure(exc: Exception) -> int:
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):
         return 0
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRORS:  # stdout full (`>/dev/full`), gone, failing
+        say(printable(f"openusage: cannot write the output: {exc.strerror or exc}"), err=True)
+        return 1
     if os.environ.get("OPENUSAGE_DEBUG"):
         raise exc
     say(printable(f"openusage: internal error: {type(exc).__name__}: {exc}"), err=True)
@@ -160,7 +172,14 @@ class Options(NamedTuple):
 
     def zone(self, tz_here: str | None = None) -> tzinfo:
         """The command's own --tz, else the one written before it, else OPENUSAGE_TZ, else UTC."""
-        return chosen_zone(tz_here if tz_here is not None else self.tz_name, os.environ, default_local=False)
+        return chosen_zone(self.tz_once(tz_here), os.environ, default_local=False)
+
+    def tz_once(self, tz_here: str | None) -> str | None:
+        """The --tz given, before the command or after it; both is the user's error, as an option that
+        takes one value given twice is (neither is ignored, nor checked while the other counts)."""
+        if tz_here is not None and self.tz_name is not None:
+            raise UsageInputError("--tz is given more than once (before the command and after it)")
+        return tz_here if tz_here is not None else self.tz_name
 
 
 def prefetch_prices(env: Mapping[str, str], use_cache: bool) -> None:
@@ -228,7 +247,7 @@ def report(kind: str, group: Options, *, since: str | None = None, until: str | 
         raise UsageInputError("--json, --csv and --markdown: one at most")
     group.refuse("report", "which calls no service", tz=False)
     # Reports default to the machine's zone (the tile to UTC): a person's days are local ones.
-    tz = chosen_zone(tz_name if tz_name is not None else group.tz_name, os.environ, default_local=True)
+    tz = chosen_zone(group.tz_once(tz_name), os.environ, default_local=True)
     # The front end has checked the week start, order and kind are ours: the casts only tell mypy.
     calendar = Calendar(tz, cast("WeekStart", start_of_week), start_of_month)
     span = day_range(calendar, since, until, local_date(group.now or current_time(), tz))

@@ -129,11 +129,16 @@ def main() -> None:
     """Run the command line: a hot command here, anything else through click (`cli.main`). Either way
     the process leaves through `commands.finish` (os._exit), with the cyclic collector off (cli.main
     says why)."""
-    line = None if _COMPLETION_VARIABLE in os.environ else read(sys.argv[1:])
-    if line is None:
-        from openusage.cli import main as click_main
+    try:
+        _standard_streams()
+        line = None if _COMPLETION_VARIABLE in os.environ else read(sys.argv[1:])
+        if line is None:
+            from openusage.cli import main as click_main
 
-        click_main()
+            click_main()
+            return
+    except KeyboardInterrupt:  # before a command runs (its imports): as click says it, no traceback
+        _aborted()
         return
     import gc
 
@@ -151,6 +156,27 @@ def main() -> None:
     except Exception as exc:
         code = commands.failure(exc)
     commands.finish(code)
+
+
+def _standard_streams() -> None:
+    """A closed stderr (`2>&-`) becomes /dev/null: nothing could be said there, and that fails nothing.
+    A closed stdout (`>&-`) ends the run with one line on stderr and exit 1: no output can be given."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # the process's own stream, for its lifetime
+    if sys.stdout is None:
+        sys.stderr.write("openusage: cannot write the output: standard output is closed\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _aborted() -> None:
+    """Leave as click does on Ctrl-C: "Aborted!" on stderr, exit 1."""
+    try:
+        sys.stderr.write("\nAborted!\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(1)
 
 
 def _run(line: _Line) -> None:

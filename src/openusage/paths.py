@@ -7,6 +7,7 @@ directory. Otherwise the platform's config and cache directories (`~/.config/ope
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,7 +45,8 @@ def _user_dir(kind: str, env: Mapping[str, str]) -> Path:
         variable, default = ("XDG_CONFIG_HOME", ".config") if kind == "config" else ("XDG_CACHE_HOME", ".cache")
         base = env.get(variable, "").strip()
         home = env.get("HOME") or str(Path.home())
-        return Path(base if base else Path(home) / default) / APP
+        # "All paths set in these environment variables must be absolute": a relative one is ignored.
+        return Path(base if base and os.path.isabs(base) else Path(home) / default) / APP
     import platformdirs
 
     found = platformdirs.user_config_dir(APP, appauthor=False) if kind == "config" else \

@@ -58,6 +58,8 @@ def load_settings(path: Path, extra_keys: Mapping[str, Collection[str]], *, name
     except _Repeated as exc:
         raise SettingsError(f"settings file {path}: {exc.key!r} is written twice in one object: which one "
                             "is meant is not clear") from exc
+    except RecursionError as exc:  # nested deeper than any settings file needs: not one
+        raise SettingsError(f"settings file {path}: invalid JSON: nested too deep to be settings") from exc
     return _parse(path, doc, extra_keys)
 
 

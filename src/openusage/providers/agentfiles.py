@@ -31,7 +31,7 @@ def read_document(path: Path | str) -> tuple[dict[str, Any], str | None]:
     missing): a config the user broke is still read as empty, but they can be told."""
     try:
         raw = read_small(os.fspath(path))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # missing, or a home that is a file: no config there
         return {}, None
     except OSError as exc:
         return {}, f"cannot be read: {reason(exc)}"
