@@ -47,15 +47,18 @@ def test_unknown_top_level_key_names_the_nearest_known_one(args: list[str], home
     one_line_error(args, env_for(home.root), str(path), "acounts: unknown key; did you mean accounts?")
 
 
-@pytest.mark.parametrize("text", ['{"auto_detect": true, "auto_detect": false}',
-                                  '{"accounts": [{"id": "a", "provider": "kimi_cli", "id": "b"}]}'],
-                         ids=["top-level", "in-an-account"])
-def test_a_key_written_twice_is_an_error_that_names_it(text: str, home: KimiHome) -> None:
+@pytest.mark.parametrize(("text", "where"), [
+    ('{"auto_detect": true, "auto_detect": false}', "auto_detect"),
+    ('{"accounts": [{"id": "a", "provider": "kimi_cli", "id": "b"}]}', "accounts[0].id"),
+    ('{"accounts": [{"id": "a", "provider": "kimi_cli"}, {"id": "b", "provider": "kimi_cli", '
+     '"extra": {"sessions_dir": "/x", "sessions_dir": "/y"}}]}', "accounts[1].extra.sessions_dir"),
+], ids=["top-level", "in-an-account", "in-an-extra"])
+def test_a_key_written_twice_is_an_error_that_names_its_path(text: str, where: str, home: KimiHome) -> None:
     """JSON keeps the last of two equal keys, so the first would silently do nothing: a typo is never a
-    setting that did nothing."""
+    setting that did nothing. The error names the key by its path, as every other settings error does."""
     settings_file().write_text(text, encoding="utf-8")
-    line = one_line_error(["snapshot", "--json"], env_for(home.root), "written twice")
-    assert "'auto_detect'" in line or "'id'" in line
+    one_line_error(["snapshot", "--json"], env_for(home.root),
+                   f"{where}: written twice in one object: which one is meant is not clear")
 
 
 def test_unknown_account_key_names_its_path(home: KimiHome) -> None:

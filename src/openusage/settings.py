@@ -55,29 +55,47 @@ def load_settings(path: Path, extra_keys: Mapping[str, Collection[str]], *, name
         raise SettingsError(
             f"settings file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
-    except _Repeated as exc:
-        raise SettingsError(f"settings file {path}: {exc.key!r} is written twice in one object: which one "
-                            "is meant is not clear") from exc
     except RecursionError as exc:  # nested deeper than any settings file needs: not one
         raise SettingsError(f"settings file {path}: invalid JSON: nested too deep to be settings") from exc
+    repeated = _first_repeated(doc, "")
+    if repeated is not None:
+        where, key = repeated
+        raise SettingsError(f"settings file {path}: {where}{key}: written twice in one object: which one is "
+                            "meant is not clear")
     return _parse(path, doc, extra_keys)
 
 
-class _Repeated(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
+class _Repeated(dict[str, Any]):
+    """A JSON object that wrote `key` twice (JSON keeps the last of two, so an earlier
+    `"auto_detect": true` would silently do nothing): kept, so that the error can say where it is."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], key: str) -> None:
+        super().__init__(pairs)
         self.key = key
 
 
 def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are each written once: JSON keeps the last of two, so an earlier
-    `"auto_detect": true` would silently do nothing."""
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise _Repeated(key)
-        doc[key] = value
-    return doc
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return _Repeated(pairs, key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _first_repeated(value: Any, where: str) -> tuple[str, str] | None:
+    """The path of the first object in `value` that wrote a key twice (`accounts[0].extra.`), and the
+    key; None when none did."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, _Repeated):
+            return at, item.key
+        if isinstance(item, dict):
+            stack.extend((child, f"{at}{key}.") for key, child in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend((child, f"{at.rstrip('.')}[{index}].") for index, child in reversed(list(enumerate(item))))
+    return None
 
 
 def _parse(path: Path, doc: Any, extra_keys: Mapping[str, Collection[str]]) -> Settings:
