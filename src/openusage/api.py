@@ -355,17 +355,17 @@ def fold_calls(env: Mapping[str, str], query: "CallsQuery",
 
 
 def _skipped_notice(chosen: Sequence[Account], refreshed: Mapping[str, scan.Refreshed]) -> list[str]:
-    """One line for what the report's accounts could not count: lines skipped as damage (not re-emitted
-    usage, a copy of a call) and files that could not be read, which only the snapshot's diagnostics
-    detail; none when there are none."""
-    from openusage.skips import SkipReason
+    """One line for what the report's accounts could not count: lines skipped as damage (`skips.damage`)
+    and files that could not be read, which only the snapshot's diagnostics detail; none when there are
+    none."""
+    from openusage.skips import damage
 
     parts = []
     for account in chosen:
         found = refreshed.get(account.id)
         if found is None:
             continue
-        lines = sum(count for reason, count in found.files.skipped.items() if reason != SkipReason.REEMITTED)
+        lines = damage(found.files.skipped)
         what = [f"{lines:,} {'line' if lines == 1 else 'lines'} skipped"] if lines else []
         if found.unreadable:
             what.append(f"{found.unreadable:,} {'file' if found.unreadable == 1 else 'files'} unreadable")

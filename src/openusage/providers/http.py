@@ -178,7 +178,6 @@ def redact(text: str, *secrets: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-
 def error_text(body: Any) -> str | None:
     """The message an error body carries, in the envelopes the services use: `{"error": {"message"}}`
     (OpenAI-compatible), `{"message"}`, `{"error": "..."}` (Moonshot's gateway),

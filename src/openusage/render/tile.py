@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from openusage.render.money import usd
-from openusage.skips import SkipReason
+from openusage.skips import damage
 from openusage.snapshot import AgentHome, CostSummary, DailyPoint, ModelRow, Snapshot, SnapshotSet, compact_number
 from openusage.windows import local_date
 
@@ -329,14 +329,13 @@ def _diagnostic(snapshot: Snapshot, key: str) -> int:
 
 
 def _damaged_lines(snapshot: Snapshot) -> int:
-    """The skipped lines that are damage. Not the re-emits: a line that writes a call's usage again is a
-    copy of it, like the copies folded into a call (`duplicate_records`), which the footnote does not
-    count either; on a Codex home they are thousands, and "lines skipped" would read as a fault."""
+    """The skipped lines that are damage (`skips.damage`): the total less the re-emits its breakdown
+    names."""
     value = snapshot.diagnostics.get("lines_skipped", 0)
     if isinstance(value, dict):
-        return sum(count for reason, count in value.items() if reason != SkipReason.REEMITTED)
+        return damage(value)
     by_reason = snapshot.diagnostics.get("skipped_by_reason")
-    copies = by_reason.get(SkipReason.REEMITTED, 0) if isinstance(by_reason, dict) else 0
+    copies = sum(by_reason.values()) - damage(by_reason) if isinstance(by_reason, dict) else 0
     return int(value) - int(copies)
 
 

@@ -70,12 +70,9 @@ class KimiCodePlanProvider:
         """Signed out, expired or unusable credentials, as a fetch would say before any request: read
         from the sign-in file alone."""
         from openusage.providers.kimi_code_plan.signin import Problem, sign_in
-        from openusage.remote import Reading, public_url
 
         found = sign_in(account, env, now)
-        if isinstance(found, Problem):
-            return Reading(found.state, found.message, source=public_url(found.base_url))
-        return None
+        return found.reading() if isinstance(found, Problem) else None
 
     def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
         return None  # the access token changes every hour or so, and every plan account asks one host

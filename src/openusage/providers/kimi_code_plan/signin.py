@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from openusage.providers.base import Account
 from openusage.providers.kimi_code_plan.provider import DEFAULT_SLOT, code_home
-from openusage.remote import RemoteState
+from openusage.remote import Reading, RemoteState, public_url
 
 DEFAULT_BASE_URL = "https://api.kimi.com/coding/v1"
 BASE_VARIABLE = "KIMI_CODE_BASE_URL"
@@ -43,6 +43,10 @@ class Problem(NamedTuple):
     state: RemoteState
     message: str
     base_url: str
+
+    def reading(self) -> Reading:
+        """The tile's reading of it: what is wrong, for the base URL it would have asked."""
+        return Reading(self.state, self.message, source=public_url(self.base_url))
 
 
 def read_bounded(path: Path, limit: int) -> bytes | None:

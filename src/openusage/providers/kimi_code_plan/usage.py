@@ -30,7 +30,7 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 def fetch_plan(account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
     found = sign_in(account, env, now)
     if isinstance(found, Problem):
-        return Reading(found.state, found.message, source=public_url(found.base_url))
+        return found.reading()
     base, token = found
     public = public_url(base)  # what readings may say of it
     answer = http.get_json(f"{base}/usages", token, deadline=deadline, retry=RETRY)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from openusage import __version__
 from openusage.providers import http
 from openusage.providers.base import Account
-from openusage.providers.moonshot.provider import DEFAULT_BASE_URL, KEY_VARIABLE
+from openusage.providers.moonshot.provider import api_key, base_url, key_variable
 from openusage.remote import Amount, Cap, Reading, RemoteState, public_url
 
 DEFAULT_LOW_BALANCE = 1.0
@@ -46,9 +46,7 @@ def money(value: float, currency: str) -> str:
 
 
 def fetch_balance(account: Account, env: Mapping[str, str], *, now: datetime, deadline: float) -> Reading:
-    variable = account.extra.get("api_key_env") or KEY_VARIABLE
-    key = env.get(variable, "").strip()
-    base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
+    variable, key, base = key_variable(account), api_key(account, env), base_url(account)
     shown = public_url(base)  # what readings and messages may say of it
     try:
         _ = urlsplit(base).hostname  # raises on what is no URL at all ("http://[::1")

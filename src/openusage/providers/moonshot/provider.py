@@ -42,23 +42,20 @@ class MoonshotProvider:
         return Detection(self.id, self.title, Account(self.id, self.id) if found else None, tuple(facts))
 
     def credential(self, account: Account) -> str:
-        return account.extra.get("api_key_env") or KEY_VARIABLE
+        return key_variable(account)
 
     def unfetched(self, account: Account, env: Mapping[str, str], *, now: datetime) -> Reading | None:
         """`no_key` when the key's variable is empty, as a fetch would say before any request."""
-        variable = self.credential(account)
-        if env.get(variable, "").strip():
+        if api_key(account, env):
             return None
         from openusage.remote import Reading, public_url
 
-        base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
-        return Reading("no_key", f"no API key: set {variable}", source=public_url(base))
+        return Reading("no_key", f"no API key: set {key_variable(account)}", source=public_url(base_url(account)))
 
     def binding(self, account: Account, env: Mapping[str, str]) -> str | None:
         """The key's fingerprint and the host `base_url` names: "region is a property of the key; never
         try the other host with the same key"."""
-        key = env.get(self.credential(account), "").strip()
-        base = (account.extra.get("base_url") or DEFAULT_BASE_URL).strip()
+        key, base = api_key(account, env), base_url(account)
         try:
             parts = urlsplit(base)
             host = (parts.hostname or "").lower()
@@ -74,3 +71,18 @@ class MoonshotProvider:
         from openusage.providers.moonshot.balance import fetch_balance
 
         return fetch_balance(account, env, now=now, deadline=deadline)
+
+
+def key_variable(account: Account) -> str:
+    """The variable that holds the account's key: `extra.api_key_env`, else `MOONSHOT_API_KEY`."""
+    return account.extra.get("api_key_env") or KEY_VARIABLE
+
+
+def api_key(account: Account, env: Mapping[str, str]) -> str:
+    """The account's key: its variable's value, without the blanks around it ("": none)."""
+    return env.get(key_variable(account), "").strip()
+
+
+def base_url(account: Account) -> str:
+    """The account's `base_url` (the default when unset), without a trailing slash."""
+    return (account.extra.get("base_url") or DEFAULT_BASE_URL).strip().rstrip("/")
